@@ -1,0 +1,29 @@
+/* Backend selection by name: cpu, cuda, auto (include/dynfill/backend.h). */
+#include <string.h>
+
+#include "dynfill/backend.h"
+
+#ifndef DYNFILL_HAVE_CUDA
+dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precision) {
+    (void)device;
+    (void)precision;
+    dfl_fail(DFL_EUSAGE, "this dynfill was built without the CUDA backend (configure with -DDYNFILL_CUDA=ON)");
+    return NULL;
+}
+int dfl_cuda_available(void) { return 0; }
+#endif
+
+dfl_backend *dfl_backend_create(const char *name, dfl_precision precision) {
+    if (!name || !strcmp(name, "cpu")) return dfl_backend_cpu_create(0);
+    if (!strcmp(name, "cuda")) return dfl_backend_cuda_create(0, precision);
+    if (!strcmp(name, "auto")) {
+        if (dfl_cuda_available()) return dfl_backend_cuda_create(0, precision);
+        return dfl_backend_cpu_create(0);
+    }
+    dfl_fail(DFL_EUSAGE, "unknown backend '%s' (expected cpu, cuda or auto)", name);
+    return NULL;
+}
+
+void dfl_backend_destroy(dfl_backend *be) {
+    if (be && be->destroy) be->destroy(be);
+}

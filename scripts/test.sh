@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs dependencies, builds CPU and
+# CUDA (compile-only without a GPU) and runs every test but the device
+# suite, then runs the unit tests again under ASan/UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+BUILD_DIR=build bash scripts/build.sh
+(cd build && ctest -LE device --output-on-failure --timeout 900 -j1)
+# Sanitizer build: CPU only, unit label (oneDNN's JIT code is not instrumented).
+BUILD_DIR=build-asan BUILD_TYPE=Debug bash scripts/build.sh -DDYNFILL_SANITIZE=ON -DDYNFILL_CUDA=OFF
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L unit --output-on-failure --timeout 900 -j1)
