@@ -16,6 +16,13 @@ int dfl_cmd_plot(int argc, char **argv);
 int dfl_cmd_bench(int argc, char **argv);
 int dfl_cmd_forward(int argc, char **argv);
 
+/* `dynfill bench <what>` parts, each in the file of its area. */
+int dfl_bench_train(int argc, char **argv);     /* host/bench_train.c */
+int dfl_bench_impute(int argc, char **argv);    /* host/bench_impute.c */
+int dfl_bench_kernels(int argc, char **argv);   /* host/bench_kernels.c */
+int dfl_bench_allreduce(int argc, char **argv); /* host/bench_allreduce.c */
+int dfl_bench_io(int argc, char **argv);        /* host/bench_io.c */
+
 /* Helpers for subcommands. */
 /* Exit code for a status: prints "dynfill <cmd>: <message>" on failure. */
 int dfl_cli_exit(const char *cmd, int status);
