@@ -1,0 +1,48 @@
+/* Checkpoints (DESIGN.md §4): one HDF5 file with /params/<name>,
+ * /ema/<name>, /adam_m/<name>, /adam_v/<name> (PyTorch names and shapes)
+ * and root attributes: format_version, step, config (INI text), seed (the
+ * RNG key), data_epoch, data_position, world_size, channels, periodic,
+ * data_mean/data_std (normalisation of the training data). Written to a
+ * temporary name, fsynced and renamed, so a crash never damages the last
+ * good checkpoint. Loading validates version, names and shapes. */
+#ifndef DYNFILL_CHECKPOINT_H
+#define DYNFILL_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "dynfill/model.h"
+#include "dynfill/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DFL_CKPT_FORMAT_VERSION 1
+#define DFL_MAX_CHANNELS 64
+
+typedef struct {
+    long step;
+    uint64_t seed;
+    long long data_epoch, data_position;
+    int world_size;
+    char *config_text; /* malloc'ed INI text (owned by the meta) */
+    int channels;      /* data channels C */
+    int periodic_x, periodic_y;
+    double data_mean[DFL_MAX_CHANNELS], data_std[DFL_MAX_CHANNELS];
+} dfl_ckpt_meta;
+
+void dfl_ckpt_meta_free(dfl_ckpt_meta *meta);
+
+/* opt may be NULL (then /ema holds the raw weights and adam moments are zero). */
+dfl_status dfl_checkpoint_save(const char *path, dfl_unet *m, const dfl_optimizer *opt, const dfl_ckpt_meta *meta);
+/* Reads only the attributes (to build the model before loading). */
+dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta);
+/* Loads tensors into an existing model (and optimizer state when opt is
+ * not NULL). use_ema: load /ema into the model parameters instead of
+ * /params (for imputation). */
+dfl_status dfl_checkpoint_load(const char *path, dfl_unet *m, dfl_optimizer *opt, int use_ema);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

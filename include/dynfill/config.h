@@ -1,0 +1,84 @@
+/* Experiment configuration: INI file (libinih) with sections [data]
+ * [model] [method] [train] [infer] [dist] (DESIGN.md §5). Unknown sections
+ * or keys and malformed values are errors naming the file and line;
+ * `--set section.key=value` overrides any key after the file is read.
+ * dfl_config_to_text writes every key back in INI form (stored in
+ * checkpoints so a run can be reproduced and resumed). */
+#ifndef DYNFILL_CONFIG_H
+#define DYNFILL_CONFIG_H
+
+#include "dynfill/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DFL_MAX_LEVELS 8
+#define DFL_PATH_MAX 1024
+
+typedef struct {
+    /* [data] */
+    char data_path[DFL_PATH_MAX];
+    double val_fraction; /* held-out fraction of samples (incomplete, query-only loss) */
+    int patch;           /* training crop size (0 = whole field) */
+
+    /* [model] dfl-unet v1, DESIGN §3 */
+    int base;
+    int mult[DFL_MAX_LEVELS];
+    int levels; /* number of entries in mult */
+    int nres;
+    int attention;
+    char periodic[8]; /* none|x|y|xy|auto (auto: from the dataset's attribute) */
+
+    /* [method] DESIGN §1 */
+    char strategy[16]; /* pixel|block|empirical|missdiff|ambient */
+    double context_ratio, query_ratio;
+    char query[16];    /* independent|complement|observed ("" = strategy default) */
+    int grid_h, grid_w; /* block grid, "3x3" */
+    int hide;
+    double delta;
+
+    /* [train] */
+    long steps;
+    int batch;
+    double lr;
+    long warmup;
+    char schedule[16]; /* constant|cosine */
+    double weight_decay;
+    double clip;       /* global gradient-norm clip, 0 = off */
+    double ema;
+    unsigned long long seed;
+    long ckpt_every;
+    long log_every;
+    long val_every;
+    char backend[8];   /* cpu|cuda|auto */
+    char precision[8]; /* fp32|tf32|bf16 */
+    int threads;       /* CPU threads, 0 = OpenMP default */
+
+    /* [infer] */
+    int infer_K;
+    int infer_steps;
+    char infer_update[8]; /* ddim|x0 */
+    double infer_t_eps;
+
+    /* [dist] */
+    char dist_comm[8]; /* auto|mpi|nccl|none */
+    double dist_bucket_mb;
+} dfl_config;
+
+/* Defaults: the [ref] values of DESIGN §1 and a small CPU-sized network. */
+void dfl_config_defaults(dfl_config *cfg);
+/* Read `path` (NULL: defaults only), then apply `nset` overrides of the
+ * form "section.key=value". */
+dfl_status dfl_config_load(const char *path, int nset, char *const *sets, dfl_config *cfg);
+/* Parse INI text (from a checkpoint); `origin` names it in messages. */
+dfl_status dfl_config_parse_text(const char *text, const char *origin, dfl_config *cfg);
+/* Apply one "section.key=value" override. */
+dfl_status dfl_config_set(dfl_config *cfg, const char *assignment);
+/* Every key as INI text (malloc'ed). */
+char *dfl_config_to_text(const dfl_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,78 @@
+/* dfl-unet v1 (DESIGN.md §3): construction, parameters, forward and
+ * backward written once against the backend interface.
+ *
+ * Parameters live in one flat backend buffer (`params`) in creation order,
+ * each tensor with its PyTorch name and shape; gradients in a second flat
+ * buffer of the same layout. Activations for the backward pass come from
+ * one arena planned for a batch size and field size (dfl_unet_plan). */
+#ifndef DYNFILL_MODEL_H
+#define DYNFILL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynfill/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DFL_UNET_MAX_LEVELS 8
+#define DFL_GN_GROUPS 8
+#define DFL_GN_EPS 1e-5f
+
+typedef struct {
+    int channels; /* C: data channels (network input 2C, output C) */
+    int base;
+    int mult[DFL_UNET_MAX_LEVELS];
+    int levels;
+    int nres;
+    int attention;
+    int periodic_x, periodic_y;
+} dfl_unet_config;
+
+typedef struct {
+    char name[96];
+    int rank;
+    int dims[4];
+    size_t offset; /* in floats, into the flat parameter buffer */
+    size_t count;
+} dfl_param_info;
+
+typedef struct dfl_unet dfl_unet;
+
+/* Validates the configuration (base divisible by 8 groups, ...). */
+dfl_status dfl_unet_create(dfl_backend *be, const dfl_unet_config *cfg, dfl_unet **out);
+void dfl_unet_destroy(dfl_unet *m);
+
+const dfl_unet_config *dfl_unet_get_config(const dfl_unet *m);
+dfl_backend *dfl_unet_backend(dfl_unet *m);
+int dfl_unet_num_tensors(const dfl_unet *m);
+const dfl_param_info *dfl_unet_tensor(const dfl_unet *m, int i);
+/* Index of the tensor called `name`, or -1. */
+int dfl_unet_find_tensor(const dfl_unet *m, const char *name);
+size_t dfl_unet_num_params(const dfl_unet *m);
+float *dfl_unet_params(dfl_unet *m); /* backend memory */
+float *dfl_unet_grads(dfl_unet *m);  /* backend memory */
+
+/* PyTorch-default initialisation (uniform ±1/sqrt(fan_in) for conv and
+ * linear weights and biases, GroupNorm weight 1, bias 0) from Philox. */
+void dfl_unet_init_params(dfl_unet *m, uint64_t seed);
+
+/* Plan (or re-plan) the activation arena for batch n and an h x w field. */
+dfl_status dfl_unet_plan(dfl_unet *m, int n, int h, int w);
+/* Forward FLOPs per sample for the planned size (convs, linears, attention). */
+double dfl_unet_forward_flops_per_sample(const dfl_unet *m);
+
+/* input: NHWC [n, h, w, 2C] backend memory; t: [n] backend memory;
+ * output: NHWC [n, h, w, C]. Keeps what backward needs. */
+void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *output);
+/* doutput: NHWC [n, h, w, C]. Overwrites every parameter gradient; when
+ * dinput is not NULL also writes the input gradient [n, h, w, 2C].
+ * Must follow a forward with the same plan. */
+void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
