@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "dynfill/config.h"
 #include "dynfill/model.h"
 #include "dynfill/optim.h"
 
@@ -41,6 +42,13 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta);
  * not NULL). use_ema: load /ema into the model parameters instead of
  * /params (for imputation). */
 dfl_status dfl_checkpoint_load(const char *path, dfl_unet *m, dfl_optimizer *opt, int use_ema);
+
+/* Builds the network a checkpoint describes (its config text, channels
+ * and periodic axes) on `be`, loading /params (or /ema when use_ema).
+ * cfg receives the parsed config; meta the attributes (free with
+ * dfl_ckpt_meta_free). */
+dfl_status dfl_checkpoint_build_model(const char *path, dfl_backend *be, int use_ema, dfl_config *cfg,
+                                      dfl_ckpt_meta *meta, dfl_unet **out);
 
 #ifdef __cplusplus
 }

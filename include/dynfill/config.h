@@ -16,7 +16,7 @@ extern "C" {
 #define DFL_MAX_LEVELS 8
 #define DFL_PATH_MAX 1024
 
-typedef struct {
+typedef struct dfl_config_s {
     /* [data] */
     char data_path[DFL_PATH_MAX];
     double val_fraction; /* held-out fraction of samples (incomplete, query-only loss) */

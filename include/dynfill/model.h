@@ -41,6 +41,13 @@ typedef struct {
 
 typedef struct dfl_unet dfl_unet;
 
+/* The network shape of an experiment config for data with `channels`
+ * channels; periodic axes from model.periodic, or from the dataset
+ * (data_periodic_x/y) when model.periodic = auto. */
+struct dfl_config_s;
+void dfl_unet_config_from(const struct dfl_config_s *cfg, int channels, int data_periodic_x, int data_periodic_y,
+                          dfl_unet_config *out);
+
 /* Validates the configuration (base divisible by 8 groups, ...). */
 dfl_status dfl_unet_create(dfl_backend *be, const dfl_unet_config *cfg, dfl_unet **out);
 void dfl_unet_destroy(dfl_unet *m);

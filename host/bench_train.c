@@ -1,0 +1,147 @@
+/* `dynfill bench train`: median seconds per training step (forward +
+ * backward + AdamW) of dfl-unet v1 on synthetic data, samples/s and
+ * achieved GFLOP/s (training FLOPs = 3 x the analytic forward count:
+ * forward, backward-data and backward-weights). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "dynfill/config.h"
+#include "dynfill/model.h"
+#include "dynfill/optim.h"
+#include "shared/philox.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void bench_train_usage(FILE *f) {
+    fprintf(f,
+            "usage: dynfill bench train [--C 1] [--size 64 | --size HxW] [--batch 16] [--base 32] [--mult 1,2,2]\n"
+            "                           [--nres 2] [--attention 0|1] [--periodic none|x|y|xy] [--steps 10]\n"
+            "                           [--warmup 2] [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
+            "Times training steps of dfl-unet v1 (forward + backward + AdamW) on random data after warm-up;\n"
+            "prints the median step time, samples/s and achieved GFLOP/s.\n");
+}
+
+int dfl_bench_train(int argc, char **argv) {
+    if (dfl_cli_wants_help(argc, argv)) {
+        bench_train_usage(stdout);
+        return 0;
+    }
+    dfl_config cfg;
+    dfl_config_defaults(&cfg);
+    long C = 1, H = 64, W = 64, batch = 16, steps = 10, warm = 2;
+    int json = 0;
+    const char *backend = "cpu", *precision = "fp32", *v;
+    char set[128];
+    for (int i = 1; i < argc; ++i) {
+        dfl_status s = DFL_OK;
+        if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &C) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) {
+            if (!v) s = DFL_EUSAGE;
+            else if (strchr(v, 'x')) {
+                if (sscanf(v, "%ldx%ld", &H, &W) != 2 || H < 1 || W < 1)
+                    s = dfl_fail(DFL_EUSAGE, "option --size: '%s' is not S or HxW", v);
+            } else if ((s = dfl_cli_parse_int("--size", v, 1, 1 << 16, &H)) == DFL_OK)
+                W = H;
+        } else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) s = v ? dfl_cli_parse_int("--batch", v, 1, 1 << 16, &batch) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 20, &steps) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &warm) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) backend = v;
+        else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) precision = v;
+        else if (!strcmp(argv[i], "--json")) { json = 1; continue; }
+        else {
+            static const char *model_opts[][2] = {{"--base", "model.base"}, {"--mult", "model.mult"},
+                                                  {"--nres", "model.nres"}, {"--attention", "model.attention"},
+                                                  {"--periodic", "model.periodic"}};
+            int matched = 0;
+            for (size_t k = 0; k < sizeof model_opts / sizeof model_opts[0]; ++k) {
+                if (dfl_cli_take(argc, argv, &i, model_opts[k][0], &v)) {
+                    matched = 1;
+                    if (!v) { s = DFL_EUSAGE; break; }
+                    snprintf(set, sizeof set, "%s=%s", model_opts[k][1], v);
+                    s = dfl_config_set(&cfg, set);
+                    break;
+                }
+            }
+            if (!matched) s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
+        }
+        if (s != DFL_OK) return dfl_cli_exit("bench train", s);
+        if (!v && strcmp(argv[i], "--json")) return dfl_cli_exit("bench train", DFL_EUSAGE);
+    }
+    dfl_precision prec = !strcmp(precision, "bf16") ? DFL_PRECISION_BF16 : !strcmp(precision, "tf32") ? DFL_PRECISION_TF32 : DFL_PRECISION_FP32;
+    dfl_backend *be = dfl_backend_create(backend, prec);
+    if (!be) return dfl_cli_exit("bench train", DFL_EUSAGE);
+    dfl_unet_config uc;
+    dfl_unet_config_from(&cfg, (int)C, 0, 0, &uc);
+    if (!strcmp(cfg.periodic, "auto")) uc.periodic_x = uc.periodic_y = 0;
+    dfl_unet *m = NULL;
+    dfl_status s = dfl_unet_create(be, &uc, &m);
+    if (s == DFL_OK) s = dfl_unet_plan(m, (int)batch, (int)H, (int)W);
+    if (s != DFL_OK) {
+        dfl_backend_destroy(be);
+        return dfl_cli_exit("bench train", s);
+    }
+    dfl_unet_init_params(m, 1);
+    dfl_optim_config oc;
+    dfl_optim_config_defaults(&oc);
+    dfl_optimizer *opt = dfl_optimizer_create(be, dfl_unet_num_params(m), &oc, dfl_unet_params(m));
+
+    size_t n_in = (size_t)batch * H * W * 2 * C, n_out = (size_t)batch * H * W * C;
+    float *hx = dfl_xmalloc(n_in * sizeof(float)), *hd = dfl_xmalloc(n_out * sizeof(float));
+    float ht[1 << 12];
+    for (size_t i = 0; i < n_in; ++i) hx[i] = dfl_rng_normal(7, 1, i);
+    for (size_t i = 0; i < n_out; ++i) hd[i] = dfl_rng_normal(7, 2, i) / (float)n_out;
+    for (long i = 0; i < batch && i < (1 << 12); ++i) ht[i] = dfl_rng_uniform(7, 3, (uint64_t)i);
+    float *x = be->alloc(be, n_in * sizeof(float)), *dy = be->alloc(be, n_out * sizeof(float));
+    float *y = be->alloc(be, n_out * sizeof(float)), *t = be->alloc(be, (size_t)batch * sizeof(float));
+    be->upload(be, x, hx, n_in * sizeof(float));
+    be->upload(be, dy, hd, n_out * sizeof(float));
+    be->upload(be, t, ht, (size_t)batch * sizeof(float));
+
+    double *times = dfl_xmalloc((size_t)steps * sizeof(double));
+    for (long i = 0; i < warm + steps; ++i) {
+        double t0 = now_s();
+        dfl_unet_forward(m, x, t, y);
+        dfl_unet_backward(m, dy, NULL);
+        dfl_optimizer_step(opt, dfl_unet_params(m), dfl_unet_grads(m));
+        be->synchronize(be);
+        if (i >= warm) times[i - warm] = now_s() - t0;
+    }
+    qsort(times, (size_t)steps, sizeof(double), cmp_double);
+    double med = times[steps / 2];
+    double gflop = 3.0 * dfl_unet_forward_flops_per_sample(m) * batch / 1e9;
+    double sps = batch / med;
+    if (json)
+        printf("{\"backend\": \"%s\", \"C\": %ld, \"H\": %ld, \"W\": %ld, \"batch\": %ld, \"params\": %zu, "
+               "\"step_s\": %.6f, \"samples_per_s\": %.3f, \"gflops\": %.2f, \"fwd_gflop_per_sample\": %.4f}\n",
+               be->name, C, H, W, batch, dfl_unet_num_params(m), med, sps, gflop / med,
+               dfl_unet_forward_flops_per_sample(m) / 1e9);
+    else
+        printf("bench train: backend %s, C %ld, %ldx%ld, batch %ld, %zu parameters, forward %.3f GFLOP/sample\n"
+               "  median step %.4f s (min %.4f, max %.4f over %ld steps)  %.2f samples/s  %.1f GFLOP/s\n",
+               be->name, C, H, W, batch, dfl_unet_num_params(m), dfl_unet_forward_flops_per_sample(m) / 1e9, med,
+               times[0], times[steps - 1], steps, sps, gflop / med);
+    free(times);
+    free(hx);
+    free(hd);
+    be->free(be, x);
+    be->free(be, dy);
+    be->free(be, y);
+    be->free(be, t);
+    dfl_optimizer_destroy(opt);
+    dfl_unet_destroy(m);
+    dfl_backend_destroy(be);
+    return 0;
+}
