@@ -1,27 +1,150 @@
-/* CPU backend: construction and memory ops. (Ops are being added.) */
+/* CPU backend: construction, memory ops and the context's workspace
+ * (DESIGN.md §2). The ops live in one file per family (conv_cpu.c,
+ * group_norm_cpu.c, elementwise_cpu.c, layout_cpu.c, dense_cpu.c,
+ * optimizer_cpu.c) and register themselves into the vtable here. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dynfill/backend.h"
+#include "cpu/cpu_backend_internal.h"
+
+/* Copies larger than this are split across threads. */
+#define DFL_CPU_PARALLEL_COPY_BYTES ((size_t)1 << 20)
+
+const char *dfl_cpu_dnnl_status_name(dnnl_status_t s) {
+    switch (s) {
+    case dnnl_success: return "success";
+    case dnnl_out_of_memory: return "out of memory";
+    case dnnl_invalid_arguments: return "invalid arguments";
+    case dnnl_unimplemented: return "unimplemented";
+    case dnnl_iterator_ends: return "iterator ends";
+    case dnnl_runtime_error: return "runtime error";
+    case dnnl_not_required: return "not required";
+    default: return "unknown status";
+    }
+}
+
+void *dfl_cpu_buffer_reserve(dfl_cpu_buffer *b, size_t bytes) {
+    if (bytes <= b->bytes && b->ptr) return b->ptr;
+    free(b->ptr);
+    b->ptr = NULL;
+    size_t want = bytes + bytes / 4; /* head-room so slowly growing shapes do not reallocate each call */
+    want = (want + 63) & ~(size_t)63;
+    if (want < 64) want = 64;
+    if (posix_memalign(&b->ptr, 64, want) != 0) DFL_PANIC("out of memory allocating %zu bytes", want);
+    b->bytes = want;
+    return b->ptr;
+}
+
+void dfl_cpu_buffer_release(dfl_cpu_buffer *b) {
+    free(b->ptr);
+    b->ptr = NULL;
+    b->bytes = 0;
+}
 
 static void *cpu_alloc(dfl_backend *be, size_t bytes) {
     (void)be;
     void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) DFL_PANIC("out of memory allocating %zu bytes", bytes);
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0) DFL_PANIC("out of memory allocating %zu bytes", bytes);
     return p;
 }
+
 static void cpu_free(dfl_backend *be, void *p) {
     (void)be;
     free(p);
 }
-static void cpu_destroy(dfl_backend *be) { free(be); }
+
+static void parallel_memcpy(void *dst, const void *src, size_t bytes) {
+    if (dst == src || bytes == 0) return;
+    if (bytes < DFL_CPU_PARALLEL_COPY_BYTES) {
+        memmove(dst, src, bytes);
+        return;
+    }
+    const size_t chunk = (size_t)1 << 18;
+    const long nchunks = (long)((bytes + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < nchunks; ++i) {
+        size_t off = (size_t)i * chunk;
+        size_t len = bytes - off < chunk ? bytes - off : chunk;
+        memcpy((char *)dst + off, (const char *)src + off, len);
+    }
+}
+
+static void cpu_upload(dfl_backend *be, void *dst, const void *host_src, size_t bytes) {
+    (void)be;
+    parallel_memcpy(dst, host_src, bytes);
+}
+
+static void cpu_download(dfl_backend *be, void *host_dst, const void *src, size_t bytes) {
+    (void)be;
+    parallel_memcpy(host_dst, src, bytes);
+}
+
+static void cpu_copy(dfl_backend *be, void *dst, const void *src, size_t bytes) {
+    (void)be;
+    parallel_memcpy(dst, src, bytes);
+}
+
+static void cpu_fill(dfl_backend *be, float *x, float value, size_t n) {
+    (void)be;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; ++i) x[i] = value;
+}
+
+static void cpu_synchronize(dfl_backend *be) { (void)be; /* every CPU op completes before it returns */ }
+
+static void cpu_destroy(dfl_backend *be) {
+    dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    if (ctx) {
+        dfl_cpu_conv_cache_destroy(ctx);
+        for (int i = 0; i < DFL_CPU_WS_COUNT; ++i) dfl_cpu_buffer_release(&ctx->ws[i]);
+        if (ctx->attr) dnnlCheck(dnnl_primitive_attr_destroy(ctx->attr));
+        if (ctx->stream) dnnlCheck(dnnl_stream_destroy(ctx->stream));
+        if (ctx->engine) dnnlCheck(dnnl_engine_destroy(ctx->engine));
+        free(ctx);
+    }
+    free(be);
+}
+
+/* Until kernels/cpu/method_ops_cpu.c provides the fused method ops, the
+ * backend links without them (the vtable entries stay NULL). */
+__attribute__((weak)) void dfl_cpu_register_method_ops(dfl_backend *be) { (void)be; }
 
 dfl_backend *dfl_backend_cpu_create(int threads) {
-    (void)threads;
+    if (threads > 0) omp_set_num_threads(threads);
     dfl_backend *be = dfl_xcalloc(1, sizeof *be);
+    dfl_cpu_ctx *ctx = dfl_xcalloc(1, sizeof *ctx);
     be->name = "cpu";
+    be->ctx = ctx;
+    be->precision = DFL_PRECISION_FP32;
+
+    dnnlCheck(dnnl_engine_create(&ctx->engine, dnnl_cpu, 0));
+    dnnlCheck(dnnl_stream_create(&ctx->stream, ctx->engine, dnnl_stream_default_flags));
+    dnnlCheck(dnnl_primitive_attr_create(&ctx->attr));
+    dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(ctx->attr, dnnl_scratchpad_mode_user));
+    /* Measured on the development machine (docs/cpu-backend.md): oneDNN's
+     * blocked layouts plus NHWC<->blocked reorders beat its NHWC kernels in
+     * every direction, most of all in backward-weights. */
+    ctx->conv_layout[DFL_CPU_CONV_FWD] = DFL_CPU_CONV_BLOCKED;
+    ctx->conv_layout[DFL_CPU_CONV_BWD_DATA] = DFL_CPU_CONV_BLOCKED;
+    ctx->conv_layout[DFL_CPU_CONV_BWD_WEIGHTS] = DFL_CPU_CONV_BLOCKED;
+
     be->alloc = cpu_alloc;
     be->free = cpu_free;
+    be->upload = cpu_upload;
+    be->download = cpu_download;
+    be->copy = cpu_copy;
+    be->fill = cpu_fill;
+    be->synchronize = cpu_synchronize;
     be->destroy = cpu_destroy;
+
+    dfl_cpu_register_conv_ops(be);
+    dfl_cpu_register_group_norm_ops(be);
+    dfl_cpu_register_elementwise_ops(be);
+    dfl_cpu_register_layout_ops(be);
+    dfl_cpu_register_dense_ops(be);
+    dfl_cpu_register_optimizer_ops(be);
+    dfl_cpu_register_method_ops(be);
     return be;
 }

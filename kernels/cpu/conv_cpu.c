@@ -1,0 +1,473 @@
+/* 2D convolution forward, backward-data and backward-weights on oneDNN 2.6
+ * (DESIGN.md §2, §3), for NHWC activations and OIHW weights.
+ *
+ * One cache entry per (shape, direction, bias): the convolution primitive,
+ * the reorders between the caller's layouts (NHWC activations, OIHW
+ * weights) and the layouts the primitive prefers (weights always `any`;
+ * activations `any` or NHWC by the context's layout policy), and memory
+ * objects whose data handles are set per call. Intermediate tensors and the
+ * user-managed scratchpad live in the context's growable workspace, so a
+ * call allocates nothing once its shape has been seen.
+ *
+ * Circular padding (k = 3 along an axis flagged periodic): the input is
+ * copied with a one-pixel wrapped halo along the periodic axes, and the
+ * primitive runs on that copy with padding 0 along those axes and 1 (zeros)
+ * along the others. The output size is unchanged for stride 1 and 2:
+ * (h + 2 - 3) / s + 1 either way, and output row o reads haloed rows
+ * o s .. o s + 2, i.e. input rows o s - 1 .. o s + 1 wrapped. Backward-data
+ * computes the gradient of the haloed input and folds the halo back: the
+ * gradient of haloed row 0 (a copy of row h-1) adds into row h-1, that of
+ * haloed row h+1 (a copy of row 0) into row 0; likewise for columns. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu_backend_internal.h"
+
+/* One tensor argument of a primitive: its caller-side layout, the layout the
+ * primitive uses, and the reorder between them (NULL when they agree). */
+typedef struct {
+    dnnl_memory_desc_t user_md, prim_md;
+    dnnl_memory_t user_mem, prim_mem;
+    dnnl_primitive_t reorder;
+    dnnl_memory_t reorder_scratch_mem; /* NULL when the reorder needs none */
+    size_t prim_bytes;
+    int ws_slot;
+} conv_operand;
+
+typedef struct dfl_cpu_conv_entry {
+    dfl_conv_desc d;
+    int dir, has_bias;
+    dfl_cpu_conv_layout layout;
+    dnnl_primitive_t prim;
+    char impl[64];
+    conv_operand act_in;  /* fwd, bwd-weights: src;  bwd-data: diff_dst */
+    conv_operand act_out; /* fwd: dst;  bwd-data: diff_src;  bwd-weights: diff_dst (an input) */
+    conv_operand weights; /* fwd, bwd-data: weights;  bwd-weights: diff_weights (an output) */
+    dnnl_memory_t bias_mem;
+    dnnl_memory_t scratch_mem; /* NULL when the primitive needs none */
+    size_t scratch_bytes;      /* max over the primitive and its reorders */
+    struct dfl_cpu_conv_entry *next;
+} conv_entry;
+
+typedef struct {
+    int hh, wh; /* haloed input size */
+    int py, px; /* halo width along y, x (0 or 1) */
+    int pad_y, pad_x;
+    int oh, ow;
+} conv_geometry;
+
+static conv_geometry geometry_of(const dfl_conv_desc *d) {
+    conv_geometry g;
+    g.py = (d->k == 3 && d->periodic_y) ? 1 : 0;
+    g.px = (d->k == 3 && d->periodic_x) ? 1 : 0;
+    g.hh = d->h + 2 * g.py;
+    g.wh = d->w + 2 * g.px;
+    g.pad_y = g.py ? 0 : d->k / 2;
+    g.pad_x = g.px ? 0 : d->k / 2;
+    g.oh = dfl_conv_out_h(d);
+    g.ow = dfl_conv_out_w(d);
+    return g;
+}
+
+static void check_desc(const dfl_conv_desc *d) {
+    if (d->n < 1 || d->h < 1 || d->w < 1 || d->cin < 1 || d->cout < 1 || (d->k != 1 && d->k != 3) ||
+        (d->stride != 1 && d->stride != 2))
+        DFL_PANIC("conv2d: unsupported shape n=%d h=%d w=%d cin=%d cout=%d k=%d stride=%d", d->n, d->h, d->w, d->cin,
+                  d->cout, d->k, d->stride);
+}
+
+static void md_init(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims, dnnl_format_tag_t tag) {
+    dnnlCheck(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag));
+}
+
+static dnnl_memory_t memory_none(dfl_cpu_ctx *ctx, const dnnl_memory_desc_t *md) {
+    dnnl_memory_t m;
+    dnnlCheck(dnnl_memory_create(&m, md, ctx->engine, DNNL_MEMORY_NONE));
+    return m;
+}
+
+static size_t scratchpad_size(const_dnnl_primitive_desc_t pd) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+/* Sets up an operand whose primitive-side layout is `prim_md`; `to_prim`
+ * says which way data moves (input: user -> prim; output: prim -> user). */
+static void operand_init(dfl_cpu_ctx *ctx, conv_operand *op, const dnnl_memory_desc_t *user_md,
+                         const dnnl_memory_desc_t *prim_md, int to_prim, int ws_slot, size_t *scratch_bytes) {
+    memset(op, 0, sizeof *op);
+    op->user_md = *user_md;
+    op->prim_md = *prim_md;
+    op->ws_slot = ws_slot;
+    op->prim_bytes = dnnl_memory_desc_get_size(prim_md);
+    op->prim_mem = memory_none(ctx, prim_md);
+    if (dnnl_memory_desc_equal(user_md, prim_md)) return;
+    op->user_mem = memory_none(ctx, user_md);
+    dnnl_primitive_desc_t rpd;
+    if (to_prim)
+        dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, user_md, ctx->engine, prim_md, ctx->engine, ctx->attr));
+    else
+        dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, prim_md, ctx->engine, user_md, ctx->engine, ctx->attr));
+    size_t rs = scratchpad_size(rpd);
+    if (rs > 0) {
+        op->reorder_scratch_mem = memory_none(ctx, dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0));
+        if (rs > *scratch_bytes) *scratch_bytes = rs;
+    }
+    dnnlCheck(dnnl_primitive_create(&op->reorder, rpd));
+    dnnlCheck(dnnl_primitive_desc_destroy(rpd));
+}
+
+static void operand_destroy(conv_operand *op) {
+    if (op->reorder) dnnlCheck(dnnl_primitive_destroy(op->reorder));
+    if (op->user_mem) dnnlCheck(dnnl_memory_destroy(op->user_mem));
+    if (op->prim_mem) dnnlCheck(dnnl_memory_destroy(op->prim_mem));
+    if (op->reorder_scratch_mem) dnnlCheck(dnnl_memory_destroy(op->reorder_scratch_mem));
+}
+
+static void run_reorder(dfl_cpu_ctx *ctx, conv_operand *op, dnnl_memory_t from, dnnl_memory_t to) {
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, NULL}};
+    int nargs = 2;
+    if (op->reorder_scratch_mem) {
+        dnnlCheck(dnnl_memory_set_data_handle(op->reorder_scratch_mem, ctx->ws[DFL_CPU_WS_SCRATCHPAD].ptr));
+        args[2].memory = op->reorder_scratch_mem;
+        nargs = 3;
+    }
+    dnnlCheck(dnnl_primitive_execute(op->reorder, ctx->stream, nargs, args));
+}
+
+/* Makes an input operand ready: its prim_mem holds the data in the
+ * primitive's layout (reordered into the workspace when needed). */
+static void operand_bind_input(dfl_cpu_ctx *ctx, conv_operand *op, const void *user_ptr) {
+    if (!op->reorder) {
+        dnnlCheck(dnnl_memory_set_data_handle(op->prim_mem, (void *)user_ptr));
+        return;
+    }
+    void *buf = dfl_cpu_buffer_reserve(&ctx->ws[op->ws_slot], op->prim_bytes);
+    dnnlCheck(dnnl_memory_set_data_handle(op->user_mem, (void *)user_ptr));
+    dnnlCheck(dnnl_memory_set_data_handle(op->prim_mem, buf));
+    run_reorder(ctx, op, op->user_mem, op->prim_mem);
+}
+
+/* Points an output operand's prim_mem at the user buffer, or at the
+ * workspace when a reorder back is needed (operand_finish_output). */
+static void operand_bind_output(dfl_cpu_ctx *ctx, conv_operand *op, void *user_ptr) {
+    if (!op->reorder) {
+        dnnlCheck(dnnl_memory_set_data_handle(op->prim_mem, user_ptr));
+        return;
+    }
+    void *buf = dfl_cpu_buffer_reserve(&ctx->ws[op->ws_slot], op->prim_bytes);
+    dnnlCheck(dnnl_memory_set_data_handle(op->user_mem, user_ptr));
+    dnnlCheck(dnnl_memory_set_data_handle(op->prim_mem, buf));
+}
+
+static void operand_finish_output(dfl_cpu_ctx *ctx, conv_operand *op) {
+    if (op->reorder) run_reorder(ctx, op, op->prim_mem, op->user_mem);
+}
+
+/* Op descriptor of one direction; activations in `act_tag` (nhwc or any). */
+static void conv_op_desc(const dfl_conv_desc *d, int dir, int has_bias, dnnl_format_tag_t act_tag,
+                         dnnl_convolution_desc_t *cd) {
+    conv_geometry g = geometry_of(d);
+    dnnl_dims_t src_dims = {d->n, d->cin, g.hh, g.wh};
+    dnnl_dims_t dst_dims = {d->n, d->cout, g.oh, g.ow};
+    dnnl_dims_t w_dims = {d->cout, d->cin, d->k, d->k};
+    dnnl_dims_t b_dims = {d->cout};
+    dnnl_dims_t strides = {d->stride, d->stride};
+    dnnl_dims_t pad = {g.pad_y, g.pad_x};
+    dnnl_memory_desc_t src_md, dst_md, w_md, b_md;
+    md_init(&src_md, 4, src_dims, act_tag);
+    md_init(&dst_md, 4, dst_dims, act_tag);
+    md_init(&w_md, 4, w_dims, dnnl_format_tag_any);
+    md_init(&b_md, 1, b_dims, dnnl_x);
+    /* Symmetric padding: oneDNN checks (hh - k + 2 pad) / s + 1 == oh with
+     * floor division, which holds for every size and stride here. */
+    switch (dir) {
+    case DFL_CPU_CONV_FWD:
+        dnnlCheck(dnnl_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct, &src_md,
+                                                     &w_md, has_bias ? &b_md : NULL, &dst_md, strides, pad, pad));
+        break;
+    case DFL_CPU_CONV_BWD_DATA:
+        dnnlCheck(dnnl_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, &src_md, &w_md, &dst_md,
+                                                           strides, pad, pad));
+        break;
+    default:
+        dnnlCheck(dnnl_convolution_backward_weights_desc_init(cd, dnnl_convolution_direct, &src_md, &w_md,
+                                                              has_bias ? &b_md : NULL, &dst_md, strides, pad, pad));
+        break;
+    }
+}
+
+static conv_entry *entry_create(dfl_cpu_ctx *ctx, const dfl_conv_desc *d, int dir, int has_bias) {
+    conv_entry *e = dfl_xcalloc(1, sizeof *e);
+    e->d = *d;
+    e->dir = dir;
+    e->has_bias = has_bias;
+    e->layout = ctx->conv_layout[dir];
+    const dnnl_format_tag_t act_tag = e->layout == DFL_CPU_CONV_BLOCKED ? dnnl_format_tag_any : dnnl_nhwc;
+
+    dnnl_convolution_desc_t cd;
+    conv_op_desc(d, dir, has_bias, act_tag, &cd);
+    dnnl_primitive_desc_t hint = NULL, pd;
+    if (dir != DFL_CPU_CONV_FWD) {
+        dnnl_convolution_desc_t fd;
+        conv_op_desc(d, DFL_CPU_CONV_FWD, has_bias, act_tag, &fd);
+        dnnlCheck(dnnl_primitive_desc_create(&hint, &fd, ctx->attr, ctx->engine, NULL));
+    }
+    dnnlCheck(dnnl_primitive_desc_create(&pd, &cd, ctx->attr, ctx->engine, hint));
+    const char *impl = NULL;
+    dnnlCheck(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+    snprintf(e->impl, sizeof e->impl, "%s", impl ? impl : "?");
+
+    conv_geometry g = geometry_of(d);
+    dnnl_dims_t src_dims = {d->n, d->cin, g.hh, g.wh};
+    dnnl_dims_t dst_dims = {d->n, d->cout, g.oh, g.ow};
+    dnnl_dims_t w_dims = {d->cout, d->cin, d->k, d->k};
+    dnnl_dims_t b_dims = {d->cout};
+    dnnl_memory_desc_t src_user, dst_user, w_user, b_md;
+    md_init(&src_user, 4, src_dims, dnnl_nhwc);
+    md_init(&dst_user, 4, dst_dims, dnnl_nhwc);
+    md_init(&w_user, 4, w_dims, dnnl_oihw);
+    md_init(&b_md, 1, b_dims, dnnl_x);
+
+    e->scratch_bytes = scratchpad_size(pd);
+    switch (dir) {
+    case DFL_CPU_CONV_FWD:
+        operand_init(ctx, &e->act_in, &src_user, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), 1,
+                     DFL_CPU_WS_SRC, &e->scratch_bytes);
+        operand_init(ctx, &e->weights, &w_user, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), 1,
+                     DFL_CPU_WS_WEIGHTS, &e->scratch_bytes);
+        operand_init(ctx, &e->act_out, &dst_user, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), 0,
+                     DFL_CPU_WS_DST, &e->scratch_bytes);
+        break;
+    case DFL_CPU_CONV_BWD_DATA:
+        operand_init(ctx, &e->act_in, &dst_user, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), 1,
+                     DFL_CPU_WS_SRC, &e->scratch_bytes);
+        operand_init(ctx, &e->weights, &w_user, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), 1,
+                     DFL_CPU_WS_WEIGHTS, &e->scratch_bytes);
+        operand_init(ctx, &e->act_out, &src_user, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_src_md, 0), 0,
+                     DFL_CPU_WS_DST, &e->scratch_bytes);
+        break;
+    default:
+        operand_init(ctx, &e->act_in, &src_user, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), 1,
+                     DFL_CPU_WS_SRC, &e->scratch_bytes);
+        operand_init(ctx, &e->act_out, &dst_user, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_dst_md, 0), 1,
+                     DFL_CPU_WS_DST, &e->scratch_bytes);
+        operand_init(ctx, &e->weights, &w_user, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), 0,
+                     DFL_CPU_WS_WEIGHTS, &e->scratch_bytes);
+        break;
+    }
+    if (has_bias) e->bias_mem = memory_none(ctx, &b_md);
+    if (scratchpad_size(pd) > 0)
+        e->scratch_mem = memory_none(ctx, dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
+    dnnlCheck(dnnl_primitive_create(&e->prim, pd));
+    dnnlCheck(dnnl_primitive_desc_destroy(pd));
+    if (hint) dnnlCheck(dnnl_primitive_desc_destroy(hint));
+    return e;
+}
+
+static void entry_destroy(conv_entry *e) {
+    dnnlCheck(dnnl_primitive_destroy(e->prim));
+    operand_destroy(&e->act_in);
+    operand_destroy(&e->act_out);
+    operand_destroy(&e->weights);
+    if (e->bias_mem) dnnlCheck(dnnl_memory_destroy(e->bias_mem));
+    if (e->scratch_mem) dnnlCheck(dnnl_memory_destroy(e->scratch_mem));
+    free(e);
+}
+
+void dfl_cpu_conv_cache_destroy(dfl_cpu_ctx *ctx) {
+    conv_entry *e = ctx->conv_cache;
+    while (e) {
+        conv_entry *next = e->next;
+        entry_destroy(e);
+        e = next;
+    }
+    ctx->conv_cache = NULL;
+}
+
+static int desc_equal(const dfl_conv_desc *a, const dfl_conv_desc *b) {
+    return a->n == b->n && a->h == b->h && a->w == b->w && a->cin == b->cin && a->cout == b->cout && a->k == b->k &&
+           a->stride == b->stride && a->periodic_x == b->periodic_x && a->periodic_y == b->periodic_y;
+}
+
+static conv_entry *entry_get(dfl_cpu_ctx *ctx, const dfl_conv_desc *d, int dir, int has_bias) {
+    check_desc(d);
+    conv_entry **link = &ctx->conv_cache;
+    for (conv_entry *e = ctx->conv_cache; e; link = &e->next, e = e->next) {
+        if (e->dir == dir && e->has_bias == has_bias && desc_equal(&e->d, d)) {
+            if (e != ctx->conv_cache) { /* move to front: a step revisits shapes in order */
+                *link = e->next;
+                e->next = ctx->conv_cache;
+                ctx->conv_cache = e;
+            }
+            return e;
+        }
+    }
+    conv_entry *e = entry_create(ctx, d, dir, has_bias);
+    e->next = ctx->conv_cache;
+    ctx->conv_cache = e;
+    return e;
+}
+
+/* Executes the convolution primitive with the operands bound. */
+static void run_primitive(dfl_cpu_ctx *ctx, conv_entry *e, void *scratch, const float *bias_or_dbias) {
+    dnnl_exec_arg_t args[6];
+    int n = 0;
+    switch (e->dir) {
+    case DFL_CPU_CONV_FWD:
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, e->act_in.prim_mem};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, e->weights.prim_mem};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DST, e->act_out.prim_mem};
+        if (e->has_bias) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->bias_mem};
+        break;
+    case DFL_CPU_CONV_BWD_DATA:
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_DST, e->act_in.prim_mem};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, e->weights.prim_mem};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SRC, e->act_out.prim_mem};
+        break;
+    default:
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SRC, e->act_in.prim_mem};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_DST, e->act_out.prim_mem};
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_WEIGHTS, e->weights.prim_mem};
+        if (e->has_bias) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, e->bias_mem};
+        break;
+    }
+    if (e->has_bias) dnnlCheck(dnnl_memory_set_data_handle(e->bias_mem, (void *)bias_or_dbias));
+    if (e->scratch_mem) {
+        dnnlCheck(dnnl_memory_set_data_handle(e->scratch_mem, scratch));
+        args[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, e->scratch_mem};
+    }
+    dnnlCheck(dnnl_primitive_execute(e->prim, ctx->stream, n, args));
+}
+
+/* Haloed copy of x [n, h, w, c] into xh [n, h + 2py, w + 2px, c]: the
+ * halo rows/columns hold the wrapped opposite edge. */
+static void build_halo(const dfl_conv_desc *d, const conv_geometry *g, const float *x, float *xh) {
+    const int h = d->h, w = d->w, c = d->cin;
+    const size_t row = (size_t)w * c, hrow = (size_t)g->wh * c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < d->n; ++i) {
+        for (int yh = 0; yh < g->hh; ++yh) {
+            const int y = g->py ? (yh - 1 + h) % h : yh;
+            const float *src = x + ((size_t)i * h + y) * row;
+            float *dst = xh + ((size_t)i * g->hh + yh) * hrow;
+            memcpy(dst + (size_t)g->px * c, src, row * sizeof(float));
+            if (g->px) {
+                memcpy(dst, src + (size_t)(w - 1) * c, (size_t)c * sizeof(float));
+                memcpy(dst + (size_t)(w + 1) * c, src, (size_t)c * sizeof(float));
+            }
+        }
+    }
+}
+
+/* dst[x] (+)= the haloed row src folded along x (wrapped columns added). */
+static void fold_row(const float *src, float *dst, int w, int c, int px, int accumulate) {
+    const size_t row = (size_t)w * c;
+    const float *in = src + (size_t)px * c;
+    if (accumulate) {
+#pragma omp simd
+        for (size_t j = 0; j < row; ++j) dst[j] += in[j];
+    } else {
+        memcpy(dst, in, row * sizeof(float));
+    }
+    if (px) {
+        float *last = dst + (size_t)(w - 1) * c;
+        const float *left = src, *right = src + (size_t)(w + 1) * c;
+        for (int ch = 0; ch < c; ++ch) last[ch] += left[ch];
+        for (int ch = 0; ch < c; ++ch) dst[ch] += right[ch];
+    }
+}
+
+/* dx [n, h, w, c] = the gradient of the haloed input folded back. */
+static void fold_halo(const dfl_conv_desc *d, const conv_geometry *g, const float *dxh, float *dx) {
+    const int h = d->h, w = d->w, c = d->cin;
+    const size_t row = (size_t)w * c, hrow = (size_t)g->wh * c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < d->n; ++i) {
+        for (int y = 0; y < h; ++y) {
+            const float *base = dxh + (size_t)i * g->hh * hrow;
+            float *dst = dx + ((size_t)i * h + y) * row;
+            fold_row(base + (size_t)(y + g->py) * hrow, dst, w, c, g->px, 0);
+            if (g->py && y == h - 1) fold_row(base, dst, w, c, g->px, 1);
+            if (g->py && y == 0) fold_row(base + (size_t)(g->hh - 1) * hrow, dst, w, c, g->px, 1);
+        }
+    }
+}
+
+static void cpu_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w,
+                               const float *b, float *y) {
+    dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_FWD, b != NULL);
+    conv_geometry g = geometry_of(d);
+    const float *src = x;
+    if (g.px || g.py) {
+        float *xh = dfl_cpu_ws(be, DFL_CPU_WS_HALO, (size_t)d->n * g.hh * g.wh * d->cin * sizeof(float));
+        build_halo(d, &g, x, xh);
+        src = xh;
+    }
+    void *scratch = dfl_cpu_ws(be, DFL_CPU_WS_SCRATCHPAD, e->scratch_bytes);
+    operand_bind_input(ctx, &e->act_in, src);
+    operand_bind_input(ctx, &e->weights, w);
+    operand_bind_output(ctx, &e->act_out, y);
+    run_primitive(ctx, e, scratch, b);
+    operand_finish_output(ctx, &e->act_out);
+    dnnlCheck(dnnl_stream_wait(ctx->stream));
+}
+
+static void cpu_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, const float *dy, const float *w,
+                                     float *dx) {
+    dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_BWD_DATA, 0);
+    conv_geometry g = geometry_of(d);
+    const int haloed = g.px || g.py;
+    float *dsrc = dx;
+    if (haloed) dsrc = dfl_cpu_ws(be, DFL_CPU_WS_HALO, (size_t)d->n * g.hh * g.wh * d->cin * sizeof(float));
+    void *scratch = dfl_cpu_ws(be, DFL_CPU_WS_SCRATCHPAD, e->scratch_bytes);
+    operand_bind_input(ctx, &e->act_in, dy);
+    operand_bind_input(ctx, &e->weights, w);
+    operand_bind_output(ctx, &e->act_out, dsrc);
+    run_primitive(ctx, e, scratch, NULL);
+    operand_finish_output(ctx, &e->act_out);
+    dnnlCheck(dnnl_stream_wait(ctx->stream));
+    if (haloed) fold_halo(d, &g, dsrc, dx);
+}
+
+static void cpu_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,
+                                        float *dw, float *db) {
+    dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_BWD_WEIGHTS, db != NULL);
+    conv_geometry g = geometry_of(d);
+    const float *src = x;
+    if (g.px || g.py) {
+        float *xh = dfl_cpu_ws(be, DFL_CPU_WS_HALO, (size_t)d->n * g.hh * g.wh * d->cin * sizeof(float));
+        build_halo(d, &g, x, xh);
+        src = xh;
+    }
+    void *scratch = dfl_cpu_ws(be, DFL_CPU_WS_SCRATCHPAD, e->scratch_bytes);
+    operand_bind_input(ctx, &e->act_in, src);
+    operand_bind_input(ctx, &e->act_out, dy);
+    operand_bind_output(ctx, &e->weights, dw);
+    run_primitive(ctx, e, scratch, db);
+    operand_finish_output(ctx, &e->weights);
+    dnnlCheck(dnnl_stream_wait(ctx->stream));
+}
+
+void dfl_cpu_set_conv_layout(dfl_backend *be, int direction, dfl_cpu_conv_layout layout) {
+    dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    if (direction < 0 || direction >= DFL_CPU_CONV_NDIR) DFL_PANIC("conv layout: bad direction %d", direction);
+    ctx->conv_layout[direction] = layout;
+    dfl_cpu_conv_cache_destroy(ctx);
+}
+
+const char *dfl_cpu_conv_impl_name(dfl_backend *be, const dfl_conv_desc *d, int direction) {
+    if (direction < 0 || direction >= DFL_CPU_CONV_NDIR) DFL_PANIC("conv impl: bad direction %d", direction);
+    conv_entry *e = entry_get(dfl_cpu_ctx_of(be), d, direction, 1);
+    return e->impl;
+}
+
+void dfl_cpu_register_conv_ops(dfl_backend *be) {
+    be->conv2d_forward = cpu_conv2d_forward;
+    be->conv2d_backward_data = cpu_conv2d_backward_data;
+    be->conv2d_backward_weights = cpu_conv2d_backward_weights;
+}

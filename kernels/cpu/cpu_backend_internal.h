@@ -1,0 +1,92 @@
+/* Private state and helpers of the CPU backend (kernels/cpu).
+ *
+ * The backend is driven by one host thread at a time; ops run their loops
+ * with OpenMP inside. All workspace memory lives in the context and is
+ * grown on demand, so steady-state training allocates nothing per call. */
+#ifndef DYNFILL_CPU_BACKEND_INTERNAL_H
+#define DYNFILL_CPU_BACKEND_INTERNAL_H
+
+#include <stddef.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "dynfill/backend.h"
+
+/* Every oneDNN call goes through dnnlCheck: a failure is a bug (shapes are
+ * validated by the host), so it panics with file:line and the status. */
+const char *dfl_cpu_dnnl_status_name(dnnl_status_t s);
+#define dnnlCheck(call)                                                                       \
+    do {                                                                                      \
+        dnnl_status_t dnnl_check_s_ = (call);                                                 \
+        if (dnnl_check_s_ != dnnl_success)                                                    \
+            dfl_panic(__FILE__, __LINE__, "oneDNN call failed (%s): %s",                      \
+                      dfl_cpu_dnnl_status_name(dnnl_check_s_), #call);                        \
+    } while (0)
+
+/* A growable, 64-byte aligned buffer owned by the context. */
+typedef struct {
+    void *ptr;
+    size_t bytes;
+} dfl_cpu_buffer;
+
+/* Returns b->ptr with at least `bytes` bytes (contents not preserved). */
+void *dfl_cpu_buffer_reserve(dfl_cpu_buffer *b, size_t bytes);
+void dfl_cpu_buffer_release(dfl_cpu_buffer *b);
+
+/* Convolution layout policy per direction (forward, backward-data,
+ * backward-weights): run the primitive on the NHWC tensors directly, or
+ * let oneDNN pick its preferred (blocked) activation layout and reorder
+ * NHWC <-> blocked around it. Fixed at backend creation so results are the
+ * same every run (see docs/cpu-backend.md for the measurements). */
+typedef enum { DFL_CPU_CONV_NHWC = 0, DFL_CPU_CONV_BLOCKED = 1 } dfl_cpu_conv_layout;
+enum { DFL_CPU_CONV_FWD = 0, DFL_CPU_CONV_BWD_DATA = 1, DFL_CPU_CONV_BWD_WEIGHTS = 2, DFL_CPU_CONV_NDIR = 3 };
+
+struct dfl_cpu_conv_entry; /* conv_cpu.c */
+
+/* Workspace slots; an op uses each at most once at a time. */
+enum {
+    DFL_CPU_WS_HALO = 0,     /* haloed (circularly padded) activation copy */
+    DFL_CPU_WS_SRC,          /* activation in the primitive's layout */
+    DFL_CPU_WS_DST,          /* result in the primitive's layout */
+    DFL_CPU_WS_WEIGHTS,      /* weights in the primitive's layout */
+    DFL_CPU_WS_SCRATCHPAD,   /* oneDNN user-managed scratchpad */
+    DFL_CPU_WS_REDUCE,       /* partial sums of deterministic reductions */
+    DFL_CPU_WS_TMP,          /* op-local temporaries (attention, group norm) */
+    DFL_CPU_WS_COUNT
+};
+
+typedef struct {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    dnnl_primitive_attr_t attr; /* user-managed scratchpad */
+    dfl_cpu_conv_layout conv_layout[DFL_CPU_CONV_NDIR];
+    struct dfl_cpu_conv_entry *conv_cache;
+    dfl_cpu_buffer ws[DFL_CPU_WS_COUNT];
+} dfl_cpu_ctx;
+
+static inline dfl_cpu_ctx *dfl_cpu_ctx_of(dfl_backend *be) { return (dfl_cpu_ctx *)be->ctx; }
+static inline void *dfl_cpu_ws(dfl_backend *be, int slot, size_t bytes) {
+    return dfl_cpu_buffer_reserve(&dfl_cpu_ctx_of(be)->ws[slot], bytes);
+}
+
+/* Registration of the op families (one file each) into the vtable. */
+void dfl_cpu_register_conv_ops(dfl_backend *be);
+void dfl_cpu_register_group_norm_ops(dfl_backend *be);
+void dfl_cpu_register_elementwise_ops(dfl_backend *be);
+void dfl_cpu_register_layout_ops(dfl_backend *be);
+void dfl_cpu_register_dense_ops(dfl_backend *be);
+void dfl_cpu_register_optimizer_ops(dfl_backend *be);
+/* The fused method ops (kernels/cpu/method_ops_cpu.c). */
+void dfl_cpu_register_method_ops(dfl_backend *be);
+
+/* Frees the cached convolution primitives (conv_cpu.c). */
+void dfl_cpu_conv_cache_destroy(dfl_cpu_ctx *ctx);
+
+/* Overrides the convolution layout policy of one direction; drops the
+ * primitive cache. For benchmarks and tests (tests/unit/ops/bench_ops.c). */
+void dfl_cpu_set_conv_layout(dfl_backend *be, int direction, dfl_cpu_conv_layout layout);
+/* The oneDNN implementation name chosen for a conv shape and direction
+ * (e.g. "jit:avx2"), creating the primitive if needed. */
+const char *dfl_cpu_conv_impl_name(dfl_backend *be, const dfl_conv_desc *d, int direction);
+
+#endif

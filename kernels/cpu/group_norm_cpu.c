@@ -1,0 +1,225 @@
+/* Group normalisation over NHWC [n, hw, c] with an optional fused SiLU
+ * (DESIGN.md §3: GroupNorm 8 groups, eps 1e-5, affine).
+ *
+ * Forward, per sample i and group g over its hw * c/groups elements:
+ *   mean = E[x], var = E[x^2] - mean^2 (both accumulated in double),
+ *   rstd = 1 / sqrt(var + eps), a = (x - mean) rstd gamma + beta,
+ *   y = silu(a) when apply_silu, else a.
+ * Backward with da = dy * silu'(a) (or dy), xhat = (x - mean) rstd:
+ *   dgamma = sum_{i,p} da xhat,  dbeta = sum_{i,p} da,
+ *   dx = rstd (da gamma - E_g[da gamma] - xhat E_g[da gamma xhat]).
+ * a is recomputed from x, mean, rstd, gamma and beta with the same float
+ * expression as the forward, so the recomputed value is bit-identical.
+ *
+ * Work is split into fixed chunks of pixels (a function of the shape only);
+ * each chunk's per-channel partial sums (double) are combined in a fixed
+ * order, so results are identical for every thread count. */
+#include <math.h>
+#include <string.h>
+
+#include "cpu/cpu_backend_internal.h"
+#include "cpu/fast_math_cpu.h"
+
+#define GN_CHUNK_ELEMENTS 8192 /* floats per chunk of pixels */
+
+typedef struct {
+    int n, hw, c, groups, cg;
+    int chunk_pixels, nchunks;
+} gn_shape;
+
+static gn_shape gn_shape_of(int n, int hw, int c, int groups) {
+    if (n < 1 || hw < 1 || c < 1 || groups < 1 || c % groups != 0)
+        DFL_PANIC("group_norm: bad shape n=%d hw=%d c=%d groups=%d", n, hw, c, groups);
+    gn_shape s = {n, hw, c, groups, c / groups, 0, 0};
+    s.chunk_pixels = GN_CHUNK_ELEMENTS / c > 0 ? GN_CHUNK_ELEMENTS / c : 1;
+    s.nchunks = (hw + s.chunk_pixels - 1) / s.chunk_pixels;
+    return s;
+}
+
+/* partial[(i*nchunks + k)*2c + {0..c) | {c..2c)]: per-channel sums of a
+ * chunk, combined over the chunks and channels of a group in fixed order. */
+static void group_totals(const gn_shape *s, const double *partial, const float *weight, int i, int g, double *t0,
+                         double *t1) {
+    double a = 0.0, b = 0.0;
+    for (int k = 0; k < s->nchunks; ++k) {
+        const double *p = partial + ((size_t)i * s->nchunks + k) * 2 * s->c;
+        for (int ch = g * s->cg; ch < (g + 1) * s->cg; ++ch) {
+            const double wgt = weight ? (double)weight[ch] : 1.0;
+            a += wgt * p[ch];
+            b += wgt * p[s->c + ch];
+        }
+    }
+    *t0 = a;
+    *t1 = b;
+}
+
+static void cpu_group_norm_forward(dfl_backend *be, int n, int hw, int c, int groups, float eps, const float *x,
+                                   const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                                   int apply_silu) {
+    const gn_shape s = gn_shape_of(n, hw, c, groups);
+    double *partial = dfl_cpu_ws(be, DFL_CPU_WS_REDUCE, (size_t)n * s.nchunks * 2 * c * sizeof(double));
+    float *coef = dfl_cpu_ws(be, DFL_CPU_WS_TMP, (size_t)3 * n * c * sizeof(float));
+    float *cm = coef, *cs = coef + (size_t)n * c, *cb = coef + (size_t)2 * n * c;
+
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < n; ++i) {
+        for (int k = 0; k < s.nchunks; ++k) {
+            double *sum = partial + ((size_t)i * s.nchunks + k) * 2 * c, *sq = sum + c;
+            for (int ch = 0; ch < c; ++ch) sum[ch] = sq[ch] = 0.0;
+            const int p0 = k * s.chunk_pixels, p1 = p0 + s.chunk_pixels < hw ? p0 + s.chunk_pixels : hw;
+            for (int p = p0; p < p1; ++p) {
+                const float *xr = x + ((size_t)i * hw + p) * c;
+#pragma omp simd
+                for (int ch = 0; ch < c; ++ch) {
+                    const double v = xr[ch];
+                    sum[ch] += v;
+                    sq[ch] += v * v;
+                }
+            }
+        }
+    }
+
+    const double count = (double)hw * s.cg;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < n; ++i) {
+        for (int g = 0; g < groups; ++g) {
+            double t0, t1;
+            group_totals(&s, partial, NULL, i, g, &t0, &t1);
+            const double mu = t0 / count;
+            double var = t1 / count - mu * mu;
+            if (var < 0.0) var = 0.0;
+            const float m = (float)mu, r = (float)(1.0 / sqrt(var + (double)eps));
+            mean[i * groups + g] = m;
+            rstd[i * groups + g] = r;
+            for (int ch = g * s.cg; ch < (g + 1) * s.cg; ++ch) {
+                cm[(size_t)i * c + ch] = m;
+                cs[(size_t)i * c + ch] = r * (gamma ? gamma[ch] : 1.0f);
+                cb[(size_t)i * c + ch] = beta ? beta[ch] : 0.0f;
+            }
+        }
+    }
+
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < n; ++i) {
+        for (int k = 0; k < s.nchunks; ++k) {
+            const float *m = cm + (size_t)i * c, *sc = cs + (size_t)i * c, *b = cb + (size_t)i * c;
+            const int p0 = k * s.chunk_pixels, p1 = p0 + s.chunk_pixels < hw ? p0 + s.chunk_pixels : hw;
+            for (int p = p0; p < p1; ++p) {
+                const float *xr = x + ((size_t)i * hw + p) * c;
+                float *yr = y + ((size_t)i * hw + p) * c;
+                if (apply_silu) {
+#pragma omp simd
+                    for (int ch = 0; ch < c; ++ch) yr[ch] = dfl_cpu_siluf((xr[ch] - m[ch]) * sc[ch] + b[ch]);
+                } else {
+#pragma omp simd
+                    for (int ch = 0; ch < c; ++ch) yr[ch] = (xr[ch] - m[ch]) * sc[ch] + b[ch];
+                }
+            }
+        }
+    }
+}
+
+static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int groups, const float *x,
+                                    const float *gamma, const float *beta, const float *mean, const float *rstd,
+                                    const float *dy, float *dx, float *dgamma, float *dbeta, int apply_silu) {
+    const gn_shape s = gn_shape_of(n, hw, c, groups);
+    double *partial = dfl_cpu_ws(be, DFL_CPU_WS_REDUCE, (size_t)n * s.nchunks * 2 * c * sizeof(double));
+    /* per (sample, channel): mean, rstd gamma, beta, rstd (forward recompute),
+     * then the dx coefficients P, Q, R of dx = P da + Q (x - mean) + R */
+    float *coef = dfl_cpu_ws(be, DFL_CPU_WS_TMP, (size_t)7 * n * c * sizeof(float));
+    float *cm = coef, *cs = coef + (size_t)n * c, *cb = coef + (size_t)2 * n * c, *cr = coef + (size_t)3 * n * c;
+    float *cP = coef + (size_t)4 * n * c, *cQ = coef + (size_t)5 * n * c, *cR = coef + (size_t)6 * n * c;
+
+    for (int i = 0; i < n; ++i) {
+        for (int ch = 0; ch < c; ++ch) {
+            const int g = ch / s.cg;
+            const size_t j = (size_t)i * c + ch;
+            cm[j] = mean[i * groups + g];
+            cr[j] = rstd[i * groups + g];
+            cs[j] = cr[j] * (gamma ? gamma[ch] : 1.0f);
+            cb[j] = beta ? beta[ch] : 0.0f;
+        }
+    }
+
+    /* pass 1: per-chunk sums of da and da * xhat */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < n; ++i) {
+        for (int k = 0; k < s.nchunks; ++k) {
+            const float *m = cm + (size_t)i * c, *sc = cs + (size_t)i * c, *b = cb + (size_t)i * c,
+                        *r = cr + (size_t)i * c;
+            double *sd = partial + ((size_t)i * s.nchunks + k) * 2 * c, *sdx = sd + c;
+            for (int ch = 0; ch < c; ++ch) sd[ch] = sdx[ch] = 0.0;
+            const int p0 = k * s.chunk_pixels, p1 = p0 + s.chunk_pixels < hw ? p0 + s.chunk_pixels : hw;
+            for (int p = p0; p < p1; ++p) {
+                const float *xr = x + ((size_t)i * hw + p) * c, *dyr = dy + ((size_t)i * hw + p) * c;
+#pragma omp simd
+                for (int ch = 0; ch < c; ++ch) {
+                    const float xc = xr[ch] - m[ch];
+                    float da = dyr[ch];
+                    if (apply_silu) da *= dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
+                    sd[ch] += (double)da;
+                    sdx[ch] += (double)da * (double)(xc * r[ch]);
+                }
+            }
+        }
+    }
+
+    const double count = (double)hw * s.cg;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < n; ++i) {
+        for (int g = 0; g < groups; ++g) {
+            double t0, t1;
+            group_totals(&s, partial, gamma, i, g, &t0, &t1);
+            const double r = rstd[i * groups + g];
+            const double e_dxhat = t0 / count, e_dxhat_xhat = t1 / count;
+            for (int ch = g * s.cg; ch < (g + 1) * s.cg; ++ch) {
+                const size_t j = (size_t)i * c + ch;
+                cP[j] = (float)(r * (gamma ? gamma[ch] : 1.0f));
+                cQ[j] = (float)(-r * r * e_dxhat_xhat);
+                cR[j] = (float)(-r * e_dxhat);
+            }
+        }
+    }
+
+    if (dgamma || dbeta) {
+#pragma omp parallel for schedule(static)
+        for (int ch = 0; ch < c; ++ch) {
+            double sg = 0.0, sb = 0.0;
+            for (int i = 0; i < n; ++i) {
+                for (int k = 0; k < s.nchunks; ++k) {
+                    const double *p = partial + ((size_t)i * s.nchunks + k) * 2 * c;
+                    sb += p[ch];
+                    sg += p[c + ch];
+                }
+            }
+            if (dgamma) dgamma[ch] = (float)sg;
+            if (dbeta) dbeta[ch] = (float)sb;
+        }
+    }
+
+    /* pass 2: dx */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < n; ++i) {
+        for (int k = 0; k < s.nchunks; ++k) {
+            const float *m = cm + (size_t)i * c, *sc = cs + (size_t)i * c, *b = cb + (size_t)i * c;
+            const float *P = cP + (size_t)i * c, *Q = cQ + (size_t)i * c, *R = cR + (size_t)i * c;
+            const int p0 = k * s.chunk_pixels, p1 = p0 + s.chunk_pixels < hw ? p0 + s.chunk_pixels : hw;
+            for (int p = p0; p < p1; ++p) {
+                const float *xr = x + ((size_t)i * hw + p) * c, *dyr = dy + ((size_t)i * hw + p) * c;
+                float *dxr = dx + ((size_t)i * hw + p) * c;
+#pragma omp simd
+                for (int ch = 0; ch < c; ++ch) {
+                    const float xc = xr[ch] - m[ch];
+                    float da = dyr[ch];
+                    if (apply_silu) da *= dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
+                    dxr[ch] = P[ch] * da + Q[ch] * xc + R[ch];
+                }
+            }
+        }
+    }
+}
+
+void dfl_cpu_register_group_norm_ops(dfl_backend *be) {
+    be->group_norm_forward = cpu_group_norm_forward;
+    be->group_norm_backward = cpu_group_norm_backward;
+}
