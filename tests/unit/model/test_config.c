@@ -1,0 +1,84 @@
+/* INI config: defaults, file parsing, --set overrides, errors naming the
+ * line, and the text round trip stored in checkpoints. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfl_test.h"
+#include "dynfill/config.h"
+#include "dynfill/optim.h"
+
+static dfl_status load_text(const char *text, dfl_config *cfg) {
+    char path[] = "/tmp/dfl_cfg_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    dfl_clear_error();
+    dfl_status s = dfl_config_load(path, 0, NULL, cfg);
+    remove(path);
+    return s;
+}
+
+int main(void) {
+    dfl_config c;
+    dfl_config_defaults(&c);
+    CHECK(c.context_ratio == 0.7 && c.query_ratio == 0.7 && c.grid_h == 3 && c.grid_w == 3 && c.hide == 1);
+    CHECK(c.infer_K == 10 && c.infer_t_eps == 1e-3 && !strcmp(c.infer_update, "ddim"));
+
+    CHECK(load_text("[model]\nbase = 16\nmult = 1, 2, 4\n\n[method]\nstrategy = block\ngrid = 4x2\n"
+                    "[train]\nsteps = 123\nlr = 2e-4\nseed = 18446744073709551615\n",
+                    &c) == DFL_OK);
+    CHECK(c.base == 16 && c.levels == 3 && c.mult[2] == 4 && !strcmp(c.strategy, "block"));
+    CHECK(c.grid_h == 4 && c.grid_w == 2 && c.steps == 123 && c.lr == 2e-4 && c.seed == 18446744073709551615ull);
+
+    CHECK(load_text("[model]\nbase = 16\n\n[train]\nbogus = 1\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), ":5: unknown key 'bogus' in section [train]") != NULL, "%s", dfl_last_error());
+    CHECK(load_text("[nope]\nx = 1\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), ":2: unknown section [nope]") != NULL, "%s", dfl_last_error());
+    CHECK(load_text("[train]\n\nbatch = zero\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), ":3: train.batch = 'zero' is not an integer") != NULL, "%s", dfl_last_error());
+    CHECK(load_text("[method]\nstrategy = magic\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), ":2: method.strategy = 'magic' is not one of") != NULL, "%s", dfl_last_error());
+    CHECK(load_text("[method]\ncontext_ratio = 1.5\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), "outside") != NULL, "%s", dfl_last_error());
+    CHECK(load_text("[train]\nthis line has no equals sign\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), ":2: malformed line") != NULL, "%s", dfl_last_error());
+
+    dfl_config_defaults(&c);
+    CHECK(dfl_config_set(&c, "train.batch=4") == DFL_OK && c.batch == 4);
+    CHECK(dfl_config_set(&c, "model.periodic=xy") == DFL_OK && !strcmp(c.periodic, "xy"));
+    dfl_clear_error();
+    CHECK(dfl_config_set(&c, "train.nothing=4") == DFL_EUSAGE);
+    CHECK(strstr(dfl_last_error(), "unknown key 'nothing'") != NULL);
+    dfl_clear_error();
+    CHECK(dfl_config_set(&c, "batch=4") == DFL_EUSAGE);
+
+    /* round trip through text */
+    CHECK(dfl_config_set(&c, "data.path=/data/x y.h5") == DFL_OK);
+    CHECK(dfl_config_set(&c, "model.mult=1,3,3,5") == DFL_OK);
+    char *text = dfl_config_to_text(&c);
+    dfl_config d;
+    dfl_config_defaults(&d);
+    CHECK(dfl_config_parse_text(text, "roundtrip", &d) == DFL_OK);
+    char *text2 = dfl_config_to_text(&d);
+    CHECK(strcmp(text, text2) == 0);
+    CHECK(d.levels == 4 && d.mult[3] == 5 && !strcmp(d.data_path, "/data/x y.h5") && d.batch == 4);
+    free(text);
+    free(text2);
+
+    /* learning-rate schedule: linear warm-up then cosine to zero */
+    dfl_optim_config oc;
+    dfl_optim_config_defaults(&oc);
+    oc.lr = 1.0;
+    oc.warmup = 4;
+    oc.total_steps = 104;
+    oc.cosine = 1;
+    CHECK_CLOSE(dfl_optim_lr_at(&oc, 0), 0.25, 1e-12);
+    CHECK_CLOSE(dfl_optim_lr_at(&oc, 3), 1.0, 1e-12);
+    CHECK_CLOSE(dfl_optim_lr_at(&oc, 54), 0.5, 1e-12);
+    CHECK_CLOSE(dfl_optim_lr_at(&oc, 104), 0.0, 1e-12);
+    oc.cosine = 0;
+    CHECK_CLOSE(dfl_optim_lr_at(&oc, 90), 1.0, 1e-12);
+    return dfl_test_finish("model_config");
+}

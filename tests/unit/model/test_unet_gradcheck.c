@@ -1,0 +1,139 @@
+/* Whole-network gradient check of dfl-unet v1 on the CPU backend: every
+ * parameter tensor and the input gradient against central finite
+ * differences of L = sum_i r_i * out_i (so dL/dout = r).
+ *
+ * Tolerance: the network runs in fp32 and L is accumulated in double. The
+ * rounding noise of L is about 1e-7 * sqrt(#outputs) * |r||out| ~ 1e-6,
+ * which the central difference divides by 2 eps = 2e-2, i.e. ~1e-4
+ * absolute; the truncation error is O(eps^2) ~ 1e-4 relative. A tensor
+ * passes when max_i |fd_i - an_i| <= 3e-2 * max_i |an_i| + 2e-3; a wrong
+ * backward (a missing term, a transposed weight) gives O(1) errors. Per
+ * tensor up to 12 elements are probed (all of the small ones), chosen by
+ * Philox so every run probes the same ones. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfl_test.h"
+#include "dynfill/model.h"
+#include "shared/philox.h"
+
+typedef struct {
+    dfl_backend *be;
+    dfl_unet *m;
+    int n, h, w, C;
+    float *x, *t, *y, *dy, *dx; /* backend */
+    float *hr;                  /* host r */
+    float *hy;
+} ctx;
+
+static double loss(ctx *c) {
+    dfl_unet_forward(c->m, c->x, c->t, c->y);
+    size_t ny = (size_t)c->n * c->h * c->w * c->C;
+    c->be->download(c->be, c->hy, c->y, ny * sizeof(float));
+    double L = 0;
+    for (size_t i = 0; i < ny; ++i) L += (double)c->hr[i] * c->hy[i];
+    return L;
+}
+
+static void check_config(const char *label, dfl_unet_config uc, int n, int h, int w) {
+    ctx c = {0};
+    c.be = dfl_backend_cpu_create(0);
+    c.n = n;
+    c.h = h;
+    c.w = w;
+    c.C = uc.channels;
+    CHECK(dfl_unet_create(c.be, &uc, &c.m) == DFL_OK);
+    CHECK(dfl_unet_plan(c.m, n, h, w) == DFL_OK);
+    dfl_unet_init_params(c.m, 3);
+    /* perturb GroupNorm affine parameters away from 1/0 so their gradients matter */
+    size_t np = dfl_unet_num_params(c.m);
+    float *hp = malloc(np * sizeof(float));
+    c.be->download(c.be, hp, dfl_unet_params(c.m), np * sizeof(float));
+    for (int i = 0; i < dfl_unet_num_tensors(c.m); ++i) {
+        const dfl_param_info *t = dfl_unet_tensor(c.m, i);
+        if (strstr(t->name, "norm"))
+            for (size_t j = 0; j < t->count; ++j) hp[t->offset + j] += 0.3f * dfl_rng_normal(9, (uint64_t)i, j);
+    }
+    c.be->upload(c.be, dfl_unet_params(c.m), hp, np * sizeof(float));
+
+    size_t nx = (size_t)n * h * w * 2 * c.C, ny = (size_t)n * h * w * c.C;
+    float *hx = malloc(nx * sizeof(float)), ht[8];
+    c.hr = malloc(ny * sizeof(float));
+    c.hy = malloc(ny * sizeof(float));
+    for (size_t i = 0; i < nx; ++i) hx[i] = dfl_rng_normal(5, 1, i);
+    for (size_t i = 0; i < ny; ++i) c.hr[i] = dfl_rng_normal(5, 2, i);
+    for (int i = 0; i < n; ++i) ht[i] = 0.05f + 0.9f * dfl_rng_uniform(5, 3, (uint64_t)i);
+    c.x = c.be->alloc(c.be, nx * sizeof(float));
+    c.dx = c.be->alloc(c.be, nx * sizeof(float));
+    c.y = c.be->alloc(c.be, ny * sizeof(float));
+    c.dy = c.be->alloc(c.be, ny * sizeof(float));
+    c.t = c.be->alloc(c.be, (size_t)n * sizeof(float));
+    c.be->upload(c.be, c.x, hx, nx * sizeof(float));
+    c.be->upload(c.be, c.dy, c.hr, ny * sizeof(float));
+    c.be->upload(c.be, c.t, ht, (size_t)n * sizeof(float));
+
+    loss(&c);
+    dfl_unet_backward(c.m, c.dy, c.dx);
+    float *hg = malloc(np * sizeof(float)), *hdx = malloc(nx * sizeof(float));
+    c.be->download(c.be, hg, dfl_unet_grads(c.m), np * sizeof(float));
+    c.be->download(c.be, hdx, c.dx, nx * sizeof(float));
+
+    const float eps = 1e-2f;
+    int tensors_checked = 0;
+    for (int ti = -1; ti < dfl_unet_num_tensors(c.m); ++ti) {
+        /* ti = -1 is the network input */
+        const char *name = ti < 0 ? "input" : dfl_unet_tensor(c.m, ti)->name;
+        size_t count = ti < 0 ? nx : dfl_unet_tensor(c.m, ti)->count;
+        float *host = ti < 0 ? hx : hp + dfl_unet_tensor(c.m, ti)->offset;
+        float *dev = ti < 0 ? c.x : dfl_unet_params(c.m);
+        size_t dev_off = ti < 0 ? 0 : dfl_unet_tensor(c.m, ti)->offset;
+        const float *an = ti < 0 ? hdx : hg + dfl_unet_tensor(c.m, ti)->offset;
+        int probes = count < 12 ? (int)count : 12;
+        double max_err = 0, max_an = 0;
+        for (int k = 0; k < probes; ++k) {
+            size_t j = count <= 12 ? (size_t)k : (size_t)(dfl_rng_uniform(11, (uint64_t)(ti + 1), (uint64_t)k) * count) % count;
+            float orig = host[j];
+            float v = orig + eps;
+            c.be->upload(c.be, dev + dev_off + j, &v, sizeof v);
+            double lp = loss(&c);
+            v = orig - eps;
+            c.be->upload(c.be, dev + dev_off + j, &v, sizeof v);
+            double lm = loss(&c);
+            c.be->upload(c.be, dev + dev_off + j, &orig, sizeof orig);
+            double fd = (lp - lm) / (2.0 * eps);
+            double err = fabs(fd - an[j]);
+            if (err > max_err) max_err = err;
+            if (fabs(an[j]) > max_an) max_an = fabs(an[j]);
+        }
+        CHECK_MSG(max_err <= 3e-2 * max_an + 2e-3, "%s: tensor %s max |fd - analytic| = %.3g, max |analytic| = %.3g",
+                  label, name, max_err, max_an);
+        tensors_checked++;
+    }
+    CHECK(tensors_checked == dfl_unet_num_tensors(c.m) + 1);
+    printf("%s: %d tensors checked (%zu parameters)\n", label, tensors_checked, np);
+    free(hp);
+    free(hx);
+    free(hg);
+    free(hdx);
+    free(c.hr);
+    free(c.hy);
+    c.be->free(c.be, c.x);
+    c.be->free(c.be, c.dx);
+    c.be->free(c.be, c.y);
+    c.be->free(c.be, c.dy);
+    c.be->free(c.be, c.t);
+    dfl_unet_destroy(c.m);
+    dfl_backend_destroy(c.be);
+}
+
+int main(void) {
+    /* attention and periodic padding along x, two levels, cin != cout skips */
+    dfl_unet_config a = {.channels = 2, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .attention = 1, .periodic_x = 1};
+    check_config("attention+periodic_x", a, 2, 8, 8);
+    /* odd field size (internal pad and crop), periodic along y, three levels */
+    dfl_unet_config b = {.channels = 1, .base = 8, .mult = {1, 1, 2}, .levels = 3, .nres = 1, .attention = 0, .periodic_y = 1};
+    check_config("odd-size+periodic_y", b, 2, 7, 10);
+    return dfl_test_finish("model_unet_gradcheck");
+}
