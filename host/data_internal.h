@@ -1,0 +1,75 @@
+/* Internals of the data layer shared by the dataset reader, the loader,
+ * the prediction writer and the commands that write dataset files (gen,
+ * mask, import, bench io). Not a public API. */
+#ifndef DYNFILL_HOST_DATA_INTERNAL_H
+#define DYNFILL_HOST_DATA_INTERNAL_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+#include "dynfill/data.h"
+
+#define DFL_OBS_NAME "/obs"
+#define DFL_MASK_NAME "/mask"
+
+struct dfl_dataset {
+    dfl_dataset_info info;
+    char *path;
+    hid_t file;
+    int rank;             /* 4, or 3 for [N, H, W] files */
+    int fd;               /* for direct reads, -1 if none */
+    int64_t obs_offset;   /* byte offset of contiguous little-endian float32 /obs, or -1 */
+    int64_t mask_offset;  /* byte offset of contiguous 1-byte /mask, or -1 */
+    int hdf5_threadsafe;  /* HDF5 may be called from the prefetch thread */
+    char **channel_store;
+    double *mean, *std, *observed_fraction, *lat, *lon;
+    float *mean_f, *inv_std_f;
+    char *periodic, *mask_pattern, *source;
+};
+
+/* True when samples can be read with pread() without HDF5. */
+static inline int dfl_dataset_direct(const dfl_dataset *ds) { return ds->obs_offset >= 0 && ds->mask_offset >= 0; }
+
+/* Scratch bytes dfl_dataset_read_crop needs for a crop of ph rows. */
+size_t dfl_dataset_crop_scratch_bytes(const dfl_dataset *ds, int ph);
+/* Raw (un-normalised) crop of one sample: obs [C, ph, pw] in data units,
+ * mask [mask_c, ph, pw]. `scratch` holds dfl_dataset_crop_scratch_bytes.
+ * Either output may be NULL. Safe to call from several threads (pread, or
+ * HDF5 when it is thread-safe). */
+dfl_status dfl_dataset_read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, float *obs,
+                                 uint8_t *mask, void *scratch);
+/* In place: obs[i] = mask ? (obs[i] - mean[c]) * (1/std[c]) : 0 for
+ * `count` samples of [C, ph, pw] with masks [mask_c, ph, pw]. */
+void dfl_dataset_normalise_masked(const dfl_dataset *ds, int64_t count, int ph, int pw, float *obs,
+                                  const uint8_t *mask);
+
+/* ---- per-channel statistics of observed entries (Chan/Welford merge) ---- */
+typedef struct {
+    double n, mean, m2;
+} dfl_moments;
+/* Merge the moments of `count` observed values of one channel. */
+void dfl_moments_add_values(dfl_moments *acc, const float *x, const uint8_t *m, size_t count);
+void dfl_moments_merge(dfl_moments *acc, const dfl_moments *part);
+/* Population std; a constant channel (std 0) gets 1 so normalising is
+ * a shift only. */
+double dfl_moments_std(const dfl_moments *m);
+
+/* ---- writing dataset and truth files ---- */
+typedef struct {
+    int c;
+    const char *const *channels; /* c names */
+    const char *periodic;        /* none|x|y|xy */
+    const char *source;
+    const double *lat, *lon;     /* h / w values or NULL */
+    int h, w;
+    const double *mean, *std;    /* c values or NULL (then not written) */
+    const char *mask_pattern;    /* NULL: not written */
+} dfl_data_attrs;
+void dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a);
+/* Channel names "<base>" (c == 1) or "<base>_t<i>" / explicit list. The
+ * returned array and strings are malloc'ed; free with dfl_h5_strings_free. */
+char **dfl_data_channel_names(const char *base, int c);
+/* Parse "none|x|y|xy"; DFL_EUSAGE naming `what` otherwise. */
+dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, int *py);
+
+#endif

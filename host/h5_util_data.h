@@ -1,0 +1,51 @@
+/* HDF5 helpers the data layer needs beyond host/h5_util.h: streaming
+ * (row-by-row) writes of large datasets, box hyperslab reads, string-array
+ * attributes, attribute copies and the raw file offset of contiguous
+ * datasets (for the loader's direct pread path). Same conventions as
+ * h5_util.h: h5Check panics on library failure, user-file problems return
+ * DFL_EUSAGE naming the file. */
+#ifndef DYNFILL_HOST_H5_UTIL_DATA_H
+#define DYNFILL_HOST_H5_UTIL_DATA_H
+
+#include <stdint.h>
+
+#include "h5_util.h"
+
+/* Create a contiguous dataset of `filetype` (e.g. H5T_IEEE_F32LE,
+ * H5T_STD_U8LE) with the given dims, space allocated at creation. Returns
+ * the open dataset id (close with H5Dclose). */
+hid_t dfl_h5_create_dataset(hid_t file, const char *name, hid_t filetype, int rank, const unsigned long long *dims);
+
+/* Write rows [start, start+rows) along the first axis of an open dataset
+ * from `data` (memtype e.g. H5T_NATIVE_FLOAT). */
+void dfl_h5_write_rows(hid_t dset, hid_t memtype, unsigned long long start, unsigned long long rows, const void *data);
+
+/* Read the box start[i] .. start[i]+count[i] of dataset `name` into `out`
+ * (converted to memtype). rank must equal the dataset's rank. */
+dfl_status dfl_h5_read_box(hid_t file, const char *path_for_msg, const char *name, hid_t memtype, int rank,
+                           const unsigned long long *start, const unsigned long long *count, void *out);
+
+/* Element type of a dataset: class (H5T_FLOAT, H5T_INTEGER, ...), size in
+ * bytes and whether it is little-endian. DFL_EUSAGE if missing. */
+dfl_status dfl_h5_dataset_type(hid_t file, const char *path_for_msg, const char *name, H5T_class_t *cls,
+                               size_t *size, int *little_endian);
+
+/* Byte offset of a dataset's data in the file when it is contiguous,
+ * allocated and unfiltered; -1 otherwise (then read through HDF5). */
+int64_t dfl_h5_contiguous_offset(hid_t file, const char *name);
+
+/* String-array attribute (fixed-length strings; h5py reads a list of str). */
+void dfl_h5_attr_write_strings(hid_t obj, const char *name, const char *const *values, size_t n);
+/* Read a string attribute as a list: a string array gives its items, a
+ * single string is split at commas. *values is malloc'ed (free each item
+ * and the array with dfl_h5_strings_free). */
+dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *path_for_msg, const char *name, char ***values,
+                                    size_t *n);
+void dfl_h5_strings_free(char **values, size_t n);
+/* Number of values of a numeric attribute (-1 if missing or not numeric). */
+long dfl_h5_attr_numeric_count(hid_t obj, const char *name);
+
+/* Copy every attribute of `src` object to `dst` (replacing same names). */
+void dfl_h5_attr_copy_all(hid_t src, hid_t dst);
+
+#endif

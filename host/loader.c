@@ -1,0 +1,294 @@
+/* Streaming training loader (include/dynfill/data.h, DESIGN.md §6): a
+ * rank's shard of a Philox-shuffled stream of samples, random crops, and a
+ * prefetch thread that fills the next batch while the caller trains on the
+ * current one (two buffers). Samples are read one at a time (pread of a
+ * contiguous dataset, or an HDF5 hyperslab), so memory stays at two
+ * batches whatever the file size. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data_internal.h"
+#include "shared/philox.h"
+
+typedef struct {
+    float *obs;
+    uint8_t *mask;
+    int64_t *index;
+    int *crop_y, *crop_x;
+    int ready;
+    dfl_status status;
+    char error[1024];
+} batch_slot;
+
+typedef struct {
+    int64_t epoch; /* -1: empty */
+    int64_t *order;
+} perm_cache;
+
+struct dfl_loader {
+    const dfl_dataset *ds;
+    dfl_loader_config cfg;
+    int64_t split_start, split_n;
+    int ph, pw;
+    size_t per_obs, per_mask;
+    batch_slot slots[2];
+    perm_cache perms[2];
+    int perm_evict; /* cache entry to replace next */
+    void *scratch;
+    uint64_t bytes_read;
+    int64_t next_gpos; /* stream position of the next global batch */
+    int pending_slot;  /* slot with an issued fill (-1 none) */
+    int64_t pending_gpos;
+    /* prefetch thread */
+    int threaded;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int has_request, stop;
+    int req_slot;
+    int64_t req_gpos;
+};
+
+void dfl_loader_config_default(dfl_loader_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->batch = 16;
+    cfg->patch = 0;
+    cfg->rank = 0;
+    cfg->world = 1;
+    cfg->val_fraction = 0.0;
+    cfg->split = DFL_SPLIT_TRAIN;
+    cfg->seed = 0;
+    cfg->shuffle = 1;
+    cfg->prefetch = 1;
+}
+
+/* Uniform integer in [0, m) from 64 Philox bits (multiply-shift). */
+static uint64_t uniform_below(dfl_philox_u4 b, uint64_t m) {
+    uint64_t r = ((uint64_t)b.v[1] << 32) | b.v[0];
+    return (uint64_t)(((unsigned __int128)r * m) >> 64);
+}
+
+/* Epoch e's order of the split: Fisher-Yates driven by Philox keyed by
+ * (seed, SHUFFLE, e); identity without shuffle. */
+static const int64_t *epoch_order(dfl_loader *ld, int64_t epoch) {
+    for (int k = 0; k < 2; ++k)
+        if (ld->perms[k].epoch == epoch) return ld->perms[k].order;
+    perm_cache *pc = &ld->perms[ld->perm_evict];
+    ld->perm_evict ^= 1;
+    const int64_t n = ld->split_n;
+    if (!pc->order) pc->order = dfl_xmalloc(sizeof(int64_t) * (size_t)n);
+    for (int64_t i = 0; i < n; ++i) pc->order[i] = i;
+    const uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_SHUFFLE, (uint32_t)epoch, 0);
+    for (int64_t i = n - 1; i > 0; --i) {
+        int64_t j = (int64_t)uniform_below(dfl_rng_bits(ld->cfg.seed, stream, (uint64_t)i), (uint64_t)i + 1);
+        int64_t t = pc->order[i];
+        pc->order[i] = pc->order[j];
+        pc->order[j] = t;
+    }
+    pc->epoch = epoch;
+    return pc->order;
+}
+
+/* Fill slot `s` with this rank's part of the global batch at `gpos`. */
+static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
+    const dfl_dataset *ds = ld->ds;
+    const int B = ld->cfg.batch;
+    const int H = ds->info.h, W = ds->info.w;
+    s->status = DFL_OK;
+    s->error[0] = 0;
+    for (int j = 0; j < B; ++j) {
+        const int64_t p = gpos + (int64_t)ld->cfg.rank * B + j;
+        const int64_t epoch = p / ld->split_n, pos = p % ld->split_n;
+        int64_t local = pos;
+        if (ld->cfg.shuffle) local = epoch_order(ld, epoch)[pos];
+        const int64_t idx = ld->split_start + local;
+        int cy = 0, cx = 0;
+        if (ld->ph < H || ld->pw < W) {
+            dfl_philox_u4 b = dfl_rng_bits(ld->cfg.seed, dfl_rng_stream(DFL_RNG_PURPOSE_CROP, (uint32_t)epoch, 0),
+                                           (uint64_t)pos);
+            dfl_philox_u4 by = {{b.v[0], b.v[1], 0, 0}}, bx = {{b.v[2], b.v[3], 0, 0}};
+            cy = (int)uniform_below(by, (uint64_t)(H - ld->ph + 1));
+            cx = (int)uniform_below(bx, (uint64_t)(W - ld->pw + 1));
+        }
+        float *obs = s->obs + (size_t)j * ld->per_obs;
+        uint8_t *mask = s->mask + (size_t)j * ld->per_mask;
+        dfl_status st = dfl_dataset_read_crop(ds, idx, cy, cx, ld->ph, ld->pw, obs, mask, ld->scratch);
+        if (st != DFL_OK) {
+            s->status = st;
+            snprintf(s->error, sizeof s->error, "%s", dfl_last_error());
+            dfl_clear_error();
+            return;
+        }
+        dfl_dataset_normalise_masked(ds, 1, ld->ph, ld->pw, obs, mask);
+        s->index[j] = idx;
+        s->crop_y[j] = cy;
+        s->crop_x[j] = cx;
+        __atomic_fetch_add(&ld->bytes_read, (uint64_t)(ld->per_obs * sizeof(float) + ld->per_mask), __ATOMIC_RELAXED);
+    }
+}
+
+static void *prefetch_main(void *arg) {
+    dfl_loader *ld = arg;
+    pthread_mutex_lock(&ld->mu);
+    for (;;) {
+        while (!ld->has_request && !ld->stop) pthread_cond_wait(&ld->cv, &ld->mu);
+        if (ld->stop) break;
+        int s = ld->req_slot;
+        int64_t g = ld->req_gpos;
+        ld->has_request = 0;
+        pthread_mutex_unlock(&ld->mu);
+        fill_slot(ld, &ld->slots[s], g);
+        pthread_mutex_lock(&ld->mu);
+        ld->slots[s].ready = 1;
+        pthread_cond_broadcast(&ld->cv);
+    }
+    pthread_mutex_unlock(&ld->mu);
+    return NULL;
+}
+
+static void issue(dfl_loader *ld, int s, int64_t gpos) {
+    pthread_mutex_lock(&ld->mu);
+    ld->slots[s].ready = 0;
+    ld->req_slot = s;
+    ld->req_gpos = gpos;
+    ld->has_request = 1;
+    pthread_cond_broadcast(&ld->cv);
+    pthread_mutex_unlock(&ld->mu);
+    ld->pending_slot = s;
+    ld->pending_gpos = gpos;
+}
+
+static void wait_ready(dfl_loader *ld, int s) {
+    pthread_mutex_lock(&ld->mu);
+    while (!ld->slots[s].ready) pthread_cond_wait(&ld->cv, &ld->mu);
+    pthread_mutex_unlock(&ld->mu);
+}
+
+dfl_status dfl_loader_create(const dfl_dataset *ds, const dfl_loader_config *cfg, dfl_loader **out) {
+    *out = NULL;
+    const dfl_dataset_info *in = &ds->info;
+    if (cfg->batch < 1) return dfl_fail(DFL_EUSAGE, "train.batch must be >= 1 (got %d)", cfg->batch);
+    if (cfg->world < 1 || cfg->rank < 0 || cfg->rank >= cfg->world)
+        return dfl_fail(DFL_EUSAGE, "loader: rank %d is not in [0, world %d)", cfg->rank, cfg->world);
+    if (cfg->patch < 0 || cfg->patch > in->h || cfg->patch > in->w)
+        return dfl_fail(DFL_EUSAGE, "%s: data.patch %d does not fit the field %dx%d (use 0 for the whole field)",
+                        in->path, cfg->patch, in->h, in->w);
+    int64_t start, count;
+    DFL_TRY(dfl_dataset_split_range(ds, cfg->val_fraction, cfg->split, &start, &count));
+    dfl_loader *ld = dfl_xcalloc(1, sizeof *ld);
+    ld->ds = ds;
+    ld->cfg = *cfg;
+    ld->split_start = start;
+    ld->split_n = count;
+    ld->ph = cfg->patch ? cfg->patch : in->h;
+    ld->pw = cfg->patch ? cfg->patch : in->w;
+    ld->per_obs = (size_t)in->c * (size_t)ld->ph * (size_t)ld->pw;
+    ld->per_mask = (size_t)in->mask_c * (size_t)ld->ph * (size_t)ld->pw;
+    for (int k = 0; k < 2; ++k) {
+        batch_slot *s = &ld->slots[k];
+        s->obs = dfl_xmalloc(sizeof(float) * ld->per_obs * (size_t)cfg->batch);
+        s->mask = dfl_xmalloc(ld->per_mask * (size_t)cfg->batch);
+        s->index = dfl_xcalloc((size_t)cfg->batch, sizeof(int64_t));
+        s->crop_y = dfl_xcalloc((size_t)cfg->batch, sizeof(int));
+        s->crop_x = dfl_xcalloc((size_t)cfg->batch, sizeof(int));
+        ld->perms[k].epoch = -1;
+    }
+    ld->scratch = dfl_xmalloc(dfl_dataset_crop_scratch_bytes(ds, ld->ph));
+    ld->pending_slot = -1;
+    /* HDF5 reads from a second thread need a thread-safe HDF5 build; the
+     * direct pread path needs nothing. */
+    ld->threaded = cfg->prefetch && (dfl_dataset_direct(ds) || ds->hdf5_threadsafe);
+    if (ld->threaded) {
+        pthread_mutex_init(&ld->mu, NULL);
+        pthread_cond_init(&ld->cv, NULL);
+        if (pthread_create(&ld->thread, NULL, prefetch_main, ld) != 0) DFL_PANIC("cannot start the prefetch thread");
+    }
+    *out = ld;
+    return DFL_OK;
+}
+
+static void export_slot(const dfl_loader *ld, const batch_slot *s, dfl_batch *out) {
+    out->b = ld->cfg.batch;
+    out->c = ld->ds->info.c;
+    out->h = ld->ph;
+    out->w = ld->pw;
+    out->mask_c = ld->ds->info.mask_c;
+    out->obs = s->obs;
+    out->mask = s->mask;
+    out->index = s->index;
+    out->crop_y = s->crop_y;
+    out->crop_x = s->crop_x;
+}
+
+dfl_status dfl_loader_next(dfl_loader *ld, dfl_batch *out) {
+    const int64_t G = (int64_t)ld->cfg.batch * ld->cfg.world;
+    const int64_t g = ld->next_gpos;
+    batch_slot *s;
+    if (!ld->threaded) {
+        s = &ld->slots[0];
+        fill_slot(ld, s, g);
+    } else {
+        if (ld->pending_slot < 0 || ld->pending_gpos != g) {
+            if (ld->pending_slot >= 0) wait_ready(ld, ld->pending_slot);
+            issue(ld, 0, g);
+        }
+        int k = ld->pending_slot;
+        wait_ready(ld, k);
+        s = &ld->slots[k];
+        /* The caller now holds slot k; the other one is free to fill. */
+        issue(ld, k ^ 1, g + G);
+    }
+    if (s->status != DFL_OK) return dfl_fail(s->status, "%s", s->error);
+    ld->next_gpos = g + G;
+    export_slot(ld, s, out);
+    return DFL_OK;
+}
+
+dfl_loader_cursor dfl_loader_get_cursor(const dfl_loader *ld) {
+    dfl_loader_cursor c;
+    c.epoch = ld->next_gpos / ld->split_n;
+    c.position = ld->next_gpos % ld->split_n;
+    return c;
+}
+
+dfl_status dfl_loader_set_cursor(dfl_loader *ld, dfl_loader_cursor cursor) {
+    if (cursor.epoch < 0 || cursor.position < 0 || cursor.position >= ld->split_n)
+        return dfl_fail(DFL_EUSAGE, "%s: loader cursor (epoch %lld, position %lld) is invalid for a split of %lld samples",
+                        ld->ds->info.path, (long long)cursor.epoch, (long long)cursor.position,
+                        (long long)ld->split_n);
+    /* A fill in flight completes first; its result is simply not used
+     * unless it happens to be the batch the new cursor asks for. */
+    if (ld->threaded && ld->pending_slot >= 0) wait_ready(ld, ld->pending_slot);
+    ld->next_gpos = cursor.epoch * ld->split_n + cursor.position;
+    return DFL_OK;
+}
+
+int64_t dfl_loader_split_size(const dfl_loader *ld) { return ld->split_n; }
+
+uint64_t dfl_loader_bytes_read(const dfl_loader *ld) {
+    return __atomic_load_n(&ld->bytes_read, __ATOMIC_RELAXED);
+}
+
+void dfl_loader_destroy(dfl_loader *ld) {
+    if (!ld) return;
+    if (ld->threaded) {
+        pthread_mutex_lock(&ld->mu);
+        ld->stop = 1;
+        pthread_cond_broadcast(&ld->cv);
+        pthread_mutex_unlock(&ld->mu);
+        pthread_join(ld->thread, NULL);
+        pthread_mutex_destroy(&ld->mu);
+        pthread_cond_destroy(&ld->cv);
+    }
+    for (int k = 0; k < 2; ++k) {
+        free(ld->slots[k].obs);
+        free(ld->slots[k].mask);
+        free(ld->slots[k].index);
+        free(ld->slots[k].crop_y);
+        free(ld->slots[k].crop_x);
+        free(ld->perms[k].order);
+    }
+    free(ld->scratch);
+    free(ld);
+}

@@ -1,0 +1,191 @@
+/* Observed datasets, the streaming training loader and prediction files
+ * (DESIGN.md §4, §6).
+ *
+ * A dataset file (HDF5) holds
+ *   /obs   float32 [N, C, H, W]  observed values in the data's own units
+ *                                (anything at unobserved entries is ignored)
+ *   /mask  uint8   [N, 1|C, H, W] 1 = observed; one channel is shared by all
+ *   attributes: channels (names), mean, std (per channel, observed entries
+ *   only), periodic (none|x|y|xy), mask_pattern, source, optional lat (H
+ *   values, degrees) and lon (W values).
+ * Rank-3 /obs [N, H, W] and /mask [N, H, W] are accepted as C = 1.
+ *
+ * The training path reads only /obs and /mask: nothing in this API names
+ * or opens any other dataset of the file (ground truth lives in a separate
+ * file that only `dynfill eval` opens; a /truth carried by a dataset file
+ * is never read). Normalised values are (x - mean[c]) / std[c] on observed
+ * entries and exactly 0 on unobserved ones.
+ *
+ * Randomness (shuffle, crops) is Philox (kernels/shared/philox.h), keyed by
+ * the loader seed and the purpose tags below, so batches are a pure
+ * function of (seed, global position): any rank count, prefetching or a
+ * restore from a saved cursor reproduces them bit for bit. */
+#ifndef DYNFILL_DATA_H
+#define DYNFILL_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynfill/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Philox purpose tags (dfl_rng_stream's purpose byte) used by the data
+ * layer; other areas must not reuse 0xD0..0xDF. */
+enum {
+    DFL_RNG_PURPOSE_GEN = 0xD0,      /* generators: initial conditions, parameters */
+    DFL_RNG_PURPOSE_MASK = 0xD1,     /* per-sample observation masks */
+    DFL_RNG_PURPOSE_STATIONS = 0xD2, /* fixed station cells of stations:n */
+    DFL_RNG_PURPOSE_SHUFFLE = 0xD3,  /* loader: per-epoch permutation */
+    DFL_RNG_PURPOSE_CROP = 0xD4,     /* loader: random crop corners */
+    DFL_RNG_PURPOSE_BENCH = 0xDF     /* bench io synthetic data */
+};
+
+/* ------------------------------------------------------------------ */
+/* Datasets                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct dfl_dataset dfl_dataset;
+
+typedef struct {
+    const char *path;
+    int64_t n;                  /* samples */
+    int c, h, w;                /* channels, rows, columns */
+    int mask_c;                 /* 1 (one mask for all channels) or c */
+    int periodic_x, periodic_y; /* from the `periodic` attribute */
+    const char *periodic;       /* "none", "x", "y" or "xy" */
+    const char *const *channels; /* c names ("ch0", ... when the attribute is absent) */
+    const double *mean, *std;   /* c values each: normalisation statistics */
+    int stats_from_file;        /* 1: mean/std attributes; 0: computed on open */
+    const double *observed_fraction; /* c values: observed share of entries per channel */
+    const char *mask_pattern;   /* "" when absent */
+    const char *source;         /* "" when absent */
+    const double *lat;          /* h values (degrees) or NULL */
+    const double *lon;          /* w values (degrees) or NULL */
+} dfl_dataset_info;
+
+/* Open and validate a dataset. One streaming pass (bounded memory) checks:
+ * /obs and /mask present, numeric, shapes [N, C, H, W] / [N, 1|C, H, W];
+ * mask values 0 or 1; observed values finite; every sample has at least
+ * one observed entry; attributes well-formed (channels count, mean/std
+ * count and std > 0, periodic value, lat/lon lengths). mean/std are
+ * computed from observed entries when the attributes are absent. Any
+ * problem: DFL_EUSAGE with one message naming the file and the problem. */
+dfl_status dfl_dataset_open(const char *path, dfl_dataset **out);
+void dfl_dataset_close(dfl_dataset *ds);
+const dfl_dataset_info *dfl_dataset_get_info(const dfl_dataset *ds);
+
+/* Read samples [start, start+count) whole: obs normalised float32
+ * [count, C, H, W] (0 at unobserved entries) and mask uint8
+ * [count, mask_c, H, W]. Either output may be NULL. Thread-safe. */
+dfl_status dfl_dataset_read_samples(const dfl_dataset *ds, int64_t start, int64_t count, float *obs,
+                                    uint8_t *mask);
+
+/* Normalise / denormalise values of channel layout [count, C, H, W] in
+ * place with the dataset's mean/std (no masking). */
+void dfl_dataset_normalise(const dfl_dataset *ds, int64_t count, float *x);
+void dfl_dataset_denormalise(const dfl_dataset *ds, int64_t count, float *x);
+
+/* Held-out validation split: the LAST val_fraction of the samples (file
+ * order; for time series this keeps the held-out period contiguous).
+ * n_val = round(val_fraction * N), at least 1 when val_fraction > 0, and
+ * the training split keeps at least 1 sample. */
+typedef enum { DFL_SPLIT_ALL = 0, DFL_SPLIT_TRAIN = 1, DFL_SPLIT_VAL = 2 } dfl_split;
+/* First sample and sample count of a split; DFL_EUSAGE if val_fraction is
+ * outside [0, 1) or the split is empty. */
+dfl_status dfl_dataset_split_range(const dfl_dataset *ds, double val_fraction, dfl_split split, int64_t *start,
+                                   int64_t *count);
+
+/* ------------------------------------------------------------------ */
+/* Streaming loader                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct dfl_loader dfl_loader;
+
+typedef struct {
+    int batch;           /* samples per batch on this rank (>= 1) */
+    int patch;           /* square random crop size; 0 = the whole field */
+    int rank, world;     /* this rank and the number of ranks */
+    double val_fraction; /* see dfl_dataset_split_range */
+    dfl_split split;     /* which samples to iterate */
+    uint64_t seed;       /* shuffle and crop seed (train.seed) */
+    int shuffle;         /* 1: Philox permutation per epoch; 0: file order */
+    int prefetch;        /* 1: a background thread fills the next batch (double buffering) */
+} dfl_loader_config;
+
+/* batch 16, patch 0, rank 0, world 1, val_fraction 0, split TRAIN, seed 0,
+ * shuffle 1, prefetch 1. */
+void dfl_loader_config_default(dfl_loader_config *cfg);
+
+/* One batch. Pointers are owned by the loader and stay valid until the
+ * next dfl_loader_next / set_cursor / destroy on that loader. */
+typedef struct {
+    int b, c, h, w, mask_c; /* h, w: patch size (or the field size) */
+    float *obs;             /* [b, c, h, w] normalised, 0 where unobserved */
+    uint8_t *mask;          /* [b, mask_c, h, w], 1 = observed */
+    int64_t *index;         /* [b] sample index in the file */
+    int *crop_y, *crop_x;   /* [b] top-left corner of each crop in the field */
+} dfl_batch;
+
+/* The loader's place in its stream: the next batch starts at `position`
+ * of epoch `epoch` (positions count samples of the split in the epoch's
+ * shuffled order). The cursor is global (the same on every rank); store it
+ * in checkpoints and restore it to continue bit-exactly. */
+typedef struct {
+    int64_t epoch;
+    int64_t position;
+} dfl_loader_cursor;
+
+/* The stream: epoch e is a permutation of the split (Philox keyed by
+ * (seed, e), or file order without shuffle); epochs follow each other
+ * without gaps, so a batch may straddle two epochs and nothing is dropped.
+ * Global batch k covers stream positions [k*batch*world, (k+1)*batch*world);
+ * rank r takes the r-th run of `batch` positions in it. A crop corner is
+ * drawn from Philox keyed by (seed, epoch, position), so it does not depend
+ * on rank or world size. Returns DFL_EUSAGE if patch exceeds the field,
+ * batch < 1, rank/world invalid, or the split is empty. */
+dfl_status dfl_loader_create(const dfl_dataset *ds, const dfl_loader_config *cfg, dfl_loader **out);
+/* Fill `out` with the next batch of this rank. Read errors (a file changed
+ * or damaged under a running job) return DFL_EUSAGE with the message. */
+dfl_status dfl_loader_next(dfl_loader *ld, dfl_batch *out);
+dfl_loader_cursor dfl_loader_get_cursor(const dfl_loader *ld);
+/* Continue from a saved cursor (position must be < the split size). */
+dfl_status dfl_loader_set_cursor(dfl_loader *ld, dfl_loader_cursor cursor);
+/* Samples in the loader's split (all ranks together). */
+int64_t dfl_loader_split_size(const dfl_loader *ld);
+/* Bytes of file data read so far (obs + mask), for throughput reports. */
+uint64_t dfl_loader_bytes_read(const dfl_loader *ld);
+void dfl_loader_destroy(dfl_loader *ld);
+
+/* ------------------------------------------------------------------ */
+/* Prediction files                                                    */
+/* ------------------------------------------------------------------ */
+
+/* /pred float32 [count, C, H, W] and /std float32 [count, C, H, W] in the
+ * data's units, /mask uint8 [count, mask_c, H, W] copied from the source;
+ * the source's root attributes are copied, plus source_file (path) and
+ * source_start (first sample). Written to a temporary name and renamed by
+ * dfl_pred_close, so a failed run never leaves a partial file. */
+typedef struct dfl_pred_writer dfl_pred_writer;
+
+/* Prediction of samples [start, start+count) of `src`. */
+dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t start, int64_t count,
+                           dfl_pred_writer **out);
+/* Rows [row, row+rows) (relative to start). `pred` and `spread` are
+ * normalised [rows, C, H, W] (spread may be NULL: written as 0). Written
+ * values: pred * std + mean and spread * std per channel, except that
+ * observed entries of /pred hold the source's observed value exactly
+ * (DESIGN §1: output = M * x_obs + (1 - M) * x_hat) and /std is 0 there. */
+dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const float *pred, const float *spread);
+/* Commit (atomic rename). DFL_EINTERNAL if some rows were never written.
+ * Frees the writer either way. */
+dfl_status dfl_pred_close(dfl_pred_writer *w);
+/* Discard: remove the temporary file and free. */
+void dfl_pred_abort(dfl_pred_writer *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
