@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dynfill/checkpoint.h"
 #include "dynfill/config.h"
 #include "dynfill/model.h"
 #include "dynfill/optim.h"
@@ -30,8 +31,11 @@ static void bench_train_usage(FILE *f) {
             "usage: dynfill bench train [--C 1] [--size 64 | --size HxW] [--batch 16] [--base 32] [--mult 1,2,2]\n"
             "                           [--nres 2] [--attention 0|1] [--periodic none|x|y|xy] [--steps 10]\n"
             "                           [--warmup 2] [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
+            "                           [--seed S] [--save-ckpt PATH]\n"
             "Times training steps of dfl-unet v1 (forward + backward + AdamW) on random data after warm-up;\n"
-            "prints the median step time, samples/s and achieved GFLOP/s.\n");
+            "prints the median step time, samples/s and achieved GFLOP/s.\n"
+            "  --save-ckpt PATH  also write the freshly initialised model (seed S) as a checkpoint, e.g. for\n"
+            "                    forward-parity checks of other frameworks' mirrors (benchmarks/peers)\n");
 }
 
 int dfl_bench_train(int argc, char **argv) {
@@ -43,7 +47,8 @@ int dfl_bench_train(int argc, char **argv) {
     dfl_config_defaults(&cfg);
     long C = 1, H = 64, W = 64, batch = 16, steps = 10, warm = 2;
     int json = 0;
-    const char *backend = "cpu", *precision = "fp32", *v;
+    const char *backend = "cpu", *precision = "fp32", *save_ckpt = NULL, *v;
+    long seed = 1;
     char set[128];
     for (int i = 1; i < argc; ++i) {
         dfl_status s = DFL_OK;
@@ -59,6 +64,8 @@ int dfl_bench_train(int argc, char **argv) {
         else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 20, &steps) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &warm) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) backend = v;
+        else if (dfl_cli_take(argc, argv, &i, "--save-ckpt", &v)) save_ckpt = v;
+        else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &seed) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) precision = v;
         else if (!strcmp(argv[i], "--json")) { json = 1; continue; }
         else {
@@ -93,7 +100,24 @@ int dfl_bench_train(int argc, char **argv) {
         dfl_backend_destroy(be);
         return dfl_cli_exit("bench train", s);
     }
-    dfl_unet_init_params(m, 1);
+    dfl_unet_init_params(m, (uint64_t)seed);
+    if (save_ckpt) {
+        dfl_ckpt_meta meta = {0};
+        meta.seed = (uint64_t)seed;
+        meta.world_size = 1;
+        meta.config_text = dfl_config_to_text(&cfg);
+        meta.channels = (int)C;
+        meta.periodic_x = uc.periodic_x;
+        meta.periodic_y = uc.periodic_y;
+        for (long c = 0; c < C; ++c) meta.data_std[c] = 1.0;
+        s = dfl_checkpoint_save(save_ckpt, m, NULL, &meta);
+        dfl_ckpt_meta_free(&meta);
+        if (s != DFL_OK) {
+            dfl_unet_destroy(m);
+            dfl_backend_destroy(be);
+            return dfl_cli_exit("bench train", s);
+        }
+    }
     dfl_optim_config oc;
     dfl_optim_config_defaults(&oc);
     dfl_optimizer *opt = dfl_optimizer_create(be, dfl_unet_num_params(m), &oc, dfl_unet_params(m));
