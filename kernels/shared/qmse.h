@@ -1,0 +1,26 @@
+/* Query-masked MSE of DESIGN.md §1 [ref], per element:
+ *   L = Σ M_qry ⊙ (x̂0 − x_obs)² / D,   dL/dx̂0 = 2 M_qry ⊙ (x̂0 − x_obs) / D,
+ * D = Σ M_qry over the batch (or a caller-given normaliser, e.g. the query
+ * count of the global batch across ranks). Squares are accumulated in
+ * double over fixed chunks of DFL_QMSE_CHUNK pixels, whose partial sums are
+ * added in chunk order, so the loss does not depend on thread count. */
+#ifndef DYNFILL_SHARED_QMSE_H
+#define DYNFILL_SHARED_QMSE_H
+
+#include "dfl_hd.h"
+
+/* Pixels (NHWC rows of C values) per reduction chunk. */
+#define DFL_QMSE_CHUNK 1024
+
+/* Squared error of one element, 0 off the query (select: NaN-safe). */
+DFL_HD double dfl_qmse_sq(float pred, float obs, int query) {
+    float d = pred - obs;
+    return query ? (double)d * (double)d : 0.0;
+}
+
+/* Gradient of one element; two_over_d = 2 / D. */
+DFL_HD float dfl_qmse_grad(float pred, float obs, int query, float two_over_d) {
+    return query ? two_over_d * (pred - obs) : 0.0f;
+}
+
+#endif
