@@ -1,0 +1,89 @@
+/* CPU backend convolutions (oneDNN) against the naive double reference:
+ * forward, backward-data and backward-weights (with and without bias) for
+ * cin != cout, k = 1 and 3, stride 1 and 2, odd sizes, n > 1 and periodic
+ * none / x / y / xy, under both activation-layout policies; and each op run
+ * twice gives identical bits. */
+#include "cpu/cpu_backend_internal.h"
+#include "ops_test_util.h"
+#include "ref_ops.h"
+
+#define TOL 1e-5
+
+static void check_conv(dfl_backend *be, dfl_conv_desc d, const char *policy) {
+    char name[160];
+    snprintf(name, sizeof name, "%s n%d %dx%d %d->%d k%d s%d px%d py%d", policy, d.n, d.h, d.w, d.cin, d.cout, d.k,
+             d.stride, d.periodic_x, d.periodic_y);
+    const int oh = dfl_conv_out_h(&d), ow = dfl_conv_out_w(&d);
+    const size_t nx = (size_t)d.n * d.h * d.w * d.cin, ny = (size_t)d.n * oh * ow * d.cout;
+    const size_t nw = (size_t)d.cout * d.cin * d.k * d.k;
+    const uint64_t seed = (uint64_t)(d.h * 131 + d.w * 17 + d.cin * 7 + d.cout + d.k * 1000 + d.stride * 5000);
+    float *x = ops_new_normal(nx, seed, 1.0f, 0.0f), *w = ops_new_normal(nw, seed + 1, 0.3f, 0.0f);
+    float *b = ops_new_normal((size_t)d.cout, seed + 2, 1.0f, 0.0f), *dy = ops_new_normal(ny, seed + 3, 1.0f, 0.0f);
+    double *xd = ops_to_double(x, nx), *wd = ops_to_double(w, nw), *bd = ops_to_double(b, (size_t)d.cout);
+    double *dyd = ops_to_double(dy, ny);
+    double *yr = ops_new_doubles(ny), *dxr = ops_new_doubles(nx), *dwr = ops_new_doubles(nw);
+    double *dbr = ops_new_doubles((size_t)d.cout), *y0r = ops_new_doubles(ny);
+    float *y = ops_new_floats(ny), *y2 = ops_new_floats(ny), *dx = ops_new_floats(nx), *dx2 = ops_new_floats(nx);
+    float *dw = ops_new_floats(nw), *dw2 = ops_new_floats(nw), *db = ops_new_floats((size_t)d.cout);
+    float *db2 = ops_new_floats((size_t)d.cout);
+    char what[220];
+
+    ref_conv2d_forward(&d, xd, wd, bd, yr);
+    ref_conv2d_forward(&d, xd, wd, NULL, y0r);
+    ref_conv2d_backward_data(&d, dyd, wd, dxr);
+    ref_conv2d_backward_weights(&d, xd, dyd, dwr, dbr);
+
+    be->conv2d_forward(be, &d, x, w, b, y);
+    be->conv2d_forward(be, &d, x, w, b, y2);
+    snprintf(what, sizeof what, "forward %s", name);
+    OPS_CHECK_REL(what, y, yr, ny, TOL);
+    OPS_CHECK_BITS(what, y, y2, ny);
+    be->conv2d_forward(be, &d, x, w, NULL, y);
+    snprintf(what, sizeof what, "forward (no bias) %s", name);
+    OPS_CHECK_REL(what, y, y0r, ny, TOL);
+
+    be->conv2d_backward_data(be, &d, dy, w, dx);
+    be->conv2d_backward_data(be, &d, dy, w, dx2);
+    snprintf(what, sizeof what, "backward-data %s", name);
+    OPS_CHECK_REL(what, dx, dxr, nx, TOL);
+    OPS_CHECK_BITS(what, dx, dx2, nx);
+
+    be->conv2d_backward_weights(be, &d, x, dy, dw, db);
+    be->conv2d_backward_weights(be, &d, x, dy, dw2, db2);
+    snprintf(what, sizeof what, "backward-weights %s", name);
+    OPS_CHECK_REL(what, dw, dwr, nw, TOL);
+    OPS_CHECK_BITS(what, dw, dw2, nw);
+    snprintf(what, sizeof what, "backward-bias %s", name);
+    OPS_CHECK_REL(what, db, dbr, (size_t)d.cout, TOL);
+    OPS_CHECK_BITS(what, db, db2, (size_t)d.cout);
+    memset(dw2, 0, nw * sizeof(float));
+    be->conv2d_backward_weights(be, &d, x, dy, dw2, NULL);
+    snprintf(what, sizeof what, "backward-weights (db NULL) %s", name);
+    OPS_CHECK_REL(what, dw2, dwr, nw, TOL);
+
+    free(x), free(w), free(b), free(dy), free(xd), free(wd), free(bd), free(dyd), free(yr), free(dxr), free(dwr);
+    free(dbr), free(y0r), free(y), free(y2), free(dx), free(dx2), free(dw), free(dw2), free(db), free(db2);
+}
+
+int main(void) {
+    dfl_backend *be = dfl_backend_cpu_create(0);
+    CHECK(be != NULL);
+    /* n, h, w, cin, cout, k, stride, periodic_x, periodic_y */
+    const dfl_conv_desc shapes[] = {
+        {2, 7, 9, 3, 5, 3, 1, 0, 0},   {2, 7, 9, 3, 5, 3, 1, 1, 0},   {2, 7, 9, 3, 5, 3, 1, 0, 1},
+        {2, 7, 9, 3, 5, 3, 1, 1, 1},   {2, 8, 6, 4, 6, 3, 2, 0, 0},   {2, 8, 6, 4, 6, 3, 2, 1, 1},
+        {1, 7, 5, 5, 3, 3, 2, 1, 0},   {1, 7, 5, 5, 3, 3, 2, 0, 1},   {3, 5, 6, 6, 4, 1, 1, 0, 0},
+        {2, 5, 7, 6, 4, 1, 1, 1, 1},   {2, 9, 7, 4, 8, 1, 2, 0, 0},   {2, 12, 10, 16, 16, 3, 1, 0, 1},
+        {2, 16, 16, 32, 32, 3, 1, 1, 1}, {2, 16, 16, 32, 32, 3, 2, 0, 0}, {2, 8, 8, 64, 64, 3, 1, 0, 0},
+        {2, 8, 8, 96, 64, 3, 1, 1, 0}, {2, 8, 8, 96, 64, 1, 1, 0, 0}, {2, 16, 16, 2, 32, 3, 1, 0, 0},
+        {2, 16, 16, 32, 1, 3, 1, 1, 1}, {1, 1, 3, 2, 3, 3, 1, 1, 1},  {1, 2, 2, 3, 2, 3, 2, 1, 1},
+    };
+    const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int policy = 0; policy < 2; ++policy) {
+        const dfl_cpu_conv_layout layout = policy ? DFL_CPU_CONV_NHWC : DFL_CPU_CONV_BLOCKED;
+        for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, layout);
+        for (int s = 0; s < nshapes; ++s) check_conv(be, shapes[s], policy ? "nhwc" : "blocked");
+    }
+    dfl_backend_destroy(be);
+    return dfl_test_finish("ops_conv");
+}
