@@ -12,10 +12,11 @@
 /* Pixels (NHWC rows of C values) per reduction chunk. */
 #define DFL_QMSE_CHUNK 1024
 
-/* Squared error of one element, 0 off the query (select: NaN-safe). */
+/* Squared error of one element in double (the difference of two floats
+ * is exact in double), 0 off the query (a select: NaN-safe). */
 DFL_HD double dfl_qmse_sq(float pred, float obs, int query) {
-    float d = pred - obs;
-    return query ? (double)d * (double)d : 0.0;
+    double d = (double)pred - (double)obs;
+    return query ? d * d : 0.0;
 }
 
 /* Gradient of one element; two_over_d = 2 / D. */
