@@ -1,0 +1,93 @@
+// Single-head attention over hw tokens (DESIGN.md §3), as cuBLAS strided
+// batched GEMMs around a row softmax kernel. qkv [n, hw, 3c] holds q | k | v
+// per token; probs [n, hw, hw] row i = softmax_j(q_i . k_j / sqrt(c)).
+// In cuBLAS's column-major view a row-major [hw, 3c] block is the 3c x hw
+// matrix with leading dimension 3c, so q, k, v are the c x hw matrices at
+// offsets 0, c, 2c with ld 3c, and probs row-major is P^T column-major.
+//   S^T = K^T Q (scaled)       out^T = V P^T
+//   dP^T = V^T dout^T          dV^T = dout^T P
+//   dS = P (dP - rowsum(dP P)) dQ^T = K dS^T / sqrt(c)    dK^T = Q dS / sqrt(c)
+// The softmax sums in double in a fixed order, like the CPU backend.
+#include <math.h>
+
+#include "cuda/cuda_backend_internal.cuh"
+#include "cuda/reduce.cuh"
+
+#define ATT_THREADS 256
+
+// In place: row r of p [rows, cols] -> softmax.
+__global__ void __launch_bounds__(ATT_THREADS) dfl_softmax_rows_kernel(int cols, float *__restrict__ p) {
+    __shared__ float shf[33];
+    __shared__ double shd[33];
+    float *row = p + (size_t)blockIdx.x * cols;
+    float mx = -INFINITY;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) mx = fmaxf(mx, row[j]);
+    mx = dfl_block_max(mx, shf);
+    double sum = 0.0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        const float e = expf(row[j] - mx);
+        row[j] = e;
+        sum += (double)e;
+    }
+    sum = dfl_block_sum(sum, shd);
+    const float inv = (float)(1.0 / sum);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) row[j] *= inv;
+}
+
+// In place on ds (holding dP): ds = P (dP - sum_j dP_j P_j), per row.
+__global__ void __launch_bounds__(ATT_THREADS)
+    dfl_softmax_rows_backward_kernel(int cols, const float *__restrict__ p, float *__restrict__ ds) {
+    __shared__ double shd[33];
+    const float *pr = p + (size_t)blockIdx.x * cols;
+    float *dr = ds + (size_t)blockIdx.x * cols;
+    double dot = 0.0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) dot += (double)dr[j] * (double)pr[j];
+    const float fd = (float)dfl_block_sum(dot, shd);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) dr[j] = pr[j] * (dr[j] - fd);
+}
+
+static void check_rows(size_t rows) {
+    if (rows > 0x7fffffffu) DFL_PANIC("attention: %zu softmax rows exceed the grid limit", rows);
+}
+
+static void cuda_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out,
+                                   float *probs) {
+    if (n <= 0 || hw <= 0 || c <= 0) return;
+    const float scale = (float)(1.0 / sqrt((double)c));
+    const int ld = 3 * c;
+    const long long sqkv = (long long)hw * ld, sp = (long long)hw * hw, so = (long long)hw * c;
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_T, CUBLAS_OP_N, hw, hw, c, scale, qkv + c, ld, sqkv, qkv, ld, sqkv, 0.0f,
+                          probs, hw, sp, n);
+    check_rows((size_t)n * hw);
+    dfl_softmax_rows_kernel<<<(unsigned)((size_t)n * hw), ATT_THREADS, 0, dfl_cuda_stream(be)>>>(hw, probs);
+    cudaCheckLaunch();
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_N, c, hw, hw, 1.0f, qkv + 2 * c, ld, sqkv, probs, hw, sp, 0.0f,
+                          out, c, so, n);
+}
+
+static void cuda_attention_backward(dfl_backend *be, int n, int hw, int c, const float *qkv, const float *probs,
+                                    const float *dout, float *dqkv) {
+    if (n <= 0 || hw <= 0 || c <= 0) return;
+    const float scale = (float)(1.0 / sqrt((double)c));
+    const int ld = 3 * c;
+    const long long sqkv = (long long)hw * ld, sp = (long long)hw * hw, so = (long long)hw * c;
+    float *ds = (float *)dfl_cuda_scratch(be, DFL_CUDA_SCR_TMP, (size_t)n * hw * hw * sizeof(float));
+    // dP (row-major [hw, hw]) into ds; dV into the v third of dqkv
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_T, CUBLAS_OP_N, hw, hw, c, 1.0f, qkv + 2 * c, ld, sqkv, dout, c, so, 0.0f, ds,
+                          hw, sp, n);
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_T, c, hw, hw, 1.0f, dout, c, so, probs, hw, sp, 0.0f,
+                          dqkv + 2 * c, ld, sqkv, n);
+    check_rows((size_t)n * hw);
+    dfl_softmax_rows_backward_kernel<<<(unsigned)((size_t)n * hw), ATT_THREADS, 0, dfl_cuda_stream(be)>>>(hw, probs,
+                                                                                                          ds);
+    cudaCheckLaunch();
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_N, c, hw, hw, scale, qkv + c, ld, sqkv, ds, hw, sp, 0.0f, dqkv,
+                          ld, sqkv, n);
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_T, c, hw, hw, scale, qkv, ld, sqkv, ds, hw, sp, 0.0f, dqkv + c,
+                          ld, sqkv, n);
+}
+
+void dfl_cuda_register_attention_ops(dfl_backend *be) {
+    be->attention_forward = cuda_attention_forward;
+    be->attention_backward = cuda_attention_backward;
+}

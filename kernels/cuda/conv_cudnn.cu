@@ -1,0 +1,496 @@
+// 2D convolution forward, backward-data and backward-weights through cuDNN 9's
+// legacy convolution API (DESIGN.md §2, §3), for NHWC activations and OIHW
+// weights.
+//
+// Plans: one cache entry per shape (dfl_conv_desc) holding, per direction,
+// the cuDNN descriptors, the chosen algorithm and its workspace size. The
+// algorithm is chosen on first use, by cuDNN's heuristics (the same choice
+// every run, so results are bit-identical across processes) or, with
+// DFL_CUDNN_FIND=1, by timing (faster, but the choice may vary between
+// runs). Only deterministic algorithms are accepted, with at most 1 GiB of
+// workspace; strict fp32 also excludes the FFT and non-fused Winograd
+// algorithms (their rounding differs from a direct sum by more than the
+// fp32 test tolerance).
+//
+// Precision (backend.h dfl_precision):
+//   FP32: float tensors, CUDNN_FMA_MATH (no tensor cores, no TF32);
+//   TF32: float tensors, CUDNN_DEFAULT_MATH (TF32 tensor cores allowed on
+//         sm_80+; CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION would allow fp16
+//         down-conversion, which is not TF32, so it is not used);
+//   BF16: bf16 tensors, fp32 accumulation (compute type float), tensor-op
+//         math. Activations, gradients and weights are converted to bf16 by
+//         the small kernels below and results converted back to fp32. If
+//         cuDNN has no bf16 algorithm for a direction, that direction falls
+//         back to TF32 (warned once).
+// Weights are rearranged to KRSC ([cout, k, k, cin], cuDNN's NHWC filter
+// layout) per call; weight gradients come back the same way.
+//
+// Circular padding (DESIGN.md §3): along a periodic axis the input is copied
+// with a k/2-pixel wrapped halo (fused with the bf16 conversion) and the
+// convolution runs with padding 0 along that axis, zeros along the other.
+// The output size is unchanged for stride 1 and 2. Backward-data computes
+// the gradient of the haloed input and folds the halo back onto the rows
+// and columns it was copied from. Bias: fused into the bf16->fp32 output
+// conversion, or one row-broadcast add; bias gradient: dfl_cuda_colsum.
+#include <cuda_bf16.h>
+#include <string.h>
+
+#include "cuda/cuda_backend_internal.cuh"
+
+#define DFL_CONV_WORKSPACE_LIMIT ((size_t)1 << 30)
+
+enum { DIR_FWD = 0, DIR_BWD_DATA = 1, DIR_BWD_FILTER = 2, DIR_COUNT = 3 };
+static const char *const dir_name[DIR_COUNT] = {"forward", "backward-data", "backward-filter"};
+
+typedef struct {
+    int chosen;
+    cudnnDataType_t dtype; // CUDNN_DATA_FLOAT or CUDNN_DATA_BFLOAT16
+    cudnnTensorDescriptor_t xd, yd;
+    cudnnFilterDescriptor_t wd;
+    cudnnConvolutionDescriptor_t cd;
+    int algo;
+    size_t ws;
+} conv_dir;
+
+struct dfl_cuda_conv_plan {
+    dfl_conv_desc d;
+    int py, px;       // halo width along y, x (k/2 on a periodic axis, else 0)
+    int pad_y, pad_x; // zero padding cuDNN applies
+    int hh, wh;       // haloed input size
+    int oh, ow;
+    conv_dir dir[DIR_COUNT];
+};
+
+// ---- conversion and halo kernels ----
+
+template <typename T>
+__device__ __forceinline__ T dfl_from_float(float v);
+template <>
+__device__ __forceinline__ float dfl_from_float<float>(float v) {
+    return v;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 dfl_from_float<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
+__device__ __forceinline__ float dfl_to_float(float v) { return v; }
+__device__ __forceinline__ float dfl_to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+__device__ __forceinline__ int dfl_wrap(int i, int n) { return i < 0 ? i + n : (i >= n ? i - n : i); }
+
+// xp [n, hh, wh, c] (T) = x [n, h, w, c] (fp32) with a wrapped halo of py rows
+// and px columns on each side (py = px = 0: plain conversion).
+template <typename T>
+__global__ void dfl_conv_prep_input_kernel(int n, int h, int w, int c, int py, int px, const float *__restrict__ x,
+                                           T *__restrict__ xp) {
+    const int hh = h + 2 * py, wh = w + 2 * px;
+    const size_t total = (size_t)n * hh * wh * c;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x) {
+        const int ch = (int)(j % c);
+        size_t p = j / c;
+        const int xx = (int)(p % wh);
+        p /= wh;
+        const int yy = (int)(p % hh);
+        const size_t i = p / hh;
+        const int sy = dfl_wrap(yy - py, h), sx = dfl_wrap(xx - px, w);
+        xp[j] = dfl_from_float<T>(x[((i * h + sy) * w + sx) * c + ch]);
+    }
+}
+
+// dx [n, h, w, c] (fp32) = sum of dxp [n, hh, wh, c] over the haloed
+// positions that are copies of (y, x): rows y+py, y+py-h, y+py+h inside
+// [0, hh), likewise columns.
+template <typename T>
+__global__ void dfl_conv_fold_halo_kernel(int n, int h, int w, int c, int py, int px, const T *__restrict__ dxp,
+                                          float *__restrict__ dx) {
+    const int hh = h + 2 * py, wh = w + 2 * px;
+    const size_t total = (size_t)n * h * w * c;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x) {
+        const int ch = (int)(j % c);
+        size_t p = j / c;
+        const int xx = (int)(p % w);
+        p /= w;
+        const int yy = (int)(p % h);
+        const size_t i = p / h;
+        const int ry[3] = {yy + py, yy + py - h, yy + py + h};
+        const int rx[3] = {xx + px, xx + px - w, xx + px + w};
+        float s = 0.0f;
+        for (int a = 0; a < 3; ++a) {
+            if (ry[a] < 0 || ry[a] >= hh || (a > 0 && py == 0)) continue;
+            for (int b = 0; b < 3; ++b) {
+                if (rx[b] < 0 || rx[b] >= wh || (b > 0 && px == 0)) continue;
+                s += dfl_to_float(dxp[((i * hh + ry[a]) * wh + rx[b]) * c + ch]);
+            }
+        }
+        dx[j] = s;
+    }
+}
+
+// y (fp32) = yt (T) + bias[ch] (bias may be NULL).
+template <typename T>
+__global__ void dfl_conv_output_kernel(size_t total, int c, const T *__restrict__ yt, const float *__restrict__ bias,
+                                       float *__restrict__ y) {
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x)
+        y[j] = dfl_to_float(yt[j]) + (bias ? bias[j % c] : 0.0f);
+}
+
+template <typename T>
+__global__ void dfl_to_type_kernel(size_t total, const float *__restrict__ x, T *__restrict__ y) {
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x)
+        y[j] = dfl_from_float<T>(x[j]);
+}
+
+// wk [o, r, s, i] (T) = w [o, i, r, s] (fp32): OIHW -> KRSC.
+template <typename T>
+__global__ void dfl_oihw_to_krsc_kernel(int o, int ci, int kk, const float *__restrict__ w, T *__restrict__ wk) {
+    const size_t total = (size_t)o * ci * kk;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x) {
+        const int i = (int)(j % ci);
+        const size_t t = j / ci;
+        const int rs = (int)(t % kk);
+        const size_t oo = t / kk;
+        wk[j] = dfl_from_float<T>(w[(oo * ci + i) * kk + rs]);
+    }
+}
+
+// dw [o, i, r, s] (fp32) = dwk [o, r, s, i] (T): KRSC -> OIHW.
+template <typename T>
+__global__ void dfl_krsc_to_oihw_kernel(int o, int ci, int kk, const T *__restrict__ dwk, float *__restrict__ dw) {
+    const size_t total = (size_t)o * ci * kk;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x) {
+        const int rs = (int)(j % kk);
+        const size_t t = j / kk;
+        const int i = (int)(t % ci);
+        const size_t oo = t / ci;
+        dw[j] = dfl_to_float(dwk[(oo * kk + rs) * ci + i]);
+    }
+}
+
+// ---- plans ----
+
+static void check_desc(const dfl_conv_desc *d) {
+    if (d->n < 1 || d->h < 1 || d->w < 1 || d->cin < 1 || d->cout < 1 || (d->k != 1 && d->k != 3) ||
+        (d->stride != 1 && d->stride != 2))
+        DFL_PANIC("conv2d: bad descriptor n=%d h=%d w=%d cin=%d cout=%d k=%d stride=%d", d->n, d->h, d->w, d->cin,
+                  d->cout, d->k, d->stride);
+}
+
+static int same_desc(const dfl_conv_desc *a, const dfl_conv_desc *b) {
+    return a->n == b->n && a->h == b->h && a->w == b->w && a->cin == b->cin && a->cout == b->cout && a->k == b->k &&
+           a->stride == b->stride && !!a->periodic_x == !!b->periodic_x && !!a->periodic_y == !!b->periodic_y;
+}
+
+static dfl_cuda_conv_plan *plan_get(dfl_cuda_ctx *ctx, const dfl_conv_desc *d) {
+    for (int i = 0; i < ctx->nplans; ++i)
+        if (same_desc(&ctx->plans[i].d, d)) return &ctx->plans[i];
+    check_desc(d);
+    if (ctx->nplans == ctx->plans_cap) {
+        int cap = ctx->plans_cap ? 2 * ctx->plans_cap : 32;
+        dfl_cuda_conv_plan *np = (dfl_cuda_conv_plan *)dfl_xcalloc((size_t)cap, sizeof *np);
+        if (ctx->plans) memcpy(np, ctx->plans, (size_t)ctx->nplans * sizeof *np);
+        free(ctx->plans);
+        ctx->plans = np;
+        ctx->plans_cap = cap;
+    }
+    dfl_cuda_conv_plan *p = &ctx->plans[ctx->nplans++];
+    memset(p, 0, sizeof *p);
+    p->d = *d;
+    const int half = d->k / 2;
+    p->py = d->periodic_y ? half : 0;
+    p->px = d->periodic_x ? half : 0;
+    p->pad_y = half - p->py;
+    p->pad_x = half - p->px;
+    p->hh = d->h + 2 * p->py;
+    p->wh = d->w + 2 * p->px;
+    p->oh = dfl_conv_out_h(d);
+    p->ow = dfl_conv_out_w(d);
+    return p;
+}
+
+static void dir_destroy(conv_dir *cd) {
+    if (!cd->chosen) return;
+    cudnnCheck(cudnnDestroyTensorDescriptor(cd->xd));
+    cudnnCheck(cudnnDestroyTensorDescriptor(cd->yd));
+    cudnnCheck(cudnnDestroyFilterDescriptor(cd->wd));
+    cudnnCheck(cudnnDestroyConvolutionDescriptor(cd->cd));
+    cd->chosen = 0;
+}
+
+void dfl_cuda_conv_plans_destroy(dfl_cuda_ctx *ctx) {
+    for (int i = 0; i < ctx->nplans; ++i)
+        for (int k = 0; k < DIR_COUNT; ++k) dir_destroy(&ctx->plans[i].dir[k]);
+    free(ctx->plans);
+    ctx->plans = NULL;
+    ctx->nplans = ctx->plans_cap = 0;
+}
+
+static void dir_descriptors(const dfl_cuda_conv_plan *p, conv_dir *cd, cudnnDataType_t dtype, cudnnMathType_t math) {
+    const dfl_conv_desc *d = &p->d;
+    cd->dtype = dtype;
+    cudnnCheck(cudnnCreateTensorDescriptor(&cd->xd));
+    cudnnCheck(cudnnCreateTensorDescriptor(&cd->yd));
+    cudnnCheck(cudnnCreateFilterDescriptor(&cd->wd));
+    cudnnCheck(cudnnCreateConvolutionDescriptor(&cd->cd));
+    cudnnCheck(cudnnSetTensor4dDescriptor(cd->xd, CUDNN_TENSOR_NHWC, dtype, d->n, d->cin, p->hh, p->wh));
+    cudnnCheck(cudnnSetTensor4dDescriptor(cd->yd, CUDNN_TENSOR_NHWC, dtype, d->n, d->cout, p->oh, p->ow));
+    cudnnCheck(cudnnSetFilter4dDescriptor(cd->wd, dtype, CUDNN_TENSOR_NHWC, d->cout, d->cin, d->k, d->k));
+    cudnnCheck(cudnnSetConvolution2dDescriptor(cd->cd, p->pad_y, p->pad_x, d->stride, d->stride, 1, 1,
+                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    cudnnCheck(cudnnSetConvolutionMathType(cd->cd, math));
+    int on, oc, oh, ow;
+    cudnnCheck(cudnnGetConvolution2dForwardOutputDim(cd->cd, cd->xd, cd->wd, &on, &oc, &oh, &ow));
+    if (on != d->n || oc != d->cout || oh != p->oh || ow != p->ow)
+        DFL_PANIC("conv2d: cuDNN output %dx%dx%dx%d differs from the expected %dx%dx%dx%d", on, oc, oh, ow, d->n,
+                  d->cout, p->oh, p->ow);
+    cd->chosen = 1;
+}
+
+// Algorithms whose rounding is not that of a direct sum (excluded in FP32).
+static int inexact_algo(int dir, int algo) {
+    switch (dir) {
+    case DIR_FWD:
+        return algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT || algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+               algo == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+    case DIR_BWD_DATA:
+        return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+               algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+    default:
+        return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT ||
+               algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+               algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+    }
+}
+
+// First acceptable entry of a perf list (sorted best first), or -1.
+template <typename Perf>
+static int pick_algo(const Perf *perf, int count, int dir, dfl_precision prec, cudnnDataType_t dtype,
+                     cudnnMathType_t *math) {
+    for (int i = 0; i < count; ++i) {
+        const Perf *q = &perf[i];
+        if (q->status != CUDNN_STATUS_SUCCESS || q->determinism != CUDNN_DETERMINISTIC) continue;
+        if (q->memory > DFL_CONV_WORKSPACE_LIMIT) continue;
+        if (q->mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+        if (dtype == CUDNN_DATA_FLOAT && prec == DFL_PRECISION_FP32) {
+            if (q->mathType != CUDNN_FMA_MATH || inexact_algo(dir, (int)q->algo)) continue;
+        }
+        *math = q->mathType;
+        return i;
+    }
+    return -1;
+}
+
+// Chooses the algorithm of one direction for one data type; 0 if none.
+static int dir_try(dfl_cuda_ctx *ctx, const dfl_cuda_conv_plan *p, conv_dir *cd, int dir, dfl_precision prec,
+                   cudnnDataType_t dtype) {
+    cudnnMathType_t want = dtype == CUDNN_DATA_BFLOAT16   ? CUDNN_TENSOR_OP_MATH
+                           : prec == DFL_PRECISION_FP32 ? CUDNN_FMA_MATH
+                                                        : CUDNN_DEFAULT_MATH;
+    dir_descriptors(p, cd, dtype, want);
+    cudnnMathType_t math = want;
+    int got = 0, idx = -1;
+    cudnnHandle_t hd = ctx->cudnn;
+    if (dir == DIR_FWD) {
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+        if (ctx->cudnn_find)
+            cudnnCheck(cudnnFindConvolutionForwardAlgorithm(hd, cd->xd, cd->wd, cd->cd, cd->yd,
+                                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf));
+        else
+            cudnnCheck(cudnnGetConvolutionForwardAlgorithm_v7(hd, cd->xd, cd->wd, cd->cd, cd->yd,
+                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf));
+        idx = pick_algo(perf, got, dir, prec, dtype, &math);
+        if (idx >= 0) {
+            cd->algo = (int)perf[idx].algo;
+            cudnnCheck(cudnnSetConvolutionMathType(cd->cd, math));
+            cudnnCheck(cudnnGetConvolutionForwardWorkspaceSize(hd, cd->xd, cd->wd, cd->cd, cd->yd,
+                                                               perf[idx].algo, &cd->ws));
+        }
+    } else if (dir == DIR_BWD_DATA) {
+        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+        if (ctx->cudnn_find)
+            cudnnCheck(cudnnFindConvolutionBackwardDataAlgorithm(hd, cd->wd, cd->yd, cd->cd, cd->xd,
+                                                                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
+        else
+            cudnnCheck(cudnnGetConvolutionBackwardDataAlgorithm_v7(hd, cd->wd, cd->yd, cd->cd, cd->xd,
+                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
+                                                                   perf));
+        idx = pick_algo(perf, got, dir, prec, dtype, &math);
+        if (idx >= 0) {
+            cd->algo = (int)perf[idx].algo;
+            cudnnCheck(cudnnSetConvolutionMathType(cd->cd, math));
+            cudnnCheck(cudnnGetConvolutionBackwardDataWorkspaceSize(hd, cd->wd, cd->yd, cd->cd, cd->xd,
+                                                                    perf[idx].algo, &cd->ws));
+        }
+    } else {
+        cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+        if (ctx->cudnn_find)
+            cudnnCheck(cudnnFindConvolutionBackwardFilterAlgorithm(hd, cd->xd, cd->yd, cd->cd, cd->wd,
+                                                                   CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
+                                                                   perf));
+        else
+            cudnnCheck(cudnnGetConvolutionBackwardFilterAlgorithm_v7(hd, cd->xd, cd->yd, cd->cd, cd->wd,
+                                                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
+                                                                     perf));
+        idx = pick_algo(perf, got, dir, prec, dtype, &math);
+        if (idx >= 0) {
+            cd->algo = (int)perf[idx].algo;
+            cudnnCheck(cudnnSetConvolutionMathType(cd->cd, math));
+            cudnnCheck(cudnnGetConvolutionBackwardFilterWorkspaceSize(hd, cd->xd, cd->yd, cd->cd, cd->wd,
+                                                                      perf[idx].algo, &cd->ws));
+        }
+    }
+    if (idx < 0) dir_destroy(cd);
+    return idx >= 0;
+}
+
+static conv_dir *dir_get(dfl_backend *be, dfl_cuda_conv_plan *p, int dir) {
+    conv_dir *cd = &p->dir[dir];
+    if (cd->chosen) return cd;
+    dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
+    if (ctx->capturing)
+        DFL_PANIC("conv2d %s: a new shape appeared during graph capture (run the step once eagerly first)",
+                  dir_name[dir]);
+    const dfl_conv_desc *d = &p->d;
+    if (be->precision == DFL_PRECISION_BF16) {
+        if (dir_try(ctx, p, cd, dir, be->precision, CUDNN_DATA_BFLOAT16)) return cd;
+        dfl_warn("cuDNN has no deterministic bf16 %s algorithm for conv n=%d %dx%d cin=%d cout=%d k=%d stride=%d; "
+                 "running it in TF32",
+                 dir_name[dir], d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride);
+        if (dir_try(ctx, p, cd, dir, DFL_PRECISION_TF32, CUDNN_DATA_FLOAT)) return cd;
+    } else if (dir_try(ctx, p, cd, dir, be->precision, CUDNN_DATA_FLOAT)) {
+        return cd;
+    }
+    DFL_PANIC("cuDNN offers no deterministic %s algorithm for conv n=%d %dx%d cin=%d cout=%d k=%d stride=%d", dir_name[dir],
+              d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride);
+}
+
+// ---- launch helpers ----
+
+static size_t dtype_size(cudnnDataType_t t) { return t == CUDNN_DATA_BFLOAT16 ? 2 : 4; }
+
+// The input as cuDNN reads it: x itself (fp32, no halo) or a converted /
+// haloed copy in scratch slot X.
+static const void *prep_input(dfl_backend *be, const dfl_cuda_conv_plan *p, const conv_dir *cd, const float *x) {
+    const dfl_conv_desc *d = &p->d;
+    if (cd->dtype == CUDNN_DATA_FLOAT && p->py == 0 && p->px == 0) return x;
+    const size_t total = (size_t)d->n * p->hh * p->wh * d->cin;
+    void *xp = dfl_cuda_scratch(be, DFL_CUDA_SCR_X, total * dtype_size(cd->dtype));
+    cudaStream_t s = dfl_cuda_stream(be);
+    if (cd->dtype == CUDNN_DATA_BFLOAT16)
+        dfl_conv_prep_input_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(
+            d->n, d->h, d->w, d->cin, p->py, p->px, x, (__nv_bfloat16 *)xp);
+    else
+        dfl_conv_prep_input_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(d->n, d->h, d->w, d->cin, p->py,
+                                                                                      p->px, x, (float *)xp);
+    cudaCheckLaunch();
+    return xp;
+}
+
+// Incoming gradient as cuDNN reads it: dy or a bf16 copy (slot DY).
+static const void *prep_grad(dfl_backend *be, const dfl_cuda_conv_plan *p, const conv_dir *cd, const float *dy) {
+    if (cd->dtype == CUDNN_DATA_FLOAT) return dy;
+    const size_t total = (size_t)p->d.n * p->oh * p->ow * p->d.cout;
+    __nv_bfloat16 *t = (__nv_bfloat16 *)dfl_cuda_scratch(be, DFL_CUDA_SCR_DY, total * 2);
+    dfl_to_type_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, dfl_cuda_stream(be)>>>(total, dy, t);
+    cudaCheckLaunch();
+    return t;
+}
+
+// Weights in KRSC of the direction's type (slot W).
+static const void *prep_weights(dfl_backend *be, const dfl_cuda_conv_plan *p, const conv_dir *cd, const float *w) {
+    const dfl_conv_desc *d = &p->d;
+    const size_t total = (size_t)d->cout * d->cin * d->k * d->k;
+    void *wk = dfl_cuda_scratch(be, DFL_CUDA_SCR_W, total * dtype_size(cd->dtype));
+    cudaStream_t s = dfl_cuda_stream(be);
+    if (cd->dtype == CUDNN_DATA_BFLOAT16)
+        dfl_oihw_to_krsc_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(
+            d->cout, d->cin, d->k * d->k, w, (__nv_bfloat16 *)wk);
+    else
+        dfl_oihw_to_krsc_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(d->cout, d->cin, d->k * d->k, w,
+                                                                                   (float *)wk);
+    cudaCheckLaunch();
+    return wk;
+}
+
+static void *workspace(dfl_backend *be, const conv_dir *cd) {
+    return cd->ws ? dfl_cuda_scratch(be, DFL_CUDA_SCR_WS, cd->ws) : NULL;
+}
+
+// ---- the three ops ----
+
+static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w,
+                                const float *b, float *y) {
+    dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
+    dfl_cuda_conv_plan *p = plan_get(ctx, d);
+    const conv_dir *cd = dir_get(be, p, DIR_FWD);
+    const void *xin = prep_input(be, p, cd, x);
+    const void *wk = prep_weights(be, p, cd, w);
+    const size_t ytotal = (size_t)d->n * p->oh * p->ow * d->cout;
+    void *yout = cd->dtype == CUDNN_DATA_FLOAT ? (void *)y : dfl_cuda_scratch(be, DFL_CUDA_SCR_Y, ytotal * 2);
+    void *ws = workspace(be, cd);
+    const float one = 1.0f, zero = 0.0f;
+    cudnnCheck(cudnnConvolutionForward(ctx->cudnn, &one, cd->xd, xin, cd->wd, wk, cd->cd,
+                                       (cudnnConvolutionFwdAlgo_t)cd->algo, ws, cd->ws, &zero, cd->yd, yout));
+    if (cd->dtype == CUDNN_DATA_BFLOAT16) {
+        dfl_conv_output_kernel<__nv_bfloat16><<<dfl_cuda_blocks(ytotal, 256), 256, 0, ctx->stream>>>(
+            ytotal, d->cout, (const __nv_bfloat16 *)yout, b, y);
+        cudaCheckLaunch();
+    } else if (b) {
+        dfl_cuda_add_bias_rows(be, (size_t)d->n * p->oh * p->ow, d->cout, y, b);
+    }
+}
+
+static void cuda_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, const float *dy, const float *w,
+                                      float *dx) {
+    dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
+    dfl_cuda_conv_plan *p = plan_get(ctx, d);
+    const conv_dir *cd = dir_get(be, p, DIR_BWD_DATA);
+    const void *dyin = prep_grad(be, p, cd, dy);
+    const void *wk = prep_weights(be, p, cd, w);
+    const int direct = cd->dtype == CUDNN_DATA_FLOAT && p->py == 0 && p->px == 0;
+    const size_t ptotal = (size_t)d->n * p->hh * p->wh * d->cin;
+    void *dxp = direct ? (void *)dx : dfl_cuda_scratch(be, DFL_CUDA_SCR_Y, ptotal * dtype_size(cd->dtype));
+    void *ws = workspace(be, cd);
+    const float one = 1.0f, zero = 0.0f;
+    cudnnCheck(cudnnConvolutionBackwardData(ctx->cudnn, &one, cd->wd, wk, cd->yd, dyin, cd->cd,
+                                            (cudnnConvolutionBwdDataAlgo_t)cd->algo, ws, cd->ws, &zero, cd->xd, dxp));
+    if (!direct) {
+        const size_t total = (size_t)d->n * d->h * d->w * d->cin;
+        if (cd->dtype == CUDNN_DATA_BFLOAT16)
+            dfl_conv_fold_halo_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, ctx->stream>>>(
+                d->n, d->h, d->w, d->cin, p->py, p->px, (const __nv_bfloat16 *)dxp, dx);
+        else
+            dfl_conv_fold_halo_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, ctx->stream>>>(
+                d->n, d->h, d->w, d->cin, p->py, p->px, (const float *)dxp, dx);
+        cudaCheckLaunch();
+    }
+}
+
+static void cuda_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,
+                                         float *dw, float *db) {
+    dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
+    dfl_cuda_conv_plan *p = plan_get(ctx, d);
+    const conv_dir *cd = dir_get(be, p, DIR_BWD_FILTER);
+    const void *xin = prep_input(be, p, cd, x);
+    const void *dyin = prep_grad(be, p, cd, dy);
+    const size_t wtotal = (size_t)d->cout * d->cin * d->k * d->k;
+    void *dwk = dfl_cuda_scratch(be, DFL_CUDA_SCR_W, wtotal * dtype_size(cd->dtype));
+    void *ws = workspace(be, cd);
+    const float one = 1.0f, zero = 0.0f;
+    cudnnCheck(cudnnConvolutionBackwardFilter(ctx->cudnn, &one, cd->xd, xin, cd->yd, dyin, cd->cd,
+                                              (cudnnConvolutionBwdFilterAlgo_t)cd->algo, ws, cd->ws, &zero, cd->wd,
+                                              dwk));
+    if (cd->dtype == CUDNN_DATA_BFLOAT16)
+        dfl_krsc_to_oihw_kernel<__nv_bfloat16><<<dfl_cuda_blocks(wtotal, 256), 256, 0, ctx->stream>>>(
+            d->cout, d->cin, d->k * d->k, (const __nv_bfloat16 *)dwk, dw);
+    else
+        dfl_krsc_to_oihw_kernel<float><<<dfl_cuda_blocks(wtotal, 256), 256, 0, ctx->stream>>>(
+            d->cout, d->cin, d->k * d->k, (const float *)dwk, dw);
+    cudaCheckLaunch();
+    if (db) dfl_cuda_colsum(be, 1, (size_t)d->n * p->oh * p->ow, d->cout, dy, db);
+}
+
+void dfl_cuda_register_conv_ops(dfl_backend *be) {
+    be->conv2d_forward = cuda_conv2d_forward;
+    be->conv2d_backward_data = cuda_conv2d_backward_data;
+    be->conv2d_backward_weights = cuda_conv2d_backward_weights;
+}

@@ -1,0 +1,69 @@
+// Linear layers through cuBLAS (DESIGN.md §3), and the GEMM helpers the
+// attention op shares. Row-major [rows, cols] matrices are read by cuBLAS
+// (column-major) as their transposes, so y = x W^T becomes
+// y^T = W x^T: gemm(T, N, m = out, n = rows, k = in, W, x).
+//
+// Precision: inputs and outputs stay fp32 in memory; the compute type picks
+// the arithmetic with fp32 accumulation always: FP32 -> CUBLAS_COMPUTE_32F
+// (with the handle in pedantic math: no TF32), TF32 ->
+// CUBLAS_COMPUTE_32F_FAST_TF32, BF16 -> CUBLAS_COMPUTE_32F_FAST_16BF
+// (cuBLAS rounds the operands to bf16 inside the kernel, no copies).
+#include "cuda/cuda_backend_internal.cuh"
+
+static cublasComputeType_t compute_type(dfl_precision p) {
+    switch (p) {
+    case DFL_PRECISION_TF32: return CUBLAS_COMPUTE_32F_FAST_TF32;
+    case DFL_PRECISION_BF16: return CUBLAS_COMPUTE_32F_FAST_16BF;
+    default: return CUBLAS_COMPUTE_32F;
+    }
+}
+
+void dfl_cuda_gemm(dfl_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
+    cublasCheck(cublasGemmEx(ctx->cublas, ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, b, CUDA_R_32F, ldb, &beta, c,
+                             CUDA_R_32F, ldc, compute_type(be->precision), CUBLAS_GEMM_DEFAULT));
+}
+
+void dfl_cuda_gemm_batched(dfl_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           float alpha, const float *a, int lda, long long sa, const float *b, int ldb, long long sb,
+                           float beta, float *c, int ldc, long long sc, int batch) {
+    if (m <= 0 || n <= 0 || batch <= 0) return;
+    dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
+    cublasCheck(cublasGemmStridedBatchedEx(ctx->cublas, ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, sa, b,
+                                           CUDA_R_32F, ldb, sb, &beta, c, CUDA_R_32F, ldc, sc, batch,
+                                           compute_type(be->precision), CUBLAS_GEMM_DEFAULT));
+}
+
+// y[rows, out] = x[rows, in] W^T + b.
+static void cuda_linear_forward(dfl_backend *be, int rows, int in, int out, const float *x, const float *w,
+                                const float *b, float *y) {
+    if (rows <= 0 || out <= 0) return;
+    if (in <= 0) {
+        cudaCheck(cudaMemsetAsync(y, 0, (size_t)rows * out * sizeof(float), dfl_cuda_stream(be)));
+    } else {
+        dfl_cuda_gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, 1.0f, w, in, x, in, 0.0f, y, out);
+    }
+    if (b) dfl_cuda_add_bias_rows(be, (size_t)rows, out, y, b);
+}
+
+// dx = dy W (dx^T = W^T dy^T), dW = dy^T x (dW^T = x^T dy), db = column sums of dy.
+static void cuda_linear_backward(dfl_backend *be, int rows, int in, int out, const float *x, const float *w,
+                                 const float *dy, float *dx, float *dw, float *db) {
+    if (in <= 0 || out <= 0) return;
+    if (rows <= 0) {
+        cudaStream_t s = dfl_cuda_stream(be);
+        cudaCheck(cudaMemsetAsync(dw, 0, (size_t)out * in * sizeof(float), s));
+        if (db) cudaCheck(cudaMemsetAsync(db, 0, (size_t)out * sizeof(float), s));
+        return;
+    }
+    if (dx) dfl_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, in, rows, out, 1.0f, w, in, dy, out, 0.0f, dx, in);
+    dfl_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, 1.0f, x, in, dy, out, 0.0f, dw, in);
+    if (db) dfl_cuda_colsum(be, 1, (size_t)rows, out, dy, db);
+}
+
+void dfl_cuda_register_dense_ops(dfl_backend *be) {
+    be->linear_forward = cuda_linear_forward;
+    be->linear_backward = cuda_linear_backward;
+}

@@ -1,0 +1,289 @@
+// Group normalisation over NHWC [n, hw, c] with the SiLU fused in
+// (DESIGN.md §3: 8 groups, eps 1e-5, affine), one kernel per pass.
+//
+// Forward, one block per (sample i, group g): one sweep accumulates sum and
+// sum of squares in double (var = E[x^2] - mean^2, as the CPU backend),
+// then a second sweep writes y = silu((x - mean) (rstd gamma) + beta). The
+// second sweep mostly hits L2 (a group is hw * c/groups floats).
+// Backward, one block per (i, g): sweep 1 sums da = dy silu'(a) and
+// da xhat per channel (double), the block turns them into the dx
+// coefficients, sweep 2 writes dx = P da + Q (x - mean) + R with
+//   P = rstd gamma, Q = -rstd^2 E_g[da gamma xhat], R = -rstd E_g[da gamma].
+// Per-(sample, channel) partial dgamma/dbeta go to scratch and a small
+// kernel sums them over samples in order. gamma/beta NULL mean 1/0;
+// dgamma/dbeta may be NULL. Every sum has a fixed order: deterministic.
+//
+// Each thread keeps one channel slot (VEC consecutive channels of the
+// group) for the whole block: blockDim is a multiple of c/groups/VEC.
+#include <math.h>
+
+#include "cuda/activation.cuh"
+#include "cuda/cuda_backend_internal.cuh"
+#include "cuda/reduce.cuh"
+
+#define GN_FWD_THREADS 1024
+#define GN_BWD_THREADS 512
+
+template <int VEC>
+struct gn_vec;
+template <>
+struct gn_vec<1> {
+    typedef float type;
+    static __device__ __forceinline__ float get(const float &v, int) { return v; }
+    static __device__ __forceinline__ void set(float &v, int, float s) { v = s; }
+};
+template <>
+struct gn_vec<4> {
+    typedef float4 type;
+    static __device__ __forceinline__ float get(const float4 &v, int k) {
+        return k == 0 ? v.x : k == 1 ? v.y : k == 2 ? v.z : v.w;
+    }
+    static __device__ __forceinline__ void set(float4 &v, int k, float s) {
+        if (k == 0) v.x = s;
+        else if (k == 1) v.y = s;
+        else if (k == 2) v.z = s;
+        else v.w = s;
+    }
+};
+
+template <int VEC>
+__global__ void __launch_bounds__(GN_FWD_THREADS)
+    dfl_gn_fwd_kernel(int hw, int c, int groups, float eps, const float *__restrict__ x,
+                      const float *__restrict__ gamma, const float *__restrict__ beta, float *__restrict__ y,
+                      float *__restrict__ mean, float *__restrict__ rstd, int apply_silu) {
+    typedef typename gn_vec<VEC>::type vec_t;
+    __shared__ double sh[33];
+    __shared__ float stats[2];
+    const int i = blockIdx.x / groups, g = blockIdx.x % groups;
+    const int cg = c / groups, cgv = cg / VEC;
+    const int cv = threadIdx.x % cgv, p0 = threadIdx.x / cgv, pstep = blockDim.x / cgv;
+    const size_t cstride = (size_t)c / VEC; // one pixel, in vec_t
+    const size_t base = ((size_t)i * hw * c + (size_t)g * cg) / VEC + cv;
+    const vec_t *xv = (const vec_t *)x;
+    vec_t *yv = (vec_t *)y;
+    const bool active = threadIdx.x < pstep * cgv; // whole pixel rows only
+
+    double s = 0.0, ss = 0.0;
+    if (active) {
+        for (int p = p0; p < hw; p += pstep) {
+            const vec_t v = xv[base + (size_t)p * cstride];
+#pragma unroll
+            for (int k = 0; k < VEC; ++k) {
+                const double d = gn_vec<VEC>::get(v, k);
+                s += d;
+                ss += d * d;
+            }
+        }
+    }
+    s = dfl_block_sum(s, sh);
+    ss = dfl_block_sum(ss, sh);
+    if (threadIdx.x == 0) {
+        const double count = (double)hw * cg;
+        const double mu = s / count;
+        double var = ss / count - mu * mu;
+        if (var < 0.0) var = 0.0;
+        stats[0] = (float)mu;
+        stats[1] = (float)(1.0 / sqrt(var + (double)eps));
+        mean[blockIdx.x] = stats[0];
+        rstd[blockIdx.x] = stats[1];
+    }
+    __syncthreads();
+    if (!active) return;
+    const float m = stats[0], r = stats[1];
+    float sc[VEC], sb[VEC];
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) {
+        const int ch = g * cg + cv * VEC + k;
+        sc[k] = r * (gamma ? gamma[ch] : 1.0f);
+        sb[k] = beta ? beta[ch] : 0.0f;
+    }
+    for (int p = p0; p < hw; p += pstep) {
+        const size_t off = base + (size_t)p * cstride;
+        const vec_t v = xv[off];
+        vec_t o;
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+            const float a = (gn_vec<VEC>::get(v, k) - m) * sc[k] + sb[k];
+            gn_vec<VEC>::set(o, k, apply_silu ? dfl_siluf(a) : a);
+        }
+        yv[off] = o;
+    }
+}
+
+// part: [n, 2, c] doubles: sum da (dbeta) | sum da xhat (dgamma), per sample.
+template <int VEC>
+__global__ void __launch_bounds__(GN_BWD_THREADS)
+    dfl_gn_bwd_kernel(int hw, int c, int groups, const float *__restrict__ x, const float *__restrict__ gamma,
+                      const float *__restrict__ beta, const float *__restrict__ mean, const float *__restrict__ rstd,
+                      const float *__restrict__ dy, float *__restrict__ dx, double *__restrict__ part,
+                      int apply_silu) {
+    typedef typename gn_vec<VEC>::type vec_t;
+    __shared__ double sd[GN_BWD_THREADS * VEC], sdx[GN_BWD_THREADS * VEC];
+    __shared__ double coef[2];
+    const int i = blockIdx.x / groups, g = blockIdx.x % groups;
+    const int cg = c / groups, cgv = cg / VEC;
+    const int cv = threadIdx.x % cgv, p0 = threadIdx.x / cgv, pstep = blockDim.x / cgv;
+    const size_t cstride = (size_t)c / VEC;
+    const size_t base = ((size_t)i * hw * c + (size_t)g * cg) / VEC + cv;
+    const vec_t *xv = (const vec_t *)x, *dyv = (const vec_t *)dy;
+    vec_t *dxv = (vec_t *)dx;
+    const bool active = threadIdx.x < pstep * cgv;
+    const float m = mean[blockIdx.x], r = rstd[blockIdx.x];
+    float gm[VEC], sc[VEC], sb[VEC];
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) {
+        const int ch = g * cg + cv * VEC + k;
+        gm[k] = gamma ? gamma[ch] : 1.0f;
+        sc[k] = r * gm[k];
+        sb[k] = beta ? beta[ch] : 0.0f;
+    }
+
+    // sweep 1: per-thread sums for its VEC channels
+    double ad[VEC], adx[VEC];
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) ad[k] = adx[k] = 0.0;
+    if (active) {
+        for (int p = p0; p < hw; p += pstep) {
+            const size_t off = base + (size_t)p * cstride;
+            const vec_t v = xv[off], gv = dyv[off];
+#pragma unroll
+            for (int k = 0; k < VEC; ++k) {
+                const float xc = gn_vec<VEC>::get(v, k) - m;
+                float da = gn_vec<VEC>::get(gv, k);
+                if (apply_silu) da *= dfl_silu_grad(xc * sc[k] + sb[k]);
+                ad[k] += (double)da;
+                adx[k] += (double)da * (double)(xc * r);
+            }
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) {
+        sd[threadIdx.x * VEC + k] = active ? ad[k] : 0.0;
+        sdx[threadIdx.x * VEC + k] = active ? adx[k] : 0.0;
+    }
+    __syncthreads();
+    // per-channel totals: channel cc of the group gathers the threads that
+    // held it (t = cc/VEC, cc/VEC + cgv, ...), in order
+    double tot_d = 0.0, tot_dx = 0.0;
+    if (threadIdx.x < cg) {
+        const int cc = threadIdx.x, slot = cc / VEC, k = cc % VEC;
+        for (int t = slot; t < pstep * cgv; t += cgv) {
+            tot_d += sd[t * VEC + k];
+            tot_dx += sdx[t * VEC + k];
+        }
+        const size_t ch = (size_t)g * cg + cc;
+        part[(size_t)i * 2 * c + ch] = tot_d;
+        part[(size_t)i * 2 * c + c + ch] = tot_dx;
+    }
+    __syncthreads();
+    if (threadIdx.x < cg) {
+        const double w = gamma ? (double)gamma[g * cg + threadIdx.x] : 1.0;
+        sd[threadIdx.x] = w * tot_d;
+        sdx[threadIdx.x] = w * tot_dx;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double a = 0.0, b = 0.0;
+        for (int cc = 0; cc < cg; ++cc) {
+            a += sd[cc];
+            b += sdx[cc];
+        }
+        const double count = (double)hw * cg;
+        coef[0] = a / count; // E_g[da gamma]
+        coef[1] = b / count; // E_g[da gamma xhat]
+    }
+    __syncthreads();
+    if (!active) return;
+    const double rd = r;
+    const float Q = (float)(-rd * rd * coef[1]), R = (float)(-rd * coef[0]);
+    float P[VEC];
+#pragma unroll
+    for (int k = 0; k < VEC; ++k) P[k] = (float)(rd * gm[k]);
+
+    // sweep 2: dx
+    for (int p = p0; p < hw; p += pstep) {
+        const size_t off = base + (size_t)p * cstride;
+        const vec_t v = xv[off], gv = dyv[off];
+        vec_t o;
+#pragma unroll
+        for (int k = 0; k < VEC; ++k) {
+            const float xc = gn_vec<VEC>::get(v, k) - m;
+            float da = gn_vec<VEC>::get(gv, k);
+            if (apply_silu) da *= dfl_silu_grad(xc * sc[k] + sb[k]);
+            gn_vec<VEC>::set(o, k, P[k] * da + Q * xc + R);
+        }
+        dxv[off] = o;
+    }
+}
+
+// dgamma[ch] = sum_i part[i, 1, ch], dbeta[ch] = sum_i part[i, 0, ch].
+__global__ void dfl_gn_bwd_params_kernel(int n, int c, const double *__restrict__ part, float *__restrict__ dgamma,
+                                         float *__restrict__ dbeta) {
+    for (int ch = blockIdx.x * blockDim.x + threadIdx.x; ch < c; ch += gridDim.x * blockDim.x) {
+        double sb = 0.0, sg = 0.0;
+        for (int i = 0; i < n; ++i) {
+            sb += part[(size_t)i * 2 * c + ch];
+            sg += part[(size_t)i * 2 * c + c + ch];
+        }
+        if (dgamma) dgamma[ch] = (float)sg;
+        if (dbeta) dbeta[ch] = (float)sb;
+    }
+}
+
+static void check_shape(int n, int hw, int c, int groups) {
+    if (n < 1 || hw < 1 || c < 1 || groups < 1 || c % groups != 0)
+        DFL_PANIC("group_norm: bad shape n=%d hw=%d c=%d groups=%d", n, hw, c, groups);
+    if (c / groups > GN_BWD_THREADS)
+        DFL_PANIC("group_norm: %d channels per group exceed the CUDA kernel's limit %d", c / groups, GN_BWD_THREADS);
+    if ((size_t)n * groups > 0x7fffffffu) DFL_PANIC("group_norm: too many (sample, group) pairs");
+}
+
+static int use_vec4(int c, int groups, const void *a, const void *b, const void *d) {
+    return (c / groups) % 4 == 0 && dfl_cuda_aligned16(a) && dfl_cuda_aligned16(b) && dfl_cuda_aligned16(d);
+}
+
+static void cuda_group_norm_forward(dfl_backend *be, int n, int hw, int c, int groups, float eps, const float *x,
+                                    const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                                    int apply_silu) {
+    check_shape(n, hw, c, groups);
+    cudaStream_t s = dfl_cuda_stream(be);
+    const unsigned blocks = (unsigned)(n * groups);
+    const int cg = c / groups;
+    if (use_vec4(c, groups, x, y, y)) {
+        const int cgv = cg / 4, threads = (GN_FWD_THREADS / cgv) * cgv;
+        dfl_gn_fwd_kernel<4><<<blocks, threads, 0, s>>>(hw, c, groups, eps, x, gamma, beta, y, mean, rstd, apply_silu);
+    } else {
+        const int threads = (GN_FWD_THREADS / cg) * cg;
+        dfl_gn_fwd_kernel<1><<<blocks, threads, 0, s>>>(hw, c, groups, eps, x, gamma, beta, y, mean, rstd, apply_silu);
+    }
+    cudaCheckLaunch();
+}
+
+static void cuda_group_norm_backward(dfl_backend *be, int n, int hw, int c, int groups, const float *x,
+                                     const float *gamma, const float *beta, const float *mean, const float *rstd,
+                                     const float *dy, float *dx, float *dgamma, float *dbeta, int apply_silu) {
+    check_shape(n, hw, c, groups);
+    cudaStream_t s = dfl_cuda_stream(be);
+    double *part = (double *)dfl_cuda_scratch(be, DFL_CUDA_SCR_TMP, (size_t)n * 2 * c * sizeof(double));
+    const unsigned blocks = (unsigned)(n * groups);
+    const int cg = c / groups;
+    if (use_vec4(c, groups, x, dy, dx)) {
+        const int cgv = cg / 4, threads = (GN_BWD_THREADS / cgv) * cgv;
+        dfl_gn_bwd_kernel<4><<<blocks, threads, 0, s>>>(hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, part,
+                                                        apply_silu);
+    } else {
+        const int threads = (GN_BWD_THREADS / cg) * cg;
+        dfl_gn_bwd_kernel<1><<<blocks, threads, 0, s>>>(hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, part,
+                                                        apply_silu);
+    }
+    cudaCheckLaunch();
+    if (dgamma || dbeta) {
+        dfl_gn_bwd_params_kernel<<<dfl_cuda_blocks((size_t)c, 128), 128, 0, s>>>(n, c, part, dgamma, dbeta);
+        cudaCheckLaunch();
+    }
+}
+
+void dfl_cuda_register_group_norm_ops(dfl_backend *be) {
+    be->group_norm_forward = cuda_group_norm_forward;
+    be->group_norm_backward = cuda_group_norm_backward;
+}
