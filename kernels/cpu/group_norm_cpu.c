@@ -152,13 +152,21 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
             const int p0 = k * s.chunk_pixels, p1 = p0 + s.chunk_pixels < hw ? p0 + s.chunk_pixels : hw;
             for (int p = p0; p < p1; ++p) {
                 const float *xr = x + ((size_t)i * hw + p) * c, *dyr = dy + ((size_t)i * hw + p) * c;
+                if (apply_silu) {
 #pragma omp simd
-                for (int ch = 0; ch < c; ++ch) {
-                    const float xc = xr[ch] - m[ch];
-                    float da = dyr[ch];
-                    if (apply_silu) da *= dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
-                    sd[ch] += (double)da;
-                    sdx[ch] += (double)da * (double)(xc * r[ch]);
+                    for (int ch = 0; ch < c; ++ch) {
+                        const float xc = xr[ch] - m[ch];
+                        const float da = dyr[ch] * dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
+                        sd[ch] += (double)da;
+                        sdx[ch] += (double)da * (double)(xc * r[ch]);
+                    }
+                } else {
+#pragma omp simd
+                    for (int ch = 0; ch < c; ++ch) {
+                        const float da = dyr[ch];
+                        sd[ch] += (double)da;
+                        sdx[ch] += (double)da * (double)((xr[ch] - m[ch]) * r[ch]);
+                    }
                 }
             }
         }
@@ -207,12 +215,16 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
             for (int p = p0; p < p1; ++p) {
                 const float *xr = x + ((size_t)i * hw + p) * c, *dyr = dy + ((size_t)i * hw + p) * c;
                 float *dxr = dx + ((size_t)i * hw + p) * c;
+                if (apply_silu) {
 #pragma omp simd
-                for (int ch = 0; ch < c; ++ch) {
-                    const float xc = xr[ch] - m[ch];
-                    float da = dyr[ch];
-                    if (apply_silu) da *= dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
-                    dxr[ch] = P[ch] * da + Q[ch] * xc + R[ch];
+                    for (int ch = 0; ch < c; ++ch) {
+                        const float xc = xr[ch] - m[ch];
+                        const float da = dyr[ch] * dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
+                        dxr[ch] = P[ch] * da + Q[ch] * xc + R[ch];
+                    }
+                } else {
+#pragma omp simd
+                    for (int ch = 0; ch < c; ++ch) dxr[ch] = P[ch] * dyr[ch] + Q[ch] * (xr[ch] - m[ch]) + R[ch];
                 }
             }
         }
