@@ -217,6 +217,7 @@ dfl_status dfl_h5_attr_read_string(hid_t obj, const char *msg, const char *name,
         char *tmp = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8; HDF5 will not convert charsets */
         herr_t e = H5Aread(a, mt, &tmp);
         H5Tclose(mt);
         H5Tclose(t);
@@ -230,6 +231,7 @@ dfl_status dfl_h5_attr_read_string(hid_t obj, const char *msg, const char *name,
     char *buf = dfl_xcalloc(n + 1, 1);
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, n + 1);
+    H5Tset_cset(mt, H5Tget_cset(t));
     herr_t e = H5Aread(a, mt, buf);
     H5Tclose(mt);
     H5Tclose(t);

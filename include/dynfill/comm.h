@@ -1,0 +1,45 @@
+/* Communicator interface for data-parallel training (DESIGN.md §6): a C
+ * struct of function pointers with a single-process implementation (always
+ * built), MPI (CPU backend; host/comm_mpi.c when MPI is found) and NCCL
+ * (CUDA backend). Gradients are summed in place in backend memory; small
+ * host values (loss sums, query counts, stop flags) are reduced on the host. */
+#ifndef DYNFILL_COMM_H
+#define DYNFILL_COMM_H
+
+#include <stddef.h>
+
+#include "dynfill/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dfl_comm dfl_comm;
+struct dfl_comm {
+    const char *name; /* "single", "mpi", "nccl" */
+    int rank, world, local_rank;
+    void *ctx;
+    /* Sum `n` floats of backend memory across ranks, in place. */
+    void (*allreduce_sum)(dfl_comm *c, dfl_backend *be, float *buf, size_t n);
+    /* Sum `n` doubles of host memory across ranks, in place. */
+    void (*allreduce_sum_host)(dfl_comm *c, double *buf, size_t n);
+    /* Broadcast `bytes` of host memory from `root`. */
+    void (*broadcast_host)(dfl_comm *c, void *buf, size_t bytes, int root);
+    void (*barrier)(dfl_comm *c);
+    void (*destroy)(dfl_comm *c);
+};
+
+/* World of one: every reduction is the identity. */
+dfl_comm *dfl_comm_single(void);
+/* MPI_COMM_WORLD (calls MPI_Init when needed). Returns NULL with an error
+ * when built without MPI. */
+dfl_comm *dfl_comm_mpi_create(void);
+/* "none" -> single; "mpi" -> MPI; "auto" -> MPI when launched by mpirun /
+ * srun with more than one rank, else single. */
+dfl_comm *dfl_comm_create(const char *kind);
+void dfl_comm_destroy(dfl_comm *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,59 @@
+/* One training step of DESIGN.md §1 on a backend, and the full `dynfill
+ * train` run (data, checkpoints, metrics, signals).
+ *
+ * Step: plan (t ~ U(t_eps, 1), block / partner choices) on the host from
+ * the batch masks -> noise_context (x_t, context and query masks, network
+ * input) -> dfl-unet forward -> qmse (loss and dloss/dx̂0) -> backward ->
+ * gradient sum across ranks -> AdamW + clipping + EMA. The loss is
+ * normalised by the query count of the global batch, so summing gradients
+ * over ranks gives exactly the gradient one rank computes on the whole
+ * global batch. */
+#ifndef DYNFILL_TRAIN_H
+#define DYNFILL_TRAIN_H
+
+#include <stdint.h>
+
+#include "dynfill/comm.h"
+#include "dynfill/config.h"
+#include "dynfill/method_ops.h"
+#include "dynfill/model.h"
+#include "dynfill/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dfl_trainer dfl_trainer;
+
+typedef struct {
+    double loss;        /* global batch loss (query-masked MSE) */
+    double grad_norm;   /* before clipping */
+    double lr;
+    double query_count; /* global */
+} dfl_step_stats;
+
+/* A trainer for per-rank batches of `batch` fields of c x h x w with
+ * mask_c mask channels. Takes ownership of nothing: be, model, comm stay
+ * the caller's. */
+dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, const dfl_config *cfg,
+                              const dfl_method_params *method, int batch, int c, int h, int w, int mask_c,
+                              dfl_trainer **out);
+void dfl_trainer_destroy(dfl_trainer *tr);
+dfl_optimizer *dfl_trainer_optimizer(dfl_trainer *tr);
+
+/* One optimiser step on a host batch (obs normalised NCHW, mask uint8).
+ * `step` keys every random draw; global_offset is the global index of this
+ * rank's first sample in the global batch (rank * batch). */
+dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *mask, long step, dfl_step_stats *st);
+/* Loss of a batch without updating (validation); uses the EMA weights when
+ * use_ema. Draws are keyed by `key_step` so repeated evaluations compare. */
+dfl_status dfl_trainer_eval(dfl_trainer *tr, const float *obs, const uint8_t *mask, int n, long key_step, int use_ema,
+                            double *sum_sq, double *count);
+
+/* `dynfill train` end to end; argv as for the subcommand. */
+int dfl_train_main(int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
