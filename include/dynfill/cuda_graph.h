@@ -41,8 +41,10 @@ typedef struct dfl_cuda_param_set dfl_cuda_param_set;
 
 /* Device slots of host-visible results. */
 typedef enum {
-    DFL_CUDA_SCALAR_QMSE = 0,  /* last be->qmse loss */
-    DFL_CUDA_SCALAR_SUMSQ = 1, /* last be->sum_squares or dfl_cuda_param_set_grad_sumsq */
+    DFL_CUDA_SCALAR_QMSE = 0,       /* last be->qmse loss */
+    DFL_CUDA_SCALAR_SUMSQ = 1,      /* last be->sum_squares or dfl_cuda_param_set_grad_sumsq */
+    DFL_CUDA_SCALAR_QMSE_SUM = 2,   /* last be->qmse: sum of query-masked squared errors */
+    DFL_CUDA_SCALAR_QMSE_COUNT = 3, /* last be->qmse: query count */
     DFL_CUDA_SCALAR_COUNT = 4
 } dfl_cuda_scalar;
 
