@@ -1,0 +1,49 @@
+/* Imputation with a trained model (DESIGN.md §1): single-step K-ensemble
+ * at t = t_eps, batched as N*K network rows, or the multi-step sampler
+ * (DDIM or the reference's x0 update) whose last step is a K-ensemble;
+ * plus the classical baselines for comparison. */
+#ifndef DYNFILL_IMPUTE_H
+#define DYNFILL_IMPUTE_H
+
+#include <stdint.h>
+
+#include "dynfill/checkpoint.h"
+#include "dynfill/data.h"
+#include "dynfill/method_ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int K;          /* context draws per sample */
+    int steps;      /* 1: single step at t_eps; > 1: multi-step sampler */
+    int ddim;       /* multi-step update: 1 DDIM, 0 the reference's x0 update */
+    float t_eps;
+    uint64_t seed;
+    int max_rows;   /* network rows per forward pass (samples * K) */
+} dfl_impute_opts;
+
+typedef struct dfl_imputer dfl_imputer;
+
+/* A model loaded from a checkpoint (EMA weights unless use_raw). */
+dfl_status dfl_imputer_create(const char *ckpt_path, dfl_backend *be, int use_raw, dfl_imputer **out);
+void dfl_imputer_destroy(dfl_imputer *im);
+const dfl_method_params *dfl_imputer_method(const dfl_imputer *im);
+const dfl_config *dfl_imputer_config(const dfl_imputer *im);
+
+/* Impute n samples: obs normalised with the CHECKPOINT's statistics
+ * ([n, c, h, w], 0 where unobserved), mask [n, mc, h, w]; writes the
+ * normalised prediction (ensemble mean; observed entries are whatever the
+ * network says — callers keep the observations) and spread.
+ * sample_offset keys the random draws (the file row of sample 0). */
+dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
+                           const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread);
+
+/* `dynfill impute` end to end. */
+int dfl_impute_main(int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
