@@ -34,6 +34,7 @@ TOLERANCE = 1e-4
 # name: (C, H, W, N, base, mult, nres, attention, periodic)
 CONFIGS = {
     "small": (1, 16, 16, 2, 16, "1,2", 1, 0, "none"),
+    "tiny_attn_xy_odd": (2, 14, 22, 2, 8, "1,2,2", 1, 1, "xy"),
     "attn_periodic_x": (2, 16, 24, 2, 16, "1,2,2", 1, 1, "x"),
     "periodic_xy_odd": (1, 30, 50, 2, 16, "1,2,2", 2, 0, "xy"),
     "periodic_y_attn_odd": (3, 30, 50, 2, 16, "1,2,2", 1, 1, "y"),
