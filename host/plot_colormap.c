@@ -27,7 +27,7 @@ static const control_point k_diverging[] = {
     {1.00, 103, 0, 31},
 };
 
-enum { TABLE = 256 };
+enum { TABLE = 257 }; /* odd, so u = 0.5 hits the diverging map's white exactly */
 static uint32_t g_tables[3][TABLE];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 

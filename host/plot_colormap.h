@@ -1,5 +1,5 @@
 /* Colour maps for field plots: perceptually ordered sequential maps and a
- * diverging one, each a 256-entry table interpolated from a few control
+ * diverging one, each a 257-entry table interpolated from a few control
  * points (host/plot_colormap.c). */
 #ifndef DYNFILL_HOST_PLOT_COLORMAP_H
 #define DYNFILL_HOST_PLOT_COLORMAP_H

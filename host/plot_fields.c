@@ -210,7 +210,12 @@ static dfl_status render(const dfl_eval_input *in, int index, int channel, const
     dfl_canvas cv;
     dfl_canvas_init(&cv, fig_w, fig_h, C_BACKGROUND);
     char line[512];
-    snprintf(line, sizeof line, "sample %d  channel %d (%s)", index, channel, in->names[channel]);
+    char index_text[16];
+    snprintf(index_text, sizeof index_text, "%d", channel);
+    if (strcmp(in->names[channel], index_text)) /* a real name, not the index fallback */
+        snprintf(line, sizeof line, "sample %d  channel %d (%s)", index, channel, in->names[channel]);
+    else
+        snprintf(line, sizeof line, "sample %d  channel %d", index, channel);
     dfl_canvas_text(&cv, MARGIN, MARGIN, line, TITLE_SCALE, C_TEXT);
     int k = snprintf(line, sizeof line, "%s", base_name(in->pred_path));
     if (in->method) k += snprintf(line + k, sizeof line - (size_t)k, " [%s]", in->method);

@@ -1,0 +1,131 @@
+#!/bin/bash
+# `dynfill eval --json` and `dynfill plot` on small files written with
+# h5py: JSON values against numpy, PNG sizes from the PNG header, exit
+# codes and messages for bad input.
+set -u
+: "${DYNFILL:?DYNFILL must point at the dynfill binary}"
+PY=/usr/bin/python3
+$PY -c "import h5py, numpy" 2>/dev/null || { echo "skip: no h5py"; exit 77; }
+work=$(mktemp -d /tmp/dfl_eval_cli.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail=0
+check() { if ! eval "$1"; then echo "FAIL: $2"; fail=1; fi; }
+
+$PY - <<'PY'
+import h5py, numpy as np, json
+rng = np.random.default_rng(7)
+N, C, H, W = 3, 2, 16, 16
+lat = np.linspace(80, -80, H)  # descending, ERA5 style
+t = rng.normal(size=(N, C, H, W)).astype('f4')
+m = (rng.random((N, 1, H, W)) < 0.25).astype('u1')
+p = (t + rng.normal(scale=0.3, size=t.shape)).astype('f4')
+p = np.where(m.astype(bool), t, p).astype('f4')
+s = (0.1 + 0.1 * rng.random(t.shape)).astype('f4') * (1 - m)
+with h5py.File('truth.h5', 'w') as f:
+    f['truth'] = t
+    f.attrs['channels'] = ['u', 'v']
+    f.attrs['periodic'] = 'x'
+    f.attrs['source'] = 'test'
+    f.attrs['lat'] = lat
+with h5py.File('pred.h5', 'w') as f:
+    f['pred'] = p; f['std'] = s; f['mask'] = m
+    f.attrs['channels'] = ['u', 'v']; f.attrs['method'] = 'harmonic'
+    f.attrs['lat'] = lat; f.attrs['lon'] = np.arange(W) * 360.0 / W
+with h5py.File('pred_nostd.h5', 'w') as f:
+    f['pred'] = p; f['mask'] = m
+with h5py.File('truth_nolat.h5', 'w') as f:
+    f['truth'] = t
+with h5py.File('truth_bad.h5', 'w') as f:
+    f['truth'] = t[:, :, :, :15]
+with h5py.File('pred_nomask.h5', 'w') as f:
+    f['pred'] = p
+# expected values
+e2 = (p.astype('f8') - t) ** 2
+miss = np.broadcast_to(m == 0, e2.shape)
+w = np.cos(np.deg2rad(lat)); w = w / w.mean()
+Wt = np.broadcast_to(w[None, None, :, None], e2.shape)
+exp = {'mse_missing': e2[miss].mean(), 'mse_all': e2.mean(),
+       'lat_weighted_rmse_all': np.sqrt((Wt * e2).mean()),
+       'lat_weighted_rmse_missing': np.sqrt((Wt * e2)[miss].sum() / Wt[miss].sum()),
+       'per_channel_mse_missing': [e2[:, c][miss[:, c]].mean() for c in range(C)],
+       'count_missing': int(miss.sum())}
+json.dump(exp, open('expected.json', 'w'))
+with open('metrics.jsonl', 'w') as f:
+    for st in range(0, 1001, 20):
+        d = {"step": st, "loss": 0.5 * np.exp(-st / 300) + 0.01, "lr": 1e-3, "samples_per_s": 30.5}
+        if st % 200 == 0: d["val_loss"] = d["loss"] * 1.3
+        f.write(json.dumps(d) + "\n")
+PY
+[ -f expected.json ] || { echo "FAIL: python setup"; exit 1; }
+
+# --- eval --json against numpy
+"$DYNFILL" eval --pred pred.h5 --truth truth.h5 --json > eval.json 2> eval.err
+check '[ $? -eq 0 ]' "eval exit code ($(cat eval.err))"
+$PY - <<'PY' || fail=1
+import json, math
+got = json.load(open('eval.json')); exp = json.load(open('expected.json'))
+def close(a, b, tol=1e-6): return abs(a - b) <= tol * max(1.0, abs(b))
+ok = True
+for k in ['mse_missing', 'mse_all', 'lat_weighted_rmse_all', 'lat_weighted_rmse_missing']:
+    if not close(got[k], exp[k]): print('FAIL: %s %r != %r' % (k, got[k], exp[k])); ok = False
+if not close(got['rmse_missing'], math.sqrt(exp['mse_missing'])): print('FAIL: rmse_missing'); ok = False
+if not close(got['rmse_all'], math.sqrt(exp['mse_all'])): print('FAIL: rmse_all'); ok = False
+if got['count_missing'] != exp['count_missing']: print('FAIL: count_missing'); ok = False
+pc = got['per_channel']
+if [c['name'] for c in pc] != ['u', 'v']: print('FAIL: channel names', pc); ok = False
+for c in range(2):
+    if not close(pc[c]['mse_missing'], exp['per_channel_mse_missing'][c]): print('FAIL: per_channel', c); ok = False
+    if 'lat_weighted_rmse_all' not in pc[c]: print('FAIL: per-channel lat rmse'); ok = False
+if got['method'] != 'harmonic' or got['n'] != 3 or got['channels'] != 2: print('FAIL: header keys'); ok = False
+raise SystemExit(0 if ok else 1)
+PY
+
+# without latitudes: no lat_weighted keys
+"$DYNFILL" eval --pred pred_nostd.h5 --truth truth_nolat.h5 --json > nolat.json
+check '[ $? -eq 0 ]' "eval without lat"
+check "$PY -c \"import json,sys; d=json.load(open('nolat.json')); sys.exit('lat_weighted_rmse_all' in d or d['lat_weighted'])\"" "no lat keys without lat"
+
+# text table
+"$DYNFILL" eval --pred pred.h5 --truth truth.h5 > table.txt
+check 'grep -q "^overall" table.txt && grep -q "^u " table.txt' "text table rows"
+
+# --- bad input: exit 2, one message naming file and dataset
+"$DYNFILL" eval --pred pred.h5 --truth truth_bad.h5 > /dev/null 2> bad.err; code=$?
+check '[ $code -eq 2 ] && grep -q "truth_bad.h5" bad.err && grep -q "/truth" bad.err && [ $(wc -l < bad.err) -eq 1 ]' "shape mismatch exit 2 ($code: $(cat bad.err))"
+"$DYNFILL" eval --pred pred_nomask.h5 --truth truth.h5 > /dev/null 2> bad2.err; code=$?
+check '[ $code -eq 2 ] && grep -q "pred_nomask.h5: dataset /mask is missing" bad2.err' "missing /mask exit 2 ($code: $(cat bad2.err))"
+"$DYNFILL" eval --pred pred.h5 > /dev/null 2> bad3.err; code=$?
+check '[ $code -eq 2 ]' "missing --truth exit 2"
+"$DYNFILL" eval --help > help.txt; code=$?
+check '[ $code -eq 0 ] && grep -q -- "--json" help.txt' "eval --help"
+
+# --- plot: PNG files with the expected pixel size
+png_size() { $PY -c "
+import struct, sys
+b = open(sys.argv[1], 'rb').read(24)
+assert b[:8] == b'\x89PNG\r\n\x1a\n' and b[12:16] == b'IHDR', 'not a PNG'
+print('%dx%d' % struct.unpack('>II', b[16:24]))" "$1"; }
+
+"$DYNFILL" plot --pred pred.h5 --truth truth.h5 --index 2 --channel 1 --out fig.png > plot.out; code=$?
+check '[ $code -eq 0 ] && [ -s fig.png ]' "plot fields exit $code"
+# 16×16 at 20× = 320 px panels: 5 panels (with /std) 1744×471, 4 without 1396×471
+check '[ "$(png_size fig.png)" = "1744x471" ]' "fig.png size $(png_size fig.png)"
+check 'grep -q "wrote fig.png (1744x471)" plot.out' "plot prints the size"
+"$DYNFILL" plot --pred pred_nostd.h5 --truth truth_nolat.h5 --out fig4.png > /dev/null
+check '[ "$(png_size fig4.png)" = "1396x471" ]' "fig4.png size $(png_size fig4.png)"
+"$DYNFILL" plot --metrics metrics.jsonl --out loss.png > /dev/null; code=$?
+check '[ $code -eq 0 ] && [ "$(png_size loss.png)" = "960x560" ]' "loss.png ($code) $(png_size loss.png 2>&1)"
+mkdir -p run && cp metrics.jsonl run/
+"$DYNFILL" plot --metrics run --out loss2.png > /dev/null
+check 'cmp -s loss.png loss2.png || [ "$(png_size loss2.png)" = "960x560" ]' "plot --metrics RUN_DIR"
+
+"$DYNFILL" plot --pred pred.h5 --truth truth.h5 --index 3 --out bad.png 2> badplot.err; code=$?
+check '[ $code -eq 2 ] && grep -q -- "--index 3" badplot.err && [ ! -e bad.png ]' "plot bad index exit 2"
+"$DYNFILL" plot --pred pred.h5 --out /nonexistent-dir/x.png 2> badout.err; code=$?
+check '[ $code -eq 2 ] && grep -q "/nonexistent-dir/x.png" badout.err' "plot unwritable out exit 2"
+"$DYNFILL" plot --metrics missing.jsonl --out l.png 2> badm.err; code=$?
+check '[ $code -eq 2 ] && grep -q "missing.jsonl" badm.err' "plot missing metrics exit 2"
+
+[ $fail -eq 0 ] && echo "eval_cli_integration: all checks passed"
+exit $fail
