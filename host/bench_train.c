@@ -1,7 +1,9 @@
-/* `dynfill bench train`: median seconds per training step (forward +
- * backward + AdamW) of dfl-unet v1 on synthetic data, samples/s and
- * achieved GFLOP/s (training FLOPs = 3 x the analytic forward count:
- * forward, backward-data and backward-weights). */
+/* `dynfill bench train`: median seconds per training step of dfl-unet v1
+ * on synthetic data: the real step of `dynfill train` (plan, fused
+ * noise_context, forward, fused qmse, backward, AdamW + clipping + EMA;
+ * pixel strategy on 20 %-observed fields), samples/s and achieved GFLOP/s
+ * (training FLOPs = 3 x the analytic forward count: forward,
+ * backward-data and backward-weights). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "dynfill/config.h"
 #include "dynfill/model.h"
 #include "dynfill/optim.h"
+#include "dynfill/train.h"
 #include "shared/philox.h"
 
 static double now_s(void) {
@@ -118,30 +121,39 @@ int dfl_bench_train(int argc, char **argv) {
             return dfl_cli_exit("bench train", s);
         }
     }
-    dfl_optim_config oc;
-    dfl_optim_config_defaults(&oc);
-    dfl_optimizer *opt = dfl_optimizer_create(be, dfl_unet_num_params(m), &oc, dfl_unet_params(m));
-
-    size_t n_in = (size_t)batch * H * W * 2 * C, n_out = (size_t)batch * H * W * C;
-    float *hx = dfl_xmalloc(n_in * sizeof(float)), *hd = dfl_xmalloc(n_out * sizeof(float));
-    float ht[1 << 12];
-    for (size_t i = 0; i < n_in; ++i) hx[i] = dfl_rng_normal(7, 1, i);
-    for (size_t i = 0; i < n_out; ++i) hd[i] = dfl_rng_normal(7, 2, i) / (float)n_out;
-    for (long i = 0; i < batch && i < (1 << 12); ++i) ht[i] = dfl_rng_uniform(7, 3, (uint64_t)i);
-    float *x = be->alloc(be, n_in * sizeof(float)), *dy = be->alloc(be, n_out * sizeof(float));
-    float *y = be->alloc(be, n_out * sizeof(float)), *t = be->alloc(be, (size_t)batch * sizeof(float));
-    be->upload(be, x, hx, n_in * sizeof(float));
-    be->upload(be, dy, hd, n_out * sizeof(float));
-    be->upload(be, t, ht, (size_t)batch * sizeof(float));
+    dfl_comm *comm = dfl_comm_single();
+    dfl_method_params mp;
+    dfl_method_params_default(&mp);
+    dfl_trainer *tr = NULL;
+    s = dfl_trainer_create(be, m, comm, &cfg, &mp, (int)batch, (int)C, (int)H, (int)W, 1, &tr);
+    if (s != DFL_OK) {
+        dfl_comm_destroy(comm);
+        dfl_unet_destroy(m);
+        dfl_backend_destroy(be);
+        return dfl_cli_exit("bench train", s);
+    }
+    size_t n_obs = (size_t)batch * C * H * W, n_px = (size_t)batch * H * W;
+    float *obs = dfl_xmalloc(n_obs * sizeof(float));
+    uint8_t *mask = dfl_xmalloc(n_px);
+    for (size_t i = 0; i < n_px; ++i) mask[i] = dfl_rng_uniform(7, 1, i) < 0.2f;
+    for (size_t i = 0; i < n_obs; ++i) obs[i] = mask[(i / ((size_t)C * H * W)) * H * W + i % ((size_t)H * W)] ? dfl_rng_normal(7, 2, i) : 0.0f;
 
     double *times = dfl_xmalloc((size_t)steps * sizeof(double));
-    for (long i = 0; i < warm + steps; ++i) {
+    for (long i = 0; i < warm + steps && s == DFL_OK; ++i) {
         double t0 = now_s();
-        dfl_unet_forward(m, x, t, y);
-        dfl_unet_backward(m, dy, NULL);
-        dfl_optimizer_step(opt, dfl_unet_params(m), dfl_unet_grads(m));
+        s = dfl_trainer_step(tr, obs, mask, i, NULL);
         be->synchronize(be);
         if (i >= warm) times[i - warm] = now_s() - t0;
+    }
+    if (s != DFL_OK) {
+        free(times);
+        free(obs);
+        free(mask);
+        dfl_trainer_destroy(tr);
+        dfl_comm_destroy(comm);
+        dfl_unet_destroy(m);
+        dfl_backend_destroy(be);
+        return dfl_cli_exit("bench train", s);
     }
     qsort(times, (size_t)steps, sizeof(double), cmp_double);
     double med = times[steps / 2];
@@ -158,13 +170,10 @@ int dfl_bench_train(int argc, char **argv) {
                be->name, C, H, W, batch, dfl_unet_num_params(m), dfl_unet_forward_flops_per_sample(m) / 1e9, med,
                times[0], times[steps - 1], steps, sps, gflop / med);
     free(times);
-    free(hx);
-    free(hd);
-    be->free(be, x);
-    be->free(be, dy);
-    be->free(be, y);
-    be->free(be, t);
-    dfl_optimizer_destroy(opt);
+    free(obs);
+    free(mask);
+    dfl_trainer_destroy(tr);
+    dfl_comm_destroy(comm);
     dfl_unet_destroy(m);
     dfl_backend_destroy(be);
     return 0;
