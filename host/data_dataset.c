@@ -116,7 +116,7 @@ static dfl_status read_attributes(dfl_dataset *ds, int *have_stats) {
     if (dfl_h5_attr_exists(ds->file, "channels")) {
         char **names;
         size_t n;
-        DFL_TRY(dfl_h5_attr_read_strings(ds->file, p, "channels", &names, &n));
+        DFL_TRY(dfl_h5_attr_read_names(ds->file, p, "channels", &names, &n));
         if ((int)n != c) {
             dfl_h5_strings_free(names, n);
             return dfl_fail(DFL_EUSAGE, "%s: attribute 'channels' has %zu names but /obs has %d channels", p, n, c);

@@ -207,9 +207,18 @@ dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *msg, const char *name
         dfl_h5_strings_free(items, nitems);
         return st;
     }
-    if (scalar && nitems == 1) {
-        /* One string: split at commas ("u,v,p"). */
-        char *s = items[0];
+    (void)scalar;
+    *values = items;
+    *n = nitems;
+    return DFL_OK;
+}
+
+dfl_status dfl_h5_attr_read_names(hid_t obj, const char *msg, const char *name, char ***values, size_t *n) {
+    char **items;
+    size_t nitems;
+    DFL_TRY(dfl_h5_attr_read_strings(obj, msg, name, &items, &nitems));
+    if (nitems == 1 && strchr(items[0], ',')) {
+        const char *s = items[0];
         size_t parts = 1;
         for (const char *c = s; *c; ++c) parts += *c == ',';
         char **split = dfl_xcalloc(parts, sizeof *split);
@@ -273,20 +282,10 @@ static herr_t copy_one_attr(hid_t loc, const char *name, const H5A_info_t *info,
         char **items;
         size_t n;
         if (dfl_h5_attr_read_strings(loc, "", name, &items, &n) == DFL_OK) {
-            if (H5Sget_simple_extent_type(sp) == H5S_SCALAR && n >= 1) {
-                /* re-join a split scalar */
-                size_t len = 1;
-                for (size_t i = 0; i < n; ++i) len += strlen(items[i]) + 1;
-                char *joined = dfl_xcalloc(len, 1);
-                for (size_t i = 0; i < n; ++i) {
-                    if (i) strcat(joined, ",");
-                    strcat(joined, items[i]);
-                }
-                dfl_h5_attr_write_string(c->dst, name, joined);
-                free(joined);
-            } else {
+            if (H5Sget_simple_extent_type(sp) == H5S_SCALAR && n == 1)
+                dfl_h5_attr_write_string(c->dst, name, items[0]);
+            else
                 dfl_h5_attr_write_strings(c->dst, name, (const char *const *)items, n);
-            }
             dfl_h5_strings_free(items, n);
         } else {
             dfl_clear_error();

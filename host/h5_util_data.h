@@ -37,10 +37,14 @@ int64_t dfl_h5_contiguous_offset(hid_t file, const char *name);
 /* String-array attribute (fixed-length strings; h5py reads a list of str). */
 void dfl_h5_attr_write_strings(hid_t obj, const char *name, const char *const *values, size_t n);
 /* Read a string attribute as a list: a string array gives its items, a
- * single string is split at commas. *values is malloc'ed (free each item
- * and the array with dfl_h5_strings_free). */
+ * single string gives one item. *values is malloc'ed (free each item and
+ * the array with dfl_h5_strings_free). */
 dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *path_for_msg, const char *name, char ***values,
                                     size_t *n);
+/* Like dfl_h5_attr_read_strings, but a single string is split at commas
+ * ("u,v,p"), the form some tools write channel names in. */
+dfl_status dfl_h5_attr_read_names(hid_t obj, const char *path_for_msg, const char *name, char ***values,
+                                  size_t *n);
 void dfl_h5_strings_free(char **values, size_t n);
 /* Number of values of a numeric attribute (-1 if missing or not numeric). */
 long dfl_h5_attr_numeric_count(hid_t obj, const char *name);
