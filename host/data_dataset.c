@@ -163,6 +163,30 @@ static dfl_status read_attributes(dfl_dataset *ds, int *have_stats) {
     return DFL_OK;
 }
 
+/* Largest mask value and number of ones in a plane (vectorisable). */
+static size_t count_mask(const uint8_t *restrict m, size_t n, uint8_t *max_value) {
+    size_t ones = 0;
+    uint8_t mx = 0;
+    for (size_t i = 0; i < n; ++i) {
+        ones += m[i] == 1;
+        mx = m[i] > mx ? m[i] : mx;
+    }
+    *max_value = mx;
+    return ones;
+}
+
+/* Whether every observed value of a plane is finite (vectorisable: a
+ * finite float has a non-all-ones exponent). */
+static int observed_finite(const float *restrict x, const uint8_t *restrict m, size_t n) {
+    int bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        bad |= (m[i] != 0) & ((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
+}
+
 /* One pass over every sample: mask values, finiteness, non-empty samples,
  * observed fractions and (when absent) mean/std. */
 static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
@@ -207,19 +231,20 @@ static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
         for (int64_t s = 0; s < k && st == DFL_OK; ++s) {
             const float *x = obs + (size_t)s * per_obs;
             const uint8_t *m = mask + (size_t)s * per_mask;
-            size_t nobs = 0;
-            for (size_t i = 0; i < per_mask; ++i) {
-                if (m[i] > 1) {
-                    st = dfl_fail(DFL_EUSAGE,
-                                  "%s: /mask has value %d at sample %lld, channel %zu, row %zu, column %zu; mask values "
-                                  "must be 0 or 1",
-                                  p, m[i], (long long)(s0 + s), i / hw, (i % hw) / (size_t)ds->info.w,
-                                  i % (size_t)ds->info.w);
-                    break;
-                }
-                nobs += m[i];
+            uint8_t mmax;
+            size_t nobs = count_mask(m, per_mask, &mmax);
+            if (mmax > 1) {
+                for (size_t i = 0; i < per_mask; ++i)
+                    if (m[i] > 1) {
+                        st = dfl_fail(DFL_EUSAGE,
+                                      "%s: /mask has value %d at sample %lld, channel %zu, row %zu, column %zu; mask "
+                                      "values must be 0 or 1",
+                                      p, m[i], (long long)(s0 + s), i / hw, (i % hw) / (size_t)ds->info.w,
+                                      i % (size_t)ds->info.w);
+                        break;
+                    }
+                break;
             }
-            if (st != DFL_OK) break;
             if (nobs == 0) {
                 st = dfl_fail(DFL_EUSAGE, "%s: sample %lld has no observed entry (its /mask is all 0)", p,
                               (long long)(s0 + s));
@@ -228,18 +253,20 @@ static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
             for (int ch = 0; ch < c && st == DFL_OK; ++ch) {
                 const float *xc = x + (size_t)ch * hw;
                 const uint8_t *mch = m + (size_t)(mc == 1 ? 0 : ch) * hw;
-                size_t cnt = 0;
-                for (size_t i = 0; i < hw; ++i) {
-                    if (mch[i] && !isfinite(xc[i])) {
-                        st = dfl_fail(DFL_EUSAGE,
-                                      "%s: /obs has a non-finite value (%g) at observed entry: sample %lld, channel "
-                                      "%d, row %zu, column %zu",
-                                      p, (double)xc[i], (long long)(s0 + s), ch, i / (size_t)ds->info.w,
-                                      i % (size_t)ds->info.w);
-                        break;
-                    }
-                    cnt += mch[i];
+                if (!observed_finite(xc, mch, hw)) {
+                    for (size_t i = 0; i < hw; ++i)
+                        if (mch[i] && !isfinite(xc[i])) {
+                            st = dfl_fail(DFL_EUSAGE,
+                                          "%s: /obs has a non-finite value (%g) at observed entry: sample %lld, "
+                                          "channel %d, row %zu, column %zu",
+                                          p, (double)xc[i], (long long)(s0 + s), ch, i / (size_t)ds->info.w,
+                                          i % (size_t)ds->info.w);
+                            break;
+                        }
+                    break;
                 }
+                uint8_t unused;
+                const size_t cnt = count_mask(mch, hw, &unused);
                 observed[ch] += (double)cnt;
                 if (!have_stats) {
                     dfl_moments part = {0, 0, 0};
@@ -400,18 +427,29 @@ dfl_status dfl_dataset_read_crop(const dfl_dataset *ds, int64_t sample, int y0, 
     return DFL_OK;
 }
 
+/* x = m ? (x - mean) * inv_std : 0 over one plane; restrict lets the
+ * compiler vectorise (a uint8_t pointer may otherwise alias the floats). */
+static void normalise_plane(float *restrict x, const uint8_t *restrict m, size_t n, float mean, float inv) {
+    /* Select with a bit mask rather than ?: so that GCC (which may not
+     * speculate float arithmetic under -ftrapping-math) vectorises it. */
+    for (size_t i = 0; i < n; ++i) {
+        const float v = (x[i] - mean) * inv;
+        uint32_t bits;
+        memcpy(&bits, &v, 4);
+        bits &= 0u - (uint32_t)(m[i] != 0);
+        memcpy(&x[i], &bits, 4);
+    }
+}
+
 void dfl_dataset_normalise_masked(const dfl_dataset *ds, int64_t count, int ph, int pw, float *obs,
                                   const uint8_t *mask) {
     const int c = ds->info.c, mc = ds->info.mask_c;
     const size_t plane = (size_t)ph * (size_t)pw;
-    for (int64_t s = 0; s < count; ++s) {
-        for (int ch = 0; ch < c; ++ch) {
-            float *x = obs + ((size_t)s * (size_t)c + (size_t)ch) * plane;
-            const uint8_t *m = mask + ((size_t)s * (size_t)mc + (size_t)(mc == 1 ? 0 : ch)) * plane;
-            const float mean = ds->mean_f[ch], inv = ds->inv_std_f[ch];
-            for (size_t i = 0; i < plane; ++i) x[i] = m[i] ? (x[i] - mean) * inv : 0.0f;
-        }
-    }
+    for (int64_t s = 0; s < count; ++s)
+        for (int ch = 0; ch < c; ++ch)
+            normalise_plane(obs + ((size_t)s * (size_t)c + (size_t)ch) * plane,
+                            mask + ((size_t)s * (size_t)mc + (size_t)(mc == 1 ? 0 : ch)) * plane, plane,
+                            ds->mean_f[ch], ds->inv_std_f[ch]);
 }
 
 dfl_status dfl_dataset_read_samples(const dfl_dataset *ds, int64_t start, int64_t count, float *obs, uint8_t *mask) {

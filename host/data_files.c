@@ -7,24 +7,39 @@
 #include "data_internal.h"
 #include "h5_util_data.h"
 
+/* Count and sum of the selected values, then the sum of squared
+ * deviations from their mean. */
+static void masked_sums(const float *restrict x, const uint8_t *restrict m, size_t count, double *n_out,
+                        double *sum_out) {
+    double n = 0, sum = 0;
+    for (size_t i = 0; i < count; ++i) {
+        const int on = m ? m[i] != 0 : 1;
+        n += on;
+        sum += on ? (double)x[i] : 0.0;
+    }
+    *n_out = n;
+    *sum_out = sum;
+}
+
+static double masked_m2(const float *restrict x, const uint8_t *restrict m, size_t count, double mean) {
+    double m2 = 0;
+    for (size_t i = 0; i < count; ++i) {
+        const double d = (!m || m[i]) ? (double)x[i] - mean : 0.0;
+        m2 += d * d;
+    }
+    return m2;
+}
+
 void dfl_moments_add_values(dfl_moments *acc, const float *x, const uint8_t *m, size_t count) {
     /* Two passes over the chunk (exact mean, then squared deviations),
      * merged into the accumulator with Chan et al.'s pairwise formula, so
-     * large offsets (geopotential ~ 5e4) lose no precision. */
-    double n = 0, sum = 0;
-    for (size_t i = 0; i < count; ++i)
-        if (!m || m[i]) {
-            n += 1;
-            sum += (double)x[i];
-        }
+     * large offsets (geopotential ~ 5e4) lose no precision. Unselected
+     * values are never read into the sums (they may be NaN). */
+    double n, sum;
+    masked_sums(x, m, count, &n, &sum);
     if (n == 0) return;
-    double mean = sum / n, m2 = 0;
-    for (size_t i = 0; i < count; ++i)
-        if (!m || m[i]) {
-            double d = (double)x[i] - mean;
-            m2 += d * d;
-        }
-    dfl_moments part = {n, mean, m2};
+    const double mean = sum / n;
+    dfl_moments part = {n, mean, masked_m2(x, m, count, mean)};
     dfl_moments_merge(acc, &part);
 }
 

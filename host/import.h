@@ -1,0 +1,53 @@
+/* `dynfill import` internals: a source (NetCDF classic / NetCDF-4 via
+ * libnetcdf, or plain HDF5 arrays) exposes channels of 2D fields per time
+ * step with a validity mask (NaN, _FillValue, missing_value, the NetCDF
+ * default fill, or --fill mark missing entries); import_write turns it
+ * into a dataset (/obs, /mask) or, with --truth, a truth file (/truth). */
+#ifndef DYNFILL_HOST_IMPORT_H
+#define DYNFILL_HOST_IMPORT_H
+
+#include <stdint.h>
+
+#include "dynfill/status.h"
+
+typedef struct dfl_import_source dfl_import_source;
+struct dfl_import_source {
+    const char *path;
+    const char *format; /* "netcdf" or "hdf5" */
+    int c, h, w;
+    int64_t t;            /* time steps selected */
+    char **channels;      /* c names */
+    double *lat, *lon;    /* h / w values or NULL */
+    /* Read channel `ch` at selected time step `t` (0-based within the
+     * selection): values in physical units (unpacked), valid[i] = 0 where
+     * missing (value then undefined). */
+    dfl_status (*read)(dfl_import_source *src, int64_t t, int ch, double *values, uint8_t *valid);
+    void (*close)(dfl_import_source *src);
+    void *impl;
+};
+
+typedef struct {
+    const char *in, *out;
+    const char *vars;          /* comma-separated names */
+    int64_t t0, t1;            /* time range [t0, t1); t1 < 0: to the end */
+    int have_fill;
+    double fill;
+    int as_truth;
+} dfl_import_options;
+
+/* Open a NetCDF file (classic or NetCDF-4) / an HDF5 file with arrays. */
+dfl_status dfl_import_open_netcdf(const dfl_import_options *o, dfl_import_source **out);
+dfl_status dfl_import_open_hdf5(const dfl_import_options *o, dfl_import_source **out);
+/* Parse "a:b", "a:", ":b" or "a" (time indices) into [t0, t1). */
+dfl_status dfl_import_parse_time(const char *text, int64_t *t0, int64_t *t1);
+/* Resolve the selected time range against `t_total` steps. */
+dfl_status dfl_import_select_time(const char *path, const dfl_import_options *o, int64_t t_total, int64_t *first,
+                                  int64_t *count);
+/* A longitude axis covering the globe: uniform step d with n |d| = 360. */
+int dfl_import_lon_is_global(const double *lon, int n);
+/* Split "a,b,c" into names (malloc'ed; free with dfl_h5_strings_free). */
+char **dfl_import_split_vars(const char *vars, int *count);
+/* Two passes over the source: validate and gather statistics, then write. */
+dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o);
+
+#endif
