@@ -43,7 +43,7 @@ static const key_spec k_keys[] = {
     NUM("method", "delta", K_DOUBLE, delta, 0, 1),
     NUM("train", "steps", K_LONG, steps, 0, 1e15),
     NUM("train", "batch", K_INT, batch, 1, 1 << 20),
-    NUM("train", "lr", K_DOUBLE, lr, 0, 10),
+    NUM("train", "lr", K_DOUBLE, lr, 0, 1e30),
     NUM("train", "warmup", K_LONG, warmup, 0, 1e15),
     STR("train", "schedule", schedule, "constant|cosine"),
     NUM("train", "weight_decay", K_DOUBLE, weight_decay, 0, 10),

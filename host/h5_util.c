@@ -208,10 +208,13 @@ dfl_status dfl_h5_attr_read_string(hid_t obj, const char *msg, const char *name,
     if (H5Aexists(obj, name) <= 0) return dfl_fail(DFL_EUSAGE, "%s: attribute '%s' is missing", msg, name);
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t t = H5Aget_type(a);
-    if (H5Tget_class(t) != H5T_STRING) {
+    hid_t sp = H5Aget_space(a);
+    hssize_t npoints = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    if (H5Tget_class(t) != H5T_STRING || npoints != 1) {
         H5Tclose(t);
         H5Aclose(a);
-        return dfl_fail(DFL_EUSAGE, "%s: attribute '%s' is not a string", msg, name);
+        return dfl_fail(DFL_EUSAGE, "%s: attribute '%s' is not a single string", msg, name);
     }
     if (H5Tis_variable_str(t) > 0) {
         char *tmp = NULL;

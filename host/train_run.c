@@ -340,8 +340,8 @@ static dfl_status loop(train_run *r) {
     DFL_TRY(save_checkpoint(r));
     if (g_stop_signal || r->step < total) {
         if (rank0)
-            dfl_info("train: stopped by signal at step %ld; checkpoint written to %s (continue with --resume)", r->step,
-                     r->ckpt_path);
+            fprintf(stderr, "dynfill train: stopped by signal at step %ld; checkpoint written to %s (continue with --resume)\n",
+                    r->step, r->ckpt_path);
         return DFL_OK;
     }
     if (rank0) dfl_info("train: done, %ld steps; checkpoint %s", r->step, r->ckpt_path);
