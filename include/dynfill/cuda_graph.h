@@ -61,6 +61,9 @@ void dfl_cuda_graph_destroy(dfl_cuda_graph *g);
 int dfl_cuda_is_capturing(dfl_backend *be);
 /* Waits for be's stream and returns the value in a scalar slot. */
 double dfl_cuda_read_scalar(dfl_backend *be, dfl_cuda_scalar which);
+/* One line naming be's device, e.g. "NVIDIA H200 (sm_90, 132 SMs, 139.8 GiB)";
+ * returns 0, or -1 when be is not a CUDA backend. */
+int dfl_cuda_describe(dfl_backend *be, char *buf, size_t len);
 
 /* Page-locked host memory (cudaMallocHost); panics when out of memory. */
 void *dfl_cuda_host_alloc(size_t bytes);
@@ -114,6 +117,11 @@ static inline double dfl_cuda_read_scalar(dfl_backend *be, dfl_cuda_scalar which
     (void)be;
     (void)which;
     return NAN;
+}
+static inline int dfl_cuda_describe(dfl_backend *be, char *buf, size_t len) {
+    (void)be;
+    if (len) buf[0] = 0;
+    return -1;
 }
 static inline void *dfl_cuda_host_alloc(size_t bytes) { return dfl_xmalloc(bytes); }
 static inline void dfl_cuda_host_free(void *p) { free(p); }

@@ -1,5 +1,6 @@
 // CUDA graph capture of a step, host-visible scalar slots, pinned host
 // buffers and asynchronous uploads (include/dynfill/cuda_graph.h).
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,4 +97,14 @@ extern "C" void dfl_cuda_upload_async(dfl_backend *be, void *dst, const void *pi
 extern "C" void dfl_cuda_upload_wait(dfl_backend *be) {
     if (!is_cuda(be)) return;
     cudaCheck(cudaStreamSynchronize(dfl_cuda_ctx_of(be)->copy_stream));
+}
+
+extern "C" int dfl_cuda_describe(dfl_backend *be, char *buf, size_t len) {
+    if (len) buf[0] = 0;
+    if (!is_cuda(be)) return -1;
+    cudaDeviceProp prop;
+    cudaCheck(cudaGetDeviceProperties(&prop, dfl_cuda_ctx_of(be)->device));
+    snprintf(buf, len, "%s (sm_%d%d, %d SMs, %.1f GiB)", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+             (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+    return 0;
 }
