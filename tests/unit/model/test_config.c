@@ -2,6 +2,7 @@
  * line, and the text round trip stored in checkpoints. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 
 #include "dfl_test.h"
@@ -80,5 +81,26 @@ int main(void) {
     CHECK_CLOSE(dfl_optim_lr_at(&oc, 104), 0.0, 1e-12);
     oc.cosine = 0;
     CHECK_CLOSE(dfl_optim_lr_at(&oc, 90), 1.0, 1e-12);
+    /* every experiment file shipped in configs/ parses */
+    const char *src = getenv("DFL_SOURCE_DIR");
+    if (src) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/configs", src);
+        DIR *d = opendir(dir);
+        CHECK(d != NULL);
+        int files = 0;
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            size_t len = strlen(e->d_name);
+            if (len < 5 || strcmp(e->d_name + len - 4, ".ini")) continue;
+            char path[1400];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            dfl_clear_error();
+            CHECK_MSG(dfl_config_load(path, 0, NULL, &c) == DFL_OK, "%s: %s", path, dfl_last_error());
+            files++;
+        }
+        if (d) closedir(d);
+        CHECK(files >= 4);
+    }
     return dfl_test_finish("model_config");
 }
