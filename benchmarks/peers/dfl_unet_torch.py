@@ -56,8 +56,19 @@ class Conv3x3(nn.Conv2d):
         return super().forward(x)
 
 
+class GroupNorm(nn.GroupNorm):
+    """GroupNorm(8, c, eps 1e-5), computed in the parameters' precision: under
+    bf16 autocast the input is cast up (what CUDA autocast does for
+    group_norm anyway; CPU autocast in PyTorch 1.13 would fail on the mix)."""
+
+    def forward(self, x):
+        if x.dtype != self.weight.dtype:
+            x = x.to(self.weight.dtype)
+        return super().forward(x)
+
+
 def _norm(c):
-    return nn.GroupNorm(GN_GROUPS, c, eps=GN_EPS, affine=True)
+    return GroupNorm(GN_GROUPS, c, eps=GN_EPS, affine=True)
 
 
 class ResBlock(nn.Module):

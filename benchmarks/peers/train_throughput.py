@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -66,12 +67,17 @@ def time_dynfill(dynfill, cfg, steps, warmup, gpu):
     cmd = [dynfill, "bench", "train", "--json", "--steps", str(steps), "--warmup", str(warmup)] + dynfill_args(cfg)
     if gpu:
         cmd += ["--backend", "cuda", "--precision", "bf16"]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise RuntimeError("dynfill failed (exit %d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr.strip()))
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1]
     out = json.loads(line)
     out["command"] = " ".join(cmd)
+    # CPU seconds of the whole process (start-up, init, warm-up and timed steps) per sample trained
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    out["cpu_s_per_sample"] = cpu / ((steps + warmup) * cfg["batch"])
     return out
 
 
@@ -87,6 +93,7 @@ def time_torch(cfg, steps, warmup, device):
     x_obs = torch.randn(n, C, H, W, device=device).contiguous(memory_format=fmt)
     mask = torch.rand(n, 1, H, W, device=device) < 0.8
     times = []
+    cpu0 = time.process_time()
     for i in range(warmup + steps):
         if gpu:
             torch.cuda.synchronize()
@@ -98,10 +105,12 @@ def time_torch(cfg, steps, warmup, device):
             loss.item()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu0
     med = statistics.median(times)
     fwd = dut.forward_flops_per_sample(model, H, W)
     return dict(step_s=med, samples_per_s=n / med, gflops=3.0 * fwd * n / med / 1e9, fwd_gflop_per_sample=fwd / 1e9,
-                params=sum(p.numel() for p in model.parameters()), min_s=min(times), max_s=max(times))
+                params=sum(p.numel() for p in model.parameters()), min_s=min(times), max_s=max(times),
+                cpu_s_per_sample=cpu / ((warmup + steps) * n))
 
 
 def load_avg():
@@ -172,13 +181,17 @@ def main():
     la1 = load_avg()
     print()
     print("| config | flags | params | GFLOP fwd/sample | dynfill samples/s | PyTorch samples/s | dynfill/PyTorch | "
-          "dynfill GFLOP/s | PyTorch GFLOP/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "dynfill GFLOP/s | PyTorch GFLOP/s | CPU-s/sample dynfill | CPU-s/sample PyTorch | PyTorch/dynfill CPU-s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         d, t = r["dynfill"], r["torch"]
-        print("| %s | `%s` | %d | %.3f | %.2f | %.2f | **%.2f** | %.1f | %.1f |" % (
+        print("| %s | `%s` | %d | %.3f | %.2f | %.2f | **%.2f** | %.1f | %.1f | %.3f | %.3f | %.2f |" % (
             r["config"], r["flags"], d["params"], d["fwd_gflop_per_sample"], d["samples_per_s"],
-            t["samples_per_s"], r["ratio"], d["gflops"], t["gflops"]))
+            t["samples_per_s"], r["ratio"], d["gflops"], t["gflops"], d["cpu_s_per_sample"],
+            t["cpu_s_per_sample"], t["cpu_s_per_sample"] / d["cpu_s_per_sample"]))
+    print()
+    print("(samples/s: median step wall time; CPU-s/sample: process CPU time over warm-up + timed steps, dynfill's "
+          "including its start-up; on a busy machine the CPU-time ratio is the steadier of the two)")
     print()
     print("load average after %.2f %.2f %.2f" % la1)
     if args.json:
