@@ -104,14 +104,14 @@ static dfl_status read_truth_attrs(hid_t f, const char *path, int c, int h, int 
         a->nchannels = (size_t)c;
     }
     if (dfl_h5_attr_exists(f, "periodic")) {
-        DFL_TRY(dfl_h5_attr_read_string(f, path, "periodic", &a->periodic));
+        DFL_TRY(dfl_h5_attr_read_text(f, path, "periodic", &a->periodic));
         int px, py;
         DFL_TRY(dfl_data_parse_periodic(path, a->periodic, &px, &py));
     } else {
         a->periodic = strdup("none");
     }
     if (dfl_h5_attr_exists(f, "source"))
-        DFL_TRY(dfl_h5_attr_read_string(f, path, "source", &a->source));
+        DFL_TRY(dfl_h5_attr_read_text(f, path, "source", &a->source));
     else
         a->source = strdup(path);
     const char *axis[2] = {"lat", "lon"};

@@ -90,7 +90,7 @@ static dfl_status check_shapes(dfl_dataset *ds, int *mask_is_u8) {
 
 static dfl_status read_optional_string(dfl_dataset *ds, const char *name, char **out, const char *fallback) {
     hid_t root = ds->file;
-    if (dfl_h5_attr_exists(root, name)) return dfl_h5_attr_read_string(root, ds->path, name, out);
+    if (dfl_h5_attr_exists(root, name)) return dfl_h5_attr_read_text(root, ds->path, name, out);
     *out = strdup(fallback);
     return DFL_OK;
 }

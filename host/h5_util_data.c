@@ -171,6 +171,7 @@ dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *msg, const char *name
         char **raw = dfl_xcalloc((size_t)count + 1, sizeof *raw);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes UTF-8; HDF5 does not convert character sets */
         if (H5Aread(a, mt, raw) < 0) {
             st = dfl_fail(DFL_EUSAGE, "%s: cannot read attribute '%s'", msg, name);
         } else {
@@ -188,6 +189,7 @@ dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *msg, const char *name
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
         H5Tset_strpad(mt, H5T_STR_NULLPAD);
+        H5Tset_cset(mt, H5Tget_cset(t));
         if (H5Aread(a, mt, buf) < 0) {
             st = dfl_fail(DFL_EUSAGE, "%s: cannot read attribute '%s'", msg, name);
         } else {
@@ -210,6 +212,19 @@ dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *msg, const char *name
     (void)scalar;
     *values = items;
     *n = nitems;
+    return DFL_OK;
+}
+
+dfl_status dfl_h5_attr_read_text(hid_t obj, const char *msg, const char *name, char **value) {
+    char **items;
+    size_t n;
+    DFL_TRY(dfl_h5_attr_read_strings(obj, msg, name, &items, &n));
+    if (n != 1) {
+        dfl_h5_strings_free(items, n);
+        return dfl_fail(DFL_EUSAGE, "%s: attribute '%s' has %zu strings; expected one", msg, name, n);
+    }
+    *value = items[0];
+    free(items);
     return DFL_OK;
 }
 

@@ -41,6 +41,9 @@ void dfl_h5_attr_write_strings(hid_t obj, const char *name, const char *const *v
  * the array with dfl_h5_strings_free). */
 dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *path_for_msg, const char *name, char ***values,
                                     size_t *n);
+/* One string (fixed or variable length, ASCII or UTF-8 as h5py writes
+ * it), malloc'ed. */
+dfl_status dfl_h5_attr_read_text(hid_t obj, const char *path_for_msg, const char *name, char **value);
 /* Like dfl_h5_attr_read_strings, but a single string is split at commas
  * ("u,v,p"), the form some tools write channel names in. */
 dfl_status dfl_h5_attr_read_names(hid_t obj, const char *path_for_msg, const char *name, char ***values,

@@ -33,7 +33,10 @@ def write(name, **ds):
     with h5py.File(f"{w}/{name}.h5", "w") as f:
         for k, v in ds.items(): f[k] = v
 write("good", obs=obs, mask=mask)
+with h5py.File(f"{w}/good.h5", "a") as f:   # h5py's variable-length UTF-8 string attributes
+    f.attrs["channels"] = ["u", "v"]; f.attrs["periodic"] = "x"; f.attrs["source"] = "h5py, by hand"
 write("nomask", obs=obs)
+write("plain", obs=obs, mask=mask)
 write("shape", obs=obs, mask=mask[:, :, :, :5])
 o = obs.copy(); o[3, 1, 2, 4] = np.nan; m = mask.copy(); m[3, 0, 2, 4] = 1
 write("nonfinite", obs=o, mask=m)
@@ -41,12 +44,14 @@ m = mask.copy(); m[1, 0, 3, 3] = 7
 write("maskvalue", obs=obs, mask=m)
 m = mask.copy(); m[4] = 0
 write("empty", obs=obs, mask=m)
-data = open(f"{w}/good.h5", "rb").read()
+data = open(f"{w}/plain.h5", "rb").read()
 open(f"{w}/truncated.h5", "wb").write(data[: len(data) // 2])
 open(f"{w}/text.h5", "w").write("not hdf5\n")
 PYEOF
 
-"$DYNFILL" info "$W/good.h5" | grep -q "valid: yes" || { echo "FAIL: good file"; fail=1; }
+"$DYNFILL" info "$W/good.h5" > "$W/good.txt" || { echo "FAIL: good file"; fail=1; }
+grep -q "valid: yes" "$W/good.txt" && grep -q "periodic x" "$W/good.txt" && grep -q "^  v  .*observed" "$W/good.txt" ||
+  { echo "FAIL: h5py attributes not read"; cat "$W/good.txt"; fail=1; }
 expect "$W/nomask.h5: dataset /mask is missing" "$DYNFILL" info "$W/nomask.h5"
 expect "$W/shape.h5: /obs has shape [5, 2, 6, 7] but /mask has shape [5, 1, 6, 5]" "$DYNFILL" info "$W/shape.h5"
 expect "$W/nonfinite.h5: /obs has a non-finite value (nan) at observed entry: sample 3, channel 1, row 2, column 4" "$DYNFILL" info "$W/nonfinite.h5"
