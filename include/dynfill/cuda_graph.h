@@ -61,7 +61,8 @@ void dfl_cuda_graph_destroy(dfl_cuda_graph *g);
 int dfl_cuda_is_capturing(dfl_backend *be);
 /* Waits for be's stream and returns the value in a scalar slot. */
 double dfl_cuda_read_scalar(dfl_backend *be, dfl_cuda_scalar which);
-/* One line naming be's device, e.g. "NVIDIA H200 (sm_90, 132 SMs, 139.8 GiB)";
+/* One line naming be's device and libraries, e.g. "NVIDIA H200 (sm_90, 132 SMs,
+ * 139.8 GiB; driver 13000, runtime 13000, cuDNN 91900)";
  * returns 0, or -1 when be is not a CUDA backend. */
 int dfl_cuda_describe(dfl_backend *be, char *buf, size_t len);
 

@@ -104,7 +104,11 @@ extern "C" int dfl_cuda_describe(dfl_backend *be, char *buf, size_t len) {
     if (!is_cuda(be)) return -1;
     cudaDeviceProp prop;
     cudaCheck(cudaGetDeviceProperties(&prop, dfl_cuda_ctx_of(be)->device));
-    snprintf(buf, len, "%s (sm_%d%d, %d SMs, %.1f GiB)", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
-             (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+    int driver = 0, runtime = 0;
+    cudaCheck(cudaDriverGetVersion(&driver));
+    cudaCheck(cudaRuntimeGetVersion(&runtime));
+    snprintf(buf, len, "%s (sm_%d%d, %d SMs, %.1f GiB; driver %d, runtime %d, cuDNN %zu)", prop.name, prop.major,
+             prop.minor, prop.multiProcessorCount, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), driver,
+             runtime, cudnnGetVersion());
     return 0;
 }

@@ -980,6 +980,11 @@ static void run_table(dfl_backend *cpu, dfl_backend *gpu, int gpu_is_cuda, dfl_p
     H.prec = gpu_is_cuda ? prec_name(prec) : "cpu-cpu";
     H.tol_prec = prec == DFL_PRECISION_BF16 ? 1e-2 : prec == DFL_PRECISION_TF32 ? 2e-3 : 1e-5;
     H.tol_f32 = 1e-5;
+    if (gpu_is_cuda) {
+        char dev[256];
+        dfl_cuda_describe(gpu, dev, sizeof dev);
+        printf("%-8s device: %s\n", H.prec, dev);
+    }
     for (size_t i = 0; i < sizeof op_cases / sizeof *op_cases; ++i) op_cases[i].run(&H, &op_cases[i]);
     if (gpu_is_cuda) {
         check_determinism(&H);

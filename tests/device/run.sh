@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# The device suite and the GPU benchmarks in one call (docs/cuda-backend.md).
+#
+#   tests/device/run.sh                    on a GPU machine with the whole toolchain (CUDA, cuDNN,
+#                                          HDF5, oneDNN, ...): configure + build $BUILD_DIR
+#                                          (default build-cuda), then run everything below
+#   tests/device/run.sh --bundle [DIR]     on a build machine (no GPU needed): build, then pack the
+#                                          binaries and the shared libraries they load (ldd) into
+#                                          DIR/bundle.tar.xz (default DIR: device_bundle, git-ignored)
+#   DFL_BUNDLE=DIR tests/device/run.sh     on a GPU machine without the toolchain: run the binaries
+#                                          of a bundle made with --bundle
+#
+# Runs: the device tests (CUDA ops vs CPU backend in fp32/tf32/bf16, short training on both backends),
+# `dynfill bench kernels`, `dynfill bench train --backend cuda` for the two configs of issue 5 in bf16
+# (and fp32 for reference), and the PyTorch peer (bf16 autocast, channels_last) on the same models.
+# Logs go to $OUT (default ./device_out); a short table is printed last.
+# cuBLAS, cuDNN and NCCL are not bundled (too large): they come from the nvidia-* Python wheels of the
+# machine's PyTorch (their lib folders go on LD_LIBRARY_PATH), or from the system.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${OUT:-$ROOT/device_out}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-cuda}
+STEPS=${DFL_BENCH_STEPS:-30}
+WARMUP=${DFL_BENCH_WARMUP:-10}
+CONFIG_A="--C 1 --size 64 --batch 16 --base 32 --mult 1,2,2 --nres 2"
+CONFIG_B="--C 4 --size 128 --batch 32 --base 64 --mult 1,2,2,2 --nres 2"
+TARGETS="dynfill device_ops device_train"
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+build() {
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDYNFILL_CUDA=ON \
+    -DDYNFILL_CUDA_ARCHS="${DYNFILL_CUDA_ARCHS:-90;80}" >"$BUILD_DIR.configure.log" 2>&1 \
+    || { cat "$BUILD_DIR.configure.log"; die "configure failed"; }
+  cmake --build "$BUILD_DIR" -j"${JOBS:-$(nproc)}" --target $TARGETS || die "build failed"
+}
+
+# Libraries that every Linux has, and the CUDA libraries the GPU machine provides (driver; cuBLAS,
+# cuDNN, NCCL from its wheels). libcudart is small and bundled as a fallback.
+skip_lib() {
+  case "$(basename "$1")" in
+    linux-vdso*|ld-linux*|libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|libresolv.so*|libutil.so*|libnss_*) return 0 ;;
+    libstdc++.so*|libgcc_s.so*) return 0 ;;
+    libcuda.so*|libnvidia*|libcublas*|libcudnn*|libnccl*) return 0 ;;
+  esac
+  return 1
+}
+
+make_bundle() {
+  local dir=${1:-$ROOT/device_bundle}
+  build
+  local stage
+  stage=$(mktemp -d)
+  mkdir -p "$stage/bin" "$stage/lib"
+  cp "$BUILD_DIR/dynfill" "$BUILD_DIR/tests/device/device_ops" "$BUILD_DIR/tests/device/device_train" "$stage/bin/"
+  for b in "$stage"/bin/*; do
+    ldd "$b" | awk '/=>/ {print $3}' | while read -r lib; do
+      [ -f "$lib" ] || continue
+      skip_lib "$lib" || cp -L -n "$lib" "$stage/lib/"
+    done
+  done
+  strip --strip-unneeded "$stage"/bin/* 2>/dev/null || true
+  mkdir -p "$dir"
+  rm -f "$dir/bundle.tar.xz"
+  tar -C "$stage" -cJf "$dir/bundle.tar.xz" bin lib
+  echo "bundle: $dir/bundle.tar.xz ($(du -h "$dir/bundle.tar.xz" | cut -f1)); libraries: $(ls "$stage/lib" | tr '\n' ' ')"
+  rm -rf "$stage"
+}
+
+if [ "${1:-}" = "--bundle" ]; then
+  make_bundle "${2:-}"
+  exit $?
+fi
+
+mkdir -p "$OUT"
+ENVLOG=$OUT/env.log
+: >"$ENVLOG"
+
+# ---- binaries ----
+if [ -n "${DFL_BUNDLE:-}" ]; then
+  [ -f "$DFL_BUNDLE/bundle.tar.xz" ] || die "DFL_BUNDLE=$DFL_BUNDLE has no bundle.tar.xz (make one with --bundle)"
+  UNPACK=$(mktemp -d /tmp/dfl_bundle.XXXXXX)
+  tar -C "$UNPACK" -xJf "$DFL_BUNDLE/bundle.tar.xz" || die "cannot unpack the bundle"
+  BIN=$UNPACK/bin
+  BUNDLE_LIB=$UNPACK/lib
+else
+  build
+  BIN=$BUILD_DIR
+  BUNDLE_LIB=
+fi
+DYNFILL=$BIN/dynfill
+if [ -x "$BIN/device_ops" ]; then OPS=$BIN/device_ops; TRAIN=$BIN/device_train
+else OPS=$BIN/tests/device/device_ops; TRAIN=$BIN/tests/device/device_train; fi
+
+# ---- library path: the nvidia wheels of the machine's Python, then the bundle ----
+PY=${PYTHON:-python3}
+WHEEL_LIBS=$("$PY" - <<'EOF' 2>/dev/null
+import os
+try:
+    import nvidia
+except ImportError:
+    raise SystemExit(0)
+seen = []
+for base in list(nvidia.__path__):
+    for root, dirs, files in os.walk(base):
+        if any(f.startswith("lib") and ".so" in f for f in files) and root not in seen:
+            seen.append(root)
+print(":".join(seen))
+EOF
+)
+LIBPATH=$WHEEL_LIBS
+[ -n "$BUNDLE_LIB" ] && LIBPATH=${LIBPATH:+$LIBPATH:}$BUNDLE_LIB
+LIBPATH=${LIBPATH:+$LIBPATH:}${LD_LIBRARY_PATH:-}
+# Only dynfill's programs get this path: the bundle's libraries must not shadow Python's.
+dfl() { LD_LIBRARY_PATH=$LIBPATH OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} "$@"; }
+
+{
+  echo "== $(date -u)  $(uname -a)"
+  nvidia-smi -L 2>&1 || true
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1 || true
+  echo "LD_LIBRARY_PATH for dynfill: $LIBPATH"
+  for b in "$DYNFILL" "$OPS" "$TRAIN"; do echo "-- ldd $b"; LD_LIBRARY_PATH=$LIBPATH ldd "$b" 2>&1; done
+  "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1
+} >>"$ENVLOG" 2>&1
+if LD_LIBRARY_PATH=$LIBPATH ldd "$DYNFILL" "$OPS" "$TRAIN" 2>&1 | grep -q "not found"; then
+  echo "run.sh: missing shared libraries (see $ENVLOG):" >&2
+  LD_LIBRARY_PATH=$LIBPATH ldd "$DYNFILL" "$OPS" "$TRAIN" 2>&1 | grep "not found" | sort -u >&2
+fi
+
+# ---- 1. device tests ----
+echo "== device tests"
+dfl "$OPS" 2>&1 | tee "$OUT/device_ops.log" | grep -E "FAIL|summary|device:|comparisons" ; OPS_RC=${PIPESTATUS[0]}
+dfl "$TRAIN" 2>&1 | tee "$OUT/device_train.log" | tail -n 8 ; TRAIN_RC=${PIPESTATUS[0]}
+
+# ---- 2. kernel bandwidth ----
+echo "== bench kernels"
+dfl "$DYNFILL" bench kernels 2>&1 | tee "$OUT/bench_kernels.log" ; KER_RC=${PIPESTATUS[0]}
+
+# ---- 3. training throughput, dynfill and PyTorch ----
+echo "== bench train"
+BT=$OUT/bench_train.jsonl
+: >"$BT"
+for cfg in A B; do
+  flags=$CONFIG_A; [ $cfg = B ] && flags=$CONFIG_B
+  for prec in bf16 fp32; do
+    # shellcheck disable=SC2086
+    line=$(dfl "$DYNFILL" bench train --backend cuda --precision $prec --json --steps "$STEPS" --warmup "$WARMUP" $flags 2>>"$ENVLOG" | grep '^{')
+    [ -n "$line" ] && echo "{\"config\": \"$cfg\", \"side\": \"dynfill\", \"precision\": \"$prec\", \"result\": $line}" >>"$BT" \
+      || echo "{\"config\": \"$cfg\", \"side\": \"dynfill\", \"precision\": \"$prec\", \"error\": \"see env.log\"}" >>"$BT"
+  done
+  # shellcheck disable=SC2086
+  line=$("$PY" "$ROOT/tests/device/torch_peer.py" --precision bf16 --steps "$STEPS" --warmup "$WARMUP" $flags 2>>"$ENVLOG" | grep '^{')
+  [ -n "$line" ] && echo "{\"config\": \"$cfg\", \"side\": \"torch\", \"precision\": \"bf16\", \"result\": $line}" >>"$BT" \
+    || echo "{\"config\": \"$cfg\", \"side\": \"torch\", \"precision\": \"bf16\", \"error\": \"see env.log\"}" >>"$BT"
+done
+cat "$BT"
+
+# ---- 4. summary table (last) ----
+"$PY" - "$OUT" "$OPS_RC" "$TRAIN_RC" "$KER_RC" <<'EOF' | tee "$OUT/summary.txt"
+import json, os, re, sys
+out, ops_rc, train_rc, ker_rc = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+def read(name):
+    try:
+        return open(os.path.join(out, name)).read()
+    except OSError:
+        return ""
+print()
+print("== summary (%s)" % out)
+ops = read("device_ops.log")
+print("device_ops   exit %s" % ops_rc)
+for m in re.finditer(r"^(\S+)\s+summary: (\d+) comparisons, (\d+) failed; worst err/tol ([\d.e+-]+|inf|nan) \((.*)\)$", ops, re.M):
+    print("  %-5s %5s comparisons, %3s failed, worst err/tol %s (%s)" % m.groups())
+for line in ops.splitlines():
+    if "FAIL" in line:
+        print("  " + line.strip())
+tr = read("device_train.log")
+print("device_train exit %s" % train_rc)
+for line in tr.splitlines():
+    if "worst loss rel" in line:
+        print("  " + line.strip())
+ker = read("bench_kernels.log")
+print("bench kernels exit %s" % ker_rc)
+for line in ker.splitlines():
+    if "%" in line and not line.startswith("kernel"):
+        cols = line.split()
+        print("  %-30s %8s GB/s %7s" % (line[:28].strip(), cols[-2], cols[-1]))
+rows = {}
+for line in read("bench_train.jsonl").splitlines():
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    rows[(r["config"], r["side"], r["precision"])] = r.get("result")
+print("training samples/s (median step):")
+print("  %-6s %14s %14s %14s %10s" % ("config", "dynfill bf16", "dynfill fp32", "torch bf16", "bf16 ratio"))
+for cfg in ("A", "B"):
+    d = rows.get((cfg, "dynfill", "bf16")); f = rows.get((cfg, "dynfill", "fp32")); t = rows.get((cfg, "torch", "bf16"))
+    fmt = lambda r: "%.1f" % r["samples_per_s"] if r else "n/a"
+    ratio = "%.2fx" % (d["samples_per_s"] / t["samples_per_s"]) if d and t else "n/a"
+    print("  %-6s %14s %14s %14s %10s" % (cfg, fmt(d), fmt(f), fmt(t), ratio))
+print("  A: --C 1 --size 64 --batch 16 --base 32 --mult 1,2,2 --nres 2")
+print("  B: --C 4 --size 128 --batch 32 --base 64 --mult 1,2,2,2 --nres 2")
+EOF
+[ "$OPS_RC" = 0 ] && [ "$TRAIN_RC" = 0 ] && [ "$KER_RC" = 0 ]
