@@ -203,16 +203,16 @@ static dfl_status run(const bench_options *o) {
             if (o->json)
                 printf("{\"bench\": \"io\", \"gb_per_s\": %.3f, \"samples_per_s\": %.1f, \"ms_per_batch\": %.4f, "
                        "\"batch\": %ld, \"patch\": %ld, \"prefetch\": %s, \"samples\": %lld, \"c\": %d, \"h\": %d, "
-                       "\"w\": %d, \"direct_reads\": %s, \"seconds\": %.2f, \"open_seconds\": %.2f}\n",
+                       "\"w\": %d, \"direct_reads\": %s, \"mmap\": %s, \"seconds\": %.2f, \"open_seconds\": %.2f}\n",
                        gbs, (double)batches * (double)o->batch / secs, 1e3 * secs / (double)batches, o->batch, o->patch,
                        o->prefetch ? "true" : "false", (long long)in->n, in->c, in->h, in->w,
-                       dfl_dataset_direct(ds) ? "true" : "false", secs, t_open);
+                       dfl_dataset_direct(ds) ? "true" : "false", ds->map ? "true" : "false", secs, t_open);
             else
                 printf("bench io: %s, %lld samples of %dx%dx%d, batch %ld, patch %ld, prefetch %s, %s reads\n"
                        "  loader: %.2f GB/s  (%.0f samples/s, %.3f ms per batch; target >= 1 GB/s)\n"
                        "  open + validate: %.2f s  (checksum %g)\n",
                        path, (long long)in->n, in->c, in->h, in->w, o->batch, o->patch, o->prefetch ? "on" : "off",
-                       dfl_dataset_direct(ds) ? "direct pread" : "HDF5 hyperslab", gbs,
+                       ds->map ? "mmap" : dfl_dataset_direct(ds) ? "direct pread" : "HDF5 hyperslab", gbs,
                        (double)batches * (double)o->batch / secs, 1e3 * secs / (double)batches, t_open, checksum);
         }
     }

@@ -18,6 +18,8 @@ struct dfl_dataset {
     hid_t file;
     int rank;             /* 4, or 3 for [N, H, W] files */
     int fd;               /* for direct reads, -1 if none */
+    const uint8_t *map;   /* read-only mapping of the whole file, or NULL (then pread) */
+    size_t map_len;
     int64_t obs_offset;   /* byte offset of contiguous little-endian float32 /obs, or -1 */
     int64_t mask_offset;  /* byte offset of contiguous 1-byte /mask, or -1 */
     int hdf5_threadsafe;  /* HDF5 may be called from the prefetch thread */
