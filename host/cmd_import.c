@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "data_internal.h"
 #include "h5_util_data.h"
 #include "import.h"
 
@@ -92,6 +93,7 @@ int dfl_cmd_import(int argc, char **argv) {
     if (st == DFL_OK && !o.in) st = dfl_fail(DFL_EUSAGE, "--in is required");
     if (st == DFL_OK && !o.out) st = dfl_fail(DFL_EUSAGE, "--out is required");
     if (st == DFL_OK && (!o.vars || !*o.vars)) st = dfl_fail(DFL_EUSAGE, "--var is required (e.g. --var z,t)");
+    if (st == DFL_OK) st = dfl_data_check_distinct(o.in, o.out);
     int is_netcdf = 0;
     if (st == DFL_OK) {
         if (!strcmp(format, "nc") || !strcmp(format, "netcdf"))

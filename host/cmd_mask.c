@@ -68,7 +68,7 @@ static dfl_status parse_args(int argc, char **argv, mask_options *o) {
     if (!o->in) return dfl_fail(DFL_EUSAGE, "--in is required (a truth file from dynfill gen or import --truth)");
     if (!o->out) return dfl_fail(DFL_EUSAGE, "--out is required");
     if (!o->pattern) return dfl_fail(DFL_EUSAGE, "--pattern is required (e.g. pixel:0.2 or block:3x3:8)");
-    return DFL_OK;
+    return dfl_data_check_distinct(o->in, o->out);
 }
 
 /* Attributes of the truth file carried over to the dataset. */

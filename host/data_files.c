@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data_internal.h"
 #include "h5_util_data.h"
@@ -118,5 +119,12 @@ dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, 
     } else {
         return dfl_fail(DFL_EUSAGE, "%s: periodic is '%s'; expected none, x, y or xy", what, text);
     }
+    return DFL_OK;
+}
+
+dfl_status dfl_data_check_distinct(const char *in, const char *out) {
+    struct stat a, b;
+    if (!strcmp(in, out) || (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+        return dfl_fail(DFL_EUSAGE, "%s: --out is the input file; write to another path", out);
     return DFL_OK;
 }

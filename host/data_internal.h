@@ -71,6 +71,8 @@ void dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a);
 /* Channel names "<base>" (c == 1) or "<base>_t<i>" / explicit list. The
  * returned array and strings are malloc'ed; free with dfl_h5_strings_free. */
 char **dfl_data_channel_names(const char *base, int c);
+/* DFL_EUSAGE when `out` names the same file as `in`. */
+dfl_status dfl_data_check_distinct(const char *in, const char *out);
 /* Parse "none|x|y|xy"; DFL_EUSAGE naming `what` otherwise. */
 dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, int *py);
 

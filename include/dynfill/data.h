@@ -147,6 +147,7 @@ typedef struct {
  * on rank or world size. Returns DFL_EUSAGE if patch exceeds the field,
  * batch < 1, rank/world invalid, or the split is empty. */
 dfl_status dfl_loader_create(const dfl_dataset *ds, const dfl_loader_config *cfg, dfl_loader **out);
+/* (The dataset must stay open until the loader is destroyed.) */
 /* Fill `out` with the next batch of this rank. Read errors (a file changed
  * or damaged under a running job) return DFL_EUSAGE with the message. */
 dfl_status dfl_loader_next(dfl_loader *ld, dfl_batch *out);
@@ -170,7 +171,8 @@ void dfl_loader_destroy(dfl_loader *ld);
  * dfl_pred_close, so a failed run never leaves a partial file. */
 typedef struct dfl_pred_writer dfl_pred_writer;
 
-/* Prediction of samples [start, start+count) of `src`. */
+/* Prediction of samples [start, start+count) of `src` (which must stay
+ * open until the writer is closed). */
 dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t start, int64_t count,
                            dfl_pred_writer **out);
 /* Rows [row, row+rows) (relative to start). `pred` and `spread` are

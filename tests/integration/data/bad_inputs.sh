@@ -72,6 +72,8 @@ expect "$W/good.h5: dataset /truth is missing" "$DYNFILL" mask --in "$W/good.h5"
 expect "$W/maskvalue.h5: /mask fields are 6x7 but the data is 6x6" "$DYNFILL" mask --in "$W/truth.h5" --pattern "file:$W/maskvalue.h5" --out "$W/o.h5"
 expect "$W/text.h5: not an HDF5 file" "$DYNFILL" mask --in "$W/text.h5" --pattern pixel:0.5 --out "$W/o.h5"
 [ ! -e "$W/o.h5" ] || { echo "FAIL: a failed mask left an output file"; fail=1; }
+expect "$W/./truth.h5: --out is the input file" "$DYNFILL" mask --in "$W/truth.h5" --pattern pixel:0.5 --out "$W/./truth.h5"
+"$DYNFILL" info "$W/truth.h5" | grep -q "/truth" || { echo "FAIL: the truth file was damaged"; fail=1; }
 # gen / import usage errors
 expect "--kind 'turbulence' is unknown" "$DYNFILL" gen --kind turbulence --n 2 --out "$W/x.h5"
 expect "option --n: 'many' is not an integer" "$DYNFILL" gen --kind ns --n many --out "$W/x.h5"
