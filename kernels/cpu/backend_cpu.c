@@ -123,12 +123,7 @@ dfl_backend *dfl_backend_cpu_create(int threads) {
     dnnlCheck(dnnl_stream_create(&ctx->stream, ctx->engine, dnnl_stream_default_flags));
     dnnlCheck(dnnl_primitive_attr_create(&ctx->attr));
     dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(ctx->attr, dnnl_scratchpad_mode_user));
-    /* Measured on the development machine (docs/cpu-backend.md): oneDNN's
-     * blocked layouts plus NHWC<->blocked reorders beat its NHWC kernels in
-     * every direction, most of all in backward-weights. */
-    ctx->conv_layout[DFL_CPU_CONV_FWD] = DFL_CPU_CONV_BLOCKED;
-    ctx->conv_layout[DFL_CPU_CONV_BWD_DATA] = DFL_CPU_CONV_BLOCKED;
-    ctx->conv_layout[DFL_CPU_CONV_BWD_WEIGHTS] = DFL_CPU_CONV_BLOCKED;
+    for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) ctx->conv_layout[dir] = DFL_CPU_CONV_AUTO;
 
     be->alloc = cpu_alloc;
     be->free = cpu_free;

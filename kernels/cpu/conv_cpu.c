@@ -198,12 +198,26 @@ static void conv_op_desc(const dfl_conv_desc *d, int dir, int has_bias, dnnl_for
     }
 }
 
+/* The layout rule, from bench_ops --unet on AVX2 (docs/cpu-backend.md):
+ * oneDNN's blocked kernels beat its NHWC kernels on 3x3 convolutions by
+ * 1.1-2x even counting the reorders, most in backward-weights; for 1x1
+ * convolutions the reorders cost as much as the convolution, so NHWC wins;
+ * with fewer than 8 channels on the side that gets padded to a block (the
+ * stem's input, the head's output) NHWC wins where that side is the
+ * primitive's input. */
+static dfl_cpu_conv_layout conv_auto_layout(const dfl_conv_desc *d, int dir) {
+    if (d->k == 1) return DFL_CPU_CONV_NHWC;
+    if (dir == DFL_CPU_CONV_FWD && d->cin < 8) return DFL_CPU_CONV_NHWC;
+    if (dir == DFL_CPU_CONV_BWD_DATA && d->cout < 8) return DFL_CPU_CONV_NHWC;
+    return DFL_CPU_CONV_BLOCKED;
+}
+
 static conv_entry *entry_create(dfl_cpu_ctx *ctx, const dfl_conv_desc *d, int dir, int has_bias) {
     conv_entry *e = dfl_xcalloc(1, sizeof *e);
     e->d = *d;
     e->dir = dir;
     e->has_bias = has_bias;
-    e->layout = ctx->conv_layout[dir];
+    e->layout = ctx->conv_layout[dir] == DFL_CPU_CONV_AUTO ? conv_auto_layout(d, dir) : ctx->conv_layout[dir];
     const dnnl_format_tag_t act_tag = e->layout == DFL_CPU_CONV_BLOCKED ? dnnl_format_tag_any : dnnl_nhwc;
 
     dnnl_convolution_desc_t cd;

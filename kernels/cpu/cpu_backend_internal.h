@@ -33,12 +33,14 @@ typedef struct {
 void *dfl_cpu_buffer_reserve(dfl_cpu_buffer *b, size_t bytes);
 void dfl_cpu_buffer_release(dfl_cpu_buffer *b);
 
-/* Convolution layout policy per direction (forward, backward-data,
+/* Convolution activation layout per direction (forward, backward-data,
  * backward-weights): run the primitive on the NHWC tensors directly, or
  * let oneDNN pick its preferred (blocked) activation layout and reorder
- * NHWC <-> blocked around it. Fixed at backend creation so results are the
- * same every run (see docs/cpu-backend.md for the measurements). */
-typedef enum { DFL_CPU_CONV_NHWC = 0, DFL_CPU_CONV_BLOCKED = 1 } dfl_cpu_conv_layout;
+ * NHWC <-> blocked around it. AUTO (the default) chooses by shape
+ * (conv_cpu.c: conv_auto_layout); it depends on the shape only, so a shape
+ * always runs the same kernels and gives the same bits run after run
+ * (docs/cpu-backend.md has the measurements behind the rule). */
+typedef enum { DFL_CPU_CONV_NHWC = 0, DFL_CPU_CONV_BLOCKED = 1, DFL_CPU_CONV_AUTO = 2 } dfl_cpu_conv_layout;
 enum { DFL_CPU_CONV_FWD = 0, DFL_CPU_CONV_BWD_DATA = 1, DFL_CPU_CONV_BWD_WEIGHTS = 2, DFL_CPU_CONV_NDIR = 3 };
 
 struct dfl_cpu_conv_entry; /* conv_cpu.c */
@@ -82,8 +84,9 @@ void dfl_cpu_register_method_ops(dfl_backend *be);
 /* Frees the cached convolution primitives (conv_cpu.c). */
 void dfl_cpu_conv_cache_destroy(dfl_cpu_ctx *ctx);
 
-/* Overrides the convolution layout policy of one direction; drops the
- * primitive cache. For benchmarks and tests (tests/unit/ops/bench_ops.c). */
+/* Sets the convolution layout policy of one direction (AUTO restores the
+ * default); drops the primitive cache. For tests and benchmarks
+ * (tests/unit/ops). */
 void dfl_cpu_set_conv_layout(dfl_backend *be, int direction, dfl_cpu_conv_layout layout);
 /* The oneDNN implementation name chosen for a conv shape and direction
  * (e.g. "jit:avx2"), creating the primitive if needed. */

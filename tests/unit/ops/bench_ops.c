@@ -2,10 +2,11 @@
  *   bench_ops            conv 32->32 3x3, 64x64, batch 16 (fwd, bwd-data,
  *                        bwd-weights) and GN+SiLU on [16, 4096, 32]
  *   bench_ops --unet     every conv shape of dfl-unet v1 (C 1, 64^2, batch
- *                        16, base 32, mult 1,2,2, nres 2), under both
- *                        activation-layout policies, with the oneDNN
- *                        implementation picked
+ *                        16, base 32, mult 1,2,2, nres 2) under the default
+ *                        (auto) and both forced activation-layout policies
  *   bench_ops --reps N   timed repetitions (the minimum is reported)
+ *   bench_ops --cpu-time process CPU time instead of wall time (use with
+ *                        OMP_NUM_THREADS=1 on a loaded machine)
  * GFLOP/s counts 2 * n * oh * ow * cout * cin * k * k per conv direction. */
 #include <omp.h>
 #include <stdio.h>
@@ -15,9 +16,14 @@
 
 #include "cpu/cpu_backend_internal.h"
 
+/* --cpu-time: process CPU time instead of wall time. On a shared, loaded
+ * machine with OMP_NUM_THREADS=1 this measures the work itself, without the
+ * time the process waits to be scheduled. */
+static clockid_t g_clock = CLOCK_MONOTONIC;
+
 static double now_s(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(g_clock, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -125,8 +131,9 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--unet")) unet = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cpu-time")) g_clock = CLOCK_PROCESS_CPUTIME_ID;
         else {
-            fprintf(stderr, "usage: bench_ops [--unet] [--reps N]\n");
+            fprintf(stderr, "usage: bench_ops [--unet] [--reps N] [--cpu-time]\n");
             return 2;
         }
     }
@@ -136,8 +143,8 @@ int main(int argc, char **argv) {
     const dfl_conv_desc main_conv = {16, 64, 64, 32, 32, 3, 1, 0, 0};
     const dfl_conv_desc periodic_conv = {16, 64, 64, 32, 32, 3, 1, 1, 1};
     if (!unet) {
-        bench_conv(be, &main_conv, 1, "default");
-        bench_conv(be, &periodic_conv, 1, "default");
+        bench_conv(be, &main_conv, 1, "auto");
+        bench_conv(be, &periodic_conv, 1, "auto");
         set_policy(be, DFL_CPU_CONV_NHWC);
         bench_conv(be, &main_conv, 1, "nhwc");
         set_policy(be, DFL_CPU_CONV_BLOCKED);
@@ -145,47 +152,50 @@ int main(int argc, char **argv) {
         bench_group_norm(be, 16, 64 * 64, 32, 8);
         bench_group_norm(be, 16, 32 * 32, 64, 8);
     } else {
-        /* A/B: one backend per policy, runs interleaved so load drift on a
-         * shared machine hits both alike; best of g_reps for each. */
-        dfl_backend *nb = dfl_backend_cpu_create(0);
-        set_policy(be, DFL_CPU_CONV_BLOCKED);
-        set_policy(nb, DFL_CPU_CONV_NHWC);
+        /* One backend per policy (auto, blocked, nhwc), runs interleaved so
+         * load drift on a shared machine hits all alike; best of g_reps. */
+        enum { NP = 3 };
+        static const char *pname[NP] = {"auto", "blocked", "nhwc"};
+        const dfl_cpu_conv_layout playout[NP] = {DFL_CPU_CONV_AUTO, DFL_CPU_CONV_BLOCKED, DFL_CPU_CONV_NHWC};
+        dfl_backend *pb[NP] = {be, dfl_backend_cpu_create(0), dfl_backend_cpu_create(0)};
+        for (int p = 0; p < NP; ++p) set_policy(pb[p], playout[p]);
         const int nshapes = (int)(sizeof unet_convs / sizeof unet_convs[0]);
-        double total[2][3] = {{0}}, best_total[3] = {0};
+        double total[NP][3] = {{0}};
         double flops = 0.0;
         const int reps = g_reps;
         g_reps = 1;
         for (int s = 0; s < nshapes; ++s) {
             const dfl_conv_desc *d = &unet_convs[s];
-            conv_times best[2];
-            for (int p = 0; p < 2; ++p)
+            conv_times best[NP];
+            for (int p = 0; p < NP; ++p)
                 for (int dir = 0; dir < 3; ++dir) best[p].t[dir] = 1e30;
             for (int r = 0; r < reps; ++r) {
-                for (int p = 0; p < 2; ++p) {
-                    conv_times ct = bench_conv(p ? nb : be, d, 0, "");
+                for (int p = 0; p < NP; ++p) {
+                    conv_times ct = bench_conv(pb[p], d, 0, "");
                     for (int dir = 0; dir < 3; ++dir)
                         if (ct.t[dir] < best[p].t[dir]) best[p].t[dir] = ct.t[dir];
                 }
             }
             const double gflop = 2.0 * d->n * dfl_conv_out_h(d) * dfl_conv_out_w(d) * d->cout * d->cin * d->k * d->k * 1e-9;
             flops += unet_count[s] * gflop;
-            printf("x%-2d n%d %3dx%-3d %3d->%-3d k%d s%d |", unet_count[s], d->n, d->h, d->w, d->cin, d->cout, d->k,
-                   d->stride);
-            static const char *dn[3] = {"fwd", "bwd-data", "bwd-w"};
+            printf("x%-2d %3dx%-3d %3d->%-3d k%d s%d GF/s", unet_count[s], d->h, d->w, d->cin, d->cout, d->k, d->stride);
+            static const char *dn[3] = {"fwd", "bwd-d", "bwd-w"};
             for (int dir = 0; dir < 3; ++dir) {
-                printf(" %s blocked %6.1f nhwc %6.1f GF/s |", dn[dir], gflop / best[0].t[dir], gflop / best[1].t[dir]);
-                for (int p = 0; p < 2; ++p) total[p][dir] += unet_count[s] * best[p].t[dir];
-                best_total[dir] += unet_count[s] * (best[0].t[dir] < best[1].t[dir] ? best[0].t[dir] : best[1].t[dir]);
+                printf(" | %s", dn[dir]);
+                for (int p = 0; p < NP; ++p) {
+                    printf(" %s %5.1f", pname[p], gflop / best[p].t[dir]);
+                    total[p][dir] += unet_count[s] * best[p].t[dir];
+                }
             }
             printf("\n");
         }
         g_reps = reps;
-        for (int p = 0; p < 2; ++p)
-            printf("unet convs, %-7s: fwd %7.1f ms, bwd-data %7.1f ms, bwd-w %7.1f ms per batch of 16 (%.1f GFLOP each)\n",
-                   p ? "nhwc" : "blocked", total[p][0] * 1e3, total[p][1] * 1e3, total[p][2] * 1e3, flops);
-        printf("unet convs, best-of : fwd %7.1f ms, bwd-data %7.1f ms, bwd-w %7.1f ms\n", best_total[0] * 1e3,
-               best_total[1] * 1e3, best_total[2] * 1e3);
-        dfl_backend_destroy(nb);
+        for (int p = 0; p < NP; ++p)
+            printf("unet convs, %-7s: fwd %7.1f ms, bwd-data %7.1f ms, bwd-w %7.1f ms = %7.1f ms per batch of 16 "
+                   "(%.1f GFLOP a direction)\n",
+                   pname[p], total[p][0] * 1e3, total[p][1] * 1e3, total[p][2] * 1e3,
+                   (total[p][0] + total[p][1] + total[p][2]) * 1e3, flops);
+        for (int p = 1; p < NP; ++p) dfl_backend_destroy(pb[p]);
     }
     dfl_backend_destroy(be);
     return 0;

@@ -1,7 +1,8 @@
 /* CPU backend convolutions (oneDNN) against the naive double reference:
  * forward, backward-data and backward-weights (with and without bias) for
  * cin != cout, k = 1 and 3, stride 1 and 2, odd sizes, n > 1 and periodic
- * none / x / y / xy, under both activation-layout policies; and each op run
+ * none / x / y / xy, under the default and both forced activation-layout
+ * policies; and each op run
  * twice gives identical bits. */
 #include "cpu/cpu_backend_internal.h"
 #include "ops_test_util.h"
@@ -79,10 +80,11 @@ int main(void) {
         {2, 16, 16, 32, 1, 3, 1, 1, 1}, {1, 1, 3, 2, 3, 3, 1, 1, 1},  {1, 2, 2, 3, 2, 3, 2, 1, 1},
     };
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
-    for (int policy = 0; policy < 2; ++policy) {
-        const dfl_cpu_conv_layout layout = policy ? DFL_CPU_CONV_NHWC : DFL_CPU_CONV_BLOCKED;
-        for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, layout);
-        for (int s = 0; s < nshapes; ++s) check_conv(be, shapes[s], policy ? "nhwc" : "blocked");
+    const dfl_cpu_conv_layout layouts[3] = {DFL_CPU_CONV_AUTO, DFL_CPU_CONV_BLOCKED, DFL_CPU_CONV_NHWC};
+    const char *names[3] = {"auto", "blocked", "nhwc"};
+    for (int policy = 0; policy < 3; ++policy) {
+        for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, layouts[policy]);
+        for (int s = 0; s < nshapes; ++s) check_conv(be, shapes[s], names[policy]);
     }
     dfl_backend_destroy(be);
     return dfl_test_finish("ops_conv");
