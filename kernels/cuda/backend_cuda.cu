@@ -47,7 +47,10 @@ void *dfl_cuda_scratch(dfl_backend *be, int slot, size_t bytes) {
         DFL_PANIC("CUDA scratch slot %d must grow to %zu bytes during graph capture: run the captured step once "
                   "eagerly before dfl_cuda_graph_begin",
                   slot, bytes);
-    if (b->ptr) cudaCheck(cudaFree(b->ptr)); // synchronises the device: no queued op still uses it
+    if (b->ptr) {
+        cudaCheck(cudaStreamSynchronize(ctx->stream)); // no queued op may still use the old buffer
+        cudaCheck(cudaFree(b->ptr));
+    }
     b->ptr = NULL;
     size_t want = bytes + bytes / 4; // head-room for slowly growing shapes
     want = (want + 255) & ~(size_t)255;
@@ -79,8 +82,9 @@ static void *cuda_alloc(dfl_backend *be, size_t bytes) {
 }
 
 static void cuda_free(dfl_backend *be, void *p) {
-    (void)be;
-    if (p) cudaCheck(cudaFree(p));
+    if (!p) return;
+    cudaCheck(cudaStreamSynchronize(dfl_cuda_stream(be))); // queued ops may still read or write p
+    cudaCheck(cudaFree(p));
 }
 
 // Synchronous with respect to the host (the source may be reused at once,

@@ -7,10 +7,12 @@
 // algorithm is chosen on first use, by cuDNN's heuristics (the same choice
 // every run, so results are bit-identical across processes) or, with
 // DFL_CUDNN_FIND=1, by timing (faster, but the choice may vary between
-// runs). Only deterministic algorithms are accepted, with at most 1 GiB of
+// runs). Accepted: deterministic algorithms with at most 1 GiB of
 // workspace; strict fp32 also excludes the FFT and non-fused Winograd
 // algorithms (their rounding differs from a direct sum by more than the
-// fp32 test tolerance).
+// fp32 test tolerance). Only when cuDNN offers none of those for a shape
+// does it relax, with a warning: first to inexact algorithms, last to
+// non-deterministic ones (see acceptable()).
 //
 // Precision (backend.h dfl_precision):
 //   FP32: float tensors, CUDNN_FMA_MATH (no tensor cores, no TF32);
@@ -261,34 +263,35 @@ static int inexact_algo(int dir, int algo) {
     }
 }
 
-// First acceptable entry of a perf list (sorted best first), or -1.
+// The fields of cuDNN's three perf structs that the choice needs.
+typedef struct {
+    int algo;
+    cudnnStatus_t status;
+    size_t memory;
+    cudnnDeterminism_t determinism;
+    cudnnMathType_t math;
+} perf_entry;
+
+#define DFL_MAX_ALGOS 16
+
 template <typename Perf>
-static int pick_algo(const Perf *perf, int count, int dir, dfl_precision prec, cudnnDataType_t dtype,
-                     cudnnMathType_t *math) {
-    for (int i = 0; i < count; ++i) {
-        const Perf *q = &perf[i];
-        if (q->status != CUDNN_STATUS_SUCCESS || q->determinism != CUDNN_DETERMINISTIC) continue;
-        if (q->memory > DFL_CONV_WORKSPACE_LIMIT) continue;
-        if (q->mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
-        if (dtype == CUDNN_DATA_FLOAT && prec == DFL_PRECISION_FP32) {
-            if (q->mathType != CUDNN_FMA_MATH || inexact_algo(dir, (int)q->algo)) continue;
-        }
-        *math = q->mathType;
-        return i;
+static int copy_perf(const Perf *perf, int got, perf_entry *out) {
+    int n = got < DFL_MAX_ALGOS ? got : DFL_MAX_ALGOS;
+    for (int i = 0; i < n; ++i) {
+        out[i].algo = (int)perf[i].algo;
+        out[i].status = perf[i].status;
+        out[i].memory = perf[i].memory;
+        out[i].determinism = perf[i].determinism;
+        out[i].math = perf[i].mathType;
     }
-    return -1;
+    return n;
 }
 
-// Chooses the algorithm of one direction for one data type; 0 if none.
-static int dir_try(dfl_cuda_ctx *ctx, const dfl_cuda_conv_plan *p, conv_dir *cd, int dir, dfl_precision prec,
-                   cudnnDataType_t dtype) {
-    cudnnMathType_t want = dtype == CUDNN_DATA_BFLOAT16   ? CUDNN_TENSOR_OP_MATH
-                           : prec == DFL_PRECISION_FP32 ? CUDNN_FMA_MATH
-                                                        : CUDNN_DEFAULT_MATH;
-    dir_descriptors(p, cd, dtype, want);
-    cudnnMathType_t math = want;
-    int got = 0, idx = -1;
+// cuDNN's ranked candidates for one direction (heuristics, or timing with
+// DFL_CUDNN_FIND=1), best first.
+static int query_algos(dfl_cuda_ctx *ctx, conv_dir *cd, int dir, perf_entry *out) {
     cudnnHandle_t hd = ctx->cudnn;
+    int got = 0;
     if (dir == DIR_FWD) {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         if (ctx->cudnn_find)
@@ -297,14 +300,9 @@ static int dir_try(dfl_cuda_ctx *ctx, const dfl_cuda_conv_plan *p, conv_dir *cd,
         else
             cudnnCheck(cudnnGetConvolutionForwardAlgorithm_v7(hd, cd->xd, cd->wd, cd->cd, cd->yd,
                                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf));
-        idx = pick_algo(perf, got, dir, prec, dtype, &math);
-        if (idx >= 0) {
-            cd->algo = (int)perf[idx].algo;
-            cudnnCheck(cudnnSetConvolutionMathType(cd->cd, math));
-            cudnnCheck(cudnnGetConvolutionForwardWorkspaceSize(hd, cd->xd, cd->wd, cd->cd, cd->yd,
-                                                               perf[idx].algo, &cd->ws));
-        }
-    } else if (dir == DIR_BWD_DATA) {
+        return copy_perf(perf, got, out);
+    }
+    if (dir == DIR_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
         if (ctx->cudnn_find)
             cudnnCheck(cudnnFindConvolutionBackwardDataAlgorithm(hd, cd->wd, cd->yd, cd->cd, cd->xd,
@@ -313,33 +311,83 @@ static int dir_try(dfl_cuda_ctx *ctx, const dfl_cuda_conv_plan *p, conv_dir *cd,
             cudnnCheck(cudnnGetConvolutionBackwardDataAlgorithm_v7(hd, cd->wd, cd->yd, cd->cd, cd->xd,
                                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
                                                                    perf));
-        idx = pick_algo(perf, got, dir, prec, dtype, &math);
-        if (idx >= 0) {
-            cd->algo = (int)perf[idx].algo;
+        return copy_perf(perf, got, out);
+    }
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    if (ctx->cudnn_find)
+        cudnnCheck(cudnnFindConvolutionBackwardFilterAlgorithm(hd, cd->xd, cd->yd, cd->cd, cd->wd,
+                                                               CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
+    else
+        cudnnCheck(cudnnGetConvolutionBackwardFilterAlgorithm_v7(hd, cd->xd, cd->yd, cd->cd, cd->wd,
+                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
+                                                                 perf));
+    return copy_perf(perf, got, out);
+}
+
+// Workspace of `algo` under the descriptor's current math type; a status
+// other than success means cuDNN cannot run that combination.
+static cudnnStatus_t workspace_of(cudnnHandle_t hd, const conv_dir *cd, int dir, int algo, size_t *ws) {
+    switch (dir) {
+    case DIR_FWD:
+        return cudnnGetConvolutionForwardWorkspaceSize(hd, cd->xd, cd->wd, cd->cd, cd->yd,
+                                                       (cudnnConvolutionFwdAlgo_t)algo, ws);
+    case DIR_BWD_DATA:
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(hd, cd->wd, cd->yd, cd->cd, cd->xd,
+                                                            (cudnnConvolutionBwdDataAlgo_t)algo, ws);
+    default:
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(hd, cd->xd, cd->yd, cd->cd, cd->wd,
+                                                              (cudnnConvolutionBwdFilterAlgo_t)algo, ws);
+    }
+}
+
+// Acceptance tiers, tried in order: 0 = deterministic, within the workspace
+// limit and, in strict fp32, FMA math and no FFT / non-fused Winograd;
+// 1 = also those inexact algorithms; 2 = also non-deterministic ones (the
+// last resort, warned). Strict fp32 never accepts tensor-op math, and the
+// descriptor stays CUDNN_FMA_MATH (no TF32) whatever the entry says.
+static int acceptable(const perf_entry *q, int tier, int dir, int strict_fp32) {
+    if (q->status != CUDNN_STATUS_SUCCESS || q->memory > DFL_CONV_WORKSPACE_LIMIT) return 0;
+    if (q->math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return 0;
+    if (tier < 2 && q->determinism != CUDNN_DETERMINISTIC) return 0;
+    if (strict_fp32) {
+        if (q->math == CUDNN_TENSOR_OP_MATH) return 0;
+        if (tier == 0 && (q->math != CUDNN_FMA_MATH || inexact_algo(dir, q->algo))) return 0;
+    }
+    return 1;
+}
+
+// Chooses the algorithm of one direction for one data type; 0 if none.
+static int dir_try(dfl_cuda_ctx *ctx, const dfl_cuda_conv_plan *p, conv_dir *cd, int dir, dfl_precision prec,
+                   cudnnDataType_t dtype, int first_tier, int last_tier) {
+    const int strict_fp32 = dtype == CUDNN_DATA_FLOAT && prec == DFL_PRECISION_FP32;
+    const cudnnMathType_t want = dtype == CUDNN_DATA_BFLOAT16 ? CUDNN_TENSOR_OP_MATH
+                                 : strict_fp32              ? CUDNN_FMA_MATH
+                                                            : CUDNN_DEFAULT_MATH;
+    dir_descriptors(p, cd, dtype, want);
+    perf_entry perf[DFL_MAX_ALGOS];
+    const int n = query_algos(ctx, cd, dir, perf);
+    for (int tier = first_tier; tier <= last_tier; ++tier) {
+        for (int i = 0; i < n; ++i) {
+            if (!acceptable(&perf[i], tier, dir, strict_fp32)) continue;
+            const cudnnMathType_t math = strict_fp32 ? CUDNN_FMA_MATH : perf[i].math;
             cudnnCheck(cudnnSetConvolutionMathType(cd->cd, math));
-            cudnnCheck(cudnnGetConvolutionBackwardDataWorkspaceSize(hd, cd->wd, cd->yd, cd->cd, cd->xd,
-                                                                    perf[idx].algo, &cd->ws));
-        }
-    } else {
-        cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-        if (ctx->cudnn_find)
-            cudnnCheck(cudnnFindConvolutionBackwardFilterAlgorithm(hd, cd->xd, cd->yd, cd->cd, cd->wd,
-                                                                   CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
-                                                                   perf));
-        else
-            cudnnCheck(cudnnGetConvolutionBackwardFilterAlgorithm_v7(hd, cd->xd, cd->yd, cd->cd, cd->wd,
-                                                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
-                                                                     perf));
-        idx = pick_algo(perf, got, dir, prec, dtype, &math);
-        if (idx >= 0) {
-            cd->algo = (int)perf[idx].algo;
-            cudnnCheck(cudnnSetConvolutionMathType(cd->cd, math));
-            cudnnCheck(cudnnGetConvolutionBackwardFilterWorkspaceSize(hd, cd->xd, cd->yd, cd->cd, cd->wd,
-                                                                      perf[idx].algo, &cd->ws));
+            size_t ws = 0;
+            if (workspace_of(ctx->cudnn, cd, dir, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS ||
+                ws > DFL_CONV_WORKSPACE_LIMIT)
+                continue;
+            cd->algo = perf[i].algo;
+            cd->ws = ws;
+            if (tier > 0) {
+                const dfl_conv_desc *d = &p->d;
+                dfl_warn("cuDNN: conv %s n=%d %dx%d cin=%d cout=%d k=%d stride=%d uses algorithm %d, which is %s",
+                         dir_name[dir], d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride, cd->algo,
+                         tier == 1 ? "not a direct sum (rounding differs slightly)" : "NOT deterministic");
+            }
+            return 1;
         }
     }
-    if (idx < 0) dir_destroy(cd);
-    return idx >= 0;
+    dir_destroy(cd);
+    return 0;
 }
 
 static conv_dir *dir_get(dfl_backend *be, dfl_cuda_conv_plan *p, int dir) {
@@ -351,16 +399,19 @@ static conv_dir *dir_get(dfl_backend *be, dfl_cuda_conv_plan *p, int dir) {
                   dir_name[dir]);
     const dfl_conv_desc *d = &p->d;
     if (be->precision == DFL_PRECISION_BF16) {
-        if (dir_try(ctx, p, cd, dir, be->precision, CUDNN_DATA_BFLOAT16)) return cd;
+        // deterministic bf16, then deterministic TF32, then any bf16, then any TF32
+        if (dir_try(ctx, p, cd, dir, be->precision, CUDNN_DATA_BFLOAT16, 0, 1)) return cd;
         dfl_warn("cuDNN has no deterministic bf16 %s algorithm for conv n=%d %dx%d cin=%d cout=%d k=%d stride=%d; "
                  "running it in TF32",
                  dir_name[dir], d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride);
-        if (dir_try(ctx, p, cd, dir, DFL_PRECISION_TF32, CUDNN_DATA_FLOAT)) return cd;
-    } else if (dir_try(ctx, p, cd, dir, be->precision, CUDNN_DATA_FLOAT)) {
+        if (dir_try(ctx, p, cd, dir, DFL_PRECISION_TF32, CUDNN_DATA_FLOAT, 0, 1)) return cd;
+        if (dir_try(ctx, p, cd, dir, be->precision, CUDNN_DATA_BFLOAT16, 2, 2)) return cd;
+        if (dir_try(ctx, p, cd, dir, DFL_PRECISION_TF32, CUDNN_DATA_FLOAT, 2, 2)) return cd;
+    } else if (dir_try(ctx, p, cd, dir, be->precision, CUDNN_DATA_FLOAT, 0, 2)) {
         return cd;
     }
-    DFL_PANIC("cuDNN offers no deterministic %s algorithm for conv n=%d %dx%d cin=%d cout=%d k=%d stride=%d", dir_name[dir],
-              d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride);
+    DFL_PANIC("cuDNN offers no usable %s algorithm for conv n=%d %dx%d cin=%d cout=%d k=%d stride=%d (NHWC)",
+              dir_name[dir], d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride);
 }
 
 // ---- launch helpers ----

@@ -47,7 +47,7 @@ struct gn_vec<4> {
 };
 
 template <int VEC>
-__global__ void __launch_bounds__(GN_FWD_THREADS)
+__global__ void __launch_bounds__(GN_FWD_THREADS, 1)
     dfl_gn_fwd_kernel(int hw, int c, int groups, float eps, const float *__restrict__ x,
                       const float *__restrict__ gamma, const float *__restrict__ beta, float *__restrict__ y,
                       float *__restrict__ mean, float *__restrict__ rstd, int apply_silu) {
