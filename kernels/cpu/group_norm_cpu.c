@@ -9,7 +9,8 @@
  *   dgamma = sum_{i,p} da xhat,  dbeta = sum_{i,p} da,
  *   dx = rstd (da gamma - E_g[da gamma] - xhat E_g[da gamma xhat]).
  * a is recomputed from x, mean, rstd, gamma and beta with the same float
- * expression as the forward, so the recomputed value is bit-identical.
+ * expression as the forward, so the recomputed value is bit-identical; the
+ * first backward pass stores da in dx, the second turns it into dx.
  *
  * Work is split into fixed chunks of pixels (a function of the shape only);
  * each chunk's per-channel partial sums (double) are combined in a fixed
@@ -152,11 +153,13 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
             const int p0 = k * s.chunk_pixels, p1 = p0 + s.chunk_pixels < hw ? p0 + s.chunk_pixels : hw;
             for (int p = p0; p < p1; ++p) {
                 const float *xr = x + ((size_t)i * hw + p) * c, *dyr = dy + ((size_t)i * hw + p) * c;
+                float *dar = dx + ((size_t)i * hw + p) * c;
                 if (apply_silu) {
 #pragma omp simd
                     for (int ch = 0; ch < c; ++ch) {
                         const float xc = xr[ch] - m[ch];
                         const float da = dyr[ch] * dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
+                        dar[ch] = da; /* kept for pass 2 (dx may alias dy: same element) */
                         sd[ch] += (double)da;
                         sdx[ch] += (double)da * (double)(xc * r[ch]);
                     }
@@ -205,27 +208,19 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
         }
     }
 
-    /* pass 2: dx */
+    /* pass 2: dx from da (stored in dx by pass 1 when SiLU is fused, else dy) */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int i = 0; i < n; ++i) {
         for (int k = 0; k < s.nchunks; ++k) {
-            const float *m = cm + (size_t)i * c, *sc = cs + (size_t)i * c, *b = cb + (size_t)i * c;
+            const float *m = cm + (size_t)i * c;
             const float *P = cP + (size_t)i * c, *Q = cQ + (size_t)i * c, *R = cR + (size_t)i * c;
             const int p0 = k * s.chunk_pixels, p1 = p0 + s.chunk_pixels < hw ? p0 + s.chunk_pixels : hw;
             for (int p = p0; p < p1; ++p) {
-                const float *xr = x + ((size_t)i * hw + p) * c, *dyr = dy + ((size_t)i * hw + p) * c;
+                const float *xr = x + ((size_t)i * hw + p) * c;
+                const float *dar = (apply_silu ? dx : dy) + ((size_t)i * hw + p) * c;
                 float *dxr = dx + ((size_t)i * hw + p) * c;
-                if (apply_silu) {
 #pragma omp simd
-                    for (int ch = 0; ch < c; ++ch) {
-                        const float xc = xr[ch] - m[ch];
-                        const float da = dyr[ch] * dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
-                        dxr[ch] = P[ch] * da + Q[ch] * xc + R[ch];
-                    }
-                } else {
-#pragma omp simd
-                    for (int ch = 0; ch < c; ++ch) dxr[ch] = P[ch] * dyr[ch] + Q[ch] * (xr[ch] - m[ch]) + R[ch];
-                }
+                for (int ch = 0; ch < c; ++ch) dxr[ch] = P[ch] * dar[ch] + Q[ch] * (xr[ch] - m[ch]) + R[ch];
             }
         }
     }
