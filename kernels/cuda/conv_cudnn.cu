@@ -35,6 +35,7 @@
 // and columns it was copied from. Bias: fused into the bf16->fp32 output
 // conversion, or one row-broadcast add; bias gradient: dfl_cuda_colsum.
 #include <cuda_bf16.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cuda/cuda_backend_internal.cuh"
@@ -52,6 +53,7 @@ typedef struct {
     cudnnConvolutionDescriptor_t cd;
     int algo;
     size_t ws;
+    uint32_t banned[2]; // algorithms cuDNN refused at run time, per data type (float, bf16)
 } conv_dir;
 
 struct dfl_cuda_conv_plan {
@@ -369,6 +371,7 @@ static int dir_try(dfl_cuda_ctx *ctx, const dfl_cuda_conv_plan *p, conv_dir *cd,
     for (int tier = first_tier; tier <= last_tier; ++tier) {
         for (int i = 0; i < n; ++i) {
             if (!acceptable(&perf[i], tier, dir, strict_fp32)) continue;
+            if (perf[i].algo < 32 && (cd->banned[dtype == CUDNN_DATA_BFLOAT16] >> perf[i].algo) & 1u) continue;
             const cudnnMathType_t math = strict_fp32 ? CUDNN_FMA_MATH : perf[i].math;
             cudnnCheck(cudnnSetConvolutionMathType(cd->cd, math));
             size_t ws = 0;
@@ -412,6 +415,22 @@ static conv_dir *dir_get(dfl_backend *be, dfl_cuda_conv_plan *p, int dir) {
     }
     DFL_PANIC("cuDNN offers no usable %s algorithm for conv n=%d %dx%d cin=%d cout=%d k=%d stride=%d (NHWC)",
               dir_name[dir], d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride);
+}
+
+// cuDNN refused the chosen algorithm when asked to run it: with
+// CUDNN_STATUS_NOT_SUPPORTED (returned before anything is launched) the
+// algorithm is banned for this shape and the next one is chosen; any other
+// status is a failure.
+static void dir_reject(dfl_backend *be, dfl_cuda_conv_plan *p, int dir, cudnnStatus_t st) {
+    conv_dir *cd = &p->dir[dir];
+    const dfl_conv_desc *d = &p->d;
+    if (st != CUDNN_STATUS_NOT_SUPPORTED || dfl_cuda_ctx_of(be)->capturing || cd->algo < 0 || cd->algo >= 32)
+        DFL_PANIC("cuDNN conv %s (algorithm %d, n=%d %dx%d cin=%d cout=%d k=%d stride=%d) failed: %s", dir_name[dir],
+                  cd->algo, d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride, cudnnGetErrorString(st));
+    dfl_warn("cuDNN refused conv %s algorithm %d for n=%d %dx%d cin=%d cout=%d k=%d stride=%d; choosing another",
+             dir_name[dir], cd->algo, d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride);
+    cd->banned[cd->dtype == CUDNN_DATA_BFLOAT16] |= 1u << cd->algo;
+    dir_destroy(cd);
 }
 
 // ---- launch helpers ----
@@ -472,21 +491,29 @@ static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const f
                                 const float *b, float *y) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     dfl_cuda_conv_plan *p = plan_get(ctx, d);
-    const conv_dir *cd = dir_get(be, p, DIR_FWD);
-    const void *xin = prep_input(be, p, cd, x);
-    const void *wk = prep_weights(be, p, cd, w);
     const size_t ytotal = (size_t)d->n * p->oh * p->ow * d->cout;
-    void *yout = cd->dtype == CUDNN_DATA_FLOAT ? (void *)y : dfl_cuda_scratch(be, DFL_CUDA_SCR_Y, ytotal * 2);
-    void *ws = workspace(be, cd);
     const float one = 1.0f, zero = 0.0f;
-    cudnnCheck(cudnnConvolutionForward(ctx->cudnn, &one, cd->xd, xin, cd->wd, wk, cd->cd,
-                                       (cudnnConvolutionFwdAlgo_t)cd->algo, ws, cd->ws, &zero, cd->yd, yout));
-    if (cd->dtype == CUDNN_DATA_BFLOAT16) {
-        dfl_conv_output_kernel<__nv_bfloat16><<<dfl_cuda_blocks(ytotal, 256), 256, 0, ctx->stream>>>(
-            ytotal, d->cout, (const __nv_bfloat16 *)yout, b, y);
-        cudaCheckLaunch();
-    } else if (b) {
-        dfl_cuda_add_bias_rows(be, (size_t)d->n * p->oh * p->ow, d->cout, y, b);
+    for (;;) { // one pass unless cuDNN refuses the algorithm (dir_reject)
+        const conv_dir *cd = dir_get(be, p, DIR_FWD);
+        const void *xin = prep_input(be, p, cd, x);
+        const void *wk = prep_weights(be, p, cd, w);
+        void *yout = cd->dtype == CUDNN_DATA_FLOAT ? (void *)y : dfl_cuda_scratch(be, DFL_CUDA_SCR_Y, ytotal * 2);
+        void *ws = workspace(be, cd);
+        cudnnStatus_t st = cudnnConvolutionForward(ctx->cudnn, &one, cd->xd, xin, cd->wd, wk, cd->cd,
+                                                   (cudnnConvolutionFwdAlgo_t)cd->algo, ws, cd->ws, &zero, cd->yd,
+                                                   yout);
+        if (st != CUDNN_STATUS_SUCCESS) {
+            dir_reject(be, p, DIR_FWD, st);
+            continue;
+        }
+        if (cd->dtype == CUDNN_DATA_BFLOAT16) {
+            dfl_conv_output_kernel<__nv_bfloat16><<<dfl_cuda_blocks(ytotal, 256), 256, 0, ctx->stream>>>(
+                ytotal, d->cout, (const __nv_bfloat16 *)yout, b, y);
+            cudaCheckLaunch();
+        } else if (b) {
+            dfl_cuda_add_bias_rows(be, (size_t)d->n * p->oh * p->ow, d->cout, y, b);
+        }
+        return;
     }
 }
 
@@ -494,25 +521,33 @@ static void cuda_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, c
                                       float *dx) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     dfl_cuda_conv_plan *p = plan_get(ctx, d);
-    const conv_dir *cd = dir_get(be, p, DIR_BWD_DATA);
-    const void *dyin = prep_grad(be, p, cd, dy);
-    const void *wk = prep_weights(be, p, cd, w);
-    const int direct = cd->dtype == CUDNN_DATA_FLOAT && p->py == 0 && p->px == 0;
     const size_t ptotal = (size_t)d->n * p->hh * p->wh * d->cin;
-    void *dxp = direct ? (void *)dx : dfl_cuda_scratch(be, DFL_CUDA_SCR_Y, ptotal * dtype_size(cd->dtype));
-    void *ws = workspace(be, cd);
     const float one = 1.0f, zero = 0.0f;
-    cudnnCheck(cudnnConvolutionBackwardData(ctx->cudnn, &one, cd->wd, wk, cd->yd, dyin, cd->cd,
-                                            (cudnnConvolutionBwdDataAlgo_t)cd->algo, ws, cd->ws, &zero, cd->xd, dxp));
-    if (!direct) {
-        const size_t total = (size_t)d->n * d->h * d->w * d->cin;
-        if (cd->dtype == CUDNN_DATA_BFLOAT16)
-            dfl_conv_fold_halo_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, ctx->stream>>>(
-                d->n, d->h, d->w, d->cin, p->py, p->px, (const __nv_bfloat16 *)dxp, dx);
-        else
-            dfl_conv_fold_halo_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, ctx->stream>>>(
-                d->n, d->h, d->w, d->cin, p->py, p->px, (const float *)dxp, dx);
-        cudaCheckLaunch();
+    for (;;) {
+        const conv_dir *cd = dir_get(be, p, DIR_BWD_DATA);
+        const void *dyin = prep_grad(be, p, cd, dy);
+        const void *wk = prep_weights(be, p, cd, w);
+        const int direct = cd->dtype == CUDNN_DATA_FLOAT && p->py == 0 && p->px == 0;
+        void *dxp = direct ? (void *)dx : dfl_cuda_scratch(be, DFL_CUDA_SCR_Y, ptotal * dtype_size(cd->dtype));
+        void *ws = workspace(be, cd);
+        cudnnStatus_t st = cudnnConvolutionBackwardData(ctx->cudnn, &one, cd->wd, wk, cd->yd, dyin, cd->cd,
+                                                        (cudnnConvolutionBwdDataAlgo_t)cd->algo, ws, cd->ws, &zero,
+                                                        cd->xd, dxp);
+        if (st != CUDNN_STATUS_SUCCESS) {
+            dir_reject(be, p, DIR_BWD_DATA, st);
+            continue;
+        }
+        if (!direct) {
+            const size_t total = (size_t)d->n * d->h * d->w * d->cin;
+            if (cd->dtype == CUDNN_DATA_BFLOAT16)
+                dfl_conv_fold_halo_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, ctx->stream>>>(
+                    d->n, d->h, d->w, d->cin, p->py, p->px, (const __nv_bfloat16 *)dxp, dx);
+            else
+                dfl_conv_fold_halo_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, ctx->stream>>>(
+                    d->n, d->h, d->w, d->cin, p->py, p->px, (const float *)dxp, dx);
+            cudaCheckLaunch();
+        }
+        return;
     }
 }
 
@@ -520,24 +555,31 @@ static void cuda_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d
                                          float *dw, float *db) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     dfl_cuda_conv_plan *p = plan_get(ctx, d);
-    const conv_dir *cd = dir_get(be, p, DIR_BWD_FILTER);
-    const void *xin = prep_input(be, p, cd, x);
-    const void *dyin = prep_grad(be, p, cd, dy);
     const size_t wtotal = (size_t)d->cout * d->cin * d->k * d->k;
-    void *dwk = dfl_cuda_scratch(be, DFL_CUDA_SCR_W, wtotal * dtype_size(cd->dtype));
-    void *ws = workspace(be, cd);
     const float one = 1.0f, zero = 0.0f;
-    cudnnCheck(cudnnConvolutionBackwardFilter(ctx->cudnn, &one, cd->xd, xin, cd->yd, dyin, cd->cd,
-                                              (cudnnConvolutionBwdFilterAlgo_t)cd->algo, ws, cd->ws, &zero, cd->wd,
-                                              dwk));
-    if (cd->dtype == CUDNN_DATA_BFLOAT16)
-        dfl_krsc_to_oihw_kernel<__nv_bfloat16><<<dfl_cuda_blocks(wtotal, 256), 256, 0, ctx->stream>>>(
-            d->cout, d->cin, d->k * d->k, (const __nv_bfloat16 *)dwk, dw);
-    else
-        dfl_krsc_to_oihw_kernel<float><<<dfl_cuda_blocks(wtotal, 256), 256, 0, ctx->stream>>>(
-            d->cout, d->cin, d->k * d->k, (const float *)dwk, dw);
-    cudaCheckLaunch();
-    if (db) dfl_cuda_colsum(be, 1, (size_t)d->n * p->oh * p->ow, d->cout, dy, db);
+    for (;;) {
+        const conv_dir *cd = dir_get(be, p, DIR_BWD_FILTER);
+        const void *xin = prep_input(be, p, cd, x);
+        const void *dyin = prep_grad(be, p, cd, dy);
+        void *dwk = dfl_cuda_scratch(be, DFL_CUDA_SCR_W, wtotal * dtype_size(cd->dtype));
+        void *ws = workspace(be, cd);
+        cudnnStatus_t st = cudnnConvolutionBackwardFilter(ctx->cudnn, &one, cd->xd, xin, cd->yd, dyin, cd->cd,
+                                                          (cudnnConvolutionBwdFilterAlgo_t)cd->algo, ws, cd->ws,
+                                                          &zero, cd->wd, dwk);
+        if (st != CUDNN_STATUS_SUCCESS) {
+            dir_reject(be, p, DIR_BWD_FILTER, st);
+            continue;
+        }
+        if (cd->dtype == CUDNN_DATA_BFLOAT16)
+            dfl_krsc_to_oihw_kernel<__nv_bfloat16><<<dfl_cuda_blocks(wtotal, 256), 256, 0, ctx->stream>>>(
+                d->cout, d->cin, d->k * d->k, (const __nv_bfloat16 *)dwk, dw);
+        else
+            dfl_krsc_to_oihw_kernel<float><<<dfl_cuda_blocks(wtotal, 256), 256, 0, ctx->stream>>>(
+                d->cout, d->cin, d->k * d->k, (const float *)dwk, dw);
+        cudaCheckLaunch();
+        if (db) dfl_cuda_colsum(be, 1, (size_t)d->n * p->oh * p->ow, d->cout, dy, db);
+        return;
+    }
 }
 
 void dfl_cuda_register_conv_ops(dfl_backend *be) {
