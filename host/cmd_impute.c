@@ -114,6 +114,8 @@ static dfl_status run_impute(const impute_args *a) {
             o.seed = (uint64_t)a->seed;
             chunk = (int)(a->batch / o.K);
             if (chunk < 1) chunk = 1;
+            /* empirical contexts intersect with another sample's mask: the pool is the chunk */
+            if (dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL && chunk < 2) chunk = 2;
             ck_mean = meta.data_mean;
             ck_std = meta.data_std;
         }
@@ -133,7 +135,16 @@ static dfl_status run_impute(const impute_args *a) {
     dfl_progress *pg = s == DFL_OK && !a->quiet ? dfl_progress_begin(label, info->n, "samples") : NULL;
     for (int64_t i0 = 0; s == DFL_OK && i0 < info->n; i0 += chunk) {
         int nb = (int)(info->n - i0 < chunk ? info->n - i0 : chunk);
-        if ((s = dfl_dataset_read_samples(ds, i0, nb, obs, mask)) != DFL_OK) break;
+        /* an empirical context needs another sample's mask: a last chunk of one
+         * sample is run together with its predecessor, and only its row is kept */
+        int64_t first = i0;
+        int skip = 0;
+        if (diffusion && dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL && nb == 1 && i0 > 0) {
+            first = i0 - 1;
+            nb = 2;
+            skip = 1;
+        }
+        if ((s = dfl_dataset_read_samples(ds, first, nb, obs, mask)) != DFL_OK) break;
         if (diffusion) {
             /* the model works in its training data's normalisation */
             renormalise(obs, nb, c, px, info->mean, info->std, ck_mean, ck_std, 1);
@@ -141,10 +152,11 @@ static dfl_status run_impute(const impute_args *a) {
                 for (int ch = 0; ch < c; ++ch)
                     for (size_t p = 0; p < px; ++p)
                         if (!mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p]) obs[((size_t)i * c + ch) * px + p] = 0.0f;
-            if ((s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)i0, pred, spread)) != DFL_OK) break;
+            if ((s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread)) != DFL_OK) break;
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             renormalise(spread, nb, c, px, ck_mean, ck_std, info->mean, info->std, 0);
-            s = dfl_pred_write(pw, i0, nb, pred, spread);
+            size_t off = (size_t)skip * c * px;
+            s = dfl_pred_write(pw, i0, nb - skip, pred + off, spread + off);
         } else {
             if (!strcmp(a->method, "mean"))
                 dfl_baseline_mean(nb, c, h, w, mc, obs, mask, pred);
@@ -152,7 +164,7 @@ static dfl_status run_impute(const impute_args *a) {
                 dfl_baseline_harmonic(nb, c, h, w, mc, obs, mask, info->periodic_x, info->periodic_y, pred);
             s = dfl_pred_write(pw, i0, nb, pred, NULL);
         }
-        dfl_progress_update(pg, i0 + nb);
+        dfl_progress_update(pg, first + nb);
     }
     dfl_progress_end(pg);
     if (pw) {
