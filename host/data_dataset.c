@@ -17,6 +17,7 @@
 
 static void dataset_free(dfl_dataset *ds) {
     if (!ds) return;
+    if (ds->mask_memtype >= 0 && ds->mask_memtype != H5T_NATIVE_UCHAR) H5Tclose(ds->mask_memtype);
     if (ds->file >= 0) H5Fclose(ds->file);
     if (ds->map) munmap((void *)ds->map, ds->map_len);
     if (ds->fd >= 0) close(ds->fd);
@@ -59,7 +60,7 @@ static dfl_status check_shapes(dfl_dataset *ds, int *mask_is_u8) {
     DFL_TRY(dfl_h5_dataset_type(ds->file, p, DFL_MASK_NAME, &cm, &sm, &le_m));
     if (co != H5T_FLOAT && co != H5T_INTEGER)
         return dfl_fail(DFL_EUSAGE, "%s: /obs is not a numeric dataset (expected float32)", p);
-    if (cm != H5T_FLOAT && cm != H5T_INTEGER)
+    if (cm != H5T_FLOAT && cm != H5T_INTEGER && !(cm == H5T_ENUM && sm == 1))
         return dfl_fail(DFL_EUSAGE, "%s: /mask has an unsupported element type (expected uint8 0/1)", p);
     if (ro != 4 && ro != 3)
         return dfl_fail(DFL_EUSAGE, "%s: /obs has rank %d; expected [N, C, H, W] (or [N, H, W])", p, ro);
@@ -84,7 +85,17 @@ static dfl_status check_shapes(dfl_dataset *ds, int *mask_is_u8) {
     ds->info.h = (int)h;
     ds->info.w = (int)w;
     ds->info.mask_c = (int)mc;
-    *mask_is_u8 = cm == H5T_INTEGER && sm == 1;
+    *mask_is_u8 = (cm == H5T_INTEGER || cm == H5T_ENUM) && sm == 1;
+    if (cm == H5T_ENUM) {
+        /* numpy bool arrays written by h5py: an enum FALSE = 0, TRUE = 1
+         * over int8; read its raw values (validated to be 0/1 below). */
+        hid_t d = H5Dopen2(ds->file, DFL_MASK_NAME, H5P_DEFAULT);
+        hid_t t = H5Dget_type(d);
+        ds->mask_memtype = H5Tget_native_type(t, H5T_DIR_ASCEND);
+        h5Check(ds->mask_memtype);
+        H5Tclose(t);
+        H5Dclose(d);
+    }
     /* Direct pread path: contiguous little-endian float32 obs and 1-byte mask. */
     if (co == H5T_FLOAT && so == 4 && le_o) ds->obs_offset = dfl_h5_contiguous_offset(ds->file, DFL_OBS_NAME);
     if (*mask_is_u8) ds->mask_offset = dfl_h5_contiguous_offset(ds->file, DFL_MASK_NAME);
@@ -211,7 +222,11 @@ static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
         st = dfl_h5_read_float_rows(ds->file, p, DFL_OBS_NAME, (unsigned long long)s0, (unsigned long long)k, obs);
         if (st != DFL_OK) break;
         if (mask_is_u8) {
-            st = dfl_h5_read_u8_rows(ds->file, p, DFL_MASK_NAME, (unsigned long long)s0, (unsigned long long)k, mask);
+            unsigned long long start[4] = {(unsigned long long)s0, 0, 0, 0};
+            unsigned long long count[4] = {(unsigned long long)k, (unsigned long long)mc, (unsigned long long)ds->info.h,
+                                           (unsigned long long)ds->info.w};
+            if (ds->rank == 3) count[1] = (unsigned long long)ds->info.h, count[2] = (unsigned long long)ds->info.w;
+            st = dfl_h5_read_box(ds->file, p, DFL_MASK_NAME, ds->mask_memtype, ds->rank, start, count, mask);
         } else {
             /* Non-uint8 masks are read as float so that 0.5 or -1 cannot
              * silently convert to 0/1. */
@@ -308,6 +323,7 @@ dfl_status dfl_dataset_open(const char *path, dfl_dataset **out) {
     ds->file = -1;
     ds->fd = -1;
     ds->obs_offset = ds->mask_offset = -1;
+    ds->mask_memtype = H5T_NATIVE_UCHAR;
     ds->path = strdup(path);
     dfl_status st = dfl_h5_open_read(path, &ds->file);
     if (st != DFL_OK) {
@@ -456,7 +472,7 @@ dfl_status dfl_dataset_read_crop(const dfl_dataset *ds, int64_t sample, int y0, 
     if (obs) DFL_TRY(dfl_h5_read_box(ds->file, ds->path, DFL_OBS_NAME, H5T_NATIVE_FLOAT, r, start, count, obs));
     if (mask) {
         if (r == 4) count[1] = (unsigned long long)ds->info.mask_c;
-        DFL_TRY(dfl_h5_read_box(ds->file, ds->path, DFL_MASK_NAME, H5T_NATIVE_UCHAR, r, start, count, mask));
+        DFL_TRY(dfl_h5_read_box(ds->file, ds->path, DFL_MASK_NAME, ds->mask_memtype, r, start, count, mask));
     }
     return DFL_OK;
 }

@@ -35,6 +35,9 @@ def write(name, **ds):
 write("good", obs=obs, mask=mask)
 with h5py.File(f"{w}/good.h5", "a") as f:   # h5py's variable-length UTF-8 string attributes
     f.attrs["channels"] = ["u", "v"]; f.attrs["periodic"] = "x"; f.attrs["source"] = "h5py, by hand"
+write("boolmask", obs=obs, mask=mask.astype(bool))   # h5py stores numpy bool as an enum
+o = obs.copy(); o[mask.repeat(2, axis=1) == 0] = np.nan
+write("boolnan", obs=o, mask=mask.astype(bool), truth=np.full(obs.shape, 1e30, np.float32))
 write("nomask", obs=obs)
 write("plain", obs=obs, mask=mask)
 write("shape", obs=obs, mask=mask[:, :, :, :5])
@@ -52,6 +55,8 @@ PYEOF
 "$DYNFILL" info "$W/good.h5" > "$W/good.txt" || { echo "FAIL: good file"; fail=1; }
 grep -q "valid: yes" "$W/good.txt" && grep -q "periodic x" "$W/good.txt" && grep -q "^  v  .*observed" "$W/good.txt" ||
   { echo "FAIL: h5py attributes not read"; cat "$W/good.txt"; fail=1; }
+"$DYNFILL" info "$W/boolmask.h5" | grep -q "valid: yes" || { echo "FAIL: bool mask"; fail=1; }
+"$DYNFILL" bench io --data "$W/boolnan.h5" --seconds 0.2 | grep -q "GB/s" || { echo "FAIL: bool mask, NaN unobserved"; fail=1; }
 expect "$W/nomask.h5: dataset /mask is missing" "$DYNFILL" info "$W/nomask.h5"
 expect "$W/shape.h5: /obs has shape [5, 2, 6, 7] but /mask has shape [5, 1, 6, 5]" "$DYNFILL" info "$W/shape.h5"
 expect "$W/nonfinite.h5: /obs has a non-finite value (nan) at observed entry: sample 3, channel 1, row 2, column 4" "$DYNFILL" info "$W/nonfinite.h5"
