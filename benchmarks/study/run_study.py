@@ -1,0 +1,711 @@
+#!/usr/bin/env python3
+"""The paper study: regenerate the structure of the tables of "Incomplete
+Data, Complete Dynamics" (ICLR 2026) on data dynfill generates.
+
+  * Table 1 layout: Navier-Stokes (Kolmogorov) with pixel observation rates
+    80/60/20/5/1 %; rows = methods, columns = rates.
+  * Table 2 layout: block masks 8/9 and 5/9 (block:3x3:8, block:3x3:5) on
+    shallow water, advection and Navier-Stokes, with dynfill's matched
+    strategy (block) and the mismatched one (pixel): the context ablation.
+  * the error-versus-K curve of one trained model (K = 1 ... 32).
+
+Every diffusion variant of a mode (dynfill's strategy, empirical, missdiff,
+ambient) trains with the same network, steps, batch and learning rate
+(benchmarks/study/study.ini plus the mode's --set overrides). Classical
+peers: harmonic (dynfill impute --method harmonic), OpenCV inpainting (TELEA
+and NS, float32 input with the observed mean under the mask) and scipy's
+RBFInterpolator (thin-plate spline, 50 neighbours, periodic axes wrapped by
+tiling the observed points). Everything is scored on a held-out test set
+(other generator seed, masked the same way) with `dynfill eval --json`
+(MSE on the missing entries).
+
+Run it with the virtual environment of this folder (README.md):
+  benchmarks/study/.venv/bin/python benchmarks/study/run_study.py --smoke
+  ... --quick          about two hours on a free 2-core CPU
+  ... --full           GPU (train.backend=cuda), bigger network and budget
+  ... --reduced-ablation   NS 8/9 block data only: block vs pixel (+ peers, K curve)
+
+Outputs under --work (default benchmarks/study/work/<mode>; git-ignored):
+datasets, run directories, predictions, results.json. RESULTS.md and the
+charts go to --results-dir (default benchmarks/study for quick/full/
+reduced-ablation, the work folder for smoke). A step whose output exists
+with a marker recording the same command is not run again (resume by
+re-running the same command line; --force to redo).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+# ---------------------------------------------------------------- modes ----
+
+MODES = {
+    "smoke": dict(
+        size=32, n_train=32, n_test=8,
+        pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
+        block_kinds=["shallow-water", "advection", "ns"], block_ks=[8, 5],
+        sets=["model.base=8", "model.mult=1,2", "model.nres=1", "train.steps=6",
+              "train.batch=4", "train.warmup=2", "train.log_every=2",
+              "train.val_every=1000", "train.threads=2"],
+        k_values=[1, 2, 4, 8, 16, 32], K=4, sections=["pixel", "block", "k"],
+        threads=2),
+    "quick": dict(
+        size=64, n_train=400, n_test=64,
+        pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
+        block_kinds=["shallow-water", "advection", "ns"], block_ks=[8, 5],
+        sets=["train.steps=300", "train.batch=8", "train.threads=2"],
+        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k"],
+        threads=2),
+    "full": dict(
+        size=64, n_train=2000, n_test=256,
+        pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
+        block_kinds=["shallow-water", "advection", "ns"], block_ks=[8, 5],
+        sets=["model.base=64", "model.mult=1,2,2,2", "model.nres=2",
+              "train.steps=20000", "train.batch=32", "train.lr=2e-4",
+              "train.warmup=1000", "train.ema=0.999", "train.log_every=100",
+              "train.val_every=1000", "train.ckpt_every=2000",
+              "train.backend=cuda", "train.precision=bf16", "train.threads=0"],
+        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k"],
+        threads=0, impute_backend="cuda"),
+    # The budget that fitted a shared machine: NS 8/9 blocks only, block vs
+    # pixel contexts (the paper's ablation), peers for reference, K curve.
+    "reduced-ablation": dict(
+        size=64, n_train=400, n_test=64,
+        pixel_rates=[],
+        block_kinds=["ns"], block_ks=[8],
+        sets=["train.steps=800", "train.batch=8", "train.threads=1"],
+        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["block", "k"],
+        block_strategies=["block", "pixel"], threads=1),
+}
+
+KIND_LABEL = {"ns": "NS", "shallow-water": "Shallow water", "advection": "Advection"}
+KIND_TAG = {"ns": "ns", "shallow-water": "sw", "advection": "adv"}
+SEED_TRAIN, SEED_TEST = 1, 101          # generator seeds (different trajectories)
+MASK_SEED_TRAIN, MASK_SEED_TEST = 2, 102
+
+DIFFUSION_LABEL = {
+    "pixel": "dynfill pixel", "block": "dynfill block", "empirical": "dynfill empirical",
+    "missdiff": "MissDiff (missdiff)", "ambient": "AmbientDiff (ambient)"}
+PEER_LABEL = {
+    "harmonic": "Harmonic (Laplace)", "telea": "OpenCV TELEA (fast marching)",
+    "cvns": "OpenCV NS inpaint", "rbf": "RBF thin-plate (50 nbrs)"}
+
+
+# --------------------------------------------------------------- runner ----
+
+class Runner:
+    """Runs commands from the repository root, records them with wall times,
+    and skips a command whose marker file says it already ran."""
+
+    def __init__(self, work, force, log):
+        self.work, self.force, self.log = work, force, log
+        self.records = []
+
+    def rel(self, p):
+        return os.path.relpath(p, ROOT)
+
+    def run(self, argv, marker, env=None, capture=False, label=""):
+        cmd = " ".join(shlex.quote(a) for a in argv)
+        shown = cmd if not env else " ".join(f"{k}={v}" for k, v in env.items()) + " " + cmd
+        if marker and not self.force and os.path.exists(marker):
+            with open(marker) as f:
+                m = json.load(f)
+            if m.get("cmd") == shown:
+                self.records.append(dict(cmd=shown, wall_s=m["wall_s"], label=label,
+                                         cached=True, stdout=m.get("stdout", "")))
+                return m.get("stdout", "")
+        print(f"[study] {shown}", flush=True)
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        t0 = time.time()
+        p = subprocess.run(argv, cwd=ROOT, env=e, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT if not capture else subprocess.PIPE,
+                           text=True)
+        wall = time.time() - t0
+        out = p.stdout
+        if p.returncode != 0:
+            sys.stderr.write(out + (p.stderr or "") + "\n")
+            raise SystemExit(f"run_study: command failed (exit {p.returncode}): {shown}")
+        if not capture:
+            with open(self.log, "a") as f:
+                f.write(f"$ {shown}\n{out}\n")
+        rec = dict(cmd=shown, wall_s=wall, label=label, cached=False,
+                   stdout=out if capture else "")
+        self.records.append(rec)
+        if marker:
+            with open(marker, "w") as f:
+                json.dump(dict(cmd=shown, wall_s=wall, stdout=rec["stdout"],
+                               finished=datetime.datetime.now().isoformat()), f)
+        return out
+
+    def timed_python(self, what, fn, marker):
+        """A peer computed in this process; cached like a command."""
+        if marker and not self.force and os.path.exists(marker):
+            with open(marker) as f:
+                m = json.load(f)
+            if m.get("cmd") == what:
+                self.records.append(dict(cmd=what, wall_s=m["wall_s"], label="peer", cached=True))
+                return
+        print(f"[study] {what}", flush=True)
+        t0 = time.time()
+        fn()
+        wall = time.time() - t0
+        self.records.append(dict(cmd=what, wall_s=wall, label="peer", cached=False))
+        with open(marker, "w") as f:
+            json.dump(dict(cmd=what, wall_s=wall), f)
+
+
+# ------------------------------------------------------------- peers -------
+
+def read_obs(path):
+    import h5py
+    import numpy as np
+    with h5py.File(path, "r") as f:
+        obs = f["/obs"][...].astype(np.float32)
+        mask = f["/mask"][...]
+        attrs = {k: f.attrs[k] for k in f.attrs}
+    return obs, mask, attrs
+
+
+def write_pred(path, pred, mask, attrs, method):
+    import h5py
+    import numpy as np
+    tmp = path + ".tmp"
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("/pred", data=pred.astype(np.float32))
+        f.create_dataset("/mask", data=mask.astype(np.uint8))
+        for k in ("channels", "periodic", "lat", "lon", "source", "mask_pattern"):
+            if k in attrs:
+                f.attrs[k] = attrs[k]
+        f.attrs["method"] = method
+    os.replace(tmp, path)
+
+
+def periodic_axes(attrs):
+    p = attrs.get("periodic", "none")
+    if isinstance(p, bytes):
+        p = p.decode()
+    p = str(p)
+    return ("y" in p and p != "none"), ("x" in p and p != "none")
+
+
+def peer_opencv(obs_path, out_path, flag_name):
+    """cv2.inpaint on float32 with the observed mean under the mask (radius 3).
+    OpenCV does not wrap periodic axes."""
+    import cv2
+    import numpy as np
+    obs, mask, attrs = read_obs(obs_path)
+    flag = cv2.INPAINT_TELEA if flag_name == "telea" else cv2.INPAINT_NS
+    pred = obs.copy()
+    n, c = obs.shape[:2]
+    for i in range(n):
+        for ch in range(c):
+            m = mask[i, min(ch, mask.shape[1] - 1)] != 0
+            if m.all():
+                continue
+            img = obs[i, ch].copy()
+            fill = float(img[m].mean()) if m.any() else 0.0
+            img[~m] = fill
+            if not m.any():
+                pred[i, ch] = fill
+                continue
+            r = cv2.inpaint(img.astype(np.float32), (~m).astype(np.uint8), 3, flag)
+            pred[i, ch] = np.where(m, obs[i, ch], r)
+    write_pred(out_path, pred, mask, attrs, "opencv-" + flag_name)
+
+
+def peer_rbf(obs_path, out_path):
+    """scipy RBFInterpolator, thin-plate spline, 50 nearest neighbours; a
+    periodic axis is wrapped by tiling the observed points one period to
+    each side."""
+    import numpy as np
+    from scipy.interpolate import RBFInterpolator
+    obs, mask, attrs = read_obs(obs_path)
+    py, px = periodic_axes(attrs)
+    n, c, h, w = obs.shape
+    yy, xx = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64),
+                         indexing="ij")
+    shifts = [(dy * h, dx * w) for dy in ((-1, 0, 1) if py else (0,))
+              for dx in ((-1, 0, 1) if px else (0,))]
+    pred = obs.copy()
+    for i in range(n):
+        for ch in range(c):
+            m = mask[i, min(ch, mask.shape[1] - 1)] != 0
+            if m.all():
+                continue
+            if m.sum() < 4:      # too few points for a thin-plate spline
+                pred[i, ch][~m] = obs[i, ch][m].mean() if m.any() else 0.0
+                continue
+            pts = np.stack([yy[m], xx[m]], 1)
+            vals = obs[i, ch][m].astype(np.float64)
+            P = np.concatenate([pts + np.array(s) for s in shifts], 0)
+            V = np.concatenate([vals] * len(shifts), 0)
+            k = min(50, len(P))
+            f = RBFInterpolator(P, V, neighbors=k, kernel="thin_plate_spline")
+            q = np.stack([yy[~m], xx[~m]], 1)
+            pred[i, ch][~m] = f(q).astype(np.float32)
+    write_pred(out_path, pred, mask, attrs, "rbf-tps")
+
+
+# -------------------------------------------------------------- study ------
+
+class Study:
+    def __init__(self, args, mode):
+        self.a, self.mode, self.M = args, mode, MODES[mode]
+        self.work = os.path.abspath(args.work or os.path.join(HERE, "work", mode))
+        os.makedirs(self.work, exist_ok=True)
+        self.results_dir = os.path.abspath(
+            args.results_dir or (self.work if mode == "smoke" else HERE))
+        os.makedirs(self.results_dir, exist_ok=True)
+        self.dyn = os.path.relpath(os.path.abspath(args.dynfill), ROOT)
+        self.cfg = os.path.relpath(os.path.join(HERE, "study.ini"), ROOT)
+        self.R = Runner(self.work, args.force, os.path.join(self.work, "commands.log"))
+        self.res_path = os.path.join(self.work, "results.json")
+        self.res = dict(scores={}, coverage={}, kcurve={}, train_wall={})
+        self.threads = self.M["threads"]
+
+    def p(self, name):
+        return os.path.join(self.work, name)
+
+    def rp(self, name):
+        return os.path.relpath(self.p(name), ROOT)
+
+    def env(self):
+        return {"OMP_NUM_THREADS": str(self.threads)} if self.threads > 0 else None
+
+    # data ------------------------------------------------------------
+    def truth(self, kind, split):
+        name = f"{KIND_TAG[kind]}_truth_{split}.h5"
+        n = self.M["n_train"] if split == "train" else self.M["n_test"]
+        seed = SEED_TRAIN if split == "train" else SEED_TEST
+        argv = [self.dyn, "gen", "--kind", kind, "--n", str(n), "--size", str(self.M["size"]),
+                "--seed", str(seed), "--out", self.rp(name)]
+        if self.threads > 0:
+            argv += ["--threads", str(self.threads)] if kind == "ns" else []
+        self.R.run(argv, self.p(name + ".done"), label="gen")
+        return name
+
+    def masked(self, kind, pattern, tag, split):
+        truth = self.truth(kind, split)
+        name = f"{KIND_TAG[kind]}_{tag}_{split}.h5"
+        seed = MASK_SEED_TRAIN if split == "train" else MASK_SEED_TEST
+        self.R.run([self.dyn, "mask", "--in", self.rp(truth), "--pattern", pattern,
+                    "--seed", str(seed), "--out", self.rp(name)],
+                   self.p(name + ".done"), label="mask")
+        return name
+
+    # methods ---------------------------------------------------------
+    def train(self, data, strategy, run):
+        argv = [self.dyn, "train", "--config", self.cfg, "--data", self.rp(data),
+                "--out", self.rp(run), "--set", f"method.strategy={strategy}"]
+        for s in self.M["sets"]:
+            argv += ["--set", s]
+        self.R.run(argv, self.p(run + ".done"), label="train")
+        w = [r for r in self.R.records if r["cmd"].find(f"--out {self.rp(run)} ") >= 0]
+        self.res["train_wall"][run] = w[-1]["wall_s"]
+
+    def impute(self, run, test, pred, K, seed=0):
+        argv = [self.dyn, "impute", "--ckpt", self.rp(os.path.join(run, "ckpt.h5")),
+                "--in", self.rp(test), "--out", self.rp(pred), "-K", str(K),
+                "--seed", str(seed)]
+        if self.M.get("impute_backend"):
+            argv += ["--backend", self.M["impute_backend"]]
+        self.R.run(argv, self.p(pred + ".done"), env=self.env(), label="impute")
+
+    def evaluate(self, pred, truth):
+        out = self.R.run([self.dyn, "eval", "--pred", self.rp(pred), "--truth", self.rp(truth),
+                          "--json"], self.p(pred + ".eval.done"), capture=True, label="eval")
+        j = json.loads(out.strip().splitlines()[-1])
+        return j["mse_missing"]
+
+    def peer(self, method, test, pred):
+        if method == "harmonic":
+            self.R.run([self.dyn, "impute", "--method", "harmonic", "--in", self.rp(test),
+                        "--out", self.rp(pred)], self.p(pred + ".done"), env=self.env(),
+                       label="peer")
+        elif method in ("telea", "cvns"):
+            self.R.timed_python(
+                f"python: cv2.inpaint({'INPAINT_TELEA' if method == 'telea' else 'INPAINT_NS'}, "
+                f"radius 3, float32, observed mean under the mask) {self.rp(test)} -> {self.rp(pred)}",
+                lambda: peer_opencv(self.p(test), self.p(pred), method), self.p(pred + ".done"))
+        elif method == "rbf":
+            self.R.timed_python(
+                f"python: scipy RBFInterpolator(thin_plate_spline, neighbors=50, periodic axes tiled) "
+                f"{self.rp(test)} -> {self.rp(pred)}",
+                lambda: peer_rbf(self.p(test), self.p(pred)), self.p(pred + ".done"))
+
+    def coverage(self, data, strategy):
+        out = self.R.run([self.dyn, "coverage", "--data", self.rp(data), "--config", self.cfg,
+                          "--set", f"method.strategy={strategy}"],
+                         self.p(f"{data}.cov_{strategy}.done"), capture=True, label="coverage")
+        lines = [ln for ln in out.splitlines() if "min" in ln and "mean" in ln
+                 or ln.startswith("warning")]
+        return lines
+
+    # one setting: data, every method, scores ------------------------
+    def setting(self, kind, pattern, tag, strategies, key):
+        tr = self.masked(kind, pattern, tag, "train")
+        te = self.masked(kind, pattern, tag, "test")
+        truth_te = f"{KIND_TAG[kind]}_truth_test.h5"
+        scores = self.res["scores"].setdefault(key, {})
+        for s in strategies:
+            run = f"{KIND_TAG[kind]}_{tag}_{s}"
+            self.train(tr, s, run)
+            pred = f"{run}_pred_K{self.M['K']}.h5"
+            self.impute(run, te, pred, self.M["K"])
+            scores[s] = self.evaluate(pred, truth_te)
+            self.save()
+        for m in ("harmonic", "telea", "cvns", "rbf"):
+            pred = f"{KIND_TAG[kind]}_{tag}_{m}_pred.h5"
+            self.peer(m, te, pred)
+            scores[m] = self.evaluate(pred, truth_te)
+            self.save()
+        return tr
+
+    def save(self):
+        self.res["records"] = self.R.records
+        with open(self.res_path, "w") as f:
+            json.dump(self.res, f, indent=1)
+
+    def run(self):
+        M = self.M
+        self.res.update(mode=self.mode, machine=machine_info(), started=now(),
+                        sets=M["sets"], config=open(os.path.join(HERE, "study.ini")).read(),
+                        K=M["K"], size=M["size"], n_train=M["n_train"], n_test=M["n_test"],
+                        load_start=os.getloadavg())
+        sections = self.a.sections.split(",") if self.a.sections else M["sections"]
+        self.res["sections"] = sections
+        if "pixel" in sections:
+            for r in M["pixel_rates"]:
+                tag = f"pix{round(r * 100)}"
+                self.setting("ns", f"pixel:{r:g}", tag, ["pixel", "empirical", "missdiff", "ambient"],
+                             f"ns|{tag}")
+        if "block" in sections:
+            strategies = M.get("block_strategies",
+                               ["block", "pixel", "empirical", "missdiff", "ambient"])
+            for kind in M["block_kinds"]:
+                for k in M["block_ks"]:
+                    tag = f"block{k}"
+                    tr = self.setting(kind, f"block:3x3:{k}", tag, strategies,
+                                      f"{KIND_TAG[kind]}|{tag}")
+                    for s in ("block", "pixel"):
+                        self.res["coverage"][f"{KIND_TAG[kind]}|{tag}|{s}"] = self.coverage(tr, s)
+                    self.save()
+        if "k" in sections:
+            # one trained model: NS pixel 20 % (pixel strategy) where that
+            # table ran, else NS 8/9 blocks (block strategy)
+            if "pixel" in sections and 0.2 in M["pixel_rates"]:
+                run, te, key = "ns_pix20_pixel", "ns_pix20_test.h5", "ns|pix20|pixel"
+            else:
+                run, te, key = "ns_block8_block", "ns_block8_test.h5", "ns|block8|block"
+            curve = {}
+            for K in M["k_values"]:
+                pred = f"{run}_kcurve_K{K}.h5"
+                self.impute(run, te, pred, K)
+                curve[K] = self.evaluate(pred, "ns_truth_test.h5")
+                self.res["kcurve"] = dict(model=key, curve=curve)
+                self.save()
+        self.res["finished"] = now()
+        self.res["load_end"] = os.getloadavg()
+        self.save()
+        write_results(self.res, self.results_dir, self.mode, self.a)
+
+
+def now():
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def machine_info():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    model = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    gpu = ""
+    try:
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    import cv2
+    import numpy
+    import scipy
+    return dict(nproc=os.cpu_count(), cpu=model, mem=mem, gpu=gpu or "none",
+                python=platform.python_version(), opencv=cv2.__version__,
+                numpy=numpy.__version__, scipy=scipy.__version__,
+                git=subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                   capture_output=True, text=True).stdout.strip())
+
+
+# ------------------------------------------------------------ RESULTS.md ---
+
+def fmt(v):
+    return "n/a" if v is None else f"{v:.4g}"
+
+
+def table(scores, cols, col_labels, rows):
+    """rows = [(key, label)]; bold the lowest per column; one line per column
+    naming every method that beats dynfill's matched strategy."""
+    out = ["| method | " + " | ".join(col_labels) + " |",
+           "|---|" + "---:|" * len(cols)]
+    best = {c: min((v for v in scores.get(c, {}).values() if v is not None), default=None)
+            for c in cols}
+    for key, label in rows:
+        if not any(key in scores.get(c, {}) for c in cols):
+            continue
+        cells = []
+        for c in cols:
+            v = scores.get(c, {}).get(key)
+            s = fmt(v)
+            cells.append(f"**{s}**" if v is not None and v == best[c] else s)
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def beaten_lines(scores, cols, col_labels, matched, labels):
+    lines = []
+    for c, cl in zip(cols, col_labels):
+        sc = scores.get(c, {})
+        s = matched(c)
+        if s not in sc:
+            continue
+        better = sorted((v, k) for k, v in sc.items() if v < sc[s] and k != s)
+        rank = 1 + len(better)
+        who = ", ".join(f"{labels.get(k, k)} ({fmt(v)})" for v, k in better) or "nobody"
+        lines.append(f"- {cl}: dynfill {s} ({fmt(sc[s])}) ranks {rank} of {len(sc)}; "
+                     f"beaten by: {who}.")
+    return "\n".join(lines)
+
+
+def charts(res, outdir, prefix):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    made = []
+    kc = res.get("kcurve", {}).get("curve")
+    if kc:
+        ks = sorted(int(k) for k in kc)
+        v = [kc[str(k)] if str(k) in kc else kc[k] for k in ks]
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        ax.loglog(ks, v, "o-", label="dynfill, ensemble of K contexts")
+        ax.set_xlabel("K (context masks averaged)")
+        ax.set_ylabel("MSE on missing entries (test)")
+        ax.set_title(f"Error vs K — {res['kcurve']['model']}")
+        ax.set_xticks(ks)
+        ax.set_xticklabels([str(k) for k in ks])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        name = f"{prefix}k_curve.png"
+        fig.savefig(os.path.join(outdir, name), dpi=110)
+        plt.close(fig)
+        made.append(name)
+    bkeys = [k for k in res["scores"] if "|block" in k]
+    if bkeys:
+        import numpy as np
+        methods = [m for m in ("block", "pixel", "harmonic") if any(m in res["scores"][k] for k in bkeys)]
+        fig, ax = plt.subplots(figsize=(max(4.5, 1.6 * len(bkeys) + 2), 3.6))
+        x = np.arange(len(bkeys))
+        wdt = 0.8 / len(methods)
+        for j, m in enumerate(methods):
+            vals = [res["scores"][k].get(m, np.nan) for k in bkeys]
+            ax.bar(x + (j - (len(methods) - 1) / 2) * wdt, vals, wdt,
+                   label={"block": "dynfill block (matched)", "pixel": "dynfill pixel (mismatched)",
+                          "harmonic": "harmonic"}[m])
+        ax.set_xticks(x)
+        ax.set_xticklabels([col_label(k) for k in bkeys])
+        ax.set_ylabel("MSE on missing entries (test)")
+        ax.set_title("Context ablation on block-missing data")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        name = f"{prefix}block_vs_pixel.png"
+        fig.savefig(os.path.join(outdir, name), dpi=110)
+        plt.close(fig)
+        made.append(name)
+    return made
+
+
+def col_label(key):
+    kind, tag = key.split("|")[:2]
+    name = {"ns": "NS", "sw": "SW", "adv": "Adv"}[kind]
+    if tag.startswith("pix"):
+        return f"{name} {tag[3:]} %"
+    return f"{name} {tag[5:]}/9"
+
+
+def write_results(res, outdir, mode, args):
+    prefix = "" if mode in ("quick", "full") else f"{mode}_"
+    made = charts(res, outdir, prefix)
+    m = res["machine"]
+    labels = dict(DIFFUSION_LABEL)
+    labels.update(PEER_LABEL)
+    L = []
+    title = {"reduced-ablation": "Block vs pixel ablation (reduced budget)"}.get(
+        mode, f"Paper study, --{mode} run")
+    L.append(f"## {title}\n")
+    if mode == "smoke":
+        L.append("*Smoke run: checks the script end to end; the budget is far too small for the "
+                 "numbers to mean anything.*\n")
+    L.append(f"Written by `benchmarks/study/run_study.py --{mode}` ({res['started']} → "
+             f"{res['finished']}), dynfill at commit `{m['git']}`.\n")
+    L.append("**Machine**: " + f"{m['nproc']} CPUs (`nproc`), {m['cpu']}, {m['mem']} RAM, GPU: "
+             f"{m['gpu']}. Load average (1/5/15 min) at start "
+             f"{' / '.join(f'{x:.1f}' for x in res['load_start'])}, at end "
+             f"{' / '.join(f'{x:.1f}' for x in res['load_end'])} — the cores were shared with "
+             "other work, so wall times are upper bounds.\n")
+    L.append(f"**Software**: Python {m['python']}, opencv-python-headless {m['opencv']}, "
+             f"numpy {m['numpy']}, scipy {m['scipy']} (the virtual environment of README.md).\n")
+    L.append(f"**Data**: {res['size']}×{res['size']} fields; training sets of {res['n_train']} "
+             f"samples (generator seed {SEED_TRAIN}, mask seed {MASK_SEED_TRAIN}), test sets of "
+             f"{res['n_test']} samples (generator seed {SEED_TEST}, mask seed {MASK_SEED_TEST}), "
+             "masked with the same pattern. Training never reads a truth file.\n")
+    L.append("**Training budget** (identical for every diffusion variant): "
+             "`benchmarks/study/study.ini` with " + ", ".join(f"`{s}`" for s in res["sets"]) +
+             f". Imputation: single step at t = 1e-3, K = {res['K']} context masks, seed 0, EMA "
+             "weights. Score: `dynfill eval --json` → `mse_missing` (mean squared error over the "
+             "entries missing in the test observations, data units). Lower is better; the best "
+             "per column is bold.\n")
+    sc = res["scores"]
+    pkeys = [k for k in sc if "|pix" in k]
+    if pkeys:
+        L.append("### Pixel observations (paper Table 1 layout), Navier–Stokes\n")
+        cl = [col_label(k) for k in pkeys]
+        rows = [(k, PEER_LABEL[k]) for k in ("harmonic", "telea", "cvns", "rbf")] + \
+               [("missdiff", labels["missdiff"]), ("ambient", labels["ambient"]),
+                ("empirical", labels["empirical"]), ("pixel", "**dynfill pixel (matched)**")]
+        L.append(table(sc, pkeys, cl, rows) + "\n")
+        L.append("Where dynfill's matched strategy stands:\n")
+        L.append(beaten_lines(sc, pkeys, cl, lambda c: "pixel", labels) + "\n")
+    bkeys = [k for k in sc if "|block" in k]
+    if bkeys:
+        L.append("### Block observations (paper Table 2 layout, with the context ablation)\n")
+        cl = [col_label(k) for k in bkeys]
+        rows = [(k, PEER_LABEL[k]) for k in ("harmonic", "telea", "cvns", "rbf")] + \
+               [("missdiff", labels["missdiff"]), ("ambient", labels["ambient"]),
+                ("empirical", labels["empirical"]),
+                ("pixel", "dynfill pixel (mismatched contexts)"),
+                ("block", "**dynfill block (matched)**")]
+        L.append(table(sc, bkeys, cl, rows) + "\n")
+        L.append("Where dynfill's matched strategy stands:\n")
+        L.append(beaten_lines(sc, bkeys, cl, lambda c: "block", labels) + "\n")
+        abl = []
+        for k in bkeys:
+            s = sc[k]
+            if "block" in s and "pixel" in s:
+                abl.append(f"- {col_label(k)}: block {fmt(s['block'])} vs pixel {fmt(s['pixel'])} "
+                           f"(block/pixel = {s['block'] / s['pixel']:.3f})"
+                           + (f"; harmonic {fmt(s['harmonic'])}" if "harmonic" in s else ""))
+        if abl:
+            L.append("Block versus pixel contexts on the same block-missing data, same network "
+                     "and budget:\n")
+            L.append("\n".join(abl) + "\n")
+        if res["coverage"]:
+            L.append("`dynfill coverage` on the training data (Theorem 1: query probability of "
+                     "entries missing in the data, given contexts like theirs):\n")
+            L.append("```")
+            for k, lines in res["coverage"].items():
+                for ln in lines:
+                    L.append(f"{k}: {ln}")
+            L.append("```\n")
+    kc = res.get("kcurve", {}).get("curve")
+    if kc:
+        L.append(f"### Error versus K (model {res['kcurve']['model']})\n")
+        ks = sorted(kc, key=lambda x: int(x))
+        L.append("| K | " + " | ".join(str(k) for k in ks) + " |")
+        L.append("|---|" + "---:|" * len(ks))
+        L.append("| mse_missing | " + " | ".join(fmt(kc[k]) for k in ks) + " |\n")
+    if made:
+        L.append("Charts: " + ", ".join(f"[`{n}`]({n})" for n in made) + "\n")
+        for n in made:
+            L.append(f"![{n}]({n})\n")
+    notes = os.path.join(HERE, f"notes_{mode}.md")
+    if os.path.exists(notes):
+        L.append(open(notes).read().rstrip() + "\n")
+    tw = res["train_wall"]
+    if tw:
+        L.append("### Wall times\n")
+        L.append("| training run | wall (s) |\n|---|---:|")
+        for k, v in tw.items():
+            L.append(f"| `{k}` | {v:.0f} |")
+        L.append("")
+    tot = sum(r["wall_s"] for r in res["records"])
+    L.append(f"Sum of the wall times of all steps: {tot / 60:.1f} min "
+             "(a cached step counts its first run).\n")
+    L.append("### Commands\n")
+    L.append("From the repository root, in order (each with its wall time; "
+             "`python:` lines are computed inside run_study.py):\n")
+    L.append("<details><summary>all commands</summary>\n\n```sh")
+    for r in res["records"]:
+        L.append(f"{r['cmd']}    # {r['wall_s']:.1f} s")
+    L.append("```\n</details>\n")
+    text = "\n".join(L)
+    path = args.results or os.path.join(outdir, "RESULTS.md")
+    head = ("# dynfill paper study — results\n\n"
+            "Regenerated by `benchmarks/study/run_study.py` (see README.md there and "
+            "docs/study.md). Each section below is one run of the script.\n\n")
+    # keep the other modes' sections of an existing RESULTS.md, replace this one
+    old = open(path).read() if os.path.exists(path) else head
+    if not old.startswith("# dynfill paper study"):
+        old = head
+    parts = old.split("\n## ")
+    kept = [parts[0].rstrip() + "\n"] + ["## " + p.rstrip() + "\n" for p in parts[1:]
+                                         if not p.startswith(title)]
+    with open(path, "w") as f:
+        f.write("\n".join(kept) + "\n" + text)
+    print(f"[study] wrote {os.path.relpath(path, ROOT)}" +
+          "".join(f", {os.path.relpath(os.path.join(outdir, n), ROOT)}" for n in made))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--smoke", action="store_true", help="minutes: checks the script")
+    g.add_argument("--quick", action="store_true", help="about two hours on a free 2-core CPU")
+    g.add_argument("--full", action="store_true", help="GPU: bigger network and budget")
+    g.add_argument("--reduced-ablation", action="store_true",
+                   help="NS 8/9 blocks only: block vs pixel contexts, peers, K curve")
+    ap.add_argument("--dynfill", default=None, help="the binary (default: $DYNFILL, "
+                    "build-study/dynfill, build/dynfill)")
+    ap.add_argument("--work", help="folder for data, runs, predictions (default "
+                    "benchmarks/study/work/<mode>)")
+    ap.add_argument("--results-dir", help="folder for charts (default benchmarks/study; "
+                    "the work folder for --smoke)")
+    ap.add_argument("--results", help="RESULTS.md path (default <results-dir>/RESULTS.md)")
+    ap.add_argument("--sections", help="comma list of pixel,block,k (default: the mode's)")
+    ap.add_argument("--force", action="store_true", help="rerun steps that already ran")
+    a = ap.parse_args()
+    mode = ("smoke" if a.smoke else "quick" if a.quick else "full" if a.full
+            else "reduced-ablation")
+    if a.dynfill is None:
+        for c in (os.environ.get("DYNFILL"), os.path.join(ROOT, "build-study", "dynfill"),
+                  os.path.join(ROOT, "build", "dynfill")):
+            if c and os.access(c, os.X_OK):
+                a.dynfill = c
+                break
+        else:
+            raise SystemExit("run_study: no dynfill binary; build one or pass --dynfill")
+    Study(a, mode).run()
+
+
+if __name__ == "__main__":
+    main()
