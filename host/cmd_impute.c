@@ -122,6 +122,15 @@ static dfl_status run_impute(const impute_args *a) {
     }
     dfl_pred_writer *pw = NULL;
     if (s == DFL_OK) s = dfl_pred_create(a->out, ds, 0, info->n, &pw);
+    if (s == DFL_OK) {
+        char desc[160];
+        if (diffusion)
+            snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s", o.K, o.steps,
+                     o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "");
+        else
+            snprintf(desc, sizeof desc, "%s", a->method);
+        dfl_pred_set_method(pw, desc, diffusion);
+    }
     float *obs = NULL, *pred = NULL, *spread = NULL;
     uint8_t *mask = NULL;
     if (s == DFL_OK) {

@@ -84,7 +84,7 @@ dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const f
         }
         const unsigned long long at = (unsigned long long)(row + r);
         dfl_h5_write_rows(w->dpred, H5T_NATIVE_FLOAT, at, 1, w->out_pred);
-        dfl_h5_write_rows(w->dstd, H5T_NATIVE_FLOAT, at, 1, w->out_std);
+        if (w->dstd >= 0) dfl_h5_write_rows(w->dstd, H5T_NATIVE_FLOAT, at, 1, w->out_std);
         dfl_h5_write_rows(w->dmask, H5T_NATIVE_UCHAR, at, 1, w->mask);
         w->written[row + r] = 1;
     }
@@ -101,9 +101,19 @@ static void writer_free(dfl_pred_writer *w) {
     free(w);
 }
 
+void dfl_pred_set_method(dfl_pred_writer *w, const char *method, int has_spread) {
+    dfl_h5_attr_write_string(w->file, "method", method);
+    if (!has_spread && w->dstd >= 0) {
+        /* nothing was written to /std yet, so unlinking it leaves no data behind */
+        H5Dclose(w->dstd);
+        h5Check(H5Ldelete(w->file, "/std", H5P_DEFAULT));
+        w->dstd = -1;
+    }
+}
+
 static void close_datasets(dfl_pred_writer *w) {
     H5Dclose(w->dpred);
-    H5Dclose(w->dstd);
+    if (w->dstd >= 0) H5Dclose(w->dstd);
     H5Dclose(w->dmask);
 }
 

@@ -181,6 +181,10 @@ dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t sta
  * observed entries of /pred hold the source's observed value exactly
  * (DESIGN §1: output = M * x_obs + (1 - M) * x_hat) and /std is 0 there. */
 dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const float *pred, const float *spread);
+/* Record how the prediction was made (root attribute `method`, e.g.
+ * "diffusion K=10 steps=1" or "harmonic"); has_spread = 0 drops /std (a
+ * baseline has no uncertainty). Call before the first dfl_pred_write. */
+void dfl_pred_set_method(dfl_pred_writer *w, const char *method, int has_spread);
 /* Commit (atomic rename). DFL_EINTERNAL if some rows were never written.
  * Frees the writer either way. */
 dfl_status dfl_pred_close(dfl_pred_writer *w);
