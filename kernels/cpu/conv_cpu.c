@@ -447,10 +447,16 @@ static void cpu_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, co
     if (haloed) fold_halo(d, &g, dsrc, dx);
 }
 
+/* The direct kernel replaces oneDNN for backward-weights under the AUTO
+ * policy where it supports the shape (forcing a layout selects oneDNN). */
+static int use_direct_bwd_weights(const dfl_cpu_ctx *ctx, const dfl_conv_desc *d) {
+    check_desc(d);
+    return ctx->conv_layout[DFL_CPU_CONV_BWD_WEIGHTS] == DFL_CPU_CONV_AUTO && dfl_cpu_conv_bwd_weights_direct_supported(d);
+}
+
 static void cpu_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,
                                         float *dw, float *db) {
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
-    conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_BWD_WEIGHTS, db != NULL);
     conv_geometry g = geometry_of(d);
     const float *src = x;
     if (g.px || g.py) {
@@ -458,6 +464,11 @@ static void cpu_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d,
         build_halo(d, &g, x, xh);
         src = xh;
     }
+    if (use_direct_bwd_weights(ctx, d)) {
+        dfl_cpu_conv_bwd_weights_direct(be, d, src, g.hh, g.wh, g.pad_y, g.pad_x, dy, dw, db);
+        return;
+    }
+    conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_BWD_WEIGHTS, db != NULL);
     void *scratch = dfl_cpu_ws(be, DFL_CPU_WS_SCRATCHPAD, e->scratch_bytes);
     operand_bind_input(ctx, &e->act_in, src);
     operand_bind_input(ctx, &e->act_out, dy);
@@ -476,6 +487,7 @@ void dfl_cpu_set_conv_layout(dfl_backend *be, int direction, dfl_cpu_conv_layout
 
 const char *dfl_cpu_conv_impl_name(dfl_backend *be, const dfl_conv_desc *d, int direction) {
     if (direction < 0 || direction >= DFL_CPU_CONV_NDIR) DFL_PANIC("conv impl: bad direction %d", direction);
+    if (direction == DFL_CPU_CONV_BWD_WEIGHTS && use_direct_bwd_weights(dfl_cpu_ctx_of(be), d)) return "direct:avx2";
     conv_entry *e = entry_get(dfl_cpu_ctx_of(be), d, direction, 1);
     return e->impl;
 }

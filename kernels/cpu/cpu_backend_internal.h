@@ -81,6 +81,13 @@ void dfl_cpu_register_optimizer_ops(dfl_backend *be);
 /* The fused method ops (kernels/cpu/method_ops_cpu.c). */
 void dfl_cpu_register_method_ops(dfl_backend *be);
 
+/* Direct AVX2 3x3 stride-1 weight gradient (conv_bwd_weights_direct.c):
+ * whether it handles a shape, and the op on an input xs of size hs x ws
+ * (haloed along periodic axes) with padding py, px. */
+int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d);
+void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws,
+                                     int py, int px, const float *dy, float *dw, float *db);
+
 /* Frees the cached convolution primitives (conv_cpu.c). */
 void dfl_cpu_conv_cache_destroy(dfl_cpu_ctx *ctx);
 

@@ -4,11 +4,15 @@
  * none / x / y / xy, under the default and both forced activation-layout
  * policies; and each op run
  * twice gives identical bits. */
+#include <omp.h>
+
 #include "cpu/cpu_backend_internal.h"
 #include "ops_test_util.h"
 #include "ref_ops.h"
 
 #define TOL 1e-5
+
+static int direct_checked; /* shapes that ran the direct backward-weights kernel */
 
 static void check_conv(dfl_backend *be, dfl_conv_desc d, const char *policy) {
     char name[160];
@@ -54,6 +58,17 @@ static void check_conv(dfl_backend *be, dfl_conv_desc d, const char *policy) {
     snprintf(what, sizeof what, "backward-weights %s", name);
     OPS_CHECK_REL(what, dw, dwr, nw, TOL);
     OPS_CHECK_BITS(what, dw, dw2, nw);
+    if (!strcmp(dfl_cpu_conv_impl_name(be, &d, DFL_CPU_CONV_BWD_WEIGHTS), "direct:avx2")) {
+        /* the direct kernel's result must not depend on the thread count */
+        const int threads = omp_get_max_threads();
+        omp_set_num_threads(1);
+        be->conv2d_backward_weights(be, &d, x, dy, dw2, db2);
+        omp_set_num_threads(threads);
+        snprintf(what, sizeof what, "backward-weights (direct, 1 thread) %s", name);
+        OPS_CHECK_BITS(what, dw, dw2, nw);
+        OPS_CHECK_BITS(what, db, db2, (size_t)d.cout);
+        ++direct_checked;
+    }
     snprintf(what, sizeof what, "backward-bias %s", name);
     OPS_CHECK_REL(what, db, dbr, (size_t)d.cout, TOL);
     OPS_CHECK_BITS(what, db, db2, (size_t)d.cout);
@@ -78,6 +93,9 @@ int main(void) {
         {2, 16, 16, 32, 32, 3, 1, 1, 1}, {2, 16, 16, 32, 32, 3, 2, 0, 0}, {2, 8, 8, 64, 64, 3, 1, 0, 0},
         {2, 8, 8, 96, 64, 3, 1, 1, 0}, {2, 8, 8, 96, 64, 1, 1, 0, 0}, {2, 16, 16, 2, 32, 3, 1, 0, 0},
         {2, 16, 16, 32, 1, 3, 1, 1, 1}, {1, 1, 3, 2, 3, 3, 1, 1, 1},  {1, 2, 2, 3, 2, 3, 2, 1, 1},
+        /* rows >= 32 and cout % 16 == 0: the direct backward-weights kernel */
+        {3, 5, 33, 6, 16, 3, 1, 0, 0}, {2, 4, 40, 13, 32, 3, 1, 1, 1}, {2, 7, 32, 32, 16, 3, 1, 0, 1},
+        {1, 3, 300, 8, 16, 3, 1, 1, 0}, {2, 32, 64, 32, 32, 3, 1, 0, 0},
     };
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
     const dfl_cpu_conv_layout layouts[3] = {DFL_CPU_CONV_AUTO, DFL_CPU_CONV_BLOCKED, DFL_CPU_CONV_NHWC};
@@ -86,6 +104,9 @@ int main(void) {
         for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, layouts[policy]);
         for (int s = 0; s < nshapes; ++s) check_conv(be, shapes[s], names[policy]);
     }
+#if defined(__AVX2__) && defined(__FMA__)
+    CHECK_MSG(direct_checked == 5, "direct backward-weights kernel ran on %d shapes, expected 5", direct_checked);
+#endif
     dfl_backend_destroy(be);
     return dfl_test_finish("ops_conv");
 }
