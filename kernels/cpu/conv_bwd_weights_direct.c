@@ -141,17 +141,22 @@ void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, co
         }
     }
 
-    /* dw OIHW = sum over samples in order of partial[i][tap][ci][co] */
+    /* sum of the partials in sample order (contiguous adds into partial 0),
+     * then [tap][ci][co] -> OIHW */
+    const long total = (long)per_sample;
+#pragma omp parallel for schedule(static)
+    for (long j0 = 0; j0 < total; j0 += 1024) {
+        const long j1 = j0 + 1024 < total ? j0 + 1024 : total;
+        for (int i = 1; i < n; ++i) {
+            const float *src = partial + (size_t)i * per_sample;
+#pragma omp simd
+            for (long j = j0; j < j1; ++j) partial[j] += src[j];
+        }
+    }
 #pragma omp parallel for schedule(static)
     for (int co = 0; co < cout; ++co) {
-        for (int ci = 0; ci < cin; ++ci) {
-            for (int t = 0; t < 9; ++t) {
-                const float *src = partial + t * tap + (size_t)ci * cout + co;
-                float s = 0.0f;
-                for (int i = 0; i < n; ++i) s += src[(size_t)i * per_sample];
-                dw[((size_t)co * cin + ci) * 9 + t] = s;
-            }
-        }
+        for (int ci = 0; ci < cin; ++ci)
+            for (int t = 0; t < 9; ++t) dw[((size_t)co * cin + ci) * 9 + t] = partial[t * tap + (size_t)ci * cout + co];
         if (db) {
             double s = 0.0;
             for (int i = 0; i < n; ++i) s += bias_partial[(size_t)i * cout + co];
