@@ -1,13 +1,15 @@
-/* Direct 3x3 stride-1 convolution weight gradient on NHWC tensors (AVX2 +
- * FMA), used instead of oneDNN where it is faster (conv_cpu.c decides).
+/* Direct convolution weight gradient on NHWC tensors (AVX2 + FMA; k 1 or
+ * 3, stride 1 or 2), used instead of oneDNN where it is faster (conv_cpu.c
+ * decides).
  *
- *   dW[co, ci, ky, kx] = sum_{i, oy, ox} dy[i, oy, ox, co] x[i, oy+ky-py, ox+kx-px, ci]
+ *   dW[co, ci, ky, kx] = sum_{i, oy, ox} dy[i, oy, ox, co] x[i, s oy+ky-py, s ox+kx-px, ci]
  *
  * over in-range input positions (zero padding py/px, or a haloed input with
  * padding 0 along periodic axes). oneDNN 2.6's AVX2 backward-weights
- * kernels reach ~40 GFLOP/s a core here, plus the NHWC -> blocked reorders
- * of x and dy; this kernel reads NHWC directly and reaches ~55-60 on the
- * UNet's 32x32 and 64x64 layers (docs/cpu-backend.md).
+ * kernels reach ~40 GFLOP/s a core here (1x1 and stride 2: 20-30), plus
+ * the NHWC -> blocked reorders of x and dy; this kernel reads NHWC directly
+ * and reaches ~50-60 on the UNet's 32x32 and 64x64 layers
+ * (docs/cpu-backend.md).
  *
  * Register tile: 16 output channels (two 8-float vectors loaded from dy)
  * by 6 input channels (broadcast from x), 12 accumulators, over a block of
@@ -31,8 +33,11 @@
 typedef struct {
     const float *x; /* one sample: [hs, ws, cin] */
     const float *dy; /* one sample: [oh, ow, cout] */
-    int hs, ws, oh, ow, cin, cout, py, px;
+    int hs, ws, oh, ow, cin, cout, py, px, stride;
 } direct_problem;
+
+/* ceil(a / b) for b > 0 and a > -b */
+static inline int ceil_div(int a, int b) { return a <= 0 ? 0 : (a + b - 1) / b; }
 
 /* Adds to dwt[ci][co] (one tap's [cin, cout] slice) the tile (co block c0,
  * ci block j0 of NJ channels) over output rows [oy0, oy1). */
@@ -41,14 +46,17 @@ typedef struct {
                                  float *dwt) {                                                                   \
         __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, \
                b4 = a0, a5 = a0, b5 = a0;                                                                        \
-        const int lo = p->px - kx > 0 ? p->px - kx : 0;                                                          \
-        const int hi = p->ws + p->px - kx < p->ow ? p->ws + p->px - kx : p->ow;                                  \
+        /* output columns whose input column ox * stride + kx - px is in range */                             \
+        const int lo = ceil_div(p->px - kx, p->stride);                                                          \
+        const int hi_in = ceil_div(p->ws + p->px - kx, p->stride);                                               \
+        const int hi = hi_in < p->ow ? hi_in : p->ow;                                                            \
+        const size_t xstep = (size_t)p->stride * p->cin;                                                         \
         for (int oy = oy0; oy < oy1; ++oy) {                                                                     \
-            const int iy = oy + ky - p->py;                                                                      \
+            const int iy = oy * p->stride + ky - p->py;                                                          \
             if (iy < 0 || iy >= p->hs) continue;                                                                 \
             const float *d = p->dy + ((size_t)oy * p->ow + lo) * p->cout + c0;                                   \
-            const float *s = p->x + ((size_t)iy * p->ws + (lo + kx - p->px)) * p->cin + j0;                      \
-            for (int ox = lo; ox < hi; ++ox, d += p->cout, s += p->cin) {                                        \
+            const float *s = p->x + ((size_t)iy * p->ws + (lo * p->stride + kx - p->px)) * p->cin + j0;          \
+            for (int ox = lo; ox < hi; ++ox, d += p->cout, s += xstep) {                                         \
                 const __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);                               \
                 __m256 v = _mm256_broadcast_ss(s);                                                               \
                 a0 = _mm256_fmadd_ps(d0, v, a0);                                                                 \
@@ -101,16 +109,17 @@ static const direct_tile_fn direct_tiles[DIRECT_CI_BLOCK + 1] = {NULL,          
                                                                  direct_tile_6};
 
 int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d) {
-    /* 3x3 stride 1, whole 16-channel output blocks, rows long enough that
-     * the tile kernel's per-row overhead stays small (measured: on 16x16
-     * layers oneDNN is faster). */
-    return d->k == 3 && d->stride == 1 && d->cout % DIRECT_CO_BLOCK == 0 && d->w >= 32;
+    /* whole 16-channel output blocks, output rows long enough that the tile
+     * kernel's per-row overhead stays small (measured: on 16x16 outputs
+     * oneDNN is faster) */
+    return d->cout % DIRECT_CO_BLOCK == 0 && dfl_conv_out_w(d) >= 32;
 }
 
 void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws,
                                      int py, int px, const float *dy, float *dw, float *db) {
     const int oh = dfl_conv_out_h(d), ow = dfl_conv_out_w(d), cin = d->cin, cout = d->cout, n = d->n;
-    const size_t tap = (size_t)cin * cout, per_sample = 9 * tap;
+    const int k = d->k, taps = k * k;
+    const size_t tap = (size_t)cin * cout, per_sample = (size_t)taps * tap;
     float *partial = dfl_cpu_ws(be, DFL_CPU_WS_REDUCE, (size_t)n * per_sample * sizeof(float));
     double *bias_partial = db ? dfl_cpu_ws(be, DFL_CPU_WS_TMP, (size_t)n * cout * sizeof(double)) : NULL;
     const int rows = ow >= DIRECT_BLOCK_PIXELS ? 1 : DIRECT_BLOCK_PIXELS / ow;
@@ -118,16 +127,16 @@ void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, co
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; ++i) {
         direct_problem p = {xs + (size_t)i * hs * ws * cin, dy + (size_t)i * oh * ow * cout, hs, ws, oh, ow, cin,
-                            cout, py, px};
+                            cout, py, px, d->stride};
         float *part = partial + (size_t)i * per_sample;
         memset(part, 0, per_sample * sizeof(float));
         for (int oy0 = 0; oy0 < oh; oy0 += rows) {
             const int oy1 = oy0 + rows < oh ? oy0 + rows : oh;
-            for (int t = 0; t < 9; ++t)
+            for (int t = 0; t < taps; ++t)
                 for (int c0 = 0; c0 < cout; c0 += DIRECT_CO_BLOCK)
                     for (int j0 = 0; j0 < cin; j0 += DIRECT_CI_BLOCK) {
                         const int nj = cin - j0 < DIRECT_CI_BLOCK ? cin - j0 : DIRECT_CI_BLOCK;
-                        direct_tiles[nj](&p, t / 3, t % 3, oy0, oy1, c0, j0, part + t * tap);
+                        direct_tiles[nj](&p, t / k, t % k, oy0, oy1, c0, j0, part + t * tap);
                     }
         }
         if (bias_partial) {
@@ -156,7 +165,8 @@ void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, co
 #pragma omp parallel for schedule(static)
     for (int co = 0; co < cout; ++co) {
         for (int ci = 0; ci < cin; ++ci)
-            for (int t = 0; t < 9; ++t) dw[((size_t)co * cin + ci) * 9 + t] = partial[t * tap + (size_t)ci * cout + co];
+            for (int t = 0; t < taps; ++t)
+                dw[((size_t)co * cin + ci) * taps + t] = partial[t * tap + (size_t)ci * cout + co];
         if (db) {
             double s = 0.0;
             for (int i = 0; i < n; ++i) s += bias_partial[(size_t)i * cout + co];

@@ -81,7 +81,7 @@ void dfl_cpu_register_optimizer_ops(dfl_backend *be);
 /* The fused method ops (kernels/cpu/method_ops_cpu.c). */
 void dfl_cpu_register_method_ops(dfl_backend *be);
 
-/* Direct AVX2 3x3 stride-1 weight gradient (conv_bwd_weights_direct.c):
+/* Direct AVX2 weight gradient (conv_bwd_weights_direct.c):
  * whether it handles a shape, and the op on an input xs of size hs x ws
  * (haloed along periodic axes) with padding py, px. */
 int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d);

@@ -93,9 +93,10 @@ int main(void) {
         {2, 16, 16, 32, 32, 3, 1, 1, 1}, {2, 16, 16, 32, 32, 3, 2, 0, 0}, {2, 8, 8, 64, 64, 3, 1, 0, 0},
         {2, 8, 8, 96, 64, 3, 1, 1, 0}, {2, 8, 8, 96, 64, 1, 1, 0, 0}, {2, 16, 16, 2, 32, 3, 1, 0, 0},
         {2, 16, 16, 32, 1, 3, 1, 1, 1}, {1, 1, 3, 2, 3, 3, 1, 1, 1},  {1, 2, 2, 3, 2, 3, 2, 1, 1},
-        /* rows >= 32 and cout % 16 == 0: the direct backward-weights kernel */
+        /* output rows >= 32 and cout % 16 == 0: the direct backward-weights kernel */
         {3, 5, 33, 6, 16, 3, 1, 0, 0}, {2, 4, 40, 13, 32, 3, 1, 1, 1}, {2, 7, 32, 32, 16, 3, 1, 0, 1},
-        {1, 3, 300, 8, 16, 3, 1, 1, 0}, {2, 32, 64, 32, 32, 3, 1, 0, 0},
+        {1, 3, 300, 8, 16, 3, 1, 1, 0}, {2, 32, 64, 32, 32, 3, 1, 0, 0}, {2, 6, 66, 8, 16, 3, 2, 1, 1},
+        {2, 5, 65, 6, 16, 3, 2, 0, 0},  {2, 3, 40, 10, 32, 1, 1, 0, 0}, {1, 4, 64, 7, 16, 1, 2, 0, 0},
     };
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
     const dfl_cpu_conv_layout layouts[3] = {DFL_CPU_CONV_AUTO, DFL_CPU_CONV_BLOCKED, DFL_CPU_CONV_NHWC};
@@ -105,7 +106,7 @@ int main(void) {
         for (int s = 0; s < nshapes; ++s) check_conv(be, shapes[s], names[policy]);
     }
 #if defined(__AVX2__) && defined(__FMA__)
-    CHECK_MSG(direct_checked == 5, "direct backward-weights kernel ran on %d shapes, expected 5", direct_checked);
+    CHECK_MSG(direct_checked == 9, "direct backward-weights kernel ran on %d shapes, expected 9", direct_checked);
 #endif
     dfl_backend_destroy(be);
     return dfl_test_finish("ops_conv");
