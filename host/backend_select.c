@@ -11,6 +11,7 @@ dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precision) {
     return NULL;
 }
 int dfl_cuda_available(void) { return 0; }
+int dfl_cuda_device_count(void) { return 0; }
 #endif
 
 dfl_backend *dfl_backend_create(const char *name, dfl_precision precision) {

@@ -18,8 +18,6 @@
 
 #ifdef DYNFILL_HAVE_CUDA
 /* kernels/cuda/comm_nccl.cu */
-dfl_comm *dfl_comm_nccl_create(double bucket_mb);
-int dfl_comm_nccl_device(const dfl_comm *c);
 #endif
 
 /* Bytes moved by one size at most (caps the iterations of large sizes). */

@@ -64,6 +64,12 @@ static void mpi_barrier(dfl_comm *c) {
     mpiCheck(MPI_Barrier(MPI_COMM_WORLD));
 }
 
+static void mpi_abort(dfl_comm *c, int code) {
+    (void)c;
+    MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
 static void mpi_destroy(dfl_comm *c) {
     mpi_ctx *m = c->ctx;
     int finalized = 0;
@@ -96,6 +102,7 @@ dfl_comm *dfl_comm_mpi_create(void) {
     c->allreduce_sum_host = mpi_allreduce_host;
     c->broadcast_host = mpi_broadcast;
     c->barrier = mpi_barrier;
+    c->abort = mpi_abort;
     c->destroy = mpi_destroy;
     return c;
 }

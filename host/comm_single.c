@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dynfill/comm.h"
+#include "dynfill/backend.h"
 
 static void single_allreduce(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
     (void)c;
@@ -23,6 +24,10 @@ static void single_broadcast(dfl_comm *c, void *buf, size_t bytes, int root) {
     (void)root;
 }
 static void single_barrier(dfl_comm *c) { (void)c; }
+static void single_abort(dfl_comm *c, int code) {
+    (void)c;
+    exit(code);
+}
 static void single_destroy(dfl_comm *c) { free(c); }
 
 dfl_comm *dfl_comm_single(void) {
@@ -35,6 +40,7 @@ dfl_comm *dfl_comm_single(void) {
     c->allreduce_sum_host = single_allreduce_host;
     c->broadcast_host = single_broadcast;
     c->barrier = single_barrier;
+    c->abort = single_abort;
     c->destroy = single_destroy;
     return c;
 }
@@ -56,13 +62,32 @@ static int launched_multi_rank(void) {
     return 0;
 }
 
-dfl_comm *dfl_comm_create(const char *kind) {
+#ifndef DYNFILL_HAVE_CUDA
+dfl_comm *dfl_comm_nccl_create(double bucket_mb) {
+    (void)bucket_mb;
+    dfl_fail(DFL_EUSAGE, "dist.comm = nccl needs the CUDA backend, and this dynfill was built without it");
+    return NULL;
+}
+int dfl_comm_nccl_device(const dfl_comm *c) {
+    (void)c;
+    return -1;
+}
+#endif
+
+dfl_comm *dfl_comm_create(const char *kind, double bucket_mb) {
     if (!kind || !strcmp(kind, "none")) return dfl_comm_single();
     if (!strcmp(kind, "mpi")) return dfl_comm_mpi_create();
     if (!strcmp(kind, "auto")) return launched_multi_rank() ? dfl_comm_mpi_create() : dfl_comm_single();
-    if (!strcmp(kind, "nccl")) return dfl_comm_mpi_create(); /* NCCL bootstraps over MPI */
+    if (!strcmp(kind, "nccl")) return dfl_comm_nccl_create(bucket_mb);
     dfl_fail(DFL_EUSAGE, "dist.comm = '%s' is not one of auto, mpi, nccl, none", kind);
     return NULL;
+}
+
+int dfl_comm_cuda_device(const dfl_comm *c) {
+    int d = dfl_comm_nccl_device(c);
+    if (d >= 0) return d;
+    int count = dfl_cuda_device_count();
+    return count > 0 ? c->local_rank % count : 0;
 }
 
 void dfl_comm_destroy(dfl_comm *c) {

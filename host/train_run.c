@@ -216,12 +216,15 @@ static dfl_status setup(train_run *r) {
     dfl_precision prec = !strcmp(r->cfg.precision, "bf16") ? DFL_PRECISION_BF16
                          : !strcmp(r->cfg.precision, "tf32") ? DFL_PRECISION_TF32
                                                              : DFL_PRECISION_FP32;
-    r->comm = dfl_comm_create(r->cfg.dist_comm);
+    r->comm = dfl_comm_create(r->cfg.dist_comm, r->cfg.dist_bucket_mb);
     if (!r->comm) {
         dfl_ckpt_meta_free(&meta);
         return DFL_EUSAGE;
     }
-    r->be = dfl_backend_create(r->cfg.backend, prec);
+    if (!strcmp(r->cfg.backend, "cuda") || (!strcmp(r->cfg.backend, "auto") && dfl_cuda_available()))
+        r->be = dfl_backend_cuda_create(dfl_comm_cuda_device(r->comm), prec); /* one GPU per rank */
+    else
+        r->be = dfl_backend_create(r->cfg.backend, prec);
     if (!r->be) {
         dfl_ckpt_meta_free(&meta);
         return DFL_EUSAGE;
@@ -374,6 +377,9 @@ int dfl_train_main(int argc, char **argv) {
         s = setup(&r);
         if (s == DFL_OK) s = loop(&r);
     }
+    /* an error on one rank of several must stop them all, not leave the
+     * others waiting in the next collective */
+    if (s != DFL_OK && r.comm && r.comm->world > 1) r.comm->abort(r.comm, dfl_cli_exit("train", s));
     teardown(&r);
     return dfl_cli_exit("train", s);
 }

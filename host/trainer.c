@@ -21,7 +21,20 @@ struct dfl_trainer {
     uint8_t *d_mask, *d_query;
     int32_t *d_qcount;
     int32_t *h_qcount;
+    /* overlap of the gradient sum with backward: [ready, launched) is final but not yet begun */
+    size_t ready, launched, bucket_elems;
 };
+
+/* Gradient-ready hook: begin the sum of the final range once it holds a bucket. */
+static void on_grads_ready(void *user, size_t first) {
+    dfl_trainer *tr = user;
+    tr->ready = first;
+    if (tr->launched - tr->ready >= tr->bucket_elems || first == 0) {
+        float *g = dfl_unet_grads(tr->model);
+        tr->comm->allreduce_sum_begin(tr->comm, tr->be, g + tr->ready, tr->launched - tr->ready);
+        tr->launched = tr->ready;
+    }
+}
 
 dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, const dfl_config *cfg,
                               const dfl_method_params *method, int batch, int c, int h, int w, int mask_c,
@@ -62,12 +75,19 @@ dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, 
     tr->d_query = be->alloc(be, px * c);
     tr->d_qcount = be->alloc(be, (size_t)batch * sizeof(int32_t));
     tr->h_qcount = dfl_xmalloc((size_t)batch * sizeof(int32_t));
+    if (comm->world > 1 && comm->allreduce_sum_begin) {
+        double mb = comm->bucket_mb > 0 ? comm->bucket_mb : cfg->dist_bucket_mb;
+        tr->bucket_elems = (size_t)(mb * 1024 * 1024 / sizeof(float));
+        if (tr->bucket_elems < 1) tr->bucket_elems = 1;
+        dfl_unet_set_grads_ready(model, on_grads_ready, tr);
+    }
     *out = tr;
     return DFL_OK;
 }
 
 void dfl_trainer_destroy(dfl_trainer *tr) {
     if (!tr) return;
+    dfl_unet_set_grads_ready(tr->model, NULL, NULL);
     dfl_backend *be = tr->be;
     dfl_optimizer_destroy(tr->opt);
     dfl_context_plan_free(&tr->plan);
@@ -165,8 +185,15 @@ dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *ma
     if (!isfinite(loss_sum))
         return dfl_fail(DFL_EINTERNAL, "non-finite loss (%g) at step %ld: training stopped (lower train.lr or check the data)",
                         loss_sum, step);
-    dfl_unet_backward(tr->model, tr->d_grad, NULL);
-    tr->comm->allreduce_sum(tr->comm, be, dfl_unet_grads(tr->model), dfl_unet_num_params(tr->model));
+    if (tr->bucket_elems) {
+        /* overlapped: buckets are begun by the gradient-ready hook during backward */
+        tr->launched = tr->ready = dfl_unet_num_params(tr->model);
+        dfl_unet_backward(tr->model, tr->d_grad, NULL);
+        tr->comm->allreduce_sum_end(tr->comm, be);
+    } else {
+        dfl_unet_backward(tr->model, tr->d_grad, NULL);
+        tr->comm->allreduce_sum(tr->comm, be, dfl_unet_grads(tr->model), dfl_unet_num_params(tr->model));
+    }
     double gn = dfl_optimizer_step(tr->opt, dfl_unet_params(tr->model), dfl_unet_grads(tr->model));
     if (st) {
         st->loss = loss_sum;

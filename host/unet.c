@@ -77,6 +77,8 @@ struct dfl_unet {
 
     float *in_pad, *stem_out, *temb_in, *temb_h1, *temb_a1, *temb, *temb_silu;
     float *head_g, *head_mean, *head_rstd, *out_pad;
+    void (*grads_ready)(void *user, size_t first);
+    void *grads_ready_user;
     /* backward scratch */
     float *dcur, *dnext, *sA, *sB, *sC, *dst, *dtmp_t, *dtproj, *dtemb, *da1, *dh1, *dout_pad;
 };
@@ -261,6 +263,24 @@ const dfl_param_info *dfl_unet_tensor(const dfl_unet *m, int i) { return &m->ten
 size_t dfl_unet_num_params(const dfl_unet *m) { return m->nparams; }
 float *dfl_unet_params(dfl_unet *m) { return m->params; }
 float *dfl_unet_grads(dfl_unet *m) { return m->grads; }
+void dfl_unet_set_grads_ready(dfl_unet *m, void (*fn)(void *user, size_t first), void *user) {
+    m->grads_ready = fn;
+    m->grads_ready_user = user;
+}
+
+/* Tell the hook that gradients from parameter tensor `first_tensor` on are final. */
+static void notify_ready(dfl_unet *m, int first_tensor) {
+    if (m->grads_ready) m->grads_ready(m->grads_ready_user, first_tensor >= 0 ? m->tensors[first_tensor].offset : 0);
+}
+
+/* First parameter tensor of a layer (its lowest flat offset). */
+static int layer_first_param(const layer *l) {
+    int first = -1;
+    for (int i = 0; i < 12; ++i)
+        if (l->p[i] >= 0 && (first < 0 || l->p[i] < first)) first = l->p[i];
+    return first;
+}
+
 double dfl_unet_forward_flops_per_sample(const dfl_unet *m) { return m->n ? m->flops_fwd / m->n : 0.0; }
 
 int dfl_unet_find_tensor(const dfl_unet *m, const char *name) {
@@ -622,6 +642,7 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
     const float *last = m->layers[m->nlayers - 1].out;
     be->group_norm_backward(be, n, m->hp * m->wp, b, DFL_GN_GROUPS, last, P(m->p_hng), P(m->p_hnb), m->head_mean,
                             m->head_rstd, m->sA, dcur, G(m->p_hng), G(m->p_hnb), 1);
+    notify_ready(m, m->p_hng);
 
     for (int i = m->nlayers - 1; i >= 0; --i) {
         layer *l = &m->layers[i];
@@ -636,6 +657,7 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
                 /* split d concat[h, skip]: the h part continues, the skip part waits */
                 be->concat_channels_backward(be, (size_t)n * l->h * l->w, l->cin_main, l->cin - l->cin_main, dnext,
                                              dcur, m->dskip[l->skip_pop]);
+                notify_ready(m, layer_first_param(l));
                 continue; /* gradient of h is already in dcur */
             }
             break;
@@ -657,12 +679,14 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
             break;
         }
         swap(&dcur, &dnext);
+        notify_ready(m, layer_first_param(l));
     }
     /* stem (its output is skip 0) */
     size_t px = (size_t)n * m->hp * m->wp;
     be->add(be, px * b, dcur, m->dskip[0], dcur);
     dfl_conv_desc ds = conv_desc(m, m->hp, m->wp, 2 * C, b, 3, 1);
     be->conv2d_backward_weights(be, &ds, m->in_pad, dcur, G(m->p_stem_w), G(m->p_stem_b));
+    notify_ready(m, m->p_stem_w);
     if (dinput) {
         be->conv2d_backward_data(be, &ds, dcur, P(m->p_stem_w), dnext);
         be->crop_end(be, n, m->hp, m->wp, 2 * C, m->h, m->w, dnext, dinput);
@@ -672,4 +696,5 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
     be->linear_backward(be, n, T, T, m->temb_a1, P(m->p_t2w), m->dtemb, m->da1, G(m->p_t2w), G(m->p_t2b));
     be->silu_backward(be, (size_t)n * T, m->temb_h1, m->da1, m->dh1);
     be->linear_backward(be, n, b, T, m->temb_in, P(m->p_t0w), m->dh1, NULL, G(m->p_t0w), G(m->p_t0b));
+    notify_ready(m, -1);
 }

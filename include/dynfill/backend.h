@@ -163,6 +163,8 @@ dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precision);
 dfl_backend *dfl_backend_create(const char *name, dfl_precision precision);
 void dfl_backend_destroy(dfl_backend *be);
 int dfl_cuda_available(void);
+/* Number of visible CUDA devices (0 without CUDA). */
+int dfl_cuda_device_count(void);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,17 @@ struct dfl_comm {
     /* Broadcast `bytes` of host memory from `root`. */
     void (*broadcast_host)(dfl_comm *c, void *buf, size_t bytes, int root);
     void (*barrier)(dfl_comm *c);
+    /* Stop every rank now with exit code `code` (an error on one rank must
+     * not leave the others waiting in a collective). */
+    void (*abort)(dfl_comm *c, int code);
     void (*destroy)(dfl_comm *c);
+    /* Optional overlap of the gradient sum with the backward pass (NULL
+     * when the communicator has none): begin queues the sum of a range
+     * whose gradients are final while backward continues; end makes later
+     * work on the backend wait for every begun sum. */
+    void (*allreduce_sum_begin)(dfl_comm *c, dfl_backend *be, float *buf, size_t n);
+    void (*allreduce_sum_end)(dfl_comm *c, dfl_backend *be);
+    double bucket_mb; /* preferred size of one begun range */
 };
 
 /* World of one: every reduction is the identity. */
@@ -34,9 +44,18 @@ dfl_comm *dfl_comm_single(void);
 /* MPI_COMM_WORLD (calls MPI_Init when needed). Returns NULL with an error
  * when built without MPI. */
 dfl_comm *dfl_comm_mpi_create(void);
-/* "none" -> single; "mpi" -> MPI; "auto" -> MPI when launched by mpirun /
- * srun with more than one rank, else single. */
-dfl_comm *dfl_comm_create(const char *kind);
+/* NCCL (CUDA backend): bootstraps over the launch's host communicator,
+ * binds GPU local_rank % visible devices; gradients summed in buckets of
+ * bucket_mb on its own stream. NULL with an error without CUDA or a GPU. */
+dfl_comm *dfl_comm_nccl_create(double bucket_mb);
+/* The CUDA device an NCCL communicator uses; -1 for other communicators. */
+int dfl_comm_nccl_device(const dfl_comm *c);
+/* "none" -> single; "mpi" -> MPI; "nccl" -> NCCL; "auto" -> MPI when
+ * launched by mpirun / srun with more than one rank, else single. */
+dfl_comm *dfl_comm_create(const char *kind, double bucket_mb);
+/* The CUDA device this rank should use: the NCCL communicator's, else
+ * local_rank modulo the visible devices. */
+int dfl_comm_cuda_device(const dfl_comm *c);
 void dfl_comm_destroy(dfl_comm *c);
 
 #ifdef __cplusplus

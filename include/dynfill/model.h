@@ -74,6 +74,13 @@ double dfl_unet_forward_flops_per_sample(const dfl_unet *m);
 /* input: NHWC [n, h, w, 2C] backend memory; t: [n] backend memory;
  * output: NHWC [n, h, w, C]. Keeps what backward needs. */
 void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *output);
+/* Gradient-ready hook for overlapping the all-reduce with backward: during
+ * dfl_unet_backward, fn(user, first) is called whenever every parameter
+ * gradient at flat offset >= first is final (parameters are stored in
+ * forward order and backward runs in reverse), last with first = 0.
+ * fn = NULL removes it. */
+void dfl_unet_set_grads_ready(dfl_unet *m, void (*fn)(void *user, size_t first), void *user);
+
 /* doutput: NHWC [n, h, w, C]. Overwrites every parameter gradient; when
  * dinput is not NULL also writes the input gradient [n, h, w, 2C].
  * Must follow a forward with the same plan. */

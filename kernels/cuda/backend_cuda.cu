@@ -29,15 +29,17 @@ const char *dfl_cublas_status_name(cublasStatus_t s) {
     }
 }
 
-extern "C" int dfl_cuda_available(void) {
+extern "C" int dfl_cuda_device_count(void) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         (void)cudaGetLastError(); // no driver or no device: clear the sticky-free error
         return 0;
     }
-    return n > 0;
+    return n;
 }
+
+extern "C" int dfl_cuda_available(void) { return dfl_cuda_device_count() > 0; }
 
 void *dfl_cuda_scratch(dfl_backend *be, int slot, size_t bytes) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);

@@ -98,6 +98,21 @@ void nccl_barrier(dfl_comm *c) {
     h->barrier(h);
 }
 
+void nccl_abort(dfl_comm *c, int code) {
+    nccl_ctx *m = ctx_of(c);
+    (void)ncclCommAbort(m->nccl); // the error path: its status is not actionable
+    m->host->abort(m->host, code);
+}
+
+// Overlap with the backward pass: the trainer begins the sum of each range
+// of final gradients while backward continues on the compute stream.
+void nccl_allreduce_begin(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
+    if (n == 0) return;
+    comm_nccl_begin(c, dfl_cuda_ctx_of(be)->stream, buf, n);
+}
+
+void nccl_allreduce_end(dfl_comm *c, dfl_backend *be) { comm_nccl_end(c, dfl_cuda_ctx_of(be)->stream); }
+
 void nccl_destroy(dfl_comm *c) {
     nccl_ctx *m = ctx_of(c);
     cudaCheck(cudaSetDevice(m->device));
@@ -127,7 +142,7 @@ extern "C" dfl_comm *dfl_comm_nccl_create(double bucket_mb) {
         dfl_fail(DFL_EUSAGE, "dist.bucket_mb must be > 0 (got %g)", bucket_mb);
         return NULL;
     }
-    dfl_comm *host = dfl_comm_create("auto");
+    dfl_comm *host = dfl_comm_create("auto", 0);
     if (!host) return NULL;
 
     nccl_ctx *m = static_cast<nccl_ctx *>(dfl_xcalloc(1, sizeof *m));
@@ -157,7 +172,11 @@ extern "C" dfl_comm *dfl_comm_nccl_create(double bucket_mb) {
     c->allreduce_sum_host = nccl_allreduce_host;
     c->broadcast_host = nccl_broadcast;
     c->barrier = nccl_barrier;
+    c->abort = nccl_abort;
     c->destroy = nccl_destroy;
+    c->allreduce_sum_begin = nccl_allreduce_begin;
+    c->allreduce_sum_end = nccl_allreduce_end;
+    c->bucket_mb = bucket_mb;
     return c;
 }
 

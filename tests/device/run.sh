@@ -136,6 +136,11 @@ dfl "$TRAIN" 2>&1 | tee "$OUT/device_train.log" | tail -n 8 ; TRAIN_RC=${PIPESTA
 echo "== bench kernels"
 dfl "$DYNFILL" bench kernels 2>&1 | tee "$OUT/bench_kernels.log" ; KER_RC=${PIPESTATUS[0]}
 
+# ---- 2b. NCCL communicator, world size 1 (the single-GPU NCCL path of issue 6) ----
+echo "== bench allreduce (NCCL, 1 rank)"
+dfl "$DYNFILL" bench allreduce --comm nccl --max 64M 2>&1 | tee "$OUT/bench_allreduce_nccl.log" | tail -n 4 ; NCCL_RC=${PIPESTATUS[0]}
+echo "bench allreduce nccl exit $NCCL_RC" >>"$ENVLOG"
+
 # ---- 3. training throughput, dynfill and PyTorch ----
 echo "== bench train"
 BT=$OUT/bench_train.jsonl
