@@ -24,6 +24,8 @@ typedef struct {
     float *stage;
     size_t stage_n;
     int owns_init;
+    MPI_Request *requests; /* non-blocking sums begun during backward */
+    int nreq, capreq;
 } mpi_ctx;
 
 /* MPI counts are int: reduce in chunks of at most 2^30 elements. */
@@ -47,6 +49,34 @@ static void mpi_allreduce(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
         mpiCheck(MPI_Allreduce(MPI_IN_PLACE, host + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
     }
     if (staged) be->upload(be, buf, host, n * sizeof(float));
+}
+
+/* Overlap with backward (CPU backend memory is host memory): each ready
+ * range is summed with MPI_Iallreduce; end waits for all of them. Other
+ * backends reduce the range synchronously through the staging buffer. */
+static void mpi_allreduce_begin(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
+    mpi_ctx *m = c->ctx;
+    if (strcmp(be->name, "cpu") != 0) {
+        mpi_allreduce(c, be, buf, n);
+        return;
+    }
+    for (size_t off = 0; off < n; off += MPI_CHUNK) {
+        size_t len = n - off < MPI_CHUNK ? n - off : MPI_CHUNK;
+        if (m->nreq == m->capreq) {
+            m->capreq = m->capreq ? 2 * m->capreq : 64;
+            m->requests = realloc(m->requests, (size_t)m->capreq * sizeof *m->requests);
+            if (!m->requests) DFL_PANIC("out of memory");
+        }
+        mpiCheck(MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                                &m->requests[m->nreq++]));
+    }
+}
+
+static void mpi_allreduce_end(dfl_comm *c, dfl_backend *be) {
+    (void)be;
+    mpi_ctx *m = c->ctx;
+    if (m->nreq) mpiCheck(MPI_Waitall(m->nreq, m->requests, MPI_STATUSES_IGNORE));
+    m->nreq = 0;
 }
 
 static void mpi_allreduce_host(dfl_comm *c, double *buf, size_t n) {
@@ -76,6 +106,7 @@ static void mpi_destroy(dfl_comm *c) {
     MPI_Finalized(&finalized);
     if (m->owns_init && !finalized) MPI_Finalize();
     free(m->stage);
+    free(m->requests);
     free(m);
     free(c);
 }
@@ -104,6 +135,9 @@ dfl_comm *dfl_comm_mpi_create(void) {
     c->barrier = mpi_barrier;
     c->abort = mpi_abort;
     c->destroy = mpi_destroy;
+    c->allreduce_sum_begin = mpi_allreduce_begin;
+    c->allreduce_sum_end = mpi_allreduce_end;
+    c->bucket_mb = 0; /* the trainer uses dist.bucket_mb */
     return c;
 }
 #else
