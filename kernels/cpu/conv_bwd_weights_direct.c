@@ -23,8 +23,17 @@
 
 #include "cpu/cpu_backend_internal.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+/* Compiled for AVX2 + FMA whatever the build's -march (DYNFILL_NATIVE=OFF
+ * images too) and used only when the CPU has them (checked at run time). */
+#define DIRECT_TARGET __attribute__((target("avx2,fma")))
+
+static int cpu_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
 
 #define DIRECT_CO_BLOCK 16
 #define DIRECT_CI_BLOCK 6
@@ -42,7 +51,7 @@ static inline int ceil_div(int a, int b) { return a <= 0 ? 0 : (a + b - 1) / b; 
 /* Adds to dwt[ci][co] (one tap's [cin, cout] slice) the tile (co block c0,
  * ci block j0 of NJ channels) over output rows [oy0, oy1). */
 #define DIRECT_TILE_KERNEL(NJ)                                                                                   \
-    static void direct_tile_##NJ(const direct_problem *p, int ky, int kx, int oy0, int oy1, int c0, int j0,      \
+    DIRECT_TARGET static void direct_tile_##NJ(const direct_problem *p, int ky, int kx, int oy0, int oy1, int c0, int j0,      \
                                  float *dwt) {                                                                   \
         __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, \
                b4 = a0, a5 = a0, b5 = a0;                                                                        \
@@ -112,11 +121,13 @@ int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d) {
     /* whole 16-channel output blocks, output rows long enough that the tile
      * kernel's per-row overhead stays small (measured: on 16x16 outputs
      * oneDNN is faster) */
-    return d->cout % DIRECT_CO_BLOCK == 0 && dfl_conv_out_w(d) >= 32;
+    static int has_isa = -1;
+    if (has_isa < 0) has_isa = cpu_has_avx2_fma();
+    return has_isa && d->cout % DIRECT_CO_BLOCK == 0 && dfl_conv_out_w(d) >= 32;
 }
 
-void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws,
-                                     int py, int px, const float *dy, float *dw, float *db) {
+DIRECT_TARGET void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs,
+                                                   int ws, int py, int px, const float *dy, float *dw, float *db) {
     const int oh = dfl_conv_out_h(d), ow = dfl_conv_out_w(d), cin = d->cin, cout = d->cout, n = d->n;
     const int k = d->k, taps = k * k;
     const size_t tap = (size_t)cin * cout, per_sample = (size_t)taps * tap;
@@ -175,7 +186,7 @@ void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, co
     }
 }
 
-#else /* no AVX2 + FMA: oneDNN handles every shape */
+#else /* not x86: oneDNN handles every shape */
 
 int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d) {
     (void)d;
@@ -185,7 +196,7 @@ int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d) {
 void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws,
                                      int py, int px, const float *dy, float *dw, float *db) {
     (void)be, (void)d, (void)xs, (void)hs, (void)ws, (void)py, (void)px, (void)dy, (void)dw, (void)db;
-    DFL_PANIC("direct conv backward-weights needs AVX2 and FMA");
+    DFL_PANIC("direct conv backward-weights needs x86 AVX2 and FMA");
 }
 
 #endif
