@@ -124,6 +124,8 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
                                     const float *gamma, const float *beta, const float *mean, const float *rstd,
                                     const float *dy, float *dx, float *dgamma, float *dbeta, int apply_silu) {
     const gn_shape s = gn_shape_of(n, hw, c, groups);
+    /* dx holds da between the passes and x is read in both: dx may alias dy, not x */
+    if ((const float *)dx == x) DFL_PANIC("group_norm_backward: dx must not alias x");
     double *partial = dfl_cpu_ws(be, DFL_CPU_WS_REDUCE, (size_t)n * s.nchunks * 2 * c * sizeof(double));
     /* per (sample, channel): mean, rstd gamma, beta, rstd (forward recompute),
      * then the dx coefficients P, Q, R of dx = P da + Q (x - mean) + R */
