@@ -120,7 +120,8 @@ class Runner:
                 m = json.load(f)
             if m.get("cmd") == shown:
                 self.records.append(dict(cmd=shown, wall_s=m["wall_s"], label=label,
-                                         cached=True, stdout=m.get("stdout", "")))
+                                         cached=True, stdout=m.get("stdout", ""),
+                                         note=m.get("note", "")))
                 return m.get("stdout", "")
         print(f"[study] {shown}", flush=True)
         e = dict(os.environ)
@@ -390,8 +391,9 @@ class Study:
                 self.setting("ns", f"pixel:{r:g}", tag, ["pixel", "empirical", "missdiff", "ambient"],
                              f"ns|{tag}")
         if "block" in sections:
-            strategies = M.get("block_strategies",
-                               ["block", "pixel", "empirical", "missdiff", "ambient"])
+            strategies = (self.a.block_strategies.split(",") if self.a.block_strategies else
+                          M.get("block_strategies",
+                                ["block", "pixel", "empirical", "missdiff", "ambient"]))
             for kind in M["block_kinds"]:
                 for k in M["block_ks"]:
                     tag = f"block{k}"
@@ -527,7 +529,7 @@ def charts(res, outdir, prefix):
     if bkeys:
         methods = [m for m in ("block", "pixel", "harmonic") if any(m in res["scores"][k] for k in bkeys)]
         # one panel per setting: the datasets' scales differ by orders of magnitude
-        fig, axs = plt.subplots(1, len(bkeys), figsize=(1.2 + 2.4 * len(bkeys), 3.4),
+        fig, axs = plt.subplots(1, len(bkeys), figsize=(max(7.0, 1.2 + 2.4 * len(bkeys)), 3.4),
                                 squeeze=False)
         names = {"block": "dynfill block (matched)", "pixel": "dynfill pixel (mismatched)",
                  "harmonic": "harmonic"}
@@ -584,7 +586,8 @@ def write_results(res, outdir, mode, args):
         L.append("*Smoke run: checks the script end to end; the budget is far too small for the "
                  "numbers to mean anything.*\n")
     L.append(f"Written by `benchmarks/study/run_study.py --{mode}` ({res['started']} → "
-             f"{res['finished']}), dynfill at commit `{m['git']}`.\n")
+             f"{res['finished']}; repository HEAD `{m['git']}` when the script ran; a step "
+             "that ran in an earlier invocation keeps its first wall time).\n")
     L.append("**Machine**: " + f"{m['nproc']} CPUs (`nproc`), {m['cpu']}, {m['mem']} RAM, GPU: "
              f"{m['gpu']}. Load average (1/5/15 min) at start "
              f"{' / '.join(f'{x:.1f}' for x in res['load_start'])}, at end "
@@ -678,7 +681,8 @@ def write_results(res, outdir, mode, args):
              "`python:` lines are computed inside run_study.py):\n")
     L.append("<details><summary>all commands</summary>\n\n```sh")
     for r in res["records"]:
-        L.append(f"{r['cmd']}    # {r['wall_s']:.1f} s")
+        L.append(f"{r['cmd']}    # {r['wall_s']:.1f} s" +
+                 (f"; {r['note']}" if r.get("note") else ""))
     L.append("```\n</details>\n")
     text = "\n".join(L)
     path = args.results or os.path.join(outdir, "RESULTS.md")
@@ -715,6 +719,8 @@ def main():
                     "the work folder for --smoke)")
     ap.add_argument("--results", help="RESULTS.md path (default <results-dir>/RESULTS.md)")
     ap.add_argument("--sections", help="comma list of pixel,block,k (default: the mode's)")
+    ap.add_argument("--block-strategies", help="dynfill strategies of the block table (default: "
+                    "block,pixel,empirical,missdiff,ambient; --reduced-ablation: block,pixel)")
     ap.add_argument("--force", action="store_true", help="rerun steps that already ran")
     a = ap.parse_args()
     mode = ("smoke" if a.smoke else "quick" if a.quick else "full" if a.full
