@@ -145,16 +145,7 @@ int dfl_bench_train(int argc, char **argv) {
         be->synchronize(be);
         if (i >= warm) times[i - warm] = now_s() - t0;
     }
-    if (s != DFL_OK) {
-        free(times);
-        free(obs);
-        free(mask);
-        dfl_trainer_destroy(tr);
-        dfl_comm_destroy(comm);
-        dfl_unet_destroy(m);
-        dfl_backend_destroy(be);
-        return dfl_cli_exit("bench train", s);
-    }
+    if (s != DFL_OK) goto done;
     qsort(times, (size_t)steps, sizeof(double), cmp_double);
     double med = times[steps / 2];
     double gflop = 3.0 * dfl_unet_forward_flops_per_sample(m) * batch / 1e9;
@@ -169,6 +160,7 @@ int dfl_bench_train(int argc, char **argv) {
                "  median step %.4f s (min %.4f, max %.4f over %ld steps)  %.2f samples/s  %.1f GFLOP/s\n",
                be->name, C, H, W, batch, dfl_unet_num_params(m), dfl_unet_forward_flops_per_sample(m) / 1e9, med,
                times[0], times[steps - 1], steps, sps, gflop / med);
+done:
     free(times);
     free(obs);
     free(mask);
@@ -176,5 +168,5 @@ int dfl_bench_train(int argc, char **argv) {
     dfl_comm_destroy(comm);
     dfl_unet_destroy(m);
     dfl_backend_destroy(be);
-    return 0;
+    return dfl_cli_exit("bench train", s);
 }

@@ -159,15 +159,8 @@ static dfl_status prepare_inputs(dfl_trainer *tr, const float *obs, const uint8_
 
 static const float *plan_t(dfl_trainer *tr) { return (const float *)((const char *)tr->d_plan + DFL_PLAN_T_OFFSET); }
 
-dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *mask, long step, dfl_step_stats *st) {
-    dfl_backend *be = tr->be;
-    int n = tr->batch;
-    double count;
-    DFL_TRY(prepare_inputs(tr, obs, mask, n, step, (uint32_t)(tr->comm->rank * n), &count));
-    /* the loss of the global batch is normalised by its query count */
-    double global_count = count;
-    tr->comm->allreduce_sum_host(tr->comm, &global_count, 1);
-    dfl_unet_forward(tr->model, tr->d_input, plan_t(tr), tr->d_pred);
+/* qmse over the n samples in the trainer's buffers (grad NULL: loss only). */
+static double query_mse(dfl_trainer *tr, int n, double denom, float *grad, double *sum_sq, double *count) {
     dfl_qmse_args q;
     memset(&q, 0, sizeof q);
     q.n = n;
@@ -177,9 +170,23 @@ dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *ma
     q.pred = tr->d_pred;
     q.x_obs = tr->d_obs;
     q.query = tr->d_query;
-    q.denom = global_count > 0 ? global_count : 1.0;
-    q.grad = tr->d_grad;
-    double loss = be->qmse(be, &q);
+    q.denom = denom;
+    q.grad = grad;
+    q.sum_sq = sum_sq;
+    q.count = count;
+    return tr->be->qmse(tr->be, &q);
+}
+
+dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *mask, long step, dfl_step_stats *st) {
+    dfl_backend *be = tr->be;
+    int n = tr->batch;
+    double count;
+    DFL_TRY(prepare_inputs(tr, obs, mask, n, step, (uint32_t)(tr->comm->rank * n), &count));
+    /* the loss of the global batch is normalised by its query count */
+    double global_count = count;
+    tr->comm->allreduce_sum_host(tr->comm, &global_count, 1);
+    dfl_unet_forward(tr->model, tr->d_input, plan_t(tr), tr->d_pred);
+    double loss = query_mse(tr, n, global_count > 0 ? global_count : 1.0, tr->d_grad, NULL, NULL);
     double loss_sum = loss;
     tr->comm->allreduce_sum_host(tr->comm, &loss_sum, 1);
     if (!isfinite(loss_sum))
@@ -219,20 +226,7 @@ dfl_status dfl_trainer_eval(dfl_trainer *tr, const float *obs, const uint8_t *ma
         }
         dfl_unet_forward(tr->model, tr->d_input, plan_t(tr), tr->d_pred);
         if (use_ema) be->copy(be, dfl_unet_params(tr->model), tr->d_swap, np * sizeof(float));
-        dfl_qmse_args q;
-        memset(&q, 0, sizeof q);
-        q.n = n;
-        q.c = tr->c;
-        q.h = tr->h;
-        q.w = tr->w;
-        q.pred = tr->d_pred;
-        q.x_obs = tr->d_obs;
-        q.query = tr->d_query;
-        q.denom = 0;
-        q.grad = NULL;
-        q.sum_sq = sum_sq;
-        q.count = count;
-        be->qmse(be, &q);
+        query_mse(tr, n, 0, NULL, sum_sq, count);
     }
     if (n != tr->batch) {
         dfl_status s2 = dfl_unet_plan(tr->model, tr->batch, tr->h, tr->w);
