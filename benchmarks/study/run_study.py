@@ -21,7 +21,7 @@ tiling the observed points). Everything is scored on a held-out test set
 
 Run it with the virtual environment of this folder (README.md):
   benchmarks/study/.venv/bin/python benchmarks/study/run_study.py --smoke
-  ... --quick          about two hours on a free 2-core CPU
+  ... --quick          about two hours on an idle 2-core CPU (50 trainings x 500 steps)
   ... --full           GPU (train.backend=cuda), bigger network and budget
   ... --reduced-ablation   NS 8/9 block data only: block vs pixel (+ peers, K curve)
 
@@ -61,7 +61,7 @@ MODES = {
         size=64, n_train=400, n_test=64,
         pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
         block_kinds=["shallow-water", "advection", "ns"], block_ks=[8, 5],
-        sets=["train.steps=300", "train.batch=8", "train.threads=2"],
+        sets=["train.steps=500", "train.batch=8", "train.threads=2"],
         k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k"],
         threads=2),
     "full": dict(
@@ -121,9 +121,12 @@ class Runner:
             if m.get("cmd") == shown:
                 self.records.append(dict(cmd=shown, wall_s=m["wall_s"], label=label,
                                          cached=True, stdout=m.get("stdout", ""),
-                                         note=m.get("note", "")))
+                                         note=m.get("note", ""),
+                                         started=marker_start(marker, m),
+                                         load1=m.get("load1")))
                 return m.get("stdout", "")
         print(f"[study] {shown}", flush=True)
+        started, load1 = time.time(), os.getloadavg()[0]
         e = dict(os.environ)
         if env:
             e.update(env)
@@ -140,12 +143,12 @@ class Runner:
             with open(self.log, "a") as f:
                 f.write(f"$ {shown}\n{out}\n")
         rec = dict(cmd=shown, wall_s=wall, label=label, cached=False,
-                   stdout=out if capture else "")
+                   stdout=out if capture else "", started=started, load1=load1)
         self.records.append(rec)
         if marker:
             with open(marker, "w") as f:
                 json.dump(dict(cmd=shown, wall_s=wall, stdout=rec["stdout"],
-                               finished=datetime.datetime.now().isoformat()), f)
+                               started=started, load1=load1), f)
         return out
 
     def timed_python(self, what, fn, marker):
@@ -154,15 +157,26 @@ class Runner:
             with open(marker) as f:
                 m = json.load(f)
             if m.get("cmd") == what:
-                self.records.append(dict(cmd=what, wall_s=m["wall_s"], label="peer", cached=True))
+                self.records.append(dict(cmd=what, wall_s=m["wall_s"], label="peer", cached=True,
+                                         started=marker_start(marker, m),
+                                         load1=m.get("load1")))
                 return
         print(f"[study] {what}", flush=True)
-        t0 = time.time()
+        t0, load1 = time.time(), os.getloadavg()[0]
         fn()
         wall = time.time() - t0
-        self.records.append(dict(cmd=what, wall_s=wall, label="peer", cached=False))
+        self.records.append(dict(cmd=what, wall_s=wall, label="peer", cached=False,
+                                 started=t0, load1=load1))
         with open(marker, "w") as f:
-            json.dump(dict(cmd=what, wall_s=wall), f)
+            json.dump(dict(cmd=what, wall_s=wall, started=t0, load1=load1), f)
+
+
+def marker_start(path, m):
+    """Start time (epoch s) of a step: from its marker, else the marker's
+    mtime less the wall time (markers of older versions of this script)."""
+    if m.get("started") is not None:
+        return float(m["started"])
+    return os.path.getmtime(path) - float(m["wall_s"])
 
 
 # ------------------------------------------------------------- peers -------
@@ -380,6 +394,7 @@ class Study:
     def run(self):
         M = self.M
         self.res.update(mode=self.mode, machine=machine_info(), started=now(),
+                        argv=" ".join(shlex.quote(x) for x in sys.argv[1:]),
                         sets=M["sets"], config=open(os.path.join(HERE, "study.ini")).read(),
                         K=M["K"], size=M["size"], n_train=M["n_train"], n_test=M["n_test"],
                         load_start=os.getloadavg())
@@ -399,7 +414,7 @@ class Study:
                     tag = f"block{k}"
                     tr = self.setting(kind, f"block:3x3:{k}", tag, strategies,
                                       f"{KIND_TAG[kind]}|{tag}")
-                    for s in ("block", "pixel"):
+                    for s in strategies:
                         self.res["coverage"][f"{KIND_TAG[kind]}|{tag}|{s}"] = self.coverage(tr, s)
                     self.save()
         if "k" in sections:
@@ -585,14 +600,21 @@ def write_results(res, outdir, mode, args):
     if mode == "smoke":
         L.append("*Smoke run: checks the script end to end; the budget is far too small for the "
                  "numbers to mean anything.*\n")
-    L.append(f"Written by `benchmarks/study/run_study.py --{mode}` ({res['started']} → "
-             f"{res['finished']}; repository HEAD `{m['git']}` when the script ran; a step "
-             "that ran in an earlier invocation keeps its first wall time).\n")
+    recs = res["records"]
+    t0 = min(r["started"] for r in recs if r.get("started") is not None)
+    t1 = max(r["started"] + r["wall_s"] for r in recs if r.get("started") is not None)
+    iso = lambda t: datetime.datetime.fromtimestamp(t).astimezone().isoformat(timespec="minutes")
+    loads = [r["load1"] for r in recs if r.get("load1") is not None]
+    L.append(f"Written by `benchmarks/study/run_study.py {res.get('argv', '--' + mode)}` "
+             f"at {res['finished']} (repository HEAD `{m['git']}`); its steps ran between "
+             f"{iso(t0)} and {iso(t1)} (a step that ran in an earlier invocation is reused, "
+             "with its first wall time).\n")
     L.append("**Machine**: " + f"{m['nproc']} CPUs (`nproc`), {m['cpu']}, {m['mem']} RAM, GPU: "
-             f"{m['gpu']}. Load average (1/5/15 min) at start "
-             f"{' / '.join(f'{x:.1f}' for x in res['load_start'])}, at end "
-             f"{' / '.join(f'{x:.1f}' for x in res['load_end'])} — the cores were shared with "
-             "other work, so wall times are upper bounds.\n")
+             f"{m['gpu']}. 1-minute load average at the start of the steps that recorded it "
+             f"({len(loads)} of {len(recs)}): "
+             + (f"{min(loads):.1f} – {max(loads):.1f}" if loads else "none")
+             + " — the cores may have been shared with other work, so wall times are upper "
+             "bounds.\n")
     L.append(f"**Software**: Python {m['python']}, opencv-python-headless {m['opencv']}, "
              f"numpy {m['numpy']}, scipy {m['scipy']} (the virtual environment of README.md).\n")
     L.append(f"**Data**: {res['size']}×{res['size']} fields; training sets of {res['n_train']} "
