@@ -13,7 +13,7 @@ bash scripts/build.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 D=$PWD/build/dynfill
 OUT=${DEMO_OUT:-demo_out}
-STEPS=${DEMO_STEPS:-700}
+STEPS=${DEMO_STEPS:-1400}
 mkdir -p "$OUT"
 cd "$OUT"
 
