@@ -21,7 +21,7 @@
 //         down-conversion, which is not TF32, so it is not used);
 //   BF16: bf16 tensors, fp32 accumulation (compute type float), tensor-op
 //         math. Activations, gradients and weights are converted to bf16 by
-//         the small kernels below and results converted back to fp32. If
+//         the copy kernels of conv_convert.cu and results converted back to fp32. If
 //         cuDNN has no bf16 algorithm for a direction, that direction falls
 //         back to TF32 (warned once).
 // Weights are rearranged to KRSC ([cout, k, k, cin], cuDNN's NHWC filter
@@ -64,111 +64,6 @@ struct dfl_cuda_conv_plan {
     int oh, ow;
     conv_dir dir[DIR_COUNT];
 };
-
-// ---- conversion and halo kernels ----
-
-template <typename T>
-__device__ __forceinline__ T dfl_from_float(float v);
-template <>
-__device__ __forceinline__ float dfl_from_float<float>(float v) {
-    return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 dfl_from_float<__nv_bfloat16>(float v) {
-    return __float2bfloat16_rn(v);
-}
-__device__ __forceinline__ float dfl_to_float(float v) { return v; }
-__device__ __forceinline__ float dfl_to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-__device__ __forceinline__ int dfl_wrap(int i, int n) { return i < 0 ? i + n : (i >= n ? i - n : i); }
-
-// xp [n, hh, wh, c] (T) = x [n, h, w, c] (fp32) with a wrapped halo of py rows
-// and px columns on each side (py = px = 0: plain conversion).
-template <typename T>
-__global__ void dfl_conv_prep_input_kernel(int n, int h, int w, int c, int py, int px, const float *__restrict__ x,
-                                           T *__restrict__ xp) {
-    const int hh = h + 2 * py, wh = w + 2 * px;
-    const size_t total = (size_t)n * hh * wh * c;
-    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x) {
-        const int ch = (int)(j % c);
-        size_t p = j / c;
-        const int xx = (int)(p % wh);
-        p /= wh;
-        const int yy = (int)(p % hh);
-        const size_t i = p / hh;
-        const int sy = dfl_wrap(yy - py, h), sx = dfl_wrap(xx - px, w);
-        xp[j] = dfl_from_float<T>(x[((i * h + sy) * w + sx) * c + ch]);
-    }
-}
-
-// dx [n, h, w, c] (fp32) = sum of dxp [n, hh, wh, c] over the haloed
-// positions that are copies of (y, x): rows y+py, y+py-h, y+py+h inside
-// [0, hh), likewise columns.
-template <typename T>
-__global__ void dfl_conv_fold_halo_kernel(int n, int h, int w, int c, int py, int px, const T *__restrict__ dxp,
-                                          float *__restrict__ dx) {
-    const int hh = h + 2 * py, wh = w + 2 * px;
-    const size_t total = (size_t)n * h * w * c;
-    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x) {
-        const int ch = (int)(j % c);
-        size_t p = j / c;
-        const int xx = (int)(p % w);
-        p /= w;
-        const int yy = (int)(p % h);
-        const size_t i = p / h;
-        const int ry[3] = {yy + py, yy + py - h, yy + py + h};
-        const int rx[3] = {xx + px, xx + px - w, xx + px + w};
-        float s = 0.0f;
-        for (int a = 0; a < 3; ++a) {
-            if (ry[a] < 0 || ry[a] >= hh || (a > 0 && py == 0)) continue;
-            for (int b = 0; b < 3; ++b) {
-                if (rx[b] < 0 || rx[b] >= wh || (b > 0 && px == 0)) continue;
-                s += dfl_to_float(dxp[((i * hh + ry[a]) * wh + rx[b]) * c + ch]);
-            }
-        }
-        dx[j] = s;
-    }
-}
-
-// y (fp32) = yt (T) + bias[ch] (bias may be NULL).
-template <typename T>
-__global__ void dfl_conv_output_kernel(size_t total, int c, const T *__restrict__ yt, const float *__restrict__ bias,
-                                       float *__restrict__ y) {
-    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x)
-        y[j] = dfl_to_float(yt[j]) + (bias ? bias[j % c] : 0.0f);
-}
-
-template <typename T>
-__global__ void dfl_to_type_kernel(size_t total, const float *__restrict__ x, T *__restrict__ y) {
-    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x)
-        y[j] = dfl_from_float<T>(x[j]);
-}
-
-// wk [o, r, s, i] (T) = w [o, i, r, s] (fp32): OIHW -> KRSC.
-template <typename T>
-__global__ void dfl_oihw_to_krsc_kernel(int o, int ci, int kk, const float *__restrict__ w, T *__restrict__ wk) {
-    const size_t total = (size_t)o * ci * kk;
-    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x) {
-        const int i = (int)(j % ci);
-        const size_t t = j / ci;
-        const int rs = (int)(t % kk);
-        const size_t oo = t / kk;
-        wk[j] = dfl_from_float<T>(w[(oo * ci + i) * kk + rs]);
-    }
-}
-
-// dw [o, i, r, s] (fp32) = dwk [o, r, s, i] (T): KRSC -> OIHW.
-template <typename T>
-__global__ void dfl_krsc_to_oihw_kernel(int o, int ci, int kk, const T *__restrict__ dwk, float *__restrict__ dw) {
-    const size_t total = (size_t)o * ci * kk;
-    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < total; j += (size_t)gridDim.x * blockDim.x) {
-        const int rs = (int)(j % kk);
-        const size_t t = j / kk;
-        const int i = (int)(t % ci);
-        const size_t oo = t / ci;
-        dw[j] = dfl_to_float(dwk[(oo * kk + rs) * ci + i]);
-    }
-}
 
 // ---- plans ----
 
@@ -444,14 +339,8 @@ static const void *prep_input(dfl_backend *be, const dfl_cuda_conv_plan *p, cons
     if (cd->dtype == CUDNN_DATA_FLOAT && p->py == 0 && p->px == 0) return x;
     const size_t total = (size_t)d->n * p->hh * p->wh * d->cin;
     void *xp = dfl_cuda_scratch(be, DFL_CUDA_SCR_X, total * dtype_size(cd->dtype));
-    cudaStream_t s = dfl_cuda_stream(be);
-    if (cd->dtype == CUDNN_DATA_BFLOAT16)
-        dfl_conv_prep_input_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(
-            d->n, d->h, d->w, d->cin, p->py, p->px, x, (__nv_bfloat16 *)xp);
-    else
-        dfl_conv_prep_input_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(d->n, d->h, d->w, d->cin, p->py,
-                                                                                      p->px, x, (float *)xp);
-    cudaCheckLaunch();
+    dfl_cuda_conv_prep_input(dfl_cuda_stream(be), cd->dtype == CUDNN_DATA_BFLOAT16, d->n, d->h, d->w, d->cin, p->py,
+                             p->px, x, xp);
     return xp;
 }
 
@@ -459,9 +348,8 @@ static const void *prep_input(dfl_backend *be, const dfl_cuda_conv_plan *p, cons
 static const void *prep_grad(dfl_backend *be, const dfl_cuda_conv_plan *p, const conv_dir *cd, const float *dy) {
     if (cd->dtype == CUDNN_DATA_FLOAT) return dy;
     const size_t total = (size_t)p->d.n * p->oh * p->ow * p->d.cout;
-    __nv_bfloat16 *t = (__nv_bfloat16 *)dfl_cuda_scratch(be, DFL_CUDA_SCR_DY, total * 2);
-    dfl_to_type_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, dfl_cuda_stream(be)>>>(total, dy, t);
-    cudaCheckLaunch();
+    void *t = dfl_cuda_scratch(be, DFL_CUDA_SCR_DY, total * 2);
+    dfl_cuda_to_bf16(dfl_cuda_stream(be), total, p->d.cout, dy, t);
     return t;
 }
 
@@ -470,14 +358,8 @@ static const void *prep_weights(dfl_backend *be, const dfl_cuda_conv_plan *p, co
     const dfl_conv_desc *d = &p->d;
     const size_t total = (size_t)d->cout * d->cin * d->k * d->k;
     void *wk = dfl_cuda_scratch(be, DFL_CUDA_SCR_W, total * dtype_size(cd->dtype));
-    cudaStream_t s = dfl_cuda_stream(be);
-    if (cd->dtype == CUDNN_DATA_BFLOAT16)
-        dfl_oihw_to_krsc_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(
-            d->cout, d->cin, d->k * d->k, w, (__nv_bfloat16 *)wk);
-    else
-        dfl_oihw_to_krsc_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(d->cout, d->cin, d->k * d->k, w,
-                                                                                   (float *)wk);
-    cudaCheckLaunch();
+    dfl_cuda_oihw_to_krsc(dfl_cuda_stream(be), cd->dtype == CUDNN_DATA_BFLOAT16, d->cout, d->cin, d->k * d->k, w,
+                          wk);
     return wk;
 }
 
@@ -507,9 +389,7 @@ static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const f
             continue;
         }
         if (cd->dtype == CUDNN_DATA_BFLOAT16) {
-            dfl_conv_output_kernel<__nv_bfloat16><<<dfl_cuda_blocks(ytotal, 256), 256, 0, ctx->stream>>>(
-                ytotal, d->cout, (const __nv_bfloat16 *)yout, b, y);
-            cudaCheckLaunch();
+            dfl_cuda_bf16_to_float_bias(ctx->stream, ytotal, d->cout, yout, b, y);
         } else if (b) {
             dfl_cuda_add_bias_rows(be, (size_t)d->n * p->oh * p->ow, d->cout, y, b);
         }
@@ -537,16 +417,9 @@ static void cuda_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, c
             dir_reject(be, p, DIR_BWD_DATA, st);
             continue;
         }
-        if (!direct) {
-            const size_t total = (size_t)d->n * d->h * d->w * d->cin;
-            if (cd->dtype == CUDNN_DATA_BFLOAT16)
-                dfl_conv_fold_halo_kernel<__nv_bfloat16><<<dfl_cuda_blocks(total, 256), 256, 0, ctx->stream>>>(
-                    d->n, d->h, d->w, d->cin, p->py, p->px, (const __nv_bfloat16 *)dxp, dx);
-            else
-                dfl_conv_fold_halo_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, ctx->stream>>>(
-                    d->n, d->h, d->w, d->cin, p->py, p->px, (const float *)dxp, dx);
-            cudaCheckLaunch();
-        }
+        if (!direct)
+            dfl_cuda_conv_fold_halo(ctx->stream, cd->dtype == CUDNN_DATA_BFLOAT16, d->n, d->h, d->w, d->cin, p->py,
+                                    p->px, dxp, dx);
         return;
     }
 }
@@ -570,13 +443,7 @@ static void cuda_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d
             dir_reject(be, p, DIR_BWD_FILTER, st);
             continue;
         }
-        if (cd->dtype == CUDNN_DATA_BFLOAT16)
-            dfl_krsc_to_oihw_kernel<__nv_bfloat16><<<dfl_cuda_blocks(wtotal, 256), 256, 0, ctx->stream>>>(
-                d->cout, d->cin, d->k * d->k, (const __nv_bfloat16 *)dwk, dw);
-        else
-            dfl_krsc_to_oihw_kernel<float><<<dfl_cuda_blocks(wtotal, 256), 256, 0, ctx->stream>>>(
-                d->cout, d->cin, d->k * d->k, (const float *)dwk, dw);
-        cudaCheckLaunch();
+        dfl_cuda_krsc_to_oihw(ctx->stream, cd->dtype == CUDNN_DATA_BFLOAT16, d->cout, d->cin, d->k * d->k, dwk, dw);
         if (db) dfl_cuda_colsum(be, 1, (size_t)d->n * p->oh * p->ow, d->cout, dy, db);
         return;
     }

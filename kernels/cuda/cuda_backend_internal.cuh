@@ -88,6 +88,24 @@ static inline int dfl_cuda_aligned16(const void *p) { return ((size_t)p & 15u) =
 // order: identical bits every run. Uses scratch slot REDUCE.
 void dfl_cuda_colsum(dfl_backend *be, int batches, size_t rows, int c, const float *x, float *out);
 
+// The copies around cuDNN convolutions (conv_convert.cu), on stream s.
+// Activations are NHWC with c channels; bf16 buffers are passed as void *.
+// xp [n, h+2py, w+2px, c] = x with a wrapped halo of py rows, px columns
+// (py = px = 0: plain conversion), fp32 or bf16 (to_bf16).
+void dfl_cuda_conv_prep_input(cudaStream_t s, int to_bf16, int n, int h, int w, int c, int py, int px,
+                              const float *x, void *xp);
+// dx [n, h, w, c] = dxp [n, h+2py, w+2px, c] with the halo folded back onto
+// the entries it copies (summed).
+void dfl_cuda_conv_fold_halo(cudaStream_t s, int from_bf16, int n, int h, int w, int c, int py, int px,
+                             const void *dxp, float *dx);
+// y (bf16) = x (fp32), total elements of rows of c channels.
+void dfl_cuda_to_bf16(cudaStream_t s, size_t total, int c, const float *x, void *y);
+// y (fp32) = yt (bf16) + bias[ch] (bias may be NULL).
+void dfl_cuda_bf16_to_float_bias(cudaStream_t s, size_t total, int c, const void *yt, const float *bias, float *y);
+// wk [o, r, s, i] = w [o, i, r, s] (OIHW -> KRSC, kk = r*s), and back.
+void dfl_cuda_oihw_to_krsc(cudaStream_t s, int to_bf16, int o, int ci, int kk, const float *w, void *wk);
+void dfl_cuda_krsc_to_oihw(cudaStream_t s, int from_bf16, int o, int ci, int kk, const void *dwk, float *dw);
+
 // y[r, ch] += b[ch] for r < rows (conv/linear bias).
 void dfl_cuda_add_bias_rows(dfl_backend *be, size_t rows, int c, float *y, const float *b);
 
