@@ -112,7 +112,18 @@ LIBPATH=$WHEEL_LIBS
 [ -n "$BUNDLE_LIB" ] && LIBPATH=${LIBPATH:+$LIBPATH:}$BUNDLE_LIB
 LIBPATH=${LIBPATH:+$LIBPATH:}${LD_LIBRARY_PATH:-}
 # Only dynfill's programs get this path: the bundle's libraries must not shadow Python's.
-dfl() { LD_LIBRARY_PATH=$LIBPATH OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} "$@"; }
+# Every step has a time limit (a kernel that hangs must not eat the lease).
+STEP_LIMIT=${DFL_STEP_LIMIT:-120}
+dfl() { LD_LIBRARY_PATH=$LIBPATH OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} timeout -k 5 "$STEP_LIMIT" "$@"; }
+# A dynfill wrapper for the Python peers (they run it as a subprocess with their own environment).
+WRAP=$(mktemp -d /tmp/dfl_wrap.XXXXXX)/dynfill
+printf '#!/bin/sh\nLD_LIBRARY_PATH=%s OMP_NUM_THREADS=%s exec %s "$@"\n' "$LIBPATH" "${OMP_NUM_THREADS:-8}" "$DYNFILL" >"$WRAP"
+chmod +x "$WRAP"
+SECONDS=0
+# Stages to run (DFL_STAGES, default all): tests kernels nccl train peers profile e2e
+STAGES=" ${DFL_STAGES:-tests kernels nccl train peers profile e2e} "
+want() { [[ "$STAGES" == *" $1 "* ]]; }
+OPS_RC=skipped TRAIN_RC=skipped KER_RC=skipped E2E_RC=skipped
 
 {
   echo "== $(date -u)  $(uname -a)"
@@ -128,20 +139,44 @@ if LD_LIBRARY_PATH=$LIBPATH ldd "$DYNFILL" "$OPS" "$TRAIN" 2>&1 | grep -q "not f
 fi
 
 # ---- 1. device tests ----
+if want tests; then
 echo "== device tests"
 dfl "$OPS" 2>&1 | tee "$OUT/device_ops.log" | grep -E "FAIL|summary|device:|comparisons" ; OPS_RC=${PIPESTATUS[0]}
 dfl "$TRAIN" 2>&1 | tee "$OUT/device_train.log" | tail -n 8 ; TRAIN_RC=${PIPESTATUS[0]}
+echo "device_ops exit $OPS_RC, device_train exit $TRAIN_RC (${SECONDS}s)"
+# A crash (not a plain failed comparison, exit 1) gets one pass under compute-sanitizer's memcheck.
+if [ "$OPS_RC" != 0 ] && [ "$OPS_RC" != 1 ] && command -v compute-sanitizer >/dev/null; then
+  echo "== compute-sanitizer memcheck device_ops --precision fp32"
+  DFL_STEP_LIMIT=150 dfl compute-sanitizer --tool memcheck --show-backtrace device "$OPS" --precision fp32 \
+    >"$OUT/sanitizer_ops.log" 2>&1
+  grep -m 12 -E "Invalid|ERROR SUMMARY|at 0x|by thread|Address" "$OUT/sanitizer_ops.log"
+fi
+if [ "$TRAIN_RC" != 0 ] && [ "$TRAIN_RC" != 1 ] && command -v compute-sanitizer >/dev/null; then
+  echo "== compute-sanitizer memcheck device_train"
+  DFL_STEP_LIMIT=150 dfl compute-sanitizer --tool memcheck --show-backtrace device "$TRAIN" \
+    >"$OUT/sanitizer_train.log" 2>&1
+  grep -m 12 -E "Invalid|ERROR SUMMARY|at 0x|by thread|Address" "$OUT/sanitizer_train.log"
+fi
+
+fi
 
 # ---- 2. kernel bandwidth ----
+if want kernels; then
 echo "== bench kernels"
 dfl "$DYNFILL" bench kernels 2>&1 | tee "$OUT/bench_kernels.log" ; KER_RC=${PIPESTATUS[0]}
 
+fi
+
 # ---- 2b. NCCL communicator, world size 1 (the single-GPU NCCL path of issue 6) ----
+if want nccl; then
 echo "== bench allreduce (NCCL, 1 rank)"
 dfl "$DYNFILL" bench allreduce --comm nccl --max 64M 2>&1 | tee "$OUT/bench_allreduce_nccl.log" | tail -n 4 ; NCCL_RC=${PIPESTATUS[0]}
 echo "bench allreduce nccl exit $NCCL_RC" >>"$ENVLOG"
 
+fi
+
 # ---- 3. training throughput, dynfill and PyTorch ----
+if want train; then
 echo "== bench train"
 BT=$OUT/bench_train.jsonl
 : >"$BT"
@@ -162,6 +197,41 @@ for cfg in A B; do
     || echo "{\"config\": \"$cfg\", \"side\": \"torch\", \"precision\": \"bf16\", \"error\": \"see env.log\"}" >>"$BT"
 done
 cat "$BT"
+echo "(${SECONDS}s)"
+
+fi
+
+# ---- 3b. issue 7's three peer configs: dynfill cuda bf16 against PyTorch bf16 autocast ----
+if want peers; then
+echo "== benchmarks/peers/train_throughput.py (GPU)"
+timeout -k 5 240 "$PY" "$ROOT/benchmarks/peers/train_throughput.py" --dynfill "$WRAP" --json "$OUT/peers_gpu.json" \
+  >"$OUT/peers_gpu.log" 2>&1; PEER_RC=$?
+grep -E "^\|" "$OUT/peers_gpu.log"; echo "train_throughput exit $PEER_RC (${SECONDS}s)"
+
+fi
+
+# ---- 3b'. where the time of a config-B step goes: ncu kernel durations, by family ----
+if want profile; then
+  echo "== kernel time breakdown of config B (ncu, 1 warm-up + 1 step, bf16)"
+  NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  if [ -n "$NCU" ]; then
+    # shellcheck disable=SC2086
+    DFL_STEP_LIMIT=180 dfl "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv \
+      "$DYNFILL" bench train --backend cuda --precision bf16 --steps 1 --warmup 1 $CONFIG_B >"$OUT/ncu_B.csv" 2>&1
+    echo "ncu exit $? (${SECONDS}s)"
+    "$PY" "$ROOT/tests/device/kernel_breakdown.py" "$OUT/ncu_B.csv" | tee "$OUT/breakdown_B.txt"
+  else
+    echo "no ncu on this machine"
+  fi
+fi
+
+# ---- 3c. end to end on the GPU: the demo's data and config through the CLI ----
+if want e2e; then
+  echo "== end to end: gen, mask, train --backend cuda (+ SIGTERM and --resume), impute --backend cuda, eval"
+  DFL_STEP_LIMIT=200 bash "$ROOT/tests/device/e2e.sh" "$WRAP" "$OUT/e2e" 2>&1 | tee "$OUT/e2e.log" | grep -E "^(e2e|\|)"
+  E2E_RC=${PIPESTATUS[0]}
+  echo "e2e exit $E2E_RC (${SECONDS}s)"
+fi
 
 # ---- 4. summary table (last) ----
 "$PY" - "$OUT" "$OPS_RC" "$TRAIN_RC" "$KER_RC" <<'EOF' | tee "$OUT/summary.txt"
@@ -211,5 +281,14 @@ for cfg in ("A", "B"):
     print("  %-6s %13s %13s %13s %13s %10s" % (cfg, fmt(d), fmt(df), fmt(f), fmt(t), ratio))
 print("  A: --C 1 --size 64 --batch 16 --base 32 --mult 1,2,2 --nres 2")
 print("  B: --C 4 --size 128 --batch 32 --base 64 --mult 1,2,2,2 --nres 2")
+try:
+    peers = json.load(open(os.path.join(out, "peers_gpu.json")))
+    print("issue 7 peer configs (dynfill cuda bf16 / PyTorch bf16 autocast):")
+    for r in peers["results"]:
+        print("  %s  dynfill %8.1f  torch %8.1f samples/s  ratio %.2fx" % (
+            r["config"], r["dynfill"]["samples_per_s"], r["torch"]["samples_per_s"], r["ratio"]))
+except (OSError, ValueError, KeyError, TypeError) as e:
+    print("issue 7 peer configs: n/a (%s)" % e)
 EOF
-[ "$OPS_RC" = 0 ] && [ "$TRAIN_RC" = 0 ] && [ "$KER_RC" = 0 ]
+ok() { [ "$1" = 0 ] || [ "$1" = skipped ]; }
+ok "$OPS_RC" && ok "$TRAIN_RC" && ok "$KER_RC" && ok "$E2E_RC"
