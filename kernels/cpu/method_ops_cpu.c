@@ -73,7 +73,7 @@ static double cpu_qmse(dfl_backend *be, const dfl_qmse_args *a) {
         const int64_t elems = pixels * c;
         int64_t count = 0;
 #pragma omp parallel for schedule(static) reduction(+ : count)
-        for (int64_t e = 0; e < elems; ++e) count += a->query[e];
+        for (int64_t e = 0; e < elems; ++e) count += a->query[e] != 0;
         denom = (double)count;
     }
     const float two_over_d = denom > 0.0 ? (float)(2.0 / denom) : 0.0f;

@@ -212,7 +212,7 @@ extern "C" dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precis
     cublasCheck(cublasSetMathMode(ctx->cublas, precision == DFL_PRECISION_FP32 ? CUBLAS_PEDANTIC_MATH
                                                                                 : CUBLAS_DEFAULT_MATH));
     cudaCheck(cudaMalloc(&ctx->d_scalars, DFL_CUDA_SCALAR_COUNT * sizeof(double)));
-    cudaCheck(cudaMemset(ctx->d_scalars, 0, DFL_CUDA_SCALAR_COUNT * sizeof(double)));
+    cudaCheck(cudaMemsetAsync(ctx->d_scalars, 0, DFL_CUDA_SCALAR_COUNT * sizeof(double), ctx->stream));
     cudaCheck(cudaMallocHost(&ctx->h_scalars, DFL_CUDA_SCALAR_COUNT * sizeof(double)));
     cudaCheck(cudaMalloc(&ctx->sumsq_partials, DFL_SUMSQ_BLOCKS * sizeof(double)));
 

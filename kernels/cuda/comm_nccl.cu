@@ -65,18 +65,27 @@ void comm_nccl_end(dfl_comm *c, cudaStream_t compute) {
     m->pending = 0;
 }
 
-void nccl_allreduce(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
+// The CUDA context of `be` when it is the CUDA backend on this rank's device
+// (panics on a device mismatch); NULL for a host backend, whose buffers the
+// host communicator reduces.
+dfl_cuda_ctx *device_ctx(dfl_comm *c, dfl_backend *be) {
     nccl_ctx *m = ctx_of(c);
-    if (strcmp(be->name, "cuda") != 0) {
-        // host memory: the host communicator reduces it
-        m->host->allreduce_sum(m->host, be, buf, n);
-        return;
-    }
+    if (strcmp(be->name, "cuda") != 0) return NULL;
     dfl_cuda_ctx *cx = dfl_cuda_ctx_of(be);
     if (cx->device != m->device)
         DFL_PANIC("NCCL communicator of rank %d uses CUDA device %d but the CUDA backend runs on device %d: create "
                   "the backend on device dfl_comm_nccl_device() (or bind one GPU per rank with CUDA_VISIBLE_DEVICES)",
                   c->rank, m->device, cx->device);
+    return cx;
+}
+
+void nccl_allreduce(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
+    nccl_ctx *m = ctx_of(c);
+    dfl_cuda_ctx *cx = device_ctx(c, be);
+    if (!cx) {
+        m->host->allreduce_sum(m->host, be, buf, n);
+        return;
+    }
     if (n == 0) return;
     cudaCheck(cudaSetDevice(m->device));
     comm_nccl_begin(c, cx->stream, buf, n);
@@ -106,12 +115,23 @@ void nccl_abort(dfl_comm *c, int code) {
 
 // Overlap with the backward pass: the trainer begins the sum of each range
 // of final gradients while backward continues on the compute stream.
+// A host backend gets the blocking host sum at begin, and end does nothing.
 void nccl_allreduce_begin(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
+    nccl_ctx *m = ctx_of(c);
+    dfl_cuda_ctx *cx = device_ctx(c, be);
+    if (!cx) {
+        m->host->allreduce_sum(m->host, be, buf, n);
+        return;
+    }
     if (n == 0) return;
-    comm_nccl_begin(c, dfl_cuda_ctx_of(be)->stream, buf, n);
+    cudaCheck(cudaSetDevice(m->device));
+    comm_nccl_begin(c, cx->stream, buf, n);
 }
 
-void nccl_allreduce_end(dfl_comm *c, dfl_backend *be) { comm_nccl_end(c, dfl_cuda_ctx_of(be)->stream); }
+void nccl_allreduce_end(dfl_comm *c, dfl_backend *be) {
+    dfl_cuda_ctx *cx = device_ctx(c, be);
+    if (cx) comm_nccl_end(c, cx->stream);
+}
 
 void nccl_destroy(dfl_comm *c) {
     nccl_ctx *m = ctx_of(c);
