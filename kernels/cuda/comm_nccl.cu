@@ -79,19 +79,6 @@ dfl_cuda_ctx *device_ctx(dfl_comm *c, dfl_backend *be) {
     return cx;
 }
 
-void nccl_allreduce(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
-    nccl_ctx *m = ctx_of(c);
-    dfl_cuda_ctx *cx = device_ctx(c, be);
-    if (!cx) {
-        m->host->allreduce_sum(m->host, be, buf, n);
-        return;
-    }
-    if (n == 0) return;
-    cudaCheck(cudaSetDevice(m->device));
-    comm_nccl_begin(c, cx->stream, buf, n);
-    comm_nccl_end(c, cx->stream);
-}
-
 void nccl_allreduce_host(dfl_comm *c, double *buf, size_t n) {
     dfl_comm *h = ctx_of(c)->host;
     h->allreduce_sum_host(h, buf, n);
@@ -131,6 +118,11 @@ void nccl_allreduce_begin(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
 void nccl_allreduce_end(dfl_comm *c, dfl_backend *be) {
     dfl_cuda_ctx *cx = device_ctx(c, be);
     if (cx) comm_nccl_end(c, cx->stream);
+}
+
+void nccl_allreduce(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
+    nccl_allreduce_begin(c, be, buf, n);
+    nccl_allreduce_end(c, be);
 }
 
 void nccl_destroy(dfl_comm *c) {
