@@ -26,6 +26,7 @@ BACKEND=${E2E_BACKEND:-cuda} # cpu: checks this script on any machine
 LONG=${E2E_LONG_STEPS:-$((8 * STEPS))}
 mkdir -p "$OUT"
 W=$(mktemp -d /tmp/dfl_e2e.XXXXXX)
+trap 'rm -rf "$W"' EXIT
 cd "$W" || exit 1
 FAIL=0
 
