@@ -55,15 +55,15 @@ MODES = {
         sets=["model.base=8", "model.mult=1,2", "model.nres=1", "train.steps=6",
               "train.batch=4", "train.warmup=2", "train.log_every=2",
               "train.val_every=1000", "train.threads=2"],
-        k_values=[1, 2, 4, 8, 16, 32], K=4, sections=["pixel", "block", "k"],
-        threads=2),
+        k_values=[1, 2, 4, 8, 16, 32], K=4, sections=["pixel", "block", "k", "budget"],
+        budget_steps=[6, 12], threads=2),
     "quick": dict(
         size=64, n_train=400, n_test=64,
         pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
         block_kinds=["shallow-water", "advection", "ns"], block_ks=[8, 5],
         sets=["train.steps=500", "train.batch=8", "train.threads=2"],
-        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k"],
-        threads=2),
+        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k", "budget"],
+        budget_steps=[500, 1000, 2000], threads=2),
     "full": dict(
         size=64, n_train=2000, n_test=256,
         pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
@@ -73,8 +73,8 @@ MODES = {
               "train.warmup=1000", "train.ema=0.999", "train.log_every=100",
               "train.val_every=1000", "train.ckpt_every=2000",
               "train.backend=cuda", "train.precision=bf16", "train.threads=0"],
-        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k"],
-        threads=0, impute_backend="cuda"),
+        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k", "budget"],
+        budget_steps=[20000, 40000], threads=0, impute_backend="cuda"),
     # The budget that fitted a shared machine: NS 8/9 blocks only, block vs
     # pixel contexts (the paper's ablation), peers for reference, K curve.
     "reduced-ablation": dict(
@@ -319,10 +319,10 @@ class Study:
         return name
 
     # methods ---------------------------------------------------------
-    def train(self, data, strategy, run):
+    def train(self, data, strategy, run, sets=None):
         argv = [self.dyn, "train", "--config", self.cfg, "--data", self.rp(data),
                 "--out", self.rp(run), "--set", f"method.strategy={strategy}"]
-        for s in self.M["sets"]:
+        for s in (self.M["sets"] if sets is None else sets):
             argv += ["--set", s]
         self.R.run(argv, self.p(run + ".done"), label="train")
         w = [r for r in self.R.records if r["cmd"].find(f"--out {self.rp(run)} ") >= 0]
@@ -386,6 +386,32 @@ class Study:
             self.save()
         return tr
 
+    def budget(self):
+        """Error versus training budget: the NS 20 % pixel model (pixel
+        strategy) retrained with each of the mode's budget_steps, everything
+        else as in the tables; the mode's own step count reuses the table's
+        run."""
+        M = self.M
+        tr = self.masked("ns", "pixel:0.2", "pix20", "train")
+        te = self.masked("ns", "pixel:0.2", "pix20", "test")
+        base = [s for s in M["sets"] if s.startswith("train.steps=")]
+        base_steps = int(base[-1].split("=", 1)[1]) if base else None
+        curve = {}
+        for steps in M["budget_steps"]:
+            if steps == base_steps:
+                run, sets = "ns_pix20_pixel", None
+            else:
+                run = f"ns_pix20_pixel_steps{steps}"
+                sets = [s for s in M["sets"] if not s.startswith("train.steps=")] + \
+                       [f"train.steps={steps}"]
+            self.train(tr, "pixel", run, sets)
+            pred = f"{run}_pred_K{M['K']}.h5"
+            self.impute(run, te, pred, M["K"])
+            curve[steps] = dict(mse=self.evaluate(pred, "ns_truth_test.h5"),
+                                wall_s=self.res["train_wall"].get(run))
+            self.res["budget"] = dict(model="ns|pix20|pixel", curve=curve)
+            self.save()
+
     def save(self):
         self.res["records"] = self.R.records
         with open(self.res_path, "w") as f:
@@ -431,6 +457,8 @@ class Study:
                 curve[K] = self.evaluate(pred, "ns_truth_test.h5")
                 self.res["kcurve"] = dict(model=key, curve=curve)
                 self.save()
+        if "budget" in sections and M.get("budget_steps"):
+            self.budget()
         self.res["finished"] = now()
         self.res["load_end"] = os.getloadavg()
         self.save()
@@ -681,6 +709,22 @@ def write_results(res, outdir, mode, args):
                  f"the context/observation information gap), b = {b:.4g} (the single-context "
                  f"variance term); K = 1 → 32 removes {(kc[ks[0]] - kc[ks[-1]]) / kc[ks[0]] * 100:.1f} % "
                  "of the K = 1 error.\n")
+    bud = res.get("budget", {}).get("curve")
+    if bud:
+        L.append("### Error versus training budget (NS 20 % pixel, dynfill pixel)\n")
+        L.append("The same network and data as the 20 % column of the pixel table, trained for "
+                 "more steps (batch and every other setting unchanged; the learning-rate "
+                 "schedule stretches with the steps):\n")
+        L.append("| training steps | mse_missing | training wall (s) |\n|---:|---:|---:|")
+        for st in sorted(bud, key=lambda x: int(x)):
+            w = bud[st].get("wall_s")
+            L.append(f"| {st} | {fmt(bud[st]['mse'])} | {'n/a' if w is None else f'{w:.0f}'} |")
+        ref = sc.get("ns|pix20", {})
+        refs = [f"{labels.get(k, k)} {fmt(ref[k])}" for k in ("harmonic", "rbf", "ambient", "missdiff")
+                if k in ref]
+        L.append("")
+        if refs:
+            L.append("For reference, on the same test set: " + ", ".join(refs) + ".\n")
     if made:
         L.append("Charts: " + ", ".join(f"[`{n}`]({n})" for n in made) + "\n")
         for n in made:
