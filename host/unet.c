@@ -73,7 +73,8 @@ struct dfl_unet {
     size_t arena_floats, arena_cursor;
     int counting;
     double flops_fwd;
-    size_t smax; /* largest activation (elements) */
+    size_t smax;     /* largest activation (elements), counted up to the gradient buffers */
+    int smax_frozen; /* set once the gradient buffers are sized from smax */
 
     float *in_pad, *stem_out, *temb_in, *temb_h1, *temb_a1, *temb, *temb_silu;
     float *head_g, *head_mean, *head_rstd, *out_pad;
@@ -320,7 +321,7 @@ static float *take(dfl_unet *m, size_t count) {
     size_t aligned = (count + 15) & ~(size_t)15;
     float *p = m->counting ? NULL : (float *)m->arena + m->arena_cursor;
     m->arena_cursor += aligned;
-    if (count > m->smax && m->counting) m->smax = count;
+    if (count > m->smax && m->counting && !m->smax_frozen) m->smax = count;
     return p;
 }
 
@@ -335,6 +336,7 @@ static void assign_buffers(dfl_unet *m) {
     int h = m->hp, w = m->wp;
     m->arena_cursor = 0;
     m->flops_fwd = 0;
+    m->smax_frozen = 0;
     size_t px = (size_t)n * h * w;
 
     m->in_pad = take(m, px * 2 * C);
@@ -425,6 +427,11 @@ static void assign_buffers(dfl_unet *m) {
     /* backward: gradient buffers sized to the largest activation, which
      * covers concat inputs, upsampled maps and attention's qkv. */
     size_t big = m->smax;
+    /* The buffers below are not activations: on tiny fields dtproj
+     * (n*b*64) can exceed every activation, and letting it raise smax in
+     * the counting pass would size these five buffers differently in the
+     * two passes. */
+    m->smax_frozen = 1;
     m->dcur = take(m, big);
     m->dnext = take(m, big);
     m->sA = take(m, big);
