@@ -37,7 +37,7 @@ static const key_spec k_keys[] = {
     STR("method", "strategy", strategy, "pixel|block|empirical|missdiff|ambient"),
     NUM("method", "context_ratio", K_DOUBLE, context_ratio, 0, 1),
     NUM("method", "query_ratio", K_DOUBLE, query_ratio, 0, 1),
-    STR("method", "query", query, "|independent|complement|observed"),
+    STR("method", "query", query, "|auto|independent|complement|observed"),
     {"method", "grid", K_GRID, F(grid_h), 0, NULL, 1, 1024},
     NUM("method", "hide", K_INT, hide, 0, 1 << 20),
     NUM("method", "delta", K_DOUBLE, delta, 0, 1),
@@ -246,6 +246,23 @@ static char *read_line(char *buf, int size, void *stream) {
         st->text += n;
     }
     st->line++;
+    /* A section header is checked here, where its line is known: libinih
+     * reports only keys, so an unknown section with no keys would pass. */
+    const char *b = buf;
+    while (*b == ' ' || *b == '\t') ++b;
+    const char *e = *b == '[' ? strchr(b, ']') : NULL;
+    if (e && st->status == DFL_OK) {
+        char name[64];
+        size_t len = (size_t)(e - b - 1);
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, b + 1, len);
+        name[len] = 0;
+        if (!section_known(name)) {
+            st->status = dfl_fail(DFL_EUSAGE, "%s:%d: unknown section [%s] (data, model, method, train, infer, dist)",
+                                  st->origin, st->line, name);
+            return NULL; /* stops the parse */
+        }
+    }
     return buf;
 }
 

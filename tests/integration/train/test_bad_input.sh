@@ -14,7 +14,7 @@ write_tiny_config 10
 printf '[model]\nbase = 8\n\n[train]\nlearning_rate = 1\n' > bad_key.ini
 expect2 "bad_key.ini:5: unknown key 'learning_rate' in section \[train\]" "$DYNFILL" train --config bad_key.ini --data obs.h5 --out r1
 printf '[modle]\nbase = 8\n' > bad_section.ini
-expect2 "bad_section.ini:2: unknown section \[modle\]" "$DYNFILL" train --config bad_section.ini --data obs.h5 --out r1
+expect2 "bad_section.ini:1: unknown section \[modle\]" "$DYNFILL" train --config bad_section.ini --data obs.h5 --out r1
 printf '[train]\nbatch = -3\n' > bad_value.ini
 expect2 "bad_value.ini:2: train.batch = -3 is outside" "$DYNFILL" train --config bad_value.ini --data obs.h5 --out r1
 printf '[method]\nstrategy = magic\n' > bad_strategy.ini

@@ -36,13 +36,20 @@ int main(void) {
     CHECK(load_text("[model]\nbase = 16\n\n[train]\nbogus = 1\n", &c) == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), ":5: unknown key 'bogus' in section [train]") != NULL, "%s", dfl_last_error());
     CHECK(load_text("[nope]\nx = 1\n", &c) == DFL_EUSAGE);
-    CHECK_MSG(strstr(dfl_last_error(), ":2: unknown section [nope]") != NULL, "%s", dfl_last_error());
+    CHECK_MSG(strstr(dfl_last_error(), ":1: unknown section [nope]") != NULL, "%s", dfl_last_error());
     CHECK(load_text("[train]\n\nbatch = zero\n", &c) == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), ":3: train.batch = 'zero' is not an integer") != NULL, "%s", dfl_last_error());
     CHECK(load_text("[method]\nstrategy = magic\n", &c) == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), ":2: method.strategy = 'magic' is not one of") != NULL, "%s", dfl_last_error());
     CHECK(load_text("[method]\ncontext_ratio = 1.5\n", &c) == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), "outside") != NULL, "%s", dfl_last_error());
+    /* an unknown section is an error at its header line, even with no keys */
+    CHECK(load_text("[model]\nbase = 16\n\n[foo]\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), ":4: unknown section [foo]") != NULL, "%s", dfl_last_error());
+    CHECK(load_text("[modle]\nbase = 16\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), ":1: unknown section [modle]") != NULL, "%s", dfl_last_error());
+    /* method.query accepts auto, the documented default */
+    CHECK(load_text("[method]\nquery = auto\n", &c) == DFL_OK && !strcmp(c.query, "auto"));
     CHECK(load_text("[train]\nthis line has no equals sign\n", &c) == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), ":2: malformed line") != NULL, "%s", dfl_last_error());
 
