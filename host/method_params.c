@@ -133,6 +133,30 @@ dfl_status dfl_method_params_from_config(const struct dfl_config_s *cfg, dfl_met
     return DFL_OK;
 }
 
+void dfl_method_params_unused(const dfl_method_params *p, char *buf, size_t size) {
+    dfl_method_params d;
+    dfl_method_params_default(&d);
+    const int pixel = p->strategy == DFL_STRATEGY_PIXEL, block = p->strategy == DFL_STRATEGY_BLOCK;
+    const int ambient = p->strategy == DFL_STRATEGY_AMBIENT;
+    const struct {
+        const char *key;
+        int unused;
+    } keys[] = {
+        {"context_ratio", !pixel && p->context_ratio != d.context_ratio},
+        {"query_ratio", !pixel && p->query_ratio != d.query_ratio},
+        {"grid", !block && (p->grid_h != d.grid_h || p->grid_w != d.grid_w)},
+        {"hide", !block && p->hide != d.hide},
+        {"delta", !ambient && p->delta != d.delta},
+    };
+    size_t len = 0;
+    if (size) buf[0] = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; ++i) {
+        if (!keys[i].unused || len >= size) continue;
+        int n = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", keys[i].key);
+        len += n > 0 ? (size_t)n : 0;
+    }
+}
+
 dfl_status dfl_method_params_validate(const dfl_method_params *p, int h, int w) {
     if ((unsigned)p->strategy >= DFL_STRATEGY_COUNT)
         return dfl_fail(DFL_EUSAGE, "method.strategy: invalid strategy id %d", (int)p->strategy);

@@ -189,6 +189,13 @@ static dfl_status setup(train_run *r) {
         return dfl_fail(DFL_EUSAGE, "no dataset: set data.path in the config or pass --data");
     }
     dfl_status s = dfl_method_params_from_config(&r->cfg, &r->method);
+    if (s == DFL_OK) {
+        char unused[128];
+        dfl_method_params_unused(&r->method, unused, sizeof unused);
+        if (unused[0])
+            dfl_warn("[method] %s: set but not used by strategy '%s'", unused,
+                     dfl_method_strategy_name(r->method.strategy));
+    }
     if (s == DFL_OK) s = dfl_dataset_open(r->cfg.data_path, &r->ds);
     if (s != DFL_OK) {
         dfl_ckpt_meta_free(&meta);

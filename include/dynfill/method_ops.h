@@ -75,6 +75,12 @@ dfl_status dfl_method_params_from_config(const struct dfl_config_s *cfg, dfl_met
  * ambient: observed). h, w > 0 also check that the block grid fits the
  * field (grid_h <= h, grid_w <= w); pass 0 to skip. */
 dfl_status dfl_method_params_validate(const dfl_method_params *p, int h, int w);
+/* Writes to buf the [method] keys whose values differ from the defaults but
+ * that p->strategy never reads (comma-separated, "" when none): context_ratio
+ * and query_ratio (pixel only), grid and hide (block only), delta (ambient
+ * only). `dynfill train` warns with it: a setting that silently does
+ * nothing is usually a mistake. */
+void dfl_method_params_unused(const dfl_method_params *p, char *buf, size_t size);
 /* The resolved per-element rule the kernels use (query AUTO resolved). */
 dfl_mask_rule dfl_method_rule(const dfl_method_params *p);
 /* One-line description, e.g. "block (grid 3x3, hide 1, query complement)". */

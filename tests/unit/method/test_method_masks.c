@@ -421,8 +421,29 @@ static void test_params(void) {
     dfl_clear_error();
 }
 
+/* Keys set away from their defaults that the strategy never reads. */
+static void test_unused_params(void) {
+    dfl_method_params p;
+    char u[128];
+    dfl_method_params_default(&p);
+    dfl_method_params_unused(&p, u, sizeof u);
+    CHECK_MSG(u[0] == 0, "defaults reported unused: '%s'", u);
+    p.grid_h = 2, p.hide = 2, p.delta = 0.3f; /* pixel reads none of these */
+    dfl_method_params_unused(&p, u, sizeof u);
+    CHECK_MSG(!strcmp(u, "grid, hide, delta"), "pixel: '%s'", u);
+    p.strategy = DFL_STRATEGY_BLOCK, p.context_ratio = 0.5f; /* block reads grid and hide */
+    dfl_method_params_unused(&p, u, sizeof u);
+    CHECK_MSG(!strcmp(u, "context_ratio, delta"), "block: '%s'", u);
+    p.strategy = DFL_STRATEGY_AMBIENT;
+    dfl_method_params_unused(&p, u, sizeof u);
+    CHECK_MSG(!strcmp(u, "context_ratio, grid, hide"), "ambient: '%s'", u);
+    dfl_method_params_unused(&p, u, 8); /* truncated, still terminated */
+    CHECK(strlen(u) == 7);
+}
+
 int main(void) {
     test_params();
+    test_unused_params();
     test_times();
     test_pixel(1);
     test_pixel(C);
