@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `dynfill bench impute`: times the imputer on a fresh model and on a checkpoint; its JSON is
+# consistent (rows/s = samples/s x K x steps, GFLOP/s = rows/s x GFLOP/row); bad input exits 2
+# with one message naming the option or file; no temporary checkpoint is left behind.
+source "$(dirname "$0")/common.sh"
+export TMPDIR=$WORK/tmp
+mkdir -p "$TMPDIR"
+
+check_json() { # json K steps
+  "$PY" - "$1" "$2" "$3" <<'PY' || fail "inconsistent bench impute JSON: $1"
+import json, math, sys
+r, K, steps = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+assert r["K"] == K and r["steps"] == steps, r
+assert r["call_s"] > 0 and r["samples_per_s"] > 0, r
+assert math.isclose(r["samples_per_s"], r["n"] / r["call_s"], rel_tol=1e-3), r
+assert math.isclose(r["rows_per_s"], r["samples_per_s"] * K * steps, rel_tol=1e-3), r
+assert math.isclose(r["gflops"], r["rows_per_s"] * r["fwd_gflop_per_row"], rel_tol=2e-3), r
+PY
+}
+
+# a fresh model: single step and a 3-step sampler
+j=$("$DYNFILL" bench impute --json --base 8 --mult 1,2 --nres 1 --size 24x16 --n 3 -K 4 --reps 2) || fail "fresh model"
+check_json "$j" 4 1
+echo "$j" | grep -q '"H": 24, "W": 16' || fail "size not honoured: $j"
+j=$("$DYNFILL" bench impute --json --base 8 --mult 1,2 --nres 1 --size 16 --n 2 -K 3 --steps 3 --reps 1) || fail "3 steps"
+check_json "$j" 3 3
+
+# a checkpoint: C comes from it (2 channels here)
+"$DYNFILL" bench train --C 2 --size 16 --batch 2 --base 8 --mult 1,2 --nres 1 --steps 1 --warmup 0 \
+  --save-ckpt c2.h5 >/dev/null || fail "bench train --save-ckpt"
+j=$("$DYNFILL" bench impute --json --ckpt c2.h5 --size 16 --n 2 -K 2 --reps 1) || fail "--ckpt"
+check_json "$j" 2 1
+echo "$j" | grep -q '"C": 2,' || fail "channels not taken from the checkpoint: $j"
+[ -z "$(ls -A "$TMPDIR")" ] || fail "temporary files left: $(ls "$TMPDIR")"
+
+expect2() { # pattern command...
+  local pat=$1 out rc
+  shift
+  set +e
+  out=$("$@" 2>&1)
+  rc=$?
+  set -e
+  [ "$rc" = 2 ] || fail "exit $rc (want 2): $*"
+  echo "$out" | grep -q -- "$pat" || fail "message lacks '$pat': $out"
+}
+expect2 "missing.h5" "$DYNFILL" bench impute --ckpt missing.h5
+expect2 "option --precision: 'fp16'" "$DYNFILL" bench impute --precision fp16
+expect2 "option -K" "$DYNFILL" bench impute -K 0
+expect2 "unknown option '--bogus'" "$DYNFILL" bench impute --bogus
+echo "PASS"
