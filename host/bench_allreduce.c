@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "dynfill/comm.h"
 
 #ifdef DYNFILL_HAVE_CUDA
@@ -22,12 +23,6 @@
 
 /* Bytes moved by one size at most (caps the iterations of large sizes). */
 #define BENCH_BYTES_PER_SIZE ((double)(2ull << 30))
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static void bench_allreduce_usage(FILE *f) {
     fprintf(f,
@@ -160,10 +155,10 @@ static dfl_status run(const bench_args *a, dfl_comm *comm, dfl_backend *be) {
         for (long i = 0; i < warm; ++i) comm->allreduce_sum(comm, be, buf, count);
         be->synchronize(be);
         comm->barrier(comm);
-        double t0 = now_s();
+        double t0 = dfl_clock_seconds();
         for (long i = 0; i < iters; ++i) comm->allreduce_sum(comm, be, buf, count);
         be->synchronize(be);
-        double t = (now_s() - t0) / (double)iters;
+        double t = (dfl_clock_seconds() - t0) / (double)iters;
         comm->allreduce_sum_host(comm, &t, 1);
         t /= comm->world;
         double algbw = (double)nbytes / t / 1e9, busbw = algbw * factor;

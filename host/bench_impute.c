@@ -15,22 +15,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/config.h"
 #include "dynfill/impute.h"
 #include "dynfill/model.h"
 #include "shared/philox.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void bench_impute_usage(FILE *f) {
     fprintf(f,
@@ -207,18 +197,17 @@ int dfl_bench_impute(int argc, char **argv) {
         obs[i] = mask[(i / chw) * hw + i % hw] ? dfl_rng_normal(9, 2, i) : 0.0f;
     double *times = dfl_xmalloc((size_t)a.reps * sizeof(double));
     for (long i = 0; i < a.warm + a.reps && s == DFL_OK; ++i) {
-        const double t0 = now_s();
+        const double t0 = dfl_clock_seconds();
         s = dfl_imputer_run(im, &o, (int)a.n, (int)a.C, (int)a.H, (int)a.W, 1, obs, mask, 0, pred, spread);
         be->synchronize(be);
-        if (i >= a.warm) times[i - a.warm] = now_s() - t0;
+        if (i >= a.warm) times[i - a.warm] = dfl_clock_seconds() - t0;
     }
     size_t nonfinite = 0;
     for (size_t i = 0; i < n_obs && s == DFL_OK; ++i) nonfinite += !isfinite(pred[i]) || !isfinite(spread[i]);
     if (s == DFL_OK && nonfinite)
         s = dfl_fail(DFL_EINTERNAL, "%zu non-finite predicted values", nonfinite);
     if (s == DFL_OK) {
-        qsort(times, (size_t)a.reps, sizeof(double), cmp_double);
-        const double med = times[a.reps / 2];
+        const double med = dfl_clock_median(times, (size_t)a.reps);
         const double rows = (double)a.n * a.K * a.steps;
         const double gflops = flops_row * rows / med / 1e9;
         if (a.json)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "data_internal.h"
 #include "h5_util_data.h"
 #include "progress.h"
@@ -22,12 +23,6 @@ typedef struct {
     long size, channels, batch, patch;
     int prefetch, keep, json;
 } bench_options;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -163,9 +158,9 @@ static dfl_status run(const bench_options *o) {
     }
     dfl_status st;
     dfl_dataset *ds = NULL;
-    double t_open = now_s();
+    double t_open = dfl_clock_seconds();
     st = dfl_dataset_open(path, &ds); /* the validation pass also warms the page cache */
-    t_open = now_s() - t_open;
+    t_open = dfl_clock_seconds() - t_open;
     dfl_loader *ld = NULL;
     if (st == DFL_OK) {
         dfl_loader_config cfg;
@@ -183,13 +178,13 @@ static dfl_status run(const bench_options *o) {
         const uint64_t bytes0 = dfl_loader_bytes_read(ld);
         long batches = 0;
         double checksum = 0;
-        const double t0 = now_s();
+        const double t0 = dfl_clock_seconds();
         double t = t0;
         while (st == DFL_OK && t - t0 < o->seconds) {
             st = dfl_loader_next(ld, &b);
             checksum += b.obs[0];
             ++batches;
-            t = now_s();
+            t = dfl_clock_seconds();
         }
         if (st == DFL_OK) {
             const double secs = t - t0;

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "dynfill/backend.h"
 #include "dynfill/cuda_graph.h"
 #include "dynfill/method_ops.h"
@@ -33,17 +34,6 @@ typedef struct {
     int json, rows;
 } bk_ctx;
 
-static double bk_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int bk_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median over `reps` batches of the mean time of `iters` calls, after two
  * warm-up calls (plans, algorithm choice, scratch growth). */
 #define BK_TIME(B, OUT, STMT)                                                  \
@@ -53,15 +43,14 @@ static int bk_cmp(const void *a, const void *b) {
         STMT;                                                                  \
         (B)->be->synchronize((B)->be);                                         \
         for (int r_ = 0; r_ < (B)->reps; ++r_) {                               \
-            double t0_ = bk_now();                                             \
+            double t0_ = dfl_clock_seconds();                                             \
             for (int i_ = 0; i_ < (B)->iters; ++i_) {                          \
                 STMT;                                                          \
             }                                                                  \
             (B)->be->synchronize((B)->be);                                     \
-            ts_[r_] = (bk_now() - t0_) / (B)->iters;                           \
+            ts_[r_] = (dfl_clock_seconds() - t0_) / (B)->iters;                           \
         }                                                                      \
-        qsort(ts_, (size_t)(B)->reps, sizeof(double), bk_cmp);                 \
-        (OUT) = ts_[(B)->reps / 2];                                            \
+        (OUT) = dfl_clock_median(ts_, (size_t)(B)->reps);                      \
     } while (0)
 
 static void bk_row(bk_ctx *B, const char *name, const char *shape, double bytes, double secs) {

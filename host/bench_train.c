@@ -11,23 +11,13 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/config.h"
 #include "dynfill/model.h"
 #include "dynfill/optim.h"
 #include "dynfill/train.h"
 #include "shared/philox.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void bench_train_usage(FILE *f) {
     fprintf(f,
@@ -140,14 +130,13 @@ int dfl_bench_train(int argc, char **argv) {
 
     double *times = dfl_xmalloc((size_t)steps * sizeof(double));
     for (long i = 0; i < warm + steps && s == DFL_OK; ++i) {
-        double t0 = now_s();
+        double t0 = dfl_clock_seconds();
         s = dfl_trainer_step(tr, obs, mask, i, NULL);
         be->synchronize(be);
-        if (i >= warm) times[i - warm] = now_s() - t0;
+        if (i >= warm) times[i - warm] = dfl_clock_seconds() - t0;
     }
     if (s != DFL_OK) goto done;
-    qsort(times, (size_t)steps, sizeof(double), cmp_double);
-    double med = times[steps / 2];
+    double med = dfl_clock_median(times, (size_t)steps);
     double gflop = 3.0 * dfl_unet_forward_flops_per_sample(m) * batch / 1e9;
     double sps = batch / med;
     if (json)

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dynfill/status.h"
 
 enum { MODE_OFF = 0, MODE_BAR = 1, MODE_LINES = 2 };
@@ -23,12 +24,6 @@ struct dfl_progress {
     int drawn;       /* a bar line is on screen (needs a newline at the end) */
 };
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int choose_mode(void) {
     const char *env = getenv("DFL_PROGRESS");
     if (env && !strcmp(env, "off")) return MODE_OFF;
@@ -43,7 +38,7 @@ dfl_progress *dfl_progress_begin(const char *label, int64_t total, const char *u
     snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "");
     p->total = total;
     p->mode = choose_mode();
-    p->t_start = now_seconds();
+    p->t_start = dfl_clock_seconds();
     p->t_last_print = p->t_start;
     p->interval = 10.0;
     const char *iv = getenv("DFL_PROGRESS_INTERVAL");
@@ -108,7 +103,7 @@ static void format_status(const dfl_progress *p, double t, int with_bar, int fin
 
 static void maybe_print(dfl_progress *p, int force) {
     if (p->mode == MODE_OFF) return;
-    double t = now_seconds();
+    double t = dfl_clock_seconds();
     double min_gap = p->mode == MODE_BAR ? 0.1 : p->interval;
     if (!force && t - p->t_last_print < min_gap) return;
     p->t_last_print = t;
@@ -146,7 +141,7 @@ void dfl_progress_end(dfl_progress *p) {
     if (!p) return;
     if (p->mode != MODE_OFF) {
         char line[512];
-        format_status(p, now_seconds(), p->mode == MODE_BAR, 1, line, sizeof line);
+        format_status(p, dfl_clock_seconds(), p->mode == MODE_BAR, 1, line, sizeof line);
         if (p->mode == MODE_BAR)
             fprintf(stderr, "\r%s\033[K\n", line);
         else

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/data.h"
 #include "dynfill/train.h"
@@ -33,12 +34,6 @@ static void install_signal_handlers(void) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 static void train_usage(FILE *f) {
@@ -305,7 +300,7 @@ static dfl_status loop(train_run *r) {
     long total = r->cfg.steps;
     dfl_progress *pg = rank0 && !r->args.quiet ? dfl_progress_begin("train", total, "steps") : NULL;
     if (pg) dfl_progress_update(pg, r->step);
-    double t_log = now_s(), loss_acc = 0;
+    double t_log = dfl_clock_seconds(), loss_acc = 0;
     long acc_n = 0, steps_since_log = 0;
     dfl_status s = DFL_OK;
     int global_batch = r->cfg.batch * r->comm->world;
@@ -327,7 +322,7 @@ static dfl_status loop(train_run *r) {
             dfl_progress_update(pg, r->step);
         }
         if (r->step % r->cfg.log_every == 0 || r->step == total) {
-            double t = now_s();
+            double t = dfl_clock_seconds();
             double sps = steps_since_log * global_batch / (t - t_log);
             metrics_line(r, "{\"step\": %ld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"samples_per_s\": %.4g}",
                          r->step, loss_acc / acc_n, st.lr, st.grad_norm, sps);
