@@ -18,7 +18,7 @@
 #include "clock.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/config.h"
-#include "dynfill/impute.h"
+#include "dynfill/infer.h"
 #include "dynfill/model.h"
 #include "shared/philox.h"
 

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "dynfill/baseline.h"
-#include "dynfill/impute.h"
+#include "dynfill/infer.h"
 #include "progress.h"
 
 static void impute_usage(FILE *f) {

@@ -1,9 +1,9 @@
-/* Ensemble imputation with a trained dfl-unet (include/dynfill/impute.h). */
+/* Ensemble imputation with a trained dfl-unet (include/dynfill/infer.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dynfill/impute.h"
+#include "dynfill/infer.h"
 #include "shared/philox.h"
 #include "shared/sampler.h"
 #include "shared/schedule.h"

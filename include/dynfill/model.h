@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "dynfill/backend.h"
+#include "dynfill/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,13 +32,6 @@ typedef struct {
     int periodic_x, periodic_y;
 } dfl_unet_config;
 
-typedef struct {
-    char name[96];
-    int rank;
-    int dims[4];
-    size_t offset; /* in floats, into the flat parameter buffer */
-    size_t count;
-} dfl_param_info;
 
 typedef struct dfl_unet dfl_unet;
 

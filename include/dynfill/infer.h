@@ -1,9 +1,9 @@
-/* Imputation with a trained model (DESIGN.md §1): single-step K-ensemble
+/* Inference (DESIGN.md §1): imputation with a trained model: single-step K-ensemble
  * at t = t_eps, batched as N*K network rows, or the multi-step sampler
  * (DDIM or the reference's x0 update) whose last step is a K-ensemble;
  * plus the classical baselines for comparison. */
-#ifndef DYNFILL_IMPUTE_H
-#define DYNFILL_IMPUTE_H
+#ifndef DYNFILL_INFER_H
+#define DYNFILL_INFER_H
 
 #include <stdint.h>
 
