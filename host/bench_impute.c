@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_model.h"
 #include "cli.h"
 #include "clock.h"
 #include "dynfill/checkpoint.h"
@@ -38,13 +39,13 @@ static void bench_impute_usage(FILE *f) {
 
 typedef struct {
     const char *ckpt, *backend, *precision;
+    dfl_precision prec;
     long C, H, W, n, K, steps, reps, warm, seed;
     int json;
 } bench_impute_args;
 
 static dfl_status parse_args(int argc, char **argv, bench_impute_args *a, dfl_config *cfg) {
     const char *v = NULL;
-    char set[128];
     for (int i = 1; i < argc; ++i) {
         dfl_status s = DFL_OK;
         v = "";
@@ -60,36 +61,13 @@ static dfl_status parse_args(int argc, char **argv, bench_impute_args *a, dfl_co
         else if (dfl_cli_take(argc, argv, &i, "--reps", &v)) s = v ? dfl_cli_parse_int("--reps", v, 1, 1 << 20, &a->reps) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &a->warm) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &a->seed) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) {
-            if (!v) s = DFL_EUSAGE;
-            else if (strchr(v, 'x')) {
-                if (sscanf(v, "%ldx%ld", &a->H, &a->W) != 2 || a->H < 1 || a->W < 1)
-                    s = dfl_fail(DFL_EUSAGE, "option --size: '%s' is not S or HxW", v);
-            } else if ((s = dfl_cli_parse_int("--size", v, 1, 1 << 16, &a->H)) == DFL_OK)
-                a->W = a->H;
-        } else {
-            static const char *model_opts[][2] = {{"--base", "model.base"}, {"--mult", "model.mult"},
-                                                  {"--nres", "model.nres"}, {"--attention", "model.attention"},
-                                                  {"--periodic", "model.periodic"}};
-            int matched = 0;
-            for (size_t k = 0; k < sizeof model_opts / sizeof model_opts[0] && !matched; ++k) {
-                if (dfl_cli_take(argc, argv, &i, model_opts[k][0], &v)) {
-                    matched = 1;
-                    if (!v) s = DFL_EUSAGE;
-                    else {
-                        snprintf(set, sizeof set, "%s=%s", model_opts[k][1], v);
-                        s = dfl_config_set(cfg, set);
-                    }
-                }
-            }
-            if (!matched) s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
-        }
+        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) s = v ? dfl_bench_parse_size(v, &a->H, &a->W) : DFL_EUSAGE;
+        else if (dfl_bench_take_model_option(argc, argv, &i, cfg, &s)) v = ""; /* s holds the outcome */
+        else s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
         if (s != DFL_OK) return s;
         if (!v) return DFL_EUSAGE;
     }
-    if (strcmp(a->precision, "fp32") && strcmp(a->precision, "tf32") && strcmp(a->precision, "bf16"))
-        return dfl_fail(DFL_EUSAGE, "option --precision: '%s' is not fp32, tf32 or bf16", a->precision);
-    return DFL_OK;
+    return dfl_precision_parse("option --precision", a->precision, &a->prec);
 }
 
 /* Writes a freshly initialised model described by cfg to a temporary
@@ -102,23 +80,13 @@ static dfl_status fresh_checkpoint(dfl_backend *be, dfl_config *cfg, const bench
     if (fd < 0) return dfl_fail(DFL_EUSAGE, "%s: cannot create a temporary checkpoint", path);
     close(fd);
     dfl_unet_config uc;
-    dfl_unet_config_from(cfg, (int)a->C, 0, 0, &uc);
-    if (!strcmp(cfg->periodic, "auto")) uc.periodic_x = uc.periodic_y = 0;
+    dfl_bench_unet_config(cfg, (int)a->C, &uc);
     dfl_unet *m = NULL;
     dfl_status s = dfl_unet_create(be, &uc, &m);
     if (s == DFL_OK) s = dfl_unet_plan(m, 1, (int)a->H, (int)a->W);
     if (s == DFL_OK) {
         dfl_unet_init_params(m, (uint64_t)a->seed);
-        dfl_ckpt_meta meta = {0};
-        meta.seed = (uint64_t)a->seed;
-        meta.world_size = 1;
-        meta.config_text = dfl_config_to_text(cfg);
-        meta.channels = (int)a->C;
-        meta.periodic_x = uc.periodic_x;
-        meta.periodic_y = uc.periodic_y;
-        for (long c = 0; c < a->C; ++c) meta.data_std[c] = 1.0;
-        s = dfl_checkpoint_save(path, m, NULL, &meta);
-        dfl_ckpt_meta_free(&meta);
+        s = dfl_bench_save_model(path, m, cfg, (int)a->C, (uint64_t)a->seed);
     }
     dfl_unet_destroy(m);
     if (s != DFL_OK) unlink(path);
@@ -150,10 +118,7 @@ int dfl_bench_impute(int argc, char **argv) {
                            .steps = 1, .reps = 5, .warm = 1, .seed = 1};
     dfl_status s = parse_args(argc, argv, &a, &cfg);
     if (s != DFL_OK) return dfl_cli_exit("bench impute", s);
-    const dfl_precision prec = !strcmp(a.precision, "bf16")   ? DFL_PRECISION_BF16
-                               : !strcmp(a.precision, "tf32") ? DFL_PRECISION_TF32
-                                                              : DFL_PRECISION_FP32;
-    dfl_backend *be = dfl_backend_create(a.backend, prec);
+    dfl_backend *be = dfl_backend_create(a.backend, a.prec);
     if (!be) return dfl_cli_exit("bench impute", DFL_EUSAGE);
 
     char tmp_ckpt[4096] = "";
@@ -213,7 +178,7 @@ int dfl_bench_impute(int argc, char **argv) {
         if (a.json)
             printf("{\"backend\": \"%s\", \"precision\": \"%s\", \"C\": %ld, \"H\": %ld, \"W\": %ld, \"n\": %ld, "
                    "\"K\": %ld, \"steps\": %ld, \"call_s\": %.6f, \"samples_per_s\": %.3f, \"rows_per_s\": %.2f, "
-                   "\"gflops\": %.2f, \"fwd_gflop_per_row\": %.6g}\n",
+                   "\"gflops\": %.6g, \"fwd_gflop_per_row\": %.6g}\n",
                    be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, med, a.n / med, rows / med, gflops,
                    flops_row / 1e9);
         else

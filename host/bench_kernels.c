@@ -337,10 +337,7 @@ int dfl_bench_kernels(int argc, char **argv) {
     }
     if (ch % 8 != 0) return dfl_cli_exit("bench kernels", dfl_fail(DFL_EUSAGE, "option --channels: %ld is not a multiple of 8 (group norm has 8 groups)", ch));
     dfl_precision prec;
-    if (!strcmp(precision, "fp32")) prec = DFL_PRECISION_FP32;
-    else if (!strcmp(precision, "tf32")) prec = DFL_PRECISION_TF32;
-    else if (!strcmp(precision, "bf16")) prec = DFL_PRECISION_BF16;
-    else return dfl_cli_exit("bench kernels", dfl_fail(DFL_EUSAGE, "option --precision: '%s' is not fp32, tf32 or bf16", precision));
+    if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK) return dfl_cli_exit("bench kernels", DFL_EUSAGE);
     const int cuda = !strcmp(backend, "cuda");
     if (!cuda && strcmp(backend, "cpu"))
         return dfl_cli_exit("bench kernels", dfl_fail(DFL_EUSAGE, "option --backend: '%s' is not cuda or cpu", backend));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_model.h"
 #include "cli.h"
 #include "clock.h"
 #include "dynfill/checkpoint.h"
@@ -42,18 +43,11 @@ int dfl_bench_train(int argc, char **argv) {
     int json = 0;
     const char *backend = "cpu", *precision = "fp32", *save_ckpt = NULL, *v;
     long seed = 1;
-    char set[128];
     for (int i = 1; i < argc; ++i) {
         dfl_status s = DFL_OK;
         if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &C) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) {
-            if (!v) s = DFL_EUSAGE;
-            else if (strchr(v, 'x')) {
-                if (sscanf(v, "%ldx%ld", &H, &W) != 2 || H < 1 || W < 1)
-                    s = dfl_fail(DFL_EUSAGE, "option --size: '%s' is not S or HxW", v);
-            } else if ((s = dfl_cli_parse_int("--size", v, 1, 1 << 16, &H)) == DFL_OK)
-                W = H;
-        } else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) s = v ? dfl_cli_parse_int("--batch", v, 1, 1 << 16, &batch) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) s = v ? dfl_bench_parse_size(v, &H, &W) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) s = v ? dfl_cli_parse_int("--batch", v, 1, 1 << 16, &batch) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 20, &steps) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &warm) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) backend = v;
@@ -61,31 +55,17 @@ int dfl_bench_train(int argc, char **argv) {
         else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &seed) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) precision = v;
         else if (!strcmp(argv[i], "--json")) { json = 1; continue; }
-        else {
-            static const char *model_opts[][2] = {{"--base", "model.base"}, {"--mult", "model.mult"},
-                                                  {"--nres", "model.nres"}, {"--attention", "model.attention"},
-                                                  {"--periodic", "model.periodic"}};
-            int matched = 0;
-            for (size_t k = 0; k < sizeof model_opts / sizeof model_opts[0]; ++k) {
-                if (dfl_cli_take(argc, argv, &i, model_opts[k][0], &v)) {
-                    matched = 1;
-                    if (!v) { s = DFL_EUSAGE; break; }
-                    snprintf(set, sizeof set, "%s=%s", model_opts[k][1], v);
-                    s = dfl_config_set(&cfg, set);
-                    break;
-                }
-            }
-            if (!matched) s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
-        }
+        else if (dfl_bench_take_model_option(argc, argv, &i, &cfg, &s)) v = "";
+        else s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
         if (s != DFL_OK) return dfl_cli_exit("bench train", s);
         if (!v && strcmp(argv[i], "--json")) return dfl_cli_exit("bench train", DFL_EUSAGE);
     }
-    dfl_precision prec = !strcmp(precision, "bf16") ? DFL_PRECISION_BF16 : !strcmp(precision, "tf32") ? DFL_PRECISION_TF32 : DFL_PRECISION_FP32;
+    dfl_precision prec;
+    if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK) return dfl_cli_exit("bench train", DFL_EUSAGE);
     dfl_backend *be = dfl_backend_create(backend, prec);
     if (!be) return dfl_cli_exit("bench train", DFL_EUSAGE);
     dfl_unet_config uc;
-    dfl_unet_config_from(&cfg, (int)C, 0, 0, &uc);
-    if (!strcmp(cfg.periodic, "auto")) uc.periodic_x = uc.periodic_y = 0;
+    dfl_bench_unet_config(&cfg, (int)C, &uc);
     dfl_unet *m = NULL;
     dfl_status s = dfl_unet_create(be, &uc, &m);
     if (s == DFL_OK) s = dfl_unet_plan(m, (int)batch, (int)H, (int)W);
@@ -95,16 +75,7 @@ int dfl_bench_train(int argc, char **argv) {
     }
     dfl_unet_init_params(m, (uint64_t)seed);
     if (save_ckpt) {
-        dfl_ckpt_meta meta = {0};
-        meta.seed = (uint64_t)seed;
-        meta.world_size = 1;
-        meta.config_text = dfl_config_to_text(&cfg);
-        meta.channels = (int)C;
-        meta.periodic_x = uc.periodic_x;
-        meta.periodic_y = uc.periodic_y;
-        for (long c = 0; c < C; ++c) meta.data_std[c] = 1.0;
-        s = dfl_checkpoint_save(save_ckpt, m, NULL, &meta);
-        dfl_ckpt_meta_free(&meta);
+        s = dfl_bench_save_model(save_ckpt, m, &cfg, (int)C, (uint64_t)seed);
         if (s != DFL_OK) {
             dfl_unet_destroy(m);
             dfl_backend_destroy(be);

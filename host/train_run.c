@@ -215,9 +215,11 @@ static dfl_status setup(train_run *r) {
     }
 
     if (r->cfg.threads > 0) omp_set_num_threads(r->cfg.threads);
-    dfl_precision prec = !strcmp(r->cfg.precision, "bf16") ? DFL_PRECISION_BF16
-                         : !strcmp(r->cfg.precision, "tf32") ? DFL_PRECISION_TF32
-                                                             : DFL_PRECISION_FP32;
+    dfl_precision prec;
+    if (dfl_precision_parse("train.precision", r->cfg.precision, &prec) != DFL_OK) {
+        dfl_ckpt_meta_free(&meta);
+        return DFL_EUSAGE;
+    }
     r->comm = dfl_comm_create(r->cfg.dist_comm, r->cfg.dist_bucket_mb);
     if (!r->comm) {
         dfl_ckpt_meta_free(&meta);

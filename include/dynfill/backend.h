@@ -159,6 +159,9 @@ struct dfl_backend {
 dfl_backend *dfl_backend_cpu_create(int threads);
 /* Returns NULL (with dfl_fail set) when CUDA was not built or no device. */
 dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precision);
+/* "fp32", "tf32" or "bf16" into *out; DFL_EUSAGE naming `what` (the option
+ * or key) for anything else. */
+dfl_status dfl_precision_parse(const char *what, const char *name, dfl_precision *out);
 /* "cpu", "cuda" or "auto" (CUDA when a device exists, else CPU). */
 dfl_backend *dfl_backend_create(const char *name, dfl_precision precision);
 void dfl_backend_destroy(dfl_backend *be);

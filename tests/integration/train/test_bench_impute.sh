@@ -24,6 +24,10 @@ check_json "$j" 4 1
 echo "$j" | grep -q '"H": 24, "W": 16' || fail "size not honoured: $j"
 j=$("$DYNFILL" bench impute --json --base 8 --mult 1,2 --nres 1 --size 16 --n 2 -K 3 --steps 3 --reps 1) || fail "3 steps"
 check_json "$j" 3 3
+# model options last (after every other option), and a periodic axis
+j=$("$DYNFILL" bench impute --json --n 1 -K 2 --reps 1 --size 12x8 --base 8 --nres 1 --mult 1 --periodic x) \
+  || fail "model options last"
+check_json "$j" 2 1
 
 # a checkpoint: C comes from it (2 channels here)
 "$DYNFILL" bench train --C 2 --size 16 --batch 2 --base 8 --mult 1,2 --nres 1 --steps 1 --warmup 0 \
@@ -47,4 +51,7 @@ expect2 "missing.h5" "$DYNFILL" bench impute --ckpt missing.h5
 expect2 "option --precision: 'fp16'" "$DYNFILL" bench impute --precision fp16
 expect2 "option -K" "$DYNFILL" bench impute -K 0
 expect2 "unknown option '--bogus'" "$DYNFILL" bench impute --bogus
+expect2 "option --base needs a value" "$DYNFILL" bench impute --base
+# bench train shares the option parsing; an unknown precision is an error, not fp32
+expect2 "option --precision: 'fp16'" "$DYNFILL" bench train --precision fp16
 echo "PASS"
