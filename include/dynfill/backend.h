@@ -147,8 +147,8 @@ struct dfl_backend {
                          const struct dfl_adamw_hparams_s *h);
     void (*ema_update)(dfl_backend *be, size_t n, float *ema, const float *p, float decay);
 
-    /* ---- fused method ops (DESIGN §2; include/dynfill/method_ops.h) ----
-     * NULL until the backend registers them. */
+    /* ---- fused method ops (docs/design.md, "Backend interface";
+     * include/dynfill/method_ops.h): mandatory, every backend sets them. */
     void (*noise_context)(dfl_backend *be, const struct dfl_noise_context_args *a);
     double (*qmse)(dfl_backend *be, const struct dfl_qmse_args *a);
     void (*ensemble_build)(dfl_backend *be, const struct dfl_ensemble_build_args *a);

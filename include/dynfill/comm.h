@@ -44,10 +44,11 @@ dfl_comm *dfl_comm_single(void);
 /* MPI_COMM_WORLD (calls MPI_Init when needed). Returns NULL with an error
  * when built without MPI. */
 dfl_comm *dfl_comm_mpi_create(void);
-/* NCCL (CUDA backend): bootstraps over the launch's host communicator,
+/* NCCL (CUDA backend): bootstraps over `host` (MPI or single; taken over
+ * and destroyed with the NCCL communicator; the caller keeps it on failure),
  * binds GPU local_rank % visible devices; gradients summed in buckets of
  * bucket_mb on its own stream. NULL with an error without CUDA or a GPU. */
-dfl_comm *dfl_comm_nccl_create(double bucket_mb);
+dfl_comm *dfl_comm_nccl_create(dfl_comm *host, double bucket_mb);
 /* The CUDA device an NCCL communicator uses; -1 for other communicators. */
 int dfl_comm_nccl_device(const dfl_comm *c);
 /* "none" -> single; "mpi" -> MPI; "nccl" -> NCCL; "auto" -> MPI when

@@ -76,6 +76,9 @@ typedef struct {
 dfl_status dfl_dataset_open(const char *path, dfl_dataset **out);
 void dfl_dataset_close(dfl_dataset *ds);
 const dfl_dataset_info *dfl_dataset_get_info(const dfl_dataset *ds);
+/* How samples are read: "mmap" (a read-only mapping of a contiguous file),
+ * "direct pread" (contiguous datasets, no HDF5 per read) or "HDF5 hyperslab". */
+const char *dfl_dataset_read_mode(const dfl_dataset *ds);
 
 /* Read samples [start, start+count) whole: obs normalised float32
  * [count, C, H, W] (0 at unobserved entries) and mask uint8

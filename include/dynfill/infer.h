@@ -9,7 +9,7 @@
 
 #include "dynfill/checkpoint.h"
 #include "dynfill/data.h"
-#include "dynfill/method_ops.h"
+#include "dynfill/method.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,9 +39,6 @@ const dfl_config *dfl_imputer_config(const dfl_imputer *im);
  * sample_offset keys the random draws (the file row of sample 0). */
 dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
                            const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread);
-
-/* `dynfill impute` end to end. */
-int dfl_impute_main(int argc, char **argv);
 
 #ifdef __cplusplus
 }

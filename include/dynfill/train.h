@@ -15,7 +15,7 @@
 
 #include "dynfill/comm.h"
 #include "dynfill/config.h"
-#include "dynfill/method_ops.h"
+#include "dynfill/method.h"
 #include "dynfill/model.h"
 #include "dynfill/optim.h"
 
@@ -49,9 +49,6 @@ dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *ma
  * use_ema. Draws are keyed by `key_step` so repeated evaluations compare. */
 dfl_status dfl_trainer_eval(dfl_trainer *tr, const float *obs, const uint8_t *mask, int n, long key_step, int use_ema,
                             double *sum_sq, double *count);
-
-/* `dynfill train` end to end; argv as for the subcommand. */
-int dfl_train_main(int argc, char **argv);
 
 #ifdef __cplusplus
 }

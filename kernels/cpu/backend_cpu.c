@@ -107,10 +107,6 @@ static void cpu_destroy(dfl_backend *be) {
     free(be);
 }
 
-/* Until kernels/cpu/method_ops_cpu.c provides the fused method ops, the
- * backend links without them (the vtable entries stay NULL). */
-__attribute__((weak)) void dfl_cpu_register_method_ops(dfl_backend *be) { (void)be; }
-
 dfl_backend *dfl_backend_cpu_create(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
     dfl_backend *be = dfl_xcalloc(1, sizeof *be);

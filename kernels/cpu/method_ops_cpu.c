@@ -13,30 +13,29 @@
 #include "shared/qmse.h"
 
 /* A plan must describe exactly the call it is passed to (a bug otherwise). */
-static void check_plan(const void *plan, const dfl_method_params *mp, int64_t slots, int k) {
+static void check_plan(const void *plan, const dfl_mask_rule *rule, int64_t slots, int k) {
     const dfl_plan_header *hd = dfl_plan_get_header(plan);
     DFL_ASSERT(hd->slots == slots && hd->k == k);
-    if (mp->strategy == DFL_STRATEGY_BLOCK) DFL_ASSERT(hd->blocks == mp->grid_h * mp->grid_w);
+    if (rule->strategy == DFL_STRATEGY_BLOCK) DFL_ASSERT(hd->blocks == rule->grid_h * rule->grid_w);
 }
 
 /* Network inputs of `slots` plan slots, one (slot, row) per loop
  * iteration; query bits and per-slot query counts when asked for. */
-static void build_inputs(dfl_backend *be, const dfl_method_params *mp, const void *plan, int64_t slots, int c, int h,
+static void build_inputs(dfl_backend *be, const dfl_mask_rule *rule, const void *plan, int64_t slots, int c, int h,
                          int w, int mc, const float *x, const uint8_t *mask, const uint8_t *partner_masks,
                          int x_is_state, int context_full, float *net_input, uint8_t *query, int32_t *query_count) {
-    const dfl_mask_rule rule = dfl_method_rule(mp);
     const int64_t rows = slots * h, chw = (int64_t)c * h * w;
     int32_t *row_count = query_count ? dfl_cpu_ws(be, DFL_CPU_WS_REDUCE, sizeof(int32_t) * (size_t)rows) : NULL;
 #pragma omp parallel for schedule(static)
     for (int64_t sy = 0; sy < rows; ++sy) {
         const int64_t s = sy / h;
         const int y = (int)(sy % h);
-        const dfl_context_slot cs = dfl_context_slot_make(plan, s, c, h, w, mc, x, mask, partner_masks, mp->strategy,
+        const dfl_context_slot cs = dfl_context_slot_make(plan, s, c, h, w, mc, x, mask, partner_masks, rule->strategy,
                                                           x_is_state, context_full);
         uint8_t *qs = query ? query + s * chw : NULL;
         float *row = net_input + ((s * h + y) * (int64_t)w) * 2 * c;
         int count = 0;
-        for (int xx = 0; xx < w; ++xx) count += dfl_context_pixel(&rule, &cs, y, xx, row + (int64_t)xx * 2 * c, qs);
+        for (int xx = 0; xx < w; ++xx) count += dfl_context_pixel(rule, &cs, y, xx, row + (int64_t)xx * 2 * c, qs);
         if (row_count) row_count[sy] = count;
     }
     if (query_count)
@@ -49,18 +48,18 @@ static void build_inputs(dfl_backend *be, const dfl_method_params *mp, const voi
 
 static void cpu_noise_context(dfl_backend *be, const dfl_noise_context_args *a) {
     DFL_ASSERT(a->mask_channels == 1 || a->mask_channels == a->c);
-    DFL_ASSERT(a->method.strategy != DFL_STRATEGY_EMPIRICAL || a->partner_masks);
-    check_plan(a->plan, &a->method, a->n, 1);
-    build_inputs(be, &a->method, a->plan, a->n, a->c, a->h, a->w, a->mask_channels, a->x_obs, a->mask,
+    DFL_ASSERT(a->rule.strategy != DFL_STRATEGY_EMPIRICAL || a->partner_masks);
+    check_plan(a->plan, &a->rule, a->n, 1);
+    build_inputs(be, &a->rule, a->plan, a->n, a->c, a->h, a->w, a->mask_channels, a->x_obs, a->mask,
                  a->partner_masks, 0, 0, a->net_input, a->query, a->query_count);
 }
 
 static void cpu_ensemble_build(dfl_backend *be, const dfl_ensemble_build_args *a) {
     DFL_ASSERT(a->mask_channels == 1 || a->mask_channels == a->c);
     DFL_ASSERT(a->k >= 1);
-    DFL_ASSERT(a->method.strategy != DFL_STRATEGY_EMPIRICAL || a->partner_masks);
-    check_plan(a->plan, &a->method, (int64_t)a->n * a->k, a->k);
-    build_inputs(be, &a->method, a->plan, (int64_t)a->n * a->k, a->c, a->h, a->w, a->mask_channels, a->x, a->mask,
+    DFL_ASSERT(a->rule.strategy != DFL_STRATEGY_EMPIRICAL || a->partner_masks);
+    check_plan(a->plan, &a->rule, (int64_t)a->n * a->k, a->k);
+    build_inputs(be, &a->rule, a->plan, (int64_t)a->n * a->k, a->c, a->h, a->w, a->mask_channels, a->x, a->mask,
                  a->partner_masks, a->x_is_state, a->context_full, a->net_input, NULL, NULL);
 }
 

@@ -133,17 +133,18 @@ void nccl_destroy(dfl_comm *c) {
     cudaCheck(cudaEventDestroy(m->ready));
     cudaCheck(cudaEventDestroy(m->done));
     cudaCheck(cudaStreamDestroy(m->stream));
-    dfl_comm_destroy(m->host); // MPI_Finalize, after NCCL is gone
+    m->host->destroy(m->host); // MPI_Finalize, after NCCL is gone
     free(m);
     free(c);
 }
 
 } // namespace
 
-// The NCCL communicator; `bucket_mb` (dist.bucket_mb) sizes the all-reduce
-// buckets. Returns NULL with a DFL_EUSAGE message when no GPU is visible or
-// the host communicator cannot be created.
-extern "C" dfl_comm *dfl_comm_nccl_create(double bucket_mb) {
+// The NCCL communicator over the host communicator `host` (MPI or single,
+// which bootstraps NCCL and which it takes over and destroys with itself);
+// `bucket_mb` (dist.bucket_mb) sizes the all-reduce buckets. Returns NULL
+// with a DFL_EUSAGE message when no GPU is visible (host stays the caller's).
+extern "C" dfl_comm *dfl_comm_nccl_create(dfl_comm *host, double bucket_mb) {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
         (void)cudaGetLastError();
@@ -154,9 +155,6 @@ extern "C" dfl_comm *dfl_comm_nccl_create(double bucket_mb) {
         dfl_fail(DFL_EUSAGE, "dist.bucket_mb must be > 0 (got %g)", bucket_mb);
         return NULL;
     }
-    dfl_comm *host = dfl_comm_create("auto", 0);
-    if (!host) return NULL;
-
     nccl_ctx *m = static_cast<nccl_ctx *>(dfl_xcalloc(1, sizeof *m));
     m->host = host;
     m->device = host->local_rank % count;

@@ -71,7 +71,7 @@ __global__ void __launch_bounds__(MO_PIXELS)
     }
 }
 
-static void build_inputs(dfl_backend *be, const dfl_method_params *mp, const void *plan, long long slots, int c,
+static void build_inputs(dfl_backend *be, const dfl_mask_rule *mp, const void *plan, long long slots, int c,
                          int h, int w, int mc, const float *x, const uint8_t *mask, const uint8_t *partner_masks,
                          int x_is_state, int context_full, float *net_input, uint8_t *query, int32_t *query_count) {
     cudaStream_t st = dfl_cuda_stream(be);
@@ -81,8 +81,7 @@ static void build_inputs(dfl_backend *be, const dfl_method_params *mp, const voi
     const long long bps = (hw + MO_PIXELS - 1) / MO_PIXELS;
     const long long blocks = bps * slots;
     if (blocks > 0x7fffffffLL) DFL_PANIC("method ops: %lld blocks exceed the grid limit", blocks);
-    const dfl_mask_rule rule = dfl_mask_rule_make(mp->strategy, mp->query, mp->context_ratio, mp->query_ratio,
-                                                  mp->delta, mp->grid_h, mp->grid_w);
+    const dfl_mask_rule rule = *mp;
     const int staged = c <= MO_SMEM_MAX_C;
     const size_t smem = staged ? (size_t)MO_PIXELS * 2 * c * sizeof(float) : 0;
     dfl_context_inputs_kernel<<<(unsigned)blocks, MO_PIXELS, smem, st>>>(
@@ -91,22 +90,22 @@ static void build_inputs(dfl_backend *be, const dfl_method_params *mp, const voi
     cudaCheckLaunch();
 }
 
-static void check_common(int c, int mc, const dfl_method_params *mp, const uint8_t *partner_masks) {
+static void check_common(int c, int mc, const dfl_mask_rule *mp, const uint8_t *partner_masks) {
     if (mc != 1 && mc != c) DFL_PANIC("method ops: mask_channels %d must be 1 or c = %d", mc, c);
     if (mp->strategy == DFL_STRATEGY_EMPIRICAL && !partner_masks)
         DFL_PANIC("method ops: the empirical strategy needs partner_masks");
 }
 
 static void cuda_noise_context(dfl_backend *be, const dfl_noise_context_args *a) {
-    check_common(a->c, a->mask_channels, &a->method, a->partner_masks);
-    build_inputs(be, &a->method, a->plan, a->n, a->c, a->h, a->w, a->mask_channels, a->x_obs, a->mask,
+    check_common(a->c, a->mask_channels, &a->rule, a->partner_masks);
+    build_inputs(be, &a->rule, a->plan, a->n, a->c, a->h, a->w, a->mask_channels, a->x_obs, a->mask,
                  a->partner_masks, 0, 0, a->net_input, a->query, a->query_count);
 }
 
 static void cuda_ensemble_build(dfl_backend *be, const dfl_ensemble_build_args *a) {
-    check_common(a->c, a->mask_channels, &a->method, a->partner_masks);
+    check_common(a->c, a->mask_channels, &a->rule, a->partner_masks);
     if (a->k < 1) DFL_PANIC("ensemble_build: k = %d", a->k);
-    build_inputs(be, &a->method, a->plan, (long long)a->n * a->k, a->c, a->h, a->w, a->mask_channels, a->x, a->mask,
+    build_inputs(be, &a->rule, a->plan, (long long)a->n * a->k, a->c, a->h, a->w, a->mask_channels, a->x, a->mask,
                  a->partner_masks, a->x_is_state, a->context_full, a->net_input, NULL, NULL);
 }
 

@@ -23,27 +23,9 @@
 #define DYNFILL_SHARED_MASK_STRATEGY_H
 
 #include "dfl_hd.h"
+#include "dynfill/mask_rule.h" /* dfl_strategy, dfl_query_mode, dfl_mask_rule */
 #include "philox.h"
 
-/* Strategy ids (config `method.strategy`). Values are stable. */
-typedef enum {
-    DFL_STRATEGY_PIXEL = 0,
-    DFL_STRATEGY_BLOCK = 1,
-    DFL_STRATEGY_EMPIRICAL = 2,
-    DFL_STRATEGY_MISSDIFF = 3,
-    DFL_STRATEGY_AMBIENT = 4
-} dfl_strategy;
-#define DFL_STRATEGY_COUNT 5
-
-/* Query modes (config `method.query`). AUTO = the strategy's default:
- * pixel -> independent, block and empirical -> complement, missdiff and
- * ambient -> observed. */
-typedef enum {
-    DFL_QUERY_AUTO = 0,
-    DFL_QUERY_INDEPENDENT = 1,
-    DFL_QUERY_COMPLEMENT = 2,
-    DFL_QUERY_OBSERVED = 3
-} dfl_query_mode;
 
 /* Philox purpose tags of the method (dfl_rng_stream's purpose byte); the
  * range 0x10..0x1F belongs to the method. The stream's slot is the global
@@ -55,14 +37,6 @@ typedef enum {
 #define DFL_RNG_METHOD_BLOCK 0x14u   /* which observed blocks to hide (host plan) */
 #define DFL_RNG_METHOD_PARTNER 0x15u /* empirical partner sample (host plan) */
 
-/* The resolved, kernel-side form of the strategy parameters. */
-typedef struct dfl_mask_rule {
-    int strategy;   /* dfl_strategy */
-    int query;      /* dfl_query_mode, never AUTO */
-    float ctx_keep; /* pixel: rho_c; ambient: 1 - delta; unused otherwise */
-    float qry_keep; /* independent query: rho_q */
-    int grid_h, grid_w;
-} dfl_mask_rule;
 
 DFL_HD int dfl_query_resolve(int strategy, int query) {
     if (query != DFL_QUERY_AUTO) return query;

@@ -24,7 +24,8 @@
 #include "dfl_test.h"
 #include "dynfill/backend.h"
 #include "dynfill/cuda_graph.h"
-#include "dynfill/method_ops.h"
+#include "dynfill/method.h"
+#include "shared/schedule.h"
 #include "shared/adamw.h"
 #include "shared/philox.h"
 
@@ -574,7 +575,7 @@ static void case_noise_context(harness *H, const op_case *oc) {
     a.h = b.h;
     a.w = b.w;
     a.mask_channels = b.mc;
-    a.method = mp;
+    a.rule = dfl_method_rule(&mp);
     a.plan = pc;
     a.x_obs = b.xd_c;
     a.mask = b.md_c;
@@ -639,7 +640,7 @@ static void case_ensemble_build(harness *H, const op_case *oc) {
     a.w = b.w;
     a.mask_channels = b.mc;
     a.k = k;
-    a.method = mp;
+    a.rule = dfl_method_rule(&mp);
     a.x_is_state = state;
     a.context_full = full;
     a.plan = pc;

@@ -19,7 +19,7 @@
 #include "dynfill/backend.h"
 #include "dynfill/comm.h"
 #include "dynfill/config.h"
-#include "dynfill/method_ops.h"
+#include "dynfill/method.h"
 #include "dynfill/model.h"
 #include "dynfill/train.h"
 #include "shared/philox.h"

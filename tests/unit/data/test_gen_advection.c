@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "dfl_test.h"
-#include "gen.h"
+#include "gen/gen.h"
 
 int main(void) {
     const int n = 64;

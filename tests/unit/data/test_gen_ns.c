@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "dfl_test.h"
-#include "gen.h"
+#include "gen/gen.h"
 
 static void taylor_green(int mx, int my, double nu) {
     const int n = 32;

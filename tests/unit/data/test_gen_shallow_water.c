@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "dfl_test.h"
-#include "gen.h"
+#include "gen/gen.h"
 
 static double max_asymmetry(const double *h, int n, int kind) {
     double e = 0;

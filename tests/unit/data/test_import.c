@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "data_test_files.h"
 #include "dfl_test.h"
 #include "dynfill/data.h"

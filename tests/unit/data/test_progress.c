@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "dfl_test.h"
-#include "progress.h"
+#include "core/progress.h"
 
 int main(void) {
     char path[200];

@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "dfl_test.h"
-#include "eval_input.h"
-#include "eval_metrics.h"
-#include "h5_util.h"
+#include "data/pred_read.h"
+#include "eval/eval_metrics.h"
+#include "io/h5_util.h"
 
 static char g_dir[256];
 
@@ -55,16 +55,16 @@ static void write_truth(const char *name, const unsigned long long *dims, const 
 
 static dfl_status score(const char *pred, const char *truth, dfl_eval_scores pc[2], dfl_eval_scores *all,
                         int *weighted) {
-    dfl_eval_input in;
+    dfl_pred_input in;
     dfl_clear_error();
-    DFL_TRY(dfl_eval_input_open(path_of(pred), path_of(truth), &in));
+    DFL_TRY(dfl_pred_input_open(path_of(pred), path_of(truth), &in));
     dfl_status st = dfl_eval_score_files(&in, pc, all, weighted);
     if (st == DFL_OK) {
         CHECK(in.c == 2 && in.n == 2 && in.h == 2 && in.w == 2);
         CHECK(!strcmp(in.names[0], "u") && !strcmp(in.names[1], "v"));
         CHECK(in.method && !strcmp(in.method, "test"));
     }
-    dfl_eval_input_close(&in);
+    dfl_pred_input_close(&in);
     return st;
 }
 

@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "dfl_test.h"
-#include "h5_util.h"
-#include "plot_colormap.h"
-#include "plot_figures.h"
-#include "png_canvas.h"
+#include "io/h5_util.h"
+#include "plot/plot_colormap.h"
+#include "plot/plot_figures.h"
+#include "plot/png_canvas.h"
 
 static char g_dir[256];
 

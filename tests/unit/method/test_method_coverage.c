@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coverage.h"
+#include "method/coverage.h"
+#include "shared/mask_strategy.h"
 #include "dfl_test.h"
 
 enum { NS = 40, S = 24 };

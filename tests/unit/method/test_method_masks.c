@@ -10,7 +10,11 @@
 #include <string.h>
 
 #include "dfl_test.h"
-#include "dynfill/method_ops.h"
+#include "dynfill/backend.h"
+#include "dynfill/method.h"
+#include "shared/context_plan.h"
+#include "shared/mask_strategy.h"
+#include "shared/schedule.h"
 
 enum { NS = 48, C = 2, H = 26, W = 26 }; /* 26 = 8 + 8 + 10: the last block row/column takes the remainder */
 

@@ -17,7 +17,11 @@
 #include <string.h>
 
 #include "dfl_test.h"
-#include "dynfill/method_ops.h"
+#include "dynfill/backend.h"
+#include "dynfill/method.h"
+#include "shared/context_plan.h"
+#include "shared/mask_strategy.h"
+#include "shared/schedule.h"
 
 enum { N = 5, C = 3, H = 9, W = 11 };
 #define CHW ((size_t)C * H * W)
@@ -63,7 +67,7 @@ static void make_plan(setup *s, int n, int k, uint32_t step, uint32_t offset, co
 
 static void run_noise_context(setup *s, int n, const float *x, const uint8_t *mask, float *in, uint8_t *qry,
                               int32_t *count) {
-    dfl_noise_context_args a = {.n = n, .c = C, .h = H, .w = W, .mask_channels = s->mc, .method = s->mp,
+    dfl_noise_context_args a = {.n = n, .c = C, .h = H, .w = W, .mask_channels = s->mc, .rule = dfl_method_rule(&s->mp),
                                 .plan = s->plan.data, .x_obs = x, .mask = mask,
                                 .partner_masks = s->mp.strategy == DFL_STRATEGY_EMPIRICAL ? mask : NULL,
                                 .net_input = in, .query = qry, .query_count = count};
@@ -192,7 +196,7 @@ static void test_ensemble_build(int mc) {
     /* K = 1 with the same keys reproduces noise_context */
     make_plan(&s, N, 1, 3, 0, s.mask, 0.0f);
     run_noise_context(&s, N, s.x, s.mask, s.in, s.qry, s.count);
-    dfl_ensemble_build_args a = {.n = N, .c = C, .h = H, .w = W, .mask_channels = mc, .k = 1, .method = s.mp,
+    dfl_ensemble_build_args a = {.n = N, .c = C, .h = H, .w = W, .mask_channels = mc, .k = 1, .rule = dfl_method_rule(&s.mp),
                                  .plan = s.plan.data, .x = s.x, .mask = s.mask, .net_input = ens};
     be->ensemble_build(be, &a);
     CHECK(memcmp(ens, s.in, N * HW * in_px * sizeof(float)) == 0);
@@ -371,7 +375,6 @@ static void test_ensemble_reduce(void) {
 
 int main(void) {
     be = dfl_backend_cpu_create(0);
-    dfl_cpu_register_method_ops(be);
     CHECK(be->noise_context && be->qmse && be->ensemble_build && be->ensemble_reduce);
     for (int st = 0; st < DFL_STRATEGY_COUNT; ++st) {
         test_noise_context((dfl_strategy)st, 1);

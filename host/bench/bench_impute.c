@@ -1,0 +1,201 @@
+/* `dynfill bench impute`: median seconds per call of the imputer (the work
+ * of `dynfill impute` on one chunk: K context masks per sample drawn in one
+ * fused launch, one network forward over the N*K rows, the ensemble mean
+ * and spread in one reduction; a multi-step sampler repeats the forward),
+ * on random 20 %-observed fields. The model is a trained checkpoint
+ * (--ckpt) or a freshly initialised dfl-unet v1 built from the model
+ * options (written to a temporary checkpoint and loaded the way `impute`
+ * loads one). Reports samples/s, network rows/s and achieved GFLOP/s
+ * (forward FLOPs only). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_model.h"
+#include "bench.h"
+#include "core/args.h"
+#include "core/clock.h"
+#include "dynfill/checkpoint.h"
+#include "dynfill/config.h"
+#include "dynfill/infer.h"
+#include "dynfill/model.h"
+#include "shared/philox.h"
+
+static void bench_impute_usage(FILE *f) {
+    fprintf(f,
+            "usage: dynfill bench impute [--ckpt RUN/ckpt.h5 | --C 1 --base 32 --mult 1,2,2 --nres 2\n"
+            "                            --attention 0|1 --periodic none|x|y|xy] [--size 64 | --size HxW]\n"
+            "                            [--n 6] [-K 10] [--steps 1] [--reps 5] [--warmup 1] [--seed S]\n"
+            "                            [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
+            "Times the imputer on random 20 %%-observed fields: per call, K context masks for each of the\n"
+            "--n samples, one forward pass over the n*K rows (times --steps for the multi-step sampler) and\n"
+            "the ensemble mean and spread. Prints the median call time, samples/s, rows/s and GFLOP/s.\n"
+            "  --ckpt PATH   a trained model (C from the checkpoint); without it a freshly initialised\n"
+            "                model built from the model options (defaults as shown)\n"
+            "  --n N         samples per call (default 6: 60 rows with K 10, like impute's --batch 64)\n");
+}
+
+typedef struct {
+    const char *ckpt, *backend, *precision;
+    dfl_precision prec;
+    long C, H, W, n, K, steps, reps, warm, seed;
+    int json;
+} bench_impute_args;
+
+static dfl_status parse_args(int argc, char **argv, bench_impute_args *a, dfl_config *cfg) {
+    const char *v = NULL;
+    for (int i = 1; i < argc; ++i) {
+        dfl_status s = DFL_OK;
+        v = "";
+        if (!strcmp(argv[i], "--json")) a->json = 1;
+        else if (dfl_cli_take(argc, argv, &i, "--ckpt", &v)) a->ckpt = v;
+        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) a->backend = v;
+        else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) a->precision = v;
+        else if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &a->C) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--n", &v)) s = v ? dfl_cli_parse_int("--n", v, 1, 1 << 16, &a->n) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "-K", &v) || dfl_cli_take(argc, argv, &i, "--K", &v))
+            s = v ? dfl_cli_parse_int("-K", v, 1, 1 << 16, &a->K) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 16, &a->steps) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--reps", &v)) s = v ? dfl_cli_parse_int("--reps", v, 1, 1 << 20, &a->reps) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &a->warm) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &a->seed) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) s = v ? dfl_bench_parse_size(v, &a->H, &a->W) : DFL_EUSAGE;
+        else if (dfl_bench_take_model_option(argc, argv, &i, cfg, &s)) v = ""; /* s holds the outcome */
+        else s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
+        if (s != DFL_OK) return s;
+        if (!v) return DFL_EUSAGE;
+    }
+    return dfl_precision_parse("option --precision", a->precision, &a->prec);
+}
+
+/* Writes a freshly initialised model described by cfg to a temporary
+ * checkpoint; *path receives its name (unlink it when done). */
+static dfl_status fresh_checkpoint(dfl_backend *be, dfl_config *cfg, const bench_impute_args *a, char *path,
+                                   size_t path_size) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, path_size, "%s/dfl_bench_impute_XXXXXX.h5", tmp && tmp[0] ? tmp : "/tmp");
+    int fd = mkstemps(path, 3);
+    if (fd < 0) return dfl_fail(DFL_EUSAGE, "%s: cannot create a temporary checkpoint", path);
+    close(fd);
+    dfl_unet_config uc;
+    dfl_bench_unet_config(cfg, (int)a->C, &uc);
+    dfl_unet *m = NULL;
+    dfl_status s = dfl_unet_create(be, &uc, &m);
+    if (s == DFL_OK) s = dfl_unet_plan(m, 1, (int)a->H, (int)a->W);
+    if (s == DFL_OK) {
+        dfl_unet_init_params(m, (uint64_t)a->seed);
+        s = dfl_bench_save_model(path, m, cfg, (int)a->C, (uint64_t)a->seed);
+    }
+    dfl_unet_destroy(m);
+    if (s != DFL_OK) unlink(path);
+    return s;
+}
+
+/* Forward FLOPs of one network row of the checkpoint's model at h x w. */
+static dfl_status forward_flops(const char *ckpt, dfl_backend *be, int h, int w, double *flops) {
+    dfl_config cfg;
+    dfl_ckpt_meta meta;
+    dfl_unet *m = NULL;
+    dfl_status s = dfl_checkpoint_build_model(ckpt, be, 1, &cfg, &meta, &m);
+    if (s != DFL_OK) return s;
+    s = dfl_unet_plan(m, 1, h, w);
+    if (s == DFL_OK) *flops = dfl_unet_forward_flops_per_sample(m);
+    dfl_unet_destroy(m);
+    dfl_ckpt_meta_free(&meta);
+    return s;
+}
+
+int dfl_bench_impute(int argc, char **argv) {
+    if (dfl_cli_wants_help(argc, argv)) {
+        bench_impute_usage(stdout);
+        return 0;
+    }
+    dfl_config cfg;
+    dfl_config_defaults(&cfg);
+    bench_impute_args a = {.backend = "cpu", .precision = "fp32", .C = 1, .H = 64, .W = 64, .n = 6, .K = 10,
+                           .steps = 1, .reps = 5, .warm = 1, .seed = 1};
+    dfl_status s = parse_args(argc, argv, &a, &cfg);
+    if (s != DFL_OK) return dfl_cli_exit("bench impute", s);
+    dfl_backend *be = dfl_backend_create(a.backend, a.prec);
+    if (!be) return dfl_cli_exit("bench impute", DFL_EUSAGE);
+
+    char tmp_ckpt[4096] = "";
+    const char *ckpt = a.ckpt;
+    if (ckpt) {
+        dfl_ckpt_meta meta;
+        s = dfl_checkpoint_read_meta(ckpt, &meta);
+        if (s == DFL_OK) {
+            a.C = meta.channels;
+            dfl_ckpt_meta_free(&meta);
+        }
+    } else {
+        s = fresh_checkpoint(be, &cfg, &a, tmp_ckpt, sizeof tmp_ckpt);
+        ckpt = tmp_ckpt;
+    }
+    double flops_row = 0.0;
+    if (s == DFL_OK) s = forward_flops(ckpt, be, (int)a.H, (int)a.W, &flops_row);
+    dfl_imputer *im = NULL;
+    if (s == DFL_OK) s = dfl_imputer_create(ckpt, be, 0, &im);
+    if (tmp_ckpt[0]) unlink(tmp_ckpt);
+    if (s != DFL_OK) {
+        dfl_backend_destroy(be);
+        return dfl_cli_exit("bench impute", s);
+    }
+    const dfl_config *icfg = dfl_imputer_config(im);
+    dfl_impute_opts o;
+    memset(&o, 0, sizeof o);
+    o.K = (int)a.K;
+    o.steps = (int)a.steps;
+    o.ddim = !strcmp(icfg->infer_update, "ddim");
+    o.t_eps = (float)icfg->infer_t_eps;
+    o.seed = (uint64_t)a.seed;
+
+    const size_t chw = (size_t)a.C * a.H * a.W, hw = (size_t)a.H * a.W;
+    const size_t n_obs = (size_t)a.n * chw, n_px = (size_t)a.n * hw;
+    float *obs = dfl_xmalloc(n_obs * sizeof(float)), *pred = dfl_xmalloc(n_obs * sizeof(float));
+    float *spread = dfl_xmalloc(n_obs * sizeof(float));
+    uint8_t *mask = dfl_xmalloc(n_px);
+    for (size_t i = 0; i < n_px; ++i) mask[i] = dfl_rng_uniform(9, 1, i) < 0.2f;
+    for (size_t i = 0; i < n_obs; ++i)
+        obs[i] = mask[(i / chw) * hw + i % hw] ? dfl_rng_normal(9, 2, i) : 0.0f;
+    double *times = dfl_xmalloc((size_t)a.reps * sizeof(double));
+    for (long i = 0; i < a.warm + a.reps && s == DFL_OK; ++i) {
+        const double t0 = dfl_clock_seconds();
+        s = dfl_imputer_run(im, &o, (int)a.n, (int)a.C, (int)a.H, (int)a.W, 1, obs, mask, 0, pred, spread);
+        be->synchronize(be);
+        if (i >= a.warm) times[i - a.warm] = dfl_clock_seconds() - t0;
+    }
+    size_t nonfinite = 0;
+    for (size_t i = 0; i < n_obs && s == DFL_OK; ++i) nonfinite += !isfinite(pred[i]) || !isfinite(spread[i]);
+    if (s == DFL_OK && nonfinite)
+        s = dfl_fail(DFL_EINTERNAL, "%zu non-finite predicted values", nonfinite);
+    if (s == DFL_OK) {
+        const double med = dfl_clock_median(times, (size_t)a.reps);
+        const double rows = (double)a.n * a.K * a.steps;
+        const double gflops = flops_row * rows / med / 1e9;
+        if (a.json)
+            printf("{\"backend\": \"%s\", \"precision\": \"%s\", \"C\": %ld, \"H\": %ld, \"W\": %ld, \"n\": %ld, "
+                   "\"K\": %ld, \"steps\": %ld, \"call_s\": %.6f, \"samples_per_s\": %.3f, \"rows_per_s\": %.2f, "
+                   "\"gflops\": %.6g, \"fwd_gflop_per_row\": %.6g}\n",
+                   be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, med, a.n / med, rows / med, gflops,
+                   flops_row / 1e9);
+        else
+            printf("bench impute: backend %s (%s), C %ld, %ldx%ld, %ld samples x K %ld x %ld step%s per call, "
+                   "forward %.3f GFLOP/row\n"
+                   "  median call %.4f s (min %.4f, max %.4f over %ld calls)  %.2f samples/s  %.1f rows/s  "
+                   "%.1f GFLOP/s\n",
+                   be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, a.steps > 1 ? "s" : "",
+                   flops_row / 1e9, med, times[0], times[a.reps - 1], a.reps, a.n / med, rows / med, gflops);
+    }
+    free(times);
+    free(obs);
+    free(pred);
+    free(spread);
+    free(mask);
+    dfl_imputer_destroy(im);
+    dfl_backend_destroy(be);
+    return dfl_cli_exit("bench impute", s);
+}

@@ -1,0 +1,234 @@
+/* `dynfill bench io`: data loader throughput from the page cache
+ * (DESIGN.md §6; target >= 1 GB/s). Without --data it writes a synthetic
+ * dataset of --gb gigabytes to the temporary directory first (removed
+ * afterwards unless --keep), then drives the loader (shuffled, with the
+ * prefetch thread) for --seconds and reports GB/s of file data delivered
+ * as normalised batches. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "core/args.h"
+#include "core/clock.h"
+#include "data/data_write.h"
+#include "dynfill/data.h"
+#include "io/h5_util_data.h"
+#include "core/progress.h"
+#include "shared/philox.h"
+
+typedef struct {
+    const char *data;
+    double gb, seconds;
+    long size, channels, batch, patch;
+    int prefetch, keep, json;
+} bench_options;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: dynfill bench io [--data obs.h5] [options]\n\n"
+            "Measure the training data loader (shuffled hyperslab/pread reads, crops, normalisation,\n"
+            "prefetch thread) from the page cache, in GB/s of file data. Without --data a synthetic\n"
+            "dataset is written to $TMPDIR (default /tmp) first and removed afterwards.\n\n"
+            "  --data PATH     an existing dataset instead of the synthetic one\n"
+            "  --gb G          synthetic dataset size in GB (default 2)\n"
+            "  --size S        synthetic field size S x S (default 64)\n"
+            "  --channels C    synthetic channels (default 1)\n"
+            "  --batch B       samples per batch (default 32)\n"
+            "  --patch P       crop size, 0 = whole field (default 0)\n"
+            "  --seconds T     measuring time (default 5)\n"
+            "  --no-prefetch   read in the calling thread\n"
+            "  --keep          keep the synthetic file\n"
+            "  --json          one JSON line on stdout\n");
+}
+
+static dfl_status parse(int argc, char **argv, bench_options *o) {
+    memset(o, 0, sizeof *o);
+    o->gb = 2.0;
+    o->seconds = 5.0;
+    o->size = 64;
+    o->channels = 1;
+    o->batch = 32;
+    o->prefetch = 1;
+    for (int i = 1; i < argc; ++i) {
+        const char *v;
+        if (dfl_cli_take(argc, argv, &i, "--data", &v)) {
+            if (!v) return DFL_EUSAGE;
+            o->data = v;
+        } else if (dfl_cli_take(argc, argv, &i, "--gb", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_float("--gb", v, &o->gb));
+            if (!(o->gb > 0 && o->gb <= 1024)) return dfl_fail(DFL_EUSAGE, "option --gb: %g must be in (0, 1024]", o->gb);
+        } else if (dfl_cli_take(argc, argv, &i, "--seconds", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_float("--seconds", v, &o->seconds));
+            if (!(o->seconds > 0)) return dfl_fail(DFL_EUSAGE, "option --seconds must be > 0");
+        } else if (dfl_cli_take(argc, argv, &i, "--size", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_int("--size", v, 1, 65536, &o->size));
+        } else if (dfl_cli_take(argc, argv, &i, "--channels", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_int("--channels", v, 1, 4096, &o->channels));
+        } else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_int("--batch", v, 1, 1 << 20, &o->batch));
+        } else if (dfl_cli_take(argc, argv, &i, "--patch", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_int("--patch", v, 0, 65536, &o->patch));
+        } else if (!strcmp(argv[i], "--no-prefetch")) {
+            o->prefetch = 0;
+        } else if (!strcmp(argv[i], "--keep")) {
+            o->keep = 1;
+        } else if (!strcmp(argv[i], "--json")) {
+            o->json = 1;
+        } else {
+            return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see dynfill bench io --help)", argv[i]);
+        }
+    }
+    return DFL_OK;
+}
+
+/* Synthetic dataset: standard normal values (a 32 MB block of Philox
+ * draws repeated), pixel masks with p = 0.5 (at least one entry per
+ * sample), mean 0 / std 1 attributes. */
+static dfl_status write_synthetic(const bench_options *o, const char *path, int64_t *n_out) {
+    const size_t plane = (size_t)o->size * (size_t)o->size, per = (size_t)o->channels * plane;
+    const double bytes_per = (double)per * 4.0 + (double)plane;
+    int64_t n = (int64_t)(o->gb * 1e9 / bytes_per);
+    if (n < 1) n = 1;
+    int64_t chunk = (int64_t)((32u << 20) / (per * 4));
+    if (chunk < 1) chunk = 1;
+    if (chunk > n) chunk = n;
+    float *x = dfl_xmalloc(sizeof(float) * per * (size_t)chunk);
+    uint8_t *m = dfl_xmalloc(plane * (size_t)chunk);
+    const uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_BENCH, 0, 0);
+#pragma omp parallel for
+    for (int64_t i = 0; i < (int64_t)(per * (size_t)chunk); ++i) x[i] = dfl_rng_normal(1, stream, (uint64_t)i);
+#pragma omp parallel for
+    for (int64_t i = 0; i < (int64_t)(plane * (size_t)chunk); ++i)
+        m[i] = (i % (int64_t)plane) == 0 || (dfl_rng_bits(2, stream, (uint64_t)i).v[0] & 1u);
+    hid_t f;
+    DFL_TRY(dfl_h5_create(path, &f));
+    unsigned long long d[4] = {(unsigned long long)n, (unsigned long long)o->channels, (unsigned long long)o->size,
+                               (unsigned long long)o->size};
+    hid_t dobs = dfl_h5_create_dataset(f, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, d);
+    d[1] = 1;
+    hid_t dmask = dfl_h5_create_dataset(f, DFL_MASK_NAME, H5T_STD_U8LE, 4, d);
+    dfl_progress *p = dfl_progress_begin("bench io: writing", n, "samples");
+    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
+        const int64_t k = n - s0 < chunk ? n - s0 : chunk;
+        dfl_h5_write_rows(dobs, H5T_NATIVE_FLOAT, (unsigned long long)s0, (unsigned long long)k, x);
+        dfl_h5_write_rows(dmask, H5T_NATIVE_UCHAR, (unsigned long long)s0, (unsigned long long)k, m);
+        dfl_progress_update(p, s0 + k);
+    }
+    dfl_progress_end(p);
+    H5Dclose(dobs);
+    H5Dclose(dmask);
+    double *mean = dfl_xcalloc((size_t)o->channels, sizeof(double)), *sd = dfl_xcalloc((size_t)o->channels, sizeof(double));
+    for (long c = 0; c < o->channels; ++c) sd[c] = 1.0;
+    char **names = dfl_data_channel_names("x", (int)o->channels);
+    dfl_data_attrs at = {0};
+    at.c = (int)o->channels;
+    at.channels = (const char *const *)names;
+    at.periodic = "none";
+    at.source = "dynfill bench io synthetic data";
+    at.mean = mean;
+    at.std = sd;
+    at.mask_pattern = "pixel:0.5";
+    dfl_data_write_attrs(f, &at);
+    dfl_h5_strings_free(names, (size_t)o->channels);
+    free(mean);
+    free(sd);
+    free(x);
+    free(m);
+    h5Check(H5Fclose(f));
+    *n_out = n;
+    return DFL_OK;
+}
+
+static dfl_status run(const bench_options *o) {
+    char tmp_path[4096];
+    const char *path = o->data;
+    int64_t n = 0;
+    if (!path) {
+        const char *dir = getenv("TMPDIR");
+        snprintf(tmp_path, sizeof tmp_path, "%s/dynfill_bench_io_%d.h5", dir && *dir ? dir : "/tmp", (int)getpid());
+        DFL_TRY(write_synthetic(o, tmp_path, &n));
+        path = tmp_path;
+    }
+    dfl_status st;
+    dfl_dataset *ds = NULL;
+    double t_open = dfl_clock_seconds();
+    st = dfl_dataset_open(path, &ds); /* the validation pass also warms the page cache */
+    t_open = dfl_clock_seconds() - t_open;
+    dfl_loader *ld = NULL;
+    if (st == DFL_OK) {
+        dfl_loader_config cfg;
+        dfl_loader_config_default(&cfg);
+        cfg.batch = (int)o->batch;
+        cfg.patch = (int)o->patch;
+        cfg.prefetch = o->prefetch;
+        cfg.seed = 1;
+        st = dfl_loader_create(ds, &cfg, &ld);
+    }
+    if (st == DFL_OK) {
+        const dfl_dataset_info *in = dfl_dataset_get_info(ds);
+        const char *mode = dfl_dataset_read_mode(ds);
+        dfl_batch b;
+        st = dfl_loader_next(ld, &b); /* start the pipeline */
+        const uint64_t bytes0 = dfl_loader_bytes_read(ld);
+        long batches = 0;
+        double checksum = 0;
+        const double t0 = dfl_clock_seconds();
+        double t = t0;
+        while (st == DFL_OK && t - t0 < o->seconds) {
+            st = dfl_loader_next(ld, &b);
+            checksum += b.obs[0];
+            ++batches;
+            t = dfl_clock_seconds();
+        }
+        if (st == DFL_OK) {
+            const double secs = t - t0;
+            /* Bytes delivered by the batches handed out during the window
+             * (the prefetched one in flight is not counted). */
+            const double per_batch = (double)o->batch * ((double)in->c * 4.0 + (double)in->mask_c) *
+                                     (double)b.h * (double)b.w;
+            const double bytes = per_batch * (double)batches;
+            const double gbs = bytes / secs / 1e9;
+            (void)bytes0;
+            if (o->json)
+                printf("{\"bench\": \"io\", \"gb_per_s\": %.3f, \"samples_per_s\": %.1f, \"ms_per_batch\": %.4f, "
+                       "\"batch\": %ld, \"patch\": %ld, \"prefetch\": %s, \"samples\": %lld, \"c\": %d, \"h\": %d, "
+                       "\"w\": %d, \"direct_reads\": %s, \"mmap\": %s, \"seconds\": %.2f, \"open_seconds\": %.2f}\n",
+                       gbs, (double)batches * (double)o->batch / secs, 1e3 * secs / (double)batches, o->batch, o->patch,
+                       o->prefetch ? "true" : "false", (long long)in->n, in->c, in->h, in->w,
+                       strcmp(mode, "HDF5 hyperslab") ? "true" : "false", strcmp(mode, "mmap") ? "false" : "true", secs,
+                       t_open);
+            else
+                printf("bench io: %s, %lld samples of %dx%dx%d, batch %ld, patch %ld, prefetch %s, %s reads\n"
+                       "  loader: %.2f GB/s  (%.0f samples/s, %.3f ms per batch; target >= 1 GB/s)\n"
+                       "  open + validate: %.2f s  (checksum %g)\n",
+                       path, (long long)in->n, in->c, in->h, in->w, o->batch, o->patch, o->prefetch ? "on" : "off",
+                       mode, gbs,
+                       (double)batches * (double)o->batch / secs, 1e3 * secs / (double)batches, t_open, checksum);
+        }
+    }
+    dfl_loader_destroy(ld);
+    if (ds) dfl_dataset_close(ds);
+    if (!o->data && !o->keep) unlink(tmp_path);
+    (void)n;
+    return st;
+}
+
+int dfl_bench_io(int argc, char **argv) {
+    if (dfl_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    bench_options o;
+    dfl_status st = parse(argc, argv, &o);
+    if (st == DFL_OK) st = run(&o);
+    return dfl_cli_exit("bench io", st);
+}

@@ -1,0 +1,133 @@
+/* `dynfill bench train`: median seconds per training step of dfl-unet v1
+ * on synthetic data: the real step of `dynfill train` (plan, fused
+ * noise_context, forward, fused qmse, backward, AdamW + clipping + EMA;
+ * pixel strategy on 20 %-observed fields), samples/s and achieved GFLOP/s
+ * (training FLOPs = 3 x the analytic forward count: forward,
+ * backward-data and backward-weights). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_model.h"
+#include "bench.h"
+#include "core/args.h"
+#include "core/clock.h"
+#include "dynfill/checkpoint.h"
+#include "dynfill/config.h"
+#include "dynfill/model.h"
+#include "dynfill/optim.h"
+#include "dynfill/train.h"
+#include "shared/philox.h"
+
+static void bench_train_usage(FILE *f) {
+    fprintf(f,
+            "usage: dynfill bench train [--C 1] [--size 64 | --size HxW] [--batch 16] [--base 32] [--mult 1,2,2]\n"
+            "                           [--nres 2] [--attention 0|1] [--periodic none|x|y|xy] [--steps 10]\n"
+            "                           [--warmup 2] [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
+            "                           [--seed S] [--save-ckpt PATH]\n"
+            "Times training steps of dfl-unet v1 (forward + backward + AdamW) on random data after warm-up;\n"
+            "prints the median step time, samples/s and achieved GFLOP/s.\n"
+            "  --save-ckpt PATH  also write the freshly initialised model (seed S) as a checkpoint, e.g. for\n"
+            "                    forward-parity checks of other frameworks' mirrors (benchmarks/peers)\n");
+}
+
+int dfl_bench_train(int argc, char **argv) {
+    if (dfl_cli_wants_help(argc, argv)) {
+        bench_train_usage(stdout);
+        return 0;
+    }
+    dfl_config cfg;
+    dfl_config_defaults(&cfg);
+    long C = 1, H = 64, W = 64, batch = 16, steps = 10, warm = 2;
+    int json = 0;
+    const char *backend = "cpu", *precision = "fp32", *save_ckpt = NULL, *v;
+    long seed = 1;
+    for (int i = 1; i < argc; ++i) {
+        dfl_status s = DFL_OK;
+        if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &C) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) s = v ? dfl_bench_parse_size(v, &H, &W) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) s = v ? dfl_cli_parse_int("--batch", v, 1, 1 << 16, &batch) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 20, &steps) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &warm) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) backend = v;
+        else if (dfl_cli_take(argc, argv, &i, "--save-ckpt", &v)) save_ckpt = v;
+        else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &seed) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) precision = v;
+        else if (!strcmp(argv[i], "--json")) { json = 1; continue; }
+        else if (dfl_bench_take_model_option(argc, argv, &i, &cfg, &s)) v = "";
+        else s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
+        if (s != DFL_OK) return dfl_cli_exit("bench train", s);
+        if (!v && strcmp(argv[i], "--json")) return dfl_cli_exit("bench train", DFL_EUSAGE);
+    }
+    dfl_precision prec;
+    if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK) return dfl_cli_exit("bench train", DFL_EUSAGE);
+    dfl_backend *be = dfl_backend_create(backend, prec);
+    if (!be) return dfl_cli_exit("bench train", DFL_EUSAGE);
+    dfl_unet_config uc;
+    dfl_bench_unet_config(&cfg, (int)C, &uc);
+    dfl_unet *m = NULL;
+    dfl_status s = dfl_unet_create(be, &uc, &m);
+    if (s == DFL_OK) s = dfl_unet_plan(m, (int)batch, (int)H, (int)W);
+    if (s != DFL_OK) {
+        dfl_backend_destroy(be);
+        return dfl_cli_exit("bench train", s);
+    }
+    dfl_unet_init_params(m, (uint64_t)seed);
+    if (save_ckpt) {
+        s = dfl_bench_save_model(save_ckpt, m, &cfg, (int)C, (uint64_t)seed);
+        if (s != DFL_OK) {
+            dfl_unet_destroy(m);
+            dfl_backend_destroy(be);
+            return dfl_cli_exit("bench train", s);
+        }
+    }
+    dfl_comm *comm = dfl_comm_single();
+    dfl_method_params mp;
+    dfl_method_params_default(&mp);
+    dfl_trainer *tr = NULL;
+    s = dfl_trainer_create(be, m, comm, &cfg, &mp, (int)batch, (int)C, (int)H, (int)W, 1, &tr);
+    if (s != DFL_OK) {
+        dfl_comm_destroy(comm);
+        dfl_unet_destroy(m);
+        dfl_backend_destroy(be);
+        return dfl_cli_exit("bench train", s);
+    }
+    size_t n_obs = (size_t)batch * C * H * W, n_px = (size_t)batch * H * W;
+    float *obs = dfl_xmalloc(n_obs * sizeof(float));
+    uint8_t *mask = dfl_xmalloc(n_px);
+    for (size_t i = 0; i < n_px; ++i) mask[i] = dfl_rng_uniform(7, 1, i) < 0.2f;
+    for (size_t i = 0; i < n_obs; ++i) obs[i] = mask[(i / ((size_t)C * H * W)) * H * W + i % ((size_t)H * W)] ? dfl_rng_normal(7, 2, i) : 0.0f;
+
+    double *times = dfl_xmalloc((size_t)steps * sizeof(double));
+    for (long i = 0; i < warm + steps && s == DFL_OK; ++i) {
+        double t0 = dfl_clock_seconds();
+        s = dfl_trainer_step(tr, obs, mask, i, NULL);
+        be->synchronize(be);
+        if (i >= warm) times[i - warm] = dfl_clock_seconds() - t0;
+    }
+    if (s != DFL_OK) goto done;
+    double med = dfl_clock_median(times, (size_t)steps);
+    double gflop = 3.0 * dfl_unet_forward_flops_per_sample(m) * batch / 1e9;
+    double sps = batch / med;
+    if (json)
+        printf("{\"backend\": \"%s\", \"C\": %ld, \"H\": %ld, \"W\": %ld, \"batch\": %ld, \"params\": %zu, "
+               "\"step_s\": %.6f, \"samples_per_s\": %.3f, \"gflops\": %.2f, \"fwd_gflop_per_sample\": %.4f}\n",
+               be->name, C, H, W, batch, dfl_unet_num_params(m), med, sps, gflop / med,
+               dfl_unet_forward_flops_per_sample(m) / 1e9);
+    else
+        printf("bench train: backend %s, C %ld, %ldx%ld, batch %ld, %zu parameters, forward %.3f GFLOP/sample\n"
+               "  median step %.4f s (min %.4f, max %.4f over %ld steps)  %.2f samples/s  %.1f GFLOP/s\n",
+               be->name, C, H, W, batch, dfl_unet_num_params(m), dfl_unet_forward_flops_per_sample(m) / 1e9, med,
+               times[0], times[steps - 1], steps, sps, gflop / med);
+done:
+    free(times);
+    free(obs);
+    free(mask);
+    dfl_trainer_destroy(tr);
+    dfl_comm_destroy(comm);
+    dfl_unet_destroy(m);
+    dfl_backend_destroy(be);
+    return dfl_cli_exit("bench train", s);
+}

@@ -1,0 +1,189 @@
+/* dynfill coverage: per-entry query probability of a strategy on a
+ * dataset's masks (Theorem 1; host/coverage.h, docs/method.md). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/args.h"
+#include "method/coverage.h"
+#include "dynfill/config.h"
+#include "dynfill/data.h"
+#include "io/h5_util.h"
+
+static const char k_usage[] =
+    "usage: dynfill coverage --data obs.h5 [--config run.ini] [--set method.key=value ...]\n"
+    "                        [--samples S] [--out map.h5] [--threshold T] [--radius R] [--seed K]\n\n"
+    "Estimates, for the strategy of the config's [method] section, the probability that each\n"
+    "entry missing in the data is queried given a context like the ones it has at imputation\n"
+    "(Theorem 1: entries never queried outside the context are never learned), and warns\n"
+    "when entries are (almost) never queried.\n\n"
+    "  --data PATH        dataset (/obs, /mask); default: data.path of the config\n"
+    "  --config FILE      INI experiment file (only [method], data.path and train.seed are used)\n"
+    "  --set S.K=V        override a config key (repeatable), e.g. --set method.strategy=block\n"
+    "  --samples S        context draws, cycling over the samples (default 1000)\n"
+    "  --out FILE         write /coverage and /query_rate, float32 [mask channels, H, W]\n"
+    "  --threshold T      report entries whose query probability is below T (default 1e-3)\n"
+    "  --radius R         neighbourhood radius of the context feature (default 2)\n"
+    "  --seed K           RNG seed (default train.seed)\n\n"
+    "Prints min / mean of the map over entries missing in some sample and the fraction below\n"
+    "T; a line starting with 'warning:' when some are below T. Exit 0, or 2 on bad input.\n";
+
+typedef struct {
+    const char *data, *config, *out;
+    char **sets;
+    int nsets;
+    long samples, radius;
+    double threshold;
+    int have_seed;
+    unsigned long long seed;
+} options;
+
+static dfl_status parse_args(int argc, char **argv, options *o) {
+    const char *v = NULL;
+    o->samples = 1000;
+    o->radius = 2;
+    o->threshold = 1e-3;
+    for (int i = 1; i < argc; ++i) {
+        if (dfl_cli_take(argc, argv, &i, "--data", &v)) {
+            if (!v) return DFL_EUSAGE;
+            o->data = v;
+        } else if (dfl_cli_take(argc, argv, &i, "--config", &v)) {
+            if (!v) return DFL_EUSAGE;
+            o->config = v;
+        } else if (dfl_cli_take(argc, argv, &i, "--set", &v)) {
+            if (!v) return DFL_EUSAGE;
+            o->sets[o->nsets++] = (char *)v;
+        } else if (dfl_cli_take(argc, argv, &i, "--out", &v)) {
+            if (!v) return DFL_EUSAGE;
+            o->out = v;
+        } else if (dfl_cli_take(argc, argv, &i, "--samples", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_int("--samples", v, 1, 100000000L, &o->samples));
+        } else if (dfl_cli_take(argc, argv, &i, "--radius", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_int("--radius", v, 0, 1000, &o->radius));
+        } else if (dfl_cli_take(argc, argv, &i, "--threshold", &v)) {
+            if (!v) return DFL_EUSAGE;
+            DFL_TRY(dfl_cli_parse_float("--threshold", v, &o->threshold));
+            if (!(o->threshold >= 0.0 && o->threshold <= 1.0))
+                return dfl_fail(DFL_EUSAGE, "option --threshold: %s is outside [0, 1]", v);
+        } else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) {
+            if (!v) return DFL_EUSAGE;
+            char *end = NULL;
+            o->seed = strtoull(v, &end, 10);
+            if (!end || *end || end == v) return dfl_fail(DFL_EUSAGE, "option --seed: '%s' is not an integer", v);
+            o->have_seed = 1;
+        } else {
+            return dfl_fail(DFL_EUSAGE, "unknown argument '%s' (see dynfill coverage --help)", argv[i]);
+        }
+    }
+    return DFL_OK;
+}
+
+static dfl_status write_map(const char *path, const char *data_path, const dfl_coverage_result *res,
+                            const char *strategy, const dfl_coverage_request *rq) {
+    hid_t f;
+    char tmp[4096];
+    DFL_TRY(dfl_h5_atomic_begin(path, &f, tmp, sizeof tmp));
+    const unsigned long long dims[3] = {(unsigned long long)res->mc, (unsigned long long)res->h,
+                                        (unsigned long long)res->w};
+    dfl_h5_write_float(f, "/coverage", 3, dims, res->map);
+    dfl_h5_write_float(f, "/query_rate", 3, dims, res->query_rate);
+    dfl_h5_attr_write_string(f, "strategy", strategy);
+    dfl_h5_attr_write_string(f, "data", data_path);
+    dfl_h5_attr_write_long(f, "draws", (long long)rq->draws);
+    dfl_h5_attr_write_long(f, "radius", rq->radius);
+    dfl_h5_attr_write_long(f, "seed", (long long)rq->seed);
+    dfl_h5_attr_write_double(f, "threshold", rq->threshold);
+    dfl_h5_attr_write_double(f, "min", res->min);
+    dfl_h5_attr_write_double(f, "mean", res->mean);
+    dfl_h5_attr_write_long(f, "scored", (long long)res->scored);
+    dfl_h5_attr_write_long(f, "below", (long long)res->below);
+    dfl_h5_attr_write_doubles(f, "p_bin", res->p_bin, DFL_COVERAGE_BINS);
+    return dfl_h5_atomic_commit(f, tmp, path);
+}
+
+static dfl_status run(const options *o) {
+    dfl_config cfg;
+    DFL_TRY(dfl_config_load(o->config, o->nsets, o->sets, &cfg));
+    dfl_method_params mp;
+    DFL_TRY(dfl_method_params_from_config(&cfg, &mp));
+    const char *data = o->data ? o->data : (cfg.data_path[0] ? cfg.data_path : NULL);
+    if (!data) return dfl_fail(DFL_EUSAGE, "--data is required (or data.path in the config)");
+
+    dfl_dataset *ds = NULL;
+    DFL_TRY(dfl_dataset_open(data, &ds));
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    const size_t entries = (size_t)info->mask_c * (size_t)info->h * (size_t)info->w;
+    dfl_status st = DFL_OK;
+    if (info->n > 0x7fffffff) st = dfl_fail(DFL_EUSAGE, "%s: too many samples for coverage", data);
+    else if ((double)info->n * (double)entries > 16e9)
+        st = dfl_fail(DFL_EUSAGE, "%s: the masks (%.1f GB) do not fit the coverage estimate's memory", data,
+                      (double)info->n * (double)entries / 1e9);
+    else if (dfl_method_params_validate(&mp, info->h, info->w) != DFL_OK)
+        st = DFL_EUSAGE;
+    uint8_t *masks = NULL;
+    if (st == DFL_OK) {
+        masks = dfl_xmalloc((size_t)info->n * entries);
+        st = dfl_dataset_read_samples(ds, 0, info->n, NULL, masks);
+    }
+    char desc[256];
+    dfl_method_params_describe(&mp, desc, sizeof desc);
+    dfl_coverage_request rq = {.method = &mp, .masks = masks, .n = (int)info->n, .c = info->c,
+                               .mc = info->mask_c, .h = info->h, .w = info->w, .draws = o->samples,
+                               .radius = (int)o->radius, .threshold = o->threshold,
+                               .seed = o->have_seed ? o->seed : cfg.seed};
+    dfl_coverage_result res = {0};
+    if (st == DFL_OK) {
+        printf("coverage: %s: %lld samples, mask %d x %d x %d%s%s\n", data, (long long)info->n, info->mask_c, info->h,
+               info->w, info->mask_pattern[0] ? ", mask_pattern " : "", info->mask_pattern);
+        printf("coverage: strategy %s; %ld context draws, radius %ld, seed %llu\n", desc, o->samples, o->radius,
+               (unsigned long long)rq.seed);
+        fflush(stdout);
+        st = dfl_coverage_estimate(&rq, &res);
+    }
+    if (st == DFL_OK) {
+        if (res.scored == 0) {
+            printf("coverage: no entry is missing in any sample: nothing to impute, nothing to check\n");
+        } else {
+            printf("coverage: query probability of missing entries given contexts like theirs (Theorem 1):\n");
+            printf("coverage:   min %.4g  mean %.4g  over %lld of %lld entries (those missing in some sample)\n",
+                   res.min, res.mean, (long long)res.scored, (long long)res.entries);
+            printf("coverage:   %lld of %lld entries (%.2f%%) below threshold %g with this strategy, %lld never queried\n",
+                   (long long)res.below, (long long)res.scored, 100.0 * (double)res.below / (double)res.scored,
+                   o->threshold, (long long)res.zero);
+            if (res.unobservable)
+                printf("coverage:   %lld of them are observed in no sample (never queried, whatever the strategy)\n",
+                       (long long)res.unobservable);
+        }
+        if (o->out) {
+            st = write_map(o->out, data, &res, desc, &rq);
+            if (st == DFL_OK)
+                printf("coverage: wrote %s (/coverage, /query_rate: float32 [%d, %d, %d])\n", o->out, res.mc, res.h,
+                       res.w);
+        }
+        fflush(stdout);
+        char line[2048];
+        dfl_coverage_warning(&res, &mp, o->threshold, line, sizeof line);
+        fputs(line, stderr);
+    }
+    dfl_coverage_result_free(&res);
+    free(masks);
+    dfl_dataset_close(ds);
+    return st;
+}
+
+int dfl_cmd_coverage(int argc, char **argv) {
+    if (dfl_cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return 0;
+    }
+    options o = {0};
+    o.sets = dfl_xcalloc((size_t)argc + 1, sizeof(char *));
+    dfl_status st = parse_args(argc, argv, &o);
+    if (st == DFL_OK) st = run(&o);
+    free(o.sets);
+    return dfl_cli_exit("coverage", st);
+}

@@ -1,0 +1,70 @@
+/* `dynfill eval --pred pred.h5 --truth truth.h5 [--json]` (DESIGN.md §5,
+ * docs/eval.md): MSE / RMSE of a prediction on missing and on all entries,
+ * per channel and overall, latitude-weighted when latitudes are present. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/args.h"
+#include "data/pred_read.h"
+#include "eval/eval_metrics.h"
+#include "eval/eval_report.h"
+
+static const char k_usage[] =
+    "usage: dynfill eval --pred pred.h5 --truth truth.h5 [--json]\n"
+    "\n"
+    "Score a prediction against ground truth: MSE and RMSE on the missing entries\n"
+    "(mask 0) and on all entries, per channel and pooled over channels, in the\n"
+    "data's units. With latitudes (attribute `lat`, one per row, in the truth or\n"
+    "prediction file) also the latitude-weighted RMSE (weights cos(lat), mean 1).\n"
+    "\n"
+    "  --pred FILE    prediction: /pred [N,C,H,W], /mask [N,1|C,H,W] (from `dynfill impute`)\n"
+    "  --truth FILE   ground truth: /truth [N,C,H,W] (from `dynfill gen`)\n"
+    "  --json         print one JSON object instead of a table\n";
+
+static dfl_status run_eval(const char *pred_path, const char *truth_path, int json) {
+    dfl_pred_input in;
+    DFL_TRY(dfl_pred_input_open(pred_path, truth_path, &in));
+    dfl_eval_scores *per_channel = dfl_xmalloc((size_t)in.c * sizeof *per_channel);
+    dfl_eval_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.in = &in;
+    rep.per_channel = per_channel;
+    dfl_status st = dfl_eval_score_files(&in, per_channel, &rep.overall, &rep.weighted);
+    if (st == DFL_OK) {
+        if (json)
+            dfl_eval_print_json(stdout, &rep);
+        else
+            dfl_eval_print_text(stdout, &rep);
+        fflush(stdout);
+    }
+    free(per_channel);
+    dfl_pred_input_close(&in);
+    return st;
+}
+
+int dfl_cmd_eval(int argc, char **argv) {
+    if (dfl_cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return 0;
+    }
+    const char *pred = NULL, *truth = NULL, *v = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (dfl_cli_take(argc, argv, &i, "--pred", &v)) {
+            if (!v) return dfl_cli_exit("eval", DFL_EUSAGE);
+            pred = v;
+        } else if (dfl_cli_take(argc, argv, &i, "--truth", &v)) {
+            if (!v) return dfl_cli_exit("eval", DFL_EUSAGE);
+            truth = v;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else {
+            return dfl_cli_exit("eval", dfl_fail(DFL_EUSAGE, "unknown argument '%s' (see dynfill eval --help)", argv[i]));
+        }
+    }
+    if (!pred || !truth)
+        return dfl_cli_exit("eval", dfl_fail(DFL_EUSAGE, "--pred and --truth are required (see dynfill eval --help)"));
+    return dfl_cli_exit("eval", run_eval(pred, truth, json));
+}

@@ -1,0 +1,122 @@
+/* `dynfill forward --ckpt C.h5 --in X.h5 --out Y.h5`: the raw network on
+ * /input [N, 2C, H, W] and /t [N], writing /output [N, C, H, W] (NCHW, as
+ * PyTorch mirrors of the network expect). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/args.h"
+#include "dynfill/checkpoint.h"
+#include "io/h5_util.h"
+
+static void forward_usage(FILE *f) {
+    fprintf(f,
+            "usage: dynfill forward --ckpt CKPT.h5 --in X.h5 --out Y.h5 [--ema] [--batch B] [--backend cpu|cuda|auto]\n"
+            "Runs dfl-unet on /input float32 [N, 2C, H, W] and /t float32 [N]; writes /output [N, C, H, W].\n"
+            "  --ema      use the EMA weights instead of the raw parameters\n"
+            "  --batch B  samples per forward pass (default 8)\n");
+}
+
+static dfl_status run_forward(const char *ckpt, const char *in, const char *out, int use_ema, int batch,
+                              const char *backend) {
+    dfl_backend *be = dfl_backend_create(backend, DFL_PRECISION_FP32);
+    if (!be) return DFL_EUSAGE;
+    dfl_config cfg;
+    dfl_ckpt_meta meta;
+    dfl_unet *m = NULL;
+    dfl_status s = dfl_checkpoint_build_model(ckpt, be, use_ema, &cfg, &meta, &m);
+    if (s != DFL_OK) {
+        dfl_backend_destroy(be);
+        return s;
+    }
+    int C = meta.channels;
+    hid_t f = -1;
+    float *x = NULL, *t = NULL, *y = NULL;
+    int rank;
+    unsigned long long dims[8], tdims[8];
+    if ((s = dfl_h5_open_read(in, &f)) != DFL_OK) goto done;
+    if ((s = dfl_h5_dataset_shape(f, in, "/input", &rank, dims)) != DFL_OK) goto done;
+    if (rank != 4 || dims[1] != (unsigned long long)(2 * C)) {
+        s = dfl_fail(DFL_EUSAGE, "%s: /input must be [N, %d, H, W] for this %d-channel model", in, 2 * C, C);
+        goto done;
+    }
+    int trank;
+    if ((s = dfl_h5_dataset_shape(f, in, "/t", &trank, tdims)) != DFL_OK) goto done;
+    if (trank != 1 || tdims[0] != dims[0]) {
+        s = dfl_fail(DFL_EUSAGE, "%s: /t must be [N] with N = %llu", in, dims[0]);
+        goto done;
+    }
+    size_t N = dims[0], H = dims[2], W = dims[3];
+    size_t in_per = 2 * C * H * W, out_per = C * H * W;
+    x = dfl_xmalloc(N * in_per * sizeof(float));
+    t = dfl_xmalloc(N * sizeof(float));
+    y = dfl_xmalloc(N * out_per * sizeof(float));
+    if ((s = dfl_h5_read_float(f, in, "/input", x, N * in_per)) != DFL_OK) goto done;
+    if ((s = dfl_h5_read_float(f, in, "/t", t, N)) != DFL_OK) goto done;
+    size_t B = (size_t)batch;
+    float *d_x = be->alloc(be, B * in_per * sizeof(float)), *d_xh = be->alloc(be, B * in_per * sizeof(float));
+    float *d_t = be->alloc(be, B * sizeof(float));
+    float *d_y = be->alloc(be, B * out_per * sizeof(float)), *d_yc = be->alloc(be, B * out_per * sizeof(float));
+    for (size_t i0 = 0; i0 < N && s == DFL_OK; i0 += B) {
+        int nb = (int)(N - i0 < B ? N - i0 : B);
+        if ((s = dfl_unet_plan(m, nb, (int)H, (int)W)) != DFL_OK) break;
+        be->upload(be, d_x, x + i0 * in_per, (size_t)nb * in_per * sizeof(float));
+        be->upload(be, d_t, t + i0, (size_t)nb * sizeof(float));
+        be->nchw_to_nhwc(be, nb, 2 * C, (int)H, (int)W, d_x, d_xh);
+        dfl_unet_forward(m, d_xh, d_t, d_y);
+        be->nhwc_to_nchw(be, nb, C, (int)H, (int)W, d_y, d_yc);
+        be->download(be, y + i0 * out_per, d_yc, (size_t)nb * out_per * sizeof(float));
+    }
+    be->free(be, d_x);
+    be->free(be, d_xh);
+    be->free(be, d_t);
+    be->free(be, d_y);
+    be->free(be, d_yc);
+    if (s == DFL_OK) {
+        hid_t o;
+        if ((s = dfl_h5_create(out, &o)) == DFL_OK) {
+            unsigned long long od[4] = {N, (unsigned long long)C, H, W};
+            dfl_h5_write_float(o, "/output", 4, od, y);
+            H5Fclose(o);
+        }
+    }
+done:
+    if (f >= 0) H5Fclose(f);
+    free(x);
+    free(t);
+    free(y);
+    dfl_unet_destroy(m);
+    dfl_ckpt_meta_free(&meta);
+    dfl_backend_destroy(be);
+    return s;
+}
+
+int dfl_cmd_forward(int argc, char **argv) {
+    if (dfl_cli_wants_help(argc, argv)) {
+        forward_usage(stdout);
+        return 0;
+    }
+    const char *ckpt = NULL, *in = NULL, *out = NULL, *backend = "cpu", *v;
+    int use_ema = 0;
+    long batch = 8;
+    for (int i = 1; i < argc; ++i) {
+        if (dfl_cli_take(argc, argv, &i, "--ckpt", &v)) ckpt = v;
+        else if (dfl_cli_take(argc, argv, &i, "--in", &v)) in = v;
+        else if (dfl_cli_take(argc, argv, &i, "--out", &v)) out = v;
+        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) backend = v;
+        else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) {
+            if (v && dfl_cli_parse_int("--batch", v, 1, 1 << 20, &batch) != DFL_OK) return dfl_cli_exit("forward", DFL_EUSAGE);
+        } else if (!strcmp(argv[i], "--ema")) {
+            use_ema = 1;
+            continue;
+        } else
+            return dfl_cli_exit("forward", dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]));
+        if (!v) return dfl_cli_exit("forward", DFL_EUSAGE);
+    }
+    if (!ckpt || !in || !out) {
+        forward_usage(stderr);
+        return dfl_cli_exit("forward", dfl_fail(DFL_EUSAGE, "--ckpt, --in and --out are required"));
+    }
+    return dfl_cli_exit("forward", run_forward(ckpt, in, out, use_ema, (int)batch, backend));
+}

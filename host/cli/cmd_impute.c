@@ -1,0 +1,214 @@
+/* `dynfill impute`: fill the missing entries of a dataset with a trained
+ * model (K-ensemble, single or multi-step) or a classical baseline, and
+ * write /pred, /std and /mask (DESIGN.md §4, §5). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/args.h"
+#include "dynfill/baseline.h"
+#include "dynfill/infer.h"
+#include "core/progress.h"
+
+static void impute_usage(FILE *f) {
+    fprintf(f,
+            "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K 10] [--steps 1]\n"
+            "                      [--update ddim|x0] [--seed S] [--batch ROWS] [--backend cpu|cuda|auto] [--raw]\n"
+            "       dynfill impute --method mean|harmonic --in OBS.h5 --out PRED.h5\n"
+            "Fills the unobserved entries of OBS.h5; observed entries are kept exactly.\n"
+            "  -K K            context masks per sample; the prediction is their mean, /std their spread\n"
+            "                  (default: infer.K of the checkpoint's config, 10)\n"
+            "  --steps S       1: single step at t = t_eps (default); S > 1: multi-step sampler whose last\n"
+            "                  step is the K-ensemble\n"
+            "  --update U      multi-step update: ddim (x_t = a_t x0 + s_t eps, default) or x0 (x_t = a_t x0,\n"
+            "                  as the reference code)\n"
+            "  --seed S        key of the context masks and noise (default 0)\n"
+            "  --batch ROWS    network rows (samples x K) per forward pass (default 64)\n"
+            "  --raw           use the raw weights instead of the EMA weights\n"
+            "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
+            "                  (Laplace interpolation, periodic along the data's periodic axes)\n");
+}
+
+typedef struct {
+    const char *ckpt, *in, *out, *method, *backend, *update;
+    long K, steps, batch, seed;
+    int raw, quiet;
+} impute_args;
+
+static dfl_status parse(int argc, char **argv, impute_args *a) {
+    memset(a, 0, sizeof *a);
+    a->method = "diffusion";
+    a->backend = "cpu";
+    a->K = a->steps = -1;
+    a->batch = 64;
+    const char *v;
+    for (int i = 1; i < argc; ++i) {
+        dfl_status s = DFL_OK;
+        if (dfl_cli_take(argc, argv, &i, "--ckpt", &v)) a->ckpt = v;
+        else if (dfl_cli_take(argc, argv, &i, "--in", &v)) a->in = v;
+        else if (dfl_cli_take(argc, argv, &i, "--out", &v)) a->out = v;
+        else if (dfl_cli_take(argc, argv, &i, "--method", &v)) a->method = v;
+        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) a->backend = v;
+        else if (dfl_cli_take(argc, argv, &i, "--update", &v)) a->update = v;
+        else if (dfl_cli_take(argc, argv, &i, "-K", &v) || dfl_cli_take(argc, argv, &i, "--K", &v))
+            s = v ? dfl_cli_parse_int("-K", v, 1, 1 << 16, &a->K) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 16, &a->steps) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) s = v ? dfl_cli_parse_int("--batch", v, 1, 1 << 20, &a->batch) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &a->seed) : DFL_EUSAGE;
+        else if (!strcmp(argv[i], "--raw")) { a->raw = 1; continue; }
+        else if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
+        else return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
+        if (!v || s != DFL_OK) return s != DFL_OK ? s : DFL_EUSAGE;
+    }
+    if (!a->in || !a->out) return dfl_fail(DFL_EUSAGE, "--in and --out are required");
+    if (strcmp(a->method, "diffusion") && strcmp(a->method, "mean") && strcmp(a->method, "harmonic"))
+        return dfl_fail(DFL_EUSAGE, "--method '%s' is not one of diffusion, mean, harmonic", a->method);
+    if (!strcmp(a->method, "diffusion") && !a->ckpt) return dfl_fail(DFL_EUSAGE, "--ckpt is required for --method diffusion");
+    if (a->update && strcmp(a->update, "ddim") && strcmp(a->update, "x0"))
+        return dfl_fail(DFL_EUSAGE, "--update '%s' is not one of ddim, x0", a->update);
+    return DFL_OK;
+}
+
+/* Re-express normalised values from one normalisation to another:
+ * ((x * std_a + mean_a) - mean_b) / std_b per channel (a, b: [c]). */
+static void renormalise(float *x, int n, int c, size_t px, const double *mean_a, const double *std_a,
+                        const double *mean_b, const double *std_b, int shift) {
+    for (int i = 0; i < n; ++i)
+        for (int ch = 0; ch < c; ++ch) {
+            float *p = x + ((size_t)i * c + ch) * px;
+            double sc = std_a[ch] / std_b[ch], off = shift ? (mean_a[ch] - mean_b[ch]) / std_b[ch] : 0.0;
+            for (size_t j = 0; j < px; ++j) p[j] = (float)(p[j] * sc + off);
+        }
+}
+
+static dfl_status run_impute(const impute_args *a) {
+    dfl_dataset *ds = NULL;
+    DFL_TRY(dfl_dataset_open(a->in, &ds));
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
+    size_t px = (size_t)h * w;
+    int diffusion = !strcmp(a->method, "diffusion");
+    dfl_backend *be = NULL;
+    dfl_imputer *im = NULL;
+    dfl_impute_opts o;
+    memset(&o, 0, sizeof o);
+    dfl_status s = DFL_OK;
+    const double *ck_mean = NULL, *ck_std = NULL;
+    dfl_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    int chunk = 16;
+    if (diffusion) {
+        be = dfl_backend_create(a->backend, DFL_PRECISION_FP32);
+        if (!be) s = DFL_EUSAGE;
+        if (s == DFL_OK) s = dfl_imputer_create(a->ckpt, be, a->raw, &im);
+        if (s == DFL_OK) s = dfl_checkpoint_read_meta(a->ckpt, &meta);
+        if (s == DFL_OK && meta.channels != c)
+            s = dfl_fail(DFL_EUSAGE, "%s has %d channels, the model in %s was trained on %d", a->in, c, a->ckpt,
+                         meta.channels);
+        if (s == DFL_OK) {
+            const dfl_config *cfg = dfl_imputer_config(im);
+            o.K = a->K > 0 ? (int)a->K : cfg->infer_K;
+            o.steps = a->steps > 0 ? (int)a->steps : cfg->infer_steps;
+            o.ddim = a->update ? !strcmp(a->update, "ddim") : !strcmp(cfg->infer_update, "ddim");
+            o.t_eps = (float)cfg->infer_t_eps;
+            o.seed = (uint64_t)a->seed;
+            chunk = (int)(a->batch / o.K);
+            if (chunk < 1) chunk = 1;
+            /* empirical contexts intersect with another sample's mask: the pool is the chunk */
+            if (dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL && chunk < 2) chunk = 2;
+            ck_mean = meta.data_mean;
+            ck_std = meta.data_std;
+        }
+    }
+    dfl_pred_writer *pw = NULL;
+    if (s == DFL_OK) s = dfl_pred_create(a->out, ds, 0, info->n, &pw);
+    if (s == DFL_OK) {
+        char desc[160];
+        if (diffusion)
+            snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s", o.K, o.steps,
+                     o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "");
+        else
+            snprintf(desc, sizeof desc, "%s", a->method);
+        dfl_pred_set_method(pw, desc, diffusion);
+    }
+    float *obs = NULL, *pred = NULL, *spread = NULL;
+    uint8_t *mask = NULL;
+    if (s == DFL_OK) {
+        obs = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
+        pred = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
+        spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
+        mask = dfl_xmalloc((size_t)chunk * mc * px);
+    }
+    char label[64];
+    snprintf(label, sizeof label, "impute %s", a->method);
+    dfl_progress *pg = s == DFL_OK && !a->quiet ? dfl_progress_begin(label, info->n, "samples") : NULL;
+    for (int64_t i0 = 0; s == DFL_OK && i0 < info->n; i0 += chunk) {
+        int nb = (int)(info->n - i0 < chunk ? info->n - i0 : chunk);
+        /* an empirical context needs another sample's mask: a last chunk of one
+         * sample is run together with its predecessor, and only its row is kept */
+        int64_t first = i0;
+        int skip = 0;
+        if (diffusion && dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL && nb == 1 && i0 > 0) {
+            first = i0 - 1;
+            nb = 2;
+            skip = 1;
+        }
+        if ((s = dfl_dataset_read_samples(ds, first, nb, obs, mask)) != DFL_OK) break;
+        if (diffusion) {
+            /* the model works in its training data's normalisation */
+            renormalise(obs, nb, c, px, info->mean, info->std, ck_mean, ck_std, 1);
+            for (int i = 0; i < nb; ++i)
+                for (int ch = 0; ch < c; ++ch)
+                    for (size_t p = 0; p < px; ++p)
+                        if (!mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p]) obs[((size_t)i * c + ch) * px + p] = 0.0f;
+            if ((s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread)) != DFL_OK) break;
+            renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
+            renormalise(spread, nb, c, px, ck_mean, ck_std, info->mean, info->std, 0);
+            size_t off = (size_t)skip * c * px;
+            s = dfl_pred_write(pw, i0, nb - skip, pred + off, spread + off);
+        } else {
+            if (!strcmp(a->method, "mean"))
+                dfl_baseline_mean(nb, c, h, w, mc, obs, mask, pred);
+            else
+                dfl_baseline_harmonic(nb, c, h, w, mc, obs, mask, info->periodic_x, info->periodic_y, pred);
+            s = dfl_pred_write(pw, i0, nb, pred, NULL);
+        }
+        dfl_progress_update(pg, first + nb);
+    }
+    dfl_progress_end(pg);
+    if (pw) {
+        if (s == DFL_OK) s = dfl_pred_close(pw);
+        else dfl_pred_abort(pw);
+    }
+    if (s == DFL_OK && !a->quiet) {
+        if (diffusion)
+            dfl_info("impute: wrote %s (%lld samples, K %d, %d step%s%s)", a->out, (long long)info->n, o.K, o.steps,
+                     o.steps > 1 ? "s, " : "", o.steps > 1 ? (o.ddim ? "ddim" : "x0 update") : "");
+        else
+            dfl_info("impute: wrote %s (%lld samples, %s baseline)", a->out, (long long)info->n, a->method);
+    }
+    free(obs);
+    free(pred);
+    free(spread);
+    free(mask);
+    dfl_ckpt_meta_free(&meta);
+    dfl_imputer_destroy(im);
+    dfl_backend_destroy(be);
+    dfl_dataset_close(ds);
+    return s;
+}
+
+int dfl_cmd_impute(int argc, char **argv) {
+    if (dfl_cli_wants_help(argc, argv)) {
+        impute_usage(stdout);
+        return 0;
+    }
+    impute_args a;
+    dfl_status s = parse(argc, argv, &a);
+    if (s == DFL_OK) {
+        if (a.quiet) dfl_set_quiet(1);
+        s = run_impute(&a);
+    }
+    return dfl_cli_exit("impute", s);
+}

@@ -1,0 +1,145 @@
+/* Prediction files: /pred, /std, /mask in the data's units with the
+ * source dataset's attributes (include/dynfill/data.h, DESIGN.md §4). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data_internal.h"
+#include "io/h5_util_data.h"
+
+struct dfl_pred_writer {
+    const dfl_dataset *src;
+    int64_t start, count;
+    hid_t file, dpred, dstd, dmask;
+    char tmp_path[4096];
+    char *final_path;
+    uint8_t *written; /* per row */
+    float *raw;       /* one sample of source obs */
+    uint8_t *mask;    /* one sample of source mask */
+    float *out_pred, *out_std;
+};
+
+dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t start, int64_t count,
+                           dfl_pred_writer **out) {
+    *out = NULL;
+    const dfl_dataset_info *in = &src->info;
+    if (start < 0 || count < 1 || start + count > in->n)
+        return dfl_fail(DFL_EUSAGE, "%s: prediction range [%lld, %lld) is outside the %lld samples", in->path,
+                        (long long)start, (long long)(start + count), (long long)in->n);
+    dfl_pred_writer *w = dfl_xcalloc(1, sizeof *w);
+    w->src = src;
+    w->start = start;
+    w->count = count;
+    dfl_status st = dfl_h5_atomic_begin(path, &w->file, w->tmp_path, sizeof w->tmp_path);
+    if (st != DFL_OK) {
+        free(w);
+        return st;
+    }
+    w->final_path = strdup(path);
+    unsigned long long d[4] = {(unsigned long long)count, (unsigned long long)in->c, (unsigned long long)in->h,
+                               (unsigned long long)in->w};
+    /* Attributes first (mean, std, channels, periodic, lat, lon, ...). */
+    dfl_h5_attr_copy_all(src->file, w->file);
+    dfl_h5_attr_write_string(w->file, "source_file", in->path);
+    dfl_h5_attr_write_long(w->file, "source_start", (long long)start);
+    w->dpred = dfl_h5_create_dataset(w->file, "/pred", H5T_IEEE_F32LE, 4, d);
+    w->dstd = dfl_h5_create_dataset(w->file, "/std", H5T_IEEE_F32LE, 4, d);
+    d[1] = (unsigned long long)in->mask_c;
+    w->dmask = dfl_h5_create_dataset(w->file, "/mask", H5T_STD_U8LE, 4, d);
+    const size_t plane = (size_t)in->h * (size_t)in->w;
+    w->written = dfl_xcalloc((size_t)count, 1);
+    w->raw = dfl_xmalloc(sizeof(float) * (size_t)in->c * plane);
+    w->mask = dfl_xmalloc((size_t)in->mask_c * plane);
+    w->out_pred = dfl_xmalloc(sizeof(float) * (size_t)in->c * plane);
+    w->out_std = dfl_xmalloc(sizeof(float) * (size_t)in->c * plane);
+    *out = w;
+    return DFL_OK;
+}
+
+dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const float *pred, const float *spread) {
+    const dfl_dataset_info *in = &w->src->info;
+    if (row < 0 || rows < 0 || row + rows > w->count)
+        return dfl_fail(DFL_EINTERNAL, "prediction rows [%lld, %lld) are outside [0, %lld)", (long long)row,
+                        (long long)(row + rows), (long long)w->count);
+    const int C = in->c, MC = in->mask_c;
+    const size_t plane = (size_t)in->h * (size_t)in->w, per = (size_t)C * plane;
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t sample = w->start + row + r;
+        DFL_TRY(dfl_dataset_read_crop(w->src, sample, 0, 0, in->h, in->w, w->raw, w->mask, NULL));
+        const float *p = pred + (size_t)r * per;
+        const float *sp = spread ? spread + (size_t)r * per : NULL;
+        for (int ch = 0; ch < C; ++ch) {
+            const double mean = in->mean[ch], sd = in->std[ch];
+            const uint8_t *m = w->mask + (size_t)(MC == 1 ? 0 : ch) * plane;
+            const size_t o = (size_t)ch * plane;
+            for (size_t i = 0; i < plane; ++i) {
+                if (m[i]) {
+                    w->out_pred[o + i] = w->raw[o + i];
+                    w->out_std[o + i] = 0.0f;
+                } else {
+                    w->out_pred[o + i] = (float)((double)p[o + i] * sd + mean);
+                    w->out_std[o + i] = sp ? (float)((double)sp[o + i] * sd) : 0.0f;
+                }
+            }
+        }
+        const unsigned long long at = (unsigned long long)(row + r);
+        dfl_h5_write_rows(w->dpred, H5T_NATIVE_FLOAT, at, 1, w->out_pred);
+        if (w->dstd >= 0) dfl_h5_write_rows(w->dstd, H5T_NATIVE_FLOAT, at, 1, w->out_std);
+        dfl_h5_write_rows(w->dmask, H5T_NATIVE_UCHAR, at, 1, w->mask);
+        w->written[row + r] = 1;
+    }
+    return DFL_OK;
+}
+
+static void writer_free(dfl_pred_writer *w) {
+    free(w->final_path);
+    free(w->written);
+    free(w->raw);
+    free(w->mask);
+    free(w->out_pred);
+    free(w->out_std);
+    free(w);
+}
+
+void dfl_pred_set_method(dfl_pred_writer *w, const char *method, int has_spread) {
+    dfl_h5_attr_write_string(w->file, "method", method);
+    if (!has_spread && w->dstd >= 0) {
+        /* nothing was written to /std yet, so unlinking it leaves no data behind */
+        H5Dclose(w->dstd);
+        h5Check(H5Ldelete(w->file, "/std", H5P_DEFAULT));
+        w->dstd = -1;
+    }
+}
+
+static void close_datasets(dfl_pred_writer *w) {
+    H5Dclose(w->dpred);
+    if (w->dstd >= 0) H5Dclose(w->dstd);
+    H5Dclose(w->dmask);
+}
+
+dfl_status dfl_pred_close(dfl_pred_writer *w) {
+    int64_t missing = -1;
+    for (int64_t i = 0; i < w->count; ++i)
+        if (!w->written[i]) {
+            missing = i;
+            break;
+        }
+    if (missing >= 0) {
+        dfl_status st = dfl_fail(DFL_EINTERNAL, "%s: prediction row %lld was never written", w->final_path,
+                                 (long long)missing);
+        dfl_pred_abort(w);
+        return st;
+    }
+    close_datasets(w);
+    dfl_status st = dfl_h5_atomic_commit(w->file, w->tmp_path, w->final_path);
+    writer_free(w);
+    return st;
+}
+
+void dfl_pred_abort(dfl_pred_writer *w) {
+    if (!w) return;
+    close_datasets(w);
+    H5Fclose(w->file);
+    unlink(w->tmp_path);
+    writer_free(w);
+}

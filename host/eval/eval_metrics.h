@@ -1,0 +1,52 @@
+/* Error metrics of a prediction against ground truth (`dynfill eval`,
+ * docs/eval.md). Sums are accumulated in double over blocks of samples so
+ * files larger than memory can be scored; scores are formed at the end.
+ *
+ * "missing" entries are those with mask 0 (a 1-channel mask applies to
+ * every channel); "all" entries are every entry. With latitudes, an entry
+ * in row j has weight w_j = cos(lat_j) / mean_rows cos(lat), and the
+ * latitude-weighted MSE of a set S of entries is Σ_S w e² / Σ_S w (for S =
+ * all entries this is the usual mean of w e², as w has mean 1 over rows). */
+#ifndef DYNFILL_HOST_EVAL_METRICS_H
+#define DYNFILL_HOST_EVAL_METRICS_H
+
+#include "dynfill/status.h"
+#include "data/pred_read.h"
+
+typedef struct {
+    double sse_missing, sse_all;         /* Σ e² */
+    long long n_missing, n_all;          /* entry counts */
+    double wsse_missing, wsse_all;       /* Σ w e² (with latitudes) */
+    double wsum_missing, wsum_all;       /* Σ w */
+    long long nonfinite;                 /* entries where pred or truth is NaN/inf */
+} dfl_eval_sums;
+
+typedef struct {
+    double mse_missing, rmse_missing, mse_all, rmse_all;
+    double lat_rmse_missing, lat_rmse_all; /* NaN without latitudes */
+    long long n_missing, n_all;
+} dfl_eval_scores;
+
+/* Row weights from latitudes in degrees: cos(lat) normalised to mean 1.
+ * DFL_EUSAGE (naming `what`) when a latitude is outside [-90, 90] or not
+ * finite, or when every row has weight 0. */
+dfl_status dfl_eval_lat_weights(int h, const double *lat_deg, const char *what, double *weights);
+
+/* Add the errors of n samples [n, c, h, w] to per_channel[c]. mask is
+ * [n, mask_channels, h, w]; row_weight (h values) may be NULL. */
+void dfl_eval_accumulate(int n, int c, int h, int w, int mask_channels, const float *pred, const float *truth,
+                         const unsigned char *mask, const double *row_weight, dfl_eval_sums *per_channel);
+
+void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s);
+
+/* MSE/RMSE from sums; a set with no entries scores NaN. */
+dfl_eval_scores dfl_eval_scores_of(const dfl_eval_sums *s, int weighted);
+
+/* Score every sample of an opened prediction/truth pair (truth required):
+ * per_channel has in->c entries, overall pools all channels; *weighted is
+ * set when latitudes were found. Non-finite values in /pred or /truth are
+ * DFL_EUSAGE naming the file and sample. */
+dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_channel, dfl_eval_scores *overall,
+                                int *weighted);
+
+#endif

@@ -1,0 +1,26 @@
+/* Printing `dynfill eval` results as a table or one JSON object
+ * (docs/eval.md lists the keys). */
+#ifndef DYNFILL_HOST_EVAL_REPORT_H
+#define DYNFILL_HOST_EVAL_REPORT_H
+
+#include <stdio.h>
+
+#include "data/pred_read.h"
+#include "eval_metrics.h"
+
+typedef struct {
+    const dfl_pred_input *in;
+    dfl_eval_scores overall;      /* pooled over every channel */
+    const dfl_eval_scores *per_channel; /* in->c entries */
+    int weighted;                 /* latitude-weighted scores present */
+} dfl_eval_report;
+
+void dfl_eval_print_text(FILE *f, const dfl_eval_report *r);
+void dfl_eval_print_json(FILE *f, const dfl_eval_report *r);
+
+/* JSON string literal with escapes (shared with other JSON writers). */
+void dfl_eval_json_string(FILE *f, const char *s);
+/* A finite number with 9 significant digits, or null. */
+void dfl_eval_json_number(FILE *f, double v);
+
+#endif

@@ -1,0 +1,65 @@
+/* Scoring a whole prediction file against its truth file in blocks of
+ * samples (host/eval_metrics.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/pred_read.h"
+#include "eval_metrics.h"
+
+/* Fails naming the file when a block holds NaN or infinity. */
+static dfl_status check_finite(const float *x, size_t count, const char *path, const char *name, int start,
+                               size_t per_sample) {
+    for (size_t i = 0; i < count; ++i)
+        if (!isfinite(x[i]))
+            return dfl_fail(DFL_EUSAGE, "%s: dataset %s holds a non-finite value (sample %zu)", path, name,
+                            (size_t)start + i / per_sample);
+    return DFL_OK;
+}
+
+dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_channel, dfl_eval_scores *overall,
+                                int *weighted) {
+    DFL_ASSERT(in->truth >= 0);
+    double *weights = NULL;
+    dfl_status st = DFL_OK;
+    if (in->lat) {
+        weights = dfl_xmalloc((size_t)in->h * sizeof *weights);
+        st = dfl_eval_lat_weights(in->h, in->lat, in->lat_from, weights);
+    }
+    const size_t per_sample = (size_t)in->c * in->h * in->w;
+    const size_t mask_per_sample = (size_t)in->mask_channels * in->h * in->w;
+    /* Blocks of about 16 M values per array keep memory bounded for big files. */
+    size_t block = (size_t)(16u << 20) / per_sample;
+    if (block < 1) block = 1;
+    if (block > (size_t)in->n) block = (size_t)in->n;
+    float *pred = dfl_xmalloc(block * per_sample * sizeof *pred);
+    float *truth = dfl_xmalloc(block * per_sample * sizeof *truth);
+    unsigned char *mask = dfl_xmalloc(block * mask_per_sample);
+    dfl_eval_sums *sums = dfl_xcalloc((size_t)in->c, sizeof *sums);
+    for (int start = 0; st == DFL_OK && start < in->n; start += (int)block) {
+        const int rows = in->n - start < (int)block ? in->n - start : (int)block;
+        const size_t count = (size_t)rows * per_sample;
+        if ((st = dfl_pred_input_read_pred(in, start, rows, pred)) != DFL_OK) break;
+        if ((st = dfl_pred_input_read_truth(in, start, rows, truth)) != DFL_OK) break;
+        if ((st = dfl_pred_input_read_mask(in, start, rows, mask)) != DFL_OK) break;
+        if ((st = check_finite(pred, count, in->pred_path, "/pred", start, per_sample)) != DFL_OK) break;
+        if ((st = check_finite(truth, count, in->truth_path, "/truth", start, per_sample)) != DFL_OK) break;
+        dfl_eval_accumulate(rows, in->c, in->h, in->w, in->mask_channels, pred, truth, mask, weights, sums);
+    }
+    if (st == DFL_OK) {
+        dfl_eval_sums total;
+        memset(&total, 0, sizeof total);
+        for (int ch = 0; ch < in->c; ++ch) {
+            per_channel[ch] = dfl_eval_scores_of(&sums[ch], weights != NULL);
+            dfl_eval_sums_add(&total, &sums[ch]);
+        }
+        *overall = dfl_eval_scores_of(&total, weights != NULL);
+        *weighted = weights != NULL;
+    }
+    free(sums);
+    free(mask);
+    free(truth);
+    free(pred);
+    free(weights);
+    return st;
+}

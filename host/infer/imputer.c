@@ -1,0 +1,199 @@
+/* Ensemble imputation with a trained dfl-unet (include/dynfill/infer.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dynfill/infer.h"
+#include "shared/philox.h"
+#include "shared/sampler.h"
+#include "shared/schedule.h"
+
+/* Philox purpose tag of the sampler's initial noise (method tags are
+ * 0x01..0x0F, data 0xD0..0xDF, init 0xA0). */
+#define DFL_RNG_PURPOSE_SAMPLER_INIT 0xB0
+
+struct dfl_imputer {
+    dfl_backend *be;
+    dfl_unet *model;
+    dfl_config cfg;
+    dfl_ckpt_meta meta;
+    dfl_method_params method;
+    dfl_context_plan plan;
+    /* backend buffers, grown as needed */
+    void *d_plan;
+    size_t d_plan_bytes;
+    float *d_x, *d_input, *d_pred, *d_mean, *d_std;
+    uint8_t *d_mask;
+    size_t cap_x, cap_rows_px, cap_mask;
+};
+
+dfl_status dfl_imputer_create(const char *ckpt_path, dfl_backend *be, int use_raw, dfl_imputer **out) {
+    dfl_imputer *im = dfl_xcalloc(1, sizeof *im);
+    im->be = be;
+    dfl_status s = dfl_checkpoint_build_model(ckpt_path, be, !use_raw, &im->cfg, &im->meta, &im->model);
+    if (s == DFL_OK) s = dfl_method_params_from_config(&im->cfg, &im->method);
+    if (s != DFL_OK) {
+        if (im->model) {
+            dfl_unet_destroy(im->model);
+            dfl_ckpt_meta_free(&im->meta);
+        }
+        free(im);
+        return s;
+    }
+    dfl_context_plan_init(&im->plan);
+    *out = im;
+    return DFL_OK;
+}
+
+static void release(dfl_backend *be, void *p) {
+    if (p) be->free(be, p);
+}
+
+void dfl_imputer_destroy(dfl_imputer *im) {
+    if (!im) return;
+    dfl_backend *be = im->be;
+    release(be, im->d_plan);
+    release(be, im->d_x);
+    release(be, im->d_input);
+    release(be, im->d_pred);
+    release(be, im->d_mean);
+    release(be, im->d_std);
+    release(be, im->d_mask);
+    dfl_context_plan_free(&im->plan);
+    dfl_unet_destroy(im->model);
+    dfl_ckpt_meta_free(&im->meta);
+    free(im);
+}
+
+const dfl_method_params *dfl_imputer_method(const dfl_imputer *im) { return &im->method; }
+const dfl_config *dfl_imputer_config(const dfl_imputer *im) { return &im->cfg; }
+
+static void ensure(dfl_imputer *im, int n, int k, int c, int h, int w, int mc) {
+    dfl_backend *be = im->be;
+    size_t px = (size_t)h * w;
+    size_t need_x = (size_t)n * c * px, need_rows = (size_t)n * k * px, need_mask = (size_t)n * mc * px;
+    if (need_x > im->cap_x) {
+        release(be, im->d_x);
+        release(be, im->d_mean);
+        release(be, im->d_std);
+        im->d_x = be->alloc(be, need_x * sizeof(float));
+        im->d_mean = be->alloc(be, need_x * sizeof(float));
+        im->d_std = be->alloc(be, need_x * sizeof(float));
+        im->cap_x = need_x;
+    }
+    if (need_rows > im->cap_rows_px) {
+        release(be, im->d_input);
+        release(be, im->d_pred);
+        im->d_input = be->alloc(be, need_rows * 2 * c * sizeof(float));
+        im->d_pred = be->alloc(be, need_rows * c * sizeof(float));
+        im->cap_rows_px = need_rows;
+    }
+    if (need_mask > im->cap_mask) {
+        release(be, im->d_mask);
+        im->d_mask = be->alloc(be, need_mask);
+        im->cap_mask = need_mask;
+    }
+}
+
+/* One network evaluation of k context draws per sample at time t on the
+ * current device state d_x: mean and spread of x0_hat over the draws into
+ * d_mean / d_std (NCHW). */
+static dfl_status ensemble_x0(dfl_imputer *im, int n, int k, int c, int h, int w, int mc, const uint8_t *mask_host,
+                              float t, int x_is_state, int context_full, uint64_t seed, uint32_t step,
+                              uint32_t sample_offset) {
+    dfl_backend *be = im->be;
+    dfl_plan_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.n = n;
+    rq.k = k;
+    rq.c = c;
+    rq.h = h;
+    rq.w = w;
+    rq.mask_channels = mc;
+    rq.mask = context_full ? NULL : mask_host;
+    rq.t = t;
+    rq.t_eps = DFL_T_EPS;
+    rq.seed = seed;
+    rq.step = step;
+    rq.sample_offset = sample_offset;
+    DFL_TRY(dfl_context_plan_make(&im->plan, &im->method, &rq));
+    if (im->plan.bytes > im->d_plan_bytes) {
+        release(be, im->d_plan);
+        im->d_plan = be->alloc(be, im->plan.capacity);
+        im->d_plan_bytes = im->plan.capacity;
+    }
+    be->upload(be, im->d_plan, im->plan.data, im->plan.bytes);
+    dfl_ensemble_build_args b;
+    memset(&b, 0, sizeof b);
+    b.n = n;
+    b.c = c;
+    b.h = h;
+    b.w = w;
+    b.mask_channels = mc;
+    b.k = k;
+    b.rule = dfl_method_rule(&im->method);
+    b.plan = im->d_plan;
+    b.x = im->d_x;
+    b.mask = im->d_mask;
+    b.partner_masks = im->method.strategy == DFL_STRATEGY_EMPIRICAL ? im->d_mask : NULL;
+    b.x_is_state = x_is_state;
+    b.context_full = context_full;
+    b.net_input = im->d_input;
+    be->ensemble_build(be, &b);
+    DFL_TRY(dfl_unet_plan(im->model, n * k, h, w));
+    dfl_unet_forward(im->model, im->d_input, (const float *)((const char *)im->d_plan + DFL_PLAN_T_OFFSET),
+                     im->d_pred);
+    dfl_ensemble_reduce_args r = {n, k, c, h, w, im->d_pred, im->d_mean, im->d_std};
+    be->ensemble_reduce(be, &r);
+    return DFL_OK;
+}
+
+dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
+                           const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread) {
+    dfl_backend *be = im->be;
+    if (c != im->meta.channels)
+        return dfl_fail(DFL_EUSAGE, "the data has %d channels, the model was trained on %d", c, im->meta.channels);
+    DFL_TRY(dfl_method_params_validate(&im->method, h, w));
+    int K = o->K;
+    ensure(im, n, K, c, h, w, mask_c);
+    size_t numel = (size_t)n * c * h * w;
+    be->upload(be, im->d_mask, mask, (size_t)n * mask_c * h * w);
+    if (o->steps <= 1) {
+        be->upload(be, im->d_x, obs, numel * sizeof(float));
+        DFL_TRY(ensemble_x0(im, n, K, c, h, w, mask_c, mask, o->t_eps, 0, 0, o->seed, 0, sample_offset));
+    } else {
+        /* multi-step sampler on ts = linspace(1, t_eps, S+1); the last step is the K-ensemble */
+        int S = o->steps;
+        float *x = dfl_xmalloc(numel * sizeof(float)), *x0 = dfl_xmalloc(numel * sizeof(float));
+        float a1 = dfl_vp_alpha(1.0f), s1 = dfl_vp_sigma(1.0f);
+        size_t per = (size_t)c * h * w;
+        for (size_t i = 0; i < numel; ++i) {
+            uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_SAMPLER_INIT, 0, sample_offset + (uint32_t)(i / per));
+            x[i] = dfl_sampler_init(obs[i], a1, s1, dfl_rng_normal(o->seed, stream, i % per));
+        }
+        dfl_status s = DFL_OK;
+        for (int st = 0; st < S && s == DFL_OK; ++st) {
+            float ts = 1.0f + (o->t_eps - 1.0f) * (float)st / (float)S;
+            float tt = 1.0f + (o->t_eps - 1.0f) * (float)(st + 1) / (float)S;
+            int last = st == S - 1;
+            be->upload(be, im->d_x, x, numel * sizeof(float));
+            /* the first step's context comes from the observation mask; afterwards every entry holds a state */
+            s = ensemble_x0(im, n, last ? K : 1, c, h, w, mask_c, mask, ts, 1, st > 0, o->seed, (uint32_t)(st + 1),
+                            sample_offset);
+            if (s != DFL_OK || last) break;
+            be->download(be, x0, im->d_mean, numel * sizeof(float));
+            float as = dfl_vp_alpha(ts), ss = dfl_vp_sigma(ts), at = dfl_vp_alpha(tt), sgt = dfl_vp_sigma(tt);
+            for (size_t i = 0; i < numel; ++i) {
+                size_t smp = i / per, rem = i % per, ch = rem / ((size_t)h * w), p = rem % ((size_t)h * w);
+                int observed = mask[smp * (size_t)mask_c * h * w + (mask_c == 1 ? 0 : ch) * (size_t)h * w + p] != 0;
+                x[i] = dfl_sampler_update(x[i], x0[i], obs[i], observed, as, ss, at, sgt, o->ddim);
+            }
+        }
+        free(x);
+        free(x0);
+        DFL_TRY(s);
+    }
+    be->download(be, pred, im->d_mean, numel * sizeof(float));
+    if (spread) be->download(be, spread, im->d_std, numel * sizeof(float));
+    return DFL_OK;
+}

@@ -1,0 +1,28 @@
+/* Backend selection by name: cpu, cuda, auto (include/dynfill/backend.h). */
+#include <string.h>
+
+#include "dynfill/backend.h"
+
+
+dfl_status dfl_precision_parse(const char *what, const char *name, dfl_precision *out) {
+    if (!strcmp(name, "fp32")) *out = DFL_PRECISION_FP32;
+    else if (!strcmp(name, "tf32")) *out = DFL_PRECISION_TF32;
+    else if (!strcmp(name, "bf16")) *out = DFL_PRECISION_BF16;
+    else return dfl_fail(DFL_EUSAGE, "%s: '%s' is not fp32, tf32 or bf16", what, name);
+    return DFL_OK;
+}
+
+dfl_backend *dfl_backend_create(const char *name, dfl_precision precision) {
+    if (!name || !strcmp(name, "cpu")) return dfl_backend_cpu_create(0);
+    if (!strcmp(name, "cuda")) return dfl_backend_cuda_create(0, precision);
+    if (!strcmp(name, "auto")) {
+        if (dfl_cuda_available()) return dfl_backend_cuda_create(0, precision);
+        return dfl_backend_cpu_create(0);
+    }
+    dfl_fail(DFL_EUSAGE, "unknown backend '%s' (expected cpu, cuda or auto)", name);
+    return NULL;
+}
+
+void dfl_backend_destroy(dfl_backend *be) {
+    if (be && be->destroy) be->destroy(be);
+}

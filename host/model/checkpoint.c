@@ -1,0 +1,151 @@
+/* HDF5 checkpoints (include/dynfill/checkpoint.h). */
+#include "dynfill/checkpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/h5_util.h"
+
+void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
+    free(meta->config_text);
+    meta->config_text = NULL;
+}
+
+static void write_group(hid_t f, dfl_unet *m, const char *group, const float *dev) {
+    dfl_backend *be = dfl_unet_backend(m);
+    size_t n = dfl_unet_num_params(m);
+    float *host = dfl_xmalloc(n * sizeof(float));
+    be->download(be, host, dev, n * sizeof(float));
+    for (int i = 0; i < dfl_unet_num_tensors(m); ++i) {
+        const dfl_param_info *t = dfl_unet_tensor(m, i);
+        char name[160];
+        snprintf(name, sizeof name, "/%s/%s", group, t->name);
+        unsigned long long dims[4];
+        for (int d = 0; d < t->rank; ++d) dims[d] = (unsigned long long)t->dims[d];
+        dfl_h5_write_float(f, name, t->rank, dims, host + t->offset);
+    }
+    free(host);
+}
+
+dfl_status dfl_checkpoint_save(const char *path, dfl_unet *m, const dfl_optimizer *opt, const dfl_ckpt_meta *meta) {
+    hid_t f;
+    char tmp[4200];
+    DFL_TRY(dfl_h5_atomic_begin(path, &f, tmp, sizeof tmp));
+    write_group(f, m, "params", dfl_unet_params(m));
+    if (opt) {
+        write_group(f, m, "ema", opt->ema);
+        write_group(f, m, "adam_m", opt->m);
+        write_group(f, m, "adam_v", opt->v);
+    } else {
+        write_group(f, m, "ema", dfl_unet_params(m));
+    }
+    dfl_h5_attr_write_long(f, "format_version", DFL_CKPT_FORMAT_VERSION);
+    dfl_h5_attr_write_long(f, "step", meta->step);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)meta->seed);
+    dfl_h5_attr_write_string(f, "seed", seed); /* string: 64-bit key kept exactly */
+    dfl_h5_attr_write_long(f, "data_epoch", meta->data_epoch);
+    dfl_h5_attr_write_long(f, "data_position", meta->data_position);
+    dfl_h5_attr_write_long(f, "world_size", meta->world_size);
+    dfl_h5_attr_write_long(f, "optimizer_step", opt ? opt->step : 0);
+    dfl_h5_attr_write_string(f, "config", meta->config_text ? meta->config_text : "");
+    dfl_h5_attr_write_long(f, "channels", meta->channels);
+    const char *per = meta->periodic_x && meta->periodic_y ? "xy" : meta->periodic_x ? "x" : meta->periodic_y ? "y" : "none";
+    dfl_h5_attr_write_string(f, "periodic", per);
+    dfl_h5_attr_write_doubles(f, "data_mean", meta->data_mean, (size_t)meta->channels);
+    dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
+    return dfl_h5_atomic_commit(f, tmp, path);
+}
+
+dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
+    memset(meta, 0, sizeof *meta);
+    hid_t f;
+    DFL_TRY(dfl_h5_open_read(path, &f));
+    dfl_status s = DFL_OK;
+    long long v = 0;
+    char *str = NULL;
+    if ((s = dfl_h5_attr_read_long(f, path, "format_version", &v)) != DFL_OK) goto done;
+    if (v != DFL_CKPT_FORMAT_VERSION) {
+        s = dfl_fail(DFL_EUSAGE, "%s: checkpoint format version %lld, this dynfill reads version %d", path, v,
+                     DFL_CKPT_FORMAT_VERSION);
+        goto done;
+    }
+    if ((s = dfl_h5_attr_read_long(f, path, "step", &v)) != DFL_OK) goto done;
+    meta->step = (long)v;
+    if ((s = dfl_h5_attr_read_string(f, path, "seed", &str)) != DFL_OK) goto done;
+    meta->seed = strtoull(str, NULL, 10);
+    free(str);
+    if ((s = dfl_h5_attr_read_long(f, path, "data_epoch", &meta->data_epoch)) != DFL_OK) goto done;
+    if ((s = dfl_h5_attr_read_long(f, path, "data_position", &meta->data_position)) != DFL_OK) goto done;
+    if ((s = dfl_h5_attr_read_long(f, path, "world_size", &v)) != DFL_OK) goto done;
+    meta->world_size = (int)v;
+    if ((s = dfl_h5_attr_read_string(f, path, "config", &meta->config_text)) != DFL_OK) goto done;
+    if ((s = dfl_h5_attr_read_long(f, path, "channels", &v)) != DFL_OK) goto done;
+    if (v < 1 || v > DFL_MAX_CHANNELS) {
+        s = dfl_fail(DFL_EUSAGE, "%s: attribute 'channels' = %lld is out of range", path, v);
+        goto done;
+    }
+    meta->channels = (int)v;
+    if ((s = dfl_h5_attr_read_string(f, path, "periodic", &str)) != DFL_OK) goto done;
+    meta->periodic_x = strchr(str, 'x') != NULL;
+    meta->periodic_y = strchr(str, 'y') != NULL;
+    free(str);
+    if ((s = dfl_h5_attr_read_doubles(f, path, "data_mean", meta->data_mean, (size_t)meta->channels)) != DFL_OK) goto done;
+    if ((s = dfl_h5_attr_read_doubles(f, path, "data_std", meta->data_std, (size_t)meta->channels)) != DFL_OK) goto done;
+done:
+    H5Fclose(f);
+    if (s != DFL_OK) dfl_ckpt_meta_free(meta);
+    return s;
+}
+
+/* Reads group/<name> for every model tensor into a host buffer, checking
+ * names and shapes. */
+static dfl_status read_group(hid_t f, const char *path, dfl_unet *m, const char *group, float *host) {
+    for (int i = 0; i < dfl_unet_num_tensors(m); ++i) {
+        const dfl_param_info *t = dfl_unet_tensor(m, i);
+        char name[160];
+        snprintf(name, sizeof name, "/%s/%s", group, t->name);
+        int rank;
+        unsigned long long dims[8];
+        if (!dfl_h5_has(f, name)) return dfl_fail(DFL_EUSAGE, "%s: tensor %s is missing", path, name);
+        DFL_TRY(dfl_h5_dataset_shape(f, path, name, &rank, dims));
+        int ok = rank == t->rank;
+        for (int d = 0; ok && d < rank; ++d) ok = dims[d] == (unsigned long long)t->dims[d];
+        if (!ok) {
+            char got[64] = "", want[64] = "";
+            for (int d = 0; d < rank && d < 4; ++d)
+                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", d ? "x" : "", dims[d]);
+            for (int d = 0; d < t->rank; ++d)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "x" : "", t->dims[d]);
+            return dfl_fail(DFL_EUSAGE, "%s: tensor %s has shape [%s], the model expects [%s]", path, name, got, want);
+        }
+        DFL_TRY(dfl_h5_read_float(f, path, name, host + t->offset, t->count));
+    }
+    return DFL_OK;
+}
+
+dfl_status dfl_checkpoint_load(const char *path, dfl_unet *m, dfl_optimizer *opt, int use_ema) {
+    hid_t f;
+    DFL_TRY(dfl_h5_open_read(path, &f));
+    dfl_backend *be = dfl_unet_backend(m);
+    size_t n = dfl_unet_num_params(m);
+    size_t bytes = n * sizeof(float);
+    float *host = dfl_xmalloc(bytes);
+    dfl_status s = read_group(f, path, m, use_ema ? "ema" : "params", host);
+    if (s == DFL_OK) be->upload(be, dfl_unet_params(m), host, bytes);
+    if (s == DFL_OK && opt) {
+        long long ostep = 0;
+        s = dfl_h5_attr_read_long(f, path, "optimizer_step", &ostep);
+        if (s == DFL_OK) s = read_group(f, path, m, "ema", host);
+        if (s == DFL_OK) be->upload(be, opt->ema, host, bytes);
+        if (s == DFL_OK) s = read_group(f, path, m, "adam_m", host);
+        if (s == DFL_OK) be->upload(be, opt->m, host, bytes);
+        if (s == DFL_OK) s = read_group(f, path, m, "adam_v", host);
+        if (s == DFL_OK) be->upload(be, opt->v, host, bytes);
+        if (s == DFL_OK) opt->step = (long)ostep;
+    }
+    free(host);
+    H5Fclose(f);
+    return s;
+}

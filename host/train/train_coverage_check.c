@@ -1,0 +1,48 @@
+/* The Theorem 1 check at the start of `dynfill train`
+ * (train/train_coverage_check.h), on the estimator of method/coverage.h. */
+#include "train_coverage_check.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "method/coverage.h"
+
+/* Budgets that keep the check to about a second: masks read and element draws. */
+#define DFL_COVERAGE_CHECK_MASK_BYTES ((size_t)64 << 20)
+#define DFL_COVERAGE_CHECK_DRAW_ENTRIES 3.0e7
+
+void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *method, uint64_t seed) {
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    const size_t entries = (size_t)info->mask_c * (size_t)info->h * (size_t)info->w;
+    int64_t n = info->n;
+    int64_t cap = (int64_t)(DFL_COVERAGE_CHECK_MASK_BYTES / (entries ? entries : 1));
+    if (cap < 1) cap = 1;
+    if (n > cap) n = cap;
+    if (n > INT_MAX) n = INT_MAX;
+    uint8_t *masks = dfl_xmalloc((size_t)n * entries);
+    for (int64_t i = 0; i < n; ++i) { /* evenly spread over the file */
+        int64_t src = n == info->n ? i : i * info->n / n;
+        if (dfl_dataset_read_samples(ds, src, 1, NULL, masks + (size_t)i * entries) != DFL_OK) {
+            dfl_clear_error();
+            free(masks);
+            return; /* the training loader will report a read error itself */
+        }
+    }
+    int64_t draws = (int64_t)(DFL_COVERAGE_CHECK_DRAW_ENTRIES / (double)entries);
+    if (draws > 400) draws = 400;
+    if (draws < 20) draws = 20;
+    dfl_coverage_request rq = {.method = method, .masks = masks, .n = (int)n, .c = info->c, .mc = info->mask_c,
+                               .h = info->h, .w = info->w, .draws = draws, .radius = 2, .threshold = 1e-3,
+                               .seed = seed};
+    dfl_coverage_result res;
+    if (dfl_coverage_estimate(&rq, &res) == DFL_OK) {
+        char line[2048];
+        dfl_coverage_warning(&res, method, rq.threshold, line, sizeof line);
+        if (line[0]) fprintf(stderr, "%s(dynfill coverage --data %s gives the per-entry map)\n", line, info->path);
+        dfl_coverage_result_free(&res);
+    } else {
+        dfl_clear_error();
+    }
+    free(masks);
+}

@@ -1,0 +1,345 @@
+/* The training run behind `dynfill train` (train/train_run.h): config, data, model,
+ * the step loop with progress and metrics, validation on held-out
+ * incomplete samples, checkpoints every N steps and at the end, resume,
+ * and a checkpoint on SIGTERM / SIGINT / SIGUSR1 before a clean exit. */
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "dynfill/checkpoint.h"
+#include "dynfill/data.h"
+#include "dynfill/train.h"
+#include "core/progress.h"
+#include "train_coverage_check.h"
+#include "train_run.h"
+
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+static void install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+static dfl_status make_dir(const char *dir) {
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return dfl_fail(DFL_EUSAGE, "%s: cannot create run directory", dir);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return dfl_fail(DFL_EUSAGE, "%s: not a directory", dir);
+    return DFL_OK;
+}
+
+typedef struct {
+    dfl_train_run_opts args;
+    dfl_config cfg;
+    dfl_method_params method;
+    dfl_dataset *ds;
+    const dfl_dataset_info *info;
+    dfl_backend *be;
+    dfl_comm *comm;
+    dfl_unet *model;
+    dfl_trainer *tr;
+    dfl_loader *loader, *val_loader;
+    char ckpt_path[4096], metrics_path[4096];
+    FILE *metrics;
+    long step; /* optimiser steps done */
+    int field_h, field_w;
+} train_run;
+
+static dfl_status save_checkpoint(train_run *r) {
+    if (r->comm->rank != 0) return DFL_OK;
+    dfl_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    meta.step = r->step;
+    meta.seed = r->cfg.seed;
+    dfl_loader_cursor cur = dfl_loader_get_cursor(r->loader);
+    meta.data_epoch = cur.epoch;
+    meta.data_position = cur.position;
+    meta.world_size = r->comm->world;
+    meta.config_text = dfl_config_to_text(&r->cfg);
+    meta.channels = r->info->c;
+    meta.periodic_x = dfl_unet_get_config(r->model)->periodic_x;
+    meta.periodic_y = dfl_unet_get_config(r->model)->periodic_y;
+    for (int c = 0; c < r->info->c && c < DFL_MAX_CHANNELS; ++c) {
+        meta.data_mean[c] = r->info->mean[c];
+        meta.data_std[c] = r->info->std[c];
+    }
+    dfl_status s = dfl_checkpoint_save(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), &meta);
+    dfl_ckpt_meta_free(&meta);
+    return s;
+}
+
+static void metrics_line(train_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void metrics_line(train_run *r, const char *fmt, ...) {
+    if (!r->metrics) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(r->metrics, fmt, ap);
+    va_end(ap);
+    fputc('\n', r->metrics);
+    fflush(r->metrics);
+}
+
+/* Query-masked loss of the EMA weights on the held-out split (the same
+ * samples, crops and draws every time, so values compare across steps). */
+static dfl_status validate(train_run *r, double *val_loss) {
+    *val_loss = NAN;
+    if (!r->val_loader) return DFL_OK;
+    DFL_TRY(dfl_loader_set_cursor(r->val_loader, (dfl_loader_cursor){0, 0}));
+    int64_t n_val = dfl_loader_split_size(r->val_loader);
+    int batches = (int)((n_val + r->cfg.batch - 1) / r->cfg.batch);
+    if (batches > 8) batches = 8;
+    double sum = 0, count = 0;
+    for (int b = 0; b < batches; ++b) {
+        dfl_batch batch;
+        DFL_TRY(dfl_loader_next(r->val_loader, &batch));
+        double s = 0, c = 0;
+        DFL_TRY(dfl_trainer_eval(r->tr, batch.obs, batch.mask, batch.b, 0x7FFFFF00L + b, 1, &s, &c));
+        sum += s;
+        count += c;
+    }
+    *val_loss = count > 0 ? sum / count : NAN;
+    return DFL_OK;
+}
+
+static dfl_status setup(train_run *r) {
+    const dfl_train_run_opts *a = &r->args;
+    DFL_TRY(make_dir(a->out_dir));
+    snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/ckpt.h5", a->out_dir);
+    snprintf(r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", a->out_dir);
+    dfl_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    if (a->resume) {
+        if (access(r->ckpt_path, F_OK) != 0)
+            return dfl_fail(DFL_EUSAGE, "%s: no checkpoint to resume from", r->ckpt_path);
+        DFL_TRY(dfl_checkpoint_read_meta(r->ckpt_path, &meta));
+        dfl_config_defaults(&r->cfg);
+        dfl_status s = dfl_config_parse_text(meta.config_text, r->ckpt_path, &r->cfg);
+        for (int i = 0; s == DFL_OK && i < a->nsets; ++i) s = dfl_config_set(&r->cfg, a->sets[i]);
+        if (s != DFL_OK) {
+            dfl_ckpt_meta_free(&meta);
+            return s;
+        }
+        if (a->config_path) dfl_warn("--resume: using the configuration stored in %s, not %s", r->ckpt_path, a->config_path);
+    } else {
+        DFL_TRY(dfl_config_load(a->config_path, a->nsets, a->sets, &r->cfg));
+    }
+    if (a->data_path) snprintf(r->cfg.data_path, sizeof r->cfg.data_path, "%s", a->data_path);
+    if (!r->cfg.data_path[0]) {
+        dfl_ckpt_meta_free(&meta);
+        return dfl_fail(DFL_EUSAGE, "no dataset: set data.path in the config or pass --data");
+    }
+    dfl_status s = dfl_method_params_from_config(&r->cfg, &r->method);
+    if (s == DFL_OK) {
+        char unused[128];
+        dfl_method_params_unused(&r->method, unused, sizeof unused);
+        if (unused[0])
+            dfl_warn("[method] %s: set but not used by strategy '%s'", unused,
+                     dfl_method_strategy_name(r->method.strategy));
+    }
+    if (s == DFL_OK) s = dfl_dataset_open(r->cfg.data_path, &r->ds);
+    if (s != DFL_OK) {
+        dfl_ckpt_meta_free(&meta);
+        return s;
+    }
+    r->info = dfl_dataset_get_info(r->ds);
+    r->field_h = r->cfg.patch ? r->cfg.patch : r->info->h;
+    r->field_w = r->cfg.patch ? r->cfg.patch : r->info->w;
+    if (r->cfg.patch && (r->cfg.patch > r->info->h || r->cfg.patch > r->info->w)) {
+        dfl_ckpt_meta_free(&meta);
+        return dfl_fail(DFL_EUSAGE, "data.patch = %d is larger than the %dx%d fields of %s", r->cfg.patch, r->info->h,
+                        r->info->w, r->cfg.data_path);
+    }
+    if (a->resume && meta.channels != r->info->c) {
+        dfl_ckpt_meta_free(&meta);
+        return dfl_fail(DFL_EUSAGE, "%s: checkpoint has %d channels, dataset %s has %d", r->ckpt_path, meta.channels,
+                        r->cfg.data_path, r->info->c);
+    }
+    if ((s = dfl_method_params_validate(&r->method, r->field_h, r->field_w)) != DFL_OK) {
+        dfl_ckpt_meta_free(&meta);
+        return s;
+    }
+
+    dfl_precision prec;
+    if (dfl_precision_parse("train.precision", r->cfg.precision, &prec) != DFL_OK) {
+        dfl_ckpt_meta_free(&meta);
+        return DFL_EUSAGE;
+    }
+    r->comm = dfl_comm_create(r->cfg.dist_comm, r->cfg.dist_bucket_mb);
+    if (!r->comm) {
+        dfl_ckpt_meta_free(&meta);
+        return DFL_EUSAGE;
+    }
+    if (!strcmp(r->cfg.backend, "cuda") || (!strcmp(r->cfg.backend, "auto") && dfl_cuda_available()))
+        r->be = dfl_backend_cuda_create(dfl_comm_cuda_device(r->comm), prec); /* one GPU per rank */
+    else if (!strcmp(r->cfg.backend, "cpu") || !strcmp(r->cfg.backend, "auto"))
+        r->be = dfl_backend_cpu_create(r->cfg.threads); /* train.threads: 0 = the OpenMP default */
+    else
+        r->be = dfl_backend_create(r->cfg.backend, prec); /* reports the unknown name */
+    if (!r->be) {
+        dfl_ckpt_meta_free(&meta);
+        return DFL_EUSAGE;
+    }
+    dfl_unet_config uc;
+    dfl_unet_config_from(&r->cfg, r->info->c, r->info->periodic_x, r->info->periodic_y, &uc);
+    if (a->resume) {
+        uc.periodic_x = meta.periodic_x;
+        uc.periodic_y = meta.periodic_y;
+    }
+    s = dfl_unet_create(r->be, &uc, &r->model);
+    if (s == DFL_OK) {
+        dfl_unet_init_params(r->model, r->cfg.seed);
+        s = dfl_trainer_create(r->be, r->model, r->comm, &r->cfg, &r->method, r->cfg.batch, r->info->c, r->field_h,
+                               r->field_w, r->info->mask_c, &r->tr);
+    }
+    dfl_loader_config lc;
+    dfl_loader_config_default(&lc);
+    lc.batch = r->cfg.batch;
+    lc.patch = r->cfg.patch;
+    lc.rank = r->comm->rank;
+    lc.world = r->comm->world;
+    lc.val_fraction = r->cfg.val_fraction;
+    lc.split = DFL_SPLIT_TRAIN;
+    lc.seed = r->cfg.seed;
+    if (s == DFL_OK) s = dfl_loader_create(r->ds, &lc, &r->loader);
+    if (s == DFL_OK && r->cfg.val_fraction > 0 && r->comm->rank == 0) {
+        lc.split = DFL_SPLIT_VAL;
+        lc.shuffle = 0;
+        lc.prefetch = 0;
+        lc.rank = 0;
+        lc.world = 1;
+        s = dfl_loader_create(r->ds, &lc, &r->val_loader);
+    }
+    if (s == DFL_OK && a->resume) {
+        s = dfl_checkpoint_load(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), 0);
+        if (s == DFL_OK) s = dfl_loader_set_cursor(r->loader, (dfl_loader_cursor){meta.data_epoch, meta.data_position});
+        r->step = meta.step;
+        if (s == DFL_OK && meta.world_size != r->comm->world && r->comm->rank == 0)
+            dfl_info("resuming a %d-rank run on %d ranks: the data stream continues from the saved cursor",
+                     meta.world_size, r->comm->world);
+    }
+    dfl_ckpt_meta_free(&meta);
+    if (s != DFL_OK) return s;
+
+    if (r->comm->rank == 0) {
+        r->metrics = fopen(r->metrics_path, a->resume ? "a" : "w");
+        if (!r->metrics) return dfl_fail(DFL_EUSAGE, "%s: cannot write metrics", r->metrics_path);
+        char cfg_path[4200];
+        snprintf(cfg_path, sizeof cfg_path, "%s/config.ini", a->out_dir);
+        FILE *f = fopen(cfg_path, "w");
+        if (f) {
+            char *text = dfl_config_to_text(&r->cfg);
+            fputs(text, f);
+            free(text);
+            fclose(f);
+        }
+        char desc[160];
+        dfl_method_params_describe(&r->method, desc, sizeof desc);
+        dfl_info("train: %s (%lld samples, %d channels, %dx%d), training on %dx%d, strategy %s", r->cfg.data_path,
+                 (long long)r->info->n, r->info->c, r->info->h, r->info->w, r->field_h, r->field_w, desc);
+        dfl_info("train: %zu parameters, backend %s, %d rank(s) x batch %d, %ld steps%s", dfl_unet_num_params(r->model),
+                 r->be->name, r->comm->world, r->cfg.batch, r->cfg.steps, a->resume ? " (resumed)" : "");
+        dfl_train_coverage_check(r->ds, &r->method, r->cfg.seed);
+    }
+    return DFL_OK;
+}
+
+static dfl_status loop(train_run *r) {
+    int rank0 = r->comm->rank == 0;
+    long total = r->cfg.steps;
+    dfl_progress *pg = rank0 && !r->args.quiet ? dfl_progress_begin("train", total, "steps") : NULL;
+    if (pg) dfl_progress_update(pg, r->step);
+    double t_log = dfl_clock_seconds(), loss_acc = 0;
+    long acc_n = 0, steps_since_log = 0;
+    dfl_status s = DFL_OK;
+    int global_batch = r->cfg.batch * r->comm->world;
+    while (r->step < total) {
+        /* preemption: any rank's signal stops every rank at the same step */
+        double stop = g_stop_signal ? 1.0 : 0.0;
+        r->comm->allreduce_sum_host(r->comm, &stop, 1);
+        if (stop > 0) break;
+        dfl_batch batch;
+        if ((s = dfl_loader_next(r->loader, &batch)) != DFL_OK) break;
+        dfl_step_stats st;
+        if ((s = dfl_trainer_step(r->tr, batch.obs, batch.mask, r->step, &st)) != DFL_OK) break;
+        r->step++;
+        loss_acc += st.loss;
+        acc_n++;
+        steps_since_log++;
+        if (pg) {
+            dfl_progress_note(pg, "loss %.4g", st.loss);
+            dfl_progress_update(pg, r->step);
+        }
+        if (r->step % r->cfg.log_every == 0 || r->step == total) {
+            double t = dfl_clock_seconds();
+            double sps = steps_since_log * global_batch / (t - t_log);
+            metrics_line(r, "{\"step\": %ld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"samples_per_s\": %.4g}",
+                         r->step, loss_acc / acc_n, st.lr, st.grad_norm, sps);
+            t_log = t;
+            loss_acc = 0;
+            acc_n = 0;
+            steps_since_log = 0;
+        }
+        if (r->val_loader && r->cfg.val_every > 0 && (r->step % r->cfg.val_every == 0 || r->step == total)) {
+            double vl;
+            if ((s = validate(r, &vl)) != DFL_OK) break;
+            metrics_line(r, "{\"step\": %ld, \"val_loss\": %.6g}", r->step, vl);
+            if (pg) dfl_progress_note(pg, "loss %.4g val %.4g", st.loss, vl);
+        }
+        if (r->cfg.ckpt_every > 0 && r->step % r->cfg.ckpt_every == 0 && r->step < total)
+            if ((s = save_checkpoint(r)) != DFL_OK) break;
+    }
+    dfl_progress_end(pg);
+    if (s != DFL_OK) return s;
+    DFL_TRY(save_checkpoint(r));
+    if (g_stop_signal || r->step < total) {
+        if (rank0)
+            fprintf(stderr, "dynfill train: stopped by signal at step %ld; checkpoint written to %s (continue with --resume)\n",
+                    r->step, r->ckpt_path);
+        return DFL_OK;
+    }
+    if (rank0) dfl_info("train: done, %ld steps; checkpoint %s", r->step, r->ckpt_path);
+    return DFL_OK;
+}
+
+static void teardown(train_run *r) {
+    if (r->metrics) fclose(r->metrics);
+    dfl_loader_destroy(r->loader);
+    dfl_loader_destroy(r->val_loader);
+    dfl_trainer_destroy(r->tr);
+    dfl_unet_destroy(r->model);
+    dfl_backend_destroy(r->be);
+    dfl_comm_destroy(r->comm);
+    dfl_dataset_close(r->ds);
+}
+
+dfl_status dfl_train_run(const dfl_train_run_opts *opts) {
+    train_run r;
+    memset(&r, 0, sizeof r);
+    r.args = *opts;
+    if (r.args.quiet) dfl_set_quiet(1);
+    install_signal_handlers();
+    dfl_status s = setup(&r);
+    if (s == DFL_OK) s = loop(&r);
+    /* an error on one rank of several must stop them all, not leave the
+     * others waiting in the next collective */
+    if (s != DFL_OK && r.comm && r.comm->world > 1) {
+        fprintf(stderr, "dynfill train: %s\n", dfl_last_error());
+        r.comm->abort(r.comm, s == DFL_EUSAGE ? 2 : (s == DFL_EINTERRUPTED ? 0 : 1));
+    }
+    teardown(&r);
+    return s;
+}
