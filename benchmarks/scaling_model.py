@@ -6,10 +6,10 @@
   scaling_model.py --count C H W BASE MULT NRES ATTN
                                         parameters and forward GFLOP/sample of one
                                         dfl-unet v1 shape, counted exactly as
-                                        host/unet.c counts them (compare with
+                                        host/model/unet.c counts them (compare with
                                         `dynfill bench train`)
 
-The network walk mirrors host/unet.c (build_graph, assign_buffers): every
+The network walk mirrors host/model/unet.c (build_graph, assign_buffers): every
 convolution and linear layer contributes 2 * MACs to the forward count;
 normalisation and elementwise work is modelled as memory traffic instead.
 """
@@ -102,12 +102,12 @@ def unet_counts(C, H, W, base, mult, nres, attention):
 
 
 # --------------------------------------------------------------- hardware --
-# H200 SXM (NVIDIA datasheet; /work/.library/device/H200.md, KINDS.md).
+# H200 SXM (NVIDIA H200 datasheet; measured figures: one H200, see SCALING.md section 2).
 H200 = dict(
-    bf16_peak=989e12,  # dense bf16 tensor-core FLOP/s (datasheet; H200.md "about 990")
-    bf16_gemm_measured=780e12,  # 8192^3 bf16 GEMM through PyTorch, KINDS.md: 769-798
+    bf16_peak=989e12,  # dense bf16 tensor-core FLOP/s (datasheet: 1979 with sparsity)
+    bf16_gemm_measured=780e12,  # 8192^3 bf16 GEMM through PyTorch on one H200: 769-798
     hbm=4.8e12,  # B/s datasheet
-    hbm_copy_measured=4.3e12,  # device-to-device copy, KINDS.md
+    hbm_copy_measured=4.3e12,  # device-to-device copy on one H200 (bench kernels: 4.23e12, tests/device/results/)
     nvlink_uni=450e9,  # NVLink 4: 900 GB/s per GPU both directions together
     nic=50e9,  # one ConnectX-7 NDR 400 Gb/s port per GPU (HGX H200 reference design)
     nics_per_node=8,
@@ -161,7 +161,7 @@ def host_sync_time(n, hw=H200, a=A):
 def step_time(n, batch, params, flops, act, hw=H200, a=A, overlap=0.0):
     """Seconds per optimiser step on n GPUs with per-GPU batch `batch`.
     overlap: fraction of the backward pass the all-reduce may hide behind
-    (0 today: the all-reduce starts after the backward pass)."""
+    (0: the all-reduce starts after the backward pass)."""
     t_conv = 3.0 * flops * batch / (a["eta_conv"] * hw["bf16_peak"])
     t_elem = a["kappa"] * 4.0 * act * batch / (a["hbm_eff"] * hw["hbm_copy_measured"])
     t_comp = t_conv + t_elem
@@ -179,7 +179,7 @@ ERA5 = dict(C=10, H=721, W=1440, patch=256, mask_c=1, base=128, mult=(1, 2, 2, 4
 
 def loader_bytes_per_sample(d):
     """File bytes one crop reads: the contiguous-dataset path reads, per
-    channel, the full-width band of `patch` rows (host/data_dataset.c
+    channel, the full-width band of `patch` rows (host/data/data_dataset.c
     direct_crop) and cuts the crop out of it."""
     return d["patch"] * d["W"] * (4 * d["C"] + d["mask_c"])
 
@@ -212,8 +212,8 @@ def tables():
     print(f"  file bytes per sample {rd / 2**20:.1f} MiB (the crop itself "
           f"{d['patch']**2 * (4 * d['C'] + d['mask_c']) / 2**20:.2f} MiB)")
     batch = 8
-    for label, overlap in (("today: all-reduce after the backward pass", 0.0),
-                           ("with the proposed backward hook (overlap)", 1.0)):
+    for label, overlap in (("no overlap: all-reduce after the backward pass", 0.0),
+                           ("with the backward hook (overlap)", 1.0)):
         print(f"\nweak scaling, per-GPU batch {batch}, {label} (times in ms)")
         print(row_header())
         base_t = step_time(1, batch, params, flops, act, overlap=overlap)["t"]
@@ -226,7 +226,7 @@ def tables():
                   f"{n * batch / s['t']:>9.0f} {base_t / s['t']:>6.3f} {per_node / 1e9:>6.1f}GB/s "
                   f"{n * batch * rd / s['t'] / 1e9:>5.0f}GB/s")
     gb = 512
-    print(f"\nstrong scaling, global batch {gb}, today (no overlap; times in ms)")
+    print(f"\nstrong scaling, global batch {gb}, no overlap (times in ms)")
     print(f"{'GPUs':>5} {'batch/GPU':>9} {'t_step':>7} {'t_ar':>7} {'samples/s':>9} {'speed-up':>8} {'eff':>6} "
           f"{'memory':>7}")
     t8 = None
@@ -238,7 +238,7 @@ def tables():
         print(f"{n:>5} {b:>9} {s['t'] * 1e3:>7.1f} {s['t_ar'] * 1e3:>7.2f} {gb / s['t']:>9.0f} "
               f"{t8 / s['t']:>8.2f} {t8 / s['t'] * 8 / n:>6.3f} {mem / 1e9:>5.0f}GB"
               + ("  > 141 GB: does not fit" if mem > H200["memory"] else ""))
-    print("\nsensitivity: weak-scaling efficiency at 256 GPUs (32 nodes), today (no overlap)")
+    print("\nsensitivity: weak-scaling efficiency at 256 GPUs (32 nodes), no overlap")
     print(f"{'patch':>5} {'batch':>5} {'eta_conv':>8} {'kappa':>5} {'t_comp':>7} {'t_ar':>6} {'eff':>6}")
     for patch, b, eta, kappa in ((256, 8, 0.45, 13), (256, 8, 0.7, 4), (256, 2, 0.45, 13), (128, 8, 0.45, 13),
                                  (128, 8, 0.7, 4), (64, 8, 0.45, 13), (64, 8, 0.7, 4), (64, 32, 0.45, 13)):

@@ -1,6 +1,7 @@
-"""PyTorch mirror of dfl-unet v1 (DESIGN.md §3) and of the dynfill training
-step (DESIGN.md §1: pixel strategy, VP schedule, query-masked MSE, AdamW
-with global-norm clipping, warm-up EMA).
+"""PyTorch mirror of dfl-unet v1 (docs/design.md, "The network: dfl-unet v1")
+and of the dynfill training step (docs/design.md, "The method": pixel
+strategy, VP schedule, query-masked MSE, AdamW with global-norm clipping,
+warm-up EMA).
 
 Parameter names and shapes are exactly those of dynfill checkpoints
 (/params/<name>), so `load_dynfill_checkpoint` copies a dynfill model into
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 GN_GROUPS = 8
 GN_EPS = 1e-5
 
-# VP schedule of DESIGN §1 [ref]
+# VP schedule (docs/design.md, "The method") [ref]
 BETA_MIN = 0.1
 BETA_MAX = 20.0
 T_EPS = 1e-3
@@ -293,7 +294,7 @@ def load_dynfill_checkpoint(path, use_ema=False, device="cpu"):
 
 
 # ---------------------------------------------------------------------------
-# training step of DESIGN §1 (pixel strategy)
+# training step of docs/design.md, "The method" (pixel strategy)
 
 
 def vp_alpha_sigma(t):
@@ -320,7 +321,7 @@ class Trainer:
 
     def method_inputs(self, x_obs, mask):
         """x_obs [N, C, H, W], mask [N, 1|C, H, W] bool -> network input,
-        t, query mask (DESIGN §1, strategy pixel, query independent)."""
+        t, query mask (docs/design.md, "The method"; strategy pixel, query independent)."""
         n, c = x_obs.shape[:2]
         dev = x_obs.device
         t = T_EPS + (1.0 - T_EPS) * torch.rand(n, device=dev)

@@ -5,7 +5,7 @@
 dynfill side: `dynfill bench train --json` with the config's flags (median
 step time after warm-up; a step is forward + backward + clipping + AdamW +
 EMA on random inputs). PyTorch side: dfl_unet_torch.Trainer.step, the whole
-DESIGN §1 training step (noise, pixel context/query masks, forward,
+training step of docs/design.md, "The method" (noise, pixel context/query masks, forward,
 query-masked MSE, backward, clipping, AdamW, EMA), median over the timed
 steps after warm-up. On the CPU PyTorch gets torch.set_num_threads(2) (the
 OpenBLAS/OpenMP environment is left as it is); with a GPU
