@@ -14,7 +14,9 @@ typedef struct {
     const char *out_dir;     /* run directory */
     char **sets;             /* nsets "section.key=value" overrides */
     int nsets;
-    int resume, quiet;
+    int resume;              /* continue from out_dir/ckpt.h5 */
+    int force;               /* start over even though out_dir holds a checkpoint (kept aside) */
+    int quiet;
 } dfl_train_run_opts;
 
 /* Runs to the end (DFL_OK), or stops on a signal after a checkpoint
