@@ -1,6 +1,6 @@
 /* The layer math of kernels/shared that both backends call (activation,
  * time embedding, attention softmax, GroupNorm, clipping factor, upsampling
- * backward) against closed forms and finite differences in double. */
+ * backward, the qmse normaliser) against closed forms and finite differences in double. */
 #include <math.h>
 
 #include "cpu/fast_math_cpu.h"
@@ -8,6 +8,7 @@
 #include "shared/adamw.h"
 #include "shared/attention.h"
 #include "shared/group_norm.h"
+#include "shared/qmse.h"
 #include "shared/time_embedding.h"
 #include "shared/upsample.h"
 
@@ -178,6 +179,13 @@ static void test_clip_and_upsample(void) {
     /* the fixed order ((a0 + a1) + b0) + b1, each sum rounded to float */
     CHECK(dfl_upsample_bwd_sum(1e8f, 1.0f, -1e8f, 1.0f) == 1.0f);
     CHECK(dfl_upsample_bwd_sum(1.0f, 1e8f, 1.0f, -1e8f) == 0.0f);
+
+    /* qmse normaliser D: loss = sum / D, gradient factor 2 / D, 0 without queries */
+    CHECK_CLOSE(dfl_qmse_loss(6.0, 4.0), 1.5, 0);
+    CHECK(dfl_qmse_loss(6.0, 0.0) == 0.0);
+    CHECK_CLOSE(dfl_qmse_two_over_d(3.0), 2.0 / 3.0, 1e-7);
+    CHECK(dfl_qmse_two_over_d(0.0) == 0.0f);
+    CHECK_CLOSE(dfl_qmse_grad(1.5f, 0.5f, 1, dfl_qmse_two_over_d(4.0)), 0.5, 0);
 }
 
 int main(void) {
