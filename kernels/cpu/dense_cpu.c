@@ -1,9 +1,8 @@
 /* Dense ops of the CPU backend: linear layers and single-head attention
  * (DESIGN.md §3), with the GEMMs in oneDNN's dnnl_sgemm (row-major). */
-#include <math.h>
-
 #include "cpu/cpu_backend_internal.h"
 #include "cpu/fast_math_cpu.h"
+#include "shared/attention.h"
 
 /* C[M,N] = alpha op(A) op(B) + beta C, row-major. */
 static void sgemm(char ta, char tb, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
@@ -51,7 +50,7 @@ static void softmax_rows(int rows, int cols, float *p) {
             row[j] = dfl_cpu_expf(row[j] - mx);
             sum += (double)row[j];
         }
-        const float inv = (float)(1.0 / sum);
+        const float inv = dfl_softmax_inv_sum(sum);
 #pragma omp simd
         for (int j = 0; j < cols; ++j) row[j] *= inv;
     }
@@ -62,7 +61,7 @@ static void softmax_rows(int rows, int cols, float *p) {
 static void cpu_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out,
                                   float *probs) {
     (void)be;
-    const float scale = (float)(1.0 / sqrt((double)c));
+    const float scale = dfl_attention_scale(c);
     const long ld = 3L * c;
     for (int i = 0; i < n; ++i) {
         const float *q = qkv + (size_t)i * hw * ld, *k = q + c, *v = q + 2 * c;
@@ -74,10 +73,11 @@ static void cpu_attention_forward(dfl_backend *be, int n, int hw, int c, const f
 }
 
 /* dP = dout V^T, dV = P^T dout, dS = P (dP - rowsum(dP P)),
- * dQ = dS K / sqrt(c), dK = dS^T Q / sqrt(c). */
+ * dQ = dS K / sqrt(c), dK = dS^T Q / sqrt(c); the per-element softmax
+ * terms are kernels/shared/attention.h's. */
 static void cpu_attention_backward(dfl_backend *be, int n, int hw, int c, const float *qkv, const float *probs,
                                    const float *dout, float *dqkv) {
-    const float scale = (float)(1.0 / sqrt((double)c));
+    const float scale = dfl_attention_scale(c);
     const long ld = 3L * c;
     float *ds = dfl_cpu_ws(be, DFL_CPU_WS_TMP, (size_t)hw * hw * sizeof(float));
     for (int i = 0; i < n; ++i) {
@@ -92,10 +92,10 @@ static void cpu_attention_backward(dfl_backend *be, int n, int hw, int c, const 
             float *dr = ds + (size_t)r * hw;
             double dot = 0.0;
 #pragma omp simd reduction(+ : dot)
-            for (int j = 0; j < hw; ++j) dot += (double)dr[j] * (double)pr[j];
+            for (int j = 0; j < hw; ++j) dot += dfl_softmax_bwd_dot_term(dr[j], pr[j]);
             const float fd = (float)dot;
 #pragma omp simd
-            for (int j = 0; j < hw; ++j) dr[j] = pr[j] * (dr[j] - fd);
+            for (int j = 0; j < hw; ++j) dr[j] = dfl_softmax_bwd(pr[j], dr[j], fd);
         }
         sgemm('N', 'N', hw, c, hw, scale, ds, hw, k, ld, 0.0f, dq, ld);
         sgemm('T', 'N', hw, c, hw, scale, ds, hw, q, ld, 0.0f, dk, ld);

@@ -1,10 +1,9 @@
 /* Elementwise ops of the CPU backend: SiLU, add, scale, the per-sample
  * channel-bias add (time-embedding projection, DESIGN.md §3 ResBlock) and
  * its backward, and the sinusoidal time embedding. */
-#include <math.h>
-
 #include "cpu/cpu_backend_internal.h"
 #include "cpu/fast_math_cpu.h"
+#include "shared/time_embedding.h"
 
 /* Below this many elements a loop runs on the calling thread: an OpenMP
  * fork costs more than the work. */
@@ -66,22 +65,16 @@ static void cpu_channel_bias_backward(dfl_backend *be, int n, int hw, int c, con
     }
 }
 
-/* DESIGN §3: s = 1000 t, f_j = exp(-ln(10000) j / h), h = dim / 2,
- * out = [cos(s f_0..h-1), sin(s f_0..h-1)] (cos block first). Computed in
- * double and rounded once, so the result is the correctly rounded value up
- * to libm's last-bit accuracy (the argument reaches 1000). */
+/* DESIGN §3: out = [cos(s f_0..h-1), sin(s f_0..h-1)], h = dim / 2, by
+ * kernels/shared/time_embedding.h (s = 1000 t, f_j = exp(-ln(10000) j / h),
+ * in double, rounded once). */
 static void cpu_time_embedding(dfl_backend *be, int n, int dim, const float *t, float *out) {
     (void)be;
     if (dim < 2 || dim % 2 != 0) DFL_PANIC("time_embedding: dim %d must be even and >= 2", dim);
     const int h = dim / 2;
-    for (int i = 0; i < n; ++i) {
-        const double s = 1000.0 * (double)t[i];
-        for (int j = 0; j < h; ++j) {
-            const double f = exp(-log(10000.0) * (double)j / (double)h);
-            out[(size_t)i * dim + j] = (float)cos(s * f);
-            out[(size_t)i * dim + h + j] = (float)sin(s * f);
-        }
-    }
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < h; ++j)
+            dfl_time_embedding_pair(t[i], j, h, &out[(size_t)i * dim + j], &out[(size_t)i * dim + h + j]);
 }
 
 void dfl_cpu_register_elementwise_ops(dfl_backend *be) {

@@ -1,4 +1,6 @@
 /* Vectorisable exp, sigmoid and SiLU for the CPU backend's OpenMP simd loops.
+ * Sigmoid, SiLU and SiLU' are kernels/shared/activation.h's formulas (the
+ * ones the CUDA kernels call) over dfl_cpu_expf instead of expf.
  *
  * libm's expf is not vectorised by gcc without -ffast-math, which made SiLU
  * and softmax cost more than the memory traffic around them. dfl_cpu_expf is
@@ -17,6 +19,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "shared/activation.h"
 
 static inline float dfl_cpu_expf(float x) {
     /* n = rint(x / ln2) by the 1.5 * 2^23 shifter: n sits in the low
@@ -46,14 +50,12 @@ static inline float dfl_cpu_expf(float x) {
     return p * scale;
 }
 
-static inline float dfl_cpu_sigmoidf(float x) { return 1.0f / (1.0f + dfl_cpu_expf(-x)); }
+/* shared/activation.h's dfl_sigmoidf, dfl_siluf, dfl_silu_grad with dfl_cpu_expf. */
+static inline float dfl_cpu_sigmoidf(float x) { return dfl_sigmoid_from_exp_neg(dfl_cpu_expf(-x)); }
 
-static inline float dfl_cpu_siluf(float x) { return x * dfl_cpu_sigmoidf(x); }
+static inline float dfl_cpu_siluf(float x) { return dfl_silu_from_sigmoid(x, dfl_cpu_sigmoidf(x)); }
 
 /* d silu(x) / dx = s (1 + x (1 - s)), s = sigmoid(x). */
-static inline float dfl_cpu_silu_grad(float x) {
-    const float s = dfl_cpu_sigmoidf(x);
-    return s * (1.0f + x * (1.0f - s));
-}
+static inline float dfl_cpu_silu_grad(float x) { return dfl_silu_grad_from_sigmoid(x, dfl_cpu_sigmoidf(x)); }
 
 #endif

@@ -12,14 +12,17 @@
  * expression as the forward, so the recomputed value is bit-identical; the
  * first backward pass stores da in dx, the second turns it into dx.
  *
+ * The per-group and per-element formulas are kernels/shared/group_norm.h's
+ * (the CUDA kernels call the same functions).
+ *
  * Work is split into fixed chunks of pixels (a function of the shape only);
  * each chunk's per-channel partial sums (double) are combined in a fixed
  * order, so results are identical for every thread count. */
-#include <math.h>
 #include <string.h>
 
 #include "cpu/cpu_backend_internal.h"
 #include "cpu/fast_math_cpu.h"
+#include "shared/group_norm.h"
 
 #define GN_CHUNK_ELEMENTS 8192 /* floats per chunk of pixels */
 
@@ -86,16 +89,14 @@ static void cpu_group_norm_forward(dfl_backend *be, int n, int hw, int c, int gr
         for (int g = 0; g < groups; ++g) {
             double t0, t1;
             group_totals(&s, partial, NULL, i, g, &t0, &t1);
-            const double mu = t0 / count;
-            double var = t1 / count - mu * mu;
-            if (var < 0.0) var = 0.0;
-            const float m = (float)mu, r = (float)(1.0 / sqrt(var + (double)eps));
+            float m, r;
+            dfl_gn_stats(t0, t1, count, eps, &m, &r);
             mean[i * groups + g] = m;
             rstd[i * groups + g] = r;
             for (int ch = g * s.cg; ch < (g + 1) * s.cg; ++ch) {
                 cm[(size_t)i * c + ch] = m;
-                cs[(size_t)i * c + ch] = r * (gamma ? gamma[ch] : 1.0f);
-                cb[(size_t)i * c + ch] = beta ? beta[ch] : 0.0f;
+                cs[(size_t)i * c + ch] = dfl_gn_scale(r, dfl_gn_gamma(gamma, ch));
+                cb[(size_t)i * c + ch] = dfl_gn_beta(beta, ch);
             }
         }
     }
@@ -110,10 +111,10 @@ static void cpu_group_norm_forward(dfl_backend *be, int n, int hw, int c, int gr
                 float *yr = y + ((size_t)i * hw + p) * c;
                 if (apply_silu) {
 #pragma omp simd
-                    for (int ch = 0; ch < c; ++ch) yr[ch] = dfl_cpu_siluf((xr[ch] - m[ch]) * sc[ch] + b[ch]);
+                    for (int ch = 0; ch < c; ++ch) yr[ch] = dfl_cpu_siluf(dfl_gn_affine(xr[ch] - m[ch], sc[ch], b[ch]));
                 } else {
 #pragma omp simd
-                    for (int ch = 0; ch < c; ++ch) yr[ch] = (xr[ch] - m[ch]) * sc[ch] + b[ch];
+                    for (int ch = 0; ch < c; ++ch) yr[ch] = dfl_gn_affine(xr[ch] - m[ch], sc[ch], b[ch]);
                 }
             }
         }
@@ -139,8 +140,8 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
             const size_t j = (size_t)i * c + ch;
             cm[j] = mean[i * groups + g];
             cr[j] = rstd[i * groups + g];
-            cs[j] = cr[j] * (gamma ? gamma[ch] : 1.0f);
-            cb[j] = beta ? beta[ch] : 0.0f;
+            cs[j] = dfl_gn_scale(cr[j], dfl_gn_gamma(gamma, ch));
+            cb[j] = dfl_gn_beta(beta, ch);
         }
     }
 
@@ -160,17 +161,17 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
 #pragma omp simd
                     for (int ch = 0; ch < c; ++ch) {
                         const float xc = xr[ch] - m[ch];
-                        const float da = dyr[ch] * dfl_cpu_silu_grad(xc * sc[ch] + b[ch]);
+                        const float da = dyr[ch] * dfl_cpu_silu_grad(dfl_gn_affine(xc, sc[ch], b[ch]));
                         dar[ch] = da; /* kept for pass 2 (dx may alias dy: same element) */
                         sd[ch] += (double)da;
-                        sdx[ch] += (double)da * (double)(xc * r[ch]);
+                        sdx[ch] += (double)da * (double)dfl_gn_xhat(xc, r[ch]);
                     }
                 } else {
 #pragma omp simd
                     for (int ch = 0; ch < c; ++ch) {
                         const float da = dyr[ch];
                         sd[ch] += (double)da;
-                        sdx[ch] += (double)da * (double)((xr[ch] - m[ch]) * r[ch]);
+                        sdx[ch] += (double)da * (double)dfl_gn_xhat(xr[ch] - m[ch], r[ch]);
                     }
                 }
             }
@@ -184,12 +185,13 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
             double t0, t1;
             group_totals(&s, partial, gamma, i, g, &t0, &t1);
             const double r = rstd[i * groups + g];
-            const double e_dxhat = t0 / count, e_dxhat_xhat = t1 / count;
+            float q, rr;
+            dfl_gn_bwd_qr(r, t0, t1, count, &q, &rr);
             for (int ch = g * s.cg; ch < (g + 1) * s.cg; ++ch) {
                 const size_t j = (size_t)i * c + ch;
-                cP[j] = (float)(r * (gamma ? gamma[ch] : 1.0f));
-                cQ[j] = (float)(-r * r * e_dxhat_xhat);
-                cR[j] = (float)(-r * e_dxhat);
+                cP[j] = dfl_gn_bwd_p(r, dfl_gn_gamma(gamma, ch));
+                cQ[j] = q;
+                cR[j] = rr;
             }
         }
     }
@@ -222,7 +224,7 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
                 const float *dar = (apply_silu ? dx : dy) + ((size_t)i * hw + p) * c;
                 float *dxr = dx + ((size_t)i * hw + p) * c;
 #pragma omp simd
-                for (int ch = 0; ch < c; ++ch) dxr[ch] = P[ch] * dar[ch] + Q[ch] * (xr[ch] - m[ch]) + R[ch];
+                for (int ch = 0; ch < c; ++ch) dxr[ch] = dfl_gn_bwd_dx(P[ch], dar[ch], Q[ch], xr[ch] - m[ch], R[ch]);
             }
         }
     }

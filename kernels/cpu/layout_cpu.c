@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpu/cpu_backend_internal.h"
+#include "shared/upsample.h"
 
 #define LAYOUT_PARALLEL_MIN 32768
 
@@ -28,7 +29,8 @@ static void cpu_upsample_forward(dfl_backend *be, int n, int h, int w, int c, co
     }
 }
 
-/* dx [n, h, w, c] = sum of dy over each 2x2 block, (0,0)+(0,1)+(1,0)+(1,1). */
+/* dx [n, h, w, c] = sum of dy over each 2x2 block, (0,0)+(0,1)+(1,0)+(1,1)
+ * (kernels/shared/upsample.h). */
 static void cpu_upsample_backward(dfl_backend *be, int n, int h, int w, int c, const float *dy, float *dx) {
     (void)be;
     const int wo = 2 * w;
@@ -42,7 +44,7 @@ static void cpu_upsample_backward(dfl_backend *be, int n, int h, int w, int c, c
                 const float *a = r0 + (size_t)2 * xx * c, *b = r1 + (size_t)2 * xx * c;
                 float *o = d + (size_t)xx * c;
 #pragma omp simd
-                for (int ch = 0; ch < c; ++ch) o[ch] = ((a[ch] + a[c + ch]) + b[ch]) + b[c + ch];
+                for (int ch = 0; ch < c; ++ch) o[ch] = dfl_upsample_bwd_sum(a[ch], a[c + ch], b[ch], b[c + ch]);
             }
         }
     }

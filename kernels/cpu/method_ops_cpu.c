@@ -75,7 +75,7 @@ static double cpu_qmse(dfl_backend *be, const dfl_qmse_args *a) {
         for (int64_t e = 0; e < elems; ++e) count += a->query[e] != 0;
         denom = (double)count;
     }
-    const float two_over_d = denom > 0.0 ? (float)(2.0 / denom) : 0.0f;
+    const float two_over_d = dfl_qmse_two_over_d(denom);
     double *part = dfl_cpu_ws(be, DFL_CPU_WS_REDUCE, sizeof(double) * 2 * (size_t)(chunks > 0 ? chunks : 1));
 #pragma omp parallel for schedule(static)
     for (int64_t k = 0; k < chunks; ++k) {
@@ -103,7 +103,7 @@ static double cpu_qmse(dfl_backend *be, const dfl_qmse_args *a) {
     }
     if (a->sum_sq) *a->sum_sq = sum;
     if (a->count) *a->count = cnt;
-    return denom > 0.0 ? sum / denom : 0.0;
+    return dfl_qmse_loss(sum, denom);
 }
 
 static void cpu_ensemble_reduce(dfl_backend *be, const dfl_ensemble_reduce_args *a) {

@@ -7,11 +7,13 @@
 //   S^T = K^T Q (scaled)       out^T = V P^T
 //   dP^T = V^T dout^T          dV^T = dout^T P
 //   dS = P (dP - rowsum(dP P)) dQ^T = K dS^T / sqrt(c)    dK^T = Q dS / sqrt(c)
-// The softmax sums in double in a fixed order, like the CPU backend.
+// The softmax sums in double in a fixed order, like the CPU backend; the
+// per-element softmax terms and the scale are kernels/shared/attention.h's.
 #include <math.h>
 
 #include "cuda/cuda_backend_internal.cuh"
 #include "cuda/reduce.cuh"
+#include "shared/attention.h"
 
 #define ATT_THREADS 256
 
@@ -30,7 +32,7 @@ __global__ void __launch_bounds__(ATT_THREADS) dfl_softmax_rows_kernel(int cols,
         sum += (double)e;
     }
     sum = dfl_block_sum(sum, shd);
-    const float inv = (float)(1.0 / sum);
+    const float inv = dfl_softmax_inv_sum(sum);
     for (int j = threadIdx.x; j < cols; j += blockDim.x) row[j] *= inv;
 }
 
@@ -41,9 +43,9 @@ __global__ void __launch_bounds__(ATT_THREADS)
     const float *pr = p + (size_t)blockIdx.x * cols;
     float *dr = ds + (size_t)blockIdx.x * cols;
     double dot = 0.0;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) dot += (double)dr[j] * (double)pr[j];
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) dot += dfl_softmax_bwd_dot_term(dr[j], pr[j]);
     const float fd = (float)dfl_block_sum(dot, shd);
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) dr[j] = pr[j] * (dr[j] - fd);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) dr[j] = dfl_softmax_bwd(pr[j], dr[j], fd);
 }
 
 static void check_rows(size_t rows) {
@@ -53,7 +55,7 @@ static void check_rows(size_t rows) {
 static void cuda_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out,
                                    float *probs) {
     if (n <= 0 || hw <= 0 || c <= 0) return;
-    const float scale = (float)(1.0 / sqrt((double)c));
+    const float scale = dfl_attention_scale(c);
     const int ld = 3 * c;
     const long long sqkv = (long long)hw * ld, sp = (long long)hw * hw, so = (long long)hw * c;
     dfl_cuda_gemm_batched(be, CUBLAS_OP_T, CUBLAS_OP_N, hw, hw, c, scale, qkv + c, ld, sqkv, qkv, ld, sqkv, 0.0f,
@@ -68,7 +70,7 @@ static void cuda_attention_forward(dfl_backend *be, int n, int hw, int c, const 
 static void cuda_attention_backward(dfl_backend *be, int n, int hw, int c, const float *qkv, const float *probs,
                                     const float *dout, float *dqkv) {
     if (n <= 0 || hw <= 0 || c <= 0) return;
-    const float scale = (float)(1.0 / sqrt((double)c));
+    const float scale = dfl_attention_scale(c);
     const int ld = 3 * c;
     const long long sqkv = (long long)hw * ld, sp = (long long)hw * hw, so = (long long)hw * c;
     float *ds = (float *)dfl_cuda_scratch(be, DFL_CUDA_SCR_TMP, (size_t)n * hw * hw * sizeof(float));

@@ -1,8 +1,9 @@
 // Elementwise ops of the CUDA backend: SiLU, add, scale, and the per-sample
 // channel bias (time-embedding add) with its backward. Each is one pass over
-// memory, float4-wide when the pointers allow.
-#include "cuda/activation.cuh"
+// memory, float4-wide when the pointers allow. SiLU and SiLU' are
+// kernels/shared/activation.h's (the CPU backend's formulas, over expf).
 #include "cuda/cuda_backend_internal.cuh"
+#include "shared/activation.h"
 
 #define DFL_GRID_STRIDE(i, n)                                                            \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);             \

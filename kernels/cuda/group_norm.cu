@@ -13,13 +13,17 @@
 // kernel sums them over samples in order. gamma/beta NULL mean 1/0;
 // dgamma/dbeta may be NULL. Every sum has a fixed order: deterministic.
 //
+// The per-group and per-element formulas are kernels/shared/group_norm.h's
+// (the CPU backend calls the same functions), SiLU shared/activation.h's.
+//
 // Each thread keeps one channel slot (VEC consecutive channels of the
 // group) for the whole block: blockDim is a multiple of c/groups/VEC.
 #include <math.h>
 
-#include "cuda/activation.cuh"
 #include "cuda/cuda_backend_internal.cuh"
 #include "cuda/reduce.cuh"
+#include "shared/activation.h"
+#include "shared/group_norm.h"
 
 #define GN_FWD_THREADS 1024
 #define GN_BWD_THREADS 512
@@ -78,12 +82,7 @@ __global__ void __launch_bounds__(GN_FWD_THREADS, 1)
     s = dfl_block_sum(s, sh);
     ss = dfl_block_sum(ss, sh);
     if (threadIdx.x == 0) {
-        const double count = (double)hw * cg;
-        const double mu = s / count;
-        double var = ss / count - mu * mu;
-        if (var < 0.0) var = 0.0;
-        stats[0] = (float)mu;
-        stats[1] = (float)(1.0 / sqrt(var + (double)eps));
+        dfl_gn_stats(s, ss, (double)hw * cg, eps, &stats[0], &stats[1]);
         mean[blockIdx.x] = stats[0];
         rstd[blockIdx.x] = stats[1];
     }
@@ -94,8 +93,8 @@ __global__ void __launch_bounds__(GN_FWD_THREADS, 1)
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
         const int ch = g * cg + cv * VEC + k;
-        sc[k] = r * (gamma ? gamma[ch] : 1.0f);
-        sb[k] = beta ? beta[ch] : 0.0f;
+        sc[k] = dfl_gn_scale(r, dfl_gn_gamma(gamma, ch));
+        sb[k] = dfl_gn_beta(beta, ch);
     }
     for (int p = p0; p < hw; p += pstep) {
         const size_t off = base + (size_t)p * cstride;
@@ -103,7 +102,7 @@ __global__ void __launch_bounds__(GN_FWD_THREADS, 1)
         vec_t o;
 #pragma unroll
         for (int k = 0; k < VEC; ++k) {
-            const float a = (gn_vec<VEC>::get(v, k) - m) * sc[k] + sb[k];
+            const float a = dfl_gn_affine(gn_vec<VEC>::get(v, k) - m, sc[k], sb[k]);
             gn_vec<VEC>::set(o, k, apply_silu ? dfl_siluf(a) : a);
         }
         yv[off] = o;
@@ -133,9 +132,9 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
         const int ch = g * cg + cv * VEC + k;
-        gm[k] = gamma ? gamma[ch] : 1.0f;
-        sc[k] = r * gm[k];
-        sb[k] = beta ? beta[ch] : 0.0f;
+        gm[k] = dfl_gn_gamma(gamma, ch);
+        sc[k] = dfl_gn_scale(r, gm[k]);
+        sb[k] = dfl_gn_beta(beta, ch);
     }
 
     // sweep 1: per-thread sums for its VEC channels
@@ -150,9 +149,9 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
             for (int k = 0; k < VEC; ++k) {
                 const float xc = gn_vec<VEC>::get(v, k) - m;
                 float da = gn_vec<VEC>::get(gv, k);
-                if (apply_silu) da *= dfl_silu_grad(xc * sc[k] + sb[k]);
+                if (apply_silu) da *= dfl_silu_grad(dfl_gn_affine(xc, sc[k], sb[k]));
                 ad[k] += (double)da;
-                adx[k] += (double)da * (double)(xc * r);
+                adx[k] += (double)da * (double)dfl_gn_xhat(xc, r);
             }
         }
     }
@@ -188,17 +187,17 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
             a += sd[cc];
             b += sdx[cc];
         }
-        const double count = (double)hw * cg;
-        coef[0] = a / count; // E_g[da gamma]
-        coef[1] = b / count; // E_g[da gamma xhat]
+        coef[0] = a; // sum_g da gamma
+        coef[1] = b; // sum_g da gamma xhat
     }
     __syncthreads();
     if (!active) return;
     const double rd = r;
-    const float Q = (float)(-rd * rd * coef[1]), R = (float)(-rd * coef[0]);
+    float Q, R;
+    dfl_gn_bwd_qr(rd, coef[0], coef[1], (double)hw * cg, &Q, &R);
     float P[VEC];
 #pragma unroll
-    for (int k = 0; k < VEC; ++k) P[k] = (float)(rd * gm[k]);
+    for (int k = 0; k < VEC; ++k) P[k] = dfl_gn_bwd_p(rd, gm[k]);
 
     // sweep 2: dx
     for (int p = p0; p < hw; p += pstep) {
@@ -209,8 +208,8 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
         for (int k = 0; k < VEC; ++k) {
             const float xc = gn_vec<VEC>::get(v, k) - m;
             float da = gn_vec<VEC>::get(gv, k);
-            if (apply_silu) da *= dfl_silu_grad(xc * sc[k] + sb[k]);
-            gn_vec<VEC>::set(o, k, P[k] * da + Q * xc + R);
+            if (apply_silu) da *= dfl_silu_grad(dfl_gn_affine(xc, sc[k], sb[k]));
+            gn_vec<VEC>::set(o, k, dfl_gn_bwd_dx(P[k], da, Q, xc, R));
         }
         dxv[off] = o;
     }

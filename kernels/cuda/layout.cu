@@ -3,6 +3,7 @@
 // channel concatenation and split, end padding / cropping, NCHW <-> NHWC
 // transposes (32x32 shared-memory tiles, coalesced both ways).
 #include "cuda/cuda_backend_internal.cuh"
+#include "shared/upsample.h"
 
 #define DFL_GRID_STRIDE(i, n)                                                            \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);             \
@@ -24,9 +25,7 @@ __global__ void dfl_upsample_fwd_kernel(int n, int h, int w, int c, const T *__r
     }
 }
 
-__device__ __forceinline__ float dfl_sum4(float a0, float a1, float b0, float b1) { return ((a0 + a1) + b0) + b1; }
-
-// dx = ((dy(2y,2x) + dy(2y,2x+1)) + dy(2y+1,2x)) + dy(2y+1,2x+1).
+// dx = ((dy(2y,2x) + dy(2y,2x+1)) + dy(2y+1,2x)) + dy(2y+1,2x+1) (shared/upsample.h).
 __global__ void dfl_upsample_bwd_kernel(int n, int h, int w, int c, const float *__restrict__ dy,
                                         float *__restrict__ dx) {
     const size_t total = (size_t)n * h * w * c;
@@ -40,7 +39,7 @@ __global__ void dfl_upsample_bwd_kernel(int n, int h, int w, int c, const float 
         const size_t i = p / h;
         const float *a = dy + (i * 2 * h + 2 * yy) * row + (size_t)2 * xx * c + ch;
         const float *b = a + row;
-        dx[j] = dfl_sum4(a[0], a[c], b[0], b[c]);
+        dx[j] = dfl_upsample_bwd_sum(a[0], a[c], b[0], b[c]);
     }
 }
 
@@ -58,8 +57,8 @@ __global__ void dfl_upsample_bwd4_kernel(int n, int h, int w, int c4, const floa
         const float4 *a = dy + (i * 2 * h + 2 * yy) * row + (size_t)2 * xx * c4 + ch;
         const float4 *b = a + row;
         const float4 a0 = a[0], a1 = a[c4], b0 = b[0], b1 = b[c4];
-        dx[j] = make_float4(dfl_sum4(a0.x, a1.x, b0.x, b1.x), dfl_sum4(a0.y, a1.y, b0.y, b1.y),
-                            dfl_sum4(a0.z, a1.z, b0.z, b1.z), dfl_sum4(a0.w, a1.w, b0.w, b1.w));
+        dx[j] = make_float4(dfl_upsample_bwd_sum(a0.x, a1.x, b0.x, b1.x), dfl_upsample_bwd_sum(a0.y, a1.y, b0.y, b1.y),
+                            dfl_upsample_bwd_sum(a0.z, a1.z, b0.z, b1.z), dfl_upsample_bwd_sum(a0.w, a1.w, b0.w, b1.w));
     }
 }
 

@@ -145,7 +145,7 @@ __global__ void __launch_bounds__(QMSE_THREADS)
     extern __shared__ float tile[]; // [tile_pixels][c] NHWC
     __shared__ double sh[33];
     const double D = denom > 0.0 ? denom : (double)*count;
-    const float two_over_d = D > 0.0 ? (float)(2.0 / D) : 0.0f;
+    const float two_over_d = dfl_qmse_two_over_d(D);
     const long long p0 = (long long)blockIdx.x * tile_pixels;
     const int np = (int)(pixels - p0 < tile_pixels ? pixels - p0 : tile_pixels);
     const int nv = np * c;
@@ -192,7 +192,7 @@ __global__ void __launch_bounds__(QMSE_THREADS)
     n = dfl_block_sum(n, sh);
     if (threadIdx.x == 0) {
         const double D = denom > 0.0 ? denom : (double)*count;
-        out[DFL_CUDA_SCALAR_QMSE] = D > 0.0 ? s / D : 0.0;
+        out[DFL_CUDA_SCALAR_QMSE] = dfl_qmse_loss(s, D);
         out[DFL_CUDA_SCALAR_QMSE_SUM] = s;
         out[DFL_CUDA_SCALAR_QMSE_COUNT] = n;
     }

@@ -116,7 +116,7 @@ typedef struct {
 
 typedef struct {
     dfl_adamw_hparams h;
-    float clip;      // > 0: scale gradients by min(1, clip / (norm + 1e-6))
+    float clip;      // > 0: scale gradients by dfl_clip_factor(clip, norm) (shared/adamw.h)
     float ema_decay;
 } opt_hparams;
 
@@ -163,11 +163,7 @@ __global__ void __launch_bounds__(OPT_THREADS)
     const int t = dfl_opt_find_tensor(start, count, blockIdx.x);
     const opt_tensor T = ts[t];
     dfl_adamw_hparams h = hp->h;
-    if (hp->clip > 0.0f) {
-        const double norm = sqrt(*sumsq);
-        const double f = (double)hp->clip / (norm + 1e-6);
-        if (f < 1.0) h.grad_scale *= (float)f;
-    }
+    if (hp->clip > 0.0f) h.grad_scale *= (float)dfl_clip_factor((double)hp->clip, sqrt(*sumsq));
     const float decay = hp->ema_decay;
     const size_t i0 = (size_t)(blockIdx.x - start[t]) * OPT_CHUNK;
     const size_t i1 = i0 + OPT_CHUNK < T.n ? i0 + OPT_CHUNK : T.n;

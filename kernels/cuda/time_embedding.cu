@@ -1,9 +1,9 @@
-// Sinusoidal time embedding (DESIGN.md §3): s = 1000 t, f_j =
-// exp(-ln(10000) j / h), h = dim / 2, out = [cos(s f), sin(s f)], cos block
-// first. Computed in double and rounded once, like the CPU backend: the
-// argument reaches 1000 rad, where a float argument would already be off
-// by ~6e-5. The op is tiny (n x dim), so double math costs nothing.
+// Sinusoidal time embedding (DESIGN.md §3) by kernels/shared/time_embedding.h,
+// the CPU backend's function: s = 1000 t, f_j = exp(-ln(10000) j / h),
+// h = dim / 2, out = [cos(s f), sin(s f)], cos block first, in double and
+// rounded once. One thread per (sample, j) pair.
 #include "cuda/cuda_backend_internal.cuh"
+#include "shared/time_embedding.h"
 
 __global__ void dfl_time_embedding_kernel(int n, int dim, const float *__restrict__ t, float *__restrict__ out) {
     const int h = dim / 2;
@@ -11,12 +11,7 @@ __global__ void dfl_time_embedding_kernel(int n, int dim, const float *__restric
     for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < total; k += (size_t)gridDim.x * blockDim.x) {
         const size_t i = k / h;
         const int j = (int)(k % h);
-        const double s = 1000.0 * (double)t[i];
-        const double f = exp(-log(10000.0) * (double)j / (double)h);
-        double sn, cs;
-        sincos(s * f, &sn, &cs);
-        out[i * dim + j] = (float)cs;
-        out[i * dim + h + j] = (float)sn;
+        dfl_time_embedding_pair(t[i], j, h, &out[i * dim + j], &out[i * dim + h + j]);
     }
 }
 

@@ -3,7 +3,7 @@
  *   p -= lr * ( (m / bc1) / (sqrt(v / bc2) + eps) + wd * p ),
  * with bias corrections bc1 = 1 - b1^step, bc2 = 1 - b2^step (decoupled
  * weight decay, Loshchilov & Hutter). g is already scaled by the clipping
- * factor. EMA: e = d e + (1-d) p. */
+ * factor, dfl_clip_factor. EMA: e = d e + (1-d) p. */
 #ifndef DYNFILL_SHARED_ADAMW_H
 #define DYNFILL_SHARED_ADAMW_H
 
@@ -27,6 +27,14 @@ DFL_HD void dfl_adamw_element(float *p, float *m, float *v, float g, const dfl_a
 }
 
 DFL_HD void dfl_ema_element(float *ema, float p, float decay) { *ema = decay * (*ema) + (1.0f - decay) * p; }
+
+/* Global-norm gradient clipping factor: clip / (norm + 1e-6) when clipping
+ * is on (clip > 0) and norm > clip, else 1 (so never above 1; a NaN norm
+ * gives 1). The host optimiser (host/optim.c) computes this expression and
+ * the CUDA multi-tensor step multiplies grad_scale by it on the device. */
+DFL_HD double dfl_clip_factor(double clip, double norm) {
+    return (clip > 0.0 && norm > clip) ? clip / (norm + 1e-6) : 1.0;
+}
 
 /* EMA decay with warm-up (DESIGN §2): min(target, (1 + n) / (10 + n)). */
 DFL_HD float dfl_ema_decay(float target, long step) {

@@ -19,7 +19,13 @@ DFL_HD double dfl_qmse_sq(float pred, float obs, int query) {
     return query ? d * d : 0.0;
 }
 
-/* Gradient of one element; two_over_d = 2 / D. */
+/* The gradient's factor 2 / D, 0 when D = 0 (no query entry). */
+DFL_HD float dfl_qmse_two_over_d(double d) { return d > 0.0 ? (float)(2.0 / d) : 0.0f; }
+
+/* The loss from the sum of squares: sum / D, 0 when D = 0. */
+DFL_HD double dfl_qmse_loss(double sum, double d) { return d > 0.0 ? sum / d : 0.0; }
+
+/* Gradient of one element; two_over_d = dfl_qmse_two_over_d(D). */
 DFL_HD float dfl_qmse_grad(float pred, float obs, int query, float two_over_d) {
     return query ? two_over_d * (pred - obs) : 0.0f;
 }

@@ -941,10 +941,9 @@ static void check_param_set(harness *H) {
                    1e-12);
     dfl_cuda_param_set_hparams(H->gpu, s, &h, clip, decay);
     dfl_cuda_param_set_step(H->gpu, s);
-    /* reference: clip factor on the host, then the CPU ops */
-    const double f = clip / (sqrt(sumsq) + 1e-6);
+    /* reference: clip factor on the host (the shared formula), then the CPU ops */
     dfl_adamw_hparams hc = h;
-    if (f < 1.0) hc.grad_scale *= (float)f;
+    hc.grad_scale *= (float)dfl_clip_factor(clip, sqrt(sumsq));
     for (int i = 0; i < T; ++i) {
         H->cpu->adamw_update(H->cpu, sizes[i], p[i].c, gr[i].c, m[i].c, v[i].c, &hc);
         H->cpu->ema_update(H->cpu, sizes[i], e[i].c, p[i].c, decay);
