@@ -54,8 +54,7 @@ void dfl_optimizer_destroy(dfl_optimizer *o) {
 double dfl_optimizer_step(dfl_optimizer *o, float *params, const float *grads) {
     dfl_backend *be = o->be;
     double norm = sqrt(be->sum_squares(be, o->n, grads));
-    double scale = 1.0;
-    if (o->cfg.clip > 0 && norm > o->cfg.clip) scale = o->cfg.clip / (norm + 1e-6);
+    const double scale = dfl_clip_factor(o->cfg.clip, norm);
     long t = o->step + 1; /* 1-based for bias correction */
     dfl_adamw_hparams h;
     h.lr = (float)dfl_optim_lr_at(&o->cfg, o->step);

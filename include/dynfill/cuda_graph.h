@@ -86,8 +86,9 @@ void dfl_cuda_param_set_destroy(dfl_backend *be, dfl_cuda_param_set *s);
 /* Sets the hyper-parameters the next dfl_cuda_param_set_step reads (an
  * asynchronous copy on be's stream; call it outside capture, before each
  * replay). clip > 0 multiplies h->grad_scale on the device by
- * min(1, clip / (sqrt(S) + 1e-6)), S = the SUMSQ slot (clip_grad_norm_
- * convention); clip <= 0 uses h->grad_scale as given. */
+ * dfl_clip_factor(clip, sqrt(S)) (kernels/shared/adamw.h: clip / (norm +
+ * 1e-6) when norm > clip, as the host optimiser), S = the SUMSQ slot;
+ * clip <= 0 uses h->grad_scale as given. */
 void dfl_cuda_param_set_hparams(dfl_backend *be, dfl_cuda_param_set *s, const struct dfl_adamw_hparams_s *h,
                                 float clip, float ema_decay);
 /* Sum of squares of all gradients (double, deterministic) into the SUMSQ slot. */
