@@ -240,7 +240,7 @@ static char *read_line(char *buf, int size, void *stream) {
         if (!st->text || !*st->text) return NULL;
         int n = 0;
         while (n < size - 1 && st->text[n] && st->text[n] != '\n') ++n;
-        if (st->text[n] == '\n' && n < size - 1) ++n;
+        if (n < size - 1 && st->text[n] == '\n') ++n;
         memcpy(buf, st->text, (size_t)n);
         buf[n] = 0;
         st->text += n;

@@ -34,7 +34,7 @@ static dfl_status nc_err(const char *path, const char *what, int e) {
 static int name_has(const char *name, const char *needle) {
     char low[NC_MAX_NAME + 1];
     size_t i = 0;
-    for (; name[i] && i < NC_MAX_NAME; ++i) low[i] = (char)tolower((unsigned char)name[i]);
+    for (; i < NC_MAX_NAME && name[i]; ++i) low[i] = (char)tolower((unsigned char)name[i]);
     low[i] = 0;
     return strstr(low, needle) != NULL;
 }
