@@ -9,6 +9,7 @@
 
 #include "dynfill/method.h"
 #include "shared/noise_context.h"
+#include "shared/buffer.h"
 #include "shared/context_plan.h"
 #include "shared/mask_strategy.h"
 
@@ -25,10 +26,11 @@ void dfl_context_plan_free(dfl_context_plan *plan) {
 static void plan_layout(dfl_context_plan *plan, int64_t slots, int blocks) {
     size_t bytes = (size_t)dfl_plan_bytes(slots, blocks);
     if (bytes > plan->capacity) {
+        const size_t want = dfl_buffer_grow_bytes(bytes, 64);
         free(plan->data);
         plan->data = NULL;
-        if (posix_memalign(&plan->data, 64, bytes) != 0) DFL_PANIC("out of memory allocating %zu bytes", bytes);
-        plan->capacity = bytes;
+        if (posix_memalign(&plan->data, 64, want) != 0) DFL_PANIC("out of memory allocating %zu bytes", want);
+        plan->capacity = want;
     }
     memset(plan->data, 0, bytes);
     plan->bytes = bytes;

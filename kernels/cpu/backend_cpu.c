@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu/cpu_backend_internal.h"
+#include "shared/buffer.h"
 
 /* Copies larger than this are split across threads. */
 #define DFL_CPU_PARALLEL_COPY_BYTES ((size_t)1 << 20)
@@ -28,9 +29,7 @@ void *dfl_cpu_buffer_reserve(dfl_cpu_buffer *b, size_t bytes) {
     if (bytes <= b->bytes && b->ptr) return b->ptr;
     free(b->ptr);
     b->ptr = NULL;
-    size_t want = bytes + bytes / 4; /* head-room so slowly growing shapes do not reallocate each call */
-    want = (want + 63) & ~(size_t)63;
-    if (want < 64) want = 64;
+    const size_t want = dfl_buffer_grow_bytes(bytes, 64);
     if (posix_memalign(&b->ptr, 64, want) != 0) DFL_PANIC("out of memory allocating %zu bytes", want);
     b->bytes = want;
     return b->ptr;

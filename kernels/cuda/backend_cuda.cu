@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cuda/cuda_backend_internal.cuh"
+#include "shared/buffer.h"
 
 // Fixed cuBLAS workspace: with a user workspace cuBLAS never allocates
 // during a call, which graph capture requires (cublasSetWorkspace docs).
@@ -54,9 +55,7 @@ void *dfl_cuda_scratch(dfl_backend *be, int slot, size_t bytes) {
         cudaCheck(cudaFree(b->ptr));
     }
     b->ptr = NULL;
-    size_t want = bytes + bytes / 4; // head-room for slowly growing shapes
-    want = (want + 255) & ~(size_t)255;
-    if (want < 256) want = 256;
+    const size_t want = dfl_buffer_grow_bytes(bytes, 256);
     cudaCheck(cudaMalloc(&b->ptr, want));
     b->bytes = want;
     return b->ptr;

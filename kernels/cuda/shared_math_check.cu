@@ -6,6 +6,7 @@
 #include "shared/activation.h"
 #include "shared/adamw.h"
 #include "shared/attention.h"
+#include "shared/buffer.h"
 #include "shared/group_norm.h"
 #include "shared/philox.h"
 #include "shared/schedule.h"

@@ -7,6 +7,7 @@
 #include "dfl_test.h"
 #include "shared/adamw.h"
 #include "shared/attention.h"
+#include "shared/buffer.h"
 #include "shared/group_norm.h"
 #include "shared/qmse.h"
 #include "shared/time_embedding.h"
@@ -188,7 +189,20 @@ static void test_clip_and_upsample(void) {
     CHECK_CLOSE(dfl_qmse_grad(1.5f, 0.5f, 1, dfl_qmse_two_over_d(4.0)), 0.5, 0);
 }
 
+/* The growth rule of scratch buffers (kernels/shared/buffer.h). */
+static void test_buffer_growth(void) {
+    CHECK(dfl_buffer_grow_bytes(0, 64) == 64);
+    CHECK(dfl_buffer_grow_bytes(1, 64) == 64);
+    CHECK(dfl_buffer_grow_bytes(1000, 64) == 1280); /* 1250 rounded up to 64 */
+    CHECK(dfl_buffer_grow_bytes(1000, 256) == 1280);
+    for (size_t need = 1; need < 100000; need = need * 3 + 7) {
+        const size_t got = dfl_buffer_grow_bytes(need, 256);
+        CHECK(got >= need + need / 4 && got % 256 == 0 && got < need + need / 4 + 256);
+    }
+}
+
 int main(void) {
+    test_buffer_growth();
     test_activation();
     test_time_embedding();
     test_attention();
