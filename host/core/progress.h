@@ -1,4 +1,4 @@
-/* Progress reporting for long work (DESIGN.md §5): a bar with rate and ETA
+/* Progress reporting for long work (docs/design.md, "Command line"): a bar with rate and ETA
  * redrawn in place on a terminal, plain periodic lines otherwise (logs,
  * pipes, Slurm output). Everything goes to stderr.
  *

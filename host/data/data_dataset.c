@@ -1,5 +1,5 @@
 /* Opening and validating observed datasets, and reading their samples
- * (include/dynfill/data.h, DESIGN.md §4). Only /obs and /mask are ever
+ * (include/dynfill/data.h, docs/design.md, "Files"). Only /obs and /mask are ever
  * opened here. */
 #include <fcntl.h>
 #include <sys/mman.h>

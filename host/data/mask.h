@@ -1,4 +1,4 @@
-/* Observation mask patterns behind `dynfill mask` (DESIGN.md §4-§5).
+/* Observation mask patterns behind `dynfill mask` (docs/design.md, "Files" and "Command line").
  * Every mask is a pure function of (seed, sample, pattern): sample i's
  * mask does not depend on N, the chunking or the thread count.
  *

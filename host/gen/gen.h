@@ -1,4 +1,4 @@
-/* Physical generators behind `dynfill gen` (DESIGN.md §5): a 2D
+/* Physical generators behind `dynfill gen` (docs/design.md, "Command line"): a 2D
  * incompressible Navier-Stokes solver, exact linear advection and a
  * shallow-water dam break, plus the Gaussian random fields that seed them.
  * Grids are row-major [y][x] doubles of n x n cells. Each solver is

@@ -1,5 +1,5 @@
 /* Query coverage of a context/query strategy on a dataset's masks
- * (Theorem 1 of the paper; DESIGN.md §1; docs/method.md "Coverage").
+ * (Theorem 1 of the paper; docs/design.md, "The method"; docs/method.md "Coverage").
  *
  * Entry i is learned only if it is queried with positive probability given
  * a context that looks like the contexts it will have at imputation. The

@@ -1,4 +1,4 @@
-/* Strategy parameters of the method (DESIGN.md §1, config [method]):
+/* Strategy parameters of the method (docs/design.md, "The method", config [method]):
  * defaults, parsing, validation (include/dynfill/method_ops.h). */
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Per-batch context plan (include/dynfill/method_ops.h): the per-sample
- * decisions of DESIGN.md §1 that are not per element — the diffusion time
+ * decisions of docs/design.md, "The method" that are not per element — the diffusion time
  * t, which observed blocks the block strategy hides, which partner mask the
  * empirical strategy intersects — computed on the host from the masks so
  * that the fused ops stay one elementwise pass. Every choice is Philox

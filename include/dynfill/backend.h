@@ -1,4 +1,4 @@
-/* The compute backend interface (DESIGN.md §2): a C struct of function
+/* The compute backend interface (docs/design.md, "Backend interface"): a C struct of function
  * pointers, ggml/darknet style. The dfl-unet forward and backward
  * (host/unet_*.c) are written once against it; the CPU backend
  * (kernels/cpu) is the reference every other backend is tested against.
@@ -137,7 +137,7 @@ struct dfl_backend {
     void (*attention_backward)(dfl_backend *be, int n, int hw, int c, const float *qkv, const float *probs,
                                const float *dout, float *dqkv);
 
-    /* ---- time embedding: out [n, dim] = [cos(1000 t f), sin(1000 t f)], DESIGN §3 ---- */
+    /* ---- time embedding: out [n, dim] = [cos(1000 t f), sin(1000 t f)], docs/design.md, "The network: dfl-unet v1" ---- */
     void (*time_embedding)(dfl_backend *be, int n, int dim, const float *t, float *out);
 
     /* ---- optimiser ---- */

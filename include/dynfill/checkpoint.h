@@ -1,4 +1,4 @@
-/* Checkpoints (DESIGN.md §4): one HDF5 file with /params/<name>,
+/* Checkpoints (docs/design.md, "Files"): one HDF5 file with /params/<name>,
  * /ema/<name>, /adam_m/<name>, /adam_v/<name> (PyTorch names and shapes)
  * and root attributes: format_version, step, config (INI text), seed (the
  * RNG key), data_epoch, data_position, world_size, channels, periodic,

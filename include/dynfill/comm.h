@@ -1,4 +1,4 @@
-/* Communicator interface for data-parallel training (DESIGN.md §6): a C
+/* Communicator interface for data-parallel training (docs/design.md, "Distributed training"): a C
  * struct of function pointers with a single-process implementation (always
  * built), MPI (CPU backend; host/comm_mpi.c when MPI is found) and NCCL
  * (CUDA backend). Gradients are summed in place in backend memory; small

@@ -1,4 +1,4 @@
-/* CUDA-only helpers for the trainer and the data loader (DESIGN.md §2, §6;
+/* CUDA-only helpers for the trainer and the data loader (docs/design.md, "Backend interface" and "Distributed training";
  * docs/cuda-backend.md), beside the portable interface of backend.h:
  *
  *  - graph capture: record everything enqueued on a CUDA backend's stream

@@ -1,5 +1,5 @@
 /* Observed datasets, the streaming training loader and prediction files
- * (DESIGN.md §4, §6).
+ * (docs/design.md, "Files" and "Distributed training").
  *
  * A dataset file (HDF5) holds
  *   /obs   float32 [N, C, H, W]  observed values in the data's own units
@@ -182,7 +182,7 @@ dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t sta
  * normalised [rows, C, H, W] (spread may be NULL: written as 0). Written
  * values: pred * std + mean and spread * std per channel, except that
  * observed entries of /pred hold the source's observed value exactly
- * (DESIGN §1: output = M * x_obs + (1 - M) * x_hat) and /std is 0 there. */
+ * (docs/design.md, "The method": output = M * x_obs + (1 - M) * x_hat) and /std is 0 there. */
 dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const float *pred, const float *spread);
 /* Record how the prediction was made (root attribute `method`, e.g.
  * "diffusion K=10 steps=1" or "harmonic"); has_spread = 0 drops /std (a

@@ -1,6 +1,6 @@
 /* AdamW with global-norm gradient clipping, a learning-rate schedule
  * (linear warm-up, then constant or cosine) and an EMA of the weights with
- * warm-up decay min(ema, (1+n)/(10+n)) (DESIGN §2). The per-element update
+ * warm-up decay min(ema, (1+n)/(10+n)) (docs/design.md, "The method", optimiser and EMA). The per-element update
  * is kernels/shared/adamw.h, run by the backend. */
 #ifndef DYNFILL_OPTIM_H
 #define DYNFILL_OPTIM_H

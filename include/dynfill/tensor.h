@@ -1,7 +1,7 @@
 /* Tensors of the public API: a named, shaped view into a flat float buffer
  * (the network's parameters and gradients, checkpoint datasets). Layouts
  * are fixed by convention, not stored: activations NHWC, convolution
- * weights OIHW (PyTorch's), data files NCHW (DESIGN.md §2, §4). */
+ * weights OIHW (PyTorch's), data files NCHW (docs/design.md, "Architecture" and "Files"). */
 #ifndef DYNFILL_TENSOR_H
 #define DYNFILL_TENSOR_H
 

@@ -1,5 +1,5 @@
 /* CPU backend: construction, memory ops and the context's workspace
- * (DESIGN.md §2). The ops live in one file per family (conv_cpu.c,
+ * (docs/design.md, "Backend interface"). The ops live in one file per family (conv_cpu.c,
  * group_norm_cpu.c, elementwise_cpu.c, layout_cpu.c, dense_cpu.c,
  * optimizer_cpu.c) and register themselves into the vtable here. */
 #include <omp.h>

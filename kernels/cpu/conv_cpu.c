@@ -1,5 +1,5 @@
 /* 2D convolution forward, backward-data and backward-weights on oneDNN 2.6
- * (DESIGN.md §2, §3), for NHWC activations and OIHW weights.
+ * (docs/design.md, "Backend interface" and "The network: dfl-unet v1"), for NHWC activations and OIHW weights.
  *
  * One cache entry per (shape, direction, bias): the convolution primitive,
  * the reorders between the caller's layouts (NHWC activations, OIHW

@@ -1,5 +1,5 @@
 /* Dense ops of the CPU backend: linear layers and single-head attention
- * (DESIGN.md §3), with the GEMMs in oneDNN's dnnl_sgemm (row-major). */
+ * (docs/design.md, "The network: dfl-unet v1"), with the GEMMs in oneDNN's dnnl_sgemm (row-major). */
 #include "cpu/cpu_backend_internal.h"
 #include "cpu/fast_math_cpu.h"
 #include "shared/attention.h"

@@ -1,5 +1,5 @@
 /* Elementwise ops of the CPU backend: SiLU, add, scale, the per-sample
- * channel-bias add (time-embedding projection, DESIGN.md §3 ResBlock) and
+ * channel-bias add (time-embedding projection, docs/design.md, "The network: dfl-unet v1" ResBlock) and
  * its backward, and the sinusoidal time embedding. */
 #include "cpu/cpu_backend_internal.h"
 #include "cpu/fast_math_cpu.h"
@@ -65,7 +65,7 @@ static void cpu_channel_bias_backward(dfl_backend *be, int n, int hw, int c, con
     }
 }
 
-/* DESIGN §3: out = [cos(s f_0..h-1), sin(s f_0..h-1)], h = dim / 2, by
+/* docs/design.md, "The network: dfl-unet v1": out = [cos(s f_0..h-1), sin(s f_0..h-1)], h = dim / 2, by
  * kernels/shared/time_embedding.h (s = 1000 t, f_j = exp(-ln(10000) j / h),
  * in double, rounded once). */
 static void cpu_time_embedding(dfl_backend *be, int n, int dim, const float *t, float *out) {

@@ -1,5 +1,5 @@
 /* Group normalisation over NHWC [n, hw, c] with an optional fused SiLU
- * (DESIGN.md §3: GroupNorm 8 groups, eps 1e-5, affine).
+ * (docs/design.md, "The network: dfl-unet v1": GroupNorm 8 groups, eps 1e-5, affine).
  *
  * Forward, per sample i and group g over its hw * c/groups elements:
  *   mean = E[x], var = E[x^2] - mean^2 (both accumulated in double),

@@ -1,4 +1,4 @@
-/* Resampling and layout ops of the CPU backend (DESIGN.md §3): nearest x2
+/* Resampling and layout ops of the CPU backend (docs/design.md, "The network: dfl-unet v1"): nearest x2
  * upsampling, channel concatenation, end padding/cropping to a multiple of
  * 2^(L-1), and NCHW <-> NHWC transposes. All are data movement except the
  * upsampling backward, which sums each 2x2 block in a fixed order. */

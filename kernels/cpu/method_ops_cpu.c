@@ -1,5 +1,5 @@
 /* CPU implementation of the fused method ops (include/dynfill/method_ops.h,
- * DESIGN.md §2): OpenMP loops over the per-pixel / per-element math of
+ * docs/design.md, "Backend interface"): OpenMP loops over the per-pixel / per-element math of
  * kernels/shared, which the CUDA backend runs too. Every result is
  * independent of the thread count: draws are Philox keyed per element, and
  * the qmse reduction adds fixed chunks in a fixed order. */

@@ -1,4 +1,4 @@
-// Single-head attention over hw tokens (DESIGN.md §3), as cuBLAS strided
+// Single-head attention over hw tokens (docs/design.md, "The network: dfl-unet v1"), as cuBLAS strided
 // batched GEMMs around a row softmax kernel. qkv [n, hw, 3c] holds q | k | v
 // per token; probs [n, hw, hw] row i = softmax_j(q_i . k_j / sqrt(c)).
 // In cuBLAS's column-major view a row-major [hw, 3c] block is the 3c x hw

@@ -1,5 +1,5 @@
 // CUDA backend: construction, memory ops, scratch memory and the device
-// scalar slots (DESIGN.md §2). The ops live in one file per family
+// scalar slots (docs/design.md, "Backend interface"). The ops live in one file per family
 // (conv_cudnn.cu, group_norm.cu, elementwise.cu, layout.cu, dense_cublas.cu,
 // attention.cu, optimizer.cu, method_ops.cu) and register themselves into
 // the vtable here.

@@ -1,4 +1,4 @@
-// NCCL communicator (include/dynfill/comm.h, DESIGN.md §6).
+// NCCL communicator (include/dynfill/comm.h, docs/design.md, "Distributed training").
 //
 // Bootstrap: the host-side communicator of the launch (MPI under mpirun /
 // srun with several ranks, the single-process one otherwise; see

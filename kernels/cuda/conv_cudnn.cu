@@ -1,5 +1,5 @@
 // 2D convolution forward, backward-data and backward-weights through cuDNN 9's
-// legacy convolution API (DESIGN.md §2, §3), for NHWC activations and OIHW
+// legacy convolution API (docs/design.md, "Backend interface" and "The network: dfl-unet v1"), for NHWC activations and OIHW
 // weights.
 //
 // Plans: one cache entry per shape (dfl_conv_desc) holding, per direction,
@@ -27,7 +27,7 @@
 // Weights are rearranged to KRSC ([cout, k, k, cin], cuDNN's NHWC filter
 // layout) per call; weight gradients come back the same way.
 //
-// Circular padding (DESIGN.md §3): along a periodic axis the input is copied
+// Circular padding (docs/design.md, "The network: dfl-unet v1"): along a periodic axis the input is copied
 // with a k/2-pixel wrapped halo (fused with the bf16 conversion) and the
 // convolution runs with padding 0 along that axis, zeros along the other.
 // The output size is unchanged for stride 1 and 2. Backward-data computes

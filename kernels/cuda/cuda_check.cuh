@@ -1,5 +1,5 @@
 // Error checking for every CUDA runtime, cuDNN, cuBLAS and NCCL call of the
-// CUDA backend (DESIGN.md §8, llm.c style). A failing library call inside
+// CUDA backend (docs/design.md, "Architecture", llm.c style). A failing library call inside
 // an op is a bug or a broken device, never bad user input, so each macro
 // panics with the file:line of the call, the call's text and the library's
 // own error string.

@@ -1,4 +1,4 @@
-// Linear layers through cuBLAS (DESIGN.md §3), and the GEMM helpers the
+// Linear layers through cuBLAS (docs/design.md, "The network: dfl-unet v1"), and the GEMM helpers the
 // attention op shares. Row-major [rows, cols] matrices are read by cuBLAS
 // (column-major) as their transposes, so y = x W^T becomes
 // y^T = W x^T: gemm(T, N, m = out, n = rows, k = in, W, x).

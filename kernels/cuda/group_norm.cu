@@ -1,5 +1,5 @@
 // Group normalisation over NHWC [n, hw, c] with the SiLU fused in
-// (DESIGN.md §3: 8 groups, eps 1e-5, affine), one kernel per pass.
+// (docs/design.md, "The network: dfl-unet v1": 8 groups, eps 1e-5, affine), one kernel per pass.
 //
 // Forward, one block per (sample i, group g): one sweep accumulates sum and
 // sum of squares in double (var = E[x^2] - mean^2, as the CPU backend),

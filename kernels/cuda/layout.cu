@@ -1,4 +1,4 @@
-// Resampling and layout ops of the CUDA backend (DESIGN.md §3): nearest x2
+// Resampling and layout ops of the CUDA backend (docs/design.md, "The network: dfl-unet v1"): nearest x2
 // upsampling and its backward (2x2 sums in the CPU backend's order),
 // channel concatenation and split, end padding / cropping, NCHW <-> NHWC
 // transposes (32x32 shared-memory tiles, coalesced both ways).

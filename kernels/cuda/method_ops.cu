@@ -1,4 +1,4 @@
-// Fused method ops of the CUDA backend (DESIGN.md §2,
+// Fused method ops of the CUDA backend (docs/design.md, "Backend interface",
 // include/dynfill/method_ops.h): noise_context, qmse, ensemble_build and
 // ensemble_reduce. The per-pixel and per-element math is the shared code
 // of kernels/shared (noise_context.h, mask_strategy.h, qmse.h,

@@ -1,4 +1,4 @@
-// Sinusoidal time embedding (DESIGN.md §3) by kernels/shared/time_embedding.h,
+// Sinusoidal time embedding (docs/design.md, "The network: dfl-unet v1") by kernels/shared/time_embedding.h,
 // the CPU backend's function: s = 1000 t, f_j = exp(-ln(10000) j / h),
 // h = dim / 2, out = [cos(s f), sin(s f)], cos block first, in double and
 // rounded once. One thread per (sample, j) pair.

@@ -36,7 +36,7 @@ DFL_HD double dfl_clip_factor(double clip, double norm) {
     return (clip > 0.0 && norm > clip) ? clip / (norm + 1e-6) : 1.0;
 }
 
-/* EMA decay with warm-up (DESIGN §2): min(target, (1 + n) / (10 + n)). */
+/* EMA decay with warm-up (docs/design.md, "The method", optimiser and EMA): min(target, (1 + n) / (10 + n)). */
 DFL_HD float dfl_ema_decay(float target, long step) {
     float w = (1.0f + (float)step) / (10.0f + (float)step);
     return w < target ? w : target;

@@ -1,4 +1,4 @@
-/* Per-element math of single-head attention (DESIGN.md §3), shared by the
+/* Per-element math of single-head attention (docs/design.md, "The network: dfl-unet v1"), shared by the
  * CPU and CUDA backends:
  *   S = Q K^T / sqrt(c),  P = softmax_rows(S),
  *   softmax forward: e_j = exp(s_j - max_k s_k), p_j = e_j * (1 / sum_k e_k)

@@ -1,4 +1,4 @@
-/* Ensemble reduction of DESIGN.md §1 (single-step imputation [ref]):
+/* Ensemble reduction of docs/design.md, "The method" (single-step imputation [ref]):
  * mean and spread over the K context draws of one element,
  *   mean = (1/K) Σ_k p_k,   std = sqrt((1/K) Σ_k (p_k − mean)²)
  * (population std, divisor K; 0 for K = 1), two passes in double in k

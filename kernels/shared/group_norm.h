@@ -1,4 +1,4 @@
-/* Per-group and per-element math of group normalisation (DESIGN.md §3),
+/* Per-group and per-element math of group normalisation (docs/design.md, "The network: dfl-unet v1"),
  * shared by the CPU and CUDA backends. Per sample and group of `count`
  * elements (hw pixels x c/groups channels), from the sums of x and x^2
  * accumulated in double:

@@ -1,5 +1,5 @@
 /* Context / query mask sampling of the training strategies, per element
- * (DESIGN.md §1 table). Shared by the CPU and CUDA fused method ops and by
+ * (docs/design.md, "The method" table). Shared by the CPU and CUDA fused method ops and by
  * the host (coverage estimate, tests), so every one of them draws the very
  * same masks for the same keys.
  *

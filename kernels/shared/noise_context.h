@@ -1,5 +1,5 @@
 /* Per-pixel body of the fused noise_context and ensemble_build ops
- * (DESIGN.md §1, §2), shared by the CPU and CUDA backends:
+ * (docs/design.md, "The method" and "Backend interface"), shared by the CPU and CUDA backends:
  *
  *   x_t      = M ⊙ (α(t) x_obs + σ(t) ε),  ε = normal(seed, noise_stream, index)
  *   input    = [M_ctx ⊙ x_t, M_ctx]        (2C channels, NHWC pixel)

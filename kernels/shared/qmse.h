@@ -1,4 +1,4 @@
-/* Query-masked MSE of DESIGN.md §1 [ref], per element:
+/* Query-masked MSE of docs/design.md, "The method" [ref], per element:
  *   L = Σ M_qry ⊙ (x̂0 − x_obs)² / D,   dL/dx̂0 = 2 M_qry ⊙ (x̂0 − x_obs) / D,
  * D = Σ M_qry over the batch (or a caller-given normaliser, e.g. the query
  * count of the global batch across ranks). Squares are accumulated in

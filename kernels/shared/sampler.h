@@ -1,4 +1,4 @@
-/* Per-element update of the multi-step sampler (DESIGN.md §1 [ref]):
+/* Per-element update of the multi-step sampler (docs/design.md, "The method" [ref]):
  *   eps_hat = clip((x_s - alpha_s x0_hat) / sigma_s, -5, 5), and on observed
  *   entries the noise the observation implies, clip((x_s - alpha_s x_obs) / sigma_s);
  *   ddim (eta = 0): x_t = alpha_t x0_hat + sigma_t eps_hat;

@@ -1,4 +1,4 @@
-/* VP noise schedule of DESIGN.md §1 [ref]:
+/* VP noise schedule of docs/design.md, "The method" [ref]:
  *   log alpha(t) = -1/4 t^2 (beta_max - beta_min) - 1/2 t beta_min,
  *   sigma(t) = sqrt(1 - alpha(t)^2),  beta_min = 0.1, beta_max = 20. */
 #ifndef DYNFILL_SHARED_SCHEDULE_H

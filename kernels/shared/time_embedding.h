@@ -1,4 +1,4 @@
-/* Sinusoidal time embedding (DESIGN.md §3), shared by the CPU and CUDA
+/* Sinusoidal time embedding (docs/design.md, "The network: dfl-unet v1"), shared by the CPU and CUDA
  * backends: s = 1000 t, f_j = exp(-ln(10000) j / h), h = dim / 2,
  *   out[j] = cos(s f_j),  out[h + j] = sin(s f_j)   (cos block first).
  * Computed in double and rounded once, so the result is the correctly

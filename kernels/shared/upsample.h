@@ -1,4 +1,4 @@
-/* Nearest x2 upsampling backward (DESIGN.md §3), shared by the CPU and CUDA
+/* Nearest x2 upsampling backward (docs/design.md, "The network: dfl-unet v1"), shared by the CPU and CUDA
  * backends: each input gradient is the sum of its 2x2 block of output
  * gradients, added in one fixed order,
  *   dx(y, x) = ((dy(2y, 2x) + dy(2y, 2x+1)) + dy(2y+1, 2x)) + dy(2y+1, 2x+1). */

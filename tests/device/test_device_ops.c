@@ -1,4 +1,4 @@
-/* Device suite, part 1 (DESIGN.md §7, ggml style): one table of op cases,
+/* Device suite, part 1 (docs/design.md, "Testing", ggml style): one table of op cases,
  * each run on the CPU backend (the reference) and on the CUDA backend with
  * the same random inputs, compared by normalised error
  *     err = max|gpu - cpu| / max|cpu|

@@ -1,4 +1,4 @@
-/* Device suite, part 2 (DESIGN.md §7): a short training run of dfl-unet v1
+/* Device suite, part 2 (docs/design.md, "Testing"): a short training run of dfl-unet v1
  * through the real trainer (include/dynfill/train.h) on the CPU backend
  * and on the CUDA backend, from the same initial weights (Philox init) and
  * the same batches and keys. The network has two levels, attention, a

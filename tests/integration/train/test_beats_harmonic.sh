@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §7: a tiny training run's loss falls and its imputation beats harmonic interpolation.
+# docs/design.md, "Testing": a tiny training run's loss falls and its imputation beats harmonic interpolation.
 # Navier-Stokes (Kolmogorov) 32x32 with 8 of 9 blocks of a 3x3 grid missing, the block strategy,
 # a base-8 two-level network, 400 steps of 8: the K=10 ensemble must score a lower missing-entry
 # MSE than Laplace interpolation on 32 held-out fields (measured here: about 10 % lower), and the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §6: two ranks with per-rank batch B train to the weights one rank
+# docs/design.md, "Distributed training": two ranks with per-rank batch B train to the weights one rank
 # trains with batch 2B from the same seed and data order (norm-wise relative
 # error of /params <= 1e-5). Control: one rank with batch B (half the global
 # batch) must NOT match, so the tolerance can tell the runs apart.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §6: a 2-rank run checkpointed at step 3 resumes on 1 rank.
+# docs/design.md, "Distributed training": a 2-rank run checkpointed at step 3 resumes on 1 rank.
 # The checkpoint keeps the global stream cursor (epoch, position); the
 # loader of the resumed run continues the stream from it with its own
 # global batch (world x train.batch).

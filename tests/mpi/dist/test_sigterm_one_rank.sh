@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §6: SIGTERM to ONE rank (rank 1, which writes nothing itself) of a
+# docs/design.md, "Distributed training": SIGTERM to ONE rank (rank 1, which writes nothing itself) of a
 # 2-rank run stops both ranks at the same step: both exit 0 (mpirun's exit
 # status), rank 0 writes a checkpoint at that step whose cursor matches it,
 # and a 1-rank --resume loads it and continues. Then the same through

@@ -1,4 +1,4 @@
-/* Streaming loader (include/dynfill/data.h, DESIGN.md §6):
+/* Streaming loader (include/dynfill/data.h, docs/design.md, "Distributed training"):
  *  - batches hold exactly the normalised /obs and /mask of the file; a
  *    /truth of garbage in the same file never reaches them;
  *  - each epoch is a Philox permutation of the split, reproducible by

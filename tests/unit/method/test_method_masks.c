@@ -1,4 +1,4 @@
-/* Mask statistics of the five context/query strategies (DESIGN.md §1
+/* Mask statistics of the five context/query strategies (docs/design.md, "The method"
  * table) drawn through the per-batch plan and the host sampler, which
  * runs the same per-element code as the fused ops: ratios within binomial
  * error, subset relations M_ctx ⊆ M and M_qry ⊆ M, complement

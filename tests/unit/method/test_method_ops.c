@@ -41,7 +41,7 @@ static uint8_t *random_mask(size_t n, float p, uint64_t seed) {
     return m;
 }
 
-/* α(t), σ(t) of DESIGN §1 in double. */
+/* α(t), σ(t) of docs/design.md, "The method" in double. */
 static void schedule(double t, double *alpha, double *sigma) {
     double la = -0.25 * t * t * (20.0 - 0.1) - 0.5 * t * 0.1;
     *alpha = exp(la);

@@ -1,6 +1,6 @@
 /* Helpers shared by the ops tests: random inputs (Philox, so every run
  * sees the same data), float <-> double copies, the normalised error
- * max|got - ref| / max|ref| of DESIGN.md §7, and bitwise comparison. */
+ * max|got - ref| / max|ref| of docs/design.md, "Testing", and bitwise comparison. */
 #ifndef DYNFILL_TEST_OPS_UTIL_H
 #define DYNFILL_TEST_OPS_UTIL_H
 

@@ -1,5 +1,5 @@
 /* Naive double-precision reference implementations of the backend ops
- * (DESIGN.md §7: "every CPU op against a naive loop"). Plain loops, same
+ * (docs/design.md, "Testing": "every CPU op against a naive loop"). Plain loops, same
  * layouts as include/dynfill/backend.h (NHWC activations, OIHW weights);
  * every backward here is itself checked against central finite
  * differences in test_ops_ref_gradients.c. */

@@ -1,5 +1,5 @@
 /* The naive references' backward passes against central finite
- * differences in double precision (DESIGN.md §7), over every element of
+ * differences in double precision (docs/design.md, "Testing"), over every element of
  * small inputs: with L = sum(r * f(inputs)) for a fixed random r, the
  * reference backward given dy = r must match (L(p + h) - L(p - h)) / 2h for
  * every input element p. This validates the references the backend is
