@@ -1,4 +1,4 @@
-/* The model options of the bench commands (host/bench_model.h). */
+/* The model options of the bench commands (host/bench/bench_model.h). */
 #include "bench_model.h"
 
 #include <stdio.h>

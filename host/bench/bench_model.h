@@ -1,5 +1,5 @@
 /* The dfl-unet that `bench train` and `bench impute` build from their
- * command-line options (host/bench_model.c). */
+ * command-line options (host/bench/bench_model.c). */
 #ifndef DYNFILL_HOST_BENCH_MODEL_H
 #define DYNFILL_HOST_BENCH_MODEL_H
 

@@ -1,5 +1,5 @@
 /* dynfill coverage: per-entry query probability of a strategy on a
- * dataset's masks (Theorem 1; host/coverage.h, docs/method.md). */
+ * dataset's masks (Theorem 1; host/method/coverage.h, docs/method.md). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

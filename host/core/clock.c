@@ -1,4 +1,4 @@
-/* Monotonic clock and medians (host/clock.h). */
+/* Monotonic clock and medians (host/core/clock.h). */
 #include "clock.h"
 
 #include <stdlib.h>

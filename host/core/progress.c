@@ -1,4 +1,4 @@
-/* Progress reporter (host/progress.h). */
+/* Progress reporter (host/core/progress.h). */
 #include "progress.h"
 
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Shared pieces of dataset files: per-channel moments of observed entries,
- * the common attributes and their parsing (host/data_internal.h). */
+ * the common attributes and their parsing (host/data/data_internal.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

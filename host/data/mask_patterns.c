@@ -1,4 +1,4 @@
-/* Observation mask patterns (host/mask.h). */
+/* Observation mask patterns (host/data/mask.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

@@ -141,6 +141,6 @@ dfl_comm *dfl_comm_mpi_create(void) {
     return c;
 }
 #else
-/* Built without MPI: host/comm_single.c provides dfl_comm_mpi_create. */
+/* Built without MPI: host/dist/comm_single.c provides dfl_comm_mpi_create. */
 typedef int dfl_comm_mpi_unused;
 #endif

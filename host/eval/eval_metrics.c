@@ -1,4 +1,4 @@
-/* Error metrics (host/eval_metrics.h). */
+/* Error metrics (host/eval/eval_metrics.h). */
 #include "eval_metrics.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Table and JSON output of `dynfill eval` (host/eval_report.h). */
+/* Table and JSON output of `dynfill eval` (host/eval/eval_report.h). */
 #include "eval_report.h"
 
 #include <math.h>

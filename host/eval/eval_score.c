@@ -1,5 +1,5 @@
 /* Scoring a whole prediction file against its truth file in blocks of
- * samples (host/eval_metrics.h). */
+ * samples (host/eval/eval_metrics.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

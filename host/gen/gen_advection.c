@@ -1,5 +1,5 @@
 /* Exact 2D linear advection on the unit torus by Fourier phase shift
- * (host/gen.h): u(x, t) = u0(x - c t) holds exactly for a band-limited u0,
+ * (host/gen/gen.h): u(x, t) = u0(x - c t) holds exactly for a band-limited u0,
  * whose Fourier coefficients just rotate: u_hat(k, t) = u_hat0(k) e^{-i k.c t}. */
 #include <fftw3.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Gaussian random fields on the unit torus (host/gen.h). */
+/* Gaussian random fields on the unit torus (host/gen/gen.h). */
 #include <fftw3.h>
 #include <math.h>
 #include <string.h>

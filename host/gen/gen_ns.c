@@ -1,5 +1,5 @@
 /* 2D incompressible Navier-Stokes in vorticity form on a periodic square,
- * pseudo-spectral (host/gen.h). The state is the r2c spectrum of the
+ * pseudo-spectral (host/gen/gen.h). The state is the r2c spectrum of the
  * vorticity, unnormalised (FFTW convention: c2r of it is n^2 * w). */
 #include <fftw3.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* 2D shallow-water equations, finite volumes (host/gen.h): MUSCL with the
+/* 2D shallow-water equations, finite volumes (host/gen/gen.h): MUSCL with the
  * minmod limiter on the conserved variables, Rusanov (local Lax-Friedrichs)
  * fluxes, SSP-RK2 (Heun) in time, reflective walls via two ghost layers.
  * The x and y sweeps share one flux function with the momenta swapped,

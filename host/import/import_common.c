@@ -1,4 +1,4 @@
-/* Shared part of `dynfill import` (host/import.h): time selection, global
+/* Shared part of `dynfill import` (host/import/import.h): time selection, global
  * longitude detection, and writing the dataset or truth file. */
 #include <errno.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Plain HDF5 arrays for `dynfill import` (host/import.h): datasets
+/* Plain HDF5 arrays for `dynfill import` (host/import/import.h): datasets
  * [T, H, W], [T, K, H, W] (K channels each) or [H, W] (one sample), NaN
  * or a fill value (--fill, or the dataset attribute _FillValue,
  * fill_value or missing_value) marking missing entries. Latitude and

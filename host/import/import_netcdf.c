@@ -1,4 +1,4 @@
-/* NetCDF source for `dynfill import` (host/import.h): classic and NetCDF-4
+/* NetCDF source for `dynfill import` (host/import/import.h): classic and NetCDF-4
  * files through libnetcdf. Variables are [time, lat, lon], [time, level,
  * lat, lon] (one channel per level) or [lat, lon] (one sample); values are
  * unpacked with scale_factor / add_offset; _FillValue, missing_value, the

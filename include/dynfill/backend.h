@@ -1,6 +1,6 @@
 /* The compute backend interface (docs/design.md, "Backend interface"): a C struct of function
  * pointers, ggml/darknet style. The dfl-unet forward and backward
- * (host/unet_*.c) are written once against it; the CPU backend
+ * (host/model/unet.c) are written once against it; the CPU backend
  * (kernels/cpu) is the reference every other backend is tested against.
  *
  * Conventions shared by every op:

@@ -1,6 +1,6 @@
 /* Communicator interface for data-parallel training (docs/design.md, "Distributed training"): a C
  * struct of function pointers with a single-process implementation (always
- * built), MPI (CPU backend; host/comm_mpi.c when MPI is found) and NCCL
+ * built), MPI (CPU backend; host/dist/comm_mpi.c when MPI is found) and NCCL
  * (CUDA backend). Gradients are summed in place in backend memory; small
  * host values (loss sums, query counts, stop flags) are reduced on the host. */
 #ifndef DYNFILL_COMM_H

@@ -30,7 +30,7 @@ DFL_HD void dfl_ema_element(float *ema, float p, float decay) { *ema = decay * (
 
 /* Global-norm gradient clipping factor: clip / (norm + 1e-6) when clipping
  * is on (clip > 0) and norm > clip, else 1 (so never above 1; a NaN norm
- * gives 1). The host optimiser (host/optim.c) computes this expression and
+ * gives 1). The host optimiser (host/model/optim.c) computes this expression and
  * the CUDA multi-tensor step multiplies grad_scale by it on the device. */
 DFL_HD double dfl_clip_factor(double clip, double norm) {
     return (clip > 0.0 && norm > clip) ? clip / (norm + 1e-6) : 1.0;

@@ -1,5 +1,5 @@
 /* Memory layout of a per-batch context plan (include/dynfill/method_ops.h,
- * host/method_plan.c): one contiguous block the host fills before each
+ * host/method/method_plan.c): one contiguous block the host fills before each
  * noise_context / ensemble_build call and the op reads (from backend
  * memory). Everything that changes from call to call lives here — the RNG
  * keys, t, the block and partner choices — so a captured CUDA graph replays

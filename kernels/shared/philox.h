@@ -5,7 +5,7 @@
  *
  * Counter = (index lo, index hi, stream lo, stream hi), key = (seed lo,
  * seed hi). Checked against the published known-answer vectors in
- * tests/unit/test_philox.c. */
+ * tests/unit/shared/test_philox.c. */
 #ifndef DYNFILL_SHARED_PHILOX_H
 #define DYNFILL_SHARED_PHILOX_H
 

@@ -1,4 +1,4 @@
-/* Navier-Stokes generator against physics (host/gen.h):
+/* Navier-Stokes generator against physics (host/gen/gen.h):
  *  - a Taylor-Green vortex (an exact steady solution of the Euler terms)
  *    decays at exactly the viscous rate exp(-nu |k|^2 t);
  *  - the velocity is divergence-free and its curl is the vorticity

@@ -1,4 +1,4 @@
-/* Observation mask patterns (host/mask.h): parsing, the statistics each
+/* Observation mask patterns (host/data/mask.h): parsing, the statistics each
  * pattern promises, determinism by seed and independence from chunking. */
 #include <math.h>
 #include <stdio.h>

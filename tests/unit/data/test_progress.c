@@ -1,4 +1,4 @@
-/* Progress reporter (host/progress.h): plain periodic lines when stderr is
+/* Progress reporter (host/core/progress.h): plain periodic lines when stderr is
  * not a terminal, with label, counts, rate, ETA and a final line. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* The coverage estimate of Theorem 1 (host/coverage.h) on synthetic masks:
+/* The coverage estimate of Theorem 1 (host/method/coverage.h) on synthetic masks:
  *   - pixel contexts on block-missing masks: entries deep inside missing
  *     blocks are never queried (zero > 0, warning);
  *   - block contexts on the same masks: every entry covered, about 1/2
