@@ -363,11 +363,7 @@ char *dfl_config_to_text(const dfl_config *c) {
             cur = k->section;
         }
         n += snprintf(line + n, sizeof line - (size_t)n, "%s = %s\n", k->name, val);
-        if (len + (size_t)n + 1 > cap) {
-            cap = 2 * cap + (size_t)n;
-            out = realloc(out, cap);
-            if (!out) DFL_PANIC("out of memory");
-        }
+        out = dfl_xgrow(out, &cap, len + (size_t)n + 1, 1);
         memcpy(out + len, line, (size_t)n + 1);
         len += (size_t)n;
     }

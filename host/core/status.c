@@ -49,6 +49,16 @@ void *dfl_xcalloc(size_t count, size_t size) {
     return p;
 }
 
+void *dfl_xgrow(void *items, size_t *capacity, size_t need, size_t elem) {
+    if (need <= *capacity) return items;
+    size_t cap = *capacity ? *capacity : 16;
+    while (cap < need) cap *= 2;
+    void *p = realloc(items, cap * elem);
+    if (!p) DFL_PANIC("out of memory growing an array to %zu x %zu bytes", cap, elem);
+    *capacity = cap;
+    return p;
+}
+
 void dfl_set_quiet(int quiet) { g_quiet = quiet; }
 
 void dfl_info(const char *fmt, ...) {

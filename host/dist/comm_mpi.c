@@ -25,7 +25,8 @@ typedef struct {
     size_t stage_n;
     int owns_init;
     MPI_Request *requests; /* non-blocking sums begun during backward */
-    int nreq, capreq;
+    int nreq;
+    size_t capreq;
 } mpi_ctx;
 
 /* MPI counts are int: reduce in chunks of at most 2^30 elements. */
@@ -62,11 +63,7 @@ static void mpi_allreduce_begin(dfl_comm *c, dfl_backend *be, float *buf, size_t
     }
     for (size_t off = 0; off < n; off += MPI_CHUNK) {
         size_t len = n - off < MPI_CHUNK ? n - off : MPI_CHUNK;
-        if (m->nreq == m->capreq) {
-            m->capreq = m->capreq ? 2 * m->capreq : 64;
-            m->requests = realloc(m->requests, (size_t)m->capreq * sizeof *m->requests);
-            if (!m->requests) DFL_PANIC("out of memory");
-        }
+        m->requests = dfl_xgrow(m->requests, &m->capreq, (size_t)m->nreq + 1, sizeof *m->requests);
         mpiCheck(MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
                                 &m->requests[m->nreq++]));
     }

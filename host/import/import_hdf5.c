@@ -143,12 +143,9 @@ dfl_status dfl_import_open_hdf5(const dfl_import_options *o, dfl_import_source *
         }
         const int k = rank == 4 ? (int)d[1] : 1;
         for (int i = 0; i < k; ++i) {
-            if ((size_t)src->c == cap) {
-                cap = cap ? 2 * cap : 8;
-                im->ch = realloc(im->ch, cap * sizeof *im->ch);
-                src->channels = realloc(src->channels, cap * sizeof *src->channels);
-                if (!im->ch || !src->channels) DFL_PANIC("out of memory");
-            }
+            size_t names_cap = cap;
+            im->ch = dfl_xgrow(im->ch, &cap, (size_t)src->c + 1, sizeof *im->ch);
+            src->channels = dfl_xgrow(src->channels, &names_cap, (size_t)src->c + 1, sizeof *src->channels);
             h5_channel *c = &im->ch[src->c];
             snprintf(c->name, sizeof c->name, "%s", name);
             c->rank = rank;

@@ -218,12 +218,9 @@ dfl_status dfl_import_open_netcdf(const dfl_import_options *o, dfl_import_source
             }
         }
         for (int l = 0; l < levels; ++l) {
-            if ((size_t)src->c == cap) {
-                cap = cap ? 2 * cap : 8;
-                im->ch = realloc(im->ch, cap * sizeof *im->ch);
-                src->channels = realloc(src->channels, cap * sizeof *src->channels);
-                if (!im->ch || !src->channels) DFL_PANIC("out of memory");
-            }
+            size_t names_cap = cap;
+            im->ch = dfl_xgrow(im->ch, &cap, (size_t)src->c + 1, sizeof *im->ch);
+            src->channels = dfl_xgrow(src->channels, &names_cap, (size_t)src->c + 1, sizeof *src->channels);
             nc_channel *c = &im->ch[src->c];
             c->varid = varid;
             c->rank = ndims;

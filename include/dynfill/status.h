@@ -47,6 +47,10 @@ void dfl_panic(const char *file, int line, const char *fmt, ...)
 /* Checked allocation: panics (out of memory is not bad input). */
 void *dfl_xmalloc(size_t bytes);
 void *dfl_xcalloc(size_t count, size_t size);
+/* The one growable-array rule: returns `items` reallocated to hold at least
+ * `need` elements of `elem` bytes (capacity doubling from 16, updated in
+ * *capacity; contents kept), or `items` itself when it already does. */
+void *dfl_xgrow(void *items, size_t *capacity, size_t need, size_t elem);
 
 /* Logging: info goes to stderr unless quiet; warnings always. */
 void dfl_set_quiet(int quiet);
