@@ -2,6 +2,7 @@
  * plain HDF5 arrays with NaN / fill values as missing -> a dynfill dataset
  * (/obs, /mask, mean/std of valid entries) or, with --truth, a truth file
  * (DESIGN.md §4). */
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +19,13 @@ static void usage(FILE *f) {
             "(1 = valid; one channel when every variable is missing at the same places, else one per\n"
             "channel), attributes channels, mean/std of valid entries, periodic (\"x\" when the longitude\n"
             "axis covers the globe), lat/lon, source, mask_pattern.\n\n"
-            "  --in FILE       NetCDF classic or NetCDF-4 (variables [time, lat, lon] or\n"
-            "                  [time, level, lat, lon], one channel per level, named var@level), or\n"
-            "                  HDF5 with datasets [T, H, W] / [T, K, H, W] / [H, W]\n"
+            "  --in FILE       NetCDF classic or NetCDF-4 (axes recognised by CF attributes: optional\n"
+            "                  time, optional vertical (one channel per level, named var@level),\n"
+            "                  latitude, longitude), or HDF5 with datasets [T, H, W] / [T, K, H, W] /\n"
+            "                  [H, W]. Repeat --in, or give a glob ('era5_*.nc'), for several files:\n"
+            "                  they are joined along time in time order (a gap, an overlap or another\n"
+            "                  grid is an error)\n"
+            "  --levels a,b    keep these vertical levels (values of the level axis, e.g. 500,850)\n"
             "  --var a,b       variables (NetCDF) or dataset names (HDF5) to import, in channel order\n"
             "  --out PATH      output file\n"
             "  --time a:b      time steps a (included) to b (excluded); a:, :b, or one index a\n"
@@ -31,27 +36,25 @@ static void usage(FILE *f) {
             "  --format F      auto (default: by content), nc or h5\n");
 }
 
-/* NetCDF classic magic, or HDF5 with the NetCDF-4 marker attribute. */
-static dfl_status detect_format(const char *path, int *is_netcdf) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return dfl_fail(DFL_EUSAGE, "%s: cannot read file (missing or no permission)", path);
-    unsigned char magic[8] = {0};
-    size_t got = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    if (got >= 4 && magic[0] == 'C' && magic[1] == 'D' && magic[2] == 'F' &&
-        (magic[3] == 1 || magic[3] == 2 || magic[3] == 5)) {
-        *is_netcdf = 1;
+/* Adds the files of one --in argument: a path, or a glob pattern (sorted
+ * matches; a pattern without a match is an error). */
+static dfl_status add_inputs(const char *arg, char ***list, int *n, size_t *cap) {
+    if (!strpbrk(arg, "*?[")) {
+        *list = dfl_xgrow(*list, cap, (size_t)*n + 1, sizeof **list);
+        (*list)[(*n)++] = strdup(arg);
         return DFL_OK;
     }
-    static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    if (got == 8 && !memcmp(magic, h5sig, 8)) {
-        hid_t h;
-        DFL_TRY(dfl_h5_open_read(path, &h));
-        *is_netcdf = dfl_h5_attr_exists(h, "_NCProperties");
-        H5Fclose(h);
-        return DFL_OK;
+    glob_t g;
+    if (glob(arg, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
+        globfree(&g);
+        return dfl_fail(DFL_EUSAGE, "option --in: no file matches '%s'", arg);
     }
-    return dfl_fail(DFL_EUSAGE, "%s: neither NetCDF nor HDF5 (unknown file signature)", path);
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+        *list = dfl_xgrow(*list, cap, (size_t)*n + 1, sizeof **list);
+        (*list)[(*n)++] = strdup(g.gl_pathv[i]);
+    }
+    globfree(&g);
+    return DFL_OK;
 }
 
 int dfl_cmd_import(int argc, char **argv) {
@@ -62,13 +65,19 @@ int dfl_cmd_import(int argc, char **argv) {
     dfl_import_options o;
     memset(&o, 0, sizeof o);
     o.t1 = -1;
-    const char *format = "auto";
+    o.format = "auto";
+    char **inputs = NULL;
+    int n_inputs = 0;
+    size_t inputs_cap = 0;
     dfl_status st = DFL_OK;
     for (int i = 1; i < argc && st == DFL_OK; ++i) {
         const char *v;
         if (dfl_cli_take(argc, argv, &i, "--in", &v)) {
             if (!v) st = DFL_EUSAGE;
-            o.in = v;
+            else st = add_inputs(v, &inputs, &n_inputs, &inputs_cap);
+        } else if (dfl_cli_take(argc, argv, &i, "--levels", &v)) {
+            if (!v) st = DFL_EUSAGE;
+            o.levels = v;
         } else if (dfl_cli_take(argc, argv, &i, "--out", &v)) {
             if (!v) st = DFL_EUSAGE;
             o.out = v;
@@ -84,36 +93,29 @@ int dfl_cmd_import(int argc, char **argv) {
             o.have_fill = 1;
         } else if (dfl_cli_take(argc, argv, &i, "--format", &v)) {
             if (!v) st = DFL_EUSAGE;
-            format = v;
+            o.format = v;
         } else if (!strcmp(argv[i], "--truth")) {
             o.as_truth = 1;
         } else {
             st = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see dynfill import --help)", argv[i]);
         }
     }
-    if (st == DFL_OK && !o.in) st = dfl_fail(DFL_EUSAGE, "--in is required");
+    o.inputs = (const char *const *)inputs;
+    o.n_inputs = n_inputs;
+    if (st == DFL_OK && !n_inputs) st = dfl_fail(DFL_EUSAGE, "--in is required");
     if (st == DFL_OK && !o.out) st = dfl_fail(DFL_EUSAGE, "--out is required");
     if (st == DFL_OK && (!o.vars || !*o.vars)) st = dfl_fail(DFL_EUSAGE, "--var is required (e.g. --var z,t)");
-    if (st == DFL_OK) st = dfl_data_check_distinct(o.in, o.out);
-    int is_netcdf = 0;
-    if (st == DFL_OK) {
-        if (!strcmp(format, "nc") || !strcmp(format, "netcdf"))
-            is_netcdf = 1;
-        else if (!strcmp(format, "h5") || !strcmp(format, "hdf5"))
-            is_netcdf = 0;
-        else if (!strcmp(format, "auto"))
-            st = detect_format(o.in, &is_netcdf);
-        else
-            st = dfl_fail(DFL_EUSAGE, "--format '%s' is unknown (auto, nc, h5)", format);
-    }
+    for (int i = 0; st == DFL_OK && i < n_inputs; ++i) st = dfl_data_check_distinct(inputs[i], o.out);
     dfl_import_source *src = NULL;
-    if (st == DFL_OK) st = is_netcdf ? dfl_import_open_netcdf(&o, &src) : dfl_import_open_hdf5(&o, &src);
+    if (st == DFL_OK) st = dfl_import_open(&o, &src);
     if (st == DFL_OK) {
         st = dfl_import_write(src, &o);
         if (st == DFL_OK)
-            dfl_info("wrote %s: %s [%lld, %d, %d, %d] from %s (%s)", o.out, o.as_truth ? "/truth" : "/obs, /mask",
-                     (long long)src->t, src->c, src->h, src->w, o.in, src->format);
+            dfl_info("wrote %s: %s [%lld, %d, %d, %d] from %d file%s (%s)", o.out, o.as_truth ? "/truth" : "/obs, /mask",
+                     (long long)src->t, src->c, src->h, src->w, n_inputs, n_inputs > 1 ? "s" : "", src->format);
         src->close(src);
     }
+    for (int i = 0; i < n_inputs; ++i) free(inputs[i]);
+    free(inputs);
     return dfl_cli_exit("import", st);
 }

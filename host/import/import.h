@@ -1,11 +1,13 @@
 /* `dynfill import` internals: a source (NetCDF classic / NetCDF-4 via
  * libnetcdf, or plain HDF5 arrays) exposes channels of 2D fields per time
  * step with a validity mask (NaN, _FillValue, missing_value, the NetCDF
- * default fill, or --fill mark missing entries); import_write turns it
- * into a dataset (/obs, /mask) or, with --truth, a truth file (/truth). */
+ * default fill, or --fill mark missing entries); several input files are
+ * one source along time (import_open.c); import_write turns it into a
+ * dataset (/obs, /mask) or, with --truth, a truth file (/truth). */
 #ifndef DYNFILL_HOST_IMPORT_H
 #define DYNFILL_HOST_IMPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dynfill/status.h"
@@ -15,9 +17,10 @@ struct dfl_import_source {
     const char *path;
     const char *format; /* "netcdf" or "hdf5" */
     int c, h, w;
-    int64_t t;            /* time steps selected */
+    int64_t t;            /* time steps (of the file; after dfl_import_open: selected) */
     char **channels;      /* c names */
     double *lat, *lon;    /* h / w values or NULL */
+    double *time;         /* t values in seconds since 1970-01-01 UTC, or NULL (no time axis or unknown units) */
     /* Read channel `ch` at selected time step `t` (0-based within the
      * selection): values in physical units (unpacked), valid[i] = 0 where
      * missing (value then undefined). */
@@ -27,17 +30,33 @@ struct dfl_import_source {
 };
 
 typedef struct {
-    const char *in, *out;
+    const char *const *inputs; /* n_inputs files, one time axis in time order */
+    int n_inputs;
+    const char *out;
     const char *vars;          /* comma-separated names */
+    const char *levels;        /* comma-separated vertical levels to keep (values of the level axis), or NULL: all */
+    const char *format;        /* "auto" (by content), "nc" or "h5" */
     int64_t t0, t1;            /* time range [t0, t1); t1 < 0: to the end */
     int have_fill;
     double fill;
     int as_truth;
 } dfl_import_options;
 
-/* Open a NetCDF file (classic or NetCDF-4) / an HDF5 file with arrays. */
-dfl_status dfl_import_open_netcdf(const dfl_import_options *o, dfl_import_source **out);
-dfl_status dfl_import_open_hdf5(const dfl_import_options *o, dfl_import_source **out);
+/* The inputs as one source: every file opened with the same variables and
+ * levels, ordered by their first time value (given order when a file has no
+ * time axis), checked to share grid and channels and to follow each other
+ * without a gap or an overlap, then the --time selection applied. */
+dfl_status dfl_import_open(const dfl_import_options *o, dfl_import_source **out);
+/* One NetCDF file (classic or NetCDF-4) / HDF5 file with arrays, all its
+ * time steps. */
+dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o, dfl_import_source **out);
+dfl_status dfl_import_open_hdf5(const char *path, const dfl_import_options *o, dfl_import_source **out);
+/* Seconds per unit and the epoch (seconds since 1970-01-01 UTC) of a CF
+ * time unit "<unit> since <date>[ <time>]" (unit: seconds, minutes, hours,
+ * days, and abbreviations; proleptic Gregorian calendar). 0 when not one. */
+int dfl_import_cf_time_units(const char *units, double *seconds_per_unit, double *epoch);
+/* "YYYY-MM-DDTHH:MM:SS" of seconds since 1970-01-01 UTC. */
+void dfl_import_format_time(double seconds, char *buf, size_t size);
 /* Parse "a:b", "a:", ":b" or "a" (time indices) into [t0, t1). */
 dfl_status dfl_import_parse_time(const char *text, int64_t *t0, int64_t *t1);
 /* Resolve the selected time range against `t_total` steps. */

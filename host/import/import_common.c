@@ -176,8 +176,10 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
             sd[ch] = dfl_moments_std(&mom[ch]);
         }
         char source[4096 + 512];
-        snprintf(source, sizeof source, "dynfill import %s (%s): %s, time steps [%lld, %lld)", src->path, src->format,
-                 o->vars, (long long)o->t0, (long long)(o->t0 + T));
+        char more[64] = "";
+        if (o->n_inputs > 1) snprintf(more, sizeof more, " and %d more files", o->n_inputs - 1);
+        snprintf(source, sizeof source, "dynfill import %s%s (%s): %s, time steps [%lld, %lld)", src->path, more,
+                 src->format, o->vars, (long long)o->t0, (long long)(o->t0 + T));
         char pattern[4200];
         snprintf(pattern, sizeof pattern, "missing values of %s", src->path);
         dfl_data_attrs at = {0};
@@ -195,6 +197,15 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
             at.mask_pattern = pattern;
         }
         dfl_data_write_attrs(of, &at);
+        if (src->time) { /* the source's time values, CF style, for whoever reads the file */
+            unsigned long long n = (unsigned long long)T;
+            hid_t dt = dfl_h5_create_dataset(of, "/time", H5T_IEEE_F64LE, 1, &n);
+            dfl_h5_write_rows(dt, H5T_NATIVE_DOUBLE, 0, n, src->time);
+            dfl_h5_attr_write_string(dt, "units", "seconds since 1970-01-01 00:00:00");
+            dfl_h5_attr_write_string(dt, "standard_name", "time");
+            dfl_h5_attr_write_string(dt, "calendar", "proleptic_gregorian");
+            H5Dclose(dt);
+        }
         free(mean);
         free(sd);
         st = dfl_h5_atomic_commit(of, tmp_path, o->out);

@@ -21,7 +21,6 @@ typedef struct {
 
 typedef struct {
     hid_t file;
-    int64_t t_first;
     h5_channel *ch;
 } h5_impl;
 
@@ -30,7 +29,7 @@ static dfl_status h5_read(dfl_import_source *src, int64_t t, int ch, double *val
     const h5_channel *c = &im->ch[ch];
     unsigned long long start[4] = {0}, count[4];
     int k = 0;
-    if (c->rank >= 3) start[k] = (unsigned long long)(im->t_first + t), count[k++] = 1;
+    if (c->rank >= 3) start[k] = (unsigned long long)t, count[k++] = 1;
     if (c->rank == 4) start[k] = (unsigned long long)c->index, count[k++] = 1;
     count[k++] = (unsigned long long)src->h;
     count[k++] = (unsigned long long)src->w;
@@ -50,6 +49,7 @@ static void h5_close_source(dfl_import_source *src) {
     dfl_h5_strings_free(src->channels, (size_t)src->c);
     free(src->lat);
     free(src->lon);
+    free(src->time);
     free(src);
 }
 
@@ -95,9 +95,8 @@ static void dataset_fill(hid_t f, const char *name, const dfl_import_options *o,
     H5Dclose(ds);
 }
 
-dfl_status dfl_import_open_hdf5(const dfl_import_options *o, dfl_import_source **out) {
+dfl_status dfl_import_open_hdf5(const char *path, const dfl_import_options *o, dfl_import_source **out) {
     *out = NULL;
-    const char *path = o->in;
     hid_t f;
     DFL_TRY(dfl_h5_open_read(path, &f));
     dfl_import_source *src = dfl_xcalloc(1, sizeof *src);
@@ -160,13 +159,11 @@ dfl_status dfl_import_open_hdf5(const dfl_import_options *o, dfl_import_source *
         }
     }
     dfl_h5_strings_free(vars, (size_t)nvars);
-    int64_t first = 0;
-    if (st == DFL_OK) st = dfl_import_select_time(path, o, t_total, &first, &src->t);
     if (st != DFL_OK) {
         h5_close_source(src);
         return st;
     }
-    im->t_first = first;
+    src->t = t_total;
     const char *lat_names[] = {"lat", "latitude", NULL}, *lon_names[] = {"lon", "longitude", NULL};
     src->lat = axis_values(f, lat_names, src->h);
     src->lon = axis_values(f, lon_names, src->w);

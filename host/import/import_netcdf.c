@@ -1,8 +1,10 @@
-/* NetCDF source for `dynfill import` (host/import/import.h): classic and NetCDF-4
- * files through libnetcdf. Variables are [time, lat, lon], [time, level,
- * lat, lon] (one channel per level) or [lat, lon] (one sample); values are
- * unpacked with scale_factor / add_offset; _FillValue, missing_value, the
- * NetCDF default fill and NaN mark missing entries. */
+/* NetCDF source for `dynfill import` (import/import.h): classic and
+ * NetCDF-4 files through libnetcdf. The axes of a variable are recognised by
+ * CF conventions (docs/data.md): latitude and longitude last, an optional
+ * time axis (none: one sample) and an optional vertical axis (one channel
+ * per level, named var@level); values are unpacked with scale_factor /
+ * add_offset; _FillValue, missing_value, the NetCDF default fill and NaN
+ * mark missing entries. */
 #include <ctype.h>
 #include <math.h>
 #include <netcdf.h>
@@ -14,8 +16,9 @@
 
 typedef struct {
     int varid;
-    int level;    /* index along the level axis, -1 if none */
-    int rank;     /* 2, 3 or 4 */
+    int ndims;
+    int level;          /* index along the vertical axis, -1 if none */
+    char axes[NC_MAX_VAR_DIMS]; /* per dimension: 'T', 'Z', 'Y', 'X' or 0 (length 1) */
     double fills[8];
     int nfills;
     double scale, offset;
@@ -23,7 +26,6 @@ typedef struct {
 
 typedef struct {
     int ncid;
-    int64_t t_first;
     nc_channel *ch;
 } nc_impl;
 
@@ -31,38 +33,123 @@ static dfl_status nc_err(const char *path, const char *what, int e) {
     return dfl_fail(DFL_EUSAGE, "%s: %s (%s)", path, what, nc_strerror(e));
 }
 
-static int name_has(const char *name, const char *needle) {
-    char low[NC_MAX_NAME + 1];
-    size_t i = 0;
-    for (; i < NC_MAX_NAME && name[i]; ++i) low[i] = (char)tolower((unsigned char)name[i]);
-    low[i] = 0;
-    return strstr(low, needle) != NULL;
-}
-
-static int units_are(int ncid, int varid, const char *a, const char *b) {
+/* Text attribute `name` of varid, lower-cased, in buf; 0 when absent. */
+static int text_att(int ncid, int varid, const char *name, char *buf, size_t size) {
     size_t len;
-    if (nc_inq_attlen(ncid, varid, "units", &len) != NC_NOERR || len == 0 || len > 255) return 0;
-    char buf[256];
-    if (nc_get_att_text(ncid, varid, "units", buf) != NC_NOERR) return 0;
+    nc_type type;
+    if (nc_inq_att(ncid, varid, name, &type, &len) != NC_NOERR || type != NC_CHAR || len == 0 || len >= size)
+        return 0;
+    if (nc_get_att_text(ncid, varid, name, buf) != NC_NOERR) return 0;
     buf[len] = 0;
-    return !strcmp(buf, a) || !strcmp(buf, b);
+    for (size_t i = 0; i < len; ++i) buf[i] = (char)tolower((unsigned char)buf[i]);
+    return 1;
 }
 
-/* The 1-D coordinate variable of dimension `dimid`, as doubles, or NULL. */
-static double *coordinate(int ncid, int dimid, size_t len, int want_lat) {
+/* The 1-D coordinate variable of dimension `dimid` (same name), or -1. */
+static int coordinate_var(int ncid, int dimid) {
     char dname[NC_MAX_NAME + 1];
-    if (nc_inq_dimname(ncid, dimid, dname) != NC_NOERR) return NULL;
-    int varid, ndims;
-    if (nc_inq_varid(ncid, dname, &varid) != NC_NOERR) return NULL;
-    if (nc_inq_varndims(ncid, varid, &ndims) != NC_NOERR || ndims != 1) return NULL;
-    int is_axis = want_lat ? (name_has(dname, "lat") || units_are(ncid, varid, "degrees_north", "degree_north"))
-                           : (name_has(dname, "lon") || units_are(ncid, varid, "degrees_east", "degree_east"));
-    if (!is_axis) return NULL;
-    double *v = dfl_xmalloc(sizeof(double) * len);
-    if (nc_get_var_double(ncid, varid, v) != NC_NOERR) {
+    int varid, ndims, vdim;
+    if (nc_inq_dimname(ncid, dimid, dname) != NC_NOERR || nc_inq_varid(ncid, dname, &varid) != NC_NOERR) return -1;
+    if (nc_inq_varndims(ncid, varid, &ndims) != NC_NOERR || ndims != 1) return -1;
+    if (nc_inq_vardimid(ncid, varid, &vdim) != NC_NOERR || vdim != dimid) return -1;
+    return varid;
+}
+
+static int one_of(const char *s, const char *const *list) {
+    for (int i = 0; list[i]; ++i)
+        if (!strcmp(s, list[i])) return 1;
+    return 0;
+}
+
+/* The CF axis of a dimension: from its coordinate variable's `axis`, then
+ * `standard_name`, `units` and `positive` attributes, then the usual names
+ * (time, valid_time, latitude, lon, level, pressure_level, depth, ...).
+ * 0 when none of these says what it is. */
+static char dim_axis(int ncid, int dimid) {
+    char buf[256];
+    const int cv = coordinate_var(ncid, dimid);
+    if (cv >= 0) {
+        if (text_att(ncid, cv, "axis", buf, sizeof buf) && strchr("tzyx", buf[0]) && !buf[1])
+            return (char)toupper((unsigned char)buf[0]);
+        if (text_att(ncid, cv, "standard_name", buf, sizeof buf)) {
+            static const char *const t[] = {"time", NULL};
+            static const char *const y[] = {"latitude", "grid_latitude", "projection_y_coordinate", NULL};
+            static const char *const x[] = {"longitude", "grid_longitude", "projection_x_coordinate", NULL};
+            static const char *const z[] = {"air_pressure", "depth", "height", "altitude", "model_level_number",
+                                            "geopotential_height", NULL};
+            if (one_of(buf, t)) return 'T';
+            if (one_of(buf, y)) return 'Y';
+            if (one_of(buf, x)) return 'X';
+            if (one_of(buf, z) || !strncmp(buf, "atmosphere_", 11) || !strncmp(buf, "ocean_", 6)) return 'Z';
+        }
+        if (text_att(ncid, cv, "units", buf, sizeof buf)) {
+            static const char *const y[] = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen",
+                                            "degreesn", NULL};
+            static const char *const x[] = {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee",
+                                            "degreese", NULL};
+            static const char *const z[] = {"pa", "hpa", "kpa", "mbar", "millibar", "millibars", "bar", "dbar", NULL};
+            if (one_of(buf, y)) return 'Y';
+            if (one_of(buf, x)) return 'X';
+            if (strstr(buf, " since ")) return 'T';
+            if (one_of(buf, z)) return 'Z';
+        }
+        if (text_att(ncid, cv, "positive", buf, sizeof buf) && (!strcmp(buf, "up") || !strcmp(buf, "down")))
+            return 'Z';
+    }
+    char dname[NC_MAX_NAME + 1];
+    if (nc_inq_dimname(ncid, dimid, dname) != NC_NOERR) return 0;
+    for (char *c = dname; *c; ++c) *c = (char)tolower((unsigned char)*c);
+    static const char *const t[] = {"time", "valid_time", "t", NULL};
+    static const char *const y[] = {"lat", "latitude", "y", "rlat", NULL};
+    static const char *const x[] = {"lon", "longitude", "x", "rlon", NULL};
+    static const char *const z[] = {"level", "lev", "plev", "pressure_level", "pressure", "isobaricinhpa", "depth",
+                                    "height", "z", NULL};
+    if (one_of(dname, t)) return 'T';
+    if (one_of(dname, y)) return 'Y';
+    if (one_of(dname, x)) return 'X';
+    if (one_of(dname, z)) return 'Z';
+    return 0;
+}
+
+/* Values of the coordinate variable of `dimid` (len of them), or NULL. */
+static double *coordinate_values(int ncid, int dimid, size_t len) {
+    const int cv = coordinate_var(ncid, dimid);
+    if (cv < 0) return NULL;
+    double *v = dfl_xmalloc(sizeof(double) * (len ? len : 1));
+    if (nc_get_var_double(ncid, cv, v) != NC_NOERR) {
         free(v);
         return NULL;
     }
+    return v;
+}
+
+/* Whether the Y (want_lat) or X axis `dimid` is geographic latitude /
+ * longitude in degrees (not a projected coordinate in metres). */
+static int geographic(int ncid, int dimid, int want_lat) {
+    char buf[256], dname[NC_MAX_NAME + 1];
+    const int cv = coordinate_var(ncid, dimid);
+    if (cv < 0) return 0;
+    if (text_att(ncid, cv, "units", buf, sizeof buf) && !strncmp(buf, "degree", 6)) return 1;
+    if (text_att(ncid, cv, "standard_name", buf, sizeof buf)) return !strcmp(buf, want_lat ? "latitude" : "longitude");
+    if (nc_inq_dimname(ncid, dimid, dname) != NC_NOERR) return 0;
+    for (char *c = dname; *c; ++c) *c = (char)tolower((unsigned char)*c);
+    return strstr(dname, want_lat ? "lat" : "lon") != NULL;
+}
+
+/* Seconds since 1970 of the time coordinate of `dimid`, or NULL when it has
+ * no coordinate variable or its units are not CF time units. */
+static double *time_values(int ncid, int dimid, size_t len) {
+    const int cv = coordinate_var(ncid, dimid);
+    char units[256];
+    size_t ulen;
+    double per, epoch;
+    if (cv < 0 || nc_inq_attlen(ncid, cv, "units", &ulen) != NC_NOERR || ulen == 0 || ulen >= sizeof units) return NULL;
+    if (nc_get_att_text(ncid, cv, "units", units) != NC_NOERR) return NULL;
+    units[ulen] = 0;
+    if (!dfl_import_cf_time_units(units, &per, &epoch)) return NULL;
+    double *v = coordinate_values(ncid, dimid, len);
+    if (v)
+        for (size_t i = 0; i < len; ++i) v[i] = epoch + v[i] * per;
     return v;
 }
 
@@ -108,14 +195,20 @@ static void channel_fills(int ncid, int varid, nc_type vtype, const dfl_import_o
 static dfl_status nc_read(dfl_import_source *src, int64_t t, int ch, double *values, uint8_t *valid) {
     nc_impl *im = src->impl;
     const nc_channel *c = &im->ch[ch];
-    size_t start[4] = {0}, count[4] = {1, 1, 1, 1};
-    int k = 0;
-    if (c->rank >= 3) start[k] = (size_t)(im->t_first + t), count[k++] = 1;
-    if (c->rank == 4) start[k] = (size_t)c->level, count[k++] = 1;
-    count[k++] = (size_t)src->h;
-    count[k++] = (size_t)src->w;
+    size_t start[NC_MAX_VAR_DIMS], count[NC_MAX_VAR_DIMS];
+    for (int d = 0; d < c->ndims; ++d) {
+        start[d] = 0;
+        count[d] = 1;
+        switch (c->axes[d]) {
+        case 'T': start[d] = (size_t)t; break;
+        case 'Z': start[d] = (size_t)c->level; break;
+        case 'Y': count[d] = (size_t)src->h; break;
+        case 'X': count[d] = (size_t)src->w; break;
+        default: break;
+        }
+    }
     int e = nc_get_vara_double(im->ncid, c->varid, start, count, values);
-    if (e != NC_NOERR) return nc_err(src->path, "cannot read a variable", e);
+    if (e != NC_NOERR) return nc_err(src->path, "cannot read a variable (a damaged or truncated file?)", e);
     const size_t plane = (size_t)src->h * (size_t)src->w;
     for (size_t i = 0; i < plane; ++i) {
         const double raw = values[i];
@@ -138,12 +231,46 @@ static void nc_close_source(dfl_import_source *src) {
     dfl_h5_strings_free(src->channels, (size_t)src->c);
     free(src->lat);
     free(src->lon);
+    free(src->time);
     free(src);
 }
 
-dfl_status dfl_import_open_netcdf(const dfl_import_options *o, dfl_import_source **out) {
+/* The level indices of a vertical axis with `n` values (NULL: unnamed) that
+ * --levels selects (all without it); DFL_EUSAGE naming a level that is not
+ * there. */
+static dfl_status select_levels(const char *path, const char *var, const char *levels, const double *values, int n,
+                                int *picked, int *count) {
+    *count = 0;
+    if (!levels) {
+        for (int l = 0; l < n; ++l) picked[(*count)++] = l;
+        return DFL_OK;
+    }
+    const char *p = levels;
+    while (*p) {
+        char *end;
+        const double want = strtod(p, &end);
+        if (end == p || (*end && *end != ','))
+            return dfl_fail(DFL_EUSAGE, "option --levels: '%s' is not a comma-separated list of numbers", levels);
+        int found = -1;
+        for (int l = 0; l < n && found < 0; ++l) {
+            const double have = values ? values[l] : (double)l;
+            if (fabs(have - want) <= 1e-6 * fabs(want) + 1e-9) found = l;
+        }
+        if (found < 0) {
+            char list[512] = "";
+            size_t used = 0;
+            for (int l = 0; l < n && used < 480; ++l)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%g", l ? ", " : "", values ? values[l] : l);
+            return dfl_fail(DFL_EUSAGE, "%s: variable '%s' has no level %g (levels: %s)", path, var, want, list);
+        }
+        picked[(*count)++] = found;
+        p = *end ? end + 1 : end;
+    }
+    return DFL_OK;
+}
+
+dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o, dfl_import_source **out) {
     *out = NULL;
-    const char *path = o->in;
     int ncid;
     int e = nc_open(path, NC_NOWRITE, &ncid);
     if (e != NC_NOERR) return nc_err(path, "cannot open as NetCDF", e);
@@ -159,8 +286,8 @@ dfl_status dfl_import_open_netcdf(const dfl_import_options *o, dfl_import_source
     char **vars = dfl_import_split_vars(o->vars, &nvars);
     dfl_status st = DFL_OK;
     size_t cap = 0;
-    int64_t t_total = -1;
-    int dim_lat = -1, dim_lon = -1;
+    int dim_time = -2, dim_lat = -1, dim_lon = -1; /* -2: no variable seen yet, -1: no time axis */
+    const char *time_var = NULL;
     for (int v = 0; v < nvars && st == DFL_OK; ++v) {
         int varid, ndims, dimids[NC_MAX_VAR_DIMS];
         nc_type vtype;
@@ -183,70 +310,97 @@ dfl_status dfl_import_open_netcdf(const dfl_import_options *o, dfl_import_source
             st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' is not numeric", path, vars[v]);
             break;
         }
-        if (ndims < 2 || ndims > 4) {
-            st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' has %d dimensions; expected [time, (level,) lat, lon]", path,
-                          vars[v], ndims);
+        /* Axes by CF conventions, not by position: exactly one latitude and
+         * one longitude axis, the last two; at most one time and one
+         * vertical axis; any other dimension must have length 1. */
+        char axes[NC_MAX_VAR_DIMS];
+        int dt = -1, dz = -1, dy = -1, dx = -1;
+        for (int d = 0; d < ndims && st == DFL_OK; ++d) {
+            char dname[NC_MAX_NAME + 1];
+            size_t len;
+            nc_inq_dimname(ncid, dimids[d], dname);
+            nc_inq_dimlen(ncid, dimids[d], &len);
+            axes[d] = dim_axis(ncid, dimids[d]);
+            int *slot = axes[d] == 'T' ? &dt : axes[d] == 'Z' ? &dz : axes[d] == 'Y' ? &dy : axes[d] == 'X' ? &dx : NULL;
+            if (slot && *slot >= 0)
+                st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' has two %c axes (%s and another)", path, vars[v], axes[d],
+                              dname);
+            else if (slot)
+                *slot = d;
+            else if (len != 1)
+                st = dfl_fail(DFL_EUSAGE,
+                              "%s: variable '%s': dimension '%s' (length %zu) is neither time, vertical, latitude nor "
+                              "longitude by its CF attributes (axis, standard_name, units, positive)",
+                              path, vars[v], dname, len);
+        }
+        if (st != DFL_OK) break;
+        if (dy < 0 || dx < 0 || dy != ndims - 2 || dx != ndims - 1) {
+            st = dfl_fail(DFL_EUSAGE,
+                          "%s: variable '%s' must end with a latitude and a longitude dimension (found %s); "
+                          "give its coordinates CF attributes or reorder the file",
+                          path, vars[v], dy < 0 || dx < 0 ? "none or one of them" : "them in another order");
             break;
         }
-        size_t len[4];
+        size_t len[NC_MAX_VAR_DIMS];
         for (int d = 0; d < ndims; ++d) nc_inq_dimlen(ncid, dimids[d], &len[d]);
-        const int64_t tl = ndims >= 3 ? (int64_t)len[0] : 1;
-        const int hh = (int)len[ndims - 2], ww = (int)len[ndims - 1];
-        if (src->c == 0) {
+        const int hh = (int)len[dy], ww = (int)len[dx];
+        const int this_time = dt >= 0 ? dimids[dt] : -1;
+        if (dim_time == -2) {
             src->h = hh;
             src->w = ww;
-            t_total = tl;
-            dim_lat = dimids[ndims - 2];
-            dim_lon = dimids[ndims - 1];
-        } else if (hh != src->h || ww != src->w || tl != t_total) {
-            st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' has %lld x %d x %d (time x lat x lon) but '%s' has %lld x %d x %d",
-                          path, vars[v], (long long)tl, hh, ww, vars[0], (long long)t_total, src->h, src->w);
+            dim_time = this_time;
+            dim_lat = dimids[dy];
+            dim_lon = dimids[dx];
+            src->t = dt >= 0 ? (int64_t)len[dt] : 1;
+            time_var = vars[v];
+        } else if (hh != src->h || ww != src->w) {
+            st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' is on a %d x %d grid but '%s' is on %d x %d", path, vars[v],
+                          hh, ww, vars[0], src->h, src->w);
+            break;
+        } else if (this_time != dim_time) {
+            char a[NC_MAX_NAME + 1] = "none", b[NC_MAX_NAME + 1] = "none";
+            if (this_time >= 0) nc_inq_dimname(ncid, this_time, a);
+            if (dim_time >= 0) nc_inq_dimname(ncid, dim_time, b);
+            st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' is on time axis '%s' but '%s' is on '%s'", path, vars[v], a,
+                          time_var, b);
             break;
         }
-        const int levels = ndims == 4 ? (int)len[1] : 1;
-        double *level_values = NULL;
-        if (ndims == 4) {
-            char dname[NC_MAX_NAME + 1];
-            int lv, lnd;
-            nc_inq_dimname(ncid, dimids[1], dname);
-            if (nc_inq_varid(ncid, dname, &lv) == NC_NOERR && nc_inq_varndims(ncid, lv, &lnd) == NC_NOERR && lnd == 1) {
-                level_values = dfl_xmalloc(sizeof(double) * (size_t)levels);
-                if (nc_get_var_double(ncid, lv, level_values) != NC_NOERR) {
-                    free(level_values);
-                    level_values = NULL;
-                }
-            }
-        }
-        for (int l = 0; l < levels; ++l) {
+        const int levels = dz >= 0 ? (int)len[dz] : 1;
+        double *level_values = dz >= 0 ? coordinate_values(ncid, dimids[dz], (size_t)levels) : NULL;
+        int *picked = dfl_xmalloc(sizeof(int) * (size_t)(levels + 64));
+        int npicked = 1;
+        picked[0] = -1;
+        if (dz >= 0) st = select_levels(path, vars[v], o->levels, level_values, levels, picked, &npicked);
+        for (int i = 0; i < npicked && st == DFL_OK; ++i) {
             size_t names_cap = cap;
             im->ch = dfl_xgrow(im->ch, &cap, (size_t)src->c + 1, sizeof *im->ch);
             src->channels = dfl_xgrow(src->channels, &names_cap, (size_t)src->c + 1, sizeof *src->channels);
             nc_channel *c = &im->ch[src->c];
             c->varid = varid;
-            c->rank = ndims;
-            c->level = ndims == 4 ? l : -1;
+            c->ndims = ndims;
+            memcpy(c->axes, axes, sizeof axes);
+            c->level = picked[i];
             channel_fills(ncid, varid, vtype, o, c);
             char name[NC_MAX_NAME + 64];
-            if (ndims != 4)
+            if (dz < 0)
                 snprintf(name, sizeof name, "%s", vars[v]);
             else if (level_values)
-                snprintf(name, sizeof name, "%s@%g", vars[v], level_values[l]);
+                snprintf(name, sizeof name, "%s@%g", vars[v], level_values[picked[i]]);
             else
-                snprintf(name, sizeof name, "%s_%d", vars[v], l);
+                snprintf(name, sizeof name, "%s_%d", vars[v], picked[i]);
             src->channels[src->c++] = strdup(name);
         }
+        free(picked);
         free(level_values);
     }
     dfl_h5_strings_free(vars, (size_t)nvars);
-    int64_t first = 0;
-    if (st == DFL_OK) st = dfl_import_select_time(path, o, t_total, &first, &src->t);
     if (st != DFL_OK) {
         nc_close_source(src);
         return st;
     }
-    im->t_first = first;
-    src->lat = coordinate(ncid, dim_lat, (size_t)src->h, 1);
-    src->lon = coordinate(ncid, dim_lon, (size_t)src->w, 0);
+    if (geographic(ncid, dim_lat, 1)) src->lat = coordinate_values(ncid, dim_lat, (size_t)src->h);
+    if (geographic(ncid, dim_lon, 0)) src->lon = coordinate_values(ncid, dim_lon, (size_t)src->w);
+    if (dim_time >= 0) src->time = time_values(ncid, dim_time, (size_t)src->t);
     *out = src;
     return DFL_OK;
 }
