@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libdnnl-dev libhdf5-dev hdf5-tools libinih-dev libfftw3-dev libnetcdf-dev netcdf-bin
-      libopenmpi-dev openmpi-bin libpng-dev libcjson-dev libcairo2-dev
+      libopenmpi-dev openmpi-bin libcjson-dev libcairo2-dev
       clang-format cppcheck
       python3-numpy python3-h5py)
 missing=()

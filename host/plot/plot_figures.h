@@ -1,6 +1,8 @@
-/* `dynfill plot` figures (docs/eval.md): a panel figure of one sample of
- * a prediction next to the truth (host/plot_fields.c), and the loss curve
- * of a training run (host/plot_loss.c, reading host/plot_metrics.c). */
+/* `dynfill plot` figures (docs/eval.md), drawn with cairo
+ * (host/plot/plot_draw.h): a panel figure of one sample of a prediction
+ * next to the truth (host/plot/plot_fields.c), and the loss curve of a
+ * training run (host/plot/plot_loss.c, reading host/plot/plot_metrics.c).
+ * Both write their PNG atomically: on failure out_path is left as it was. */
 #ifndef DYNFILL_HOST_PLOT_FIGURES_H
 #define DYNFILL_HOST_PLOT_FIGURES_H
 
