@@ -11,25 +11,37 @@
 #include "io/h5_util_data.h"
 #include "import/import.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill import --in FILE --var a,b --out obs.h5 [options]\n\n"
-            "Convert gridded fields to a dynfill dataset: /obs [T, C, H, W] (missing entries 0), /mask\n"
-            "(1 = valid; one channel when every variable is missing at the same places, else one per\n"
-            "channel), attributes channels, mean/std of valid entries, periodic (\"x\" when the longitude\n"
-            "axis covers the globe), lat/lon, source, mask_pattern.\n\n"
-            "  --in FILE       NetCDF classic or NetCDF-4 (variables [time, lat, lon] or\n"
-            "                  [time, level, lat, lon], one channel per level, named var@level), or\n"
-            "                  HDF5 with datasets [T, H, W] / [T, K, H, W] / [H, W]\n"
-            "  --var a,b       variables (NetCDF) or dataset names (HDF5) to import, in channel order\n"
-            "  --out PATH      output file\n"
-            "  --time a:b      time steps a (included) to b (excluded); a:, :b, or one index a\n"
-            "  --fill V        a value that marks missing entries (besides NaN, _FillValue,\n"
-            "                  missing_value and the NetCDF default fill)\n"
-            "  --truth         write a truth file (/truth, for dynfill mask / eval); every entry must\n"
-            "                  be valid\n"
-            "  --format F      auto (default: by content), nc or h5\n");
-}
+static const char k_usage[] =
+    "usage: dynfill import --in FILE --var a,b --out obs.h5 [options]\n\n"
+    "Convert gridded fields to a dynfill dataset: /obs [T, C, H, W] (missing entries 0), /mask\n"
+    "(1 = valid; one channel when every variable is missing at the same places, else one per\n"
+    "channel), attributes channels, mean/std of valid entries, periodic (\"x\" when the longitude\n"
+    "axis covers the globe), lat/lon, source, mask_pattern.\n\n"
+    "  --in FILE       NetCDF classic or NetCDF-4 (variables [time, lat, lon] or\n"
+    "                  [time, level, lat, lon], one channel per level, named var@level), or\n"
+    "                  HDF5 with datasets [T, H, W] / [T, K, H, W] / [H, W]\n"
+    "  --var a,b       variables (NetCDF) or dataset names (HDF5) to import, in channel order\n"
+    "  --out PATH      output file\n"
+    "  --time a:b      time steps a (included) to b (excluded); a:, :b, or one index a\n"
+    "  --fill V        a value that marks missing entries (besides NaN, _FillValue,\n"
+    "                  missing_value and the NetCDF default fill)\n"
+    "  --truth         write a truth file (/truth, for dynfill mask / eval); every entry must\n"
+    "                  be valid\n"
+    "  --format F      auto (default: by content), nc or h5\n";
+
+enum { OPT_IN = 256, OPT_VAR, OPT_OUT, OPT_TIME, OPT_FILL, OPT_TRUTH, OPT_FORMAT };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"in", required_argument, NULL, OPT_IN},
+    {"var", required_argument, NULL, OPT_VAR},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"time", required_argument, NULL, OPT_TIME},
+    {"fill", required_argument, NULL, OPT_FILL},
+    {"truth", no_argument, NULL, OPT_TRUTH},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 /* NetCDF classic magic, or HDF5 with the NetCDF-4 marker attribute. */
 static dfl_status detect_format(const char *path, int *is_netcdf) {
@@ -55,42 +67,30 @@ static dfl_status detect_format(const char *path, int *is_netcdf) {
 }
 
 int dfl_cmd_import(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     dfl_import_options o;
     memset(&o, 0, sizeof o);
     o.t1 = -1;
-    const char *format = "auto";
+    const char *format = "auto", *name;
     dfl_status st = DFL_OK;
-    for (int i = 1; i < argc && st == DFL_OK; ++i) {
-        const char *v;
-        if (dfl_cli_take(argc, argv, &i, "--in", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            o.in = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--out", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            o.out = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--var", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            o.vars = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--time", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            else st = dfl_import_parse_time(v, &o.t0, &o.t1);
-        } else if (dfl_cli_take(argc, argv, &i, "--fill", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            else st = dfl_cli_parse_float("--fill", v, &o.fill);
+    int c;
+    dfl_opt_begin();
+    while (st == DFL_OK && (c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': fputs(k_usage, stdout); return 0;
+        case OPT_IN: o.in = optarg; break;
+        case OPT_OUT: o.out = optarg; break;
+        case OPT_VAR: o.vars = optarg; break;
+        case OPT_TIME: st = dfl_import_parse_time(optarg, &o.t0, &o.t1); break;
+        case OPT_FILL:
+            st = dfl_cli_parse_float(name, optarg, &o.fill);
             o.have_fill = 1;
-        } else if (dfl_cli_take(argc, argv, &i, "--format", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            format = v;
-        } else if (!strcmp(argv[i], "--truth")) {
-            o.as_truth = 1;
-        } else {
-            st = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see dynfill import --help)", argv[i]);
+            break;
+        case OPT_FORMAT: format = optarg; break;
+        case OPT_TRUTH: o.as_truth = 1; break;
+        default: st = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
+    if (st == DFL_OK) st = dfl_opt_positionals(argc, argv, 0);
     if (st == DFL_OK && !o.in) st = dfl_fail(DFL_EUSAGE, "--in is required");
     if (st == DFL_OK && !o.out) st = dfl_fail(DFL_EUSAGE, "--out is required");
     if (st == DFL_OK && (!o.vars || !*o.vars)) st = dfl_fail(DFL_EUSAGE, "--var is required (e.g. --var z,t)");
