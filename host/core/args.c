@@ -118,28 +118,3 @@ int dfl_cli_parse_float(const char *opt, const char *text, double *out) {
     *out = v;
     return DFL_OK;
 }
-
-int dfl_cli_wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; ++i)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
-    return 0;
-}
-
-int dfl_cli_take(int argc, char **argv, int *i, const char *name, const char **value) {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    *value = NULL;
-    if (strncmp(a, name, n) != 0) return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != 0) return 0;
-    if (*i + 1 >= argc) {
-        dfl_fail(DFL_EUSAGE, "option %s needs a value", name);
-        return 1;
-    }
-    *i += 1;
-    *value = argv[*i];
-    return 1;
-}

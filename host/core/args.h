@@ -43,10 +43,4 @@ int dfl_opt_positionals(int argc, char **argv, int max);
 int dfl_cli_parse_int(const char *opt, const char *text, long lo, long hi, long *out);
 int dfl_cli_parse_float(const char *opt, const char *text, double *out);
 
-/* Being replaced by dfl_opt_next: true when argv holds -h or --help; and
- * "--name value" / "--name=value" matching of argv[*i] (1 with *value, NULL
- * and an error recorded when the value is missing; 0 for another argument). */
-int dfl_cli_wants_help(int argc, char **argv);
-int dfl_cli_take(int argc, char **argv, int *i, const char *name, const char **value);
-
 #endif
