@@ -11,17 +11,18 @@
 
 static const char k_usage[] =
     "usage: dynfill train --config RUN.ini [--data OBS.h5] [--set section.key=value ...] --out RUN_DIR\n"
-    "                     [--resume] [--quiet]\n"
+    "                     [--resume | --force] [--quiet]\n"
     "Trains dfl-unet v1 on incomplete observations (DESIGN §1): only /obs and /mask are read.\n"
     "  --config FILE   INI experiment file (sections [data] [model] [method] [train] [infer] [dist])\n"
     "  --data FILE     dataset (overrides data.path)\n"
     "  --set K=V       override any config key, e.g. --set train.steps=500 (repeatable)\n"
     "  --out DIR       run directory: ckpt.h5, metrics.jsonl, config.ini\n"
     "  --resume        continue from DIR/ckpt.h5 (config from the checkpoint, --set still applies)\n"
+    "  --force         start over even though DIR already holds a checkpoint (the old one is kept aside)\n"
     "  --quiet         no progress output\n"
     "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n";
 
-enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_QUIET };
+enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_FORCE, OPT_QUIET };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -29,6 +30,7 @@ static const struct option k_options[] = {
     {"set", required_argument, NULL, OPT_SET},
     {"out", required_argument, NULL, OPT_OUT},
     {"resume", no_argument, NULL, OPT_RESUME},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -50,12 +52,15 @@ static dfl_status parse_args(int argc, char **argv, dfl_train_run_opts *a, int *
         case OPT_SET: a->sets[a->nsets++] = optarg; break;
         case OPT_OUT: a->out_dir = optarg; break;
         case OPT_RESUME: a->resume = 1; break;
+        case OPT_FORCE: a->force = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
     DFL_TRY(dfl_opt_positionals(argc, argv, 0));
     if (!a->out_dir) return dfl_fail(DFL_EUSAGE, "--out RUN_DIR is required");
+    if (a->resume && a->force)
+        return dfl_fail(DFL_EUSAGE, "option --force: starts over, so it cannot go with --resume");
     if (!a->config_path && !a->resume) return dfl_fail(DFL_EUSAGE, "--config is required (or --resume)");
     return DFL_OK;
 }
