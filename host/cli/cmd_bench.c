@@ -25,13 +25,13 @@ static const struct option k_options[] = {
 
 int dfl_cmd_bench(int argc, char **argv) {
     const char *name;
-    int c;
     dfl_opt_begin();
-    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
-        if (c != 'h') return dfl_cli_exit("bench", DFL_EUSAGE); /* '?': dfl_opt_next recorded the message */
+    int c = dfl_opt_next(argc, argv, k_short, k_options, &name); /* -h is its only option */
+    if (c == 'h') {
         fputs(k_usage, stdout);
         return 0;
     }
+    if (c != -1) return dfl_cli_exit("bench", DFL_EUSAGE); /* '?': dfl_opt_next recorded the message */
     if (optind >= argc) {
         fputs(k_usage, stderr);
         return 2;

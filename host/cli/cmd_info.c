@@ -224,13 +224,13 @@ static dfl_status describe(const char *path) {
 
 int dfl_cmd_info(int argc, char **argv) {
     const char *name;
-    int c;
     dfl_opt_begin();
-    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
-        if (c != 'h') return dfl_cli_exit("info", DFL_EUSAGE); /* '?': dfl_opt_next recorded the message */
+    int c = dfl_opt_next(argc, argv, k_short, k_options, &name); /* -h is its only option */
+    if (c == 'h') {
         fputs(k_usage, stdout);
         return 0;
     }
+    if (c != -1) return dfl_cli_exit("info", DFL_EUSAGE); /* '?': dfl_opt_next recorded the message */
     if (argc - optind != 1)
         return dfl_cli_exit("info", dfl_fail(DFL_EUSAGE, "expected one file (dynfill info FILE.h5)"));
     return dfl_cli_exit("info", describe(argv[optind]));
