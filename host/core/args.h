@@ -12,7 +12,9 @@
  *         switch (c) { case OPT_X: ...; default: return DFL_EUSAGE; }
  *
  * after which argv[optind .. argc-1] are the positional arguments
- * (getopt_long moves them behind the options). */
+ * (getopt_long moves them behind the options). Long-only options take vals
+ * from 256 up (an enum), a long twin of a short option (--K of -K) takes
+ * the short option's character: the messages rely on it. */
 #ifndef DYNFILL_HOST_CORE_ARGS_H
 #define DYNFILL_HOST_CORE_ARGS_H
 
