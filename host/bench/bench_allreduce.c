@@ -25,20 +25,31 @@
 /* Bytes moved by one size at most (caps the iterations of large sizes). */
 #define BENCH_BYTES_PER_SIZE ((double)(2ull << 30))
 
-static void bench_allreduce_usage(FILE *f) {
-    fprintf(f,
-            "usage: mpirun -np N dynfill bench allreduce [--comm mpi|nccl] [--min 1K] [--max 256M]\n"
-            "                                          [--iters 20] [--warmup 5] [--bucket-mb 25]\n"
-            "Times one in-place float32 sum all-reduce per message size, sizes doubling from --min to --max\n"
-            "(bytes; K, M, G suffixes are powers of 1024), and prints time per operation, algbw = bytes / time\n"
-            "and busbw = algbw * 2(n-1)/n as nccl-tests define them. Rank 0 prints the table.\n"
-            "  --comm mpi     MPI_Allreduce on host memory (the CPU backend's path)\n"
-            "  --comm nccl    ncclAllReduce on GPU memory in dist.bucket_mb buckets (the CUDA backend's path);\n"
-            "                 rank r uses GPU local_rank %% (visible GPUs)\n"
-            "  --iters N      timed operations per size (fewer above 100 MiB: at most 2 GiB per size, at least 3)\n"
-            "  --warmup N     untimed operations per size first\n"
-            "  --bucket-mb X  NCCL bucket size (dist.bucket_mb), default 25\n");
-}
+static const char k_usage[] =
+    "usage: mpirun -np N dynfill bench allreduce [--comm mpi|nccl] [--min 1K] [--max 256M]\n"
+    "                                          [--iters 20] [--warmup 5] [--bucket-mb 25]\n"
+    "Times one in-place float32 sum all-reduce per message size, sizes doubling from --min to --max\n"
+    "(bytes; K, M, G suffixes are powers of 1024), and prints time per operation, algbw = bytes / time\n"
+    "and busbw = algbw * 2(n-1)/n as nccl-tests define them. Rank 0 prints the table.\n"
+    "  --comm mpi     MPI_Allreduce on host memory (the CPU backend's path)\n"
+    "  --comm nccl    ncclAllReduce on GPU memory in dist.bucket_mb buckets (the CUDA backend's path);\n"
+    "                 rank r uses GPU local_rank % (visible GPUs)\n"
+    "  --iters N      timed operations per size (fewer above 100 MiB: at most 2 GiB per size, at least 3)\n"
+    "  --warmup N     untimed operations per size first\n"
+    "  --bucket-mb X  NCCL bucket size (dist.bucket_mb), default 25\n";
+
+enum { OPT_COMM = 256, OPT_MIN, OPT_MAX, OPT_ITERS, OPT_WARMUP, OPT_BUCKET_MB };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"comm", required_argument, NULL, OPT_COMM},
+    {"min", required_argument, NULL, OPT_MIN},
+    {"max", required_argument, NULL, OPT_MAX},
+    {"iters", required_argument, NULL, OPT_ITERS},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"bucket-mb", required_argument, NULL, OPT_BUCKET_MB},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 /* "4096", "1K", "256M", "1G" -> bytes. */
 static dfl_status parse_size(const char *opt, const char *text, unsigned long long *out) {
@@ -64,29 +75,34 @@ typedef struct {
     double bucket_mb;
 } bench_args;
 
-static dfl_status parse_args(int argc, char **argv, bench_args *a) {
+/* Fills a from argv; *help is set (and nothing else checked) on -h/--help. */
+static dfl_status parse_args(int argc, char **argv, bench_args *a, int *help) {
     a->comm = "mpi";
     a->min_bytes = 1ull << 10;
     a->max_bytes = 256ull << 20;
     a->iters = 20;
     a->warmup = 5;
     a->bucket_mb = 25.0;
-    const char *v;
-    for (int i = 1; i < argc; ++i) {
-        dfl_status s = DFL_OK;
-        if (dfl_cli_take(argc, argv, &i, "--comm", &v)) a->comm = v;
-        else if (dfl_cli_take(argc, argv, &i, "--min", &v)) s = v ? parse_size("--min", v, &a->min_bytes) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--max", &v)) s = v ? parse_size("--max", v, &a->max_bytes) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--iters", &v)) s = v ? dfl_cli_parse_int("--iters", v, 1, 1 << 20, &a->iters) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &a->warmup) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--bucket-mb", &v)) {
-            s = v ? dfl_cli_parse_float("--bucket-mb", v, &a->bucket_mb) : DFL_EUSAGE;
-            if (s == DFL_OK && !(a->bucket_mb > 0)) s = dfl_fail(DFL_EUSAGE, "option --bucket-mb must be > 0");
-        } else
-            return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see dynfill bench allreduce --help)", argv[i]);
-        if (!v) return DFL_EUSAGE;
-        if (s != DFL_OK) return s;
+    *help = 0;
+    dfl_opt_begin();
+    const char *name;
+    int c;
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': *help = 1; return DFL_OK;
+        case OPT_COMM: a->comm = optarg; break;
+        case OPT_MIN: DFL_TRY(parse_size(name, optarg, &a->min_bytes)); break;
+        case OPT_MAX: DFL_TRY(parse_size(name, optarg, &a->max_bytes)); break;
+        case OPT_ITERS: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 1 << 20, &a->iters)); break;
+        case OPT_WARMUP: DFL_TRY(dfl_cli_parse_int(name, optarg, 0, 1 << 20, &a->warmup)); break;
+        case OPT_BUCKET_MB:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &a->bucket_mb));
+            if (!(a->bucket_mb > 0)) return dfl_fail(DFL_EUSAGE, "option --bucket-mb must be > 0");
+            break;
+        default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
+        }
     }
+    DFL_TRY(dfl_opt_positionals(argc, argv, 0));
     if (!a->comm || (strcmp(a->comm, "mpi") && strcmp(a->comm, "nccl")))
         return dfl_fail(DFL_EUSAGE, "option --comm: '%s' is not mpi or nccl", a->comm ? a->comm : "");
     if (a->min_bytes > a->max_bytes) return dfl_fail(DFL_EUSAGE, "--min is larger than --max");
@@ -181,12 +197,13 @@ static dfl_status run(const bench_args *a, dfl_comm *comm, dfl_backend *be) {
 }
 
 int dfl_bench_allreduce(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        bench_allreduce_usage(stdout);
+    bench_args a;
+    int help;
+    dfl_status s = parse_args(argc, argv, &a, &help);
+    if (s == DFL_OK && help) {
+        fputs(k_usage, stdout);
         return 0;
     }
-    bench_args a;
-    dfl_status s = parse_args(argc, argv, &a);
     dfl_comm *comm = NULL;
     dfl_backend *be = NULL;
     if (s == DFL_OK) s = open_comm(&a, &comm, &be);

@@ -24,19 +24,44 @@
 #include "dynfill/model.h"
 #include "shared/philox.h"
 
-static void bench_impute_usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill bench impute [--ckpt RUN/ckpt.h5 | --C 1 --base 32 --mult 1,2,2 --nres 2\n"
-            "                            --attention 0|1 --periodic none|x|y|xy] [--size 64 | --size HxW]\n"
-            "                            [--n 6] [-K 10] [--steps 1] [--reps 5] [--warmup 1] [--seed S]\n"
-            "                            [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
-            "Times the imputer on random 20 %%-observed fields: per call, K context masks for each of the\n"
-            "--n samples, one forward pass over the n*K rows (times --steps for the multi-step sampler) and\n"
-            "the ensemble mean and spread. Prints the median call time, samples/s, rows/s and GFLOP/s.\n"
-            "  --ckpt PATH   a trained model (C from the checkpoint); without it a freshly initialised\n"
-            "                model built from the model options (defaults as shown)\n"
-            "  --n N         samples per call (default 6: 60 rows with K 10, like impute's --batch 64)\n");
-}
+static const char k_usage[] =
+    "usage: dynfill bench impute [--ckpt RUN/ckpt.h5 | --C 1 --base 32 --mult 1,2,2 --nres 2\n"
+    "                            --attention 0|1 --periodic none|x|y|xy] [--size 64 | --size HxW]\n"
+    "                            [--n 6] [-K 10] [--steps 1] [--reps 5] [--warmup 1] [--seed S]\n"
+    "                            [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
+    "Times the imputer on random 20 %-observed fields: per call, K context masks for each of the\n"
+    "--n samples, one forward pass over the n*K rows (times --steps for the multi-step sampler) and\n"
+    "the ensemble mean and spread. Prints the median call time, samples/s, rows/s and GFLOP/s.\n"
+    "  --ckpt PATH   a trained model (C from the checkpoint); without it a freshly initialised\n"
+    "                model built from the model options (defaults as shown)\n"
+    "  --n N         samples per call (default 6: 60 rows with K 10, like impute's --batch 64)\n";
+
+enum {
+    OPT_CKPT = 256, OPT_C, OPT_SIZE, OPT_N, OPT_STEPS, OPT_REPS, OPT_WARMUP, OPT_SEED, OPT_BACKEND, OPT_PRECISION,
+    OPT_JSON
+};
+static const char k_short[] = "hK:";
+static const struct option k_options[] = {
+    {"ckpt", required_argument, NULL, OPT_CKPT},
+    {"C", required_argument, NULL, OPT_C},
+    {"base", required_argument, NULL, DFL_BENCH_OPT_BASE},
+    {"mult", required_argument, NULL, DFL_BENCH_OPT_MULT},
+    {"nres", required_argument, NULL, DFL_BENCH_OPT_NRES},
+    {"attention", required_argument, NULL, DFL_BENCH_OPT_ATTENTION},
+    {"periodic", required_argument, NULL, DFL_BENCH_OPT_PERIODIC},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"n", required_argument, NULL, OPT_N},
+    {"K", required_argument, NULL, 'K'},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"reps", required_argument, NULL, OPT_REPS},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"precision", required_argument, NULL, OPT_PRECISION},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 typedef struct {
     const char *ckpt, *backend, *precision;
@@ -45,29 +70,39 @@ typedef struct {
     int json;
 } bench_impute_args;
 
-static dfl_status parse_args(int argc, char **argv, bench_impute_args *a, dfl_config *cfg) {
-    const char *v = NULL;
-    for (int i = 1; i < argc; ++i) {
+/* Fills a and the model options of cfg from argv; *help is set (and nothing
+ * else checked) on -h/--help. */
+static dfl_status parse_args(int argc, char **argv, bench_impute_args *a, dfl_config *cfg, int *help) {
+    *help = 0;
+    dfl_opt_begin();
+    const char *name;
+    int c;
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
         dfl_status s = DFL_OK;
-        v = "";
-        if (!strcmp(argv[i], "--json")) a->json = 1;
-        else if (dfl_cli_take(argc, argv, &i, "--ckpt", &v)) a->ckpt = v;
-        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) a->backend = v;
-        else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) a->precision = v;
-        else if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &a->C) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--n", &v)) s = v ? dfl_cli_parse_int("--n", v, 1, 1 << 16, &a->n) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "-K", &v) || dfl_cli_take(argc, argv, &i, "--K", &v))
-            s = v ? dfl_cli_parse_int("-K", v, 1, 1 << 16, &a->K) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 16, &a->steps) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--reps", &v)) s = v ? dfl_cli_parse_int("--reps", v, 1, 1 << 20, &a->reps) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &a->warm) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &a->seed) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) s = v ? dfl_bench_parse_size(v, &a->H, &a->W) : DFL_EUSAGE;
-        else if (dfl_bench_take_model_option(argc, argv, &i, cfg, &s)) v = ""; /* s holds the outcome */
-        else s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
+        switch (c) {
+        case 'h': *help = 1; return DFL_OK;
+        case OPT_JSON: a->json = 1; break;
+        case OPT_CKPT: a->ckpt = optarg; break;
+        case OPT_BACKEND: a->backend = optarg; break;
+        case OPT_PRECISION: a->precision = optarg; break;
+        case OPT_C: s = dfl_cli_parse_int(name, optarg, 1, 64, &a->C); break;
+        case OPT_N: s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &a->n); break;
+        case 'K': s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &a->K); break;
+        case OPT_STEPS: s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &a->steps); break;
+        case OPT_REPS: s = dfl_cli_parse_int(name, optarg, 1, 1 << 20, &a->reps); break;
+        case OPT_WARMUP: s = dfl_cli_parse_int(name, optarg, 0, 1 << 20, &a->warm); break;
+        case OPT_SEED: s = dfl_cli_parse_int(name, optarg, 0, 1L << 62, &a->seed); break;
+        case OPT_SIZE: s = dfl_bench_parse_size(optarg, &a->H, &a->W); break;
+        case DFL_BENCH_OPT_BASE:
+        case DFL_BENCH_OPT_MULT:
+        case DFL_BENCH_OPT_NRES:
+        case DFL_BENCH_OPT_ATTENTION:
+        case DFL_BENCH_OPT_PERIODIC: s = dfl_bench_model_option(cfg, c, optarg); break;
+        default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
+        }
         if (s != DFL_OK) return s;
-        if (!v) return DFL_EUSAGE;
     }
+    DFL_TRY(dfl_opt_positionals(argc, argv, 0));
     return dfl_precision_parse("option --precision", a->precision, &a->prec);
 }
 
@@ -109,15 +144,16 @@ static dfl_status forward_flops(const char *ckpt, dfl_backend *be, int h, int w,
 }
 
 int dfl_bench_impute(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        bench_impute_usage(stdout);
-        return 0;
-    }
     dfl_config cfg;
     dfl_config_defaults(&cfg);
     bench_impute_args a = {.backend = "cpu", .precision = "fp32", .C = 1, .H = 64, .W = 64, .n = 6, .K = 10,
                            .steps = 1, .reps = 5, .warm = 1, .seed = 1};
-    dfl_status s = parse_args(argc, argv, &a, &cfg);
+    int help;
+    dfl_status s = parse_args(argc, argv, &a, &cfg, &help);
+    if (s == DFL_OK && help) {
+        fputs(k_usage, stdout);
+        return 0;
+    }
     if (s != DFL_OK) return dfl_cli_exit("bench impute", s);
     dfl_backend *be = dfl_backend_create(a.backend, a.prec);
     if (!be) return dfl_cli_exit("bench impute", DFL_EUSAGE);

@@ -26,25 +26,44 @@ typedef struct {
     int prefetch, keep, json;
 } bench_options;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill bench io [--data obs.h5] [options]\n\n"
-            "Measure the training data loader (shuffled hyperslab/pread reads, crops, normalisation,\n"
-            "prefetch thread) from the page cache, in GB/s of file data. Without --data a synthetic\n"
-            "dataset is written to $TMPDIR (default /tmp) first and removed afterwards.\n\n"
-            "  --data PATH     an existing dataset instead of the synthetic one\n"
-            "  --gb G          synthetic dataset size in GB (default 2)\n"
-            "  --size S        synthetic field size S x S (default 64)\n"
-            "  --channels C    synthetic channels (default 1)\n"
-            "  --batch B       samples per batch (default 32)\n"
-            "  --patch P       crop size, 0 = whole field (default 0)\n"
-            "  --seconds T     measuring time (default 5)\n"
-            "  --no-prefetch   read in the calling thread\n"
-            "  --keep          keep the synthetic file\n"
-            "  --json          one JSON line on stdout\n");
-}
+static const char k_usage[] =
+    "usage: dynfill bench io [--data obs.h5] [options]\n\n"
+    "Measure the training data loader (shuffled hyperslab/pread reads, crops, normalisation,\n"
+    "prefetch thread) from the page cache, in GB/s of file data. Without --data a synthetic\n"
+    "dataset is written to $TMPDIR (default /tmp) first and removed afterwards.\n\n"
+    "  --data PATH     an existing dataset instead of the synthetic one\n"
+    "  --gb G          synthetic dataset size in GB (default 2)\n"
+    "  --size S        synthetic field size S x S (default 64)\n"
+    "  --channels C    synthetic channels (default 1)\n"
+    "  --batch B       samples per batch (default 32)\n"
+    "  --patch P       crop size, 0 = whole field (default 0)\n"
+    "  --seconds T     measuring time (default 5)\n"
+    "  --no-prefetch   read in the calling thread\n"
+    "  --keep          keep the synthetic file\n"
+    "  --json          one JSON line on stdout\n";
 
-static dfl_status parse(int argc, char **argv, bench_options *o) {
+enum {
+    OPT_DATA = 256, OPT_GB, OPT_SIZE, OPT_CHANNELS, OPT_BATCH, OPT_PATCH, OPT_SECONDS, OPT_NO_PREFETCH, OPT_KEEP,
+    OPT_JSON
+};
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"data", required_argument, NULL, OPT_DATA},
+    {"gb", required_argument, NULL, OPT_GB},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"channels", required_argument, NULL, OPT_CHANNELS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"patch", required_argument, NULL, OPT_PATCH},
+    {"seconds", required_argument, NULL, OPT_SECONDS},
+    {"no-prefetch", no_argument, NULL, OPT_NO_PREFETCH},
+    {"keep", no_argument, NULL, OPT_KEEP},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Fills o from argv; *help is set (and nothing else checked) on -h/--help. */
+static dfl_status parse(int argc, char **argv, bench_options *o, int *help) {
     memset(o, 0, sizeof *o);
     o->gb = 2.0;
     o->seconds = 5.0;
@@ -52,42 +71,33 @@ static dfl_status parse(int argc, char **argv, bench_options *o) {
     o->channels = 1;
     o->batch = 32;
     o->prefetch = 1;
-    for (int i = 1; i < argc; ++i) {
-        const char *v;
-        if (dfl_cli_take(argc, argv, &i, "--data", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->data = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--gb", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_float("--gb", v, &o->gb));
+    *help = 0;
+    dfl_opt_begin();
+    const char *name;
+    int c;
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': *help = 1; return DFL_OK;
+        case OPT_DATA: o->data = optarg; break;
+        case OPT_GB:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &o->gb));
             if (!(o->gb > 0 && o->gb <= 1024)) return dfl_fail(DFL_EUSAGE, "option --gb: %g must be in (0, 1024]", o->gb);
-        } else if (dfl_cli_take(argc, argv, &i, "--seconds", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_float("--seconds", v, &o->seconds));
+            break;
+        case OPT_SECONDS:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &o->seconds));
             if (!(o->seconds > 0)) return dfl_fail(DFL_EUSAGE, "option --seconds must be > 0");
-        } else if (dfl_cli_take(argc, argv, &i, "--size", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--size", v, 1, 65536, &o->size));
-        } else if (dfl_cli_take(argc, argv, &i, "--channels", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--channels", v, 1, 4096, &o->channels));
-        } else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--batch", v, 1, 1 << 20, &o->batch));
-        } else if (dfl_cli_take(argc, argv, &i, "--patch", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--patch", v, 0, 65536, &o->patch));
-        } else if (!strcmp(argv[i], "--no-prefetch")) {
-            o->prefetch = 0;
-        } else if (!strcmp(argv[i], "--keep")) {
-            o->keep = 1;
-        } else if (!strcmp(argv[i], "--json")) {
-            o->json = 1;
-        } else {
-            return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see dynfill bench io --help)", argv[i]);
+            break;
+        case OPT_SIZE: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 65536, &o->size)); break;
+        case OPT_CHANNELS: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 4096, &o->channels)); break;
+        case OPT_BATCH: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 1 << 20, &o->batch)); break;
+        case OPT_PATCH: DFL_TRY(dfl_cli_parse_int(name, optarg, 0, 65536, &o->patch)); break;
+        case OPT_NO_PREFETCH: o->prefetch = 0; break;
+        case OPT_KEEP: o->keep = 1; break;
+        case OPT_JSON: o->json = 1; break;
+        default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
-    return DFL_OK;
+    return dfl_opt_positionals(argc, argv, 0);
 }
 
 /* Synthetic dataset: standard normal values (a 32 MB block of Philox
@@ -223,12 +233,13 @@ static dfl_status run(const bench_options *o) {
 }
 
 int dfl_bench_io(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    bench_options o;
+    int help;
+    dfl_status st = parse(argc, argv, &o, &help);
+    if (st == DFL_OK && help) {
+        fputs(k_usage, stdout);
         return 0;
     }
-    bench_options o;
-    dfl_status st = parse(argc, argv, &o);
     if (st == DFL_OK) st = run(&o);
     return dfl_cli_exit("bench io", st);
 }

@@ -29,6 +29,36 @@
 
 #define BK_MAX_REPS 64
 
+static const char k_usage[] =
+    "usage: dynfill bench kernels [--backend cuda|cpu] [--precision fp32|tf32|bf16] [--n N] [--C C]\n"
+    "                             [--size S] [--channels CH] [--params P] [--K K] [--iters I] [--reps R] [--json]\n"
+    "Achieved bandwidth (GB/s) of each fused kernel, with the least bytes it must move, against the\n"
+    "device-to-device copy bandwidth measured first (bytes read + written). Defaults (cuda): method ops\n"
+    "on 64 fields of C 4 x 256 x 256, K 10; group norm and elementwise on [32, 128 x 128, 64];\n"
+    "optimiser on 64M parameters; 20 calls per timing, median of 5 timings. On --backend cpu the\n"
+    "default sizes are 8x smaller.\n";
+
+enum {
+    OPT_BACKEND = 256, OPT_PRECISION, OPT_N, OPT_C, OPT_SIZE, OPT_CHANNELS, OPT_PARAMS, OPT_K, OPT_ITERS, OPT_REPS,
+    OPT_JSON
+};
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"precision", required_argument, NULL, OPT_PRECISION},
+    {"n", required_argument, NULL, OPT_N},
+    {"C", required_argument, NULL, OPT_C},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"channels", required_argument, NULL, OPT_CHANNELS},
+    {"params", required_argument, NULL, OPT_PARAMS},
+    {"K", required_argument, NULL, OPT_K},
+    {"iters", required_argument, NULL, OPT_ITERS},
+    {"reps", required_argument, NULL, OPT_REPS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 typedef struct {
     dfl_backend *be;
     int iters, reps;
@@ -299,44 +329,31 @@ static void bk_optimizer(bk_ctx *B, size_t np) {
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i) be->free(be, all[i]);
 }
 
-static void bk_usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill bench kernels [--backend cuda|cpu] [--precision fp32|tf32|bf16] [--n N] [--C C]\n"
-            "                             [--size S] [--channels CH] [--params P] [--K K] [--iters I] [--reps R] [--json]\n"
-            "Achieved bandwidth (GB/s) of each fused kernel, with the least bytes it must move, against the\n"
-            "device-to-device copy bandwidth measured first (bytes read + written). Defaults (cuda): method ops\n"
-            "on 64 fields of C 4 x 256 x 256, K 10; group norm and elementwise on [32, 128 x 128, 64];\n"
-            "optimiser on 64M parameters; 20 calls per timing, median of 5 timings. On --backend cpu the\n"
-            "default sizes are 8x smaller.\n");
-}
-
 int dfl_bench_kernels(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        bk_usage(stdout);
-        return 0;
-    }
-    const char *backend = "cuda", *precision = "fp32", *v = NULL;
+    const char *backend = "cuda", *precision = "fp32", *name;
     long n = -1, c = 4, size = -1, ch = 64, params = -1, k = 10, iters = 20, reps = 5;
-    int json = 0;
-    for (int i = 1; i < argc; ++i) {
+    int json = 0, opt;
+    dfl_opt_begin();
+    while ((opt = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
         dfl_status s = DFL_OK;
-        if (!strcmp(argv[i], "--json")) {
-            json = 1;
-            continue;
+        switch (opt) {
+        case 'h': fputs(k_usage, stdout); return 0;
+        case OPT_JSON: json = 1; break;
+        case OPT_BACKEND: backend = optarg; break;
+        case OPT_PRECISION: precision = optarg; break;
+        case OPT_N: s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &n); break;
+        case OPT_C: s = dfl_cli_parse_int(name, optarg, 1, 64, &c); break;
+        case OPT_SIZE: s = dfl_cli_parse_int(name, optarg, 8, 1 << 14, &size); break;
+        case OPT_CHANNELS: s = dfl_cli_parse_int(name, optarg, 8, 4096, &ch); break;
+        case OPT_PARAMS: s = dfl_cli_parse_int(name, optarg, 1024, 1L << 34, &params); break;
+        case OPT_K: s = dfl_cli_parse_int(name, optarg, 1, 1024, &k); break;
+        case OPT_ITERS: s = dfl_cli_parse_int(name, optarg, 1, 100000, &iters); break;
+        case OPT_REPS: s = dfl_cli_parse_int(name, optarg, 1, BK_MAX_REPS, &reps); break;
+        default: s = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
-        if (dfl_cli_take(argc, argv, &i, "--backend", &v)) s = v ? DFL_OK : DFL_EUSAGE, backend = v;
-        else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) s = v ? DFL_OK : DFL_EUSAGE, precision = v;
-        else if (dfl_cli_take(argc, argv, &i, "--n", &v)) s = v ? dfl_cli_parse_int("--n", v, 1, 1 << 16, &n) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &c) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) s = v ? dfl_cli_parse_int("--size", v, 8, 1 << 14, &size) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--channels", &v)) s = v ? dfl_cli_parse_int("--channels", v, 8, 4096, &ch) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--params", &v)) s = v ? dfl_cli_parse_int("--params", v, 1024, 1L << 34, &params) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--K", &v)) s = v ? dfl_cli_parse_int("--K", v, 1, 1024, &k) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--iters", &v)) s = v ? dfl_cli_parse_int("--iters", v, 1, 100000, &iters) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--reps", &v)) s = v ? dfl_cli_parse_int("--reps", v, 1, BK_MAX_REPS, &reps) : DFL_EUSAGE;
-        else s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
         if (s != DFL_OK) return dfl_cli_exit("bench kernels", s);
     }
+    if (dfl_opt_positionals(argc, argv, 0) != DFL_OK) return dfl_cli_exit("bench kernels", DFL_EUSAGE);
     if (ch % 8 != 0) return dfl_cli_exit("bench kernels", dfl_fail(DFL_EUSAGE, "option --channels: %ld is not a multiple of 8 (group norm has 8 groups)", ch));
     dfl_precision prec;
     if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK) return dfl_cli_exit("bench kernels", DFL_EUSAGE);

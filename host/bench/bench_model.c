@@ -8,25 +8,12 @@
 #include "core/args.h"
 #include "dynfill/checkpoint.h"
 
-int dfl_bench_take_model_option(int argc, char **argv, int *i, dfl_config *cfg, dfl_status *s) {
-    static const char *const opts[][2] = {{"--base", "model.base"},
-                                          {"--mult", "model.mult"},
-                                          {"--nres", "model.nres"},
-                                          {"--attention", "model.attention"},
-                                          {"--periodic", "model.periodic"}};
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; ++k) {
-        const char *v;
-        if (!dfl_cli_take(argc, argv, i, opts[k][0], &v)) continue;
-        if (!v) {
-            *s = DFL_EUSAGE;
-        } else {
-            char set[160];
-            snprintf(set, sizeof set, "%s=%s", opts[k][1], v);
-            *s = dfl_config_set(cfg, set);
-        }
-        return 1;
-    }
-    return 0;
+dfl_status dfl_bench_model_option(dfl_config *cfg, int opt, const char *value) {
+    static const char *const keys[] = {"model.base", "model.mult", "model.nres", "model.attention", "model.periodic"};
+    if (opt < DFL_BENCH_OPT_BASE || opt > DFL_BENCH_OPT_PERIODIC) DFL_PANIC("not a model option: %d", opt);
+    char set[160];
+    snprintf(set, sizeof set, "%s=%s", keys[opt - DFL_BENCH_OPT_BASE], value);
+    return dfl_config_set(cfg, set);
 }
 
 dfl_status dfl_bench_parse_size(const char *value, long *h, long *w) {

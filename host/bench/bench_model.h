@@ -8,10 +8,20 @@
 #include "dynfill/config.h"
 #include "dynfill/model.h"
 
-/* When argv[*i] is one of --base, --mult, --nres, --attention, --periodic,
- * stores its value in cfg (model.*), advances *i and returns 1 with *s the
- * outcome; returns 0 for any other argument. */
-int dfl_bench_take_model_option(int argc, char **argv, int *i, dfl_config *cfg, dfl_status *s);
+/* The model options --base, --mult, --nres, --attention, --periodic of
+ * `bench train` and `bench impute`: the vals of their entries in each
+ * benchmark's option table (above the benchmarks' own, which start at 256). */
+enum {
+    DFL_BENCH_OPT_BASE = 512,
+    DFL_BENCH_OPT_MULT,
+    DFL_BENCH_OPT_NRES,
+    DFL_BENCH_OPT_ATTENTION,
+    DFL_BENCH_OPT_PERIODIC
+};
+
+/* Stores the value of model option `opt` (a DFL_BENCH_OPT_*) in cfg
+ * (model.base, model.mult, ...). */
+dfl_status dfl_bench_model_option(dfl_config *cfg, int opt, const char *value);
 
 /* "--size S" or "--size HxW". */
 dfl_status dfl_bench_parse_size(const char *value, long *h, long *w);

@@ -21,46 +21,73 @@
 #include "dynfill/train.h"
 #include "shared/philox.h"
 
-static void bench_train_usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill bench train [--C 1] [--size 64 | --size HxW] [--batch 16] [--base 32] [--mult 1,2,2]\n"
-            "                           [--nres 2] [--attention 0|1] [--periodic none|x|y|xy] [--steps 10]\n"
-            "                           [--warmup 2] [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
-            "                           [--seed S] [--save-ckpt PATH]\n"
-            "Times training steps of dfl-unet v1 (forward + backward + AdamW) on random data after warm-up;\n"
-            "prints the median step time, samples/s and achieved GFLOP/s.\n"
-            "  --save-ckpt PATH  also write the freshly initialised model (seed S) as a checkpoint, e.g. for\n"
-            "                    forward-parity checks of other frameworks' mirrors (benchmarks/peers)\n");
-}
+static const char k_usage[] =
+    "usage: dynfill bench train [--C 1] [--size 64 | --size HxW] [--batch 16] [--base 32] [--mult 1,2,2]\n"
+    "                           [--nres 2] [--attention 0|1] [--periodic none|x|y|xy] [--steps 10]\n"
+    "                           [--warmup 2] [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
+    "                           [--seed S] [--save-ckpt PATH]\n"
+    "Times training steps of dfl-unet v1 (forward + backward + AdamW) on random data after warm-up;\n"
+    "prints the median step time, samples/s and achieved GFLOP/s.\n"
+    "  --save-ckpt PATH  also write the freshly initialised model (seed S) as a checkpoint, e.g. for\n"
+    "                    forward-parity checks of other frameworks' mirrors (benchmarks/peers)\n";
+
+enum {
+    OPT_C = 256, OPT_SIZE, OPT_BATCH, OPT_STEPS, OPT_WARMUP, OPT_BACKEND, OPT_PRECISION, OPT_JSON, OPT_SEED,
+    OPT_SAVE_CKPT
+};
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"C", required_argument, NULL, OPT_C},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"base", required_argument, NULL, DFL_BENCH_OPT_BASE},
+    {"mult", required_argument, NULL, DFL_BENCH_OPT_MULT},
+    {"nres", required_argument, NULL, DFL_BENCH_OPT_NRES},
+    {"attention", required_argument, NULL, DFL_BENCH_OPT_ATTENTION},
+    {"periodic", required_argument, NULL, DFL_BENCH_OPT_PERIODIC},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"precision", required_argument, NULL, OPT_PRECISION},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"save-ckpt", required_argument, NULL, OPT_SAVE_CKPT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 int dfl_bench_train(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        bench_train_usage(stdout);
-        return 0;
-    }
     dfl_config cfg;
     dfl_config_defaults(&cfg);
     long C = 1, H = 64, W = 64, batch = 16, steps = 10, warm = 2;
-    int json = 0;
-    const char *backend = "cpu", *precision = "fp32", *save_ckpt = NULL, *v;
+    int json = 0, c;
+    const char *backend = "cpu", *precision = "fp32", *save_ckpt = NULL, *name;
     long seed = 1;
-    for (int i = 1; i < argc; ++i) {
+    dfl_opt_begin();
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
         dfl_status s = DFL_OK;
-        if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &C) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--size", &v)) s = v ? dfl_bench_parse_size(v, &H, &W) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) s = v ? dfl_cli_parse_int("--batch", v, 1, 1 << 16, &batch) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 20, &steps) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--warmup", &v)) s = v ? dfl_cli_parse_int("--warmup", v, 0, 1 << 20, &warm) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) backend = v;
-        else if (dfl_cli_take(argc, argv, &i, "--save-ckpt", &v)) save_ckpt = v;
-        else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &seed) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) precision = v;
-        else if (!strcmp(argv[i], "--json")) { json = 1; continue; }
-        else if (dfl_bench_take_model_option(argc, argv, &i, &cfg, &s)) v = "";
-        else s = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
+        switch (c) {
+        case 'h': fputs(k_usage, stdout); return 0;
+        case OPT_C: s = dfl_cli_parse_int(name, optarg, 1, 64, &C); break;
+        case OPT_SIZE: s = dfl_bench_parse_size(optarg, &H, &W); break;
+        case OPT_BATCH: s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &batch); break;
+        case OPT_STEPS: s = dfl_cli_parse_int(name, optarg, 1, 1 << 20, &steps); break;
+        case OPT_WARMUP: s = dfl_cli_parse_int(name, optarg, 0, 1 << 20, &warm); break;
+        case OPT_BACKEND: backend = optarg; break;
+        case OPT_SAVE_CKPT: save_ckpt = optarg; break;
+        case OPT_SEED: s = dfl_cli_parse_int(name, optarg, 0, 1L << 62, &seed); break;
+        case OPT_PRECISION: precision = optarg; break;
+        case OPT_JSON: json = 1; break;
+        case DFL_BENCH_OPT_BASE:
+        case DFL_BENCH_OPT_MULT:
+        case DFL_BENCH_OPT_NRES:
+        case DFL_BENCH_OPT_ATTENTION:
+        case DFL_BENCH_OPT_PERIODIC: s = dfl_bench_model_option(&cfg, c, optarg); break;
+        default: s = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
+        }
         if (s != DFL_OK) return dfl_cli_exit("bench train", s);
-        if (!v && strcmp(argv[i], "--json")) return dfl_cli_exit("bench train", DFL_EUSAGE);
     }
+    if (dfl_opt_positionals(argc, argv, 0) != DFL_OK) return dfl_cli_exit("bench train", DFL_EUSAGE);
     dfl_precision prec;
     if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK) return dfl_cli_exit("bench train", DFL_EUSAGE);
     dfl_backend *be = dfl_backend_create(backend, prec);

@@ -30,6 +30,21 @@ static const char k_usage[] =
     "Prints min / mean of the map over entries missing in some sample and the fraction below\n"
     "T; a line starting with 'warning:' when some are below T. Exit 0, or 2 on bad input.\n";
 
+enum { OPT_DATA = 256, OPT_CONFIG, OPT_SET, OPT_SAMPLES, OPT_OUT, OPT_THRESHOLD, OPT_RADIUS, OPT_SEED };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"data", required_argument, NULL, OPT_DATA},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"set", required_argument, NULL, OPT_SET},
+    {"samples", required_argument, NULL, OPT_SAMPLES},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"radius", required_argument, NULL, OPT_RADIUS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 typedef struct {
     const char *data, *config, *out;
     char **sets;
@@ -40,46 +55,41 @@ typedef struct {
     unsigned long long seed;
 } options;
 
-static dfl_status parse_args(int argc, char **argv, options *o) {
-    const char *v = NULL;
+/* Fills o from argv; *help is set (and nothing else checked) on -h/--help. */
+static dfl_status parse_args(int argc, char **argv, options *o, int *help) {
     o->samples = 1000;
     o->radius = 2;
     o->threshold = 1e-3;
-    for (int i = 1; i < argc; ++i) {
-        if (dfl_cli_take(argc, argv, &i, "--data", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->data = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--config", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->config = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--set", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->sets[o->nsets++] = (char *)v;
-        } else if (dfl_cli_take(argc, argv, &i, "--out", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->out = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--samples", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--samples", v, 1, 100000000L, &o->samples));
-        } else if (dfl_cli_take(argc, argv, &i, "--radius", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--radius", v, 0, 1000, &o->radius));
-        } else if (dfl_cli_take(argc, argv, &i, "--threshold", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_float("--threshold", v, &o->threshold));
+    *help = 0;
+    dfl_opt_begin();
+    const char *name;
+    int c;
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': *help = 1; return DFL_OK;
+        case OPT_DATA: o->data = optarg; break;
+        case OPT_CONFIG: o->config = optarg; break;
+        case OPT_SET: o->sets[o->nsets++] = optarg; break;
+        case OPT_OUT: o->out = optarg; break;
+        case OPT_SAMPLES: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 100000000L, &o->samples)); break;
+        case OPT_RADIUS: DFL_TRY(dfl_cli_parse_int(name, optarg, 0, 1000, &o->radius)); break;
+        case OPT_THRESHOLD:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &o->threshold));
             if (!(o->threshold >= 0.0 && o->threshold <= 1.0))
-                return dfl_fail(DFL_EUSAGE, "option --threshold: %s is outside [0, 1]", v);
-        } else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) {
-            if (!v) return DFL_EUSAGE;
+                return dfl_fail(DFL_EUSAGE, "option --threshold: %s is outside [0, 1]", optarg);
+            break;
+        case OPT_SEED: {
             char *end = NULL;
-            o->seed = strtoull(v, &end, 10);
-            if (!end || *end || end == v) return dfl_fail(DFL_EUSAGE, "option --seed: '%s' is not an integer", v);
+            o->seed = strtoull(optarg, &end, 10);
+            if (!end || *end || end == optarg)
+                return dfl_fail(DFL_EUSAGE, "option --seed: '%s' is not an integer", optarg);
             o->have_seed = 1;
-        } else {
-            return dfl_fail(DFL_EUSAGE, "unknown argument '%s' (see dynfill coverage --help)", argv[i]);
+            break;
+        }
+        default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
-    return DFL_OK;
+    return dfl_opt_positionals(argc, argv, 0);
 }
 
 static dfl_status write_map(const char *path, const char *data_path, const dfl_coverage_result *res,
@@ -176,14 +186,12 @@ static dfl_status run(const options *o) {
 }
 
 int dfl_cmd_coverage(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        fputs(k_usage, stdout);
-        return 0;
-    }
     options o = {0};
+    int help;
     o.sets = dfl_xcalloc((size_t)argc + 1, sizeof(char *));
-    dfl_status st = parse_args(argc, argv, &o);
-    if (st == DFL_OK) st = run(&o);
+    dfl_status st = parse_args(argc, argv, &o, &help);
+    if (st == DFL_OK && help) fputs(k_usage, stdout);
+    else if (st == DFL_OK) st = run(&o);
     free(o.sets);
     return dfl_cli_exit("coverage", st);
 }

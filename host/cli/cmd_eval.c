@@ -23,6 +23,16 @@ static const char k_usage[] =
     "  --truth FILE   ground truth: /truth [N,C,H,W] (from `dynfill gen`)\n"
     "  --json         print one JSON object instead of a table\n";
 
+enum { OPT_PRED = 256, OPT_TRUTH, OPT_JSON };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"pred", required_argument, NULL, OPT_PRED},
+    {"truth", required_argument, NULL, OPT_TRUTH},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 static dfl_status run_eval(const char *pred_path, const char *truth_path, int json) {
     dfl_pred_input in;
     DFL_TRY(dfl_pred_input_open(pred_path, truth_path, &in));
@@ -45,25 +55,19 @@ static dfl_status run_eval(const char *pred_path, const char *truth_path, int js
 }
 
 int dfl_cmd_eval(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        fputs(k_usage, stdout);
-        return 0;
-    }
-    const char *pred = NULL, *truth = NULL, *v = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; ++i) {
-        if (dfl_cli_take(argc, argv, &i, "--pred", &v)) {
-            if (!v) return dfl_cli_exit("eval", DFL_EUSAGE);
-            pred = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--truth", &v)) {
-            if (!v) return dfl_cli_exit("eval", DFL_EUSAGE);
-            truth = v;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = 1;
-        } else {
-            return dfl_cli_exit("eval", dfl_fail(DFL_EUSAGE, "unknown argument '%s' (see dynfill eval --help)", argv[i]));
+    const char *pred = NULL, *truth = NULL, *name;
+    int json = 0, c;
+    dfl_opt_begin();
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': fputs(k_usage, stdout); return 0;
+        case OPT_PRED: pred = optarg; break;
+        case OPT_TRUTH: truth = optarg; break;
+        case OPT_JSON: json = 1; break;
+        default: return dfl_cli_exit("eval", DFL_EUSAGE); /* '?': dfl_opt_next recorded the message */
         }
     }
+    if (dfl_opt_positionals(argc, argv, 0) != DFL_OK) return dfl_cli_exit("eval", DFL_EUSAGE);
     if (!pred || !truth)
         return dfl_cli_exit("eval", dfl_fail(DFL_EUSAGE, "--pred and --truth are required (see dynfill eval --help)"));
     return dfl_cli_exit("eval", run_eval(pred, truth, json));

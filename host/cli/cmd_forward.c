@@ -10,13 +10,24 @@
 #include "dynfill/checkpoint.h"
 #include "io/h5_util.h"
 
-static void forward_usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill forward --ckpt CKPT.h5 --in X.h5 --out Y.h5 [--ema] [--batch B] [--backend cpu|cuda|auto]\n"
-            "Runs dfl-unet on /input float32 [N, 2C, H, W] and /t float32 [N]; writes /output [N, C, H, W].\n"
-            "  --ema      use the EMA weights instead of the raw parameters\n"
-            "  --batch B  samples per forward pass (default 8)\n");
-}
+static const char k_usage[] =
+    "usage: dynfill forward --ckpt CKPT.h5 --in X.h5 --out Y.h5 [--ema] [--batch B] [--backend cpu|cuda|auto]\n"
+    "Runs dfl-unet on /input float32 [N, 2C, H, W] and /t float32 [N]; writes /output [N, C, H, W].\n"
+    "  --ema      use the EMA weights instead of the raw parameters\n"
+    "  --batch B  samples per forward pass (default 8)\n";
+
+enum { OPT_CKPT = 256, OPT_IN, OPT_OUT, OPT_EMA, OPT_BATCH, OPT_BACKEND };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"ckpt", required_argument, NULL, OPT_CKPT},
+    {"in", required_argument, NULL, OPT_IN},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"ema", no_argument, NULL, OPT_EMA},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 static dfl_status run_forward(const char *ckpt, const char *in, const char *out, int use_ema, int batch,
                               const char *backend) {
@@ -93,29 +104,27 @@ done:
 }
 
 int dfl_cmd_forward(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        forward_usage(stdout);
-        return 0;
-    }
-    const char *ckpt = NULL, *in = NULL, *out = NULL, *backend = "cpu", *v;
-    int use_ema = 0;
+    const char *ckpt = NULL, *in = NULL, *out = NULL, *backend = "cpu", *name;
+    int use_ema = 0, c;
     long batch = 8;
-    for (int i = 1; i < argc; ++i) {
-        if (dfl_cli_take(argc, argv, &i, "--ckpt", &v)) ckpt = v;
-        else if (dfl_cli_take(argc, argv, &i, "--in", &v)) in = v;
-        else if (dfl_cli_take(argc, argv, &i, "--out", &v)) out = v;
-        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) backend = v;
-        else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) {
-            if (v && dfl_cli_parse_int("--batch", v, 1, 1 << 20, &batch) != DFL_OK) return dfl_cli_exit("forward", DFL_EUSAGE);
-        } else if (!strcmp(argv[i], "--ema")) {
-            use_ema = 1;
-            continue;
-        } else
-            return dfl_cli_exit("forward", dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]));
-        if (!v) return dfl_cli_exit("forward", DFL_EUSAGE);
+    dfl_status ps = DFL_OK;
+    dfl_opt_begin();
+    while (ps == DFL_OK && (c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': fputs(k_usage, stdout); return 0;
+        case OPT_CKPT: ckpt = optarg; break;
+        case OPT_IN: in = optarg; break;
+        case OPT_OUT: out = optarg; break;
+        case OPT_BACKEND: backend = optarg; break;
+        case OPT_BATCH: ps = dfl_cli_parse_int(name, optarg, 1, 1 << 20, &batch); break;
+        case OPT_EMA: use_ema = 1; break;
+        default: ps = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
+        }
     }
+    if (ps == DFL_OK) ps = dfl_opt_positionals(argc, argv, 0);
+    if (ps != DFL_OK) return dfl_cli_exit("forward", ps);
     if (!ckpt || !in || !out) {
-        forward_usage(stderr);
+        fputs(k_usage, stderr);
         return dfl_cli_exit("forward", dfl_fail(DFL_EUSAGE, "--ckpt, --in and --out are required"));
     }
     return dfl_cli_exit("forward", run_forward(ckpt, in, out, use_ema, (int)batch, backend));

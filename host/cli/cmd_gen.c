@@ -39,41 +39,65 @@ typedef struct {
     const char *out;
 } gen_options;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill gen --kind ns|advection|shallow-water --n N --out truth.h5 [options]\n\n"
-            "Generate ground-truth fields from a physical simulation, deterministic by seed.\n"
-            "Writes /truth float32 [N, frames, size, size] with attributes channels, periodic, source.\n\n"
-            "  --kind K             ns: 2D Navier-Stokes vorticity, pseudo-spectral, periodic xy (see --flow)\n"
-            "                       advection: random smooth field moved at a random constant velocity\n"
-            "                           (exact Fourier shift), periodic xy\n"
-            "                       shallow-water: radial dam break (PDEBench), h = 2 inside a random\n"
-            "                           radius, 1 outside, finite volumes, reflective walls\n"
-            "  --n N                number of samples\n"
-            "  --size S             grid size S x S (default 64)\n"
-            "  --frames T           consecutive frames stacked as channels (default 1)\n"
-            "  --seed K             random seed (default 0)\n"
-            "  --out PATH           output truth file\n"
-            "  --samples-per-run K  samples recorded per trajectory (ns kolmogorov 30, others 10;\n"
-            "                       1 = every sample from its own run)\n"
-            "  --spinup T           time simulated before recording\n"
-            "                       (ns kolmogorov 20, ns fno 5, advection 0, shallow-water 0.1)\n"
-            "  --interval D         time between recorded frames\n"
-            "                       (ns kolmogorov 1, ns fno 1, advection 0.05, shallow-water 0.1)\n"
-            "ns only:\n"
-            "  --flow F             kolmogorov (default): [0,2pi)^2, forcing sin(4y) in x (vorticity\n"
-            "                           -4 cos 4y), nu 1e-3 (Re 1000), drag 0.1; chaotic, frames 1 apart\n"
-            "                           decorrelate (Kochkov et al. 2021 setting)\n"
-            "                       fno: [0,1)^2, forcing 0.1 (sin 2pi(x+y) + cos 2pi(x+y)), nu 1e-3, no drag\n"
-            "                           (Li et al. 2021 Navier-Stokes data)\n"
-            "  --nu V               viscosity (default 1e-3)\n"
-            "  --drag A             linear drag (kolmogorov 0.1, fno 0)\n"
-            "  --forcing A          forcing amplitude (kolmogorov 1, fno 0.1)\n"
-            "  --oversample F       solve on F*size points and keep the resolved modes (default 1)\n"
-            "  --threads K          threads (default: all)\n");
-}
+static const char k_usage[] =
+    "usage: dynfill gen --kind ns|advection|shallow-water --n N --out truth.h5 [options]\n\n"
+    "Generate ground-truth fields from a physical simulation, deterministic by seed.\n"
+    "Writes /truth float32 [N, frames, size, size] with attributes channels, periodic, source.\n\n"
+    "  --kind K             ns: 2D Navier-Stokes vorticity, pseudo-spectral, periodic xy (see --flow)\n"
+    "                       advection: random smooth field moved at a random constant velocity\n"
+    "                           (exact Fourier shift), periodic xy\n"
+    "                       shallow-water: radial dam break (PDEBench), h = 2 inside a random\n"
+    "                           radius, 1 outside, finite volumes, reflective walls\n"
+    "  --n N                number of samples\n"
+    "  --size S             grid size S x S (default 64)\n"
+    "  --frames T           consecutive frames stacked as channels (default 1)\n"
+    "  --seed K             random seed (default 0)\n"
+    "  --out PATH           output truth file\n"
+    "  --samples-per-run K  samples recorded per trajectory (ns kolmogorov 30, others 10;\n"
+    "                       1 = every sample from its own run)\n"
+    "  --spinup T           time simulated before recording\n"
+    "                       (ns kolmogorov 20, ns fno 5, advection 0, shallow-water 0.1)\n"
+    "  --interval D         time between recorded frames\n"
+    "                       (ns kolmogorov 1, ns fno 1, advection 0.05, shallow-water 0.1)\n"
+    "ns only:\n"
+    "  --flow F             kolmogorov (default): [0,2pi)^2, forcing sin(4y) in x (vorticity\n"
+    "                           -4 cos 4y), nu 1e-3 (Re 1000), drag 0.1; chaotic, frames 1 apart\n"
+    "                           decorrelate (Kochkov et al. 2021 setting)\n"
+    "                       fno: [0,1)^2, forcing 0.1 (sin 2pi(x+y) + cos 2pi(x+y)), nu 1e-3, no drag\n"
+    "                           (Li et al. 2021 Navier-Stokes data)\n"
+    "  --nu V               viscosity (default 1e-3)\n"
+    "  --drag A             linear drag (kolmogorov 0.1, fno 0)\n"
+    "  --forcing A          forcing amplitude (kolmogorov 1, fno 0.1)\n"
+    "  --oversample F       solve on F*size points and keep the resolved modes (default 1)\n"
+    "  --threads K          threads (default: all)\n";
 
-static int parse_args(int argc, char **argv, gen_options *o) {
+enum {
+    OPT_KIND = 256, OPT_N, OPT_SIZE, OPT_FRAMES, OPT_SEED, OPT_OUT, OPT_SAMPLES_PER_RUN, OPT_SPINUP, OPT_INTERVAL,
+    OPT_FLOW, OPT_NU, OPT_DRAG, OPT_FORCING, OPT_OVERSAMPLE, OPT_THREADS
+};
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"n", required_argument, NULL, OPT_N},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"frames", required_argument, NULL, OPT_FRAMES},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"samples-per-run", required_argument, NULL, OPT_SAMPLES_PER_RUN},
+    {"spinup", required_argument, NULL, OPT_SPINUP},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"flow", required_argument, NULL, OPT_FLOW},
+    {"nu", required_argument, NULL, OPT_NU},
+    {"drag", required_argument, NULL, OPT_DRAG},
+    {"forcing", required_argument, NULL, OPT_FORCING},
+    {"oversample", required_argument, NULL, OPT_OVERSAMPLE},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Fills o from argv; *help is set (and nothing else checked) on -h/--help. */
+static dfl_status parse_args(int argc, char **argv, gen_options *o, int *help) {
     memset(o, 0, sizeof *o);
     o->size = 64;
     o->frames = 1;
@@ -92,71 +116,60 @@ static int parse_args(int argc, char **argv, gen_options *o) {
     o->gravity = 1.0;
     o->n = -1;
     const char *kind = NULL;
-    for (int i = 1; i < argc; ++i) {
-        const char *v;
+    *help = 0;
+    dfl_opt_begin();
+    const char *name;
+    int c;
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
         long l;
         double d;
-        if (dfl_cli_take(argc, argv, &i, "--kind", &v)) {
-            if (!v) return DFL_EUSAGE;
-            kind = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--n", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--n", v, 1, 1L << 40, &o->n));
-        } else if (dfl_cli_take(argc, argv, &i, "--size", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--size", v, 4, 16384, &o->size));
-        } else if (dfl_cli_take(argc, argv, &i, "--frames", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--frames", v, 1, 4096, &o->frames));
-        } else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--seed", v, 0, 0x7fffffffffffffffL, &l));
+        switch (c) {
+        case 'h': *help = 1; return DFL_OK;
+        case OPT_KIND: kind = optarg; break;
+        case OPT_N: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 1L << 40, &o->n)); break;
+        case OPT_SIZE: DFL_TRY(dfl_cli_parse_int(name, optarg, 4, 16384, &o->size)); break;
+        case OPT_FRAMES: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 4096, &o->frames)); break;
+        case OPT_SEED:
+            DFL_TRY(dfl_cli_parse_int(name, optarg, 0, 0x7fffffffffffffffL, &l));
             o->seed = (unsigned long long)l;
-        } else if (dfl_cli_take(argc, argv, &i, "--out", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->out = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--samples-per-run", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--samples-per-run", v, 1, 1L << 30, &o->samples_per_run));
-        } else if (dfl_cli_take(argc, argv, &i, "--spinup", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_float("--spinup", v, &d));
+            break;
+        case OPT_OUT: o->out = optarg; break;
+        case OPT_SAMPLES_PER_RUN: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 1L << 30, &o->samples_per_run)); break;
+        case OPT_SPINUP:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &d));
             if (!(d >= 0 && d < 1e6)) return dfl_fail(DFL_EUSAGE, "option --spinup: %g must be in [0, 1e6)", d);
             o->spinup = d;
-        } else if (dfl_cli_take(argc, argv, &i, "--interval", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_float("--interval", v, &d));
+            break;
+        case OPT_INTERVAL:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &d));
             if (!(d > 0 && d < 1e6)) return dfl_fail(DFL_EUSAGE, "option --interval: %g must be in (0, 1e6)", d);
             o->interval = d;
-        } else if (dfl_cli_take(argc, argv, &i, "--nu", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_float("--nu", v, &d));
+            break;
+        case OPT_NU:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &d));
             if (!(d > 0 && d < 10)) return dfl_fail(DFL_EUSAGE, "option --nu: %g must be in (0, 10)", d);
             o->nu = d;
-        } else if (dfl_cli_take(argc, argv, &i, "--flow", &v)) {
-            if (!v) return DFL_EUSAGE;
-            flow = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--drag", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_float("--drag", v, &d));
+            break;
+        case OPT_FLOW: flow = optarg; break;
+        case OPT_DRAG:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &d));
             if (!(d >= 0 && d < 100)) return dfl_fail(DFL_EUSAGE, "option --drag: %g must be in [0, 100)", d);
             o->drag = d;
-        } else if (dfl_cli_take(argc, argv, &i, "--oversample", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--oversample", v, 1, 16, &o->oversample));
-        } else if (dfl_cli_take(argc, argv, &i, "--forcing", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_float("--forcing", v, &d));
+            break;
+        case OPT_OVERSAMPLE: DFL_TRY(dfl_cli_parse_int(name, optarg, 1, 16, &o->oversample)); break;
+        case OPT_FORCING:
+            DFL_TRY(dfl_cli_parse_float(name, optarg, &d));
             if (!(fabs(d) < 1e3)) return dfl_fail(DFL_EUSAGE, "option --forcing: %g is out of range", d);
             o->forcing = d;
-        } else if (dfl_cli_take(argc, argv, &i, "--threads", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--threads", v, 0, 4096, &l));
+            break;
+        case OPT_THREADS:
+            DFL_TRY(dfl_cli_parse_int(name, optarg, 0, 4096, &l));
             o->threads = (int)l;
-        } else {
-            return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see dynfill gen --help)", argv[i]);
+            break;
+        default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
+    DFL_TRY(dfl_opt_positionals(argc, argv, 0));
     if (!kind) return dfl_fail(DFL_EUSAGE, "--kind is required (ns, advection or shallow-water)");
     if (o->n < 0) return dfl_fail(DFL_EUSAGE, "--n is required");
     if (!o->out) return dfl_fail(DFL_EUSAGE, "--out is required");
@@ -359,12 +372,13 @@ static dfl_status generate(const gen_options *o) {
 }
 
 int dfl_cmd_gen(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    gen_options o;
+    int help;
+    dfl_status st = parse_args(argc, argv, &o, &help);
+    if (st == DFL_OK && help) {
+        fputs(k_usage, stdout);
         return 0;
     }
-    gen_options o;
-    dfl_status st = parse_args(argc, argv, &o);
     if (st == DFL_OK) st = generate(&o);
     if (st == DFL_OK) dfl_info("wrote %s: /truth [%ld, %ld, %ld, %ld]", o.out, o.n, o.frames, o.size, o.size);
     return dfl_cli_exit("gen", st);

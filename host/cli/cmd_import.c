@@ -12,29 +12,42 @@
 #include "io/h5_util_data.h"
 #include "import/import.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill import --in FILE --var a,b --out obs.h5 [options]\n\n"
-            "Convert gridded fields to a dynfill dataset: /obs [T, C, H, W] (missing entries 0), /mask\n"
-            "(1 = valid; one channel when every variable is missing at the same places, else one per\n"
-            "channel), attributes channels, mean/std of valid entries, periodic (\"x\" when the longitude\n"
-            "axis covers the globe), lat/lon, source, mask_pattern.\n\n"
-            "  --in FILE       NetCDF classic or NetCDF-4 (axes recognised by CF attributes: optional\n"
-            "                  time, optional vertical (one channel per level, named var@level),\n"
-            "                  latitude, longitude), or HDF5 with datasets [T, H, W] / [T, K, H, W] /\n"
-            "                  [H, W]. Repeat --in, or give a glob ('era5_*.nc'), for several files:\n"
-            "                  they are joined along time in time order (a gap, an overlap or another\n"
-            "                  grid is an error)\n"
-            "  --levels a,b    keep these vertical levels (values of the level axis, e.g. 500,850)\n"
-            "  --var a,b       variables (NetCDF) or dataset names (HDF5) to import, in channel order\n"
-            "  --out PATH      output file\n"
-            "  --time a:b      time steps a (included) to b (excluded); a:, :b, or one index a\n"
-            "  --fill V        a value that marks missing entries (besides NaN, _FillValue,\n"
-            "                  missing_value and the NetCDF default fill)\n"
-            "  --truth         write a truth file (/truth, for dynfill mask / eval); every entry must\n"
-            "                  be valid\n"
-            "  --format F      auto (default: by content), nc or h5\n");
-}
+static const char k_usage[] =
+    "usage: dynfill import --in FILE --var a,b --out obs.h5 [options]\n\n"
+    "Convert gridded fields to a dynfill dataset: /obs [T, C, H, W] (missing entries 0), /mask\n"
+    "(1 = valid; one channel when every variable is missing at the same places, else one per\n"
+    "channel), attributes channels, mean/std of valid entries, periodic (\"x\" when the longitude\n"
+    "axis covers the globe), lat/lon, source, mask_pattern.\n\n"
+    "  --in FILE       NetCDF classic or NetCDF-4 (axes recognised by CF attributes: optional\n"
+    "                  time, optional vertical (one channel per level, named var@level),\n"
+    "                  latitude, longitude), or HDF5 with datasets [T, H, W] / [T, K, H, W] /\n"
+    "                  [H, W]. Repeat --in, or give a glob ('era5_*.nc'), for several files:\n"
+    "                  they are joined along time in time order (a gap, an overlap or another\n"
+    "                  grid is an error)\n"
+    "  --levels a,b    keep these vertical levels (values of the level axis, e.g. 500,850)\n"
+    "  --var a,b       variables (NetCDF) or dataset names (HDF5) to import, in channel order\n"
+    "  --out PATH      output file\n"
+    "  --time a:b      time steps a (included) to b (excluded); a:, :b, or one index a\n"
+    "  --fill V        a value that marks missing entries (besides NaN, _FillValue,\n"
+    "                  missing_value and the NetCDF default fill)\n"
+    "  --truth         write a truth file (/truth, for dynfill mask / eval); every entry must\n"
+    "                  be valid\n"
+    "  --format F      auto (default: by content), nc or h5\n";
+
+enum { OPT_IN = 256, OPT_LEVELS, OPT_VAR, OPT_OUT, OPT_TIME, OPT_FILL, OPT_TRUTH, OPT_FORMAT };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"in", required_argument, NULL, OPT_IN},
+    {"levels", required_argument, NULL, OPT_LEVELS},
+    {"var", required_argument, NULL, OPT_VAR},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"time", required_argument, NULL, OPT_TIME},
+    {"fill", required_argument, NULL, OPT_FILL},
+    {"truth", no_argument, NULL, OPT_TRUTH},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 /* Adds the files of one --in argument: a path, or a glob pattern (sorted
  * matches; a pattern without a match is an error). */
@@ -58,48 +71,35 @@ static dfl_status add_inputs(const char *arg, char ***list, int *n, size_t *cap)
 }
 
 int dfl_cmd_import(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     dfl_import_options o;
     memset(&o, 0, sizeof o);
     o.t1 = -1;
+    const char *name;
     o.format = "auto";
     char **inputs = NULL;
     int n_inputs = 0;
     size_t inputs_cap = 0;
     dfl_status st = DFL_OK;
-    for (int i = 1; i < argc && st == DFL_OK; ++i) {
-        const char *v;
-        if (dfl_cli_take(argc, argv, &i, "--in", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            else st = add_inputs(v, &inputs, &n_inputs, &inputs_cap);
-        } else if (dfl_cli_take(argc, argv, &i, "--levels", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            o.levels = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--out", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            o.out = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--var", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            o.vars = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--time", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            else st = dfl_import_parse_time(v, &o.t0, &o.t1);
-        } else if (dfl_cli_take(argc, argv, &i, "--fill", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            else st = dfl_cli_parse_float("--fill", v, &o.fill);
+    int c;
+    dfl_opt_begin();
+    while (st == DFL_OK && (c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': fputs(k_usage, stdout); return 0;
+        case OPT_IN: st = add_inputs(optarg, &inputs, &n_inputs, &inputs_cap); break;
+        case OPT_LEVELS: o.levels = optarg; break;
+        case OPT_OUT: o.out = optarg; break;
+        case OPT_VAR: o.vars = optarg; break;
+        case OPT_TIME: st = dfl_import_parse_time(optarg, &o.t0, &o.t1); break;
+        case OPT_FILL:
+            st = dfl_cli_parse_float(name, optarg, &o.fill);
             o.have_fill = 1;
-        } else if (dfl_cli_take(argc, argv, &i, "--format", &v)) {
-            if (!v) st = DFL_EUSAGE;
-            o.format = v;
-        } else if (!strcmp(argv[i], "--truth")) {
-            o.as_truth = 1;
-        } else {
-            st = dfl_fail(DFL_EUSAGE, "unknown option '%s' (see dynfill import --help)", argv[i]);
+            break;
+        case OPT_FORMAT: o.format = optarg; break;
+        case OPT_TRUTH: o.as_truth = 1; break;
+        default: st = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
+    if (st == DFL_OK) st = dfl_opt_positionals(argc, argv, 0);
     o.inputs = (const char *const *)inputs;
     o.n_inputs = n_inputs;
     if (st == DFL_OK && !n_inputs) st = dfl_fail(DFL_EUSAGE, "--in is required");

@@ -11,24 +11,45 @@
 #include "dynfill/infer.h"
 #include "core/progress.h"
 
-static void impute_usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K 10] [--steps 1]\n"
-            "                      [--update ddim|x0] [--seed S] [--batch ROWS] [--backend cpu|cuda|auto] [--raw]\n"
-            "       dynfill impute --method mean|harmonic --in OBS.h5 --out PRED.h5\n"
-            "Fills the unobserved entries of OBS.h5; observed entries are kept exactly.\n"
-            "  -K K            context masks per sample; the prediction is their mean, /std their spread\n"
-            "                  (default: infer.K of the checkpoint's config, 10)\n"
-            "  --steps S       1: single step at t = t_eps (default); S > 1: multi-step sampler whose last\n"
-            "                  step is the K-ensemble\n"
-            "  --update U      multi-step update: ddim (x_t = a_t x0 + s_t eps, default) or x0 (x_t = a_t x0,\n"
-            "                  as the reference code)\n"
-            "  --seed S        key of the context masks and noise (default 0)\n"
-            "  --batch ROWS    network rows (samples x K) per forward pass (default 64)\n"
-            "  --raw           use the raw weights instead of the EMA weights\n"
-            "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
-            "                  (Laplace interpolation, periodic along the data's periodic axes)\n");
-}
+static const char k_usage[] =
+    "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K 10] [--steps 1]\n"
+    "                      [--update ddim|x0] [--seed S] [--batch ROWS] [--backend cpu|cuda|auto] [--raw]\n"
+    "       dynfill impute --method mean|harmonic --in OBS.h5 --out PRED.h5\n"
+    "Fills the unobserved entries of OBS.h5; observed entries are kept exactly.\n"
+    "  -K K            context masks per sample; the prediction is their mean, /std their spread\n"
+    "                  (default: infer.K of the checkpoint's config, 10)\n"
+    "  --steps S       1: single step at t = t_eps (default); S > 1: multi-step sampler whose last\n"
+    "                  step is the K-ensemble\n"
+    "  --update U      multi-step update: ddim (x_t = a_t x0 + s_t eps, default) or x0 (x_t = a_t x0,\n"
+    "                  as the reference code)\n"
+    "  --seed S        key of the context masks and noise (default 0)\n"
+    "  --batch ROWS    network rows (samples x K) per forward pass (default 64)\n"
+    "  --raw           use the raw weights instead of the EMA weights\n"
+    "  --quiet         no progress output\n"
+    "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
+    "                  (Laplace interpolation, periodic along the data's periodic axes)\n";
+
+enum {
+    OPT_CKPT = 256, OPT_IN, OPT_OUT, OPT_METHOD, OPT_BACKEND, OPT_UPDATE, OPT_STEPS, OPT_BATCH, OPT_SEED, OPT_RAW,
+    OPT_QUIET
+};
+static const char k_short[] = "hK:";
+static const struct option k_options[] = {
+    {"ckpt", required_argument, NULL, OPT_CKPT},
+    {"in", required_argument, NULL, OPT_IN},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"method", required_argument, NULL, OPT_METHOD},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"update", required_argument, NULL, OPT_UPDATE},
+    {"K", required_argument, NULL, 'K'},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"raw", no_argument, NULL, OPT_RAW},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 typedef struct {
     const char *ckpt, *in, *out, *method, *backend, *update;
@@ -36,31 +57,38 @@ typedef struct {
     int raw, quiet;
 } impute_args;
 
-static dfl_status parse(int argc, char **argv, impute_args *a) {
+/* Fills a from argv; *help is set (and nothing else checked) on -h/--help. */
+static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
     memset(a, 0, sizeof *a);
     a->method = "diffusion";
     a->backend = "cpu";
     a->K = a->steps = -1;
     a->batch = 64;
-    const char *v;
-    for (int i = 1; i < argc; ++i) {
+    *help = 0;
+    dfl_opt_begin();
+    const char *name;
+    int c;
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
         dfl_status s = DFL_OK;
-        if (dfl_cli_take(argc, argv, &i, "--ckpt", &v)) a->ckpt = v;
-        else if (dfl_cli_take(argc, argv, &i, "--in", &v)) a->in = v;
-        else if (dfl_cli_take(argc, argv, &i, "--out", &v)) a->out = v;
-        else if (dfl_cli_take(argc, argv, &i, "--method", &v)) a->method = v;
-        else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) a->backend = v;
-        else if (dfl_cli_take(argc, argv, &i, "--update", &v)) a->update = v;
-        else if (dfl_cli_take(argc, argv, &i, "-K", &v) || dfl_cli_take(argc, argv, &i, "--K", &v))
-            s = v ? dfl_cli_parse_int("-K", v, 1, 1 << 16, &a->K) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 16, &a->steps) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) s = v ? dfl_cli_parse_int("--batch", v, 1, 1 << 20, &a->batch) : DFL_EUSAGE;
-        else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) s = v ? dfl_cli_parse_int("--seed", v, 0, 1L << 62, &a->seed) : DFL_EUSAGE;
-        else if (!strcmp(argv[i], "--raw")) { a->raw = 1; continue; }
-        else if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
-        else return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
-        if (!v || s != DFL_OK) return s != DFL_OK ? s : DFL_EUSAGE;
+        switch (c) {
+        case 'h': *help = 1; return DFL_OK;
+        case OPT_CKPT: a->ckpt = optarg; break;
+        case OPT_IN: a->in = optarg; break;
+        case OPT_OUT: a->out = optarg; break;
+        case OPT_METHOD: a->method = optarg; break;
+        case OPT_BACKEND: a->backend = optarg; break;
+        case OPT_UPDATE: a->update = optarg; break;
+        case 'K': s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &a->K); break;
+        case OPT_STEPS: s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &a->steps); break;
+        case OPT_BATCH: s = dfl_cli_parse_int(name, optarg, 1, 1 << 20, &a->batch); break;
+        case OPT_SEED: s = dfl_cli_parse_int(name, optarg, 0, 1L << 62, &a->seed); break;
+        case OPT_RAW: a->raw = 1; break;
+        case OPT_QUIET: a->quiet = 1; break;
+        default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
+        }
+        if (s != DFL_OK) return s;
     }
+    DFL_TRY(dfl_opt_positionals(argc, argv, 0));
     if (!a->in || !a->out) return dfl_fail(DFL_EUSAGE, "--in and --out are required");
     if (strcmp(a->method, "diffusion") && strcmp(a->method, "mean") && strcmp(a->method, "harmonic"))
         return dfl_fail(DFL_EUSAGE, "--method '%s' is not one of diffusion, mean, harmonic", a->method);
@@ -200,12 +228,13 @@ static dfl_status run_impute(const impute_args *a) {
 }
 
 int dfl_cmd_impute(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        impute_usage(stdout);
+    impute_args a;
+    int help;
+    dfl_status s = parse(argc, argv, &a, &help);
+    if (s == DFL_OK && help) {
+        fputs(k_usage, stdout);
         return 0;
     }
-    impute_args a;
-    dfl_status s = parse(argc, argv, &a);
     if (s == DFL_OK) {
         if (a.quiet) dfl_set_quiet(1);
         s = run_impute(&a);

@@ -11,6 +11,19 @@
 #include "data/data_write.h"
 #include "io/h5_util_data.h"
 
+static const char k_usage[] =
+    "usage: dynfill info FILE.h5\n\n"
+    "Print the datasets (shape, type) and attributes of a dynfill file. For an observed\n"
+    "dataset (/obs, /mask) also validate it as training would and print the observed\n"
+    "fraction, mean and std per channel; an invalid dataset exits 2 naming the problem.\n"
+    "For /truth and /pred print per-channel mean, std, min, max.\n";
+
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 typedef struct {
     char name[512];
     char type[32];
@@ -210,14 +223,15 @@ static dfl_status describe(const char *path) {
 }
 
 int dfl_cmd_info(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        printf("usage: dynfill info FILE.h5\n\n"
-               "Print the datasets (shape, type) and attributes of a dynfill file. For an observed\n"
-               "dataset (/obs, /mask) also validate it as training would and print the observed\n"
-               "fraction, mean and std per channel; an invalid dataset exits 2 naming the problem.\n"
-               "For /truth and /pred print per-channel mean, std, min, max.\n");
+    const char *name;
+    dfl_opt_begin();
+    int c = dfl_opt_next(argc, argv, k_short, k_options, &name); /* -h is its only option */
+    if (c == 'h') {
+        fputs(k_usage, stdout);
         return 0;
     }
-    if (argc != 2) return dfl_cli_exit("info", dfl_fail(DFL_EUSAGE, "expected one file (dynfill info FILE.h5)"));
-    return dfl_cli_exit("info", describe(argv[1]));
+    if (c != -1) return dfl_cli_exit("info", DFL_EUSAGE); /* '?': dfl_opt_next recorded the message */
+    if (argc - optind != 1)
+        return dfl_cli_exit("info", dfl_fail(DFL_EUSAGE, "expected one file (dynfill info FILE.h5)"));
+    return dfl_cli_exit("info", describe(argv[optind]));
 }

@@ -22,50 +22,59 @@ typedef struct {
     int per_channel;
 } mask_options;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill mask --in truth.h5 --pattern P --seed K --out obs.h5 [--per-channel]\n\n"
-            "Draw observation masks (deterministic by seed) over the ground truth /truth [N, C, H, W]\n"
-            "and write the observed dataset: /obs (observed values, 0 where unobserved), /mask (uint8),\n"
-            "attributes channels, periodic, source, lat/lon (copied), mask_pattern, mask_seed, and\n"
-            "mean/std per channel computed from observed entries only. /truth is not copied.\n\n"
-            "patterns:\n"
-            "  pixel:p                    every entry observed independently with probability p\n"
-            "  block:GHxGW:k              k of the GH x GW blocks observed (last row/column of blocks\n"
-            "                             takes the remainder), e.g. block:3x3:8\n"
-            "  stations:n[:dropout]       n fixed cells, each missing per sample with prob. dropout\n"
-            "  swath:width:coverage[:angle]  strips `width` cells wide covering `coverage` of the\n"
-            "                             field, tilted by angle degrees, random phase per sample\n"
-            "  file:PATH                  the /mask of another dataset (reused cyclically)\n\n"
-            "options:\n"
-            "  --seed K          random seed (default 0)\n"
-            "  --per-channel     independent masks per channel (default: one mask for all channels)\n");
-}
+static const char k_usage[] =
+    "usage: dynfill mask --in truth.h5 --pattern P --seed K --out obs.h5 [--per-channel]\n\n"
+    "Draw observation masks (deterministic by seed) over the ground truth /truth [N, C, H, W]\n"
+    "and write the observed dataset: /obs (observed values, 0 where unobserved), /mask (uint8),\n"
+    "attributes channels, periodic, source, lat/lon (copied), mask_pattern, mask_seed, and\n"
+    "mean/std per channel computed from observed entries only. /truth is not copied.\n\n"
+    "patterns:\n"
+    "  pixel:p                    every entry observed independently with probability p\n"
+    "  block:GHxGW:k              k of the GH x GW blocks observed (last row/column of blocks\n"
+    "                             takes the remainder), e.g. block:3x3:8\n"
+    "  stations:n[:dropout]       n fixed cells, each missing per sample with prob. dropout\n"
+    "  swath:width:coverage[:angle]  strips `width` cells wide covering `coverage` of the\n"
+    "                             field, tilted by angle degrees, random phase per sample\n"
+    "  file:PATH                  the /mask of another dataset (reused cyclically)\n\n"
+    "options:\n"
+    "  --seed K          random seed (default 0)\n"
+    "  --per-channel     independent masks per channel (default: one mask for all channels)\n";
 
-static dfl_status parse_args(int argc, char **argv, mask_options *o) {
+enum { OPT_IN = 256, OPT_OUT, OPT_PATTERN, OPT_SEED, OPT_PER_CHANNEL };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"in", required_argument, NULL, OPT_IN},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"pattern", required_argument, NULL, OPT_PATTERN},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"per-channel", no_argument, NULL, OPT_PER_CHANNEL},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Fills o from argv; *help is set (and nothing else checked) on -h/--help. */
+static dfl_status parse_args(int argc, char **argv, mask_options *o, int *help) {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; ++i) {
-        const char *v;
+    *help = 0;
+    dfl_opt_begin();
+    const char *name;
+    int c;
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
         long l;
-        if (dfl_cli_take(argc, argv, &i, "--in", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->in = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--out", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->out = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--pattern", &v)) {
-            if (!v) return DFL_EUSAGE;
-            o->pattern = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--seed", &v)) {
-            if (!v) return DFL_EUSAGE;
-            DFL_TRY(dfl_cli_parse_int("--seed", v, 0, 0x7fffffffffffffffL, &l));
+        switch (c) {
+        case 'h': *help = 1; return DFL_OK;
+        case OPT_IN: o->in = optarg; break;
+        case OPT_OUT: o->out = optarg; break;
+        case OPT_PATTERN: o->pattern = optarg; break;
+        case OPT_SEED:
+            DFL_TRY(dfl_cli_parse_int(name, optarg, 0, 0x7fffffffffffffffL, &l));
             o->seed = (unsigned long long)l;
-        } else if (!strcmp(argv[i], "--per-channel")) {
-            o->per_channel = 1;
-        } else {
-            return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see dynfill mask --help)", argv[i]);
+            break;
+        case OPT_PER_CHANNEL: o->per_channel = 1; break;
+        default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
+    DFL_TRY(dfl_opt_positionals(argc, argv, 0));
     if (!o->in) return dfl_fail(DFL_EUSAGE, "--in is required (a truth file from dynfill gen or import --truth)");
     if (!o->out) return dfl_fail(DFL_EUSAGE, "--out is required");
     if (!o->pattern) return dfl_fail(DFL_EUSAGE, "--pattern is required (e.g. pixel:0.2 or block:3x3:8)");
@@ -246,12 +255,13 @@ static dfl_status run_mask(const mask_options *o) {
 }
 
 int dfl_cmd_mask(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    mask_options o;
+    int help;
+    dfl_status st = parse_args(argc, argv, &o, &help);
+    if (st == DFL_OK && help) {
+        fputs(k_usage, stdout);
         return 0;
     }
-    mask_options o;
-    dfl_status st = parse_args(argc, argv, &o);
     if (st == DFL_OK) st = run_mask(&o);
     if (st == DFL_OK) dfl_info("wrote %s", o.out);
     return dfl_cli_exit("mask", st);

@@ -25,32 +25,39 @@ static const char k_usage[] =
     "  --metrics FILE   metrics.jsonl of a training run (or the run directory)\n"
     "  --out FILE       PNG to write\n";
 
+enum { OPT_PRED = 256, OPT_TRUTH, OPT_INDEX, OPT_CHANNEL, OPT_METRICS, OPT_OUT };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"pred", required_argument, NULL, OPT_PRED},
+    {"truth", required_argument, NULL, OPT_TRUTH},
+    {"index", required_argument, NULL, OPT_INDEX},
+    {"channel", required_argument, NULL, OPT_CHANNEL},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 int dfl_cmd_plot(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        fputs(k_usage, stdout);
-        return 0;
-    }
-    const char *pred = NULL, *truth = NULL, *metrics = NULL, *out = NULL, *v = NULL;
+    const char *pred = NULL, *truth = NULL, *metrics = NULL, *out = NULL, *name;
     long index = 0, channel = 0;
-    for (int i = 1; i < argc; ++i) {
-        if (dfl_cli_take(argc, argv, &i, "--pred", &v)) {
-            pred = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--truth", &v)) {
-            truth = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--metrics", &v)) {
-            metrics = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--out", &v)) {
-            out = v;
-        } else if (dfl_cli_take(argc, argv, &i, "--index", &v)) {
-            if (v && dfl_cli_parse_int("--index", v, 0, 0x7fffffff, &index) != DFL_OK) return dfl_cli_exit("plot", DFL_EUSAGE);
-        } else if (dfl_cli_take(argc, argv, &i, "--channel", &v)) {
-            if (v && dfl_cli_parse_int("--channel", v, 0, 0x7fffffff, &channel) != DFL_OK)
-                return dfl_cli_exit("plot", DFL_EUSAGE);
-        } else {
-            return dfl_cli_exit("plot", dfl_fail(DFL_EUSAGE, "unknown argument '%s' (see dynfill plot --help)", argv[i]));
+    dfl_status ps = DFL_OK;
+    int c;
+    dfl_opt_begin();
+    while (ps == DFL_OK && (c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': fputs(k_usage, stdout); return 0;
+        case OPT_PRED: pred = optarg; break;
+        case OPT_TRUTH: truth = optarg; break;
+        case OPT_METRICS: metrics = optarg; break;
+        case OPT_OUT: out = optarg; break;
+        case OPT_INDEX: ps = dfl_cli_parse_int(name, optarg, 0, 0x7fffffff, &index); break;
+        case OPT_CHANNEL: ps = dfl_cli_parse_int(name, optarg, 0, 0x7fffffff, &channel); break;
+        default: ps = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
-        if (!v) return dfl_cli_exit("plot", DFL_EUSAGE); /* option without its value */
     }
+    if (ps == DFL_OK) ps = dfl_opt_positionals(argc, argv, 0);
+    if (ps != DFL_OK) return dfl_cli_exit("plot", ps);
     if (!out) return dfl_cli_exit("plot", dfl_fail(DFL_EUSAGE, "--out is required (see dynfill plot --help)"));
     if (metrics && (pred || truth))
         return dfl_cli_exit("plot", dfl_fail(DFL_EUSAGE, "--metrics draws a loss curve and cannot be combined with "

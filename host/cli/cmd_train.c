@@ -9,47 +9,68 @@
 #include "dynfill/status.h"
 #include "train/train_run.h"
 
-static void train_usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill train --config RUN.ini [--data OBS.h5] [--set section.key=value ...] --out RUN_DIR\n"
-            "                     [--resume] [--quiet]\n"
-            "Trains dfl-unet v1 on incomplete observations (DESIGN §1): only /obs and /mask are read.\n"
-            "  --config FILE   INI experiment file (sections [data] [model] [method] [train] [infer] [dist])\n"
-            "  --data FILE     dataset (overrides data.path)\n"
-            "  --set K=V       override any config key, e.g. --set train.steps=500 (repeatable)\n"
-            "  --out DIR       run directory: ckpt.h5, metrics.jsonl, config.ini\n"
-            "  --resume        continue from DIR/ckpt.h5 (config from the checkpoint, --set still applies)\n"
-            "  --quiet         no progress output\n"
-            "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n");
-}
+static const char k_usage[] =
+    "usage: dynfill train --config RUN.ini [--data OBS.h5] [--set section.key=value ...] --out RUN_DIR\n"
+    "                     [--resume | --force] [--quiet]\n"
+    "Trains dfl-unet v1 on incomplete observations (DESIGN §1): only /obs and /mask are read.\n"
+    "  --config FILE   INI experiment file (sections [data] [model] [method] [train] [infer] [dist])\n"
+    "  --data FILE     dataset (overrides data.path)\n"
+    "  --set K=V       override any config key, e.g. --set train.steps=500 (repeatable)\n"
+    "  --out DIR       run directory: ckpt.h5, metrics.jsonl, config.ini\n"
+    "  --resume        continue from DIR/ckpt.h5 (config from the checkpoint, --set still applies)\n"
+    "  --force         start over even though DIR already holds a checkpoint (the old one is kept aside)\n"
+    "  --quiet         no progress output\n"
+    "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n";
 
-static dfl_status parse_args(int argc, char **argv, dfl_train_run_opts *a) {
+enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_FORCE, OPT_QUIET };
+static const char k_short[] = "h";
+static const struct option k_options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"set", required_argument, NULL, OPT_SET},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Fills a from argv; *help is set (and nothing else checked) on -h/--help. */
+static dfl_status parse_args(int argc, char **argv, dfl_train_run_opts *a, int *help) {
     memset(a, 0, sizeof *a);
     a->sets = dfl_xcalloc((size_t)argc, sizeof(char *));
-    const char *v;
-    for (int i = 1; i < argc; ++i) {
-        if (dfl_cli_take(argc, argv, &i, "--config", &v)) a->config_path = v;
-        else if (dfl_cli_take(argc, argv, &i, "--data", &v)) a->data_path = v;
-        else if (dfl_cli_take(argc, argv, &i, "--out", &v)) a->out_dir = v;
-        else if (dfl_cli_take(argc, argv, &i, "--set", &v)) { if (v) a->sets[a->nsets++] = (char *)v; }
-        else if (!strcmp(argv[i], "--resume")) { a->resume = 1; continue; }
-        else if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
-        else return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
-        if (!v) return DFL_EUSAGE;
+    *help = 0;
+    dfl_opt_begin();
+    const char *name;
+    int c;
+    while ((c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
+        switch (c) {
+        case 'h': *help = 1; return DFL_OK;
+        case OPT_CONFIG: a->config_path = optarg; break;
+        case OPT_DATA: a->data_path = optarg; break;
+        case OPT_SET: a->sets[a->nsets++] = optarg; break;
+        case OPT_OUT: a->out_dir = optarg; break;
+        case OPT_RESUME: a->resume = 1; break;
+        case OPT_FORCE: a->force = 1; break;
+        case OPT_QUIET: a->quiet = 1; break;
+        default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
+        }
     }
+    DFL_TRY(dfl_opt_positionals(argc, argv, 0));
     if (!a->out_dir) return dfl_fail(DFL_EUSAGE, "--out RUN_DIR is required");
+    if (a->resume && a->force)
+        return dfl_fail(DFL_EUSAGE, "option --force: starts over, so it cannot go with --resume");
     if (!a->config_path && !a->resume) return dfl_fail(DFL_EUSAGE, "--config is required (or --resume)");
     return DFL_OK;
 }
 
 int dfl_cmd_train(int argc, char **argv) {
-    if (dfl_cli_wants_help(argc, argv)) {
-        train_usage(stdout);
-        return 0;
-    }
     dfl_train_run_opts a;
-    dfl_status s = parse_args(argc, argv, &a);
-    if (s == DFL_OK) s = dfl_train_run(&a);
+    int help;
+    dfl_status s = parse_args(argc, argv, &a, &help);
+    if (s == DFL_OK && help) fputs(k_usage, stdout);
+    else if (s == DFL_OK) s = dfl_train_run(&a);
     free(a.sets);
     return dfl_cli_exit("train", s);
 }

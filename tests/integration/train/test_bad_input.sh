@@ -25,7 +25,7 @@ expect2 "missing.ini: cannot open config file" "$DYNFILL" train --config missing
 expect2 "nothere.h5" "$DYNFILL" train --config tiny.ini --data nothere.h5 --out r1
 expect2 "larger than the 16x16 fields" "$DYNFILL" train --config tiny.ini --set data.patch=32 --out r1
 expect2 "no checkpoint to resume" "$DYNFILL" train --resume --out fresh_dir
-expect2 "unknown option '--bogus'" "$DYNFILL" train --bogus
+expect2 "option --bogus: unknown option" "$DYNFILL" train --bogus
 expect2 "ckpt is required" "$DYNFILL" impute --in obs.h5 --out p.h5
 expect2 "nothere.h5" "$DYNFILL" impute --ckpt nothere.h5 --in obs.h5 --out p.h5
 expect2 "-K: 0 is outside" "$DYNFILL" impute --method mean -K 0 --in obs.h5 --out p.h5

@@ -50,8 +50,8 @@ expect2() { # pattern command...
 expect2 "missing.h5" "$DYNFILL" bench impute --ckpt missing.h5
 expect2 "option --precision: 'fp16'" "$DYNFILL" bench impute --precision fp16
 expect2 "option -K" "$DYNFILL" bench impute -K 0
-expect2 "unknown option '--bogus'" "$DYNFILL" bench impute --bogus
-expect2 "option --base needs a value" "$DYNFILL" bench impute --base
+expect2 "option --bogus: unknown option" "$DYNFILL" bench impute --bogus
+expect2 "option --base: needs a value" "$DYNFILL" bench impute --base
 # bench train shares the option parsing; an unknown precision is an error, not fp32
 expect2 "option --precision: 'fp16'" "$DYNFILL" bench train --precision fp16
 echo "PASS"
