@@ -42,8 +42,8 @@ run() { # label command...: runs with a time limit, logs, counts failures
 }
 
 mse() { # pred.h5 -> mse_missing
-  "$D" eval --pred "$1" --truth test_truth.h5 --json 2>/dev/null | grep -o '"mse_missing": [-0-9.eE+]*' | head -1 |
-    awk '{print $2}'
+  "$D" eval --pred "$1" --truth test_truth.h5 --json 2>/dev/null |
+    "$PY" -c 'import json, sys; v = json.load(sys.stdin)["mse_missing"]; print("n/a" if v is None else v)' 2>/dev/null
 }
 
 run gen_train "$D" gen --kind ns --n "$NTRAIN" --size 64 --seed 1 --out train_truth.h5

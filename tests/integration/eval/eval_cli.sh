@@ -34,6 +34,8 @@ with h5py.File('pred.h5', 'w') as f:
     f.attrs['lat'] = lat; f.attrs['lon'] = np.arange(W) * 360.0 / W
 with h5py.File('pred_nostd.h5', 'w') as f:
     f['pred'] = p; f['mask'] = m
+with h5py.File('pred_full.h5', 'w') as f:  # nothing missing: empty missing-entry sets
+    f['pred'] = p; f['mask'] = np.ones_like(m)
 with h5py.File('truth_nolat.h5', 'w') as f:
     f['truth'] = t
 with h5py.File('truth_bad.h5', 'w') as f:
@@ -85,6 +87,24 @@ PY
 "$DYNFILL" eval --pred pred_nostd.h5 --truth truth_nolat.h5 --json > nolat.json
 check '[ $? -eq 0 ]' "eval without lat"
 check "$PY -c \"import json,sys; d=json.load(open('nolat.json')); sys.exit('lat_weighted_rmse_all' in d or d['lat_weighted'])\"" "no lat keys without lat"
+
+# nothing missing: the missing-entry scores are null (JSON has no NaN); every
+# output is one line that a strict parser reads
+"$DYNFILL" eval --pred pred_full.h5 --truth truth_nolat.h5 --json > full.json
+check '[ $? -eq 0 ]' "eval with nothing missing"
+$PY - <<'PY' || fail=1
+import json
+def strict(name):
+    text = open(name).read()
+    assert text.endswith('\n') and text.count('\n') == 1, 'FAIL: %s is not one line' % name
+    def constant(c): raise ValueError('FAIL: %s holds %s' % (name, c))
+    return json.loads(text, parse_constant=constant)
+strict('eval.json'); strict('nolat.json')
+d = strict('full.json')
+assert d['count_missing'] == 0 and d['mse_missing'] is None and d['rmse_missing'] is None, 'FAIL: %r' % d
+assert all(c['mse_missing'] is None and c['count_missing'] == 0 for c in d['per_channel']), 'FAIL: %r' % d
+assert d['mse_all'] > 0, 'FAIL: %r' % d
+PY
 
 # text table
 "$DYNFILL" eval --pred pred.h5 --truth truth.h5 > table.txt
