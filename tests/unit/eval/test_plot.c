@@ -97,9 +97,11 @@ static void test_metrics_reader(void) {
     dfl_series_free(&val);
 
     /* every malformed line is an error naming the file and the line */
-    expect_bad_metrics("m2.jsonl", "{\"step\": 0, \"loss\": 1.0}\n{\"step\": 1 \"loss\": 2}\n{\"step\": 2, \"loss\": 1.0}\n",
+    expect_bad_metrics("m2.jsonl",
+                       "{\"step\": 0, \"loss\": 1.0}\n{\"step\": 1 \"loss\": 2}\n{\"step\": 2, \"loss\": 1.0}\n",
                        "m2.jsonl: line 2 is not valid JSON (column 12)");
-    expect_bad_metrics("nan.jsonl", "{\"step\": 0, \"loss\": 1.0}\n{\"step\": 1, \"loss\": NaN}\n", "nan.jsonl: line 2");
+    expect_bad_metrics("nan.jsonl", "{\"step\": 0, \"loss\": 1.0}\n{\"step\": 1, \"loss\": NaN}\n",
+                       "nan.jsonl: line 2");
     expect_bad_metrics("bare_nan.jsonl", "{\"step\": 0, \"loss\": nan}\n{\"step\": 1, \"loss\": 1}\n",
                        "bare_nan.jsonl: line 1 is not valid JSON");
     expect_bad_metrics("nostep.jsonl", "{\"step\": 0, \"loss\": 1.0}\n{\"event\": \"checkpoint\"}\n",
@@ -109,7 +111,8 @@ static void test_metrics_reader(void) {
                        "strloss.jsonl: line 1: \"loss\" is not a number or null");
     expect_bad_metrics("garbage.jsonl", "{\"step\": 5, \"loss\": 0.5} x\n{\"step\": 6, \"loss\": 0.5}\n",
                        "garbage.jsonl: line 1 is not valid JSON");
-    expect_bad_metrics("array.jsonl", "{\"step\": 5, \"loss\": 0.5}\n[1, 2]\n", "array.jsonl: line 2 is not a JSON object");
+    expect_bad_metrics("array.jsonl", "{\"step\": 5, \"loss\": 0.5}\n[1, 2]\n",
+                       "array.jsonl: line 2 is not a JSON object");
     static const char k_nul[] = "{\"step\": 5, \"loss\": 0.5}\n{\"step\": 6,\0 \"loss\": 0.5}\n";
     expect_bad_metrics_n("nul.jsonl", k_nul, sizeof k_nul - 1, "nul.jsonl: line 2");
     /* no line with a drawable loss */
