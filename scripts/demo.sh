@@ -33,11 +33,12 @@ echo "== 3. impute the test set"
 "$D" impute --method mean --in test_obs.h5 --out pred_mean.h5
 
 echo "== 4. evaluate"
-row() { # method file
-  local j
-  j=$("$D" eval --pred "$2" --truth test_truth.h5 --json)
-  field() { echo "$j" | grep -o "\"$1\": [-0-9.eE+]*" | head -1 | awk '{print $2}'; }
-  printf '%-22s %14.6g %14.6g %14.6g\n' "$1" "$(field mse_missing)" "$(field rmse_missing)" "$(field mse_all)"
+row() { # method file (a null score, e.g. nothing missing, prints as n/a)
+  "$D" eval --pred "$2" --truth test_truth.h5 --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+cell = lambda k: "%14s" % ("n/a" if r[k] is None else "%.6g" % r[k])
+print("%-22s %s %s %s" % (sys.argv[1], cell("mse_missing"), cell("rmse_missing"), cell("mse_all")))' "$1"
 }
 {
   printf '%-22s %14s %14s %14s\n' method mse_missing rmse_missing mse_all

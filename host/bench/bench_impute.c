@@ -18,6 +18,7 @@
 #include "bench.h"
 #include "core/args.h"
 #include "core/clock.h"
+#include "core/json_util.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/config.h"
 #include "dynfill/infer.h"
@@ -212,19 +213,31 @@ int dfl_bench_impute(int argc, char **argv) {
         const double med = dfl_clock_median(times, (size_t)a.reps);
         const double rows = (double)a.n * a.K * a.steps;
         const double gflops = flops_row * rows / med / 1e9;
-        if (a.json)
-            printf("{\"backend\": \"%s\", \"precision\": \"%s\", \"C\": %ld, \"H\": %ld, \"W\": %ld, \"n\": %ld, "
-                   "\"K\": %ld, \"steps\": %ld, \"call_s\": %.6f, \"samples_per_s\": %.3f, \"rows_per_s\": %.2f, "
-                   "\"gflops\": %.6g, \"fwd_gflop_per_row\": %.6g}\n",
-                   be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, med, a.n / med, rows / med, gflops,
-                   flops_row / 1e9);
-        else
+        if (a.json) {
+            cJSON *o = dfl_json_object();
+            dfl_json_add_string(o, "backend", be->name);
+            dfl_json_add_string(o, "precision", a.precision);
+            dfl_json_add_int(o, "C", a.C);
+            dfl_json_add_int(o, "H", a.H);
+            dfl_json_add_int(o, "W", a.W);
+            dfl_json_add_int(o, "n", a.n);
+            dfl_json_add_int(o, "K", a.K);
+            dfl_json_add_int(o, "steps", a.steps);
+            dfl_json_add_number(o, "call_s", med, 6);
+            dfl_json_add_number(o, "samples_per_s", a.n / med, 6);
+            dfl_json_add_number(o, "rows_per_s", rows / med, 6);
+            dfl_json_add_number(o, "gflops", gflops, 6);
+            dfl_json_add_number(o, "fwd_gflop_per_row", flops_row / 1e9, 6);
+            dfl_json_write_line(stdout, o);
+            cJSON_Delete(o);
+        } else {
             printf("bench impute: backend %s (%s), C %ld, %ldx%ld, %ld samples x K %ld x %ld step%s per call, "
                    "forward %.3f GFLOP/row\n"
                    "  median call %.4f s (min %.4f, max %.4f over %ld calls)  %.2f samples/s  %.1f rows/s  "
                    "%.1f GFLOP/s\n",
                    be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, a.steps > 1 ? "s" : "",
                    flops_row / 1e9, med, times[0], times[a.reps - 1], a.reps, a.n / med, rows / med, gflops);
+        }
     }
     free(times);
     free(obs);

@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "core/args.h"
 #include "core/clock.h"
+#include "core/json_util.h"
 #include "data/data_write.h"
 #include "dynfill/data.h"
 #include "io/h5_util_data.h"
@@ -208,21 +209,33 @@ static dfl_status run(const bench_options *o) {
             const double bytes = per_batch * (double)batches;
             const double gbs = bytes / secs / 1e9;
             (void)bytes0;
-            if (o->json)
-                printf("{\"bench\": \"io\", \"gb_per_s\": %.3f, \"samples_per_s\": %.1f, \"ms_per_batch\": %.4f, "
-                       "\"batch\": %ld, \"patch\": %ld, \"prefetch\": %s, \"samples\": %lld, \"c\": %d, \"h\": %d, "
-                       "\"w\": %d, \"direct_reads\": %s, \"mmap\": %s, \"seconds\": %.2f, \"open_seconds\": %.2f}\n",
-                       gbs, (double)batches * (double)o->batch / secs, 1e3 * secs / (double)batches, o->batch, o->patch,
-                       o->prefetch ? "true" : "false", (long long)in->n, in->c, in->h, in->w,
-                       strcmp(mode, "HDF5 hyperslab") ? "true" : "false", strcmp(mode, "mmap") ? "false" : "true", secs,
-                       t_open);
-            else
+            if (o->json) {
+                cJSON *j = dfl_json_object();
+                dfl_json_add_string(j, "bench", "io");
+                dfl_json_add_number(j, "gb_per_s", gbs, 6);
+                dfl_json_add_number(j, "samples_per_s", (double)batches * (double)o->batch / secs, 6);
+                dfl_json_add_number(j, "ms_per_batch", 1e3 * secs / (double)batches, 6);
+                dfl_json_add_int(j, "batch", o->batch);
+                dfl_json_add_int(j, "patch", o->patch);
+                dfl_json_add_bool(j, "prefetch", o->prefetch);
+                dfl_json_add_int(j, "samples", (long long)in->n);
+                dfl_json_add_int(j, "c", in->c);
+                dfl_json_add_int(j, "h", in->h);
+                dfl_json_add_int(j, "w", in->w);
+                dfl_json_add_bool(j, "direct_reads", strcmp(mode, "HDF5 hyperslab") != 0);
+                dfl_json_add_bool(j, "mmap", strcmp(mode, "mmap") == 0);
+                dfl_json_add_number(j, "seconds", secs, 4);
+                dfl_json_add_number(j, "open_seconds", t_open, 4);
+                dfl_json_write_line(stdout, j);
+                cJSON_Delete(j);
+            } else {
                 printf("bench io: %s, %lld samples of %dx%dx%d, batch %ld, patch %ld, prefetch %s, %s reads\n"
                        "  loader: %.2f GB/s  (%.0f samples/s, %.3f ms per batch; target >= 1 GB/s)\n"
                        "  open + validate: %.2f s  (checksum %g)\n",
                        path, (long long)in->n, in->c, in->h, in->w, o->batch, o->patch, o->prefetch ? "on" : "off",
                        mode, gbs,
                        (double)batches * (double)o->batch / secs, 1e3 * secs / (double)batches, t_open, checksum);
+            }
         }
     }
     dfl_loader_destroy(ld);

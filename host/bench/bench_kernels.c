@@ -20,6 +20,7 @@
 #include "bench.h"
 #include "core/args.h"
 #include "core/clock.h"
+#include "core/json_util.h"
 #include "dynfill/backend.h"
 #include "dynfill/cuda_graph.h"
 #include "dynfill/method.h"
@@ -63,7 +64,7 @@ typedef struct {
     dfl_backend *be;
     int iters, reps;
     double copy_gbs;
-    int json, rows;
+    cJSON *kernels; /* --json: the rows, printed at the end; NULL for the table */
 } bk_ctx;
 
 /* Median over `reps` batches of the mean time of `iters` calls, after two
@@ -88,16 +89,21 @@ typedef struct {
 static void bk_row(bk_ctx *B, const char *name, const char *shape, double bytes, double secs) {
     const double gbs = bytes / secs / 1e9;
     const double pct = B->copy_gbs > 0 ? 100.0 * gbs / B->copy_gbs : 0.0;
-    if (B->json)
-        printf("%s{\"kernel\": \"%s\", \"shape\": \"%s\", \"bytes\": %.0f, \"us\": %.3f, \"gbs\": %.2f, "
-               "\"pct_copy\": %.1f}",
-               B->rows++ ? ",\n  " : "  ", name, shape, bytes, secs * 1e6, gbs, pct);
-    else
+    if (B->kernels) {
+        cJSON *o = dfl_json_append_object(B->kernels);
+        dfl_json_add_string(o, "kernel", name);
+        dfl_json_add_string(o, "shape", shape);
+        dfl_json_add_int(o, "bytes", llround(bytes));
+        dfl_json_add_number(o, "us", secs * 1e6, 6);
+        dfl_json_add_number(o, "gbs", gbs, 4);
+        dfl_json_add_number(o, "pct_copy", pct, 4);
+    } else {
         printf("%-28s %-26s %10.1f %10.1f %9.1f %7.1f%%\n", name, shape, bytes / 1e6, secs * 1e6, gbs, pct);
+    }
 }
 
 static void bk_skip(bk_ctx *B, const char *name, const char *why) {
-    if (!B->json) printf("%-28s %s\n", name, why);
+    if (!B->kernels) printf("%-28s %s\n", name, why);
 }
 
 /* Random floats in backend memory. */
@@ -370,12 +376,19 @@ int dfl_bench_kernels(int argc, char **argv) {
     if (size < 0) size = 256;
     if (params < 0) params = (64L << 20) / shrink;
 
-    bk_ctx B = {be, (int)iters, (int)reps, 0.0, json, 0};
+    bk_ctx B = {be, (int)iters, (int)reps, 0.0, NULL};
+    cJSON *root = NULL;
     char dev[160];
     if (cuda) dfl_cuda_describe(be, dev, sizeof dev);
     else snprintf(dev, sizeof dev, "CPU backend");
-    if (json) printf("{\"device\": \"%s\", \"backend\": \"%s\", \"iters\": %ld, \"reps\": %ld, \"kernels\": [\n", dev, be->name, iters, reps);
-    else {
+    if (json) {
+        root = dfl_json_object();
+        dfl_json_add_string(root, "device", dev);
+        dfl_json_add_string(root, "backend", be->name);
+        dfl_json_add_int(root, "iters", iters);
+        dfl_json_add_int(root, "reps", reps);
+        B.kernels = dfl_json_add_array(root, "kernels");
+    } else {
         printf("bench kernels: %s, backend %s; median of %ld timings of %ld calls\n", dev, be->name, reps, iters);
         printf("%-28s %-26s %10s %10s %9s %8s\n", "kernel", "shape", "MB/call", "us/call", "GB/s", "% copy");
     }
@@ -383,7 +396,11 @@ int dfl_bench_kernels(int argc, char **argv) {
     bk_method(&B, (int)n, (int)c, (int)size, (int)k);
     bk_activations(&B, (int)(cuda ? 32 : 4), cuda ? 128 : 64, (int)ch);
     bk_optimizer(&B, (size_t)params);
-    if (json) printf("\n], \"copy_gbs\": %.2f}\n", B.copy_gbs);
+    if (root) { /* one line, after every kernel ran */
+        dfl_json_add_number(root, "copy_gbs", B.copy_gbs, 4);
+        dfl_json_write_line(stdout, root);
+        cJSON_Delete(root);
+    }
     dfl_backend_destroy(be);
     return 0;
 }

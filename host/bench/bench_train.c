@@ -14,6 +14,7 @@
 #include "bench.h"
 #include "core/args.h"
 #include "core/clock.h"
+#include "core/json_util.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/config.h"
 #include "dynfill/model.h"
@@ -138,16 +139,26 @@ int dfl_bench_train(int argc, char **argv) {
     double med = dfl_clock_median(times, (size_t)steps);
     double gflop = 3.0 * dfl_unet_forward_flops_per_sample(m) * batch / 1e9;
     double sps = batch / med;
-    if (json)
-        printf("{\"backend\": \"%s\", \"C\": %ld, \"H\": %ld, \"W\": %ld, \"batch\": %ld, \"params\": %zu, "
-               "\"step_s\": %.6f, \"samples_per_s\": %.3f, \"gflops\": %.2f, \"fwd_gflop_per_sample\": %.4f}\n",
-               be->name, C, H, W, batch, dfl_unet_num_params(m), med, sps, gflop / med,
-               dfl_unet_forward_flops_per_sample(m) / 1e9);
-    else
+    if (json) {
+        cJSON *o = dfl_json_object();
+        dfl_json_add_string(o, "backend", be->name);
+        dfl_json_add_int(o, "C", C);
+        dfl_json_add_int(o, "H", H);
+        dfl_json_add_int(o, "W", W);
+        dfl_json_add_int(o, "batch", batch);
+        dfl_json_add_int(o, "params", (long long)dfl_unet_num_params(m));
+        dfl_json_add_number(o, "step_s", med, 6);
+        dfl_json_add_number(o, "samples_per_s", sps, 6);
+        dfl_json_add_number(o, "gflops", gflop / med, 6);
+        dfl_json_add_number(o, "fwd_gflop_per_sample", dfl_unet_forward_flops_per_sample(m) / 1e9, 6);
+        dfl_json_write_line(stdout, o);
+        cJSON_Delete(o);
+    } else {
         printf("bench train: backend %s, C %ld, %ldx%ld, batch %ld, %zu parameters, forward %.3f GFLOP/sample\n"
                "  median step %.4f s (min %.4f, max %.4f over %ld steps)  %.2f samples/s  %.1f GFLOP/s\n",
                be->name, C, H, W, batch, dfl_unet_num_params(m), dfl_unet_forward_flops_per_sample(m) / 1e9, med,
                times[0], times[steps - 1], steps, sps, gflop / med);
+    }
 done:
     free(times);
     free(obs);

@@ -43,11 +43,12 @@ static dfl_status run_eval(const char *pred_path, const char *truth_path, int js
     rep.per_channel = per_channel;
     dfl_status st = dfl_eval_score_files(&in, per_channel, &rep.overall, &rep.weighted);
     if (st == DFL_OK) {
-        if (json)
-            dfl_eval_print_json(stdout, &rep);
-        else
+        if (json) {
+            st = dfl_eval_print_json(stdout, &rep);
+        } else {
             dfl_eval_print_text(stdout, &rep);
-        fflush(stdout);
+            fflush(stdout);
+        }
     }
     free(per_channel);
     dfl_pred_input_close(&in);

@@ -1,76 +1,48 @@
-/* Table and JSON output of `dynfill eval` (host/eval/eval_report.h). */
+/* Table and JSON output of `dynfill eval` (eval/eval_report.h). */
 #include "eval_report.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
-void dfl_eval_json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; ++p) {
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
-}
-
-void dfl_eval_json_number(FILE *f, double v) {
-    if (isfinite(v))
-        fprintf(f, "%.9g", v);
-    else
-        fputs("null", f);
-}
-
-static void json_key_number(FILE *f, const char *key, double v) {
-    fprintf(f, ", \"%s\": ", key);
-    dfl_eval_json_number(f, v);
-}
+#include "core/json_util.h"
 
 /* The score keys shared by the top level and each per_channel entry. */
-static void json_scores(FILE *f, const dfl_eval_scores *s, int weighted) {
-    fprintf(f, "\"count_missing\": %lld, \"count_all\": %lld", s->n_missing, s->n_all);
-    json_key_number(f, "mse_missing", s->mse_missing);
-    json_key_number(f, "rmse_missing", s->rmse_missing);
-    json_key_number(f, "mse_all", s->mse_all);
-    json_key_number(f, "rmse_all", s->rmse_all);
+static void json_scores(cJSON *o, const dfl_eval_scores *s, int weighted) {
+    dfl_json_add_int(o, "count_missing", s->n_missing);
+    dfl_json_add_int(o, "count_all", s->n_all);
+    dfl_json_add_number(o, "mse_missing", s->mse_missing, 9);
+    dfl_json_add_number(o, "rmse_missing", s->rmse_missing, 9);
+    dfl_json_add_number(o, "mse_all", s->mse_all, 9);
+    dfl_json_add_number(o, "rmse_all", s->rmse_all, 9);
     if (weighted) {
-        json_key_number(f, "lat_weighted_rmse_missing", s->lat_rmse_missing);
-        json_key_number(f, "lat_weighted_rmse_all", s->lat_rmse_all);
+        dfl_json_add_number(o, "lat_weighted_rmse_missing", s->lat_rmse_missing, 9);
+        dfl_json_add_number(o, "lat_weighted_rmse_all", s->lat_rmse_all, 9);
     }
 }
 
-void dfl_eval_print_json(FILE *f, const dfl_eval_report *r) {
+dfl_status dfl_eval_print_json(FILE *f, const dfl_eval_report *r) {
     const dfl_pred_input *in = r->in;
-    fputs("{\"pred\": ", f);
-    dfl_eval_json_string(f, in->pred_path);
-    fputs(", \"truth\": ", f);
-    dfl_eval_json_string(f, in->truth_path);
-    fputs(", \"method\": ", f);
-    if (in->method)
-        dfl_eval_json_string(f, in->method);
-    else
-        fputs("null", f);
-    fprintf(f, ", \"n\": %d, \"channels\": %d, \"height\": %d, \"width\": %d, \"lat_weighted\": %s, ", in->n, in->c,
-            in->h, in->w, r->weighted ? "true" : "false");
-    json_scores(f, &r->overall, r->weighted);
-    fputs(", \"per_channel\": [", f);
+    cJSON *root = dfl_json_object();
+    dfl_json_add_string(root, "pred", in->pred_path);
+    dfl_json_add_string(root, "truth", in->truth_path);
+    dfl_json_add_string(root, "method", in->method);
+    dfl_json_add_int(root, "n", in->n);
+    dfl_json_add_int(root, "channels", in->c);
+    dfl_json_add_int(root, "height", in->h);
+    dfl_json_add_int(root, "width", in->w);
+    dfl_json_add_bool(root, "lat_weighted", r->weighted);
+    json_scores(root, &r->overall, r->weighted);
+    cJSON *channels = dfl_json_add_array(root, "per_channel");
     for (int ch = 0; ch < in->c; ++ch) {
-        fprintf(f, "%s{\"channel\": %d, \"name\": ", ch ? ", " : "", ch);
-        dfl_eval_json_string(f, in->names[ch]);
-        fputs(", ", f);
-        json_scores(f, &r->per_channel[ch], r->weighted);
-        fputc('}', f);
+        cJSON *o = dfl_json_append_object(channels);
+        dfl_json_add_int(o, "channel", ch);
+        dfl_json_add_string(o, "name", in->names[ch]);
+        json_scores(o, &r->per_channel[ch], r->weighted);
     }
-    fputs("]}\n", f);
+    const int bad = dfl_json_write_line(f, root);
+    cJSON_Delete(root);
+    return bad ? dfl_fail(DFL_EINTERNAL, "writing the JSON report failed (%s)", strerror(errno)) : DFL_OK;
 }
 
 static void cell(FILE *f, double v) {

@@ -16,11 +16,8 @@ typedef struct {
 } dfl_eval_report;
 
 void dfl_eval_print_text(FILE *f, const dfl_eval_report *r);
-void dfl_eval_print_json(FILE *f, const dfl_eval_report *r);
-
-/* JSON string literal with escapes (shared with other JSON writers). */
-void dfl_eval_json_string(FILE *f, const char *s);
-/* A finite number with 9 significant digits, or null. */
-void dfl_eval_json_number(FILE *f, double v);
+/* One JSON object on one line; scores with 9 significant digits, null for a
+ * non-finite score (a set with no entries). DFL_EINTERNAL if writing failed. */
+dfl_status dfl_eval_print_json(FILE *f, const dfl_eval_report *r);
 
 #endif

@@ -1,14 +1,17 @@
-/* Reading RUN_DIR/metrics.jsonl for the loss curve (host/plot.h). Each
- * line is one flat JSON object such as
- *   {"step": 100, "loss": 0.123, "val_loss": 0.2, "lr": 0.001}
- * Nested values are skipped; NaN/Infinity tokens (which some writers emit)
- * read as non-finite numbers and those points are left out. */
-#include <ctype.h>
+/* Reading RUN_DIR/metrics.jsonl for the loss curve (plot/plot_figures.h).
+ * Each line is one JSON object written by the trainer, such as
+ *   {"step":100,"loss":0.123,"lr":0.001,"grad_norm":0.5,"samples_per_s":30.5}
+ *   {"step":100,"val_loss":0.2}
+ * parsed with cJSON. Nothing is skipped silently: a line that is not a JSON
+ * object with a numeric "step" is an error naming the file and line, and a
+ * null (non-finite) or non-positive loss is left out with a warning. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cJSON.h>
 
 #include "plot_figures.h"
 
@@ -31,131 +34,45 @@ void dfl_series_push(dfl_series *s, double step, double value) {
     ++s->count;
 }
 
-typedef struct {
-    const char *p;
-} cursor;
-
-static void skip_ws(cursor *c) {
-    while (*c->p && isspace((unsigned char)*c->p)) ++c->p;
-}
-
-/* A JSON string; copies up to len-1 bytes of its (unescaped) text. */
-static int parse_string(cursor *c, char *out, size_t len) {
-    if (*c->p != '"') return 0;
-    ++c->p;
-    size_t k = 0;
-    while (*c->p && *c->p != '"') {
-        char ch = *c->p++;
-        if (ch == '\\') {
-            if (!*c->p) return 0;
-            ch = *c->p++;
-            if (ch == 'u') { /* keep \uXXXX out of keys we care about */
-                for (int i = 0; i < 4; ++i)
-                    if (!isxdigit((unsigned char)*c->p++)) return 0;
-                ch = '?';
-            }
-        }
-        if (k + 1 < len) out[k++] = ch;
+/* A loss value of one record: absent (0), a number or null (1, *v set,
+ * NaN for null), or of another type (-1). */
+static int loss_value(const cJSON *rec, const char *key, double *v) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(rec, key);
+    if (!item) return 0;
+    if (cJSON_IsNull(item)) {
+        *v = NAN;
+        return 1;
     }
-    if (*c->p != '"') return 0;
-    ++c->p;
-    if (len) out[k] = 0;
+    if (!cJSON_IsNumber(item)) return -1;
+    *v = item->valuedouble;
     return 1;
 }
 
-/* Skip a nested object or array, respecting strings. */
-static int skip_nested(cursor *c) {
-    int depth = 0;
-    do {
-        if (*c->p == '"') {
-            char dummy[1];
-            if (!parse_string(c, dummy, 0)) return 0;
-            continue;
-        }
-        if (!*c->p) return 0;
-        if (*c->p == '{' || *c->p == '[') ++depth;
-        if (*c->p == '}' || *c->p == ']') --depth;
-        ++c->p;
-    } while (depth > 0);
-    return 1;
-}
-
-/* A value; *number is set (and *is_number = 1) for numbers. */
-static int parse_value(cursor *c, double *number, int *is_number) {
-    *is_number = 0;
-    const char *p = c->p;
-    if (*p == '"') {
-        char dummy[1];
-        return parse_string(c, dummy, 0);
+/* Adds the points of one parsed line; DFL_EUSAGE naming the line when it is
+ * not a record of the trainer. *found is the number of loss keys present;
+ * *left_out counts the values that cannot be drawn (null, <= 0 on the log axis). */
+static dfl_status add_record(const char *path, long lineno, const cJSON *rec, dfl_series *loss, dfl_series *val,
+                             int *found, long *left_out) {
+    if (!cJSON_IsObject(rec)) return dfl_fail(DFL_EUSAGE, "%s: line %ld is not a JSON object", path, lineno);
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(rec, "step");
+    if (!cJSON_IsNumber(step) || !isfinite(step->valuedouble))
+        return dfl_fail(DFL_EUSAGE, "%s: line %ld has no numeric \"step\"", path, lineno);
+    static const char *const keys[2] = {"loss", "val_loss"};
+    *found = 0;
+    dfl_series *series[2] = {loss, val};
+    for (int k = 0; k < 2; ++k) {
+        double v;
+        const int has = loss_value(rec, keys[k], &v);
+        if (has < 0)
+            return dfl_fail(DFL_EUSAGE, "%s: line %ld: \"%s\" is not a number or null", path, lineno, keys[k]);
+        if (!has) continue;
+        ++*found;
+        if (isfinite(v) && v > 0)
+            dfl_series_push(series[k], step->valuedouble, v);
+        else
+            ++*left_out;
     }
-    if (*p == '{' || *p == '[') return skip_nested(c);
-    static const char *const words[] = {"true", "false", "null"};
-    for (int i = 0; i < 3; ++i)
-        if (!strncmp(p, words[i], strlen(words[i]))) {
-            c->p += strlen(words[i]);
-            return 1;
-        }
-    static const char *const nonfinite[] = {"NaN", "nan", "-NaN", "-nan", "Infinity", "-Infinity", "inf", "-inf"};
-    for (int i = 0; i < 8; ++i)
-        if (!strncmp(p, nonfinite[i], strlen(nonfinite[i]))) {
-            c->p += strlen(nonfinite[i]);
-            *number = NAN;
-            *is_number = 1;
-            return 1;
-        }
-    if (*p != '-' && !isdigit((unsigned char)*p)) return 0;
-    char *end = NULL;
-    errno = 0;
-    *number = strtod(p, &end);
-    if (end == p) return 0;
-    c->p = end;
-    *is_number = 1;
-    return 1;
-}
-
-typedef struct {
-    int has_step, has_loss, has_val;
-    double step, loss, val;
-} metrics_line;
-
-static int parse_line(const char *text, metrics_line *out) {
-    cursor c = {text};
-    memset(out, 0, sizeof *out);
-    skip_ws(&c);
-    if (*c.p != '{') return 0;
-    ++c.p;
-    skip_ws(&c);
-    if (*c.p == '}') {
-        ++c.p;
-    } else {
-        for (;;) {
-            char key[64];
-            skip_ws(&c);
-            if (!parse_string(&c, key, sizeof key)) return 0;
-            skip_ws(&c);
-            if (*c.p != ':') return 0;
-            ++c.p;
-            skip_ws(&c);
-            double v = 0.0;
-            int is_number = 0;
-            if (!parse_value(&c, &v, &is_number)) return 0;
-            if (is_number && !strcmp(key, "step")) out->has_step = 1, out->step = v;
-            if (is_number && !strcmp(key, "loss")) out->has_loss = 1, out->loss = v;
-            if (is_number && !strcmp(key, "val_loss")) out->has_val = 1, out->val = v;
-            skip_ws(&c);
-            if (*c.p == ',') {
-                ++c.p;
-                continue;
-            }
-            if (*c.p == '}') {
-                ++c.p;
-                break;
-            }
-            return 0;
-        }
-    }
-    skip_ws(&c);
-    return *c.p == 0;
+    return DFL_OK;
 }
 
 dfl_status dfl_plot_read_metrics(const char *path, dfl_series *loss, dfl_series *val_loss) {
@@ -166,46 +83,42 @@ dfl_status dfl_plot_read_metrics(const char *path, dfl_series *loss, dfl_series 
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    long lineno = 0;
-    long skipped_nonfinite = 0;
+    long lineno = 0, left_out = 0, no_loss = 0, first_no_loss = 0;
     dfl_status st = DFL_OK;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while (st == DFL_OK && (len = getline(&line, &cap, f)) >= 0) {
         ++lineno;
-        const int complete = len > 0 && line[len - 1] == '\n';
-        const char *p = line;
-        while (*p && isspace((unsigned char)*p)) ++p;
-        if (!*p) continue;
-        metrics_line m;
-        if (!parse_line(line, &m)) {
-            /* A run killed mid-write leaves a partial last line: skip it. */
-            if (!complete && fgetc(f) == EOF) {
-                dfl_warn("%s: line %ld is incomplete, ignored", path, lineno);
+        if (strspn(line, " \t\r\n") == (size_t)len) continue; /* blank */
+        const char *end = NULL;
+        cJSON *rec = strlen(line) == (size_t)len ? cJSON_ParseWithOpts(line, &end, 1) : NULL;
+        if (!rec) {
+            /* A run killed mid-write leaves a partial last line. */
+            if (line[len - 1] != '\n' && fgetc(f) == EOF) {
+                dfl_warn("%s: line %ld is incomplete (no newline), ignored", path, lineno);
                 break;
             }
-            st = dfl_fail(DFL_EUSAGE, "%s: line %ld is not a JSON object", path, lineno);
+            if (end && end >= line && end < line + len)
+                st = dfl_fail(DFL_EUSAGE, "%s: line %ld is not valid JSON (column %ld)", path, lineno,
+                              (long)(end - line) + 1);
+            else
+                st = dfl_fail(DFL_EUSAGE, "%s: line %ld is not valid JSON", path, lineno);
             break;
         }
-        if (!m.has_step) continue;
-        if (m.has_loss) {
-            if (isfinite(m.loss) && m.loss > 0)
-                dfl_series_push(loss, m.step, m.loss);
-            else
-                ++skipped_nonfinite;
-        }
-        if (m.has_val) {
-            if (isfinite(m.val) && m.val > 0)
-                dfl_series_push(val_loss, m.step, m.val);
-            else
-                ++skipped_nonfinite;
-        }
+        int found = 0;
+        st = add_record(path, lineno, rec, loss, val_loss, &found, &left_out);
+        cJSON_Delete(rec);
+        if (st == DFL_OK && !found && no_loss++ == 0) first_no_loss = lineno;
     }
     free(line);
+    if (st == DFL_OK && ferror(f)) st = dfl_fail(DFL_EUSAGE, "%s: read error after line %ld", path, lineno);
     fclose(f);
-    if (st == DFL_OK && skipped_nonfinite)
-        dfl_warn("%s: %ld non-finite or non-positive loss values left out of the log-scale plot", path,
-                 skipped_nonfinite);
+    if (st == DFL_OK && no_loss)
+        dfl_warn("%s: %ld line(s) have neither \"loss\" nor \"val_loss\" (the first is line %ld)", path, no_loss,
+                 first_no_loss);
+    if (st == DFL_OK && left_out)
+        dfl_warn("%s: %ld null (non-finite) or non-positive loss values left out of the log-scale plot", path,
+                 left_out);
     if (st == DFL_OK && loss->count == 0 && val_loss->count == 0)
-        st = dfl_fail(DFL_EUSAGE, "%s: no line has \"step\" with \"loss\" or \"val_loss\"", path);
+        st = dfl_fail(DFL_EUSAGE, "%s: no line has \"step\" with a positive \"loss\" or \"val_loss\"", path);
     if (st != DFL_OK) {
         dfl_series_free(loss);
         dfl_series_free(val_loss);

@@ -3,7 +3,6 @@
  * incomplete samples, checkpoints every N steps and at the end, resume,
  * and a checkpoint on SIGTERM / SIGINT / SIGUSR1 before a clean exit. */
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/json_util.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/data.h"
 #include "dynfill/train.h"
@@ -82,15 +82,15 @@ static dfl_status save_checkpoint(train_run *r) {
     return s;
 }
 
-static void metrics_line(train_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void metrics_line(train_run *r, const char *fmt, ...) {
-    if (!r->metrics) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(r->metrics, fmt, ap);
-    va_end(ap);
-    fputc('\n', r->metrics);
-    fflush(r->metrics);
+/* Writes one record to RUN_DIR/metrics.jsonl (rank 0) and deletes it. A
+ * failed write is reported once and ends the log; training goes on. */
+static void metrics_line(train_run *r, cJSON *record) {
+    if (r->metrics && dfl_json_write_line(r->metrics, record) != 0) {
+        dfl_warn("%s: cannot write metrics (%s); no further lines are logged", r->metrics_path, strerror(errno));
+        fclose(r->metrics);
+        r->metrics = NULL;
+    }
+    cJSON_Delete(record);
 }
 
 /* Query-masked loss of the EMA weights on the held-out split (the same
@@ -286,8 +286,13 @@ static dfl_status loop(train_run *r) {
         if (r->step % r->cfg.log_every == 0 || r->step == total) {
             double t = dfl_clock_seconds();
             double sps = steps_since_log * global_batch / (t - t_log);
-            metrics_line(r, "{\"step\": %ld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"samples_per_s\": %.4g}",
-                         r->step, loss_acc / acc_n, st.lr, st.grad_norm, sps);
+            cJSON *rec = dfl_json_object();
+            dfl_json_add_int(rec, "step", r->step);
+            dfl_json_add_number(rec, "loss", loss_acc / acc_n, 6);
+            dfl_json_add_number(rec, "lr", st.lr, 6);
+            dfl_json_add_number(rec, "grad_norm", st.grad_norm, 6);
+            dfl_json_add_number(rec, "samples_per_s", sps, 4);
+            metrics_line(r, rec);
             t_log = t;
             loss_acc = 0;
             acc_n = 0;
@@ -296,7 +301,10 @@ static dfl_status loop(train_run *r) {
         if (r->val_loader && r->cfg.val_every > 0 && (r->step % r->cfg.val_every == 0 || r->step == total)) {
             double vl;
             if ((s = validate(r, &vl)) != DFL_OK) break;
-            metrics_line(r, "{\"step\": %ld, \"val_loss\": %.6g}", r->step, vl);
+            cJSON *rec = dfl_json_object();
+            dfl_json_add_int(rec, "step", r->step);
+            dfl_json_add_number(rec, "val_loss", vl, 6);
+            metrics_line(r, rec);
             if (pg) dfl_progress_note(pg, "loss %.4g val %.4g", st.loss, vl);
         }
         if (r->cfg.ckpt_every > 0 && r->step % r->cfg.ckpt_every == 0 && r->step < total)

@@ -42,8 +42,8 @@ run() { # label command...: runs with a time limit, logs, counts failures
 }
 
 mse() { # pred.h5 -> mse_missing
-  "$D" eval --pred "$1" --truth test_truth.h5 --json 2>/dev/null | grep -o '"mse_missing": [-0-9.eE+]*' | head -1 |
-    awk '{print $2}'
+  "$D" eval --pred "$1" --truth test_truth.h5 --json 2>/dev/null |
+    "$PY" -c 'import json, sys; v = json.load(sys.stdin)["mse_missing"]; print("n/a" if v is None else v)' 2>/dev/null
 }
 
 run gen_train "$D" gen --kind ns --n "$NTRAIN" --size 64 --seed 1 --out train_truth.h5
@@ -59,7 +59,7 @@ run train "$D" train --config "$CFG" --data train_obs.h5 --set train.backend="$B
 pid=$!
 # stop it once it has logged a step past a third of the run (or after 60 s)
 for _ in $(seq 600); do
-  last=$(tail -n 1 run_resume/metrics.jsonl 2>/dev/null | grep -o '"step": [0-9]*' | awk '{print $2}')
+  last=$(tail -n 1 run_resume/metrics.jsonl 2>/dev/null | sed -n 's/.*"step": *\([0-9][0-9]*\).*/\1/p')
   [ -n "$last" ] && [ "$last" -ge $((STEPS / 3)) ] && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
@@ -98,8 +98,11 @@ run train_long "$D" train --config "$CFG" --data train_obs.h5 --set train.backen
 run impute_long "$D" impute --ckpt run_long/ckpt.h5 --in test_obs.h5 --out pred_long.h5 -K 10 --backend "$BACKEND"
 
 sps() { # run dir -> median samples/s of the logged steps
-  grep -o '"samples_per_s": [0-9.]*' "$1/metrics.jsonl" 2>/dev/null | awk '{print $2}' | sort -g |
-    awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "n/a"}'
+  "$PY" - "$1/metrics.jsonl" <<'EOF' 2>/dev/null || echo "n/a"
+import json, sys
+v = sorted(r["samples_per_s"] for r in map(json.loads, open(sys.argv[1])) if r.get("samples_per_s") is not None)
+print(v[(len(v) - 1) // 2] if v else "n/a")
+EOF
 }
 echo
 echo "| run | steps x batch | train samples/s (median of logged) | missing-entry MSE (64 test fields) |"

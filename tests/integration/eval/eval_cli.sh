@@ -34,6 +34,8 @@ with h5py.File('pred.h5', 'w') as f:
     f.attrs['lat'] = lat; f.attrs['lon'] = np.arange(W) * 360.0 / W
 with h5py.File('pred_nostd.h5', 'w') as f:
     f['pred'] = p; f['mask'] = m
+with h5py.File('pred_full.h5', 'w') as f:  # nothing missing: empty missing-entry sets
+    f['pred'] = p; f['mask'] = np.ones_like(m)
 with h5py.File('truth_nolat.h5', 'w') as f:
     f['truth'] = t
 with h5py.File('truth_bad.h5', 'w') as f:
@@ -86,6 +88,24 @@ PY
 check '[ $? -eq 0 ]' "eval without lat"
 check "$PY -c \"import json,sys; d=json.load(open('nolat.json')); sys.exit('lat_weighted_rmse_all' in d or d['lat_weighted'])\"" "no lat keys without lat"
 
+# nothing missing: the missing-entry scores are null (JSON has no NaN); every
+# output is one line that a strict parser reads
+"$DYNFILL" eval --pred pred_full.h5 --truth truth_nolat.h5 --json > full.json
+check '[ $? -eq 0 ]' "eval with nothing missing"
+$PY - <<'PY' || fail=1
+import json
+def strict(name):
+    text = open(name).read()
+    assert text.endswith('\n') and text.count('\n') == 1, 'FAIL: %s is not one line' % name
+    def constant(c): raise ValueError('FAIL: %s holds %s' % (name, c))
+    return json.loads(text, parse_constant=constant)
+strict('eval.json'); strict('nolat.json')
+d = strict('full.json')
+assert d['count_missing'] == 0 and d['mse_missing'] is None and d['rmse_missing'] is None, 'FAIL: %r' % d
+assert all(c['mse_missing'] is None and c['count_missing'] == 0 for c in d['per_channel']), 'FAIL: %r' % d
+assert d['mse_all'] > 0, 'FAIL: %r' % d
+PY
+
 # text table
 "$DYNFILL" eval --pred pred.h5 --truth truth.h5 > table.txt
 check 'grep -q "^overall" table.txt && grep -q "^u " table.txt' "text table rows"
@@ -126,6 +146,11 @@ check '[ $code -eq 2 ] && grep -q -- "--index 3" badplot.err && [ ! -e bad.png ]
 check '[ $code -eq 2 ] && grep -q "/nonexistent-dir/x.png" badout.err' "plot unwritable out exit 2"
 "$DYNFILL" plot --metrics missing.jsonl --out l.png 2> badm.err; code=$?
 check '[ $code -eq 2 ] && grep -q "missing.jsonl" badm.err' "plot missing metrics exit 2"
+printf '{"step": 0, "loss": 1.0}\n{"step": 1, "loss": NaN}\n{"step": 2, "loss": 0.5}\n' > badline.jsonl
+"$DYNFILL" plot --metrics badline.jsonl --out bl.png 2> badline.err; code=$?
+check '[ $code -eq 2 ] && grep -q "badline.jsonl: line 2" badline.err && [ $(wc -l < badline.err) -eq 1 ]' \
+  "plot malformed metrics line exit 2 ($code: $(cat badline.err))"
+check '[ ! -e bl.png ]' "plot wrote a figure from a malformed metrics file"
 
 [ $fail -eq 0 ] && echo "eval_cli_integration: all checks passed"
 exit $fail

@@ -32,7 +32,7 @@ INI
 "$DYNFILL" train --config block.ini --data obs.h5 --out run --quiet || fail "train"
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in test_obs.h5 --out pred.h5 -K 10 >/dev/null || fail "impute"
 "$DYNFILL" impute --method harmonic --in test_obs.h5 --out harmonic.h5 >/dev/null || fail "harmonic"
-mse() { "$DYNFILL" eval --pred "$1" --truth test_truth.h5 --json | grep -o '"mse_missing": [-0-9.eE+]*' | head -1 | awk '{print $2}'; }
+mse() { "$DYNFILL" eval --pred "$1" --truth test_truth.h5 --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["mse_missing"])'; }
 model=$(mse pred.h5)
 harm=$(mse harmonic.h5)
 echo "missing-entry MSE: dfl-unet K=10 $model, harmonic $harm"

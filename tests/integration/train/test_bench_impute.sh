@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `dynfill bench impute`: times the imputer on a fresh model and on a checkpoint; its JSON is
 # consistent (rows/s = samples/s x K x steps, GFLOP/s = rows/s x GFLOP/row); bad input exits 2
-# with one message naming the option or file; no temporary checkpoint is left behind.
+# with one message naming the option or file; no temporary checkpoint is left behind. The
+# --json lines of bench kernels (CPU) and bench train are one line each, read strictly.
 source "$(dirname "$0")/common.sh"
 export TMPDIR=$WORK/tmp
 mkdir -p "$TMPDIR"
@@ -21,7 +22,8 @@ PY
 # a fresh model: single step and a 3-step sampler
 j=$("$DYNFILL" bench impute --json --base 8 --mult 1,2 --nres 1 --size 24x16 --n 3 -K 4 --reps 2) || fail "fresh model"
 check_json "$j" 4 1
-echo "$j" | grep -q '"H": 24, "W": 16' || fail "size not honoured: $j"
+jkey() { "$PY" -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; } # json key
+[ "$(jkey "$j" H)x$(jkey "$j" W)" = 24x16 ] || fail "size not honoured: $j"
 j=$("$DYNFILL" bench impute --json --base 8 --mult 1,2 --nres 1 --size 16 --n 2 -K 3 --steps 3 --reps 1) || fail "3 steps"
 check_json "$j" 3 3
 # model options last (after every other option), and a periodic axis
@@ -34,8 +36,28 @@ check_json "$j" 2 1
   --save-ckpt c2.h5 >/dev/null || fail "bench train --save-ckpt"
 j=$("$DYNFILL" bench impute --json --ckpt c2.h5 --size 16 --n 2 -K 2 --reps 1) || fail "--ckpt"
 check_json "$j" 2 1
-echo "$j" | grep -q '"C": 2,' || fail "channels not taken from the checkpoint: $j"
+[ "$(jkey "$j" C)" = 2 ] || fail "channels not taken from the checkpoint: $j"
 [ -z "$(ls -A "$TMPDIR")" ] || fail "temporary files left: $(ls "$TMPDIR")"
+
+# every bench --json output is exactly one line that a strict JSON parser reads (no NaN)
+strict_line() { # label: stdin is the output
+  "$PY" -c '
+import json, sys
+text = sys.stdin.read()
+assert text.endswith("\n") and text.count("\n") == 1, "not one line: %r" % text
+def constant(c): raise ValueError("non-JSON constant " + c)
+r = json.loads(text, parse_constant=constant)
+if sys.argv[1] == "kernels":
+    assert r["backend"] == "cpu" and r["copy_gbs"] > 0 and len(r["kernels"]) > 5, r
+    assert all(type(k["bytes"]) is int and k["bytes"] > 0 for k in r["kernels"]), r
+else:
+    assert r["backend"] == "cpu" and type(r["params"]) is int and r["samples_per_s"] > 0, r' "$1" \
+    || fail "bench $1 --json"
+}
+"$DYNFILL" bench kernels --backend cpu --json --n 1 --C 1 --size 16 --channels 8 --params 1024 --iters 1 --reps 1 \
+  2>/dev/null | strict_line kernels
+"$DYNFILL" bench train --json --C 1 --size 16 --batch 2 --base 8 --mult 1,2 --nres 1 --steps 1 --warmup 0 \
+  2>/dev/null | strict_line train
 
 expect2() { # pattern command...
   local pat=$1 out rc

@@ -10,7 +10,11 @@ test -f run/ckpt.h5 || fail "no checkpoint"
 test -f run/config.ini || fail "no config.ini"
 $PY - <<'PY'
 import json
-rows = [json.loads(l) for l in open("run/metrics.jsonl")]
+def constant(c): raise ValueError("metrics.jsonl holds " + c)  # JSON has no NaN
+rows = [json.loads(l, parse_constant=constant) for l in open("run/metrics.jsonl")]
+for r in rows:  # the record layout docs/eval.md describes
+    assert set(r) in ({"step", "loss", "lr", "grad_norm", "samples_per_s"}, {"step", "val_loss"}), r
+    assert type(r["step"]) is int, r
 loss = [r["loss"] for r in rows if "loss" in r]
 val = [r["val_loss"] for r in rows if "val_loss" in r]
 assert len(loss) == 30, len(loss)
@@ -19,6 +23,7 @@ print("loss first %.4f last %.4f, val %s" % (first, last, val))
 assert last < 0.7 * first, (first, last)
 assert len(val) >= 2 and all(v == v for v in val)
 PY
+"$DYNFILL" plot --metrics run --out loss.png > /dev/null || fail "plot cannot read the run's metrics.jsonl"
 [ "$(h5attr run/ckpt.h5 step)" = 150 ] || fail "checkpoint step"
 [ "$(h5attr run/ckpt.h5 world_size)" = 1 ] || fail "world size"
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out pred.h5 -K 6 --quiet

@@ -1,7 +1,8 @@
 /* `dynfill eval` scoring: metrics against hand-computed values on tiny
  * files written with the h5util helpers, latitude weighting, per-channel
- * masks, channel names, and bad inputs failing with exit 2 and a message
- * naming the file and dataset. */
+ * masks, channel names, the --json writer (null for non-finite scores), and
+ * bad inputs failing with exit 2 and a message naming the file and dataset. */
+#include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "dfl_test.h"
 #include "data/pred_read.h"
 #include "eval/eval_metrics.h"
+#include "eval/eval_report.h"
 #include "io/h5_util.h"
 
 static char g_dir[256];
@@ -139,6 +141,74 @@ static void test_per_channel_mask(void) {
     CHECK_CLOSE(all.mse_missing, (14.0 + 21.0) / 12, 1e-12);
 }
 
+static const cJSON *key(const cJSON *obj, const char *name) { return cJSON_GetObjectItemCaseSensitive(obj, name); }
+
+/* The --json writer on real scores where a set is empty: channel 1 has
+ * nothing missing, so its missing-entry scores are NaN and must read back
+ * as null, not as a bare nan that no JSON parser accepts. Channel names
+ * with a quote and a backslash must come back unchanged. */
+static void test_json_null(void) {
+    unsigned char m[16];
+    for (int s = 0; s < 2; ++s) {
+        memcpy(m + s * 8, k_mask + s * 4, 4);
+        memset(m + s * 8 + 4, 1, 4);
+    }
+    write_pred("pred_ch1_full.h5", k_pred, 2, m, 1);
+    hid_t f;
+    DFL_ASSERT(dfl_h5_create(path_of("truth_names.h5"), &f) == DFL_OK);
+    const unsigned long long d[4] = {2, 2, 2, 2};
+    float zero[16] = {0};
+    dfl_h5_write_float(f, "/truth", 4, d, zero);
+    dfl_h5_attr_write_string(f, "channels", "a\"b, c\\d");
+    H5Fclose(f);
+
+    dfl_pred_input in;
+    dfl_clear_error();
+    DFL_ASSERT(dfl_pred_input_open(path_of("pred_ch1_full.h5"), path_of("truth_names.h5"), &in) == DFL_OK);
+    dfl_eval_scores pc[2];
+    dfl_eval_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.in = &in;
+    rep.per_channel = pc;
+    CHECK(dfl_eval_score_files(&in, pc, &rep.overall, &rep.weighted) == DFL_OK);
+    CHECK(isnan(pc[1].mse_missing) && isnan(pc[1].rmse_missing) && pc[1].n_missing == 0);
+    rep.overall.mse_all = INFINITY; /* any non-finite score, not only an empty set */
+
+    FILE *out = tmpfile();
+    DFL_ASSERT(out != NULL);
+    CHECK(dfl_eval_print_json(out, &rep) == DFL_OK);
+    const long n = ftell(out);
+    rewind(out);
+    char *text = calloc((size_t)n + 1, 1);
+    DFL_ASSERT(text && fread(text, 1, (size_t)n, out) == (size_t)n);
+    fclose(out);
+    dfl_pred_input_close(&in);
+
+    CHECK_MSG(n > 0 && strchr(text, '\n') == text + n - 1, "not one line: %s", text);
+    cJSON *j = cJSON_Parse(text);
+    CHECK_MSG(j != NULL, "not JSON: %s", text);
+    if (j) {
+        CHECK(cJSON_IsNull(key(j, "mse_all")));
+        CHECK(cJSON_IsNumber(key(j, "mse_missing")));
+        CHECK_CLOSE(key(j, "mse_missing")->valuedouble, 3.5, 1e-8);
+        CHECK(cJSON_IsNumber(key(j, "count_missing")) && key(j, "count_missing")->valuedouble == 4);
+        CHECK(cJSON_IsFalse(key(j, "lat_weighted")) && key(j, "lat_weighted_rmse_all") == NULL);
+        CHECK(cJSON_IsString(key(j, "method")) && !strcmp(key(j, "method")->valuestring, "test"));
+        const cJSON *pcj = key(j, "per_channel");
+        CHECK(cJSON_GetArraySize(pcj) == 2);
+        const cJSON *c0 = cJSON_GetArrayItem(pcj, 0), *c1 = cJSON_GetArrayItem(pcj, 1);
+        if (c0 && c1) {
+            CHECK(cJSON_IsNull(key(c1, "mse_missing")) && cJSON_IsNull(key(c1, "rmse_missing")));
+            CHECK(cJSON_IsNumber(key(c1, "mse_all")) && key(c1, "count_missing")->valuedouble == 0);
+            CHECK(cJSON_IsString(key(c0, "name")) && !strcmp(key(c0, "name")->valuestring, "a\"b"));
+            CHECK(cJSON_IsString(key(c1, "name")) && !strcmp(key(c1, "name")->valuestring, "c\\d"));
+            CHECK(key(c1, "channel")->valuedouble == 1);
+        }
+        cJSON_Delete(j);
+    }
+    free(text);
+}
+
 /* Runs `dynfill eval` in process; returns its exit code, message in err. */
 static int run_cli(const char *pred, const char *truth, char *err, size_t len) {
     char a0[] = "eval", a1[] = "--pred", a3[] = "--truth", a5[] = "--json";
@@ -235,6 +305,7 @@ int main(void) {
     test_hand_values();
     test_lat_weights();
     test_per_channel_mask();
+    test_json_null();
     test_bad_inputs();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/json_util.h"
 #include "dfl_test.h"
 #include "io/h5_util.h"
 #include "plot/plot_colormap.h"
@@ -61,18 +62,34 @@ static void write_text(const char *name, const char *text) {
     fclose(f);
 }
 
+/* Reading `name` (text, or len bytes of it when len > 0) must fail with
+ * DFL_EUSAGE and a message holding `must`. */
+static void expect_bad_metrics_n(const char *name, const char *text, size_t len, const char *must) {
+    dfl_series loss, val;
+    FILE *f = fopen(path_of(name), "w");
+    DFL_ASSERT(f && fwrite(text, 1, len ? len : strlen(text), f) == (len ? len : strlen(text)));
+    fclose(f);
+    dfl_clear_error();
+    CHECK_MSG(dfl_plot_read_metrics(path_of(name), &loss, &val) == DFL_EUSAGE, "%s was accepted", name);
+    CHECK_MSG(strstr(dfl_last_error(), must) != NULL, "message '%s' lacks '%s'", dfl_last_error(), must);
+    CHECK(loss.count == 0 && val.count == 0 && !loss.step && !val.step);
+}
+
+static void expect_bad_metrics(const char *name, const char *text, const char *must) {
+    expect_bad_metrics_n(name, text, 0, must);
+}
+
 static void test_metrics_reader(void) {
     dfl_series loss, val;
     write_text("m1.jsonl",
                "{\"step\": 0, \"loss\": 1.0, \"lr\": 0.001}\n"
                "\n"
-               "{\"event\": \"checkpoint\", \"path\": \"a \\\"b\\\" c\"}\n"
                "{\"step\": 100, \"loss\": 0.5, \"val_loss\": 0.7, \"extra\": {\"a\": [1, 2, {\"b\": \"}\"}]}}\n"
-               "{\"step\": 200, \"loss\": NaN}\n"
+               "{\"step\":200,\"loss\":null}\n" /* non-finite: left out with a warning */
                "{\"step\": 300, \"loss\": 0.25, \"samples_per_s\": 30.5, \"ok\": true, \"x\": null}\n"
                "{\"step\": 200, \"loss\": 0.3, \"val_loss\": 0.6}\n" /* resumed from step 200 */
-               "{\"step\": 250, \"loss\": 0.28}\n"
-               "{\"step\": 400, \"los"); /* killed mid-write */
+               "{\"step\": 250, \"loss\": 0.28}\r\n"
+               "{\"step\": 400, \"los");                              /* killed mid-write */
     dfl_clear_error();
     CHECK(dfl_plot_read_metrics(path_of("m1.jsonl"), &loss, &val) == DFL_OK);
     /* 0, 100, then 300 superseded by the resumed 200, 250 */
@@ -85,17 +102,55 @@ static void test_metrics_reader(void) {
     dfl_series_free(&loss);
     dfl_series_free(&val);
 
-    write_text("m2.jsonl", "{\"step\": 0, \"loss\": 1.0}\n{\"step\": 1 \"loss\": 2}\n{\"step\": 2, \"loss\": 1.0}\n");
-    dfl_clear_error();
-    CHECK(dfl_plot_read_metrics(path_of("m2.jsonl"), &loss, &val) == DFL_EUSAGE);
-    CHECK_MSG(strstr(dfl_last_error(), "m2.jsonl: line 2") != NULL, "%s", dfl_last_error());
-
-    write_text("m3.jsonl", "{\"step\": 0, \"lr\": 1.0}\n");
-    dfl_clear_error();
-    CHECK(dfl_plot_read_metrics(path_of("m3.jsonl"), &loss, &val) == DFL_EUSAGE);
+    /* every malformed line is an error naming the file and the line */
+    expect_bad_metrics("m2.jsonl",
+                       "{\"step\": 0, \"loss\": 1.0}\n{\"step\": 1 \"loss\": 2}\n{\"step\": 2, \"loss\": 1.0}\n",
+                       "m2.jsonl: line 2 is not valid JSON (column 12)");
+    expect_bad_metrics("nan.jsonl", "{\"step\": 0, \"loss\": 1.0}\n{\"step\": 1, \"loss\": NaN}\n",
+                       "nan.jsonl: line 2");
+    expect_bad_metrics("bare_nan.jsonl", "{\"step\": 0, \"loss\": nan}\n{\"step\": 1, \"loss\": 1}\n",
+                       "bare_nan.jsonl: line 1 is not valid JSON");
+    expect_bad_metrics("nostep.jsonl", "{\"step\": 0, \"loss\": 1.0}\n{\"event\": \"checkpoint\"}\n",
+                       "nostep.jsonl: line 2 has no numeric \"step\"");
+    expect_bad_metrics("strstep.jsonl", "{\"step\": \"5\", \"loss\": 1.0}\n", "strstep.jsonl: line 1 has no numeric");
+    expect_bad_metrics("strloss.jsonl", "{\"step\": 5, \"loss\": \"0.5\"}\n",
+                       "strloss.jsonl: line 1: \"loss\" is not a number or null");
+    expect_bad_metrics("garbage.jsonl", "{\"step\": 5, \"loss\": 0.5} x\n{\"step\": 6, \"loss\": 0.5}\n",
+                       "garbage.jsonl: line 1 is not valid JSON");
+    expect_bad_metrics("array.jsonl", "{\"step\": 5, \"loss\": 0.5}\n[1, 2]\n",
+                       "array.jsonl: line 2 is not a JSON object");
+    static const char k_nul[] = "{\"step\": 5, \"loss\": 0.5}\n{\"step\": 6,\0 \"loss\": 0.5}\n";
+    expect_bad_metrics_n("nul.jsonl", k_nul, sizeof k_nul - 1, "nul.jsonl: line 2");
+    /* no line with a drawable loss */
+    expect_bad_metrics("m3.jsonl", "{\"step\": 0, \"lr\": 1.0}\n", "m3.jsonl");
+    expect_bad_metrics("allnull.jsonl", "{\"step\": 0, \"loss\": null}\n", "allnull.jsonl");
     dfl_clear_error();
     CHECK(dfl_plot_read_metrics(path_of("absent.jsonl"), &loss, &val) == DFL_EUSAGE);
     CHECK(strstr(dfl_last_error(), "absent.jsonl") != NULL);
+
+    /* records from the writer the trainer uses: a NaN validation loss is
+     * written as null and read back as a left-out point */
+    FILE *f = fopen(path_of("written.jsonl"), "w");
+    DFL_ASSERT(f != NULL);
+    for (int step = 10; step <= 30; step += 10) {
+        cJSON *rec = dfl_json_object();
+        dfl_json_add_int(rec, "step", step);
+        dfl_json_add_number(rec, "loss", 1.0 / step, 6);
+        CHECK(dfl_json_write_line(f, rec) == 0);
+        cJSON_Delete(rec);
+        rec = dfl_json_object();
+        dfl_json_add_int(rec, "step", step);
+        dfl_json_add_number(rec, "val_loss", step == 20 ? NAN : 2.0 / step, 6);
+        CHECK(dfl_json_write_line(f, rec) == 0);
+        cJSON_Delete(rec);
+    }
+    fclose(f);
+    dfl_clear_error();
+    CHECK(dfl_plot_read_metrics(path_of("written.jsonl"), &loss, &val) == DFL_OK);
+    CHECK(loss.count == 3 && loss.step[2] == 30 && fabs(loss.value[2] - 1.0 / 30) < 1e-6);
+    CHECK(val.count == 2 && val.step[0] == 10 && val.step[1] == 30);
+    dfl_series_free(&loss);
+    dfl_series_free(&val);
 }
 
 /* A PNG read back with cairo: width, height and 0x00RRGGBB pixels (NULL
