@@ -84,7 +84,7 @@ static dfl_status fresh_checkpoint(dfl_backend *be, dfl_config *cfg, const bench
     dfl_bench_unet_config(cfg, (int)a->C, &uc);
     dfl_unet *m = NULL;
     dfl_status s = dfl_unet_create(be, &uc, &m);
-    if (s == DFL_OK) s = dfl_unet_plan(m, 1, (int)a->H, (int)a->W);
+    if (s == DFL_OK) s = dfl_unet_plan_inference(m, 1, (int)a->H, (int)a->W);
     if (s == DFL_OK) {
         dfl_unet_init_params(m, (uint64_t)a->seed);
         s = dfl_bench_save_model(path, m, cfg, (int)a->C, (uint64_t)a->seed);
@@ -101,7 +101,7 @@ static dfl_status forward_flops(const char *ckpt, dfl_backend *be, int h, int w,
     dfl_unet *m = NULL;
     dfl_status s = dfl_checkpoint_build_model(ckpt, be, 1, &cfg, &meta, &m);
     if (s != DFL_OK) return s;
-    s = dfl_unet_plan(m, 1, h, w);
+    s = dfl_unet_plan_inference(m, 1, h, w);
     if (s == DFL_OK) *flops = dfl_unet_forward_flops_per_sample(m);
     dfl_unet_destroy(m);
     dfl_ckpt_meta_free(&meta);
