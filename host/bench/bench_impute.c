@@ -54,7 +54,8 @@ static dfl_status parse_args(int argc, char **argv, bench_impute_args *a, dfl_co
         else if (dfl_cli_take(argc, argv, &i, "--ckpt", &v)) a->ckpt = v;
         else if (dfl_cli_take(argc, argv, &i, "--backend", &v)) a->backend = v;
         else if (dfl_cli_take(argc, argv, &i, "--precision", &v)) a->precision = v;
-        else if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &a->C) : DFL_EUSAGE;
+        else if (dfl_cli_take(argc, argv, &i, "--C", &v))
+            s = v ? dfl_cli_parse_int("--C", v, 1, DFL_UNET_MAX_WIDTH, &a->C) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--n", &v)) s = v ? dfl_cli_parse_int("--n", v, 1, 1 << 16, &a->n) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "-K", &v) || dfl_cli_take(argc, argv, &i, "--K", &v))
             s = v ? dfl_cli_parse_int("-K", v, 1, 1 << 16, &a->K) : DFL_EUSAGE;

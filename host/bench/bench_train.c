@@ -46,7 +46,8 @@ int dfl_bench_train(int argc, char **argv) {
     long seed = 1;
     for (int i = 1; i < argc; ++i) {
         dfl_status s = DFL_OK;
-        if (dfl_cli_take(argc, argv, &i, "--C", &v)) s = v ? dfl_cli_parse_int("--C", v, 1, 64, &C) : DFL_EUSAGE;
+        if (dfl_cli_take(argc, argv, &i, "--C", &v))
+            s = v ? dfl_cli_parse_int("--C", v, 1, DFL_UNET_MAX_WIDTH, &C) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--size", &v)) s = v ? dfl_bench_parse_size(v, &H, &W) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--batch", &v)) s = v ? dfl_cli_parse_int("--batch", v, 1, 1 << 16, &batch) : DFL_EUSAGE;
         else if (dfl_cli_take(argc, argv, &i, "--steps", &v)) s = v ? dfl_cli_parse_int("--steps", v, 1, 1 << 20, &steps) : DFL_EUSAGE;

@@ -65,10 +65,6 @@
         if (snprintf((buf), sizeof(buf), __VA_ARGS__) >= (int)sizeof(buf)) DFL_PANIC("parameter name too long"); \
     } while (0)
 
-/* Largest channel count: the backends hold a conv's fan-in (up to
- * 2c * 3 * 3 for a decoder concat) and attention's 3c in an int. */
-#define MAX_WIDTH (INT_MAX / 32)
-
 typedef enum { LAYER_RES, LAYER_DOWN, LAYER_UP, LAYER_ATTN } layer_kind;
 
 /* Parameter tensors of each layer kind, as indices into m->tensors. */
@@ -311,20 +307,21 @@ static void build_graph(dfl_unet *m) {
 
 /* Checks a configuration; the message names the model.* key. */
 static dfl_status validate_config(const dfl_unet_config *cfg) {
-    if (cfg->channels < 1 || cfg->channels > MAX_WIDTH)
-        return dfl_fail(DFL_EUSAGE, "model: %d data channels; the network takes 1 to %d", cfg->channels, MAX_WIDTH);
-    if (cfg->base < DFL_GN_GROUPS || cfg->base % DFL_GN_GROUPS || cfg->base > MAX_WIDTH)
+    if (cfg->channels < 1 || cfg->channels > DFL_UNET_MAX_WIDTH)
+        return dfl_fail(DFL_EUSAGE, "model: %d data channels; the network takes 1 to %d", cfg->channels,
+                        DFL_UNET_MAX_WIDTH);
+    if (cfg->base < DFL_GN_GROUPS || cfg->base % DFL_GN_GROUPS || cfg->base > DFL_UNET_MAX_WIDTH)
         return dfl_fail(DFL_EUSAGE, "model.base = %d must be a positive multiple of %d (GroupNorm groups), at most %d",
-                        cfg->base, DFL_GN_GROUPS, MAX_WIDTH);
+                        cfg->base, DFL_GN_GROUPS, DFL_UNET_MAX_WIDTH);
     if (cfg->levels < 1 || cfg->levels > DFL_UNET_MAX_LEVELS)
         return dfl_fail(DFL_EUSAGE, "model.mult has %d entries; it must have 1 to %d", cfg->levels,
                         DFL_UNET_MAX_LEVELS);
     for (int i = 0; i < cfg->levels; ++i) {
         if (cfg->mult[i] < 1)
             return dfl_fail(DFL_EUSAGE, "model.mult entry %d is %d; entries must be >= 1", i + 1, cfg->mult[i]);
-        if ((long long)cfg->base * cfg->mult[i] > MAX_WIDTH)
+        if ((long long)cfg->base * cfg->mult[i] > DFL_UNET_MAX_WIDTH)
             return dfl_fail(DFL_EUSAGE, "model.mult entry %d: base %d x %d channels exceeds %d", i + 1, cfg->base,
-                            cfg->mult[i], MAX_WIDTH);
+                            cfg->mult[i], DFL_UNET_MAX_WIDTH);
     }
     /* the layer and tensor counts are ints (at most 12 tensors per layer) */
     if (cfg->nres < 1 || cfg->nres > (INT_MAX / 12 - 64) / (2 * DFL_UNET_MAX_LEVELS + 4))

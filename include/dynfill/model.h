@@ -11,6 +11,7 @@
 #ifndef DYNFILL_MODEL_H
 #define DYNFILL_MODEL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,10 @@ extern "C" {
 #define DFL_UNET_MAX_LEVELS 8
 #define DFL_GN_GROUPS 8
 #define DFL_GN_EPS 1e-5f
+/* Largest channel count (data channels, base * mult): the backends hold a
+ * conv's fan-in (up to 2c * 3 * 3 for a decoder concat) and attention's 3c
+ * in an int. */
+#define DFL_UNET_MAX_WIDTH (INT_MAX / 32)
 
 typedef struct {
     int channels; /* C: data channels (network input 2C, output C) */
