@@ -86,7 +86,7 @@ static dfl_status parse_args(int argc, char **argv, bench_impute_args *a, dfl_co
         case OPT_CKPT: a->ckpt = optarg; break;
         case OPT_BACKEND: a->backend = optarg; break;
         case OPT_PRECISION: a->precision = optarg; break;
-        case OPT_C: s = dfl_cli_parse_int(name, optarg, 1, 64, &a->C); break;
+        case OPT_C: s = dfl_cli_parse_int(name, optarg, 1, DFL_UNET_MAX_WIDTH, &a->C); break;
         case OPT_N: s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &a->n); break;
         case 'K': s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &a->K); break;
         case OPT_STEPS: s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &a->steps); break;
@@ -120,7 +120,7 @@ static dfl_status fresh_checkpoint(dfl_backend *be, dfl_config *cfg, const bench
     dfl_bench_unet_config(cfg, (int)a->C, &uc);
     dfl_unet *m = NULL;
     dfl_status s = dfl_unet_create(be, &uc, &m);
-    if (s == DFL_OK) s = dfl_unet_plan(m, 1, (int)a->H, (int)a->W);
+    if (s == DFL_OK) s = dfl_unet_plan_inference(m, 1, (int)a->H, (int)a->W);
     if (s == DFL_OK) {
         dfl_unet_init_params(m, (uint64_t)a->seed);
         s = dfl_bench_save_model(path, m, cfg, (int)a->C, (uint64_t)a->seed);
@@ -137,7 +137,7 @@ static dfl_status forward_flops(const char *ckpt, dfl_backend *be, int h, int w,
     dfl_unet *m = NULL;
     dfl_status s = dfl_checkpoint_build_model(ckpt, be, 1, &cfg, &meta, &m);
     if (s != DFL_OK) return s;
-    s = dfl_unet_plan(m, 1, h, w);
+    s = dfl_unet_plan_inference(m, 1, h, w);
     if (s == DFL_OK) *flops = dfl_unet_forward_flops_per_sample(m);
     dfl_unet_destroy(m);
     dfl_ckpt_meta_free(&meta);

@@ -38,10 +38,9 @@ dfl_status dfl_bench_save_model(const char *path, dfl_unet *m, const dfl_config 
     meta.seed = seed;
     meta.world_size = 1;
     meta.config_text = dfl_config_to_text(cfg);
-    meta.channels = channels;
+    dfl_ckpt_meta_set_norm(&meta, channels, NULL, NULL); /* identity normalisation */
     meta.periodic_x = uc->periodic_x;
     meta.periodic_y = uc->periodic_y;
-    for (int c = 0; c < channels; ++c) meta.data_std[c] = 1.0;
     dfl_status s = dfl_checkpoint_save(path, m, NULL, &meta);
     dfl_ckpt_meta_free(&meta);
     return s;

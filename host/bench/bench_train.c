@@ -69,7 +69,7 @@ int dfl_bench_train(int argc, char **argv) {
         dfl_status s = DFL_OK;
         switch (c) {
         case 'h': fputs(k_usage, stdout); return 0;
-        case OPT_C: s = dfl_cli_parse_int(name, optarg, 1, 64, &C); break;
+        case OPT_C: s = dfl_cli_parse_int(name, optarg, 1, DFL_UNET_MAX_WIDTH, &C); break;
         case OPT_SIZE: s = dfl_bench_parse_size(optarg, &H, &W); break;
         case OPT_BATCH: s = dfl_cli_parse_int(name, optarg, 1, 1 << 16, &batch); break;
         case OPT_STEPS: s = dfl_cli_parse_int(name, optarg, 1, 1 << 20, &steps); break;

@@ -71,7 +71,7 @@ static dfl_status run_forward(const char *ckpt, const char *in, const char *out,
     float *d_y = be->alloc(be, B * out_per * sizeof(float)), *d_yc = be->alloc(be, B * out_per * sizeof(float));
     for (size_t i0 = 0; i0 < N && s == DFL_OK; i0 += B) {
         int nb = (int)(N - i0 < B ? N - i0 : B);
-        if ((s = dfl_unet_plan(m, nb, (int)H, (int)W)) != DFL_OK) break;
+        if ((s = dfl_unet_plan_inference(m, nb, (int)H, (int)W)) != DFL_OK) break;
         be->upload(be, d_x, x + i0 * in_per, (size_t)nb * in_per * sizeof(float));
         be->upload(be, d_t, t + i0, (size_t)nb * sizeof(float));
         be->nchw_to_nhwc(be, nb, 2 * C, (int)H, (int)W, d_x, d_xh);

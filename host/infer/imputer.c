@@ -140,7 +140,7 @@ static dfl_status ensemble_x0(dfl_imputer *im, int n, int k, int c, int h, int w
     b.context_full = context_full;
     b.net_input = im->d_input;
     be->ensemble_build(be, &b);
-    DFL_TRY(dfl_unet_plan(im->model, n * k, h, w));
+    DFL_TRY(dfl_unet_plan_inference(im->model, n * k, h, w));
     dfl_unet_forward(im->model, im->d_input, (const float *)((const char *)im->d_plan + DFL_PLAN_T_OFFSET),
                      im->d_pred);
     dfl_ensemble_reduce_args r = {n, k, c, h, w, im->d_pred, im->d_mean, im->d_std};

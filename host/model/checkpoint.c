@@ -7,9 +7,24 @@
 
 #include "io/h5_util.h"
 
+void dfl_ckpt_meta_set_norm(dfl_ckpt_meta *meta, int channels, const double *mean, const double *std) {
+    free(meta->data_mean);
+    free(meta->data_std);
+    meta->channels = channels;
+    meta->data_mean = dfl_xmalloc((size_t)channels * sizeof(double));
+    meta->data_std = dfl_xmalloc((size_t)channels * sizeof(double));
+    for (int c = 0; c < channels; ++c) {
+        meta->data_mean[c] = mean ? mean[c] : 0.0;
+        meta->data_std[c] = std ? std[c] : 1.0;
+    }
+}
+
 void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     free(meta->config_text);
+    free(meta->data_mean);
+    free(meta->data_std);
     meta->config_text = NULL;
+    meta->data_mean = meta->data_std = NULL;
 }
 
 static void write_group(hid_t f, dfl_unet *m, const char *group, const float *dev) {
@@ -82,11 +97,11 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
     meta->world_size = (int)v;
     if ((s = dfl_h5_attr_read_string(f, path, "config", &meta->config_text)) != DFL_OK) goto done;
     if ((s = dfl_h5_attr_read_long(f, path, "channels", &v)) != DFL_OK) goto done;
-    if (v < 1 || v > DFL_MAX_CHANNELS) {
+    if (v < 1 || v > DFL_UNET_MAX_WIDTH) {
         s = dfl_fail(DFL_EUSAGE, "%s: attribute 'channels' = %lld is out of range", path, v);
         goto done;
     }
-    meta->channels = (int)v;
+    dfl_ckpt_meta_set_norm(meta, (int)v, NULL, NULL);
     if ((s = dfl_h5_attr_read_string(f, path, "periodic", &str)) != DFL_OK) goto done;
     meta->periodic_x = strchr(str, 'x') != NULL;
     meta->periodic_y = strchr(str, 'y') != NULL;

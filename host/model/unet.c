@@ -1,5 +1,6 @@
-/* dfl-unet v1 (DESIGN.md §3): parameters, arena planning, forward and
- * backward, written once against the backend interface (backend.h).
+/* dfl-unet v1 (docs/design.md, "The network: dfl-unet v1"): parameters,
+ * arena planning, forward and backward, written once against the backend
+ * interface (backend.h).
  *
  * The graph is a list of layers in forward order: ResBlocks, Downsample,
  * Upsample, Attention. Encoder layers push their output on the skip list
@@ -7,7 +8,49 @@
  * decoder ResBlocks pop one skip and take concat[h, skip]. Backward walks
  * the list in reverse with two ping-pong gradient buffers plus scratch; the
  * gradient of a skip tensor is kept until the encoder layer that produced
- * it is reached and added to the chain gradient there. */
+ * it is reached and added to the chain gradient there.
+ *
+ * Buffers (element counts; every arena buffer is rounded up to 16 floats).
+ * n = batch, b = model.base, T = 4b, C = data channels, P = n*hp*wp (the
+ * padded field), p = n*h*w at a layer's input size, c_in/c_out its
+ * channels (c_in after the concat for decoder ResBlocks).
+ *
+ *   params, grads   nparams each, separate allocations; grads only once a
+ *                   training plan was made (dfl_unet_plan)
+ *   in_pad          P*2C        padded network input
+ *   temb_in         n*b         [cos, sin] time features
+ *   temb_h1, temb_a1, temb, temb_silu      n*T each
+ *   stem_out        P*b         (skip 0)
+ *   ResBlock        xcat p*c_in (decoder only), g1 p*c_in, mean1, rstd1 n*8,
+ *                   hmid p*c_out, tproj n*c_out, g2 p*c_out, mean2, rstd2 n*8,
+ *                   out p*c_out; skip_tmp p*c_out when c_in != c_out (the
+ *                   1x1 skip conv's output; training plan: sA)
+ *   Downsample      out (p/4)*c
+ *   Upsample        up 4p*c, out 4p*c
+ *   Attention       g1 p*c, mean1, rstd1 n*8, qkv 3p*c, att p*c,
+ *                   probs n*(h*w)^2, out p*c
+ *   head_g          P*b, head_mean, head_rstd n*8
+ *   out_pad         P*C
+ *
+ * Training plan: every buffer above has its own place (backward reads them
+ * all), followed by the backward buffers
+ *
+ *   dcur, dnext, sA, sB   G each, G = the largest gradient they carry:
+ *                         max(P*2C, P*b, and per layer p*c_in, p*c_out;
+ *                         Upsample 4p*c; Attention 3p*c)
+ *   dskip[s]        the size of skip s
+ *   dst, dtmp_t, dtemb, da1, dh1           n*T each
+ *   dtproj          n*c_max, c_max = b*max(mult) (the widest ResBlock)
+ *   dout_pad        P*C
+ *
+ * Inference plan (dfl_unet_plan_inference): no gradients and no backward
+ * buffers. in_pad, the time embedding, skip outputs (alive until popped)
+ * and the head keep their own places; other layer outputs alternate
+ * between two buffers of the largest such output; everything else a layer
+ * allocates (xcat, g1, ..., probs, skip_tmp) is used only inside that
+ * layer's forward and lies in one scratch region shared by all layers,
+ * sized for the largest layer. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,31 +67,46 @@
 
 typedef enum { LAYER_RES, LAYER_DOWN, LAYER_UP, LAYER_ATTN } layer_kind;
 
+/* Parameter tensors of each layer kind, as indices into m->tensors. */
+typedef struct {
+    int norm1_gamma, norm1_beta, conv1_w, conv1_b, temb_w, temb_b, norm2_gamma, norm2_beta, conv2_w, conv2_b;
+    int skip_w, skip_b; /* 1x1 conv when c_in != c_out, else -1 */
+} res_params;
+typedef struct {
+    int norm_gamma, norm_beta, qkv_w, qkv_b, proj_w, proj_b;
+} attn_params;
+typedef struct {
+    int w, b; /* the 3x3 conv of a Downsample or Upsample */
+} conv_params;
+/* Tensors outside the layer list. */
+typedef struct {
+    int temb0_w, temb0_b, temb2_w, temb2_b; /* time-embedding MLP */
+    int stem_w, stem_b;
+    int head_norm_gamma, head_norm_beta, head_conv_w, head_conv_b;
+} net_params;
+
 typedef struct {
     layer_kind kind;
-    int h, w;       /* spatial size of the layer's input */
-    int cin, cout;  /* channels in (after concat for decoder blocks) and out */
-    int skip_push;  /* index of the skip this layer's output becomes, or -1 */
-    int skip_pop;   /* decoder: index of the skip concatenated to the input, or -1 */
-    int cin_main;   /* decoder: channels of h before the concat */
-    /* parameter indices (-1 when absent) */
-    int p[12];
-    /* activations */
+    int h, w;        /* spatial size of the layer's input */
+    int cin, cout;   /* channels in (after concat for decoder blocks) and out */
+    int skip_push;   /* index of the skip this layer's output becomes, or -1 */
+    int skip_pop;    /* decoder: index of the skip concatenated to the input, or -1 */
+    int cin_main;    /* decoder: channels of h before the concat */
+    int first_param; /* the layer's first tensor (lowest flat offset) */
+    union {
+        res_params res;
+        attn_params attn;
+        conv_params conv;
+    } p;
+    /* activations (sizes in the comment at the top) */
     const float *x; /* input the layer reads (xcat for decoder blocks) */
     float *xcat;
     float *g1, *hmid, *g2, *tproj, *mean1, *rstd1, *mean2, *rstd2; /* ResBlock; attention uses g1/mean1/rstd1 */
+    float *skip_tmp;                                               /* ResBlock with a 1x1 skip conv */
     float *qkv, *att, *probs;                                      /* attention */
     float *up;                                                     /* upsampled input */
     float *out;
 } layer;
-
-/* Parameter slots of a layer. */
-enum { RP_N1G, RP_N1B, RP_C1W, RP_C1B, RP_TPW, RP_TPB, RP_N2G, RP_N2B, RP_C2W, RP_C2B, RP_SKW, RP_SKB };
-enum { AP_NG, AP_NB, AP_QW, AP_QB, AP_PW, AP_PB };
-enum { CP_W, CP_B }; /* Downsample / Upsample conv */
-
-#define MAX_LAYERS 256
-#define MAX_SKIPS 128
 
 struct dfl_unet {
     dfl_backend *be;
@@ -57,31 +115,34 @@ struct dfl_unet {
     int ntensors, cap;
     size_t nparams;
     float *params, *grads;
+    net_params np;
 
-    int p_t0w, p_t0b, p_t2w, p_t2b, p_stem_w, p_stem_b, p_hng, p_hnb, p_hcw, p_hcb;
-
-    layer layers[MAX_LAYERS];
-    int nlayers;
+    layer *layers;
+    int nlayers, layers_cap;
     int nskips;
-    float *skip[MAX_SKIPS];
-    float *dskip[MAX_SKIPS];
-    size_t skip_numel[MAX_SKIPS];
+    float **skip, **dskip;
+    size_t *skip_numel;
 
     /* plan */
     int n, h, w, hp, wp;
+    int training; /* the plan holds what backward needs */
     void *arena;
-    size_t arena_floats, arena_cursor;
-    int counting;
+    size_t arena_floats;
     double flops_fwd;
-    size_t smax;     /* largest activation (elements), counted up to the gradient buffers */
-    int smax_frozen; /* set once the gradient buffers are sized from smax */
+    /* planning walk (run twice: counting with NULL pointers, then assigning) */
+    int counting;
+    size_t cursor;                      /* main region */
+    size_t scratch_cursor, scratch_max; /* inference: shared per-layer scratch */
+    size_t io_max;                      /* inference: largest output kept in the two alternating buffers */
+    size_t io_base, scratch_base;       /* inference: where those regions start (from the counting pass) */
+    size_t grad_max, tproj_max;         /* sizes of the backward buffers (G and n*c_max) */
 
     float *in_pad, *stem_out, *temb_in, *temb_h1, *temb_a1, *temb, *temb_silu;
     float *head_g, *head_mean, *head_rstd, *out_pad;
     void (*grads_ready)(void *user, size_t first);
     void *grads_ready_user;
-    /* backward scratch */
-    float *dcur, *dnext, *sA, *sB, *sC, *dst, *dtmp_t, *dtproj, *dtemb, *da1, *dh1, *dout_pad;
+    /* backward */
+    float *dcur, *dnext, *sA, *sB, *dst, *dtmp_t, *dtproj, *dtemb, *da1, *dh1, *dout_pad;
 };
 
 /* ------------------------------------------------------------------ */
@@ -132,36 +193,39 @@ static void add_norm(dfl_unet *m, const char *prefix, int c, int *pg, int *pb) {
     *pb = add_param(m, name, 1, c, 0, 0, 0);
 }
 
+/* A new layer; its parameters are the tensors added next. */
 static layer *new_layer(dfl_unet *m, layer_kind kind) {
-    if (m->nlayers == MAX_LAYERS) DFL_PANIC("network has too many layers");
+    DFL_ASSERT(m->nlayers < m->layers_cap);
     layer *l = &m->layers[m->nlayers++];
     memset(l, 0, sizeof *l);
     l->kind = kind;
     l->skip_push = l->skip_pop = -1;
-    for (int i = 0; i < 12; ++i) l->p[i] = -1;
+    l->first_param = m->ntensors;
     return l;
 }
 
 static void add_resblock(dfl_unet *m, const char *prefix, int cin, int cout, int cin_main) {
     int T = 4 * m->cfg.base;
     layer *l = new_layer(m, LAYER_RES);
+    res_params *r = &l->p.res;
     l->cin = cin;
     l->cout = cout;
     l->cin_main = cin_main;
     char name[96];
     NAMEF(name, "%s.norm1", prefix);
-    add_norm(m, name, cin, &l->p[RP_N1G], &l->p[RP_N1B]);
+    add_norm(m, name, cin, &r->norm1_gamma, &r->norm1_beta);
     NAMEF(name, "%s.conv1", prefix);
-    add_conv(m, name, cout, cin, 3, &l->p[RP_C1W], &l->p[RP_C1B]);
+    add_conv(m, name, cout, cin, 3, &r->conv1_w, &r->conv1_b);
     NAMEF(name, "%s.temb_proj", prefix);
-    add_linear(m, name, cout, T, &l->p[RP_TPW], &l->p[RP_TPB]);
+    add_linear(m, name, cout, T, &r->temb_w, &r->temb_b);
     NAMEF(name, "%s.norm2", prefix);
-    add_norm(m, name, cout, &l->p[RP_N2G], &l->p[RP_N2B]);
+    add_norm(m, name, cout, &r->norm2_gamma, &r->norm2_beta);
     NAMEF(name, "%s.conv2", prefix);
-    add_conv(m, name, cout, cout, 3, &l->p[RP_C2W], &l->p[RP_C2B]);
+    add_conv(m, name, cout, cout, 3, &r->conv2_w, &r->conv2_b);
+    r->skip_w = r->skip_b = -1;
     if (cin != cout) {
         NAMEF(name, "%s.skip", prefix);
-        add_conv(m, name, cout, cin, 1, &l->p[RP_SKW], &l->p[RP_SKB]);
+        add_conv(m, name, cout, cin, 1, &r->skip_w, &r->skip_b);
     }
 }
 
@@ -170,12 +234,24 @@ static void add_resblock(dfl_unet *m, const char *prefix, int cin, int cout, int
 static void build_graph(dfl_unet *m) {
     const dfl_unet_config *c = &m->cfg;
     int b = c->base, T = 4 * b, L = c->levels;
+    net_params *np = &m->np;
     char name[96];
-    add_linear(m, "temb.0", T, b, &m->p_t0w, &m->p_t0b);
-    add_linear(m, "temb.2", T, T, &m->p_t2w, &m->p_t2b);
-    add_conv(m, "stem", b, 2 * c->channels, 3, &m->p_stem_w, &m->p_stem_b);
+    /* layers: per level nres encoder blocks, nres + 1 decoder blocks, a
+     * Downsample and an Upsample except at one end; the middle 2 or 3 */
+    m->layers_cap = L * (2 * c->nres + 1) + 2 * (L - 1) + 2 + (c->attention ? 1 : 0);
+    m->layers = dfl_xcalloc((size_t)m->layers_cap, sizeof *m->layers);
+    /* skips: the stem, every encoder ResBlock and every Downsample */
+    m->nskips = 1 + L * c->nres + (L - 1);
+    m->skip = dfl_xcalloc((size_t)m->nskips, sizeof *m->skip);
+    m->dskip = dfl_xcalloc((size_t)m->nskips, sizeof *m->dskip);
+    m->skip_numel = dfl_xcalloc((size_t)m->nskips, sizeof *m->skip_numel);
+    int *skip_ch = dfl_xmalloc((size_t)m->nskips * sizeof *skip_ch);
 
-    int skip_ch[MAX_SKIPS], nsk = 0;
+    add_linear(m, "temb.0", T, b, &np->temb0_w, &np->temb0_b);
+    add_linear(m, "temb.2", T, T, &np->temb2_w, &np->temb2_b);
+    add_conv(m, "stem", b, 2 * c->channels, 3, &np->stem_w, &np->stem_b);
+
+    int nsk = 0;
     skip_ch[nsk++] = b; /* after the stem */
     int ch = b;
     for (int lv = 0; lv < L; ++lv) {
@@ -191,18 +267,20 @@ static void build_graph(dfl_unet *m) {
             layer *d = new_layer(m, LAYER_DOWN);
             d->cin = d->cout = ch;
             NAMEF(name, "down.%d.downsample", lv);
-            add_conv(m, name, ch, ch, 3, &d->p[CP_W], &d->p[CP_B]);
+            add_conv(m, name, ch, ch, 3, &d->p.conv.w, &d->p.conv.b);
             d->skip_push = nsk;
             skip_ch[nsk++] = ch;
         }
     }
+    DFL_ASSERT(nsk == m->nskips);
     add_resblock(m, "mid.res.0", ch, ch, ch);
     if (c->attention) {
         layer *a = new_layer(m, LAYER_ATTN);
+        attn_params *ap = &a->p.attn;
         a->cin = a->cout = ch;
-        add_norm(m, "mid.attn.norm", ch, &a->p[AP_NG], &a->p[AP_NB]);
-        add_conv(m, "mid.attn.qkv", 3 * ch, ch, 1, &a->p[AP_QW], &a->p[AP_QB]);
-        add_conv(m, "mid.attn.proj", ch, ch, 1, &a->p[AP_PW], &a->p[AP_PB]);
+        add_norm(m, "mid.attn.norm", ch, &ap->norm_gamma, &ap->norm_beta);
+        add_conv(m, "mid.attn.qkv", 3 * ch, ch, 1, &ap->qkv_w, &ap->qkv_b);
+        add_conv(m, "mid.attn.proj", ch, ch, 1, &ap->proj_w, &ap->proj_b);
     }
     add_resblock(m, "mid.res.1", ch, ch, ch);
     for (int lv = L - 1; lv >= 0; --lv) {
@@ -218,32 +296,52 @@ static void build_graph(dfl_unet *m) {
             layer *u = new_layer(m, LAYER_UP);
             u->cin = u->cout = ch;
             NAMEF(name, "up.%d.upsample.conv", lv);
-            add_conv(m, name, ch, ch, 3, &u->p[CP_W], &u->p[CP_B]);
+            add_conv(m, name, ch, ch, 3, &u->p.conv.w, &u->p.conv.b);
         }
     }
-    DFL_ASSERT(nsk == 0);
-    add_norm(m, "head.norm", b, &m->p_hng, &m->p_hnb);
-    add_conv(m, "head.conv", c->channels, b, 3, &m->p_hcw, &m->p_hcb);
+    DFL_ASSERT(nsk == 0 && m->nlayers == m->layers_cap);
+    add_norm(m, "head.norm", b, &np->head_norm_gamma, &np->head_norm_beta);
+    add_conv(m, "head.conv", c->channels, b, 3, &np->head_conv_w, &np->head_conv_b);
+    free(skip_ch);
+}
+
+/* Checks a configuration; the message names the model.* key. */
+static dfl_status validate_config(const dfl_unet_config *cfg) {
+    if (cfg->channels < 1 || cfg->channels > DFL_UNET_MAX_WIDTH)
+        return dfl_fail(DFL_EUSAGE, "model: %d data channels; the network takes 1 to %d", cfg->channels,
+                        DFL_UNET_MAX_WIDTH);
+    if (cfg->base < DFL_GN_GROUPS || cfg->base % DFL_GN_GROUPS || cfg->base > DFL_UNET_MAX_WIDTH)
+        return dfl_fail(DFL_EUSAGE, "model.base = %d must be a positive multiple of %d (GroupNorm groups), at most %d",
+                        cfg->base, DFL_GN_GROUPS, DFL_UNET_MAX_WIDTH);
+    if (cfg->levels < 1 || cfg->levels > DFL_UNET_MAX_LEVELS)
+        return dfl_fail(DFL_EUSAGE, "model.mult has %d entries; it must have 1 to %d", cfg->levels,
+                        DFL_UNET_MAX_LEVELS);
+    for (int i = 0; i < cfg->levels; ++i) {
+        if (cfg->mult[i] < 1)
+            return dfl_fail(DFL_EUSAGE, "model.mult entry %d is %d; entries must be >= 1", i + 1, cfg->mult[i]);
+        if ((long long)cfg->base * cfg->mult[i] > DFL_UNET_MAX_WIDTH)
+            return dfl_fail(DFL_EUSAGE, "model.mult entry %d: base %d x %d channels exceeds %d", i + 1, cfg->base,
+                            cfg->mult[i], DFL_UNET_MAX_WIDTH);
+    }
+    /* the layer and tensor counts are ints (at most 12 tensors per layer) */
+    if (cfg->nres < 1 || cfg->nres > (INT_MAX / 12 - 64) / (2 * DFL_UNET_MAX_LEVELS + 4))
+        return dfl_fail(DFL_EUSAGE, "model.nres = %d must be between 1 and %d", cfg->nres,
+                        (INT_MAX / 12 - 64) / (2 * DFL_UNET_MAX_LEVELS + 4));
+    if (cfg->attention != 0 && cfg->attention != 1)
+        return dfl_fail(DFL_EUSAGE, "model.attention = %d must be 0 or 1", cfg->attention);
+    if ((cfg->periodic_x != 0 && cfg->periodic_x != 1) || (cfg->periodic_y != 0 && cfg->periodic_y != 1))
+        return dfl_fail(DFL_EUSAGE, "model.periodic: each axis flag must be 0 or 1");
+    return DFL_OK;
 }
 
 dfl_status dfl_unet_create(dfl_backend *be, const dfl_unet_config *cfg, dfl_unet **out) {
-    if (cfg->channels < 1) return dfl_fail(DFL_EUSAGE, "model: channels must be >= 1");
-    if (cfg->base < DFL_GN_GROUPS || cfg->base % DFL_GN_GROUPS)
-        return dfl_fail(DFL_EUSAGE, "model.base = %d must be a positive multiple of %d (GroupNorm groups)", cfg->base,
-                        DFL_GN_GROUPS);
-    if (cfg->levels < 1 || cfg->levels > DFL_UNET_MAX_LEVELS)
-        return dfl_fail(DFL_EUSAGE, "model.mult must have 1 to %d levels", DFL_UNET_MAX_LEVELS);
-    if (cfg->nres < 1) return dfl_fail(DFL_EUSAGE, "model.nres must be >= 1");
-    for (int i = 0; i < cfg->levels; ++i)
-        if (cfg->mult[i] < 1) return dfl_fail(DFL_EUSAGE, "model.mult entries must be >= 1");
+    DFL_TRY(validate_config(cfg));
     dfl_unet *m = dfl_xcalloc(1, sizeof *m);
     m->be = be;
     m->cfg = *cfg;
     build_graph(m);
     m->params = be->alloc(be, m->nparams * sizeof(float));
-    m->grads = be->alloc(be, m->nparams * sizeof(float));
     be->fill(be, m->params, 0.0f, m->nparams);
-    be->fill(be, m->grads, 0.0f, m->nparams);
     *out = m;
     return DFL_OK;
 }
@@ -252,8 +350,12 @@ void dfl_unet_destroy(dfl_unet *m) {
     if (!m) return;
     if (m->arena) m->be->free(m->be, m->arena);
     m->be->free(m->be, m->params);
-    m->be->free(m->be, m->grads);
+    if (m->grads) m->be->free(m->be, m->grads);
     free(m->tensors);
+    free(m->layers);
+    free(m->skip);
+    free(m->dskip);
+    free(m->skip_numel);
     free(m);
 }
 
@@ -272,14 +374,6 @@ void dfl_unet_set_grads_ready(dfl_unet *m, void (*fn)(void *user, size_t first),
 /* Tell the hook that gradients from parameter tensor `first_tensor` on are final. */
 static void notify_ready(dfl_unet *m, int first_tensor) {
     if (m->grads_ready) m->grads_ready(m->grads_ready_user, first_tensor >= 0 ? m->tensors[first_tensor].offset : 0);
-}
-
-/* First parameter tensor of a layer (its lowest flat offset). */
-static int layer_first_param(const layer *l) {
-    int first = -1;
-    for (int i = 0; i < 12; ++i)
-        if (l->p[i] >= 0 && (first < 0 || l->p[i] < first)) first = l->p[i];
-    return first;
 }
 
 double dfl_unet_forward_flops_per_sample(const dfl_unet *m) { return m->n ? m->flops_fwd / m->n : 0.0; }
@@ -317,29 +411,62 @@ void dfl_unet_init_params(dfl_unet *m, uint64_t seed) {
 /* ------------------------------------------------------------------ */
 /* planning                                                            */
 
+static size_t align16(size_t count) { return (count + 15) & ~(size_t)15; }
+
+static float *arena_at(dfl_unet *m, size_t offset) { return m->counting ? NULL : (float *)m->arena + offset; }
+
+/* A buffer with its own place in the main region. */
 static float *take(dfl_unet *m, size_t count) {
-    size_t aligned = (count + 15) & ~(size_t)15;
-    float *p = m->counting ? NULL : (float *)m->arena + m->arena_cursor;
-    m->arena_cursor += aligned;
-    if (count > m->smax && m->counting && !m->smax_frozen) m->smax = count;
+    float *p = arena_at(m, m->cursor);
+    m->cursor += align16(count);
     return p;
+}
+
+/* A buffer only the current layer's forward uses: its own place in a
+ * training plan, the shared scratch region in an inference plan. */
+static float *take_scratch(dfl_unet *m, size_t count) {
+    if (m->training) return take(m, count);
+    float *p = arena_at(m, m->scratch_base + m->scratch_cursor);
+    m->scratch_cursor += align16(count);
+    if (m->scratch_cursor > m->scratch_max) m->scratch_max = m->scratch_cursor;
+    return p;
+}
+
+/* A layer's output. Inference plans give an output that is not a skip one
+ * of two alternating buffers: *io is the one holding the layer's input
+ * (-1: neither), and becomes the one holding its output. */
+static float *take_output(dfl_unet *m, const layer *l, size_t count, int *io) {
+    if (m->training || l->skip_push >= 0) {
+        *io = -1;
+        return take(m, count);
+    }
+    *io = *io == 0 ? 1 : 0;
+    if (count > m->io_max) m->io_max = count;
+    return arena_at(m, m->io_base + (size_t)*io * align16(m->io_max));
+}
+
+/* Records a gradient size the backward ping-pong and scratch buffers hold. */
+static void grad_size(dfl_unet *m, size_t count) {
+    if (count > m->grad_max) m->grad_max = count;
 }
 
 static double conv_flops(int n, int ho, int wo, int cin, int cout, int k) {
     return 2.0 * n * ho * wo * (double)cin * cout * k * k;
 }
 
-/* One pass over the graph assigning buffers (or counting them). */
+/* One pass over the graph assigning buffers (or counting them); sizes and
+ * layout in the comment at the top of the file. */
 static void assign_buffers(dfl_unet *m) {
     const dfl_unet_config *c = &m->cfg;
     int n = m->n, b = c->base, T = 4 * b, C = c->channels;
     int h = m->hp, w = m->wp;
-    m->arena_cursor = 0;
+    m->cursor = 0;
     m->flops_fwd = 0;
-    m->smax_frozen = 0;
+    m->grad_max = m->tproj_max = 0;
     size_t px = (size_t)n * h * w;
 
     m->in_pad = take(m, px * 2 * C);
+    grad_size(m, px * 2 * C);
     m->temb_in = take(m, (size_t)n * b);
     m->temb_h1 = take(m, (size_t)n * T);
     m->temb_a1 = take(m, (size_t)n * T);
@@ -347,73 +474,83 @@ static void assign_buffers(dfl_unet *m) {
     m->temb_silu = take(m, (size_t)n * T);
     m->flops_fwd += 2.0 * n * b * T + 2.0 * n * T * T;
     m->stem_out = take(m, px * b);
+    grad_size(m, px * b);
     m->flops_fwd += conv_flops(n, h, w, 2 * C, b, 3);
-    m->nskips = 0;
-    m->skip[m->nskips] = m->stem_out;
-    m->skip_numel[m->nskips++] = px * b;
+    m->skip[0] = m->stem_out;
+    m->skip_numel[0] = px * b;
 
     float *cur = m->stem_out;
-    int maxc = 0;
+    int io = -1; /* inference: which alternating buffer holds cur */
     for (int i = 0; i < m->nlayers; ++i) {
         layer *l = &m->layers[i];
         l->h = h;
         l->w = w;
+        m->scratch_cursor = 0;
         size_t p = (size_t)n * h * w;
-        if (l->cin > maxc) maxc = l->cin;
         switch (l->kind) {
         case LAYER_RES:
             if (l->skip_pop >= 0) {
-                l->xcat = take(m, p * l->cin);
+                l->xcat = take_scratch(m, p * l->cin);
                 l->x = l->xcat;
             } else {
                 l->x = cur;
             }
-            l->g1 = take(m, p * l->cin);
-            l->mean1 = take(m, (size_t)n * DFL_GN_GROUPS);
-            l->rstd1 = take(m, (size_t)n * DFL_GN_GROUPS);
-            l->hmid = take(m, p * l->cout);
-            l->tproj = take(m, (size_t)n * l->cout);
-            l->g2 = take(m, p * l->cout);
-            l->mean2 = take(m, (size_t)n * DFL_GN_GROUPS);
-            l->rstd2 = take(m, (size_t)n * DFL_GN_GROUPS);
-            l->out = take(m, p * l->cout);
+            l->g1 = take_scratch(m, p * l->cin);
+            l->mean1 = take_scratch(m, (size_t)n * DFL_GN_GROUPS);
+            l->rstd1 = take_scratch(m, (size_t)n * DFL_GN_GROUPS);
+            l->hmid = take_scratch(m, p * l->cout);
+            l->tproj = take_scratch(m, (size_t)n * l->cout);
+            l->g2 = take_scratch(m, p * l->cout);
+            l->mean2 = take_scratch(m, (size_t)n * DFL_GN_GROUPS);
+            l->rstd2 = take_scratch(m, (size_t)n * DFL_GN_GROUPS);
+            /* training plans point skip_tmp at sA once that exists */
+            l->skip_tmp = l->p.res.skip_w >= 0 && !m->training ? take_scratch(m, p * l->cout) : NULL;
+            l->out = take_output(m, l, p * l->cout, &io);
+            grad_size(m, p * l->cin);
+            grad_size(m, p * l->cout);
+            if ((size_t)n * l->cout > m->tproj_max) m->tproj_max = (size_t)n * l->cout;
             m->flops_fwd += conv_flops(n, h, w, l->cin, l->cout, 3) + conv_flops(n, h, w, l->cout, l->cout, 3) +
                             2.0 * n * T * l->cout;
             if (l->cin != l->cout) m->flops_fwd += conv_flops(n, h, w, l->cin, l->cout, 1);
             break;
         case LAYER_DOWN:
             l->x = cur;
+            grad_size(m, p * l->cin);
             h /= 2;
             w /= 2;
-            l->out = take(m, (size_t)n * h * w * l->cout);
+            l->out = take_output(m, l, (size_t)n * h * w * l->cout, &io);
             m->flops_fwd += conv_flops(n, h, w, l->cin, l->cout, 3);
             break;
         case LAYER_UP:
             l->x = cur;
+            grad_size(m, p * l->cin);
             h *= 2;
             w *= 2;
-            l->up = take(m, (size_t)n * h * w * l->cin);
-            l->out = take(m, (size_t)n * h * w * l->cout);
+            l->up = take_scratch(m, (size_t)n * h * w * l->cin);
+            l->out = take_output(m, l, (size_t)n * h * w * l->cout, &io);
+            grad_size(m, (size_t)n * h * w * l->cin);
+            grad_size(m, (size_t)n * h * w * l->cout);
             m->flops_fwd += conv_flops(n, h, w, l->cin, l->cout, 3);
             break;
         case LAYER_ATTN: {
             int hw = h * w;
             l->x = cur;
-            l->g1 = take(m, p * l->cin);
-            l->mean1 = take(m, (size_t)n * DFL_GN_GROUPS);
-            l->rstd1 = take(m, (size_t)n * DFL_GN_GROUPS);
-            l->qkv = take(m, p * 3 * l->cin);
-            l->att = take(m, p * l->cin);
-            l->probs = take(m, (size_t)n * hw * hw);
-            l->out = take(m, p * l->cout);
-            m->flops_fwd += 2.0 * p * l->cin * 3 * l->cin + 2.0 * p * l->cin * l->cin + 4.0 * n * (double)hw * hw * l->cin;
+            l->g1 = take_scratch(m, p * l->cin);
+            l->mean1 = take_scratch(m, (size_t)n * DFL_GN_GROUPS);
+            l->rstd1 = take_scratch(m, (size_t)n * DFL_GN_GROUPS);
+            l->qkv = take_scratch(m, p * 3 * l->cin);
+            l->att = take_scratch(m, p * l->cin);
+            l->probs = take_scratch(m, (size_t)n * hw * hw);
+            l->out = take_output(m, l, p * l->cout, &io);
+            grad_size(m, p * 3 * l->cin);
+            m->flops_fwd +=
+                2.0 * p * l->cin * 3 * l->cin + 2.0 * p * l->cin * l->cin + 4.0 * n * (double)hw * hw * l->cin;
             break;
         }
         }
         if (l->skip_push >= 0) {
             m->skip[l->skip_push] = l->out;
             m->skip_numel[l->skip_push] = (size_t)n * h * w * l->cout;
-            if (l->skip_push + 1 > m->nskips) m->nskips = l->skip_push + 1;
         }
         cur = l->out;
     }
@@ -424,53 +561,69 @@ static void assign_buffers(dfl_unet *m) {
     m->out_pad = take(m, px * C);
     m->flops_fwd += conv_flops(n, h, w, b, C, 3);
 
-    /* backward: gradient buffers sized to the largest activation, which
-     * covers concat inputs, upsampled maps and attention's qkv. */
-    size_t big = m->smax;
-    /* The buffers below are not activations: on tiny fields dtproj
-     * (n*b*64) can exceed every activation, and letting it raise smax in
-     * the counting pass would size these five buffers differently in the
-     * two passes. */
-    m->smax_frozen = 1;
-    m->dcur = take(m, big);
-    m->dnext = take(m, big);
-    m->sA = take(m, big);
-    m->sB = take(m, big);
-    m->sC = take(m, big);
+    if (!m->training) {
+        /* the two alternating outputs, then the shared scratch */
+        m->io_base = m->cursor;
+        m->scratch_base = m->io_base + 2 * align16(m->io_max);
+        m->cursor = m->scratch_base + align16(m->scratch_max);
+        m->dcur = m->dnext = m->sA = m->sB = m->dst = m->dtmp_t = m->dtproj = NULL;
+        m->dtemb = m->da1 = m->dh1 = m->dout_pad = NULL;
+        for (int s = 0; s < m->nskips; ++s) m->dskip[s] = NULL;
+        return;
+    }
+    m->dcur = take(m, m->grad_max);
+    m->dnext = take(m, m->grad_max);
+    m->sA = take(m, m->grad_max);
+    m->sB = take(m, m->grad_max);
     for (int s = 0; s < m->nskips; ++s) m->dskip[s] = take(m, m->skip_numel[s]);
     m->dst = take(m, (size_t)n * T);
     m->dtmp_t = take(m, (size_t)n * T);
-    m->dtproj = take(m, (size_t)n * (size_t)b * 64);
+    m->dtproj = take(m, m->tproj_max);
     m->dtemb = take(m, (size_t)n * T);
     m->da1 = take(m, (size_t)n * T);
     m->dh1 = take(m, (size_t)n * T);
     m->dout_pad = take(m, px * C);
-    (void)maxc;
+    for (int i = 0; i < m->nlayers; ++i)
+        if (m->layers[i].kind == LAYER_RES && m->layers[i].p.res.skip_w >= 0) m->layers[i].skip_tmp = m->sA;
 }
 
-dfl_status dfl_unet_plan(dfl_unet *m, int n, int h, int w) {
+static dfl_status plan(dfl_unet *m, int n, int h, int w, int training) {
     if (n < 1 || h < 1 || w < 1) return dfl_fail(DFL_EUSAGE, "model: bad batch/field size %d x %d x %d", n, h, w);
     int mult = 1 << (m->cfg.levels - 1);
-    int hp = (h + mult - 1) / mult * mult, wp = (w + mult - 1) / mult * mult;
-    if (m->arena && m->n == n && m->h == h && m->w == w) return DFL_OK;
-    for (int i = 0; i < m->cfg.levels; ++i)
-        if (m->cfg.mult[i] * m->cfg.base > 64 * m->cfg.base) return dfl_fail(DFL_EUSAGE, "model.mult too large");
+    long long hp = (h + (long long)mult - 1) / mult * mult, wp = (w + (long long)mult - 1) / mult * mult;
+    /* rows of the per-pixel linear maps (n * hp * wp) are ints in the backends */
+    if ((long long)n * hp * wp > INT_MAX)
+        return dfl_fail(DFL_EUSAGE, "model: batch %d of %lld x %lld (padded) fields has more than %d pixels", n, hp,
+                        wp, INT_MAX);
+    if (m->arena && m->n == n && m->h == h && m->w == w && m->training == training) return DFL_OK;
     m->n = n;
     m->h = h;
     m->w = w;
-    m->hp = hp;
-    m->wp = wp;
+    m->hp = (int)hp;
+    m->wp = (int)wp;
+    m->training = training;
     m->counting = 1;
-    m->smax = 0;
+    m->io_max = m->scratch_max = 0;
     assign_buffers(m);
-    size_t floats = m->arena_cursor;
+    size_t floats = m->cursor;
     if (m->arena) m->be->free(m->be, m->arena);
     m->arena = m->be->alloc(m->be, floats * sizeof(float));
     m->arena_floats = floats;
     m->counting = 0;
     assign_buffers(m);
-    DFL_ASSERT(m->arena_cursor == floats);
+    DFL_ASSERT(m->cursor == floats);
+    if (training && !m->grads) {
+        m->grads = m->be->alloc(m->be, m->nparams * sizeof(float));
+        m->be->fill(m->be, m->grads, 0.0f, m->nparams);
+    }
     return DFL_OK;
+}
+
+dfl_status dfl_unet_plan(dfl_unet *m, int n, int h, int w) { return plan(m, n, h, w, 1); }
+dfl_status dfl_unet_plan_inference(dfl_unet *m, int n, int h, int w) { return plan(m, n, h, w, 0); }
+
+size_t dfl_unet_plan_bytes(const dfl_unet *m) {
+    return (m->arena ? m->arena_floats * sizeof(float) : 0) + (m->grads ? m->nparams * sizeof(float) : 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -478,8 +631,6 @@ dfl_status dfl_unet_plan(dfl_unet *m, int n, int h, int w) {
 
 #define P(i) (m->params + m->tensors[(i)].offset)
 #define G(i) (m->grads + m->tensors[(i)].offset)
-#define PB(i) ((i) >= 0 ? P(i) : NULL)
-#define GB(i) ((i) >= 0 ? G(i) : NULL)
 
 static dfl_conv_desc conv_desc(const dfl_unet *m, int h, int w, int cin, int cout, int k, int stride) {
     dfl_conv_desc d;
@@ -497,22 +648,23 @@ static dfl_conv_desc conv_desc(const dfl_unet *m, int h, int w, int cin, int cou
 
 static void resblock_forward(dfl_unet *m, layer *l) {
     dfl_backend *be = m->be;
+    const res_params *r = &l->p.res;
     int n = m->n, hw = l->h * l->w, T = 4 * m->cfg.base;
     size_t numel = (size_t)n * hw * l->cout;
-    be->group_norm_forward(be, n, hw, l->cin, DFL_GN_GROUPS, DFL_GN_EPS, l->x, P(l->p[RP_N1G]), P(l->p[RP_N1B]), l->g1,
-                           l->mean1, l->rstd1, 1);
+    be->group_norm_forward(be, n, hw, l->cin, DFL_GN_GROUPS, DFL_GN_EPS, l->x, P(r->norm1_gamma), P(r->norm1_beta),
+                           l->g1, l->mean1, l->rstd1, 1);
     dfl_conv_desc d1 = conv_desc(m, l->h, l->w, l->cin, l->cout, 3, 1);
-    be->conv2d_forward(be, &d1, l->g1, P(l->p[RP_C1W]), P(l->p[RP_C1B]), l->hmid);
-    be->linear_forward(be, n, T, l->cout, m->temb_silu, P(l->p[RP_TPW]), P(l->p[RP_TPB]), l->tproj);
+    be->conv2d_forward(be, &d1, l->g1, P(r->conv1_w), P(r->conv1_b), l->hmid);
+    be->linear_forward(be, n, T, l->cout, m->temb_silu, P(r->temb_w), P(r->temb_b), l->tproj);
     be->add_channel_bias(be, n, hw, l->cout, l->hmid, l->tproj);
-    be->group_norm_forward(be, n, hw, l->cout, DFL_GN_GROUPS, DFL_GN_EPS, l->hmid, P(l->p[RP_N2G]),
-                           P(l->p[RP_N2B]), l->g2, l->mean2, l->rstd2, 1);
+    be->group_norm_forward(be, n, hw, l->cout, DFL_GN_GROUPS, DFL_GN_EPS, l->hmid, P(r->norm2_gamma),
+                           P(r->norm2_beta), l->g2, l->mean2, l->rstd2, 1);
     dfl_conv_desc d2 = conv_desc(m, l->h, l->w, l->cout, l->cout, 3, 1);
-    be->conv2d_forward(be, &d2, l->g2, P(l->p[RP_C2W]), P(l->p[RP_C2B]), l->out);
-    if (l->p[RP_SKW] >= 0) {
+    be->conv2d_forward(be, &d2, l->g2, P(r->conv2_w), P(r->conv2_b), l->out);
+    if (r->skip_w >= 0) {
         dfl_conv_desc ds = conv_desc(m, l->h, l->w, l->cin, l->cout, 1, 1);
-        be->conv2d_forward(be, &ds, l->x, P(l->p[RP_SKW]), P(l->p[RP_SKB]), m->sA);
-        be->add(be, numel, l->out, m->sA, l->out);
+        be->conv2d_forward(be, &ds, l->x, P(r->skip_w), P(r->skip_b), l->skip_tmp);
+        be->add(be, numel, l->out, l->skip_tmp, l->out);
     } else {
         be->add(be, numel, l->out, l->x, l->out);
     }
@@ -520,33 +672,35 @@ static void resblock_forward(dfl_unet *m, layer *l) {
 
 static void attention_forward(dfl_unet *m, layer *l) {
     dfl_backend *be = m->be;
+    const attn_params *a = &l->p.attn;
     int n = m->n, hw = l->h * l->w, c = l->cin;
     int rows = n * hw;
-    be->group_norm_forward(be, n, hw, c, DFL_GN_GROUPS, DFL_GN_EPS, l->x, P(l->p[AP_NG]), P(l->p[AP_NB]), l->g1,
+    be->group_norm_forward(be, n, hw, c, DFL_GN_GROUPS, DFL_GN_EPS, l->x, P(a->norm_gamma), P(a->norm_beta), l->g1,
                            l->mean1, l->rstd1, 0);
     /* 1x1 convs on NHWC are linear maps over pixels; OIHW [o, i, 1, 1] is [o, i]. */
-    be->linear_forward(be, rows, c, 3 * c, l->g1, P(l->p[AP_QW]), P(l->p[AP_QB]), l->qkv);
+    be->linear_forward(be, rows, c, 3 * c, l->g1, P(a->qkv_w), P(a->qkv_b), l->qkv);
     be->attention_forward(be, n, hw, c, l->qkv, l->att, l->probs);
-    be->linear_forward(be, rows, c, c, l->att, P(l->p[AP_PW]), P(l->p[AP_PB]), l->out);
+    be->linear_forward(be, rows, c, c, l->att, P(a->proj_w), P(a->proj_b), l->out);
     be->add(be, (size_t)rows * c, l->out, l->x, l->out);
 }
 
 void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *output) {
     dfl_backend *be = m->be;
     const dfl_unet_config *c = &m->cfg;
+    const net_params *np = &m->np;
     int n = m->n, b = c->base, T = 4 * b, C = c->channels;
     DFL_ASSERT(m->arena);
     /* time embedding: e = [cos, sin] -> Linear -> SiLU -> Linear; SiLU(temb) feeds every ResBlock */
     be->time_embedding(be, n, b, t, m->temb_in);
-    be->linear_forward(be, n, b, T, m->temb_in, P(m->p_t0w), P(m->p_t0b), m->temb_h1);
+    be->linear_forward(be, n, b, T, m->temb_in, P(np->temb0_w), P(np->temb0_b), m->temb_h1);
     be->silu_forward(be, (size_t)n * T, m->temb_h1, m->temb_a1);
-    be->linear_forward(be, n, T, T, m->temb_a1, P(m->p_t2w), P(m->p_t2b), m->temb);
+    be->linear_forward(be, n, T, T, m->temb_a1, P(np->temb2_w), P(np->temb2_b), m->temb);
     be->silu_forward(be, (size_t)n * T, m->temb, m->temb_silu);
 
     /* pad to a multiple of 2^(L-1) with zeros at the end (bottom rows, right columns) */
     be->pad_end(be, n, m->h, m->w, 2 * C, m->hp, m->wp, input, m->in_pad);
     dfl_conv_desc ds = conv_desc(m, m->hp, m->wp, 2 * C, b, 3, 1);
-    be->conv2d_forward(be, &ds, m->in_pad, P(m->p_stem_w), P(m->p_stem_b), m->stem_out);
+    be->conv2d_forward(be, &ds, m->in_pad, P(np->stem_w), P(np->stem_b), m->stem_out);
 
     const float *cur = m->stem_out;
     for (int i = 0; i < m->nlayers; ++i) {
@@ -562,13 +716,13 @@ void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *ou
             break;
         case LAYER_DOWN: {
             dfl_conv_desc d = conv_desc(m, l->h, l->w, l->cin, l->cout, 3, 2);
-            be->conv2d_forward(be, &d, cur, P(l->p[CP_W]), P(l->p[CP_B]), l->out);
+            be->conv2d_forward(be, &d, cur, P(l->p.conv.w), P(l->p.conv.b), l->out);
             break;
         }
         case LAYER_UP: {
             be->upsample_nearest2x_forward(be, n, l->h, l->w, l->cin, cur, l->up);
             dfl_conv_desc d = conv_desc(m, 2 * l->h, 2 * l->w, l->cin, l->cout, 3, 1);
-            be->conv2d_forward(be, &d, l->up, P(l->p[CP_W]), P(l->p[CP_B]), l->out);
+            be->conv2d_forward(be, &d, l->up, P(l->p.conv.w), P(l->p.conv.b), l->out);
             break;
         }
         case LAYER_ATTN:
@@ -577,10 +731,10 @@ void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *ou
         }
         cur = l->out;
     }
-    be->group_norm_forward(be, n, m->hp * m->wp, b, DFL_GN_GROUPS, DFL_GN_EPS, cur, P(m->p_hng), P(m->p_hnb),
-                           m->head_g, m->head_mean, m->head_rstd, 1);
+    be->group_norm_forward(be, n, m->hp * m->wp, b, DFL_GN_GROUPS, DFL_GN_EPS, cur, P(np->head_norm_gamma),
+                           P(np->head_norm_beta), m->head_g, m->head_mean, m->head_rstd, 1);
     dfl_conv_desc dh = conv_desc(m, m->hp, m->wp, b, C, 3, 1);
-    be->conv2d_forward(be, &dh, m->head_g, P(m->p_hcw), P(m->p_hcb), m->out_pad);
+    be->conv2d_forward(be, &dh, m->head_g, P(np->head_conv_w), P(np->head_conv_b), m->out_pad);
     be->crop_end(be, n, m->hp, m->wp, C, m->h, m->w, m->out_pad, output);
 }
 
@@ -590,27 +744,28 @@ void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *ou
 /* dout -> dx (both [n, h, w, *]); accumulates d SiLU(temb) into m->dst. */
 static void resblock_backward(dfl_unet *m, layer *l, const float *dout, float *dx) {
     dfl_backend *be = m->be;
+    const res_params *r = &l->p.res;
     int n = m->n, hw = l->h * l->w, T = 4 * m->cfg.base;
     dfl_conv_desc d2 = conv_desc(m, l->h, l->w, l->cout, l->cout, 3, 1);
-    be->conv2d_backward_weights(be, &d2, l->g2, dout, G(l->p[RP_C2W]), G(l->p[RP_C2B]));
-    be->conv2d_backward_data(be, &d2, dout, P(l->p[RP_C2W]), m->sA);
-    be->group_norm_backward(be, n, hw, l->cout, DFL_GN_GROUPS, l->hmid, P(l->p[RP_N2G]), P(l->p[RP_N2B]), l->mean2,
-                            l->rstd2, m->sA, m->sB, G(l->p[RP_N2G]), G(l->p[RP_N2B]), 1);
+    be->conv2d_backward_weights(be, &d2, l->g2, dout, G(r->conv2_w), G(r->conv2_b));
+    be->conv2d_backward_data(be, &d2, dout, P(r->conv2_w), m->sA);
+    be->group_norm_backward(be, n, hw, l->cout, DFL_GN_GROUPS, l->hmid, P(r->norm2_gamma), P(r->norm2_beta), l->mean2,
+                            l->rstd2, m->sA, m->sB, G(r->norm2_gamma), G(r->norm2_beta), 1);
     /* time-embedding projection: h += Linear(SiLU(temb)) per channel */
     be->channel_bias_backward(be, n, hw, l->cout, m->sB, m->dtproj);
-    be->linear_backward(be, n, T, l->cout, m->temb_silu, P(l->p[RP_TPW]), m->dtproj, m->dtmp_t, G(l->p[RP_TPW]),
-                        G(l->p[RP_TPB]));
+    be->linear_backward(be, n, T, l->cout, m->temb_silu, P(r->temb_w), m->dtproj, m->dtmp_t, G(r->temb_w),
+                        G(r->temb_b));
     be->add(be, (size_t)n * T, m->dst, m->dtmp_t, m->dst);
     dfl_conv_desc d1 = conv_desc(m, l->h, l->w, l->cin, l->cout, 3, 1);
-    be->conv2d_backward_weights(be, &d1, l->g1, m->sB, G(l->p[RP_C1W]), G(l->p[RP_C1B]));
-    be->conv2d_backward_data(be, &d1, m->sB, P(l->p[RP_C1W]), m->sA);
-    be->group_norm_backward(be, n, hw, l->cin, DFL_GN_GROUPS, l->x, P(l->p[RP_N1G]), P(l->p[RP_N1B]), l->mean1,
-                            l->rstd1, m->sA, dx, G(l->p[RP_N1G]), G(l->p[RP_N1B]), 1);
+    be->conv2d_backward_weights(be, &d1, l->g1, m->sB, G(r->conv1_w), G(r->conv1_b));
+    be->conv2d_backward_data(be, &d1, m->sB, P(r->conv1_w), m->sA);
+    be->group_norm_backward(be, n, hw, l->cin, DFL_GN_GROUPS, l->x, P(r->norm1_gamma), P(r->norm1_beta), l->mean1,
+                            l->rstd1, m->sA, dx, G(r->norm1_gamma), G(r->norm1_beta), 1);
     size_t numel_in = (size_t)n * hw * l->cin;
-    if (l->p[RP_SKW] >= 0) {
+    if (r->skip_w >= 0) {
         dfl_conv_desc ds = conv_desc(m, l->h, l->w, l->cin, l->cout, 1, 1);
-        be->conv2d_backward_weights(be, &ds, l->x, dout, G(l->p[RP_SKW]), G(l->p[RP_SKB]));
-        be->conv2d_backward_data(be, &ds, dout, P(l->p[RP_SKW]), m->sA);
+        be->conv2d_backward_weights(be, &ds, l->x, dout, G(r->skip_w), G(r->skip_b));
+        be->conv2d_backward_data(be, &ds, dout, P(r->skip_w), m->sA);
         be->add(be, numel_in, dx, m->sA, dx);
     } else {
         be->add(be, numel_in, dx, dout, dx);
@@ -619,12 +774,13 @@ static void resblock_backward(dfl_unet *m, layer *l, const float *dout, float *d
 
 static void attention_backward(dfl_unet *m, layer *l, const float *dout, float *dx) {
     dfl_backend *be = m->be;
+    const attn_params *a = &l->p.attn;
     int n = m->n, hw = l->h * l->w, c = l->cin, rows = n * hw;
-    be->linear_backward(be, rows, c, c, l->att, P(l->p[AP_PW]), dout, m->sA, G(l->p[AP_PW]), G(l->p[AP_PB]));
+    be->linear_backward(be, rows, c, c, l->att, P(a->proj_w), dout, m->sA, G(a->proj_w), G(a->proj_b));
     be->attention_backward(be, n, hw, c, l->qkv, l->probs, m->sA, m->sB);
-    be->linear_backward(be, rows, c, 3 * c, l->g1, P(l->p[AP_QW]), m->sB, m->sA, G(l->p[AP_QW]), G(l->p[AP_QB]));
-    be->group_norm_backward(be, n, hw, c, DFL_GN_GROUPS, l->x, P(l->p[AP_NG]), P(l->p[AP_NB]), l->mean1, l->rstd1,
-                            m->sA, dx, G(l->p[AP_NG]), G(l->p[AP_NB]), 0);
+    be->linear_backward(be, rows, c, 3 * c, l->g1, P(a->qkv_w), m->sB, m->sA, G(a->qkv_w), G(a->qkv_b));
+    be->group_norm_backward(be, n, hw, c, DFL_GN_GROUPS, l->x, P(a->norm_gamma), P(a->norm_beta), l->mean1, l->rstd1,
+                            m->sA, dx, G(a->norm_gamma), G(a->norm_beta), 0);
     be->add(be, (size_t)rows * c, dx, dout, dx);
 }
 
@@ -637,19 +793,22 @@ static void swap(float **a, float **b) {
 void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
     dfl_backend *be = m->be;
     const dfl_unet_config *c = &m->cfg;
+    const net_params *np = &m->np;
     int n = m->n, b = c->base, T = 4 * b, C = c->channels;
+    if (!m->arena || !m->training) DFL_PANIC("dfl_unet_backward needs a training plan (dfl_unet_plan)");
     float *dcur = m->dcur, *dnext = m->dnext;
 
     be->fill(be, m->dst, 0.0f, (size_t)n * T);
     /* head: crop's backward is a zero pad */
     be->pad_end(be, n, m->h, m->w, C, m->hp, m->wp, doutput, m->dout_pad);
     dfl_conv_desc dh = conv_desc(m, m->hp, m->wp, b, C, 3, 1);
-    be->conv2d_backward_weights(be, &dh, m->head_g, m->dout_pad, G(m->p_hcw), G(m->p_hcb));
-    be->conv2d_backward_data(be, &dh, m->dout_pad, P(m->p_hcw), m->sA);
+    be->conv2d_backward_weights(be, &dh, m->head_g, m->dout_pad, G(np->head_conv_w), G(np->head_conv_b));
+    be->conv2d_backward_data(be, &dh, m->dout_pad, P(np->head_conv_w), m->sA);
     const float *last = m->layers[m->nlayers - 1].out;
-    be->group_norm_backward(be, n, m->hp * m->wp, b, DFL_GN_GROUPS, last, P(m->p_hng), P(m->p_hnb), m->head_mean,
-                            m->head_rstd, m->sA, dcur, G(m->p_hng), G(m->p_hnb), 1);
-    notify_ready(m, m->p_hng);
+    be->group_norm_backward(be, n, m->hp * m->wp, b, DFL_GN_GROUPS, last, P(np->head_norm_gamma),
+                            P(np->head_norm_beta), m->head_mean, m->head_rstd, m->sA, dcur, G(np->head_norm_gamma),
+                            G(np->head_norm_beta), 1);
+    notify_ready(m, np->head_norm_gamma);
 
     for (int i = m->nlayers - 1; i >= 0; --i) {
         layer *l = &m->layers[i];
@@ -664,20 +823,20 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
                 /* split d concat[h, skip]: the h part continues, the skip part waits */
                 be->concat_channels_backward(be, (size_t)n * l->h * l->w, l->cin_main, l->cin - l->cin_main, dnext,
                                              dcur, m->dskip[l->skip_pop]);
-                notify_ready(m, layer_first_param(l));
+                notify_ready(m, l->first_param);
                 continue; /* gradient of h is already in dcur */
             }
             break;
         case LAYER_DOWN: {
             dfl_conv_desc d = conv_desc(m, l->h, l->w, l->cin, l->cout, 3, 2);
-            be->conv2d_backward_weights(be, &d, l->x, dcur, G(l->p[CP_W]), G(l->p[CP_B]));
-            be->conv2d_backward_data(be, &d, dcur, P(l->p[CP_W]), dnext);
+            be->conv2d_backward_weights(be, &d, l->x, dcur, G(l->p.conv.w), G(l->p.conv.b));
+            be->conv2d_backward_data(be, &d, dcur, P(l->p.conv.w), dnext);
             break;
         }
         case LAYER_UP: {
             dfl_conv_desc d = conv_desc(m, 2 * l->h, 2 * l->w, l->cin, l->cout, 3, 1);
-            be->conv2d_backward_weights(be, &d, l->up, dcur, G(l->p[CP_W]), G(l->p[CP_B]));
-            be->conv2d_backward_data(be, &d, dcur, P(l->p[CP_W]), m->sA);
+            be->conv2d_backward_weights(be, &d, l->up, dcur, G(l->p.conv.w), G(l->p.conv.b));
+            be->conv2d_backward_data(be, &d, dcur, P(l->p.conv.w), m->sA);
             be->upsample_nearest2x_backward(be, n, l->h, l->w, l->cin, m->sA, dnext);
             break;
         }
@@ -686,22 +845,22 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
             break;
         }
         swap(&dcur, &dnext);
-        notify_ready(m, layer_first_param(l));
+        notify_ready(m, l->first_param);
     }
     /* stem (its output is skip 0) */
     size_t px = (size_t)n * m->hp * m->wp;
     be->add(be, px * b, dcur, m->dskip[0], dcur);
     dfl_conv_desc ds = conv_desc(m, m->hp, m->wp, 2 * C, b, 3, 1);
-    be->conv2d_backward_weights(be, &ds, m->in_pad, dcur, G(m->p_stem_w), G(m->p_stem_b));
-    notify_ready(m, m->p_stem_w);
+    be->conv2d_backward_weights(be, &ds, m->in_pad, dcur, G(np->stem_w), G(np->stem_b));
+    notify_ready(m, np->stem_w);
     if (dinput) {
-        be->conv2d_backward_data(be, &ds, dcur, P(m->p_stem_w), dnext);
+        be->conv2d_backward_data(be, &ds, dcur, P(np->stem_w), dnext);
         be->crop_end(be, n, m->hp, m->wp, 2 * C, m->h, m->w, dnext, dinput);
     }
     /* time embedding */
     be->silu_backward(be, (size_t)n * T, m->temb, m->dst, m->dtemb);
-    be->linear_backward(be, n, T, T, m->temb_a1, P(m->p_t2w), m->dtemb, m->da1, G(m->p_t2w), G(m->p_t2b));
+    be->linear_backward(be, n, T, T, m->temb_a1, P(np->temb2_w), m->dtemb, m->da1, G(np->temb2_w), G(np->temb2_b));
     be->silu_backward(be, (size_t)n * T, m->temb_h1, m->da1, m->dh1);
-    be->linear_backward(be, n, b, T, m->temb_in, P(m->p_t0w), m->dh1, NULL, G(m->p_t0w), G(m->p_t0b));
+    be->linear_backward(be, n, b, T, m->temb_in, P(np->temb0_w), m->dh1, NULL, G(np->temb0_w), G(np->temb0_b));
     notify_ready(m, -1);
 }

@@ -70,13 +70,9 @@ static dfl_status save_checkpoint(train_run *r) {
     meta.data_position = cur.position;
     meta.world_size = r->comm->world;
     meta.config_text = dfl_config_to_text(&r->cfg);
-    meta.channels = r->info->c;
+    dfl_ckpt_meta_set_norm(&meta, r->info->c, r->info->mean, r->info->std);
     meta.periodic_x = dfl_unet_get_config(r->model)->periodic_x;
     meta.periodic_y = dfl_unet_get_config(r->model)->periodic_y;
-    for (int c = 0; c < r->info->c && c < DFL_MAX_CHANNELS; ++c) {
-        meta.data_mean[c] = r->info->mean[c];
-        meta.data_std[c] = r->info->std[c];
-    }
     dfl_status s = dfl_checkpoint_save(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), &meta);
     dfl_ckpt_meta_free(&meta);
     return s;

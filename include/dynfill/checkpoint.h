@@ -19,7 +19,6 @@ extern "C" {
 #endif
 
 #define DFL_CKPT_FORMAT_VERSION 1
-#define DFL_MAX_CHANNELS 64
 
 typedef struct {
     long step;
@@ -29,9 +28,12 @@ typedef struct {
     char *config_text; /* malloc'ed INI text (owned by the meta) */
     int channels;      /* data channels C */
     int periodic_x, periodic_y;
-    double data_mean[DFL_MAX_CHANNELS], data_std[DFL_MAX_CHANNELS];
+    double *data_mean, *data_std; /* malloc'ed, C values each (owned by the meta) */
 } dfl_ckpt_meta;
 
+/* Sets channels and copies the normalisation (mean NULL: zeros, std NULL:
+ * ones) into arrays the meta owns. */
+void dfl_ckpt_meta_set_norm(dfl_ckpt_meta *meta, int channels, const double *mean, const double *std);
 void dfl_ckpt_meta_free(dfl_ckpt_meta *meta);
 
 /* opt may be NULL (then /ema holds the raw weights and adam moments are zero). */

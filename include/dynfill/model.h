@@ -1,13 +1,17 @@
-/* dfl-unet v1 (DESIGN.md §3): construction, parameters, forward and
- * backward written once against the backend interface.
+/* dfl-unet v1 (docs/design.md, "The network: dfl-unet v1"): construction,
+ * parameters, forward and backward written once against the backend
+ * interface.
  *
  * Parameters live in one flat backend buffer (`params`) in creation order,
  * each tensor with its PyTorch name and shape; gradients in a second flat
- * buffer of the same layout. Activations for the backward pass come from
- * one arena planned for a batch size and field size (dfl_unet_plan). */
+ * buffer of the same layout. Activations come from one arena planned for a
+ * batch size and field size: a training plan (dfl_unet_plan) keeps what
+ * backward needs, an inference plan (dfl_unet_plan_inference) only what
+ * forward needs. */
 #ifndef DYNFILL_MODEL_H
 #define DYNFILL_MODEL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +25,10 @@ extern "C" {
 #define DFL_UNET_MAX_LEVELS 8
 #define DFL_GN_GROUPS 8
 #define DFL_GN_EPS 1e-5f
+/* Largest channel count (data channels, base * mult): the backends hold a
+ * conv's fan-in (up to 2c * 3 * 3 for a decoder concat) and attention's 3c
+ * in an int. */
+#define DFL_UNET_MAX_WIDTH (INT_MAX / 32)
 
 typedef struct {
     int channels; /* C: data channels (network input 2C, output C) */
@@ -32,7 +40,6 @@ typedef struct {
     int periodic_x, periodic_y;
 } dfl_unet_config;
 
-
 typedef struct dfl_unet dfl_unet;
 
 /* The network shape of an experiment config for data with `channels`
@@ -42,7 +49,10 @@ struct dfl_config_s;
 void dfl_unet_config_from(const struct dfl_config_s *cfg, int channels, int data_periodic_x, int data_periodic_y,
                           dfl_unet_config *out);
 
-/* Validates the configuration (base divisible by 8 groups, ...). */
+/* Validates the configuration (DFL_EUSAGE naming the model.* key: base a
+ * positive multiple of the 8 GroupNorm groups, 1 to DFL_UNET_MAX_LEVELS
+ * mult entries >= 1, nres >= 1, attention 0 or 1, channels >= 1; widths
+ * bounded only where an int would overflow). */
 dfl_status dfl_unet_create(dfl_backend *be, const dfl_unet_config *cfg, dfl_unet **out);
 void dfl_unet_destroy(dfl_unet *m);
 
@@ -54,19 +64,28 @@ const dfl_param_info *dfl_unet_tensor(const dfl_unet *m, int i);
 int dfl_unet_find_tensor(const dfl_unet *m, const char *name);
 size_t dfl_unet_num_params(const dfl_unet *m);
 float *dfl_unet_params(dfl_unet *m); /* backend memory */
-float *dfl_unet_grads(dfl_unet *m);  /* backend memory */
+float *dfl_unet_grads(dfl_unet *m);  /* backend memory; NULL until the first training plan */
 
 /* PyTorch-default initialisation (uniform ±1/sqrt(fan_in) for conv and
  * linear weights and biases, GroupNorm weight 1, bias 0) from Philox. */
 void dfl_unet_init_params(dfl_unet *m, uint64_t seed);
 
-/* Plan (or re-plan) the activation arena for batch n and an h x w field. */
+/* Plan (or re-plan) the activation arena for batch n and an h x w field.
+ * A training plan keeps every activation, the backward buffers and (made
+ * once, kept until destroy) the parameter gradients. An inference plan
+ * holds no gradients and lets layers share their intermediate buffers:
+ * forward gives bit-identical outputs under both, backward needs a
+ * training plan. Re-planning to the current size and kind does nothing. */
 dfl_status dfl_unet_plan(dfl_unet *m, int n, int h, int w);
+dfl_status dfl_unet_plan_inference(dfl_unet *m, int n, int h, int w);
+/* Backend bytes the plan holds beyond the parameters (arena and gradients). */
+size_t dfl_unet_plan_bytes(const dfl_unet *m);
 /* Forward FLOPs per sample for the planned size (convs, linears, attention). */
 double dfl_unet_forward_flops_per_sample(const dfl_unet *m);
 
 /* input: NHWC [n, h, w, 2C] backend memory; t: [n] backend memory;
- * output: NHWC [n, h, w, C]. Keeps what backward needs. */
+ * output: NHWC [n, h, w, C]. Under a training plan keeps what backward
+ * needs. */
 void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *output);
 /* Gradient-ready hook for overlapping the all-reduce with backward: during
  * dfl_unet_backward, fn(user, first) is called whenever every parameter
@@ -77,7 +96,7 @@ void dfl_unet_set_grads_ready(dfl_unet *m, void (*fn)(void *user, size_t first),
 
 /* doutput: NHWC [n, h, w, C]. Overwrites every parameter gradient; when
  * dinput is not NULL also writes the input gradient [n, h, w, 2C].
- * Must follow a forward with the same plan. */
+ * Must follow a forward with the same training plan. */
 void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput);
 
 #ifdef __cplusplus

@@ -128,10 +128,8 @@ int main(void) {
     meta.data_position = 17;
     meta.world_size = 1;
     meta.config_text = dfl_config_to_text(&cfg);
-    meta.channels = C;
+    dfl_ckpt_meta_set_norm(&meta, C, (const double[]){0.25}, (const double[]){2.5});
     meta.periodic_x = 1;
-    meta.data_mean[0] = 0.25;
-    meta.data_std[0] = 2.5;
     CHECK(dfl_checkpoint_save(path, a.m, a.opt, &meta) == DFL_OK);
     for (int s = 3; s < 5; ++s) train_step(&a, s);
 
@@ -224,7 +222,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
 
-    free(meta.config_text);
+    dfl_ckpt_meta_free(&meta);
     free(pa);
     free(pb);
     free(ea);

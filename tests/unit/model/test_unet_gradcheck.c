@@ -178,8 +178,9 @@ int main(void) {
     /* odd field size (internal pad and crop), periodic along y, three levels */
     dfl_unet_config b = {.channels = 1, .base = 8, .mult = {1, 1, 2}, .levels = 3, .nres = 1, .attention = 0, .periodic_y = 1};
     check_config("odd-size+periodic_y", b, 2, 7, 10);
-    /* tiny fields, where the time-projection gradient buffer (n*b*64) is
-     * larger than every activation (this once broke the arena plan) */
+    /* tiny fields (the inner level is 1x2), where per-sample buffers such
+     * as the time projection and its gradient are as large as the
+     * activations (this once broke the arena plan) */
     dfl_unet_config t = {.channels = 1, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .attention = 0};
     check_config("tiny 1x4", t, 1, 1, 4);
     /* smaller still (1x1 at the inner level: GroupNorm over 2 values, too
@@ -187,5 +188,9 @@ int main(void) {
      * and give finite values */
     const int tiny[][3] = {{2, 2, 2}, {1, 1, 1}, {3, 3, 4}, {1, 4, 4}};
     for (size_t k = 0; k < sizeof tiny / sizeof tiny[0]; ++k) check_runs(t, tiny[k][0], tiny[k][1], tiny[k][2]);
+    /* many channels (no fixed cap): 256 data channels, a 512-channel network input */
+    dfl_unet_config wide = {.channels = 256, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .attention = 0};
+    check_runs(wide, 2, 8, 8);
+    check_config("256 channels", wide, 1, 8, 8);
     return dfl_test_finish("model_unet_gradcheck");
 }
