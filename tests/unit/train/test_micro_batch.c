@@ -210,7 +210,7 @@ int main(void) {
     test_crop_rule();
     dfl_backend *be = dfl_backend_cpu_create(1);
     CHECK(be != NULL);
-    if (!be) return dfl_test_finish("train_micro_batch");
+    if (!be) return dfl_test_finish("trainer_micro_batch");
 
     run_result whole = train(be, 0, 7, 0);
     CHECK(whole.ok);
@@ -250,5 +250,5 @@ int main(void) {
     free_run(&whole), free_run(&m2), free_run(&m4), free_run(&m8), free_run(&other), free_run(&fw), free_run(&f2);
     free_run(&bad), free_run(&big);
     dfl_backend_destroy(be);
-    return dfl_test_finish("train_micro_batch");
+    return dfl_test_finish("trainer_micro_batch");
 }
