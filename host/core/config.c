@@ -43,6 +43,7 @@ static const key_spec k_keys[] = {
     NUM("method", "delta", K_DOUBLE, delta, 0, 1),
     NUM("train", "steps", K_LONG, steps, 0, 1e15),
     NUM("train", "batch", K_INT, batch, 1, 1 << 20),
+    NUM("train", "micro_batch", K_INT, micro_batch, 0, 1 << 20),
     NUM("train", "lr", K_DOUBLE, lr, 0, 1e30),
     NUM("train", "warmup", K_LONG, warmup, 0, 1e15),
     STR("train", "schedule", schedule, "constant|cosine"),
@@ -85,6 +86,7 @@ void dfl_config_defaults(dfl_config *c) {
     c->delta = 0.1;
     c->steps = 2000;
     c->batch = 16;
+    c->micro_batch = 0;
     c->lr = 1e-3;
     c->warmup = 100;
     snprintf(c->schedule, sizeof c->schedule, "cosine");

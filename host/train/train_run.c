@@ -57,6 +57,7 @@ typedef struct {
     FILE *metrics;
     long step; /* optimiser steps done */
     int field_h, field_w;
+    int periodic_x, periodic_y; /* whole-field axes, what the checkpoint records for imputation */
 } train_run;
 
 static dfl_status save_checkpoint(train_run *r) {
@@ -71,8 +72,8 @@ static dfl_status save_checkpoint(train_run *r) {
     meta.world_size = r->comm->world;
     meta.config_text = dfl_config_to_text(&r->cfg);
     dfl_ckpt_meta_set_norm(&meta, r->info->c, r->info->mean, r->info->std);
-    meta.periodic_x = dfl_unet_get_config(r->model)->periodic_x;
-    meta.periodic_y = dfl_unet_get_config(r->model)->periodic_y;
+    meta.periodic_x = r->periodic_x; /* the whole field's axes: imputation pads them periodically */
+    meta.periodic_y = r->periodic_y;
     dfl_status s = dfl_checkpoint_save(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), &meta);
     dfl_ckpt_meta_free(&meta);
     return s;
@@ -110,6 +111,8 @@ static dfl_status validate(train_run *r, double *val_loss) {
     *val_loss = count > 0 ? sum / count : NAN;
     return DFL_OK;
 }
+
+static const char *periodic_name(int x, int y) { return x && y ? "xy" : x ? "x" : y ? "y" : "none"; }
 
 static dfl_status setup(train_run *r) {
     const dfl_train_run_opts *a = &r->args;
@@ -195,6 +198,10 @@ static dfl_status setup(train_run *r) {
         uc.periodic_x = meta.periodic_x;
         uc.periodic_y = meta.periodic_y;
     }
+    /* crops never wrap: the training network drops the axes a crop cuts */
+    r->periodic_x = uc.periodic_x;
+    r->periodic_y = uc.periodic_y;
+    dfl_train_crop_periodic(r->field_h, r->field_w, r->info->h, r->info->w, &uc.periodic_x, &uc.periodic_y);
     s = dfl_unet_create(r->be, &uc, &r->model);
     if (s == DFL_OK) {
         dfl_unet_init_params(r->model, r->cfg.seed);
@@ -248,6 +255,14 @@ static dfl_status setup(train_run *r) {
                  (long long)r->info->n, r->info->c, r->info->h, r->info->w, r->field_h, r->field_w, desc);
         dfl_info("train: %zu parameters, backend %s, %d rank(s) x batch %d, %ld steps%s", dfl_unet_num_params(r->model),
                  r->be->name, r->comm->world, r->cfg.batch, r->cfg.steps, a->resume ? " (resumed)" : "");
+        if (r->cfg.micro_batch > 0 && r->cfg.micro_batch < r->cfg.batch)
+            dfl_info("train: micro-batches of %d, %d passes per step", r->cfg.micro_batch,
+                     r->cfg.batch / r->cfg.micro_batch);
+        const dfl_unet_config *mc = dfl_unet_get_config(r->model);
+        if (mc->periodic_x != r->periodic_x || mc->periodic_y != r->periodic_y)
+            dfl_info("train: %dx%d crops do not wrap: periodic %s while training, %s for imputation", r->field_h,
+                     r->field_w, periodic_name(mc->periodic_x, mc->periodic_y),
+                     periodic_name(r->periodic_x, r->periodic_y));
         dfl_train_coverage_check(r->ds, &r->method, r->cfg.seed);
     }
     return DFL_OK;

@@ -13,26 +13,32 @@ struct dfl_trainer {
     dfl_optimizer *opt;
     dfl_method_params method;
     uint64_t seed;
-    int batch, c, h, w, mask_c;
+    int batch, micro, c, h, w, mask_c; /* micro: samples per forward/backward pass */
     dfl_context_plan plan;
     /* backend buffers */
     void *d_plan;
     size_t d_plan_bytes;
     float *d_obs, *d_input, *d_pred, *d_grad, *d_swap;
+    float *d_acc; /* gradients of the micro-batches before the last (NULL without micro-batching) */
     uint8_t *d_mask, *d_query;
     int32_t *d_qcount;
     int32_t *h_qcount;
     /* overlap of the gradient sum with backward: [ready, launched) is final but not yet begun */
     size_t ready, launched, bucket_elems;
+    int hook_armed; /* only the backward of the last micro-batch begins sums */
 };
 
-/* Gradient-ready hook: begin the sum of the final range once it holds a bucket. */
+/* Gradient-ready hook: begin the sum of the final range once it holds a bucket
+ * (after adding the earlier micro-batches' gradients to it). */
 static void on_grads_ready(void *user, size_t first) {
     dfl_trainer *tr = user;
+    if (!tr->hook_armed) return;
     tr->ready = first;
     if (tr->launched - tr->ready >= tr->bucket_elems || first == 0) {
-        float *g = dfl_unet_grads(tr->model);
-        tr->comm->allreduce_sum_begin(tr->comm, tr->be, g + tr->ready, tr->launched - tr->ready);
+        float *g = dfl_unet_grads(tr->model) + tr->ready;
+        size_t n = tr->launched - tr->ready;
+        if (tr->d_acc) tr->be->add(tr->be, n, g, tr->d_acc + tr->ready, g);
+        tr->comm->allreduce_sum_begin(tr->comm, tr->be, g, n);
         tr->launched = tr->ready;
     }
 }
@@ -41,7 +47,11 @@ dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, 
                               const dfl_method_params *method, int batch, int c, int h, int w, int mask_c,
                               dfl_trainer **out) {
     DFL_TRY(dfl_method_params_validate(method, h, w));
-    DFL_TRY(dfl_unet_plan(model, batch, h, w));
+    int micro = cfg->micro_batch > 0 ? cfg->micro_batch : batch;
+    if (batch % micro != 0)
+        return dfl_fail(DFL_EUSAGE, "train.micro_batch = %d must divide train.batch = %d", cfg->micro_batch, batch);
+    /* activations for one micro-batch (docs/design.md, "Configuration keys") */
+    DFL_TRY(dfl_unet_plan(model, micro, h, w));
     dfl_trainer *tr = dfl_xcalloc(1, sizeof *tr);
     tr->be = be;
     tr->model = model;
@@ -49,6 +59,7 @@ dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, 
     tr->method = *method;
     tr->seed = cfg->seed;
     tr->batch = batch;
+    tr->micro = micro;
     tr->c = c;
     tr->h = h;
     tr->w = w;
@@ -68,9 +79,11 @@ dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, 
     tr->d_obs = be->alloc(be, px * c * sizeof(float));
     tr->d_mask = be->alloc(be, px * mask_c);
     tr->d_input = be->alloc(be, px * 2 * c * sizeof(float));
-    tr->d_pred = be->alloc(be, px * c * sizeof(float));
-    tr->d_grad = be->alloc(be, px * c * sizeof(float));
+    size_t micro_px = (size_t)micro * h * w;
+    tr->d_pred = be->alloc(be, micro_px * c * sizeof(float));
+    tr->d_grad = be->alloc(be, micro_px * c * sizeof(float));
     tr->d_swap = be->alloc(be, dfl_unet_num_params(model) * sizeof(float));
+    if (micro < batch) tr->d_acc = be->alloc(be, dfl_unet_num_params(model) * sizeof(float));
     tr->d_query = be->alloc(be, px * c);
     tr->d_qcount = be->alloc(be, (size_t)batch * sizeof(int32_t));
     tr->h_qcount = dfl_xmalloc((size_t)batch * sizeof(int32_t));
@@ -97,6 +110,7 @@ void dfl_trainer_destroy(dfl_trainer *tr) {
     be->free(be, tr->d_pred);
     be->free(be, tr->d_grad);
     be->free(be, tr->d_swap);
+    if (tr->d_acc) be->free(be, tr->d_acc);
     be->free(be, tr->d_query);
     be->free(be, tr->d_qcount);
     free(tr->h_qcount);
@@ -104,6 +118,11 @@ void dfl_trainer_destroy(dfl_trainer *tr) {
 }
 
 dfl_optimizer *dfl_trainer_optimizer(dfl_trainer *tr) { return tr->opt; }
+
+void dfl_train_crop_periodic(int crop_h, int crop_w, int field_h, int field_w, int *periodic_x, int *periodic_y) {
+    if (crop_w < field_w) *periodic_x = 0;
+    if (crop_h < field_h) *periodic_y = 0;
+}
 
 /* Plan + upload + noise_context for n samples; returns the global query count. */
 static dfl_status prepare_inputs(dfl_trainer *tr, const float *obs, const uint8_t *mask, int n, long step,
@@ -158,8 +177,15 @@ static dfl_status prepare_inputs(dfl_trainer *tr, const float *obs, const uint8_
 
 static const float *plan_t(dfl_trainer *tr) { return (const float *)((const char *)tr->d_plan + DFL_PLAN_T_OFFSET); }
 
-/* qmse over the n samples in the trainer's buffers (grad NULL: loss only). */
-static double query_mse(dfl_trainer *tr, int n, double denom, float *grad, double *sum_sq, double *count) {
+/* Network forward on the planned number of samples from `off` of the prepared batch into d_pred. */
+static void forward_at(dfl_trainer *tr, int off) {
+    size_t px = (size_t)off * tr->h * tr->w;
+    dfl_unet_forward(tr->model, tr->d_input + px * 2 * tr->c, plan_t(tr) + off, tr->d_pred);
+}
+
+/* qmse of d_pred against samples [off, off + n) (grad NULL: loss only). */
+static double query_mse(dfl_trainer *tr, int off, int n, double denom, float *grad, double *sum_sq, double *count) {
+    size_t px = (size_t)off * tr->h * tr->w;
     dfl_qmse_args q;
     memset(&q, 0, sizeof q);
     q.n = n;
@@ -167,8 +193,8 @@ static double query_mse(dfl_trainer *tr, int n, double denom, float *grad, doubl
     q.h = tr->h;
     q.w = tr->w;
     q.pred = tr->d_pred;
-    q.x_obs = tr->d_obs;
-    q.query = tr->d_query;
+    q.x_obs = tr->d_obs + px * tr->c;
+    q.query = tr->d_query + px * tr->c;
     q.denom = denom;
     q.grad = grad;
     q.sum_sq = sum_sq;
@@ -176,16 +202,34 @@ static double query_mse(dfl_trainer *tr, int n, double denom, float *grad, doubl
     return tr->be->qmse(tr->be, &q);
 }
 
+/* The method (plan, noise, masks) runs on the whole batch, so every draw is
+ * keyed exactly as without micro-batches; forward and backward run per
+ * micro-batch and the gradients add up, so splitting changes only the
+ * summation order. The gradient sum across ranks follows the last one. */
 dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *mask, long step, dfl_step_stats *st) {
     dfl_backend *be = tr->be;
-    int n = tr->batch;
+    int n = tr->batch, mb = tr->micro;
+    size_t np = dfl_unet_num_params(tr->model);
+    float *grads = dfl_unet_grads(tr->model);
     double count;
     DFL_TRY(prepare_inputs(tr, obs, mask, n, step, (uint32_t)(tr->comm->rank * n), &count));
     /* the loss of the global batch is normalised by its query count */
     double global_count = count;
     tr->comm->allreduce_sum_host(tr->comm, &global_count, 1);
-    dfl_unet_forward(tr->model, tr->d_input, plan_t(tr), tr->d_pred);
-    double loss = query_mse(tr, n, global_count > 0 ? global_count : 1.0, tr->d_grad, NULL, NULL);
+    double denom = global_count > 0 ? global_count : 1.0;
+    double loss = 0;
+    int last = n - mb;
+    for (int off = 0; off < last; off += mb) {
+        forward_at(tr, off);
+        loss += query_mse(tr, off, mb, denom, tr->d_grad, NULL, NULL);
+        dfl_unet_backward(tr->model, tr->d_grad, NULL);
+        if (off == 0)
+            be->copy(be, tr->d_acc, grads, np * sizeof(float));
+        else
+            be->add(be, np, tr->d_acc, grads, tr->d_acc);
+    }
+    forward_at(tr, last);
+    loss += query_mse(tr, last, mb, denom, tr->d_grad, NULL, NULL);
     double loss_sum = loss;
     tr->comm->allreduce_sum_host(tr->comm, &loss_sum, 1);
     if (!isfinite(loss_sum))
@@ -193,14 +237,17 @@ dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *ma
                         loss_sum, step);
     if (tr->bucket_elems) {
         /* overlapped: buckets are begun by the gradient-ready hook during backward */
-        tr->launched = tr->ready = dfl_unet_num_params(tr->model);
+        tr->launched = tr->ready = np;
+        tr->hook_armed = 1;
         dfl_unet_backward(tr->model, tr->d_grad, NULL);
+        tr->hook_armed = 0;
         tr->comm->allreduce_sum_end(tr->comm, be);
     } else {
         dfl_unet_backward(tr->model, tr->d_grad, NULL);
-        tr->comm->allreduce_sum(tr->comm, be, dfl_unet_grads(tr->model), dfl_unet_num_params(tr->model));
+        if (tr->d_acc) be->add(be, np, grads, tr->d_acc, grads);
+        tr->comm->allreduce_sum(tr->comm, be, grads, np);
     }
-    double gn = dfl_optimizer_step(tr->opt, dfl_unet_params(tr->model), dfl_unet_grads(tr->model));
+    double gn = dfl_optimizer_step(tr->opt, dfl_unet_params(tr->model), grads);
     if (st) {
         st->loss = loss_sum;
         st->grad_norm = gn;
@@ -215,21 +262,32 @@ dfl_status dfl_trainer_eval(dfl_trainer *tr, const float *obs, const uint8_t *ma
     dfl_backend *be = tr->be;
     if (n > tr->batch) return dfl_fail(DFL_EINTERNAL, "eval batch %d larger than the trainer's %d", n, tr->batch);
     size_t np = dfl_unet_num_params(tr->model);
-    if (n != tr->batch) DFL_TRY(dfl_unet_plan(tr->model, n, tr->h, tr->w));
     double cnt;
-    dfl_status s = prepare_inputs(tr, obs, mask, n, key_step, 0, &cnt);
-    if (s == DFL_OK) {
-        if (use_ema) {
-            be->copy(be, tr->d_swap, dfl_unet_params(tr->model), np * sizeof(float));
-            be->copy(be, dfl_unet_params(tr->model), tr->opt->ema, np * sizeof(float));
-        }
-        dfl_unet_forward(tr->model, tr->d_input, plan_t(tr), tr->d_pred);
-        if (use_ema) be->copy(be, dfl_unet_params(tr->model), tr->d_swap, np * sizeof(float));
-        query_mse(tr, n, 0, NULL, sum_sq, count);
+    DFL_TRY(prepare_inputs(tr, obs, mask, n, key_step, 0, &cnt));
+    if (use_ema) {
+        be->copy(be, tr->d_swap, dfl_unet_params(tr->model), np * sizeof(float));
+        be->copy(be, dfl_unet_params(tr->model), tr->opt->ema, np * sizeof(float));
     }
-    if (n != tr->batch) {
-        dfl_status s2 = dfl_unet_plan(tr->model, tr->batch, tr->h, tr->w);
+    /* in passes of at most one micro-batch; a shorter last one re-plans */
+    dfl_status s = DFL_OK;
+    int planned = tr->micro;
+    double ss = 0, qc = 0;
+    for (int off = 0; off < n && s == DFL_OK; off += tr->micro) {
+        int m = n - off < tr->micro ? n - off : tr->micro;
+        if (m != planned && (s = dfl_unet_plan(tr->model, m, tr->h, tr->w)) == DFL_OK) planned = m;
+        if (s != DFL_OK) break;
+        forward_at(tr, off);
+        double s1 = 0, c1 = 0;
+        query_mse(tr, off, m, 0, NULL, &s1, &c1);
+        ss += s1;
+        qc += c1;
+    }
+    if (use_ema) be->copy(be, dfl_unet_params(tr->model), tr->d_swap, np * sizeof(float));
+    if (planned != tr->micro) {
+        dfl_status s2 = dfl_unet_plan(tr->model, tr->micro, tr->h, tr->w);
         if (s == DFL_OK) s = s2;
     }
+    if (sum_sq) *sum_sq = ss;
+    if (count) *count = qc;
     return s;
 }

@@ -41,6 +41,7 @@ typedef struct dfl_config_s {
     /* [train] */
     long steps;
     int batch;
+    int micro_batch; /* samples per forward/backward pass; 0 = the whole batch (a divisor of batch) */
     double lr;
     long warmup;
     char schedule[16]; /* constant|cosine */

@@ -34,7 +34,10 @@ typedef struct {
 
 /* A trainer for per-rank batches of `batch` fields of c x h x w with
  * mask_c mask channels. Takes ownership of nothing: be, model, comm stay
- * the caller's. */
+ * the caller's. cfg->micro_batch > 0 runs forward and backward on
+ * micro-batches of that size (activations planned for one) and sums their
+ * gradients before the one optimiser step; DFL_EUSAGE naming
+ * train.micro_batch when it does not divide `batch`. */
 dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, const dfl_config *cfg,
                               const dfl_method_params *method, int batch, int c, int h, int w, int mask_c,
                               dfl_trainer **out);
@@ -46,9 +49,17 @@ dfl_optimizer *dfl_trainer_optimizer(dfl_trainer *tr);
  * rank's first sample in the global batch (rank * batch). */
 dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *mask, long step, dfl_step_stats *st);
 /* Loss of a batch without updating (validation); uses the EMA weights when
- * use_ema. Draws are keyed by `key_step` so repeated evaluations compare. */
+ * use_ema. Draws are keyed by `key_step` so repeated evaluations compare.
+ * n <= batch; the network runs in passes of at most one micro-batch. */
 dfl_status dfl_trainer_eval(dfl_trainer *tr, const float *obs, const uint8_t *mask, int n, long key_step, int use_ema,
                             double *sum_sq, double *count);
+
+/* Periodic axes of the network trained on crop_h x crop_w crops of
+ * field_h x field_w fields (docs/design.md, "Configuration keys",
+ * data.patch): an axis stays periodic only when the crop spans all of it,
+ * since a crop's opposite edges are not neighbours. Clears *periodic_x /
+ * *periodic_y where the crop is shorter than the field. */
+void dfl_train_crop_periodic(int crop_h, int crop_w, int field_h, int field_w, int *periodic_x, int *periodic_y);
 
 #ifdef __cplusplus
 }

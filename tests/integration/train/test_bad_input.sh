@@ -24,6 +24,8 @@ expect2 "model.base = 12 must be a positive multiple of 8" "$DYNFILL" train --co
 expect2 "missing.ini: cannot open config file" "$DYNFILL" train --config missing.ini --out r1
 expect2 "nothere.h5" "$DYNFILL" train --config tiny.ini --data nothere.h5 --out r1
 expect2 "larger than the 16x16 fields" "$DYNFILL" train --config tiny.ini --set data.patch=32 --out r1
+expect2 "train.micro_batch = 3 must divide train.batch = 8" "$DYNFILL" train --config tiny.ini --set train.micro_batch=3 --out r1
+expect2 "train.micro_batch = -1 is outside" "$DYNFILL" train --config tiny.ini --set train.micro_batch=-1 --out r1
 expect2 "no checkpoint to resume" "$DYNFILL" train --resume --out fresh_dir
 expect2 "option --bogus: unknown option" "$DYNFILL" train --bogus
 expect2 "ckpt is required" "$DYNFILL" impute --in obs.h5 --out p.h5

@@ -55,6 +55,12 @@ int main(void) {
 
     dfl_config_defaults(&c);
     CHECK(dfl_config_set(&c, "train.batch=4") == DFL_OK && c.batch == 4);
+    /* train.micro_batch: 0 by default (no split), never negative */
+    CHECK(c.micro_batch == 0);
+    CHECK(dfl_config_set(&c, "train.micro_batch=2") == DFL_OK && c.micro_batch == 2);
+    dfl_clear_error();
+    CHECK(dfl_config_set(&c, "train.micro_batch=-2") == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), "train.micro_batch = -2 is outside") != NULL, "%s", dfl_last_error());
     CHECK(dfl_config_set(&c, "model.periodic=xy") == DFL_OK && !strcmp(c.periodic, "xy"));
     dfl_clear_error();
     CHECK(dfl_config_set(&c, "train.nothing=4") == DFL_EUSAGE);
@@ -71,7 +77,8 @@ int main(void) {
     CHECK(dfl_config_parse_text(text, "roundtrip", &d) == DFL_OK);
     char *text2 = dfl_config_to_text(&d);
     CHECK(strcmp(text, text2) == 0);
-    CHECK(d.levels == 4 && d.mult[3] == 5 && !strcmp(d.data_path, "/data/x y.h5") && d.batch == 4);
+    CHECK(d.levels == 4 && d.mult[3] == 5 && !strcmp(d.data_path, "/data/x y.h5") && d.batch == 4 &&
+          d.micro_batch == 2);
     free(text);
     free(text2);
 
