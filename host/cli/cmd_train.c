@@ -33,6 +33,7 @@ static dfl_status parse_args(int argc, char **argv, dfl_train_run_opts *a) {
         else if (dfl_cli_take(argc, argv, &i, "--out", &v)) a->out_dir = v;
         else if (dfl_cli_take(argc, argv, &i, "--set", &v)) { if (v) a->sets[a->nsets++] = (char *)v; }
         else if (!strcmp(argv[i], "--resume")) { a->resume = 1; continue; }
+        else if (!strcmp(argv[i], "--force")) { a->force = 1; continue; }
         else if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
         else return dfl_fail(DFL_EUSAGE, "unknown option '%s' (see --help)", argv[i]);
         if (!v) return DFL_EUSAGE;

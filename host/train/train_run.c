@@ -19,6 +19,7 @@
 #include "dynfill/train.h"
 #include "core/progress.h"
 #include "train_coverage_check.h"
+#include "run_dir.h"
 #include "train_run.h"
 
 static volatile sig_atomic_t g_stop_signal;
@@ -55,6 +56,7 @@ typedef struct {
     dfl_loader *loader, *val_loader;
     char ckpt_path[4096], metrics_path[4096];
     FILE *metrics;
+    int lock_fd; /* RUN_DIR/.lock held by rank 0, else -1 */
     long step; /* optimiser steps done */
     int field_h, field_w;
 } train_run;
@@ -117,6 +119,7 @@ static dfl_status validate(train_run *r, double *val_loss) {
 
 static dfl_status setup(train_run *r) {
     const dfl_train_run_opts *a = &r->args;
+    if (a->resume && a->force) return dfl_fail(DFL_EUSAGE, "--resume and --force exclude each other");
     DFL_TRY(make_dir(a->out_dir));
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/ckpt.h5", a->out_dir);
     snprintf(r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", a->out_dir);
@@ -142,7 +145,18 @@ static dfl_status setup(train_run *r) {
         dfl_ckpt_meta_free(&meta);
         return dfl_fail(DFL_EUSAGE, "no dataset: set data.path in the config or pass --data");
     }
-    dfl_status s = dfl_method_params_from_config(&r->cfg, &r->method);
+    /* the run directory is claimed before anything is loaded (rank 0 writes) */
+    r->comm = dfl_comm_create(r->cfg.dist_comm, r->cfg.dist_bucket_mb);
+    if (!r->comm) {
+        dfl_ckpt_meta_free(&meta);
+        return DFL_EUSAGE;
+    }
+    dfl_status s = DFL_OK;
+    if (r->comm->rank == 0) {
+        s = dfl_run_dir_lock(a->out_dir, &r->lock_fd);
+        if (s == DFL_OK && !a->resume) s = dfl_run_dir_fresh(a->out_dir, r->ckpt_path, a->force);
+    }
+    if (s == DFL_OK) s = dfl_method_params_from_config(&r->cfg, &r->method);
     if (s == DFL_OK) {
         char unused[128];
         dfl_method_params_unused(&r->method, unused, sizeof unused);
@@ -175,11 +189,6 @@ static dfl_status setup(train_run *r) {
 
     dfl_precision prec;
     if (dfl_precision_parse("train.precision", r->cfg.precision, &prec) != DFL_OK) {
-        dfl_ckpt_meta_free(&meta);
-        return DFL_EUSAGE;
-    }
-    r->comm = dfl_comm_create(r->cfg.dist_comm, r->cfg.dist_bucket_mb);
-    if (!r->comm) {
         dfl_ckpt_meta_free(&meta);
         return DFL_EUSAGE;
     }
@@ -324,12 +333,14 @@ static void teardown(train_run *r) {
     dfl_backend_destroy(r->be);
     dfl_comm_destroy(r->comm);
     dfl_dataset_close(r->ds);
+    dfl_run_dir_unlock(r->lock_fd);
 }
 
 dfl_status dfl_train_run(const dfl_train_run_opts *opts) {
     train_run r;
     memset(&r, 0, sizeof r);
     r.args = *opts;
+    r.lock_fd = -1;
     if (r.args.quiet) dfl_set_quiet(1);
     install_signal_handlers();
     dfl_status s = setup(&r);
