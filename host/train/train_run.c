@@ -56,8 +56,9 @@ typedef struct {
     dfl_loader *loader, *val_loader;
     char ckpt_path[4096], metrics_path[4096];
     FILE *metrics;
-    int lock_fd; /* RUN_DIR/.lock held by rank 0, else -1 */
-    long step; /* optimiser steps done */
+    int lock_fd;     /* RUN_DIR/.lock held by rank 0, else -1 */
+    long step;       /* optimiser steps done */
+    long saved_step; /* step of the checkpoint in ckpt_path, -1 if none */
     int field_h, field_w;
 } train_run;
 
@@ -81,7 +82,19 @@ static dfl_status save_checkpoint(train_run *r) {
     }
     dfl_status s = dfl_checkpoint_save(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), &meta);
     dfl_ckpt_meta_free(&meta);
-    return s;
+    if (s == DFL_OK) {
+        r->saved_step = r->step;
+        return DFL_OK;
+    }
+    /* e.g. a full disk: the run stops; the last good checkpoint is untouched */
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", dfl_last_error());
+    dfl_clear_error();
+    if (r->saved_step >= 0)
+        return dfl_fail(
+            s, "%s; stopped at step %ld without its checkpoint; %s of step %ld is intact (continue with --resume)", msg,
+            r->step, r->ckpt_path, r->saved_step);
+    return dfl_fail(s, "%s; stopped at step %ld with no checkpoint written", msg, r->step);
 }
 
 static void metrics_line(train_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -236,6 +249,7 @@ static dfl_status setup(train_run *r) {
         s = dfl_checkpoint_load(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), 0);
         if (s == DFL_OK) s = dfl_loader_set_cursor(r->loader, (dfl_loader_cursor){meta.data_epoch, meta.data_position});
         r->step = meta.step;
+        r->saved_step = meta.step;
         if (s == DFL_OK && meta.world_size != r->comm->world && r->comm->rank == 0)
             dfl_info("resuming a %d-rank run on %d ranks: the data stream continues from the saved cursor",
                      meta.world_size, r->comm->world);
@@ -341,6 +355,7 @@ dfl_status dfl_train_run(const dfl_train_run_opts *opts) {
     memset(&r, 0, sizeof r);
     r.args = *opts;
     r.lock_fd = -1;
+    r.saved_step = -1;
     if (r.args.quiet) dfl_set_quiet(1);
     install_signal_handlers();
     dfl_status s = setup(&r);
