@@ -9,6 +9,29 @@
 #include <time.h>
 #include <unistd.h>
 
+/* DFL_EUSAGE naming the holder of the lock `f` on `path`. */
+static dfl_status busy(int f, const char *dir, const char *path) {
+    /* the holder writes its line right after locking; an empty read means
+     * it is in between */
+    char who[300] = "";
+    ssize_t n = pread(f, who, sizeof who - 1, 0);
+    long pid = 0;
+    char host[256] = "?";
+    if (n > 0) {
+        who[n] = 0;
+        if (sscanf(who, "%ld %255s", &pid, host) < 1) pid = 0;
+    }
+    if (pid > 0)
+        return dfl_fail(DFL_EUSAGE,
+                        "%s is in use by another training run (pid %ld on host %s, lock %s); wait for it to end or "
+                        "choose another --out",
+                        dir, pid, host, path);
+    return dfl_fail(DFL_EUSAGE,
+                    "%s is in use by another training run (lock %s held, holder not yet known); wait for it to end "
+                    "or choose another --out",
+                    dir, path);
+}
+
 dfl_status dfl_run_dir_lock(const char *dir, int *fd) {
     *fd = -1;
     char path[4200];
@@ -16,31 +39,11 @@ dfl_status dfl_run_dir_lock(const char *dir, int *fd) {
     int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (f < 0) return dfl_fail(DFL_EUSAGE, "%s: cannot open the run lock: %s", path, strerror(errno));
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-        int err = errno;
-        if (err != EWOULDBLOCK) {
-            close(f);
-            return dfl_fail(DFL_EUSAGE, "%s: cannot lock: %s", path, strerror(err));
-        }
-        /* the holder writes its line right after locking; an empty read
-         * means it is in between */
-        char who[300] = "";
-        ssize_t n = pread(f, who, sizeof who - 1, 0);
+        const int err = errno;
+        dfl_status s =
+            err == EWOULDBLOCK ? busy(f, dir, path) : dfl_fail(DFL_EUSAGE, "%s: cannot lock: %s", path, strerror(err));
         close(f);
-        long pid = 0;
-        char host[256] = "?";
-        if (n > 0) {
-            who[n] = 0;
-            if (sscanf(who, "%ld %255s", &pid, host) < 1) pid = 0;
-        }
-        if (pid > 0)
-            return dfl_fail(DFL_EUSAGE,
-                            "%s is in use by another training run (pid %ld on host %s, lock %s); wait for it to "
-                            "end or choose another --out",
-                            dir, pid, host, path);
-        return dfl_fail(DFL_EUSAGE,
-                        "%s is in use by another training run (lock %s held, holder not yet known); wait for it to "
-                        "end or choose another --out",
-                        dir, path);
+        return s;
     }
     char host[256] = "?";
     if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
@@ -53,6 +56,21 @@ dfl_status dfl_run_dir_lock(const char *dir, int *fd) {
         dfl_warn("%s: cannot write the holder's pid and host: %s", path, strerror(errno));
     *fd = f;
     return DFL_OK;
+}
+
+dfl_status dfl_run_dir_probe(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0) return DFL_OK; /* never locked */
+    dfl_status s = DFL_OK;
+    if (flock(f, LOCK_SH | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK) s = busy(f, dir, path);
+    } else {
+        flock(f, LOCK_UN);
+    }
+    close(f);
+    return s;
 }
 
 void dfl_run_dir_unlock(int fd) {

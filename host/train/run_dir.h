@@ -12,6 +12,10 @@
  * the holder's pid and host when another process holds it. */
 dfl_status dfl_run_dir_lock(const char *dir, int *fd);
 
+/* DFL_EUSAGE naming the holder when another process holds dir/.lock;
+ * DFL_OK otherwise (takes no lock beyond a moment's shared one). */
+dfl_status dfl_run_dir_probe(const char *dir);
+
 /* Clears the holder line and releases the lock; fd < 0 is a no-op. */
 void dfl_run_dir_unlock(int fd);
 

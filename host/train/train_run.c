@@ -139,8 +139,10 @@ static dfl_status setup(train_run *r) {
     dfl_ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
     if (a->resume) {
-        if (access(r->ckpt_path, F_OK) != 0)
+        if (access(r->ckpt_path, F_OK) != 0) {
+            DFL_TRY(dfl_run_dir_probe(a->out_dir)); /* a run in progress that has not saved yet */
             return dfl_fail(DFL_EUSAGE, "%s: no checkpoint to resume from", r->ckpt_path);
+        }
         DFL_TRY(dfl_checkpoint_read_meta(r->ckpt_path, &meta));
         dfl_config_defaults(&r->cfg);
         dfl_status s = dfl_config_parse_text(meta.config_text, r->ckpt_path, &r->cfg);
