@@ -40,8 +40,14 @@ dfl_status dfl_run_dir_lock(const char *dir, int *fd) {
     if (f < 0) return dfl_fail(DFL_EUSAGE, "%s: cannot open the run lock: %s", path, strerror(errno));
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
         const int err = errno;
-        dfl_status s =
-            err == EWOULDBLOCK ? busy(f, dir, path) : dfl_fail(DFL_EUSAGE, "%s: cannot lock: %s", path, strerror(err));
+        dfl_status s = DFL_OK;
+        if (err == EWOULDBLOCK)
+            s = busy(f, dir, path);
+        else if (err == ENOLCK || err == ENOSYS || err == EOPNOTSUPP) /* e.g. Lustre mounted without flock */
+            dfl_warn("%s: the file system offers no locks (%s): nothing stops a second run on %s", path, strerror(err),
+                     dir);
+        else
+            s = dfl_fail(DFL_EUSAGE, "%s: cannot lock: %s", path, strerror(err));
         close(f);
         return s;
     }
