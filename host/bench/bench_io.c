@@ -124,19 +124,21 @@ static dfl_status write_synthetic(const bench_options *o, const char *path, int6
     DFL_TRY(dfl_h5_create(path, &f));
     unsigned long long d[4] = {(unsigned long long)n, (unsigned long long)o->channels, (unsigned long long)o->size,
                                (unsigned long long)o->size};
-    hid_t dobs = dfl_h5_create_dataset(f, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, d);
+    hid_t dobs = -1, dmask = -1;
+    dfl_status st = dfl_h5_create_dataset(f, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, d, &dobs);
     d[1] = 1;
-    hid_t dmask = dfl_h5_create_dataset(f, DFL_MASK_NAME, H5T_STD_U8LE, 4, d);
+    if (st == DFL_OK) st = dfl_h5_create_dataset(f, DFL_MASK_NAME, H5T_STD_U8LE, 4, d, &dmask);
     dfl_progress *p = dfl_progress_begin("bench io: writing", n, "samples");
-    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
+    for (int64_t s0 = 0; st == DFL_OK && s0 < n; s0 += chunk) {
         const int64_t k = n - s0 < chunk ? n - s0 : chunk;
-        dfl_h5_write_rows(dobs, H5T_NATIVE_FLOAT, (unsigned long long)s0, (unsigned long long)k, x);
-        dfl_h5_write_rows(dmask, H5T_NATIVE_UCHAR, (unsigned long long)s0, (unsigned long long)k, m);
+        st = dfl_h5_write_rows(dobs, H5T_NATIVE_FLOAT, (unsigned long long)s0, (unsigned long long)k, x);
+        if (st == DFL_OK)
+            st = dfl_h5_write_rows(dmask, H5T_NATIVE_UCHAR, (unsigned long long)s0, (unsigned long long)k, m);
         dfl_progress_update(p, s0 + k);
     }
     dfl_progress_end(p);
-    H5Dclose(dobs);
-    H5Dclose(dmask);
+    if (st == DFL_OK) st = h5CheckWrite(f, H5Dclose(dobs));
+    if (st == DFL_OK) st = h5CheckWrite(f, H5Dclose(dmask));
     double *mean = dfl_xcalloc((size_t)o->channels, sizeof(double)), *sd = dfl_xcalloc((size_t)o->channels, sizeof(double));
     for (long c = 0; c < o->channels; ++c) sd[c] = 1.0;
     char **names = dfl_data_channel_names("x", (int)o->channels);
@@ -148,13 +150,21 @@ static dfl_status write_synthetic(const bench_options *o, const char *path, int6
     at.mean = mean;
     at.std = sd;
     at.mask_pattern = "pixel:0.5";
-    dfl_data_write_attrs(f, &at);
+    if (st == DFL_OK) st = dfl_data_write_attrs(f, &at);
     dfl_h5_strings_free(names, (size_t)o->channels);
     free(mean);
     free(sd);
     free(x);
     free(m);
-    h5Check(H5Fclose(f));
+    if (st == DFL_OK) {
+        st = h5CheckWrite(f, H5Fclose(f));
+    } else {
+        (void)H5Fclose(f); /* discarded below: its errors change nothing */
+    }
+    if (st != DFL_OK) {
+        unlink(path);
+        return st;
+    }
     *n_out = n;
     return DFL_OK;
 }

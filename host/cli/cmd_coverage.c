@@ -92,26 +92,32 @@ static dfl_status parse_args(int argc, char **argv, options *o, int *help) {
     return dfl_opt_positionals(argc, argv, 0);
 }
 
+static dfl_status write_map_data(hid_t f, const char *data_path, const dfl_coverage_result *res, const char *strategy,
+                                 const dfl_coverage_request *rq) {
+    const unsigned long long dims[3] = {(unsigned long long)res->mc, (unsigned long long)res->h,
+                                        (unsigned long long)res->w};
+    DFL_TRY(dfl_h5_write_float(f, "/coverage", 3, dims, res->map));
+    DFL_TRY(dfl_h5_write_float(f, "/query_rate", 3, dims, res->query_rate));
+    DFL_TRY(dfl_h5_attr_write_string(f, "strategy", strategy));
+    DFL_TRY(dfl_h5_attr_write_string(f, "data", data_path));
+    DFL_TRY(dfl_h5_attr_write_long(f, "draws", (long long)rq->draws));
+    DFL_TRY(dfl_h5_attr_write_long(f, "radius", rq->radius));
+    DFL_TRY(dfl_h5_attr_write_long(f, "seed", (long long)rq->seed));
+    DFL_TRY(dfl_h5_attr_write_double(f, "threshold", rq->threshold));
+    DFL_TRY(dfl_h5_attr_write_double(f, "min", res->min));
+    DFL_TRY(dfl_h5_attr_write_double(f, "mean", res->mean));
+    DFL_TRY(dfl_h5_attr_write_long(f, "scored", (long long)res->scored));
+    DFL_TRY(dfl_h5_attr_write_long(f, "below", (long long)res->below));
+    return dfl_h5_attr_write_doubles(f, "p_bin", res->p_bin, DFL_COVERAGE_BINS);
+}
+
 static dfl_status write_map(const char *path, const char *data_path, const dfl_coverage_result *res,
                             const char *strategy, const dfl_coverage_request *rq) {
     hid_t f;
     char tmp[4096];
     DFL_TRY(dfl_h5_atomic_begin(path, &f, tmp, sizeof tmp));
-    const unsigned long long dims[3] = {(unsigned long long)res->mc, (unsigned long long)res->h,
-                                        (unsigned long long)res->w};
-    dfl_h5_write_float(f, "/coverage", 3, dims, res->map);
-    dfl_h5_write_float(f, "/query_rate", 3, dims, res->query_rate);
-    dfl_h5_attr_write_string(f, "strategy", strategy);
-    dfl_h5_attr_write_string(f, "data", data_path);
-    dfl_h5_attr_write_long(f, "draws", (long long)rq->draws);
-    dfl_h5_attr_write_long(f, "radius", rq->radius);
-    dfl_h5_attr_write_long(f, "seed", (long long)rq->seed);
-    dfl_h5_attr_write_double(f, "threshold", rq->threshold);
-    dfl_h5_attr_write_double(f, "min", res->min);
-    dfl_h5_attr_write_double(f, "mean", res->mean);
-    dfl_h5_attr_write_long(f, "scored", (long long)res->scored);
-    dfl_h5_attr_write_long(f, "below", (long long)res->below);
-    dfl_h5_attr_write_doubles(f, "p_bin", res->p_bin, DFL_COVERAGE_BINS);
+    dfl_status s = write_map_data(f, data_path, res, strategy, rq);
+    if (s != DFL_OK) return dfl_h5_atomic_abort(f, tmp, path, s);
     return dfl_h5_atomic_commit(f, tmp, path);
 }
 

@@ -88,8 +88,9 @@ static dfl_status run_forward(const char *ckpt, const char *in, const char *out,
         hid_t o;
         if ((s = dfl_h5_create(out, &o)) == DFL_OK) {
             unsigned long long od[4] = {N, (unsigned long long)C, H, W};
-            dfl_h5_write_float(o, "/output", 4, od, y);
-            H5Fclose(o);
+            s = dfl_h5_write_float(o, "/output", 4, od, y);
+            dfl_status c = h5CheckWrite(o, H5Fclose(o));
+            if (s == DFL_OK) s = c;
         }
     }
 done:

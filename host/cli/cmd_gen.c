@@ -284,46 +284,9 @@ static void simulate_run(const gen_options *o, long run, long frames_needed, flo
     free(field);
 }
 
-static dfl_status generate(const gen_options *o) {
-    const long N = o->n, K = o->samples_per_run, T = o->frames, S = o->size;
-    const size_t plane = (size_t)S * (size_t)S, per_sample = (size_t)T * plane;
-    const long runs = (N + K - 1) / K;
-    /* Runs per chunk: bounded memory (~64 MB of frames), enough to keep
-     * the threads busy. */
-    long chunk = (long)((64u << 20) / (sizeof(float) * per_sample * (size_t)K));
-    if (chunk < 1) chunk = 1;
-    if (chunk > runs) chunk = runs;
-    hid_t file;
-    char tmp[4096];
-    DFL_TRY(dfl_h5_atomic_begin(o->out, &file, tmp, sizeof tmp));
-    unsigned long long dims[4] = {(unsigned long long)N, (unsigned long long)T, (unsigned long long)S,
-                                  (unsigned long long)S};
-    hid_t dset = dfl_h5_create_dataset(file, "/truth", H5T_IEEE_F32LE, 4, dims);
-    float *buf = dfl_xmalloc(sizeof(float) * per_sample * (size_t)K * (size_t)chunk);
-    if (o->threads > 0) omp_set_num_threads(o->threads);
-    char label[64];
-    snprintf(label, sizeof label, "gen %s", o->kind_name);
-    dfl_progress *prog = dfl_progress_begin(label, N, "samples");
-    long done = 0;
-    for (long r0 = 0; r0 < runs; r0 += chunk) {
-        const long r1 = r0 + chunk < runs ? r0 + chunk : runs;
-#pragma omp parallel for schedule(dynamic, 1)
-        for (long r = r0; r < r1; ++r) {
-            const long first = r * K;
-            const long count = first + K <= N ? K : N - first;
-            simulate_run(o, r, count * T, buf + (size_t)(r - r0) * (size_t)K * per_sample);
-#pragma omp critical(dfl_gen_progress)
-            {
-                done += count;
-                dfl_progress_update(prog, done);
-            }
-        }
-        const long row0 = r0 * K, rows = (r1 * K < N ? r1 * K : N) - row0;
-        dfl_h5_write_rows(dset, H5T_NATIVE_FLOAT, (unsigned long long)row0, (unsigned long long)rows, buf);
-    }
-    dfl_progress_end(prog);
-    free(buf);
-    H5Dclose(dset);
+/* The dataset attributes of docs/design.md, "Files", and how the data was made. */
+static dfl_status write_gen_attrs(hid_t file, const gen_options *o) {
+    const long S = o->size, T = o->frames, K = o->samples_per_run;
 
     const char *base = o->kind == KIND_NS ? "vorticity" : o->kind == KIND_ADVECTION ? "u" : "h";
     char **names = dfl_data_channel_names(base, (int)T);
@@ -354,20 +317,68 @@ static dfl_status generate(const gen_options *o) {
     at.periodic = o->kind == KIND_SW ? "none" : "xy";
     at.source = source;
     at.h = at.w = (int)S;
-    dfl_data_write_attrs(file, &at);
-    dfl_h5_attr_write_string(file, "gen_kind", o->kind_name);
-    dfl_h5_attr_write_long(file, "gen_seed", (long long)o->seed);
-    dfl_h5_attr_write_long(file, "gen_samples_per_run", K);
-    dfl_h5_attr_write_double(file, "gen_spinup", o->spinup);
-    dfl_h5_attr_write_double(file, "gen_interval", o->interval);
-    if (o->kind == KIND_NS) {
-        dfl_h5_attr_write_string(file, "gen_flow", o->flow_fno ? "fno" : "kolmogorov");
-        dfl_h5_attr_write_double(file, "gen_nu", o->nu);
-        dfl_h5_attr_write_double(file, "gen_drag", o->drag);
-        dfl_h5_attr_write_double(file, "gen_forcing", o->forcing);
-        dfl_h5_attr_write_long(file, "gen_oversample", o->oversample);
-    }
+    dfl_status st = dfl_data_write_attrs(file, &at);
     dfl_h5_strings_free(names, (size_t)T);
+    DFL_TRY(st);
+    DFL_TRY(dfl_h5_attr_write_string(file, "gen_kind", o->kind_name));
+    DFL_TRY(dfl_h5_attr_write_long(file, "gen_seed", (long long)o->seed));
+    DFL_TRY(dfl_h5_attr_write_long(file, "gen_samples_per_run", K));
+    DFL_TRY(dfl_h5_attr_write_double(file, "gen_spinup", o->spinup));
+    DFL_TRY(dfl_h5_attr_write_double(file, "gen_interval", o->interval));
+    if (o->kind == KIND_NS) {
+        DFL_TRY(dfl_h5_attr_write_string(file, "gen_flow", o->flow_fno ? "fno" : "kolmogorov"));
+        DFL_TRY(dfl_h5_attr_write_double(file, "gen_nu", o->nu));
+        DFL_TRY(dfl_h5_attr_write_double(file, "gen_drag", o->drag));
+        DFL_TRY(dfl_h5_attr_write_double(file, "gen_forcing", o->forcing));
+        DFL_TRY(dfl_h5_attr_write_long(file, "gen_oversample", o->oversample));
+    }
+    return DFL_OK;
+}
+
+static dfl_status generate(const gen_options *o) {
+    const long N = o->n, K = o->samples_per_run, T = o->frames, S = o->size;
+    const size_t plane = (size_t)S * (size_t)S, per_sample = (size_t)T * plane;
+    const long runs = (N + K - 1) / K;
+    /* Runs per chunk: bounded memory (~64 MB of frames), enough to keep
+     * the threads busy. */
+    long chunk = (long)((64u << 20) / (sizeof(float) * per_sample * (size_t)K));
+    if (chunk < 1) chunk = 1;
+    if (chunk > runs) chunk = runs;
+    hid_t file;
+    char tmp[4096];
+    DFL_TRY(dfl_h5_atomic_begin(o->out, &file, tmp, sizeof tmp));
+    unsigned long long dims[4] = {(unsigned long long)N, (unsigned long long)T, (unsigned long long)S,
+                                  (unsigned long long)S};
+    hid_t dset = -1;
+    dfl_status st = dfl_h5_create_dataset(file, "/truth", H5T_IEEE_F32LE, 4, dims, &dset);
+    if (st != DFL_OK) return dfl_h5_atomic_abort(file, tmp, o->out, st);
+    float *buf = dfl_xmalloc(sizeof(float) * per_sample * (size_t)K * (size_t)chunk);
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    char label[64];
+    snprintf(label, sizeof label, "gen %s", o->kind_name);
+    dfl_progress *prog = dfl_progress_begin(label, N, "samples");
+    long done = 0;
+    for (long r0 = 0; st == DFL_OK && r0 < runs; r0 += chunk) {
+        const long r1 = r0 + chunk < runs ? r0 + chunk : runs;
+#pragma omp parallel for schedule(dynamic, 1)
+        for (long r = r0; r < r1; ++r) {
+            const long first = r * K;
+            const long count = first + K <= N ? K : N - first;
+            simulate_run(o, r, count * T, buf + (size_t)(r - r0) * (size_t)K * per_sample);
+#pragma omp critical(dfl_gen_progress)
+            {
+                done += count;
+                dfl_progress_update(prog, done);
+            }
+        }
+        const long row0 = r0 * K, rows = (r1 * K < N ? r1 * K : N) - row0;
+        st = dfl_h5_write_rows(dset, H5T_NATIVE_FLOAT, (unsigned long long)row0, (unsigned long long)rows, buf);
+    }
+    dfl_progress_end(prog);
+    free(buf);
+    if (st == DFL_OK) st = h5CheckWrite(file, H5Dclose(dset)); /* else H5Fclose closes it */
+    if (st == DFL_OK) st = write_gen_attrs(file, o);
+    if (st != DFL_OK) return dfl_h5_atomic_abort(file, tmp, o->out, st);
     return dfl_h5_atomic_commit(file, tmp, o->out);
 }
 

@@ -158,7 +158,7 @@ static dfl_status run_impute(const impute_args *a) {
                      o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "");
         else
             snprintf(desc, sizeof desc, "%s", a->method);
-        dfl_pred_set_method(pw, desc, diffusion);
+        s = dfl_pred_set_method(pw, desc, diffusion);
     }
     float *obs = NULL, *pred = NULL, *spread = NULL;
     uint8_t *mask = NULL;

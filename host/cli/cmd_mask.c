@@ -182,9 +182,10 @@ static dfl_status run_mask(const mask_options *o) {
     }
     unsigned long long dims[4] = {(unsigned long long)N, (unsigned long long)C, (unsigned long long)H,
                                   (unsigned long long)W};
-    hid_t dobs = dfl_h5_create_dataset(of, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims);
+    hid_t dobs = -1, dmask = -1;
+    st = dfl_h5_create_dataset(of, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims, &dobs);
     dims[1] = (unsigned long long)MC;
-    hid_t dmask = dfl_h5_create_dataset(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims);
+    if (st == DFL_OK) st = dfl_h5_create_dataset(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims, &dmask);
     float *x = dfl_xmalloc(sizeof(float) * per * (size_t)chunk);
     uint8_t *m = dfl_xmalloc(per_m * (size_t)chunk);
     dfl_moments *mom = dfl_xcalloc((size_t)C, sizeof *mom);
@@ -211,13 +212,15 @@ static dfl_status run_mask(const mask_options *o) {
                 dfl_moments_merge(&mom[ch], &part);
             }
         if (st != DFL_OK) break;
-        dfl_h5_write_rows(dobs, H5T_NATIVE_FLOAT, (unsigned long long)s0, (unsigned long long)k, x);
-        dfl_h5_write_rows(dmask, H5T_NATIVE_UCHAR, (unsigned long long)s0, (unsigned long long)k, m);
+        st = dfl_h5_write_rows(dobs, H5T_NATIVE_FLOAT, (unsigned long long)s0, (unsigned long long)k, x);
+        if (st == DFL_OK)
+            st = dfl_h5_write_rows(dmask, H5T_NATIVE_UCHAR, (unsigned long long)s0, (unsigned long long)k, m);
         dfl_progress_update(prog, s0 + k);
     }
     dfl_progress_end(prog);
-    H5Dclose(dobs);
-    H5Dclose(dmask);
+    /* after a failure H5Fclose closes them (dfl_h5_atomic_abort) */
+    if (st == DFL_OK) st = h5CheckWrite(of, H5Dclose(dobs));
+    if (st == DFL_OK) st = h5CheckWrite(of, H5Dclose(dmask));
     if (st == DFL_OK) {
         double *mean = dfl_xcalloc((size_t)C, sizeof(double)), *sd = dfl_xcalloc((size_t)C, sizeof(double));
         for (int ch = 0; ch < C; ++ch) {
@@ -236,15 +239,15 @@ static dfl_status run_mask(const mask_options *o) {
         at.mean = mean;
         at.std = sd;
         at.mask_pattern = pat.text;
-        dfl_data_write_attrs(of, &at);
-        dfl_h5_attr_write_long(of, "mask_seed", (long long)o->seed);
+        st = dfl_data_write_attrs(of, &at);
+        if (st == DFL_OK) st = dfl_h5_attr_write_long(of, "mask_seed", (long long)o->seed);
         free(mean);
         free(sd);
-        st = dfl_h5_atomic_commit(of, tmp, o->out);
-    } else {
-        H5Fclose(of);
-        remove(tmp);
     }
+    if (st == DFL_OK)
+        st = dfl_h5_atomic_commit(of, tmp, o->out);
+    else
+        st = dfl_h5_atomic_abort(of, tmp, o->out, st);
     free(x);
     free(m);
     free(mom);

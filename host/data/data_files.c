@@ -67,29 +67,34 @@ double dfl_moments_std(const dfl_moments *m) {
     return sd;
 }
 
-void dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a) {
-    dfl_h5_attr_write_strings(file, "channels", a->channels, (size_t)a->c);
-    dfl_h5_attr_write_string(file, "periodic", a->periodic ? a->periodic : "none");
-    dfl_h5_attr_write_string(file, "source", a->source ? a->source : "");
-    if (a->mask_pattern) dfl_h5_attr_write_string(file, "mask_pattern", a->mask_pattern);
+dfl_status dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a) {
+    DFL_TRY(dfl_h5_attr_write_strings(file, "channels", a->channels, (size_t)a->c));
+    DFL_TRY(dfl_h5_attr_write_string(file, "periodic", a->periodic ? a->periodic : "none"));
+    DFL_TRY(dfl_h5_attr_write_string(file, "source", a->source ? a->source : ""));
+    if (a->mask_pattern) DFL_TRY(dfl_h5_attr_write_string(file, "mask_pattern", a->mask_pattern));
     if (a->mean && a->std) {
         /* Always arrays (one value per channel), also for C = 1. */
         hsize_t d = (hsize_t)a->c;
         const char *names[2] = {"mean", "std"};
         const double *vals[2] = {a->mean, a->std};
         for (int k = 0; k < 2; ++k) {
-            if (H5Aexists(file, names[k]) > 0) h5Check(H5Adelete(file, names[k]));
+            if (H5Aexists(file, names[k]) > 0) DFL_TRY(h5CheckWrite(file, H5Adelete(file, names[k])));
             hid_t sp = H5Screate_simple(1, &d, NULL);
             h5Check(sp);
             hid_t at = H5Acreate2(file, names[k], H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-            h5Check(at);
-            h5Check(H5Awrite(at, H5T_NATIVE_DOUBLE, vals[k]));
-            H5Aclose(at);
+            dfl_status s = h5CheckWrite(file, at);
+            if (s == DFL_OK) {
+                s = h5CheckWrite(file, H5Awrite(at, H5T_NATIVE_DOUBLE, vals[k]));
+                dfl_status c = h5CheckWrite(file, H5Aclose(at));
+                if (s == DFL_OK) s = c;
+            }
             H5Sclose(sp);
+            DFL_TRY(s);
         }
     }
-    if (a->lat) dfl_h5_attr_write_doubles(file, "lat", a->lat, (size_t)a->h);
-    if (a->lon) dfl_h5_attr_write_doubles(file, "lon", a->lon, (size_t)a->w);
+    if (a->lat) DFL_TRY(dfl_h5_attr_write_doubles(file, "lat", a->lat, (size_t)a->h));
+    if (a->lon) DFL_TRY(dfl_h5_attr_write_doubles(file, "lon", a->lon, (size_t)a->w));
+    return DFL_OK;
 }
 
 char **dfl_data_channel_names(const char *base, int c) {

@@ -37,7 +37,8 @@ typedef struct {
     const double *mean, *std;    /* c values or NULL (then not written) */
     const char *mask_pattern;    /* NULL: not written */
 } dfl_data_attrs;
-void dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a);
+/* DFL_EINTERNAL naming the file when the system refuses a write. */
+__attribute__((warn_unused_result)) dfl_status dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a);
 /* Channel names "<base>" (c == 1) or "<base>_t<i>" / explicit list. The
  * returned array and strings are malloc'ed; free with dfl_h5_strings_free. */
 char **dfl_data_channel_names(const char *base, int c);

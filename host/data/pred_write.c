@@ -2,7 +2,6 @@
  * source dataset's attributes (include/dynfill/data.h, DESIGN.md §4). */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "data_internal.h"
 #include "io/h5_util_data.h"
@@ -36,16 +35,23 @@ dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t sta
         return st;
     }
     w->final_path = strdup(path);
+    w->dpred = w->dstd = w->dmask = -1;
     unsigned long long d[4] = {(unsigned long long)count, (unsigned long long)in->c, (unsigned long long)in->h,
                                (unsigned long long)in->w};
     /* Attributes first (mean, std, channels, periodic, lat, lon, ...). */
-    dfl_h5_attr_copy_all(src->file, w->file);
-    dfl_h5_attr_write_string(w->file, "source_file", in->path);
-    dfl_h5_attr_write_long(w->file, "source_start", (long long)start);
-    w->dpred = dfl_h5_create_dataset(w->file, "/pred", H5T_IEEE_F32LE, 4, d);
-    w->dstd = dfl_h5_create_dataset(w->file, "/std", H5T_IEEE_F32LE, 4, d);
+    st = dfl_h5_attr_copy_all(src->file, w->file);
+    if (st == DFL_OK) st = dfl_h5_attr_write_string(w->file, "source_file", in->path);
+    if (st == DFL_OK) st = dfl_h5_attr_write_long(w->file, "source_start", (long long)start);
+    if (st == DFL_OK) st = dfl_h5_create_dataset(w->file, "/pred", H5T_IEEE_F32LE, 4, d, &w->dpred);
+    if (st == DFL_OK) st = dfl_h5_create_dataset(w->file, "/std", H5T_IEEE_F32LE, 4, d, &w->dstd);
     d[1] = (unsigned long long)in->mask_c;
-    w->dmask = dfl_h5_create_dataset(w->file, "/mask", H5T_STD_U8LE, 4, d);
+    if (st == DFL_OK) st = dfl_h5_create_dataset(w->file, "/mask", H5T_STD_U8LE, 4, d, &w->dmask);
+    if (st != DFL_OK) {
+        st = dfl_h5_atomic_abort(w->file, w->tmp_path, path, st); /* closes the datasets made so far */
+        free(w->final_path);
+        free(w);
+        return st;
+    }
     const size_t plane = (size_t)in->h * (size_t)in->w;
     w->written = dfl_xcalloc((size_t)count, 1);
     w->raw = dfl_xmalloc(sizeof(float) * (size_t)in->c * plane);
@@ -83,9 +89,9 @@ dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const f
             }
         }
         const unsigned long long at = (unsigned long long)(row + r);
-        dfl_h5_write_rows(w->dpred, H5T_NATIVE_FLOAT, at, 1, w->out_pred);
-        if (w->dstd >= 0) dfl_h5_write_rows(w->dstd, H5T_NATIVE_FLOAT, at, 1, w->out_std);
-        dfl_h5_write_rows(w->dmask, H5T_NATIVE_UCHAR, at, 1, w->mask);
+        DFL_TRY(dfl_h5_write_rows(w->dpred, H5T_NATIVE_FLOAT, at, 1, w->out_pred));
+        if (w->dstd >= 0) DFL_TRY(dfl_h5_write_rows(w->dstd, H5T_NATIVE_FLOAT, at, 1, w->out_std));
+        DFL_TRY(dfl_h5_write_rows(w->dmask, H5T_NATIVE_UCHAR, at, 1, w->mask));
         w->written[row + r] = 1;
     }
     return DFL_OK;
@@ -101,20 +107,24 @@ static void writer_free(dfl_pred_writer *w) {
     free(w);
 }
 
-void dfl_pred_set_method(dfl_pred_writer *w, const char *method, int has_spread) {
-    dfl_h5_attr_write_string(w->file, "method", method);
+dfl_status dfl_pred_set_method(dfl_pred_writer *w, const char *method, int has_spread) {
+    DFL_TRY(dfl_h5_attr_write_string(w->file, "method", method));
     if (!has_spread && w->dstd >= 0) {
         /* nothing was written to /std yet, so unlinking it leaves no data behind */
-        H5Dclose(w->dstd);
-        h5Check(H5Ldelete(w->file, "/std", H5P_DEFAULT));
+        dfl_status s = h5CheckWrite(w->file, H5Dclose(w->dstd));
         w->dstd = -1;
+        DFL_TRY(s);
+        DFL_TRY(h5CheckWrite(w->file, H5Ldelete(w->file, "/std", H5P_DEFAULT)));
     }
+    return DFL_OK;
 }
 
-static void close_datasets(dfl_pred_writer *w) {
-    H5Dclose(w->dpred);
-    if (w->dstd >= 0) H5Dclose(w->dstd);
-    H5Dclose(w->dmask);
+static dfl_status close_datasets(dfl_pred_writer *w) {
+    dfl_status s = h5CheckWrite(w->file, H5Dclose(w->dpred));
+    dfl_status s2 = w->dstd >= 0 ? h5CheckWrite(w->file, H5Dclose(w->dstd)) : DFL_OK;
+    dfl_status s3 = h5CheckWrite(w->file, H5Dclose(w->dmask));
+    w->dpred = w->dstd = w->dmask = -1;
+    return s != DFL_OK ? s : s2 != DFL_OK ? s2 : s3;
 }
 
 dfl_status dfl_pred_close(dfl_pred_writer *w) {
@@ -130,16 +140,19 @@ dfl_status dfl_pred_close(dfl_pred_writer *w) {
         dfl_pred_abort(w);
         return st;
     }
-    close_datasets(w);
-    dfl_status st = dfl_h5_atomic_commit(w->file, w->tmp_path, w->final_path);
+    dfl_status st = close_datasets(w);
+    if (st == DFL_OK)
+        st = dfl_h5_atomic_commit(w->file, w->tmp_path, w->final_path);
+    else
+        st = dfl_h5_atomic_abort(w->file, w->tmp_path, w->final_path, st);
     writer_free(w);
     return st;
 }
 
 void dfl_pred_abort(dfl_pred_writer *w) {
     if (!w) return;
-    close_datasets(w);
-    H5Fclose(w->file);
-    unlink(w->tmp_path);
+    /* H5Fclose closes the datasets still open; after a refused write the
+     * recorded message is made to name the prediction path */
+    (void)dfl_h5_atomic_abort(w->file, w->tmp_path, w->final_path, DFL_EINTERNAL);
     writer_free(w);
 }

@@ -151,23 +151,25 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
     if (st == DFL_OK) {
         unsigned long long dims[4] = {(unsigned long long)T, (unsigned long long)C, (unsigned long long)H,
                                       (unsigned long long)W};
-        dvals = dfl_h5_create_dataset(of, o->as_truth ? "/truth" : DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims);
-        if (!o->as_truth) {
+        st = dfl_h5_create_dataset(of, o->as_truth ? "/truth" : DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims, &dvals);
+        if (st == DFL_OK && !o->as_truth) {
             dims[1] = (unsigned long long)MC;
-            dmask = dfl_h5_create_dataset(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims);
+            st = dfl_h5_create_dataset(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims, &dmask);
         }
         /* Pass 2: write one time step at a time. */
         prog = dfl_progress_begin("import write", T, "steps");
         for (int64_t t = 0; t < T && st == DFL_OK; ++t) {
             st = read_step(src, t, tmp, x, valid);
             if (st != DFL_OK) break;
-            dfl_h5_write_rows(dvals, H5T_NATIVE_FLOAT, (unsigned long long)t, 1, x);
-            if (dmask >= 0) dfl_h5_write_rows(dmask, H5T_NATIVE_UCHAR, (unsigned long long)t, 1, valid);
+            st = dfl_h5_write_rows(dvals, H5T_NATIVE_FLOAT, (unsigned long long)t, 1, x);
+            if (st == DFL_OK && dmask >= 0)
+                st = dfl_h5_write_rows(dmask, H5T_NATIVE_UCHAR, (unsigned long long)t, 1, valid);
             dfl_progress_update(prog, t + 1);
         }
         dfl_progress_end(prog);
-        H5Dclose(dvals);
-        if (dmask >= 0) H5Dclose(dmask);
+        /* after a failure H5Fclose closes them (dfl_h5_atomic_abort) */
+        if (st == DFL_OK) st = h5CheckWrite(of, H5Dclose(dvals));
+        if (st == DFL_OK && dmask >= 0) st = h5CheckWrite(of, H5Dclose(dmask));
     }
     if (st == DFL_OK) {
         double *mean = dfl_xcalloc((size_t)C, sizeof(double)), *sd = dfl_xcalloc((size_t)C, sizeof(double));
@@ -196,23 +198,24 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
             at.std = sd;
             at.mask_pattern = pattern;
         }
-        dfl_data_write_attrs(of, &at);
-        if (src->time) { /* the source's time values, CF style, for whoever reads the file */
+        st = dfl_data_write_attrs(of, &at);
+        if (st == DFL_OK && src->time) { /* the source's time values, CF style, for whoever reads the file */
             unsigned long long n = (unsigned long long)T;
-            hid_t dt = dfl_h5_create_dataset(of, "/time", H5T_IEEE_F64LE, 1, &n);
-            dfl_h5_write_rows(dt, H5T_NATIVE_DOUBLE, 0, n, src->time);
-            dfl_h5_attr_write_string(dt, "units", "seconds since 1970-01-01 00:00:00");
-            dfl_h5_attr_write_string(dt, "standard_name", "time");
-            dfl_h5_attr_write_string(dt, "calendar", "proleptic_gregorian");
-            H5Dclose(dt);
+            hid_t dt = -1;
+            st = dfl_h5_create_dataset(of, "/time", H5T_IEEE_F64LE, 1, &n, &dt);
+            if (st == DFL_OK) st = dfl_h5_write_rows(dt, H5T_NATIVE_DOUBLE, 0, n, src->time);
+            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "units", "seconds since 1970-01-01 00:00:00");
+            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "standard_name", "time");
+            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "calendar", "proleptic_gregorian");
+            if (dt >= 0) H5Dclose(dt);
         }
         free(mean);
         free(sd);
-        st = dfl_h5_atomic_commit(of, tmp_path, o->out);
-    } else if (of >= 0) {
-        H5Fclose(of);
-        remove(tmp_path);
     }
+    if (st == DFL_OK)
+        st = dfl_h5_atomic_commit(of, tmp_path, o->out);
+    else if (of >= 0)
+        st = dfl_h5_atomic_abort(of, tmp_path, o->out, st);
     free(tmp);
     free(x);
     free(valid);

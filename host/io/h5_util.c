@@ -1,11 +1,39 @@
 /* HDF5 helpers (host/h5_util.h). */
 #include "h5_util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The system error of the last write refused in this thread, for
+ * dfl_h5_atomic_abort's message; reset by dfl_h5_atomic_begin. */
+static _Thread_local int g_write_errno;
+
+/* The sec2 driver reports the failing system call as "errno = N". */
+static herr_t find_errno(unsigned n, const H5E_error2_t *e, void *data) {
+    (void)n;
+    int *err = data;
+    const char *p = e->desc ? strstr(e->desc, "errno = ") : NULL;
+    if (p && *err == 0) *err = atoi(p + 8);
+    return 0;
+}
+
+dfl_status dfl_h5_write_status(long long result, hid_t obj, const char *file, int line, const char *call) {
+    if (result >= 0) return DFL_OK;
+    int err = errno, reported = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_errno, &reported);
+    if (reported > 0)
+        err = reported;
+    else if (err != ENOSPC && err != EDQUOT && err != EFBIG && err != EIO)
+        dfl_panic(file, line, "HDF5 call failed: %s", call); /* not the system's refusal: a bug */
+    g_write_errno = err;
+    char name[4096];
+    if (H5Fget_name(obj, name, sizeof name) < 0) snprintf(name, sizeof name, "HDF5 file");
+    return dfl_fail(DFL_EINTERNAL, "%s: %s", name, strerror(err));
+}
 
 void dfl_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -22,7 +50,18 @@ dfl_status dfl_h5_open_read(const char *path, hid_t *file) {
 
 dfl_status dfl_h5_create(const char *path, hid_t *file) {
     dfl_h5_quiet();
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    h5Check(fapl);
+    h5Check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)); /* an abandoned file closes with its datasets */
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    int err = 0;
+    if (f < 0) H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_errno, &err);
+    h5Check(H5Pclose(fapl));
+    if (f < 0 && (err == ENOSPC || err == EDQUOT)) { /* not the user's mistake: exit 1 */
+        g_write_errno = err;
+        return dfl_fail(DFL_EINTERNAL, "%s: %s", path, strerror(err));
+    }
+    if (f < 0 && err > 0) return dfl_fail(DFL_EUSAGE, "%s: cannot create file: %s", path, strerror(err));
     if (f < 0) return dfl_fail(DFL_EUSAGE, "%s: cannot create file", path);
     *file = f;
     return DFL_OK;
@@ -120,7 +159,7 @@ dfl_status dfl_h5_read_u8_rows(hid_t file, const char *msg, const char *name, un
     return read_rows(file, msg, name, H5T_NATIVE_UCHAR, start, rows, out);
 }
 
-static void make_parent_groups(hid_t file, const char *name) {
+static dfl_status make_parent_groups(hid_t file, const char *name) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", name);
     for (char *p = buf + 1; *p; ++p) {
@@ -128,78 +167,92 @@ static void make_parent_groups(hid_t file, const char *name) {
             *p = 0;
             if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
                 hid_t g = H5Gcreate2(file, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-                h5Check(g);
-                H5Gclose(g);
+                DFL_TRY(h5CheckWrite(file, g));
+                DFL_TRY(h5CheckWrite(file, H5Gclose(g)));
             }
             *p = '/';
         }
     }
+    return DFL_OK;
 }
 
-static void write_whole(hid_t file, const char *name, int rank, const unsigned long long *dims, hid_t filetype,
-                        hid_t memtype, const void *data) {
+static dfl_status write_whole(hid_t file, const char *name, int rank, const unsigned long long *dims, hid_t filetype,
+                              hid_t memtype, const void *data) {
     hsize_t d[8];
     for (int i = 0; i < rank; ++i) d[i] = dims[i];
-    make_parent_groups(file, name);
+    DFL_TRY(make_parent_groups(file, name));
     hid_t sp = H5Screate_simple(rank, d, NULL);
     h5Check(sp);
     hid_t ds = H5Dcreate2(file, name, filetype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    h5Check(ds);
-    h5Check(H5Dwrite(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-    H5Dclose(ds);
+    dfl_status s = h5CheckWrite(file, ds);
+    if (s == DFL_OK) {
+        s = h5CheckWrite(file, H5Dwrite(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+        dfl_status c = h5CheckWrite(file, H5Dclose(ds)); /* may flush the sieve buffer */
+        if (s == DFL_OK) s = c;
+    }
     H5Sclose(sp);
+    return s;
 }
 
-void dfl_h5_write_float(hid_t file, const char *name, int rank, const unsigned long long *dims, const float *data) {
-    write_whole(file, name, rank, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data);
+dfl_status dfl_h5_write_float(hid_t file, const char *name, int rank, const unsigned long long *dims,
+                              const float *data) {
+    return write_whole(file, name, rank, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data);
 }
 
-void dfl_h5_write_u8(hid_t file, const char *name, int rank, const unsigned long long *dims,
-                     const unsigned char *data) {
-    write_whole(file, name, rank, dims, H5T_STD_U8LE, H5T_NATIVE_UCHAR, data);
+dfl_status dfl_h5_write_u8(hid_t file, const char *name, int rank, const unsigned long long *dims,
+                           const unsigned char *data) {
+    return write_whole(file, name, rank, dims, H5T_STD_U8LE, H5T_NATIVE_UCHAR, data);
 }
 
-static void attr_replace(hid_t obj, const char *name) {
-    if (H5Aexists(obj, name) > 0) h5Check(H5Adelete(obj, name));
+static dfl_status attr_replace(hid_t obj, const char *name) {
+    if (H5Aexists(obj, name) > 0) return h5CheckWrite(obj, H5Adelete(obj, name));
+    return DFL_OK;
 }
 
-void dfl_h5_attr_write_string(hid_t obj, const char *name, const char *value) {
-    attr_replace(obj, name);
+/* Creates attribute `name` of `type` and `space` on obj and writes `value`
+ * (in memory type `memtype`). */
+static dfl_status attr_create_write(hid_t obj, const char *name, hid_t type, hid_t space, hid_t memtype,
+                                    const void *value) {
+    DFL_TRY(attr_replace(obj, name));
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    DFL_TRY(h5CheckWrite(obj, a));
+    dfl_status s = h5CheckWrite(obj, H5Awrite(a, memtype, value));
+    dfl_status c = h5CheckWrite(obj, H5Aclose(a));
+    return s != DFL_OK ? s : c;
+}
+
+dfl_status dfl_h5_attr_write_string(hid_t obj, const char *name, const char *value) {
     hid_t t = H5Tcopy(H5T_C_S1);
+    h5Check(t);
     h5Check(H5Tset_size(t, strlen(value) + 1));
     h5Check(H5Tset_strpad(t, H5T_STR_NULLTERM));
     hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    h5Check(a);
-    h5Check(H5Awrite(a, t, value));
-    H5Aclose(a);
+    h5Check(sp);
+    dfl_status s = attr_create_write(obj, name, t, sp, t, value);
     H5Sclose(sp);
     H5Tclose(t);
+    return s;
 }
 
-void dfl_h5_attr_write_doubles(hid_t obj, const char *name, const double *values, size_t n) {
-    attr_replace(obj, name);
+dfl_status dfl_h5_attr_write_doubles(hid_t obj, const char *name, const double *values, size_t n) {
     hsize_t d = n;
     hid_t sp = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
-    hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    h5Check(a);
-    h5Check(H5Awrite(a, H5T_NATIVE_DOUBLE, values));
-    H5Aclose(a);
+    h5Check(sp);
+    dfl_status s = attr_create_write(obj, name, H5T_IEEE_F64LE, sp, H5T_NATIVE_DOUBLE, values);
     H5Sclose(sp);
+    return s;
 }
 
-void dfl_h5_attr_write_double(hid_t obj, const char *name, double value) {
-    dfl_h5_attr_write_doubles(obj, name, &value, 1);
+dfl_status dfl_h5_attr_write_double(hid_t obj, const char *name, double value) {
+    return dfl_h5_attr_write_doubles(obj, name, &value, 1);
 }
 
-void dfl_h5_attr_write_long(hid_t obj, const char *name, long long value) {
-    attr_replace(obj, name);
+dfl_status dfl_h5_attr_write_long(hid_t obj, const char *name, long long value) {
     hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    h5Check(a);
-    h5Check(H5Awrite(a, H5T_NATIVE_LLONG, &value));
-    H5Aclose(a);
+    h5Check(sp);
+    dfl_status s = attr_create_write(obj, name, H5T_STD_I64LE, sp, H5T_NATIVE_LLONG, &value);
     H5Sclose(sp);
+    return s;
 }
 
 int dfl_h5_attr_exists(hid_t obj, const char *name) { return H5Aexists(obj, name) > 0; }
@@ -277,21 +330,62 @@ dfl_status dfl_h5_attr_read_doubles(hid_t obj, const char *msg, const char *name
 }
 
 dfl_status dfl_h5_atomic_begin(const char *final_path, hid_t *file, char *tmp_path, size_t tmp_len) {
+    g_write_errno = 0;
     snprintf(tmp_path, tmp_len, "%s.tmp.%d", final_path, (int)getpid());
-    return dfl_h5_create(tmp_path, file);
+    dfl_status s = dfl_h5_create(tmp_path, file);
+    if (s != DFL_OK) return dfl_h5_atomic_abort(-1, tmp_path, final_path, s); /* it may exist, empty */
+    return DFL_OK;
+}
+
+/* Closing a file writes what HDF5 still holds; after a full disk that would
+ * fail again and leave the library with half-closed objects (which crash its
+ * cleanup at exit), so a discarded file's space is freed first (sec2 driver:
+ * the handle is the descriptor). */
+static void free_file_space(hid_t file) {
+    void *handle = NULL;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle) return;
+    if (ftruncate(*(int *)handle, 0) != 0) return; /* nothing freed: the close may fail too */
+}
+
+dfl_status dfl_h5_atomic_abort(hid_t file, const char *tmp_path, const char *final_path, dfl_status s) {
+    if (file >= 0) {
+        free_file_space(file);
+        (void)H5Fclose(file); /* the file is discarded: a failure to close it changes nothing more */
+    }
+    unlink(tmp_path);
+    if (s != DFL_OK && g_write_errno) {
+        const int err = g_write_errno;
+        g_write_errno = 0;
+        dfl_clear_error();
+        return dfl_fail(s, "%s: %s", final_path, strerror(err));
+    }
+    return s;
+}
+
+/* A system call on the temporary file failed with `err`. */
+static dfl_status sys_abort(const char *tmp_path, const char *final_path, int err) {
+    g_write_errno = err;
+    return dfl_h5_atomic_abort(-1, tmp_path, final_path, dfl_fail(DFL_EINTERNAL, "%s: %s", tmp_path, strerror(err)));
 }
 
 dfl_status dfl_h5_atomic_commit(hid_t file, const char *tmp_path, const char *final_path) {
-    h5Check(H5Fflush(file, H5F_SCOPE_GLOBAL));
-    h5Check(H5Fclose(file));
+    dfl_status s = h5CheckWrite(file, H5Fflush(file, H5F_SCOPE_GLOBAL));
+    if (s != DFL_OK) return dfl_h5_atomic_abort(file, tmp_path, final_path, s);
+    s = h5CheckWrite(file, H5Fclose(file));
+    if (s != DFL_OK) return dfl_h5_atomic_abort(-1, tmp_path, final_path, s); /* not closed again */
     int fd = open(tmp_path, O_RDONLY);
-    if (fd < 0) return dfl_fail(DFL_EINTERNAL, "%s: cannot reopen for fsync", tmp_path);
+    if (fd < 0) return sys_abort(tmp_path, final_path, errno);
     if (fsync(fd) != 0) {
+        const int err = errno;
         close(fd);
-        return dfl_fail(DFL_EINTERNAL, "%s: fsync failed", tmp_path);
+        return sys_abort(tmp_path, final_path, err);
     }
-    close(fd);
-    if (rename(tmp_path, final_path) != 0) return dfl_fail(DFL_EINTERNAL, "cannot rename %s to %s", tmp_path, final_path);
+    if (close(fd) != 0) return sys_abort(tmp_path, final_path, errno);
+    if (rename(tmp_path, final_path) != 0) {
+        const int err = errno;
+        unlink(tmp_path);
+        return dfl_fail(DFL_EINTERNAL, "cannot rename %s to %s: %s", tmp_path, final_path, strerror(err));
+    }
     /* fsync the directory so the rename itself is durable. */
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", final_path);

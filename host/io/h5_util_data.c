@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-hid_t dfl_h5_create_dataset(hid_t file, const char *name, hid_t filetype, int rank, const unsigned long long *dims) {
+dfl_status dfl_h5_create_dataset(hid_t file, const char *name, hid_t filetype, int rank, const unsigned long long *dims,
+                                 hid_t *dset) {
     DFL_ASSERT(rank >= 1 && rank <= 8);
     hsize_t d[8];
     for (int i = 0; i < rank; ++i) d[i] = dims[i];
@@ -16,15 +17,16 @@ hid_t dfl_h5_create_dataset(hid_t file, const char *name, hid_t filetype, int ra
     h5Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
     h5Check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
     hid_t ds = H5Dcreate2(file, name, filetype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    h5Check(ds);
+    dfl_status s = h5CheckWrite(file, ds);
     H5Pclose(dcpl);
     H5Sclose(sp);
-    return ds;
+    *dset = ds;
+    return s;
 }
 
-void dfl_h5_write_rows(hid_t dset, hid_t memtype, unsigned long long start, unsigned long long rows,
-                       const void *data) {
-    if (rows == 0) return;
+dfl_status dfl_h5_write_rows(hid_t dset, hid_t memtype, unsigned long long start, unsigned long long rows,
+                             const void *data) {
+    if (rows == 0) return DFL_OK;
     hid_t fsp = H5Dget_space(dset);
     h5Check(fsp);
     int rank = H5Sget_simple_extent_ndims(fsp);
@@ -38,9 +40,10 @@ void dfl_h5_write_rows(hid_t dset, hid_t memtype, unsigned long long start, unsi
     h5Check(H5Sselect_hyperslab(fsp, H5S_SELECT_SET, off, NULL, cnt, NULL));
     hid_t msp = H5Screate_simple(rank, cnt, NULL);
     h5Check(msp);
-    h5Check(H5Dwrite(dset, memtype, msp, fsp, H5P_DEFAULT, data));
+    dfl_status s = h5CheckWrite(dset, H5Dwrite(dset, memtype, msp, fsp, H5P_DEFAULT, data));
     H5Sclose(msp);
     H5Sclose(fsp);
+    return s;
 }
 
 dfl_status dfl_h5_read_box(hid_t file, const char *msg, const char *name, hid_t memtype, int rank,
@@ -105,8 +108,8 @@ int64_t dfl_h5_contiguous_offset(hid_t file, const char *name) {
     return result;
 }
 
-void dfl_h5_attr_write_strings(hid_t obj, const char *name, const char *const *values, size_t n) {
-    if (H5Aexists(obj, name) > 0) h5Check(H5Adelete(obj, name));
+dfl_status dfl_h5_attr_write_strings(hid_t obj, const char *name, const char *const *values, size_t n) {
+    if (H5Aexists(obj, name) > 0) DFL_TRY(h5CheckWrite(obj, H5Adelete(obj, name)));
     size_t longest = 1;
     for (size_t i = 0; i < n; ++i)
         if (strlen(values[i]) + 1 > longest) longest = strlen(values[i]) + 1;
@@ -120,12 +123,16 @@ void dfl_h5_attr_write_strings(hid_t obj, const char *name, const char *const *v
     hid_t sp = H5Screate_simple(1, &d, NULL);
     h5Check(sp);
     hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    h5Check(a);
-    h5Check(H5Awrite(a, t, buf));
-    H5Aclose(a);
+    dfl_status s = h5CheckWrite(obj, a);
+    if (s == DFL_OK) {
+        s = h5CheckWrite(obj, H5Awrite(a, t, buf));
+        dfl_status c = h5CheckWrite(obj, H5Aclose(a));
+        if (s == DFL_OK) s = c;
+    }
     H5Sclose(sp);
     H5Tclose(t);
     free(buf);
+    return s;
 }
 
 void dfl_h5_strings_free(char **values, size_t n) {
@@ -272,6 +279,7 @@ long dfl_h5_attr_numeric_count(hid_t obj, const char *name) {
 
 typedef struct {
     hid_t dst;
+    dfl_status status; /* of the first refused write */
 } copy_ctx;
 
 static herr_t copy_one_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
@@ -283,14 +291,18 @@ static herr_t copy_one_attr(hid_t loc, const char *name, const H5A_info_t *info,
     hid_t sp = H5Aget_space(a);
     size_t bytes = H5Tget_size(t) * (size_t)H5Sget_simple_extent_npoints(sp);
     int vlen = H5Tis_variable_str(t) > 0 || H5Tdetect_class(t, H5T_VLEN) > 0;
+    dfl_status s = DFL_OK;
     if (!vlen) {
         void *buf = dfl_xcalloc(bytes ? bytes : 1, 1);
         h5Check(H5Aread(a, t, buf));
-        if (H5Aexists(c->dst, name) > 0) h5Check(H5Adelete(c->dst, name));
-        hid_t b = H5Acreate2(c->dst, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-        h5Check(b);
-        h5Check(H5Awrite(b, t, buf));
-        H5Aclose(b);
+        if (H5Aexists(c->dst, name) > 0) s = h5CheckWrite(c->dst, H5Adelete(c->dst, name));
+        hid_t b = s == DFL_OK ? H5Acreate2(c->dst, name, t, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        if (s == DFL_OK) s = h5CheckWrite(c->dst, b);
+        if (s == DFL_OK) {
+            s = h5CheckWrite(c->dst, H5Awrite(b, t, buf));
+            dfl_status cl = h5CheckWrite(c->dst, H5Aclose(b));
+            if (s == DFL_OK) s = cl;
+        }
         free(buf);
     } else if (H5Tget_class(t) == H5T_STRING) {
         /* Variable-length strings: copy through the strings reader. */
@@ -298,9 +310,9 @@ static herr_t copy_one_attr(hid_t loc, const char *name, const H5A_info_t *info,
         size_t n;
         if (dfl_h5_attr_read_strings(loc, "", name, &items, &n) == DFL_OK) {
             if (H5Sget_simple_extent_type(sp) == H5S_SCALAR && n == 1)
-                dfl_h5_attr_write_string(c->dst, name, items[0]);
+                s = dfl_h5_attr_write_string(c->dst, name, items[0]);
             else
-                dfl_h5_attr_write_strings(c->dst, name, (const char *const *)items, n);
+                s = dfl_h5_attr_write_strings(c->dst, name, (const char *const *)items, n);
             dfl_h5_strings_free(items, n);
         } else {
             dfl_clear_error();
@@ -309,11 +321,13 @@ static herr_t copy_one_attr(hid_t loc, const char *name, const H5A_info_t *info,
     H5Sclose(sp);
     H5Tclose(t);
     H5Aclose(a);
-    return 0;
+    c->status = s;
+    return s == DFL_OK ? 0 : 1; /* positive: stop iterating */
 }
 
-void dfl_h5_attr_copy_all(hid_t src, hid_t dst) {
-    copy_ctx c = {dst};
+dfl_status dfl_h5_attr_copy_all(hid_t src, hid_t dst) {
+    copy_ctx c = {dst, DFL_OK};
     hsize_t idx = 0;
     h5Check(H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, copy_one_attr, &c));
+    return c.status;
 }

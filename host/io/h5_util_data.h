@@ -12,13 +12,16 @@
 #include "h5_util.h"
 
 /* Create a contiguous dataset of `filetype` (e.g. H5T_IEEE_F32LE,
- * H5T_STD_U8LE) with the given dims, space allocated at creation. Returns
- * the open dataset id (close with H5Dclose). */
-hid_t dfl_h5_create_dataset(hid_t file, const char *name, hid_t filetype, int rank, const unsigned long long *dims);
+ * H5T_STD_U8LE) with the given dims, space allocated at creation. *dset is
+ * the open dataset id (close with H5Dclose). Writes report the system's
+ * refusal (a full disk) as DFL_EINTERNAL naming the file (h5CheckWrite). */
+DFL_H5_MUST_CHECK dfl_status dfl_h5_create_dataset(hid_t file, const char *name, hid_t filetype, int rank,
+                                                   const unsigned long long *dims, hid_t *dset);
 
 /* Write rows [start, start+rows) along the first axis of an open dataset
  * from `data` (memtype e.g. H5T_NATIVE_FLOAT). */
-void dfl_h5_write_rows(hid_t dset, hid_t memtype, unsigned long long start, unsigned long long rows, const void *data);
+DFL_H5_MUST_CHECK dfl_status dfl_h5_write_rows(hid_t dset, hid_t memtype, unsigned long long start,
+                                               unsigned long long rows, const void *data);
 
 /* Read the box start[i] .. start[i]+count[i] of dataset `name` into `out`
  * (converted to memtype). rank must equal the dataset's rank. */
@@ -35,7 +38,8 @@ dfl_status dfl_h5_dataset_type(hid_t file, const char *path_for_msg, const char 
 int64_t dfl_h5_contiguous_offset(hid_t file, const char *name);
 
 /* String-array attribute (fixed-length strings; h5py reads a list of str). */
-void dfl_h5_attr_write_strings(hid_t obj, const char *name, const char *const *values, size_t n);
+DFL_H5_MUST_CHECK dfl_status dfl_h5_attr_write_strings(hid_t obj, const char *name, const char *const *values,
+                                                       size_t n);
 /* Read a string attribute as a list: a string array gives its items, a
  * single string gives one item. *values is malloc'ed (free each item and
  * the array with dfl_h5_strings_free). */
@@ -53,6 +57,6 @@ void dfl_h5_strings_free(char **values, size_t n);
 long dfl_h5_attr_numeric_count(hid_t obj, const char *name);
 
 /* Copy every attribute of `src` object to `dst` (replacing same names). */
-void dfl_h5_attr_copy_all(hid_t src, hid_t dst);
+DFL_H5_MUST_CHECK dfl_status dfl_h5_attr_copy_all(hid_t src, hid_t dst);
 
 #endif

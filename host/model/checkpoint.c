@@ -27,49 +27,54 @@ void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     meta->data_mean = meta->data_std = NULL;
 }
 
-static void write_group(hid_t f, dfl_unet *m, const char *group, const float *dev) {
+static dfl_status write_group(hid_t f, dfl_unet *m, const char *group, const float *dev) {
     dfl_backend *be = dfl_unet_backend(m);
     size_t n = dfl_unet_num_params(m);
     float *host = dfl_xmalloc(n * sizeof(float));
     be->download(be, host, dev, n * sizeof(float));
-    for (int i = 0; i < dfl_unet_num_tensors(m); ++i) {
+    dfl_status s = DFL_OK;
+    for (int i = 0; s == DFL_OK && i < dfl_unet_num_tensors(m); ++i) {
         const dfl_param_info *t = dfl_unet_tensor(m, i);
         char name[160];
         snprintf(name, sizeof name, "/%s/%s", group, t->name);
         unsigned long long dims[4];
         for (int d = 0; d < t->rank; ++d) dims[d] = (unsigned long long)t->dims[d];
-        dfl_h5_write_float(f, name, t->rank, dims, host + t->offset);
+        s = dfl_h5_write_float(f, name, t->rank, dims, host + t->offset);
     }
     free(host);
+    return s;
+}
+
+static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, const dfl_ckpt_meta *meta) {
+    DFL_TRY(write_group(f, m, "params", dfl_unet_params(m)));
+    DFL_TRY(write_group(f, m, "ema", opt ? opt->ema : dfl_unet_params(m)));
+    if (opt) {
+        DFL_TRY(write_group(f, m, "adam_m", opt->m));
+        DFL_TRY(write_group(f, m, "adam_v", opt->v));
+    }
+    DFL_TRY(dfl_h5_attr_write_long(f, "format_version", DFL_CKPT_FORMAT_VERSION));
+    DFL_TRY(dfl_h5_attr_write_long(f, "step", meta->step));
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)meta->seed);
+    DFL_TRY(dfl_h5_attr_write_string(f, "seed", seed)); /* string: 64-bit key kept exactly */
+    DFL_TRY(dfl_h5_attr_write_long(f, "data_epoch", meta->data_epoch));
+    DFL_TRY(dfl_h5_attr_write_long(f, "data_position", meta->data_position));
+    DFL_TRY(dfl_h5_attr_write_long(f, "world_size", meta->world_size));
+    DFL_TRY(dfl_h5_attr_write_long(f, "optimizer_step", opt ? opt->step : 0));
+    DFL_TRY(dfl_h5_attr_write_string(f, "config", meta->config_text ? meta->config_text : ""));
+    DFL_TRY(dfl_h5_attr_write_long(f, "channels", meta->channels));
+    const char *per = meta->periodic_x && meta->periodic_y ? "xy" : meta->periodic_x ? "x" : meta->periodic_y ? "y" : "none";
+    DFL_TRY(dfl_h5_attr_write_string(f, "periodic", per));
+    DFL_TRY(dfl_h5_attr_write_doubles(f, "data_mean", meta->data_mean, (size_t)meta->channels));
+    return dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
 }
 
 dfl_status dfl_checkpoint_save(const char *path, dfl_unet *m, const dfl_optimizer *opt, const dfl_ckpt_meta *meta) {
     hid_t f;
     char tmp[4200];
     DFL_TRY(dfl_h5_atomic_begin(path, &f, tmp, sizeof tmp));
-    write_group(f, m, "params", dfl_unet_params(m));
-    if (opt) {
-        write_group(f, m, "ema", opt->ema);
-        write_group(f, m, "adam_m", opt->m);
-        write_group(f, m, "adam_v", opt->v);
-    } else {
-        write_group(f, m, "ema", dfl_unet_params(m));
-    }
-    dfl_h5_attr_write_long(f, "format_version", DFL_CKPT_FORMAT_VERSION);
-    dfl_h5_attr_write_long(f, "step", meta->step);
-    char seed[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)meta->seed);
-    dfl_h5_attr_write_string(f, "seed", seed); /* string: 64-bit key kept exactly */
-    dfl_h5_attr_write_long(f, "data_epoch", meta->data_epoch);
-    dfl_h5_attr_write_long(f, "data_position", meta->data_position);
-    dfl_h5_attr_write_long(f, "world_size", meta->world_size);
-    dfl_h5_attr_write_long(f, "optimizer_step", opt ? opt->step : 0);
-    dfl_h5_attr_write_string(f, "config", meta->config_text ? meta->config_text : "");
-    dfl_h5_attr_write_long(f, "channels", meta->channels);
-    const char *per = meta->periodic_x && meta->periodic_y ? "xy" : meta->periodic_x ? "x" : meta->periodic_y ? "y" : "none";
-    dfl_h5_attr_write_string(f, "periodic", per);
-    dfl_h5_attr_write_doubles(f, "data_mean", meta->data_mean, (size_t)meta->channels);
-    dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
+    dfl_status s = write_all(f, m, opt, meta);
+    if (s != DFL_OK) return dfl_h5_atomic_abort(f, tmp, path, s); /* `path` keeps the last good checkpoint */
     return dfl_h5_atomic_commit(f, tmp, path);
 }
 

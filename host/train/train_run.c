@@ -19,6 +19,7 @@
 #include "dynfill/train.h"
 #include "core/progress.h"
 #include "train_coverage_check.h"
+#include "run_dir.h"
 #include "train_run.h"
 
 static volatile sig_atomic_t g_stop_signal;
@@ -55,7 +56,9 @@ typedef struct {
     dfl_loader *loader, *val_loader;
     char ckpt_path[4096], metrics_path[4096];
     FILE *metrics;
-    long step; /* optimiser steps done */
+    int lock_fd;     /* RUN_DIR/.lock held by rank 0, else -1 */
+    long step;       /* optimiser steps done */
+    long saved_step; /* step of the checkpoint in ckpt_path, -1 if none */
     int field_h, field_w;
     int periodic_x, periodic_y; /* whole-field axes, what the checkpoint records for imputation */
 } train_run;
@@ -76,7 +79,19 @@ static dfl_status save_checkpoint(train_run *r) {
     meta.periodic_y = r->periodic_y;
     dfl_status s = dfl_checkpoint_save(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), &meta);
     dfl_ckpt_meta_free(&meta);
-    return s;
+    if (s == DFL_OK) {
+        r->saved_step = r->step;
+        return DFL_OK;
+    }
+    /* e.g. a full disk: the run stops; the last good checkpoint is untouched */
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", dfl_last_error());
+    dfl_clear_error();
+    if (r->saved_step >= 0)
+        return dfl_fail(
+            s, "%s; stopped at step %ld without its checkpoint; %s of step %ld is intact (continue with --resume)", msg,
+            r->step, r->ckpt_path, r->saved_step);
+    return dfl_fail(s, "%s; stopped at step %ld with no checkpoint written", msg, r->step);
 }
 
 /* Writes one record to RUN_DIR/metrics.jsonl (rank 0) and deletes it. A
@@ -116,14 +131,17 @@ static const char *periodic_name(int x, int y) { return x && y ? "xy" : x ? "x" 
 
 static dfl_status setup(train_run *r) {
     const dfl_train_run_opts *a = &r->args;
+    if (a->resume && a->force) return dfl_fail(DFL_EUSAGE, "--resume and --force exclude each other");
     DFL_TRY(make_dir(a->out_dir));
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/ckpt.h5", a->out_dir);
     snprintf(r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", a->out_dir);
     dfl_ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
     if (a->resume) {
-        if (access(r->ckpt_path, F_OK) != 0)
+        if (access(r->ckpt_path, F_OK) != 0) {
+            DFL_TRY(dfl_run_dir_probe(a->out_dir)); /* a run in progress that has not saved yet */
             return dfl_fail(DFL_EUSAGE, "%s: no checkpoint to resume from", r->ckpt_path);
+        }
         DFL_TRY(dfl_checkpoint_read_meta(r->ckpt_path, &meta));
         dfl_config_defaults(&r->cfg);
         dfl_status s = dfl_config_parse_text(meta.config_text, r->ckpt_path, &r->cfg);
@@ -141,7 +159,18 @@ static dfl_status setup(train_run *r) {
         dfl_ckpt_meta_free(&meta);
         return dfl_fail(DFL_EUSAGE, "no dataset: set data.path in the config or pass --data");
     }
-    dfl_status s = dfl_method_params_from_config(&r->cfg, &r->method);
+    /* the run directory is claimed before anything is loaded (rank 0 writes) */
+    r->comm = dfl_comm_create(r->cfg.dist_comm, r->cfg.dist_bucket_mb);
+    if (!r->comm) {
+        dfl_ckpt_meta_free(&meta);
+        return DFL_EUSAGE;
+    }
+    dfl_status s = DFL_OK;
+    if (r->comm->rank == 0) {
+        s = dfl_run_dir_lock(a->out_dir, &r->lock_fd);
+        if (s == DFL_OK && !a->resume) s = dfl_run_dir_fresh(a->out_dir, r->ckpt_path, a->force);
+    }
+    if (s == DFL_OK) s = dfl_method_params_from_config(&r->cfg, &r->method);
     if (s == DFL_OK) {
         char unused[128];
         dfl_method_params_unused(&r->method, unused, sizeof unused);
@@ -174,11 +203,6 @@ static dfl_status setup(train_run *r) {
 
     dfl_precision prec;
     if (dfl_precision_parse("train.precision", r->cfg.precision, &prec) != DFL_OK) {
-        dfl_ckpt_meta_free(&meta);
-        return DFL_EUSAGE;
-    }
-    r->comm = dfl_comm_create(r->cfg.dist_comm, r->cfg.dist_bucket_mb);
-    if (!r->comm) {
         dfl_ckpt_meta_free(&meta);
         return DFL_EUSAGE;
     }
@@ -230,6 +254,7 @@ static dfl_status setup(train_run *r) {
         s = dfl_checkpoint_load(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), 0);
         if (s == DFL_OK) s = dfl_loader_set_cursor(r->loader, (dfl_loader_cursor){meta.data_epoch, meta.data_position});
         r->step = meta.step;
+        r->saved_step = meta.step;
         if (s == DFL_OK && meta.world_size != r->comm->world && r->comm->rank == 0)
             dfl_info("resuming a %d-rank run on %d ranks: the data stream continues from the saved cursor",
                      meta.world_size, r->comm->world);
@@ -343,12 +368,15 @@ static void teardown(train_run *r) {
     dfl_backend_destroy(r->be);
     dfl_comm_destroy(r->comm);
     dfl_dataset_close(r->ds);
+    dfl_run_dir_unlock(r->lock_fd);
 }
 
 dfl_status dfl_train_run(const dfl_train_run_opts *opts) {
     train_run r;
     memset(&r, 0, sizeof r);
     r.args = *opts;
+    r.lock_fd = -1;
+    r.saved_step = -1;
     if (r.args.quiet) dfl_set_quiet(1);
     install_signal_handlers();
     dfl_status s = setup(&r);

@@ -36,7 +36,10 @@ typedef struct {
 void dfl_ckpt_meta_set_norm(dfl_ckpt_meta *meta, int channels, const double *mean, const double *std);
 void dfl_ckpt_meta_free(dfl_ckpt_meta *meta);
 
-/* opt may be NULL (then /ema holds the raw weights and adam moments are zero). */
+/* opt may be NULL (then /ema holds the raw weights and adam moments are zero).
+ * Written to a temporary file, fsynced and renamed over `path`; a write the
+ * system refuses (a full disk) gives DFL_EINTERNAL "<path>: <reason>", the
+ * temporary file removed and `path` as it was. */
 dfl_status dfl_checkpoint_save(const char *path, dfl_unet *m, const dfl_optimizer *opt, const dfl_ckpt_meta *meta);
 /* Reads only the attributes (to build the model before loading). */
 dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta);

@@ -187,11 +187,13 @@ dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const f
 /* Record how the prediction was made (root attribute `method`, e.g.
  * "diffusion K=10 steps=1" or "harmonic"); has_spread = 0 drops /std (a
  * baseline has no uncertainty). Call before the first dfl_pred_write. */
-void dfl_pred_set_method(dfl_pred_writer *w, const char *method, int has_spread);
+dfl_status dfl_pred_set_method(dfl_pred_writer *w, const char *method, int has_spread);
 /* Commit (atomic rename). DFL_EINTERNAL if some rows were never written.
- * Frees the writer either way. */
+ * Frees the writer either way. Writes the system refuses (a full disk)
+ * fail with DFL_EINTERNAL naming the path and the reason. */
 dfl_status dfl_pred_close(dfl_pred_writer *w);
-/* Discard: remove the temporary file and free. */
+/* Discard: remove the temporary file and free (after a refused write, the
+ * recorded message then names the prediction path). */
 void dfl_pred_abort(dfl_pred_writer *w);
 
 #ifdef __cplusplus

@@ -35,9 +35,9 @@ static void write_pred(const char *name, const float *pred, int mask_channels, c
     hid_t f;
     DFL_ASSERT(dfl_h5_create(path_of(name), &f) == DFL_OK);
     const unsigned long long d[4] = {2, 2, 2, 2}, md[4] = {2, (unsigned long long)mask_channels, 2, 2};
-    dfl_h5_write_float(f, "/pred", 4, d, pred);
-    if (with_mask) dfl_h5_write_u8(f, "/mask", 4, md, mask);
-    dfl_h5_attr_write_string(f, "method", "test");
+    CHECK(dfl_h5_write_float(f, "/pred", 4, d, pred) == DFL_OK);
+    if (with_mask) CHECK(dfl_h5_write_u8(f, "/mask", 4, md, mask) == DFL_OK);
+    CHECK(dfl_h5_attr_write_string(f, "method", "test") == DFL_OK);
     H5Fclose(f);
 }
 
@@ -47,11 +47,11 @@ static void write_truth(const char *name, const unsigned long long *dims, const 
     size_t count = 1;
     for (int i = 0; i < 4; ++i) count *= dims[i];
     float *zero = calloc(count, sizeof *zero);
-    dfl_h5_write_float(f, "/truth", 4, dims, zero);
+    CHECK(dfl_h5_write_float(f, "/truth", 4, dims, zero) == DFL_OK);
     free(zero);
-    dfl_h5_attr_write_string(f, "channels", "u, v");
-    dfl_h5_attr_write_string(f, "periodic", "none");
-    if (lat) dfl_h5_attr_write_doubles(f, "lat", lat, nlat);
+    CHECK(dfl_h5_attr_write_string(f, "channels", "u, v") == DFL_OK);
+    CHECK(dfl_h5_attr_write_string(f, "periodic", "none") == DFL_OK);
+    if (lat) CHECK(dfl_h5_attr_write_doubles(f, "lat", lat, nlat) == DFL_OK);
     H5Fclose(f);
 }
 
@@ -158,8 +158,8 @@ static void test_json_null(void) {
     DFL_ASSERT(dfl_h5_create(path_of("truth_names.h5"), &f) == DFL_OK);
     const unsigned long long d[4] = {2, 2, 2, 2};
     float zero[16] = {0};
-    dfl_h5_write_float(f, "/truth", 4, d, zero);
-    dfl_h5_attr_write_string(f, "channels", "a\"b, c\\d");
+    CHECK(dfl_h5_write_float(f, "/truth", 4, d, zero) == DFL_OK);
+    CHECK(dfl_h5_attr_write_string(f, "channels", "a\"b, c\\d") == DFL_OK);
     H5Fclose(f);
 
     dfl_pred_input in;
@@ -276,15 +276,15 @@ static void test_bad_inputs(void) {
     const unsigned long long m3[4] = {2, 3, 2, 2};
     unsigned char ones[24];
     memset(ones, 1, sizeof ones);
-    dfl_h5_write_float(f, "/pred", 4, d, k_pred);
-    dfl_h5_write_u8(f, "/mask", 4, m3, ones);
+    CHECK(dfl_h5_write_float(f, "/pred", 4, d, k_pred) == DFL_OK);
+    CHECK(dfl_h5_write_u8(f, "/mask", 4, m3, ones) == DFL_OK);
     H5Fclose(f);
     expect_exit2(path_of("pred_m3.h5"), path_of("truth.h5"), "pred_m3.h5", "/mask");
 
     /* rank-3 /pred */
     DFL_ASSERT(dfl_h5_create(path_of("pred_r3.h5"), &f) == DFL_OK);
     const unsigned long long r3[3] = {2, 2, 4};
-    dfl_h5_write_float(f, "/pred", 3, r3, k_pred);
+    CHECK(dfl_h5_write_float(f, "/pred", 3, r3, k_pred) == DFL_OK);
     H5Fclose(f);
     expect_exit2(path_of("pred_r3.h5"), path_of("truth.h5"), "pred_r3.h5", "4 dimensions");
 

@@ -327,12 +327,12 @@ static void test_fields(void) {
     hid_t f;
     const unsigned long long d[4] = {2, 2, 8, 8}, md[4] = {2, 1, 8, 8};
     DFL_ASSERT(dfl_h5_create(path_of("p.h5"), &f) == DFL_OK);
-    dfl_h5_write_float(f, "/pred", 4, d, pred);
-    dfl_h5_write_float(f, "/std", 4, d, std);
-    dfl_h5_write_u8(f, "/mask", 4, md, mask);
+    CHECK(dfl_h5_write_float(f, "/pred", 4, d, pred) == DFL_OK);
+    CHECK(dfl_h5_write_float(f, "/std", 4, d, std) == DFL_OK);
+    CHECK(dfl_h5_write_u8(f, "/mask", 4, md, mask) == DFL_OK);
     H5Fclose(f);
     DFL_ASSERT(dfl_h5_create(path_of("t.h5"), &f) == DFL_OK);
-    dfl_h5_write_float(f, "/truth", 4, d, truth);
+    CHECK(dfl_h5_write_float(f, "/truth", 4, d, truth) == DFL_OK);
     H5Fclose(f);
 
     int w = 0, h = 0;
@@ -400,8 +400,8 @@ static void test_fields(void) {
     /* five panels vs four without /std: narrower figure */
     int w4 = 0, h4 = 0;
     DFL_ASSERT(dfl_h5_create(path_of("p_nostd.h5"), &f) == DFL_OK);
-    dfl_h5_write_float(f, "/pred", 4, d, pred);
-    dfl_h5_write_u8(f, "/mask", 4, md, mask);
+    CHECK(dfl_h5_write_float(f, "/pred", 4, d, pred) == DFL_OK);
+    CHECK(dfl_h5_write_u8(f, "/mask", 4, md, mask) == DFL_OK);
     H5Fclose(f);
     CHECK(dfl_plot_fields(path_of("p_nostd.h5"), path_of("t.h5"), 0, 0, path_of("f4.png"), &w4, &h4) == DFL_OK);
     CHECK(h4 == h && w4 == 1396);
