@@ -162,7 +162,8 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
         be->upload(be, im->d_x, obs, numel * sizeof(float));
         DFL_TRY(ensemble_x0(im, n, K, c, h, w, mask_c, mask, o->t_eps, 0, 0, o->seed, 0, sample_offset));
     } else {
-        /* multi-step sampler on ts = linspace(1, t_eps, S+1); the last step is the K-ensemble */
+        /* multi-step sampler: network passes at t_k = linspace(1, t_eps, S), the last (at t_eps, as the single
+         * step) is the K-ensemble; contexts are drawn from M at every step (docs/method.md, "Multi-step sampler") */
         int S = o->steps;
         float *x = dfl_xmalloc(numel * sizeof(float)), *x0 = dfl_xmalloc(numel * sizeof(float));
         float a1 = dfl_vp_alpha(1.0f), s1 = dfl_vp_sigma(1.0f);
@@ -173,12 +174,11 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
         }
         dfl_status s = DFL_OK;
         for (int st = 0; st < S && s == DFL_OK; ++st) {
-            float ts = 1.0f + (o->t_eps - 1.0f) * (float)st / (float)S;
-            float tt = 1.0f + (o->t_eps - 1.0f) * (float)(st + 1) / (float)S;
             int last = st == S - 1;
+            float ts = last ? o->t_eps : 1.0f + (o->t_eps - 1.0f) * (float)st / (float)(S - 1);
+            float tt = st + 1 == S - 1 ? o->t_eps : 1.0f + (o->t_eps - 1.0f) * (float)(st + 1) / (float)(S - 1);
             be->upload(be, im->d_x, x, numel * sizeof(float));
-            /* the first step's context comes from the observation mask; afterwards every entry holds a state */
-            s = ensemble_x0(im, n, last ? K : 1, c, h, w, mask_c, mask, ts, 1, st > 0, o->seed, (uint32_t)(st + 1),
+            s = ensemble_x0(im, n, last ? K : 1, c, h, w, mask_c, mask, ts, 1, 0, o->seed, (uint32_t)(st + 1),
                             sample_offset);
             if (s != DFL_OK || last) break;
             be->download(be, x0, im->d_mean, numel * sizeof(float));

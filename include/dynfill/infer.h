@@ -1,7 +1,7 @@
-/* Inference (DESIGN.md §1): imputation with a trained model: single-step K-ensemble
- * at t = t_eps, batched as N*K network rows, or the multi-step sampler
- * (DDIM or the reference's x0 update) whose last step is a K-ensemble;
- * plus the classical baselines for comparison. */
+/* Inference (docs/design.md, "The method"): imputation with a trained model: single-step
+ * K-ensemble at t = t_eps, batched as N*K network rows, or the multi-step sampler
+ * (DDIM or the reference's x0 update) whose last step is that K-ensemble
+ * (docs/method.md, "Multi-step sampler"); plus the classical baselines for comparison. */
 #ifndef DYNFILL_INFER_H
 #define DYNFILL_INFER_H
 
@@ -17,7 +17,7 @@ extern "C" {
 
 typedef struct {
     int K;          /* context draws per sample */
-    int steps;      /* 1: single step at t_eps; > 1: multi-step sampler */
+    int steps;      /* 1: single step at t_eps; > 1: multi-step sampler, passes at linspace(1, t_eps, steps) */
     int ddim;       /* multi-step update: 1 DDIM, 0 the reference's x0 update */
     float t_eps;
     uint64_t seed;
