@@ -154,11 +154,11 @@ grep -q "valid: yes" info1.out || bad "info: $(cat info1.out)"
 
 # --- the benchmarks take both forms (their timings differ run to run: compare what the options set)
 run_ok bio "$DYNFILL" bench io --gb=0.001 --seconds 0.1 --size=16 --channels 2 --batch=8 --json
-grep -q '"batch": 8, .*"c": 2, "h": 16, "w": 16' bio.out || bad "bench io: options not honoured: $(cat bio.out)"
+grep -q '"batch":8,.*"c":2,"h":16,"w":16' bio.out || bad "bench io: options not honoured: $(cat bio.out)"
 run_ok bk "$DYNFILL" bench kernels --backend=cpu --n 1 --size=8 --channels=8 --params 1024 --iters=1 --reps 1 --json
-grep -q '"iters": 1, "reps": 1' bk.out || bad "bench kernels: options not honoured: $(head -1 bk.out)"
+grep -q '"iters":1,"reps":1' bk.out || bad "bench kernels: options not honoured: $(head -1 bk.out)"
 run_ok bi "$DYNFILL" bench impute --json --base=8 --mult 1 --nres=1 --size=12x8 --n=2 -K2 --reps=1 --warmup 0
-grep -q '"K": 2,' bi.out && grep -q '"H": 12, "W": 8' bi.out || bad "bench impute: options not honoured: $(cat bi.out)"
+grep -q '"K":2,' bi.out && grep -q '"H":12,"W":8' bi.out || bad "bench impute: options not honoured: $(cat bi.out)"
 
 # --- help: stdout, exit 0, nothing on stderr
 for cmd in gen mask import info coverage train impute eval plot forward bench "bench train" "bench impute" \
