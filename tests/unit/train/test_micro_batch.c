@@ -118,7 +118,6 @@ static run_result train(dfl_backend *be, int micro, unsigned long long seed, int
     dfl_trainer *tr = NULL;
     if (dfl_unet_create(be, &uc, &model) != DFL_OK) return r;
     dfl_unet_init_params(model, 1234);
-    fs.grads = dfl_unet_grads(model);
     fs.tiled = 1;
     if (dfl_trainer_create(be, model, comm, &cfg, &mp, BATCH, C, H, W, 1, &tr) != DFL_OK) {
         fprintf(stderr, "trainer: %s\n", dfl_last_error());
@@ -126,6 +125,7 @@ static run_result train(dfl_backend *be, int micro, unsigned long long seed, int
         dfl_comm_destroy(single);
         return r;
     }
+    fs.grads = dfl_unet_grads(model); /* allocated by the trainer's (first training) plan */
     float *obs = dfl_xmalloc((size_t)BATCH * C * H * W * sizeof(float));
     uint8_t *mask = dfl_xmalloc((size_t)BATCH * H * W);
     r.ok = 1;
