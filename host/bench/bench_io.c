@@ -1,5 +1,5 @@
 /* `dynfill bench io`: data loader throughput from the page cache
- * (DESIGN.md §6; target >= 1 GB/s). Without --data it writes a synthetic
+ * (docs/design.md, "Distributed training"; target >= 1 GB/s). Without --data it writes a synthetic
  * dataset of --gb gigabytes to the temporary directory first (removed
  * afterwards unless --keep), then drives the loader (shuffled, with the
  * prefetch thread) for --seconds and reports GB/s of file data delivered

@@ -1,4 +1,4 @@
-/* `dynfill eval --pred pred.h5 --truth truth.h5 [--json]` (DESIGN.md §5,
+/* `dynfill eval --pred pred.h5 --truth truth.h5 [--json]` (docs/design.md, "Command line",
  * docs/eval.md): MSE / RMSE of a prediction on missing and on all entries,
  * per channel and overall, latitude-weighted when latitudes are present. */
 #include <stdio.h>

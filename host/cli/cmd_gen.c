@@ -1,5 +1,5 @@
 /* `dynfill gen`: ground-truth fields from physical simulations
- * (DESIGN.md §5). The truth file holds /truth float32 [N, C, H, W] (C =
+ * (docs/design.md, "Command line"). The truth file holds /truth float32 [N, C, H, W] (C =
  * --frames consecutive frames stacked as channels) and the attributes
  * channels, periodic, source and the generator parameters.
  *

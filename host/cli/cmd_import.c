@@ -1,7 +1,7 @@
 /* `dynfill import`: NetCDF (classic, NetCDF-4; ERA5 as downloaded) or
  * plain HDF5 arrays with NaN / fill values as missing -> a dynfill dataset
  * (/obs, /mask, mean/std of valid entries) or, with --truth, a truth file
- * (DESIGN.md §4). */
+ * (docs/design.md, "Files"). */
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* `dynfill impute`: fill the missing entries of a dataset with a trained
  * model (K-ensemble, single or multi-step) or a classical baseline, and
- * write /pred, /std and /mask (DESIGN.md §4, §5). */
+ * write /pred, /std and /mask (docs/design.md, "Files" and "Command line"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* `dynfill info FILE.h5`: datasets with shapes and types, root attributes,
  * and for an observed dataset its validation result and observed fraction
- * per channel (DESIGN.md §5). Works on dataset, truth, prediction and
+ * per channel (docs/design.md, "Command line"). Works on dataset, truth, prediction and
  * checkpoint files. */
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* `dynfill mask`: draw observation masks over a truth file and write the
- * observed dataset (DESIGN.md §4-§5): /obs (truth where observed, 0
+ * observed dataset (docs/design.md, "Files" and "Command line"): /obs (truth where observed, 0
  * elsewhere) and /mask, with channels, periodic, source, lat/lon copied
  * from the truth file, mask_pattern, mask_seed and mean/std of the
  * observed entries. The truth itself is never copied into the output. */

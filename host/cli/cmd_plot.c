@@ -1,4 +1,4 @@
-/* `dynfill plot` (DESIGN.md §5, docs/eval.md): a PNG of one sample of a
+/* `dynfill plot` (docs/design.md, "Command line", docs/eval.md): a PNG of one sample of a
  * prediction next to the truth, or the loss curve of a training run. */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* dynfill command-line entry point: dispatches to the subcommands of
- * DESIGN.md §5 (host/cli/cli.h). */
+ * docs/design.md, "Command line" (host/cli/cli.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Streaming training loader (include/dynfill/data.h, DESIGN.md §6): a
+/* Streaming training loader (include/dynfill/data.h, docs/design.md, "Distributed training"): a
  * rank's shard of a Philox-shuffled stream of samples, random crops, and a
  * prefetch thread that fills the next batch while the caller trains on the
  * current one (two buffers). Samples are read one at a time (pread of a

@@ -1,5 +1,5 @@
 /* Prediction files: /pred, /std, /mask in the data's units with the
- * source dataset's attributes (include/dynfill/data.h, DESIGN.md §4). */
+ * source dataset's attributes (include/dynfill/data.h, docs/design.md, "Files"). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Colour maps (host/plot_colormap.h): piecewise-linear in RGB between
+/* Colour maps (host/plot/plot_colormap.h): piecewise-linear in RGB between
  * hand-picked control points, sampled into 256-entry tables. The
  * sequential map's lightness rises monotonically so ordering reads the
  * same in colour and in grey. */

@@ -1,6 +1,6 @@
 /* Colour maps for field plots: perceptually ordered sequential maps and a
  * diverging one, each a 257-entry table interpolated from a few control
- * points (host/plot_colormap.c). */
+ * points (host/plot/plot_colormap.c). */
 #ifndef DYNFILL_HOST_PLOT_COLORMAP_H
 #define DYNFILL_HOST_PLOT_COLORMAP_H
 

@@ -1,4 +1,4 @@
-/* Axis tick positions (host/plot.h). */
+/* Axis tick positions (host/plot/plot_figures.h). */
 #include <math.h>
 
 #include "plot_figures.h"

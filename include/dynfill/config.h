@@ -1,5 +1,5 @@
 /* Experiment configuration: INI file (libinih) with sections [data]
- * [model] [method] [train] [infer] [dist] (DESIGN.md §5). Unknown sections
+ * [model] [method] [train] [infer] [dist] (docs/design.md, "Command line"). Unknown sections
  * or keys and malformed values are errors naming the file and line;
  * `--set section.key=value` overrides any key after the file is read.
  * dfl_config_to_text writes every key back in INI form (stored in
@@ -22,7 +22,7 @@ typedef struct dfl_config_s {
     double val_fraction; /* held-out fraction of samples (incomplete, query-only loss) */
     int patch;           /* training crop size (0 = whole field) */
 
-    /* [model] dfl-unet v1, DESIGN §3 */
+    /* [model] dfl-unet v1, docs/design.md, "The network: dfl-unet v1" */
     int base;
     int mult[DFL_MAX_LEVELS];
     int levels; /* number of entries in mult */
@@ -30,7 +30,7 @@ typedef struct dfl_config_s {
     int attention;
     char periodic[8]; /* none|x|y|xy|auto (auto: from the dataset's attribute) */
 
-    /* [method] DESIGN §1 */
+    /* [method] docs/design.md, "The method" */
     char strategy[16]; /* pixel|block|empirical|missdiff|ambient */
     double context_ratio, query_ratio;
     char query[16];    /* independent|complement|observed ("" = strategy default) */
@@ -67,7 +67,7 @@ typedef struct dfl_config_s {
     double dist_bucket_mb;
 } dfl_config;
 
-/* Defaults: the [ref] values of DESIGN §1 and a small CPU-sized network. */
+/* Defaults: the [ref] values of docs/design.md, "The method" and a small CPU-sized network. */
 void dfl_config_defaults(dfl_config *cfg);
 /* Read `path` (NULL: defaults only), then apply `nset` overrides of the
  * form "section.key=value". */

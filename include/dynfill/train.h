@@ -1,4 +1,4 @@
-/* One training step of DESIGN.md §1 on a backend, and the full `dynfill
+/* One training step of docs/design.md, "The method" on a backend, and the full `dynfill
  * train` run (data, checkpoints, metrics, signals).
  *
  * Step: plan (t ~ U(t_eps, 1), block / partner choices) on the host from
