@@ -54,11 +54,7 @@ static void type_name(hid_t t, char *buf, size_t len) {
 static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *data) {
     if (info->type != H5O_TYPE_DATASET) return 0;
     entry_list *l = data;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 64;
-        l->items = realloc(l->items, l->cap * sizeof *l->items);
-        if (!l->items) DFL_PANIC("out of memory");
-    }
+    l->items = dfl_xgrow(l->items, &l->cap, l->n + 1, sizeof *l->items);
     entry *e = &l->items[l->n++];
     memset(e, 0, sizeof *e);
     snprintf(e->name, sizeof e->name, "/%s", name);

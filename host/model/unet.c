@@ -112,7 +112,8 @@ struct dfl_unet {
     dfl_backend *be;
     dfl_unet_config cfg;
     dfl_param_info *tensors;
-    int ntensors, cap;
+    int ntensors;
+    size_t cap;
     size_t nparams;
     float *params, *grads;
     net_params np;
@@ -149,11 +150,7 @@ struct dfl_unet {
 /* parameters                                                          */
 
 static int add_param(dfl_unet *m, const char *name, int rank, int d0, int d1, int d2, int d3) {
-    if (m->ntensors == m->cap) {
-        m->cap = m->cap ? 2 * m->cap : 64;
-        m->tensors = realloc(m->tensors, (size_t)m->cap * sizeof *m->tensors);
-        if (!m->tensors) DFL_PANIC("out of memory");
-    }
+    m->tensors = dfl_xgrow(m->tensors, &m->cap, (size_t)m->ntensors + 1, sizeof *m->tensors);
     dfl_param_info *t = &m->tensors[m->ntensors];
     memset(t, 0, sizeof *t);
     NAMEF(t->name, "%s", name);

@@ -17,7 +17,7 @@ dfl_status dfl_plot_fields(const char *pred_path, const char *truth_path, int in
 
 /* A series of (step, value) points, steps strictly increasing. */
 typedef struct {
-    int count, capacity;
+    size_t count, capacity;
     double *step, *value;
 } dfl_series;
 

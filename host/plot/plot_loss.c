@@ -29,7 +29,7 @@ static double py_of(const axes *a, double value) {
 }
 
 static void extend(const dfl_series *s, double *xmin, double *xmax, double *vmin, double *vmax) {
-    for (int i = 0; i < s->count; ++i) {
+    for (size_t i = 0; i < s->count; ++i) {
         *xmin = fmin(*xmin, s->step[i]);
         *xmax = fmax(*xmax, s->step[i]);
         *vmin = fmin(*vmin, s->value[i]);
@@ -50,11 +50,11 @@ static void draw_series(cairo_t *cr, const axes *a, const dfl_series *s, uint32_
         cairo_set_line_width(cr, width);
         cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
         cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
-        for (int i = 0; i < s->count; ++i) cairo_line_to(cr, px_of(a, s->step[i]), py_of(a, s->value[i]));
+        for (size_t i = 0; i < s->count; ++i) cairo_line_to(cr, px_of(a, s->step[i]), py_of(a, s->value[i]));
         cairo_stroke(cr);
     }
     if (dots || s->count == 1)
-        for (int i = 0; i < s->count; ++i) disc(cr, px_of(a, s->step[i]), py_of(a, s->value[i]), 3.0, col);
+        for (size_t i = 0; i < s->count; ++i) disc(cr, px_of(a, s->step[i]), py_of(a, s->value[i]), 3.0, col);
 }
 
 /* A dashed 1-pixel grid line through pixel row y (horizontal) or column x. */

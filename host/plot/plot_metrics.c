@@ -23,12 +23,9 @@ void dfl_series_free(dfl_series *s) {
 
 void dfl_series_push(dfl_series *s, double step, double value) {
     while (s->count > 0 && s->step[s->count - 1] >= step) --s->count;
-    if (s->count == s->capacity) {
-        s->capacity = s->capacity ? 2 * s->capacity : 256;
-        s->step = realloc(s->step, (size_t)s->capacity * sizeof *s->step);
-        s->value = realloc(s->value, (size_t)s->capacity * sizeof *s->value);
-        if (!s->step || !s->value) DFL_PANIC("out of memory");
-    }
+    size_t value_cap = s->capacity;
+    s->step = dfl_xgrow(s->step, &s->capacity, s->count + 1, sizeof *s->step);
+    s->value = dfl_xgrow(s->value, &value_cap, s->count + 1, sizeof *s->value);
     s->step[s->count] = step;
     s->value[s->count] = value;
     ++s->count;
