@@ -41,6 +41,7 @@ static const key_spec k_keys[] = {
     {"method", "grid", K_GRID, F(grid_h), 0, NULL, 1, 1024},
     NUM("method", "hide", K_INT, hide, 0, 1 << 20),
     NUM("method", "delta", K_DOUBLE, delta, 0, 1),
+    NUM("method", "lat_weight", K_BOOL, lat_weight, 0, 1),
     NUM("train", "steps", K_LONG, steps, 0, 1e15),
     NUM("train", "batch", K_INT, batch, 1, 1 << 20),
     NUM("train", "micro_batch", K_INT, micro_batch, 0, 1 << 20),

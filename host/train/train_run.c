@@ -119,6 +119,7 @@ static dfl_status validate(train_run *r, double *val_loss) {
         dfl_batch batch;
         DFL_TRY(dfl_loader_next(r->val_loader, &batch));
         double s = 0, c = 0;
+        dfl_trainer_set_crop_rows(r->tr, batch.crop_y, batch.b);
         DFL_TRY(dfl_trainer_eval(r->tr, batch.obs, batch.mask, batch.b, 0x7FFFFF00L + b, 1, &s, &c));
         sum += s;
         count += c;
@@ -232,6 +233,13 @@ static dfl_status setup(train_run *r) {
         s = dfl_trainer_create(r->be, r->model, r->comm, &r->cfg, &r->method, r->cfg.batch, r->info->c, r->field_h,
                                r->field_w, r->info->mask_c, &r->tr);
     }
+    if (s == DFL_OK && r->cfg.lat_weight) {
+        if (!r->info->lat)
+            s = dfl_fail(DFL_EUSAGE, "method.lat_weight = true needs latitudes, and %s has no 'lat' attribute",
+                         r->cfg.data_path);
+        else
+            s = dfl_trainer_set_latitudes(r->tr, r->info->lat, r->info->h);
+    }
     dfl_loader_config lc;
     dfl_loader_config_default(&lc);
     lc.batch = r->cfg.batch;
@@ -310,6 +318,7 @@ static dfl_status loop(train_run *r) {
         dfl_batch batch;
         if ((s = dfl_loader_next(r->loader, &batch)) != DFL_OK) break;
         dfl_step_stats st;
+        dfl_trainer_set_crop_rows(r->tr, batch.crop_y, batch.b);
         if ((s = dfl_trainer_step(r->tr, batch.obs, batch.mask, r->step, &st)) != DFL_OK) break;
         r->step++;
         loss_acc += st.loss;

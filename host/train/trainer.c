@@ -26,6 +26,12 @@ struct dfl_trainer {
     /* overlap of the gradient sum with backward: [ready, launched) is final but not yet begun */
     size_t ready, launched, bucket_elems;
     int hook_armed; /* only the backward of the last micro-batch begins sums */
+    /* latitude weighting (method.lat_weight): weight of each field row, the
+     * crop row of each sample of the next batch, the [batch, h] weights */
+    float *field_row_weight;
+    int field_h;
+    int *crop_y;
+    float *h_row_weight, *d_row_weight;
 };
 
 /* Gradient-ready hook: begin the sum of the final range once it holds a bucket
@@ -114,6 +120,10 @@ void dfl_trainer_destroy(dfl_trainer *tr) {
     be->free(be, tr->d_query);
     be->free(be, tr->d_qcount);
     free(tr->h_qcount);
+    if (tr->d_row_weight) be->free(be, tr->d_row_weight);
+    free(tr->h_row_weight);
+    free(tr->field_row_weight);
+    free(tr->crop_y);
     free(tr);
 }
 
@@ -196,6 +206,7 @@ static double query_mse(dfl_trainer *tr, int off, int n, double denom, float *gr
     q.x_obs = tr->d_obs + px * tr->c;
     q.query = tr->d_query + px * tr->c;
     q.denom = denom;
+    q.row_weight = tr->d_row_weight ? tr->d_row_weight + (size_t)off * tr->h : NULL;
     q.grad = grad;
     q.sum_sq = sum_sq;
     q.count = count;
@@ -206,8 +217,44 @@ static double query_mse(dfl_trainer *tr, int off, int n, double denom, float *gr
  * keyed exactly as without micro-batches; forward and backward run per
  * micro-batch and the gradients add up, so splitting changes only the
  * summation order. The gradient sum across ranks follows the last one. */
+/* The [n, h] row weights of the batch's samples from their crop rows (a
+ * crop of h rows starting at crop_y[i] of the field). */
+static void upload_row_weights(dfl_trainer *tr, int n) {
+    if (!tr->field_row_weight) return;
+    for (int i = 0; i < n; ++i) {
+        const int y0 = tr->crop_y ? tr->crop_y[i] : 0;
+        DFL_ASSERT(y0 >= 0 && y0 + tr->h <= tr->field_h);
+        memcpy(tr->h_row_weight + (size_t)i * tr->h, tr->field_row_weight + y0, sizeof(float) * (size_t)tr->h);
+    }
+    tr->be->upload(tr->be, tr->d_row_weight, tr->h_row_weight, sizeof(float) * (size_t)n * tr->h);
+}
+
+dfl_status dfl_trainer_set_latitudes(dfl_trainer *tr, const double *lat, int field_h) {
+    if (field_h < tr->h) return dfl_fail(DFL_EINTERNAL, "latitudes of %d rows for %d-row fields", field_h, tr->h);
+    double mean = 0;
+    for (int y = 0; y < field_h; ++y) mean += fmax(0.0, cos(lat[y] * M_PI / 180.0));
+    mean /= field_h;
+    if (!(mean > 0)) return dfl_fail(DFL_EUSAGE, "method.lat_weight: every latitude is at a pole");
+    free(tr->field_row_weight);
+    tr->field_row_weight = dfl_xmalloc(sizeof(float) * (size_t)field_h);
+    for (int y = 0; y < field_h; ++y) tr->field_row_weight[y] = (float)(fmax(0.0, cos(lat[y] * M_PI / 180.0)) / mean);
+    tr->field_h = field_h;
+    if (!tr->h_row_weight) {
+        tr->h_row_weight = dfl_xmalloc(sizeof(float) * (size_t)tr->batch * tr->h);
+        tr->crop_y = dfl_xcalloc((size_t)tr->batch, sizeof(int));
+        tr->d_row_weight = tr->be->alloc(tr->be, sizeof(float) * (size_t)tr->batch * tr->h);
+    }
+    return DFL_OK;
+}
+
+void dfl_trainer_set_crop_rows(dfl_trainer *tr, const int *crop_y, int n) {
+    if (!tr->crop_y) return;
+    for (int i = 0; i < n && i < tr->batch; ++i) tr->crop_y[i] = crop_y ? crop_y[i] : 0;
+}
+
 dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *mask, long step, dfl_step_stats *st) {
     dfl_backend *be = tr->be;
+    upload_row_weights(tr, tr->batch);
     int n = tr->batch, mb = tr->micro;
     size_t np = dfl_unet_num_params(tr->model);
     float *grads = dfl_unet_grads(tr->model);
@@ -264,6 +311,7 @@ dfl_status dfl_trainer_eval(dfl_trainer *tr, const float *obs, const uint8_t *ma
     size_t np = dfl_unet_num_params(tr->model);
     double cnt;
     DFL_TRY(prepare_inputs(tr, obs, mask, n, key_step, 0, &cnt));
+    upload_row_weights(tr, n);
     if (use_ema) {
         be->copy(be, tr->d_swap, dfl_unet_params(tr->model), np * sizeof(float));
         be->copy(be, dfl_unet_params(tr->model), tr->opt->ema, np * sizeof(float));

@@ -37,6 +37,7 @@ typedef struct dfl_config_s {
     int grid_h, grid_w; /* block grid, "3x3" */
     int hide;
     double delta;
+    int lat_weight; /* method.lat_weight: cos(latitude) row weights in the loss (needs the data's lat) */
 
     /* [train] */
     long steps;

@@ -53,7 +53,9 @@ typedef struct dfl_noise_context_args dfl_noise_context_args;
 
 /* Query-masked MSE and its gradient in one pass (deterministic: fixed
  * chunking, double accumulation; kernels/shared/qmse.h):
- *   loss = Σ query ⊙ (pred − x_obs)² / D,  grad = 2 query ⊙ (pred − x_obs) / D,
+ *   loss = Σ r ⊙ query ⊙ (pred − x_obs)² / D,  grad = 2 r ⊙ query ⊙ (pred − x_obs) / D,
+ * r the row weight of the entry's row (1 without row_weight); sum_sq is
+ * the weighted sum, count the unweighted query count,
  * D = denom when denom > 0 (e.g. the global batch's query count summed
  * over ranks from query_count), else Σ query of this call. When D = 0 (no
  * query entry) the loss is 0 and the gradient 0. Returns the loss. */
@@ -63,6 +65,8 @@ struct dfl_qmse_args {
     const float *x_obs;   /* [n, c, h, w] target (NCHW) */
     const uint8_t *query; /* [n, c, h, w] from noise_context */
     double denom;         /* > 0: the normaliser D; <= 0: the local query count */
+    const float *row_weight; /* [n, h] weight of each row of each sample (latitude weighting,
+                                method.lat_weight), or NULL: every entry weighs 1 */
     float *grad;          /* out [n, h, w, c] dloss/dpred (overwritten), or NULL (loss only) */
     double *sum_sq;       /* HOST out, optional: Σ query ⊙ (pred − x_obs)² */
     double *count;        /* HOST out, optional: Σ query */

@@ -48,6 +48,16 @@ dfl_optimizer *dfl_trainer_optimizer(dfl_trainer *tr);
  * `step` keys every random draw; global_offset is the global index of this
  * rank's first sample in the global batch (rank * batch). */
 dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *mask, long step, dfl_step_stats *st);
+/* Latitude weighting of the loss (method.lat_weight; docs/design.md,
+ * "The method"): every squared error of field row y weighs
+ * r_y = cos(lat_y) / mean over the field's rows of cos(lat), so the loss
+ * stays a mean over queries when they are spread evenly. lat: the
+ * field's field_h latitudes in degrees. Then, before each step or eval,
+ * dfl_trainer_set_crop_rows gives the first field row of each of the n
+ * samples' crops (NULL: 0, whole fields). */
+dfl_status dfl_trainer_set_latitudes(dfl_trainer *tr, const double *lat, int field_h);
+void dfl_trainer_set_crop_rows(dfl_trainer *tr, const int *crop_y, int n);
+
 /* Loss of a batch without updating (validation); uses the EMA weights when
  * use_ema. Draws are keyed by `key_step` so repeated evaluations compare.
  * n <= batch; the network runs in passes of at most one micro-batch. */

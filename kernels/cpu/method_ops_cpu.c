@@ -88,8 +88,14 @@ static double cpu_qmse(dfl_backend *be, const dfl_qmse_args *a) {
                 const int64_t e = p * c + ch;                   /* NHWC */
                 const int64_t o = (i * c + ch) * hw + pp;       /* NCHW */
                 const int q = a->query[o] != 0;
-                sum += dfl_qmse_sq(a->pred[e], a->x_obs[o], q);
                 cnt += q;
+                if (a->row_weight) { /* latitude weighting: the row's weight r */
+                    const float r = a->row_weight[i * a->h + pp / a->w];
+                    sum += dfl_qmse_sq_weighted(a->pred[e], a->x_obs[o], q, r);
+                    if (a->grad) a->grad[e] = dfl_qmse_grad_weighted(a->pred[e], a->x_obs[o], q, two_over_d, r);
+                    continue;
+                }
+                sum += dfl_qmse_sq(a->pred[e], a->x_obs[o], q);
                 if (a->grad) a->grad[e] = dfl_qmse_grad(a->pred[e], a->x_obs[o], q, two_over_d);
             }
         }

@@ -139,7 +139,8 @@ __global__ void __launch_bounds__(QMSE_THREADS)
 // partial[2 b] = sum of squares, partial[2 b + 1] = query count of block b.
 __global__ void __launch_bounds__(QMSE_THREADS)
     dfl_qmse_kernel(int c, long long hw, long long pixels, int tile_pixels, const float *__restrict__ pred,
-                    const float *__restrict__ x_obs, const uint8_t *__restrict__ query, double denom,
+                    const float *__restrict__ x_obs, const uint8_t *__restrict__ query,
+                    const float *__restrict__ row_weight, int h, int w, double denom,
                     const unsigned long long *__restrict__ count, float *__restrict__ grad,
                     double *__restrict__ partial) {
     extern __shared__ float tile[]; // [tile_pixels][c] NHWC
@@ -160,8 +161,14 @@ __global__ void __launch_bounds__(QMSE_THREADS)
         const int q = query[o] != 0;
         const float pr = tile[k * c + ch];
         const float ob = x_obs[o];
-        sum += dfl_qmse_sq(pr, ob, q);
         cnt += q;
+        if (row_weight) { // latitude weighting: the row's weight r
+            const float r = row_weight[i * h + pp / w];
+            sum += dfl_qmse_sq_weighted(pr, ob, q, r);
+            if (grad) tile[k * c + ch] = dfl_qmse_grad_weighted(pr, ob, q, two_over_d, r);
+            continue;
+        }
+        sum += dfl_qmse_sq(pr, ob, q);
         if (grad) tile[k * c + ch] = dfl_qmse_grad(pr, ob, q, two_over_d);
     }
     if (grad) {
@@ -224,7 +231,8 @@ static double cuda_qmse(dfl_backend *be, const dfl_qmse_args *a) {
     }
     if (blocks > 0) {
         dfl_qmse_kernel<<<(unsigned)blocks, QMSE_THREADS, (size_t)tile_pixels * c * sizeof(float), st>>>(
-            c, hw, pixels, tile_pixels, a->pred, a->x_obs, a->query, denom, count, a->grad, partial);
+            c, hw, pixels, tile_pixels, a->pred, a->x_obs, a->query, a->row_weight, a->h, a->w, denom, count, a->grad,
+            partial);
         cudaCheckLaunch();
     }
     dfl_qmse_final_kernel<<<1, QMSE_THREADS, 0, st>>>(blocks, partial, denom, count, ctx->d_scalars);

@@ -22,5 +22,6 @@ __global__ void dfl_method_shared_compile_check(const void *plan, const float *x
     float mean, std;
     dfl_ensemble_stats(net_input + pix * 2 * c, 1, c, &mean, &std);
     double sq = dfl_qmse_sq(mean, std, count > 0);
-    stats[pix] = (float)dfl_qmse_loss(sq, 2.0) + dfl_qmse_grad(mean, std, count > 0, dfl_qmse_two_over_d(4.0));
+    stats[pix] = (float)dfl_qmse_loss(sq, 2.0) + dfl_qmse_grad(mean, std, count > 0, dfl_qmse_two_over_d(4.0)) +
+                 (float)dfl_qmse_sq_weighted(mean, std, 1, 0.5f) + dfl_qmse_grad_weighted(mean, std, 1, 0.5f, 0.5f);
 }

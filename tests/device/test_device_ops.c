@@ -664,11 +664,13 @@ static void case_ensemble_build(harness *H, const op_case *oc) {
     batch_free(H, &b);
 }
 
-/* a: n c h w denom(0 = local count) want_grad */
+/* a: n c h w denom(0 = local count) want_grad row_weights */
 static void case_qmse(harness *H, const op_case *oc) {
     const int n = oc->a[0], c = oc->a[1], h = oc->a[2], w = oc->a[3], with_denom = oc->a[4], want_grad = oc->a[5];
+    const int weighted = oc->a[6];
     const size_t ne = (size_t)n * c * h * w;
     tens pred = tens_rand(H, ne, -2, 2), obs = tens_rand(H, ne, -2, 2), grad = tens_out(H, ne);
+    tens rw = tens_rand(H, (size_t)n * h, 0.1f, 2.0f); /* latitude row weights */
     uint8_t *q = dfl_xmalloc(ne);
     const uint64_t seed = g_seed++;
     for (size_t i = 0; i < ne; ++i) q[i] = dfl_rng_uniform(seed, 2, i) < 0.3;
@@ -687,6 +689,7 @@ static void case_qmse(harness *H, const op_case *oc) {
     a.pred = pred.c;
     a.x_obs = obs.c;
     a.query = q_c;
+    a.row_weight = weighted ? rw.c : NULL;
     a.grad = want_grad ? grad.c : NULL;
     a.sum_sq = &ss_c;
     a.count = &cnt_c;
@@ -694,6 +697,7 @@ static void case_qmse(harness *H, const op_case *oc) {
     a.pred = pred.g;
     a.x_obs = obs.g;
     a.query = q_g;
+    a.row_weight = weighted ? rw.g : NULL;
     a.grad = want_grad ? grad.g : NULL;
     a.sum_sq = &ss_g;
     a.count = &cnt_g;
@@ -708,6 +712,7 @@ static void case_qmse(harness *H, const op_case *oc) {
     tens_free(H, &pred);
     tens_free(H, &obs);
     tens_free(H, &grad);
+    tens_free(H, &rw);
 }
 
 /* a: n k c h w want_std */
@@ -807,6 +812,7 @@ static const op_case op_cases[] = {
     {"qmse c3 denom", case_qmse, {2, 3, 33, 17, 1, 1}},
     {"qmse c4 loss only", case_qmse, {2, 4, 64, 64, 0, 0}},
     {"qmse c70 (small tile)", case_qmse, {1, 70, 9, 9, 0, 1}},
+    {"qmse c3 row weights (lat_weight)", case_qmse, {2, 3, 33, 17, 0, 1, 1}},
     /* ensemble_reduce: n k c h w std */
     {"ensemble_reduce K10 c1", case_ensemble_reduce, {2, 10, 1, 16, 16, 1}},
     {"ensemble_reduce K3 c3 no std", case_ensemble_reduce, {2, 3, 3, 9, 7, 0}},

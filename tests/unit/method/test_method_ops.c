@@ -327,6 +327,37 @@ static void test_qmse(void) {
     size_t e0 = ((first_q / CHW) * HW + first_q % HW) * C + (first_q % CHW) / HW;
     CHECK_CLOSE(grad[e0], 2.0 * ((double)pred[e0] - x[first_q]) / (4.0 * cnt), 1e-6);
 
+    /* row weights (latitude weighting): each squared error and gradient of
+     * row y of sample i times r[i, y]; the normaliser stays the query count */
+    float *r = random_floats((size_t)N * H, 11);
+    for (size_t k = 0; k < (size_t)N * H; ++k) r[k] = 0.25f + fabsf(r[k]);
+    double wsum = 0;
+    for (int i = 0; i < N; ++i)
+        for (int ch = 0; ch < C; ++ch)
+            for (size_t pp = 0; pp < HW; ++pp) {
+                size_t o = i * CHW + ch * HW + pp;
+                if (q[o]) wsum += r[i * H + pp / W] * ((double)pred[(i * HW + pp) * C + ch] - x[o]) *
+                                  ((double)pred[(i * HW + pp) * C + ch] - x[o]);
+            }
+    a.denom = 0.0;
+    a.row_weight = r;
+    double wloss = be->qmse(be, &a);
+    CHECK_CLOSE(wloss, wsum / cnt, 1e-12);
+    CHECK(out_cnt == cnt);
+    int wgrad_ok = 1;
+    for (int i = 0; i < N; ++i)
+        for (int ch = 0; ch < C; ++ch)
+            for (size_t pp = 0; pp < HW; ++pp) {
+                size_t o = i * CHW + ch * HW + pp, e = (i * HW + pp) * C + ch;
+                double want = q[o] ? 2.0 * r[i * H + pp / W] * ((double)pred[e] - x[o]) / cnt : 0.0;
+                if (!(fabs(grad[e] - want) <= 1e-6 * (fabs(want) + 1e-3))) wgrad_ok = 0;
+            }
+    CHECK(wgrad_ok);
+    for (size_t k = 0; k < (size_t)N * H; ++k) r[k] = 1.0f;
+    CHECK_MSG(be->qmse(be, &a) == loss, "unit row weights give the unweighted loss exactly");
+    a.row_weight = NULL;
+    free(r);
+
     /* no query entry: loss 0, gradient 0 */
     memset(q, 0, n);
     a.denom = 0.0;
