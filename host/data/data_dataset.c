@@ -317,7 +317,7 @@ static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
     return st;
 }
 
-dfl_status dfl_dataset_open(const char *path, dfl_dataset **out) {
+static dfl_status open_dataset(const char *path, int lazy, dfl_dataset **out) {
     *out = NULL;
     dfl_dataset *ds = dfl_xcalloc(1, sizeof *ds);
     ds->file = -1;
@@ -336,7 +336,12 @@ dfl_status dfl_dataset_open(const char *path, dfl_dataset **out) {
     if (st == DFL_OK) st = read_attributes(ds, &have_stats);
     if (st == DFL_OK) {
         ds->observed_fraction = dfl_xcalloc((size_t)ds->info.c, sizeof(double));
-        st = scan(ds, mask_is_u8, have_stats);
+        if (lazy && have_stats && mask_is_u8) {
+            ds->check_on_read = 1;
+            for (int ch = 0; ch < ds->info.c; ++ch) ds->observed_fraction[ch] = NAN;
+        } else {
+            st = scan(ds, mask_is_u8, have_stats);
+        }
     }
     if (st != DFL_OK) {
         dataset_free(ds);
@@ -387,6 +392,10 @@ dfl_status dfl_dataset_open(const char *path, dfl_dataset **out) {
     *out = ds;
     return DFL_OK;
 }
+
+dfl_status dfl_dataset_open(const char *path, dfl_dataset **out) { return open_dataset(path, 0, out); }
+
+dfl_status dfl_dataset_open_lazy(const char *path, dfl_dataset **out) { return open_dataset(path, 1, out); }
 
 /* ---- reading ---- */
 
@@ -448,8 +457,54 @@ static dfl_status direct_crop(const dfl_dataset *ds, int64_t base, size_t es, in
     return DFL_OK;
 }
 
+/* The checks of the full pass (scan) on one crop read by a lazily opened
+ * dataset: mask values, finite observed values, and, for a whole field,
+ * at least one observed entry. */
+static dfl_status check_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, const float *obs,
+                             const uint8_t *mask) {
+    const size_t hw = (size_t)ph * (size_t)pw;
+    const int c = ds->info.c, mc = ds->info.mask_c;
+    uint8_t mmax;
+    const size_t nobs = count_mask(mask, (size_t)mc * hw, &mmax);
+    if (mmax > 1)
+        for (size_t i = 0; i < (size_t)mc * hw; ++i)
+            if (mask[i] > 1)
+                return dfl_fail(DFL_EUSAGE,
+                                "%s: /mask has value %d at sample %lld, channel %zu, row %zu, column %zu; mask values "
+                                "must be 0 or 1",
+                                ds->path, mask[i], (long long)sample, i / hw, (size_t)y0 + (i % hw) / (size_t)pw,
+                                (size_t)x0 + i % (size_t)pw);
+    if (nobs == 0 && ph == ds->info.h && pw == ds->info.w)
+        return dfl_fail(DFL_EUSAGE, "%s: sample %lld has no observed entry (its /mask is all 0)", ds->path,
+                        (long long)sample);
+    if (!obs) return DFL_OK;
+    for (int ch = 0; ch < c; ++ch) {
+        const float *xc = obs + (size_t)ch * hw;
+        const uint8_t *mch = mask + (size_t)(mc == 1 ? 0 : ch) * hw;
+        if (observed_finite(xc, mch, hw)) continue;
+        for (size_t i = 0; i < hw; ++i)
+            if (mch[i] && !isfinite(xc[i]))
+                return dfl_fail(DFL_EUSAGE,
+                                "%s: /obs has a non-finite value (%g) at observed entry: sample %lld, channel %d, row "
+                                "%zu, column %zu",
+                                ds->path, (double)xc[i], (long long)sample, ch, (size_t)y0 + i / (size_t)pw,
+                                (size_t)x0 + i % (size_t)pw);
+    }
+    return DFL_OK;
+}
+
+static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, float *obs,
+                            uint8_t *mask, void *scratch);
+
 dfl_status dfl_dataset_read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, float *obs,
                                  uint8_t *mask, void *scratch) {
+    DFL_TRY(read_crop(ds, sample, y0, x0, ph, pw, obs, mask, scratch));
+    if (ds->check_on_read && mask) DFL_TRY(check_crop(ds, sample, y0, x0, ph, pw, obs, mask));
+    return DFL_OK;
+}
+
+static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, float *obs,
+                            uint8_t *mask, void *scratch) {
     DFL_ASSERT(sample >= 0 && sample < ds->info.n && y0 >= 0 && x0 >= 0 && y0 + ph <= ds->info.h &&
                x0 + pw <= ds->info.w);
     if (dfl_dataset_direct(ds) && ds->fd >= 0) {

@@ -22,6 +22,7 @@ struct dfl_dataset {
     int64_t obs_offset;   /* byte offset of contiguous little-endian float32 /obs, or -1 */
     int64_t mask_offset;  /* byte offset of contiguous 1-byte /mask, or -1 */
     int hdf5_threadsafe;  /* HDF5 may be called from the prefetch thread */
+    int check_on_read;    /* opened without the full pass: each sample is checked when read */
     hid_t mask_memtype;   /* memory type /mask is read as: uint8, or the native type of a 1-byte enum (h5py bool) */
     char **channel_store;
     double *mean, *std, *observed_fraction, *lat, *lon;

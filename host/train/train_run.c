@@ -179,7 +179,7 @@ static dfl_status setup(train_run *r) {
             dfl_warn("[method] %s: set but not used by strategy '%s'", unused,
                      dfl_method_strategy_name(r->method.strategy));
     }
-    if (s == DFL_OK) s = dfl_dataset_open(r->cfg.data_path, &r->ds);
+    if (s == DFL_OK) s = dfl_dataset_open_lazy(r->cfg.data_path, &r->ds); /* samples checked as they are read */
     if (s != DFL_OK) {
         dfl_ckpt_meta_free(&meta);
         return s;

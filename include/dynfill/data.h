@@ -74,6 +74,15 @@ typedef struct {
  * computed from observed entries when the attributes are absent. Any
  * problem: DFL_EUSAGE with one message naming the file and the problem. */
 dfl_status dfl_dataset_open(const char *path, dfl_dataset **out);
+/* Open for training on files of any size: when the file carries its
+ * statistics (mean and std attributes, as `mask`, `import` and `gen` write
+ * them) and a uint8 /mask, only the shapes and attributes are checked at
+ * open, so start-up does not grow with the file (and no rank of many reads
+ * the whole file); each sample is then checked when it is read (mask
+ * values, finite observed values, and a whole-field read that observes
+ * nothing), with the same DFL_EUSAGE messages naming the sample.
+ * observed_fraction is NaN (not measured). Otherwise as dfl_dataset_open. */
+dfl_status dfl_dataset_open_lazy(const char *path, dfl_dataset **out);
 void dfl_dataset_close(dfl_dataset *ds);
 const dfl_dataset_info *dfl_dataset_get_info(const dfl_dataset *ds);
 /* How samples are read: "mmap" (a read-only mapping of a contiguous file),

@@ -263,12 +263,62 @@ static void bad_inputs(void) {
     free((void *)q);
 }
 
+/* dfl_dataset_open_lazy: a file with its statistics opens without the
+ * full pass; a bad sample is reported when it is read, naming the file and
+ * the sample; a file without statistics is scanned as by dfl_dataset_open. */
+static void lazy_open(void) {
+    const int64_t n = 6;
+    const int c = 2, h = 4, w = 5;
+    float obs[6 * 2 * 20];
+    uint8_t mask[6 * 20];
+    tf_fill(n, c, 1, h, w, obs, mask);
+    mask[3 * 20 + 7] = 1;
+    obs[(3 * 2 + 1) * 20 + 7] = NAN; /* sample 3, channel 1, row 1, column 2: observed and NaN */
+    mask[5 * 20 + 4] = 2;            /* sample 5: a mask value 2 */
+    const char *p = strdup(path_of("lazy.h5"));
+    tf_dataset(p, n, c, 1, h, w, obs, mask, 0);
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    const double mean[2] = {0, 100}, sd[2] = {1, 2};
+    tf_attr_doubles(f, "mean", mean, 2);
+    tf_attr_doubles(f, "std", sd, 2);
+    H5Fclose(f);
+    expect_bad(p, "non-finite value"); /* the full pass finds sample 3 at open */
+    dfl_dataset *ds = NULL;
+    dfl_clear_error();
+    CHECK(dfl_dataset_open_lazy(p, &ds) == DFL_OK && ds);
+    if (ds) {
+        const dfl_dataset_info *in = dfl_dataset_get_info(ds);
+        CHECK(in->n == n && in->stats_from_file && isnan(in->observed_fraction[0]));
+        float o[2 * 20];
+        uint8_t m[20];
+        CHECK(dfl_dataset_read_samples(ds, 0, 3, NULL, NULL) == DFL_OK);
+        CHECK(dfl_dataset_read_samples(ds, 2, 1, o, m) == DFL_OK);
+        CHECK(dfl_dataset_read_samples(ds, 3, 1, o, m) == DFL_EUSAGE);
+        CHECK_MSG(strstr(dfl_last_error(), p) && strstr(dfl_last_error(), "sample 3") &&
+                      strstr(dfl_last_error(), "channel 1, row 1, column 2"),
+                  "%s", dfl_last_error());
+        dfl_clear_error();
+        CHECK(dfl_dataset_read_samples(ds, 5, 1, o, m) == DFL_EUSAGE);
+        CHECK_MSG(strstr(dfl_last_error(), "value 2 at sample 5"), "%s", dfl_last_error());
+        dfl_clear_error();
+        dfl_dataset_close(ds);
+    }
+    /* without statistics: the full pass, as dfl_dataset_open */
+    tf_dataset(p, n, c, 1, h, w, obs, mask, 0);
+    ds = NULL;
+    CHECK(dfl_dataset_open_lazy(p, &ds) == DFL_EUSAGE && !ds);
+    CHECK(strstr(dfl_last_error(), "non-finite value") != NULL);
+    dfl_clear_error();
+    free((void *)p);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/dfl_data_dataset_%d", (int)getpid());
     mkdir(dir, 0755);
     good_dataset();
     rank3_and_float_mask();
     bad_inputs();
+    lazy_open();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
