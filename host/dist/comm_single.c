@@ -67,6 +67,8 @@ dfl_comm *dfl_comm_create(const char *kind, double bucket_mb) {
     if (!kind || !strcmp(kind, "none")) return dfl_comm_single();
     if (!strcmp(kind, "mpi")) return dfl_comm_mpi_create();
     if (!strcmp(kind, "auto")) return launched_multi_rank() ? dfl_comm_mpi_create() : dfl_comm_single();
+    if (!strcmp(kind, "auto-device")) kind = launched_multi_rank() ? "nccl" : "none";
+    if (!strcmp(kind, "none")) return dfl_comm_single();
     if (!strcmp(kind, "nccl")) {
         dfl_comm *host = dfl_comm_create("auto", 0); /* bootstraps NCCL: MPI when launched so */
         if (!host) return NULL;

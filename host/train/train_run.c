@@ -161,7 +161,10 @@ static dfl_status setup(train_run *r) {
         return dfl_fail(DFL_EUSAGE, "no dataset: set data.path in the config or pass --data");
     }
     /* the run directory is claimed before anything is loaded (rank 0 writes) */
-    r->comm = dfl_comm_create(r->cfg.dist_comm, r->cfg.dist_bucket_mb);
+    /* dist.comm = auto: on several ranks, NCCL on the device with the CUDA backend, MPI with the CPU */
+    const int on_gpu = !strcmp(r->cfg.backend, "cuda") || (!strcmp(r->cfg.backend, "auto") && dfl_cuda_available());
+    const char *comm_kind = !strcmp(r->cfg.dist_comm, "auto") && on_gpu ? "auto-device" : r->cfg.dist_comm;
+    r->comm = dfl_comm_create(comm_kind, r->cfg.dist_bucket_mb);
     if (!r->comm) {
         dfl_ckpt_meta_free(&meta);
         return DFL_EUSAGE;
@@ -286,8 +289,9 @@ static dfl_status setup(train_run *r) {
         dfl_method_params_describe(&r->method, desc, sizeof desc);
         dfl_info("train: %s (%lld samples, %d channels, %dx%d), training on %dx%d, strategy %s", r->cfg.data_path,
                  (long long)r->info->n, r->info->c, r->info->h, r->info->w, r->field_h, r->field_w, desc);
-        dfl_info("train: %zu parameters, backend %s, %d rank(s) x batch %d, %ld steps%s", dfl_unet_num_params(r->model),
-                 r->be->name, r->comm->world, r->cfg.batch, r->cfg.steps, a->resume ? " (resumed)" : "");
+        dfl_info("train: %zu parameters, backend %s, %d rank(s) x batch %d (gradients: %s), %ld steps%s",
+                 dfl_unet_num_params(r->model), r->be->name, r->comm->world, r->cfg.batch, r->comm->name, r->cfg.steps,
+                 a->resume ? " (resumed)" : "");
         if (r->cfg.micro_batch > 0 && r->cfg.micro_batch < r->cfg.batch)
             dfl_info("train: micro-batches of %d, %d passes per step", r->cfg.micro_batch,
                      r->cfg.batch / r->cfg.micro_batch);

@@ -52,7 +52,10 @@ dfl_comm *dfl_comm_nccl_create(dfl_comm *host, double bucket_mb);
 /* The CUDA device an NCCL communicator uses; -1 for other communicators. */
 int dfl_comm_nccl_device(const dfl_comm *c);
 /* "none" -> single; "mpi" -> MPI; "nccl" -> NCCL; "auto" -> MPI when
- * launched by mpirun / srun with more than one rank, else single. */
+ * launched by mpirun / srun with more than one rank, else single;
+ * "auto-device" -> NCCL when launched with more than one rank, else single
+ * (what `dist.comm = auto` means with the CUDA backend: gradients never
+ * staged through the host). */
 dfl_comm *dfl_comm_create(const char *kind, double bucket_mb);
 /* The CUDA device this rank should use: the NCCL communicator's, else
  * local_rank modulo the visible devices. */

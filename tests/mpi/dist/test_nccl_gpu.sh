@@ -5,7 +5,8 @@
 #      checked element by element) and a CUDA training run with
 #      dist.comm = nccl equals the same run with dist.comm = none;
 #  (2) with 2+ GPUs: the same bench on 2 ranks, and 2 ranks x batch 2 equal
-#      1 rank x batch 4 on the CUDA backend (relative error <= 1e-5).
+#      1 rank x batch 4 on the CUDA backend (relative error <= 1e-5), and
+#      dist.comm = auto with the CUDA backend picks NCCL.
 # Skips (77) without the CUDA backend or a GPU.
 source "$(dirname "$0")/common.sh"
 
@@ -35,6 +36,10 @@ if [ "$ngpu" -ge 2 ]; then
     --set train.batch=2 --set dist.comm=nccl --out "$WORK/two" || fail "2-rank NCCL run exited $?"
   compare "$WORK/two/ckpt.h5" "$WORK/none/ckpt.h5" 1e-5 step=6 world_size=2 \
     || fail "2 GPUs x batch 2 differ from 1 GPU x batch 4"
+  # dist.comm = auto with the CUDA backend on 2 ranks is NCCL (the log names the communicator)
+  mpi 2 "$DFL_SOURCE_DIR/docker/slurm/dynfill-rank.sh" "$DYNFILL" train --config "$HERE/tiny.ini" --data "$WORK/data.h5" \
+    "${cuda[@]}" --set train.batch=2 --set dist.comm=auto --out "$WORK/auto" 2>"$WORK/auto.log" || fail "2-rank auto run exited $?"
+  grep -q "nccl" "$WORK/auto.log" || fail "dist.comm=auto with the CUDA backend did not use NCCL: $(cat "$WORK/auto.log")"
 else
   echo "one GPU: the 2-rank part needs two"
 fi
