@@ -124,7 +124,7 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
     long rows = a->batch > 0 ? a->batch : 64;
     int chunk = (int)(rows / o->K);
     if (chunk < least) chunk = least;
-    if (rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
+    if (a->batch > 0 && rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
     const char *src = NULL;
     size_t avail = strcmp(be->name, "cpu") ? 0 : dfl_memory_available(&src), need = 0;
     /* this command's host buffers: obs, pred, spread, mask */
