@@ -261,7 +261,7 @@ int dfl_bench_impute(int argc, char **argv) {
         } else {
             printf("bench impute: backend %s (%s), C %ld, %ldx%ld, %ld samples x K %ld x %ld step%s per call, "
                    "forward %.3f GFLOP/row\n"
-                   "  median call %.4f s (min %.4f, max %.4f over %ld calls)  %.2f samples/s  %.1f rows/s  "
+                   "  median call %.4f s (min %.4f, max %.4f over %ld calls)  %.3g samples/s  %.3g rows/s  "
                    "%.1f GFLOP/s\n",
                    be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, a.steps > 1 ? "s" : "",
                    flops_row / 1e9, med, times[0], times[a.reps - 1], a.reps, a.n / med, rows / med, gflops);
