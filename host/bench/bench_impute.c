@@ -19,6 +19,7 @@
 #include "core/args.h"
 #include "core/clock.h"
 #include "core/json_util.h"
+#include "core/memory.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/config.h"
 #include "dynfill/infer.h"
@@ -31,8 +32,10 @@ static const char k_usage[] =
     "                            [--n 6] [-K 10] [--steps 1] [--reps 5] [--warmup 1] [--seed S]\n"
     "                            [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
     "Times the imputer on random 20 %-observed fields: per call, K context masks for each of the\n"
-    "--n samples, one forward pass over the n*K rows (times --steps for the multi-step sampler) and\n"
-    "the ensemble mean and spread. Prints the median call time, samples/s, rows/s and GFLOP/s.\n"
+    "--n samples, one forward pass over the n*K rows (--steps S > 1: S - 1 passes over the n rows,\n"
+    "then the n*K) and the ensemble mean and spread. Prints the memory plan first (exit 2 when it\n"
+    "does not fit even with forwards of one row; forwards of fewer than K rows, a divisor of K,\n"
+    "when K rows do not fit), then the median call time, samples/s, rows/s and GFLOP/s.\n"
     "  --ckpt PATH   a trained model (C from the checkpoint); without it a freshly initialised\n"
     "                model built from the model options (defaults as shown)\n"
     "  --n N         samples per call (default 6: 60 rows with K 10, like impute's --batch 64)\n";
@@ -120,7 +123,6 @@ static dfl_status fresh_checkpoint(dfl_backend *be, dfl_config *cfg, const bench
     dfl_bench_unet_config(cfg, (int)a->C, &uc);
     dfl_unet *m = NULL;
     dfl_status s = dfl_unet_create(be, &uc, &m);
-    if (s == DFL_OK) s = dfl_unet_plan_inference(m, 1, (int)a->H, (int)a->W);
     if (s == DFL_OK) {
         dfl_unet_init_params(m, (uint64_t)a->seed);
         s = dfl_bench_save_model(path, m, cfg, (int)a->C, (uint64_t)a->seed);
@@ -137,8 +139,9 @@ static dfl_status forward_flops(const char *ckpt, dfl_backend *be, int h, int w,
     dfl_unet *m = NULL;
     dfl_status s = dfl_checkpoint_build_model(ckpt, be, 1, &cfg, &meta, &m);
     if (s != DFL_OK) return s;
-    s = dfl_unet_plan_inference(m, 1, h, w);
-    if (s == DFL_OK) *flops = dfl_unet_forward_flops_per_sample(m);
+    dfl_unet_plan_size ps;
+    s = dfl_unet_plan_measure(m, 1, h, w, 0, &ps);
+    if (s == DFL_OK) *flops = ps.flops_fwd_per_sample;
     dfl_unet_destroy(m);
     dfl_ckpt_meta_free(&meta);
     return s;
@@ -192,6 +195,26 @@ int dfl_bench_impute(int argc, char **argv) {
 
     const size_t chw = (size_t)a.C * a.H * a.W, hw = (size_t)a.H * a.W;
     const size_t n_obs = (size_t)a.n * chw, n_px = (size_t)a.n * hw;
+    /* the memory plan: rows per forward lowered (divisors of K) until a call fits, else exit 2
+     * before allocating (docs/scaling.md, "Memory") */
+    size_t need = 0;
+    {
+        const char *src;
+        size_t avail = strcmp(be->name, "cpu") ? 0 : dfl_memory_available(&src);
+        int n = (int)a.n;
+        s = dfl_imputer_fit(im, &o, 1, &n, n, (int)a.C, (int)a.H, (int)a.W, 1, hw * (3 * a.C * sizeof(float) + 1),
+                            avail, avail ? src : NULL, "--n or -K", &need);
+        char b1[32], b2[32];
+        if (!a.json)
+            printf("bench impute: memory plan %s with %d network rows per forward, available %s\n",
+                   dfl_memory_format(need, b1, sizeof b1), o.fwd_rows > 0 ? o.fwd_rows : o.K,
+                   avail ? dfl_memory_format(avail, b2, sizeof b2) : "unknown");
+    }
+    if (s != DFL_OK) {
+        dfl_imputer_destroy(im);
+        dfl_backend_destroy(be);
+        return dfl_cli_exit("bench impute", s);
+    }
     float *obs = dfl_xmalloc(n_obs * sizeof(float)), *pred = dfl_xmalloc(n_obs * sizeof(float));
     float *spread = dfl_xmalloc(n_obs * sizeof(float));
     uint8_t *mask = dfl_xmalloc(n_px);
@@ -211,8 +234,10 @@ int dfl_bench_impute(int argc, char **argv) {
         s = dfl_fail(DFL_EINTERNAL, "%zu non-finite predicted values", nonfinite);
     if (s == DFL_OK) {
         const double med = dfl_clock_median(times, (size_t)a.reps);
-        const double rows = (double)a.n * a.K * a.steps;
+        /* network rows per call: S - 1 single-draw passes and the last K-ensemble */
+        const double rows = (double)a.n * (a.steps - 1) + (double)a.n * a.K;
         const double gflops = flops_row * rows / med / 1e9;
+        const int fwd = o.fwd_rows > 0 ? o.fwd_rows : o.K;
         if (a.json) {
             cJSON *o = dfl_json_object();
             dfl_json_add_string(o, "backend", be->name);
@@ -226,14 +251,17 @@ int dfl_bench_impute(int argc, char **argv) {
             dfl_json_add_number(o, "call_s", med, 6);
             dfl_json_add_number(o, "samples_per_s", a.n / med, 6);
             dfl_json_add_number(o, "rows_per_s", rows / med, 6);
+            dfl_json_add_number(o, "rows", rows, 6);
             dfl_json_add_number(o, "gflops", gflops, 6);
+            dfl_json_add_int(o, "memory_plan_bytes", (long long)need);
+            dfl_json_add_int(o, "fwd_rows", (long long)fwd);
             dfl_json_add_number(o, "fwd_gflop_per_row", flops_row / 1e9, 6);
             dfl_json_write_line(stdout, o);
             cJSON_Delete(o);
         } else {
             printf("bench impute: backend %s (%s), C %ld, %ldx%ld, %ld samples x K %ld x %ld step%s per call, "
                    "forward %.3f GFLOP/row\n"
-                   "  median call %.4f s (min %.4f, max %.4f over %ld calls)  %.2f samples/s  %.1f rows/s  "
+                   "  median call %.4f s (min %.4f, max %.4f over %ld calls)  %.3g samples/s  %.3g rows/s  "
                    "%.1f GFLOP/s\n",
                    be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, a.steps > 1 ? "s" : "",
                    flops_row / 1e9, med, times[0], times[a.reps - 1], a.reps, a.n / med, rows / med, gflops);

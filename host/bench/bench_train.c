@@ -21,6 +21,7 @@
 #include "dynfill/optim.h"
 #include "dynfill/train.h"
 #include "shared/philox.h"
+#include "train/train_memory.h"
 
 static const char k_usage[] =
     "usage: dynfill bench train [--C 1] [--size 64 | --size HxW] [--batch 16] [--base 32] [--mult 1,2,2]\n"
@@ -28,7 +29,8 @@ static const char k_usage[] =
     "                           [--warmup 2] [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
     "                           [--seed S] [--save-ckpt PATH]\n"
     "Times training steps of dfl-unet v1 (forward + backward + AdamW) on random data after warm-up;\n"
-    "prints the median step time, samples/s and achieved GFLOP/s.\n"
+    "prints the memory plan first (exit 2 when it does not fit), then the median step time, samples/s\n"
+    "and achieved GFLOP/s.\n"
     "  --save-ckpt PATH  also write the freshly initialised model (seed S) as a checkpoint, e.g. for\n"
     "                    forward-parity checks of other frameworks' mirrors (benchmarks/peers)\n";
 
@@ -97,8 +99,14 @@ int dfl_bench_train(int argc, char **argv) {
     dfl_bench_unet_config(&cfg, (int)C, &uc);
     dfl_unet *m = NULL;
     dfl_status s = dfl_unet_create(be, &uc, &m);
+    /* the memory plan, printed and checked before anything large is allocated */
+    dfl_train_memory mem;
+    if (s == DFL_OK) s = dfl_trainer_memory(m, &cfg, (int)batch, (int)C, (int)H, (int)W, 1, 1, &mem);
+    if (s == DFL_OK && !json) dfl_train_memory_print(stdout, &mem, (int)batch, (int)H, (int)W);
+    if (s == DFL_OK) s = dfl_train_memory_check(&mem, be, "bench train", "--batch, --size or --base");
     if (s == DFL_OK) s = dfl_unet_plan(m, (int)batch, (int)H, (int)W);
     if (s != DFL_OK) {
+        dfl_unet_destroy(m);
         dfl_backend_destroy(be);
         return dfl_cli_exit("bench train", s);
     }
@@ -151,6 +159,7 @@ int dfl_bench_train(int argc, char **argv) {
         dfl_json_add_number(o, "samples_per_s", sps, 6);
         dfl_json_add_number(o, "gflops", gflop / med, 6);
         dfl_json_add_number(o, "fwd_gflop_per_sample", dfl_unet_forward_flops_per_sample(m) / 1e9, 6);
+        dfl_json_add_int(o, "memory_plan_bytes", (long long)mem.total);
         dfl_json_write_line(stdout, o);
         cJSON_Delete(o);
     } else {

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "core/args.h"
+#include "core/memory.h"
 #include "dynfill/checkpoint.h"
 #include "io/h5_util.h"
 
@@ -60,6 +61,18 @@ static dfl_status run_forward(const char *ckpt, const char *in, const char *out,
     }
     size_t N = dims[0], H = dims[2], W = dims[3];
     size_t in_per = 2 * C * H * W, out_per = C * H * W;
+    {
+        /* refuse before allocating what does not fit (docs/scaling.md, "Memory") */
+        size_t B = (size_t)batch < N ? (size_t)batch : N;
+        dfl_unet_plan_size ps;
+        if ((s = dfl_unet_plan_measure(m, (int)B, (int)H, (int)W, 0, &ps)) != DFL_OK) goto done;
+        size_t need = dfl_unet_num_params(m) * sizeof(float) + ps.arena_bytes +
+                      (B * 2 * (in_per + out_per) + B + N * (in_per + out_per) + N) * sizeof(float);
+        const char *src = NULL;
+        size_t avail = strcmp(be->name, "cpu") ? 0 : dfl_memory_available(&src);
+        if ((s = dfl_memory_check(need, avail, src, "forward", "--batch (or pass fewer samples in --in)")) != DFL_OK)
+            goto done;
+    }
     x = dfl_xmalloc(N * in_per * sizeof(float));
     t = dfl_xmalloc(N * sizeof(float));
     y = dfl_xmalloc(N * out_per * sizeof(float));

@@ -9,6 +9,7 @@
 #include "core/args.h"
 #include "dynfill/baseline.h"
 #include "dynfill/infer.h"
+#include "core/memory.h"
 #include "core/progress.h"
 
 static const char k_usage[] =
@@ -23,7 +24,10 @@ static const char k_usage[] =
     "  --update U      multi-step update: ddim (x_t = a_t x0 + s_t eps, default) or x0 (x_t = a_t x0,\n"
     "                  as the reference code)\n"
     "  --seed S        key of the context masks and noise (default 0)\n"
-    "  --batch ROWS    network rows (samples x K) per forward pass (default 64)\n"
+    "  --batch ROWS    network rows (samples x K) per pass (default: 64 rows, fewer when that does not\n"
+    "                  fit the available memory); the network runs one sample's K draws at a time, so\n"
+    "                  the result is the same for every ROWS >= K (strategy empirical: partner masks\n"
+    "                  come from the pass); ROWS < K runs forwards of fewer rows (a divisor of K)\n"
     "  --raw           use the raw weights instead of the EMA weights\n"
     "  --quiet         no progress output\n"
     "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
@@ -63,7 +67,7 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
     a->method = "diffusion";
     a->backend = "cpu";
     a->K = a->steps = -1;
-    a->batch = 64;
+    a->batch = 0; /* automatic */
     *help = 0;
     dfl_opt_begin();
     const char *name;
@@ -110,6 +114,31 @@ static void renormalise(float *x, int n, int c, size_t px, const double *mean_a,
         }
 }
 
+/* Samples per pass and rows per forward: --batch ROWS gives ROWS / K samples (at least one) and
+ * forwards of one sample's K draws (of the largest divisor of K up to ROWS when ROWS < K); without
+ * it, 64 rows lowered until a pass fits the available memory (docs/scaling.md, "Memory"). */
+static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute_opts *o, dfl_backend *be, int c,
+                               int h, int w, int mc, int *chunk_out) {
+    /* empirical contexts intersect with another sample's mask: the pool is the chunk */
+    int least = dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL ? 2 : 1;
+    long rows = a->batch > 0 ? a->batch : 64;
+    int chunk = (int)(rows / o->K);
+    if (chunk < least) chunk = least;
+    if (a->batch > 0 && rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
+    const char *src = NULL;
+    size_t avail = strcmp(be->name, "cpu") ? 0 : dfl_memory_available(&src), need = 0;
+    /* this command's host buffers: obs, pred, spread, mask */
+    size_t extra = (size_t)h * w * (3 * (size_t)c * sizeof(float) + (size_t)mc);
+    DFL_TRY(dfl_imputer_fit(im, o, a->batch <= 0, &chunk, least, c, h, w, mc, extra, avail, src,
+                            a->batch > 0 ? "--batch (rows per pass) or -K" : "-K", &need));
+    int fwd = o->fwd_rows > 0 ? o->fwd_rows : o->K;
+    if (a->batch <= 0 && (chunk < (int)(64 / o->K) || fwd < o->K))
+        dfl_info("impute: %d sample%s per pass, %d network rows per forward fit the available memory", chunk,
+                 chunk > 1 ? "s" : "", fwd);
+    *chunk_out = chunk;
+    return DFL_OK;
+}
+
 static dfl_status run_impute(const impute_args *a) {
     dfl_dataset *ds = NULL;
     DFL_TRY(dfl_dataset_open(a->in, &ds));
@@ -141,10 +170,7 @@ static dfl_status run_impute(const impute_args *a) {
             o.ddim = a->update ? !strcmp(a->update, "ddim") : !strcmp(cfg->infer_update, "ddim");
             o.t_eps = (float)cfg->infer_t_eps;
             o.seed = (uint64_t)a->seed;
-            chunk = (int)(a->batch / o.K);
-            if (chunk < 1) chunk = 1;
-            /* empirical contexts intersect with another sample's mask: the pool is the chunk */
-            if (dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL && chunk < 2) chunk = 2;
+            s = choose_chunk(a, im, &o, be, c, h, w, mc, &chunk);
             ck_mean = meta.data_mean;
             ck_std = meta.data_std;
         }

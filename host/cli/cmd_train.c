@@ -11,7 +11,7 @@
 
 static const char k_usage[] =
     "usage: dynfill train --config RUN.ini [--data OBS.h5] [--set section.key=value ...] --out RUN_DIR\n"
-    "                     [--resume | --force] [--quiet]\n"
+    "                     [--resume | --force] [--quiet] [--dry-run]\n"
     "Trains dfl-unet v1 on incomplete observations (docs/design.md, 'The method'): only /obs and /mask are read.\n"
     "  --config FILE   INI experiment file (sections [data] [model] [method] [train] [infer] [dist])\n"
     "  --data FILE     dataset (overrides data.path)\n"
@@ -20,9 +20,12 @@ static const char k_usage[] =
     "  --resume        continue from DIR/ckpt.h5 (config from the checkpoint, --set still applies)\n"
     "  --force         start over even though DIR already holds a checkpoint (the old one is kept aside)\n"
     "  --quiet         no progress output\n"
+    "  --dry-run       print the memory plan (parameters, activations per sample, optimizer state,\n"
+    "                  largest buffer, total fp32 and a bf16 estimate) and exit; exit 2 naming the\n"
+    "                  knob to turn when it does not fit the available memory (--out not needed)\n"
     "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n";
 
-enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_FORCE, OPT_QUIET };
+enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_FORCE, OPT_QUIET, OPT_DRY_RUN };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -32,6 +35,7 @@ static const struct option k_options[] = {
     {"resume", no_argument, NULL, OPT_RESUME},
     {"force", no_argument, NULL, OPT_FORCE},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -54,11 +58,13 @@ static dfl_status parse_args(int argc, char **argv, dfl_train_run_opts *a, int *
         case OPT_RESUME: a->resume = 1; break;
         case OPT_FORCE: a->force = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
+        case OPT_DRY_RUN: a->dry_run = 1; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
     DFL_TRY(dfl_opt_positionals(argc, argv, 0));
-    if (!a->out_dir) return dfl_fail(DFL_EUSAGE, "--out RUN_DIR is required");
+    if (!a->out_dir && (!a->dry_run || a->resume)) return dfl_fail(DFL_EUSAGE, "--out RUN_DIR is required");
+    if (!a->out_dir) a->out_dir = ".";
     if (a->resume && a->force)
         return dfl_fail(DFL_EUSAGE, "option --force: starts over, so it cannot go with --resume");
     if (!a->config_path && !a->resume) return dfl_fail(DFL_EUSAGE, "--config is required (or --resume)");

@@ -1,8 +1,10 @@
 /* Ensemble imputation with a trained dfl-unet (include/dynfill/infer.h). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/memory.h"
 #include "dynfill/infer.h"
 #include "shared/philox.h"
 #include "shared/sampler.h"
@@ -25,7 +27,14 @@ struct dfl_imputer {
     float *d_x, *d_input, *d_pred, *d_mean, *d_std;
     uint8_t *d_mask;
     size_t cap_x, cap_rows_px, cap_mask;
+    int fwd_rows; /* of the current dfl_imputer_run (dfl_impute_opts.fwd_rows) */
 };
+
+int dfl_impute_fwd_rows(int K, int cap) {
+    int r = cap < K ? cap : K;
+    while (r > 1 && K % r) --r;
+    return r < 1 ? 1 : r;
+}
 
 dfl_status dfl_imputer_create(const char *ckpt_path, dfl_backend *be, int use_raw, dfl_imputer **out) {
     dfl_imputer *im = dfl_xcalloc(1, sizeof *im);
@@ -140,12 +149,59 @@ static dfl_status ensemble_x0(dfl_imputer *im, int n, int k, int c, int h, int w
     b.context_full = context_full;
     b.net_input = im->d_input;
     be->ensemble_build(be, &b);
-    DFL_TRY(dfl_unet_plan_inference(im->model, n * k, h, w));
-    dfl_unet_forward(im->model, im->d_input, (const float *)((const char *)im->d_plan + DFL_PLAN_T_OFFSET),
-                     im->d_pred);
+    /* forwards of one sample's draws (or fwd_rows of them): the same shapes whatever n is, so the
+     * backend's kernels, and the result, do not depend on how the samples are split into passes */
+    int rows = im->fwd_rows > 0 && im->fwd_rows < k ? im->fwd_rows : k;
+    DFL_TRY(dfl_unet_plan_inference(im->model, rows, h, w));
+    const float *tt = (const float *)((const char *)im->d_plan + DFL_PLAN_T_OFFSET);
+    size_t in_row = (size_t)h * w * 2 * c, out_row = (size_t)h * w * c;
+    for (size_t r0 = 0; r0 < (size_t)n * k; r0 += rows)
+        dfl_unet_forward(im->model, im->d_input + r0 * in_row, tt + r0, im->d_pred + r0 * out_row);
     dfl_ensemble_reduce_args r = {n, k, c, h, w, im->d_pred, im->d_mean, im->d_std};
     be->ensemble_reduce(be, &r);
     return DFL_OK;
+}
+
+dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
+                                  size_t *bytes, size_t *largest) {
+    long long rows = (long long)n * o->K;
+    if (rows > INT_MAX) return dfl_fail(DFL_EUSAGE, "%d samples x K %d network rows are too many", n, o->K);
+    if (o->fwd_rows < 0 || (o->fwd_rows > 0 && o->K % o->fwd_rows))
+        return dfl_fail(DFL_EUSAGE, "%d network rows per forward do not divide K = %d", o->fwd_rows, o->K);
+    dfl_unet_plan_size ps;
+    DFL_TRY(dfl_unet_plan_measure(im->model, o->fwd_rows > 0 ? o->fwd_rows : o->K, h, w, 0, &ps));
+    size_t px = (size_t)h * w, fl = sizeof(float);
+    size_t x = (size_t)n * c * px * fl, row_px = (size_t)rows * px;
+    /* ensure(): d_x, d_mean, d_std; d_input, d_pred; d_mask */
+    size_t buf = 3 * x + row_px * 2 * c * fl + row_px * c * fl + (size_t)n * mask_c * px;
+    if (o->steps > 1) buf += 2 * x; /* the sampler's host state x, x0 */
+    *bytes = dfl_unet_num_params(im->model) * fl + ps.arena_bytes + ps.workspace_bytes + buf;
+    if (largest) {
+        size_t big = ps.largest_bytes > row_px * 2 * c * fl ? ps.largest_bytes : row_px * 2 * c * fl;
+        *largest = big;
+    }
+    return DFL_OK;
+}
+
+dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int *n, int n_least, int c, int h,
+                           int w, int mask_c, size_t extra, size_t avail, const char *source, const char *knobs,
+                           size_t *need) {
+    int r = o->fwd_rows > 0 ? o->fwd_rows : o->K;
+    dfl_impute_opts t = *o;
+    for (;;) {
+        t.fwd_rows = r == o->K ? o->fwd_rows : r;
+        DFL_TRY(dfl_imputer_pass_bytes(im, &t, *n, c, h, w, mask_c, need, NULL));
+        *need += (size_t)*n * extra;
+        if (!shrink || !avail || *need <= avail) break;
+        if (*n > n_least) --*n;
+        else if (r > 1) r = dfl_impute_fwd_rows(o->K, r - 1);
+        else break;
+    }
+    o->fwd_rows = t.fwd_rows;
+    char what[160];
+    snprintf(what, sizeof what, "imputing %d sample%s x K %d per pass, %d network rows per forward", *n,
+             *n > 1 ? "s" : "", o->K, o->fwd_rows > 0 ? o->fwd_rows : o->K);
+    return dfl_memory_check(*need, avail, source, what, knobs);
 }
 
 dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
@@ -155,6 +211,9 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
         return dfl_fail(DFL_EUSAGE, "the data has %d channels, the model was trained on %d", c, im->meta.channels);
     DFL_TRY(dfl_method_params_validate(&im->method, h, w));
     int K = o->K;
+    if (o->fwd_rows < 0 || (o->fwd_rows > 0 && K % o->fwd_rows))
+        return dfl_fail(DFL_EUSAGE, "%d network rows per forward do not divide K = %d", o->fwd_rows, K);
+    im->fwd_rows = o->fwd_rows;
     ensure(im, n, K, c, h, w, mask_c);
     size_t numel = (size_t)n * c * h * w;
     be->upload(be, im->d_mask, mask, (size_t)n * mask_c * h * w);

@@ -137,6 +137,8 @@ struct dfl_unet {
     size_t io_max;                      /* inference: largest output kept in the two alternating buffers */
     size_t io_base, scratch_base;       /* inference: where those regions start (from the counting pass) */
     size_t grad_max, tproj_max;         /* sizes of the backward buffers (G and n*c_max) */
+    size_t buf_max;                     /* largest single arena buffer (floats) */
+    size_t ws_in_max, ws_out_max, ws_halo_max; /* backend conv workspace estimate (floats; conv_cost) */
 
     float *in_pad, *stem_out, *temb_in, *temb_h1, *temb_a1, *temb, *temb_silu;
     float *head_g, *head_mean, *head_rstd, *out_pad;
@@ -416,6 +418,7 @@ static float *arena_at(dfl_unet *m, size_t offset) { return m->counting ? NULL :
 static float *take(dfl_unet *m, size_t count) {
     float *p = arena_at(m, m->cursor);
     m->cursor += align16(count);
+    if (align16(count) > m->buf_max) m->buf_max = align16(count);
     return p;
 }
 
@@ -425,6 +428,7 @@ static float *take_scratch(dfl_unet *m, size_t count) {
     if (m->training) return take(m, count);
     float *p = arena_at(m, m->scratch_base + m->scratch_cursor);
     m->scratch_cursor += align16(count);
+    if (align16(count) > m->buf_max) m->buf_max = align16(count);
     if (m->scratch_cursor > m->scratch_max) m->scratch_max = m->scratch_cursor;
     return p;
 }
@@ -439,6 +443,7 @@ static float *take_output(dfl_unet *m, const layer *l, size_t count, int *io) {
     }
     *io = *io == 0 ? 1 : 0;
     if (count > m->io_max) m->io_max = count;
+    if (align16(count) > m->buf_max) m->buf_max = align16(count);
     return arena_at(m, m->io_base + (size_t)*io * align16(m->io_max));
 }
 
@@ -451,6 +456,22 @@ static double conv_flops(int n, int ho, int wo, int cin, int cout, int k) {
     return 2.0 * n * ho * wo * (double)cin * cout * k * k;
 }
 
+static size_t round16(int c) { return ((size_t)c + 15) / 16 * 16; }
+
+/* Forward FLOPs of a k x k conv with output ho x wo from hi x wi, and what
+ * it needs of the backend's workspace (estimate, floats): its input (with
+ * a one-pixel halo) and output re-laid in 16-channel blocks (oneDNN's
+ * nChw16c), and the haloed input copy of a periodic conv. */
+static double conv_cost(dfl_unet *m, int n, int ho, int wo, int hi, int wi, int cin, int cout, int k) {
+    if (k > 1) {
+        size_t in = (size_t)n * (hi + 2) * (wi + 2) * round16(cin), out = (size_t)n * ho * wo * round16(cout);
+        if (in > m->ws_in_max) m->ws_in_max = in;
+        if (out > m->ws_out_max) m->ws_out_max = out;
+        if ((m->cfg.periodic_x || m->cfg.periodic_y) && in > m->ws_halo_max) m->ws_halo_max = in;
+    }
+    return conv_flops(n, ho, wo, cin, cout, k);
+}
+
 /* One pass over the graph assigning buffers (or counting them); sizes and
  * layout in the comment at the top of the file. */
 static void assign_buffers(dfl_unet *m) {
@@ -460,6 +481,8 @@ static void assign_buffers(dfl_unet *m) {
     m->cursor = 0;
     m->flops_fwd = 0;
     m->grad_max = m->tproj_max = 0;
+    m->buf_max = 0;
+    m->ws_in_max = m->ws_out_max = m->ws_halo_max = 0;
     size_t px = (size_t)n * h * w;
 
     m->in_pad = take(m, px * 2 * C);
@@ -472,7 +495,7 @@ static void assign_buffers(dfl_unet *m) {
     m->flops_fwd += 2.0 * n * b * T + 2.0 * n * T * T;
     m->stem_out = take(m, px * b);
     grad_size(m, px * b);
-    m->flops_fwd += conv_flops(n, h, w, 2 * C, b, 3);
+    m->flops_fwd += conv_cost(m, n, h, w, h, w, 2 * C, b, 3);
     m->skip[0] = m->stem_out;
     m->skip_numel[0] = px * b;
 
@@ -506,9 +529,9 @@ static void assign_buffers(dfl_unet *m) {
             grad_size(m, p * l->cin);
             grad_size(m, p * l->cout);
             if ((size_t)n * l->cout > m->tproj_max) m->tproj_max = (size_t)n * l->cout;
-            m->flops_fwd += conv_flops(n, h, w, l->cin, l->cout, 3) + conv_flops(n, h, w, l->cout, l->cout, 3) +
-                            2.0 * n * T * l->cout;
-            if (l->cin != l->cout) m->flops_fwd += conv_flops(n, h, w, l->cin, l->cout, 1);
+            m->flops_fwd += conv_cost(m, n, h, w, h, w, l->cin, l->cout, 3) +
+                            conv_cost(m, n, h, w, h, w, l->cout, l->cout, 3) + 2.0 * n * T * l->cout;
+            if (l->cin != l->cout) m->flops_fwd += conv_cost(m, n, h, w, h, w, l->cin, l->cout, 1);
             break;
         case LAYER_DOWN:
             l->x = cur;
@@ -516,7 +539,7 @@ static void assign_buffers(dfl_unet *m) {
             h /= 2;
             w /= 2;
             l->out = take_output(m, l, (size_t)n * h * w * l->cout, &io);
-            m->flops_fwd += conv_flops(n, h, w, l->cin, l->cout, 3);
+            m->flops_fwd += conv_cost(m, n, h, w, 2 * h, 2 * w, l->cin, l->cout, 3);
             break;
         case LAYER_UP:
             l->x = cur;
@@ -527,7 +550,7 @@ static void assign_buffers(dfl_unet *m) {
             l->out = take_output(m, l, (size_t)n * h * w * l->cout, &io);
             grad_size(m, (size_t)n * h * w * l->cin);
             grad_size(m, (size_t)n * h * w * l->cout);
-            m->flops_fwd += conv_flops(n, h, w, l->cin, l->cout, 3);
+            m->flops_fwd += conv_cost(m, n, h, w, h, w, l->cin, l->cout, 3);
             break;
         case LAYER_ATTN: {
             int hw = h * w;
@@ -556,7 +579,7 @@ static void assign_buffers(dfl_unet *m) {
     m->head_mean = take(m, (size_t)n * DFL_GN_GROUPS);
     m->head_rstd = take(m, (size_t)n * DFL_GN_GROUPS);
     m->out_pad = take(m, px * C);
-    m->flops_fwd += conv_flops(n, h, w, b, C, 3);
+    m->flops_fwd += conv_cost(m, n, h, w, h, w, b, C, 3);
 
     if (!m->training) {
         /* the two alternating outputs, then the shared scratch */
@@ -584,7 +607,8 @@ static void assign_buffers(dfl_unet *m) {
         if (m->layers[i].kind == LAYER_RES && m->layers[i].p.res.skip_w >= 0) m->layers[i].skip_tmp = m->sA;
 }
 
-static dfl_status plan(dfl_unet *m, int n, int h, int w, int training) {
+/* Padded plan size; DFL_EUSAGE for sizes the backends cannot index. */
+static dfl_status plan_dims(const dfl_unet *m, int n, int h, int w, int *hp_out, int *wp_out) {
     if (n < 1 || h < 1 || w < 1) return dfl_fail(DFL_EUSAGE, "model: bad batch/field size %d x %d x %d", n, h, w);
     int mult = 1 << (m->cfg.levels - 1);
     long long hp = (h + (long long)mult - 1) / mult * mult, wp = (w + (long long)mult - 1) / mult * mult;
@@ -592,13 +616,25 @@ static dfl_status plan(dfl_unet *m, int n, int h, int w, int training) {
     if ((long long)n * hp * wp > INT_MAX)
         return dfl_fail(DFL_EUSAGE, "model: batch %d of %lld x %lld (padded) fields has more than %d pixels", n, hp,
                         wp, INT_MAX);
-    if (m->arena && m->n == n && m->h == h && m->w == w && m->training == training) return DFL_OK;
+    *hp_out = (int)hp;
+    *wp_out = (int)wp;
+    return DFL_OK;
+}
+
+static void set_dims(dfl_unet *m, int n, int h, int w, int hp, int wp, int training) {
     m->n = n;
     m->h = h;
     m->w = w;
-    m->hp = (int)hp;
-    m->wp = (int)wp;
+    m->hp = hp;
+    m->wp = wp;
     m->training = training;
+}
+
+static dfl_status plan(dfl_unet *m, int n, int h, int w, int training) {
+    int hp = 0, wp = 0;
+    DFL_TRY(plan_dims(m, n, h, w, &hp, &wp));
+    if (m->arena && m->n == n && m->h == h && m->w == w && m->training == training) return DFL_OK;
+    set_dims(m, n, h, w, hp, wp, training);
     m->counting = 1;
     m->io_max = m->scratch_max = 0;
     assign_buffers(m);
@@ -613,6 +649,37 @@ static dfl_status plan(dfl_unet *m, int n, int h, int w, int training) {
         m->grads = m->be->alloc(m->be, m->nparams * sizeof(float));
         m->be->fill(m->be, m->grads, 0.0f, m->nparams);
     }
+    return DFL_OK;
+}
+
+dfl_status dfl_unet_plan_measure(dfl_unet *m, int n, int h, int w, int training, dfl_unet_plan_size *out) {
+    int hp = 0, wp = 0;
+    DFL_TRY(plan_dims(m, n, h, w, &hp, &wp));
+    int on = m->n, oh = m->h, ow = m->w, ohp = m->hp, owp = m->wp, otr = m->training;
+    double oflops = m->flops_fwd;
+    /* the counting walk of plan(), without the allocation */
+    set_dims(m, n, h, w, hp, wp, training);
+    m->counting = 1;
+    m->io_max = m->scratch_max = 0;
+    assign_buffers(m);
+    out->arena_bytes = m->cursor * sizeof(float);
+    out->grads_bytes = training ? m->nparams * sizeof(float) : 0;
+    out->largest_bytes = m->buf_max * sizeof(float);
+    /* forward: input and output slots; training: backward-data swaps them, so each holds the larger */
+    size_t io = training ? 2 * (m->ws_in_max > m->ws_out_max ? m->ws_in_max : m->ws_out_max)
+                         : m->ws_in_max + m->ws_out_max;
+    out->workspace_bytes = (io + m->ws_halo_max) * sizeof(float);
+    out->flops_fwd_per_sample = m->flops_fwd / n;
+    /* restore the current plan's pointers */
+    set_dims(m, on, oh, ow, ohp, owp, otr);
+    if (m->arena) {
+        m->io_max = m->scratch_max = 0;
+        assign_buffers(m);
+        m->counting = 0;
+        assign_buffers(m);
+    }
+    m->counting = 0;
+    m->flops_fwd = oflops;
     return DFL_OK;
 }
 

@@ -14,12 +14,14 @@
 
 #include "core/clock.h"
 #include "core/json_util.h"
+#include "core/memory.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/data.h"
 #include "dynfill/train.h"
 #include "core/progress.h"
 #include "train_coverage_check.h"
 #include "run_dir.h"
+#include "train_memory.h"
 #include "train_run.h"
 
 static volatile sig_atomic_t g_stop_signal;
@@ -133,7 +135,7 @@ static const char *periodic_name(int x, int y) { return x && y ? "xy" : x ? "x" 
 static dfl_status setup(train_run *r) {
     const dfl_train_run_opts *a = &r->args;
     if (a->resume && a->force) return dfl_fail(DFL_EUSAGE, "--resume and --force exclude each other");
-    DFL_TRY(make_dir(a->out_dir));
+    if (!a->dry_run) DFL_TRY(make_dir(a->out_dir));
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/ckpt.h5", a->out_dir);
     snprintf(r->metrics_path, sizeof r->metrics_path, "%s/metrics.jsonl", a->out_dir);
     dfl_ckpt_meta meta;
@@ -170,7 +172,7 @@ static dfl_status setup(train_run *r) {
         return DFL_EUSAGE;
     }
     dfl_status s = DFL_OK;
-    if (r->comm->rank == 0) {
+    if (r->comm->rank == 0 && !a->dry_run) {
         s = dfl_run_dir_lock(a->out_dir, &r->lock_fd);
         if (s == DFL_OK && !a->resume) s = dfl_run_dir_fresh(a->out_dir, r->ckpt_path, a->force);
     }
@@ -231,6 +233,28 @@ static dfl_status setup(train_run *r) {
     r->periodic_y = uc.periodic_y;
     dfl_train_crop_periodic(r->field_h, r->field_w, r->info->h, r->info->w, &uc.periodic_x, &uc.periodic_y);
     s = dfl_unet_create(r->be, &uc, &r->model);
+    /* the memory plan, checked before the trainer allocates it (--dry-run prints it and stops) */
+    dfl_train_memory mem;
+    if (s == DFL_OK)
+        s = dfl_trainer_memory(r->model, &r->cfg, r->cfg.batch, r->info->c, r->field_h, r->field_w, r->info->mask_c, 2,
+                               &mem);
+    if (s == DFL_OK && a->dry_run && r->comm->rank == 0) {
+        printf("train: %s, %d channels, %dx%d fields, training on %dx%d, backend %s\n", r->cfg.data_path, r->info->c,
+               r->info->h, r->info->w, r->field_h, r->field_w, r->be->name);
+        dfl_train_memory_print(stdout, &mem, r->cfg.batch, r->field_h, r->field_w);
+        const char *src;
+        size_t avail = strcmp(r->be->name, "cpu") ? 0 : dfl_memory_available(&src);
+        char b[32];
+        if (avail) printf("  available             %s (%s)\n", dfl_memory_format(avail, b, sizeof b), src);
+        else printf("  available             not checked (backend %s)\n", r->be->name);
+        fflush(stdout);
+    }
+    if (s == DFL_OK)
+        s = dfl_train_memory_check(&mem, r->be, "train", "train.micro_batch, train.batch, data.patch or model.base");
+    if (s == DFL_OK && a->dry_run) {
+        dfl_ckpt_meta_free(&meta);
+        return DFL_OK;
+    }
     if (s == DFL_OK) {
         dfl_unet_init_params(r->model, r->cfg.seed);
         s = dfl_trainer_create(r->be, r->model, r->comm, &r->cfg, &r->method, r->cfg.batch, r->info->c, r->field_h,
@@ -393,7 +417,7 @@ dfl_status dfl_train_run(const dfl_train_run_opts *opts) {
     if (r.args.quiet) dfl_set_quiet(1);
     install_signal_handlers();
     dfl_status s = setup(&r);
-    if (s == DFL_OK) s = loop(&r);
+    if (s == DFL_OK && !r.args.dry_run) s = loop(&r);
     /* an error on one rank of several must stop them all, not leave the
      * others waiting in the next collective */
     if (s != DFL_OK && r.comm && r.comm->world > 1) {

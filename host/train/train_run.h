@@ -17,6 +17,7 @@ typedef struct {
     int resume;              /* continue from out_dir/ckpt.h5 */
     int force;               /* start over even though out_dir holds a checkpoint (kept aside) */
     int quiet;
+    int dry_run;             /* print the memory plan (exit 2 when it does not fit) and stop: nothing written */
 } dfl_train_run_opts;
 
 /* Runs to the end (DFL_OK), or stops on a signal after a checkpoint

@@ -103,6 +103,38 @@ dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, 
     return DFL_OK;
 }
 
+dfl_status dfl_trainer_memory(dfl_unet *model, const dfl_config *cfg, int batch, int c, int h, int w, int mask_c,
+                              int host_batches, dfl_train_memory *out) {
+    memset(out, 0, sizeof *out);
+    int micro = cfg->micro_batch > 0 ? cfg->micro_batch : batch;
+    if (batch % micro != 0)
+        return dfl_fail(DFL_EUSAGE, "train.micro_batch = %d must divide train.batch = %d", cfg->micro_batch, batch);
+    dfl_unet_plan_size p1, p2, pm;
+    DFL_TRY(dfl_unet_plan_measure(model, 1, h, w, 1, &p1));
+    DFL_TRY(dfl_unet_plan_measure(model, 2, h, w, 1, &p2));
+    DFL_TRY(dfl_unet_plan_measure(model, micro, h, w, 1, &pm));
+    size_t np = dfl_unet_num_params(model), fl = sizeof(float);
+    size_t px = (size_t)batch * h * w, micro_px = (size_t)micro * h * w;
+    out->micro = micro;
+    out->params_count = np;
+    out->params = np * fl;
+    out->grads = pm.grads_bytes;
+    out->optimizer = 3 * np * fl; /* dfl_optimizer_create: m, v, ema */
+    out->param_copies = np * fl * (micro < batch ? 2 : 1); /* d_swap, d_acc */
+    out->act_per_sample = p2.arena_bytes - p1.arena_bytes;
+    out->activations = pm.arena_bytes;
+    out->workspace = pm.workspace_bytes;
+    /* dfl_trainer_create: d_obs, d_mask, d_input, d_query, d_qcount; d_pred, d_grad per micro-batch */
+    size_t bb = px * c * fl + px * mask_c + px * 2 * c * fl + px * c + (size_t)batch * sizeof(int32_t) +
+                2 * micro_px * c * fl;
+    bb += (size_t)host_batches * (px * c * fl + px * mask_c); /* host copies of the batch */
+    out->batch_buffers = bb;
+    out->largest = pm.largest_bytes > px * 2 * c * fl ? pm.largest_bytes : px * 2 * c * fl;
+    out->total = out->params + out->grads + out->optimizer + out->param_copies + out->activations + out->workspace + bb;
+    out->total_bf16 = out->total + out->largest + ((size_t)1 << 30);
+    return DFL_OK;
+}
+
 void dfl_trainer_destroy(dfl_trainer *tr) {
     if (!tr) return;
     dfl_unet_set_grads_ready(tr->model, NULL, NULL);

@@ -80,6 +80,18 @@ dfl_status dfl_unet_plan(dfl_unet *m, int n, int h, int w);
 dfl_status dfl_unet_plan_inference(dfl_unet *m, int n, int h, int w);
 /* Backend bytes the plan holds beyond the parameters (arena and gradients). */
 size_t dfl_unet_plan_bytes(const dfl_unet *m);
+/* What dfl_unet_plan (training = 1) or dfl_unet_plan_inference (0) for n
+ * samples of h x w would hold, measured by the same planning walk without
+ * allocating; the current plan is left as it was. */
+typedef struct {
+    size_t arena_bytes;   /* activation arena (and backward buffers) */
+    size_t grads_bytes;   /* parameter gradients (training plans) */
+    size_t largest_bytes; /* largest single arena buffer */
+    size_t workspace_bytes; /* estimate of the backend's convolution workspace: the largest conv input and output
+                               re-laid in 16-channel blocks, and a periodic conv's haloed input copy */
+    double flops_fwd_per_sample;
+} dfl_unet_plan_size;
+dfl_status dfl_unet_plan_measure(dfl_unet *m, int n, int h, int w, int training, dfl_unet_plan_size *out);
 /* Forward FLOPs per sample for the planned size (convs, linears, attention). */
 double dfl_unet_forward_flops_per_sample(const dfl_unet *m);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `dynfill bench impute`: times the imputer on a fresh model and on a checkpoint; its JSON is
-# consistent (rows/s = samples/s x K x steps, GFLOP/s = rows/s x GFLOP/row); bad input exits 2
+# consistent (rows per call = n (steps - 1) + n K: the multi-step sampler's S - 1 single-draw
+# passes and the last K-ensemble; rows/s = rows / call_s, GFLOP/s = rows/s x GFLOP/row); bad input exits 2
 # with one message naming the option or file; no temporary checkpoint is left behind. The
 # --json lines of bench kernels (CPU) and bench train are one line each, read strictly.
 source "$(dirname "$0")/common.sh"
@@ -14,7 +15,8 @@ r, K, steps = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 assert r["K"] == K and r["steps"] == steps, r
 assert r["call_s"] > 0 and r["samples_per_s"] > 0, r
 assert math.isclose(r["samples_per_s"], r["n"] / r["call_s"], rel_tol=1e-3), r
-assert math.isclose(r["rows_per_s"], r["samples_per_s"] * K * steps, rel_tol=1e-3), r
+assert r["rows"] == r["n"] * (steps - 1) + r["n"] * K, r
+assert math.isclose(r["rows_per_s"], r["samples_per_s"] * (steps - 1 + K), rel_tol=1e-3), r
 assert math.isclose(r["gflops"], r["rows_per_s"] * r["fwd_gflop_per_row"], rel_tol=2e-3), r
 PY
 }

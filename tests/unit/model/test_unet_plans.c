@@ -131,20 +131,38 @@ static void check_plans(const char *label, dfl_unet_config uc, int n, int h, int
     dfl_unet_init_params(ref, 5);
     size_t np = dfl_unet_num_params(m), grad_bytes = np * sizeof(float);
 
-    /* inference plan: no gradients; the bytes it reports are the bytes it allocated */
+    /* the planning walk without allocating: what each plan will hold */
+    dfl_unet_plan_size pi, pt;
     size_t before = live_bytes;
+    CHECK(dfl_unet_plan_measure(m, n, h, w, 0, &pi) == DFL_OK);
+    CHECK(dfl_unet_plan_measure(m, n, h, w, 1, &pt) == DFL_OK);
+    CHECK_MSG(live_bytes == before, "%s: measuring allocated %zu bytes", label, live_bytes - before);
+    CHECK(pi.grads_bytes == 0 && pt.grads_bytes == grad_bytes);
+    CHECK(pi.largest_bytes > 0 && pi.largest_bytes <= pi.arena_bytes && pt.workspace_bytes > 0);
+
+    /* inference plan: no gradients; the bytes it reports are the bytes it allocated */
     CHECK(dfl_unet_plan_inference(m, n, h, w) == DFL_OK);
     size_t inf_bytes = dfl_unet_plan_bytes(m);
     CHECK(dfl_unet_grads(m) == NULL);
     CHECK_MSG(live_bytes - before == inf_bytes, "%s: inference plan allocated %zu bytes, reports %zu", label,
               live_bytes - before, inf_bytes);
+    CHECK_MSG(pi.arena_bytes == inf_bytes, "%s: inference plan measured %zu bytes, allocated %zu", label,
+              pi.arena_bytes, inf_bytes);
     float *y_inf = forward(m, &b);
+    /* measuring other plans leaves this one as it was */
+    dfl_unet_plan_size other;
+    CHECK(dfl_unet_plan_measure(m, n + 1, h + 2, w, 1, &other) == DFL_OK && other.arena_bytes > pt.arena_bytes);
+    float *y_again = forward(m, &b);
+    CHECK_MSG(memcmp(y_inf, y_again, b.ny * sizeof(float)) == 0, "%s: forward differs after measuring", label);
+    free(y_again);
 
     /* the reference is planned for training only */
     before = live_bytes;
     CHECK(dfl_unet_plan(ref, n, h, w) == DFL_OK);
     size_t train_bytes = dfl_unet_plan_bytes(ref);
     CHECK(dfl_unet_grads(ref) != NULL);
+    CHECK_MSG(pt.arena_bytes + pt.grads_bytes == train_bytes, "%s: training plan measured %zu bytes, allocated %zu",
+              label, pt.arena_bytes + pt.grads_bytes, train_bytes);
     CHECK_MSG(live_bytes - before == train_bytes, "%s: training plan allocated %zu bytes, reports %zu", label,
               live_bytes - before, train_bytes);
     CHECK_MSG(inf_bytes + grad_bytes < train_bytes && inf_bytes < train_bytes - grad_bytes,
@@ -224,6 +242,9 @@ static void check_options(void) {
     dfl_clear_error();
     CHECK(dfl_unet_plan_inference(m, 1 << 16, 1 << 10, 1 << 10) == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), "pixels") != NULL, "message '%s'", dfl_last_error());
+    dfl_clear_error();
+    dfl_unet_plan_size ps;
+    CHECK(dfl_unet_plan_measure(m, 1 << 16, 1 << 10, 1 << 10, 0, &ps) == DFL_EUSAGE);
     dfl_clear_error();
     CHECK(live_bytes == before && dfl_unet_plan_bytes(m) == 0);
     dfl_unet_destroy(m);
