@@ -40,6 +40,8 @@ typedef struct {
     grib_grid grid;
     off_t *offset; /* [t][c] message of each (time, channel) */
     long *number;  /* [t][c] its message number */
+    double *raw;   /* one decoded field, when stored column by column */
+    long *bitmap;  /* its bitmap */
     int have_fill;
     double fill;
 } grib_impl;
@@ -163,35 +165,31 @@ static dfl_status grib_read(dfl_import_source *src, int64_t t, int ch, double *v
         return dfl_fail(DFL_EUSAGE, "%s: message %ld has %zu values, not %d x %d", src->path, number, n, src->h,
                         src->w);
     }
-    double *raw = dfl_xmalloc(sizeof(double) * plane);
-    long *bitmap = NULL;
+    /* Row by row: decoded in place; column by column: through a kept buffer. */
+    if (im->grid.j_consecutive && !im->raw) im->raw = dfl_xmalloc(sizeof(double) * plane);
+    double *raw = im->grid.j_consecutive ? im->raw : values;
+    int use_bitmap = 0;
     if (!e) e = codes_set_double(h, "missingValue", GRIB_MISSING);
     if (!e) e = codes_get_double_array(h, "values", raw, &n);
     if (!e && codes_get_long(h, "bitmapPresent", &bitmap_present) == CODES_SUCCESS && bitmap_present) {
         size_t nb = plane;
-        bitmap = dfl_xmalloc(sizeof(long) * plane);
-        if (codes_get_long_array(h, "bitmap", bitmap, &nb) != CODES_SUCCESS || nb != plane) {
-            free(bitmap); /* the decoded missing value still marks those points */
-            bitmap = NULL;
-        }
+        if (!im->bitmap) im->bitmap = dfl_xmalloc(sizeof(long) * plane);
+        /* without it the decoded missing value still marks those points */
+        use_bitmap = codes_get_long_array(h, "bitmap", im->bitmap, &nb) == CODES_SUCCESS && nb == plane;
     }
     codes_handle_delete(h);
-    if (e) {
-        free(raw);
-        free(bitmap);
+    if (e)
         return dfl_fail(DFL_EUSAGE, "%s: cannot decode message %ld (%s)", src->path, number,
                         codes_get_error_message(e));
-    }
-    /* Stored row by row from the first latitude, or column by column. */
-    for (size_t i = 0; i < plane; ++i) {
-        const size_t y = i / (size_t)src->w, x = i % (size_t)src->w;
-        const size_t j = im->grid.j_consecutive ? x * (size_t)src->h + y : i;
-        const double v = raw[j];
-        valid[i] = !isnan(v) && v != GRIB_MISSING && !(bitmap && bitmap[j] == 0) && !(im->have_fill && v == im->fill);
-        values[i] = v;
-    }
-    free(raw);
-    free(bitmap);
+    const size_t hh = (size_t)src->h, ww = (size_t)src->w;
+    for (size_t y = 0; y < hh; ++y)
+        for (size_t x = 0; x < ww; ++x) {
+            const size_t i = y * ww + x, j = im->grid.j_consecutive ? x * hh + y : i;
+            const double v = raw[j];
+            valid[i] = !isnan(v) && v != GRIB_MISSING && !(use_bitmap && im->bitmap[j] == 0) &&
+                       !(im->have_fill && v == im->fill);
+            values[i] = v;
+        }
     return DFL_OK;
 }
 
@@ -201,6 +199,8 @@ static void grib_close(dfl_import_source *src) {
         if (im->f) fclose(im->f);
         free(im->offset);
         free(im->number);
+        free(im->raw);
+        free(im->bitmap);
         free(im);
     }
     dfl_h5_strings_free(src->channels, (size_t)src->c);
