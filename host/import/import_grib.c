@@ -220,6 +220,9 @@ static dfl_status index_messages(const char *path, FILE *f, char **vars, int nva
     size_t seen_used = 0;
     dfl_status st = DFL_OK;
     long number = 0;
+    for (int v = 0; v < nvars; ++v)
+        for (int w = 0; w < v; ++w)
+            if (!strcmp(vars[v], vars[w])) return dfl_fail(DFL_EUSAGE, "option --var: '%s' is given twice", vars[v]);
     for (;;) {
         int e = 0;
         codes_handle *h = codes_handle_new_from_file(NULL, f, PRODUCT_GRIB, &e);
@@ -356,25 +359,29 @@ dfl_status dfl_import_open_grib(const char *path, const dfl_import_options *o, d
             src->channels[src->c++] = strdup(name);
         }
     }
-    /* Time axis: the distinct validity times of the kept messages. */
+    /* The channel of each message (-1: a level --levels leaves out); the
+     * time axis: the distinct validity times of the kept messages. */
     int nt = 0;
+    int *msg_ch = dfl_xmalloc(sizeof(int) * (size_t)(nmsg > 0 ? nmsg : 1));
     if (st == DFL_OK) {
         times = dfl_xmalloc(sizeof(double) * (size_t)(nmsg > 0 ? nmsg : 1));
-        for (int i = 0; i < nmsg; ++i) times[nt++] = msgs[i].time;
+        for (int i = 0; i < nmsg; ++i) {
+            msg_ch[i] = -1;
+            for (int k = 0; k < src->c && msg_ch[i] < 0; ++k)
+                if (ch_var[k] == msgs[i].var && (isnan(ch_level[k]) || ch_level[k] == msgs[i].level)) msg_ch[i] = k;
+            if (msg_ch[i] >= 0) times[nt++] = msgs[i].time;
+        }
         nt = distinct(times, nt);
         src->t = nt;
         const size_t cells = (size_t)nt * (size_t)src->c;
-        im->offset = dfl_xmalloc(sizeof(off_t) * cells);
-        im->number = dfl_xcalloc(cells, sizeof(long));
+        im->offset = dfl_xmalloc(sizeof(off_t) * (cells > 0 ? cells : 1));
+        im->number = dfl_xcalloc(cells > 0 ? cells : 1, sizeof(long));
     }
     char when[40];
     for (int i = 0; i < nmsg && st == DFL_OK; ++i) {
         const grib_msg *m = &msgs[i];
-        int c = -1;
-        for (int k = 0; k < src->c && c < 0; ++k)
-            if (ch_var[k] == m->var && (isnan(ch_level[k]) || ch_level[k] == m->level)) c = k;
-        if (c < 0) continue; /* a level --levels leaves out */
-        const size_t k = (size_t)find_value(times, nt, m->time) * (size_t)src->c + (size_t)c;
+        if (msg_ch[i] < 0) continue;
+        const size_t k = (size_t)find_value(times, nt, m->time) * (size_t)src->c + (size_t)msg_ch[i];
         if (im->number[k]) {
             dfl_import_format_time(m->time, when, sizeof when);
             st = dfl_fail(DFL_EUSAGE,
@@ -385,6 +392,7 @@ dfl_status dfl_import_open_grib(const char *path, const dfl_import_options *o, d
         im->offset[k] = m->offset;
         im->number[k] = m->number;
     }
+    free(msg_ch);
     for (size_t k = 0; st == DFL_OK && k < (size_t)nt * (size_t)src->c; ++k)
         if (!im->number[k]) {
             const int c = (int)(k % (size_t)src->c);

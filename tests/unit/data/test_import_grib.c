@@ -397,6 +397,9 @@ static void bad_inputs(void) {
     const char *unknown[] = {"--in", ok, "--var", "q", "--out", out, NULL};
     CHECK(run_import(unknown) == 2);
     CHECK_MSG(strstr(dfl_last_error(), "'q' not found") && strstr(dfl_last_error(), "msl"), "%s", dfl_last_error());
+    const char *twice[] = {"--in", ok, "--var", "t,z,t", "--out", out, NULL};
+    CHECK(run_import(twice) == 2);
+    CHECK_MSG(strstr(dfl_last_error(), "'t' is given twice") != NULL, "%s", dfl_last_error());
     CHECK(access(out, F_OK) != 0);
     dfl_clear_error();
 }
