@@ -55,8 +55,8 @@ dfl_status dfl_import_select_time(const char *path, const dfl_import_options *o,
 /* The level indices of a vertical axis with `n` values (NULL: unnamed) that
  * --levels selects (all without it); DFL_EUSAGE naming a level that is not
  * there. */
-dfl_status dfl_import_select_levels(const char *path, const char *var, const char *levels, const double *values,
-                                    int n, int *picked, int *count) {
+dfl_status dfl_import_select_levels(const char *path, const char *var, const char *levels, const double *values, int n,
+                                    int *picked, int *count) {
     *count = 0;
     if (!levels) {
         for (int l = 0; l < n; ++l) picked[(*count)++] = l;

@@ -338,7 +338,7 @@ dfl_status dfl_import_open_grib(const char *path, const dfl_import_options *o, d
                               path, vars[v], first->level_type, first->number, msgs[i].level_type, msgs[i].number);
             levels[nl++] = msgs[i].level;
         }
-        if (st != DFL_OK) break;
+        if (st != DFL_OK || !first) break; /* each variable has a message (index_messages) */
         nl = distinct(levels, nl);
         const int layered = vertical_type(first->level_type) || nl > 1;
         int npicked = 1;
