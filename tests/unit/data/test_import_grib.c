@@ -5,10 +5,11 @@
  * a forecast step from an earlier base time, one field with a bitmap of
  * missing points. Every imported value is checked against the value
  * ecCodes decodes from the file, and the channel names, lat/lon, /time and
- * mask. A file split in two by time imports as the same time axis. Bad
- * inputs (exit 2, the file named, nothing written): a message on another
- * grid, a missing level for --levels, a missing and a duplicated message,
- * a reduced Gaussian grid, a truncated file, --format grib on NetCDF. */
+ * mask. A file split in two by time (the older part in GRIB 1) imports as
+ * the same time axis. Rows south to north. Bad inputs (exit 2, the file
+ * named, nothing written): a message on another grid, a missing level for
+ * --levels, a missing and a duplicated message, a reduced Gaussian grid, a
+ * truncated file, --format grib on a text file, an unknown shortName. */
 #include <eccodes.h>
 #include <hdf5.h>
 #include <math.h>
@@ -65,12 +66,14 @@ typedef struct {
     int dup;      /* write channel 0 at time t0 twice */
     int odd_grid; /* put message of 2t at time t0 on a 1 degree grid */
     int with_bitmap;
+    int grib1; /* edition 1 (surface fields on typeOfLevel surface, as ERA5 has them) */
 } spec;
 
 static codes_handle *new_field(const spec *s, int c, int t, int ny, int nx) {
-    codes_handle *h = codes_grib_handle_new_from_samples(NULL, "regular_ll_pl_grib2");
+    codes_handle *h =
+        codes_grib_handle_new_from_samples(NULL, s->grib1 ? "regular_ll_pl_grib1" : "regular_ll_pl_grib2");
     if (!h) {
-        fprintf(stderr, "no ecCodes sample regular_ll_pl_grib2\n");
+        fprintf(stderr, "no ecCodes sample regular_ll_pl_grib%d\n", s->grib1 ? 1 : 2);
         exit(1);
     }
     const double d = 180.0 / (ny - 1);
@@ -93,9 +96,10 @@ static codes_handle *new_field(const spec *s, int c, int t, int ny, int nx) {
         CK(codes_set_long(h, "level", k_levels[c % NL]));
     } else {
         const int k = c - NV3 * NL;
-        len = strlen(k_surface_level[k]);
-        CK(codes_set_string(h, "typeOfLevel", k_surface_level[k], &len));
-        CK(codes_set_long(h, "level", k_surface_height[k]));
+        const char *type = s->grib1 ? "surface" : k_surface_level[k];
+        len = strlen(type);
+        CK(codes_set_string(h, "typeOfLevel", type, &len));
+        CK(codes_set_long(h, "level", s->grib1 ? 0 : k_surface_height[k]));
     }
     /* 2020-01-01 t:00; odd steps as a 1 hour forecast from the hour before */
     CK(codes_set_long(h, "dataDate", 20200101));
@@ -143,7 +147,7 @@ static void write_grib(const char *path, const spec *s) {
 /* What ecCodes decodes for every (t, c) of a file written by write_grib:
  * dec[(t * NC + c) * NPT + i], rows north to south; missing[...] = 1 where
  * the bitmap says so. */
-static void decode_all(const char *path, double *dec, uint8_t *missing, int t0) {
+static void decode_all(const char *path, double *dec, uint8_t *missing, int t0, int nt) {
     FILE *f = fopen(path, "rb");
     int e = 0, n = 0;
     codes_handle *h;
@@ -177,7 +181,7 @@ static void decode_all(const char *path, double *dec, uint8_t *missing, int t0) 
         codes_handle_delete(h);
         ++n;
     }
-    CHECK(e == 0 && n == NT * NC);
+    CHECK(e == 0 && n == nt * NC);
     fclose(f);
 }
 
@@ -190,7 +194,7 @@ static void read_all(const char *path, const char *name, hid_t type, void *out) 
 }
 
 static spec base(void) {
-    spec s = {NY, NX, 0, 0, NT, -1, -1, 0, 0, 1};
+    spec s = {NY, NX, 0, 0, NT, -1, -1, 0, 0, 1, 0};
     return s;
 }
 
@@ -204,7 +208,7 @@ static void one_file(void) {
     write_grib(path, &s);
     double *dec = malloc(sizeof(double) * NT * NC * NPT);
     uint8_t *missing = malloc((size_t)NT * NC * NPT);
-    decode_all(path, dec, missing, 0);
+    decode_all(path, dec, missing, 0, NT);
     const char *args[] = {"--in", path, "--var", "t,u,v,z,2t,msl", "--out", out, NULL};
     CHECK_MSG(run_import(args) == 0, "%s", dfl_last_error());
     dfl_dataset *ds;
@@ -267,7 +271,8 @@ static void one_file(void) {
     free(mask);
 }
 
-/* Two files by time, given newest first: one time axis, the same values. */
+/* Two files by time, given newest first, the older one in GRIB 1: one time
+ * axis, the same values. */
 static void split_files(void) {
     char a[300], b[300], out[300];
     snprintf(a, sizeof a, "%s/era5_a.grib", dir);
@@ -275,7 +280,9 @@ static void split_files(void) {
     snprintf(out, sizeof out, "%s/era5_ab.h5", dir);
     spec s = base();
     s.t1 = 2;
+    s.grib1 = 1;
     write_grib(a, &s);
+    s.grib1 = 0;
     s.t0 = 2;
     s.t1 = NT;
     write_grib(b, &s);
@@ -283,7 +290,19 @@ static void split_files(void) {
     CHECK_MSG(run_import(args) == 0, "%s", dfl_last_error());
     float *obs = malloc(sizeof(float) * NT * NC * NPT);
     read_all(out, "/obs", H5T_NATIVE_FLOAT, obs);
-    CHECK_MSG(!memcmp(obs, g_whole, sizeof(float) * NT * NC * NPT), "two parts import as the whole file");
+    /* GRIB 1 packs its reference value otherwise: steps 0, 1 against what
+     * ecCodes decodes, steps 2.. as the one-file import */
+    double *dec = malloc(sizeof(double) * 2 * NC * NPT);
+    uint8_t *missing = malloc((size_t)2 * NC * NPT);
+    decode_all(a, dec, missing, 0, 2);
+    size_t wrong = 0;
+    for (size_t i = 0; i < (size_t)2 * NC * NPT; ++i) wrong += missing[i] || obs[i] != (float)dec[i];
+    CHECK_MSG(wrong == 0, "GRIB 1 part: %zu values differ from ecCodes'", wrong);
+    const size_t step = (size_t)NC * NPT;
+    CHECK_MSG(!memcmp(obs + 2 * step, g_whole + 2 * step, sizeof(float) * (NT - 2) * step),
+              "the GRIB 2 part imports as in the whole file");
+    free(dec);
+    free(missing);
     double time[NT];
     read_all(out, "/time", H5T_NATIVE_DOUBLE, time);
     for (int t = 0; t < NT; ++t) CHECK(time[t] == 1577836800.0 + 3600.0 * t);
@@ -324,10 +343,10 @@ static void bad_inputs(void) {
         spec s;
         int names_ok; /* the first file has the error too, and is opened first */
     } cases[] = {
-        {"grid", "another grid", NULL, {NY, NX, 0, 2, NT, -1, -1, 0, 1, 0}, 0},
-        {"level", "no level 700", "500,700", {NY, NX, 0, 2, NT, -1, -1, 0, 0, 0}, 1},
-        {"missing", "no message of variable 'u' level 850", NULL, {NY, NX, 0, 2, NT, 4, 3, 0, 0, 0}, 0},
-        {"duplicate", "in two messages", NULL, {NY, NX, 0, 2, NT, -1, -1, 1, 0, 0}, 0},
+        {"grid", "another grid", NULL, {NY, NX, 0, 2, NT, -1, -1, 0, 1, 0, 0}, 0},
+        {"level", "no level 700", "500,700", {NY, NX, 0, 2, NT, -1, -1, 0, 0, 0, 0}, 1},
+        {"missing", "no message of variable 'u' level 850", NULL, {NY, NX, 0, 2, NT, 4, 3, 0, 0, 0, 0}, 0},
+        {"duplicate", "in two messages", NULL, {NY, NX, 0, 2, NT, -1, -1, 1, 0, 0, 0}, 0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
         snprintf(bad, sizeof bad, "%s/bad_%s.grib", dir, cases[k].what);
