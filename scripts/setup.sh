@@ -4,7 +4,7 @@
 # contacted at all when nothing is missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
-      libdnnl-dev libhdf5-dev hdf5-tools libinih-dev libfftw3-dev libnetcdf-dev netcdf-bin
+      libdnnl-dev libhdf5-dev hdf5-tools libinih-dev libfftw3-dev libnetcdf-dev netcdf-bin libeccodes-dev
       libopenmpi-dev openmpi-bin libcjson-dev libcairo2-dev
       clang-format cppcheck
       python3-numpy python3-h5py)

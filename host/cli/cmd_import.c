@@ -1,7 +1,7 @@
-/* `dynfill import`: NetCDF (classic, NetCDF-4; ERA5 as downloaded) or
- * plain HDF5 arrays with NaN / fill values as missing -> a dynfill dataset
- * (/obs, /mask, mean/std of valid entries) or, with --truth, a truth file
- * (docs/design.md, "Files"). */
+/* `dynfill import`: NetCDF (classic, NetCDF-4; ERA5 as downloaded), GRIB
+ * (ERA5's native format) or plain HDF5 arrays with NaN / fill values as
+ * missing -> a dynfill dataset (/obs, /mask, mean/std of valid entries) or,
+ * with --truth, a truth file (docs/design.md, "Files"). */
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +20,23 @@ static const char k_usage[] =
     "axis covers the globe), lat/lon, source, mask_pattern.\n\n"
     "  --in FILE       NetCDF classic or NetCDF-4 (axes recognised by CF attributes: optional\n"
     "                  time, optional vertical (one channel per level, named var@level),\n"
-    "                  latitude, longitude), or HDF5 with datasets [T, H, W] / [T, K, H, W] /\n"
+    "                  latitude, longitude), GRIB 1/2 on a regular lat/lon grid (time axis: the\n"
+    "                  validity times; pressure and model levels one channel each, var@level),\n"
+    "                  or HDF5 with datasets [T, H, W] / [T, K, H, W] /\n"
     "                  [H, W]. Repeat --in, or give a glob ('era5_*.nc'), for several files:\n"
     "                  they are joined along time in time order (a gap, an overlap or another\n"
     "                  grid is an error)\n"
-    "  --levels a,b    keep these vertical levels (values of the level axis, e.g. 500,850)\n"
-    "  --var a,b       variables (NetCDF) or dataset names (HDF5) to import, in channel order\n"
+    "  --levels a,b    keep these vertical levels (values of the level axis or GRIB level,\n"
+    "                  e.g. 500,850)\n"
+    "  --var a,b       variables (NetCDF), shortNames (GRIB: t,z,2t,msl) or dataset names\n"
+    "                  (HDF5) to import, in channel order\n"
     "  --out PATH      output file\n"
     "  --time a:b      time steps a (included) to b (excluded); a:, :b, or one index a\n"
     "  --fill V        a value that marks missing entries (besides NaN, _FillValue,\n"
-    "                  missing_value and the NetCDF default fill)\n"
+    "                  missing_value, the NetCDF default fill and GRIB bitmaps)\n"
     "  --truth         write a truth file (/truth, for dynfill mask / eval); every entry must\n"
     "                  be valid\n"
-    "  --format F      auto (default: by content), nc or h5\n";
+    "  --format F      auto (default: by content), nc, h5 or grib\n";
 
 enum { OPT_IN = 256, OPT_LEVELS, OPT_VAR, OPT_OUT, OPT_TIME, OPT_FILL, OPT_TRUTH, OPT_FORMAT };
 static const char k_short[] = "h";

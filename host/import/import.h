@@ -1,5 +1,5 @@
 /* `dynfill import` internals: a source (NetCDF classic / NetCDF-4 via
- * libnetcdf, or plain HDF5 arrays) exposes channels of 2D fields per time
+ * libnetcdf, plain HDF5 arrays, or GRIB 1/2 via ecCodes) exposes channels of 2D fields per time
  * step with a validity mask (NaN, _FillValue, missing_value, the NetCDF
  * default fill, or --fill mark missing entries); several input files are
  * one source along time (import_open.c); import_write turns it into a
@@ -15,7 +15,7 @@
 typedef struct dfl_import_source dfl_import_source;
 struct dfl_import_source {
     const char *path;
-    const char *format; /* "netcdf" or "hdf5" */
+    const char *format; /* "netcdf", "hdf5" or "grib" */
     int c, h, w;
     int64_t t;            /* time steps (of the file; after dfl_import_open: selected) */
     char **channels;      /* c names */
@@ -35,7 +35,7 @@ typedef struct {
     const char *out;
     const char *vars;          /* comma-separated names */
     const char *levels;        /* comma-separated vertical levels to keep (values of the level axis), or NULL: all */
-    const char *format;        /* "auto" (by content), "nc" or "h5" */
+    const char *format;        /* "auto" (by content), "nc", "h5" or "grib" */
     int64_t t0, t1;            /* time range [t0, t1); t1 < 0: to the end */
     int have_fill;
     double fill;
@@ -51,6 +51,10 @@ dfl_status dfl_import_open(const dfl_import_options *o, dfl_import_source **out)
  * time steps. */
 dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o, dfl_import_source **out);
 dfl_status dfl_import_open_hdf5(const char *path, const dfl_import_options *o, dfl_import_source **out);
+/* One GRIB file (editions 1 and 2, regular lat/lon grids): channels are the
+ * --var shortNames, var@level for vertical levels; the time axis is the
+ * sorted distinct validity times, each (channel, time) in one message. */
+dfl_status dfl_import_open_grib(const char *path, const dfl_import_options *o, dfl_import_source **out);
 /* Seconds per unit and the epoch (seconds since 1970-01-01 UTC) of a CF
  * time unit "<unit> since <date>[ <time>]" (unit: seconds, minutes, hours,
  * days, and abbreviations; proleptic Gregorian calendar). 0 when not one. */
@@ -62,6 +66,14 @@ dfl_status dfl_import_parse_time(const char *text, int64_t *t0, int64_t *t1);
 /* Resolve the selected time range against `t_total` steps. */
 dfl_status dfl_import_select_time(const char *path, const dfl_import_options *o, int64_t t_total, int64_t *first,
                                   int64_t *count);
+/* The indices of the levels (values[n], NULL: 0..n-1) of variable `var`
+ * that --levels keeps (all without it), in --levels order, in picked[] (room
+ * for n; a level given twice is an error); DFL_EUSAGE naming a level that is
+ * not there. */
+dfl_status dfl_import_select_levels(const char *path, const char *var, const char *levels, const double *values, int n,
+                                    int *picked, int *count);
+/* Seconds since 1970-01-01 UTC of a date and time (proleptic Gregorian). */
+double dfl_import_civil_seconds(long year, int month, int day, int hour, int minute, double second);
 /* A longitude axis covering the globe: uniform step d with n |d| = 360. */
 int dfl_import_lon_is_global(const double *lon, int n);
 /* Split "a,b,c" into names (malloc'ed; free with dfl_h5_strings_free). */

@@ -52,6 +52,44 @@ dfl_status dfl_import_select_time(const char *path, const dfl_import_options *o,
     return DFL_OK;
 }
 
+/* The level indices of a vertical axis with `n` values (NULL: unnamed) that
+ * --levels selects (all without it); DFL_EUSAGE naming a level that is not
+ * there. */
+dfl_status dfl_import_select_levels(const char *path, const char *var, const char *levels, const double *values, int n,
+                                    int *picked, int *count) {
+    *count = 0;
+    if (!levels) {
+        for (int l = 0; l < n; ++l) picked[(*count)++] = l;
+        return DFL_OK;
+    }
+    const char *p = levels;
+    while (*p) {
+        char *end;
+        const double want = strtod(p, &end);
+        if (end == p || (*end && *end != ','))
+            return dfl_fail(DFL_EUSAGE, "option --levels: '%s' is not a comma-separated list of numbers", levels);
+        int found = -1;
+        for (int l = 0; l < n && found < 0; ++l) {
+            const double have = values ? values[l] : (double)l;
+            if (fabs(have - want) <= 1e-6 * fabs(want) + 1e-9) found = l;
+        }
+        if (found < 0) {
+            char list[512] = "";
+            size_t used = 0;
+            for (int l = 0; l < n && used < 480; ++l)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%g", l ? ", " : "",
+                                         values ? values[l] : (double)l);
+            return dfl_fail(DFL_EUSAGE, "%s: variable '%s' has no level %g (levels: %s)", path, var, want, list);
+        }
+        for (int i = 0; i < *count; ++i)
+            if (picked[i] == found)
+                return dfl_fail(DFL_EUSAGE, "option --levels: level %g is given twice in '%s'", want, levels);
+        picked[(*count)++] = found; /* distinct, so at most n of them */
+        p = *end ? end + 1 : end;
+    }
+    return DFL_OK;
+}
+
 int dfl_import_lon_is_global(const double *lon, int n) {
     if (!lon || n < 2) return 0;
     const double d = lon[1] - lon[0];

@@ -235,40 +235,6 @@ static void nc_close_source(dfl_import_source *src) {
     free(src);
 }
 
-/* The level indices of a vertical axis with `n` values (NULL: unnamed) that
- * --levels selects (all without it); DFL_EUSAGE naming a level that is not
- * there. */
-static dfl_status select_levels(const char *path, const char *var, const char *levels, const double *values, int n,
-                                int *picked, int *count) {
-    *count = 0;
-    if (!levels) {
-        for (int l = 0; l < n; ++l) picked[(*count)++] = l;
-        return DFL_OK;
-    }
-    const char *p = levels;
-    while (*p) {
-        char *end;
-        const double want = strtod(p, &end);
-        if (end == p || (*end && *end != ','))
-            return dfl_fail(DFL_EUSAGE, "option --levels: '%s' is not a comma-separated list of numbers", levels);
-        int found = -1;
-        for (int l = 0; l < n && found < 0; ++l) {
-            const double have = values ? values[l] : (double)l;
-            if (fabs(have - want) <= 1e-6 * fabs(want) + 1e-9) found = l;
-        }
-        if (found < 0) {
-            char list[512] = "";
-            size_t used = 0;
-            for (int l = 0; l < n && used < 480; ++l)
-                used += (size_t)snprintf(list + used, sizeof list - used, "%s%g", l ? ", " : "", values ? values[l] : l);
-            return dfl_fail(DFL_EUSAGE, "%s: variable '%s' has no level %g (levels: %s)", path, var, want, list);
-        }
-        picked[(*count)++] = found;
-        p = *end ? end + 1 : end;
-    }
-    return DFL_OK;
-}
-
 dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o, dfl_import_source **out) {
     *out = NULL;
     int ncid;
@@ -367,10 +333,10 @@ dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o,
         }
         const int levels = dz >= 0 ? (int)len[dz] : 1;
         double *level_values = dz >= 0 ? coordinate_values(ncid, dimids[dz], (size_t)levels) : NULL;
-        int *picked = dfl_xmalloc(sizeof(int) * (size_t)(levels + 64));
+        int *picked = dfl_xmalloc(sizeof(int) * (size_t)levels);
         int npicked = 1;
         picked[0] = -1;
-        if (dz >= 0) st = select_levels(path, vars[v], o->levels, level_values, levels, picked, &npicked);
+        if (dz >= 0) st = dfl_import_select_levels(path, vars[v], o->levels, level_values, levels, picked, &npicked);
         for (int i = 0; i < npicked && st == DFL_OK; ++i) {
             size_t names_cap = cap;
             im->ch = dfl_xgrow(im->ch, &cap, (size_t)src->c + 1, sizeof *im->ch);

@@ -17,8 +17,10 @@ typedef struct {
     int64_t first;   /* joined step of selected step 0 */
 } joined_impl;
 
-/* NetCDF classic magic, or HDF5 with the NetCDF-4 marker attribute. */
-static dfl_status detect_format(const char *path, int *is_netcdf) {
+enum { FMT_HDF5, FMT_NETCDF, FMT_GRIB };
+
+/* NetCDF classic magic, HDF5 with the NetCDF-4 marker attribute, or GRIB. */
+static dfl_status detect_format(const char *path, int *format) {
     FILE *f = fopen(path, "rb");
     if (!f) return dfl_fail(DFL_EUSAGE, "%s: cannot read file (missing or no permission)", path);
     unsigned char magic[8] = {0};
@@ -26,32 +28,39 @@ static dfl_status detect_format(const char *path, int *is_netcdf) {
     fclose(f);
     if (got >= 4 && magic[0] == 'C' && magic[1] == 'D' && magic[2] == 'F' &&
         (magic[3] == 1 || magic[3] == 2 || magic[3] == 5)) {
-        *is_netcdf = 1;
+        *format = FMT_NETCDF;
+        return DFL_OK;
+    }
+    if (got >= 4 && !memcmp(magic, "GRIB", 4)) {
+        *format = FMT_GRIB;
         return DFL_OK;
     }
     static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (got == 8 && !memcmp(magic, h5sig, 8)) {
         hid_t h;
         DFL_TRY(dfl_h5_open_read(path, &h));
-        *is_netcdf = dfl_h5_attr_exists(h, "_NCProperties");
+        *format = dfl_h5_attr_exists(h, "_NCProperties") ? FMT_NETCDF : FMT_HDF5;
         H5Fclose(h);
         return DFL_OK;
     }
-    return dfl_fail(DFL_EUSAGE, "%s: neither NetCDF nor HDF5 (unknown file signature)", path);
+    return dfl_fail(DFL_EUSAGE, "%s: neither NetCDF, HDF5 nor GRIB (unknown file signature)", path);
 }
 
 static dfl_status open_one(const char *path, const dfl_import_options *o, dfl_import_source **out) {
     const char *format = o->format ? o->format : "auto";
-    int is_netcdf = 0;
+    int fmt = FMT_HDF5;
     if (!strcmp(format, "nc") || !strcmp(format, "netcdf"))
-        is_netcdf = 1;
+        fmt = FMT_NETCDF;
     else if (!strcmp(format, "h5") || !strcmp(format, "hdf5"))
-        is_netcdf = 0;
+        fmt = FMT_HDF5;
+    else if (!strcmp(format, "grib") || !strcmp(format, "grb"))
+        fmt = FMT_GRIB;
     else if (!strcmp(format, "auto"))
-        DFL_TRY(detect_format(path, &is_netcdf));
+        DFL_TRY(detect_format(path, &fmt));
     else
-        return dfl_fail(DFL_EUSAGE, "--format '%s' is unknown (auto, nc, h5)", format);
-    return is_netcdf ? dfl_import_open_netcdf(path, o, out) : dfl_import_open_hdf5(path, o, out);
+        return dfl_fail(DFL_EUSAGE, "--format '%s' is unknown (auto, nc, h5, grib)", format);
+    if (fmt == FMT_GRIB) return dfl_import_open_grib(path, o, out);
+    return fmt == FMT_NETCDF ? dfl_import_open_netcdf(path, o, out) : dfl_import_open_hdf5(path, o, out);
 }
 
 static dfl_status joined_read(dfl_import_source *src, int64_t t, int ch, double *values, uint8_t *valid) {

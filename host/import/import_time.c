@@ -59,6 +59,10 @@ int dfl_import_cf_time_units(const char *units, double *seconds_per_unit, double
     return 1;
 }
 
+double dfl_import_civil_seconds(long year, int month, int day, int hour, int minute, double second) {
+    return (double)days_from_civil(year, month, day) * 86400.0 + hour * 3600.0 + minute * 60.0 + second;
+}
+
 void dfl_import_format_time(double seconds, char *buf, size_t size) {
     const double day = floor(seconds / 86400.0);
     long rem = lround(seconds - day * 86400.0);

@@ -82,6 +82,6 @@ expect "$W/./truth.h5: --out is the input file" "$DYNFILL" mask --in "$W/truth.h
 # gen / import usage errors
 expect "--kind 'turbulence' is unknown" "$DYNFILL" gen --kind turbulence --n 2 --out "$W/x.h5"
 expect "option --n: 'many' is not an integer" "$DYNFILL" gen --kind ns --n many --out "$W/x.h5"
-expect "$W/text.h5: neither NetCDF nor HDF5" "$DYNFILL" import --in "$W/text.h5" --var z --out "$W/x.h5"
+expect "$W/text.h5: neither NetCDF, HDF5 nor GRIB" "$DYNFILL" import --in "$W/text.h5" --var z --out "$W/x.h5"
 expect "expected one file" "$DYNFILL" info
 exit $fail
