@@ -318,6 +318,8 @@ static dfl_status write_gen_attrs(hid_t file, const gen_options *o) {
     at.source = source;
     at.h = at.w = (int)S;
     dfl_status st = dfl_data_write_attrs(file, &at);
+    const char *vars[1] = {"/truth"};
+    if (st == DFL_OK) st = dfl_data_write_dims(file, &at, o->n, NULL, vars, 1);
     dfl_h5_strings_free(names, (size_t)T);
     DFL_TRY(st);
     DFL_TRY(dfl_h5_attr_write_string(file, "gen_kind", o->kind_name));

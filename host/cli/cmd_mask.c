@@ -239,8 +239,31 @@ static dfl_status run_mask(const mask_options *o) {
         at.mean = mean;
         at.std = sd;
         at.mask_pattern = pat.text;
+        char **units = NULL, **long_names = NULL;
+        dfl_data_read_channel_meta(tf, C, &units, &long_names);
+        at.units = (const char *const *)units;
+        at.long_names = (const char *const *)long_names;
+        /* the truth's time axis (an imported truth file) carries over */
+        double *time = NULL;
+        int trank = 0;
+        unsigned long long td[8];
+        if (dfl_h5_has(tf, "/time") && dfl_h5_dataset_shape(tf, o->in, "/time", &trank, td) == DFL_OK && trank == 1 &&
+            td[0] == (unsigned long long)N) {
+            time = dfl_xmalloc(sizeof(double) * (size_t)N);
+            if (dfl_h5_read_box(tf, o->in, "/time", H5T_NATIVE_DOUBLE, 1, (unsigned long long[]){0}, td, time) !=
+                DFL_OK) {
+                free(time);
+                time = NULL;
+            }
+        }
+        dfl_clear_error();
         st = dfl_data_write_attrs(of, &at);
+        const char *vars[2] = {DFL_OBS_NAME, DFL_MASK_NAME};
+        if (st == DFL_OK) st = dfl_data_write_dims(of, &at, N, time, vars, 2);
         if (st == DFL_OK) st = dfl_h5_attr_write_long(of, "mask_seed", (long long)o->seed);
+        free(time);
+        dfl_h5_strings_free(units, (size_t)C);
+        dfl_h5_strings_free(long_names, (size_t)C);
         free(mean);
         free(sd);
     }

@@ -36,9 +36,28 @@ typedef struct {
     int h, w;
     const double *mean, *std;    /* c values or NULL (then not written) */
     const char *mask_pattern;    /* NULL: not written */
+    /* Per channel, for dfl_data_write_dims: c strings or NULL (unknown);
+     * a NULL or empty entry is unknown for that channel. */
+    const char *const *units, *const *long_names;
 } dfl_data_attrs;
 /* DFL_EINTERNAL naming the file when the system refuses a write. */
 __attribute__((warn_unused_result)) dfl_status dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a);
+/* Named dimensions (docs/data.md, "File layouts"): netCDF-4 style
+ * dimension scales (sample or time, channel, lat/lon or y/x) attached to
+ * the [N, C or 1, H, W] datasets `vars` (nvars of them) so that xarray
+ * opens the file with named dimensions and CF coordinates. `time`: n
+ * values in seconds since 1970-01-01 UTC (written as /time with CF
+ * attributes), or NULL: an existing /time dataset of n values is used,
+ * else a /sample index. Call once per file, after the datasets exist.
+ * Units and long names of `a` go on the data variables (when all channels
+ * agree) and, per channel, on /channel (channel_units, channel_long_names). */
+__attribute__((warn_unused_result)) dfl_status dfl_data_write_dims(hid_t file, const dfl_data_attrs *a, int64_t n,
+                                                                   const double *time, const char *const *vars,
+                                                                   int nvars);
+/* Per-channel units and long names as dfl_data_write_dims stored them in
+ * `file` (its /channel), for writers that copy a file's data: malloc'ed
+ * arrays of c strings (free with dfl_h5_strings_free), NULL when absent. */
+void dfl_data_read_channel_meta(hid_t file, int c, char ***units, char ***long_names);
 /* Channel names "<base>" (c == 1) or "<base>_t<i>" / explicit list. The
  * returned array and strings are malloc'ed; free with dfl_h5_strings_free. */
 char **dfl_data_channel_names(const char *base, int c);

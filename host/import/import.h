@@ -20,6 +20,9 @@ struct dfl_import_source {
     int64_t t;            /* time steps (of the file; after dfl_import_open: selected) */
     char **channels;      /* c names */
     double *lat, *lon;    /* h / w values or NULL */
+    /* Per channel (c strings, a NULL entry unknown) or NULL: the source
+     * variable's units and long_name attributes. Freed by close. */
+    char **units, **long_names;
     double *time;         /* t values in seconds since 1970-01-01 UTC, or NULL (no time axis or unknown units) */
     /* Read channel `ch` at selected time step `t` (0-based within the
      * selection): values in physical units (unpacked), valid[i] = 0 where

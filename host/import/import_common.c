@@ -198,17 +198,12 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
             at.std = sd;
             at.mask_pattern = pattern;
         }
+        at.units = (const char *const *)src->units;
+        at.long_names = (const char *const *)src->long_names;
         st = dfl_data_write_attrs(of, &at);
-        if (st == DFL_OK && src->time) { /* the source's time values, CF style, for whoever reads the file */
-            unsigned long long n = (unsigned long long)T;
-            hid_t dt = -1;
-            st = dfl_h5_create_dataset(of, "/time", H5T_IEEE_F64LE, 1, &n, &dt);
-            if (st == DFL_OK) st = dfl_h5_write_rows(dt, H5T_NATIVE_DOUBLE, 0, n, src->time);
-            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "units", "seconds since 1970-01-01 00:00:00");
-            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "standard_name", "time");
-            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "calendar", "proleptic_gregorian");
-            if (dt >= 0) H5Dclose(dt);
-        }
+        /* named dimensions; the source's time values as a CF /time axis */
+        const char *vars[2] = {o->as_truth ? "/truth" : DFL_OBS_NAME, DFL_MASK_NAME};
+        if (st == DFL_OK) st = dfl_data_write_dims(of, &at, T, src->time, vars, o->as_truth ? 1 : 2);
         free(mean);
         free(sd);
     }
