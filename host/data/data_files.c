@@ -280,6 +280,30 @@ dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, 
     return DFL_OK;
 }
 
+dfl_status dfl_data_parse_layout(const char *layout, const char *compress, dfl_h5_layout *out) {
+    out->chunked = 0;
+    out->deflate = 0;
+    if (compress) {
+        char *end = NULL;
+        long k = strtol(compress, &end, 10);
+        if (!*compress || *end || k < 0 || k > 9)
+            return dfl_fail(DFL_EUSAGE, "option --compress: '%s' is not a deflate level 0-9", compress);
+        out->deflate = (int)k;
+    }
+    if (!layout) {
+        out->chunked = out->deflate > 0;
+    } else if (!strcmp(layout, "chunked")) {
+        out->chunked = 1;
+    } else if (!strcmp(layout, "contiguous")) {
+        if (out->deflate > 0)
+            return dfl_fail(DFL_EUSAGE, "option --compress %d needs --layout chunked (contiguous data is not compressed)",
+                            out->deflate);
+    } else {
+        return dfl_fail(DFL_EUSAGE, "option --layout: '%s' is not contiguous or chunked", layout);
+    }
+    return DFL_OK;
+}
+
 dfl_status dfl_data_check_distinct(const char *in, const char *out) {
     struct stat a, b;
     if (!strcmp(in, out) || (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))

@@ -11,6 +11,7 @@
 
 #include "dynfill/data.h"
 #include "dynfill/status.h"
+#include "io/h5_util_data.h"
 
 #define DFL_OBS_NAME "/obs"
 #define DFL_MASK_NAME "/mask"
@@ -63,6 +64,15 @@ void dfl_data_read_channel_meta(hid_t file, int c, char ***units, char ***long_n
 char **dfl_data_channel_names(const char *base, int c);
 /* DFL_EUSAGE when `out` names the same file as `in`. */
 dfl_status dfl_data_check_distinct(const char *in, const char *out);
+/* --layout contiguous|chunked (NULL: contiguous, or chunked when
+ * compressing) and --compress 0-9 (NULL: 0) of gen, mask, import and bench
+ * io; DFL_EUSAGE naming the option otherwise (compression needs chunks). */
+dfl_status dfl_data_parse_layout(const char *layout, const char *compress, dfl_h5_layout *out);
+/* Usage lines for the two options. */
+#define DFL_LAYOUT_USAGE                                                                                 \
+    "  --layout L      storage of the sample datasets: contiguous (default; the loader maps the\n"  \
+    "                  file) or chunked (one chunk per sample, read through HDF5)\n"                 \
+    "  --compress K    deflate level 1-9 of the chunks (with shuffle; implies chunked; 0 = none)\n"
 /* Parse "none|x|y|xy"; DFL_EUSAGE naming `what` otherwise. */
 dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, int *py);
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "dynfill/status.h"
+#include "io/h5_util_data.h"
 
 typedef struct dfl_import_source dfl_import_source;
 struct dfl_import_source {
@@ -43,6 +44,7 @@ typedef struct {
     int have_fill;
     double fill;
     int as_truth;
+    dfl_h5_layout layout;      /* of /obs and /mask (or /truth); zero: contiguous */
 } dfl_import_options;
 
 /* The inputs as one source: every file opened with the same variables and

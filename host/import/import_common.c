@@ -151,10 +151,11 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
     if (st == DFL_OK) {
         unsigned long long dims[4] = {(unsigned long long)T, (unsigned long long)C, (unsigned long long)H,
                                       (unsigned long long)W};
-        st = dfl_h5_create_dataset(of, o->as_truth ? "/truth" : DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims, &dvals);
+        st = dfl_h5_create_dataset_layout(of, o->as_truth ? "/truth" : DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims,
+                                          &o->layout, &dvals);
         if (st == DFL_OK && !o->as_truth) {
             dims[1] = (unsigned long long)MC;
-            st = dfl_h5_create_dataset(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims, &dmask);
+            st = dfl_h5_create_dataset_layout(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims, &o->layout, &dmask);
         }
         /* Pass 2: write one time step at a time. */
         prog = dfl_progress_begin("import write", T, "steps");
