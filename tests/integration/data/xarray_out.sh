@@ -100,9 +100,15 @@ assert np.allclose(ep["lat"].values, e["lat"].values)
 print("xarray checks passed")
 PYEOF
 
+# netCDF-C (ncdump) sees the same dimensions
+ncdump -h "$W/era5_obs.h5" > "$W/era5_obs.cdl"
+grep -q "float obs(time, channel, lat, lon)" "$W/era5_obs.cdl"
+ncdump -h "$W/pred.h5" > "$W/pred.cdl"
+grep -q "float pred(sample, channel, y, x)" "$W/pred.cdl"
+
 # dynfill's own readers on the same files
-"$DYNFILL" info "$W/obs.h5" | grep -q "valid: yes"
-"$DYNFILL" info "$W/era5_obs.h5" | grep -q "valid: yes"
+"$DYNFILL" info "$W/obs.h5" | grep "valid: yes" >/dev/null
+"$DYNFILL" info "$W/era5_obs.h5" | grep "valid: yes" >/dev/null
 "$DYNFILL" info "$W/pred.h5" >/dev/null
 "$DYNFILL" info "$W/truth.h5" >/dev/null
 "$DYNFILL" eval --pred "$W/pred.h5" --truth "$W/truth.h5" --json > "$W/eval.json"
