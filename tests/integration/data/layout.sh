@@ -38,7 +38,9 @@ assert np.array_equal(x["obs"].values, h5py.File("obs.h5", "r")["obs"][:])
 print("layout checks passed")
 PYEOF
 
-"$DYNFILL" info obs_z.h5 | grep "valid: yes" >/dev/null
+"$DYNFILL" info obs_z.h5 > info_z.txt
+grep "valid: yes" info_z.txt >/dev/null
+grep -E "^  /obs +float32 +\[24, 1, 16, 16\]  chunked, deflate 4$" info_z.txt >/dev/null
 cat > tiny.ini <<INI
 [model]
 base = 8
