@@ -42,8 +42,8 @@ static const char k_usage[] =
     "  --patch P       crop size, 0 = whole field (default 0)\n"
     "  --seconds T     measuring time (default 5)\n"
     "  --no-prefetch   read in the calling thread\n"
-    "  --keep          keep the synthetic file\n" DFL_LAYOUT_USAGE
-    "  --json          one JSON line on stdout\n";
+    "  --keep          keep the synthetic file\n"
+    "  --json          one JSON line on stdout\n" DFL_LAYOUT_USAGE;
 
 enum {
     OPT_DATA = 256, OPT_GB, OPT_SIZE, OPT_CHANNELS, OPT_BATCH, OPT_PATCH, OPT_SECONDS, OPT_NO_PREFETCH, OPT_KEEP,

@@ -34,7 +34,18 @@ static const char k_usage[] =
     "                  be valid\n"
     "  --format F      auto (default: by content), nc or h5\n" DFL_LAYOUT_USAGE;
 
-enum { OPT_IN = 256, OPT_LEVELS, OPT_VAR, OPT_OUT, OPT_TIME, OPT_FILL, OPT_TRUTH, OPT_FORMAT, OPT_LAYOUT, OPT_COMPRESS };
+enum {
+    OPT_IN = 256,
+    OPT_LEVELS,
+    OPT_VAR,
+    OPT_OUT,
+    OPT_TIME,
+    OPT_FILL,
+    OPT_TRUTH,
+    OPT_FORMAT,
+    OPT_LAYOUT,
+    OPT_COMPRESS
+};
 static const char k_short[] = "h";
 static const struct option k_options[] = {
     {"in", required_argument, NULL, OPT_IN},

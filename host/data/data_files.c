@@ -148,12 +148,19 @@ dfl_status dfl_data_write_dims(hid_t file, const dfl_data_attrs *a, int64_t n, c
     if (time) {
         DFL_ASSERT(!dfl_h5_has(file, "/time"));
         DFL_TRY(dfl_h5_scale_create(file, "/time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (size_t)n, time));
-        const char *kv[] = {"units", "seconds since 1970-01-01 00:00:00", "standard_name", "time", "calendar",
-                            "proleptic_gregorian", "axis", "T", NULL};
+        const char *kv[] = {"units",
+                            "seconds since 1970-01-01 00:00:00",
+                            "standard_name",
+                            "time",
+                            "calendar",
+                            "proleptic_gregorian",
+                            "axis",
+                            "T",
+                            NULL};
         DFL_TRY(coord_attrs(file, "/time", kv));
         sample = "/time";
-    } else if (dfl_h5_has(file, "/time") && dfl_h5_dataset_shape(file, "", "/time", &rank, td) == DFL_OK &&
-               rank == 1 && td[0] == (unsigned long long)n) {
+    } else if (dfl_h5_has(file, "/time") && dfl_h5_dataset_shape(file, "", "/time", &rank, td) == DFL_OK && rank == 1 &&
+               td[0] == (unsigned long long)n) {
         DFL_TRY(dfl_h5_scale_mark(file, "/time"));
         sample = "/time";
     } else {
@@ -176,8 +183,8 @@ dfl_status dfl_data_write_dims(hid_t file, const dfl_data_attrs *a, int64_t n, c
     const char *ys = "/y", *xs = "/x";
     if (a->lat) {
         DFL_TRY(dfl_h5_scale_create(file, "/lat", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (size_t)a->h, a->lat));
-        const char *kv[] = {"units", "degrees_north", "standard_name", "latitude", "long_name", "latitude",
-                            "axis", "Y", NULL};
+        const char *kv[] = {"units", "degrees_north", "standard_name", "latitude", "long_name", "latitude", "axis", "Y",
+                            NULL};
         DFL_TRY(coord_attrs(file, "/lat", kv));
         ys = "/lat";
     } else {
@@ -185,8 +192,8 @@ dfl_status dfl_data_write_dims(hid_t file, const dfl_data_attrs *a, int64_t n, c
     }
     if (a->lon) {
         DFL_TRY(dfl_h5_scale_create(file, "/lon", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (size_t)a->w, a->lon));
-        const char *kv[] = {"units", "degrees_east", "standard_name", "longitude", "long_name", "longitude",
-                            "axis", "X", NULL};
+        const char *kv[] = {
+            "units", "degrees_east", "standard_name", "longitude", "long_name", "longitude", "axis", "X", NULL};
         DFL_TRY(coord_attrs(file, "/lon", kv));
         xs = "/lon";
     } else {
@@ -296,7 +303,8 @@ dfl_status dfl_data_parse_layout(const char *layout, const char *compress, dfl_h
         out->chunked = 1;
     } else if (!strcmp(layout, "contiguous")) {
         if (out->deflate > 0)
-            return dfl_fail(DFL_EUSAGE, "option --compress %d needs --layout chunked (contiguous data is not compressed)",
+            return dfl_fail(DFL_EUSAGE,
+                            "option --compress %d needs --layout chunked (contiguous data is not compressed)",
                             out->deflate);
     } else {
         return dfl_fail(DFL_EUSAGE, "option --layout: '%s' is not contiguous or chunked", layout);

@@ -69,9 +69,9 @@ dfl_status dfl_data_check_distinct(const char *in, const char *out);
  * io; DFL_EUSAGE naming the option otherwise (compression needs chunks). */
 dfl_status dfl_data_parse_layout(const char *layout, const char *compress, dfl_h5_layout *out);
 /* Usage lines for the two options. */
-#define DFL_LAYOUT_USAGE                                                                                 \
-    "  --layout L      storage of the sample datasets: contiguous (default; the loader maps the\n"  \
-    "                  file) or chunked (one chunk per sample, read through HDF5)\n"                 \
+#define DFL_LAYOUT_USAGE                                                                                               \
+    "  --layout L      storage of the sample datasets: contiguous (default; the loader maps the\n"                     \
+    "                  file) or chunked (one chunk per sample, read through HDF5)\n"                                   \
     "  --compress K    deflate level 1-9 of the chunks (with shuffle; implies chunked; 0 = none)\n"
 /* Parse "none|x|y|xy"; DFL_EUSAGE naming `what` otherwise. */
 dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, int *py);

@@ -36,8 +36,7 @@ dfl_status dfl_h5_get_layout(hid_t file, const char *path_for_msg, const char *n
 /* Open dataset `name` with a chunk cache of `cache_bytes` (at least one
  * chunk: one sample), so that reading parts of a sample decompresses its
  * chunk once. DFL_EUSAGE naming the file if it cannot be opened. */
-dfl_status dfl_h5_open_cached(hid_t file, const char *path_for_msg, const char *name, size_t cache_bytes,
-                              hid_t *dset);
+dfl_status dfl_h5_open_cached(hid_t file, const char *path_for_msg, const char *name, size_t cache_bytes, hid_t *dset);
 /* dfl_h5_read_box on an open dataset. */
 dfl_status dfl_h5_read_box_dset(hid_t dset, const char *path_for_msg, const char *name, hid_t memtype, int rank,
                                 const unsigned long long *start, const unsigned long long *count, void *out);

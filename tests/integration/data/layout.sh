@@ -14,7 +14,8 @@ cd "$W"
 export DFL_PROGRESS_INTERVAL=0
 
 "$DYNFILL" gen --kind ns --n 24 --size 16 --seed 1 --spinup 1 --samples-per-run 12 --out truth.h5 2>/dev/null
-"$DYNFILL" gen --kind ns --n 24 --size 16 --seed 1 --spinup 1 --samples-per-run 12 --compress 1 --out truth_z.h5 2>/dev/null
+"$DYNFILL" gen --kind ns --n 24 --size 16 --seed 1 --spinup 1 --samples-per-run 12 --compress 1 \
+  --out truth_z.h5 2>/dev/null
 "$DYNFILL" mask --in truth.h5 --pattern block:2x2:3 --seed 2 --out obs.h5 2>/dev/null
 "$DYNFILL" mask --in truth.h5 --pattern block:2x2:3 --seed 2 --layout chunked --compress 4 --out obs_z.h5 2>/dev/null
 "$DYNFILL" mask --in truth.h5 --pattern block:2x2:3 --seed 2 --layout chunked --out obs_c.h5 2>/dev/null
