@@ -44,6 +44,9 @@ CDL
 ncgen -k nc4 -o "$W/era5.nc" "$W/era5.cdl"
 "$DYNFILL" import --in "$W/era5.nc" --var t2m --out "$W/era5_obs.h5" 2>/dev/null
 "$DYNFILL" impute --method harmonic --in "$W/era5_obs.h5" --out "$W/era5_pred.h5" --quiet 2>/dev/null
+# a truth file of the complete steps 1 and 2, observed by mask: the time axis and units carry over
+"$DYNFILL" import --in "$W/era5.nc" --var t2m --time 1:3 --truth --out "$W/era5_truth.h5" 2>/dev/null
+"$DYNFILL" mask --in "$W/era5_truth.h5" --pattern pixel:0.5 --seed 1 --out "$W/era5_masked.h5" 2>/dev/null
 
 $PY - "$W" <<'PYEOF'
 import sys, h5py, numpy as np, xarray as xr
@@ -97,6 +100,12 @@ ep = opened("era5_pred.h5")
 assert ep["pred"].dims == ("time", "channel", "lat", "lon") and (ep["time"].values == want).all()
 assert ep["pred"].attrs["units"] == "K"
 assert np.allclose(ep["lat"].values, e["lat"].values)
+for name, var in [("era5_truth.h5", "truth"), ("era5_masked.h5", "obs")]:
+    m = opened(name)
+    assert m[var].dims == ("time", "channel", "lat", "lon"), (name, m[var].dims)
+    assert (m["time"].values == want[1:]).all(), (name, m["time"].values)
+    assert m[var].attrs["units"] == "K" and list(m["channel"].values) == ["t2m"], (name, m[var].attrs)
+    assert np.allclose(m["lon"].values, np.arange(8) * 45.0)
 print("xarray checks passed")
 PYEOF
 
