@@ -86,7 +86,29 @@ dfl_status dfl_h5_get_layout(hid_t file, const char *msg, const char *name, dfl_
     return DFL_OK;
 }
 
+/* Bytes of one chunk of dataset `name` (0 when not chunked). */
+static size_t chunk_bytes(hid_t file, const char *name) {
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (ds < 0) return 0;
+    size_t bytes = 0;
+    hid_t dcpl = H5Dget_create_plist(ds), t = H5Dget_type(ds);
+    if (dcpl >= 0 && t >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t dims[32];
+        int rank = H5Pget_chunk(dcpl, 32, dims);
+        bytes = H5Tget_size(t);
+        for (int i = 0; i < rank; ++i) bytes *= (size_t)dims[i];
+    }
+    if (t >= 0) H5Tclose(t);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5Dclose(ds);
+    return bytes;
+}
+
 dfl_status dfl_h5_open_cached(hid_t file, const char *msg, const char *name, size_t cache_bytes, hid_t *dset) {
+    /* a file chunked by another tool may hold several samples per chunk:
+     * then the cache holds one such chunk (up to 1 GiB) */
+    const size_t chunk = chunk_bytes(file, name);
+    if (chunk > cache_bytes) cache_bytes = chunk < ((size_t)1 << 30) ? chunk + 4096 : (size_t)1 << 30;
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     h5Check(dapl);
     /* 521 slots (a prime, HDF5's advice) for one or a few chunks; w0 = 1:

@@ -33,9 +33,10 @@ DFL_H5_MUST_CHECK dfl_status dfl_h5_create_dataset_layout(hid_t file, const char
 /* Layout of an existing dataset: chunked or not, and its deflate level
  * (0 without the deflate filter). DFL_EUSAGE if missing. */
 dfl_status dfl_h5_get_layout(hid_t file, const char *path_for_msg, const char *name, dfl_h5_layout *out);
-/* Open dataset `name` with a chunk cache of `cache_bytes` (at least one
- * chunk: one sample), so that reading parts of a sample decompresses its
- * chunk once. DFL_EUSAGE naming the file if it cannot be opened. */
+/* Open dataset `name` with a chunk cache of `cache_bytes` (one sample),
+ * or of one chunk when its chunks are larger (files chunked by other
+ * tools; at most 1 GiB), so that reading parts of a sample decompresses
+ * its chunk once. DFL_EUSAGE naming the file if it cannot be opened. */
 dfl_status dfl_h5_open_cached(hid_t file, const char *path_for_msg, const char *name, size_t cache_bytes, hid_t *dset);
 /* dfl_h5_read_box on an open dataset. */
 dfl_status dfl_h5_read_box_dset(hid_t dset, const char *path_for_msg, const char *name, hid_t memtype, int rank,

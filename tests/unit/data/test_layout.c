@@ -52,6 +52,25 @@ static void write_file(const char *path, dfl_h5_layout lay) {
     CHECK(H5Fclose(f) >= 0);
 }
 
+/* As another tool may write it: 5 samples per chunk, deflate. */
+static void write_multi_sample_chunks(const char *path) {
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    for (int k = 0; k < 2; ++k) {
+        hsize_t d[4] = {N, k ? MC : C, H, W}, ch[4] = {5, k ? MC : C, H, W};
+        hid_t sp = H5Screate_simple(4, d, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 4, ch);
+        H5Pset_deflate(dcpl, 1);
+        hid_t ds =
+            H5Dcreate2(f, k ? "/mask" : "/obs", k ? H5T_STD_U8LE : H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        CHECK(H5Dwrite(ds, k ? H5T_NATIVE_UCHAR : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                       k ? (const void *)g_mask : (const void *)g_obs) >= 0);
+        H5Dclose(ds);
+        H5Pclose(dcpl);
+        H5Sclose(sp);
+    }
+    H5Fclose(f);
+}
+
 static dfl_loader *make(const dfl_dataset *ds, int patch, int prefetch) {
     dfl_loader_config cfg;
     dfl_loader_config_default(&cfg);
@@ -144,6 +163,21 @@ int main(void) {
                       prefetch);
             CHECK_MSG(same_batches(ds[0], ds[i], 6, prefetch), "%s: 6x6 crops (prefetch %d)", names[i], prefetch);
         }
+    /* chunks of several samples: the cache holds one whole chunk */
+    char multi[340];
+    snprintf(multi, sizeof multi, "%s/multi.h5", dir);
+    write_multi_sample_chunks(multi);
+    dfl_dataset *dm;
+    CHECK(dfl_dataset_open(multi, &dm) == DFL_OK);
+    hid_t dapl = H5Dget_access_plist(dm->obs_dset);
+    size_t slots = 0, bytes = 0;
+    double w0 = 0;
+    CHECK(H5Pget_chunk_cache(dapl, &slots, &bytes, &w0) >= 0);
+    CHECK_MSG(bytes >= 5 * sizeof(float) * C * H * W, "chunk cache %zu bytes for 5-sample chunks", bytes);
+    H5Pclose(dapl);
+    CHECK_MSG(same_batches(ds[0], dm, 6, 0), "5-sample chunks: 6x6 crops");
+    dfl_dataset_close(dm);
+    unlink(multi);
     const dfl_dataset_info *a = dfl_dataset_get_info(ds[0]), *b = dfl_dataset_get_info(ds[2]);
     for (int ch = 0; ch < C; ++ch)
         CHECK_MSG(a->mean[ch] == b->mean[ch] && a->std[ch] == b->std[ch], "same statistics, channel %d", ch);
