@@ -7,7 +7,7 @@ pkgs=(build-essential cmake pkg-config
       libdnnl-dev libhdf5-dev hdf5-tools libinih-dev libfftw3-dev libnetcdf-dev netcdf-bin libeccodes-dev
       libopenmpi-dev openmpi-bin libcjson-dev libcairo2-dev
       clang-format cppcheck
-      python3-numpy python3-h5py)
+      python3-numpy python3-h5py python3-xarray python3-h5netcdf)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

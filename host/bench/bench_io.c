@@ -25,6 +25,8 @@ typedef struct {
     double gb, seconds;
     long size, channels, batch, patch;
     int prefetch, keep, json;
+    const char *layout_text, *compress_text;
+    dfl_h5_layout layout; /* of the synthetic file */
 } bench_options;
 
 static const char k_usage[] =
@@ -41,11 +43,11 @@ static const char k_usage[] =
     "  --seconds T     measuring time (default 5)\n"
     "  --no-prefetch   read in the calling thread\n"
     "  --keep          keep the synthetic file\n"
-    "  --json          one JSON line on stdout\n";
+    "  --json          one JSON line on stdout\n" DFL_LAYOUT_USAGE;
 
 enum {
     OPT_DATA = 256, OPT_GB, OPT_SIZE, OPT_CHANNELS, OPT_BATCH, OPT_PATCH, OPT_SECONDS, OPT_NO_PREFETCH, OPT_KEEP,
-    OPT_JSON
+    OPT_JSON, OPT_LAYOUT, OPT_COMPRESS
 };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
@@ -59,6 +61,8 @@ static const struct option k_options[] = {
     {"no-prefetch", no_argument, NULL, OPT_NO_PREFETCH},
     {"keep", no_argument, NULL, OPT_KEEP},
     {"json", no_argument, NULL, OPT_JSON},
+    {"layout", required_argument, NULL, OPT_LAYOUT},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -95,10 +99,15 @@ static dfl_status parse(int argc, char **argv, bench_options *o, int *help) {
         case OPT_NO_PREFETCH: o->prefetch = 0; break;
         case OPT_KEEP: o->keep = 1; break;
         case OPT_JSON: o->json = 1; break;
+        case OPT_LAYOUT: o->layout_text = optarg; break;
+        case OPT_COMPRESS: o->compress_text = optarg; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
-    return dfl_opt_positionals(argc, argv, 0);
+    DFL_TRY(dfl_opt_positionals(argc, argv, 0));
+    if (o->data && (o->layout_text || o->compress_text))
+        return dfl_fail(DFL_EUSAGE, "options --layout and --compress make the synthetic file; not with --data");
+    return dfl_data_parse_layout(o->layout_text, o->compress_text, &o->layout);
 }
 
 /* Synthetic dataset: standard normal values (a 32 MB block of Philox
@@ -125,9 +134,9 @@ static dfl_status write_synthetic(const bench_options *o, const char *path, int6
     unsigned long long d[4] = {(unsigned long long)n, (unsigned long long)o->channels, (unsigned long long)o->size,
                                (unsigned long long)o->size};
     hid_t dobs = -1, dmask = -1;
-    dfl_status st = dfl_h5_create_dataset(f, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, d, &dobs);
+    dfl_status st = dfl_h5_create_dataset_layout(f, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, d, &o->layout, &dobs);
     d[1] = 1;
-    if (st == DFL_OK) st = dfl_h5_create_dataset(f, DFL_MASK_NAME, H5T_STD_U8LE, 4, d, &dmask);
+    if (st == DFL_OK) st = dfl_h5_create_dataset_layout(f, DFL_MASK_NAME, H5T_STD_U8LE, 4, d, &o->layout, &dmask);
     dfl_progress *p = dfl_progress_begin("bench io: writing", n, "samples");
     for (int64_t s0 = 0; st == DFL_OK && s0 < n; s0 += chunk) {
         const int64_t k = n - s0 < chunk ? n - s0 : chunk;
@@ -184,6 +193,18 @@ static dfl_status run(const bench_options *o) {
     double t_open = dfl_clock_seconds();
     st = dfl_dataset_open(path, &ds); /* the validation pass also warms the page cache */
     t_open = dfl_clock_seconds() - t_open;
+    dfl_h5_layout lay = {0, 0}; /* of /obs, to report */
+    long long file_bytes = 0;
+    if (st == DFL_OK) {
+        hid_t f;
+        st = dfl_h5_open_read(path, &f);
+        if (st == DFL_OK) {
+            st = dfl_h5_get_layout(f, path, DFL_OBS_NAME, &lay);
+            hsize_t sz = 0;
+            if (H5Fget_filesize(f, &sz) >= 0) file_bytes = (long long)sz;
+            H5Fclose(f);
+        }
+    }
     dfl_loader *ld = NULL;
     if (st == DFL_OK) {
         dfl_loader_config cfg;
@@ -234,15 +255,21 @@ static dfl_status run(const bench_options *o) {
                 dfl_json_add_int(j, "w", in->w);
                 dfl_json_add_bool(j, "direct_reads", strcmp(mode, "HDF5 hyperslab") != 0);
                 dfl_json_add_bool(j, "mmap", strcmp(mode, "mmap") == 0);
+                dfl_json_add_string(j, "layout", lay.chunked ? "chunked" : "contiguous");
+                dfl_json_add_int(j, "compress", lay.deflate);
+                dfl_json_add_int(j, "file_bytes", file_bytes);
                 dfl_json_add_number(j, "seconds", secs, 4);
                 dfl_json_add_number(j, "open_seconds", t_open, 4);
                 dfl_json_write_line(stdout, j);
                 cJSON_Delete(j);
             } else {
-                printf("bench io: %s, %lld samples of %dx%dx%d, batch %ld, patch %ld, prefetch %s, %s reads\n"
+                printf("bench io: %s, %lld samples of %dx%dx%d, %s%s (%.3g GB on disk), batch %ld, patch %ld, "
+                       "prefetch %s, %s reads\n"
                        "  loader: %.2f GB/s  (%.0f samples/s, %.3f ms per batch; target >= 1 GB/s)\n"
                        "  open + validate: %.2f s  (checksum %g)\n",
-                       path, (long long)in->n, in->c, in->h, in->w, o->batch, o->patch, o->prefetch ? "on" : "off",
+                       path, (long long)in->n, in->c, in->h, in->w, lay.chunked ? "chunked" : "contiguous",
+                       lay.deflate ? " + deflate" : "", (double)file_bytes / 1e9, o->batch, o->patch,
+                       o->prefetch ? "on" : "off",
                        mode, gbs,
                        (double)batches * (double)o->batch / secs, 1e3 * secs / (double)batches, t_open, checksum);
             }

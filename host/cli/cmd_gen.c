@@ -37,6 +37,7 @@ typedef struct {
     double radius_min, radius_max, half_width, gravity; /* shallow water */
     int threads;
     const char *out;
+    dfl_h5_layout layout; /* of /truth */
 } gen_options;
 
 static const char k_usage[] =
@@ -69,11 +70,12 @@ static const char k_usage[] =
     "  --drag A             linear drag (kolmogorov 0.1, fno 0)\n"
     "  --forcing A          forcing amplitude (kolmogorov 1, fno 0.1)\n"
     "  --oversample F       solve on F*size points and keep the resolved modes (default 1)\n"
-    "  --threads K          threads (default: all)\n";
+    "  --threads K          threads (default: all)\n"
+    "storage:\n" DFL_LAYOUT_USAGE;
 
 enum {
     OPT_KIND = 256, OPT_N, OPT_SIZE, OPT_FRAMES, OPT_SEED, OPT_OUT, OPT_SAMPLES_PER_RUN, OPT_SPINUP, OPT_INTERVAL,
-    OPT_FLOW, OPT_NU, OPT_DRAG, OPT_FORCING, OPT_OVERSAMPLE, OPT_THREADS
+    OPT_FLOW, OPT_NU, OPT_DRAG, OPT_FORCING, OPT_OVERSAMPLE, OPT_THREADS, OPT_LAYOUT, OPT_COMPRESS
 };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
@@ -92,6 +94,8 @@ static const struct option k_options[] = {
     {"forcing", required_argument, NULL, OPT_FORCING},
     {"oversample", required_argument, NULL, OPT_OVERSAMPLE},
     {"threads", required_argument, NULL, OPT_THREADS},
+    {"layout", required_argument, NULL, OPT_LAYOUT},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -115,7 +119,7 @@ static dfl_status parse_args(int argc, char **argv, gen_options *o, int *help) {
     o->half_width = 2.5;
     o->gravity = 1.0;
     o->n = -1;
-    const char *kind = NULL;
+    const char *kind = NULL, *layout = NULL, *compress = NULL;
     *help = 0;
     dfl_opt_begin();
     const char *name;
@@ -166,10 +170,13 @@ static dfl_status parse_args(int argc, char **argv, gen_options *o, int *help) {
             DFL_TRY(dfl_cli_parse_int(name, optarg, 0, 4096, &l));
             o->threads = (int)l;
             break;
+        case OPT_LAYOUT: layout = optarg; break;
+        case OPT_COMPRESS: compress = optarg; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
     DFL_TRY(dfl_opt_positionals(argc, argv, 0));
+    DFL_TRY(dfl_data_parse_layout(layout, compress, &o->layout));
     if (!kind) return dfl_fail(DFL_EUSAGE, "--kind is required (ns, advection or shallow-water)");
     if (o->n < 0) return dfl_fail(DFL_EUSAGE, "--n is required");
     if (!o->out) return dfl_fail(DFL_EUSAGE, "--out is required");
@@ -318,6 +325,8 @@ static dfl_status write_gen_attrs(hid_t file, const gen_options *o) {
     at.source = source;
     at.h = at.w = (int)S;
     dfl_status st = dfl_data_write_attrs(file, &at);
+    const char *vars[1] = {"/truth"};
+    if (st == DFL_OK) st = dfl_data_write_dims(file, &at, o->n, NULL, vars, 1);
     dfl_h5_strings_free(names, (size_t)T);
     DFL_TRY(st);
     DFL_TRY(dfl_h5_attr_write_string(file, "gen_kind", o->kind_name));
@@ -350,7 +359,7 @@ static dfl_status generate(const gen_options *o) {
     unsigned long long dims[4] = {(unsigned long long)N, (unsigned long long)T, (unsigned long long)S,
                                   (unsigned long long)S};
     hid_t dset = -1;
-    dfl_status st = dfl_h5_create_dataset(file, "/truth", H5T_IEEE_F32LE, 4, dims, &dset);
+    dfl_status st = dfl_h5_create_dataset_layout(file, "/truth", H5T_IEEE_F32LE, 4, dims, &o->layout, &dset);
     if (st != DFL_OK) return dfl_h5_atomic_abort(file, tmp, o->out, st);
     float *buf = dfl_xmalloc(sizeof(float) * per_sample * (size_t)K * (size_t)chunk);
     if (o->threads > 0) omp_set_num_threads(o->threads);

@@ -36,9 +36,20 @@ static const char k_usage[] =
     "                  missing_value, the NetCDF default fill and GRIB bitmaps)\n"
     "  --truth         write a truth file (/truth, for dynfill mask / eval); every entry must\n"
     "                  be valid\n"
-    "  --format F      auto (default: by content), nc, h5 or grib\n";
+    "  --format F      auto (default: by content), nc, h5 or grib\n" DFL_LAYOUT_USAGE;
 
-enum { OPT_IN = 256, OPT_LEVELS, OPT_VAR, OPT_OUT, OPT_TIME, OPT_FILL, OPT_TRUTH, OPT_FORMAT };
+enum {
+    OPT_IN = 256,
+    OPT_LEVELS,
+    OPT_VAR,
+    OPT_OUT,
+    OPT_TIME,
+    OPT_FILL,
+    OPT_TRUTH,
+    OPT_FORMAT,
+    OPT_LAYOUT,
+    OPT_COMPRESS
+};
 static const char k_short[] = "h";
 static const struct option k_options[] = {
     {"in", required_argument, NULL, OPT_IN},
@@ -49,6 +60,8 @@ static const struct option k_options[] = {
     {"fill", required_argument, NULL, OPT_FILL},
     {"truth", no_argument, NULL, OPT_TRUTH},
     {"format", required_argument, NULL, OPT_FORMAT},
+    {"layout", required_argument, NULL, OPT_LAYOUT},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -85,6 +98,7 @@ int dfl_cmd_import(int argc, char **argv) {
     size_t inputs_cap = 0;
     dfl_status st = DFL_OK;
     int c;
+    const char *layout = NULL, *compress = NULL;
     dfl_opt_begin();
     while (st == DFL_OK && (c = dfl_opt_next(argc, argv, k_short, k_options, &name)) != -1) {
         switch (c) {
@@ -100,10 +114,13 @@ int dfl_cmd_import(int argc, char **argv) {
             break;
         case OPT_FORMAT: o.format = optarg; break;
         case OPT_TRUTH: o.as_truth = 1; break;
+        case OPT_LAYOUT: layout = optarg; break;
+        case OPT_COMPRESS: compress = optarg; break;
         default: st = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
     if (st == DFL_OK) st = dfl_opt_positionals(argc, argv, 0);
+    if (st == DFL_OK) st = dfl_data_parse_layout(layout, compress, &o.layout);
     o.inputs = (const char *const *)inputs;
     o.n_inputs = n_inputs;
     if (st == DFL_OK && !n_inputs) st = dfl_fail(DFL_EUSAGE, "--in is required");

@@ -27,6 +27,7 @@ static const struct option k_options[] = {
 typedef struct {
     char name[512];
     char type[32];
+    char layout[32]; /* "  chunked", "  chunked, deflate 4" or "" (contiguous) */
     int rank;
     unsigned long long dims[8];
 } entry;
@@ -67,6 +68,14 @@ static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *d
     hsize_t d[8];
     if (e->rank > 0) H5Sget_simple_extent_dims(sp, d, NULL);
     for (int i = 0; i < e->rank; ++i) e->dims[i] = d[i];
+    dfl_h5_layout lay;
+    if (dfl_h5_get_layout(obj, "", e->name, &lay) == DFL_OK && lay.chunked) {
+        if (lay.deflate)
+            snprintf(e->layout, sizeof e->layout, "  chunked, deflate %d", lay.deflate);
+        else
+            snprintf(e->layout, sizeof e->layout, "  chunked");
+    }
+    dfl_clear_error();
     H5Sclose(sp);
     H5Tclose(t);
     H5Dclose(ds);
@@ -172,7 +181,7 @@ static dfl_status describe(const char *path) {
         for (size_t i = 0; i < l.n; ++i) {
             printf("  %-24s %-8s ", l.items[i].name, l.items[i].type);
             print_shape(&l.items[i]);
-            printf("\n");
+            printf("%s\n", l.items[i].layout);
         }
     } else {
         /* Checkpoints: summarise by top-level group. */

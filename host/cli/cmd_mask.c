@@ -20,6 +20,8 @@ typedef struct {
     const char *in, *out, *pattern;
     unsigned long long seed;
     int per_channel;
+    const char *layout_text, *compress_text;
+    dfl_h5_layout layout;
 } mask_options;
 
 static const char k_usage[] =
@@ -38,9 +40,9 @@ static const char k_usage[] =
     "  file:PATH                  the /mask of another dataset (reused cyclically)\n\n"
     "options:\n"
     "  --seed K          random seed (default 0)\n"
-    "  --per-channel     independent masks per channel (default: one mask for all channels)\n";
+    "  --per-channel     independent masks per channel (default: one mask for all channels)\n" DFL_LAYOUT_USAGE;
 
-enum { OPT_IN = 256, OPT_OUT, OPT_PATTERN, OPT_SEED, OPT_PER_CHANNEL };
+enum { OPT_IN = 256, OPT_OUT, OPT_PATTERN, OPT_SEED, OPT_PER_CHANNEL, OPT_LAYOUT, OPT_COMPRESS };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
     {"in", required_argument, NULL, OPT_IN},
@@ -48,6 +50,8 @@ static const struct option k_options[] = {
     {"pattern", required_argument, NULL, OPT_PATTERN},
     {"seed", required_argument, NULL, OPT_SEED},
     {"per-channel", no_argument, NULL, OPT_PER_CHANNEL},
+    {"layout", required_argument, NULL, OPT_LAYOUT},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -71,10 +75,13 @@ static dfl_status parse_args(int argc, char **argv, mask_options *o, int *help) 
             o->seed = (unsigned long long)l;
             break;
         case OPT_PER_CHANNEL: o->per_channel = 1; break;
+        case OPT_LAYOUT: o->layout_text = optarg; break;
+        case OPT_COMPRESS: o->compress_text = optarg; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }
     DFL_TRY(dfl_opt_positionals(argc, argv, 0));
+    DFL_TRY(dfl_data_parse_layout(o->layout_text, o->compress_text, &o->layout));
     if (!o->in) return dfl_fail(DFL_EUSAGE, "--in is required (a truth file from dynfill gen or import --truth)");
     if (!o->out) return dfl_fail(DFL_EUSAGE, "--out is required");
     if (!o->pattern) return dfl_fail(DFL_EUSAGE, "--pattern is required (e.g. pixel:0.2 or block:3x3:8)");
@@ -183,9 +190,9 @@ static dfl_status run_mask(const mask_options *o) {
     unsigned long long dims[4] = {(unsigned long long)N, (unsigned long long)C, (unsigned long long)H,
                                   (unsigned long long)W};
     hid_t dobs = -1, dmask = -1;
-    st = dfl_h5_create_dataset(of, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims, &dobs);
+    st = dfl_h5_create_dataset_layout(of, DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims, &o->layout, &dobs);
     dims[1] = (unsigned long long)MC;
-    if (st == DFL_OK) st = dfl_h5_create_dataset(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims, &dmask);
+    if (st == DFL_OK) st = dfl_h5_create_dataset_layout(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims, &o->layout, &dmask);
     float *x = dfl_xmalloc(sizeof(float) * per * (size_t)chunk);
     uint8_t *m = dfl_xmalloc(per_m * (size_t)chunk);
     dfl_moments *mom = dfl_xcalloc((size_t)C, sizeof *mom);
@@ -239,8 +246,31 @@ static dfl_status run_mask(const mask_options *o) {
         at.mean = mean;
         at.std = sd;
         at.mask_pattern = pat.text;
+        char **units = NULL, **long_names = NULL;
+        dfl_data_read_channel_meta(tf, C, &units, &long_names);
+        at.units = (const char *const *)units;
+        at.long_names = (const char *const *)long_names;
+        /* the truth's time axis (an imported truth file) carries over */
+        double *time = NULL;
+        int trank = 0;
+        unsigned long long td[8];
+        if (dfl_h5_has(tf, "/time") && dfl_h5_dataset_shape(tf, o->in, "/time", &trank, td) == DFL_OK && trank == 1 &&
+            td[0] == (unsigned long long)N) {
+            time = dfl_xmalloc(sizeof(double) * (size_t)N);
+            if (dfl_h5_read_box(tf, o->in, "/time", H5T_NATIVE_DOUBLE, 1, (unsigned long long[]){0}, td, time) !=
+                DFL_OK) {
+                free(time);
+                time = NULL;
+            }
+        }
+        dfl_clear_error();
         st = dfl_data_write_attrs(of, &at);
+        const char *vars[2] = {DFL_OBS_NAME, DFL_MASK_NAME};
+        if (st == DFL_OK) st = dfl_data_write_dims(of, &at, N, time, vars, 2);
         if (st == DFL_OK) st = dfl_h5_attr_write_long(of, "mask_seed", (long long)o->seed);
+        free(time);
+        dfl_h5_strings_free(units, (size_t)C);
+        dfl_h5_strings_free(long_names, (size_t)C);
         free(mean);
         free(sd);
     }

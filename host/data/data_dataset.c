@@ -18,6 +18,8 @@
 static void dataset_free(dfl_dataset *ds) {
     if (!ds) return;
     if (ds->mask_memtype >= 0 && ds->mask_memtype != H5T_NATIVE_UCHAR) H5Tclose(ds->mask_memtype);
+    if (ds->obs_dset >= 0) H5Dclose(ds->obs_dset);
+    if (ds->mask_dset >= 0) H5Dclose(ds->mask_dset);
     if (ds->file >= 0) H5Fclose(ds->file);
     if (ds->map) munmap((void *)ds->map, ds->map_len);
     if (ds->fd >= 0) close(ds->fd);
@@ -323,6 +325,7 @@ static dfl_status open_dataset(const char *path, int lazy, dfl_dataset **out) {
     ds->file = -1;
     ds->fd = -1;
     ds->obs_offset = ds->mask_offset = -1;
+    ds->obs_dset = ds->mask_dset = -1;
     ds->mask_memtype = H5T_NATIVE_UCHAR;
     ds->path = strdup(path);
     dfl_status st = dfl_h5_open_read(path, &ds->file);
@@ -365,6 +368,22 @@ static dfl_status open_dataset(const char *path, int lazy, dfl_dataset **out) {
                 ds->map = m;
                 ds->map_len = (size_t)sb.st_size;
             }
+        }
+    }
+    if (!dfl_dataset_direct(ds)) {
+        /* Through HDF5 (chunked, compressed, big-endian, ...): keep both
+         * datasets open with a chunk cache of one sample, so that a crop
+         * decompresses its sample's chunk once (docs/data.md, "The training
+         * loader"). */
+        const size_t plane = (size_t)ds->info.h * (size_t)ds->info.w;
+        st = dfl_h5_open_cached(ds->file, path, DFL_OBS_NAME, (size_t)ds->info.c * plane * sizeof(float) + 4096,
+                                &ds->obs_dset);
+        if (st == DFL_OK)
+            st = dfl_h5_open_cached(ds->file, path, DFL_MASK_NAME, (size_t)ds->info.mask_c * plane * 8 + 4096,
+                                    &ds->mask_dset);
+        if (st != DFL_OK) {
+            dataset_free(ds);
+            return st;
         }
     }
     hbool_t ts = 0;
@@ -524,10 +543,11 @@ static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x
     count[r - 2] = (unsigned long long)ph;
     start[r - 1] = (unsigned long long)x0;
     count[r - 1] = (unsigned long long)pw;
-    if (obs) DFL_TRY(dfl_h5_read_box(ds->file, ds->path, DFL_OBS_NAME, H5T_NATIVE_FLOAT, r, start, count, obs));
+    if (obs)
+        DFL_TRY(dfl_h5_read_box_dset(ds->obs_dset, ds->path, DFL_OBS_NAME, H5T_NATIVE_FLOAT, r, start, count, obs));
     if (mask) {
         if (r == 4) count[1] = (unsigned long long)ds->info.mask_c;
-        DFL_TRY(dfl_h5_read_box(ds->file, ds->path, DFL_MASK_NAME, ds->mask_memtype, r, start, count, mask));
+        DFL_TRY(dfl_h5_read_box_dset(ds->mask_dset, ds->path, DFL_MASK_NAME, ds->mask_memtype, r, start, count, mask));
     }
     return DFL_OK;
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "data_internal.h"
+#include "io/h5_dims.h"
 #include "io/h5_util_data.h"
 
 /* Count and sum of the selected values, then the sum of squared
@@ -97,6 +98,165 @@ dfl_status dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a) {
     return DFL_OK;
 }
 
+/* The one non-empty value every channel shares, or NULL. */
+static const char *common_value(const char *const *v, int c) {
+    if (!v || c < 1 || !v[0] || !v[0][0]) return NULL;
+    for (int i = 1; i < c; ++i)
+        if (!v[i] || strcmp(v[i], v[0])) return NULL;
+    return v[0];
+}
+
+static dfl_status write_strings_or_empty(hid_t obj, const char *name, const char *const *v, int c) {
+    if (!v) return DFL_OK;
+    int known = 0;
+    const char **items = dfl_xcalloc((size_t)c, sizeof *items);
+    for (int i = 0; i < c; ++i) {
+        items[i] = v[i] ? v[i] : "";
+        known |= items[i][0] != 0;
+    }
+    dfl_status s = known ? dfl_h5_attr_write_strings(obj, name, items, (size_t)c) : DFL_OK;
+    free(items);
+    return s;
+}
+
+/* A 1-D coordinate with CF attributes (pairs name, value; NULL ends). */
+static dfl_status coord_attrs(hid_t file, const char *name, const char *const *kv) {
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    h5Check(ds);
+    dfl_status s = DFL_OK;
+    for (int i = 0; kv[i] && s == DFL_OK; i += 2) s = dfl_h5_attr_write_string(ds, kv[i], kv[i + 1]);
+    dfl_status c = h5CheckWrite(file, H5Dclose(ds));
+    return s != DFL_OK ? s : c;
+}
+
+static dfl_status index_scale(hid_t file, const char *name, int64_t n, const char *long_name) {
+    int64_t *idx = dfl_xmalloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
+    for (int64_t i = 0; i < n; ++i) idx[i] = i;
+    dfl_status s = dfl_h5_scale_create(file, name, H5T_STD_I64LE, H5T_NATIVE_INT64, (size_t)n, idx);
+    free(idx);
+    const char *kv[] = {"long_name", long_name, NULL};
+    if (s == DFL_OK) s = coord_attrs(file, name, kv);
+    return s;
+}
+
+dfl_status dfl_data_write_dims(hid_t file, const dfl_data_attrs *a, int64_t n, const double *time,
+                               const char *const *vars, int nvars) {
+    /* sample axis: time when the source had times, else an index */
+    const char *sample = "/sample";
+    int rank = 0;
+    unsigned long long td[8];
+    if (time) {
+        DFL_ASSERT(!dfl_h5_has(file, "/time"));
+        DFL_TRY(dfl_h5_scale_create(file, "/time", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (size_t)n, time));
+        const char *kv[] = {"units",
+                            "seconds since 1970-01-01 00:00:00",
+                            "standard_name",
+                            "time",
+                            "calendar",
+                            "proleptic_gregorian",
+                            "axis",
+                            "T",
+                            NULL};
+        DFL_TRY(coord_attrs(file, "/time", kv));
+        sample = "/time";
+    } else if (dfl_h5_has(file, "/time") && dfl_h5_dataset_shape(file, "", "/time", &rank, td) == DFL_OK && rank == 1 &&
+               td[0] == (unsigned long long)n) {
+        DFL_TRY(dfl_h5_scale_mark(file, "/time"));
+        sample = "/time";
+    } else {
+        dfl_clear_error();
+        DFL_TRY(index_scale(file, "/sample", n, "sample index"));
+    }
+    /* channel axis: the names as a string coordinate */
+    DFL_TRY(dfl_h5_scale_create_strings(file, "/channel", a->channels, (size_t)a->c));
+    {
+        hid_t ch = H5Dopen2(file, "/channel", H5P_DEFAULT);
+        h5Check(ch);
+        dfl_status s = dfl_h5_attr_write_string(ch, "long_name", "channel");
+        if (s == DFL_OK) s = write_strings_or_empty(ch, "channel_units", a->units, a->c);
+        if (s == DFL_OK) s = write_strings_or_empty(ch, "channel_long_names", a->long_names, a->c);
+        dfl_status c = h5CheckWrite(file, H5Dclose(ch));
+        DFL_TRY(s);
+        DFL_TRY(c);
+    }
+    /* grid axes: latitude/longitude when known, else row/column indices */
+    const char *ys = "/y", *xs = "/x";
+    if (a->lat) {
+        DFL_TRY(dfl_h5_scale_create(file, "/lat", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (size_t)a->h, a->lat));
+        const char *kv[] = {"units", "degrees_north", "standard_name", "latitude", "long_name", "latitude", "axis", "Y",
+                            NULL};
+        DFL_TRY(coord_attrs(file, "/lat", kv));
+        ys = "/lat";
+    } else {
+        DFL_TRY(index_scale(file, "/y", a->h, "row"));
+    }
+    if (a->lon) {
+        DFL_TRY(dfl_h5_scale_create(file, "/lon", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (size_t)a->w, a->lon));
+        const char *kv[] = {
+            "units", "degrees_east", "standard_name", "longitude", "long_name", "longitude", "axis", "X", NULL};
+        DFL_TRY(coord_attrs(file, "/lon", kv));
+        xs = "/lon";
+    } else {
+        DFL_TRY(index_scale(file, "/x", a->w, "column"));
+    }
+    const char *units = common_value(a->units, a->c), *long_name = common_value(a->long_names, a->c);
+    int have_mask_channel = 0;
+    for (int v = 0; v < nvars; ++v) {
+        unsigned long long d[8];
+        DFL_TRY(dfl_h5_dataset_shape(file, "", vars[v], &rank, d));
+        DFL_ASSERT(rank == 4 && d[0] == (unsigned long long)n && (d[1] == (unsigned long long)a->c || d[1] == 1));
+        const char *channel = "/channel";
+        if (d[1] != (unsigned long long)a->c) { /* a mask shared by all channels */
+            if (!have_mask_channel) {
+                const char *all[1] = {"all"};
+                DFL_TRY(dfl_h5_scale_create_strings(file, "/mask_channel", all, 1));
+                const char *kv[] = {"long_name", "channels the mask applies to", NULL};
+                DFL_TRY(coord_attrs(file, "/mask_channel", kv));
+                have_mask_channel = 1;
+            }
+            channel = "/mask_channel";
+        }
+        const char *scales[4] = {sample, channel, ys, xs};
+        DFL_TRY(dfl_h5_scale_attach(file, vars[v], 4, scales));
+        hid_t ds = H5Dopen2(file, vars[v], H5P_DEFAULT);
+        h5Check(ds);
+        dfl_status s = DFL_OK;
+        if (!strcmp(vars[v], DFL_MASK_NAME)) {
+            s = dfl_h5_attr_write_string(ds, "long_name", "observed (1) or missing (0)");
+        } else {
+            if (units) s = dfl_h5_attr_write_string(ds, "units", units);
+            if (s == DFL_OK && long_name) s = dfl_h5_attr_write_string(ds, "long_name", long_name);
+        }
+        dfl_status c = h5CheckWrite(file, H5Dclose(ds));
+        DFL_TRY(s);
+        DFL_TRY(c);
+    }
+    return DFL_OK;
+}
+
+void dfl_data_read_channel_meta(hid_t file, int c, char ***units, char ***long_names) {
+    *units = *long_names = NULL;
+    if (!dfl_h5_has(file, "/channel")) return;
+    hid_t ch = H5Dopen2(file, "/channel", H5P_DEFAULT);
+    if (ch < 0) return;
+    const char *names[2] = {"channel_units", "channel_long_names"};
+    char ***outs[2] = {units, long_names};
+    for (int k = 0; k < 2; ++k) {
+        char **v = NULL;
+        size_t nv = 0;
+        if (!dfl_h5_attr_exists(ch, names[k])) continue;
+        if (dfl_h5_attr_read_strings(ch, "", names[k], &v, &nv) != DFL_OK) {
+            dfl_clear_error();
+            continue;
+        }
+        if (nv == (size_t)c)
+            *outs[k] = v;
+        else
+            dfl_h5_strings_free(v, nv);
+    }
+    H5Dclose(ch);
+}
+
 char **dfl_data_channel_names(const char *base, int c) {
     char **names = dfl_xcalloc((size_t)c, sizeof *names);
     for (int i = 0; i < c; ++i) {
@@ -123,6 +283,31 @@ dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, 
         *px = *py = 1;
     } else {
         return dfl_fail(DFL_EUSAGE, "%s: periodic is '%s'; expected none, x, y or xy", what, text);
+    }
+    return DFL_OK;
+}
+
+dfl_status dfl_data_parse_layout(const char *layout, const char *compress, dfl_h5_layout *out) {
+    out->chunked = 0;
+    out->deflate = 0;
+    if (compress) {
+        char *end = NULL;
+        long k = strtol(compress, &end, 10);
+        if (!*compress || *end || k < 0 || k > 9)
+            return dfl_fail(DFL_EUSAGE, "option --compress: '%s' is not a deflate level 0-9", compress);
+        out->deflate = (int)k;
+    }
+    if (!layout) {
+        out->chunked = out->deflate > 0;
+    } else if (!strcmp(layout, "chunked")) {
+        out->chunked = 1;
+    } else if (!strcmp(layout, "contiguous")) {
+        if (out->deflate > 0)
+            return dfl_fail(DFL_EUSAGE,
+                            "option --compress %d needs --layout chunked (contiguous data is not compressed)",
+                            out->deflate);
+    } else {
+        return dfl_fail(DFL_EUSAGE, "option --layout: '%s' is not contiguous or chunked", layout);
     }
     return DFL_OK;
 }

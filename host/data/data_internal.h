@@ -21,6 +21,7 @@ struct dfl_dataset {
     size_t map_len;
     int64_t obs_offset;   /* byte offset of contiguous little-endian float32 /obs, or -1 */
     int64_t mask_offset;  /* byte offset of contiguous 1-byte /mask, or -1 */
+    hid_t obs_dset, mask_dset; /* open with a one-sample chunk cache when not direct, else -1 */
     int hdf5_threadsafe;  /* HDF5 may be called from the prefetch thread */
     int check_on_read;    /* opened without the full pass: each sample is checked when read */
     hid_t mask_memtype;   /* memory type /mask is read as: uint8, or the native type of a 1-byte enum (h5py bool) */

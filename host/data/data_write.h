@@ -11,6 +11,7 @@
 
 #include "dynfill/data.h"
 #include "dynfill/status.h"
+#include "io/h5_util_data.h"
 
 #define DFL_OBS_NAME "/obs"
 #define DFL_MASK_NAME "/mask"
@@ -36,14 +37,42 @@ typedef struct {
     int h, w;
     const double *mean, *std;    /* c values or NULL (then not written) */
     const char *mask_pattern;    /* NULL: not written */
+    /* Per channel, for dfl_data_write_dims: c strings or NULL (unknown);
+     * a NULL or empty entry is unknown for that channel. */
+    const char *const *units, *const *long_names;
 } dfl_data_attrs;
 /* DFL_EINTERNAL naming the file when the system refuses a write. */
 __attribute__((warn_unused_result)) dfl_status dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a);
+/* Named dimensions (docs/data.md, "File layouts"): netCDF-4 style
+ * dimension scales (sample or time, channel, lat/lon or y/x) attached to
+ * the [N, C or 1, H, W] datasets `vars` (nvars of them) so that xarray
+ * opens the file with named dimensions and CF coordinates. `time`: n
+ * values in seconds since 1970-01-01 UTC (written as /time with CF
+ * attributes), or NULL: an existing /time dataset of n values is used,
+ * else a /sample index. Call once per file, after the datasets exist.
+ * Units and long names of `a` go on the data variables (when all channels
+ * agree) and, per channel, on /channel (channel_units, channel_long_names). */
+__attribute__((warn_unused_result)) dfl_status dfl_data_write_dims(hid_t file, const dfl_data_attrs *a, int64_t n,
+                                                                   const double *time, const char *const *vars,
+                                                                   int nvars);
+/* Per-channel units and long names as dfl_data_write_dims stored them in
+ * `file` (its /channel), for writers that copy a file's data: malloc'ed
+ * arrays of c strings (free with dfl_h5_strings_free), NULL when absent. */
+void dfl_data_read_channel_meta(hid_t file, int c, char ***units, char ***long_names);
 /* Channel names "<base>" (c == 1) or "<base>_t<i>" / explicit list. The
  * returned array and strings are malloc'ed; free with dfl_h5_strings_free. */
 char **dfl_data_channel_names(const char *base, int c);
 /* DFL_EUSAGE when `out` names the same file as `in`. */
 dfl_status dfl_data_check_distinct(const char *in, const char *out);
+/* --layout contiguous|chunked (NULL: contiguous, or chunked when
+ * compressing) and --compress 0-9 (NULL: 0) of gen, mask, import and bench
+ * io; DFL_EUSAGE naming the option otherwise (compression needs chunks). */
+dfl_status dfl_data_parse_layout(const char *layout, const char *compress, dfl_h5_layout *out);
+/* Usage lines for the two options. */
+#define DFL_LAYOUT_USAGE                                                                                               \
+    "  --layout L      storage of the sample datasets: contiguous (default; the loader maps the\n"                     \
+    "                  file) or chunked (one chunk per sample, read through HDF5)\n"                                   \
+    "  --compress K    deflate level 1-9 of the chunks (with shuffle; implies chunked; 0 = none)\n"
 /* Parse "none|x|y|xy"; DFL_EUSAGE naming `what` otherwise. */
 dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, int *py);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "data_internal.h"
+#include "io/h5_dims.h"
 #include "io/h5_util_data.h"
 
 struct dfl_pred_writer {
@@ -17,6 +18,42 @@ struct dfl_pred_writer {
     uint8_t *mask;    /* one sample of source mask */
     float *out_pred, *out_std;
 };
+
+/* Named dimensions of /pred, /std, /mask: the source's channels, grid and
+ * time values of rows [start, start + count) when it has a /time axis. */
+static dfl_status write_dims(hid_t file, const dfl_dataset *src, int64_t start, int64_t count) {
+    const dfl_dataset_info *in = &src->info;
+    double *time = NULL;
+    int rank = 0;
+    unsigned long long td[8];
+    if (dfl_h5_has(src->file, "/time") && dfl_h5_dataset_shape(src->file, in->path, "/time", &rank, td) == DFL_OK &&
+        rank == 1 && td[0] == (unsigned long long)in->n) {
+        unsigned long long first = (unsigned long long)start, n = (unsigned long long)count;
+        time = dfl_xmalloc(sizeof(double) * (size_t)count);
+        if (dfl_h5_read_box(src->file, in->path, "/time", H5T_NATIVE_DOUBLE, 1, &first, &n, time) != DFL_OK) {
+            free(time);
+            time = NULL;
+        }
+    }
+    dfl_clear_error();
+    char **units = NULL, **long_names = NULL;
+    dfl_data_read_channel_meta(src->file, in->c, &units, &long_names);
+    dfl_data_attrs at = {0};
+    at.c = in->c;
+    at.channels = in->channels;
+    at.lat = in->lat;
+    at.lon = in->lon;
+    at.h = in->h;
+    at.w = in->w;
+    at.units = (const char *const *)units;
+    at.long_names = (const char *const *)long_names;
+    const char *vars[3] = {"/pred", "/std", "/mask"};
+    dfl_status st = dfl_data_write_dims(file, &at, count, time, vars, 3);
+    free(time);
+    dfl_h5_strings_free(units, (size_t)in->c);
+    dfl_h5_strings_free(long_names, (size_t)in->c);
+    return st;
+}
 
 dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t start, int64_t count,
                            dfl_pred_writer **out) {
@@ -46,6 +83,7 @@ dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t sta
     if (st == DFL_OK) st = dfl_h5_create_dataset(w->file, "/std", H5T_IEEE_F32LE, 4, d, &w->dstd);
     d[1] = (unsigned long long)in->mask_c;
     if (st == DFL_OK) st = dfl_h5_create_dataset(w->file, "/mask", H5T_STD_U8LE, 4, d, &w->dmask);
+    if (st == DFL_OK) st = write_dims(w->file, src, start, count);
     if (st != DFL_OK) {
         st = dfl_h5_atomic_abort(w->file, w->tmp_path, path, st); /* closes the datasets made so far */
         free(w->final_path);
@@ -110,8 +148,10 @@ static void writer_free(dfl_pred_writer *w) {
 dfl_status dfl_pred_set_method(dfl_pred_writer *w, const char *method, int has_spread) {
     DFL_TRY(dfl_h5_attr_write_string(w->file, "method", method));
     if (!has_spread && w->dstd >= 0) {
-        /* nothing was written to /std yet, so unlinking it leaves no data behind */
+        /* nothing was written to /std yet, so unlinking it leaves no data
+         * behind; its dimension scales must forget it first */
         dfl_status s = h5CheckWrite(w->file, H5Dclose(w->dstd));
+        if (s == DFL_OK) s = dfl_h5_scale_detach_all(w->file, "/std");
         w->dstd = -1;
         DFL_TRY(s);
         DFL_TRY(h5CheckWrite(w->file, H5Ldelete(w->file, "/std", H5P_DEFAULT)));

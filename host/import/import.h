@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "dynfill/status.h"
+#include "io/h5_util_data.h"
 
 typedef struct dfl_import_source dfl_import_source;
 struct dfl_import_source {
@@ -20,6 +21,9 @@ struct dfl_import_source {
     int64_t t;            /* time steps (of the file; after dfl_import_open: selected) */
     char **channels;      /* c names */
     double *lat, *lon;    /* h / w values or NULL */
+    /* Per channel (c strings, a NULL entry unknown) or NULL: the source
+     * variable's units and long_name attributes. Freed by close. */
+    char **units, **long_names;
     double *time;         /* t values in seconds since 1970-01-01 UTC, or NULL (no time axis or unknown units) */
     /* Read channel `ch` at selected time step `t` (0-based within the
      * selection): values in physical units (unpacked), valid[i] = 0 where
@@ -40,6 +44,7 @@ typedef struct {
     int have_fill;
     double fill;
     int as_truth;
+    dfl_h5_layout layout;      /* of /obs and /mask (or /truth); zero: contiguous */
 } dfl_import_options;
 
 /* The inputs as one source: every file opened with the same variables and

@@ -189,10 +189,11 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
     if (st == DFL_OK) {
         unsigned long long dims[4] = {(unsigned long long)T, (unsigned long long)C, (unsigned long long)H,
                                       (unsigned long long)W};
-        st = dfl_h5_create_dataset(of, o->as_truth ? "/truth" : DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims, &dvals);
+        st = dfl_h5_create_dataset_layout(of, o->as_truth ? "/truth" : DFL_OBS_NAME, H5T_IEEE_F32LE, 4, dims,
+                                          &o->layout, &dvals);
         if (st == DFL_OK && !o->as_truth) {
             dims[1] = (unsigned long long)MC;
-            st = dfl_h5_create_dataset(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims, &dmask);
+            st = dfl_h5_create_dataset_layout(of, DFL_MASK_NAME, H5T_STD_U8LE, 4, dims, &o->layout, &dmask);
         }
         /* Pass 2: write one time step at a time. */
         prog = dfl_progress_begin("import write", T, "steps");
@@ -236,17 +237,12 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
             at.std = sd;
             at.mask_pattern = pattern;
         }
+        at.units = (const char *const *)src->units;
+        at.long_names = (const char *const *)src->long_names;
         st = dfl_data_write_attrs(of, &at);
-        if (st == DFL_OK && src->time) { /* the source's time values, CF style, for whoever reads the file */
-            unsigned long long n = (unsigned long long)T;
-            hid_t dt = -1;
-            st = dfl_h5_create_dataset(of, "/time", H5T_IEEE_F64LE, 1, &n, &dt);
-            if (st == DFL_OK) st = dfl_h5_write_rows(dt, H5T_NATIVE_DOUBLE, 0, n, src->time);
-            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "units", "seconds since 1970-01-01 00:00:00");
-            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "standard_name", "time");
-            if (st == DFL_OK) st = dfl_h5_attr_write_string(dt, "calendar", "proleptic_gregorian");
-            if (dt >= 0) H5Dclose(dt);
-        }
+        /* named dimensions; the source's time values as a CF /time axis */
+        const char *vars[2] = {o->as_truth ? "/truth" : DFL_OBS_NAME, DFL_MASK_NAME};
+        if (st == DFL_OK) st = dfl_data_write_dims(of, &at, T, src->time, vars, o->as_truth ? 1 : 2);
         free(mean);
         free(sd);
     }

@@ -221,6 +221,28 @@ static dfl_status nc_read(dfl_import_source *src, int64_t t, int ch, double *val
     return DFL_OK;
 }
 
+/* A text attribute of a variable (NC_CHAR or NC_STRING), malloc'ed, or
+ * NULL when absent or empty. */
+static char *text_attr(int ncid, int varid, const char *name) {
+    nc_type t;
+    size_t len;
+    if (nc_inq_att(ncid, varid, name, &t, &len) != NC_NOERR || len == 0) return NULL;
+    char *r = NULL;
+    if (t == NC_CHAR) {
+        r = dfl_xcalloc(len + 1, 1);
+        if (nc_get_att_text(ncid, varid, name, r) != NC_NOERR) r[0] = 0;
+    } else if (t == NC_STRING && len == 1) {
+        char *v = NULL;
+        if (nc_get_att_string(ncid, varid, name, &v) == NC_NOERR && v) r = strdup(v);
+        if (v) nc_free_string(1, &v);
+    }
+    if (r && !r[0]) {
+        free(r);
+        r = NULL;
+    }
+    return r;
+}
+
 static void nc_close_source(dfl_import_source *src) {
     nc_impl *im = src->impl;
     if (im) {
@@ -229,6 +251,8 @@ static void nc_close_source(dfl_import_source *src) {
         free(im);
     }
     dfl_h5_strings_free(src->channels, (size_t)src->c);
+    dfl_h5_strings_free(src->units, (size_t)src->c);
+    dfl_h5_strings_free(src->long_names, (size_t)src->c);
     free(src->lat);
     free(src->lon);
     free(src->time);
@@ -251,7 +275,7 @@ dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o,
     int nvars;
     char **vars = dfl_import_split_vars(o->vars, &nvars);
     dfl_status st = DFL_OK;
-    size_t cap = 0;
+    size_t cap = 0, units_cap = 0, long_cap = 0;
     int dim_time = -2, dim_lat = -1, dim_lon = -1; /* -2: no variable seen yet, -1: no time axis */
     const char *time_var = NULL;
     for (int v = 0; v < nvars && st == DFL_OK; ++v) {
@@ -354,7 +378,12 @@ dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o,
                 snprintf(name, sizeof name, "%s@%g", vars[v], level_values[picked[i]]);
             else
                 snprintf(name, sizeof name, "%s_%d", vars[v], picked[i]);
-            src->channels[src->c++] = strdup(name);
+            src->channels[src->c] = strdup(name);
+            src->units = dfl_xgrow(src->units, &units_cap, (size_t)src->c + 1, sizeof *src->units);
+            src->long_names = dfl_xgrow(src->long_names, &long_cap, (size_t)src->c + 1, sizeof *src->long_names);
+            src->units[src->c] = text_attr(ncid, varid, "units");
+            src->long_names[src->c] = text_attr(ncid, varid, "long_name");
+            src->c++;
         }
         free(picked);
         free(level_values);

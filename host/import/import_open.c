@@ -88,6 +88,8 @@ static void joined_close(dfl_import_source *src) {
         free(im);
     }
     dfl_h5_strings_free(src->channels, (size_t)src->c);
+    dfl_h5_strings_free(src->units, (size_t)src->c);
+    dfl_h5_strings_free(src->long_names, (size_t)src->c);
     free(src->lat);
     free(src->lon);
     free(src->time);
@@ -198,6 +200,15 @@ dfl_status dfl_import_open(const dfl_import_options *o, dfl_import_source **out)
     src->w = p0->w;
     src->channels = dfl_xcalloc((size_t)src->c, sizeof *src->channels);
     for (int i = 0; i < src->c; ++i) src->channels[i] = strdup(p0->channels[i]);
+    char **const from[2] = {p0->units, p0->long_names};
+    char **to[2] = {NULL, NULL};
+    for (int k = 0; k < 2; ++k)
+        if (from[k]) {
+            to[k] = dfl_xcalloc((size_t)src->c, sizeof(char *));
+            for (int i = 0; i < src->c; ++i) to[k][i] = from[k][i] ? strdup(from[k][i]) : NULL;
+        }
+    src->units = to[0];
+    src->long_names = to[1];
     if (p0->lat) {
         src->lat = dfl_xmalloc(sizeof(double) * (size_t)src->h);
         memcpy(src->lat, p0->lat, sizeof(double) * (size_t)src->h);

@@ -6,15 +6,34 @@
 
 dfl_status dfl_h5_create_dataset(hid_t file, const char *name, hid_t filetype, int rank, const unsigned long long *dims,
                                  hid_t *dset) {
+    return dfl_h5_create_dataset_layout(file, name, filetype, rank, dims, NULL, dset);
+}
+
+dfl_status dfl_h5_create_dataset_layout(hid_t file, const char *name, hid_t filetype, int rank,
+                                        const unsigned long long *dims, const dfl_h5_layout *layout, hid_t *dset) {
     DFL_ASSERT(rank >= 1 && rank <= 8);
-    hsize_t d[8];
-    for (int i = 0; i < rank; ++i) d[i] = dims[i];
+    hsize_t d[8], chunk[8];
+    for (int i = 0; i < rank; ++i) {
+        d[i] = dims[i];
+        chunk[i] = i == 0 || dims[i] == 0 ? 1 : dims[i]; /* one sample per chunk */
+    }
     hid_t sp = H5Screate_simple(rank, d, NULL);
     h5Check(sp);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     h5Check(dcpl);
-    h5Check(H5Pset_layout(dcpl, H5D_CONTIGUOUS));
-    h5Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
+    if (layout && layout->chunked) {
+        DFL_ASSERT(layout->deflate >= 0 && layout->deflate <= 9);
+        h5Check(H5Pset_chunk(dcpl, rank, chunk));
+        if (layout->deflate > 0) {
+            h5Check(H5Pset_shuffle(dcpl));
+            h5Check(H5Pset_deflate(dcpl, (unsigned)layout->deflate));
+        }
+        h5Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_INCR));
+    } else {
+        DFL_ASSERT(!layout || layout->deflate == 0);
+        h5Check(H5Pset_layout(dcpl, H5D_CONTIGUOUS));
+        h5Check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY));
+    }
     h5Check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
     hid_t ds = H5Dcreate2(file, name, filetype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     dfl_status s = h5CheckWrite(file, ds);
@@ -44,6 +63,81 @@ dfl_status dfl_h5_write_rows(hid_t dset, hid_t memtype, unsigned long long start
     H5Sclose(msp);
     H5Sclose(fsp);
     return s;
+}
+
+dfl_status dfl_h5_get_layout(hid_t file, const char *msg, const char *name, dfl_h5_layout *out) {
+    out->chunked = out->deflate = 0;
+    if (!dfl_h5_has(file, name)) return dfl_fail(DFL_EUSAGE, "%s: dataset %s is missing", msg, name);
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (ds < 0) return dfl_fail(DFL_EUSAGE, "%s: %s is not a dataset", msg, name);
+    hid_t dcpl = H5Dget_create_plist(ds);
+    h5Check(dcpl);
+    out->chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
+    for (int i = 0; i < H5Pget_nfilters(dcpl); ++i) {
+        unsigned flags, cd[8];
+        size_t ncd = 8;
+        char fname[64];
+        unsigned config;
+        if (H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname, &config) == H5Z_FILTER_DEFLATE)
+            out->deflate = ncd > 0 ? (int)cd[0] : 1;
+    }
+    H5Pclose(dcpl);
+    H5Dclose(ds);
+    return DFL_OK;
+}
+
+/* Bytes of one chunk of dataset `name` (0 when not chunked). */
+static size_t chunk_bytes(hid_t file, const char *name) {
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (ds < 0) return 0;
+    size_t bytes = 0;
+    hid_t dcpl = H5Dget_create_plist(ds), t = H5Dget_type(ds);
+    if (dcpl >= 0 && t >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t dims[32];
+        int rank = H5Pget_chunk(dcpl, 32, dims);
+        bytes = H5Tget_size(t);
+        for (int i = 0; i < rank; ++i) bytes *= (size_t)dims[i];
+    }
+    if (t >= 0) H5Tclose(t);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5Dclose(ds);
+    return bytes;
+}
+
+dfl_status dfl_h5_open_cached(hid_t file, const char *msg, const char *name, size_t cache_bytes, hid_t *dset) {
+    /* a file chunked by another tool may hold several samples per chunk:
+     * then the cache holds one such chunk (up to 1 GiB) */
+    const size_t chunk = chunk_bytes(file, name);
+    if (chunk > cache_bytes) cache_bytes = chunk < ((size_t)1 << 30) ? chunk + 4096 : (size_t)1 << 30;
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    h5Check(dapl);
+    /* 521 slots (a prime, HDF5's advice) for one or a few chunks; w0 = 1:
+     * a chunk read in full is evicted first */
+    h5Check(H5Pset_chunk_cache(dapl, 521, cache_bytes, 1.0));
+    *dset = H5Dopen2(file, name, dapl);
+    H5Pclose(dapl);
+    if (*dset < 0) return dfl_fail(DFL_EUSAGE, "%s: cannot open dataset %s", msg, name);
+    return DFL_OK;
+}
+
+dfl_status dfl_h5_read_box_dset(hid_t ds, const char *msg, const char *name, hid_t memtype, int rank,
+                                const unsigned long long *start, const unsigned long long *count, void *out) {
+    hsize_t off[8], cnt[8];
+    for (int i = 0; i < rank; ++i) {
+        off[i] = start[i];
+        cnt[i] = count[i];
+    }
+    hid_t fsp = H5Dget_space(ds);
+    h5Check(fsp);
+    DFL_ASSERT(H5Sget_simple_extent_ndims(fsp) == rank);
+    h5Check(H5Sselect_hyperslab(fsp, H5S_SELECT_SET, off, NULL, cnt, NULL));
+    hid_t msp = H5Screate_simple(rank, cnt, NULL);
+    h5Check(msp);
+    herr_t e = H5Dread(ds, memtype, msp, fsp, H5P_DEFAULT, out);
+    H5Sclose(msp);
+    H5Sclose(fsp);
+    if (e < 0) return dfl_fail(DFL_EUSAGE, "%s: cannot read dataset %s (wrong type or damaged file)", msg, name);
+    return DFL_OK;
 }
 
 dfl_status dfl_h5_read_box(hid_t file, const char *msg, const char *name, hid_t memtype, int rank,

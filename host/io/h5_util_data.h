@@ -18,6 +18,30 @@
 DFL_H5_MUST_CHECK dfl_status dfl_h5_create_dataset(hid_t file, const char *name, hid_t filetype, int rank,
                                                    const unsigned long long *dims, hid_t *dset);
 
+/* Storage of the large [N, ...] datasets: contiguous (the loader maps the
+ * file and copies samples without HDF5), or chunks of one sample
+ * (dims[0] = 1), optionally byte-shuffled and deflated (zlib level 1-9;
+ * read through HDF5). */
+typedef struct {
+    int chunked; /* 0: contiguous */
+    int deflate; /* 0: none, 1-9: zlib level (needs chunked) */
+} dfl_h5_layout;
+/* dfl_h5_create_dataset with a layout (NULL: contiguous). */
+DFL_H5_MUST_CHECK dfl_status dfl_h5_create_dataset_layout(hid_t file, const char *name, hid_t filetype, int rank,
+                                                          const unsigned long long *dims, const dfl_h5_layout *layout,
+                                                          hid_t *dset);
+/* Layout of an existing dataset: chunked or not, and its deflate level
+ * (0 without the deflate filter). DFL_EUSAGE if missing. */
+dfl_status dfl_h5_get_layout(hid_t file, const char *path_for_msg, const char *name, dfl_h5_layout *out);
+/* Open dataset `name` with a chunk cache of `cache_bytes` (one sample),
+ * or of one chunk when its chunks are larger (files chunked by other
+ * tools; at most 1 GiB), so that reading parts of a sample decompresses
+ * its chunk once. DFL_EUSAGE naming the file if it cannot be opened. */
+dfl_status dfl_h5_open_cached(hid_t file, const char *path_for_msg, const char *name, size_t cache_bytes, hid_t *dset);
+/* dfl_h5_read_box on an open dataset. */
+dfl_status dfl_h5_read_box_dset(hid_t dset, const char *path_for_msg, const char *name, hid_t memtype, int rank,
+                                const unsigned long long *start, const unsigned long long *count, void *out);
+
 /* Write rows [start, start+rows) along the first axis of an open dataset
  * from `data` (memtype e.g. H5T_NATIVE_FLOAT). */
 DFL_H5_MUST_CHECK dfl_status dfl_h5_write_rows(hid_t dset, hid_t memtype, unsigned long long start,

@@ -72,7 +72,8 @@ for name, pattern, frac, mc in [("pixel", "pixel:0.3", 0.3, 1), ("pixel_pc", "pi
                                 ("block", "block:3x3:8", None, 1), ("stations", "stations:40:0.1", None, 1),
                                 ("swath", "swath:3:0.25:10", 0.25, 1), ("file", None, None, 1)]:
     f = h5py.File(f"{w}/{name}.h5", "r")
-    assert set(f.keys()) == {"obs", "mask"}, (name, list(f.keys()))   # never a /truth
+    coords = {"sample", "channel", "y", "x"} | ({"mask_channel"} if mc == 1 else set())  # named dimensions
+    assert set(f.keys()) == {"obs", "mask"} | coords, (name, list(f.keys()))   # never a /truth
     obs, mask = f["obs"][:], f["mask"][:]
     assert obs.shape == truth.shape and mask.shape == (20, mc, 32, 32) and mask.dtype == np.uint8
     m = np.broadcast_to(mask, obs.shape).astype(bool)
