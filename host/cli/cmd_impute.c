@@ -203,7 +203,8 @@ static dfl_status run_impute(const impute_args *a) {
             if (meta.std_scale && !a->raw_std) /* docs/design.md, "Calibrated spread" */
                 for (int i = 0; i < nb; ++i)
                     for (int ch = 0; ch < c; ++ch)
-                        for (size_t p = 0; p < px; ++p) spread[((size_t)i * c + ch) * px + p] *= (float)meta.std_scale[ch];
+                        for (size_t p = 0; p < px; ++p)
+                            spread[((size_t)i * c + ch) * px + p] *= (float)meta.std_scale[ch];
             renormalise(spread, nb, c, px, ck_mean, ck_std, info->mean, info->std, 0);
             size_t off = (size_t)skip * c * px;
             s = dfl_pred_write(pw, i0, nb - skip, pred + off, spread + off);

@@ -363,7 +363,8 @@ static dfl_status loop(train_run *r) {
     long total = timed ? LONG_MAX : r->cfg.steps;
     dfl_progress *pg = NULL;
     if (rank0 && !r->args.quiet)
-        pg = timed ? dfl_progress_begin("train", (int64_t)ceil(budget), "s") : dfl_progress_begin("train", total, "steps");
+        pg = timed ? dfl_progress_begin("train", (int64_t)ceil(budget), "s")
+                   : dfl_progress_begin("train", total, "steps");
     r->t0 = dfl_clock_seconds();
     r->session_steps = 0;
     double elapsed = agreed_seconds(r);
