@@ -15,6 +15,7 @@
 static const char k_usage[] =
     "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K 10] [--steps 1]\n"
     "                      [--update ddim|x0] [--seed S] [--batch ROWS] [--backend cpu|cuda|auto] [--raw]\n"
+    "                      [--raw-std]\n"
     "       dynfill impute --method mean|harmonic --in OBS.h5 --out PRED.h5\n"
     "Fills the unobserved entries of OBS.h5; observed entries are kept exactly.\n"
     "  -K K            context masks per sample; the prediction is their mean, /std their spread\n"
@@ -29,13 +30,14 @@ static const char k_usage[] =
     "                  the result is the same for every ROWS >= K (strategy empirical: partner masks\n"
     "                  come from the pass); ROWS < K runs forwards of fewer rows (a divisor of K)\n"
     "  --raw           use the raw weights instead of the EMA weights\n"
+    "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale)\n"
     "  --quiet         no progress output\n"
     "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
     "                  (Laplace interpolation, periodic along the data's periodic axes)\n";
 
 enum {
     OPT_CKPT = 256, OPT_IN, OPT_OUT, OPT_METHOD, OPT_BACKEND, OPT_UPDATE, OPT_STEPS, OPT_BATCH, OPT_SEED, OPT_RAW,
-    OPT_QUIET
+    OPT_QUIET, OPT_RAW_STD
 };
 static const char k_short[] = "hK:";
 static const struct option k_options[] = {
@@ -50,6 +52,7 @@ static const struct option k_options[] = {
     {"batch", required_argument, NULL, OPT_BATCH},
     {"seed", required_argument, NULL, OPT_SEED},
     {"raw", no_argument, NULL, OPT_RAW},
+    {"raw-std", no_argument, NULL, OPT_RAW_STD},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -58,7 +61,7 @@ static const struct option k_options[] = {
 typedef struct {
     const char *ckpt, *in, *out, *method, *backend, *update;
     long K, steps, batch, seed;
-    int raw, quiet;
+    int raw, quiet, raw_std;
 } impute_args;
 
 /* Fills a from argv; *help is set (and nothing else checked) on -h/--help. */
@@ -87,6 +90,7 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
         case OPT_BATCH: s = dfl_cli_parse_int(name, optarg, 1, 1 << 20, &a->batch); break;
         case OPT_SEED: s = dfl_cli_parse_int(name, optarg, 0, 1L << 62, &a->seed); break;
         case OPT_RAW: a->raw = 1; break;
+        case OPT_RAW_STD: a->raw_std = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
@@ -173,6 +177,9 @@ static dfl_status run_impute(const impute_args *a) {
             s = choose_chunk(a, im, &o, be, c, h, w, mc, &chunk);
             ck_mean = meta.data_mean;
             ck_std = meta.data_std;
+            if (!meta.std_scale && !a->raw_std && !a->quiet)
+                dfl_info("impute: %s holds no spread calibration (std_scale; older checkpoint): /std is the raw "
+                         "ensemble spread (scale 1)", a->ckpt);
         }
     }
     dfl_pred_writer *pw = NULL;
@@ -180,8 +187,9 @@ static dfl_status run_impute(const impute_args *a) {
     if (s == DFL_OK) {
         char desc[160];
         if (diffusion)
-            snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s", o.K, o.steps,
-                     o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "");
+            snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s%s", o.K, o.steps,
+                     o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "",
+                     meta.std_scale && !a->raw_std ? " std=calibrated" : " std=raw");
         else
             snprintf(desc, sizeof desc, "%s", a->method);
         s = dfl_pred_set_method(pw, desc, diffusion);
@@ -218,6 +226,11 @@ static dfl_status run_impute(const impute_args *a) {
                         if (!mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p]) obs[((size_t)i * c + ch) * px + p] = 0.0f;
             if ((s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread)) != DFL_OK) break;
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
+            if (meta.std_scale && !a->raw_std) /* docs/design.md, "Calibrated spread" */
+                for (int i = 0; i < nb; ++i)
+                    for (int ch = 0; ch < c; ++ch)
+                        for (size_t p = 0; p < px; ++p)
+                            spread[((size_t)i * c + ch) * px + p] *= (float)meta.std_scale[ch];
             renormalise(spread, nb, c, px, ck_mean, ck_std, info->mean, info->std, 0);
             size_t off = (size_t)skip * c * px;
             s = dfl_pred_write(pw, i0, nb - skip, pred + off, spread + off);

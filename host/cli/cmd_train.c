@@ -6,17 +6,19 @@
 
 #include "cli.h"
 #include "core/args.h"
+#include "dynfill/infer.h"
 #include "dynfill/status.h"
 #include "train/train_run.h"
 
 static const char k_usage[] =
     "usage: dynfill train --config RUN.ini [--data OBS.h5] [--set section.key=value ...] --out RUN_DIR\n"
-    "                     [--resume | --force] [--quiet] [--dry-run]\n"
+    "                     [--minutes M] [--resume | --force] [--quiet] [--dry-run]\n"
     "Trains dfl-unet v1 on incomplete observations (docs/design.md, 'The method'): only /obs and /mask are read.\n"
     "  --config FILE   INI experiment file (sections [data] [model] [method] [train] [infer] [dist])\n"
     "  --data FILE     dataset (overrides data.path)\n"
     "  --set K=V       override any config key, e.g. --set train.steps=500 (repeatable)\n"
     "  --out DIR       run directory: ckpt.h5, metrics.jsonl, config.ini\n"
+    "  --minutes M     train for M minutes (train.time_budget; the LR schedule follows the clock)\n"
     "  --resume        continue from DIR/ckpt.h5 (config from the checkpoint, --set still applies)\n"
     "  --force         start over even though DIR already holds a checkpoint (the old one is kept aside)\n"
     "  --quiet         no progress output\n"
@@ -25,7 +27,7 @@ static const char k_usage[] =
     "                  knob to turn when it does not fit the available memory (--out not needed)\n"
     "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n";
 
-enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_FORCE, OPT_QUIET, OPT_DRY_RUN };
+enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_FORCE, OPT_QUIET, OPT_DRY_RUN, OPT_MINUTES };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -36,6 +38,7 @@ static const struct option k_options[] = {
     {"force", no_argument, NULL, OPT_FORCE},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"minutes", required_argument, NULL, OPT_MINUTES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -43,6 +46,7 @@ static const struct option k_options[] = {
 /* Fills a from argv; *help is set (and nothing else checked) on -h/--help. */
 static dfl_status parse_args(int argc, char **argv, dfl_train_run_opts *a, int *help) {
     memset(a, 0, sizeof *a);
+    a->calibrate = dfl_std_calibrate; /* the spread calibration at the end (docs/design.md, "Calibrated spread") */
     a->sets = dfl_xcalloc((size_t)argc, sizeof(char *));
     *help = 0;
     dfl_opt_begin();
@@ -59,6 +63,13 @@ static dfl_status parse_args(int argc, char **argv, dfl_train_run_opts *a, int *
         case OPT_FORCE: a->force = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
         case OPT_DRY_RUN: a->dry_run = 1; break;
+        case OPT_MINUTES: {
+            char *end = NULL;
+            a->minutes = strtod(optarg, &end);
+            if (end == optarg || *end || !(a->minutes > 0) || a->minutes > 1e7)
+                return dfl_fail(DFL_EUSAGE, "option --minutes: '%s' is not a positive number of minutes", optarg);
+            break;
+        }
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { K_STR, K_INT, K_LONG, K_DOUBLE, K_U64, K_BOOL, K_MULT, K_GRID } key_kind;
+typedef enum { K_STR, K_INT, K_LONG, K_DOUBLE, K_U64, K_BOOL, K_MULT, K_GRID, K_DURATION } key_kind;
 
 typedef struct {
     const char *section, *name;
@@ -43,6 +43,7 @@ static const key_spec k_keys[] = {
     NUM("method", "delta", K_DOUBLE, delta, 0, 1),
     NUM("method", "lat_weight", K_BOOL, lat_weight, 0, 1),
     NUM("train", "steps", K_LONG, steps, 0, 1e15),
+    NUM("train", "time_budget", K_DURATION, time_budget, 0, 1e9),
     NUM("train", "batch", K_INT, batch, 1, 1 << 20),
     NUM("train", "micro_batch", K_INT, micro_batch, 0, 1 << 20),
     NUM("train", "lr", K_DOUBLE, lr, 0, 1e30),
@@ -196,6 +197,26 @@ static dfl_status set_value(dfl_config *c, const key_spec *k, const char *value,
         if (n == 0) return dfl_fail(DFL_EUSAGE, "%s: model.mult is empty", where);
         memcpy(c->mult, m, sizeof(int) * (size_t)n);
         c->levels = n;
+        return DFL_OK;
+    }
+    case K_DURATION: {
+        /* a number with an optional unit s, m, h or d (bare: seconds); 0 = off */
+        double v = strtod(value, &end);
+        double unit = 1;
+        if (!errno && end != value && v == v) {
+            if (*end == 's') unit = 1, ++end;
+            else if (*end == 'm') unit = 60, ++end;
+            else if (*end == 'h') unit = 3600, ++end;
+            else if (*end == 'd') unit = 86400, ++end;
+        }
+        if (errno || end == value || *end || v != v)
+            return dfl_fail(DFL_EUSAGE, "%s: %s.%s = '%s' is not a duration (e.g. 90s, 20m, 6h)", where, k->section,
+                            k->name, value);
+        v *= unit;
+        if (v < k->lo || v > k->hi)
+            return dfl_fail(DFL_EUSAGE, "%s: %s.%s = %gs is outside [%gs, %gs]", where, k->section, k->name, v, k->lo,
+                            k->hi);
+        *(double *)(base + k->offset) = v;
         return DFL_OK;
     }
     case K_GRID: {
@@ -352,6 +373,7 @@ char *dfl_config_to_text(const dfl_config *c) {
         case K_LONG: snprintf(val, sizeof val, "%ld", *(const long *)(base + k->offset)); break;
         case K_U64: snprintf(val, sizeof val, "%llu", *(const unsigned long long *)(base + k->offset)); break;
         case K_DOUBLE: snprintf(val, sizeof val, "%.17g", *(const double *)(base + k->offset)); break;
+        case K_DURATION: snprintf(val, sizeof val, "%.17gs", *(const double *)(base + k->offset)); break;
         case K_MULT: {
             size_t l = 0;
             for (int j = 0; j < c->levels; ++j) l += (size_t)snprintf(val + l, sizeof val - l, j ? ",%d" : "%d", c->mult[j]);

@@ -65,6 +65,35 @@ void dfl_eval_accumulate(int n, int c, int h, int w, int mask_channels, const fl
         }
 }
 
+double dfl_eval_crps_gaussian(double y, double mu, double sigma) {
+    if (!(sigma > 0.0)) return fabs(y - mu);
+    const double z = (y - mu) / sigma;
+    const double cdf = 0.5 * erfc(-z / M_SQRT2), pdf = exp(-0.5 * z * z) / sqrt(2.0 * M_PI);
+    return sigma * (z * (2.0 * cdf - 1.0) + 2.0 * pdf - 1.0 / sqrt(M_PI));
+}
+
+void dfl_eval_accumulate_std(int n, int c, int h, int w, int mask_channels, const float *pred, const float *truth,
+                             const float *std, const unsigned char *mask, dfl_eval_sums *per_channel) {
+    const size_t plane = (size_t)h * (size_t)w;
+    for (int s = 0; s < n; ++s)
+        for (int ch = 0; ch < c; ++ch) {
+            const size_t off = ((size_t)s * c + ch) * plane;
+            const unsigned char *m = mask + ((size_t)s * mask_channels + (mask_channels == 1 ? 0 : ch)) * plane;
+            dfl_eval_sums *acc = &per_channel[ch];
+            for (size_t i = 0; i < plane; ++i) {
+                const double mu = pred[off + i], y = truth[off + i], sd = std[off + i];
+                if (m[i] || !isfinite(mu - y) || !isfinite(sd)) continue;
+                const double e = fabs(mu - y);
+                acc->n_std++;
+                acc->sse_std += e * e;
+                acc->ssq_std += sd * sd;
+                acc->crps += dfl_eval_crps_gaussian(y, mu, sd);
+                acc->in1 += e <= sd;
+                acc->in2 += e <= 2.0 * sd;
+            }
+        }
+}
+
 void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s) {
     into->sse_missing += s->sse_missing;
     into->sse_all += s->sse_all;
@@ -75,6 +104,12 @@ void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s) {
     into->wsum_missing += s->wsum_missing;
     into->wsum_all += s->wsum_all;
     into->nonfinite += s->nonfinite;
+    into->n_std += s->n_std;
+    into->sse_std += s->sse_std;
+    into->ssq_std += s->ssq_std;
+    into->crps += s->crps;
+    into->in1 += s->in1;
+    into->in2 += s->in2;
 }
 
 static double ratio(double num, double den) { return den > 0.0 ? num / den : NAN; }
@@ -89,5 +124,10 @@ dfl_eval_scores dfl_eval_scores_of(const dfl_eval_sums *s, int weighted) {
     r.rmse_all = sqrt(r.mse_all);
     r.lat_rmse_missing = weighted ? sqrt(ratio(s->wsse_missing, s->wsum_missing)) : NAN;
     r.lat_rmse_all = weighted ? sqrt(ratio(s->wsse_all, s->wsum_all)) : NAN;
+    const double nstd = (double)s->n_std;
+    r.crps_missing = ratio(s->crps, nstd);
+    r.spread_skill_missing = sqrt(ratio(s->ssq_std, s->sse_std));
+    r.cover1_missing = ratio((double)s->in1, nstd);
+    r.cover2_missing = ratio((double)s->in2, nstd);
     return r;
 }

@@ -19,12 +19,20 @@ typedef struct {
     double wsse_missing, wsse_all;       /* Σ w e² (with latitudes) */
     double wsum_missing, wsum_all;       /* Σ w */
     long long nonfinite;                 /* entries where pred or truth is NaN/inf */
+    /* uncertainty on the missing entries, from /std (dfl_eval_accumulate_std) */
+    long long n_std;                     /* missing entries scored with a std */
+    double sse_std, ssq_std, crps;       /* Σ e², Σ σ², Σ CRPS of N(pred, σ²) */
+    long long in1, in2;                  /* entries with |e| <= σ, <= 2σ */
 } dfl_eval_sums;
 
 typedef struct {
     double mse_missing, rmse_missing, mse_all, rmse_all;
     double lat_rmse_missing, lat_rmse_all; /* NaN without latitudes */
     long long n_missing, n_all;
+    /* missing entries against /std; NaN without it (docs/eval.md, "Uncertainty") */
+    double crps_missing;         /* mean CRPS of N(pred, std²) */
+    double spread_skill_missing; /* RMS(std) / RMSE */
+    double cover1_missing, cover2_missing; /* share of entries with |error| <= std, <= 2 std */
 } dfl_eval_scores;
 
 /* Row weights from latitudes in degrees: cos(lat) normalised to mean 1.
@@ -36,6 +44,15 @@ dfl_status dfl_eval_lat_weights(int h, const double *lat_deg, const char *what, 
  * [n, mask_channels, h, w]; row_weight (h values) may be NULL. */
 void dfl_eval_accumulate(int n, int c, int h, int w, int mask_channels, const float *pred, const float *truth,
                          const unsigned char *mask, const double *row_weight, dfl_eval_sums *per_channel);
+
+/* CRPS of the Gaussian N(mu, sigma²) at y: sigma [z(2Φ(z) − 1) + 2φ(z) − 1/√π],
+ * z = (y − mu) / sigma; |y − mu| for sigma = 0. */
+double dfl_eval_crps_gaussian(double y, double mu, double sigma);
+
+/* Add the uncertainty sums of the missing entries of n samples: std is the
+ * spread [n, c, h, w] (same layout as pred). */
+void dfl_eval_accumulate_std(int n, int c, int h, int w, int mask_channels, const float *pred, const float *truth,
+                             const float *std, const unsigned char *mask, dfl_eval_sums *per_channel);
 
 void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s);
 

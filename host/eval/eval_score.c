@@ -35,6 +35,7 @@ dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_c
     float *pred = dfl_xmalloc(block * per_sample * sizeof *pred);
     float *truth = dfl_xmalloc(block * per_sample * sizeof *truth);
     unsigned char *mask = dfl_xmalloc(block * mask_per_sample);
+    float *std = in->has_std ? dfl_xmalloc(block * per_sample * sizeof *std) : NULL;
     dfl_eval_sums *sums = dfl_xcalloc((size_t)in->c, sizeof *sums);
     for (int start = 0; st == DFL_OK && start < in->n; start += (int)block) {
         const int rows = in->n - start < (int)block ? in->n - start : (int)block;
@@ -45,6 +46,10 @@ dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_c
         if ((st = check_finite(pred, count, in->pred_path, "/pred", start, per_sample)) != DFL_OK) break;
         if ((st = check_finite(truth, count, in->truth_path, "/truth", start, per_sample)) != DFL_OK) break;
         dfl_eval_accumulate(rows, in->c, in->h, in->w, in->mask_channels, pred, truth, mask, weights, sums);
+        if (std) {
+            if ((st = dfl_pred_input_read_std(in, start, rows, std)) != DFL_OK) break;
+            dfl_eval_accumulate_std(rows, in->c, in->h, in->w, in->mask_channels, pred, truth, std, mask, sums);
+        }
     }
     if (st == DFL_OK) {
         dfl_eval_sums total;
@@ -57,6 +62,7 @@ dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_c
         *weighted = weights != NULL;
     }
     free(sums);
+    free(std);
     free(mask);
     free(truth);
     free(pred);

@@ -23,8 +23,9 @@ void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     free(meta->config_text);
     free(meta->data_mean);
     free(meta->data_std);
+    free(meta->std_scale);
     meta->config_text = NULL;
-    meta->data_mean = meta->data_std = NULL;
+    meta->data_mean = meta->data_std = meta->std_scale = NULL;
 }
 
 static dfl_status write_group(hid_t f, dfl_unet *m, const char *group, const float *dev) {
@@ -66,6 +67,8 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
     const char *per = meta->periodic_x && meta->periodic_y ? "xy" : meta->periodic_x ? "x" : meta->periodic_y ? "y" : "none";
     DFL_TRY(dfl_h5_attr_write_string(f, "periodic", per));
     DFL_TRY(dfl_h5_attr_write_doubles(f, "data_mean", meta->data_mean, (size_t)meta->channels));
+    DFL_TRY(dfl_h5_attr_write_double(f, "train_seconds", meta->train_seconds));
+    if (meta->std_scale) DFL_TRY(dfl_h5_attr_write_doubles(f, "std_scale", meta->std_scale, (size_t)meta->channels));
     return dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
 }
 
@@ -113,6 +116,15 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
     free(str);
     if ((s = dfl_h5_attr_read_doubles(f, path, "data_mean", meta->data_mean, (size_t)meta->channels)) != DFL_OK) goto done;
     if ((s = dfl_h5_attr_read_doubles(f, path, "data_std", meta->data_std, (size_t)meta->channels)) != DFL_OK) goto done;
+    /* optional: absent in checkpoints written before they existed */
+    if (dfl_h5_attr_exists(f, "train_seconds") &&
+        (s = dfl_h5_attr_read_doubles(f, path, "train_seconds", &meta->train_seconds, 1)) != DFL_OK)
+        goto done;
+    if (dfl_h5_attr_exists(f, "std_scale")) {
+        meta->std_scale = dfl_xmalloc((size_t)meta->channels * sizeof(double));
+        if ((s = dfl_h5_attr_read_doubles(f, path, "std_scale", meta->std_scale, (size_t)meta->channels)) != DFL_OK)
+            goto done;
+    }
 done:
     H5Fclose(f);
     if (s != DFL_OK) dfl_ckpt_meta_free(meta);

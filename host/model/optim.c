@@ -29,11 +29,20 @@ double dfl_optim_lr_at(const dfl_optim_config *c, long step) {
     return c->lr * 0.5 * (1.0 + cos(M_PI * progress));
 }
 
+double dfl_optim_lr_at_progress(const dfl_optim_config *c, long step, double progress) {
+    double warm = c->warmup > 0 && step < c->warmup ? (double)(step + 1) / (double)c->warmup : 1.0;
+    if (!c->cosine) return c->lr * warm;
+    if (progress < 0.0) progress = 0.0;
+    if (progress > 1.0) progress = 1.0;
+    return c->lr * warm * 0.5 * (1.0 + cos(M_PI * progress));
+}
+
 dfl_optimizer *dfl_optimizer_create(dfl_backend *be, size_t n, const dfl_optim_config *cfg, const float *params) {
     dfl_optimizer *o = dfl_xcalloc(1, sizeof *o);
     o->be = be;
     o->cfg = *cfg;
     o->n = n;
+    o->progress = -1.0;
     o->m = be->alloc(be, n * sizeof(float));
     o->v = be->alloc(be, n * sizeof(float));
     o->ema = be->alloc(be, n * sizeof(float));
@@ -57,7 +66,8 @@ double dfl_optimizer_step(dfl_optimizer *o, float *params, const float *grads) {
     const double scale = dfl_clip_factor(o->cfg.clip, norm);
     long t = o->step + 1; /* 1-based for bias correction */
     dfl_adamw_hparams h;
-    h.lr = (float)dfl_optim_lr_at(&o->cfg, o->step);
+    h.lr = (float)(o->progress < 0 ? dfl_optim_lr_at(&o->cfg, o->step)
+                                   : dfl_optim_lr_at_progress(&o->cfg, o->step, o->progress));
     h.beta1 = (float)o->cfg.beta1;
     h.beta2 = (float)o->cfg.beta2;
     h.eps = (float)o->cfg.eps;

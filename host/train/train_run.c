@@ -3,6 +3,7 @@
  * incomplete samples, checkpoints every N steps and at the end, resume,
  * and a checkpoint on SIGTERM / SIGINT / SIGUSR1 before a clean exit. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,7 +64,26 @@ typedef struct {
     long saved_step; /* step of the checkpoint in ckpt_path, -1 if none */
     int field_h, field_w;
     int periodic_x, periodic_y; /* whole-field axes, what the checkpoint records for imputation */
+    /* training time (train.time_budget): seconds_base from the checkpoint plus this session's */
+    double seconds_base, t0, fake_step_s; /* fake_step_s > 0: DFL_FAKE_SECONDS_PER_STEP, each step counts that */
+    long session_steps;
+    double *std_scale; /* calibrated spread factors (C), NULL before calibration */
 } train_run;
+
+/* Training seconds so far on this rank's clock (the fake one under
+ * DFL_FAKE_SECONDS_PER_STEP); see agreed_seconds for the value all ranks use. */
+static double train_seconds(const train_run *r) {
+    if (r->fake_step_s > 0) return r->seconds_base + (double)r->session_steps * r->fake_step_s;
+    return r->seconds_base + (dfl_clock_seconds() - r->t0);
+}
+
+/* Rank 0's training seconds, broadcast so every rank follows the same
+ * schedule and stops at the same step. */
+static double agreed_seconds(train_run *r) {
+    double t = r->comm->rank == 0 ? train_seconds(r) : 0.0;
+    if (r->comm->world > 1) r->comm->broadcast_host(r->comm, &t, sizeof t, 0);
+    return t;
+}
 
 static dfl_status save_checkpoint(train_run *r) {
     if (r->comm->rank != 0) return DFL_OK;
@@ -77,6 +97,11 @@ static dfl_status save_checkpoint(train_run *r) {
     meta.world_size = r->comm->world;
     meta.config_text = dfl_config_to_text(&r->cfg);
     dfl_ckpt_meta_set_norm(&meta, r->info->c, r->info->mean, r->info->std);
+    meta.train_seconds = train_seconds(r);
+    if (r->std_scale) {
+        meta.std_scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+        memcpy(meta.std_scale, r->std_scale, (size_t)r->info->c * sizeof(double));
+    }
     meta.periodic_x = r->periodic_x; /* the whole field's axes: imputation pads them periodically */
     meta.periodic_y = r->periodic_y;
     dfl_status s = dfl_checkpoint_save(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), &meta);
@@ -158,6 +183,16 @@ static dfl_status setup(train_run *r) {
         DFL_TRY(dfl_config_load(a->config_path, a->nsets, a->sets, &r->cfg));
     }
     if (a->data_path) snprintf(r->cfg.data_path, sizeof r->cfg.data_path, "%s", a->data_path);
+    if (a->minutes > 0) r->cfg.time_budget = a->minutes * 60.0;
+    const char *fake = getenv("DFL_FAKE_SECONDS_PER_STEP");
+    if (fake && fake[0]) {
+        char *end = NULL;
+        r->fake_step_s = strtod(fake, &end);
+        if (end == fake || *end || !(r->fake_step_s > 0) || !isfinite(r->fake_step_s)) {
+            dfl_ckpt_meta_free(&meta);
+            return dfl_fail(DFL_EUSAGE, "DFL_FAKE_SECONDS_PER_STEP = '%s' must be a positive number of seconds", fake);
+        }
+    }
     if (!r->cfg.data_path[0]) {
         dfl_ckpt_meta_free(&meta);
         return dfl_fail(DFL_EUSAGE, "no dataset: set data.path in the config or pass --data");
@@ -290,6 +325,7 @@ static dfl_status setup(train_run *r) {
         if (s == DFL_OK) s = dfl_loader_set_cursor(r->loader, (dfl_loader_cursor){meta.data_epoch, meta.data_position});
         r->step = meta.step;
         r->saved_step = meta.step;
+        r->seconds_base = meta.train_seconds;
         if (s == DFL_OK && meta.world_size != r->comm->world && r->comm->rank == 0)
             dfl_info("resuming a %d-rank run on %d ranks: the data stream continues from the saved cursor",
                      meta.world_size, r->comm->world);
@@ -313,8 +349,14 @@ static dfl_status setup(train_run *r) {
         dfl_method_params_describe(&r->method, desc, sizeof desc);
         dfl_info("train: %s (%lld samples, %d channels, %dx%d), training on %dx%d, strategy %s", r->cfg.data_path,
                  (long long)r->info->n, r->info->c, r->info->h, r->info->w, r->field_h, r->field_w, desc);
-        dfl_info("train: %zu parameters, backend %s, %d rank(s) x batch %d (gradients: %s), %ld steps%s",
-                 dfl_unet_num_params(r->model), r->be->name, r->comm->world, r->cfg.batch, r->comm->name, r->cfg.steps,
+        char length[96];
+        if (r->cfg.time_budget > 0)
+            snprintf(length, sizeof length, "a time budget of %.6gs (%.6gs spent)", r->cfg.time_budget,
+                     r->seconds_base);
+        else
+            snprintf(length, sizeof length, "%ld steps", r->cfg.steps);
+        dfl_info("train: %zu parameters, backend %s, %d rank(s) x batch %d (gradients: %s), %s%s",
+                 dfl_unet_num_params(r->model), r->be->name, r->comm->world, r->cfg.batch, r->comm->name, length,
                  a->resume ? " (resumed)" : "");
         if (r->cfg.micro_batch > 0 && r->cfg.micro_batch < r->cfg.batch)
             dfl_info("train: micro-batches of %d, %d passes per step", r->cfg.micro_batch,
@@ -329,16 +371,58 @@ static dfl_status setup(train_run *r) {
     return DFL_OK;
 }
 
+/* Held-out calibration of the ensemble spread (rank 0, after the final
+ * checkpoint): the factors go into the checkpoint, which is saved again. */
+static dfl_status calibrate(train_run *r) {
+    if (r->comm->rank != 0 || !r->args.calibrate) return DFL_OK;
+    if (r->cfg.val_fraction <= 0) {
+        dfl_info("train: data.val_fraction = 0, so the ensemble spread is not calibrated (impute uses scale 1)");
+        return DFL_OK;
+    }
+    int64_t start, count;
+    DFL_TRY(dfl_dataset_split_range(r->ds, r->cfg.val_fraction, DFL_SPLIT_VAL, &start, &count));
+    double *scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+    dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, scale);
+    if (s != DFL_OK) {
+        free(scale);
+        return s;
+    }
+    free(r->std_scale);
+    r->std_scale = scale;
+    return save_checkpoint(r);
+}
+
 static dfl_status loop(train_run *r) {
     int rank0 = r->comm->rank == 0;
-    long total = r->cfg.steps;
-    dfl_progress *pg = rank0 && !r->args.quiet ? dfl_progress_begin("train", total, "steps") : NULL;
-    if (pg) dfl_progress_update(pg, r->step);
+    int timed = r->cfg.time_budget > 0; /* the schedule and the stop follow the clock, not train.steps */
+    double budget = r->cfg.time_budget;
+    long total = timed ? LONG_MAX : r->cfg.steps;
+    dfl_progress *pg = NULL;
+    if (rank0 && !r->args.quiet)
+        pg = timed ? dfl_progress_begin("train", (int64_t)ceil(budget), "s")
+                   : dfl_progress_begin("train", total, "steps");
+    r->t0 = dfl_clock_seconds();
+    r->session_steps = 0;
+    double elapsed = agreed_seconds(r);
+    if (pg) dfl_progress_update(pg, timed ? (int64_t)elapsed : r->step);
     double t_log = dfl_clock_seconds(), loss_acc = 0;
     long acc_n = 0, steps_since_log = 0;
     dfl_status s = DFL_OK;
     int global_batch = r->cfg.batch * r->comm->world;
-    while (r->step < total) {
+    int finished = 0; /* the step count or the time budget is reached */
+    dfl_optimizer *opt = dfl_trainer_optimizer(r->tr);
+    for (;;) {
+        if (timed) {
+            elapsed = agreed_seconds(r);
+            if (elapsed >= budget) {
+                finished = 1;
+                break;
+            }
+            opt->progress = elapsed / budget;
+        } else if (r->step >= total) {
+            finished = 1;
+            break;
+        }
         /* preemption: any rank's signal stops every rank at the same step */
         double stop = g_stop_signal ? 1.0 : 0.0;
         r->comm->allreduce_sum_host(r->comm, &stop, 1);
@@ -349,12 +433,13 @@ static dfl_status loop(train_run *r) {
         dfl_trainer_set_crop_rows(r->tr, batch.crop_y, batch.b);
         if ((s = dfl_trainer_step(r->tr, batch.obs, batch.mask, r->step, &st)) != DFL_OK) break;
         r->step++;
+        r->session_steps++;
         loss_acc += st.loss;
         acc_n++;
         steps_since_log++;
         if (pg) {
-            dfl_progress_note(pg, "loss %.4g", st.loss);
-            dfl_progress_update(pg, r->step);
+            dfl_progress_note(pg, "step %ld loss %.4g", r->step, st.loss);
+            dfl_progress_update(pg, timed ? (int64_t)train_seconds(r) : r->step);
         }
         if (r->step % r->cfg.log_every == 0 || r->step == total) {
             double t = dfl_clock_seconds();
@@ -365,6 +450,7 @@ static dfl_status loop(train_run *r) {
             dfl_json_add_number(rec, "lr", st.lr, 6);
             dfl_json_add_number(rec, "grad_norm", st.grad_norm, 6);
             dfl_json_add_number(rec, "samples_per_s", sps, 4);
+            if (timed) dfl_json_add_number(rec, "train_seconds", train_seconds(r), 6);
             metrics_line(r, rec);
             t_log = t;
             loss_acc = 0;
@@ -386,13 +472,17 @@ static dfl_status loop(train_run *r) {
     dfl_progress_end(pg);
     if (s != DFL_OK) return s;
     DFL_TRY(save_checkpoint(r));
-    if (g_stop_signal || r->step < total) {
+    if (!finished) {
         if (rank0)
             fprintf(stderr, "dynfill train: stopped by signal at step %ld; checkpoint written to %s (continue with --resume)\n",
                     r->step, r->ckpt_path);
         return DFL_OK;
     }
-    if (rank0) dfl_info("train: done, %ld steps; checkpoint %s", r->step, r->ckpt_path);
+    DFL_TRY(calibrate(r));
+    if (rank0 && timed)
+        dfl_info("train: done, time budget of %.6gs spent at step %ld; checkpoint %s", budget, r->step, r->ckpt_path);
+    else if (rank0)
+        dfl_info("train: done, %ld steps; checkpoint %s", r->step, r->ckpt_path);
     return DFL_OK;
 }
 
@@ -406,6 +496,7 @@ static void teardown(train_run *r) {
     dfl_comm_destroy(r->comm);
     dfl_dataset_close(r->ds);
     dfl_run_dir_unlock(r->lock_fd);
+    free(r->std_scale);
 }
 
 dfl_status dfl_train_run(const dfl_train_run_opts *opts) {

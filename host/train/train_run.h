@@ -6,7 +6,18 @@
 #ifndef DYNFILL_HOST_TRAIN_RUN_H
 #define DYNFILL_HOST_TRAIN_RUN_H
 
+#include <stdint.h>
+
+#include "dynfill/backend.h"
+#include "dynfill/data.h"
 #include "dynfill/status.h"
+
+/* Spread calibration (docs/design.md, "Calibrated spread"): given the final
+ * checkpoint, the backend and the held-out samples [start, start+count) of
+ * ds, fills scale[c] (one factor per channel for the ensemble /std). The
+ * imputation code lives above this layer, so `dynfill train` passes it in. */
+typedef dfl_status (*dfl_train_calibrate_fn)(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds,
+                                             int64_t start, int64_t count, int K, uint64_t seed, double *scale);
 
 typedef struct {
     const char *config_path; /* INI file; NULL with resume (the checkpoint's config) */
@@ -18,6 +29,8 @@ typedef struct {
     int force;               /* start over even though out_dir holds a checkpoint (kept aside) */
     int quiet;
     int dry_run;             /* print the memory plan (exit 2 when it does not fit) and stop: nothing written */
+    double minutes;                   /* > 0: train.time_budget in minutes (--minutes) */
+    dfl_train_calibrate_fn calibrate; /* NULL: the spread is not calibrated */
 } dfl_train_run_opts;
 
 /* Runs to the end (DFL_OK), or stops on a signal after a checkpoint

@@ -2,7 +2,10 @@
  * /ema/<name>, /adam_m/<name>, /adam_v/<name> (PyTorch names and shapes)
  * and root attributes: format_version, step, config (INI text), seed (the
  * RNG key), data_epoch, data_position, world_size, channels, periodic,
- * data_mean/data_std (normalisation of the training data). Written to a
+ * data_mean/data_std (normalisation of the training data), train_seconds
+ * (training time spent, what train.time_budget counts) and, once training
+ * has calibrated the ensemble spread, std_scale (C factors for /std).
+ * Written to a
  * temporary name, fsynced and renamed, so a crash never damages the last
  * good checkpoint. Loading validates version, names and shapes. */
 #ifndef DYNFILL_CHECKPOINT_H
@@ -29,6 +32,8 @@ typedef struct {
     int channels;      /* data channels C */
     int periodic_x, periodic_y;
     double *data_mean, *data_std; /* malloc'ed, C values each (owned by the meta) */
+    double train_seconds;         /* training time so far (0 in older checkpoints) */
+    double *std_scale;            /* malloc'ed C factors for the ensemble spread, NULL = not calibrated */
 } dfl_ckpt_meta;
 
 /* Sets channels and copies the normalisation (mean NULL: zeros, std NULL:

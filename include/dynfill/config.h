@@ -41,6 +41,7 @@ typedef struct dfl_config_s {
 
     /* [train] */
     long steps;
+    double time_budget; /* seconds of training (0 = off: train.steps); written as 20m, 6h, 90s */
     int batch;
     int micro_batch; /* samples per forward/backward pass; 0 = the whole batch (a divisor of batch) */
     double lr;

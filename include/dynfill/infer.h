@@ -64,6 +64,34 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
                            int w, int mask_c, size_t extra, size_t avail, const char *source, const char *knobs,
                            size_t *need);
 
+/* Calibrated spread (docs/design.md, "Calibrated spread"): the K-ensemble's
+ * spread is too narrow, so training ends by hiding DFL_CALIB_HIDE_FRACTION of
+ * each held-out sample's observed entries, imputing them (single step,
+ * K draws) and fitting per channel s_c = RMSE_c / RMS(std_c) on the hidden
+ * entries; `impute` multiplies /std by s_c (checkpoint attribute std_scale). */
+#define DFL_CALIB_HIDE_FRACTION 0.2
+
+/* Agreement of errors and spreads on a set of entries. */
+typedef struct {
+    double n, sq_err, sq_std; /* entries, sums of err^2 and std^2 */
+    double in1, in2;          /* entries with |err| <= std, <= 2 std */
+} dfl_spread_stats;
+void dfl_spread_stats_add(dfl_spread_stats *st, double err, double std);
+/* RMS(std) / RMSE (NaN without entries or error). */
+double dfl_spread_stats_ratio(const dfl_spread_stats *st);
+
+/* Hides, imputes and fits on samples [start, start+count) of ds (normalised
+ * as the checkpoint's training data; hidden entries keyed by o->seed and the
+ * sample index): scale[c] and the statistics before / after scaling (c each). */
+dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
+                                 int64_t count, double hide_fraction, double *scale, dfl_spread_stats *before,
+                                 dfl_spread_stats *after);
+/* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
+ * K draws, seed; the before/after figures logged); the signature of
+ * dfl_train_calibrate_fn. */
+dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
+                             int64_t count, int K, uint64_t seed, double *scale);
+
 #ifdef __cplusplus
 }
 #endif

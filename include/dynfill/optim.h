@@ -27,13 +27,19 @@ typedef struct {
     size_t n;
     float *m, *v, *ema; /* backend memory, n floats each */
     long step;          /* updates done so far */
+    double progress;    /* < 0: the schedule follows steps; else the share of a time budget spent (train.time_budget) */
     double last_grad_norm, last_lr;
 } dfl_optimizer;
 
 void dfl_optim_config_defaults(dfl_optim_config *c);
 /* Learning rate of update number `step` (0-based). */
 double dfl_optim_lr_at(const dfl_optim_config *c, long step);
-/* m = v = 0, ema = params. */
+/* Learning rate of update `step` when the schedule is laid over a time
+ * budget: the warm-up still counts steps, the cosine follows `progress`
+ * = elapsed / budget (clamped to [0, 1]), and the two multiply
+ * (docs/design.md, "Configuration keys", train.time_budget). */
+double dfl_optim_lr_at_progress(const dfl_optim_config *c, long step, double progress);
+/* m = v = 0, ema = params, progress -1 (step schedule). */
 dfl_optimizer *dfl_optimizer_create(dfl_backend *be, size_t n, const dfl_optim_config *cfg, const float *params);
 void dfl_optimizer_destroy(dfl_optimizer *o);
 /* One update of params from grads (already averaged across ranks): clip

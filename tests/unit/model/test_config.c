@@ -1,6 +1,7 @@
 /* INI config: defaults, file parsing, --set overrides, errors naming the
  * line, and the text round trip stored in checkpoints. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <dirent.h>
 #include <string.h>
@@ -95,6 +96,43 @@ int main(void) {
     CHECK_CLOSE(dfl_optim_lr_at(&oc, 104), 0.0, 1e-12);
     oc.cosine = 0;
     CHECK_CLOSE(dfl_optim_lr_at(&oc, 90), 1.0, 1e-12);
+    /* over a time budget: warm-up in steps times the cosine of the time share */
+    oc.cosine = 1;
+    CHECK_CLOSE(dfl_optim_lr_at_progress(&oc, 1, 0.0), 0.5, 1e-12);
+    CHECK_CLOSE(dfl_optim_lr_at_progress(&oc, 1, 0.5), 0.25, 1e-12);
+    CHECK_CLOSE(dfl_optim_lr_at_progress(&oc, 500, 0.5), 0.5, 1e-12);
+    CHECK_CLOSE(dfl_optim_lr_at_progress(&oc, 500, 0.25), 0.5 * (1 + cos(M_PI / 4)), 1e-12);
+    CHECK_CLOSE(dfl_optim_lr_at_progress(&oc, 500, 1.5), 0.0, 1e-12);
+    oc.cosine = 0;
+    CHECK_CLOSE(dfl_optim_lr_at_progress(&oc, 500, 0.7), 1.0, 1e-12);
+
+    /* train.time_budget: a duration with a unit (bare: seconds), 0 = off, written back in seconds */
+    const char *durations[][2] = {{"20m", "1200"}, {"6h", "21600"}, {"90s", "90"}, {"45", "45"}, {"1.5m", "90"},
+                                  {"2d", "172800"}, {"0", "0"}};
+    for (size_t k = 0; k < sizeof durations / sizeof durations[0]; ++k) {
+        char set[64];
+        snprintf(set, sizeof set, "train.time_budget=%s", durations[k][0]);
+        dfl_config_defaults(&c);
+        CHECK_MSG(dfl_config_set(&c, set) == DFL_OK, "%s", set);
+        CHECK_MSG(c.time_budget == atof(durations[k][1]), "%s -> %g", set, c.time_budget);
+    }
+    dfl_config_defaults(&c);
+    CHECK(c.time_budget == 0);
+    CHECK(dfl_config_set(&c, "train.time_budget=20m") == DFL_OK);
+    char *tb = dfl_config_to_text(&c);
+    CHECK_MSG(strstr(tb, "time_budget = 1200s\n") != NULL, "%s", tb);
+    dfl_config tc;
+    dfl_config_defaults(&tc);
+    CHECK(dfl_config_parse_text(tb, "text", &tc) == DFL_OK && tc.time_budget == 1200);
+    free(tb);
+    const char *bad[] = {"20x", "m", "-5m", "abc", "5 m", "nan"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; ++k) {
+        char set[64];
+        snprintf(set, sizeof set, "train.time_budget=%s", bad[k]);
+        dfl_clear_error();
+        CHECK_MSG(dfl_config_set(&c, set) == DFL_EUSAGE, "%s", set);
+        CHECK_MSG(strstr(dfl_last_error(), "train.time_budget") != NULL, "%s", dfl_last_error());
+    }
     /* every experiment file shipped in configs/ parses */
     const char *src = getenv("DFL_SOURCE_DIR");
     if (src) {
