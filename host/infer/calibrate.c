@@ -30,8 +30,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
-    int chunk = o->max_rows > 0 ? o->max_rows / o->K : 1;
-    if (chunk < 2) chunk = 2; /* an empirical context needs another sample's mask */
+    int chunk = 64 / (o->K > 0 ? o->K : 1); /* samples per pass, as `dynfill impute`'s default 64 rows */
+    if (chunk < 2) chunk = 2;               /* an empirical context needs another sample's mask */
     if (chunk > count) chunk = (int)count;
     float *obs = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *in = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
@@ -113,7 +113,7 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     o.ddim = 1;
     o.t_eps = (float)cfg->infer_t_eps;
     o.seed = seed;
-    o.max_rows = 64; /* as `dynfill impute --batch` */
+    o.fwd_rows = 0; /* one sample's K draws per forward, as `dynfill impute` */
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
     dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, DFL_CALIB_HIDE_FRACTION, scale, before, after);
