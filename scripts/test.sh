@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs dependencies, builds CPU and
-# CUDA (compile-only without a GPU) and runs every test but the device
-# suite, then runs the unit tests again under ASan/UBSan.
+# CUDA (compile-only without a GPU), checks the style (scripts/lint.sh), runs
+# every test but the device suite, then the unit tests again under
+# ASan/UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -9,6 +10,8 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 # silently testing less. Elsewhere it is built when nvcc is found.
 CUDA_MODE=${DYNFILL_CUDA:-$([ "${CI:-}" = true ] && echo ON || echo AUTO)}
 BUILD_DIR=build bash scripts/build.sh -DDYNFILL_CUDA="$CUDA_MODE"
+# Layout (clang-format, .clang-format) and cppcheck on the host code: zero findings.
+bash scripts/lint.sh
 (cd build && ctest -LE device --output-on-failure --timeout 900 -j1)
 # Sanitizer build: CPU only, unit label (oneDNN's JIT code is not instrumented).
 BUILD_DIR=build-asan BUILD_TYPE=Debug bash scripts/build.sh -DDYNFILL_SANITIZE=ON -DDYNFILL_CUDA=OFF

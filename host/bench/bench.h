@@ -10,5 +10,4 @@ int dfl_bench_kernels(int argc, char **argv);   /* host/bench/bench_kernels.c */
 int dfl_bench_allreduce(int argc, char **argv); /* host/bench/bench_allreduce.c */
 int dfl_bench_io(int argc, char **argv);        /* host/bench/bench_io.c */
 
-
 #endif

@@ -57,9 +57,12 @@ static dfl_status parse_size(const char *opt, const char *text, unsigned long lo
     unsigned long long v = strtoull(text, &end, 10);
     unsigned long long mult = 1;
     if (end == text) return dfl_fail(DFL_EUSAGE, "option %s: '%s' is not a size (e.g. 4096, 1K, 256M)", opt, text);
-    if (*end == 'K' || *end == 'k') mult = 1ull << 10, ++end;
-    else if (*end == 'M' || *end == 'm') mult = 1ull << 20, ++end;
-    else if (*end == 'G' || *end == 'g') mult = 1ull << 30, ++end;
+    if (*end == 'K' || *end == 'k')
+        mult = 1ull << 10, ++end;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1ull << 20, ++end;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1ull << 30, ++end;
     if (*end == 'B' || *end == 'b') ++end;
     if (*end != 0 || v == 0 || v > (16ull << 30) / mult)
         return dfl_fail(DFL_EUSAGE, "option %s: '%s' is not a size between 4 bytes and 16G", opt, text);
@@ -188,8 +191,8 @@ static dfl_status run(const bench_args *a, dfl_comm *comm, dfl_backend *be) {
             fflush(stdout);
         }
     }
-    if (rank0) printf("# avg busbw: %.3f GB/s over %d sizes; wrong elements: %.0f\n", busbw_sum / sizes, sizes,
-                      wrong_total);
+    if (rank0)
+        printf("# avg busbw: %.3f GB/s over %d sizes; wrong elements: %.0f\n", busbw_sum / sizes, sizes, wrong_total);
     free(host);
     be->free(be, buf);
     if (wrong_total > 0) return dfl_fail(DFL_EINTERNAL, "all-reduce returned %.0f wrong elements", wrong_total);

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_model.h"
 #include "bench.h"
+#include "bench_model.h"
 #include "core/args.h"
 #include "core/clock.h"
 #include "core/json_util.h"
@@ -41,7 +41,16 @@ static const char k_usage[] =
     "  --n N         samples per call (default 6: 60 rows with K 10, like impute's --batch 64)\n";
 
 enum {
-    OPT_CKPT = 256, OPT_C, OPT_SIZE, OPT_N, OPT_STEPS, OPT_REPS, OPT_WARMUP, OPT_SEED, OPT_BACKEND, OPT_PRECISION,
+    OPT_CKPT = 256,
+    OPT_C,
+    OPT_SIZE,
+    OPT_N,
+    OPT_STEPS,
+    OPT_REPS,
+    OPT_WARMUP,
+    OPT_SEED,
+    OPT_BACKEND,
+    OPT_PRECISION,
     OPT_JSON
 };
 static const char k_short[] = "hK:";
@@ -150,8 +159,17 @@ static dfl_status forward_flops(const char *ckpt, dfl_backend *be, int h, int w,
 int dfl_bench_impute(int argc, char **argv) {
     dfl_config cfg;
     dfl_config_defaults(&cfg);
-    bench_impute_args a = {.backend = "cpu", .precision = "fp32", .C = 1, .H = 64, .W = 64, .n = 6, .K = 10,
-                           .steps = 1, .reps = 5, .warm = 1, .seed = 1};
+    bench_impute_args a = {.backend = "cpu",
+                           .precision = "fp32",
+                           .C = 1,
+                           .H = 64,
+                           .W = 64,
+                           .n = 6,
+                           .K = 10,
+                           .steps = 1,
+                           .reps = 5,
+                           .warm = 1,
+                           .seed = 1};
     int help;
     dfl_status s = parse_args(argc, argv, &a, &cfg, &help);
     if (s == DFL_OK && help) {
@@ -219,8 +237,7 @@ int dfl_bench_impute(int argc, char **argv) {
     float *spread = dfl_xmalloc(n_obs * sizeof(float));
     uint8_t *mask = dfl_xmalloc(n_px);
     for (size_t i = 0; i < n_px; ++i) mask[i] = dfl_rng_uniform(9, 1, i) < 0.2f;
-    for (size_t i = 0; i < n_obs; ++i)
-        obs[i] = mask[(i / chw) * hw + i % hw] ? dfl_rng_normal(9, 2, i) : 0.0f;
+    for (size_t i = 0; i < n_obs; ++i) obs[i] = mask[(i / chw) * hw + i % hw] ? dfl_rng_normal(9, 2, i) : 0.0f;
     double *times = dfl_xmalloc((size_t)a.reps * sizeof(double));
     for (long i = 0; i < a.warm + a.reps && s == DFL_OK; ++i) {
         const double t0 = dfl_clock_seconds();
@@ -230,8 +247,7 @@ int dfl_bench_impute(int argc, char **argv) {
     }
     size_t nonfinite = 0;
     for (size_t i = 0; i < n_obs && s == DFL_OK; ++i) nonfinite += !isfinite(pred[i]) || !isfinite(spread[i]);
-    if (s == DFL_OK && nonfinite)
-        s = dfl_fail(DFL_EINTERNAL, "%zu non-finite predicted values", nonfinite);
+    if (s == DFL_OK && nonfinite) s = dfl_fail(DFL_EINTERNAL, "%zu non-finite predicted values", nonfinite);
     if (s == DFL_OK) {
         const double med = dfl_clock_median(times, (size_t)a.reps);
         /* network rows per call: S - 1 single-draw passes and the last K-ensemble */
@@ -263,8 +279,8 @@ int dfl_bench_impute(int argc, char **argv) {
                    "forward %.3f GFLOP/row\n"
                    "  median call %.4f s (min %.4f, max %.4f over %ld calls)  %.3g samples/s  %.3g rows/s  "
                    "%.1f GFLOP/s\n",
-                   be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, a.steps > 1 ? "s" : "",
-                   flops_row / 1e9, med, times[0], times[a.reps - 1], a.reps, a.n / med, rows / med, gflops);
+                   be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, a.steps > 1 ? "s" : "", flops_row / 1e9,
+                   med, times[0], times[a.reps - 1], a.reps, a.n / med, rows / med, gflops);
         }
     }
     free(times);

@@ -14,10 +14,10 @@
 #include "core/args.h"
 #include "core/clock.h"
 #include "core/json_util.h"
+#include "core/progress.h"
 #include "data/data_write.h"
 #include "dynfill/data.h"
 #include "io/h5_util_data.h"
-#include "core/progress.h"
 #include "shared/philox.h"
 
 typedef struct {
@@ -46,8 +46,18 @@ static const char k_usage[] =
     "  --json          one JSON line on stdout\n" DFL_LAYOUT_USAGE;
 
 enum {
-    OPT_DATA = 256, OPT_GB, OPT_SIZE, OPT_CHANNELS, OPT_BATCH, OPT_PATCH, OPT_SECONDS, OPT_NO_PREFETCH, OPT_KEEP,
-    OPT_JSON, OPT_LAYOUT, OPT_COMPRESS
+    OPT_DATA = 256,
+    OPT_GB,
+    OPT_SIZE,
+    OPT_CHANNELS,
+    OPT_BATCH,
+    OPT_PATCH,
+    OPT_SECONDS,
+    OPT_NO_PREFETCH,
+    OPT_KEEP,
+    OPT_JSON,
+    OPT_LAYOUT,
+    OPT_COMPRESS
 };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
@@ -86,7 +96,8 @@ static dfl_status parse(int argc, char **argv, bench_options *o, int *help) {
         case OPT_DATA: o->data = optarg; break;
         case OPT_GB:
             DFL_TRY(dfl_cli_parse_float(name, optarg, &o->gb));
-            if (!(o->gb > 0 && o->gb <= 1024)) return dfl_fail(DFL_EUSAGE, "option --gb: %g must be in (0, 1024]", o->gb);
+            if (!(o->gb > 0 && o->gb <= 1024))
+                return dfl_fail(DFL_EUSAGE, "option --gb: %g must be in (0, 1024]", o->gb);
             break;
         case OPT_SECONDS:
             DFL_TRY(dfl_cli_parse_float(name, optarg, &o->seconds));
@@ -148,7 +159,8 @@ static dfl_status write_synthetic(const bench_options *o, const char *path, int6
     dfl_progress_end(p);
     if (st == DFL_OK) st = h5CheckWrite(f, H5Dclose(dobs));
     if (st == DFL_OK) st = h5CheckWrite(f, H5Dclose(dmask));
-    double *mean = dfl_xcalloc((size_t)o->channels, sizeof(double)), *sd = dfl_xcalloc((size_t)o->channels, sizeof(double));
+    double *mean = dfl_xcalloc((size_t)o->channels, sizeof(double)),
+           *sd = dfl_xcalloc((size_t)o->channels, sizeof(double));
     for (long c = 0; c < o->channels; ++c) sd[c] = 1.0;
     char **names = dfl_data_channel_names("x", (int)o->channels);
     dfl_data_attrs at = {0};
@@ -235,8 +247,8 @@ static dfl_status run(const bench_options *o) {
             const double secs = t - t0;
             /* Bytes delivered by the batches handed out during the window
              * (the prefetched one in flight is not counted). */
-            const double per_batch = (double)o->batch * ((double)in->c * 4.0 + (double)in->mask_c) *
-                                     (double)b.h * (double)b.w;
+            const double per_batch =
+                (double)o->batch * ((double)in->c * 4.0 + (double)in->mask_c) * (double)b.h * (double)b.w;
             const double bytes = per_batch * (double)batches;
             const double gbs = bytes / secs / 1e9;
             (void)bytes0;
@@ -269,9 +281,8 @@ static dfl_status run(const bench_options *o) {
                        "  open + validate: %.2f s  (checksum %g)\n",
                        path, (long long)in->n, in->c, in->h, in->w, lay.chunked ? "chunked" : "contiguous",
                        lay.deflate ? " + deflate" : "", (double)file_bytes / 1e9, o->batch, o->patch,
-                       o->prefetch ? "on" : "off",
-                       mode, gbs,
-                       (double)batches * (double)o->batch / secs, 1e3 * secs / (double)batches, t_open, checksum);
+                       o->prefetch ? "on" : "off", mode, gbs, (double)batches * (double)o->batch / secs,
+                       1e3 * secs / (double)batches, t_open, checksum);
             }
         }
     }

@@ -24,9 +24,9 @@
 #include "dynfill/backend.h"
 #include "dynfill/cuda_graph.h"
 #include "dynfill/method.h"
-#include "shared/schedule.h"
 #include "shared/adamw.h"
 #include "shared/philox.h"
+#include "shared/schedule.h"
 
 #define BK_MAX_REPS 64
 
@@ -40,7 +40,16 @@ static const char k_usage[] =
     "default sizes are 8x smaller.\n";
 
 enum {
-    OPT_BACKEND = 256, OPT_PRECISION, OPT_N, OPT_C, OPT_SIZE, OPT_CHANNELS, OPT_PARAMS, OPT_K, OPT_ITERS, OPT_REPS,
+    OPT_BACKEND = 256,
+    OPT_PRECISION,
+    OPT_N,
+    OPT_C,
+    OPT_SIZE,
+    OPT_CHANNELS,
+    OPT_PARAMS,
+    OPT_K,
+    OPT_ITERS,
+    OPT_REPS,
     OPT_JSON
 };
 static const char k_short[] = "h";
@@ -69,21 +78,21 @@ typedef struct {
 
 /* Median over `reps` batches of the mean time of `iters` calls, after two
  * warm-up calls (plans, algorithm choice, scratch growth). */
-#define BK_TIME(B, OUT, STMT)                                                  \
-    do {                                                                       \
-        double ts_[BK_MAX_REPS];                                               \
-        STMT;                                                                  \
-        STMT;                                                                  \
-        (B)->be->synchronize((B)->be);                                         \
-        for (int r_ = 0; r_ < (B)->reps; ++r_) {                               \
-            double t0_ = dfl_clock_seconds();                                             \
-            for (int i_ = 0; i_ < (B)->iters; ++i_) {                          \
-                STMT;                                                          \
-            }                                                                  \
-            (B)->be->synchronize((B)->be);                                     \
-            ts_[r_] = (dfl_clock_seconds() - t0_) / (B)->iters;                           \
-        }                                                                      \
-        (OUT) = dfl_clock_median(ts_, (size_t)(B)->reps);                      \
+#define BK_TIME(B, OUT, STMT)                                                                                          \
+    do {                                                                                                               \
+        double ts_[BK_MAX_REPS];                                                                                       \
+        STMT;                                                                                                          \
+        STMT;                                                                                                          \
+        (B)->be->synchronize((B)->be);                                                                                 \
+        for (int r_ = 0; r_ < (B)->reps; ++r_) {                                                                       \
+            double t0_ = dfl_clock_seconds();                                                                          \
+            for (int i_ = 0; i_ < (B)->iters; ++i_) {                                                                  \
+                STMT;                                                                                                  \
+            }                                                                                                          \
+            (B)->be->synchronize((B)->be);                                                                             \
+            ts_[r_] = (dfl_clock_seconds() - t0_) / (B)->iters;                                                        \
+        }                                                                                                              \
+        (OUT) = dfl_clock_median(ts_, (size_t)(B)->reps);                                                              \
     } while (0)
 
 static void bk_row(bk_ctx *B, const char *name, const char *shape, double bytes, double secs) {
@@ -121,8 +130,10 @@ static uint8_t *bk_mask(dfl_backend *be, size_t n, float p, uint64_t seed, uint8
     for (size_t i = 0; i < n; ++i) h[i] = dfl_rng_uniform(seed, 0xbe7du, i) < p;
     uint8_t *d = be->alloc(be, n);
     be->upload(be, d, h, n);
-    if (host_out) *host_out = h;
-    else free(h);
+    if (host_out)
+        *host_out = h;
+    else
+        free(h);
     return d;
 }
 
@@ -221,7 +232,8 @@ static void bk_method(bk_ctx *B, int n, int c, int s, int k) {
             float *ens_in = be->alloc(be, rows * 2 * c * sizeof(float));
             dfl_ensemble_build_args e;
             memset(&e, 0, sizeof e);
-            e.n = ne, e.c = c, e.h = s, e.w = s, e.mask_channels = 1, e.k = k, e.rule = dfl_method_rule(&mp), e.plan = dplan;
+            e.n = ne, e.c = c, e.h = s, e.w = s, e.mask_channels = 1, e.k = k, e.rule = dfl_method_rule(&mp),
+            e.plan = dplan;
             e.x = x, e.mask = mask, e.net_input = ens_in;
             double secs;
             BK_TIME(B, secs, be->ensemble_build(be, &e));
@@ -269,8 +281,7 @@ static void bk_activations(bk_ctx *B, int n, int s, int ch) {
     double secs;
     BK_TIME(B, secs, be->group_norm_forward(be, n, (int)hw, ch, 8, 1e-5f, x, gamma, beta, y, mean, rstd, 1));
     bk_row(B, "group_norm+silu fwd", shape, 2 * f, secs);
-    BK_TIME(B, secs,
-            be->group_norm_backward(be, n, (int)hw, ch, 8, x, gamma, beta, mean, rstd, dy, dx, dg, db, 1));
+    BK_TIME(B, secs, be->group_norm_backward(be, n, (int)hw, ch, 8, x, gamma, beta, mean, rstd, dy, dx, dg, db, 1));
     bk_row(B, "group_norm+silu bwd", shape, 3 * f, secs);
     BK_TIME(B, secs, be->silu_forward(be, nx, x, y));
     bk_row(B, "silu fwd", shape, 2 * f, secs);
@@ -360,15 +371,21 @@ int dfl_bench_kernels(int argc, char **argv) {
         if (s != DFL_OK) return dfl_cli_exit("bench kernels", s);
     }
     if (dfl_opt_positionals(argc, argv, 0) != DFL_OK) return dfl_cli_exit("bench kernels", DFL_EUSAGE);
-    if (ch % 8 != 0) return dfl_cli_exit("bench kernels", dfl_fail(DFL_EUSAGE, "option --channels: %ld is not a multiple of 8 (group norm has 8 groups)", ch));
+    if (ch % 8 != 0)
+        return dfl_cli_exit(
+            "bench kernels",
+            dfl_fail(DFL_EUSAGE, "option --channels: %ld is not a multiple of 8 (group norm has 8 groups)", ch));
     dfl_precision prec;
-    if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK) return dfl_cli_exit("bench kernels", DFL_EUSAGE);
+    if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK)
+        return dfl_cli_exit("bench kernels", DFL_EUSAGE);
     const int cuda = !strcmp(backend, "cuda");
     if (!cuda && strcmp(backend, "cpu"))
-        return dfl_cli_exit("bench kernels", dfl_fail(DFL_EUSAGE, "option --backend: '%s' is not cuda or cpu", backend));
+        return dfl_cli_exit("bench kernels",
+                            dfl_fail(DFL_EUSAGE, "option --backend: '%s' is not cuda or cpu", backend));
     if (cuda && !dfl_cuda_available())
-        return dfl_cli_exit("bench kernels", dfl_fail(DFL_EUSAGE, "no CUDA device: this build or machine has no CUDA "
-                                                                  "(`dynfill bench kernels --backend cpu` measures the CPU backend)"));
+        return dfl_cli_exit("bench kernels",
+                            dfl_fail(DFL_EUSAGE, "no CUDA device: this build or machine has no CUDA "
+                                                 "(`dynfill bench kernels --backend cpu` measures the CPU backend)"));
     dfl_backend *be = cuda ? dfl_backend_cuda_create(0, prec) : dfl_backend_cpu_create(0);
     if (!be) return dfl_cli_exit("bench kernels", DFL_EUSAGE);
     const int shrink = cuda ? 1 : 8;
@@ -379,8 +396,10 @@ int dfl_bench_kernels(int argc, char **argv) {
     bk_ctx B = {be, (int)iters, (int)reps, 0.0, NULL};
     cJSON *root = NULL;
     char dev[160];
-    if (cuda) dfl_cuda_describe(be, dev, sizeof dev);
-    else snprintf(dev, sizeof dev, "CPU backend");
+    if (cuda)
+        dfl_cuda_describe(be, dev, sizeof dev);
+    else
+        snprintf(dev, sizeof dev, "CPU backend");
     if (json) {
         root = dfl_json_object();
         dfl_json_add_string(root, "device", dev);

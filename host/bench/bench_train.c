@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench_model.h"
 #include "bench.h"
+#include "bench_model.h"
 #include "core/args.h"
 #include "core/clock.h"
 #include "core/json_util.h"
@@ -35,7 +35,15 @@ static const char k_usage[] =
     "                    forward-parity checks of other frameworks' mirrors (benchmarks/peers)\n";
 
 enum {
-    OPT_C = 256, OPT_SIZE, OPT_BATCH, OPT_STEPS, OPT_WARMUP, OPT_BACKEND, OPT_PRECISION, OPT_JSON, OPT_SEED,
+    OPT_C = 256,
+    OPT_SIZE,
+    OPT_BATCH,
+    OPT_STEPS,
+    OPT_WARMUP,
+    OPT_BACKEND,
+    OPT_PRECISION,
+    OPT_JSON,
+    OPT_SEED,
     OPT_SAVE_CKPT
 };
 static const char k_short[] = "h";
@@ -92,7 +100,8 @@ int dfl_bench_train(int argc, char **argv) {
     }
     if (dfl_opt_positionals(argc, argv, 0) != DFL_OK) return dfl_cli_exit("bench train", DFL_EUSAGE);
     dfl_precision prec;
-    if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK) return dfl_cli_exit("bench train", DFL_EUSAGE);
+    if (dfl_precision_parse("option --precision", precision, &prec) != DFL_OK)
+        return dfl_cli_exit("bench train", DFL_EUSAGE);
     dfl_backend *be = dfl_backend_create(backend, prec);
     if (!be) return dfl_cli_exit("bench train", DFL_EUSAGE);
     dfl_unet_config uc;
@@ -134,7 +143,8 @@ int dfl_bench_train(int argc, char **argv) {
     float *obs = dfl_xmalloc(n_obs * sizeof(float));
     uint8_t *mask = dfl_xmalloc(n_px);
     for (size_t i = 0; i < n_px; ++i) mask[i] = dfl_rng_uniform(7, 1, i) < 0.2f;
-    for (size_t i = 0; i < n_obs; ++i) obs[i] = mask[(i / ((size_t)C * H * W)) * H * W + i % ((size_t)H * W)] ? dfl_rng_normal(7, 2, i) : 0.0f;
+    for (size_t i = 0; i < n_obs; ++i)
+        obs[i] = mask[(i / ((size_t)C * H * W)) * H * W + i % ((size_t)H * W)] ? dfl_rng_normal(7, 2, i) : 0.0f;
 
     double *times = dfl_xmalloc((size_t)steps * sizeof(double));
     for (long i = 0; i < warm + steps && s == DFL_OK; ++i) {

@@ -8,13 +8,12 @@
 #include "core/args.h"
 #include "dynfill/status.h"
 
-static const char k_usage[] =
-    "usage: dynfill bench <what> [options]   (dynfill bench <what> --help)\n"
-    "  train      training step throughput: samples/s and GFLOP/s\n"
-    "  impute     imputation throughput\n"
-    "  kernels    fused-kernel bandwidth against the device copy bandwidth\n"
-    "  allreduce  all-reduce algbw/busbw from 1 KiB to 256 MiB\n"
-    "  io         data loader throughput from page cache\n";
+static const char k_usage[] = "usage: dynfill bench <what> [options]   (dynfill bench <what> --help)\n"
+                              "  train      training step throughput: samples/s and GFLOP/s\n"
+                              "  impute     imputation throughput\n"
+                              "  kernels    fused-kernel bandwidth against the device copy bandwidth\n"
+                              "  allreduce  all-reduce algbw/busbw from 1 KiB to 256 MiB\n"
+                              "  io         data loader throughput from page cache\n";
 
 /* "+": options end at <what>; the benchmark parses the rest */
 static const char k_short[] = "+h";
@@ -44,5 +43,6 @@ int dfl_cmd_bench(int argc, char **argv) {
     if (!strcmp(what, "kernels")) return dfl_bench_kernels(argc, argv);
     if (!strcmp(what, "allreduce")) return dfl_bench_allreduce(argc, argv);
     if (!strcmp(what, "io")) return dfl_bench_io(argc, argv);
-    return dfl_cli_exit("bench", dfl_fail(DFL_EUSAGE, "unknown benchmark '%s' (train, impute, kernels, allreduce, io)", what));
+    return dfl_cli_exit("bench",
+                        dfl_fail(DFL_EUSAGE, "unknown benchmark '%s' (train, impute, kernels, allreduce, io)", what));
 }

@@ -7,10 +7,10 @@
 
 #include "cli.h"
 #include "core/args.h"
-#include "method/coverage.h"
 #include "dynfill/config.h"
 #include "dynfill/data.h"
 #include "io/h5_util.h"
+#include "method/coverage.h"
 
 static const char k_usage[] =
     "usage: dynfill coverage --data obs.h5 [--config run.ini] [--set method.key=value ...]\n"
@@ -134,7 +134,8 @@ static dfl_status run(const options *o) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t entries = (size_t)info->mask_c * (size_t)info->h * (size_t)info->w;
     dfl_status st = DFL_OK;
-    if (info->n > 0x7fffffff) st = dfl_fail(DFL_EUSAGE, "%s: too many samples for coverage", data);
+    if (info->n > 0x7fffffff)
+        st = dfl_fail(DFL_EUSAGE, "%s: too many samples for coverage", data);
     else if ((double)info->n * (double)entries > 16e9)
         st = dfl_fail(DFL_EUSAGE, "%s: the masks (%.1f GB) do not fit the coverage estimate's memory", data,
                       (double)info->n * (double)entries / 1e9);
@@ -147,9 +148,16 @@ static dfl_status run(const options *o) {
     }
     char desc[256];
     dfl_method_params_describe(&mp, desc, sizeof desc);
-    dfl_coverage_request rq = {.method = &mp, .masks = masks, .n = (int)info->n, .c = info->c,
-                               .mc = info->mask_c, .h = info->h, .w = info->w, .draws = o->samples,
-                               .radius = (int)o->radius, .threshold = o->threshold,
+    dfl_coverage_request rq = {.method = &mp,
+                               .masks = masks,
+                               .n = (int)info->n,
+                               .c = info->c,
+                               .mc = info->mask_c,
+                               .h = info->h,
+                               .w = info->w,
+                               .draws = o->samples,
+                               .radius = (int)o->radius,
+                               .threshold = o->threshold,
                                .seed = o->have_seed ? o->seed : cfg.seed};
     dfl_coverage_result res = {0};
     if (st == DFL_OK) {
@@ -167,9 +175,10 @@ static dfl_status run(const options *o) {
             printf("coverage: query probability of missing entries given contexts like theirs (Theorem 1):\n");
             printf("coverage:   min %.4g  mean %.4g  over %lld of %lld entries (those missing in some sample)\n",
                    res.min, res.mean, (long long)res.scored, (long long)res.entries);
-            printf("coverage:   %lld of %lld entries (%.2f%%) below threshold %g with this strategy, %lld never queried\n",
-                   (long long)res.below, (long long)res.scored, 100.0 * (double)res.below / (double)res.scored,
-                   o->threshold, (long long)res.zero);
+            printf(
+                "coverage:   %lld of %lld entries (%.2f%%) below threshold %g with this strategy, %lld never queried\n",
+                (long long)res.below, (long long)res.scored, 100.0 * (double)res.below / (double)res.scored,
+                o->threshold, (long long)res.zero);
             if (res.unobservable)
                 printf("coverage:   %lld of them are observed in no sample (never queried, whatever the strategy)\n",
                        (long long)res.unobservable);
@@ -196,8 +205,10 @@ int dfl_cmd_coverage(int argc, char **argv) {
     int help;
     o.sets = dfl_xcalloc((size_t)argc + 1, sizeof(char *));
     dfl_status st = parse_args(argc, argv, &o, &help);
-    if (st == DFL_OK && help) fputs(k_usage, stdout);
-    else if (st == DFL_OK) st = run(&o);
+    if (st == DFL_OK && help)
+        fputs(k_usage, stdout);
+    else if (st == DFL_OK)
+        st = run(&o);
     free(o.sets);
     return dfl_cli_exit("coverage", st);
 }

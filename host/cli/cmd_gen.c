@@ -16,10 +16,10 @@
 
 #include "cli.h"
 #include "core/args.h"
+#include "core/progress.h"
 #include "data/data_write.h"
 #include "gen/gen.h"
 #include "io/h5_util_data.h"
-#include "core/progress.h"
 #include "shared/philox.h"
 
 typedef enum { KIND_NS, KIND_ADVECTION, KIND_SW } gen_kind;
@@ -30,10 +30,10 @@ typedef struct {
     long n, size, frames, samples_per_run;
     unsigned long long seed;
     double spinup, interval;
-    int flow_fno;                /* ns: 0 Kolmogorov (default), 1 FNO setting */
-    double nu, drag, forcing;    /* ns */
-    long oversample;             /* ns: solve on oversample * size points */
-    double speed_min, speed_max; /* advection */
+    int flow_fno;                                       /* ns: 0 Kolmogorov (default), 1 FNO setting */
+    double nu, drag, forcing;                           /* ns */
+    long oversample;                                    /* ns: solve on oversample * size points */
+    double speed_min, speed_max;                        /* advection */
     double radius_min, radius_max, half_width, gravity; /* shallow water */
     int threads;
     const char *out;
@@ -74,8 +74,23 @@ static const char k_usage[] =
     "storage:\n" DFL_LAYOUT_USAGE;
 
 enum {
-    OPT_KIND = 256, OPT_N, OPT_SIZE, OPT_FRAMES, OPT_SEED, OPT_OUT, OPT_SAMPLES_PER_RUN, OPT_SPINUP, OPT_INTERVAL,
-    OPT_FLOW, OPT_NU, OPT_DRAG, OPT_FORCING, OPT_OVERSAMPLE, OPT_THREADS, OPT_LAYOUT, OPT_COMPRESS
+    OPT_KIND = 256,
+    OPT_N,
+    OPT_SIZE,
+    OPT_FRAMES,
+    OPT_SEED,
+    OPT_OUT,
+    OPT_SAMPLES_PER_RUN,
+    OPT_SPINUP,
+    OPT_INTERVAL,
+    OPT_FLOW,
+    OPT_NU,
+    OPT_DRAG,
+    OPT_FORCING,
+    OPT_OVERSAMPLE,
+    OPT_THREADS,
+    OPT_LAYOUT,
+    OPT_COMPRESS
 };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
@@ -218,9 +233,7 @@ static dfl_status parse_args(int argc, char **argv, gen_options *o, int *help) {
     return DFL_OK;
 }
 
-static uint64_t run_stream(long run, uint32_t what) {
-    return dfl_rng_stream(DFL_RNG_PURPOSE_GEN, (uint32_t)run, what);
-}
+static uint64_t run_stream(long run, uint32_t what) { return dfl_rng_stream(DFL_RNG_PURPOSE_GEN, (uint32_t)run, what); }
 
 /* Record `frames_needed` frames of run `run` into out[frame][S*S]. */
 static void simulate_run(const gen_options *o, long run, long frames_needed, float *out) {

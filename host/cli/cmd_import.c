@@ -9,8 +9,8 @@
 #include "cli.h"
 #include "core/args.h"
 #include "data/data_write.h"
-#include "io/h5_util_data.h"
 #include "import/import.h"
+#include "io/h5_util_data.h"
 
 static const char k_usage[] =
     "usage: dynfill import --in FILE --var a,b --out obs.h5 [options]\n\n"
@@ -132,8 +132,9 @@ int dfl_cmd_import(int argc, char **argv) {
     if (st == DFL_OK) {
         st = dfl_import_write(src, &o);
         if (st == DFL_OK)
-            dfl_info("wrote %s: %s [%lld, %d, %d, %d] from %d file%s (%s)", o.out, o.as_truth ? "/truth" : "/obs, /mask",
-                     (long long)src->t, src->c, src->h, src->w, n_inputs, n_inputs > 1 ? "s" : "", src->format);
+            dfl_info("wrote %s: %s [%lld, %d, %d, %d] from %d file%s (%s)", o.out,
+                     o.as_truth ? "/truth" : "/obs, /mask", (long long)src->t, src->c, src->h, src->w, n_inputs,
+                     n_inputs > 1 ? "s" : "", src->format);
         src->close(src);
     }
     for (int i = 0; i < n_inputs; ++i) free(inputs[i]);

@@ -7,10 +7,10 @@
 
 #include "cli.h"
 #include "core/args.h"
-#include "dynfill/baseline.h"
-#include "dynfill/infer.h"
 #include "core/memory.h"
 #include "core/progress.h"
+#include "dynfill/baseline.h"
+#include "dynfill/infer.h"
 
 static const char k_usage[] =
     "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K 10] [--steps 1]\n"
@@ -36,8 +36,18 @@ static const char k_usage[] =
     "                  (Laplace interpolation, periodic along the data's periodic axes)\n";
 
 enum {
-    OPT_CKPT = 256, OPT_IN, OPT_OUT, OPT_METHOD, OPT_BACKEND, OPT_UPDATE, OPT_STEPS, OPT_BATCH, OPT_SEED, OPT_RAW,
-    OPT_QUIET, OPT_RAW_STD
+    OPT_CKPT = 256,
+    OPT_IN,
+    OPT_OUT,
+    OPT_METHOD,
+    OPT_BACKEND,
+    OPT_UPDATE,
+    OPT_STEPS,
+    OPT_BATCH,
+    OPT_SEED,
+    OPT_RAW,
+    OPT_QUIET,
+    OPT_RAW_STD
 };
 static const char k_short[] = "hK:";
 static const struct option k_options[] = {
@@ -100,7 +110,8 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
     if (!a->in || !a->out) return dfl_fail(DFL_EUSAGE, "--in and --out are required");
     if (strcmp(a->method, "diffusion") && strcmp(a->method, "mean") && strcmp(a->method, "harmonic"))
         return dfl_fail(DFL_EUSAGE, "--method '%s' is not one of diffusion, mean, harmonic", a->method);
-    if (!strcmp(a->method, "diffusion") && !a->ckpt) return dfl_fail(DFL_EUSAGE, "--ckpt is required for --method diffusion");
+    if (!strcmp(a->method, "diffusion") && !a->ckpt)
+        return dfl_fail(DFL_EUSAGE, "--ckpt is required for --method diffusion");
     if (a->update && strcmp(a->update, "ddim") && strcmp(a->update, "x0"))
         return dfl_fail(DFL_EUSAGE, "--update '%s' is not one of ddim, x0", a->update);
     return DFL_OK;
@@ -121,8 +132,8 @@ static void renormalise(float *x, int n, int c, size_t px, const double *mean_a,
 /* Samples per pass and rows per forward: --batch ROWS gives ROWS / K samples (at least one) and
  * forwards of one sample's K draws (of the largest divisor of K up to ROWS when ROWS < K); without
  * it, 64 rows lowered until a pass fits the available memory (docs/scaling.md, "Memory"). */
-static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute_opts *o, dfl_backend *be, int c,
-                               int h, int w, int mc, int *chunk_out) {
+static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute_opts *o, dfl_backend *be, int c, int h,
+                               int w, int mc, int *chunk_out) {
     /* empirical contexts intersect with another sample's mask: the pool is the chunk */
     int least = dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL ? 2 : 1;
     long rows = a->batch > 0 ? a->batch : 64;
@@ -179,7 +190,8 @@ static dfl_status run_impute(const impute_args *a) {
             ck_std = meta.data_std;
             if (!meta.std_scale && !a->raw_std && !a->quiet)
                 dfl_info("impute: %s holds no spread calibration (std_scale; older checkpoint): /std is the raw "
-                         "ensemble spread (scale 1)", a->ckpt);
+                         "ensemble spread (scale 1)",
+                         a->ckpt);
         }
     }
     dfl_pred_writer *pw = NULL;
@@ -223,8 +235,10 @@ static dfl_status run_impute(const impute_args *a) {
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch)
                     for (size_t p = 0; p < px; ++p)
-                        if (!mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p]) obs[((size_t)i * c + ch) * px + p] = 0.0f;
-            if ((s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread)) != DFL_OK) break;
+                        if (!mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p])
+                            obs[((size_t)i * c + ch) * px + p] = 0.0f;
+            if ((s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread)) != DFL_OK)
+                break;
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             if (meta.std_scale && !a->raw_std) /* docs/design.md, "Calibrated spread" */
                 for (int i = 0; i < nb; ++i)
@@ -245,8 +259,10 @@ static dfl_status run_impute(const impute_args *a) {
     }
     dfl_progress_end(pg);
     if (pw) {
-        if (s == DFL_OK) s = dfl_pred_close(pw);
-        else dfl_pred_abort(pw);
+        if (s == DFL_OK)
+            s = dfl_pred_close(pw);
+        else
+            dfl_pred_abort(pw);
     }
     if (s == DFL_OK && !a->quiet) {
         if (diffusion)

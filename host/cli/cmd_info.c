@@ -11,12 +11,11 @@
 #include "data/data_write.h"
 #include "io/h5_util_data.h"
 
-static const char k_usage[] =
-    "usage: dynfill info FILE.h5\n\n"
-    "Print the datasets (shape, type) and attributes of a dynfill file. For an observed\n"
-    "dataset (/obs, /mask) also validate it as training would and print the observed\n"
-    "fraction, mean and std per channel; an invalid dataset exits 2 naming the problem.\n"
-    "For /truth and /pred print per-channel mean, std, min, max.\n";
+static const char k_usage[] = "usage: dynfill info FILE.h5\n\n"
+                              "Print the datasets (shape, type) and attributes of a dynfill file. For an observed\n"
+                              "dataset (/obs, /mask) also validate it as training would and print the observed\n"
+                              "fraction, mean and std per channel; an invalid dataset exits 2 naming the problem.\n"
+                              "For /truth and /pred print per-channel mean, std, min, max.\n";
 
 static const char k_short[] = "h";
 static const struct option k_options[] = {
@@ -220,8 +219,7 @@ static dfl_status describe(const char *path) {
            in->w, in->mask_c, in->periodic, in->lat && in->lon ? ", lat/lon grid" : "");
     for (int ch = 0; ch < in->c; ++ch)
         printf("  %-16s observed %6.2f%%  mean %-12.6g std %-12.6g%s\n", in->channels[ch],
-               100.0 * in->observed_fraction[ch], in->mean[ch], in->std[ch],
-               in->stats_from_file ? "" : " (computed)");
+               100.0 * in->observed_fraction[ch], in->mean[ch], in->std[ch], in->stats_from_file ? "" : " (computed)");
     printf("valid: yes\n");
     dfl_dataset_close(ds);
     return DFL_OK;

@@ -9,10 +9,10 @@
 
 #include "cli.h"
 #include "core/args.h"
-#include "data/data_write.h"
-#include "io/h5_util_data.h"
-#include "data/mask.h"
 #include "core/progress.h"
+#include "data/data_write.h"
+#include "data/mask.h"
+#include "io/h5_util_data.h"
 
 #define TRUTH_NAME "/truth"
 

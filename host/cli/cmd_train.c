@@ -86,8 +86,10 @@ int dfl_cmd_train(int argc, char **argv) {
     dfl_train_run_opts a;
     int help;
     dfl_status s = parse_args(argc, argv, &a, &help);
-    if (s == DFL_OK && help) fputs(k_usage, stdout);
-    else if (s == DFL_OK) s = dfl_train_run(&a);
+    if (s == DFL_OK && help)
+        fputs(k_usage, stdout);
+    else if (s == DFL_OK)
+        s = dfl_train_run(&a);
     free(a.sets);
     return dfl_cli_exit("train", s);
 }

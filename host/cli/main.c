@@ -30,10 +30,9 @@ static const dfl_command k_commands[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: dynfill <command> [options]   (dynfill <command> --help for its options)\n\n"
-            "Train diffusion models on incomplete observations of physical fields and\n"
-            "impute what was never observed.\n\ncommands:\n");
+    fprintf(f, "usage: dynfill <command> [options]   (dynfill <command> --help for its options)\n\n"
+               "Train diffusion models on incomplete observations of physical fields and\n"
+               "impute what was never observed.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; ++i)
         fprintf(f, "  %-9s %s\n", k_commands[i].name, k_commands[i].summary);
 }

@@ -93,8 +93,7 @@ int dfl_opt_next(int argc, char **argv, const char *shortopts, const struct opti
 }
 
 int dfl_opt_positionals(int argc, char **argv, int max) {
-    if (argc - optind > max)
-        return dfl_fail(DFL_EUSAGE, "unexpected argument '%s' (see --help)", argv[optind + max]);
+    if (argc - optind > max) return dfl_fail(DFL_EUSAGE, "unexpected argument '%s' (see --help)", argv[optind + max]);
     return DFL_OK;
 }
 
@@ -113,8 +112,7 @@ int dfl_cli_parse_float(const char *opt, const char *text, double *out) {
     char *end = NULL;
     errno = 0;
     double v = strtod(text, &end);
-    if (errno || !end || *end || end == text)
-        return dfl_fail(DFL_EUSAGE, "option %s: '%s' is not a number", opt, text);
+    if (errno || !end || *end || end == text) return dfl_fail(DFL_EUSAGE, "option %s: '%s' is not a number", opt, text);
     *out = v;
     return DFL_OK;
 }

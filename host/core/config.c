@@ -22,8 +22,10 @@ typedef struct {
 } key_spec;
 
 #define F(field) offsetof(dfl_config, field)
-#define STR(sec, key, field, choices) {sec, key, K_STR, F(field), sizeof(((dfl_config *)0)->field), choices, 0, 0}
-#define NUM(sec, key, kind, field, lo, hi) {sec, key, kind, F(field), 0, NULL, lo, hi}
+#define STR(sec, key, field, choices)                                                                                  \
+    { sec, key, K_STR, F(field), sizeof(((dfl_config *)0)->field), choices, 0, 0 }
+#define NUM(sec, key, kind, field, lo, hi)                                                                             \
+    { sec, key, kind, F(field), 0, NULL, lo, hi }
 
 static const key_spec k_keys[] = {
     STR("data", "path", data_path, NULL),
@@ -160,7 +162,8 @@ static dfl_status set_value(dfl_config *c, const key_spec *k, const char *value,
     }
     case K_U64: {
         if (value[0] == '-')
-            return dfl_fail(DFL_EUSAGE, "%s: %s.%s = '%s' must be a non-negative integer", where, k->section, k->name, value);
+            return dfl_fail(DFL_EUSAGE, "%s: %s.%s = '%s' must be a non-negative integer", where, k->section, k->name,
+                            value);
         unsigned long long v = strtoull(value, &end, 10);
         if (errno || end == value || *end)
             return dfl_fail(DFL_EUSAGE, "%s: %s.%s = '%s' is not an integer", where, k->section, k->name, value);
@@ -185,13 +188,15 @@ static dfl_status set_value(dfl_config *c, const key_spec *k, const char *value,
                 return dfl_fail(DFL_EUSAGE, "%s: model.mult has more than %d levels", where, DFL_MAX_LEVELS);
             long v = strtol(p, &end, 10);
             if (end == p || v < 1 || v > 64)
-                return dfl_fail(DFL_EUSAGE, "%s: model.mult = '%s' must be a comma list of integers in [1, 64]",
-                                where, value);
+                return dfl_fail(DFL_EUSAGE, "%s: model.mult = '%s' must be a comma list of integers in [1, 64]", where,
+                                value);
             m[n++] = (int)v;
             p = end;
             while (*p == ' ') ++p;
-            if (*p == ',') ++p;
-            else if (*p) return dfl_fail(DFL_EUSAGE, "%s: model.mult = '%s' must be a comma list", where, value);
+            if (*p == ',')
+                ++p;
+            else if (*p)
+                return dfl_fail(DFL_EUSAGE, "%s: model.mult = '%s' must be a comma list", where, value);
             while (*p == ' ') ++p;
         }
         if (n == 0) return dfl_fail(DFL_EUSAGE, "%s: model.mult is empty", where);
@@ -204,10 +209,14 @@ static dfl_status set_value(dfl_config *c, const key_spec *k, const char *value,
         double v = strtod(value, &end);
         double unit = 1;
         if (!errno && end != value && v == v) {
-            if (*end == 's') unit = 1, ++end;
-            else if (*end == 'm') unit = 60, ++end;
-            else if (*end == 'h') unit = 3600, ++end;
-            else if (*end == 'd') unit = 86400, ++end;
+            if (*end == 's')
+                unit = 1, ++end;
+            else if (*end == 'm')
+                unit = 60, ++end;
+            else if (*end == 'h')
+                unit = 3600, ++end;
+            else if (*end == 'd')
+                unit = 86400, ++end;
         }
         if (errno || end == value || *end || v != v)
             return dfl_fail(DFL_EUSAGE, "%s: %s.%s = '%s' is not a duration (e.g. 90s, 20m, 6h)", where, k->section,
@@ -314,7 +323,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
 static dfl_status finish_parse(int rc, parse_state *st) {
     if (st->status != DFL_OK) return st->status;
-    if (rc > 0) return dfl_fail(DFL_EUSAGE, "%s:%d: malformed line (expected key = value or [section])", st->origin, rc);
+    if (rc > 0)
+        return dfl_fail(DFL_EUSAGE, "%s:%d: malformed line (expected key = value or [section])", st->origin, rc);
     if (rc < 0) return dfl_fail(DFL_EUSAGE, "%s: cannot read config file", st->origin);
     return DFL_OK;
 }
@@ -328,8 +338,7 @@ dfl_status dfl_config_parse_text(const char *text, const char *origin, dfl_confi
 dfl_status dfl_config_set(dfl_config *cfg, const char *assignment) {
     const char *dot = strchr(assignment, '.');
     const char *eq = strchr(assignment, '=');
-    if (!dot || !eq || dot > eq)
-        return dfl_fail(DFL_EUSAGE, "--set '%s': expected section.key=value", assignment);
+    if (!dot || !eq || dot > eq) return dfl_fail(DFL_EUSAGE, "--set '%s': expected section.key=value", assignment);
     char section[64], name[64];
     size_t ls = (size_t)(dot - assignment), ln = (size_t)(eq - dot - 1);
     if (ls >= sizeof section || ln >= sizeof name) return dfl_fail(DFL_EUSAGE, "--set '%s': key too long", assignment);
@@ -376,7 +385,8 @@ char *dfl_config_to_text(const dfl_config *c) {
         case K_DURATION: snprintf(val, sizeof val, "%.17gs", *(const double *)(base + k->offset)); break;
         case K_MULT: {
             size_t l = 0;
-            for (int j = 0; j < c->levels; ++j) l += (size_t)snprintf(val + l, sizeof val - l, j ? ",%d" : "%d", c->mult[j]);
+            for (int j = 0; j < c->levels; ++j)
+                l += (size_t)snprintf(val + l, sizeof val - l, j ? ",%d" : "%d", c->mult[j]);
             break;
         }
         case K_GRID: snprintf(val, sizeof val, "%dx%d", c->grid_h, c->grid_w); break;

@@ -80,7 +80,8 @@ static void format_status(const dfl_progress *p, double t, int with_bar, int fin
     }
     if (off >= len) return;
     if (p->total > 0)
-        off += (size_t)snprintf(buf + off, len - off, " %lld/%lld %s", (long long)p->done, (long long)p->total, p->unit);
+        off +=
+            (size_t)snprintf(buf + off, len - off, " %lld/%lld %s", (long long)p->done, (long long)p->total, p->unit);
     else
         off += (size_t)snprintf(buf + off, len - off, " %lld %s", (long long)p->done, p->unit);
     if (off >= len) return;

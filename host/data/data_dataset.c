@@ -2,11 +2,11 @@
  * (include/dynfill/data.h, docs/design.md, "Files"). Only /obs and /mask are ever
  * opened here. */
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data_internal.h"
@@ -44,7 +44,8 @@ const dfl_dataset_info *dfl_dataset_get_info(const dfl_dataset *ds) { return &ds
 
 static void format_dims(char *buf, size_t len, int rank, const unsigned long long *d) {
     size_t off = (size_t)snprintf(buf, len, "[");
-    for (int i = 0; i < rank && off < len; ++i) off += (size_t)snprintf(buf + off, len - off, "%s%llu", i ? ", " : "", d[i]);
+    for (int i = 0; i < rank && off < len; ++i)
+        off += (size_t)snprintf(buf + off, len - off, "%s%llu", i ? ", " : "", d[i]);
     if (off < len) snprintf(buf + off, len - off, "]");
 }
 
@@ -121,7 +122,8 @@ static dfl_status read_axis(dfl_dataset *ds, const char *name, int len, double *
     *out = dfl_xmalloc(sizeof(double) * (size_t)len);
     DFL_TRY(dfl_h5_attr_read_doubles(ds->file, ds->path, name, *out, (size_t)len));
     for (int i = 0; i < len; ++i)
-        if (!isfinite((*out)[i])) return dfl_fail(DFL_EUSAGE, "%s: attribute '%s' has a non-finite value", ds->path, name);
+        if (!isfinite((*out)[i]))
+            return dfl_fail(DFL_EUSAGE, "%s: attribute '%s' has a non-finite value", ds->path, name);
     return DFL_OK;
 }
 
@@ -157,8 +159,9 @@ static dfl_status read_attributes(dfl_dataset *ds, int *have_stats) {
     if (*have_stats) {
         long nm = dfl_h5_attr_numeric_count(ds->file, "mean"), ns = dfl_h5_attr_numeric_count(ds->file, "std");
         if (nm != c || ns != c)
-            return dfl_fail(DFL_EUSAGE, "%s: attributes 'mean'/'std' have %ld/%ld values; expected %d (one per channel)",
-                            p, nm, ns, c);
+            return dfl_fail(DFL_EUSAGE,
+                            "%s: attributes 'mean'/'std' have %ld/%ld values; expected %d (one per channel)", p, nm, ns,
+                            c);
         DFL_TRY(dfl_h5_attr_read_doubles(ds->file, p, "mean", ds->mean, (size_t)c));
         DFL_TRY(dfl_h5_attr_read_doubles(ds->file, p, "std", ds->std, (size_t)c));
         for (int i = 0; i < c; ++i) {
@@ -225,8 +228,8 @@ static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
         if (st != DFL_OK) break;
         if (mask_is_u8) {
             unsigned long long start[4] = {(unsigned long long)s0, 0, 0, 0};
-            unsigned long long count[4] = {(unsigned long long)k, (unsigned long long)mc, (unsigned long long)ds->info.h,
-                                           (unsigned long long)ds->info.w};
+            unsigned long long count[4] = {(unsigned long long)k, (unsigned long long)mc,
+                                           (unsigned long long)ds->info.h, (unsigned long long)ds->info.w};
             if (ds->rank == 3) count[1] = (unsigned long long)ds->info.h, count[2] = (unsigned long long)ds->info.w;
             st = dfl_h5_read_box(ds->file, p, DFL_MASK_NAME, ds->mask_memtype, ds->rank, start, count, mask);
         } else {
@@ -238,11 +241,12 @@ static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
                 float v = maskf[i];
                 if (v != 0.0f && v != 1.0f) {
                     size_t s = i / per_mask, r = i % per_mask;
-                    st = dfl_fail(DFL_EUSAGE,
-                                  "%s: /mask has value %g at sample %lld, channel %zu, row %zu, column %zu; mask values "
-                                  "must be 0 or 1",
-                                  p, (double)v, (long long)(s0 + (int64_t)s), r / hw, (r % hw) / (size_t)ds->info.w,
-                                  r % (size_t)ds->info.w);
+                    st =
+                        dfl_fail(DFL_EUSAGE,
+                                 "%s: /mask has value %g at sample %lld, channel %zu, row %zu, column %zu; mask values "
+                                 "must be 0 or 1",
+                                 p, (double)v, (long long)(s0 + (int64_t)s), r / hw, (r % hw) / (size_t)ds->info.w,
+                                 r % (size_t)ds->info.w);
                 }
                 mask[i] = v != 0.0f;
             }
@@ -360,7 +364,8 @@ static dfl_status open_dataset(const char *path, int lazy, dfl_dataset **out) {
         const uint64_t mask_end = (uint64_t)ds->mask_offset + (uint64_t)ds->info.n * ds->info.mask_c * plane;
         struct stat sb;
         ds->fd = open(path, O_RDONLY);
-        if (ds->fd < 0 || fstat(ds->fd, &sb) != 0 || obs_end > (uint64_t)sb.st_size || mask_end > (uint64_t)sb.st_size) {
+        if (ds->fd < 0 || fstat(ds->fd, &sb) != 0 || obs_end > (uint64_t)sb.st_size ||
+            mask_end > (uint64_t)sb.st_size) {
             ds->obs_offset = ds->mask_offset = -1;
         } else if (sb.st_size > 0) {
             void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, ds->fd, 0);
@@ -432,8 +437,8 @@ static dfl_status pread_full(const dfl_dataset *ds, void *buf, size_t bytes, int
     while (bytes > 0) {
         ssize_t got = pread(ds->fd, b, bytes, (off_t)offset);
         if (got <= 0)
-            return dfl_fail(DFL_EUSAGE, "%s: read failed at byte %lld (file truncated or changed while in use)", ds->path,
-                            (long long)offset);
+            return dfl_fail(DFL_EUSAGE, "%s: read failed at byte %lld (file truncated or changed while in use)",
+                            ds->path, (long long)offset);
         b += got;
         bytes -= (size_t)got;
         offset += got;
@@ -456,8 +461,8 @@ static dfl_status direct_crop(const dfl_dataset *ds, int64_t base, size_t es, in
             for (int y = 0; y < ph; ++y) {
                 const int64_t off =
                     sample_off + (int64_t)((size_t)ch * plane + ((size_t)(y0 + y) * W + (size_t)x0) * es);
-                DFL_TRY(pread_full(ds, o + ((size_t)ch * (size_t)ph + (size_t)y) * (size_t)pw * es, (size_t)pw * es,
-                                   off));
+                DFL_TRY(
+                    pread_full(ds, o + ((size_t)ch * (size_t)ph + (size_t)y) * (size_t)pw * es, (size_t)pw * es, off));
             }
         return DFL_OK;
     }
@@ -527,7 +532,8 @@ static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x
     DFL_ASSERT(sample >= 0 && sample < ds->info.n && y0 >= 0 && x0 >= 0 && y0 + ph <= ds->info.h &&
                x0 + pw <= ds->info.w);
     if (dfl_dataset_direct(ds) && ds->fd >= 0) {
-        if (obs) DFL_TRY(direct_crop(ds, ds->obs_offset, sizeof(float), ds->info.c, sample, y0, x0, ph, pw, obs, scratch));
+        if (obs)
+            DFL_TRY(direct_crop(ds, ds->obs_offset, sizeof(float), ds->info.c, sample, y0, x0, ph, pw, obs, scratch));
         if (mask) DFL_TRY(direct_crop(ds, ds->mask_offset, 1, ds->info.mask_c, sample, y0, x0, ph, pw, mask, scratch));
         return DFL_OK;
     }
@@ -573,8 +579,8 @@ void dfl_dataset_normalise_masked(const dfl_dataset *ds, int64_t count, int ph, 
     for (int64_t s = 0; s < count; ++s)
         for (int ch = 0; ch < c; ++ch)
             normalise_plane(obs + ((size_t)s * (size_t)c + (size_t)ch) * plane,
-                            mask + ((size_t)s * (size_t)mc + (size_t)(mc == 1 ? 0 : ch)) * plane, plane,
-                            ds->mean_f[ch], ds->inv_std_f[ch]);
+                            mask + ((size_t)s * (size_t)mc + (size_t)(mc == 1 ? 0 : ch)) * plane, plane, ds->mean_f[ch],
+                            ds->inv_std_f[ch]);
 }
 
 dfl_status dfl_dataset_read_samples(const dfl_dataset *ds, int64_t start, int64_t count, float *obs, uint8_t *mask) {
@@ -640,8 +646,7 @@ dfl_status dfl_dataset_split_range(const dfl_dataset *ds, double val_fraction, d
         *start = n - nval;
         *count = nval;
         break;
-    default:
-        DFL_PANIC("unknown split %d", (int)split);
+    default: DFL_PANIC("unknown split %d", (int)split);
     }
     if (*count <= 0)
         return dfl_fail(DFL_EUSAGE, "%s: the %s split is empty (N = %lld, val_fraction = %g)", ds->path,

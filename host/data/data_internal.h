@@ -10,21 +10,20 @@
 #include "data_write.h"
 #include "dynfill/data.h"
 
-
 struct dfl_dataset {
     dfl_dataset_info info;
     char *path;
     hid_t file;
-    int rank;             /* 4, or 3 for [N, H, W] files */
-    int fd;               /* for direct reads, -1 if none */
-    const uint8_t *map;   /* read-only mapping of the whole file, or NULL (then pread) */
+    int rank;           /* 4, or 3 for [N, H, W] files */
+    int fd;             /* for direct reads, -1 if none */
+    const uint8_t *map; /* read-only mapping of the whole file, or NULL (then pread) */
     size_t map_len;
-    int64_t obs_offset;   /* byte offset of contiguous little-endian float32 /obs, or -1 */
-    int64_t mask_offset;  /* byte offset of contiguous 1-byte /mask, or -1 */
+    int64_t obs_offset;        /* byte offset of contiguous little-endian float32 /obs, or -1 */
+    int64_t mask_offset;       /* byte offset of contiguous 1-byte /mask, or -1 */
     hid_t obs_dset, mask_dset; /* open with a one-sample chunk cache when not direct, else -1 */
-    int hdf5_threadsafe;  /* HDF5 may be called from the prefetch thread */
-    int check_on_read;    /* opened without the full pass: each sample is checked when read */
-    hid_t mask_memtype;   /* memory type /mask is read as: uint8, or the native type of a 1-byte enum (h5py bool) */
+    int hdf5_threadsafe;       /* HDF5 may be called from the prefetch thread */
+    int check_on_read;         /* opened without the full pass: each sample is checked when read */
+    hid_t mask_memtype; /* memory type /mask is read as: uint8, or the native type of a 1-byte enum (h5py bool) */
     char **channel_store;
     double *mean, *std, *observed_fraction, *lat, *lon;
     float *mean_f, *inv_std_f;

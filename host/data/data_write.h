@@ -13,7 +13,7 @@
 #include "dynfill/status.h"
 #include "io/h5_util_data.h"
 
-#define DFL_OBS_NAME "/obs"
+#define DFL_OBS_NAME  "/obs"
 #define DFL_MASK_NAME "/mask"
 
 /* ---- per-channel statistics of observed entries (Chan/Welford merge) ---- */
@@ -33,10 +33,10 @@ typedef struct {
     const char *const *channels; /* c names */
     const char *periodic;        /* none|x|y|xy */
     const char *source;
-    const double *lat, *lon;     /* h / w values or NULL */
+    const double *lat, *lon; /* h / w values or NULL */
     int h, w;
-    const double *mean, *std;    /* c values or NULL (then not written) */
-    const char *mask_pattern;    /* NULL: not written */
+    const double *mean, *std; /* c values or NULL (then not written) */
+    const char *mask_pattern; /* NULL: not written */
     /* Per channel, for dfl_data_write_dims: c strings or NULL (unknown);
      * a NULL or empty entry is unknown for that channel. */
     const char *const *units, *const *long_names;

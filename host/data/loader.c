@@ -105,8 +105,8 @@ static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
         const int64_t idx = ld->split_start + local;
         int cy = 0, cx = 0;
         if (ld->ph < H || ld->pw < W) {
-            dfl_philox_u4 b = dfl_rng_bits(ld->cfg.seed, dfl_rng_stream(DFL_RNG_PURPOSE_CROP, (uint32_t)epoch, 0),
-                                           (uint64_t)pos);
+            dfl_philox_u4 b =
+                dfl_rng_bits(ld->cfg.seed, dfl_rng_stream(DFL_RNG_PURPOSE_CROP, (uint32_t)epoch, 0), (uint64_t)pos);
             dfl_philox_u4 by = {{b.v[0], b.v[1], 0, 0}}, bx = {{b.v[2], b.v[3], 0, 0}};
             cy = (int)uniform_below(by, (uint64_t)(H - ld->ph + 1));
             cx = (int)uniform_below(bx, (uint64_t)(W - ld->pw + 1));
@@ -254,9 +254,9 @@ dfl_loader_cursor dfl_loader_get_cursor(const dfl_loader *ld) {
 
 dfl_status dfl_loader_set_cursor(dfl_loader *ld, dfl_loader_cursor cursor) {
     if (cursor.epoch < 0 || cursor.position < 0 || cursor.position >= ld->split_n)
-        return dfl_fail(DFL_EUSAGE, "%s: loader cursor (epoch %lld, position %lld) is invalid for a split of %lld samples",
-                        ld->ds->info.path, (long long)cursor.epoch, (long long)cursor.position,
-                        (long long)ld->split_n);
+        return dfl_fail(DFL_EUSAGE,
+                        "%s: loader cursor (epoch %lld, position %lld) is invalid for a split of %lld samples",
+                        ld->ds->info.path, (long long)cursor.epoch, (long long)cursor.position, (long long)ld->split_n);
     /* A fill in flight completes first; its result is simply not used
      * unless it happens to be the batch the new cursor asks for. */
     if (ld->threaded && ld->pending_slot >= 0) wait_ready(ld, ld->pending_slot);
@@ -266,9 +266,7 @@ dfl_status dfl_loader_set_cursor(dfl_loader *ld, dfl_loader_cursor cursor) {
 
 int64_t dfl_loader_split_size(const dfl_loader *ld) { return ld->split_n; }
 
-uint64_t dfl_loader_bytes_read(const dfl_loader *ld) {
-    return __atomic_load_n(&ld->bytes_read, __ATOMIC_RELAXED);
-}
+uint64_t dfl_loader_bytes_read(const dfl_loader *ld) { return __atomic_load_n(&ld->bytes_read, __ATOMIC_RELAXED); }
 
 void dfl_loader_destroy(dfl_loader *ld) {
     if (!ld) return;

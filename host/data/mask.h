@@ -28,13 +28,13 @@ typedef enum { DFL_MASK_PIXEL, DFL_MASK_BLOCK, DFL_MASK_STATIONS, DFL_MASK_SWATH
 
 typedef struct {
     dfl_mask_kind kind;
-    double p;                       /* pixel */
-    int gh, gw, k;                  /* block */
-    long stations;                  /* stations */
+    double p;      /* pixel */
+    int gh, gw, k; /* block */
+    long stations; /* stations */
     double dropout;
-    double width, coverage, angle;  /* swath */
-    char path[4096];                /* file */
-    char text[4200];                /* canonical text, stored as mask_pattern */
+    double width, coverage, angle; /* swath */
+    char path[4096];               /* file */
+    char text[4200];               /* canonical text, stored as mask_pattern */
 } dfl_mask_pattern;
 
 /* Parse a pattern; DFL_EUSAGE naming the pattern and the problem. */

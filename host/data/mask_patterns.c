@@ -59,7 +59,9 @@ static int split_fields(char *buf, char **fields, int max) {
 
 dfl_status dfl_mask_pattern_parse(const char *text, dfl_mask_pattern *out) {
     memset(out, 0, sizeof *out);
-    if (!text || !*text) return dfl_fail(DFL_EUSAGE, "mask pattern is empty (pixel:p, block:GHxGW:k, stations:n[:dropout], swath:width:coverage[:angle], file:PATH)");
+    if (!text || !*text)
+        return dfl_fail(DFL_EUSAGE, "mask pattern is empty (pixel:p, block:GHxGW:k, stations:n[:dropout], "
+                                    "swath:width:coverage[:angle], file:PATH)");
     if (!strncmp(text, "file:", 5)) {
         out->kind = DFL_MASK_FILE;
         if (!text[5]) return dfl_fail(DFL_EUSAGE, "mask pattern '%s': file: needs a path", text);
@@ -102,8 +104,10 @@ dfl_status dfl_mask_pattern_parse(const char *text, dfl_mask_pattern *out) {
         snprintf(out->text, sizeof out->text, "block:%dx%d:%d", out->gh, out->gw, out->k);
     } else if (!strcmp(kind, "stations")) {
         out->kind = DFL_MASK_STATIONS;
-        if ((nf != 2 && nf != 3) || !parse_long(f[1], &out->stations) || (nf == 3 && !parse_double(f[2], &out->dropout)))
-            return dfl_fail(DFL_EUSAGE, "mask pattern '%s': expected stations:n[:dropout] (e.g. stations:200:0.1)", text);
+        if ((nf != 2 && nf != 3) || !parse_long(f[1], &out->stations) ||
+            (nf == 3 && !parse_double(f[2], &out->dropout)))
+            return dfl_fail(DFL_EUSAGE, "mask pattern '%s': expected stations:n[:dropout] (e.g. stations:200:0.1)",
+                            text);
         if (out->stations < 1) return dfl_fail(DFL_EUSAGE, "mask pattern '%s': n must be >= 1", text);
         if (!(out->dropout >= 0 && out->dropout < 1))
             return dfl_fail(DFL_EUSAGE, "mask pattern '%s': dropout %g must be in [0, 1)", text, out->dropout);
@@ -204,11 +208,8 @@ dfl_status dfl_mask_sampler_create(const dfl_mask_pattern *p, int64_t n, int c, 
             s->station_cells = all;
         }
         break;
-    case DFL_MASK_FILE:
-        st = open_mask_file(s);
-        break;
-    default:
-        break;
+    case DFL_MASK_FILE: st = open_mask_file(s); break;
+    default: break;
     }
     if (st != DFL_OK) {
         dfl_mask_sampler_destroy(s);
@@ -288,8 +289,7 @@ static long draw_channel(const dfl_mask_sampler *s, int64_t sample, int attempt,
             }
         break;
     }
-    case DFL_MASK_FILE:
-        DFL_PANIC("file masks are not drawn");
+    case DFL_MASK_FILE: DFL_PANIC("file masks are not drawn");
     }
     return count;
 }

@@ -11,8 +11,7 @@
 static void format_shape(char *buf, size_t len, int rank, const unsigned long long *d) {
     size_t k = 0;
     k += (size_t)snprintf(buf + k, len - k, "[");
-    for (int i = 0; i < rank && k < len; ++i)
-        k += (size_t)snprintf(buf + k, len - k, i ? ",%llu" : "%llu", d[i]);
+    for (int i = 0; i < rank && k < len; ++i) k += (size_t)snprintf(buf + k, len - k, i ? ",%llu" : "%llu", d[i]);
     if (k < len) snprintf(buf + k, len - k, "]");
 }
 
@@ -142,8 +141,9 @@ static dfl_status open_checked(const char *pred_path, const char *truth_path, df
     DFL_TRY(shape4(in->pred, pred_path, "/mask", md));
     if (md[0] != pd[0] || (md[1] != 1 && md[1] != pd[1]) || md[2] != pd[2] || md[3] != pd[3]) {
         format_shape(s, sizeof s, 4, md);
-        return dfl_fail(DFL_EUSAGE, "%s: dataset /mask has shape %s, expected [%llu,1|%llu,%llu,%llu] to match /pred %s",
-                        pred_path, s, pd[0], pd[1], pd[2], pd[3], ps);
+        return dfl_fail(DFL_EUSAGE,
+                        "%s: dataset /mask has shape %s, expected [%llu,1|%llu,%llu,%llu] to match /pred %s", pred_path,
+                        s, pd[0], pd[1], pd[2], pd[3], ps);
     }
     in->mask_channels = (int)md[1];
 
@@ -216,8 +216,8 @@ dfl_status dfl_pred_input_open(const char *pred_path, const char *truth_path, df
 }
 
 dfl_status dfl_pred_input_read_pred(const dfl_pred_input *in, int start, int rows, float *out) {
-    return dfl_h5_read_float_rows(in->pred, in->pred_path, "/pred", (unsigned long long)start,
-                                  (unsigned long long)rows, out);
+    return dfl_h5_read_float_rows(in->pred, in->pred_path, "/pred", (unsigned long long)start, (unsigned long long)rows,
+                                  out);
 }
 
 dfl_status dfl_pred_input_read_truth(const dfl_pred_input *in, int start, int rows, float *out) {
@@ -228,11 +228,11 @@ dfl_status dfl_pred_input_read_truth(const dfl_pred_input *in, int start, int ro
 
 dfl_status dfl_pred_input_read_std(const dfl_pred_input *in, int start, int rows, float *out) {
     DFL_ASSERT(in->has_std);
-    return dfl_h5_read_float_rows(in->pred, in->pred_path, "/std", (unsigned long long)start,
-                                  (unsigned long long)rows, out);
+    return dfl_h5_read_float_rows(in->pred, in->pred_path, "/std", (unsigned long long)start, (unsigned long long)rows,
+                                  out);
 }
 
 dfl_status dfl_pred_input_read_mask(const dfl_pred_input *in, int start, int rows, unsigned char *out) {
-    return dfl_h5_read_u8_rows(in->pred, in->pred_path, "/mask", (unsigned long long)start,
-                               (unsigned long long)rows, out);
+    return dfl_h5_read_u8_rows(in->pred, in->pred_path, "/mask", (unsigned long long)start, (unsigned long long)rows,
+                               out);
 }

@@ -175,8 +175,8 @@ dfl_status dfl_pred_close(dfl_pred_writer *w) {
             break;
         }
     if (missing >= 0) {
-        dfl_status st = dfl_fail(DFL_EINTERNAL, "%s: prediction row %lld was never written", w->final_path,
-                                 (long long)missing);
+        dfl_status st =
+            dfl_fail(DFL_EINTERNAL, "%s: prediction row %lld was never written", w->final_path, (long long)missing);
         dfl_pred_abort(w);
         return st;
     }

@@ -9,15 +9,15 @@
 
 #include "dynfill/comm.h"
 
-#define mpiCheck(call)                                                                            \
-    do {                                                                                          \
-        int mpi_check_rc_ = (call);                                                               \
-        if (mpi_check_rc_ != MPI_SUCCESS) {                                                       \
-            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                  \
-            int mpi_len_ = 0;                                                                     \
-            MPI_Error_string(mpi_check_rc_, mpi_msg_, &mpi_len_);                                 \
-            dfl_panic(__FILE__, __LINE__, "MPI call failed (%s): %s", mpi_msg_, #call);           \
-        }                                                                                         \
+#define mpiCheck(call)                                                                                                 \
+    do {                                                                                                               \
+        int mpi_check_rc_ = (call);                                                                                    \
+        if (mpi_check_rc_ != MPI_SUCCESS) {                                                                            \
+            char mpi_msg_[MPI_MAX_ERROR_STRING];                                                                       \
+            int mpi_len_ = 0;                                                                                          \
+            MPI_Error_string(mpi_check_rc_, mpi_msg_, &mpi_len_);                                                      \
+            dfl_panic(__FILE__, __LINE__, "MPI call failed (%s): %s", mpi_msg_, #call);                                \
+        }                                                                                                              \
     } while (0)
 
 typedef struct {

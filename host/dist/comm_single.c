@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dynfill/comm.h"
 #include "dynfill/backend.h"
+#include "dynfill/comm.h"
 
 static void single_allreduce(dfl_comm *c, dfl_backend *be, float *buf, size_t n) {
     (void)c;
@@ -61,7 +61,6 @@ static int launched_multi_rank(void) {
     }
     return 0;
 }
-
 
 dfl_comm *dfl_comm_create(const char *kind, double bucket_mb) {
     if (!kind || !strcmp(kind, "none")) return dfl_comm_single();

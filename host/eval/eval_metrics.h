@@ -10,19 +10,19 @@
 #ifndef DYNFILL_HOST_EVAL_METRICS_H
 #define DYNFILL_HOST_EVAL_METRICS_H
 
-#include "dynfill/status.h"
 #include "data/pred_read.h"
+#include "dynfill/status.h"
 
 typedef struct {
-    double sse_missing, sse_all;         /* Σ e² */
-    long long n_missing, n_all;          /* entry counts */
-    double wsse_missing, wsse_all;       /* Σ w e² (with latitudes) */
-    double wsum_missing, wsum_all;       /* Σ w */
-    long long nonfinite;                 /* entries where pred or truth is NaN/inf */
+    double sse_missing, sse_all;   /* Σ e² */
+    long long n_missing, n_all;    /* entry counts */
+    double wsse_missing, wsse_all; /* Σ w e² (with latitudes) */
+    double wsum_missing, wsum_all; /* Σ w */
+    long long nonfinite;           /* entries where pred or truth is NaN/inf */
     /* uncertainty on the missing entries, from /std (dfl_eval_accumulate_std) */
-    long long n_std;                     /* missing entries scored with a std */
-    double sse_std, ssq_std, crps;       /* Σ e², Σ σ², Σ CRPS of N(pred, σ²) */
-    long long in1, in2;                  /* entries with |e| <= σ, <= 2σ */
+    long long n_std;               /* missing entries scored with a std */
+    double sse_std, ssq_std, crps; /* Σ e², Σ σ², Σ CRPS of N(pred, σ²) */
+    long long in1, in2;            /* entries with |e| <= σ, <= 2σ */
 } dfl_eval_sums;
 
 typedef struct {
@@ -30,8 +30,8 @@ typedef struct {
     double lat_rmse_missing, lat_rmse_all; /* NaN without latitudes */
     long long n_missing, n_all;
     /* missing entries against /std; NaN without it (docs/eval.md, "Uncertainty") */
-    double crps_missing;         /* mean CRPS of N(pred, std²) */
-    double spread_skill_missing; /* RMS(std) / RMSE */
+    double crps_missing;                   /* mean CRPS of N(pred, std²) */
+    double spread_skill_missing;           /* RMS(std) / RMSE */
     double cover1_missing, cover2_missing; /* share of entries with |error| <= std, <= 2 std */
 } dfl_eval_scores;
 

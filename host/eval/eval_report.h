@@ -10,9 +10,9 @@
 
 typedef struct {
     const dfl_pred_input *in;
-    dfl_eval_scores overall;      /* pooled over every channel */
+    dfl_eval_scores overall;            /* pooled over every channel */
     const dfl_eval_scores *per_channel; /* in->c entries */
-    int weighted;                 /* latitude-weighted scores present */
+    int weighted;                       /* latitude-weighted scores present */
 } dfl_eval_report;
 
 void dfl_eval_print_text(FILE *f, const dfl_eval_report *r);

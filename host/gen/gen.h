@@ -30,12 +30,12 @@ void dfl_grf_sample(int n, double alpha, double tau, double sigma, uint64_t seed
  *               Navier-Stokes data: L = 1, amp 0.1, nu 1e-3, no drag). */
 typedef enum { DFL_NS_FORCING_NONE = 0, DFL_NS_FORCING_KOLMOGOROV = 1, DFL_NS_FORCING_FNO = 2 } dfl_ns_forcing;
 typedef struct {
-    int n;              /* grid points per side (even) */
-    double length;      /* domain side L */
+    int n;         /* grid points per side (even) */
+    double length; /* domain side L */
     double nu, drag;
     dfl_ns_forcing forcing;
     double forcing_amp;
-    int forcing_k;      /* Kolmogorov wavenumber */
+    int forcing_k; /* Kolmogorov wavenumber */
 } dfl_ns_params;
 typedef struct dfl_ns_solver dfl_ns_solver;
 dfl_ns_solver *dfl_ns_create(const dfl_ns_params *p);

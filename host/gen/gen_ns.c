@@ -16,9 +16,9 @@ struct dfl_ns_solver {
     long steps;
     double speed_max; /* max |u| + |v| seen by the last nonlinear evaluation */
     fftw_complex *w_hat, *f_hat, *tmp_hat, *n0_hat, *n1_hat, *wp_hat;
-    double *kx, *ky;  /* wavenumbers 2 pi m per spectral column / row */
-    double *k2;       /* |k|^2 per spectral index */
-    uint8_t *keep;    /* 2/3-rule dealiasing mask per spectral index */
+    double *kx, *ky; /* wavenumbers 2 pi m per spectral column / row */
+    double *k2;      /* |k|^2 per spectral index */
+    uint8_t *keep;   /* 2/3-rule dealiasing mask per spectral index */
     double *u, *v, *wx, *wy, *grid, *f;
     fftw_plan r2c, c2r;
     /* coarse output grid for dfl_ns_get_vorticity_resampled */
@@ -264,8 +264,8 @@ static void step(dfl_ns_solver *s, double dt) {
         const double a = 0.5 * (s->nu * s->k2[k] + s->drag) * dt;
         const double inv = 1.0 / (1.0 + a);
         for (int c = 0; c < 2; ++c)
-            s->w_hat[k][c] = ((1.0 - a) * s->w_hat[k][c] +
-                              dt * (0.5 * (s->n0_hat[k][c] + s->n1_hat[k][c]) + s->f_hat[k][c])) * inv;
+            s->w_hat[k][c] =
+                ((1.0 - a) * s->w_hat[k][c] + dt * (0.5 * (s->n0_hat[k][c] + s->n1_hat[k][c]) + s->f_hat[k][c])) * inv;
         if (!s->keep[k]) s->w_hat[k][0] = s->w_hat[k][1] = 0;
     }
     s->steps++;
@@ -280,8 +280,10 @@ void dfl_ns_advance(dfl_ns_solver *s, double duration) {
         nonlinear(s, s->w_hat, s->n0_hat);
         double dt = s->dt_max;
         if (s->speed_max > 0 && s->cfl * dx / s->speed_max < dt) dt = s->cfl * dx / s->speed_max;
-        if (dt >= remaining) dt = remaining;
-        else if (dt > 0.5 * remaining) dt = 0.5 * remaining; /* avoid a tiny last step */
+        if (dt >= remaining)
+            dt = remaining;
+        else if (dt > 0.5 * remaining)
+            dt = 0.5 * remaining; /* avoid a tiny last step */
         step(s, dt);
         s->time += dt;
     }

@@ -14,17 +14,19 @@
 #define GHOST 2
 
 struct dfl_sw_solver {
-    int n, m;          /* cells per side, with ghosts m = n + 2 GHOST */
+    int n, m; /* cells per side, with ghosts m = n + 2 GHOST */
     double half_width, dx, g, cfl, time;
-    double *q[3];      /* h, hu, hv on the ghosted grid */
-    double *q1[3];     /* RK stage */
+    double *q[3];  /* h, hu, hv on the ghosted grid */
+    double *q1[3]; /* RK stage */
     double *rhs[3];
-    double *fx[3];     /* x-interface fluxes, (n+1) per row */
-    double *fy[3];     /* y-interface fluxes, (n+1) per column */
-    double *height;    /* interior h, n*n */
+    double *fx[3];  /* x-interface fluxes, (n+1) per row */
+    double *fy[3];  /* y-interface fluxes, (n+1) per column */
+    double *height; /* interior h, n*n */
 };
 
-static inline size_t at(const dfl_sw_solver *s, int j, int i) { return (size_t)(j + GHOST) * s->m + (size_t)(i + GHOST); }
+static inline size_t at(const dfl_sw_solver *s, int j, int i) {
+    return (size_t)(j + GHOST) * s->m + (size_t)(i + GHOST);
+}
 
 dfl_sw_solver *dfl_sw_create(int n, double half_width, double g) {
     DFL_ASSERT(n >= 4);
@@ -181,8 +183,10 @@ void dfl_sw_advance(dfl_sw_solver *s, double duration) {
         double smax;
         compute_rhs(s, s->q, &smax);
         double dt = s->cfl * s->dx / smax;
-        if (dt >= remaining) dt = remaining;
-        else if (dt > 0.5 * remaining) dt = 0.5 * remaining;
+        if (dt >= remaining)
+            dt = remaining;
+        else if (dt > 0.5 * remaining)
+            dt = 0.5 * remaining;
         for (int j = 0; j < n; ++j)
             for (int i = 0; i < n; ++i) {
                 const size_t c = at(s, j, i);

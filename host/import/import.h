@@ -18,13 +18,13 @@ struct dfl_import_source {
     const char *path;
     const char *format; /* "netcdf", "hdf5" or "grib" */
     int c, h, w;
-    int64_t t;            /* time steps (of the file; after dfl_import_open: selected) */
-    char **channels;      /* c names */
-    double *lat, *lon;    /* h / w values or NULL */
+    int64_t t;         /* time steps (of the file; after dfl_import_open: selected) */
+    char **channels;   /* c names */
+    double *lat, *lon; /* h / w values or NULL */
     /* Per channel (c strings, a NULL entry unknown) or NULL: the source
      * variable's units and long_name attributes. Freed by close. */
     char **units, **long_names;
-    double *time;         /* t values in seconds since 1970-01-01 UTC, or NULL (no time axis or unknown units) */
+    double *time; /* t values in seconds since 1970-01-01 UTC, or NULL (no time axis or unknown units) */
     /* Read channel `ch` at selected time step `t` (0-based within the
      * selection): values in physical units (unpacked), valid[i] = 0 where
      * missing (value then undefined). */
@@ -37,14 +37,14 @@ typedef struct {
     const char *const *inputs; /* n_inputs files, one time axis in time order */
     int n_inputs;
     const char *out;
-    const char *vars;          /* comma-separated names */
-    const char *levels;        /* comma-separated vertical levels to keep (values of the level axis), or NULL: all */
-    const char *format;        /* "auto" (by content), "nc", "h5" or "grib" */
-    int64_t t0, t1;            /* time range [t0, t1); t1 < 0: to the end */
+    const char *vars;   /* comma-separated names */
+    const char *levels; /* comma-separated vertical levels to keep (values of the level axis), or NULL: all */
+    const char *format; /* "auto" (by content), "nc", "h5" or "grib" */
+    int64_t t0, t1;     /* time range [t0, t1); t1 < 0: to the end */
     int have_fill;
     double fill;
     int as_truth;
-    dfl_h5_layout layout;      /* of /obs and /mask (or /truth); zero: contiguous */
+    dfl_h5_layout layout; /* of /obs and /mask (or /truth); zero: contiguous */
 } dfl_import_options;
 
 /* The inputs as one source: every file opened with the same variables and

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/data_write.h"
-#include "io/h5_util_data.h"
-#include "import.h"
 #include "core/progress.h"
+#include "data/data_write.h"
+#include "import.h"
+#include "io/h5_util_data.h"
 
 static int parse_index(const char *s, size_t len, int64_t *out) {
     if (len == 0 || len > 30) return 0;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/h5_util_data.h"
 #include "import.h"
+#include "io/h5_util_data.h"
 
 typedef struct {
     char name[512];
@@ -88,7 +88,8 @@ static void dataset_fill(hid_t f, const char *name, const dfl_import_options *o,
     if (ds < 0) return;
     const char *attrs[] = {"_FillValue", "fill_value", "missing_value", NULL};
     for (int k = 0; attrs[k]; ++k)
-        if (dfl_h5_attr_numeric_count(ds, attrs[k]) == 1 && dfl_h5_attr_read_doubles(ds, "", attrs[k], &c->fill, 1) == DFL_OK) {
+        if (dfl_h5_attr_numeric_count(ds, attrs[k]) == 1 &&
+            dfl_h5_attr_read_doubles(ds, "", attrs[k], &c->fill, 1) == DFL_OK) {
             c->have_fill = 1;
             break;
         }

@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/h5_util_data.h"
 #include "import.h"
+#include "io/h5_util_data.h"
 
 typedef struct {
     int varid;
     int ndims;
-    int level;          /* index along the vertical axis, -1 if none */
+    int level;                  /* index along the vertical axis, -1 if none */
     char axes[NC_MAX_VAR_DIMS]; /* per dimension: 'T', 'Z', 'Y', 'X' or 0 (length 1) */
     double fills[8];
     int nfills;
@@ -37,8 +37,7 @@ static dfl_status nc_err(const char *path, const char *what, int e) {
 static int text_att(int ncid, int varid, const char *name, char *buf, size_t size) {
     size_t len;
     nc_type type;
-    if (nc_inq_att(ncid, varid, name, &type, &len) != NC_NOERR || type != NC_CHAR || len == 0 || len >= size)
-        return 0;
+    if (nc_inq_att(ncid, varid, name, &type, &len) != NC_NOERR || type != NC_CHAR || len == 0 || len >= size) return 0;
     if (nc_get_att_text(ncid, varid, name, buf) != NC_NOERR) return 0;
     buf[len] = 0;
     for (size_t i = 0; i < len; ++i) buf[i] = (char)tolower((unsigned char)buf[i]);
@@ -75,7 +74,7 @@ static char dim_axis(int ncid, int dimid) {
             static const char *const t[] = {"time", NULL};
             static const char *const y[] = {"latitude", "grid_latitude", "projection_y_coordinate", NULL};
             static const char *const x[] = {"longitude", "grid_longitude", "projection_x_coordinate", NULL};
-            static const char *const z[] = {"air_pressure", "depth", "height", "altitude", "model_level_number",
+            static const char *const z[] = {"air_pressure",        "depth", "height", "altitude", "model_level_number",
                                             "geopotential_height", NULL};
             if (one_of(buf, t)) return 'T';
             if (one_of(buf, y)) return 'Y';
@@ -83,18 +82,17 @@ static char dim_axis(int ncid, int dimid) {
             if (one_of(buf, z) || !strncmp(buf, "atmosphere_", 11) || !strncmp(buf, "ocean_", 6)) return 'Z';
         }
         if (text_att(ncid, cv, "units", buf, sizeof buf)) {
-            static const char *const y[] = {"degrees_north", "degree_north", "degree_n", "degrees_n", "degreen",
-                                            "degreesn", NULL};
-            static const char *const x[] = {"degrees_east", "degree_east", "degree_e", "degrees_e", "degreee",
-                                            "degreese", NULL};
+            static const char *const y[] = {"degrees_north", "degree_north", "degree_n", "degrees_n",
+                                            "degreen",       "degreesn",     NULL};
+            static const char *const x[] = {"degrees_east", "degree_east", "degree_e", "degrees_e",
+                                            "degreee",      "degreese",    NULL};
             static const char *const z[] = {"pa", "hpa", "kpa", "mbar", "millibar", "millibars", "bar", "dbar", NULL};
             if (one_of(buf, y)) return 'Y';
             if (one_of(buf, x)) return 'X';
             if (strstr(buf, " since ")) return 'T';
             if (one_of(buf, z)) return 'Z';
         }
-        if (text_att(ncid, cv, "positive", buf, sizeof buf) && (!strcmp(buf, "up") || !strcmp(buf, "down")))
-            return 'Z';
+        if (text_att(ncid, cv, "positive", buf, sizeof buf) && (!strcmp(buf, "up") || !strcmp(buf, "down"))) return 'Z';
     }
     char dname[NC_MAX_NAME + 1];
     if (nc_inq_dimname(ncid, dimid, dname) != NC_NOERR) return 0;
@@ -102,8 +100,8 @@ static char dim_axis(int ncid, int dimid) {
     static const char *const t[] = {"time", "valid_time", "t", NULL};
     static const char *const y[] = {"lat", "latitude", "y", "rlat", NULL};
     static const char *const x[] = {"lon", "longitude", "x", "rlon", NULL};
-    static const char *const z[] = {"level", "lev", "plev", "pressure_level", "pressure", "isobaricinhpa", "depth",
-                                    "height", "z", NULL};
+    static const char *const z[] = {"level",  "lev", "plev", "pressure_level", "pressure", "isobaricinhpa", "depth",
+                                    "height", "z",   NULL};
     if (one_of(dname, t)) return 'T';
     if (one_of(dname, y)) return 'Y';
     if (one_of(dname, x)) return 'X';
@@ -311,7 +309,11 @@ dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o,
             nc_inq_dimname(ncid, dimids[d], dname);
             nc_inq_dimlen(ncid, dimids[d], &len);
             axes[d] = dim_axis(ncid, dimids[d]);
-            int *slot = axes[d] == 'T' ? &dt : axes[d] == 'Z' ? &dz : axes[d] == 'Y' ? &dy : axes[d] == 'X' ? &dx : NULL;
+            int *slot = axes[d] == 'T'   ? &dt
+                        : axes[d] == 'Z' ? &dz
+                        : axes[d] == 'Y' ? &dy
+                        : axes[d] == 'X' ? &dx
+                                         : NULL;
             if (slot && *slot >= 0)
                 st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' has two %c axes (%s and another)", path, vars[v], axes[d],
                               dname);
@@ -331,7 +333,7 @@ dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o,
                           path, vars[v], dy < 0 || dx < 0 ? "none or one of them" : "them in another order");
             break;
         }
-        size_t len[NC_MAX_VAR_DIMS];
+        size_t len[NC_MAX_VAR_DIMS] = {0};
         for (int d = 0; d < ndims; ++d) nc_inq_dimlen(ncid, dimids[d], &len[d]);
         const int hh = (int)len[dy], ww = (int)len[dx];
         const int this_time = dt >= 0 ? dimids[dt] : -1;

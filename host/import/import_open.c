@@ -151,8 +151,8 @@ static dfl_status check_time(dfl_import_source **parts, int n) {
         if (gap > step)
             return dfl_fail(DFL_EUSAGE, "gap in time: %s ends at %s and %s starts at %s (%g s later; the step is %g s)",
                             q->path, a, p->path, b, gap, step);
-        return dfl_fail(DFL_EUSAGE, "overlap in time: %s ends at %s and %s starts at %s (the step is %g s)", q->path,
-                        a, p->path, b, step);
+        return dfl_fail(DFL_EUSAGE, "overlap in time: %s ends at %s and %s starts at %s (the step is %g s)", q->path, a,
+                        p->path, b, step);
     }
     return DFL_OK;
 }
@@ -172,14 +172,14 @@ dfl_status dfl_import_open(const dfl_import_options *o, dfl_import_source **out)
     int timed = 0;
     for (int i = 0; i < im->n && st == DFL_OK; ++i) {
         for (int j = 0; j < i && st == DFL_OK; ++j)
-            if (!strcmp(o->inputs[i], o->inputs[j]))
-                st = dfl_fail(DFL_EUSAGE, "%s: given twice as --in", o->inputs[i]);
+            if (!strcmp(o->inputs[i], o->inputs[j])) st = dfl_fail(DFL_EUSAGE, "%s: given twice as --in", o->inputs[i]);
         if (st == DFL_OK) st = open_one(o->inputs[i], o, &im->parts[i]);
         if (st == DFL_OK) timed += im->parts[i]->time != NULL;
     }
     if (st == DFL_OK && im->n > 1 && timed != 0 && timed != im->n)
-        st = dfl_fail(DFL_EUSAGE, "%d of the %d input files have time values (CF units 'X since DATE') and the others "
-                                  "not: the files cannot be put in time order",
+        st = dfl_fail(DFL_EUSAGE,
+                      "%d of the %d input files have time values (CF units 'X since DATE') and the others "
+                      "not: the files cannot be put in time order",
                       timed, im->n);
     if (st == DFL_OK && timed == im->n) {
         qsort(im->parts, (size_t)im->n, sizeof *im->parts, by_first_time);

@@ -39,10 +39,9 @@ int dfl_import_cf_time_units(const char *units, double *seconds_per_unit, double
     static const struct {
         const char *name;
         double seconds;
-    } k_units[] = {{"seconds", 1}, {"second", 1}, {"secs", 1}, {"sec", 1}, {"s", 1},
-                   {"minutes", 60}, {"minute", 60}, {"mins", 60}, {"min", 60},
-                   {"hours", 3600}, {"hour", 3600}, {"hrs", 3600}, {"hr", 3600}, {"h", 3600},
-                   {"days", 86400}, {"day", 86400}, {"d", 86400}};
+    } k_units[] = {{"seconds", 1}, {"second", 1}, {"secs", 1},     {"sec", 1},      {"s", 1},       {"minutes", 60},
+                   {"minute", 60}, {"mins", 60},  {"min", 60},     {"hours", 3600}, {"hour", 3600}, {"hrs", 3600},
+                   {"hr", 3600},   {"h", 3600},   {"days", 86400}, {"day", 86400},  {"d", 86400}};
     double per = 0;
     for (size_t i = 0; i < sizeof k_units / sizeof k_units[0]; ++i)
         if (!strcasecmp(unit, k_units[i].name)) per = k_units[i].seconds;

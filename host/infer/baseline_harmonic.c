@@ -25,11 +25,11 @@
 
 /* Linear system on the missing cells of one plane. */
 typedef struct {
-    int count;     /* unknowns */
-    int *cell;     /* [count] plane index of unknown k */
-    int *nbr;      /* [4 count] unknown index of each missing neighbour, −1 for none */
-    double *diag;  /* [count] |N(i)| */
-    double *rhs;   /* [count] b (observed neighbours, mean-shifted) */
+    int count;    /* unknowns */
+    int *cell;    /* [count] plane index of unknown k */
+    int *nbr;     /* [4 count] unknown index of each missing neighbour, −1 for none */
+    double *diag; /* [count] |N(i)| */
+    double *rhs;  /* [count] b (observed neighbours, mean-shifted) */
 } laplace_system;
 
 typedef struct {
@@ -57,8 +57,8 @@ static int neighbour(int y, int x, int d, int h, int w, int px, int py) {
 }
 
 /* Build A and b for one plane; index is scratch of h·w ints. */
-static void build_system(int h, int w, int px, int py, const float *x, const unsigned char *m, double shift,
-                         int *index, laplace_system *sys) {
+static void build_system(int h, int w, int px, int py, const float *x, const unsigned char *m, double shift, int *index,
+                         laplace_system *sys) {
     const int plane = h * w;
     int count = 0;
     for (int i = 0; i < plane; ++i) index[i] = m[i] ? -1 : count++;
@@ -145,8 +145,8 @@ static solve_report solve_pcg(const laplace_system *sys, double tol, int max_ite
 }
 
 void dfl_baseline_harmonic_ex(int n, int c, int h, int w, int mask_channels, const float *obs,
-                              const unsigned char *mask, int periodic_x, int periodic_y,
-                              const dfl_harmonic_opts *opts, dfl_harmonic_stats *stats, float *out) {
+                              const unsigned char *mask, int periodic_x, int periodic_y, const dfl_harmonic_opts *opts,
+                              dfl_harmonic_stats *stats, float *out) {
     DFL_ASSERT(n >= 0 && c >= 1 && h >= 1 && w >= 1);
     DFL_ASSERT(mask_channels == 1 || mask_channels == c);
     const size_t plane = (size_t)h * (size_t)w;
@@ -221,7 +221,7 @@ void dfl_baseline_harmonic_ex(int n, int c, int h, int w, int mask_channels, con
                  unconverged, solves, max_iter, tol, worst);
 }
 
-void dfl_baseline_harmonic(int n, int c, int h, int w, int mask_channels, const float *obs,
-                           const unsigned char *mask, int periodic_x, int periodic_y, float *out) {
+void dfl_baseline_harmonic(int n, int c, int h, int w, int mask_channels, const float *obs, const unsigned char *mask,
+                           int periodic_x, int periodic_y, float *out) {
     dfl_baseline_harmonic_ex(n, c, h, w, mask_channels, obs, mask, periodic_x, periodic_y, NULL, NULL, out);
 }

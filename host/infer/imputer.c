@@ -183,8 +183,8 @@ dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int
     return DFL_OK;
 }
 
-dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int *n, int n_least, int c, int h,
-                           int w, int mask_c, size_t extra, size_t avail, const char *source, const char *knobs,
+dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int *n, int n_least, int c, int h, int w,
+                           int mask_c, size_t extra, size_t avail, const char *source, const char *knobs,
                            size_t *need) {
     int r = o->fwd_rows > 0 ? o->fwd_rows : o->K;
     dfl_impute_opts t = *o;
@@ -193,9 +193,12 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
         DFL_TRY(dfl_imputer_pass_bytes(im, &t, *n, c, h, w, mask_c, need, NULL));
         *need += (size_t)*n * extra;
         if (!shrink || !avail || *need <= avail) break;
-        if (*n > n_least) --*n;
-        else if (r > 1) r = dfl_impute_fwd_rows(o->K, r - 1);
-        else break;
+        if (*n > n_least)
+            --*n;
+        else if (r > 1)
+            r = dfl_impute_fwd_rows(o->K, r - 1);
+        else
+            break;
     }
     o->fwd_rows = t.fwd_rows;
     char what[160];

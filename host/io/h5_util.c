@@ -82,7 +82,7 @@ int dfl_h5_has(hid_t file, const char *name) {
 }
 
 dfl_status dfl_h5_dataset_shape(hid_t file, const char *path_for_msg, const char *name, int *rank,
-                                 unsigned long long dims[8]) {
+                                unsigned long long dims[8]) {
     if (!dfl_h5_has(file, name)) return dfl_fail(DFL_EUSAGE, "%s: dataset %s is missing", path_for_msg, name);
     hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
     if (ds < 0) return dfl_fail(DFL_EUSAGE, "%s: %s is not a dataset", path_for_msg, name);
@@ -102,8 +102,7 @@ dfl_status dfl_h5_dataset_shape(hid_t file, const char *path_for_msg, const char
     return DFL_OK;
 }
 
-static dfl_status read_whole(hid_t file, const char *msg, const char *name, hid_t memtype, void *out,
-                             size_t count) {
+static dfl_status read_whole(hid_t file, const char *msg, const char *name, hid_t memtype, void *out, size_t count) {
     int rank;
     unsigned long long dims[8];
     DFL_TRY(dfl_h5_dataset_shape(file, msg, name, &rank, dims));
@@ -300,8 +299,7 @@ dfl_status dfl_h5_attr_read_string(hid_t obj, const char *msg, const char *name,
     return DFL_OK;
 }
 
-static dfl_status attr_read_numeric(hid_t obj, const char *msg, const char *name, hid_t memtype, void *out,
-                                    size_t n) {
+static dfl_status attr_read_numeric(hid_t obj, const char *msg, const char *name, hid_t memtype, void *out, size_t n) {
     if (H5Aexists(obj, name) <= 0) return dfl_fail(DFL_EUSAGE, "%s: attribute '%s' is missing", msg, name);
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     hid_t sp = H5Aget_space(a);
@@ -390,7 +388,10 @@ dfl_status dfl_h5_atomic_commit(hid_t file, const char *tmp_path, const char *fi
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", final_path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     if (dfd >= 0) {
         fsync(dfd);

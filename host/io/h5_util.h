@@ -14,9 +14,9 @@
 
 #include "dynfill/status.h"
 
-#define h5Check(call)                                                                        \
-    do {                                                                                     \
-        if ((long long)(call) < 0) dfl_panic(__FILE__, __LINE__, "HDF5 call failed: %s", #call); \
+#define h5Check(call)                                                                                                  \
+    do {                                                                                                               \
+        if ((long long)(call) < 0) dfl_panic(__FILE__, __LINE__, "HDF5 call failed: %s", #call);                       \
     } while (0)
 
 #define DFL_H5_MUST_CHECK __attribute__((warn_unused_result))
@@ -39,7 +39,7 @@ dfl_status dfl_h5_create(const char *path, hid_t *file);
 
 /* Dataset shape: rank and dims (up to 8). DFL_EUSAGE if missing. */
 dfl_status dfl_h5_dataset_shape(hid_t file, const char *path_for_msg, const char *name, int *rank,
-                                 unsigned long long dims[8]);
+                                unsigned long long dims[8]);
 int dfl_h5_has(hid_t file, const char *name);
 
 /* Whole-dataset read/write of float32 / uint8 (converted by HDF5 from the
@@ -67,8 +67,7 @@ DFL_H5_MUST_CHECK dfl_status dfl_h5_attr_write_doubles(hid_t obj, const char *na
  * of the wrong kind. Strings are returned malloc'ed. */
 dfl_status dfl_h5_attr_read_string(hid_t obj, const char *path_for_msg, const char *name, char **value);
 dfl_status dfl_h5_attr_read_long(hid_t obj, const char *path_for_msg, const char *name, long long *value);
-dfl_status dfl_h5_attr_read_doubles(hid_t obj, const char *path_for_msg, const char *name, double *values,
-                                    size_t n);
+dfl_status dfl_h5_attr_read_doubles(hid_t obj, const char *path_for_msg, const char *name, double *values, size_t n);
 int dfl_h5_attr_exists(hid_t obj, const char *name);
 
 /* Write-to-temporary, fsync, rename: `final_path` is replaced atomically.

@@ -277,7 +277,8 @@ dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *msg, const char *name
             st = dfl_fail(DFL_EUSAGE, "%s: cannot read attribute '%s'", msg, name);
         } else {
             items = dfl_xcalloc((size_t)count + 1, sizeof *items);
-            for (hssize_t i = 0; i < count; ++i) items[nitems++] = trimmed_copy(raw[i] ? raw[i] : "", raw[i] ? strlen(raw[i]) : 0);
+            for (hssize_t i = 0; i < count; ++i)
+                items[nitems++] = trimmed_copy(raw[i] ? raw[i] : "", raw[i] ? strlen(raw[i]) : 0);
             hid_t rsp = H5Aget_space(a);
             H5Dvlen_reclaim(mt, rsp, H5P_DEFAULT, raw);
             H5Sclose(rsp);

@@ -54,8 +54,8 @@ dfl_status dfl_h5_read_box(hid_t file, const char *path_for_msg, const char *nam
 
 /* Element type of a dataset: class (H5T_FLOAT, H5T_INTEGER, ...), size in
  * bytes and whether it is little-endian. DFL_EUSAGE if missing. */
-dfl_status dfl_h5_dataset_type(hid_t file, const char *path_for_msg, const char *name, H5T_class_t *cls,
-                               size_t *size, int *little_endian);
+dfl_status dfl_h5_dataset_type(hid_t file, const char *path_for_msg, const char *name, H5T_class_t *cls, size_t *size,
+                               int *little_endian);
 
 /* Byte offset of a dataset's data in the file when it is contiguous,
  * allocated and unfiltered; -1 otherwise (then read through HDF5). */
@@ -67,15 +67,13 @@ DFL_H5_MUST_CHECK dfl_status dfl_h5_attr_write_strings(hid_t obj, const char *na
 /* Read a string attribute as a list: a string array gives its items, a
  * single string gives one item. *values is malloc'ed (free each item and
  * the array with dfl_h5_strings_free). */
-dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *path_for_msg, const char *name, char ***values,
-                                    size_t *n);
+dfl_status dfl_h5_attr_read_strings(hid_t obj, const char *path_for_msg, const char *name, char ***values, size_t *n);
 /* One string (fixed or variable length, ASCII or UTF-8 as h5py writes
  * it), malloc'ed. */
 dfl_status dfl_h5_attr_read_text(hid_t obj, const char *path_for_msg, const char *name, char **value);
 /* Like dfl_h5_attr_read_strings, but a single string is split at commas
  * ("u,v,p"), the form some tools write channel names in. */
-dfl_status dfl_h5_attr_read_names(hid_t obj, const char *path_for_msg, const char *name, char ***values,
-                                  size_t *n);
+dfl_status dfl_h5_attr_read_names(hid_t obj, const char *path_for_msg, const char *name, char ***values, size_t *n);
 void dfl_h5_strings_free(char **values, size_t n);
 /* Number of values of a numeric attribute (-1 if missing or not numeric). */
 long dfl_h5_attr_numeric_count(hid_t obj, const char *name);

@@ -69,9 +69,20 @@ dfl_status dfl_coverage_estimate(const dfl_coverage_request *rq, dfl_coverage_re
         const uint32_t step = rq->draws >= rq->n ? (uint32_t)(d / rq->n) : 0u;
         const uint8_t *m = rq->masks + (size_t)i * entries;
         int64_t self = i;
-        dfl_plan_request pr = {.n = 1, .k = 1, .c = rq->c, .h = h, .w = w, .mask_channels = mc, .mask = m,
-                               .pool = rq->masks, .pool_n = rq->n, .self_in_pool = &self, .t = 0.5f,
-                               .t_eps = DFL_T_EPS, .seed = rq->seed, .step = step,
+        dfl_plan_request pr = {.n = 1,
+                               .k = 1,
+                               .c = rq->c,
+                               .h = h,
+                               .w = w,
+                               .mask_channels = mc,
+                               .mask = m,
+                               .pool = rq->masks,
+                               .pool_n = rq->n,
+                               .self_in_pool = &self,
+                               .t = 0.5f,
+                               .t_eps = DFL_T_EPS,
+                               .seed = rq->seed,
+                               .step = step,
                                .sample_offset = (uint32_t)i & 0xFFFFFFu};
         st = dfl_context_plan_make(&plan, rq->method, &pr);
         if (st != DFL_OK) break;
@@ -120,7 +131,8 @@ dfl_status dfl_coverage_estimate(const dfl_coverage_request *rq, dfl_coverage_re
             for (int b = 0; b < DFL_COVERAGE_BINS; ++b) {
                 const double hcount = missing_hist[e * DFL_COVERAGE_BINS + b];
                 if (hcount == 0) continue;
-                const double s = seen[ch * DFL_COVERAGE_BINS + b]; /* >= hcount: each such event is also a training event */
+                const double s =
+                    seen[ch * DFL_COVERAGE_BINS + b]; /* >= hcount: each such event is also a training event */
                 events += hcount;
                 acc += hcount * queried[ch * DFL_COVERAGE_BINS + b] / s;
             }
@@ -163,8 +175,8 @@ void dfl_coverage_result_free(dfl_coverage_result *res) {
     memset(res, 0, sizeof *res);
 }
 
-void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_params *method, double threshold,
-                          char *buf, size_t len) {
+void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_params *method, double threshold, char *buf,
+                          size_t len) {
     buf[0] = 0;
     size_t used = 0;
     const char *name = dfl_method_strategy_name(method->strategy);

@@ -47,15 +47,15 @@ typedef struct {
 
 typedef struct {
     int mc, h, w;
-    float *map;        /* [mc, h, w] cov_i; NaN where never missing */
-    float *query_rate; /* [mc, h, w] fraction of draws with i ∈ M_qry and i ∉ M_ctx */
+    float *map;                      /* [mc, h, w] cov_i; NaN where never missing */
+    float *query_rate;               /* [mc, h, w] fraction of draws with i ∈ M_qry and i ∉ M_ctx */
     double p_bin[DFL_COVERAGE_BINS]; /* p(b) pooled over mask channels (-1 when a bin never occurred) */
-    int64_t entries;   /* mc * h * w */
-    int64_t scored;       /* entries missing in at least one sample */
-    int64_t unobservable; /* scored entries observed in no sample (cov = 0 for any strategy) */
-    int64_t below;        /* other scored entries with cov < threshold: the strategy's doing */
-    int64_t zero;         /* ... of them with cov == 0 (never queried) */
-    double min, mean;     /* over all scored entries (0 when none) */
+    int64_t entries;                 /* mc * h * w */
+    int64_t scored;                  /* entries missing in at least one sample */
+    int64_t unobservable;            /* scored entries observed in no sample (cov = 0 for any strategy) */
+    int64_t below;                   /* other scored entries with cov < threshold: the strategy's doing */
+    int64_t zero;                    /* ... of them with cov == 0 (never queried) */
+    double min, mean;                /* over all scored entries (0 when none) */
 } dfl_coverage_result;
 
 /* DFL_EUSAGE for invalid parameters (message names the key). */
@@ -66,7 +66,7 @@ void dfl_coverage_result_free(dfl_coverage_result *res);
  * ending in a newline: one when entries are below the threshold because of
  * the strategy, one when entries are never observed; an empty string when
  * neither. */
-void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_params *method, double threshold,
-                          char *buf, size_t len);
+void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_params *method, double threshold, char *buf,
+                          size_t len);
 
 #endif

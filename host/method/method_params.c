@@ -9,8 +9,7 @@
 #include "dynfill/method.h"
 #include "shared/mask_strategy.h"
 
-static const char *const k_strategy_names[DFL_STRATEGY_COUNT] = {"pixel", "block", "empirical", "missdiff",
-                                                                 "ambient"};
+static const char *const k_strategy_names[DFL_STRATEGY_COUNT] = {"pixel", "block", "empirical", "missdiff", "ambient"};
 
 void dfl_method_params_default(dfl_method_params *p) {
     memset(p, 0, sizeof *p);
@@ -114,8 +113,8 @@ dfl_status dfl_method_params_set(dfl_method_params *p, const char *key, const ch
         p->hide = v;
         return DFL_OK;
     }
-    return dfl_fail(DFL_EUSAGE, "method.%s: unknown key (strategy, context_ratio, query_ratio, query, grid, hide, delta)",
-                    key);
+    return dfl_fail(DFL_EUSAGE,
+                    "method.%s: unknown key (strategy, context_ratio, query_ratio, query, grid, hide, delta)", key);
 }
 
 dfl_status dfl_method_params_from_config(const struct dfl_config_s *cfg, dfl_method_params *out) {
@@ -197,8 +196,7 @@ dfl_status dfl_method_params_validate(const dfl_method_params *p, int h, int w) 
 }
 
 dfl_mask_rule dfl_method_rule(const dfl_method_params *p) {
-    return dfl_mask_rule_make(p->strategy, p->query, p->context_ratio, p->query_ratio, p->delta, p->grid_h,
-                              p->grid_w);
+    return dfl_mask_rule_make(p->strategy, p->query, p->context_ratio, p->query_ratio, p->delta, p->grid_h, p->grid_w);
 }
 
 void dfl_method_params_describe(const dfl_method_params *p, char *buf, size_t len) {

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "dynfill/method.h"
-#include "shared/noise_context.h"
 #include "shared/buffer.h"
 #include "shared/context_plan.h"
 #include "shared/mask_strategy.h"
+#include "shared/noise_context.h"
 
 _Static_assert(sizeof(dfl_plan_header) == DFL_PLAN_T_OFFSET, "DFL_PLAN_T_OFFSET must be the plan header size");
 
@@ -47,8 +47,7 @@ static uint32_t bounded(uint32_t bits, uint32_t n) { return (uint32_t)(((uint64_
 
 /* observed[b] = 1 when block b of the grid holds an observed entry of the
  * sample's mask (any channel); mask NULL = every block observed. */
-static int observed_blocks(const dfl_method_params *mp, const uint8_t *mask, int mc, int h, int w,
-                           uint8_t *observed) {
+static int observed_blocks(const dfl_method_params *mp, const uint8_t *mask, int mc, int h, int w, uint8_t *observed) {
     int blocks = mp->grid_h * mp->grid_w;
     memset(observed, mask ? 0 : 1, (size_t)blocks);
     if (mask)
@@ -109,7 +108,8 @@ static dfl_status plan_partners(dfl_context_plan *plan, const dfl_plan_request *
     const uint8_t *pool = rq->pool ? rq->pool : rq->mask;
     const int pool_n = rq->pool ? rq->pool_n : rq->n;
     if (!pool || pool_n < 1)
-        return dfl_fail(DFL_EUSAGE, "strategy empirical: no masks to draw partners from (pass the batch masks or a pool)");
+        return dfl_fail(DFL_EUSAGE,
+                        "strategy empirical: no masks to draw partners from (pass the batch masks or a pool)");
     for (int i = 0; i < rq->n; ++i) {
         int64_t self = rq->self_in_pool ? rq->self_in_pool[i] : (rq->pool ? -1 : i);
         if (self >= pool_n) self = -1;
@@ -169,9 +169,9 @@ dfl_status dfl_context_plan_make(dfl_context_plan *plan, const dfl_method_params
         uint64_t stream = dfl_rng_stream(DFL_RNG_METHOD_TIME, rq->step, rq->sample_offset + (uint32_t)i);
         for (int j = 0; j < rq->k; ++j) {
             int64_t s = (int64_t)i * rq->k + j;
-            plan->t[s] = rq->t > 0.0f ? rq->t
-                                      : dfl_vp_time_from_uniform(dfl_rng_uniform(rq->seed, stream, (uint64_t)j),
-                                                                 rq->t_eps);
+            plan->t[s] = rq->t > 0.0f
+                             ? rq->t
+                             : dfl_vp_time_from_uniform(dfl_rng_uniform(rq->seed, stream, (uint64_t)j), rq->t_eps);
             plan->partner[s] = -1;
         }
     }
@@ -180,13 +180,11 @@ dfl_status dfl_context_plan_make(dfl_context_plan *plan, const dfl_method_params
     return DFL_OK;
 }
 
-void dfl_method_sample_masks(const dfl_method_params *mp, const dfl_context_plan *plan, int64_t slot, int c,
-                             int h, int w, int mc, const uint8_t *mask, const uint8_t *partner, uint8_t *ctx,
-                             uint8_t *qry) {
+void dfl_method_sample_masks(const dfl_method_params *mp, const dfl_context_plan *plan, int64_t slot, int c, int h,
+                             int w, int mc, const uint8_t *mask, const uint8_t *partner, uint8_t *ctx, uint8_t *qry) {
     DFL_ASSERT(slot >= 0 && slot < plan->header->slots);
     const dfl_mask_rule r = dfl_method_rule(mp);
-    dfl_context_slot s =
-        dfl_context_slot_make(plan->data, slot, c, h, w, mc, NULL, NULL, NULL, mp->strategy, 0, 0);
+    dfl_context_slot s = dfl_context_slot_make(plan->data, slot, c, h, w, mc, NULL, NULL, NULL, mp->strategy, 0, 0);
     s.mask = mask;
     s.partner = mp->strategy == DFL_STRATEGY_EMPIRICAL ? partner : NULL;
     for (int ch = 0; ch < mc; ++ch)

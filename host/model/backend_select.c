@@ -3,12 +3,15 @@
 
 #include "dynfill/backend.h"
 
-
 dfl_status dfl_precision_parse(const char *what, const char *name, dfl_precision *out) {
-    if (!strcmp(name, "fp32")) *out = DFL_PRECISION_FP32;
-    else if (!strcmp(name, "tf32")) *out = DFL_PRECISION_TF32;
-    else if (!strcmp(name, "bf16")) *out = DFL_PRECISION_BF16;
-    else return dfl_fail(DFL_EUSAGE, "%s: '%s' is not fp32, tf32 or bf16", what, name);
+    if (!strcmp(name, "fp32"))
+        *out = DFL_PRECISION_FP32;
+    else if (!strcmp(name, "tf32"))
+        *out = DFL_PRECISION_TF32;
+    else if (!strcmp(name, "bf16"))
+        *out = DFL_PRECISION_BF16;
+    else
+        return dfl_fail(DFL_EUSAGE, "%s: '%s' is not fp32, tf32 or bf16", what, name);
     return DFL_OK;
 }
 

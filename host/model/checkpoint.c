@@ -64,7 +64,10 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
     DFL_TRY(dfl_h5_attr_write_long(f, "optimizer_step", opt ? opt->step : 0));
     DFL_TRY(dfl_h5_attr_write_string(f, "config", meta->config_text ? meta->config_text : ""));
     DFL_TRY(dfl_h5_attr_write_long(f, "channels", meta->channels));
-    const char *per = meta->periodic_x && meta->periodic_y ? "xy" : meta->periodic_x ? "x" : meta->periodic_y ? "y" : "none";
+    const char *per = meta->periodic_x && meta->periodic_y ? "xy"
+                      : meta->periodic_x                   ? "x"
+                      : meta->periodic_y                   ? "y"
+                                                           : "none";
     DFL_TRY(dfl_h5_attr_write_string(f, "periodic", per));
     DFL_TRY(dfl_h5_attr_write_doubles(f, "data_mean", meta->data_mean, (size_t)meta->channels));
     DFL_TRY(dfl_h5_attr_write_double(f, "train_seconds", meta->train_seconds));
@@ -114,8 +117,10 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
     meta->periodic_x = strchr(str, 'x') != NULL;
     meta->periodic_y = strchr(str, 'y') != NULL;
     free(str);
-    if ((s = dfl_h5_attr_read_doubles(f, path, "data_mean", meta->data_mean, (size_t)meta->channels)) != DFL_OK) goto done;
-    if ((s = dfl_h5_attr_read_doubles(f, path, "data_std", meta->data_std, (size_t)meta->channels)) != DFL_OK) goto done;
+    if ((s = dfl_h5_attr_read_doubles(f, path, "data_mean", meta->data_mean, (size_t)meta->channels)) != DFL_OK)
+        goto done;
+    if ((s = dfl_h5_attr_read_doubles(f, path, "data_std", meta->data_std, (size_t)meta->channels)) != DFL_OK)
+        goto done;
     /* optional: absent in checkpoints written before they existed */
     if (dfl_h5_attr_exists(f, "train_seconds") &&
         (s = dfl_h5_attr_read_doubles(f, path, "train_seconds", &meta->train_seconds, 1)) != DFL_OK)

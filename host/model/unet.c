@@ -60,9 +60,9 @@
 #include "shared/philox.h"
 
 /* snprintf into a fixed buffer; a name that does not fit is a bug. */
-#define NAMEF(buf, ...)                                                                  \
-    do {                                                                                 \
-        if (snprintf((buf), sizeof(buf), __VA_ARGS__) >= (int)sizeof(buf)) DFL_PANIC("parameter name too long"); \
+#define NAMEF(buf, ...)                                                                                                \
+    do {                                                                                                               \
+        if (snprintf((buf), sizeof(buf), __VA_ARGS__) >= (int)sizeof(buf)) DFL_PANIC("parameter name too long");       \
     } while (0)
 
 typedef enum { LAYER_RES, LAYER_DOWN, LAYER_UP, LAYER_ATTN } layer_kind;
@@ -132,12 +132,12 @@ struct dfl_unet {
     double flops_fwd;
     /* planning walk (run twice: counting with NULL pointers, then assigning) */
     int counting;
-    size_t cursor;                      /* main region */
-    size_t scratch_cursor, scratch_max; /* inference: shared per-layer scratch */
-    size_t io_max;                      /* inference: largest output kept in the two alternating buffers */
-    size_t io_base, scratch_base;       /* inference: where those regions start (from the counting pass) */
-    size_t grad_max, tproj_max;         /* sizes of the backward buffers (G and n*c_max) */
-    size_t buf_max;                     /* largest single arena buffer (floats) */
+    size_t cursor;                             /* main region */
+    size_t scratch_cursor, scratch_max;        /* inference: shared per-layer scratch */
+    size_t io_max;                             /* inference: largest output kept in the two alternating buffers */
+    size_t io_base, scratch_base;              /* inference: where those regions start (from the counting pass) */
+    size_t grad_max, tproj_max;                /* sizes of the backward buffers (G and n*c_max) */
+    size_t buf_max;                            /* largest single arena buffer (floats) */
     size_t ws_in_max, ws_out_max, ws_halo_max; /* backend conv workspace estimate (floats; conv_cost) */
 
     float *in_pad, *stem_out, *temb_in, *temb_h1, *temb_a1, *temb, *temb_silu;
@@ -614,8 +614,8 @@ static dfl_status plan_dims(const dfl_unet *m, int n, int h, int w, int *hp_out,
     long long hp = (h + (long long)mult - 1) / mult * mult, wp = (w + (long long)mult - 1) / mult * mult;
     /* rows of the per-pixel linear maps (n * hp * wp) are ints in the backends */
     if ((long long)n * hp * wp > INT_MAX)
-        return dfl_fail(DFL_EUSAGE, "model: batch %d of %lld x %lld (padded) fields has more than %d pixels", n, hp,
-                        wp, INT_MAX);
+        return dfl_fail(DFL_EUSAGE, "model: batch %d of %lld x %lld (padded) fields has more than %d pixels", n, hp, wp,
+                        INT_MAX);
     *hp_out = (int)hp;
     *wp_out = (int)wp;
     return DFL_OK;
@@ -666,8 +666,8 @@ dfl_status dfl_unet_plan_measure(dfl_unet *m, int n, int h, int w, int training,
     out->grads_bytes = training ? m->nparams * sizeof(float) : 0;
     out->largest_bytes = m->buf_max * sizeof(float);
     /* forward: input and output slots; training: backward-data swaps them, so each holds the larger */
-    size_t io = training ? 2 * (m->ws_in_max > m->ws_out_max ? m->ws_in_max : m->ws_out_max)
-                         : m->ws_in_max + m->ws_out_max;
+    size_t io =
+        training ? 2 * (m->ws_in_max > m->ws_out_max ? m->ws_in_max : m->ws_out_max) : m->ws_in_max + m->ws_out_max;
     out->workspace_bytes = (io + m->ws_halo_max) * sizeof(float);
     out->flops_fwd_per_sample = m->flops_fwd / n;
     /* restore the current plan's pointers */
@@ -721,8 +721,8 @@ static void resblock_forward(dfl_unet *m, layer *l) {
     be->conv2d_forward(be, &d1, l->g1, P(r->conv1_w), P(r->conv1_b), l->hmid);
     be->linear_forward(be, n, T, l->cout, m->temb_silu, P(r->temb_w), P(r->temb_b), l->tproj);
     be->add_channel_bias(be, n, hw, l->cout, l->hmid, l->tproj);
-    be->group_norm_forward(be, n, hw, l->cout, DFL_GN_GROUPS, DFL_GN_EPS, l->hmid, P(r->norm2_gamma),
-                           P(r->norm2_beta), l->g2, l->mean2, l->rstd2, 1);
+    be->group_norm_forward(be, n, hw, l->cout, DFL_GN_GROUPS, DFL_GN_EPS, l->hmid, P(r->norm2_gamma), P(r->norm2_beta),
+                           l->g2, l->mean2, l->rstd2, 1);
     dfl_conv_desc d2 = conv_desc(m, l->h, l->w, l->cout, l->cout, 3, 1);
     be->conv2d_forward(be, &d2, l->g2, P(r->conv2_w), P(r->conv2_b), l->out);
     if (r->skip_w >= 0) {
@@ -789,9 +789,7 @@ void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *ou
             be->conv2d_forward(be, &d, l->up, P(l->p.conv.w), P(l->p.conv.b), l->out);
             break;
         }
-        case LAYER_ATTN:
-            attention_forward(m, l);
-            break;
+        case LAYER_ATTN: attention_forward(m, l); break;
         }
         cur = l->out;
     }
@@ -869,15 +867,14 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
     be->conv2d_backward_weights(be, &dh, m->head_g, m->dout_pad, G(np->head_conv_w), G(np->head_conv_b));
     be->conv2d_backward_data(be, &dh, m->dout_pad, P(np->head_conv_w), m->sA);
     const float *last = m->layers[m->nlayers - 1].out;
-    be->group_norm_backward(be, n, m->hp * m->wp, b, DFL_GN_GROUPS, last, P(np->head_norm_gamma),
-                            P(np->head_norm_beta), m->head_mean, m->head_rstd, m->sA, dcur, G(np->head_norm_gamma),
-                            G(np->head_norm_beta), 1);
+    be->group_norm_backward(be, n, m->hp * m->wp, b, DFL_GN_GROUPS, last, P(np->head_norm_gamma), P(np->head_norm_beta),
+                            m->head_mean, m->head_rstd, m->sA, dcur, G(np->head_norm_gamma), G(np->head_norm_beta), 1);
     notify_ready(m, np->head_norm_gamma);
 
     for (int i = m->nlayers - 1; i >= 0; --i) {
         layer *l = &m->layers[i];
         size_t p_out = (size_t)n * (l->kind == LAYER_DOWN ? (l->h / 2) * (l->w / 2)
-                                                         : (l->kind == LAYER_UP ? 4 * l->h * l->w : l->h * l->w));
+                                                          : (l->kind == LAYER_UP ? 4 * l->h * l->w : l->h * l->w));
         /* this layer's output was also a skip: add the decoder's gradient */
         if (l->skip_push >= 0) be->add(be, p_out * l->cout, dcur, m->dskip[l->skip_push], dcur);
         switch (l->kind) {
@@ -904,9 +901,7 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
             be->upsample_nearest2x_backward(be, n, l->h, l->w, l->cin, m->sA, dnext);
             break;
         }
-        case LAYER_ATTN:
-            attention_backward(m, l, dcur, dnext);
-            break;
+        case LAYER_ATTN: attention_backward(m, l, dcur, dnext); break;
         }
         swap(&dcur, &dnext);
         notify_ready(m, l->first_param);

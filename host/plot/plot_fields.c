@@ -32,8 +32,8 @@ enum {
 
 static const double k_title_size = 15.0, k_tick_size = 13.0;
 
-#define C_TEXT 0x202020u
-#define C_FRAME 0x404040u
+#define C_TEXT       0x202020u
+#define C_FRAME      0x404040u
 #define C_UNOBSERVED 0xb4b4b4u
 
 typedef struct {

@@ -12,8 +12,8 @@
  * `index`, channel `channel`; truth_path may be NULL (then no truth and
  * no error panel); the uncertainty panel appears when /std exists.
  * Writes a PNG to out_path; its size goes to *width, *height if non-NULL. */
-dfl_status dfl_plot_fields(const char *pred_path, const char *truth_path, int index, int channel,
-                           const char *out_path, int *width, int *height);
+dfl_status dfl_plot_fields(const char *pred_path, const char *truth_path, int index, int channel, const char *out_path,
+                           int *width, int *height);
 
 /* A series of (step, value) points, steps strictly increasing. */
 typedef struct {

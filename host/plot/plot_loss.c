@@ -12,11 +12,11 @@ enum { FIG_W = 960, FIG_H = 560, BOX_L = 120, BOX_R = FIG_W - 32, BOX_T = 64, BO
 
 static const double k_text_size = 15.0, k_tick_size = 14.0;
 
-#define C_TEXT 0x202020u
+#define C_TEXT  0x202020u
 #define C_FRAME 0x404040u
-#define C_GRID 0xd0d0d0u
+#define C_GRID  0xd0d0d0u
 #define C_TRAIN 0x1f77b4u
-#define C_VAL 0xe8710au
+#define C_VAL   0xe8710au
 
 typedef struct {
     double x0, x1, ly0, ly1; /* step range and log10(loss) range */

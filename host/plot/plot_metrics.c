@@ -60,8 +60,7 @@ static dfl_status add_record(const char *path, long lineno, const cJSON *rec, df
     for (int k = 0; k < 2; ++k) {
         double v;
         const int has = loss_value(rec, keys[k], &v);
-        if (has < 0)
-            return dfl_fail(DFL_EUSAGE, "%s: line %ld: \"%s\" is not a number or null", path, lineno, keys[k]);
+        if (has < 0) return dfl_fail(DFL_EUSAGE, "%s: line %ld: \"%s\" is not a number or null", path, lineno, keys[k]);
         if (!has) continue;
         ++*found;
         if (isfinite(v) && v > 0)

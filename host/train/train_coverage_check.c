@@ -9,7 +9,7 @@
 #include "method/coverage.h"
 
 /* Budgets that keep the check to about a second: masks read and element draws. */
-#define DFL_COVERAGE_CHECK_MASK_BYTES ((size_t)64 << 20)
+#define DFL_COVERAGE_CHECK_MASK_BYTES   ((size_t)64 << 20)
 #define DFL_COVERAGE_CHECK_DRAW_ENTRIES 3.0e7
 
 void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *method, uint64_t seed) {
@@ -32,8 +32,16 @@ void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *me
     int64_t draws = (int64_t)(DFL_COVERAGE_CHECK_DRAW_ENTRIES / (double)entries);
     if (draws > 400) draws = 400;
     if (draws < 20) draws = 20;
-    dfl_coverage_request rq = {.method = method, .masks = masks, .n = (int)n, .c = info->c, .mc = info->mask_c,
-                               .h = info->h, .w = info->w, .draws = draws, .radius = 2, .threshold = 1e-3,
+    dfl_coverage_request rq = {.method = method,
+                               .masks = masks,
+                               .n = (int)n,
+                               .c = info->c,
+                               .mc = info->mask_c,
+                               .h = info->h,
+                               .w = info->w,
+                               .draws = draws,
+                               .radius = 2,
+                               .threshold = 1e-3,
                                .seed = seed};
     dfl_coverage_result res;
     if (dfl_coverage_estimate(&rq, &res) == DFL_OK) {

@@ -16,12 +16,12 @@
 #include "core/clock.h"
 #include "core/json_util.h"
 #include "core/memory.h"
+#include "core/progress.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/data.h"
 #include "dynfill/train.h"
-#include "core/progress.h"
-#include "train_coverage_check.h"
 #include "run_dir.h"
+#include "train_coverage_check.h"
 #include "train_memory.h"
 #include "train_run.h"
 
@@ -178,7 +178,8 @@ static dfl_status setup(train_run *r) {
             dfl_ckpt_meta_free(&meta);
             return s;
         }
-        if (a->config_path) dfl_warn("--resume: using the configuration stored in %s, not %s", r->ckpt_path, a->config_path);
+        if (a->config_path)
+            dfl_warn("--resume: using the configuration stored in %s, not %s", r->ckpt_path, a->config_path);
     } else {
         DFL_TRY(dfl_config_load(a->config_path, a->nsets, a->sets, &r->cfg));
     }
@@ -280,8 +281,10 @@ static dfl_status setup(train_run *r) {
         const char *src;
         size_t avail = strcmp(r->be->name, "cpu") ? 0 : dfl_memory_available(&src);
         char b[32];
-        if (avail) printf("  available             %s (%s)\n", dfl_memory_format(avail, b, sizeof b), src);
-        else printf("  available             not checked (backend %s)\n", r->be->name);
+        if (avail)
+            printf("  available             %s (%s)\n", dfl_memory_format(avail, b, sizeof b), src);
+        else
+            printf("  available             not checked (backend %s)\n", r->be->name);
         fflush(stdout);
     }
     if (s == DFL_OK)
@@ -474,7 +477,8 @@ static dfl_status loop(train_run *r) {
     DFL_TRY(save_checkpoint(r));
     if (!finished) {
         if (rank0)
-            fprintf(stderr, "dynfill train: stopped by signal at step %ld; checkpoint written to %s (continue with --resume)\n",
+            fprintf(stderr,
+                    "dynfill train: stopped by signal at step %ld; checkpoint written to %s (continue with --resume)\n",
                     r->step, r->ckpt_path);
         return DFL_OK;
     }

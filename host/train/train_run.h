@@ -25,11 +25,11 @@ typedef struct {
     const char *out_dir;     /* run directory */
     char **sets;             /* nsets "section.key=value" overrides */
     int nsets;
-    int resume;              /* continue from out_dir/ckpt.h5 */
-    int force;               /* start over even though out_dir holds a checkpoint (kept aside) */
+    int resume; /* continue from out_dir/ckpt.h5 */
+    int force;  /* start over even though out_dir holds a checkpoint (kept aside) */
     int quiet;
-    int dry_run;             /* print the memory plan (exit 2 when it does not fit) and stop: nothing written */
-    double minutes;                   /* > 0: train.time_budget in minutes (--minutes) */
+    int dry_run;    /* print the memory plan (exit 2 when it does not fit) and stop: nothing written */
+    double minutes; /* > 0: train.time_budget in minutes (--minutes) */
     dfl_train_calibrate_fn calibrate; /* NULL: the spread is not calibrated */
 } dfl_train_run_opts;
 

@@ -119,14 +119,14 @@ dfl_status dfl_trainer_memory(dfl_unet *model, const dfl_config *cfg, int batch,
     out->params_count = np;
     out->params = np * fl;
     out->grads = pm.grads_bytes;
-    out->optimizer = 3 * np * fl; /* dfl_optimizer_create: m, v, ema */
+    out->optimizer = 3 * np * fl;                          /* dfl_optimizer_create: m, v, ema */
     out->param_copies = np * fl * (micro < batch ? 2 : 1); /* d_swap, d_acc */
     out->act_per_sample = p2.arena_bytes - p1.arena_bytes;
     out->activations = pm.arena_bytes;
     out->workspace = pm.workspace_bytes;
     /* dfl_trainer_create: d_obs, d_mask, d_input, d_query, d_qcount; d_pred, d_grad per micro-batch */
-    size_t bb = px * c * fl + px * mask_c + px * 2 * c * fl + px * c + (size_t)batch * sizeof(int32_t) +
-                2 * micro_px * c * fl;
+    size_t bb =
+        px * c * fl + px * mask_c + px * 2 * c * fl + px * c + (size_t)batch * sizeof(int32_t) + 2 * micro_px * c * fl;
     bb += (size_t)host_batches * (px * c * fl + px * mask_c); /* host copies of the batch */
     out->batch_buffers = bb;
     out->largest = pm.largest_bytes > px * 2 * c * fl ? pm.largest_bytes : px * 2 * c * fl;
@@ -312,7 +312,8 @@ dfl_status dfl_trainer_step(dfl_trainer *tr, const float *obs, const uint8_t *ma
     double loss_sum = loss;
     tr->comm->allreduce_sum_host(tr->comm, &loss_sum, 1);
     if (!isfinite(loss_sum))
-        return dfl_fail(DFL_EINTERNAL, "non-finite loss (%g) at step %ld: training stopped (lower train.lr or check the data)",
+        return dfl_fail(DFL_EINTERNAL,
+                        "non-finite loss (%g) at step %ld: training stopped (lower train.lr or check the data)",
                         loss_sum, step);
     if (tr->bucket_elems) {
         /* overlapped: buckets are begun by the gradient-ready hook during backward */

@@ -43,11 +43,7 @@ typedef struct {
 static inline int dfl_conv_out_h(const dfl_conv_desc *d) { return (d->h + 2 * (d->k / 2) - d->k) / d->stride + 1; }
 static inline int dfl_conv_out_w(const dfl_conv_desc *d) { return (d->w + 2 * (d->k / 2) - d->k) / d->stride + 1; }
 
-typedef enum {
-    DFL_PRECISION_FP32 = 0,
-    DFL_PRECISION_TF32 = 1,
-    DFL_PRECISION_BF16 = 2
-} dfl_precision;
+typedef enum { DFL_PRECISION_FP32 = 0, DFL_PRECISION_TF32 = 1, DFL_PRECISION_BF16 = 2 } dfl_precision;
 
 /* AdamW hyper-parameters for one update (kernels/shared/adamw.h). */
 struct dfl_adamw_hparams_s; /* == dfl_adamw_hparams */
@@ -75,13 +71,12 @@ struct dfl_backend {
     void (*destroy)(dfl_backend *be);
 
     /* ---- convolution (weights OIHW [cout, cin, k, k], bias [cout] or NULL) ---- */
-    void (*conv2d_forward)(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w,
-                           const float *b, float *y);
-    void (*conv2d_backward_data)(dfl_backend *be, const dfl_conv_desc *d, const float *dy, const float *w,
-                                 float *dx);
+    void (*conv2d_forward)(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w, const float *b,
+                           float *y);
+    void (*conv2d_backward_data)(dfl_backend *be, const dfl_conv_desc *d, const float *dy, const float *w, float *dx);
     /* dw [cout,cin,k,k] and db [cout] (db may be NULL) are overwritten. */
-    void (*conv2d_backward_weights)(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,
-                                    float *dw, float *db);
+    void (*conv2d_backward_weights)(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy, float *dw,
+                                    float *db);
 
     /* ---- group norm over [n, hw, c] with `groups` groups of c/groups channels ----
      * y = GN(x) * gamma + beta, followed by SiLU when apply_silu. mean and
@@ -90,9 +85,9 @@ struct dfl_backend {
                                const float *gamma, const float *beta, float *y, float *mean, float *rstd,
                                int apply_silu);
     /* dx, dgamma, dbeta overwritten; recomputes the pre-SiLU value from x. */
-    void (*group_norm_backward)(dfl_backend *be, int n, int hw, int c, int groups, const float *x,
-                                const float *gamma, const float *beta, const float *mean, const float *rstd,
-                                const float *dy, float *dx, float *dgamma, float *dbeta, int apply_silu);
+    void (*group_norm_backward)(dfl_backend *be, int n, int hw, int c, int groups, const float *x, const float *gamma,
+                                const float *beta, const float *mean, const float *rstd, const float *dy, float *dx,
+                                float *dgamma, float *dbeta, int apply_silu);
 
     /* ---- elementwise ---- */
     void (*silu_forward)(dfl_backend *be, size_t n, const float *x, float *y);
@@ -106,21 +101,21 @@ struct dfl_backend {
 
     /* ---- dense ---- */
     /* y[rows, out] = x[rows, in] W^T + b;  W [out, in], b [out] or NULL. */
-    void (*linear_forward)(dfl_backend *be, int rows, int in, int out, const float *x, const float *w,
-                           const float *b, float *y);
+    void (*linear_forward)(dfl_backend *be, int rows, int in, int out, const float *x, const float *w, const float *b,
+                           float *y);
     /* dx (may be NULL) [rows,in], dw [out,in], db [out] (may be NULL): overwritten. */
-    void (*linear_backward)(dfl_backend *be, int rows, int in, int out, const float *x, const float *w,
-                            const float *dy, float *dx, float *dw, float *db);
+    void (*linear_backward)(dfl_backend *be, int rows, int in, int out, const float *x, const float *w, const float *dy,
+                            float *dx, float *dw, float *db);
 
     /* ---- resampling, layout ---- */
     /* y [n, 2h, 2w, c] = nearest x2 of x [n, h, w, c]; backward sums 2x2. */
     void (*upsample_nearest2x_forward)(dfl_backend *be, int n, int h, int w, int c, const float *x, float *y);
     void (*upsample_nearest2x_backward)(dfl_backend *be, int n, int h, int w, int c, const float *dy, float *dx);
     /* y [pixels, ca+cb] = [a | b] along channels; backward splits. */
-    void (*concat_channels_forward)(dfl_backend *be, size_t pixels, int ca, int cb, const float *a,
-                                    const float *b, float *y);
-    void (*concat_channels_backward)(dfl_backend *be, size_t pixels, int ca, int cb, const float *dy,
-                                     float *da, float *db);
+    void (*concat_channels_forward)(dfl_backend *be, size_t pixels, int ca, int cb, const float *a, const float *b,
+                                    float *y);
+    void (*concat_channels_backward)(dfl_backend *be, size_t pixels, int ca, int cb, const float *dy, float *da,
+                                     float *db);
     /* Zero-pad [n, h, w, c] at the end to [n, hp, wp, c] (hp >= h, wp >= w),
      * and the inverse crop. Each is the other's backward. */
     void (*pad_end)(dfl_backend *be, int n, int h, int w, int c, int hp, int wp, const float *x, float *y);
@@ -132,8 +127,7 @@ struct dfl_backend {
     /* ---- attention (single head over hw tokens of c channels) ----
      * qkv [n, hw, 3c] holds q | k | v per token; out [n, hw, c] =
      * softmax_j(q_i . k_j / sqrt(c)) v_j; probs [n, hw, hw] saved. */
-    void (*attention_forward)(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out,
-                              float *probs);
+    void (*attention_forward)(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out, float *probs);
     void (*attention_backward)(dfl_backend *be, int n, int hw, int c, const float *qkv, const float *probs,
                                const float *dout, float *dqkv);
 

@@ -34,13 +34,13 @@ void dfl_baseline_mean(int n, int c, int h, int w, int mask_channels, const floa
  * at non-periodic borders. Solved per sample and channel by Jacobi-
  * preconditioned conjugate gradients in double precision on the missing
  * unknowns only, to relative residual 1e-6; OpenMP over (sample, channel). */
-void dfl_baseline_harmonic(int n, int c, int h, int w, int mask_channels, const float *obs,
-                           const unsigned char *mask, int periodic_x, int periodic_y, float *out);
+void dfl_baseline_harmonic(int n, int c, int h, int w, int mask_channels, const float *obs, const unsigned char *mask,
+                           int periodic_x, int periodic_y, float *out);
 
 /* Same, with explicit tolerance / iteration limit and a report. */
 typedef struct {
-    double tol;    /* relative residual ||b - A u|| / ||b||; <= 0 means 1e-6 */
-    int max_iter;  /* per (sample, channel) solve; <= 0 means 20 * (h + w) + 1000 */
+    double tol;   /* relative residual ||b - A u|| / ||b||; <= 0 means 1e-6 */
+    int max_iter; /* per (sample, channel) solve; <= 0 means 20 * (h + w) + 1000 */
 } dfl_harmonic_opts;
 
 typedef struct {
@@ -51,8 +51,8 @@ typedef struct {
 } dfl_harmonic_stats;
 
 void dfl_baseline_harmonic_ex(int n, int c, int h, int w, int mask_channels, const float *obs,
-                              const unsigned char *mask, int periodic_x, int periodic_y,
-                              const dfl_harmonic_opts *opts, dfl_harmonic_stats *stats, float *out);
+                              const unsigned char *mask, int periodic_x, int periodic_y, const dfl_harmonic_opts *opts,
+                              dfl_harmonic_stats *stats, float *out);
 
 #ifdef __cplusplus
 }

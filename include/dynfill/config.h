@@ -14,7 +14,7 @@ extern "C" {
 #endif
 
 #define DFL_MAX_LEVELS 8
-#define DFL_PATH_MAX 1024
+#define DFL_PATH_MAX   1024
 
 typedef struct dfl_config_s {
     /* [data] */
@@ -33,7 +33,7 @@ typedef struct dfl_config_s {
     /* [method] docs/design.md, "The method" */
     char strategy[16]; /* pixel|block|empirical|missdiff|ambient */
     double context_ratio, query_ratio;
-    char query[16];    /* independent|complement|observed ("" = strategy default) */
+    char query[16];     /* independent|complement|observed ("" = strategy default) */
     int grid_h, grid_w; /* block grid, "3x3" */
     int hide;
     double delta;
@@ -48,7 +48,7 @@ typedef struct dfl_config_s {
     long warmup;
     char schedule[16]; /* constant|cosine */
     double weight_decay;
-    double clip;       /* global gradient-norm clip, 0 = off */
+    double clip; /* global gradient-norm clip, 0 = off */
     double ema;
     unsigned long long seed;
     long ckpt_every;

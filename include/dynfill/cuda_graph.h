@@ -79,9 +79,9 @@ void dfl_cuda_upload_wait(dfl_backend *be);
 /* A fixed list of parameter tensors (device pointers from be->alloc):
  * params[i], grads[i], adam_m[i], adam_v[i] and ema[i] (ema may be NULL:
  * no EMA) of sizes[i] floats. The list is uploaded once. */
-dfl_cuda_param_set *dfl_cuda_param_set_create(dfl_backend *be, int count, float *const *params,
-                                              float *const *grads, float *const *adam_m, float *const *adam_v,
-                                              float *const *ema, const size_t *sizes);
+dfl_cuda_param_set *dfl_cuda_param_set_create(dfl_backend *be, int count, float *const *params, float *const *grads,
+                                              float *const *adam_m, float *const *adam_v, float *const *ema,
+                                              const size_t *sizes);
 void dfl_cuda_param_set_destroy(dfl_backend *be, dfl_cuda_param_set *s);
 /* Sets the hyper-parameters the next dfl_cuda_param_set_step reads (an
  * asynchronous copy on be's stream; call it outside capture, before each
@@ -89,8 +89,8 @@ void dfl_cuda_param_set_destroy(dfl_backend *be, dfl_cuda_param_set *s);
  * dfl_clip_factor(clip, sqrt(S)) (kernels/shared/adamw.h: clip / (norm +
  * 1e-6) when norm > clip, as the host optimiser), S = the SUMSQ slot;
  * clip <= 0 uses h->grad_scale as given. */
-void dfl_cuda_param_set_hparams(dfl_backend *be, dfl_cuda_param_set *s, const struct dfl_adamw_hparams_s *h,
-                                float clip, float ema_decay);
+void dfl_cuda_param_set_hparams(dfl_backend *be, dfl_cuda_param_set *s, const struct dfl_adamw_hparams_s *h, float clip,
+                                float ema_decay);
 /* Sum of squares of all gradients (double, deterministic) into the SUMSQ slot. */
 void dfl_cuda_param_set_grad_sumsq(dfl_backend *be, dfl_cuda_param_set *s);
 /* AdamW on every tensor, then EMA of the updated parameters, one launch. */

@@ -51,19 +51,19 @@ typedef struct dfl_dataset dfl_dataset;
 
 typedef struct {
     const char *path;
-    int64_t n;                  /* samples */
-    int c, h, w;                /* channels, rows, columns */
-    int mask_c;                 /* 1 (one mask for all channels) or c */
-    int periodic_x, periodic_y; /* from the `periodic` attribute */
-    const char *periodic;       /* "none", "x", "y" or "xy" */
-    const char *const *channels; /* c names ("ch0", ... when the attribute is absent) */
-    const double *mean, *std;   /* c values each: normalisation statistics */
-    int stats_from_file;        /* 1: mean/std attributes; 0: computed on open */
+    int64_t n;                       /* samples */
+    int c, h, w;                     /* channels, rows, columns */
+    int mask_c;                      /* 1 (one mask for all channels) or c */
+    int periodic_x, periodic_y;      /* from the `periodic` attribute */
+    const char *periodic;            /* "none", "x", "y" or "xy" */
+    const char *const *channels;     /* c names ("ch0", ... when the attribute is absent) */
+    const double *mean, *std;        /* c values each: normalisation statistics */
+    int stats_from_file;             /* 1: mean/std attributes; 0: computed on open */
     const double *observed_fraction; /* c values: observed share of entries per channel */
-    const char *mask_pattern;   /* "" when absent */
-    const char *source;         /* "" when absent */
-    const double *lat;          /* h values (degrees) or NULL */
-    const double *lon;          /* w values (degrees) or NULL */
+    const char *mask_pattern;        /* "" when absent */
+    const char *source;              /* "" when absent */
+    const double *lat;               /* h values (degrees) or NULL */
+    const double *lon;               /* w values (degrees) or NULL */
 } dfl_dataset_info;
 
 /* Open and validate a dataset. One streaming pass (bounded memory) checks:
@@ -92,8 +92,7 @@ const char *dfl_dataset_read_mode(const dfl_dataset *ds);
 /* Read samples [start, start+count) whole: obs normalised float32
  * [count, C, H, W] (0 at unobserved entries) and mask uint8
  * [count, mask_c, H, W]. Either output may be NULL. Thread-safe. */
-dfl_status dfl_dataset_read_samples(const dfl_dataset *ds, int64_t start, int64_t count, float *obs,
-                                    uint8_t *mask);
+dfl_status dfl_dataset_read_samples(const dfl_dataset *ds, int64_t start, int64_t count, float *obs, uint8_t *mask);
 
 /* Normalise / denormalise values of channel layout [count, C, H, W] in
  * place with the dataset's mean/std (no masking). */

@@ -16,12 +16,12 @@ extern "C" {
 #endif
 
 typedef struct {
-    int K;          /* context draws per sample */
-    int steps;      /* 1: single step at t_eps; > 1: multi-step sampler, passes at linspace(1, t_eps, steps) */
-    int ddim;       /* multi-step update: 1 DDIM, 0 the reference's x0 update */
+    int K;     /* context draws per sample */
+    int steps; /* 1: single step at t_eps; > 1: multi-step sampler, passes at linspace(1, t_eps, steps) */
+    int ddim;  /* multi-step update: 1 DDIM, 0 the reference's x0 update */
     float t_eps;
     uint64_t seed;
-    int fwd_rows;   /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
+    int fwd_rows; /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
                        passes); else a divisor of K (fewer rows when K do not fit the memory). Every
                        forward has the same shape, so the result does not depend on how many samples
                        a dfl_imputer_run call holds */
@@ -60,9 +60,8 @@ dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int
  * o->fwd_rows, or K when 0) down to 1, until the pass fits; without, only checks. extra: the
  * caller's own bytes per sample. Sets *n, o->fwd_rows and *need; DFL_EUSAGE naming `knobs` when
  * the smallest pass does not fit. */
-dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int *n, int n_least, int c, int h,
-                           int w, int mask_c, size_t extra, size_t avail, const char *source, const char *knobs,
-                           size_t *need);
+dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int *n, int n_least, int c, int h, int w,
+                           int mask_c, size_t extra, size_t avail, const char *source, const char *knobs, size_t *need);
 
 /* Calibrated spread (docs/design.md, "Calibrated spread"): the K-ensemble's
  * spread is too narrow, so training ends by hiding DFL_CALIB_HIDE_FRACTION of

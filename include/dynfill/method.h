@@ -56,7 +56,7 @@ typedef struct dfl_method_params {
 void dfl_method_params_default(dfl_method_params *p);
 /* Name parsers: DFL_EUSAGE with a message listing the accepted names. */
 dfl_status dfl_method_parse_strategy(const char *name, dfl_strategy *out);
-dfl_status dfl_method_parse_query(const char *name, dfl_query_mode *out); /* "" and "auto" -> AUTO */
+dfl_status dfl_method_parse_query(const char *name, dfl_query_mode *out);     /* "" and "auto" -> AUTO */
 dfl_status dfl_method_parse_grid(const char *text, int *grid_h, int *grid_w); /* "3x3", "4X2", "3" */
 const char *dfl_method_strategy_name(dfl_strategy s);
 const char *dfl_method_query_name(dfl_query_mode q);
@@ -123,8 +123,8 @@ typedef struct dfl_plan_request {
      * partner), -1 when not in the pool. NULL: sample i is pool entry i
      * when the pool is the batch, otherwise no exclusion. */
     const int64_t *self_in_pool;
-    float t;     /* > 0: every slot gets this t (imputation: t_eps); <= 0: t ~ U(t_eps, 1) per slot */
-    float t_eps; /* lower end of the training times (DFL_T_EPS) */
+    float t;                /* > 0: every slot gets this t (imputation: t_eps); <= 0: t ~ U(t_eps, 1) per slot */
+    float t_eps;            /* lower end of the training times (DFL_T_EPS) */
     uint64_t seed;          /* run seed */
     uint32_t step;          /* optimiser step (training) or sampler step (imputation) */
     uint32_t sample_offset; /* global index of sample 0 (rank * per-rank batch, or the file row) */
@@ -152,9 +152,8 @@ dfl_status dfl_context_plan_make(dfl_context_plan *plan, const dfl_method_params
  * repeat a one-channel mask's bits over the C channels). mask: HOST
  * [mc, h, w] of the slot's sample (NULL = all observed, as with
  * context_full); partner: HOST [mc, h, w] of the slot's partner or NULL. */
-void dfl_method_sample_masks(const dfl_method_params *mp, const dfl_context_plan *plan, int64_t slot, int c,
-                             int h, int w, int mc, const uint8_t *mask, const uint8_t *partner, uint8_t *ctx,
-                             uint8_t *qry);
+void dfl_method_sample_masks(const dfl_method_params *mp, const dfl_context_plan *plan, int64_t slot, int c, int h,
+                             int w, int mc, const uint8_t *mask, const uint8_t *partner, uint8_t *ctx, uint8_t *qry);
 
 #ifdef __cplusplus
 }

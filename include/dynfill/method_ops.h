@@ -38,16 +38,16 @@ extern "C" {
  * Invariants: M_ctx ⊆ M, M_qry ⊆ M. */
 struct dfl_noise_context_args {
     int n, c, h, w;
-    int mask_channels;        /* 1 (shared by channels) or c */
-    dfl_mask_rule rule;       /* the strategy, resolved (dfl_method_rule of validated params) */
-    const void *plan;         /* dfl_context_plan bytes for these n samples (k = 1) */
-    const float *x_obs;       /* [n, c, h, w] normalised; unobserved entries ignored */
-    const uint8_t *mask;      /* [n, mc, h, w] */
+    int mask_channels;            /* 1 (shared by channels) or c */
+    dfl_mask_rule rule;           /* the strategy, resolved (dfl_method_rule of validated params) */
+    const void *plan;             /* dfl_context_plan bytes for these n samples (k = 1) */
+    const float *x_obs;           /* [n, c, h, w] normalised; unobserved entries ignored */
+    const uint8_t *mask;          /* [n, mc, h, w] */
     const uint8_t *partner_masks; /* empirical: [P, mc, h, w] pool the plan indexes (the batch masks
                                      when the plan's pool was the batch); NULL otherwise */
-    float *net_input;         /* out [n, h, w, 2c] */
-    uint8_t *query;           /* out [n, c, h, w] */
-    int32_t *query_count;     /* out [n] or NULL */
+    float *net_input;             /* out [n, h, w, 2c] */
+    uint8_t *query;               /* out [n, c, h, w] */
+    int32_t *query_count;         /* out [n] or NULL */
 };
 typedef struct dfl_noise_context_args dfl_noise_context_args;
 
@@ -61,15 +61,15 @@ typedef struct dfl_noise_context_args dfl_noise_context_args;
  * query entry) the loss is 0 and the gradient 0. Returns the loss. */
 struct dfl_qmse_args {
     int n, c, h, w;
-    const float *pred;    /* [n, h, w, c] network output x̂0 (NHWC) */
-    const float *x_obs;   /* [n, c, h, w] target (NCHW) */
-    const uint8_t *query; /* [n, c, h, w] from noise_context */
-    double denom;         /* > 0: the normaliser D; <= 0: the local query count */
+    const float *pred;       /* [n, h, w, c] network output x̂0 (NHWC) */
+    const float *x_obs;      /* [n, c, h, w] target (NCHW) */
+    const uint8_t *query;    /* [n, c, h, w] from noise_context */
+    double denom;            /* > 0: the normaliser D; <= 0: the local query count */
     const float *row_weight; /* [n, h] weight of each row of each sample (latitude weighting,
                                 method.lat_weight), or NULL: every entry weighs 1 */
-    float *grad;          /* out [n, h, w, c] dloss/dpred (overwritten), or NULL (loss only) */
-    double *sum_sq;       /* HOST out, optional: Σ query ⊙ (pred − x_obs)² */
-    double *count;        /* HOST out, optional: Σ query */
+    float *grad;             /* out [n, h, w, c] dloss/dpred (overwritten), or NULL (loss only) */
+    double *sum_sq;          /* HOST out, optional: Σ query ⊙ (pred − x_obs)² */
+    double *count;           /* HOST out, optional: Σ query */
 };
 typedef struct dfl_qmse_args dfl_qmse_args;
 
@@ -86,15 +86,15 @@ typedef struct dfl_qmse_args dfl_qmse_args;
 struct dfl_ensemble_build_args {
     int n, c, h, w;
     int mask_channels;
-    int k;                    /* context draws per sample; the plan has n*k slots */
-    dfl_mask_rule rule;       /* the strategy, resolved (dfl_method_rule) */
+    int k;              /* context draws per sample; the plan has n*k slots */
+    dfl_mask_rule rule; /* the strategy, resolved (dfl_method_rule) */
     const void *plan;
-    const float *x;           /* [n, c, h, w] x_obs (normalised) or the state x_s */
-    const uint8_t *mask;      /* [n, mc, h, w] full observation masks */
+    const float *x;               /* [n, c, h, w] x_obs (normalised) or the state x_s */
+    const uint8_t *mask;          /* [n, mc, h, w] full observation masks */
     const uint8_t *partner_masks; /* empirical pool, as for noise_context */
     int x_is_state;
     int context_full;
-    float *net_input;         /* out [n*k, h, w, 2c] */
+    float *net_input; /* out [n*k, h, w, 2c] */
 };
 typedef struct dfl_ensemble_build_args dfl_ensemble_build_args;
 

@@ -23,12 +23,12 @@ extern "C" {
 #endif
 
 #define DFL_UNET_MAX_LEVELS 8
-#define DFL_GN_GROUPS 8
-#define DFL_GN_EPS 1e-5f
+#define DFL_GN_GROUPS       8
+#define DFL_GN_EPS          1e-5f
 /* Largest channel count (data channels, base * mult): the backends hold a
  * conv's fan-in (up to 2c * 3 * 3 for a decoder concat) and attention's 3c
  * in an int. */
-#define DFL_UNET_MAX_WIDTH (INT_MAX / 32)
+#define DFL_UNET_MAX_WIDTH  (INT_MAX / 32)
 
 typedef struct {
     int channels; /* C: data channels (network input 2C, output C) */
@@ -84,9 +84,9 @@ size_t dfl_unet_plan_bytes(const dfl_unet *m);
  * samples of h x w would hold, measured by the same planning walk without
  * allocating; the current plan is left as it was. */
 typedef struct {
-    size_t arena_bytes;   /* activation arena (and backward buffers) */
-    size_t grads_bytes;   /* parameter gradients (training plans) */
-    size_t largest_bytes; /* largest single arena buffer */
+    size_t arena_bytes;     /* activation arena (and backward buffers) */
+    size_t grads_bytes;     /* parameter gradients (training plans) */
+    size_t largest_bytes;   /* largest single arena buffer */
     size_t workspace_bytes; /* estimate of the backend's convolution workspace: the largest conv input and output
                                re-laid in 16-channel blocks, and a periodic conv's haloed input copy */
     double flops_fwd_per_sample;

@@ -16,32 +16,30 @@ extern "C" {
 
 typedef enum {
     DFL_OK = 0,
-    DFL_EUSAGE = 2,     /* bad usage or bad input: exit code 2 */
-    DFL_EINTERNAL = 1,  /* library failure or bug: exit code 1 */
+    DFL_EUSAGE = 2,      /* bad usage or bad input: exit code 2 */
+    DFL_EINTERNAL = 1,   /* library failure or bug: exit code 1 */
     DFL_EINTERRUPTED = 3 /* stopped by a signal after saving state */
 } dfl_status;
 
 /* Record an error message (printf-style) unless one is already pending;
  * returns the given code so callers can write `return dfl_fail(...)`. */
-dfl_status dfl_fail(dfl_status code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+dfl_status dfl_fail(dfl_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *dfl_last_error(void);
 void dfl_clear_error(void);
 
 /* Abort with file:line for failures that are bugs (never bad input). */
-void dfl_panic(const char *file, int line, const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 3, 4)));
+void dfl_panic(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
 #define DFL_PANIC(...) dfl_panic(__FILE__, __LINE__, __VA_ARGS__)
-#define DFL_ASSERT(cond)                                                     \
-    do {                                                                     \
-        if (!(cond)) dfl_panic(__FILE__, __LINE__, "assertion failed: %s", #cond); \
+#define DFL_ASSERT(cond)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) dfl_panic(__FILE__, __LINE__, "assertion failed: %s", #cond);                                     \
     } while (0)
 
 /* Propagate a failing status. */
-#define DFL_TRY(expr)                                                        \
-    do {                                                                     \
-        dfl_status dfl_try_s_ = (expr);                                      \
-        if (dfl_try_s_ != DFL_OK) return dfl_try_s_;                         \
+#define DFL_TRY(expr)                                                                                                  \
+    do {                                                                                                               \
+        dfl_status dfl_try_s_ = (expr);                                                                                \
+        if (dfl_try_s_ != DFL_OK) return dfl_try_s_;                                                                   \
     } while (0)
 
 /* Checked allocation: panics (out of memory is not bad input). */

@@ -14,11 +14,11 @@ extern "C" {
 #define DFL_TENSOR_MAX_RANK 4
 
 typedef struct {
-    char name[96];                  /* PyTorch-style name, e.g. "down.0.res.0.conv1.weight" */
-    int rank;                       /* number of dims used */
-    int dims[DFL_TENSOR_MAX_RANK];  /* shape, outermost first */
-    size_t offset;                  /* in floats, into the flat buffer */
-    size_t count;                   /* product of dims */
+    char name[96];                 /* PyTorch-style name, e.g. "down.0.res.0.conv1.weight" */
+    int rank;                      /* number of dims used */
+    int dims[DFL_TENSOR_MAX_RANK]; /* shape, outermost first */
+    size_t offset;                 /* in floats, into the flat buffer */
+    size_t count;                  /* product of dims */
 } dfl_param_info;
 
 #ifdef __cplusplus

@@ -26,8 +26,8 @@ extern "C" {
 typedef struct dfl_trainer dfl_trainer;
 
 typedef struct {
-    double loss;        /* global batch loss (query-masked MSE) */
-    double grad_norm;   /* before clipping */
+    double loss;      /* global batch loss (query-masked MSE) */
+    double grad_norm; /* before clipping */
     double lr;
     double query_count; /* global */
 } dfl_step_stats;
@@ -49,19 +49,19 @@ void dfl_trainer_destroy(dfl_trainer *tr);
  * holds (the loader's two slots; 1 for a benchmark). Bytes throughout. */
 typedef struct {
     size_t params_count;
-    size_t params;          /* fp32 weights */
-    size_t grads;           /* gradients */
-    size_t optimizer;       /* Adam m, v and the EMA weights */
-    size_t param_copies;    /* EMA swap buffer; gradient accumulator with micro-batches */
-    size_t act_per_sample;  /* training-plan arena per sample (plan(2) - plan(1)) */
-    size_t activations;     /* training-plan arena for one micro-batch */
-    size_t workspace;       /* the backend's convolution workspace for one micro-batch (estimate) */
-    size_t batch_buffers;   /* per-batch method buffers (input, targets, query masks) and host copies */
-    size_t largest;         /* largest single buffer */
-    size_t total;           /* fp32 */
-    size_t total_bf16;      /* CUDA bf16 estimate: total + bf16 copies of the largest conv input and
+    size_t params;         /* fp32 weights */
+    size_t grads;          /* gradients */
+    size_t optimizer;      /* Adam m, v and the EMA weights */
+    size_t param_copies;   /* EMA swap buffer; gradient accumulator with micro-batches */
+    size_t act_per_sample; /* training-plan arena per sample (plan(2) - plan(1)) */
+    size_t activations;    /* training-plan arena for one micro-batch */
+    size_t workspace;      /* the backend's convolution workspace for one micro-batch (estimate) */
+    size_t batch_buffers;  /* per-batch method buffers (input, targets, query masks) and host copies */
+    size_t largest;        /* largest single buffer */
+    size_t total;          /* fp32 */
+    size_t total_bf16;     /* CUDA bf16 estimate: total + bf16 copies of the largest conv input and
                                output + up to 1 GiB cuDNN workspace */
-    int micro;              /* samples per forward/backward pass */
+    int micro;             /* samples per forward/backward pass */
 } dfl_train_memory;
 dfl_status dfl_trainer_memory(dfl_unet *model, const dfl_config *cfg, int batch, int c, int h, int w, int mask_c,
                               int host_batches, dfl_train_memory *out);

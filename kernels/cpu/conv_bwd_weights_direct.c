@@ -35,12 +35,12 @@ static int cpu_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-#define DIRECT_CO_BLOCK 16
-#define DIRECT_CI_BLOCK 6
+#define DIRECT_CO_BLOCK     16
+#define DIRECT_CI_BLOCK     6
 #define DIRECT_BLOCK_PIXELS 256 /* output pixels (whole rows) a tile pass covers */
 
 typedef struct {
-    const float *x; /* one sample: [hs, ws, cin] */
+    const float *x;  /* one sample: [hs, ws, cin] */
     const float *dy; /* one sample: [oh, ow, cout] */
     int hs, ws, oh, ow, cin, cout, py, px, stride;
 } direct_problem;
@@ -50,59 +50,59 @@ static inline int ceil_div(int a, int b) { return a <= 0 ? 0 : (a + b - 1) / b; 
 
 /* Adds to dwt[ci][co] (one tap's [cin, cout] slice) the tile (co block c0,
  * ci block j0 of NJ channels) over output rows [oy0, oy1). */
-#define DIRECT_TILE_KERNEL(NJ)                                                                                   \
-    DIRECT_TARGET static void direct_tile_##NJ(const direct_problem *p, int ky, int kx, int oy0, int oy1, int c0, int j0,      \
-                                 float *dwt) {                                                                   \
-        __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, \
-               b4 = a0, a5 = a0, b5 = a0;                                                                        \
-        /* output columns whose input column ox * stride + kx - px is in range */                             \
-        const int lo = ceil_div(p->px - kx, p->stride);                                                          \
-        const int hi_in = ceil_div(p->ws + p->px - kx, p->stride);                                               \
-        const int hi = hi_in < p->ow ? hi_in : p->ow;                                                            \
-        const size_t xstep = (size_t)p->stride * p->cin;                                                         \
-        for (int oy = oy0; oy < oy1; ++oy) {                                                                     \
-            const int iy = oy * p->stride + ky - p->py;                                                          \
-            if (iy < 0 || iy >= p->hs) continue;                                                                 \
-            const float *d = p->dy + ((size_t)oy * p->ow + lo) * p->cout + c0;                                   \
-            const float *s = p->x + ((size_t)iy * p->ws + (lo * p->stride + kx - p->px)) * p->cin + j0;          \
-            for (int ox = lo; ox < hi; ++ox, d += p->cout, s += xstep) {                                         \
-                const __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);                               \
-                __m256 v = _mm256_broadcast_ss(s);                                                               \
-                a0 = _mm256_fmadd_ps(d0, v, a0);                                                                 \
-                b0 = _mm256_fmadd_ps(d1, v, b0);                                                                 \
-                if (NJ > 1) {                                                                                    \
-                    v = _mm256_broadcast_ss(s + 1);                                                              \
-                    a1 = _mm256_fmadd_ps(d0, v, a1);                                                             \
-                    b1 = _mm256_fmadd_ps(d1, v, b1);                                                             \
-                }                                                                                                \
-                if (NJ > 2) {                                                                                    \
-                    v = _mm256_broadcast_ss(s + 2);                                                              \
-                    a2 = _mm256_fmadd_ps(d0, v, a2);                                                             \
-                    b2 = _mm256_fmadd_ps(d1, v, b2);                                                             \
-                }                                                                                                \
-                if (NJ > 3) {                                                                                    \
-                    v = _mm256_broadcast_ss(s + 3);                                                              \
-                    a3 = _mm256_fmadd_ps(d0, v, a3);                                                             \
-                    b3 = _mm256_fmadd_ps(d1, v, b3);                                                             \
-                }                                                                                                \
-                if (NJ > 4) {                                                                                    \
-                    v = _mm256_broadcast_ss(s + 4);                                                              \
-                    a4 = _mm256_fmadd_ps(d0, v, a4);                                                             \
-                    b4 = _mm256_fmadd_ps(d1, v, b4);                                                             \
-                }                                                                                                \
-                if (NJ > 5) {                                                                                    \
-                    v = _mm256_broadcast_ss(s + 5);                                                              \
-                    a5 = _mm256_fmadd_ps(d0, v, a5);                                                             \
-                    b5 = _mm256_fmadd_ps(d1, v, b5);                                                             \
-                }                                                                                                \
-            }                                                                                                    \
-        }                                                                                                        \
-        const __m256 lo_acc[6] = {a0, a1, a2, a3, a4, a5}, hi_acc[6] = {b0, b1, b2, b3, b4, b5};                 \
-        for (int j = 0; j < NJ; ++j) {                                                                           \
-            float *o = dwt + (size_t)(j0 + j) * p->cout + c0;                                                    \
-            _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), lo_acc[j]));                                   \
-            _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), hi_acc[j]));                           \
-        }                                                                                                        \
+#define DIRECT_TILE_KERNEL(NJ)                                                                                         \
+    DIRECT_TARGET static void direct_tile_##NJ(const direct_problem *p, int ky, int kx, int oy0, int oy1, int c0,      \
+                                               int j0, float *dwt) {                                                   \
+        __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0,       \
+               b4 = a0, a5 = a0, b5 = a0;                                                                              \
+        /* output columns whose input column ox * stride + kx - px is in range */                                      \
+        const int lo = ceil_div(p->px - kx, p->stride);                                                                \
+        const int hi_in = ceil_div(p->ws + p->px - kx, p->stride);                                                     \
+        const int hi = hi_in < p->ow ? hi_in : p->ow;                                                                  \
+        const size_t xstep = (size_t)p->stride * p->cin;                                                               \
+        for (int oy = oy0; oy < oy1; ++oy) {                                                                           \
+            const int iy = oy * p->stride + ky - p->py;                                                                \
+            if (iy < 0 || iy >= p->hs) continue;                                                                       \
+            const float *d = p->dy + ((size_t)oy * p->ow + lo) * p->cout + c0;                                         \
+            const float *s = p->x + ((size_t)iy * p->ws + (lo * p->stride + kx - p->px)) * p->cin + j0;                \
+            for (int ox = lo; ox < hi; ++ox, d += p->cout, s += xstep) {                                               \
+                const __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);                                     \
+                __m256 v = _mm256_broadcast_ss(s);                                                                     \
+                a0 = _mm256_fmadd_ps(d0, v, a0);                                                                       \
+                b0 = _mm256_fmadd_ps(d1, v, b0);                                                                       \
+                if (NJ > 1) {                                                                                          \
+                    v = _mm256_broadcast_ss(s + 1);                                                                    \
+                    a1 = _mm256_fmadd_ps(d0, v, a1);                                                                   \
+                    b1 = _mm256_fmadd_ps(d1, v, b1);                                                                   \
+                }                                                                                                      \
+                if (NJ > 2) {                                                                                          \
+                    v = _mm256_broadcast_ss(s + 2);                                                                    \
+                    a2 = _mm256_fmadd_ps(d0, v, a2);                                                                   \
+                    b2 = _mm256_fmadd_ps(d1, v, b2);                                                                   \
+                }                                                                                                      \
+                if (NJ > 3) {                                                                                          \
+                    v = _mm256_broadcast_ss(s + 3);                                                                    \
+                    a3 = _mm256_fmadd_ps(d0, v, a3);                                                                   \
+                    b3 = _mm256_fmadd_ps(d1, v, b3);                                                                   \
+                }                                                                                                      \
+                if (NJ > 4) {                                                                                          \
+                    v = _mm256_broadcast_ss(s + 4);                                                                    \
+                    a4 = _mm256_fmadd_ps(d0, v, a4);                                                                   \
+                    b4 = _mm256_fmadd_ps(d1, v, b4);                                                                   \
+                }                                                                                                      \
+                if (NJ > 5) {                                                                                          \
+                    v = _mm256_broadcast_ss(s + 5);                                                                    \
+                    a5 = _mm256_fmadd_ps(d0, v, a5);                                                                   \
+                    b5 = _mm256_fmadd_ps(d1, v, b5);                                                                   \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        const __m256 lo_acc[6] = {a0, a1, a2, a3, a4, a5}, hi_acc[6] = {b0, b1, b2, b3, b4, b5};                       \
+        for (int j = 0; j < NJ; ++j) {                                                                                 \
+            float *o = dwt + (size_t)(j0 + j) * p->cout + c0;                                                          \
+            _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), lo_acc[j]));                                         \
+            _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), hi_acc[j]));                                 \
+        }                                                                                                              \
     }
 
 DIRECT_TILE_KERNEL(1)
@@ -113,9 +113,8 @@ DIRECT_TILE_KERNEL(5)
 DIRECT_TILE_KERNEL(6)
 
 typedef void (*direct_tile_fn)(const direct_problem *, int, int, int, int, int, int, float *);
-static const direct_tile_fn direct_tiles[DIRECT_CI_BLOCK + 1] = {NULL,          direct_tile_1, direct_tile_2,
-                                                                 direct_tile_3, direct_tile_4, direct_tile_5,
-                                                                 direct_tile_6};
+static const direct_tile_fn direct_tiles[DIRECT_CI_BLOCK + 1] = {
+    NULL, direct_tile_1, direct_tile_2, direct_tile_3, direct_tile_4, direct_tile_5, direct_tile_6};
 
 int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d) {
     /* whole 16-channel output blocks, output rows long enough that the tile
@@ -137,8 +136,17 @@ DIRECT_TARGET void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_co
 
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; ++i) {
-        direct_problem p = {xs + (size_t)i * hs * ws * cin, dy + (size_t)i * oh * ow * cout, hs, ws, oh, ow, cin,
-                            cout, py, px, d->stride};
+        direct_problem p = {xs + (size_t)i * hs * ws * cin,
+                            dy + (size_t)i * oh * ow * cout,
+                            hs,
+                            ws,
+                            oh,
+                            ow,
+                            cin,
+                            cout,
+                            py,
+                            px,
+                            d->stride};
         float *part = partial + (size_t)i * per_sample;
         memset(part, 0, per_sample * sizeof(float));
         for (int oy0 = 0; oy0 < oh; oy0 += rows) {
@@ -193,8 +201,8 @@ int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d) {
     return 0;
 }
 
-void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws,
-                                     int py, int px, const float *dy, float *dw, float *db) {
+void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws, int py,
+                                     int px, const float *dy, float *dw, float *db) {
     (void)be, (void)d, (void)xs, (void)hs, (void)ws, (void)py, (void)px, (void)dy, (void)dw, (void)db;
     DFL_PANIC("direct conv backward-weights needs x86 AVX2 and FMA");
 }

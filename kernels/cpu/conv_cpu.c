@@ -184,8 +184,8 @@ static void conv_op_desc(const dfl_conv_desc *d, int dir, int has_bias, dnnl_for
      * floor division, which holds for every size and stride here. */
     switch (dir) {
     case DFL_CPU_CONV_FWD:
-        dnnlCheck(dnnl_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct, &src_md,
-                                                     &w_md, has_bias ? &b_md : NULL, &dst_md, strides, pad, pad));
+        dnnlCheck(dnnl_convolution_forward_desc_init(cd, dnnl_forward_training, dnnl_convolution_direct, &src_md, &w_md,
+                                                     has_bias ? &b_md : NULL, &dst_md, strides, pad, pad));
         break;
     case DFL_CPU_CONV_BWD_DATA:
         dnnlCheck(dnnl_convolution_backward_data_desc_init(cd, dnnl_convolution_direct, &src_md, &w_md, &dst_md,
@@ -409,8 +409,8 @@ static void fold_halo(const dfl_conv_desc *d, const conv_geometry *g, const floa
     }
 }
 
-static void cpu_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w,
-                               const float *b, float *y) {
+static void cpu_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w, const float *b,
+                               float *y) {
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
     conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_FWD, b != NULL);
     conv_geometry g = geometry_of(d);
@@ -451,7 +451,8 @@ static void cpu_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, co
  * policy where it supports the shape (forcing a layout selects oneDNN). */
 static int use_direct_bwd_weights(const dfl_cpu_ctx *ctx, const dfl_conv_desc *d) {
     check_desc(d);
-    return ctx->conv_layout[DFL_CPU_CONV_BWD_WEIGHTS] == DFL_CPU_CONV_AUTO && dfl_cpu_conv_bwd_weights_direct_supported(d);
+    return ctx->conv_layout[DFL_CPU_CONV_BWD_WEIGHTS] == DFL_CPU_CONV_AUTO &&
+           dfl_cpu_conv_bwd_weights_direct_supported(d);
 }
 
 static void cpu_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,

@@ -15,12 +15,12 @@
 /* Every oneDNN call goes through dnnlCheck: a failure is a bug (shapes are
  * validated by the host), so it panics with file:line and the status. */
 const char *dfl_cpu_dnnl_status_name(dnnl_status_t s);
-#define dnnlCheck(call)                                                                       \
-    do {                                                                                      \
-        dnnl_status_t dnnl_check_s_ = (call);                                                 \
-        if (dnnl_check_s_ != dnnl_success)                                                    \
-            dfl_panic(__FILE__, __LINE__, "oneDNN call failed (%s): %s",                      \
-                      dfl_cpu_dnnl_status_name(dnnl_check_s_), #call);                        \
+#define dnnlCheck(call)                                                                                                \
+    do {                                                                                                               \
+        dnnl_status_t dnnl_check_s_ = (call);                                                                          \
+        if (dnnl_check_s_ != dnnl_success)                                                                             \
+            dfl_panic(__FILE__, __LINE__, "oneDNN call failed (%s): %s", dfl_cpu_dnnl_status_name(dnnl_check_s_),      \
+                      #call);                                                                                          \
     } while (0)
 
 /* A growable, 64-byte aligned buffer owned by the context. */
@@ -47,13 +47,13 @@ struct dfl_cpu_conv_entry; /* conv_cpu.c */
 
 /* Workspace slots; an op uses each at most once at a time. */
 enum {
-    DFL_CPU_WS_HALO = 0,     /* haloed (circularly padded) activation copy */
-    DFL_CPU_WS_SRC,          /* activation in the primitive's layout */
-    DFL_CPU_WS_DST,          /* result in the primitive's layout */
-    DFL_CPU_WS_WEIGHTS,      /* weights in the primitive's layout */
-    DFL_CPU_WS_SCRATCHPAD,   /* oneDNN user-managed scratchpad */
-    DFL_CPU_WS_REDUCE,       /* partial sums of deterministic reductions */
-    DFL_CPU_WS_TMP,          /* op-local temporaries (attention, group norm) */
+    DFL_CPU_WS_HALO = 0,   /* haloed (circularly padded) activation copy */
+    DFL_CPU_WS_SRC,        /* activation in the primitive's layout */
+    DFL_CPU_WS_DST,        /* result in the primitive's layout */
+    DFL_CPU_WS_WEIGHTS,    /* weights in the primitive's layout */
+    DFL_CPU_WS_SCRATCHPAD, /* oneDNN user-managed scratchpad */
+    DFL_CPU_WS_REDUCE,     /* partial sums of deterministic reductions */
+    DFL_CPU_WS_TMP,        /* op-local temporaries (attention, group norm) */
     DFL_CPU_WS_COUNT
 };
 
@@ -85,8 +85,8 @@ void dfl_cpu_register_method_ops(dfl_backend *be);
  * whether it handles a shape, and the op on an input xs of size hs x ws
  * (haloed along periodic axes) with padding py, px. */
 int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d);
-void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws,
-                                     int py, int px, const float *dy, float *dw, float *db);
+void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws, int py,
+                                     int px, const float *dy, float *dw, float *db);
 
 /* Frees the cached convolution primitives (conv_cpu.c). */
 void dfl_cpu_conv_cache_destroy(dfl_cpu_ctx *ctx);

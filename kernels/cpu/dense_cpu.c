@@ -58,8 +58,7 @@ static void softmax_rows(int rows, int cols, float *p) {
 
 /* Per sample: S = Q K^T / sqrt(c), P = softmax_rows(S), out = P V, with
  * q, k, v interleaved per token in qkv [hw, 3c]. */
-static void cpu_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out,
-                                  float *probs) {
+static void cpu_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out, float *probs) {
     (void)be;
     const float scale = dfl_attention_scale(c);
     const long ld = 3L * c;

@@ -30,8 +30,8 @@ static inline float dfl_cpu_expf(float x) {
     memcpy(&tbits, &t, sizeof tbits);
     int32_t n = tbits - 0x4B400000;
     const float fn = t - 12582912.0f;
-    float r = x - fn * 0.693145751953125f;  /* ln2 high (0x3f317200): exact product */
-    r = r - fn * 1.42860682030941723e-06f;  /* ln2 - ln2 high */
+    float r = x - fn * 0.693145751953125f; /* ln2 high (0x3f317200): exact product */
+    r = r - fn * 1.42860682030941723e-06f; /* ln2 - ln2 high */
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;

@@ -61,8 +61,7 @@ static void cpu_concat_forward(dfl_backend *be, size_t pixels, int ca, int cb, c
     }
 }
 
-static void cpu_concat_backward(dfl_backend *be, size_t pixels, int ca, int cb, const float *dy, float *da,
-                                float *db) {
+static void cpu_concat_backward(dfl_backend *be, size_t pixels, int ca, int cb, const float *dy, float *da, float *db) {
     (void)be;
     const int c = ca + cb;
 #pragma omp parallel for schedule(static) if (pixels * c > LAYOUT_PARALLEL_MIN)
@@ -97,8 +96,7 @@ static void cpu_crop_end(dfl_backend *be, int n, int hp, int wp, int c, int h, i
 #pragma omp parallel for collapse(2) schedule(static) if (total > LAYOUT_PARALLEL_MIN)
     for (int i = 0; i < n; ++i)
         for (int yy = 0; yy < h; ++yy)
-            memcpy(y + ((size_t)i * h + yy) * w * c, x + ((size_t)i * hp + yy) * wp * c,
-                   (size_t)w * c * sizeof(float));
+            memcpy(y + ((size_t)i * h + yy) * w * c, x + ((size_t)i * hp + yy) * wp * c, (size_t)w * c * sizeof(float));
 }
 
 /* Transposes of a [rows, cols] matrix per sample, in 32x32 tiles. */

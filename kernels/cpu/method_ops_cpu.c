@@ -50,8 +50,8 @@ static void cpu_noise_context(dfl_backend *be, const dfl_noise_context_args *a) 
     DFL_ASSERT(a->mask_channels == 1 || a->mask_channels == a->c);
     DFL_ASSERT(a->rule.strategy != DFL_STRATEGY_EMPIRICAL || a->partner_masks);
     check_plan(a->plan, &a->rule, a->n, 1);
-    build_inputs(be, &a->rule, a->plan, a->n, a->c, a->h, a->w, a->mask_channels, a->x_obs, a->mask,
-                 a->partner_masks, 0, 0, a->net_input, a->query, a->query_count);
+    build_inputs(be, &a->rule, a->plan, a->n, a->c, a->h, a->w, a->mask_channels, a->x_obs, a->mask, a->partner_masks,
+                 0, 0, a->net_input, a->query, a->query_count);
 }
 
 static void cpu_ensemble_build(dfl_backend *be, const dfl_ensemble_build_args *a) {
@@ -85,8 +85,8 @@ static double cpu_qmse(dfl_backend *be, const dfl_qmse_args *a) {
         for (int64_t p = p0; p < p1; ++p) {
             const int64_t i = p / hw, pp = p % hw;
             for (int ch = 0; ch < c; ++ch) {
-                const int64_t e = p * c + ch;                   /* NHWC */
-                const int64_t o = (i * c + ch) * hw + pp;       /* NCHW */
+                const int64_t e = p * c + ch;             /* NHWC */
+                const int64_t o = (i * c + ch) * hw + pp; /* NCHW */
                 const int q = a->query[o] != 0;
                 cnt += q;
                 if (a->row_weight) { /* latitude weighting: the row's weight r */

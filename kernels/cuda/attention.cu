@@ -52,14 +52,13 @@ static void check_rows(size_t rows) {
     if (rows > 0x7fffffffu) DFL_PANIC("attention: %zu softmax rows exceed the grid limit", rows);
 }
 
-static void cuda_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out,
-                                   float *probs) {
+static void cuda_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out, float *probs) {
     if (n <= 0 || hw <= 0 || c <= 0) return;
     const float scale = dfl_attention_scale(c);
     const int ld = 3 * c;
     const long long sqkv = (long long)hw * ld, sp = (long long)hw * hw, so = (long long)hw * c;
-    dfl_cuda_gemm_batched(be, CUBLAS_OP_T, CUBLAS_OP_N, hw, hw, c, scale, qkv + c, ld, sqkv, qkv, ld, sqkv, 0.0f,
-                          probs, hw, sp, n);
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_T, CUBLAS_OP_N, hw, hw, c, scale, qkv + c, ld, sqkv, qkv, ld, sqkv, 0.0f, probs,
+                          hw, sp, n);
     check_rows((size_t)n * hw);
     dfl_softmax_rows_kernel<<<(unsigned)((size_t)n * hw), ATT_THREADS, 0, dfl_cuda_stream(be)>>>(hw, probs);
     cudaCheckLaunch();
@@ -77,16 +76,16 @@ static void cuda_attention_backward(dfl_backend *be, int n, int hw, int c, const
     // dP (row-major [hw, hw]) into ds; dV into the v third of dqkv
     dfl_cuda_gemm_batched(be, CUBLAS_OP_T, CUBLAS_OP_N, hw, hw, c, 1.0f, qkv + 2 * c, ld, sqkv, dout, c, so, 0.0f, ds,
                           hw, sp, n);
-    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_T, c, hw, hw, 1.0f, dout, c, so, probs, hw, sp, 0.0f,
-                          dqkv + 2 * c, ld, sqkv, n);
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_T, c, hw, hw, 1.0f, dout, c, so, probs, hw, sp, 0.0f, dqkv + 2 * c,
+                          ld, sqkv, n);
     check_rows((size_t)n * hw);
     dfl_softmax_rows_backward_kernel<<<(unsigned)((size_t)n * hw), ATT_THREADS, 0, dfl_cuda_stream(be)>>>(hw, probs,
                                                                                                           ds);
     cudaCheckLaunch();
-    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_N, c, hw, hw, scale, qkv + c, ld, sqkv, ds, hw, sp, 0.0f, dqkv,
-                          ld, sqkv, n);
-    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_T, c, hw, hw, scale, qkv, ld, sqkv, ds, hw, sp, 0.0f, dqkv + c,
-                          ld, sqkv, n);
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_N, c, hw, hw, scale, qkv + c, ld, sqkv, ds, hw, sp, 0.0f, dqkv, ld,
+                          sqkv, n);
+    dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_T, c, hw, hw, scale, qkv, ld, sqkv, ds, hw, sp, 0.0f, dqkv + c, ld,
+                          sqkv, n);
 }
 
 void dfl_cuda_register_attention_ops(dfl_backend *be) {

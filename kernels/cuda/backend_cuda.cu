@@ -64,8 +64,8 @@ void *dfl_cuda_scratch(dfl_backend *be, int slot, size_t bytes) {
 double dfl_cuda_scalar_result(dfl_backend *be, int which) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     if (ctx->capturing) return NAN; // read it after the replay (dfl_cuda_read_scalar)
-    cudaCheck(cudaMemcpyAsync(&ctx->h_scalars[which], &ctx->d_scalars[which], sizeof(double),
-                              cudaMemcpyDeviceToHost, ctx->stream));
+    cudaCheck(cudaMemcpyAsync(&ctx->h_scalars[which], &ctx->d_scalars[which], sizeof(double), cudaMemcpyDeviceToHost,
+                              ctx->stream));
     cudaCheck(cudaStreamSynchronize(ctx->stream));
     return ctx->h_scalars[which];
 }
@@ -77,8 +77,7 @@ static void *cuda_alloc(dfl_backend *be, size_t bytes) {
     void *p = NULL;
     size_t rounded = (bytes + 255) & ~(size_t)255;
     cudaError_t e = cudaMalloc(&p, rounded ? rounded : 256);
-    if (e != cudaSuccess)
-        DFL_PANIC("CUDA out of memory allocating %zu bytes (%s)", bytes, cudaGetErrorString(e));
+    if (e != cudaSuccess) DFL_PANIC("CUDA out of memory allocating %zu bytes (%s)", bytes, cudaGetErrorString(e));
     return p;
 }
 
@@ -208,8 +207,8 @@ extern "C" dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precis
     cublasCheck(cublasSetWorkspace(ctx->cublas, ctx->cublas_workspace, ctx->cublas_workspace_bytes));
     // Strict fp32 forbids TF32 inside cuBLAS; the other precisions pick the
     // compute type per call (dense_cublas.cu).
-    cublasCheck(cublasSetMathMode(ctx->cublas, precision == DFL_PRECISION_FP32 ? CUBLAS_PEDANTIC_MATH
-                                                                                : CUBLAS_DEFAULT_MATH));
+    cublasCheck(
+        cublasSetMathMode(ctx->cublas, precision == DFL_PRECISION_FP32 ? CUBLAS_PEDANTIC_MATH : CUBLAS_DEFAULT_MATH));
     cudaCheck(cudaMalloc(&ctx->d_scalars, DFL_CUDA_SCALAR_COUNT * sizeof(double)));
     cudaCheck(cudaMemsetAsync(ctx->d_scalars, 0, DFL_CUDA_SCALAR_COUNT * sizeof(double), ctx->stream));
     cudaCheck(cudaMallocHost(&ctx->h_scalars, DFL_CUDA_SCALAR_COUNT * sizeof(double)));

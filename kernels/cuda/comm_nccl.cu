@@ -31,14 +31,14 @@
 namespace {
 
 struct nccl_ctx {
-    dfl_comm *host;       // MPI or single: rank/world, host reductions, bootstrap
+    dfl_comm *host; // MPI or single: rank/world, host reductions, bootstrap
     ncclComm_t nccl;
-    int device;           // CUDA device of this rank
-    size_t bucket_elems;  // floats per ncclAllReduce
-    cudaStream_t stream;  // the communicator's stream
-    cudaEvent_t ready;    // compute stream position the reductions wait for
-    cudaEvent_t done;     // comm stream position after the last begun reduction
-    int pending;          // reductions begun and not yet ended
+    int device;          // CUDA device of this rank
+    size_t bucket_elems; // floats per ncclAllReduce
+    cudaStream_t stream; // the communicator's stream
+    cudaEvent_t ready;   // compute stream position the reductions wait for
+    cudaEvent_t done;    // comm stream position after the last begun reduction
+    int pending;         // reductions begun and not yet ended
 };
 
 nccl_ctx *ctx_of(dfl_comm *c) { return static_cast<nccl_ctx *>(c->ctx); }
@@ -148,7 +148,8 @@ extern "C" dfl_comm *dfl_comm_nccl_create(dfl_comm *host, double bucket_mb) {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
         (void)cudaGetLastError();
-        dfl_fail(DFL_EUSAGE, "the NCCL communicator (dist.comm = nccl) needs a CUDA GPU, and none is visible to this process");
+        dfl_fail(DFL_EUSAGE,
+                 "the NCCL communicator (dist.comm = nccl) needs a CUDA GPU, and none is visible to this process");
         return NULL;
     }
     if (!(bucket_mb > 0)) {

@@ -17,22 +17,16 @@
 
 #include "cuda/cuda_backend_internal.cuh"
 
-template <typename T>
-__device__ __forceinline__ T dfl_from_float(float v);
-template <>
-__device__ __forceinline__ float dfl_from_float<float>(float v) {
-    return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 dfl_from_float<__nv_bfloat16>(float v) {
+template <typename T> __device__ __forceinline__ T dfl_from_float(float v);
+template <> __device__ __forceinline__ float dfl_from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 dfl_from_float<__nv_bfloat16>(float v) {
     return __float2bfloat16_rn(v);
 }
 __device__ __forceinline__ float dfl_to_float(float v) { return v; }
 __device__ __forceinline__ float dfl_to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 // VEC (1 or 4) consecutive values of p as floats, and back.
-template <int VEC, typename S>
-__device__ __forceinline__ void dfl_load_vec(const S *p, float *v) {
+template <int VEC, typename S> __device__ __forceinline__ void dfl_load_vec(const S *p, float *v) {
     if constexpr (VEC == 4 && sizeof(S) == 4) {
         const float4 t = *reinterpret_cast<const float4 *>(p);
         v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
@@ -45,8 +39,7 @@ __device__ __forceinline__ void dfl_load_vec(const S *p, float *v) {
     }
 }
 
-template <int VEC, typename D>
-__device__ __forceinline__ void dfl_store_vec(D *p, const float *v) {
+template <int VEC, typename D> __device__ __forceinline__ void dfl_store_vec(D *p, const float *v) {
     if constexpr (VEC == 4 && sizeof(D) == 4) {
         *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
     } else if constexpr (VEC == 4) {
@@ -174,8 +167,9 @@ static void convert(cudaStream_t s, size_t total, int c, const S *x, const float
         dfl_convert_kernel<S, D, 4, unsigned>
             <<<dfl_cuda_blocks(tv, DFL_CONVERT_THREADS), DFL_CONVERT_THREADS, 0, s>>>(tv, c / 4, x, bias, y);
     } else if (fits32(total)) {
-        dfl_convert_kernel<S, D, 1, unsigned><<<dfl_cuda_blocks(total, DFL_CONVERT_THREADS), DFL_CONVERT_THREADS, 0,
-                                                s>>>((unsigned)total, c, x, bias, y);
+        dfl_convert_kernel<S, D, 1, unsigned>
+            <<<dfl_cuda_blocks(total, DFL_CONVERT_THREADS), DFL_CONVERT_THREADS, 0, s>>>((unsigned)total, c, x, bias,
+                                                                                         y);
     } else {
         dfl_convert_kernel<S, D, 1, size_t>
             <<<dfl_cuda_blocks(total, DFL_CONVERT_THREADS), DFL_CONVERT_THREADS, 0, s>>>(total, c, x, bias, y);
@@ -183,13 +177,15 @@ static void convert(cudaStream_t s, size_t total, int c, const S *x, const float
     cudaCheckLaunch();
 }
 
-void dfl_cuda_conv_prep_input(cudaStream_t s, int to_bf16, int n, int h, int w, int c, int py, int px,
-                              const float *x, void *xp) {
+void dfl_cuda_conv_prep_input(cudaStream_t s, int to_bf16, int n, int h, int w, int c, int py, int px, const float *x,
+                              void *xp) {
     const size_t total = (size_t)n * (h + 2 * py) * (w + 2 * px) * c;
     if (!total) return;
     if (py == 0 && px == 0) { // plain conversion (fp32 without a halo never gets here)
-        if (to_bf16) convert(s, total, c, x, (const float *)NULL, (__nv_bfloat16 *)xp);
-        else convert(s, total, c, x, (const float *)NULL, (float *)xp);
+        if (to_bf16)
+            convert(s, total, c, x, (const float *)NULL, (__nv_bfloat16 *)xp);
+        else
+            convert(s, total, c, x, (const float *)NULL, (float *)xp);
         return;
     }
     const int v4 = vec4_ok(c, x, xp, NULL), small = fits32(total);
@@ -198,25 +194,33 @@ void dfl_cuda_conv_prep_input(cudaStream_t s, int to_bf16, int n, int h, int w, 
 #define DFL_PREP(T, VEC, I)                                                                                            \
     dfl_conv_prep_input_kernel<T, VEC, I><<<blocks, DFL_CONVERT_THREADS, 0, s>>>(n, h, w, c, py, px, x, (T *)xp)
     if (to_bf16) {
-        if (v4 && small) DFL_PREP(__nv_bfloat16, 4, unsigned);
-        else if (small) DFL_PREP(__nv_bfloat16, 1, unsigned);
-        else DFL_PREP(__nv_bfloat16, 1, size_t);
+        if (v4 && small)
+            DFL_PREP(__nv_bfloat16, 4, unsigned);
+        else if (small)
+            DFL_PREP(__nv_bfloat16, 1, unsigned);
+        else
+            DFL_PREP(__nv_bfloat16, 1, size_t);
     } else {
-        if (v4 && small) DFL_PREP(float, 4, unsigned);
-        else if (small) DFL_PREP(float, 1, unsigned);
-        else DFL_PREP(float, 1, size_t);
+        if (v4 && small)
+            DFL_PREP(float, 4, unsigned);
+        else if (small)
+            DFL_PREP(float, 1, unsigned);
+        else
+            DFL_PREP(float, 1, size_t);
     }
 #undef DFL_PREP
     cudaCheckLaunch();
 }
 
-void dfl_cuda_conv_fold_halo(cudaStream_t s, int from_bf16, int n, int h, int w, int c, int py, int px,
-                             const void *dxp, float *dx) {
+void dfl_cuda_conv_fold_halo(cudaStream_t s, int from_bf16, int n, int h, int w, int c, int py, int px, const void *dxp,
+                             float *dx) {
     const size_t total = (size_t)n * h * w * c, ptotal = (size_t)n * (h + 2 * py) * (w + 2 * px) * c;
     if (!total) return;
     if (py == 0 && px == 0) { // plain conversion
-        if (from_bf16) convert(s, total, c, (const __nv_bfloat16 *)dxp, (const float *)NULL, dx);
-        else convert(s, total, c, (const float *)dxp, (const float *)NULL, dx);
+        if (from_bf16)
+            convert(s, total, c, (const __nv_bfloat16 *)dxp, (const float *)NULL, dx);
+        else
+            convert(s, total, c, (const float *)dxp, (const float *)NULL, dx);
         return;
     }
     const int v4 = vec4_ok(c, dxp, dx, NULL), small = fits32(ptotal);
@@ -225,13 +229,19 @@ void dfl_cuda_conv_fold_halo(cudaStream_t s, int from_bf16, int n, int h, int w,
 #define DFL_FOLD(T, VEC, I)                                                                                            \
     dfl_conv_fold_halo_kernel<T, VEC, I><<<blocks, DFL_CONVERT_THREADS, 0, s>>>(n, h, w, c, py, px, (const T *)dxp, dx)
     if (from_bf16) {
-        if (v4 && small) DFL_FOLD(__nv_bfloat16, 4, unsigned);
-        else if (small) DFL_FOLD(__nv_bfloat16, 1, unsigned);
-        else DFL_FOLD(__nv_bfloat16, 1, size_t);
+        if (v4 && small)
+            DFL_FOLD(__nv_bfloat16, 4, unsigned);
+        else if (small)
+            DFL_FOLD(__nv_bfloat16, 1, unsigned);
+        else
+            DFL_FOLD(__nv_bfloat16, 1, size_t);
     } else {
-        if (v4 && small) DFL_FOLD(float, 4, unsigned);
-        else if (small) DFL_FOLD(float, 1, unsigned);
-        else DFL_FOLD(float, 1, size_t);
+        if (v4 && small)
+            DFL_FOLD(float, 4, unsigned);
+        else if (small)
+            DFL_FOLD(float, 1, unsigned);
+        else
+            DFL_FOLD(float, 1, size_t);
     }
 #undef DFL_FOLD
     cudaCheckLaunch();
@@ -251,7 +261,8 @@ void dfl_cuda_oihw_to_krsc(cudaStream_t s, int to_bf16, int o, int ci, int kk, c
     if (!fits32(total)) DFL_PANIC("conv weights of %zu elements exceed the 32-bit index range", total);
     const unsigned blocks = dfl_cuda_blocks(total, DFL_CONVERT_THREADS);
     if (to_bf16)
-        dfl_oihw_to_krsc_kernel<__nv_bfloat16><<<blocks, DFL_CONVERT_THREADS, 0, s>>>(o, ci, kk, w, (__nv_bfloat16 *)wk);
+        dfl_oihw_to_krsc_kernel<__nv_bfloat16>
+            <<<blocks, DFL_CONVERT_THREADS, 0, s>>>(o, ci, kk, w, (__nv_bfloat16 *)wk);
     else
         dfl_oihw_to_krsc_kernel<float><<<blocks, DFL_CONVERT_THREADS, 0, s>>>(o, ci, kk, w, (float *)wk);
     cudaCheckLaunch();

@@ -154,8 +154,7 @@ static int inexact_algo(int dir, int algo) {
         return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
                algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
     default:
-        return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT ||
-               algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+        return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
                algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
     }
 }
@@ -171,8 +170,7 @@ typedef struct {
 
 #define DFL_MAX_ALGOS 16
 
-template <typename Perf>
-static int copy_perf(const Perf *perf, int got, perf_entry *out) {
+template <typename Perf> static int copy_perf(const Perf *perf, int got, perf_entry *out) {
     int n = got < DFL_MAX_ALGOS ? got : DFL_MAX_ALGOS;
     for (int i = 0; i < n; ++i) {
         out[i].algo = (int)perf[i].algo;
@@ -206,8 +204,7 @@ static int query_algos(dfl_cuda_ctx *ctx, conv_dir *cd, int dir, perf_entry *out
                                                                  CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
         else
             cudnnCheck(cudnnGetConvolutionBackwardDataAlgorithm_v7(hd, cd->wd, cd->yd, cd->cd, cd->xd,
-                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
-                                                                   perf));
+                                                                   CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
         return copy_perf(perf, got, out);
     }
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
@@ -216,8 +213,7 @@ static int query_algos(dfl_cuda_ctx *ctx, conv_dir *cd, int dir, perf_entry *out
                                                                CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
     else
         cudnnCheck(cudnnGetConvolutionBackwardFilterAlgorithm_v7(hd, cd->xd, cd->yd, cd->cd, cd->wd,
-                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
-                                                                 perf));
+                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
     return copy_perf(perf, got, out);
 }
 
@@ -258,8 +254,8 @@ static int dir_try(dfl_cuda_ctx *ctx, const dfl_cuda_conv_plan *p, conv_dir *cd,
                    cudnnDataType_t dtype, int first_tier, int last_tier) {
     const int strict_fp32 = dtype == CUDNN_DATA_FLOAT && prec == DFL_PRECISION_FP32;
     const cudnnMathType_t want = dtype == CUDNN_DATA_BFLOAT16 ? CUDNN_TENSOR_OP_MATH
-                                 : strict_fp32              ? CUDNN_FMA_MATH
-                                                            : CUDNN_DEFAULT_MATH;
+                                 : strict_fp32                ? CUDNN_FMA_MATH
+                                                              : CUDNN_DEFAULT_MATH;
     dir_descriptors(p, cd, dtype, want);
     perf_entry perf[DFL_MAX_ALGOS];
     const int n = query_algos(ctx, cd, dir, perf);
@@ -358,8 +354,7 @@ static const void *prep_weights(dfl_backend *be, const dfl_cuda_conv_plan *p, co
     const dfl_conv_desc *d = &p->d;
     const size_t total = (size_t)d->cout * d->cin * d->k * d->k;
     void *wk = dfl_cuda_scratch(be, DFL_CUDA_SCR_W, total * dtype_size(cd->dtype));
-    dfl_cuda_oihw_to_krsc(dfl_cuda_stream(be), cd->dtype == CUDNN_DATA_BFLOAT16, d->cout, d->cin, d->k * d->k, w,
-                          wk);
+    dfl_cuda_oihw_to_krsc(dfl_cuda_stream(be), cd->dtype == CUDNN_DATA_BFLOAT16, d->cout, d->cin, d->k * d->k, w, wk);
     return wk;
 }
 
@@ -369,8 +364,8 @@ static void *workspace(dfl_backend *be, const conv_dir *cd) {
 
 // ---- the three ops ----
 
-static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w,
-                                const float *b, float *y) {
+static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w, const float *b,
+                                float *y) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     dfl_cuda_conv_plan *p = plan_get(ctx, d);
     const size_t ytotal = (size_t)d->n * p->oh * p->ow * d->cout;
@@ -381,9 +376,9 @@ static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const f
         const void *wk = prep_weights(be, p, cd, w);
         void *yout = cd->dtype == CUDNN_DATA_FLOAT ? (void *)y : dfl_cuda_scratch(be, DFL_CUDA_SCR_Y, ytotal * 2);
         void *ws = workspace(be, cd);
-        cudnnStatus_t st = cudnnConvolutionForward(ctx->cudnn, &one, cd->xd, xin, cd->wd, wk, cd->cd,
-                                                   (cudnnConvolutionFwdAlgo_t)cd->algo, ws, cd->ws, &zero, cd->yd,
-                                                   yout);
+        cudnnStatus_t st =
+            cudnnConvolutionForward(ctx->cudnn, &one, cd->xd, xin, cd->wd, wk, cd->cd,
+                                    (cudnnConvolutionFwdAlgo_t)cd->algo, ws, cd->ws, &zero, cd->yd, yout);
         if (st != CUDNN_STATUS_SUCCESS) {
             dir_reject(be, p, DIR_FWD, st);
             continue;
@@ -410,9 +405,9 @@ static void cuda_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, c
         const int direct = cd->dtype == CUDNN_DATA_FLOAT && p->py == 0 && p->px == 0;
         void *dxp = direct ? (void *)dx : dfl_cuda_scratch(be, DFL_CUDA_SCR_Y, ptotal * dtype_size(cd->dtype));
         void *ws = workspace(be, cd);
-        cudnnStatus_t st = cudnnConvolutionBackwardData(ctx->cudnn, &one, cd->wd, wk, cd->yd, dyin, cd->cd,
-                                                        (cudnnConvolutionBwdDataAlgo_t)cd->algo, ws, cd->ws, &zero,
-                                                        cd->xd, dxp);
+        cudnnStatus_t st =
+            cudnnConvolutionBackwardData(ctx->cudnn, &one, cd->wd, wk, cd->yd, dyin, cd->cd,
+                                         (cudnnConvolutionBwdDataAlgo_t)cd->algo, ws, cd->ws, &zero, cd->xd, dxp);
         if (st != CUDNN_STATUS_SUCCESS) {
             dir_reject(be, p, DIR_BWD_DATA, st);
             continue;
@@ -436,9 +431,9 @@ static void cuda_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d
         const void *dyin = prep_grad(be, p, cd, dy);
         void *dwk = dfl_cuda_scratch(be, DFL_CUDA_SCR_W, wtotal * dtype_size(cd->dtype));
         void *ws = workspace(be, cd);
-        cudnnStatus_t st = cudnnConvolutionBackwardFilter(ctx->cudnn, &one, cd->xd, xin, cd->yd, dyin, cd->cd,
-                                                          (cudnnConvolutionBwdFilterAlgo_t)cd->algo, ws, cd->ws,
-                                                          &zero, cd->wd, dwk);
+        cudnnStatus_t st =
+            cudnnConvolutionBackwardFilter(ctx->cudnn, &one, cd->xd, xin, cd->yd, dyin, cd->cd,
+                                           (cudnnConvolutionBwdFilterAlgo_t)cd->algo, ws, cd->ws, &zero, cd->wd, dwk);
         if (st != CUDNN_STATUS_SUCCESS) {
             dir_reject(be, p, DIR_BWD_FILTER, st);
             continue;

@@ -52,10 +52,10 @@ typedef struct {
     dfl_cuda_buffer scratch[DFL_CUDA_SCR_COUNT];
     struct dfl_cuda_conv_plan *plans; // conv_cudnn.cu: algorithm cache by shape
     int nplans, plans_cap;
-    int cudnn_find;   // DFL_CUDNN_FIND=1: benchmark algorithms instead of heuristics
-    int capturing;    // inside dfl_cuda_graph_begin/end
-    double *d_scalars; // device slots for host-visible results (dfl_cuda_scalar)
-    double *h_scalars; // pinned mirror for downloads
+    int cudnn_find;         // DFL_CUDNN_FIND=1: benchmark algorithms instead of heuristics
+    int capturing;          // inside dfl_cuda_graph_begin/end
+    double *d_scalars;      // device slots for host-visible results (dfl_cuda_scalar)
+    double *h_scalars;      // pinned mirror for downloads
     double *sumsq_partials; // device partials of sum_squares (DFL_SUMSQ_BLOCKS doubles)
 } dfl_cuda_ctx;
 
@@ -80,7 +80,7 @@ static inline int dfl_cuda_aligned16(const void *p) { return ((size_t)p & 15u) =
 
 // Fixed grid of the first sum_squares stage (shape-independent, so the
 // summation order is the same on every GPU).
-#define DFL_SUMSQ_BLOCKS 512
+#define DFL_SUMSQ_BLOCKS  512
 #define DFL_SUMSQ_THREADS 256
 
 // Deterministic column sums: out[b, ch] = sum_r x[b, r, ch] over r < rows,
@@ -92,12 +92,12 @@ void dfl_cuda_colsum(dfl_backend *be, int batches, size_t rows, int c, const flo
 // Activations are NHWC with c channels; bf16 buffers are passed as void *.
 // xp [n, h+2py, w+2px, c] = x with a wrapped halo of py rows, px columns
 // (py = px = 0: plain conversion), fp32 or bf16 (to_bf16).
-void dfl_cuda_conv_prep_input(cudaStream_t s, int to_bf16, int n, int h, int w, int c, int py, int px,
-                              const float *x, void *xp);
+void dfl_cuda_conv_prep_input(cudaStream_t s, int to_bf16, int n, int h, int w, int c, int py, int px, const float *x,
+                              void *xp);
 // dx [n, h, w, c] = dxp [n, h+2py, w+2px, c] with the halo folded back onto
 // the entries it copies (summed).
-void dfl_cuda_conv_fold_halo(cudaStream_t s, int from_bf16, int n, int h, int w, int c, int py, int px,
-                             const void *dxp, float *dx);
+void dfl_cuda_conv_fold_halo(cudaStream_t s, int from_bf16, int n, int h, int w, int c, int py, int px, const void *dxp,
+                             float *dx);
 // y (bf16) = x (fp32), total elements of rows of c channels.
 void dfl_cuda_to_bf16(cudaStream_t s, size_t total, int c, const float *x, void *y);
 // y (fp32) = yt (bf16) + bias[ch] (bias may be NULL).
@@ -118,8 +118,8 @@ double dfl_cuda_scalar_result(dfl_backend *be, int which);
 void dfl_cuda_gemm(dfl_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 void dfl_cuda_gemm_batched(dfl_backend *be, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           float alpha, const float *a, int lda, long long sa, const float *b, int ldb,
-                           long long sb, float beta, float *c, int ldc, long long sc, int batch);
+                           float alpha, const float *a, int lda, long long sa, const float *b, int ldb, long long sb,
+                           float beta, float *c, int ldc, long long sc, int batch);
 
 // Registration of the op families (one file each) into the vtable.
 void dfl_cuda_register_conv_ops(dfl_backend *be);

@@ -31,9 +31,9 @@ void dfl_cuda_gemm_batched(dfl_backend *be, cublasOperation_t ta, cublasOperatio
                            float beta, float *c, int ldc, long long sc, int batch) {
     if (m <= 0 || n <= 0 || batch <= 0) return;
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
-    cublasCheck(cublasGemmStridedBatchedEx(ctx->cublas, ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, sa, b,
-                                           CUDA_R_32F, ldb, sb, &beta, c, CUDA_R_32F, ldc, sc, batch,
-                                           compute_type(be->precision), CUBLAS_GEMM_DEFAULT));
+    cublasCheck(cublasGemmStridedBatchedEx(ctx->cublas, ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, sa, b, CUDA_R_32F,
+                                           ldb, sb, &beta, c, CUDA_R_32F, ldc, sc, batch, compute_type(be->precision),
+                                           CUBLAS_GEMM_DEFAULT));
 }
 
 // y[rows, out] = x[rows, in] W^T + b.

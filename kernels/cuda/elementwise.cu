@@ -5,9 +5,8 @@
 #include "cuda/cuda_backend_internal.cuh"
 #include "shared/activation.h"
 
-#define DFL_GRID_STRIDE(i, n)                                                            \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);             \
-         i += (size_t)gridDim.x * blockDim.x)
+#define DFL_GRID_STRIDE(i, n)                                                                                          \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
 __global__ void dfl_silu_fwd_kernel(size_t n, const float *__restrict__ x, float *__restrict__ y) {
     DFL_GRID_STRIDE(i, n) y[i] = dfl_siluf(x[i]);
@@ -40,9 +39,7 @@ __global__ void dfl_add4_kernel(size_t n4, const float4 *a, const float4 *b, flo
         y[i] = make_float4(u.x + v.x, u.y + v.y, u.z + v.z, u.w + v.w);
     }
 }
-__global__ void dfl_scale_kernel(size_t n, float alpha, float *x) {
-    DFL_GRID_STRIDE(i, n) x[i] *= alpha;
-}
+__global__ void dfl_scale_kernel(size_t n, float alpha, float *x) { DFL_GRID_STRIDE(i, n) x[i] *= alpha; }
 __global__ void dfl_scale4_kernel(size_t n4, float alpha, float4 *x) {
     DFL_GRID_STRIDE(i, n4) {
         float4 v = x[i];
@@ -83,8 +80,8 @@ static void cuda_silu_backward(dfl_backend *be, size_t n, const float *x, const 
     if (!n) return;
     cudaStream_t s = dfl_cuda_stream(be);
     if (n % 4 == 0 && all_aligned16(x, dy, dx))
-        dfl_silu_bwd4_kernel<<<dfl_cuda_blocks(n / 4, 256), 256, 0, s>>>(n / 4, (const float4 *)x,
-                                                                        (const float4 *)dy, (float4 *)dx);
+        dfl_silu_bwd4_kernel<<<dfl_cuda_blocks(n / 4, 256), 256, 0, s>>>(n / 4, (const float4 *)x, (const float4 *)dy,
+                                                                         (float4 *)dx);
     else
         dfl_silu_bwd_kernel<<<dfl_cuda_blocks(n, 256), 256, 0, s>>>(n, x, dy, dx);
     cudaCheckLaunch();
@@ -95,7 +92,7 @@ static void cuda_add(dfl_backend *be, size_t n, const float *a, const float *b, 
     cudaStream_t s = dfl_cuda_stream(be);
     if (n % 4 == 0 && all_aligned16(a, b, y))
         dfl_add4_kernel<<<dfl_cuda_blocks(n / 4, 256), 256, 0, s>>>(n / 4, (const float4 *)a, (const float4 *)b,
-                                                                   (float4 *)y);
+                                                                    (float4 *)y);
     else
         dfl_add_kernel<<<dfl_cuda_blocks(n, 256), 256, 0, s>>>(n, a, b, y);
     cudaCheckLaunch();
@@ -116,8 +113,8 @@ static void cuda_add_channel_bias(dfl_backend *be, int n, int hw, int c, float *
     if (!total) return;
     cudaStream_t s = dfl_cuda_stream(be);
     if (c % 4 == 0 && all_aligned16(y, bias, y))
-        dfl_add_channel_bias4_kernel<<<dfl_cuda_blocks(total / 4, 256), 256, 0, s>>>(
-            total / 4, per_sample / 4, c / 4, (float4 *)y, (const float4 *)bias);
+        dfl_add_channel_bias4_kernel<<<dfl_cuda_blocks(total / 4, 256), 256, 0, s>>>(total / 4, per_sample / 4, c / 4,
+                                                                                     (float4 *)y, (const float4 *)bias);
     else
         dfl_add_channel_bias_kernel<<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(total, per_sample, c, y, bias);
     cudaCheckLaunch();

@@ -28,25 +28,26 @@
 #define GN_FWD_THREADS 1024
 #define GN_BWD_THREADS 512
 
-template <int VEC>
-struct gn_vec;
-template <>
-struct gn_vec<1> {
+template <int VEC> struct gn_vec;
+template <> struct gn_vec<1> {
     typedef float type;
     static __device__ __forceinline__ float get(const float &v, int) { return v; }
     static __device__ __forceinline__ void set(float &v, int, float s) { v = s; }
 };
-template <>
-struct gn_vec<4> {
+template <> struct gn_vec<4> {
     typedef float4 type;
     static __device__ __forceinline__ float get(const float4 &v, int k) {
         return k == 0 ? v.x : k == 1 ? v.y : k == 2 ? v.z : v.w;
     }
     static __device__ __forceinline__ void set(float4 &v, int k, float s) {
-        if (k == 0) v.x = s;
-        else if (k == 1) v.y = s;
-        else if (k == 2) v.z = s;
-        else v.w = s;
+        if (k == 0)
+            v.x = s;
+        else if (k == 1)
+            v.y = s;
+        else if (k == 2)
+            v.z = s;
+        else
+            v.w = s;
     }
 };
 
@@ -114,8 +115,7 @@ template <int VEC>
 __global__ void __launch_bounds__(GN_BWD_THREADS)
     dfl_gn_bwd_kernel(int hw, int c, int groups, const float *__restrict__ x, const float *__restrict__ gamma,
                       const float *__restrict__ beta, const float *__restrict__ mean, const float *__restrict__ rstd,
-                      const float *__restrict__ dy, float *__restrict__ dx, double *__restrict__ part,
-                      int apply_silu) {
+                      const float *__restrict__ dy, float *__restrict__ dx, double *__restrict__ part, int apply_silu) {
     typedef typename gn_vec<VEC>::type vec_t;
     __shared__ double sd[GN_BWD_THREADS * VEC], sdx[GN_BWD_THREADS * VEC];
     __shared__ double coef[2];
@@ -268,12 +268,12 @@ static void cuda_group_norm_backward(dfl_backend *be, int n, int hw, int c, int 
     const int cg = c / groups;
     if (use_vec4(c, groups, x, dy, dx)) {
         const int cgv = cg / 4, threads = (GN_BWD_THREADS / cgv) * cgv;
-        dfl_gn_bwd_kernel<4><<<blocks, threads, 0, s>>>(hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, part,
-                                                        apply_silu);
+        dfl_gn_bwd_kernel<4>
+            <<<blocks, threads, 0, s>>>(hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, part, apply_silu);
     } else {
         const int threads = (GN_BWD_THREADS / cg) * cg;
-        dfl_gn_bwd_kernel<1><<<blocks, threads, 0, s>>>(hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, part,
-                                                        apply_silu);
+        dfl_gn_bwd_kernel<1>
+            <<<blocks, threads, 0, s>>>(hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, part, apply_silu);
     }
     cudaCheckLaunch();
     if (dgamma || dbeta) {

@@ -5,9 +5,8 @@
 #include "cuda/cuda_backend_internal.cuh"
 #include "shared/upsample.h"
 
-#define DFL_GRID_STRIDE(i, n)                                                            \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);             \
-         i += (size_t)gridDim.x * blockDim.x)
+#define DFL_GRID_STRIDE(i, n)                                                                                          \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
 // One thread per output element (T = float or float4; c counted in T's).
 template <typename T>
@@ -64,8 +63,8 @@ __global__ void dfl_upsample_bwd4_kernel(int n, int h, int w, int c4, const floa
 
 // y[p, 0:ca] = a[p], y[p, ca:ca+cb] = b[p] (counts in T's).
 template <typename T>
-__global__ void dfl_concat_fwd_kernel(size_t pixels, int ca, int cb, const T *__restrict__ a,
-                                      const T *__restrict__ b, T *__restrict__ y) {
+__global__ void dfl_concat_fwd_kernel(size_t pixels, int ca, int cb, const T *__restrict__ a, const T *__restrict__ b,
+                                      T *__restrict__ y) {
     const int c = ca + cb;
     DFL_GRID_STRIDE(j, pixels * c) {
         const size_t p = j / c;
@@ -148,8 +147,8 @@ static void cuda_upsample_forward(dfl_backend *be, int n, int h, int w, int c, c
     if (!total) return;
     cudaStream_t s = dfl_cuda_stream(be);
     if (c % 4 == 0 && aligned3(x, y, y))
-        dfl_upsample_fwd_kernel<float4><<<dfl_cuda_blocks(total / 4, 256), 256, 0, s>>>(
-            n, h, w, c / 4, (const float4 *)x, (float4 *)y);
+        dfl_upsample_fwd_kernel<float4>
+            <<<dfl_cuda_blocks(total / 4, 256), 256, 0, s>>>(n, h, w, c / 4, (const float4 *)x, (float4 *)y);
     else
         dfl_upsample_fwd_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(n, h, w, c, x, y);
     cudaCheckLaunch();
@@ -160,8 +159,8 @@ static void cuda_upsample_backward(dfl_backend *be, int n, int h, int w, int c, 
     if (!total) return;
     cudaStream_t s = dfl_cuda_stream(be);
     if (c % 4 == 0 && aligned3(dy, dx, dx))
-        dfl_upsample_bwd4_kernel<<<dfl_cuda_blocks(total / 4, 256), 256, 0, s>>>(n, h, w, c / 4,
-                                                                                (const float4 *)dy, (float4 *)dx);
+        dfl_upsample_bwd4_kernel<<<dfl_cuda_blocks(total / 4, 256), 256, 0, s>>>(n, h, w, c / 4, (const float4 *)dy,
+                                                                                 (float4 *)dx);
     else
         dfl_upsample_bwd_kernel<<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(n, h, w, c, dy, dx);
     cudaCheckLaunch();
@@ -213,8 +212,8 @@ static void cuda_crop_end(dfl_backend *be, int n, int hp, int wp, int c, int h, 
     if (!total) return;
     cudaStream_t s = dfl_cuda_stream(be);
     if (c % 4 == 0 && aligned3(x, y, y))
-        dfl_crop_end_kernel<float4><<<dfl_cuda_blocks(total / 4, 256), 256, 0, s>>>(
-            n, hp, wp, c / 4, h, w, (const float4 *)x, (float4 *)y);
+        dfl_crop_end_kernel<float4>
+            <<<dfl_cuda_blocks(total / 4, 256), 256, 0, s>>>(n, hp, wp, c / 4, h, w, (const float4 *)x, (float4 *)y);
     else
         dfl_crop_end_kernel<float><<<dfl_cuda_blocks(total, 256), 256, 0, s>>>(n, hp, wp, c, h, w, x, y);
     cudaCheckLaunch();

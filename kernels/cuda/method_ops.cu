@@ -30,19 +30,19 @@
 #include "shared/noise_context.h"
 #include "shared/qmse.h"
 
-#define MO_PIXELS 128       // pixels (threads) per block of the input builders
-#define MO_SMEM_MAX_C 32    // channels up to which inputs are staged in shared memory
-#define QMSE_THREADS 256
+#define MO_PIXELS        128 // pixels (threads) per block of the input builders
+#define MO_SMEM_MAX_C    32  // channels up to which inputs are staged in shared memory
+#define QMSE_THREADS     256
 #define QMSE_TILE_FLOATS 4096 // pred tile per block (16 KiB)
-#define ENS_THREADS 256
+#define ENS_THREADS      256
 
 // ---- network inputs (noise_context, ensemble_build) ----
 
 __global__ void __launch_bounds__(MO_PIXELS)
     dfl_context_inputs_kernel(dfl_mask_rule rule, const void *__restrict__ plan, long long blocks_per_slot, int c,
                               int h, int w, int mc, const float *__restrict__ x, const uint8_t *__restrict__ mask,
-                              const uint8_t *__restrict__ partner_masks, int strategy, int x_is_state,
-                              int context_full, float *__restrict__ net_input, uint8_t *__restrict__ query,
+                              const uint8_t *__restrict__ partner_masks, int strategy, int x_is_state, int context_full,
+                              float *__restrict__ net_input, uint8_t *__restrict__ query,
                               int32_t *__restrict__ query_count, int staged) {
     extern __shared__ float tile[]; // [MO_PIXELS][2c] when staged
     __shared__ int sh_count[33];
@@ -71,8 +71,8 @@ __global__ void __launch_bounds__(MO_PIXELS)
     }
 }
 
-static void build_inputs(dfl_backend *be, const dfl_mask_rule *mp, const void *plan, long long slots, int c,
-                         int h, int w, int mc, const float *x, const uint8_t *mask, const uint8_t *partner_masks,
+static void build_inputs(dfl_backend *be, const dfl_mask_rule *mp, const void *plan, long long slots, int c, int h,
+                         int w, int mc, const float *x, const uint8_t *mask, const uint8_t *partner_masks,
                          int x_is_state, int context_full, float *net_input, uint8_t *query, int32_t *query_count) {
     cudaStream_t st = dfl_cuda_stream(be);
     if (query_count) cudaCheck(cudaMemsetAsync(query_count, 0, (size_t)slots * sizeof(int32_t), st));
@@ -98,8 +98,8 @@ static void check_common(int c, int mc, const dfl_mask_rule *mp, const uint8_t *
 
 static void cuda_noise_context(dfl_backend *be, const dfl_noise_context_args *a) {
     check_common(a->c, a->mask_channels, &a->rule, a->partner_masks);
-    build_inputs(be, &a->rule, a->plan, a->n, a->c, a->h, a->w, a->mask_channels, a->x_obs, a->mask,
-                 a->partner_masks, 0, 0, a->net_input, a->query, a->query_count);
+    build_inputs(be, &a->rule, a->plan, a->n, a->c, a->h, a->w, a->mask_channels, a->x_obs, a->mask, a->partner_masks,
+                 0, 0, a->net_input, a->query, a->query_count);
 }
 
 static void cuda_ensemble_build(dfl_backend *be, const dfl_ensemble_build_args *a) {
@@ -266,8 +266,8 @@ static void cuda_ensemble_reduce(dfl_backend *be, const dfl_ensemble_reduce_args
     if (a->k < 1) DFL_PANIC("ensemble_reduce: k = %d", a->k);
     const long long hw = (long long)a->h * a->w, total = (long long)a->n * hw * a->c;
     if (total <= 0) return;
-    dfl_ensemble_reduce_kernel<<<dfl_cuda_blocks((size_t)total, ENS_THREADS), ENS_THREADS, 0,
-                                 dfl_cuda_stream(be)>>>(total, a->k, a->c, hw, a->pred, a->mean, a->std);
+    dfl_ensemble_reduce_kernel<<<dfl_cuda_blocks((size_t)total, ENS_THREADS), ENS_THREADS, 0, dfl_cuda_stream(be)>>>(
+        total, a->k, a->c, hw, a->pred, a->mean, a->std);
     cudaCheckLaunch();
 }
 

@@ -17,7 +17,8 @@ __global__ void dfl_method_shared_compile_check(const void *plan, const float *x
     const int64_t s = pix / ((int64_t)h * w);
     const int y = (int)(pix / w % h), xx = (int)(pix % w);
     const dfl_mask_rule rule = dfl_mask_rule_make(DFL_STRATEGY_BLOCK, DFL_QUERY_AUTO, 0.7f, 0.7f, 0.1f, 3, 3);
-    const dfl_context_slot cs = dfl_context_slot_make(plan, s, c, h, w, mc, x, mask, partner_masks, rule.strategy, 0, 0);
+    const dfl_context_slot cs =
+        dfl_context_slot_make(plan, s, c, h, w, mc, x, mask, partner_masks, rule.strategy, 0, 0);
     int count = dfl_context_pixel(&rule, &cs, y, xx, net_input + pix * 2 * c, query + s * (int64_t)c * h * w);
     float mean, std;
     dfl_ensemble_stats(net_input + pix * 2 * c, 1, c, &mean, &std);

@@ -18,7 +18,7 @@
 #include "shared/adamw.h"
 
 #define OPT_THREADS 256
-#define OPT_CHUNK ((size_t)OPT_THREADS * 64) // elements per block of the multi-tensor kernels
+#define OPT_CHUNK   ((size_t)OPT_THREADS * 64) // elements per block of the multi-tensor kernels
 
 // ---- sum of squares ----
 
@@ -116,7 +116,7 @@ typedef struct {
 
 typedef struct {
     dfl_adamw_hparams h;
-    float clip;      // > 0: scale gradients by dfl_clip_factor(clip, norm) (shared/adamw.h)
+    float clip; // > 0: scale gradients by dfl_clip_factor(clip, norm) (shared/adamw.h)
     float ema_decay;
 } opt_hparams;
 
@@ -137,8 +137,10 @@ __device__ __forceinline__ int dfl_opt_find_tensor(const unsigned *start, int co
     int lo = 0, hi = count - 1;
     while (lo < hi) {
         const int mid = (lo + hi + 1) / 2;
-        if (start[mid] <= b) lo = mid;
-        else hi = mid - 1;
+        if (start[mid] <= b)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     return lo;
 }
@@ -185,8 +187,7 @@ static int is_cuda_backend(dfl_backend *be) { return be && be->name && !strcmp(b
 
 extern "C" dfl_cuda_param_set *dfl_cuda_param_set_create(dfl_backend *be, int count, float *const *params,
                                                          float *const *grads, float *const *adam_m,
-                                                         float *const *adam_v, float *const *ema,
-                                                         const size_t *sizes) {
+                                                         float *const *adam_v, float *const *ema, const size_t *sizes) {
     if (!is_cuda_backend(be)) {
         dfl_fail(DFL_EUSAGE, "dfl_cuda_param_set_create: not a CUDA backend");
         return NULL;
@@ -226,8 +227,8 @@ extern "C" dfl_cuda_param_set *dfl_cuda_param_set_create(dfl_backend *be, int co
     cudaCheck(cudaMallocHost(&s->h_hp, sizeof(opt_hparams)));
     cudaCheck(cudaEventCreateWithFlags(&s->hp_copied, cudaEventDisableTiming));
     cudaCheck(cudaMemcpyAsync(s->d_tensors, ht, (size_t)count * sizeof(opt_tensor), cudaMemcpyHostToDevice, st));
-    cudaCheck(cudaMemcpyAsync(s->d_chunk_start, hs, ((size_t)count + 1) * sizeof(unsigned), cudaMemcpyHostToDevice,
-                              st));
+    cudaCheck(
+        cudaMemcpyAsync(s->d_chunk_start, hs, ((size_t)count + 1) * sizeof(unsigned), cudaMemcpyHostToDevice, st));
     cudaCheck(cudaStreamSynchronize(st));
     free(ht);
     free(hs);
@@ -246,8 +247,8 @@ extern "C" void dfl_cuda_param_set_destroy(dfl_backend *be, dfl_cuda_param_set *
     free(s);
 }
 
-extern "C" void dfl_cuda_param_set_hparams(dfl_backend *be, dfl_cuda_param_set *s,
-                                           const struct dfl_adamw_hparams_s *h, float clip, float ema_decay) {
+extern "C" void dfl_cuda_param_set_hparams(dfl_backend *be, dfl_cuda_param_set *s, const struct dfl_adamw_hparams_s *h,
+                                           float clip, float ema_decay) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     if (ctx->capturing)
         DFL_PANIC("dfl_cuda_param_set_hparams during graph capture: set the hyper-parameters before each replay");
@@ -262,8 +263,8 @@ extern "C" void dfl_cuda_param_set_hparams(dfl_backend *be, dfl_cuda_param_set *
 
 extern "C" void dfl_cuda_param_set_grad_sumsq(dfl_backend *be, dfl_cuda_param_set *s) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
-    dfl_multi_sumsq_kernel<<<s->total_chunks, OPT_THREADS, 0, ctx->stream>>>(s->count, s->d_tensors,
-                                                                             s->d_chunk_start, s->d_partials);
+    dfl_multi_sumsq_kernel<<<s->total_chunks, OPT_THREADS, 0, ctx->stream>>>(s->count, s->d_tensors, s->d_chunk_start,
+                                                                             s->d_partials);
     cudaCheckLaunch();
     dfl_sum_partials_kernel<<<1, DFL_SUMSQ_THREADS, 0, ctx->stream>>>(s->total_chunks, s->d_partials,
                                                                       &ctx->d_scalars[DFL_CUDA_SCALAR_SUMSQ]);

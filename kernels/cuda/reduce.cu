@@ -2,8 +2,8 @@
 // linear, channel-bias and group-norm ops of the CUDA backend.
 #include "cuda/cuda_backend_internal.cuh"
 
-#define DFL_COLSUM_TILE 32 // channels per block (one warp-wide row segment: coalesced)
-#define DFL_COLSUM_LANES 8 // rows read in parallel per block
+#define DFL_COLSUM_TILE  32 // channels per block (one warp-wide row segment: coalesced)
+#define DFL_COLSUM_LANES 8  // rows read in parallel per block
 
 // Stage 1: block (tile of 32 channels, chunk of rows, batch) sums its rows in
 // a fixed order: lane ty takes rows ty, ty+8, ..., then the 8 lanes are

@@ -9,8 +9,7 @@
 
 // Sum over the threads of one warp into lane 0, correct for a partial last
 // warp (lanes beyond the block contribute nothing).
-template <typename T>
-__device__ __forceinline__ T dfl_warp_sum_to_lane0(T v) {
+template <typename T> __device__ __forceinline__ T dfl_warp_sum_to_lane0(T v) {
     const int lane = threadIdx.x & 31;
     const int first = threadIdx.x & ~31;
     const int live = (int)blockDim.x - first < 32 ? (int)blockDim.x - first : 32;
@@ -24,8 +23,7 @@ __device__ __forceinline__ T dfl_warp_sum_to_lane0(T v) {
 
 // Sum of v over the whole (1-D) block, returned to every thread. sh must
 // hold at least 33 elements of shared memory; it may be reused right after.
-template <typename T>
-__device__ __forceinline__ T dfl_block_sum(T v, T *sh) {
+template <typename T> __device__ __forceinline__ T dfl_block_sum(T v, T *sh) {
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int nwarps = (blockDim.x + 31) >> 5;

@@ -12,7 +12,7 @@
 typedef struct dfl_adamw_hparams_s {
     float lr, beta1, beta2, eps, weight_decay;
     float bias_correction1, bias_correction2; /* 1 - beta^step */
-    float grad_scale;                          /* clipping factor (1 if none) */
+    float grad_scale;                         /* clipping factor (1 if none) */
 } dfl_adamw_hparams;
 
 DFL_HD void dfl_adamw_element(float *p, float *m, float *v, float g, const dfl_adamw_hparams *h) {

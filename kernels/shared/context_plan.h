@@ -31,9 +31,7 @@ DFL_HD uint64_t dfl_plan_t_offset(int64_t slots) {
     return (uint64_t)sizeof(dfl_plan_header);
 }
 DFL_HD uint64_t dfl_plan_partner_offset(int64_t slots) { return dfl_plan_t_offset(slots) + 4u * (uint64_t)slots; }
-DFL_HD uint64_t dfl_plan_hidden_offset(int64_t slots) {
-    return dfl_plan_partner_offset(slots) + 4u * (uint64_t)slots;
-}
+DFL_HD uint64_t dfl_plan_hidden_offset(int64_t slots) { return dfl_plan_partner_offset(slots) + 4u * (uint64_t)slots; }
 DFL_HD uint64_t dfl_plan_bytes(int64_t slots, int64_t blocks) {
     uint64_t end = dfl_plan_hidden_offset(slots) + (uint64_t)slots * (uint64_t)blocks;
     return (end + 7u) & ~(uint64_t)7u;

@@ -14,13 +14,13 @@
 #endif
 
 #if defined(__CUDACC__)
-#define dfl_expf expf
-#define dfl_logf logf
+#define dfl_expf  expf
+#define dfl_logf  logf
 #define dfl_sqrtf sqrtf
 #else
 #include <math.h>
-#define dfl_expf expf
-#define dfl_logf logf
+#define dfl_expf  expf
+#define dfl_logf  logf
 #define dfl_sqrtf sqrtf
 #endif
 

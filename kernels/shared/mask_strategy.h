@@ -26,17 +26,15 @@
 #include "dynfill/mask_rule.h" /* dfl_strategy, dfl_query_mode, dfl_mask_rule */
 #include "philox.h"
 
-
 /* Philox purpose tags of the method (dfl_rng_stream's purpose byte); the
  * range 0x10..0x1F belongs to the method. The stream's slot is the global
  * sample index (24 bits), its step the optimiser step (or sampler step). */
-#define DFL_RNG_METHOD_TIME 0x10u    /* diffusion time t per sample (host plan) */
-#define DFL_RNG_METHOD_NOISE 0x11u   /* epsilon per element */
+#define DFL_RNG_METHOD_TIME    0x10u /* diffusion time t per sample (host plan) */
+#define DFL_RNG_METHOD_NOISE   0x11u /* epsilon per element */
 #define DFL_RNG_METHOD_CONTEXT 0x12u /* U of the context draw per element */
-#define DFL_RNG_METHOD_QUERY 0x13u   /* U' of an independent query draw per element */
-#define DFL_RNG_METHOD_BLOCK 0x14u   /* which observed blocks to hide (host plan) */
+#define DFL_RNG_METHOD_QUERY   0x13u /* U' of an independent query draw per element */
+#define DFL_RNG_METHOD_BLOCK   0x14u /* which observed blocks to hide (host plan) */
 #define DFL_RNG_METHOD_PARTNER 0x15u /* empirical partner sample (host plan) */
-
 
 DFL_HD int dfl_query_resolve(int strategy, int query) {
     if (query != DFL_QUERY_AUTO) return query;
@@ -48,8 +46,8 @@ DFL_HD int dfl_query_resolve(int strategy, int query) {
     }
 }
 
-DFL_HD dfl_mask_rule dfl_mask_rule_make(int strategy, int query, float context_ratio, float query_ratio,
-                                        float delta, int grid_h, int grid_w) {
+DFL_HD dfl_mask_rule dfl_mask_rule_make(int strategy, int query, float context_ratio, float query_ratio, float delta,
+                                        int grid_h, int grid_w) {
     dfl_mask_rule r;
     r.strategy = strategy;
     r.query = dfl_query_resolve(strategy, query);

@@ -31,7 +31,7 @@ typedef struct dfl_context_slot {
     const uint8_t *hidden;  /* [grid_h * grid_w] hidden blocks (block) or NULL */
     float alpha, sigma;     /* schedule at the slot's t */
     uint64_t seed, noise_stream, ctx_stream, qry_stream;
-    uint64_t index_base;    /* member j * c*h*w: draw j of an ensemble */
+    uint64_t index_base; /* member j * c*h*w: draw j of an ensemble */
     int x_is_state, context_full;
 } dfl_context_slot;
 
@@ -76,8 +76,8 @@ DFL_HD void dfl_context_mask_entry(const dfl_mask_rule *r, const dfl_context_slo
     int m = s->mask ? s->mask[mi] != 0 : 1;
     int hidden = s->hidden ? s->hidden[dfl_block_index(y, x, s->h, s->w, r->grid_h, r->grid_w)] != 0 : 0;
     int pm = s->partner ? s->partner[mi] != 0 : 0;
-    dfl_mask_element(r, s->seed, s->ctx_stream, s->qry_stream, s->index_base + (uint64_t)mi,
-                     s->context_full ? 1 : m, hidden, pm, ctx, qry);
+    dfl_mask_element(r, s->seed, s->ctx_stream, s->qry_stream, s->index_base + (uint64_t)mi, s->context_full ? 1 : m,
+                     hidden, pm, ctx, qry);
     *observed = m;
 }
 

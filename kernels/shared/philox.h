@@ -53,9 +53,7 @@ DFL_HD dfl_philox_u4 dfl_rng_bits(uint64_t seed, uint64_t stream, uint64_t index
 
 /* 32 random bits to a float in the open interval (0, 1): the top 24 bits
  * plus one half ulp, so neither 0 nor 1 can occur (safe for log). */
-DFL_HD float dfl_bits_to_u01(uint32_t x) {
-    return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f);
-}
+DFL_HD float dfl_bits_to_u01(uint32_t x) { return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f); }
 
 /* Uniform in (0,1) for (seed, stream, index). */
 DFL_HD float dfl_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
@@ -76,8 +74,7 @@ DFL_HD float dfl_rng_normal(uint64_t seed, uint64_t stream, uint64_t index) {
  * and a sample/rank slot (24 bits), so draws for different purposes,
  * steps and samples never share a counter. */
 DFL_HD uint64_t dfl_rng_stream(uint32_t purpose, uint32_t step, uint32_t slot) {
-    return ((uint64_t)(purpose & 0xFFu) << 56) | ((uint64_t)(slot & 0xFFFFFFu) << 32) |
-           (uint64_t)step;
+    return ((uint64_t)(purpose & 0xFFu) << 56) | ((uint64_t)(slot & 0xFFFFFFu) << 32) | (uint64_t)step;
 }
 
 #endif

@@ -8,7 +8,7 @@
 
 #define DFL_BETA_MIN 0.1f
 #define DFL_BETA_MAX 20.0f
-#define DFL_T_EPS 1e-3f
+#define DFL_T_EPS    1e-3f
 
 DFL_HD float dfl_vp_log_alpha(float t) {
     return -0.25f * t * t * (DFL_BETA_MAX - DFL_BETA_MIN) - 0.5f * t * DFL_BETA_MIN;

@@ -10,37 +10,37 @@
 static int dfl_test_failures;
 static int dfl_test_checks;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        ++dfl_test_checks;                                                            \
-        if (!(cond)) {                                                                \
-            ++dfl_test_failures;                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
-        }                                                                             \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        ++dfl_test_checks;                                                                                             \
+        if (!(cond)) {                                                                                                 \
+            ++dfl_test_failures;                                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                                   \
+        }                                                                                                              \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                          \
-    do {                                                                              \
-        ++dfl_test_checks;                                                            \
-        if (!(cond)) {                                                                \
-            ++dfl_test_failures;                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);  \
-            fprintf(stderr, __VA_ARGS__);                                             \
-            fputc('\n', stderr);                                                      \
-        }                                                                             \
+#define CHECK_MSG(cond, ...)                                                                                           \
+    do {                                                                                                               \
+        ++dfl_test_checks;                                                                                             \
+        if (!(cond)) {                                                                                                 \
+            ++dfl_test_failures;                                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fputc('\n', stderr);                                                                                       \
+        }                                                                                                              \
     } while (0)
 
 /* |a - b| <= tol * max(1, |b|) */
-#define CHECK_CLOSE(a, b, tol)                                                        \
-    do {                                                                              \
-        double ca_ = (double)(a), cb_ = (double)(b), ct_ = (double)(tol);             \
-        ++dfl_test_checks;                                                            \
-        double sc_ = fabs(cb_) > 1.0 ? fabs(cb_) : 1.0;                               \
-        if (!(fabs(ca_ - cb_) <= ct_ * sc_)) {                                        \
-            ++dfl_test_failures;                                                      \
-            fprintf(stderr, "%s:%d: CHECK_CLOSE failed: %s = %.9g, %s = %.9g, tol %.3g\n", \
-                    __FILE__, __LINE__, #a, ca_, #b, cb_, ct_);                       \
-        }                                                                             \
+#define CHECK_CLOSE(a, b, tol)                                                                                         \
+    do {                                                                                                               \
+        double ca_ = (double)(a), cb_ = (double)(b), ct_ = (double)(tol);                                              \
+        ++dfl_test_checks;                                                                                             \
+        double sc_ = fabs(cb_) > 1.0 ? fabs(cb_) : 1.0;                                                                \
+        if (!(fabs(ca_ - cb_) <= ct_ * sc_)) {                                                                         \
+            ++dfl_test_failures;                                                                                       \
+            fprintf(stderr, "%s:%d: CHECK_CLOSE failed: %s = %.9g, %s = %.9g, tol %.3g\n", __FILE__, __LINE__, #a,     \
+                    ca_, #b, cb_, ct_);                                                                                \
+        }                                                                                                              \
     } while (0)
 
 static inline int dfl_test_finish(const char *name) {

@@ -25,9 +25,9 @@
 #include "dynfill/backend.h"
 #include "dynfill/cuda_graph.h"
 #include "dynfill/method.h"
-#include "shared/schedule.h"
 #include "shared/adamw.h"
 #include "shared/philox.h"
+#include "shared/schedule.h"
 
 /* ------------------------------------------------------------------ */
 /* harness                                                             */
@@ -209,7 +209,8 @@ static void case_group_norm(harness *H, const op_case *oc) {
     const int n = oc->a[0], hw = oc->a[1], c = oc->a[2], g = oc->a[3], silu = oc->a[4], affine = oc->a[5];
     const int want_dparams = oc->a[6];
     const size_t nx = (size_t)n * hw * c;
-    tens x = tens_rand(H, nx, -2, 3), gam = tens_rand(H, (size_t)c, 0.5f, 1.5f), bet = tens_rand(H, (size_t)c, -0.5f, 0.5f);
+    tens x = tens_rand(H, nx, -2, 3), gam = tens_rand(H, (size_t)c, 0.5f, 1.5f),
+         bet = tens_rand(H, (size_t)c, -0.5f, 0.5f);
     tens dy = tens_rand(H, nx, -1, 1);
     tens y = tens_out(H, nx), mean = tens_out(H, (size_t)n * g), rstd = tens_out(H, (size_t)n * g);
     tens dx = tens_out(H, nx), dg = tens_out(H, (size_t)c), dbt = tens_out(H, (size_t)c);
@@ -733,8 +734,13 @@ static void case_ensemble_reduce(harness *H, const op_case *oc) {
     tens_free(H, &sd);
 }
 
-enum { PX = DFL_STRATEGY_PIXEL, BL = DFL_STRATEGY_BLOCK, EM = DFL_STRATEGY_EMPIRICAL, MD = DFL_STRATEGY_MISSDIFF,
-       AM = DFL_STRATEGY_AMBIENT };
+enum {
+    PX = DFL_STRATEGY_PIXEL,
+    BL = DFL_STRATEGY_BLOCK,
+    EM = DFL_STRATEGY_EMPIRICAL,
+    MD = DFL_STRATEGY_MISSDIFF,
+    AM = DFL_STRATEGY_AMBIENT
+};
 enum { QA = DFL_QUERY_AUTO, QI = DFL_QUERY_INDEPENDENT, QC = DFL_QUERY_COMPLEMENT, QO = DFL_QUERY_OBSERVED };
 
 static const op_case op_cases[] = {
@@ -844,14 +850,16 @@ static void check_determinism(harness *H) {
     g->conv2d_backward_weights(g, &d, x.g, dy.g, dw2.g, db2.g);
     g->conv2d_backward_data(g, &d, dy.g, w.g, dx1.g);
     g->conv2d_backward_data(g, &d, dy.g, w.g, dx2.g);
-    const int conv_ok = bits_equal(g, dw1.g, dw2.g, nw) && bits_equal(g, db1.g, db2.g, 32) && bits_equal(g, dx1.g, dx2.g, nx);
+    const int conv_ok =
+        bits_equal(g, dw1.g, dw2.g, nw) && bits_equal(g, db1.g, db2.g, 32) && bits_equal(g, dx1.g, dx2.g, nx);
     record(H, "determinism conv bwd", "bits", conv_ok ? 0.0 : INFINITY, 0.0, NULL);
     tens gm = tens_rand(H, 32, 0.5f, 1.5f), bt = tens_rand(H, 32, -0.5f, 0.5f), mean = tens_out(H, 32),
          rstd = tens_out(H, 32), y = tens_out(H, nx);
     g->group_norm_forward(g, d.n, d.h * d.w, 32, 8, 1e-5f, x.g, gm.g, bt.g, y.g, mean.g, rstd.g, 1);
     g->group_norm_backward(g, d.n, d.h * d.w, 32, 8, x.g, gm.g, bt.g, mean.g, rstd.g, dy.g, dx1.g, dw1.g, db1.g, 1);
     g->group_norm_backward(g, d.n, d.h * d.w, 32, 8, x.g, gm.g, bt.g, mean.g, rstd.g, dy.g, dx2.g, dw2.g, db2.g, 1);
-    const int gn_ok = bits_equal(g, dx1.g, dx2.g, nx) && bits_equal(g, dw1.g, dw2.g, 32) && bits_equal(g, db1.g, db2.g, 32);
+    const int gn_ok =
+        bits_equal(g, dx1.g, dx2.g, nx) && bits_equal(g, dw1.g, dw2.g, 32) && bits_equal(g, db1.g, db2.g, 32);
     record(H, "determinism group norm bwd", "bits", gn_ok ? 0.0 : INFINITY, 0.0, NULL);
     const double s1 = g->sum_squares(g, nx, x.g), s2 = g->sum_squares(g, nx, x.g);
     record(H, "determinism sum_squares", "bits", s1 == s2 ? 0.0 : INFINITY, 0.0, NULL);
@@ -1000,8 +1008,8 @@ static void run_table(dfl_backend *cpu, dfl_backend *gpu, int gpu_is_cuda, dfl_p
             check_param_set(&H);
         }
     }
-    printf("%-8s summary: %d comparisons, %d failed; worst err/tol %.3f (%s)\n", H.prec, H.compared, H.failed,
-           H.worst, H.worst_name[0] ? H.worst_name : "-");
+    printf("%-8s summary: %d comparisons, %d failed; worst err/tol %.3f (%s)\n", H.prec, H.compared, H.failed, H.worst,
+           H.worst_name[0] ? H.worst_name : "-");
     *compared += H.compared;
     *failed += H.failed;
 }
@@ -1010,8 +1018,10 @@ int main(int argc, char **argv) {
     int cpu_vs_cpu = 0;
     const char *which = "all";
     for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--cpu-vs-cpu")) cpu_vs_cpu = 1;
-        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) which = argv[++i];
+        if (!strcmp(argv[i], "--cpu-vs-cpu"))
+            cpu_vs_cpu = 1;
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+            which = argv[++i];
         else {
             fprintf(stderr, "usage: %s [--cpu-vs-cpu] [--precision fp32|tf32|bf16|all]\n", argv[0]);
             return 2;

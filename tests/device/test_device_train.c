@@ -26,9 +26,9 @@
 
 #define STEPS 6
 #define BATCH 4
-#define C 2
-#define H 16
-#define W 16
+#define C     2
+#define H     16
+#define W     16
 
 typedef struct {
     double loss[STEPS];
@@ -133,8 +133,8 @@ static void compare_runs(const char *label, const run_result *g, const run_resul
         const double rel = fabs(g->loss[s] - c->loss[s]) / fabs(c->loss[s]);
         printf("%-8s step %d  loss cpu %.8f  device %.8f  rel %.2e\n", label, s, c->loss[s], g->loss[s], rel);
         worst = rel > worst || !isfinite(rel) ? rel : worst;
-        CHECK_MSG(isfinite(g->loss[s]) && rel <= loss_tol, "%s step %d: loss %.9g vs cpu %.9g (rel %.2e > %.1e)",
-                  label, s, g->loss[s], c->loss[s], rel, loss_tol);
+        CHECK_MSG(isfinite(g->loss[s]) && rel <= loss_tol, "%s step %d: loss %.9g vs cpu %.9g (rel %.2e > %.1e)", label,
+                  s, g->loss[s], c->loss[s], rel, loss_tol);
     }
     const double perr = g->nparams == c->nparams ? params_err(g, c) : INFINITY;
     printf("%-8s worst loss rel %.2e (tol %.1e), final weights err %.2e (tol %.1e)\n", label, worst, loss_tol, perr,
@@ -169,8 +169,10 @@ int main(int argc, char **argv) {
             CHECK_MSG(gpu != NULL, "CUDA backend %s: %s", names[k], dfl_last_error());
             if (!gpu) continue;
             run_result g = train(gpu, names[k]);
-            if (k == 0) compare_runs(names[k], &g, &ref, 1e-4, 1e-2);
-            else compare_runs(names[k], &g, &ref, 5e-2, 1.0);
+            if (k == 0)
+                compare_runs(names[k], &g, &ref, 1e-4, 1e-2);
+            else
+                compare_runs(names[k], &g, &ref, 5e-2, 1.0);
             free(g.params);
             dfl_backend_destroy(gpu);
         }

@@ -87,9 +87,8 @@ static void good_dataset(void) {
         for (int ch = 0; ch < c; ++ch)
             for (int i = 0; i < h * w; ++i) {
                 const size_t k = ((size_t)s * c + ch) * h * w + i;
-                const float want = mask[s * h * w + i]
-                                       ? (obs[k] - (float)in->mean[ch]) * (float)(1.0 / in->std[ch])
-                                       : 0.0f;
+                const float want =
+                    mask[s * h * w + i] ? (obs[k] - (float)in->mean[ch]) * (float)(1.0 / in->std[ch]) : 0.0f;
                 ok &= got[k] == want;
             }
     CHECK_MSG(ok, "normalised samples match (x - mean) / std and 0 at unobserved entries");

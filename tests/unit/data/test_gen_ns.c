@@ -45,14 +45,16 @@ static void taylor_green(int mx, int my, double nu) {
 
 /* div u and curl u - w computed with FFTW here, not with the solver. */
 static void check_velocity(dfl_ns_solver *s, int n, double L) {
-    double *u = fftw_alloc_real((size_t)n * n), *v = fftw_alloc_real((size_t)n * n), *w = fftw_alloc_real((size_t)n * n);
+    double *u = fftw_alloc_real((size_t)n * n), *v = fftw_alloc_real((size_t)n * n),
+           *w = fftw_alloc_real((size_t)n * n);
     double *div = fftw_alloc_real((size_t)n * n), *curl = fftw_alloc_real((size_t)n * n);
     const int nh = n / 2 + 1;
     fftw_complex *uh = fftw_alloc_complex((size_t)n * nh), *vh = fftw_alloc_complex((size_t)n * nh),
                  *dh = fftw_alloc_complex((size_t)n * nh), *ch = fftw_alloc_complex((size_t)n * nh);
     dfl_ns_get_velocity(s, u, v);
     dfl_ns_get_vorticity(s, w);
-    fftw_plan pu = fftw_plan_dft_r2c_2d(n, n, u, uh, FFTW_ESTIMATE), pv = fftw_plan_dft_r2c_2d(n, n, v, vh, FFTW_ESTIMATE);
+    fftw_plan pu = fftw_plan_dft_r2c_2d(n, n, u, uh, FFTW_ESTIMATE),
+              pv = fftw_plan_dft_r2c_2d(n, n, v, vh, FFTW_ESTIMATE);
     fftw_execute(pu);
     fftw_execute(pv);
     for (int j = 0; j < n; ++j)
@@ -66,7 +68,8 @@ static void check_velocity(dfl_ns_solver *s, int n, double L) {
             ch[k][0] = nyq ? 0 : -(kx * vh[k][1] - ky * uh[k][1]) / (n * n);
             ch[k][1] = nyq ? 0 : (kx * vh[k][0] - ky * uh[k][0]) / (n * n);
         }
-    fftw_plan pd = fftw_plan_dft_c2r_2d(n, n, dh, div, FFTW_ESTIMATE), pc = fftw_plan_dft_c2r_2d(n, n, ch, curl, FFTW_ESTIMATE);
+    fftw_plan pd = fftw_plan_dft_c2r_2d(n, n, dh, div, FFTW_ESTIMATE),
+              pc = fftw_plan_dft_c2r_2d(n, n, ch, curl, FFTW_ESTIMATE);
     fftw_execute(pd);
     fftw_execute(pc);
     double umax = 0, dmax = 0, wmax = 0, cerr = 0;

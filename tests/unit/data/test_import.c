@@ -15,13 +15,13 @@
 #include "dfl_test.h"
 #include "dynfill/data.h"
 
-#define NCK(call)                                                                        \
-    do {                                                                                 \
-        int e_ = (call);                                                                 \
-        if (e_ != NC_NOERR) {                                                            \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, nc_strerror(e_)); \
-            exit(1);                                                                     \
-        }                                                                                \
+#define NCK(call)                                                                                                      \
+    do {                                                                                                               \
+        int e_ = (call);                                                                                               \
+        if (e_ != NC_NOERR) {                                                                                          \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, nc_strerror(e_));                            \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 enum { T = 6, NLAT = 4, NLON = 8, NLEV = 2 };

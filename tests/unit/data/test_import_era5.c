@@ -21,13 +21,13 @@
 #include "dfl_test.h"
 #include "dynfill/data.h"
 
-#define NCK(call)                                                                           \
-    do {                                                                                    \
-        int e_ = (call);                                                                    \
-        if (e_ != NC_NOERR) {                                                               \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, nc_strerror(e_)); \
-            exit(1);                                                                        \
-        }                                                                                   \
+#define NCK(call)                                                                                                      \
+    do {                                                                                                               \
+        int e_ = (call);                                                                                               \
+        if (e_ != NC_NOERR) {                                                                                          \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, nc_strerror(e_));                            \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 enum { NY = 121, NX = 240, NL = 3, TPF = 4, NFILES = 3, NT = TPF * NFILES, NC3 = 4, NC2 = 2 };
@@ -227,9 +227,21 @@ static void era5_parts(void) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
         part_path(bad, sizeof bad, cases[k].what, 3);
         write_part(bad, 3, cases[k].shift, 0, cases[k].grid_w, cases[k].with_500); /* would follow part 2 */
-        const char *a[] = {"--in", p[0], "--in", p[1], "--in", p[2], "--in", bad, "--var", cases[k].vars,
-                           cases[k].levels ? "--levels" : "--time", cases[k].levels ? cases[k].levels : "0:",
-                           "--out", bad_out, NULL};
+        const char *a[] = {"--in",
+                           p[0],
+                           "--in",
+                           p[1],
+                           "--in",
+                           p[2],
+                           "--in",
+                           bad,
+                           "--var",
+                           cases[k].vars,
+                           cases[k].levels ? "--levels" : "--time",
+                           cases[k].levels ? cases[k].levels : "0:",
+                           "--out",
+                           bad_out,
+                           NULL};
         CHECK_MSG(run_import(a) == 2, "case %s", cases[k].what);
         CHECK_MSG(strstr(dfl_last_error(), cases[k].expect) && strstr(dfl_last_error(), bad), "case %s: %s",
                   cases[k].what, dfl_last_error());
@@ -312,7 +324,8 @@ static void cf_axes(void) {
     CHECK(same);
     const char *two[] = {"--in", path, "--var", "a,b", "--out", out, NULL};
     CHECK(run_import(two) == 2);
-    CHECK_MSG(strstr(dfl_last_error(), "time axis") && strstr(dfl_last_error(), "'b'") && strstr(dfl_last_error(), path),
+    CHECK_MSG(strstr(dfl_last_error(), "time axis") && strstr(dfl_last_error(), "'b'") &&
+                  strstr(dfl_last_error(), path),
               "%s", dfl_last_error());
     dfl_clear_error();
 }

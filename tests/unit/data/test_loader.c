@@ -40,7 +40,9 @@ static int batch_matches_file(const dfl_dataset_info *in, const dfl_batch *b) {
                     const int64_t s = b->index[j];
                     const int fy = y + b->crop_y[j], fx = x + b->crop_x[j];
                     ok &= b->obs[((j * C + ch) * b->h + y) * b->w + x] == expected(in, s, ch, fy, fx);
-                    if (ch < MC) ok &= b->mask[((j * MC + ch) * b->h + y) * b->w + x] == g_mask[(s * MC + ch) * H * W + fy * W + fx];
+                    if (ch < MC)
+                        ok &= b->mask[((j * MC + ch) * b->h + y) * b->w + x] ==
+                              g_mask[(s * MC + ch) * H * W + fy * W + fx];
                 }
     return ok;
 }
@@ -163,7 +165,8 @@ static void ranks_partition_the_global_batch(const dfl_dataset *ds) {
     }
     int ok = 1;
     for (int k = 0; k < STEPS; ++k)
-        for (int j = 0; j < B; ++j) ok &= one[k * 2 * B + j] == r0[k * B + j] && one[k * 2 * B + B + j] == r1[k * B + j];
+        for (int j = 0; j < B; ++j)
+            ok &= one[k * 2 * B + j] == r0[k * B + j] && one[k * 2 * B + B + j] == r1[k * B + j];
     CHECK_MSG(ok, "rank 0 and rank 1 (batch 3) split the single-rank batch of 6");
     CHECK_MSG(crops_equal, "crops and values do not depend on the rank");
     dfl_loader_destroy(a);

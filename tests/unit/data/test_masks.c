@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/mask.h"
 #include "data_test_files.h"
 #include "dfl_test.h"
-#include "data/mask.h"
 
 static void parse_ok(const char *text, const char *canonical) {
     dfl_mask_pattern p;

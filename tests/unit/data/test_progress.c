@@ -6,8 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dfl_test.h"
 #include "core/progress.h"
+#include "dfl_test.h"
 
 int main(void) {
     char path[200];

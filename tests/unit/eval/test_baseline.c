@@ -16,15 +16,15 @@ static float uniform01(unsigned *state) {
 
 static void test_mean(void) {
     /* n 2, c 2, 2×3, one shared mask. */
-    const float obs[2 * 2 * 6] = {1, 2, 3, 4, 5, 6, /* s0 c0 */ 10, 20, 30, 40, 50, 60, /* s0 c1 */
-                                  -1, -2, -3, -4, -5, -6, /* s1 c0 */ 7, 7, 7, 7, 7, 7 /* s1 c1 */};
+    const float obs[2 * 2 * 6] = {1,  2,  3,  4,  5,  6,  /* s0 c0 */ 10, 20, 30, 40, 50, 60, /* s0 c1 */
+                                  -1, -2, -3, -4, -5, -6, /* s1 c0 */ 7,  7,  7,  7,  7,  7 /* s1 c1 */};
     const unsigned char mask[2 * 6] = {1, 0, 1, 0, 0, 1, /* s0 */ 0, 1, 0, 0, 1, 0 /* s1 */};
     float out[24];
     dfl_baseline_mean(2, 2, 2, 3, 1, obs, mask, out);
     /* s0: observed cells 0,2,5: c0 mean (1+3+6)/3, c1 (10+30+60)/3 */
     const float m00 = 10.0f / 3.0f, m01 = 100.0f / 3.0f, m10 = -3.5f, m11 = 7.0f;
-    const float want[24] = {1, m00, 3, m00, m00, 6, 10, m01, 30, m01, m01, 60,
-                            m10, -2, m10, m10, -5, m10, m11, 7, m11, m11, 7, m11};
+    const float want[24] = {1,   m00, 3,   m00, m00, 6,   10,  m01, 30,  m01, m01, 60,
+                            m10, -2,  m10, m10, -5,  m10, m11, 7,   m11, m11, 7,   m11};
     for (int i = 0; i < 24; ++i) CHECK_CLOSE(out[i], want[i], 1e-6);
 
     /* Per-channel masks; channel 1 of sample 0 has no observation: fallback
@@ -302,8 +302,7 @@ static void test_harmonic_large(void) {
             }
     dfl_harmonic_stats hs;
     dfl_baseline_harmonic_ex(n, 1, h, w, 1, obs, mask, 1, 0, NULL, &hs, out);
-    printf("128x128 harmonic: max %d CG iterations, worst relative residual %.2e\n", hs.max_iters,
-           hs.max_rel_residual);
+    printf("128x128 harmonic: max %d CG iterations, worst relative residual %.2e\n", hs.max_iters, hs.max_rel_residual);
     CHECK(hs.unconverged == 0 && hs.max_rel_residual <= 1e-6);
     CHECK(hs.max_iters < 1000);
     free(obs);

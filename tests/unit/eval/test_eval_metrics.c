@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "dfl_test.h"
 #include "data/pred_read.h"
+#include "dfl_test.h"
 #include "eval/eval_metrics.h"
 #include "eval/eval_report.h"
 #include "io/h5_util.h"
@@ -26,7 +26,7 @@ static const char *path_of(const char *name) {
 }
 
 /* truth = 0 everywhere; [N 2, C 2, H 2, W 2]. */
-static const float k_pred[16] = {1, 2, 3, 4, /* s0 c0 */ 0, 1, 0, 2, /* s0 c1 */
+static const float k_pred[16] = {1,  2, 3, 4, /* s0 c0 */ 0, 1, 0, 2, /* s0 c1 */
                                  -1, 0, 0, 0, /* s1 c0 */ 2, 2, 2, 2 /* s1 c1 */};
 static const unsigned char k_mask[8] = {1, 0, 0, 1, /* s0 */ 0, 0, 1, 1 /* s1 */};
 

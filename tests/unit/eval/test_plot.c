@@ -89,7 +89,7 @@ static void test_metrics_reader(void) {
                "{\"step\": 300, \"loss\": 0.25, \"samples_per_s\": 30.5, \"ok\": true, \"x\": null}\n"
                "{\"step\": 200, \"loss\": 0.3, \"val_loss\": 0.6}\n" /* resumed from step 200 */
                "{\"step\": 250, \"loss\": 0.28}\r\n"
-               "{\"step\": 400, \"los");                              /* killed mid-write */
+               "{\"step\": 400, \"los"); /* killed mid-write */
     dfl_clear_error();
     CHECK(dfl_plot_read_metrics(path_of("m1.jsonl"), &loss, &val) == DFL_OK);
     /* 0, 100, then 300 superseded by the resumed 200, 250 */

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dfl_test.h"
 #include "method/coverage.h"
 #include "shared/mask_strategy.h"
-#include "dfl_test.h"
 
 enum { NS = 40, S = 24 };
 
@@ -26,8 +26,17 @@ static void block_masks(uint8_t *m, int n) {
 }
 
 static dfl_coverage_result estimate(const dfl_method_params *mp, const uint8_t *masks, int mc, long draws) {
-    dfl_coverage_request rq = {.method = mp, .masks = masks, .n = NS, .c = mc, .mc = mc, .h = S, .w = S,
-                               .draws = draws, .radius = 2, .threshold = 1e-3, .seed = 3};
+    dfl_coverage_request rq = {.method = mp,
+                               .masks = masks,
+                               .n = NS,
+                               .c = mc,
+                               .mc = mc,
+                               .h = S,
+                               .w = S,
+                               .draws = draws,
+                               .radius = 2,
+                               .threshold = 1e-3,
+                               .seed = 3};
     dfl_coverage_result res;
     DFL_ASSERT(dfl_coverage_estimate(&rq, &res) == DFL_OK);
     return res;
@@ -89,8 +98,16 @@ int main(void) {
     /* invalid parameters are usage errors */
     mp.strategy = DFL_STRATEGY_BLOCK;
     mp.grid_h = 40;
-    dfl_coverage_request rq = {.method = &mp, .masks = masks, .n = NS, .c = 1, .mc = 1, .h = S, .w = S,
-                               .draws = 10, .radius = 2, .threshold = 1e-3};
+    dfl_coverage_request rq = {.method = &mp,
+                               .masks = masks,
+                               .n = NS,
+                               .c = 1,
+                               .mc = 1,
+                               .h = S,
+                               .w = S,
+                               .draws = 10,
+                               .radius = 2,
+                               .threshold = 1e-3};
     dfl_coverage_result bad;
     CHECK(dfl_coverage_estimate(&rq, &bad) == DFL_EUSAGE && bad.map == NULL);
     dfl_clear_error();

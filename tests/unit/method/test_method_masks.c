@@ -97,8 +97,9 @@ static tally count(const draws *d, const uint8_t *mask, int n, int k, int mc) {
 }
 
 /* |got - p| within 5 binomial standard deviations of n trials */
-#define CHECK_RATE(got, p, n) \
-    CHECK_MSG(fabs((got) - (p)) <= 5.0 * sqrt((p) * (1.0 - (p)) / (n)) + 1e-12, "rate %.5f, expected %.5f (n %.0f)", (got), (p), (n))
+#define CHECK_RATE(got, p, n)                                                                                          \
+    CHECK_MSG(fabs((got) - (p)) <= 5.0 * sqrt((p) * (1.0 - (p)) / (n)) + 1e-12, "rate %.5f, expected %.5f (n %.0f)",   \
+              (got), (p), (n))
 
 static void test_pixel(int mc) {
     const int n = NS, k = 4;
@@ -308,7 +309,8 @@ static void test_empirical(void) {
     rq.self_in_pool = self;
     CHECK(dfl_context_plan_make(&d.plan, &mp, &rq) == DFL_OK);
     int ok = 1;
-    for (int s = 0; s < 32; ++s) ok &= d.plan.partner[s] != self[s / 16] && d.plan.partner[s] >= 0 && d.plan.partner[s] < 3;
+    for (int s = 0; s < 32; ++s)
+        ok &= d.plan.partner[s] != self[s / 16] && d.plan.partner[s] >= 0 && d.plan.partner[s] < 3;
     CHECK(ok);
 
     free(d.ctx);
@@ -352,8 +354,8 @@ static void test_times(void) {
     dfl_method_params_default(&mp);
     dfl_context_plan plan;
     dfl_context_plan_init(&plan);
-    dfl_plan_request rq = {.n = 4000, .k = 1, .c = 1, .h = 4, .w = 4, .mask_channels = 1, .t_eps = 1e-3f,
-                           .seed = 9, .step = 0};
+    dfl_plan_request rq = {
+        .n = 4000, .k = 1, .c = 1, .h = 4, .w = 4, .mask_channels = 1, .t_eps = 1e-3f, .seed = 9, .step = 0};
     CHECK(dfl_context_plan_make(&plan, &mp, &rq) == DFL_OK);
     double sum = 0;
     int in_range = 1;

@@ -25,7 +25,7 @@
 
 enum { N = 5, C = 3, H = 9, W = 11 };
 #define CHW ((size_t)C * H * W)
-#define HW ((size_t)H * W)
+#define HW  ((size_t)H * W)
 
 static dfl_backend *be;
 
@@ -60,17 +60,36 @@ typedef struct {
 } setup;
 
 static void make_plan(setup *s, int n, int k, uint32_t step, uint32_t offset, const uint8_t *mask, float t) {
-    dfl_plan_request rq = {.n = n, .k = k, .c = C, .h = H, .w = W, .mask_channels = s->mc, .mask = mask,
-                           .t = t, .t_eps = DFL_T_EPS, .seed = 77, .step = step, .sample_offset = offset};
+    dfl_plan_request rq = {.n = n,
+                           .k = k,
+                           .c = C,
+                           .h = H,
+                           .w = W,
+                           .mask_channels = s->mc,
+                           .mask = mask,
+                           .t = t,
+                           .t_eps = DFL_T_EPS,
+                           .seed = 77,
+                           .step = step,
+                           .sample_offset = offset};
     DFL_ASSERT(dfl_context_plan_make(&s->plan, &s->mp, &rq) == DFL_OK);
 }
 
 static void run_noise_context(setup *s, int n, const float *x, const uint8_t *mask, float *in, uint8_t *qry,
                               int32_t *count) {
-    dfl_noise_context_args a = {.n = n, .c = C, .h = H, .w = W, .mask_channels = s->mc, .rule = dfl_method_rule(&s->mp),
-                                .plan = s->plan.data, .x_obs = x, .mask = mask,
+    dfl_noise_context_args a = {.n = n,
+                                .c = C,
+                                .h = H,
+                                .w = W,
+                                .mask_channels = s->mc,
+                                .rule = dfl_method_rule(&s->mp),
+                                .plan = s->plan.data,
+                                .x_obs = x,
+                                .mask = mask,
                                 .partner_masks = s->mp.strategy == DFL_STRATEGY_EMPIRICAL ? mask : NULL,
-                                .net_input = in, .query = qry, .query_count = count};
+                                .net_input = in,
+                                .query = qry,
+                                .query_count = count};
     be->noise_context(be, &a);
 }
 
@@ -101,8 +120,7 @@ static void check_noise_context(setup *s, uint32_t offset) {
                 if (s->mc == 1 && ch > 0 && (px[C + ch] != px[C] || s->qry[i * CHW + e] != s->qry[i * CHW + pp]))
                     repeat_ok = 0;
                 double want = 0.0;
-                if (ctx[mi])
-                    want = alpha * s->x[i * CHW + e] + sigma * dfl_rng_normal(77, noise, e);
+                if (ctx[mi]) want = alpha * s->x[i * CHW + e] + sigma * dfl_rng_normal(77, noise, e);
                 double err = fabs(px[ch] - want);
                 if (err > max_err) max_err = err;
                 if (!(err <= 2e-6 * (1.0 + fabs(want)))) values_ok = 0;
@@ -196,8 +214,17 @@ static void test_ensemble_build(int mc) {
     /* K = 1 with the same keys reproduces noise_context */
     make_plan(&s, N, 1, 3, 0, s.mask, 0.0f);
     run_noise_context(&s, N, s.x, s.mask, s.in, s.qry, s.count);
-    dfl_ensemble_build_args a = {.n = N, .c = C, .h = H, .w = W, .mask_channels = mc, .k = 1, .rule = dfl_method_rule(&s.mp),
-                                 .plan = s.plan.data, .x = s.x, .mask = s.mask, .net_input = ens};
+    dfl_ensemble_build_args a = {.n = N,
+                                 .c = C,
+                                 .h = H,
+                                 .w = W,
+                                 .mask_channels = mc,
+                                 .k = 1,
+                                 .rule = dfl_method_rule(&s.mp),
+                                 .plan = s.plan.data,
+                                 .x = s.x,
+                                 .mask = s.mask,
+                                 .net_input = ens};
     be->ensemble_build(be, &a);
     CHECK(memcmp(ens, s.in, N * HW * in_px * sizeof(float)) == 0);
 
@@ -216,7 +243,8 @@ static void test_ensemble_build(int mc) {
         for (int j = 0; j < K; ++j)
             for (size_t pp = 0; pp < HW; ++pp)
                 for (int ch = 0; ch < C; ++ch)
-                    if (e0[(j * HW + pp) * in_px + C + ch] && !s.mask[i * mhw + (mc > 1 ? ch * HW : 0) + pp]) subset = 0;
+                    if (e0[(j * HW + pp) * in_px + C + ch] && !s.mask[i * mhw + (mc > 1 ? ch * HW : 0) + pp])
+                        subset = 0;
     }
     CHECK(first_ok);
     CHECK(differ >= N * (K - 1) - 2); /* hiding 1 of the observed blocks: draws rarely coincide */
@@ -278,8 +306,16 @@ static void test_qmse(void) {
         if (!q[e]) x[e] = NAN; /* off-query targets are never read into the loss */
     double cnt, sum = qmse_direct(pred, x, q, &cnt);
     double out_sum = 0, out_cnt = 0;
-    dfl_qmse_args a = {.n = N, .c = C, .h = H, .w = W, .pred = pred, .x_obs = x, .query = q, .grad = grad,
-                       .sum_sq = &out_sum, .count = &out_cnt};
+    dfl_qmse_args a = {.n = N,
+                       .c = C,
+                       .h = H,
+                       .w = W,
+                       .pred = pred,
+                       .x_obs = x,
+                       .query = q,
+                       .grad = grad,
+                       .sum_sq = &out_sum,
+                       .count = &out_cnt};
     double loss = be->qmse(be, &a);
     CHECK_CLOSE(loss, sum / cnt, 1e-12);
     CHECK(out_cnt == cnt);
@@ -336,8 +372,9 @@ static void test_qmse(void) {
         for (int ch = 0; ch < C; ++ch)
             for (size_t pp = 0; pp < HW; ++pp) {
                 size_t o = i * CHW + ch * HW + pp;
-                if (q[o]) wsum += r[i * H + pp / W] * ((double)pred[(i * HW + pp) * C + ch] - x[o]) *
-                                  ((double)pred[(i * HW + pp) * C + ch] - x[o]);
+                if (q[o])
+                    wsum += r[i * H + pp / W] * ((double)pred[(i * HW + pp) * C + ch] - x[o]) *
+                            ((double)pred[(i * HW + pp) * C + ch] - x[o]);
             }
     a.denom = 0.0;
     a.row_weight = r;

@@ -1,9 +1,9 @@
 /* INI config: defaults, file parsing, --set overrides, errors naming the
  * line, and the text round trip stored in checkpoints. */
-#include <stdio.h>
-#include <math.h>
-#include <stdlib.h>
 #include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dfl_test.h"
@@ -107,8 +107,8 @@ int main(void) {
     CHECK_CLOSE(dfl_optim_lr_at_progress(&oc, 500, 0.7), 1.0, 1e-12);
 
     /* train.time_budget: a duration with a unit (bare: seconds), 0 = off, written back in seconds */
-    const char *durations[][2] = {{"20m", "1200"}, {"6h", "21600"}, {"90s", "90"}, {"45", "45"}, {"1.5m", "90"},
-                                  {"2d", "172800"}, {"0", "0"}};
+    const char *durations[][2] = {{"20m", "1200"}, {"6h", "21600"},  {"90s", "90"}, {"45", "45"},
+                                  {"1.5m", "90"},  {"2d", "172800"}, {"0", "0"}};
     for (size_t k = 0; k < sizeof durations / sizeof durations[0]; ++k) {
         char set[64];
         snprintf(set, sizeof set, "train.time_budget=%s", durations[k][0]);

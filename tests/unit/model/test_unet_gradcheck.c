@@ -94,7 +94,8 @@ static void check_config(const char *label, dfl_unet_config uc, int n, int h, in
         int probes = count < 12 ? (int)count : 12;
         double max_err = 0, max_an = 0;
         for (int k = 0; k < probes; ++k) {
-            size_t j = count <= 12 ? (size_t)k : (size_t)(dfl_rng_uniform(11, (uint64_t)(ti + 1), (uint64_t)k) * count) % count;
+            size_t j = count <= 12 ? (size_t)k
+                                   : (size_t)(dfl_rng_uniform(11, (uint64_t)(ti + 1), (uint64_t)k) * count) % count;
             float orig = host[j];
             float v = orig + eps;
             c.be->upload(c.be, dev + dev_off + j, &v, sizeof v);
@@ -173,10 +174,12 @@ int main(void) {
      * overhead dominating (and stalls when the machine is oversubscribed) */
     omp_set_num_threads(1);
     /* attention and periodic padding along x, two levels, cin != cout skips */
-    dfl_unet_config a = {.channels = 2, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .attention = 1, .periodic_x = 1};
+    dfl_unet_config a = {
+        .channels = 2, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .attention = 1, .periodic_x = 1};
     check_config("attention+periodic_x", a, 2, 8, 8);
     /* odd field size (internal pad and crop), periodic along y, three levels */
-    dfl_unet_config b = {.channels = 1, .base = 8, .mult = {1, 1, 2}, .levels = 3, .nres = 1, .attention = 0, .periodic_y = 1};
+    dfl_unet_config b = {
+        .channels = 1, .base = 8, .mult = {1, 1, 2}, .levels = 3, .nres = 1, .attention = 0, .periodic_y = 1};
     check_config("odd-size+periodic_y", b, 2, 7, 10);
     /* tiny fields (the inner level is 1x2), where per-sample buffers such
      * as the time projection and its gradient are as large as the

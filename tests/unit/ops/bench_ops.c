@@ -39,16 +39,16 @@ static float *new_random(size_t n, unsigned seed) {
 static int g_reps = 10;
 
 /* Best time in seconds of `g_reps` runs after one warm-up. */
-#define TIME_BEST(best, stmt)                              \
-    do {                                                   \
-        stmt;                                              \
-        best = 1e30;                                       \
-        for (int r_ = 0; r_ < g_reps; ++r_) {              \
-            double t0_ = now_s();                          \
-            stmt;                                          \
-            double t_ = now_s() - t0_;                     \
-            if (t_ < best) best = t_;                      \
-        }                                                  \
+#define TIME_BEST(best, stmt)                                                                                          \
+    do {                                                                                                               \
+        stmt;                                                                                                          \
+        best = 1e30;                                                                                                   \
+        for (int r_ = 0; r_ < g_reps; ++r_) {                                                                          \
+            double t0_ = now_s();                                                                                      \
+            stmt;                                                                                                      \
+            double t_ = now_s() - t0_;                                                                                 \
+            if (t_ < best) best = t_;                                                                                  \
+        }                                                                                                              \
     } while (0)
 
 typedef struct {
@@ -70,8 +70,8 @@ static conv_times bench_conv(dfl_backend *be, const dfl_conv_desc *d, int print,
     if (print) {
         printf("%-8s n%-2d %3dx%-3d %3d->%-3d k%d s%d p%d%d | fwd %7.2f ms %6.1f GF/s | bwd-data %7.2f ms %6.1f GF/s | "
                "bwd-w %7.2f ms %6.1f GF/s | %s %s %s\n",
-               label, d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride, d->periodic_x, d->periodic_y,
-               ct.t[0] * 1e3, gflop / ct.t[0], ct.t[1] * 1e3, gflop / ct.t[1], ct.t[2] * 1e3, gflop / ct.t[2],
+               label, d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride, d->periodic_x, d->periodic_y, ct.t[0] * 1e3,
+               gflop / ct.t[0], ct.t[1] * 1e3, gflop / ct.t[1], ct.t[2] * 1e3, gflop / ct.t[2],
                dfl_cpu_conv_impl_name(be, d, DFL_CPU_CONV_FWD), dfl_cpu_conv_impl_name(be, d, DFL_CPU_CONV_BWD_DATA),
                dfl_cpu_conv_impl_name(be, d, DFL_CPU_CONV_BWD_WEIGHTS));
     }
@@ -91,8 +91,8 @@ static void bench_group_norm(dfl_backend *be, int n, int hw, int c, int groups) 
     TIME_BEST(ts, be->silu_forward(be, ne, x, y));
     const double mb = (double)ne * 4 * 1e-6;
     /* bytes moved: forward reads x twice, writes y; backward reads x, dy twice, writes dx */
-    printf("gn+silu  [%d, %d, %d] g%d | fwd %6.2f ms %6.1f GB/s | bwd %6.2f ms %6.1f GB/s | silu alone %6.2f ms\n", n, hw,
-           c, groups, tf * 1e3, 3 * mb / tf * 1e-3, tb * 1e3, 5 * mb / tb * 1e-3, ts * 1e3);
+    printf("gn+silu  [%d, %d, %d] g%d | fwd %6.2f ms %6.1f GB/s | bwd %6.2f ms %6.1f GB/s | silu alone %6.2f ms\n", n,
+           hw, c, groups, tf * 1e3, 3 * mb / tf * 1e-3, tb * 1e3, 5 * mb / tb * 1e-3, ts * 1e3);
     free(x), free(y), free(dy), free(dx), free(gamma), free(beta), free(mean), free(rstd), free(dg), free(dbt);
 }
 
@@ -129,9 +129,12 @@ static void set_policy(dfl_backend *be, dfl_cpu_conv_layout l) {
 int main(int argc, char **argv) {
     int unet = 0;
     for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--unet")) unet = 1;
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--cpu-time")) g_clock = CLOCK_PROCESS_CPUTIME_ID;
+        if (!strcmp(argv[i], "--unet"))
+            unet = 1;
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            g_reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cpu-time"))
+            g_clock = CLOCK_PROCESS_CPUTIME_ID;
         else {
             fprintf(stderr, "usage: bench_ops [--unet] [--reps N] [--cpu-time]\n");
             return 2;
@@ -176,9 +179,11 @@ int main(int argc, char **argv) {
                         if (ct.t[dir] < best[p].t[dir]) best[p].t[dir] = ct.t[dir];
                 }
             }
-            const double gflop = 2.0 * d->n * dfl_conv_out_h(d) * dfl_conv_out_w(d) * d->cout * d->cin * d->k * d->k * 1e-9;
+            const double gflop =
+                2.0 * d->n * dfl_conv_out_h(d) * dfl_conv_out_w(d) * d->cout * d->cin * d->k * d->k * 1e-9;
             flops += unet_count[s] * gflop;
-            printf("x%-2d %3dx%-3d %3d->%-3d k%d s%d GF/s", unet_count[s], d->h, d->w, d->cin, d->cout, d->k, d->stride);
+            printf("x%-2d %3dx%-3d %3d->%-3d k%d s%d GF/s", unet_count[s], d->h, d->w, d->cin, d->cout, d->k,
+                   d->stride);
             static const char *dn[3] = {"fwd", "bwd-d", "bwd-w"};
             for (int dir = 0; dir < 3; ++dir) {
                 printf(" | %s", dn[dir]);

@@ -54,13 +54,13 @@ static inline double ops_rel_err_d(const double *got, const double *ref, size_t 
     return den > 0.0 ? num / den : num;
 }
 
-#define OPS_CHECK_REL(what, got, ref, n, tol)                                                     \
-    do {                                                                                          \
-        double ops_e_ = ops_rel_err((got), (ref), (n));                                           \
-        CHECK_MSG(ops_e_ <= (tol), "%s: normalised error %.3g > %.3g", (what), ops_e_, (double)(tol)); \
+#define OPS_CHECK_REL(what, got, ref, n, tol)                                                                          \
+    do {                                                                                                               \
+        double ops_e_ = ops_rel_err((got), (ref), (n));                                                                \
+        CHECK_MSG(ops_e_ <= (tol), "%s: normalised error %.3g > %.3g", (what), ops_e_, (double)(tol));                 \
     } while (0)
 
-#define OPS_CHECK_BITS(what, a, b, n)                                                             \
+#define OPS_CHECK_BITS(what, a, b, n)                                                                                  \
     CHECK_MSG(memcmp((a), (b), (n) * sizeof(*(a))) == 0, "%s: results differ between runs", (what))
 
 #endif

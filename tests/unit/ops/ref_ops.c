@@ -59,8 +59,7 @@ void ref_conv2d_backward_data(const dfl_conv_desc *d, const double *dy, const do
                 }
 }
 
-void ref_conv2d_backward_weights(const dfl_conv_desc *d, const double *x, const double *dy, double *dw,
-                                 double *db) {
+void ref_conv2d_backward_weights(const dfl_conv_desc *d, const double *x, const double *dy, double *dw, double *db) {
     const int oh = dfl_conv_out_h(d), ow = dfl_conv_out_w(d), k = d->k;
     memset(dw, 0, (size_t)d->cout * d->cin * k * k * sizeof(double));
     if (db) memset(db, 0, (size_t)d->cout * sizeof(double));

@@ -12,8 +12,7 @@
 
 void ref_conv2d_forward(const dfl_conv_desc *d, const double *x, const double *w, const double *b, double *y);
 void ref_conv2d_backward_data(const dfl_conv_desc *d, const double *dy, const double *w, double *dx);
-void ref_conv2d_backward_weights(const dfl_conv_desc *d, const double *x, const double *dy, double *dw,
-                                 double *db);
+void ref_conv2d_backward_weights(const dfl_conv_desc *d, const double *x, const double *dy, double *dw, double *db);
 
 /* mean, rstd [n*groups] may be NULL. */
 void ref_group_norm_forward(int n, int hw, int c, int groups, double eps, const double *x, const double *gamma,

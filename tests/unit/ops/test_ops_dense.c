@@ -14,7 +14,8 @@ static void check_linear(dfl_backend *be, int rows, int in, int out, int with_bi
     float *b = ops_new_normal((size_t)out, seed + 2, 1.0f, 0.0f), *dy = ops_new_normal(ny, seed + 3, 1.0f, 0.0f);
     double *xd = ops_to_double(x, nx), *wd = ops_to_double(w, nw), *bd = ops_to_double(b, (size_t)out);
     double *dyd = ops_to_double(dy, ny);
-    double *yr = ops_new_doubles(ny), *dxr = ops_new_doubles(nx), *dwr = ops_new_doubles(nw), *dbr = ops_new_doubles((size_t)out);
+    double *yr = ops_new_doubles(ny), *dxr = ops_new_doubles(nx), *dwr = ops_new_doubles(nw),
+           *dbr = ops_new_doubles((size_t)out);
     float *y = ops_new_floats(ny), *y2 = ops_new_floats(ny), *dx = ops_new_floats(nx), *dw = ops_new_floats(nw);
     float *dw2 = ops_new_floats(nw), *db = ops_new_floats((size_t)out);
 

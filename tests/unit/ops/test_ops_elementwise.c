@@ -12,17 +12,17 @@
 
 /* Runs `stmt` with 1 thread and with the default; `out` must come out the
  * same bits. */
-#define CHECK_THREAD_INVARIANT(what, out, n, stmt)                                                     \
-    do {                                                                                                \
-        const int th_ = omp_get_max_threads();                                                          \
-        float *keep_ = ops_new_floats(n);                                                               \
-        stmt;                                                                                           \
-        memcpy(keep_, (out), (n) * sizeof(float));                                                     \
-        omp_set_num_threads(1);                                                                         \
-        stmt;                                                                                           \
-        omp_set_num_threads(th_);                                                                       \
-        CHECK_MSG(memcmp(keep_, (out), (n) * sizeof(float)) == 0, "%s: differs with 1 thread", (what)); \
-        free(keep_);                                                                                    \
+#define CHECK_THREAD_INVARIANT(what, out, n, stmt)                                                                     \
+    do {                                                                                                               \
+        const int th_ = omp_get_max_threads();                                                                         \
+        float *keep_ = ops_new_floats(n);                                                                              \
+        stmt;                                                                                                          \
+        memcpy(keep_, (out), (n) * sizeof(float));                                                                     \
+        omp_set_num_threads(1);                                                                                        \
+        stmt;                                                                                                          \
+        omp_set_num_threads(th_);                                                                                      \
+        CHECK_MSG(memcmp(keep_, (out), (n) * sizeof(float)) == 0, "%s: differs with 1 thread", (what));                \
+        free(keep_);                                                                                                   \
     } while (0)
 
 static void check_fast_exp(void) {
@@ -88,7 +88,8 @@ static void check_upsample(dfl_backend *be, int n, int h, int w, int c) {
     const size_t nx = (size_t)n * h * w * c, ny = 4 * nx;
     float *x = ops_new_normal(nx, 31, 1.0f, 0.0f), *dy = ops_new_normal(ny, 32, 1.0f, 0.0f);
     float *y = ops_new_floats(ny), *dx = ops_new_floats(nx);
-    double *xd = ops_to_double(x, nx), *dyd = ops_to_double(dy, ny), *yr = ops_new_doubles(ny), *dxr = ops_new_doubles(nx);
+    double *xd = ops_to_double(x, nx), *dyd = ops_to_double(dy, ny), *yr = ops_new_doubles(ny),
+           *dxr = ops_new_doubles(nx);
     ref_upsample_forward(n, h, w, c, xd, yr);
     ref_upsample_backward(n, h, w, c, dyd, dxr);
     snprintf(what, sizeof what, "upsample n%d %dx%d c%d", n, h, w, c);
@@ -108,8 +109,7 @@ static void check_concat_pad_layout(dfl_backend *be) {
     be->concat_channels_forward(be, pixels, ca, cb, a, b, y);
     int ok = 1;
     for (size_t p = 0; p < pixels; ++p)
-        for (int ch = 0; ch < c; ++ch)
-            ok &= y[p * c + ch] == (ch < ca ? a[p * ca + ch] : b[p * cb + ch - ca]);
+        for (int ch = 0; ch < c; ++ch) ok &= y[p * c + ch] == (ch < ca ? a[p * ca + ch] : b[p * cb + ch - ca]);
     CHECK_MSG(ok, "concat_channels_forward");
     be->concat_channels_backward(be, pixels, ca, cb, y, da, db);
     CHECK_MSG(!memcmp(da, a, pixels * ca * 4) && !memcmp(db, b, pixels * cb * 4), "concat_channels_backward");
@@ -177,7 +177,8 @@ static void check_optimizer(dfl_backend *be) {
         double c1 = be->sum_squares(be, n, x);
         omp_set_num_threads(th);
         CHECK_MSG(fabs(a - (double)ref) <= 1e-12 * (double)ref, "sum_squares n=%zu: %.17g vs %.17g", n, a, (double)ref);
-        CHECK_MSG(memcmp(&a, &b, sizeof a) == 0 && memcmp(&a, &c1, sizeof a) == 0, "sum_squares n=%zu not bit-stable", n);
+        CHECK_MSG(memcmp(&a, &b, sizeof a) == 0 && memcmp(&a, &c1, sizeof a) == 0, "sum_squares n=%zu not bit-stable",
+                  n);
         free(x);
     }
 
@@ -189,7 +190,8 @@ static void check_optimizer(dfl_backend *be) {
     for (size_t i = 0; i < n; ++i) v[i] = v[i] * v[i];
     float *p2 = malloc(n * 4), *m2 = malloc(n * 4), *v2 = malloc(n * 4);
     memcpy(p2, p, n * 4), memcpy(m2, m, n * 4), memcpy(v2, v, n * 4);
-    dfl_adamw_hparams h = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f - 0.9f * 0.9f * 0.9f, 1.0f - 0.999f * 0.999f * 0.999f, 0.5f};
+    dfl_adamw_hparams h = {
+        1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f - 0.9f * 0.9f * 0.9f, 1.0f - 0.999f * 0.999f * 0.999f, 0.5f};
     be->adamw_update(be, n, p, g, m, v, &h);
     for (size_t i = 0; i < n; ++i) dfl_adamw_element(&p2[i], &m2[i], &v2[i], g[i], &h);
     double worst = 0.0;

@@ -23,7 +23,9 @@ static void gn_alloc(gn_out *o, int n, int hw, int c, int groups) {
     o->dbeta = ops_new_floats((size_t)c);
 }
 
-static void gn_free(gn_out *o) { free(o->y), free(o->dx), free(o->mean), free(o->rstd), free(o->dgamma), free(o->dbeta); }
+static void gn_free(gn_out *o) {
+    free(o->y), free(o->dx), free(o->mean), free(o->rstd), free(o->dgamma), free(o->dbeta);
+}
 
 static void gn_run(dfl_backend *be, int n, int hw, int c, int groups, float eps, const float *x, const float *gamma,
                    const float *beta, const float *dy, int silu, gn_out *o) {
@@ -34,9 +36,9 @@ static void gn_run(dfl_backend *be, int n, int hw, int c, int groups, float eps,
 
 static int gn_same_bits(const gn_out *a, const gn_out *b, int n, int hw, int c, int groups) {
     const size_t ne = (size_t)n * hw * c;
-    return !memcmp(a->y, b->y, ne * 4) && !memcmp(a->dx, b->dx, ne * 4) && !memcmp(a->mean, b->mean, (size_t)n * groups * 4) &&
-           !memcmp(a->rstd, b->rstd, (size_t)n * groups * 4) && !memcmp(a->dgamma, b->dgamma, (size_t)c * 4) &&
-           !memcmp(a->dbeta, b->dbeta, (size_t)c * 4);
+    return !memcmp(a->y, b->y, ne * 4) && !memcmp(a->dx, b->dx, ne * 4) &&
+           !memcmp(a->mean, b->mean, (size_t)n * groups * 4) && !memcmp(a->rstd, b->rstd, (size_t)n * groups * 4) &&
+           !memcmp(a->dgamma, b->dgamma, (size_t)c * 4) && !memcmp(a->dbeta, b->dbeta, (size_t)c * 4);
 }
 
 static void check_gn(dfl_backend *be, int n, int hw, int c, int groups, float offset, int silu) {
@@ -45,11 +47,13 @@ static void check_gn(dfl_backend *be, int n, int hw, int c, int groups, float of
     const size_t ne = (size_t)n * hw * c;
     const uint64_t seed = (uint64_t)(n * 7 + hw * 13 + c + silu);
     float *x = ops_new_normal(ne, seed, 1.5f, offset), *dy = ops_new_normal(ne, seed + 1, 1.0f, 0.0f);
-    float *gamma = ops_new_normal((size_t)c, seed + 2, 0.5f, 1.0f), *beta = ops_new_normal((size_t)c, seed + 3, 0.5f, 0.0f);
+    float *gamma = ops_new_normal((size_t)c, seed + 2, 0.5f, 1.0f),
+          *beta = ops_new_normal((size_t)c, seed + 3, 0.5f, 0.0f);
     double *xd = ops_to_double(x, ne), *dyd = ops_to_double(dy, ne);
     double *gd = ops_to_double(gamma, (size_t)c), *bd = ops_to_double(beta, (size_t)c);
     double *yr = ops_new_doubles(ne), *dxr = ops_new_doubles(ne), *mr = ops_new_doubles((size_t)n * groups);
-    double *rr = ops_new_doubles((size_t)n * groups), *dgr = ops_new_doubles((size_t)c), *dbr = ops_new_doubles((size_t)c);
+    double *rr = ops_new_doubles((size_t)n * groups), *dgr = ops_new_doubles((size_t)c),
+           *dbr = ops_new_doubles((size_t)c);
     ref_group_norm_forward(n, hw, c, groups, eps, xd, gd, bd, yr, mr, rr, silu);
     ref_group_norm_backward(n, hw, c, groups, eps, xd, gd, bd, dyd, dxr, dgr, dbr, silu);
 
@@ -65,8 +69,8 @@ static void check_gn(dfl_backend *be, int n, int hw, int c, int groups, float of
     omp_set_num_threads(threads);
 
     const char *tag = silu ? "gn+silu" : "gn";
-#define GN_CHECK(field, ref, count)                                                              \
-    snprintf(what, sizeof what, "%s %s n%d hw%d c%d g%d offset %g", tag, #field, n, hw, c, groups, offset); \
+#define GN_CHECK(field, ref, count)                                                                                    \
+    snprintf(what, sizeof what, "%s %s n%d hw%d c%d g%d offset %g", tag, #field, n, hw, c, groups, offset);            \
     OPS_CHECK_REL(what, a.field, ref, count, TOL)
     GN_CHECK(y, yr, ne);
     GN_CHECK(mean, mr, (size_t)n * groups);
@@ -87,12 +91,12 @@ static void check_gn(dfl_backend *be, int n, int hw, int c, int groups, float of
 int main(void) {
     dfl_backend *be = dfl_backend_cpu_create(0);
     for (int silu = 0; silu < 2; ++silu) {
-        check_gn(be, 2, 35, 16, 8, 0.0f, silu);    /* odd pixel count, 2 channels a group */
+        check_gn(be, 2, 35, 16, 8, 0.0f, silu); /* odd pixel count, 2 channels a group */
         check_gn(be, 3, 64, 32, 8, 0.0f, silu);
-        check_gn(be, 2, 400, 32, 8, 0.0f, silu);   /* several pixel chunks */
-        check_gn(be, 2, 300, 64, 8, 5.0f, silu);   /* large mean: E[x^2] - mean^2 precision */
+        check_gn(be, 2, 400, 32, 8, 0.0f, silu); /* several pixel chunks */
+        check_gn(be, 2, 300, 64, 8, 5.0f, silu); /* large mean: E[x^2] - mean^2 precision */
         check_gn(be, 1, 49, 24, 4, -3.0f, silu);
-        check_gn(be, 2, 16, 8, 8, 0.0f, silu);     /* one channel a group */
+        check_gn(be, 2, 16, 8, 8, 0.0f, silu); /* one channel a group */
     }
     dfl_backend_destroy(be);
     return dfl_test_finish("ops_group_norm");

@@ -8,7 +8,7 @@
 #include "ref_ops.h"
 
 #define FD_STEP 1e-5
-#define FD_TOL 1e-7 /* normalised by max |gradient| */
+#define FD_TOL  1e-7 /* normalised by max |gradient| */
 
 typedef double (*loss_fn)(void *ctx);
 
@@ -59,7 +59,8 @@ static void check_conv(dfl_conv_desc d) {
     conv_ctx c = {.d = d};
     const size_t nx = (size_t)d.n * d.h * d.w * d.cin, nw = (size_t)d.cout * d.cin * d.k * d.k;
     c.ny = (size_t)d.n * dfl_conv_out_h(&d) * dfl_conv_out_w(&d) * d.cout;
-    c.x = new_normal_d(nx, 1, 1.0, 0.0), c.w = new_normal_d(nw, 2, 0.5, 0.0), c.b = new_normal_d((size_t)d.cout, 3, 1.0, 0.0);
+    c.x = new_normal_d(nx, 1, 1.0, 0.0), c.w = new_normal_d(nw, 2, 0.5, 0.0),
+    c.b = new_normal_d((size_t)d.cout, 3, 1.0, 0.0);
     c.r = new_normal_d(c.ny, 4, 1.0, 0.0), c.y = ops_new_doubles(c.ny);
     double *dx = ops_new_doubles(nx), *dw = ops_new_doubles(nw), *db = ops_new_doubles((size_t)d.cout);
     ref_conv2d_backward_data(&d, c.r, c.w, dx);
@@ -116,7 +117,8 @@ static void check_linear(int rows, int in, int out) {
     l.x = new_normal_d((size_t)rows * in, 9, 1.0, 0.0), l.w = new_normal_d((size_t)out * in, 10, 1.0, 0.0);
     l.b = new_normal_d((size_t)out, 11, 1.0, 0.0), l.r = new_normal_d((size_t)rows * out, 12, 1.0, 0.0);
     l.y = ops_new_doubles((size_t)rows * out);
-    double *dx = ops_new_doubles((size_t)rows * in), *dw = ops_new_doubles((size_t)out * in), *db = ops_new_doubles((size_t)out);
+    double *dx = ops_new_doubles((size_t)rows * in), *dw = ops_new_doubles((size_t)out * in),
+           *db = ops_new_doubles((size_t)out);
     ref_linear_backward(rows, in, out, l.x, l.w, l.r, dx, dw, db);
     fd_check("linear x", l.x, (size_t)rows * in, dx, lin_loss, &l);
     fd_check("linear w", l.w, (size_t)out * in, dw, lin_loss, &l);
@@ -195,7 +197,8 @@ static void check_small_ops(void) {
 
     cb_ctx b = {2, 5, 3, NULL, NULL, NULL};
     const size_t ne = (size_t)b.n * b.hw * b.c;
-    b.bias = new_normal_d((size_t)b.n * b.c, 17, 1.0, 0.0), b.r = new_normal_d(ne, 18, 1.0, 0.0), b.y = ops_new_doubles(ne);
+    b.bias = new_normal_d((size_t)b.n * b.c, 17, 1.0, 0.0), b.r = new_normal_d(ne, 18, 1.0, 0.0),
+    b.y = ops_new_doubles(ne);
     double *db = ops_new_doubles((size_t)b.n * b.c);
     ref_channel_bias_backward(b.n, b.hw, b.c, b.r, db);
     fd_check("channel bias", b.bias, (size_t)b.n * b.c, db, cb_loss, &b);

@@ -5,12 +5,12 @@
 #include "dfl_test.h"
 #include "shared/philox.h"
 
-static void kat(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1, uint32_t e0,
-                uint32_t e1, uint32_t e2, uint32_t e3) {
+static void kat(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1, uint32_t e0, uint32_t e1,
+                uint32_t e2, uint32_t e3) {
     dfl_philox_u4 c = {{c0, c1, c2, c3}};
     dfl_philox_u4 r = dfl_philox4x32_10(c, k0, k1);
-    CHECK_MSG(r.v[0] == e0 && r.v[1] == e1 && r.v[2] == e2 && r.v[3] == e3, "got %08x %08x %08x %08x", r.v[0],
-              r.v[1], r.v[2], r.v[3]);
+    CHECK_MSG(r.v[0] == e0 && r.v[1] == e1 && r.v[2] == e2 && r.v[3] == e3, "got %08x %08x %08x %08x", r.v[0], r.v[1],
+              r.v[2], r.v[3]);
 }
 
 int main(void) {

@@ -26,7 +26,8 @@ int main(void) {
     double P = 0.5, M = 0, V = 0;
     double g[2] = {0.2, -0.4};
     for (int s = 1; s <= 2; ++s) {
-        dfl_adamw_hparams h = {0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, (float)(1 - pow(0.9, s)), (float)(1 - pow(0.999, s)), 0.5f};
+        dfl_adamw_hparams h = {0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, (float)(1 - pow(0.9, s)), (float)(1 - pow(0.999, s)),
+                               0.5f};
         dfl_adamw_element(&p, &m, &v, (float)g[s - 1], &h);
         double gs = g[s - 1] * 0.5;
         M = 0.9 * M + 0.1 * gs;

@@ -167,10 +167,10 @@ static void test_group_norm(void) {
 }
 
 static void test_clip_and_upsample(void) {
-    CHECK(dfl_clip_factor(0.0, 50.0) == 1.0);  /* clipping off */
+    CHECK(dfl_clip_factor(0.0, 50.0) == 1.0); /* clipping off */
     CHECK(dfl_clip_factor(-1.0, 50.0) == 1.0);
-    CHECK(dfl_clip_factor(1.0, 0.5) == 1.0);   /* below the threshold */
-    CHECK(dfl_clip_factor(1.0, 1.0) == 1.0);   /* at it */
+    CHECK(dfl_clip_factor(1.0, 0.5) == 1.0); /* below the threshold */
+    CHECK(dfl_clip_factor(1.0, 1.0) == 1.0); /* at it */
     CHECK(dfl_clip_factor(1.0, NAN) == 1.0);
     CHECK_CLOSE(dfl_clip_factor(1.0, 4.0), 1.0 / (4.0 + 1e-6), 1e-15);
     CHECK_CLOSE(dfl_clip_factor(2.5, 1e6), 2.5 / (1e6 + 1e-6), 1e-15);
