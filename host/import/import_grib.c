@@ -30,9 +30,10 @@ typedef struct {
     int var; /* index into the --var names */
     char level_type[64];
     double level;
-    double time;  /* validity, seconds since 1970 */
-    off_t offset; /* in the file */
-    long number;  /* 1-based message number in the file */
+    double time;              /* validity, seconds since 1970 */
+    off_t offset;             /* in the file */
+    long number;              /* 1-based message number in the file */
+    char units[32], name[96]; /* ecCodes' `units` and `name` (long name) */
 } grib_msg;
 
 typedef struct {
@@ -204,6 +205,8 @@ static void grib_close(dfl_import_source *src) {
         free(im);
     }
     dfl_h5_strings_free(src->channels, (size_t)src->c);
+    dfl_h5_strings_free(src->units, (size_t)src->c);
+    dfl_h5_strings_free(src->long_names, (size_t)src->c);
     free(src->lat);
     free(src->lon);
     free(src->time);
@@ -271,6 +274,11 @@ static dfl_status index_messages(const char *path, FILE *f, char **vars, int nva
             offset = (off_t)off;
         else if (st == DFL_OK)
             st = dfl_fail(DFL_EUSAGE, "%s: message %ld: no file offset", path, number);
+        char units[32] = "", long_name[96] = "";
+        if (st == DFL_OK) {
+            get_string(h, "units", units, sizeof units);
+            get_string(h, "name", long_name, sizeof long_name);
+        }
         codes_handle_delete(h);
         if (st != DFL_OK) break;
         msgs = dfl_xgrow(msgs, &cap, (size_t)n + 1, sizeof *msgs);
@@ -281,6 +289,8 @@ static dfl_status index_messages(const char *path, FILE *f, char **vars, int nva
         m->time = time;
         m->offset = offset;
         m->number = number;
+        snprintf(m->units, sizeof m->units, "%s", units);
+        snprintf(m->name, sizeof m->name, "%s", long_name);
     }
     if (st == DFL_OK && number == 0) st = dfl_fail(DFL_EUSAGE, "%s: no GRIB message in the file", path);
     for (int v = 0; v < nvars && st == DFL_OK; ++v) {
@@ -321,7 +331,7 @@ dfl_status dfl_import_open_grib(const char *path, const dfl_import_options *o, d
     /* Channels: per variable its levels (sorted) and which of them are kept. */
     int *ch_var = NULL;
     double *ch_level = NULL, *times = NULL;
-    size_t ch_cap = 0, names_cap = 0, level_cap = 0;
+    size_t ch_cap = 0, names_cap = 0, level_cap = 0, units_cap = 0, long_cap = 0;
     double *levels = dfl_xmalloc(sizeof(double) * (size_t)(nmsg > 0 ? nmsg : 1));
     int *picked = dfl_xmalloc(sizeof(int) * (size_t)(nmsg > 0 ? nmsg : 1));
     for (int v = 0; v < nvars && st == DFL_OK; ++v) {
@@ -349,6 +359,10 @@ dfl_status dfl_import_open_grib(const char *path, const dfl_import_options *o, d
             ch_var = dfl_xgrow(ch_var, &ch_cap, c + 1, sizeof *ch_var);
             ch_level = dfl_xgrow(ch_level, &level_cap, c + 1, sizeof *ch_level);
             src->channels = dfl_xgrow(src->channels, &names_cap, c + 1, sizeof *src->channels);
+            src->units = dfl_xgrow(src->units, &units_cap, c + 1, sizeof *src->units);
+            src->long_names = dfl_xgrow(src->long_names, &long_cap, c + 1, sizeof *src->long_names);
+            src->units[c] = first->units[0] ? strdup(first->units) : NULL; /* carried to the dataset (xarray) */
+            src->long_names[c] = first->name[0] ? strdup(first->name) : NULL;
             ch_var[c] = v;
             ch_level[c] = layered ? levels[picked[i]] : NAN; /* NAN: every level (there is one) */
             char name[160];

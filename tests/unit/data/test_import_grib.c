@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "data/data_write.h"
 #include "dfl_test.h"
 #include "dynfill/data.h"
+#include "io/h5_util.h"
 
 #define CK(call)                                                                                                       \
     do {                                                                                                               \
@@ -228,6 +230,16 @@ static void one_file(void) {
     for (int x = 0; x < NX; ++x) axes_ok &= fabs(info->lon[x] - 1.5 * x) < 1e-9;
     CHECK_MSG(axes_ok, "lat 90 -> -90, lon 0 -> 358.5 in steps of 1.5");
     dfl_dataset_close(ds);
+    /* units and long names carried from the messages (ecCodes' `units`, `name`) */
+    hid_t uf = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char **units = NULL, **long_names = NULL;
+    dfl_data_read_channel_meta(uf, NC, &units, &long_names);
+    H5Fclose(uf);
+    CHECK_MSG(units && !strcmp(units[0], "K") && !strcmp(units[13], "Pa"), "units: %s, %s", units ? units[0] : "-",
+              units ? units[13] : "-");
+    CHECK_MSG(long_names && strstr(long_names[0], "emperature"), "long name: %s", long_names ? long_names[0] : "-");
+    if (units) dfl_h5_strings_free(units, NC);
+    if (long_names) dfl_h5_strings_free(long_names, NC);
     float *obs = malloc(sizeof(float) * NT * NC * NPT);
     uint8_t *mask = malloc((size_t)NT * NC * NPT);
     read_all(out, "/obs", H5T_NATIVE_FLOAT, obs);
