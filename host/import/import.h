@@ -47,6 +47,11 @@ typedef struct {
     dfl_h5_layout layout; /* of /obs and /mask (or /truth); zero: contiguous */
 } dfl_import_options;
 
+/* Frees what every source owns (channel names, units, long names, lat,
+ * lon, time) and the source itself; each format's close frees its impl
+ * first. */
+void dfl_import_source_free(dfl_import_source *src);
+
 /* The inputs as one source: every file opened with the same variables and
  * levels, ordered by their first time value (given order when a file has no
  * time axis), checked to share grid and channels and to follow each other

@@ -256,3 +256,13 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
     free(mom);
     return st;
 }
+
+void dfl_import_source_free(dfl_import_source *src) {
+    dfl_h5_strings_free(src->channels, (size_t)src->c);
+    dfl_h5_strings_free(src->units, (size_t)src->c);
+    dfl_h5_strings_free(src->long_names, (size_t)src->c);
+    free(src->lat);
+    free(src->lon);
+    free(src->time);
+    free(src);
+}

@@ -204,13 +204,7 @@ static void grib_close(dfl_import_source *src) {
         free(im->bitmap);
         free(im);
     }
-    dfl_h5_strings_free(src->channels, (size_t)src->c);
-    dfl_h5_strings_free(src->units, (size_t)src->c);
-    dfl_h5_strings_free(src->long_names, (size_t)src->c);
-    free(src->lat);
-    free(src->lon);
-    free(src->time);
-    free(src);
+    dfl_import_source_free(src);
 }
 
 /* Every message of the --var shortNames, on one regular_ll grid. */

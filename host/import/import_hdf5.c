@@ -46,11 +46,7 @@ static void h5_close_source(dfl_import_source *src) {
         free(im->ch);
         free(im);
     }
-    dfl_h5_strings_free(src->channels, (size_t)src->c);
-    free(src->lat);
-    free(src->lon);
-    free(src->time);
-    free(src);
+    dfl_import_source_free(src);
 }
 
 /* A 1-D root dataset (or root attribute) `name` of length n, or NULL. */

@@ -248,13 +248,7 @@ static void nc_close_source(dfl_import_source *src) {
         free(im->ch);
         free(im);
     }
-    dfl_h5_strings_free(src->channels, (size_t)src->c);
-    dfl_h5_strings_free(src->units, (size_t)src->c);
-    dfl_h5_strings_free(src->long_names, (size_t)src->c);
-    free(src->lat);
-    free(src->lon);
-    free(src->time);
-    free(src);
+    dfl_import_source_free(src);
 }
 
 dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o, dfl_import_source **out) {

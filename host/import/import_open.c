@@ -87,13 +87,7 @@ static void joined_close(dfl_import_source *src) {
         free(im->offset);
         free(im);
     }
-    dfl_h5_strings_free(src->channels, (size_t)src->c);
-    dfl_h5_strings_free(src->units, (size_t)src->c);
-    dfl_h5_strings_free(src->long_names, (size_t)src->c);
-    free(src->lat);
-    free(src->lon);
-    free(src->time);
-    free(src);
+    dfl_import_source_free(src);
 }
 
 static int by_first_time(const void *a, const void *b) {
