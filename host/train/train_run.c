@@ -384,6 +384,9 @@ static dfl_status calibrate(train_run *r) {
     }
     int64_t start, count;
     DFL_TRY(dfl_dataset_split_range(r->ds, r->cfg.val_fraction, DFL_SPLIT_VAL, &start, &count));
+    /* at most as many samples as validation reads (8 batches, at least 64): a bounded cost on any split */
+    const int64_t cap = 8 * (int64_t)r->cfg.batch > 64 ? 8 * (int64_t)r->cfg.batch : 64;
+    if (count > cap) count = cap;
     double *scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
     dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, scale);
     if (s != DFL_OK) {

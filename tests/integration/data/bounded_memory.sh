@@ -47,6 +47,8 @@ size=$(stat -c %s big.h5)
 
 capped "$DYNFILL" bench io --data big.h5 --seconds 2 || fail "bench io under the cap"
 cat > tiny.ini <<INI
+[data]
+val_fraction = 0.001
 [model]
 base = 8
 mult = 1,2
