@@ -22,7 +22,9 @@
 # apt-get when missing. Exit 77 (skip) when they cannot be installed.
 # Options (environment): DFL_IMAGE (localhost/dynfill:cpu), DFL_BASE_IMAGE
 # (localhost/debian:bookworm), DFL_MIRROR (http://deb.debian.org/debian),
-# DFL_REBASE=1, DFL_IMAGE_TESTS (ctest -R regex), DFL_NO_CACHE=1 (cold build).
+# DFL_REBASE=1, DFL_IMAGE_TESTS (ctest -R regex), DFL_NO_CACHE=1 (cold build),
+# DFL_IMAGE_PRUNE=0 (keep the images a rebuild replaced; by default they are
+# removed with `buildah rmi --prune`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -82,7 +84,7 @@ else
 fi
 
 # ---- 2. build and runtime images
-bud=(buildah bud --isolation chroot --layers -f docker/Dockerfile --ignorefile docker/Dockerfile.dockerignore
+bud=(buildah bud --isolation chroot --layers --force-rm -f docker/Dockerfile --ignorefile docker/Dockerfile.dockerignore
      --build-arg BASE_IMAGE="$BASE" --build-arg CUDA_FROM=none)
 [ "${DFL_NO_CACHE:-0}" = 1 ] && bud+=(--no-cache)
 step "build stage -> $BUILD_IMAGE"
@@ -159,6 +161,13 @@ run_in --workingdir /src/dynfill/build "$bt" -- env OMP_NUM_THREADS=2 \
   || { tail -n 80 "$WORK/ctest.log"; echo "FAIL: tests in the build image"; exit 1; }
 grep -E "tests passed|Passed|Failed|Not Run|Skipped" "$WORK/ctest.log" | sed 's/^/   /' | tail -n 40
 took "$t"
+
+# Images this run replaced (untagged, unreferenced) would pile up run after
+# run: remove them. The base image and the layers the current images are made
+# of stay, so the next build still starts from the cache. DFL_IMAGE_PRUNE=0 keeps them.
+if [ "${DFL_IMAGE_PRUNE:-1}" = 1 ]; then
+  buildah rmi --prune >/dev/null 2>&1 || true
+fi
 
 echo "PASS: docker/test.sh: $IMAGE built and tested in $(($(date +%s) - t_all)) s" \
   "(runtime image $(size_of "$IMAGE"))"

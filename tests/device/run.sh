@@ -121,10 +121,11 @@ make_bundle_from_image() {
     echo "build image: $build_image"
     echo "made: $(date -u +%FT%TZ) on $(hostname)"
     echo "CUDA libraries in the image (not bundled; the GPU machine provides them):"
-    grep -E 'libcu|libnccl' <<<"$libs" | sed 's/^/  /' || true
+    grep -E 'lib(cudart|cublas|cublasLt|cudnn[a-z_]*|nccl|nvrtc|nvJitLink)\.so' <<<"$libs" | sed 's/^/  /' || true
     ls "$mnt/usr/local/cuda/dist-info" 2>/dev/null | sed 's/^/  wheel /' || true
     buildah run --isolation chroot --user root "$ctr" -- sh -c \
-      "dpkg-query -W -f='  deb \${Package} \${Version}\n' 'libcudnn*' 'libnccl*' 'libcublas*' 'cuda-cudart*' 2>/dev/null" || true
+      "dpkg-query -W -f='  deb \${Package} \${Version}\n' 'libcudnn*' 'libnccl*' 'libcublas*' 'cuda-cudart*' 2>/dev/null" \
+      2>/dev/null || true
   } >"$stage/MANIFEST"
   mkdir -p "$dir"
   rm -f "$dir/bundle.tar.xz"
