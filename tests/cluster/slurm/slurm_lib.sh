@@ -57,7 +57,7 @@ export PATH=$PATH:/usr/sbin
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dfl-cluster.XXXXXX")
 chmod 755 "$WORK" # munged wants its socket's folders searchable by all
 SW=$WORK/slurm
-mkdir -p "$SW/state" "$SW/spool" "$SW/log"
+mkdir -p "$SW/state" "$SW/spool" "$SW/log" "$WORK/tmp"
 # Every job process carries this variable (sbatch exports the submitting
 # environment), so cleanup can find the ones that outlive their job.
 MARK="DFL_CLUSTER_TEST=$SW"
@@ -170,6 +170,7 @@ SlurmdPidFile=$SW/slurmd.pid
 SlurmctldLogFile=$SW/log/slurmctld.log
 SlurmdLogFile=$SW/log/slurmd.log
 MailProg=/bin/true
+TmpFS=$WORK/tmp
 # no cgroups in a container: processes are tracked by parentage
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -214,6 +215,9 @@ job_env=(
   OMP_NUM_THREADS=1
   # mpirun gives ranks this long after SIGTERM (train_1node.sbatch), like KillWait
   DFL_SIGKILL_TIMEOUT=10
+  # OpenMPI's session folders and shared-memory segments (which a killed rank
+  # leaves behind) go to the work folder, not /tmp and /dev/shm
+  "TMPDIR=$WORK/tmp" "OMPI_MCA_btl_vader_backing_directory=$WORK/tmp"
 )
 
 # submit SCRIPT RUN_DIR [sbatch options --] [dynfill train options]: submits
