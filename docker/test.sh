@@ -27,7 +27,6 @@
 # removed with `buildah rmi --prune`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SRC=$PWD
 IMAGE=${DFL_IMAGE:-localhost/dynfill:cpu}
 BUILD_IMAGE=${IMAGE%:*}-build:${IMAGE##*:}
 BASE=${DFL_BASE_IMAGE:-localhost/debian:bookworm}

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared part of the cluster tests (sourced by each test with DFL_HAVE_MPI as
 # $1; ctest sets $DYNFILL and $DFL_SOURCE_DIR).
 #

@@ -30,6 +30,7 @@ steps=8
 # at the same paths
 mkdir -m 0777 "$WORK/image"
 chmod a+r "$WORK/data.h5"
+# shellcheck disable=SC2034 # read by submit() in slurm_lib.sh
 DFL_JOB_ENV=("DFL_EXEC=buildah run --isolation chroot -v $WORK:$WORK -v $SRC:$SRC:ro $ctr --")
 job=$(submit train_1node.sbatch "$WORK/image" --set train.batch=2 --set train.steps=$steps)
 wait_state "$job" 300 COMPLETED FAILED CANCELLED TIMEOUT

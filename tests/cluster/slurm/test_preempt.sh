@@ -15,7 +15,7 @@
 source "$(dirname "$0")/slurm_lib.sh"
 slurm_start
 steps=${DFL_CLUSTER_STEPS:-60}
-args=(--set train.batch=2 --set train.steps=$steps)
+args=(--set train.batch=2 --set "train.steps=$steps")
 "$PY" "$DIST/make_data.py" "$WORK/data.h5" 18
 
 # finished JOB: waits for the job to end and checks that it completed

@@ -55,8 +55,6 @@ with h5py.File(sys.argv[1], "r") as f:
 print("intact checkpoint at step", step)
 PYEOF
   k=$(ckpt_step "$run/ckpt.h5")
-  [ -z "$(ls "$run" | grep -v -e '^ckpt.h5$' -e '^config.ini$' -e '^metrics.jsonl$' -e '^\.' || true)" ] \
-    || echo "note: $run also holds: $(ls "$run")"
   job=$(submit "$script" "$run" "${opts[@]}" -- "${args[@]}" --set train.steps=$((k + 3)))
   wait_state "$job" 120 COMPLETED FAILED CANCELLED TIMEOUT
   [ "$(job_field "$job" JobState)" = COMPLETED ] || fail "resubmitted job $job ended $(job_field "$job" JobState)"
