@@ -14,9 +14,20 @@
 #      bit-identical.
 source "$(dirname "$0")/slurm_lib.sh"
 slurm_start
-steps=${DFL_CLUSTER_STEPS:-60}
-args=(--set train.batch=2 --set "train.steps=$steps")
 "$PY" "$DIST/make_data.py" "$WORK/data.h5" 18
+# Every interrupted run must still be training when its signal comes, on an
+# idle machine (~10 ms a step) as on a busy one (~300 ms): the run length is
+# set to about 10 s from the time of 20 single-process steps (60 to 1500
+# steps), and the signal is sent once an eighth of them are logged (the log
+# runs a few seconds behind the training when steps are fast).
+t0=$(date +%s%N)
+"$DYNFILL" train --config "$DIST/tiny.ini" --quiet --data "$WORK/data.h5" --set train.batch=4 \
+  --set train.steps=20 --out "$WORK/calib" || fail "calibration run exited $?"
+steps=$("$PY" -c 'import sys; t = (int(sys.argv[2]) - int(sys.argv[1])) / 20e9; print(max(60, min(1500, int(10 / max(t, 1e-3)))))' \
+  "$t0" "$(date +%s%N)")
+steps=${DFL_CLUSTER_STEPS:-$steps}
+echo "runs of $steps steps"
+args=(--set train.batch=2 --set "train.steps=$steps")
 
 # finished JOB: waits for the job to end and checks that it completed
 finished() {
@@ -38,7 +49,7 @@ compare "$WORK/ref/ckpt.h5" "$WORK/ref/ckpt.h5" 0 step=$steps world_size=2 || fa
 # (a) scontrol requeue
 job=$(submit train_1node.sbatch "$WORK/requeue" "${args[@]}")
 wait_state "$job" 60 RUNNING
-wait_steps "$WORK/requeue" $((steps / 4)) 120
+wait_steps "$WORK/requeue" $((steps / 8)) 120
 scontrol requeue "$job"
 # the checkpoint is written as the job stops; then it waits to start again
 requeued "$job"
@@ -53,7 +64,7 @@ echo "PASS (a): scontrol requeue -> checkpoint, requeue, resume, bit-identical"
 if srun --mpi=list 2>&1 | grep -q pmix; then
   job=$(submit train_multinode.sbatch "$WORK/term" --nodes=1 -- "${args[@]}")
   wait_state "$job" 60 RUNNING
-  wait_steps "$WORK/term" $((steps / 4)) 120
+  wait_steps "$WORK/term" $((steps / 8)) 120
   scancel --signal=TERM "$job"
   finished "$job"
   interrupted "$WORK/term"
@@ -70,7 +81,7 @@ fi
 # (c) scancel --full --signal=TERM to the batch step (mpirun)
 job=$(submit train_1node.sbatch "$WORK/full" "${args[@]}")
 wait_state "$job" 60 RUNNING
-wait_steps "$WORK/full" $((steps / 4)) 120
+wait_steps "$WORK/full" $((steps / 8)) 120
 scancel --full --signal=TERM "$job"
 wait_state "$job" 120 COMPLETED FAILED CANCELLED
 echo "job $job after scancel --full --signal=TERM: $(job_field "$job" JobState) $(job_field "$job" ExitCode)"
