@@ -7,6 +7,13 @@
 #   tests/device/run.sh --bundle [DIR]     on a build machine (no GPU needed): build, then pack the
 #                                          binaries and the shared libraries they load (ldd) into
 #                                          DIR/bundle.tar.xz (default DIR: device_bundle, git-ignored)
+#   tests/device/run.sh --bundle [DIR] --image IMAGE
+#                                          the same from a CUDA image of docker/Dockerfile (buildah's
+#                                          storage; e.g. localhost/dynfill:pypi): dynfill and the
+#                                          libraries it loads are taken from IMAGE itself, the test
+#                                          programs from its build stage IMAGE-build (localhost/dynfill-build:pypi,
+#                                          as docker/test.sh tags it), so what runs on the GPU is what
+#                                          users get; MANIFEST records the image and its CUDA libraries
 #   DFL_BUNDLE=DIR tests/device/run.sh     on a GPU machine without the toolchain: run the binaries
 #                                          of a bundle made with --bundle
 #
@@ -67,8 +74,76 @@ make_bundle() {
   rm -rf "$stage"
 }
 
+# The bundle from an image (buildah): IMAGE's /usr/local/bin/dynfill and the libraries its ldd
+# (run inside IMAGE) lists, the device test programs from the build-stage image. cuBLAS, cuDNN and
+# NCCL stay out as above (the device tool carries at most 64 MiB); their versions in IMAGE go to
+# MANIFEST, and the run prints the ones it loads (env.log), so a mismatch is visible.
+make_bundle_from_image() {
+  local dir=${1:-$ROOT/device_bundle} image=$2
+  local build_image=${DFL_BUNDLE_BUILD_IMAGE:-${image%:*}-build:${image##*:}}
+  command -v buildah >/dev/null || die "--image needs buildah"
+  buildah inspect --type image "$image" >/dev/null 2>&1 || die "no image $image in buildah's storage (docker/test.sh builds one)"
+  local stage ctr bctr mnt bmnt
+  stage=$(mktemp -d)
+  ctr=$(buildah from --quiet "$image") || die "buildah from $image failed"
+  bctr=""
+  # the working containers and the staging folder go whatever happens (die exits)
+  BUNDLE_CLEAN=("$ctr")
+  BUNDLE_STAGE=$stage
+  trap 'buildah rm "${BUNDLE_CLEAN[@]}" >/dev/null 2>&1; rm -rf "$BUNDLE_STAGE"' EXIT
+  mnt=$(buildah mount "$ctr") || die "buildah mount failed (run as root)"
+  mkdir -p "$stage/bin" "$stage/lib"
+  cp "$mnt/usr/local/bin/dynfill" "$stage/bin/"
+  local libs
+  libs=$(buildah run --isolation chroot --user root "$ctr" -- ldd /usr/local/bin/dynfill) || die "ldd in $image failed"
+  if ! grep -q libcudnn <<<"$libs" && [ "${DFL_BUNDLE_ALLOW_CPU:-0}" != 1 ]; then
+    die "$image: its dynfill has no CUDA backend (built with CUDA_FROM=none?); DFL_BUNDLE_ALLOW_CPU=1 packs it anyway"
+  fi
+  local lib
+  while read -r lib; do
+    [ -n "$lib" ] || continue
+    skip_lib "$lib" || cp -L -n "$mnt$lib" "$stage/lib/" || die "cannot copy $lib from $image"
+  done < <(awk '/=>/ && $3 ~ /^\// {print $3}' <<<"$libs")
+  if buildah inspect --type image "$build_image" >/dev/null 2>&1; then
+    bctr=$(buildah from --quiet "$build_image")
+    BUNDLE_CLEAN+=("$bctr")
+    bmnt=$(buildah mount "$bctr")
+    for p in device_ops device_train; do
+      if [ -x "$bmnt/src/dynfill/build/tests/device/$p" ]; then cp "$bmnt/src/dynfill/build/tests/device/$p" "$stage/bin/"
+      else echo "bundle: $build_image has no tests/device/$p (a CPU-only build?)"; fi
+    done
+  else
+    echo "bundle: no build-stage image $build_image: the bundle has dynfill only (set DFL_BUNDLE_BUILD_IMAGE)"
+  fi
+  strip --strip-unneeded "$stage"/bin/* 2>/dev/null || true
+  {
+    echo "image: $image ($(buildah inspect --type image --format '{{.FromImageID}}' "$image" 2>/dev/null || true))"
+    echo "build image: $build_image"
+    echo "made: $(date -u +%FT%TZ) on $(hostname)"
+    echo "CUDA libraries in the image (not bundled; the GPU machine provides them):"
+    grep -E 'lib(cudart|cublas|cublasLt|cudnn[a-z_]*|nccl|nvrtc|nvJitLink)\.so' <<<"$libs" | sed 's/^/  /' || true
+    ls "$mnt/usr/local/cuda/dist-info" 2>/dev/null | sed 's/^/  wheel /' || true
+    buildah run --isolation chroot --user root "$ctr" -- sh -c \
+      "dpkg-query -W -f='  deb \${Package} \${Version}\n' 'libcudnn*' 'libnccl*' 'libcublas*' 'cuda-cudart*' 2>/dev/null" \
+      2>/dev/null || true
+  } >"$stage/MANIFEST"
+  mkdir -p "$dir"
+  rm -f "$dir/bundle.tar.xz"
+  tar -C "$stage" -cJf "$dir/bundle.tar.xz" bin lib MANIFEST
+  echo "bundle: $dir/bundle.tar.xz ($(du -h "$dir/bundle.tar.xz" | cut -f1)) from $image; binaries: $(ls "$stage/bin" | tr '\n' ' ')"
+}
+
 if [ "${1:-}" = "--bundle" ]; then
-  make_bundle "${2:-}"
+  shift
+  bundle_dir="" bundle_image=${DFL_BUNDLE_IMAGE:-}
+  while [ "$#" -gt 0 ]; do
+    case $1 in
+      --image) [ "$#" -ge 2 ] || die "--image needs an image name"; bundle_image=$2; shift 2 ;;
+      *) bundle_dir=$1; shift ;;
+    esac
+  done
+  if [ -n "$bundle_image" ]; then make_bundle_from_image "$bundle_dir" "$bundle_image"
+  else make_bundle "$bundle_dir"; fi
   exit $?
 fi
 
@@ -83,6 +158,8 @@ if [ -n "${DFL_BUNDLE:-}" ]; then
   tar -C "$UNPACK" -xJf "$DFL_BUNDLE/bundle.tar.xz" || die "cannot unpack the bundle"
   BIN=$UNPACK/bin
   BUNDLE_LIB=$UNPACK/lib
+  # a bundle made from an image (--image) says which image and CUDA libraries it came with
+  [ -f "$UNPACK/MANIFEST" ] && { echo "== bundle MANIFEST"; cat "$UNPACK/MANIFEST"; } | tee -a "$ENVLOG"
 else
   build
   BIN=$BUILD_DIR
