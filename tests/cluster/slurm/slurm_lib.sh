@@ -188,7 +188,7 @@ KillWait=10
 MinJobAge=3600
 SchedulerParameters=sched_interval=1
 NodeName=dflnode NodeAddr=127.0.0.1 NodeHostname=$host CPUs=$(nproc) State=UNKNOWN
-PartitionName=dfl Nodes=dflnode Default=YES MaxTime=INFINITE State=UP
+PartitionName=dfl Nodes=dflnode Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 EOF
   export SLURM_CONF=$SW/slurm.conf
   slurmctld -D -f "$SLURM_CONF" >>"$SW/log/slurmctld.out" 2>&1 &
