@@ -235,7 +235,7 @@ submit() {
   fi
   (cd "$SRC" && env "${job_env[@]}" "${DFL_JOB_ENV[@]}" sbatch --parsable --nodes=1 --ntasks-per-node=2 \
     --cpus-per-task=1 --gpus-per-node=0 --time=15 --output="$WORK/job-%j.out" "${opts[@]}" \
-    "docker/slurm/$script" "$DIST/tiny.ini" "$run" --quiet --data "$WORK/data.h5" "$@")
+    "docker/slurm/$script" "${DFL_JOB_CONFIG:-$DIST/tiny.ini}" "$run" --quiet --data "$WORK/data.h5" "$@")
 }
 DFL_JOB_ENV=()
 

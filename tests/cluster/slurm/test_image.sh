@@ -30,6 +30,12 @@ steps=8
 # at the same paths
 mkdir -m 0777 "$WORK/image"
 chmod a+r "$WORK/data.h5"
+# the config from the work folder: the checkout may be private to root (a
+# mktemp -d clone is 0700), and the container's user could not read it there
+cp "$DIST/tiny.ini" "$WORK/tiny.ini"
+chmod a+r "$WORK/tiny.ini"
+# shellcheck disable=SC2034 # read by submit() in slurm_lib.sh
+DFL_JOB_CONFIG=$WORK/tiny.ini
 # shellcheck disable=SC2034 # read by submit() in slurm_lib.sh
 DFL_JOB_ENV=("DFL_EXEC=buildah run --isolation chroot -v $WORK:$WORK -v $SRC:$SRC:ro $ctr --")
 job=$(submit train_1node.sbatch "$WORK/image" --set train.batch=2 --set train.steps=$steps)
