@@ -17,4 +17,4 @@ bash scripts/lint.sh
 (cd build && ctest -L cluster --output-on-failure --timeout 1800 -j1)
 # Sanitizer build: CPU only, unit label (oneDNN's JIT code is not instrumented).
 BUILD_DIR=build-asan BUILD_TYPE=Debug bash scripts/build.sh -DDYNFILL_SANITIZE=ON -DDYNFILL_CUDA=OFF
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L unit --output-on-failure --timeout 900 -j2)
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp ctest -L unit --output-on-failure --timeout 900 -j2)
