@@ -15,6 +15,7 @@ ctr=$(buildah from --quiet --name "dfl-cluster-$$" "$IMAGE") || skip "buildah fr
 image_cleanup() {
   local rc=$?
   buildah rm "$ctr" >/dev/null 2>&1 || true
+  set +e # (exit rc) must hand rc to cleanup, not end the shell under errexit
   (exit "$rc")
   cleanup
 }
