@@ -64,16 +64,16 @@ typedef struct {
     long saved_step; /* step of the checkpoint in ckpt_path, -1 if none */
     int field_h, field_w;
     int periodic_x, periodic_y; /* whole-field axes, what the checkpoint records for imputation */
-    /* training time (train.time_budget): seconds_base from the checkpoint plus this session's */
+    /* training time (train.time_budget): seconds_base from the checkpoint plus this process's elapsed time */
     double seconds_base, t0, fake_step_s; /* fake_step_s > 0: DFL_FAKE_SECONDS_PER_STEP, each step counts that */
-    long session_steps;
+    long run_steps;
     double *std_scale; /* calibrated spread factors (C), NULL before calibration */
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
  * DFL_FAKE_SECONDS_PER_STEP); see agreed_seconds for the value all ranks use. */
 static double train_seconds(const train_run *r) {
-    if (r->fake_step_s > 0) return r->seconds_base + (double)r->session_steps * r->fake_step_s;
+    if (r->fake_step_s > 0) return r->seconds_base + (double)r->run_steps * r->fake_step_s;
     return r->seconds_base + (dfl_clock_seconds() - r->t0);
 }
 
@@ -408,7 +408,7 @@ static dfl_status loop(train_run *r) {
         pg = timed ? dfl_progress_begin("train", (int64_t)ceil(budget), "s")
                    : dfl_progress_begin("train", total, "steps");
     r->t0 = dfl_clock_seconds();
-    r->session_steps = 0;
+    r->run_steps = 0;
     double elapsed = agreed_seconds(r);
     if (pg) dfl_progress_update(pg, timed ? (int64_t)elapsed : r->step);
     double t_log = dfl_clock_seconds(), loss_acc = 0;
@@ -439,7 +439,7 @@ static dfl_status loop(train_run *r) {
         dfl_trainer_set_crop_rows(r->tr, batch.crop_y, batch.b);
         if ((s = dfl_trainer_step(r->tr, batch.obs, batch.mask, r->step, &st)) != DFL_OK) break;
         r->step++;
-        r->session_steps++;
+        r->run_steps++;
         loss_acc += st.loss;
         acc_n++;
         steps_since_log++;
