@@ -50,3 +50,37 @@ h5attr() { $PY -c "import h5py,sys; v=h5py.File(sys.argv[1],'r').attrs[sys.argv[
 
 # eval_json PRED: print mse_missing from dynfill eval --json
 mse_missing() { "$DYNFILL" eval --pred "$1" --truth truth.h5 --json | $PY -c "import json,sys; print(json.load(sys.stdin)['mse_missing'])"; }
+
+# train_block_ns: Navier-Stokes (Kolmogorov) 32x32 with 8 of 9 blocks of a 3x3 grid missing:
+# truth.h5/obs.h5 (200 training fields), test_truth.h5/test_obs.h5 (32 held-out fields),
+# and run/ckpt.h5, a base-8 two-level network trained with the block strategy for 400 steps of 8.
+train_block_ns() {
+  "$DYNFILL" gen --kind ns --n 200 --size 32 --seed 1 --out truth.h5 >/dev/null
+  "$DYNFILL" gen --kind ns --n 32 --size 32 --seed 101 --out test_truth.h5 >/dev/null
+  "$DYNFILL" mask --in truth.h5 --pattern block:3x3:8 --seed 2 --out obs.h5 >/dev/null
+  "$DYNFILL" mask --in test_truth.h5 --pattern block:3x3:8 --seed 102 --out test_obs.h5 >/dev/null
+  cat > block.ini <<'INI'
+[data]
+val_fraction = 0.05
+[model]
+base = 8
+mult = 1,2
+nres = 1
+[method]
+strategy = block
+[train]
+steps = 400
+batch = 8
+lr = 3e-3
+warmup = 50
+schedule = cosine
+ema = 0.99
+log_every = 10
+val_every = 0
+ckpt_every = 0
+INI
+  "$DYNFILL" train --config block.ini --data obs.h5 --out run --quiet || fail "train"
+}
+
+# mse_missing_vs TRUTH PRED: mse_missing of PRED against TRUTH
+mse_missing_vs() { "$DYNFILL" eval --pred "$2" --truth "$1" --json | $PY -c "import json,sys; print(json.load(sys.stdin)['mse_missing'])"; }

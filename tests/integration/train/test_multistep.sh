@@ -5,32 +5,8 @@
 # that drew its contexts over the whole field and let observed entries drift from x_obs scored 3-9x the single-step
 # MSE on the README demo's model.
 source "$(dirname "$0")/common.sh"
-"$DYNFILL" gen --kind ns --n 200 --size 32 --seed 1 --out truth.h5 >/dev/null
-"$DYNFILL" gen --kind ns --n 32 --size 32 --seed 101 --out test_truth.h5 >/dev/null
-"$DYNFILL" mask --in truth.h5 --pattern block:3x3:8 --seed 2 --out obs.h5 >/dev/null
-"$DYNFILL" mask --in test_truth.h5 --pattern block:3x3:8 --seed 102 --out test_obs.h5 >/dev/null
-cat > block.ini <<'INI'
-[data]
-val_fraction = 0.05
-[model]
-base = 8
-mult = 1,2
-nres = 1
-[method]
-strategy = block
-[train]
-steps = 400
-batch = 8
-lr = 3e-3
-warmup = 50
-schedule = cosine
-ema = 0.99
-log_every = 50
-val_every = 0
-ckpt_every = 0
-INI
-"$DYNFILL" train --config block.ini --data obs.h5 --out run --quiet || fail "train"
-mse() { "$DYNFILL" eval --pred "$1" --truth test_truth.h5 --json | $PY -c "import json,sys; print(json.load(sys.stdin)['mse_missing'])"; }
+train_block_ns
+mse() { mse_missing_vs test_truth.h5 "$1"; }
 impute() { "$DYNFILL" impute --ckpt run/ckpt.h5 --in test_obs.h5 --out "$@" -K 10 --quiet || fail "impute $*"; }
 impute single.h5
 impute ddim.h5 --steps 4 --update ddim
