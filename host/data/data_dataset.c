@@ -206,6 +206,9 @@ static int observed_finite(const float *restrict x, const uint8_t *restrict m, s
     return !bad;
 }
 
+static dfl_status check_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, const float *obs,
+                             const uint8_t *mask);
+
 /* One pass over every sample: mask values, finiteness, non-empty samples,
  * observed fractions and (when absent) mean/std. */
 static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
@@ -255,40 +258,11 @@ static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
         for (int64_t s = 0; s < k && st == DFL_OK; ++s) {
             const float *x = obs + (size_t)s * per_obs;
             const uint8_t *m = mask + (size_t)s * per_mask;
-            uint8_t mmax;
-            size_t nobs = count_mask(m, per_mask, &mmax);
-            if (mmax > 1) {
-                for (size_t i = 0; i < per_mask; ++i)
-                    if (m[i] > 1) {
-                        st = dfl_fail(DFL_EUSAGE,
-                                      "%s: /mask has value %d at sample %lld, channel %zu, row %zu, column %zu; mask "
-                                      "values must be 0 or 1",
-                                      p, m[i], (long long)(s0 + s), i / hw, (i % hw) / (size_t)ds->info.w,
-                                      i % (size_t)ds->info.w);
-                        break;
-                    }
-                break;
-            }
-            if (nobs == 0) {
-                st = dfl_fail(DFL_EUSAGE, "%s: sample %lld has no observed entry (its /mask is all 0)", p,
-                              (long long)(s0 + s));
-                break;
-            }
+            /* the same checks a lazily opened dataset makes on each read */
+            st = check_crop(ds, s0 + s, 0, 0, ds->info.h, ds->info.w, x, m);
             for (int ch = 0; ch < c && st == DFL_OK; ++ch) {
                 const float *xc = x + (size_t)ch * hw;
                 const uint8_t *mch = m + (size_t)(mc == 1 ? 0 : ch) * hw;
-                if (!observed_finite(xc, mch, hw)) {
-                    for (size_t i = 0; i < hw; ++i)
-                        if (mch[i] && !isfinite(xc[i])) {
-                            st = dfl_fail(DFL_EUSAGE,
-                                          "%s: /obs has a non-finite value (%g) at observed entry: sample %lld, "
-                                          "channel %d, row %zu, column %zu",
-                                          p, (double)xc[i], (long long)(s0 + s), ch, i / (size_t)ds->info.w,
-                                          i % (size_t)ds->info.w);
-                            break;
-                        }
-                    break;
-                }
                 uint8_t unused;
                 const size_t cnt = count_mask(mch, hw, &unused);
                 observed[ch] += (double)cnt;
