@@ -151,6 +151,14 @@ struct dfl_backend {
 
 /* Backends. `threads` <= 0 means the OpenMP default. */
 dfl_backend *dfl_backend_cpu_create(int threads);
+/* Precision of the CPU backend's convolutions: fp32 (the default), or bf16
+ * (inputs and weights rounded to bfloat16, fp32 accumulation and outputs;
+ * everything else stays fp32); tf32, a GPU format, runs as fp32. bf16
+ * needs AVX512_BF16 or AMX: DFL_EUSAGE with a message naming `what` on a
+ * CPU without them. */
+dfl_status dfl_backend_cpu_set_precision(dfl_backend *be, dfl_precision precision, const char *what);
+/* The instruction set oneDNN dispatches on this CPU ("avx512_core_amx", ...). */
+const char *dfl_cpu_isa_name(void);
 /* Returns NULL (with dfl_fail set) when CUDA was not built or no device. */
 dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precision);
 /* "fp32", "tf32" or "bf16" into *out; DFL_EUSAGE naming `what` (the option

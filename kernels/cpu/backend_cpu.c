@@ -106,6 +106,38 @@ static void cpu_destroy(dfl_backend *be) {
     free(be);
 }
 
+const char *dfl_cpu_isa_name(void) {
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic:
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
+}
+
+dfl_status dfl_backend_cpu_set_precision(dfl_backend *be, dfl_precision precision, const char *what) {
+    dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    const int has_bf16 = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+    if (precision == DFL_PRECISION_BF16 && !has_bf16)
+        return dfl_fail(DFL_EUSAGE,
+                        "%s: bf16 on the CPU backend needs AVX512_BF16 or AMX; this CPU dispatches %s (use fp32)", what,
+                        dfl_cpu_isa_name());
+    const int bf16 = precision == DFL_PRECISION_BF16;
+    if (bf16 != ctx->conv_bf16) dfl_cpu_conv_cache_destroy(ctx);
+    ctx->conv_bf16 = bf16;
+    /* CPUs have no tf32 (a GPU tensor-core format): it runs as fp32, which is at least as precise */
+    be->precision = bf16 ? DFL_PRECISION_BF16 : DFL_PRECISION_FP32;
+    return DFL_OK;
+}
+
 dfl_backend *dfl_backend_cpu_create(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
     dfl_backend *be = dfl_xcalloc(1, sizeof *be);

@@ -77,8 +77,13 @@ static void check_desc(const dfl_conv_desc *d) {
                   d->cout, d->k, d->stride);
 }
 
+static void md_init_typed(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims, dnnl_data_type_t type,
+                          dnnl_format_tag_t tag) {
+    dnnlCheck(dnnl_memory_desc_init_by_tag(md, ndims, dims, type, tag));
+}
+
 static void md_init(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims, dnnl_format_tag_t tag) {
-    dnnlCheck(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag));
+    md_init_typed(md, ndims, dims, dnnl_f32, tag);
 }
 
 static dnnl_memory_t memory_none(dfl_cpu_ctx *ctx, const dnnl_memory_desc_t *md) {
@@ -165,8 +170,11 @@ static void operand_finish_output(dfl_cpu_ctx *ctx, conv_operand *op) {
     if (op->reorder) run_reorder(ctx, op, op->prim_mem, op->user_mem);
 }
 
-/* Op descriptor of one direction; activations in `act_tag` (nhwc or any). */
-static void conv_op_desc(const dfl_conv_desc *d, int dir, int has_bias, dnnl_format_tag_t act_tag,
+/* Op descriptor of one direction; activations in `act_tag` (nhwc or any).
+ * With bf16 the primitive's inputs are bfloat16 (forward: src, weights;
+ * backward-data: diff_dst, weights; backward-weights: src, diff_dst) and
+ * its outputs fp32; the operand reorders round the caller's fp32 tensors. */
+static void conv_op_desc(const dfl_conv_desc *d, int dir, int has_bias, int bf16, dnnl_format_tag_t act_tag,
                          dnnl_convolution_desc_t *cd) {
     conv_geometry g = geometry_of(d);
     dnnl_dims_t src_dims = {d->n, d->cin, g.hh, g.wh};
@@ -176,9 +184,10 @@ static void conv_op_desc(const dfl_conv_desc *d, int dir, int has_bias, dnnl_for
     dnnl_dims_t strides = {d->stride, d->stride};
     dnnl_dims_t pad = {g.pad_y, g.pad_x};
     dnnl_memory_desc_t src_md, dst_md, w_md, b_md;
-    md_init(&src_md, 4, src_dims, act_tag);
-    md_init(&dst_md, 4, dst_dims, act_tag);
-    md_init(&w_md, 4, w_dims, dnnl_format_tag_any);
+    const dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
+    md_init_typed(&src_md, 4, src_dims, dir == DFL_CPU_CONV_BWD_DATA ? dnnl_f32 : in, act_tag);
+    md_init_typed(&dst_md, 4, dst_dims, dir == DFL_CPU_CONV_FWD ? dnnl_f32 : in, act_tag);
+    md_init_typed(&w_md, 4, w_dims, dir == DFL_CPU_CONV_BWD_WEIGHTS ? dnnl_f32 : in, dnnl_format_tag_any);
     md_init(&b_md, 1, b_dims, dnnl_x);
     /* Symmetric padding: oneDNN checks (hh - k + 2 pad) / s + 1 == oh with
      * floor division, which holds for every size and stride here. */
@@ -198,14 +207,30 @@ static void conv_op_desc(const dfl_conv_desc *d, int dir, int has_bias, dnnl_for
     }
 }
 
-/* The layout rule, from bench_ops --unet on AVX2 (docs/cpu-backend.md):
- * oneDNN's blocked kernels beat its NHWC kernels on 3x3 convolutions by
- * 1.1-2x even counting the reorders, most in backward-weights; for 1x1
- * convolutions the reorders cost as much as the convolution, so NHWC wins;
- * with fewer than 8 channels on the side that gets padded to a block (the
- * stem's input, the head's output) NHWC wins where that side is the
- * primitive's input. */
+/* oneDNN dispatches AVX-512 (avx512_core or newer) on this CPU. */
+static int cpu_isa_avx512(void) {
+    static int avx512 = -1;
+    if (avx512 < 0) {
+        const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+        avx512 = isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni ||
+                 isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+    }
+    return avx512;
+}
+
+/* The layout rule, from bench_ops --unet (docs/cpu-backend.md).
+ * AVX-512 (Xeon with AMX): oneDNN's NHWC kernels beat its blocked ones in
+ * every direction of every dfl-unet shape, by 1.1-1.7x counting the
+ * reorders the blocked layout needs, and beat the direct AVX2
+ * backward-weights kernel; so NHWC throughout, without the direct kernel.
+ * AVX2 (EPYC): the blocked kernels beat the NHWC kernels on 3x3
+ * convolutions by 1.1-2x even counting the reorders, most in
+ * backward-weights; for 1x1 convolutions the reorders cost as much as the
+ * convolution, so NHWC wins; with fewer than 8 channels on the side that
+ * gets padded to a block (the stem's input, the head's output) NHWC wins
+ * where that side is the primitive's input. */
 static dfl_cpu_conv_layout conv_auto_layout(const dfl_conv_desc *d, int dir) {
+    if (cpu_isa_avx512()) return DFL_CPU_CONV_NHWC;
     if (d->k == 1) return DFL_CPU_CONV_NHWC;
     if (dir == DFL_CPU_CONV_FWD && d->cin < 8) return DFL_CPU_CONV_NHWC;
     if (dir == DFL_CPU_CONV_BWD_DATA && d->cout < 8) return DFL_CPU_CONV_NHWC;
@@ -217,15 +242,22 @@ static conv_entry *entry_create(dfl_cpu_ctx *ctx, const dfl_conv_desc *d, int di
     e->d = *d;
     e->dir = dir;
     e->has_bias = has_bias;
-    e->layout = ctx->conv_layout[dir] == DFL_CPU_CONV_AUTO ? conv_auto_layout(d, dir) : ctx->conv_layout[dir];
+    e->layout = ctx->conv_layout[dir] == DFL_CPU_CONV_AUTO     ? conv_auto_layout(d, dir)
+                : ctx->conv_layout[dir] == DFL_CPU_CONV_DIRECT ? DFL_CPU_CONV_NHWC
+                                                               : ctx->conv_layout[dir];
     const dnnl_format_tag_t act_tag = e->layout == DFL_CPU_CONV_BLOCKED ? dnnl_format_tag_any : dnnl_nhwc;
 
     dnnl_convolution_desc_t cd;
-    conv_op_desc(d, dir, has_bias, act_tag, &cd);
+    /* bf16 in every direction. With NHWC activations (the AVX-512 rule,
+     * and bf16 needs AVX-512) oneDNN 2.6's AMX backward-weights runs 3-4x
+     * faster than its fp32 one; with the blocked layout it is 5x slower
+     * (ONEDNN_VERBOSE, config a of benchmarks/peers, AMX Xeon). */
+    const int bf16 = ctx->conv_bf16;
+    conv_op_desc(d, dir, has_bias, bf16, act_tag, &cd);
     dnnl_primitive_desc_t hint = NULL, pd;
     if (dir != DFL_CPU_CONV_FWD) {
         dnnl_convolution_desc_t fd;
-        conv_op_desc(d, DFL_CPU_CONV_FWD, has_bias, act_tag, &fd);
+        conv_op_desc(d, DFL_CPU_CONV_FWD, has_bias, bf16, act_tag, &fd);
         dnnlCheck(dnnl_primitive_desc_create(&hint, &fd, ctx->attr, ctx->engine, NULL));
     }
     dnnlCheck(dnnl_primitive_desc_create(&pd, &cd, ctx->attr, ctx->engine, hint));
@@ -448,10 +480,12 @@ static void cpu_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, co
 }
 
 /* The direct kernel replaces oneDNN for backward-weights under the AUTO
- * policy where it supports the shape (forcing a layout selects oneDNN). */
+ * policy on AVX2 CPUs where it supports the shape (forcing a layout
+ * selects oneDNN). */
 static int use_direct_bwd_weights(const dfl_cpu_ctx *ctx, const dfl_conv_desc *d) {
     check_desc(d);
-    return ctx->conv_layout[DFL_CPU_CONV_BWD_WEIGHTS] == DFL_CPU_CONV_AUTO &&
+    const dfl_cpu_conv_layout l = ctx->conv_layout[DFL_CPU_CONV_BWD_WEIGHTS];
+    return (l == DFL_CPU_CONV_DIRECT || (l == DFL_CPU_CONV_AUTO && !cpu_isa_avx512())) &&
            dfl_cpu_conv_bwd_weights_direct_supported(d);
 }
 
@@ -482,6 +516,8 @@ static void cpu_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d,
 void dfl_cpu_set_conv_layout(dfl_backend *be, int direction, dfl_cpu_conv_layout layout) {
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
     if (direction < 0 || direction >= DFL_CPU_CONV_NDIR) DFL_PANIC("conv layout: bad direction %d", direction);
+    if (layout == DFL_CPU_CONV_DIRECT && direction != DFL_CPU_CONV_BWD_WEIGHTS)
+        DFL_PANIC("conv layout: the direct kernel exists for backward-weights only");
     ctx->conv_layout[direction] = layout;
     dfl_cpu_conv_cache_destroy(ctx);
 }

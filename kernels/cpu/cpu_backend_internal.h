@@ -40,7 +40,12 @@ void dfl_cpu_buffer_release(dfl_cpu_buffer *b);
  * (conv_cpu.c: conv_auto_layout); it depends on the shape only, so a shape
  * always runs the same kernels and gives the same bits run after run
  * (docs/cpu-backend.md has the measurements behind the rule). */
-typedef enum { DFL_CPU_CONV_NHWC = 0, DFL_CPU_CONV_BLOCKED = 1, DFL_CPU_CONV_AUTO = 2 } dfl_cpu_conv_layout;
+typedef enum {
+    DFL_CPU_CONV_NHWC = 0,
+    DFL_CPU_CONV_BLOCKED = 1,
+    DFL_CPU_CONV_AUTO = 2,
+    DFL_CPU_CONV_DIRECT = 3 /* backward-weights only: the direct AVX2 kernel where it supports the shape, else NHWC */
+} dfl_cpu_conv_layout;
 enum { DFL_CPU_CONV_FWD = 0, DFL_CPU_CONV_BWD_DATA = 1, DFL_CPU_CONV_BWD_WEIGHTS = 2, DFL_CPU_CONV_NDIR = 3 };
 
 struct dfl_cpu_conv_entry; /* conv_cpu.c */
@@ -62,6 +67,7 @@ typedef struct {
     dnnl_stream_t stream;
     dnnl_primitive_attr_t attr; /* user-managed scratchpad */
     dfl_cpu_conv_layout conv_layout[DFL_CPU_CONV_NDIR];
+    int conv_bf16; /* precision bf16: convolution inputs and weights in bfloat16 */
     struct dfl_cpu_conv_entry *conv_cache;
     dfl_cpu_buffer ws[DFL_CPU_WS_COUNT];
 } dfl_cpu_ctx;

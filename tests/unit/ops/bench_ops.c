@@ -141,8 +141,7 @@ int main(int argc, char **argv) {
         }
     }
     dfl_backend *be = dfl_backend_cpu_create(0);
-    printf("threads %d, oneDNN ISA code 0x%x, best of %d runs\n", omp_get_max_threads(),
-           (unsigned)dnnl_get_effective_cpu_isa(), g_reps);
+    printf("threads %d, oneDNN ISA %s, best of %d runs\n", omp_get_max_threads(), dfl_cpu_isa_name(), g_reps);
     const dfl_conv_desc main_conv = {16, 64, 64, 32, 32, 3, 1, 0, 0};
     const dfl_conv_desc periodic_conv = {16, 64, 64, 32, 32, 3, 1, 1, 1};
     if (!unet) {

@@ -10,8 +10,10 @@
 #include "ops_test_util.h"
 #include "ref_ops.h"
 
-#define TOL 1e-5
+#define TOL      1e-5
+#define TOL_BF16 1e-2 /* inputs rounded to 8 significant bits: ~2^-9 relative each, fp32 sums */
 
+static double tol = TOL;   /* the tolerance of the precision under test */
 static int direct_checked; /* shapes that ran the direct backward-weights kernel */
 
 static void check_conv(dfl_backend *be, dfl_conv_desc d, const char *policy) {
@@ -41,22 +43,22 @@ static void check_conv(dfl_backend *be, dfl_conv_desc d, const char *policy) {
     be->conv2d_forward(be, &d, x, w, b, y);
     be->conv2d_forward(be, &d, x, w, b, y2);
     snprintf(what, sizeof what, "forward %s", name);
-    OPS_CHECK_REL(what, y, yr, ny, TOL);
+    OPS_CHECK_REL(what, y, yr, ny, tol);
     OPS_CHECK_BITS(what, y, y2, ny);
     be->conv2d_forward(be, &d, x, w, NULL, y);
     snprintf(what, sizeof what, "forward (no bias) %s", name);
-    OPS_CHECK_REL(what, y, y0r, ny, TOL);
+    OPS_CHECK_REL(what, y, y0r, ny, tol);
 
     be->conv2d_backward_data(be, &d, dy, w, dx);
     be->conv2d_backward_data(be, &d, dy, w, dx2);
     snprintf(what, sizeof what, "backward-data %s", name);
-    OPS_CHECK_REL(what, dx, dxr, nx, TOL);
+    OPS_CHECK_REL(what, dx, dxr, nx, tol);
     OPS_CHECK_BITS(what, dx, dx2, nx);
 
     be->conv2d_backward_weights(be, &d, x, dy, dw, db);
     be->conv2d_backward_weights(be, &d, x, dy, dw2, db2);
     snprintf(what, sizeof what, "backward-weights %s", name);
-    OPS_CHECK_REL(what, dw, dwr, nw, TOL);
+    OPS_CHECK_REL(what, dw, dwr, nw, tol);
     OPS_CHECK_BITS(what, dw, dw2, nw);
     if (!strcmp(dfl_cpu_conv_impl_name(be, &d, DFL_CPU_CONV_BWD_WEIGHTS), "direct:avx2")) {
         /* the direct kernel's result must not depend on the thread count */
@@ -70,12 +72,12 @@ static void check_conv(dfl_backend *be, dfl_conv_desc d, const char *policy) {
         ++direct_checked;
     }
     snprintf(what, sizeof what, "backward-bias %s", name);
-    OPS_CHECK_REL(what, db, dbr, (size_t)d.cout, TOL);
+    OPS_CHECK_REL(what, db, dbr, (size_t)d.cout, tol);
     OPS_CHECK_BITS(what, db, db2, (size_t)d.cout);
     memset(dw2, 0, nw * sizeof(float));
     be->conv2d_backward_weights(be, &d, x, dy, dw2, NULL);
     snprintf(what, sizeof what, "backward-weights (db NULL) %s", name);
-    OPS_CHECK_REL(what, dw2, dwr, nw, TOL);
+    OPS_CHECK_REL(what, dw2, dwr, nw, tol);
 
     free(x), free(w), free(b), free(dy), free(xd), free(wd), free(bd), free(dyd), free(yr), free(dxr), free(dwr);
     free(dbr), free(y0r), free(y), free(y2), free(dx), free(dx2), free(dw), free(dw2), free(db), free(db2);
@@ -125,11 +127,36 @@ int main(void) {
         for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, layouts[policy]);
         for (int s = 0; s < nshapes; ++s) check_conv(be, shapes[s], names[policy]);
     }
+    /* the direct backward-weights kernel, which AUTO picks on AVX2 CPUs only */
+    direct_checked = 0;
+    for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, DFL_CPU_CONV_NHWC);
+    dfl_cpu_set_conv_layout(be, DFL_CPU_CONV_BWD_WEIGHTS, DFL_CPU_CONV_DIRECT);
+    for (int s = 0; s < nshapes; ++s) check_conv(be, shapes[s], "direct");
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         CHECK_MSG(direct_checked == 9, "direct backward-weights kernel ran on %d shapes, expected 9", direct_checked);
 #endif
+    /* precision bf16 (where the CPU has AVX512_BF16 or AMX): the same shapes
+     * and policies within bf16's rounding, still the same bits run to run;
+     * elsewhere asking for it is a usage error */
+    if (dfl_backend_cpu_set_precision(be, DFL_PRECISION_BF16, "test") == DFL_OK) {
+        tol = TOL_BF16;
+        const char *impl = dfl_cpu_conv_impl_name(be, &shapes[12], DFL_CPU_CONV_FWD);
+        CHECK_MSG(strstr(impl, "bf16") != NULL, "precision bf16: forward runs %s, not a bf16 kernel", impl);
+        for (int policy = 0; policy < 3; ++policy) {
+            for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, layouts[policy]);
+            for (int s = 0; s < nshapes; ++s) check_conv(be, shapes[s], policy == 0 ? "bf16 auto" : names[policy]);
+        }
+        CHECK(dfl_backend_cpu_set_precision(be, DFL_PRECISION_FP32, "test") == DFL_OK);
+        tol = TOL;
+        /* fp32 again after bf16: the cache was dropped, results exact again */
+        for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, DFL_CPU_CONV_AUTO);
+        check_conv(be, shapes[12], "fp32 after bf16");
+        printf("ops_conv: bf16 checked (oneDNN ISA %s)\n", dfl_cpu_isa_name());
+    } else {
+        printf("ops_conv: bf16 not checked: %s\n", dfl_last_error());
+    }
     dfl_backend_destroy(be);
     return dfl_test_finish("ops_conv");
 }
