@@ -157,6 +157,13 @@ int dfl_bench_train(int argc, char **argv) {
     double med = dfl_clock_median(times, (size_t)steps);
     double gflop = 3.0 * dfl_unet_forward_flops_per_sample(m) * batch / 1e9;
     double sps = batch / med;
+    /* on the CPU: the ISA oneDNN dispatched and the machine's matrix-multiply
+     * peak at this precision, measured now with the same threads */
+    const int on_cpu = !strcmp(be->name, "cpu");
+    const double peak = on_cpu ? dfl_cpu_gemm_peak_gflops(be->precision) : 0.0;
+    const char *prec_name = be->precision == DFL_PRECISION_BF16   ? "bf16"
+                            : be->precision == DFL_PRECISION_TF32 ? "tf32"
+                                                                  : "fp32";
     if (json) {
         cJSON *o = dfl_json_object();
         dfl_json_add_string(o, "backend", be->name);
@@ -170,6 +177,12 @@ int dfl_bench_train(int argc, char **argv) {
         dfl_json_add_number(o, "gflops", gflop / med, 6);
         dfl_json_add_number(o, "fwd_gflop_per_sample", dfl_unet_forward_flops_per_sample(m) / 1e9, 6);
         dfl_json_add_int(o, "memory_plan_bytes", (long long)mem.total);
+        dfl_json_add_string(o, "precision", prec_name);
+        if (on_cpu) {
+            dfl_json_add_string(o, "isa", dfl_cpu_isa_name());
+            dfl_json_add_number(o, "gemm_peak_gflops", peak, 6);
+            dfl_json_add_number(o, "peak_fraction", gflop / med / peak, 4);
+        }
         dfl_json_write_line(stdout, o);
         cJSON_Delete(o);
     } else {
@@ -177,6 +190,11 @@ int dfl_bench_train(int argc, char **argv) {
                "  median step %.4f s (min %.4f, max %.4f over %ld steps)  %.2f samples/s  %.1f GFLOP/s\n",
                be->name, C, H, W, batch, dfl_unet_num_params(m), dfl_unet_forward_flops_per_sample(m) / 1e9, med,
                times[0], times[steps - 1], steps, sps, gflop / med);
+        if (on_cpu)
+            printf("  precision %s, oneDNN ISA %s: %s matrix-multiply peak %.1f GFLOP/s now; the step reaches %.0f %% "
+                   "of it\n",
+                   prec_name, dfl_cpu_isa_name(), be->precision == DFL_PRECISION_BF16 ? "bf16" : "sgemm", peak,
+                   100.0 * gflop / med / peak);
     }
 done:
     free(times);
