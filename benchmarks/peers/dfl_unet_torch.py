@@ -19,7 +19,7 @@ NHWC internally; the math is the same:
 - GroupNorm 8 groups, eps 1e-5; attention: GN (no SiLU), 1x1 qkv with rows
   q, k, v, single head, softmax_j(q_i . k_j / sqrt(c)), 1x1 proj, residual.
 
-Runs on Debian's python3-torch 1.13 (CPU) and on recent PyTorch (GPU).
+Runs on Debian's python3-torch 1.13 and on PyTorch 2.x from PyPI (CPU and GPU).
 """
 
 import configparser
@@ -309,10 +309,19 @@ class Trainer:
     dynfill's (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0, clip 1)."""
 
     def __init__(self, model, lr=1e-3, weight_decay=0.0, clip=1.0, ema=0.999, context_ratio=0.7,
-                 query_ratio=0.7, amp_dtype=None):
+                 query_ratio=0.7, amp_dtype=None, fused=False):
         self.model = model
         self.params = [p for p in model.parameters()]
-        self.opt = torch.optim.AdamW(self.params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
+        kw = dict(lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
+        self.fused = False
+        if fused:  # PyTorch's fastest AdamW (CUDA; CPU since 2.4); older builds take the default
+            try:
+                self.opt = torch.optim.AdamW(self.params, fused=True, **kw)
+                self.fused = True
+            except (TypeError, RuntimeError):
+                self.opt = torch.optim.AdamW(self.params, **kw)
+        else:
+            self.opt = torch.optim.AdamW(self.params, **kw)
         self.ema_params = [p.detach().clone() for p in self.params]
         self.ema_target, self.clip = ema, clip
         self.rc, self.rq = context_ratio, query_ratio

@@ -1,60 +1,64 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Training throughput of dynfill against PyTorch on the same network
-(dfl-unet v1), same machine, same environment, one command.
+(dfl-unet v1) and the same training step, same machine, one command.
 
-dynfill side: `dynfill bench train --json` with the config's flags (median
-step time after warm-up; a step is forward + backward + clipping + AdamW +
-EMA on random inputs). PyTorch side: dfl_unet_torch.Trainer.step, the whole
-training step of docs/design.md, "The method" (noise, pixel context/query masks, forward,
-query-masked MSE, backward, clipping, AdamW, EMA), median over the timed
-steps after warm-up. On the CPU PyTorch gets torch.set_num_threads(2) (the
-OpenBLAS/OpenMP environment is left as it is); with a GPU
-(torch.cuda.is_available()) PyTorch runs bf16 autocast + channels_last with
-cudnn.benchmark, and dynfill `--backend cuda --precision bf16`.
+Every measurement is its own process, so each side gets a fresh process
+and its own interpreter and environment:
+  dynfill        `dynfill bench train --json` (median step after warm-up; a step is forward + backward +
+                 clipping + AdamW + EMA on random inputs)
+  torch-eager    dfl_unet_torch.Trainer.step in PyTorch eager mode
+  torch-compile  the same with the network under torch.compile (inductor)
+  debian-eager   Debian's python3-torch (/usr/bin/python3), eager
+The PyTorch sides use fused AdamW where the build has it, and on the GPU
+channels_last and bf16 autocast with cudnn.benchmark (on the CPU the
+contiguous format, which runs faster there than channels_last); with --precision bf16 on
+the CPU they use bf16 autocast and dynfill `--precision bf16`.
+
+Rounds are interleaved: for each config, round r runs every side once (in
+an order rotated by r); the table gives the median over rounds and the
+min-max spread. Each PyTorch worker prints what it runs on: version, BLAS,
+oneDNN version, the CPU capability it dispatched, the oneDNN kernel of its
+first convolution, and for OpenBLAS builds the core OpenBLAS detected.
+
+Debian's OpenBLAS 0.3.21 misdetects AVX-512 Xeons as Prescott (sgemm at a
+few GFLOP/s). So that this peer is not a weak one, its worker is started
+with OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs (Haswell on AVX2) unless
+the caller set it; the worker reports the core that OpenBLAS then uses.
 
 Configs (issue 7):
   a  --C 1 --size 64    --batch 16 --base 32 --mult 1,2,2   --nres 2
   b  --C 2 --size 32x64 --batch 32 --base 64 --mult 1,2,2,2 --nres 2 --periodic x
   c  --C 1 --size 128   --batch 8  --base 64 --mult 1,2,2,2 --nres 2
 
-    /usr/bin/python3 benchmarks/peers/train_throughput.py --configs a
-    /usr/bin/python3 benchmarks/peers/train_throughput.py --rounds 3 --json out.json
+    bash benchmarks/peers/setup_venv.sh          # PyTorch 2.x from PyPI into .venv-peers (once)
+    python3 benchmarks/peers/train_throughput.py --rounds 3
+    python3 benchmarks/peers/train_throughput.py --configs a --sides dynfill,torch-eager --rounds 5
+    python3 benchmarks/peers/train_throughput.py --precision bf16 --json bf16.json
 """
 
 import argparse
+import ctypes
 import json
 import os
 import platform
-import resource
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import dfl_unet_torch as dut  # noqa: E402
-
-import torch  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 CONFIGS = {
     "a": dict(C=1, H=64, W=64, batch=16, base=32, mult=(1, 2, 2), nres=2, periodic="none"),
     "b": dict(C=2, H=32, W=64, batch=32, base=64, mult=(1, 2, 2, 2), nres=2, periodic="x"),
     "c": dict(C=1, H=128, W=128, batch=8, base=64, mult=(1, 2, 2, 2), nres=2, periodic="none"),
 }
-
-
-def find_dynfill(arg):
-    if arg:
-        return arg
-    if os.environ.get("DYNFILL"):
-        return os.environ["DYNFILL"]
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for cand in ("build/dynfill", "build-peers/dynfill"):
-        p = os.path.join(root, cand)
-        if os.access(p, os.X_OK):
-            return p
-    return shutil.which("dynfill")
+SIDES = ("dynfill", "torch-eager", "torch-compile", "debian-eager")
+DEBIAN_PYTHON = "/usr/bin/python3"
 
 
 def dynfill_args(cfg):
@@ -63,38 +67,118 @@ def dynfill_args(cfg):
             "--periodic", cfg["periodic"]]
 
 
-def time_dynfill(dynfill, cfg, steps, warmup, gpu):
-    cmd = [dynfill, "bench", "train", "--json", "--steps", str(steps), "--warmup", str(warmup)] + dynfill_args(cfg)
-    if gpu:
-        cmd += ["--backend", "cuda", "--precision", "bf16"]
-    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if r.returncode != 0:
-        raise RuntimeError("dynfill failed (exit %d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr.strip()))
-    line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1]
-    out = json.loads(line)
-    out["command"] = " ".join(cmd)
-    # CPU seconds of the whole process (start-up, init, warm-up and timed steps) per sample trained
-    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    out["cpu_s_per_sample"] = cpu / ((steps + warmup) * cfg["batch"])
-    return out
+# ---------------------------------------------------------------- worker (runs inside the peer's interpreter)
+
+def openblas_corename():
+    """The core the loaded OpenBLAS runs (None when PyTorch does not use OpenBLAS)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ln.rstrip().endswith(".so.0")})
+    except OSError:
+        return None
+    for lib in libs:
+        try:
+            fn = ctypes.CDLL(lib).openblas_get_corename
+            fn.restype = ctypes.c_char_p
+            return fn().decode()
+        except (OSError, AttributeError):
+            continue
+    return None
 
 
-def time_torch(cfg, steps, warmup, device):
-    gpu = device == "cuda"
+def first_conv_kernel(torch, model, inp, t):
+    """oneDNN's implementation string for the first convolution of a forward
+    pass (from oneDNN's verbose output, captured at the file-descriptor level)."""
+    try:
+        fd, path = tempfile.mkstemp()
+        saved = os.dup(1)
+        sys.stdout.flush()
+        os.dup2(fd, 1)
+        try:
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                with torch.no_grad():
+                    model(inp, t)
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(fd)
+        with open(path) as f:
+            text = f.read()
+        os.unlink(path)
+        for ln in text.splitlines():
+            if ",exec," in ln and ",convolution," in ln:
+                parts = ln.split(",")
+                return parts[parts.index("convolution") + 1]
+    except Exception as e:  # noqa: BLE001 (a report field, never a failure)
+        return "unknown (%s)" % type(e).__name__
+    return "none seen"
+
+
+def torch_environment(torch):
+    show = torch.__config__.show()
+    env = dict(torch=torch.__version__, python=platform.python_version())
+    m = re.search(r"BLAS_INFO=(\w+)", show)
+    env["blas"] = m.group(1) if m else "unknown"
+    m = re.search(r"(?:oneDNN\)|MKL-DNN) v?([0-9][0-9.]*)", show)
+    env["onednn"] = m.group(1) if m else "unknown"
+    m = re.search(r"Math Kernel Library Version ([0-9.]+)", show)
+    if m:
+        env["mkl"] = m.group(1)
+    try:
+        env["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        m = re.search(r"CPU capability usage: (\w+)", show)
+        env["cpu_capability"] = m.group(1) if m else "unknown"
+    core = openblas_corename()
+    if core:
+        env["openblas_core"] = core
+    env["threads"] = torch.get_num_threads()
+    return env
+
+
+def worker(args):
+    import torch
+
+    sys.path.insert(0, HERE)
+    import dfl_unet_torch as dut
+
+    cfg = CONFIGS[args.config]
+    gpu = args.device == "cuda"
+    if not gpu:
+        torch.set_num_threads(args.threads)
+    else:
+        torch.backends.cudnn.benchmark = True
+    device = args.device
+    bf16 = gpu or args.precision == "bf16"
     torch.manual_seed(0)
     model = dut.DflUNet(channels=cfg["C"], base=cfg["base"], mult=cfg["mult"], nres=cfg["nres"],
                         periodic=cfg["periodic"]).to(device)
-    fmt = torch.channels_last if gpu else torch.contiguous_format
+    fmt = torch.channels_last if args.format == "channels_last" else torch.contiguous_format
     model = model.to(memory_format=fmt)
-    trainer = dut.Trainer(model, amp_dtype=torch.bfloat16 if gpu else None)
+    trainer = dut.Trainer(model, amp_dtype=torch.bfloat16 if bf16 else None, fused=True)
     n, C, H, W = cfg["batch"], cfg["C"], cfg["H"], cfg["W"]
     x_obs = torch.randn(n, C, H, W, device=device).contiguous(memory_format=fmt)
     mask = torch.rand(n, 1, H, W, device=device) < 0.8
+    env = torch_environment(torch)
+    env["format"] = args.format
+    env["fused_adamw"] = trainer.fused
+    env["autocast"] = "bf16" if bf16 else "off"
+    if gpu:
+        env["device"] = torch.cuda.get_device_name(0)
+    else:
+        inp, t, _ = trainer.method_inputs(x_obs, mask)
+        env["onednn_conv"] = first_conv_kernel(torch, model, inp, t)
+    compile_s = 0.0
+    if args.mode == "compile":
+        trainer.model = torch.compile(model)
+        t0 = time.perf_counter()
+        trainer.step(x_obs, mask)  # compiles
+        if gpu:
+            torch.cuda.synchronize()
+        compile_s = time.perf_counter() - t0
     times = []
-    cpu0 = time.process_time()
-    for i in range(warmup + steps):
+    for i in range(args.warmup + args.steps):
         if gpu:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
@@ -103,35 +187,135 @@ def time_torch(cfg, steps, warmup, device):
             torch.cuda.synchronize()
         else:
             loss.item()
-        if i >= warmup:
+        if i >= args.warmup:
             times.append(time.perf_counter() - t0)
-    cpu = time.process_time() - cpu0
     med = statistics.median(times)
     fwd = dut.forward_flops_per_sample(model, H, W)
-    return dict(step_s=med, samples_per_s=n / med, gflops=3.0 * fwd * n / med / 1e9, fwd_gflop_per_sample=fwd / 1e9,
-                params=sum(p.numel() for p in model.parameters()), min_s=min(times), max_s=max(times),
-                cpu_s_per_sample=cpu / ((warmup + steps) * n))
+    print(json.dumps(dict(step_s=med, samples_per_s=n / med, gflops=3.0 * fwd * n / med / 1e9,
+                          fwd_gflop_per_sample=fwd / 1e9, params=sum(p.numel() for p in model.parameters()),
+                          min_s=min(times), max_s=max(times), compile_s=compile_s, env=env)))
+    return 0
 
 
-def load_avg():
+# ---------------------------------------------------------------- driver
+
+def find_dynfill(arg):
+    if arg:
+        return arg
+    if os.environ.get("DYNFILL"):
+        return os.environ["DYNFILL"]
+    for cand in ("build/dynfill", "build-peers/dynfill"):
+        p = os.path.join(ROOT, cand)
+        if os.access(p, os.X_OK):
+            return p
+    return shutil.which("dynfill")
+
+
+def venv_python(arg):
+    """The interpreter of the PyPI PyTorch: --torch-python, $DFL_PEERS_PYTHON,
+    .venv-peers (benchmarks/peers/setup_venv.sh), else this interpreter."""
+    for cand in (arg, os.environ.get("DFL_PEERS_PYTHON"), os.path.join(ROOT, ".venv-peers", "bin", "python")):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    return sys.executable
+
+
+def has_torch(python):
+    r = subprocess.run([python, "-c", "import torch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return r.returncode == 0
+
+
+def cpu_flags():
     try:
-        return os.getloadavg()
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("flags"):
+                    return set(ln.split(":", 1)[1].split())
     except OSError:
-        return (float("nan"),) * 3
+        pass
+    return set()
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    return ln.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_isa_summary(flags):
+    names = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16") if f in flags]
+    return ", ".join(names) or "no AVX2"
+
+
+def run_dynfill(dynfill, cfg, args, gpu):
+    cmd = [dynfill, "bench", "train", "--json", "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    cmd += dynfill_args(cfg)
+    if gpu:
+        cmd += ["--backend", "cuda", "--precision", "bf16"]
+    else:
+        cmd += ["--precision", args.precision]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("dynfill failed (exit %d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr.strip()))
+    out = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1])
+    out["command"] = " ".join(cmd)
+    return out
+
+
+def run_worker(python, side, name, args, gpu, env):
+    mode = "compile" if side.endswith("compile") else "eager"
+    cmd = [python, os.path.abspath(__file__), "--worker", "--config", name, "--mode", mode, "--device",
+           "cuda" if gpu else "cpu", "--precision", args.precision, "--steps", str(args.steps), "--warmup",
+           str(args.warmup), "--threads", str(args.threads), "--format", args.torch_format]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if r.returncode != 0 or not lines:
+        raise RuntimeError("%s failed (exit %d): %s\n%s" % (side, r.returncode, " ".join(cmd), r.stderr.strip()[-3000:]))
+    out = json.loads(lines[-1])
+    out["command"] = " ".join(cmd)
+    return out
+
+
+def spread(values):
+    return "%.2f–%.2f" % (min(values), max(values)) if len(values) > 1 else "-"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dynfill", help="dynfill binary (default: $DYNFILL, build/dynfill, PATH)")
     ap.add_argument("--configs", default="a,b,c", help="comma-separated subset of a, b, c (default a,b,c)")
+    ap.add_argument("--sides", help="comma-separated subset of %s (default: all that exist here; on a GPU "
+                    "dynfill, torch-eager, torch-compile)" % ", ".join(SIDES))
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                    help="CPU: fp32 (default) or bf16 (dynfill --precision bf16, PyTorch bf16 autocast); "
+                    "the GPU always runs bf16")
     ap.add_argument("--steps", type=int, help="timed steps per measurement (default 6 CPU, 30 GPU)")
     ap.add_argument("--warmup", type=int, help="untimed warm-up steps (default 2 CPU, 10 GPU)")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="alternate dynfill / PyTorch this many times per config and take the median of the rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per config (default 3; the median)")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads on the CPU (default 2)")
+    ap.add_argument("--torch-format", default="auto", choices=("auto", "channels_last", "contiguous"),
+                    help="PyTorch memory format; auto (default): channels_last on the GPU, contiguous on the CPU, "
+                    "PyTorch's faster one on each (measured on config a: 6.2 contiguous against 4.2 channels_last "
+                    "samples/s on the CPU)")
+    ap.add_argument("--torch-python", help="interpreter with PyPI PyTorch (default $DFL_PEERS_PYTHON, "
+                    ".venv-peers/bin/python, else this one)")
     ap.add_argument("--cpu", action="store_true", help="stay on the CPU even when a GPU is present")
     ap.add_argument("--json", help="also write the results to this JSON file")
+    # internal: one PyTorch measurement in this interpreter
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--config", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", default="eager", help=argparse.SUPPRESS)
+    ap.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
+    ap.add_argument("--format", default="channels_last", help=argparse.SUPPRESS)
     args = ap.parse_args()
+
+    if args.worker:
+        return worker(args)
 
     dynfill = find_dynfill(args.dynfill)
     if not dynfill or not os.access(dynfill, os.X_OK):
@@ -145,59 +329,106 @@ def main():
     if args.rounds < 1 or (args.steps is not None and args.steps < 1) or (args.warmup is not None and args.warmup < 0):
         print("train_throughput.py: --rounds and --steps must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
-    gpu = torch.cuda.is_available() and not args.cpu
-    device = "cuda" if gpu else "cpu"
-    steps = args.steps or (30 if gpu else 6)
-    warmup = args.warmup if args.warmup is not None else (10 if gpu else 2)
-    if gpu:
-        torch.backends.cudnn.benchmark = True
-        where = "GPU %s, PyTorch %s bf16 autocast + channels_last; dynfill --backend cuda --precision bf16" % (
-            torch.cuda.get_device_name(0), torch.__version__)
+    tpy = venv_python(args.torch_python)
+    if not has_torch(tpy):
+        print("train_throughput.py: %s cannot import torch (run benchmarks/peers/setup_venv.sh, or give "
+              "--torch-python)" % tpy, file=sys.stderr)
+        return 2
+    probe = subprocess.run([tpy, "-c", "import torch; print(int(torch.cuda.is_available()))"],
+                           stdout=subprocess.PIPE, text=True)
+    gpu = probe.stdout.strip() == "1" and not args.cpu
+    if args.sides:
+        sides = [s.strip() for s in args.sides.split(",") if s.strip()]
+        bad = [s for s in sides if s not in SIDES]
+        if bad:
+            print("train_throughput.py: unknown side(s) %s (%s)" % (", ".join(bad), ", ".join(SIDES)), file=sys.stderr)
+            return 2
     else:
-        torch.set_num_threads(args.threads)
-        where = "CPU %s (%d cores visible), PyTorch %s fp32 with %d threads; dynfill cpu fp32" % (
-            platform.processor() or platform.machine(), os.cpu_count(), torch.__version__, torch.get_num_threads())
-    env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "DNNL_", "ONEDNN_"))}
-    la0 = load_avg()
-    print("train throughput: %s" % where)
-    print("  %d warm-up + %d timed steps, median; %d round(s); load average before %.2f %.2f %.2f; env %s" % (
-        warmup, steps, args.rounds, la0[0], la0[1], la0[2], env or "{}"))
+        sides = ["dynfill", "torch-eager", "torch-compile"]
+        if not gpu and os.access(DEBIAN_PYTHON, os.X_OK) and has_torch(DEBIAN_PYTHON):
+            sides.append("debian-eager")
+    if gpu and "debian-eager" in sides:
+        sides.remove("debian-eager")
+    if args.torch_format == "auto":
+        args.torch_format = "channels_last" if gpu else "contiguous"
+    args.steps = args.steps or (30 if gpu else 6)
+    args.warmup = args.warmup if args.warmup is not None else (10 if gpu else 2)
+
+    flags = cpu_flags()
+    base_env = dict(os.environ)
+    debian_env = dict(os.environ)
+    if "OPENBLAS_CORETYPE" not in debian_env:
+        if "avx512f" in flags:
+            debian_env["OPENBLAS_CORETYPE"] = "SkylakeX"
+        elif "avx2" in flags:
+            debian_env["OPENBLAS_CORETYPE"] = "Haswell"
+    machine = dict(cpu=cpu_model(), isa=cpu_isa_summary(flags), cores=os.cpu_count(),
+                   precision="bf16" if gpu else args.precision, gpu=gpu)
+    print("train throughput: %s (%s), %d cores visible; %s; %d warm-up + %d timed steps per measurement, "
+          "%d interleaved round(s)" % (machine["cpu"], machine["isa"], machine["cores"],
+                                        "GPU, bf16" if gpu else "CPU, %s, %d threads" % (args.precision, args.threads),
+                                        args.warmup, args.steps, args.rounds))
+    print("sides: %s; PyPI PyTorch from %s" % (", ".join(sides), tpy), flush=True)
+    la0 = os.getloadavg()
     results = []
+    peer_envs = {}
     for name in names:
         cfg = CONFIGS[name]
-        dyn, tor = [], []
-        for _ in range(args.rounds):
-            dyn.append(time_dynfill(dynfill, cfg, steps, warmup, gpu))
-            tor.append(time_torch(cfg, steps, warmup, device))
-        d = sorted(dyn, key=lambda r: r["samples_per_s"])[len(dyn) // 2]
-        t = sorted(tor, key=lambda r: r["samples_per_s"])[len(tor) // 2]
-        if d["params"] != t["params"]:
-            print("warning: config %s: dynfill has %d parameters, PyTorch %d" % (name, d["params"], t["params"]),
-                  file=sys.stderr)
-        results.append(dict(config=name, flags=" ".join(dynfill_args(cfg)), dynfill=d, torch=t,
-                            ratio=d["samples_per_s"] / t["samples_per_s"],
-                            dynfill_rounds=[r["samples_per_s"] for r in dyn],
-                            torch_rounds=[r["samples_per_s"] for r in tor]))
-    la1 = load_avg()
+        rounds = {s: [] for s in sides}
+        for r in range(args.rounds):
+            order = sides[r % len(sides):] + sides[:r % len(sides)]
+            for side in order:
+                if side == "dynfill":
+                    out = run_dynfill(dynfill, cfg, args, gpu)
+                elif side == "debian-eager":
+                    out = run_worker(DEBIAN_PYTHON, side, name, args, gpu, debian_env)
+                else:
+                    out = run_worker(tpy, side, name, args, gpu, base_env)
+                rounds[side].append(out)
+                if "env" in out:
+                    peer_envs[side] = out["env"]
+                print("  %s round %d: %-13s %.2f samples/s" % (name, r + 1, side, out["samples_per_s"]), flush=True)
+        row = dict(config=name, flags=" ".join(dynfill_args(cfg)), sides={})
+        for side in sides:
+            sps = [o["samples_per_s"] for o in rounds[side]]
+            row["sides"][side] = dict(median=statistics.median(sps), rounds=sps, runs=rounds[side])
+        d = row["sides"].get("dynfill")
+        peers = [s for s in sides if s != "dynfill"]
+        if d and peers:
+            best = max(peers, key=lambda s: row["sides"][s]["median"])
+            row["strongest_peer"] = best
+            row["ratio_to_strongest"] = d["median"] / row["sides"][best]["median"]
+            # the spread of the ratio over rounds (round r's dynfill over round r's strongest peer)
+            row["ratio_rounds"] = [a / b for a, b in zip(d["rounds"], row["sides"][best]["rounds"])]
+        results.append(row)
+    la1 = os.getloadavg()
+
     print()
-    print("| config | flags | params | GFLOP fwd/sample | dynfill samples/s | PyTorch samples/s | dynfill/PyTorch | "
-          "dynfill GFLOP/s | PyTorch GFLOP/s | CPU-s/sample dynfill | CPU-s/sample PyTorch | PyTorch/dynfill CPU-s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for side, env in peer_envs.items():
+        print("- %s: %s" % (side, ", ".join("%s %s" % (k, v) for k, v in env.items())))
+    dyn_env = [o for r in results for o in r["sides"].get("dynfill", {}).get("runs", [])]
+    if dyn_env and "isa" in dyn_env[0]:
+        print("- dynfill: precision %s, oneDNN ISA %s, matrix-multiply peak measured in its runs %.0f–%.0f GFLOP/s"
+              % (dyn_env[0].get("precision"), dyn_env[0]["isa"], min(o["gemm_peak_gflops"] for o in dyn_env),
+                 max(o["gemm_peak_gflops"] for o in dyn_env)))
+    print()
+    head = "| config | " + " | ".join("%s samples/s (spread)" % s for s in sides)
+    head += " | dynfill / strongest peer (spread) |"
+    print(head)
+    print("|---|" + "---:|" * (len(sides) + 1))
     for r in results:
-        d, t = r["dynfill"], r["torch"]
-        print("| %s | `%s` | %d | %.3f | %.2f | %.2f | **%.2f** | %.1f | %.1f | %.3f | %.3f | %.2f |" % (
-            r["config"], r["flags"], d["params"], d["fwd_gflop_per_sample"], d["samples_per_s"],
-            t["samples_per_s"], r["ratio"], d["gflops"], t["gflops"], d["cpu_s_per_sample"],
-            t["cpu_s_per_sample"], t["cpu_s_per_sample"] / d["cpu_s_per_sample"]))
+        cells = ["%.2f (%s)" % (r["sides"][s]["median"], spread(r["sides"][s]["rounds"])) for s in sides]
+        ratio = ("**%.2f×** vs %s (%s)" % (r["ratio_to_strongest"], r["strongest_peer"], spread(r["ratio_rounds"]))
+                 if "ratio_to_strongest" in r else "-")
+        print("| %s | %s | %s |" % (r["config"], " | ".join(cells), ratio))
     print()
-    print("(samples/s: median step wall time; CPU-s/sample: process CPU time over warm-up + timed steps, dynfill's "
-          "including its start-up; on a busy machine the CPU-time ratio is the steadier of the two)")
-    print()
-    print("load average after %.2f %.2f %.2f" % la1)
+    print("(median over %d interleaved rounds of the median step time; spread = min–max over rounds; load average "
+          "%.2f before, %.2f after)" % (args.rounds, la0[0], la1[0]))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(device=where, steps=steps, warmup=warmup, rounds=args.rounds, load_before=la0,
-                           load_after=la1, env=env, results=results), f, indent=2)
+            json.dump(dict(machine=machine, steps=args.steps, warmup=args.warmup, rounds=args.rounds,
+                           threads=args.threads, torch_format=args.torch_format, load_before=la0, load_after=la1,
+                           peer_envs=peer_envs, results=results), f, indent=2)
     return 0
 
 
