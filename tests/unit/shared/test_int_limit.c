@@ -20,8 +20,8 @@ static void check_plan(int64_t n, int64_t per, int64_t limit) {
     CHECK_MSG(chunk >= 1 && chunk <= n, "n=%lld per=%lld limit=%lld: chunk %lld", (long long)n, (long long)per,
               (long long)limit, (long long)chunk);
     if (chunk < 1) return;
-    if (n * per <= limit) CHECK_MSG(chunk == n, "a batch that fits is not split (chunk %lld of %lld)", (long long)chunk,
-                                    (long long)n);
+    if (n * per <= limit)
+        CHECK_MSG(chunk == n, "a batch that fits is not split (chunk %lld of %lld)", (long long)chunk, (long long)n);
     static unsigned char seen[4096];
     memset(seen, 0, sizeof seen);
     const int64_t count = dfl_split_count(n, chunk);
