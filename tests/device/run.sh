@@ -346,7 +346,7 @@ for line in ops.splitlines():
 tr = read("device_train.log")
 print("device_train exit %s" % train_rc)
 for line in tr.splitlines():
-    if "worst loss rel" in line:
+    if "worst loss rel" in line or "uploads:" in line:
         print("  " + line.strip())
 print("device_large exit %s" % large_rc)
 for line in read("device_large.log").splitlines():

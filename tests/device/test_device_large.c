@@ -31,10 +31,10 @@
 #include "shared/int_limit.h"
 
 typedef struct {
-    int n, h, w, c;          /* conv: NHWC activations, cin = cout = c, periodic x */
-    int rows, in, out;       /* linear */
-    int conv_samples;        /* sampled outputs per conv result */
-    int dw_samples;          /* sampled weight-gradient entries (each sums n*h*w terms) */
+    int n, h, w, c;    /* conv: NHWC activations, cin = cout = c, periodic x */
+    int rows, in, out; /* linear */
+    int conv_samples;  /* sampled outputs per conv result */
+    int dw_samples;    /* sampled weight-gradient entries (each sums n*h*w terms) */
     const char *name;
 } shape;
 
@@ -226,8 +226,8 @@ static void check_conv(dfl_backend *be, const char *prec, const shape *s, buffer
 
 /* Element indices to sample in a tensor of n elements: ends, 2^31 and 2^32 neighbourhoods, random. */
 static size_t elem_index(size_t n, int k) {
-    const size_t special[10] = {0, 1, 2, 3, ((size_t)1 << 31) - 1, (size_t)1 << 31, ((size_t)1 << 31) + 1,
-                                ((size_t)1 << 32) - 1, n - 2, n - 1};
+    const size_t special[10] = {
+        0, 1, 2, 3, ((size_t)1 << 31) - 1, (size_t)1 << 31, ((size_t)1 << 31) + 1, ((size_t)1 << 32) - 1, n - 2, n - 1};
     if (k < 10) return special[k] < n ? special[k] : n - 1 - (size_t)k;
     return (size_t)rnd((uint64_t)n);
 }
