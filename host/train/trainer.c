@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynfill/cuda_graph.h"
 #include "dynfill/train.h"
 #include "shared/schedule.h"
 
@@ -32,7 +33,86 @@ struct dfl_trainer {
     int field_h;
     int *crop_y;
     float *h_row_weight, *d_row_weight;
+    /* staged batch uploads (upload_batch): host -> pinned slot -> the alternate device copy */
+    int staged, upload_slot, upload_cuda;
+    void *pin[2][2]; /* [slot][obs, mask] */
+    float *d_obs_alt;
+    uint8_t *d_mask_alt;
 };
+
+/* ---- batch uploads ----
+ * With the CUDA backend the batch is copied into one of two pinned host
+ * slots, then uploaded by dfl_cuda_upload_async (copy stream, events) into
+ * the device copy not used by the previous batch: d_obs / d_mask and
+ * d_obs_alt / d_mask_alt swap at each upload, so the copy never overwrites
+ * data a queued op of the previous step still reads (the copy waits for the
+ * compute stream to pass the previous upload), and ops that follow wait for
+ * the copy. The bytes are those of the synchronous path: results are
+ * bit-identical. DFL_UPLOAD=sync forces plain synchronous be->upload;
+ * DFL_UPLOAD=staged runs the double-buffered path on any backend (CPU:
+ * malloc slots, be->upload), which is how the CPU tests check it. */
+static int upload_staged(const dfl_backend *be) {
+    const char *mode = getenv("DFL_UPLOAD");
+    if (mode && !strcmp(mode, "sync")) return 0;
+    return !strcmp(be->name, "cuda") || (mode && !strcmp(mode, "staged"));
+}
+
+static void upload_init(dfl_trainer *tr, size_t obs_bytes, size_t mask_bytes) {
+    dfl_backend *be = tr->be;
+    tr->upload_cuda = !strcmp(be->name, "cuda");
+    tr->staged = upload_staged(be);
+    if (!tr->staged) return;
+    tr->d_obs_alt = be->alloc(be, obs_bytes);
+    tr->d_mask_alt = be->alloc(be, mask_bytes);
+    for (int k = 0; k < 2; ++k) {
+        tr->pin[k][0] = tr->upload_cuda ? dfl_cuda_host_alloc(obs_bytes) : dfl_xmalloc(obs_bytes);
+        tr->pin[k][1] = tr->upload_cuda ? dfl_cuda_host_alloc(mask_bytes) : dfl_xmalloc(mask_bytes);
+    }
+}
+
+static void upload_free(dfl_trainer *tr) {
+    if (!tr->staged) return;
+    dfl_backend *be = tr->be;
+    if (tr->upload_cuda) dfl_cuda_upload_wait(be);
+    for (int k = 0; k < 2; ++k)
+        for (int j = 0; j < 2; ++j) {
+            if (tr->upload_cuda)
+                dfl_cuda_host_free(tr->pin[k][j]);
+            else
+                free(tr->pin[k][j]);
+        }
+    be->free(be, tr->d_obs_alt);
+    be->free(be, tr->d_mask_alt);
+}
+
+static void upload_one(dfl_trainer *tr, void *dst, const void *pinned, size_t bytes) {
+    if (tr->upload_cuda)
+        dfl_cuda_upload_async(tr->be, dst, pinned, bytes);
+    else
+        tr->be->upload(tr->be, dst, pinned, bytes);
+}
+
+static void upload_batch(dfl_trainer *tr, const float *obs, const uint8_t *mask, size_t obs_bytes, size_t mask_bytes) {
+    dfl_backend *be = tr->be;
+    if (!tr->staged) {
+        be->upload(be, tr->d_obs, obs, obs_bytes);
+        be->upload(be, tr->d_mask, mask, mask_bytes);
+        return;
+    }
+    const int k = tr->upload_slot;
+    tr->upload_slot ^= 1;
+    if (tr->upload_cuda) dfl_cuda_upload_wait(be); /* slot k's previous copy has finished */
+    memcpy(tr->pin[k][0], obs, obs_bytes);
+    memcpy(tr->pin[k][1], mask, mask_bytes);
+    float *o = tr->d_obs;
+    tr->d_obs = tr->d_obs_alt;
+    tr->d_obs_alt = o;
+    uint8_t *m = tr->d_mask;
+    tr->d_mask = tr->d_mask_alt;
+    tr->d_mask_alt = m;
+    upload_one(tr, tr->d_obs, tr->pin[k][0], obs_bytes);
+    upload_one(tr, tr->d_mask, tr->pin[k][1], mask_bytes);
+}
 
 /* Gradient-ready hook: begin the sum of the final range once it holds a bucket
  * (after adding the earlier micro-batches' gradients to it). */
@@ -84,6 +164,7 @@ dfl_status dfl_trainer_create(dfl_backend *be, dfl_unet *model, dfl_comm *comm, 
     size_t px = (size_t)batch * h * w;
     tr->d_obs = be->alloc(be, px * c * sizeof(float));
     tr->d_mask = be->alloc(be, px * mask_c);
+    upload_init(tr, px * c * sizeof(float), px * mask_c);
     tr->d_input = be->alloc(be, px * 2 * c * sizeof(float));
     size_t micro_px = (size_t)micro * h * w;
     tr->d_pred = be->alloc(be, micro_px * c * sizeof(float));
@@ -127,7 +208,8 @@ dfl_status dfl_trainer_memory(dfl_unet *model, const dfl_config *cfg, int batch,
     /* dfl_trainer_create: d_obs, d_mask, d_input, d_query, d_qcount; d_pred, d_grad per micro-batch */
     size_t bb =
         px * c * fl + px * mask_c + px * 2 * c * fl + px * c + (size_t)batch * sizeof(int32_t) + 2 * micro_px * c * fl;
-    bb += (size_t)host_batches * (px * c * fl + px * mask_c); /* host copies of the batch */
+    bb += (size_t)host_batches * (px * c * fl + px * mask_c);                    /* host copies of the batch */
+    if (upload_staged(dfl_unet_backend(model))) bb += px * c * fl + px * mask_c; /* d_obs_alt, d_mask_alt */
     out->batch_buffers = bb;
     out->largest = pm.largest_bytes > px * 2 * c * fl ? pm.largest_bytes : px * 2 * c * fl;
     out->total = out->params + out->grads + out->optimizer + out->param_copies + out->activations + out->workspace + bb;
@@ -142,6 +224,7 @@ void dfl_trainer_destroy(dfl_trainer *tr) {
     dfl_optimizer_destroy(tr->opt);
     dfl_context_plan_free(&tr->plan);
     if (tr->d_plan) be->free(be, tr->d_plan);
+    upload_free(tr);
     be->free(be, tr->d_obs);
     be->free(be, tr->d_mask);
     be->free(be, tr->d_input);
@@ -192,8 +275,7 @@ static dfl_status prepare_inputs(dfl_trainer *tr, const float *obs, const uint8_
         tr->d_plan_bytes = tr->plan.capacity;
     }
     be->upload(be, tr->d_plan, tr->plan.data, tr->plan.bytes);
-    be->upload(be, tr->d_obs, obs, px * tr->c * sizeof(float));
-    be->upload(be, tr->d_mask, mask, px * tr->mask_c);
+    upload_batch(tr, obs, mask, px * tr->c * sizeof(float), px * tr->mask_c);
     dfl_noise_context_args a;
     memset(&a, 0, sizeof a);
     a.n = n;

@@ -68,6 +68,10 @@ struct dfl_backend {
     void (*copy)(dfl_backend *be, void *dst, const void *src, size_t bytes);
     void (*fill)(dfl_backend *be, float *x, float value, size_t n);
     void (*synchronize)(dfl_backend *be);
+    /* Device memory: what this process may still allocate (*free_bytes) and
+     * the device's size (*total_bytes), as cudaMemGetInfo reports them. NULL
+     * for a backend on host memory (the CPU backend: core/memory.h). */
+    void (*memory_info)(dfl_backend *be, size_t *free_bytes, size_t *total_bytes);
     void (*destroy)(dfl_backend *be);
 
     /* ---- convolution (weights OIHW [cout, cin, k, k], bias [cout] or NULL) ---- */

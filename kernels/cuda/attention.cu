@@ -9,11 +9,17 @@
 //   dS = P (dP - rowsum(dP P)) dQ^T = K dS^T / sqrt(c)    dK^T = Q dS / sqrt(c)
 // The softmax sums in double in a fixed order, like the CPU backend; the
 // per-element softmax terms and the scale are kernels/shared/attention.h's.
+//
+// Large tensors: each sample is independent, so when the batch's qkv or
+// probs pass 2^31 - 1 elements the op runs on batch chunks under that limit
+// (kernels/shared/int_limit.h); one sample's [hw, hw] probabilities over the
+// limit (hw > 46340 tokens) are refused with the shape.
 #include <math.h>
 
 #include "cuda/cuda_backend_internal.cuh"
 #include "cuda/reduce.cuh"
 #include "shared/attention.h"
+#include "shared/int_limit.h"
 
 #define ATT_THREADS 256
 
@@ -52,8 +58,20 @@ static void check_rows(size_t rows) {
     if (rows > 0x7fffffffu) DFL_PANIC("attention: %zu softmax rows exceed the grid limit", rows);
 }
 
-static void cuda_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out, float *probs) {
-    if (n <= 0 || hw <= 0 || c <= 0) return;
+// Samples per call: n when the batch fits under the int limit.
+static int attention_chunk(int n, int hw, int c) {
+    const int64_t pp = (int64_t)hw * hw, pq = (int64_t)hw * 3 * c;
+    const int64_t per = pp > pq ? pp : pq;
+    const int64_t chunk = dfl_split_batch_for_int_limit(n, per, DFL_INT_LIMIT);
+    if (chunk < 1)
+        DFL_PANIC(
+            "attention: one sample of n=%d hw=%d c=%d has %lld elements (probabilities or qkv), over "
+            "cuBLAS's int limit %lld; turn model.attention off or lower the field size (the bottleneck has hw tokens)",
+            n, hw, c, (long long)per, (long long)DFL_INT_LIMIT);
+    return (int)chunk;
+}
+
+static void attention_forward_once(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out, float *probs) {
     const float scale = dfl_attention_scale(c);
     const int ld = 3 * c;
     const long long sqkv = (long long)hw * ld, sp = (long long)hw * hw, so = (long long)hw * c;
@@ -66,9 +84,8 @@ static void cuda_attention_forward(dfl_backend *be, int n, int hw, int c, const 
                           out, c, so, n);
 }
 
-static void cuda_attention_backward(dfl_backend *be, int n, int hw, int c, const float *qkv, const float *probs,
+static void attention_backward_once(dfl_backend *be, int n, int hw, int c, const float *qkv, const float *probs,
                                     const float *dout, float *dqkv) {
-    if (n <= 0 || hw <= 0 || c <= 0) return;
     const float scale = dfl_attention_scale(c);
     const int ld = 3 * c;
     const long long sqkv = (long long)hw * ld, sp = (long long)hw * hw, so = (long long)hw * c;
@@ -86,6 +103,31 @@ static void cuda_attention_backward(dfl_backend *be, int n, int hw, int c, const
                           sqkv, n);
     dfl_cuda_gemm_batched(be, CUBLAS_OP_N, CUBLAS_OP_T, c, hw, hw, scale, qkv, ld, sqkv, ds, hw, sp, 0.0f, dqkv + c, ld,
                           sqkv, n);
+}
+
+static void cuda_attention_forward(dfl_backend *be, int n, int hw, int c, const float *qkv, float *out, float *probs) {
+    if (n <= 0 || hw <= 0 || c <= 0) return;
+    const int chunk = attention_chunk(n, hw, c);
+    const size_t sq = (size_t)hw * 3 * c, so = (size_t)hw * c, sp = (size_t)hw * hw;
+    for (int64_t i = 0; i < dfl_split_count(n, chunk); ++i) {
+        int64_t s0, cnt;
+        dfl_split_chunk(n, chunk, i, &s0, &cnt);
+        attention_forward_once(be, (int)cnt, hw, c, qkv + (size_t)s0 * sq, out + (size_t)s0 * so,
+                               probs + (size_t)s0 * sp);
+    }
+}
+
+static void cuda_attention_backward(dfl_backend *be, int n, int hw, int c, const float *qkv, const float *probs,
+                                    const float *dout, float *dqkv) {
+    if (n <= 0 || hw <= 0 || c <= 0) return;
+    const int chunk = attention_chunk(n, hw, c);
+    const size_t sq = (size_t)hw * 3 * c, so = (size_t)hw * c, sp = (size_t)hw * hw;
+    for (int64_t i = 0; i < dfl_split_count(n, chunk); ++i) {
+        int64_t s0, cnt;
+        dfl_split_chunk(n, chunk, i, &s0, &cnt);
+        attention_backward_once(be, (int)cnt, hw, c, qkv + (size_t)s0 * sq, probs + (size_t)s0 * sp,
+                                dout + (size_t)s0 * so, dqkv + (size_t)s0 * sq);
+    }
 }
 
 void dfl_cuda_register_attention_ops(dfl_backend *be) {

@@ -137,6 +137,14 @@ static void cuda_fill(dfl_backend *be, float *x, float value, size_t n) {
 
 static void cuda_synchronize(dfl_backend *be) { cudaCheck(cudaStreamSynchronize(dfl_cuda_stream(be))); }
 
+static void cuda_memory_info(dfl_backend *be, size_t *free_bytes, size_t *total_bytes) {
+    size_t f = 0, t = 0;
+    cudaCheck(cudaSetDevice(dfl_cuda_ctx_of(be)->device));
+    cudaCheck(cudaMemGetInfo(&f, &t));
+    if (free_bytes) *free_bytes = f;
+    if (total_bytes) *total_bytes = t;
+}
+
 static void cuda_destroy(dfl_backend *be) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     if (ctx) {
@@ -221,6 +229,7 @@ extern "C" dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precis
     be->copy = cuda_copy;
     be->fill = cuda_fill;
     be->synchronize = cuda_synchronize;
+    be->memory_info = cuda_memory_info;
     be->destroy = cuda_destroy;
 
     dfl_cuda_register_conv_ops(be);

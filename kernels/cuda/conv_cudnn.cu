@@ -34,11 +34,20 @@
 // the gradient of the haloed input and folds the halo back onto the rows
 // and columns it was copied from. Bias: fused into the bf16->fp32 output
 // conversion, or one row-broadcast add; bias gradient: dfl_cuda_colsum.
+//
+// Large tensors: a cuDNN tensor descriptor holds at most 2^31 - 1 elements.
+// When the batch's input (haloed) or output passes that, each op runs on
+// batch chunks under the limit (kernels/shared/int_limit.h; at most two
+// chunk shapes, one plan each); backward-weights adds the chunks' weight
+// gradients in chunk order (fp32) and takes the bias gradient over the
+// whole batch. One sample over the limit cannot be split this way and is
+// refused with its shape.
 #include <cuda_bf16.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "cuda/cuda_backend_internal.cuh"
+#include "shared/int_limit.h"
 
 #define DFL_CONV_WORKSPACE_LIMIT ((size_t)1 << 30)
 
@@ -364,8 +373,8 @@ static void *workspace(dfl_backend *be, const conv_dir *cd) {
 
 // ---- the three ops ----
 
-static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w, const float *b,
-                                float *y) {
+static void conv_forward_once(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w, const float *b,
+                              float *y) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     dfl_cuda_conv_plan *p = plan_get(ctx, d);
     const size_t ytotal = (size_t)d->n * p->oh * p->ow * d->cout;
@@ -392,8 +401,8 @@ static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const f
     }
 }
 
-static void cuda_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, const float *dy, const float *w,
-                                      float *dx) {
+static void conv_backward_data_once(dfl_backend *be, const dfl_conv_desc *d, const float *dy, const float *w,
+                                    float *dx) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     dfl_cuda_conv_plan *p = plan_get(ctx, d);
     const size_t ptotal = (size_t)d->n * p->hh * p->wh * d->cin;
@@ -419,8 +428,8 @@ static void cuda_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, c
     }
 }
 
-static void cuda_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,
-                                         float *dw, float *db) {
+static void conv_backward_weights_once(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,
+                                       float *dw, float *db) {
     dfl_cuda_ctx *ctx = dfl_cuda_ctx_of(be);
     dfl_cuda_conv_plan *p = plan_get(ctx, d);
     const size_t wtotal = (size_t)d->cout * d->cin * d->k * d->k;
@@ -442,6 +451,84 @@ static void cuda_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d
         if (db) dfl_cuda_colsum(be, 1, (size_t)d->n * p->oh * p->ow, d->cout, dy, db);
         return;
     }
+}
+
+// ---- batch chunks past the int limit ----
+
+// Samples per cuDNN call for d: d->n when the batch fits (the common case),
+// else the chunk of dfl_split_batch_for_int_limit. Per sample, cuDNN sees
+// the (haloed) input and the output; the unhaloed input and gradient copies
+// are never larger.
+static int conv_chunk(const dfl_conv_desc *d) {
+    check_desc(d);
+    const int half = d->k / 2;
+    const int64_t hh = d->h + (d->periodic_y ? 2 * half : 0), wh = d->w + (d->periodic_x ? 2 * half : 0);
+    const int64_t in = hh * wh * d->cin, out = (int64_t)dfl_conv_out_h(d) * dfl_conv_out_w(d) * d->cout;
+    const int64_t per = in > out ? in : out;
+    const int64_t chunk = dfl_split_batch_for_int_limit(d->n, per, DFL_INT_LIMIT);
+    if (chunk < 1)
+        DFL_PANIC("conv2d: one sample of n=%d %dx%d cin=%d cout=%d k=%d stride=%d has %lld elements, over cuDNN's "
+                  "limit of %lld per tensor; it cannot be split along the batch (lower model.base or the field "
+                  "size, e.g. data.patch)",
+                  d->n, d->h, d->w, d->cin, d->cout, d->k, d->stride, (long long)per, (long long)DFL_INT_LIMIT);
+    return (int)chunk;
+}
+
+static void cuda_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w, const float *b,
+                                float *y) {
+    const int chunk = conv_chunk(d);
+    if (chunk == d->n) {
+        conv_forward_once(be, d, x, w, b, y);
+        return;
+    }
+    const size_t xs = (size_t)d->h * d->w * d->cin, ys = (size_t)dfl_conv_out_h(d) * dfl_conv_out_w(d) * d->cout;
+    for (int64_t i = 0; i < dfl_split_count(d->n, chunk); ++i) {
+        int64_t s0, cnt;
+        dfl_split_chunk(d->n, chunk, i, &s0, &cnt);
+        dfl_conv_desc dc = *d;
+        dc.n = (int)cnt;
+        conv_forward_once(be, &dc, x + (size_t)s0 * xs, w, b, y + (size_t)s0 * ys);
+    }
+}
+
+static void cuda_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, const float *dy, const float *w,
+                                      float *dx) {
+    const int chunk = conv_chunk(d);
+    if (chunk == d->n) {
+        conv_backward_data_once(be, d, dy, w, dx);
+        return;
+    }
+    const size_t xs = (size_t)d->h * d->w * d->cin, ys = (size_t)dfl_conv_out_h(d) * dfl_conv_out_w(d) * d->cout;
+    for (int64_t i = 0; i < dfl_split_count(d->n, chunk); ++i) {
+        int64_t s0, cnt;
+        dfl_split_chunk(d->n, chunk, i, &s0, &cnt);
+        dfl_conv_desc dc = *d;
+        dc.n = (int)cnt;
+        conv_backward_data_once(be, &dc, dy + (size_t)s0 * ys, w, dx + (size_t)s0 * xs);
+    }
+}
+
+static void cuda_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,
+                                         float *dw, float *db) {
+    const int chunk = conv_chunk(d);
+    if (chunk == d->n) {
+        conv_backward_weights_once(be, d, x, dy, dw, db);
+        return;
+    }
+    const size_t xs = (size_t)d->h * d->w * d->cin, ys = (size_t)dfl_conv_out_h(d) * dfl_conv_out_w(d) * d->cout;
+    const size_t wtotal = (size_t)d->cout * d->cin * d->k * d->k;
+    // chunk 0 writes dw; each later chunk's gradient goes to slot TMP (free
+    // during a conv op) and is added in chunk order
+    for (int64_t i = 0; i < dfl_split_count(d->n, chunk); ++i) {
+        int64_t s0, cnt;
+        dfl_split_chunk(d->n, chunk, i, &s0, &cnt);
+        dfl_conv_desc dc = *d;
+        dc.n = (int)cnt;
+        float *dst = i == 0 ? dw : (float *)dfl_cuda_scratch(be, DFL_CUDA_SCR_TMP, wtotal * sizeof(float));
+        conv_backward_weights_once(be, &dc, x + (size_t)s0 * xs, dy + (size_t)s0 * ys, dst, NULL);
+        if (i > 0) be->add(be, wtotal, dw, dst, dw);
+    }
+    if (db) dfl_cuda_colsum(be, 1, (size_t)d->n * dfl_conv_out_h(d) * dfl_conv_out_w(d), d->cout, dy, db);
 }
 
 void dfl_cuda_register_conv_ops(dfl_backend *be) {

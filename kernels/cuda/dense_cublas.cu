@@ -8,7 +8,14 @@
 // (with the handle in pedantic math: no TF32), TF32 ->
 // CUBLAS_COMPUTE_32F_FAST_TF32, BF16 -> CUBLAS_COMPUTE_32F_FAST_16BF
 // (cuBLAS rounds the operands to bf16 inside the kernel, no copies).
+//
+// Large tensors: cuBLAS's 32-bit API takes int dimensions. When x or y of a
+// linear layer passes 2^31 - 1 elements, the rows are taken in chunks under
+// that limit (kernels/shared/int_limit.h): y and dx chunk by chunk, dW
+// accumulated over the chunks by the GEMM itself (beta = 1 after the first,
+// fp32 output), db over all rows at once.
 #include "cuda/cuda_backend_internal.cuh"
+#include "shared/int_limit.h"
 
 static cublasComputeType_t compute_type(dfl_precision p) {
     switch (p) {
@@ -36,6 +43,14 @@ void dfl_cuda_gemm_batched(dfl_backend *be, cublasOperation_t ta, cublasOperatio
                                            CUBLAS_GEMM_DEFAULT));
 }
 
+// Rows per GEMM for x [rows, in] and y [rows, out] (rows itself when they fit).
+static int linear_chunk(int rows, int in, int out) {
+    const int64_t per = in > out ? in : out;
+    const int64_t chunk = dfl_split_batch_for_int_limit(rows, per, DFL_INT_LIMIT);
+    if (chunk < 1) DFL_PANIC("linear: rows=%d in=%d out=%d cannot be split under cuBLAS's int limit", rows, in, out);
+    return (int)chunk;
+}
+
 // y[rows, out] = x[rows, in] W^T + b.
 static void cuda_linear_forward(dfl_backend *be, int rows, int in, int out, const float *x, const float *w,
                                 const float *b, float *y) {
@@ -43,7 +58,13 @@ static void cuda_linear_forward(dfl_backend *be, int rows, int in, int out, cons
     if (in <= 0) {
         cudaCheck(cudaMemsetAsync(y, 0, (size_t)rows * out * sizeof(float), dfl_cuda_stream(be)));
     } else {
-        dfl_cuda_gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, 1.0f, w, in, x, in, 0.0f, y, out);
+        const int chunk = linear_chunk(rows, in, out);
+        for (int64_t i = 0; i < dfl_split_count(rows, chunk); ++i) {
+            int64_t r0, rc;
+            dfl_split_chunk(rows, chunk, i, &r0, &rc);
+            dfl_cuda_gemm(be, CUBLAS_OP_T, CUBLAS_OP_N, out, (int)rc, in, 1.0f, w, in, x + (size_t)r0 * in, in, 0.0f,
+                          y + (size_t)r0 * out, out);
+        }
     }
     if (b) dfl_cuda_add_bias_rows(be, (size_t)rows, out, y, b);
 }
@@ -58,8 +79,17 @@ static void cuda_linear_backward(dfl_backend *be, int rows, int in, int out, con
         if (db) cudaCheck(cudaMemsetAsync(db, 0, (size_t)out * sizeof(float), s));
         return;
     }
-    if (dx) dfl_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, in, rows, out, 1.0f, w, in, dy, out, 0.0f, dx, in);
-    dfl_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, in, out, rows, 1.0f, x, in, dy, out, 0.0f, dw, in);
+    const int chunk = linear_chunk(rows, in, out);
+    for (int64_t i = 0; i < dfl_split_count(rows, chunk); ++i) {
+        int64_t r0, rc;
+        dfl_split_chunk(rows, chunk, i, &r0, &rc);
+        const float *xc = x + (size_t)r0 * in, *dyc = dy + (size_t)r0 * out;
+        if (dx)
+            dfl_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_N, in, (int)rc, out, 1.0f, w, in, dyc, out, 0.0f,
+                          dx + (size_t)r0 * in, in);
+        dfl_cuda_gemm(be, CUBLAS_OP_N, CUBLAS_OP_T, in, out, (int)rc, 1.0f, xc, in, dyc, out, i == 0 ? 0.0f : 1.0f, dw,
+                      in);
+    }
     if (db) dfl_cuda_colsum(be, 1, (size_t)rows, out, dy, db);
 }
 

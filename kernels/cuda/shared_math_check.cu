@@ -1,6 +1,6 @@
 // Compiles the core kernels/shared headers (Philox, schedule, AdamW/EMA and
 // the clipping factor, activation, time embedding, attention softmax,
-// GroupNorm, upsampling) as CUDA C++ for the configured architectures, so
+// GroupNorm, upsampling, the int-limit batch split) as CUDA C++ for the configured architectures, so
 // the shared per-element math stays valid device code even where no backend
 // kernel calls a function yet (the method headers: method_shared_check.cu).
 #include "shared/activation.h"
@@ -8,6 +8,7 @@
 #include "shared/attention.h"
 #include "shared/buffer.h"
 #include "shared/group_norm.h"
+#include "shared/int_limit.h"
 #include "shared/philox.h"
 #include "shared/schedule.h"
 #include "shared/time_embedding.h"
@@ -36,5 +37,9 @@ __global__ void dfl_shared_math_compile_check(float *out, float *m, float *v, un
     const float xc = p - mean, g = dfl_gn_gamma(m, (int)i);
     const float y = dfl_gn_affine(xc, dfl_gn_scale(rstd, g), dfl_gn_beta(v, (int)i));
     e += dfl_gn_bwd_dx(dfl_gn_bwd_p(rstd, g), y, q, dfl_gn_xhat(xc, rstd), r);
+    int64_t s0, cnt;
+    const int64_t chunk = dfl_split_batch_for_int_limit(8, (int64_t)i + 1, DFL_INT_LIMIT);
+    dfl_split_chunk(8, chunk, dfl_split_count(8, chunk) - 1, &s0, &cnt);
+    e += (float)(s0 + cnt);
     out[i] = dfl_upsample_bwd_sum(e, a, p, y);
 }

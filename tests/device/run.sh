@@ -31,7 +31,7 @@ STEPS=${DFL_BENCH_STEPS:-30}
 WARMUP=${DFL_BENCH_WARMUP:-10}
 CONFIG_A="--C 1 --size 64 --batch 16 --base 32 --mult 1,2,2 --nres 2"
 CONFIG_B="--C 4 --size 128 --batch 32 --base 64 --mult 1,2,2,2 --nres 2"
-TARGETS="dynfill device_ops device_train"
+TARGETS="dynfill device_ops device_train device_large"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 
@@ -59,7 +59,8 @@ make_bundle() {
   local stage
   stage=$(mktemp -d)
   mkdir -p "$stage/bin" "$stage/lib"
-  cp "$BUILD_DIR/dynfill" "$BUILD_DIR/tests/device/device_ops" "$BUILD_DIR/tests/device/device_train" "$stage/bin/"
+  cp "$BUILD_DIR/dynfill" "$BUILD_DIR/tests/device/device_ops" "$BUILD_DIR/tests/device/device_train" \
+    "$BUILD_DIR/tests/device/device_large" "$stage/bin/"
   for b in "$stage"/bin/*; do
     ldd "$b" | awk '/=>/ {print $3}' | while read -r lib; do
       [ -f "$lib" ] || continue
@@ -108,7 +109,7 @@ make_bundle_from_image() {
     bctr=$(buildah from --quiet "$build_image")
     BUNDLE_CLEAN+=("$bctr")
     bmnt=$(buildah mount "$bctr")
-    for p in device_ops device_train; do
+    for p in device_ops device_train device_large; do
       if [ -x "$bmnt/src/dynfill/build/tests/device/$p" ]; then cp "$bmnt/src/dynfill/build/tests/device/$p" "$stage/bin/"
       else echo "bundle: $build_image has no tests/device/$p (a CPU-only build?)"; fi
     done
@@ -166,8 +167,8 @@ else
   BUNDLE_LIB=
 fi
 DYNFILL=$BIN/dynfill
-if [ -x "$BIN/device_ops" ]; then OPS=$BIN/device_ops; TRAIN=$BIN/device_train
-else OPS=$BIN/tests/device/device_ops; TRAIN=$BIN/tests/device/device_train; fi
+if [ -x "$BIN/device_ops" ]; then OPS=$BIN/device_ops; TRAIN=$BIN/device_train; LARGE=$BIN/device_large
+else OPS=$BIN/tests/device/device_ops; TRAIN=$BIN/tests/device/device_train; LARGE=$BIN/tests/device/device_large; fi
 
 # ---- library path: the nvidia wheels of the machine's Python, then the bundle ----
 PY=${PYTHON:-python3}
@@ -197,10 +198,10 @@ WRAP=$(mktemp -d /tmp/dfl_wrap.XXXXXX)/dynfill
 printf '#!/bin/sh\nLD_LIBRARY_PATH=%s OMP_NUM_THREADS=%s exec %s "$@"\n' "$LIBPATH" "${OMP_NUM_THREADS:-8}" "$DYNFILL" >"$WRAP"
 chmod +x "$WRAP"
 SECONDS=0
-# Stages to run (DFL_STAGES, default all): tests kernels nccl train peers profile e2e
-STAGES=" ${DFL_STAGES:-tests kernels nccl train peers profile e2e} "
+# Stages to run (DFL_STAGES, default all): tests large kernels nccl train peers profile e2e
+STAGES=" ${DFL_STAGES:-tests large kernels nccl train peers profile e2e} "
 want() { [[ "$STAGES" == *" $1 "* ]]; }
-OPS_RC=skipped TRAIN_RC=skipped KER_RC=skipped E2E_RC=skipped
+OPS_RC=skipped TRAIN_RC=skipped KER_RC=skipped E2E_RC=skipped LARGE_RC=skipped
 
 {
   echo "== $(date -u)  $(uname -a)"
@@ -234,6 +235,20 @@ if [ "$TRAIN_RC" != 0 ] && [ "$TRAIN_RC" != 1 ] && command -v compute-sanitizer 
     >"$OUT/sanitizer_train.log" 2>&1
   grep -m 12 -E "Invalid|ERROR SUMMARY|at 0x|by thread|Address" "$OUT/sanitizer_train.log"
 fi
+
+fi
+
+# ---- 1b. tensors past 2^31 elements (issue 13): conv (batch-split cuDNN calls) fp32 + bf16,
+# elementwise with 64-bit indices, linear (cuBLAS row chunks); about 60 GB of device memory ----
+if want large; then
+echo "== device_large (tensors past 2^31 elements)"
+if [ -x "$LARGE" ]; then
+  STEP_LIMIT=${DFL_LARGE_LIMIT:-240} dfl "$LARGE" 2>&1 | tee "$OUT/device_large.log" | grep -E "FAIL|elements|device_large" ; LARGE_RC=${PIPESTATUS[0]}
+  [ "$LARGE_RC" = 77 ] && LARGE_RC=skipped
+else
+  echo "no device_large binary (an older bundle?)"
+fi
+echo "device_large exit $LARGE_RC (${SECONDS}s)"
 
 fi
 
@@ -311,9 +326,9 @@ if want e2e; then
 fi
 
 # ---- 4. summary table (last) ----
-"$PY" - "$OUT" "$OPS_RC" "$TRAIN_RC" "$KER_RC" <<'EOF' | tee "$OUT/summary.txt"
+"$PY" - "$OUT" "$OPS_RC" "$TRAIN_RC" "$KER_RC" "$LARGE_RC" <<'EOF' | tee "$OUT/summary.txt"
 import json, os, re, sys
-out, ops_rc, train_rc, ker_rc = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+out, ops_rc, train_rc, ker_rc, large_rc = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 def read(name):
     try:
         return open(os.path.join(out, name)).read()
@@ -331,7 +346,11 @@ for line in ops.splitlines():
 tr = read("device_train.log")
 print("device_train exit %s" % train_rc)
 for line in tr.splitlines():
-    if "worst loss rel" in line:
+    if "worst loss rel" in line or "uploads:" in line:
+        print("  " + line.strip())
+print("device_large exit %s" % large_rc)
+for line in read("device_large.log").splitlines():
+    if "FAIL" in line or line.startswith("device_large:"):
         print("  " + line.strip())
 ker = read("bench_kernels.log")
 print("bench kernels exit %s" % ker_rc)
@@ -368,4 +387,4 @@ except (OSError, ValueError, KeyError, TypeError) as e:
     print("issue 7 peer configs: n/a (%s)" % e)
 EOF
 ok() { [ "$1" = 0 ] || [ "$1" = skipped ]; }
-ok "$OPS_RC" && ok "$TRAIN_RC" && ok "$KER_RC" && ok "$E2E_RC"
+ok "$OPS_RC" && ok "$TRAIN_RC" && ok "$KER_RC" && ok "$E2E_RC" && ok "$LARGE_RC"

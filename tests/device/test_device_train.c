@@ -6,7 +6,11 @@
  *   strict fp32: every step's loss agrees within 1e-4 relative, the final
  *                weights within 1e-2 normalised error;
  *   tf32, bf16:  losses finite and within 5e-2 relative of the CPU run
- *                (a sanity bound: reduced-precision arithmetic drifts).
+ *                (a sanity bound: reduced-precision arithmetic drifts);
+ *   uploads:     the fp32 run (pinned, double-buffered uploads on the copy
+ *                stream, the CUDA default) and a run with DFL_UPLOAD=sync
+ *                (plain synchronous uploads) give bit-identical losses and
+ *                final weights.
  * Exit 77 (skipped) without a CUDA device; `--cpu-vs-cpu` runs the CPU
  * trainer twice (a check of this program that needs no GPU). */
 #include <math.h>
@@ -169,9 +173,23 @@ int main(int argc, char **argv) {
             CHECK_MSG(gpu != NULL, "CUDA backend %s: %s", names[k], dfl_last_error());
             if (!gpu) continue;
             run_result g = train(gpu, names[k]);
-            if (k == 0)
+            if (k == 0) {
                 compare_runs(names[k], &g, &ref, 1e-4, 1e-2);
-            else
+                /* the same run with synchronous uploads, on a fresh backend: the same bits */
+                setenv("DFL_UPLOAD", "sync", 1);
+                dfl_backend *gs = dfl_backend_cuda_create(0, precs[k]);
+                run_result sy = gs ? train(gs, "fp32-sync") : (run_result){0};
+                unsetenv("DFL_UPLOAD");
+                CHECK_MSG(g.ok && sy.ok, "fp32 async/sync upload runs failed");
+                if (g.ok && sy.ok) {
+                    int same = g.nparams == sy.nparams && !memcmp(g.params, sy.params, g.nparams * sizeof(float));
+                    for (int s = 0; s < STEPS; ++s) same &= g.loss[s] == sy.loss[s];
+                    printf("fp32     async vs sync uploads: %s\n", same ? "bit-identical" : "DIFFER");
+                    CHECK_MSG(same, "fp32: staged async uploads change the results (losses or weights differ)");
+                }
+                free(sy.params);
+                if (gs) dfl_backend_destroy(gs);
+            } else
                 compare_runs(names[k], &g, &ref, 5e-2, 1.0);
             free(g.params);
             dfl_backend_destroy(gpu);
