@@ -73,7 +73,7 @@ def openblas_corename():
     """The core the loaded OpenBLAS runs (None when PyTorch does not use OpenBLAS)."""
     try:
         with open("/proc/self/maps") as f:
-            libs = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ln.rstrip().endswith(".so.0")})
+            libs = sorted({ln.split()[-1] for ln in f if "blas" in ln.lower() and ".so" in ln.split()[-1]})
     except OSError:
         return None
     for lib in libs:
