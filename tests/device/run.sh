@@ -296,7 +296,9 @@ fi
 # ---- 3b. issue 7's three peer configs: dynfill cuda bf16 against PyTorch bf16 autocast ----
 if want peers; then
 echo "== benchmarks/peers/train_throughput.py (GPU)"
-timeout -k 5 240 "$PY" "$ROOT/benchmarks/peers/train_throughput.py" --dynfill "$WRAP" --json "$OUT/peers_gpu.json" \
+# eager and torch.compile, 3 interleaved rounds (each a fresh process; inductor's cache makes later compiles short)
+timeout -k 5 420 "$PY" "$ROOT/benchmarks/peers/train_throughput.py" --dynfill "$WRAP" --torch-python "$PY" \
+  --rounds 3 --steps 20 --warmup 5 --json "$OUT/peers_gpu.json" \
   >"$OUT/peers_gpu.log" 2>&1; PEER_RC=$?
 grep -E "^\|" "$OUT/peers_gpu.log"; echo "train_throughput exit $PEER_RC (${SECONDS}s)"
 
