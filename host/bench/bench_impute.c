@@ -218,15 +218,16 @@ int dfl_bench_impute(int argc, char **argv) {
     size_t need = 0;
     {
         const char *src;
-        size_t avail = strcmp(be->name, "cpu") ? 0 : dfl_memory_available(&src);
+        size_t avail = dfl_backend_memory_available(be, &src);
         int n = (int)a.n;
         s = dfl_imputer_fit(im, &o, 1, &n, n, (int)a.C, (int)a.H, (int)a.W, 1, hw * (3 * a.C * sizeof(float) + 1),
                             avail, avail ? src : NULL, "--n or -K", &need);
         char b1[32], b2[32];
         if (!a.json)
-            printf("bench impute: memory plan %s with %d network rows per forward, available %s\n",
+            printf("bench impute: memory plan %s with %d network rows per forward, available %s%s%s%s\n",
                    dfl_memory_format(need, b1, sizeof b1), o.fwd_rows > 0 ? o.fwd_rows : o.K,
-                   avail ? dfl_memory_format(avail, b2, sizeof b2) : "unknown");
+                   avail ? dfl_memory_format(avail, b2, sizeof b2) : "unknown", avail ? " (" : "", avail ? src : "",
+                   avail ? ")" : "");
     }
     if (s != DFL_OK) {
         dfl_imputer_destroy(im);

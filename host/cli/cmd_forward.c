@@ -66,10 +66,15 @@ static dfl_status run_forward(const char *ckpt, const char *in, const char *out,
         size_t B = (size_t)batch < N ? (size_t)batch : N;
         dfl_unet_plan_size ps;
         if ((s = dfl_unet_plan_measure(m, (int)B, (int)H, (int)W, 0, &ps)) != DFL_OK) goto done;
-        size_t need = dfl_unet_num_params(m) * sizeof(float) + ps.arena_bytes +
-                      (B * 2 * (in_per + out_per) + B + N * (in_per + out_per) + N) * sizeof(float);
+        /* backend: parameters, plan, d_x, d_xh, d_t, d_y, d_yc; host: the whole file's x, t, y */
+        size_t dev =
+            dfl_unet_num_params(m) * sizeof(float) + ps.arena_bytes + (B * 2 * (in_per + out_per) + B) * sizeof(float);
+        size_t host = (N * (in_per + out_per) + N) * sizeof(float);
+        size_t big = ps.largest_bytes > B * in_per * sizeof(float) ? ps.largest_bytes : B * in_per * sizeof(float);
+        /* on a device (CUDA) its own buffers with the CUDA estimate; on host memory everything */
+        size_t need = be->memory_info ? dfl_backend_plan_need(be, dev, big) : dev + host;
         const char *src = NULL;
-        size_t avail = strcmp(be->name, "cpu") ? 0 : dfl_memory_available(&src);
+        size_t avail = dfl_backend_memory_available(be, &src);
         if ((s = dfl_memory_check(need, avail, src, "forward", "--batch (or pass fewer samples in --in)")) != DFL_OK)
             goto done;
     }
@@ -78,7 +83,7 @@ static dfl_status run_forward(const char *ckpt, const char *in, const char *out,
     y = dfl_xmalloc(N * out_per * sizeof(float));
     if ((s = dfl_h5_read_float(f, in, "/input", x, N * in_per)) != DFL_OK) goto done;
     if ((s = dfl_h5_read_float(f, in, "/t", t, N)) != DFL_OK) goto done;
-    size_t B = (size_t)batch;
+    size_t B = N && (size_t)batch > N ? N : (size_t)batch; /* at most N, as the check above counted */
     float *d_x = be->alloc(be, B * in_per * sizeof(float)), *d_xh = be->alloc(be, B * in_per * sizeof(float));
     float *d_t = be->alloc(be, B * sizeof(float));
     float *d_y = be->alloc(be, B * out_per * sizeof(float)), *d_yc = be->alloc(be, B * out_per * sizeof(float));

@@ -141,7 +141,7 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
     if (chunk < least) chunk = least;
     if (a->batch > 0 && rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
     const char *src = NULL;
-    size_t avail = strcmp(be->name, "cpu") ? 0 : dfl_memory_available(&src), need = 0;
+    size_t avail = dfl_backend_memory_available(be, &src), need = 0;
     /* this command's host buffers: obs, pred, spread, mask */
     size_t extra = (size_t)h * w * (3 * (size_t)c * sizeof(float) + (size_t)mc);
     DFL_TRY(dfl_imputer_fit(im, o, a->batch <= 0, &chunk, least, c, h, w, mc, extra, avail, src,

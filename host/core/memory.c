@@ -69,6 +69,22 @@ size_t dfl_memory_available(const char **source) {
     return best;
 }
 
+size_t dfl_device_memory_available(size_t device_free, const char *limit_env, const char **source) {
+    const char *src = "free memory of the CUDA device (cudaMemGetInfo)";
+    size_t best = device_free;
+    if (limit_env && limit_env[0]) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(limit_env, &end, 10);
+        if (!errno && !*end && (size_t)v < best) {
+            best = (size_t)v;
+            src = "DFL_MEMORY_LIMIT_BYTES";
+        }
+    }
+    if (source) *source = src;
+    return best;
+}
+
 const char *dfl_memory_format(size_t bytes, char *buf, size_t size) {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)bytes;

@@ -14,6 +14,13 @@
  * names where the figure came from. */
 size_t dfl_memory_available(const char **source);
 
+/* Memory of a device with device_free bytes free, capped by the override
+ * limit_env (the value of DFL_MEMORY_LIMIT_BYTES; NULL, empty or not a
+ * number: ignored) when that is smaller; *source (may be NULL) names the
+ * figure used. Pure: the comparison logic of the device checks
+ * (dfl_backend_memory_available, include/dynfill/backend.h). */
+size_t dfl_device_memory_available(size_t device_free, const char *limit_env, const char **source);
+
 /* "12.3 GiB", "512.0 MiB", "4.0 KiB" or "12 B" into buf. */
 const char *dfl_memory_format(size_t bytes, char *buf, size_t size);
 

@@ -162,8 +162,10 @@ static dfl_status ensemble_x0(dfl_imputer *im, int n, int k, int c, int h, int w
     return DFL_OK;
 }
 
-dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
-                                  size_t *bytes, size_t *largest) {
+/* A pass's bytes on the backend (parameters, plan, workspace, ensure()'s buffers) and on the host
+ * (the multi-step sampler's state), and its largest single buffer. */
+static dfl_status pass_split(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
+                             size_t *backend_bytes, size_t *host_bytes, size_t *largest) {
     long long rows = (long long)n * o->K;
     if (rows > INT_MAX) return dfl_fail(DFL_EUSAGE, "%d samples x K %d network rows are too many", n, o->K);
     if (o->fwd_rows < 0 || (o->fwd_rows > 0 && o->K % o->fwd_rows))
@@ -174,12 +176,18 @@ dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int
     size_t x = (size_t)n * c * px * fl, row_px = (size_t)rows * px;
     /* ensure(): d_x, d_mean, d_std; d_input, d_pred; d_mask */
     size_t buf = 3 * x + row_px * 2 * c * fl + row_px * c * fl + (size_t)n * mask_c * px;
-    if (o->steps > 1) buf += 2 * x; /* the sampler's host state x, x0 */
-    *bytes = dfl_unet_num_params(im->model) * fl + ps.arena_bytes + ps.workspace_bytes + buf;
-    if (largest) {
-        size_t big = ps.largest_bytes > row_px * 2 * c * fl ? ps.largest_bytes : row_px * 2 * c * fl;
-        *largest = big;
-    }
+    *backend_bytes = dfl_unet_num_params(im->model) * fl + ps.arena_bytes + ps.workspace_bytes + buf;
+    *host_bytes = o->steps > 1 ? 2 * x : 0; /* the sampler's host state x, x0 */
+    size_t big = ps.largest_bytes > row_px * 2 * c * fl ? ps.largest_bytes : row_px * 2 * c * fl;
+    if (largest) *largest = big;
+    return DFL_OK;
+}
+
+dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
+                                  size_t *bytes, size_t *largest) {
+    size_t dev = 0, host = 0;
+    DFL_TRY(pass_split(im, o, n, c, h, w, mask_c, &dev, &host, largest));
+    *bytes = dev + host;
     return DFL_OK;
 }
 
@@ -190,8 +198,10 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
     dfl_impute_opts t = *o;
     for (;;) {
         t.fwd_rows = r == o->K ? o->fwd_rows : r;
-        DFL_TRY(dfl_imputer_pass_bytes(im, &t, *n, c, h, w, mask_c, need, NULL));
-        *need += (size_t)*n * extra;
+        size_t dev = 0, host = 0, big = 0;
+        DFL_TRY(pass_split(im, &t, *n, c, h, w, mask_c, &dev, &host, &big));
+        /* host memory: everything; a device: its own buffers (backend_select.c, the CUDA estimate) */
+        *need = im->be->memory_info ? dfl_backend_plan_need(im->be, dev, big) : dev + host + (size_t)*n * extra;
         if (!shrink || !avail || *need <= avail) break;
         if (*n > n_least)
             --*n;

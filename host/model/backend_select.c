@@ -1,6 +1,8 @@
 /* Backend selection by name: cpu, cuda, auto (include/dynfill/backend.h). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/memory.h"
 #include "dynfill/backend.h"
 
 dfl_status dfl_precision_parse(const char *what, const char *name, dfl_precision *out) {
@@ -38,4 +40,19 @@ dfl_backend *dfl_backend_create(const char *name, dfl_precision precision) {
 
 void dfl_backend_destroy(dfl_backend *be) {
     if (be && be->destroy) be->destroy(be);
+}
+
+size_t dfl_backend_memory_available(dfl_backend *be, const char **source) {
+    if (!strcmp(be->name, "cpu")) return dfl_memory_available(source);
+    if (!be->memory_info) {
+        if (source) *source = "not queried";
+        return 0;
+    }
+    size_t free_bytes = 0, total_bytes = 0;
+    be->memory_info(be, &free_bytes, &total_bytes);
+    return dfl_device_memory_available(free_bytes, getenv("DFL_MEMORY_LIMIT_BYTES"), source);
+}
+
+size_t dfl_backend_plan_need(const dfl_backend *be, size_t bytes, size_t largest) {
+    return be->memory_info ? bytes + largest + ((size_t)1 << 30) : bytes;
 }

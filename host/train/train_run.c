@@ -283,7 +283,7 @@ static dfl_status setup(train_run *r) {
                r->info->h, r->info->w, r->field_h, r->field_w, r->be->name);
         dfl_train_memory_print(stdout, &mem, r->cfg.batch, r->field_h, r->field_w);
         const char *src;
-        size_t avail = dfl_train_memory_available(r->be, &src);
+        size_t avail = dfl_backend_memory_available(r->be, &src);
         char b[32];
         if (avail)
             printf("  available             %s (%s)\n", dfl_memory_format(avail, b, sizeof b), src);

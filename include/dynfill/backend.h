@@ -174,6 +174,17 @@ dfl_status dfl_precision_parse(const char *what, const char *name, dfl_precision
 /* "cpu", "cuda" or "auto" (CUDA when a device exists, else CPU). */
 dfl_backend *dfl_backend_create(const char *name, dfl_precision precision);
 void dfl_backend_destroy(dfl_backend *be);
+/* Memory a plan on be is checked against (docs/scaling.md, "Memory"): host
+ * memory (dfl_memory_available: DFL_MEMORY_LIMIT_BYTES, MemAvailable, the
+ * cgroup) for the CPU backend; for a backend with memory_info, the device's
+ * free memory, or DFL_MEMORY_LIMIT_BYTES when smaller; 0 = not known (not
+ * checked). *source (may be NULL) names the figure used. */
+size_t dfl_backend_memory_available(dfl_backend *be, const char **source);
+/* Bytes a plan of `bytes` on be (largest: its largest single buffer) needs:
+ * `bytes` on host memory; on a device backend (memory_info) one more copy of
+ * the largest buffer (the cuDNN input / output copies) and 1 GiB of cuDNN
+ * workspace, whatever the precision. */
+size_t dfl_backend_plan_need(const dfl_backend *be, size_t bytes, size_t largest);
 int dfl_cuda_available(void);
 /* Number of visible CUDA devices (0 without CUDA). */
 int dfl_cuda_device_count(void);

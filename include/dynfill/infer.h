@@ -55,11 +55,14 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
 dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
                                   size_t *bytes, size_t *largest);
 
-/* Fits a pass into `avail` bytes (0: unknown, no check; core/memory.h). With shrink, lowers the
+/* Fits a pass into `avail` bytes (0: unknown, no check; dfl_backend_memory_available gives host
+ * memory on the CPU backend, the device's free memory on CUDA). With shrink, lowers the
  * samples per pass from *n down to n_least, then the rows per forward (divisors of K below
  * o->fwd_rows, or K when 0) down to 1, until the pass fits; without, only checks. extra: the
- * caller's own bytes per sample. Sets *n, o->fwd_rows and *need; DFL_EUSAGE naming `knobs` when
- * the smallest pass does not fit. */
+ * caller's own host bytes per sample. On host memory the need is the whole pass plus extra; on a
+ * device backend (memory_info) the pass's backend buffers with the CUDA estimate
+ * (dfl_backend_plan_need), host buffers left out. Sets *n, o->fwd_rows and *need; DFL_EUSAGE
+ * naming `knobs` when the smallest pass does not fit. */
 dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int *n, int n_least, int c, int h, int w,
                            int mask_c, size_t extra, size_t avail, const char *source, const char *knobs, size_t *need);
 

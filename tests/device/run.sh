@@ -190,7 +190,9 @@ LIBPATH=$WHEEL_LIBS
 [ -n "$BUNDLE_LIB" ] && LIBPATH=${LIBPATH:+$LIBPATH:}$BUNDLE_LIB
 LIBPATH=${LIBPATH:+$LIBPATH:}${LD_LIBRARY_PATH:-}
 # Only dynfill's programs get this path: the bundle's libraries must not shadow Python's.
-# Every step has a time limit (a kernel that hangs must not eat the lease).
+# Every step has a time limit (a kernel that hangs must not eat the lease): DFL_STEP_LIMIT, read
+# once here; a stage sets its own with `STEP_LIMIT=N dfl ...` (dfl reads STEP_LIMIT, not
+# DFL_STEP_LIMIT; e2e.sh, not run through dfl, reads DFL_STEP_LIMIT itself).
 STEP_LIMIT=${DFL_STEP_LIMIT:-120}
 dfl() { LD_LIBRARY_PATH=$LIBPATH OMP_NUM_THREADS=${OMP_NUM_THREADS:-8} timeout -k 5 "$STEP_LIMIT" "$@"; }
 # A dynfill wrapper for the Python peers (they run it as a subprocess with their own environment).
@@ -225,13 +227,13 @@ echo "device_ops exit $OPS_RC, device_train exit $TRAIN_RC (${SECONDS}s)"
 # A crash (not a plain failed comparison, exit 1) gets one pass under compute-sanitizer's memcheck.
 if [ "$OPS_RC" != 0 ] && [ "$OPS_RC" != 1 ] && command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer memcheck device_ops --precision fp32"
-  DFL_STEP_LIMIT=150 dfl compute-sanitizer --tool memcheck --show-backtrace device "$OPS" --precision fp32 \
+  STEP_LIMIT=150 dfl compute-sanitizer --tool memcheck --show-backtrace device "$OPS" --precision fp32 \
     >"$OUT/sanitizer_ops.log" 2>&1
   grep -m 12 -E "Invalid|ERROR SUMMARY|at 0x|by thread|Address" "$OUT/sanitizer_ops.log"
 fi
 if [ "$TRAIN_RC" != 0 ] && [ "$TRAIN_RC" != 1 ] && command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer memcheck device_train"
-  DFL_STEP_LIMIT=150 dfl compute-sanitizer --tool memcheck --show-backtrace device "$TRAIN" \
+  STEP_LIMIT=150 dfl compute-sanitizer --tool memcheck --show-backtrace device "$TRAIN" \
     >"$OUT/sanitizer_train.log" 2>&1
   grep -m 12 -E "Invalid|ERROR SUMMARY|at 0x|by thread|Address" "$OUT/sanitizer_train.log"
 fi
@@ -310,7 +312,7 @@ if want profile; then
   NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   if [ -n "$NCU" ]; then
     # shellcheck disable=SC2086
-    DFL_STEP_LIMIT=180 dfl "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv \
+    STEP_LIMIT=180 dfl "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv \
       "$DYNFILL" bench train --backend cuda --precision bf16 --steps 1 --warmup 1 $CONFIG_B >"$OUT/ncu_B.csv" 2>&1
     echo "ncu exit $? (${SECONDS}s)"
     "$PY" "$ROOT/tests/device/kernel_breakdown.py" "$OUT/ncu_B.csv" | tee "$OUT/breakdown_B.txt"

@@ -83,4 +83,20 @@ assert m1[0].tobytes() == m2[0].tobytes() and m1[1].tobytes() == m2[1].tobytes()
 assert not np.array_equal(a[0], m1[0]), "the multi-step run is the single step"
 print("bit-identical across pass sizes")
 PY
+
+# forward: refused before allocating (exit 2, the knob), runs under no limit; a --batch over the
+# file's samples allocates for the samples only
+"$PY" - <<'PY'
+import h5py, numpy as np
+with h5py.File("truth.h5", "r") as f:
+    x = f["/truth"][:4].astype(np.float32)
+with h5py.File("fwd_in.h5", "w") as f:
+    f["input"] = np.concatenate([x, np.zeros_like(x)], axis=1)
+    f["t"] = np.full(len(x), 0.5, np.float32)
+PY
+expect2 "lower --batch" env DFL_MEMORY_LIMIT_BYTES=1000 "$DYNFILL" forward --ckpt run/ckpt.h5 --in fwd_in.h5 \
+  --out fwd_x.h5 --batch 2
+[ ! -e fwd_x.h5 ] || fail "a refused forward wrote fwd_x.h5"
+"$DYNFILL" forward --ckpt run/ckpt.h5 --in fwd_in.h5 --out fwd_a.h5 --batch 2 || fail "forward --batch 2"
+"$DYNFILL" forward --ckpt run/ckpt.h5 --in fwd_in.h5 --out fwd_b.h5 --batch 100000 || fail "forward --batch 100000"
 echo "PASS"

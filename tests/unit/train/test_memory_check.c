@@ -1,5 +1,6 @@
-/* The plan check against device memory (host/train/train_memory.c), on the
- * CPU: a fake device backend reports its free memory through memory_info,
+/* The plan check against device memory (host/train/train_memory.c, with
+ * dfl_backend_memory_available of host/model/backend_select.c and the pure
+ * dfl_device_memory_available of host/core/memory.c), on the CPU: a fake device backend reports its free memory through memory_info,
  * the way the CUDA backend reports cudaMemGetInfo. A plan that fits passes;
  * one that does not is DFL_EUSAGE (exit 2) naming the knobs and the figure
  * it was checked against; DFL_MEMORY_LIMIT_BYTES still caps the device's
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/memory.h"
 #include "dfl_test.h"
 #include "dynfill/backend.h"
 #include "dynfill/status.h"
@@ -53,7 +55,7 @@ int main(void) {
     /* device plans are checked with the CUDA estimate (total_bf16), not the fp32 total */
     dfl_train_memory m = plan((size_t)10 << 30, (size_t)12 << 30);
     CHECK(dfl_train_memory_need(&m, &dev) == m.total_bf16);
-    CHECK(dfl_train_memory_available(&dev, &src) == fake_free && fake_calls == 1);
+    CHECK(dfl_backend_memory_available(&dev, &src) == fake_free && fake_calls == 1);
     dfl_clear_error();
     CHECK(dfl_train_memory_check(&m, &dev, "train", "train.micro_batch or train.batch") == DFL_OK);
 
@@ -80,13 +82,13 @@ int main(void) {
               msg ? msg : "(none)");
     /* a device with less free memory than the override: the device figure wins */
     fake_free = 500;
-    CHECK(dfl_train_memory_available(&dev, &src) == 500 && strstr(src, "CUDA device"));
+    CHECK(dfl_backend_memory_available(&dev, &src) == 500 && strstr(src, "CUDA device"));
     unsetenv("DFL_MEMORY_LIMIT_BYTES");
 
     /* a non-CPU backend that cannot report its memory: not checked */
     dfl_backend blind = dev;
     blind.memory_info = NULL;
-    CHECK(dfl_train_memory_available(&blind, &src) == 0);
+    CHECK(dfl_backend_memory_available(&blind, &src) == 0);
     m = plan((size_t)1 << 60, (size_t)1 << 60);
     dfl_clear_error();
     CHECK(dfl_train_memory_check(&m, &blind, "train", "train.batch") == DFL_OK);
