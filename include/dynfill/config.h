@@ -37,7 +37,9 @@ typedef struct dfl_config_s {
     int grid_h, grid_w; /* block grid, "3x3" */
     int hide;
     double delta;
-    int lat_weight; /* method.lat_weight: cos(latitude) row weights in the loss (needs the data's lat) */
+    int lat_weight;      /* method.lat_weight: cos(latitude) row weights in the loss (needs the data's lat) */
+    char t_sampling[16]; /* uniform|low_share|log_uniform: training-time distribution (uniform [ref]) */
+    double t_low_share;  /* low_share: share of samples trained at t = t_eps */
 
     /* [train] */
     long steps;
