@@ -31,6 +31,8 @@ static const key_spec k_keys[] = {
     STR("data", "path", data_path, NULL),
     NUM("data", "val_fraction", K_DOUBLE, val_fraction, 0, 0.9),
     NUM("data", "patch", K_INT, patch, 0, 65536),
+    NUM("data", "augment_shift", K_BOOL, augment_shift, 0, 1),
+    NUM("data", "augment_symmetry", K_BOOL, augment_symmetry, 0, 1),
     NUM("model", "base", K_INT, base, 8, 4096),
     {"model", "mult", K_MULT, F(mult), 0, NULL, 1, 64},
     NUM("model", "nres", K_INT, nres, 1, 16),

@@ -19,8 +19,10 @@ extern "C" {
 typedef struct dfl_config_s {
     /* [data] */
     char data_path[DFL_PATH_MAX];
-    double val_fraction; /* held-out fraction of samples (incomplete, query-only loss) */
-    int patch;           /* training crop size (0 = whole field) */
+    double val_fraction;  /* held-out fraction of samples (incomplete, query-only loss) */
+    int patch;            /* training crop size (0 = whole field) */
+    int augment_shift;    /* random circular shifts along periodic axes (dfl_loader_config) */
+    int augment_symmetry; /* random flips/rotations the dataset's `symmetry` attribute declares */
 
     /* [model] dfl-unet v1, docs/design.md, "The network: dfl-unet v1" */
     int base;
