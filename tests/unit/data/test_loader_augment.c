@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/data_write.h"
 #include "data_test_files.h"
 #include "dfl_test.h"
-#include "data/data_write.h"
 #include "dynfill/data.h"
 
 enum { N = 23, C = 2, MC = 1 };
@@ -65,8 +65,7 @@ static int rolled_equal(const float *got, const uint8_t *gmask, const float *ori
 }
 
 /* The rotation by 180 degrees about grid point 0 of a periodic field: out[y][x] = in[-y mod h][-x mod w]. */
-static int rot180_equal(const float *got, const uint8_t *gmask, const float *orig, const uint8_t *omask, int h,
-                        int w) {
+static int rot180_equal(const float *got, const uint8_t *gmask, const float *orig, const uint8_t *omask, int h, int w) {
     for (int ch = 0; ch < C; ++ch)
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x) {
@@ -182,8 +181,8 @@ static void rotation_and_determinism(void) {
     for (int k = 0; k < 6; ++k) {
         CHECK(dfl_loader_next(a, &ba) == DFL_OK);
         CHECK(dfl_loader_next(b2, &bb) == DFL_OK);
-        equal &= !memcmp(ba.obs, bb.obs, sizeof(float) * 3 * C * h * w) &&
-                 !memcmp(ba.mask, bb.mask, (size_t)3 * MC * h * w);
+        equal &=
+            !memcmp(ba.obs, bb.obs, sizeof(float) * 3 * C * h * w) && !memcmp(ba.mask, bb.mask, (size_t)3 * MC * h * w);
     }
     CHECK_MSG(equal, "a restored cursor continues the augmented stream bit for bit");
     dfl_loader_destroy(a);
