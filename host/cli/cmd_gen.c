@@ -335,6 +335,21 @@ static dfl_status write_gen_attrs(hid_t file, const gen_options *o) {
     at.c = (int)T;
     at.channels = (const char *const *)names;
     at.periodic = o->kind == KIND_SW ? "none" : "xy";
+    /* The symmetries of each generator's distribution (docs/data.md, "Symmetries"):
+     * Kolmogorov flow (vorticity forcing -k cos(k y), k = 4 on [0, 2 pi)): any x shift, y shifts by
+     * whole forcing periods (S / 4 pixels), and the rotation by 180 degrees about a grid point
+     * (vorticity is unchanged by a rotation; a mirror flips its sign, so flips are not declared).
+     * FNO flow (forcing of x + y): nothing along one axis alone. Advection: a stationary isotropic
+     * field moved at a uniformly random angle: shifts, flips and rotations. Shallow water: a dam
+     * break centred in a closed box: nothing declared. */
+    char sym[64] = "";
+    if (o->kind == KIND_NS && !o->flow_fno)
+        snprintf(sym, sizeof sym, S % 4 == 0 ? "shift_x,shift_y:%ld,rot180" : "shift_x,rot180", S / 4);
+    else if (o->kind == KIND_ADVECTION)
+        snprintf(sym, sizeof sym, "shift_x,shift_y,flip_x,flip_y,rot90");
+    else
+        snprintf(sym, sizeof sym, "none");
+    at.symmetry = sym;
     at.source = source;
     at.h = at.w = (int)S;
     dfl_status st = dfl_data_write_attrs(file, &at);

@@ -36,7 +36,10 @@ static const char k_usage[] =
     "                  missing_value, the NetCDF default fill and GRIB bitmaps)\n"
     "  --truth         write a truth file (/truth, for dynfill mask / eval); every entry must\n"
     "                  be valid\n"
-    "  --format F      auto (default: by content), nc, h5 or grib\n" DFL_LAYOUT_USAGE;
+    "  --format F      auto (default: by content), nc, h5 or grib\n"
+    "  --symmetry S    symmetries of the data's distribution, written as the attribute `symmetry`\n"
+    "                  for data.augment_shift / augment_symmetry: a comma list of shift_x[:P]\n"
+    "                  (needs a global longitude), flip_x, flip_y, rot180 (default: none)\n" DFL_LAYOUT_USAGE;
 
 enum {
     OPT_IN = 256,
@@ -48,7 +51,8 @@ enum {
     OPT_TRUTH,
     OPT_FORMAT,
     OPT_LAYOUT,
-    OPT_COMPRESS
+    OPT_COMPRESS,
+    OPT_SYMMETRY
 };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
@@ -62,6 +66,7 @@ static const struct option k_options[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"layout", required_argument, NULL, OPT_LAYOUT},
     {"compress", required_argument, NULL, OPT_COMPRESS},
+    {"symmetry", required_argument, NULL, OPT_SYMMETRY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -116,6 +121,7 @@ int dfl_cmd_import(int argc, char **argv) {
         case OPT_TRUTH: o.as_truth = 1; break;
         case OPT_LAYOUT: layout = optarg; break;
         case OPT_COMPRESS: compress = optarg; break;
+        case OPT_SYMMETRY: o.symmetry = optarg; break;
         default: st = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }

@@ -92,7 +92,7 @@ static dfl_status parse_args(int argc, char **argv, mask_options *o, int *help) 
 typedef struct {
     char **channels;
     size_t nchannels;
-    char *periodic, *source;
+    char *periodic, *source, *symmetry;
     double *lat, *lon;
 } truth_attrs;
 
@@ -100,6 +100,7 @@ static void truth_attrs_free(truth_attrs *a) {
     dfl_h5_strings_free(a->channels, a->nchannels);
     free(a->periodic);
     free(a->source);
+    free(a->symmetry);
     free(a->lat);
     free(a->lon);
 }
@@ -127,6 +128,7 @@ static dfl_status read_truth_attrs(hid_t f, const char *path, int c, int h, int 
     } else {
         a->periodic = strdup("none");
     }
+    if (dfl_h5_attr_exists(f, "symmetry")) DFL_TRY(dfl_h5_attr_read_text(f, path, "symmetry", &a->symmetry));
     if (dfl_h5_attr_exists(f, "source"))
         DFL_TRY(dfl_h5_attr_read_text(f, path, "source", &a->source));
     else
@@ -238,6 +240,7 @@ static dfl_status run_mask(const mask_options *o) {
         at.c = C;
         at.channels = (const char *const *)ta.channels;
         at.periodic = ta.periodic;
+        at.symmetry = ta.symmetry;
         at.source = ta.source;
         at.lat = ta.lat;
         at.lon = ta.lon;

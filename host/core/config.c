@@ -31,6 +31,8 @@ static const key_spec k_keys[] = {
     STR("data", "path", data_path, NULL),
     NUM("data", "val_fraction", K_DOUBLE, val_fraction, 0, 0.9),
     NUM("data", "patch", K_INT, patch, 0, 65536),
+    NUM("data", "augment_shift", K_BOOL, augment_shift, 0, 1),
+    NUM("data", "augment_symmetry", K_BOOL, augment_symmetry, 0, 1),
     NUM("model", "base", K_INT, base, 8, 4096),
     {"model", "mult", K_MULT, F(mult), 0, NULL, 1, 64},
     NUM("model", "nres", K_INT, nres, 1, 16),
@@ -44,6 +46,8 @@ static const key_spec k_keys[] = {
     NUM("method", "hide", K_INT, hide, 0, 1 << 20),
     NUM("method", "delta", K_DOUBLE, delta, 0, 1),
     NUM("method", "lat_weight", K_BOOL, lat_weight, 0, 1),
+    STR("method", "t_sampling", t_sampling, "uniform|low_share|log_uniform"),
+    NUM("method", "t_low_share", K_DOUBLE, t_low_share, 0, 1),
     NUM("train", "steps", K_LONG, steps, 0, 1e15),
     NUM("train", "time_budget", K_DURATION, time_budget, 0, 1e9),
     NUM("train", "batch", K_INT, batch, 1, 1 << 20),
@@ -88,6 +92,8 @@ void dfl_config_defaults(dfl_config *c) {
     c->grid_h = c->grid_w = 3;
     c->hide = 1;
     c->delta = 0.1;
+    snprintf(c->t_sampling, sizeof c->t_sampling, "uniform");
+    c->t_low_share = 0.5;
     c->steps = 2000;
     c->batch = 16;
     c->micro_batch = 0;

@@ -32,6 +32,7 @@ static void dataset_free(dfl_dataset *ds) {
     free(ds->mean_f);
     free(ds->inv_std_f);
     free(ds->periodic);
+    free(ds->symmetry);
     free(ds->mask_pattern);
     free(ds->source);
     free(ds->path);
@@ -177,6 +178,10 @@ static dfl_status read_attributes(dfl_dataset *ds, int *have_stats) {
     DFL_TRY(dfl_data_parse_periodic(p, ds->periodic, &ds->info.periodic_x, &ds->info.periodic_y));
     DFL_TRY(read_optional_string(ds, "mask_pattern", &ds->mask_pattern, ""));
     DFL_TRY(read_optional_string(ds, "source", &ds->source, ""));
+    ds->info.has_symmetry = dfl_h5_attr_exists(ds->file, "symmetry");
+    DFL_TRY(read_optional_string(ds, "symmetry", &ds->symmetry, ""));
+    DFL_TRY(dfl_data_parse_symmetry(p, ds->symmetry, ds->info.h, ds->info.w, ds->info.periodic_x, ds->info.periodic_y,
+                                    &ds->info.sym));
     DFL_TRY(read_axis(ds, "lat", ds->info.h, &ds->lat));
     DFL_TRY(read_axis(ds, "lon", ds->info.w, &ds->lon));
     return DFL_OK;
@@ -378,6 +383,7 @@ static dfl_status open_dataset(const char *path, int lazy, dfl_dataset **out) {
     dfl_dataset_info *in = &ds->info;
     in->path = ds->path;
     in->periodic = ds->periodic;
+    in->symmetry = ds->symmetry;
     in->channels = (const char *const *)ds->channel_store;
     in->mean = ds->mean;
     in->std = ds->std;

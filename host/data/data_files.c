@@ -73,6 +73,7 @@ dfl_status dfl_data_write_attrs(hid_t file, const dfl_data_attrs *a) {
     DFL_TRY(dfl_h5_attr_write_string(file, "periodic", a->periodic ? a->periodic : "none"));
     DFL_TRY(dfl_h5_attr_write_string(file, "source", a->source ? a->source : ""));
     if (a->mask_pattern) DFL_TRY(dfl_h5_attr_write_string(file, "mask_pattern", a->mask_pattern));
+    if (a->symmetry && a->symmetry[0]) DFL_TRY(dfl_h5_attr_write_string(file, "symmetry", a->symmetry));
     if (a->mean && a->std) {
         /* Always arrays (one value per channel), also for C = 1. */
         hsize_t d = (hsize_t)a->c;
@@ -317,4 +318,61 @@ dfl_status dfl_data_check_distinct(const char *in, const char *out) {
     if (!strcmp(in, out) || (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
         return dfl_fail(DFL_EUSAGE, "%s: --out is the input file; write to another path", out);
     return DFL_OK;
+}
+
+dfl_status dfl_data_parse_symmetry(const char *what, const char *text, int h, int w, int px, int py,
+                                   dfl_symmetry *out) {
+    memset(out, 0, sizeof *out);
+    if (!text[0] || !strcmp(text, "none")) return DFL_OK;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == ',') ++p;
+        if (!*p) break;
+        size_t len = strcspn(p, ",");
+        char tok[64];
+        if (len >= sizeof tok) goto bad;
+        memcpy(tok, p, len);
+        tok[len] = 0;
+        while (len > 0 && tok[len - 1] == ' ') tok[--len] = 0;
+        p += strcspn(p, ",");
+        int step = 1;
+        char *colon = strchr(tok, ':');
+        if (colon) {
+            char *e = NULL;
+            long v = strtol(colon + 1, &e, 10);
+            if (e == colon + 1 || *e || v < 1 || v > 1 << 20) goto bad;
+            step = (int)v;
+            *colon = 0;
+        }
+        if (!strcmp(tok, "shift_x") || !strcmp(tok, "shift_y")) {
+            const int is_x = tok[6] == 'x', n = is_x ? w : h;
+            if (!(is_x ? px : py))
+                return dfl_fail(DFL_EUSAGE, "%s: symmetry '%s': %s needs the %s axis periodic", what, text, tok,
+                                is_x ? "x" : "y");
+            if (n % step != 0)
+                return dfl_fail(DFL_EUSAGE, "%s: symmetry '%s': step %d of %s does not divide %d", what, text, step,
+                                tok, n);
+            *(is_x ? &out->shift_x : &out->shift_y) = step;
+        } else if (colon) {
+            goto bad;
+        } else if (!strcmp(tok, "flip_x")) {
+            out->flip_x = 1;
+        } else if (!strcmp(tok, "flip_y")) {
+            out->flip_y = 1;
+        } else if (!strcmp(tok, "rot180")) {
+            out->rot180 = 1;
+        } else if (!strcmp(tok, "rot90")) {
+            if (h != w)
+                return dfl_fail(DFL_EUSAGE, "%s: symmetry '%s': rot90 needs a square field (%dx%d)", what, text, h, w);
+            out->rot90 = 1;
+        } else {
+            goto bad;
+        }
+    }
+    return DFL_OK;
+bad:
+    return dfl_fail(DFL_EUSAGE,
+                    "%s: symmetry is '%s'; expected none or a comma list of shift_x[:P], shift_y[:P], flip_x, flip_y, "
+                    "rot90, rot180",
+                    what, text);
 }

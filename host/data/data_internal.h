@@ -27,7 +27,7 @@ struct dfl_dataset {
     char **channel_store;
     double *mean, *std, *observed_fraction, *lat, *lon;
     float *mean_f, *inv_std_f;
-    char *periodic, *mask_pattern, *source;
+    char *periodic, *mask_pattern, *source, *symmetry;
 };
 
 /* True when samples can be read with pread() without HDF5. */

@@ -37,6 +37,7 @@ typedef struct {
     int h, w;
     const double *mean, *std; /* c values or NULL (then not written) */
     const char *mask_pattern; /* NULL: not written */
+    const char *symmetry;     /* NULL or "": not written (dfl_symmetry, include/dynfill/data.h) */
     /* Per channel, for dfl_data_write_dims: c strings or NULL (unknown);
      * a NULL or empty entry is unknown for that channel. */
     const char *const *units, *const *long_names;
@@ -73,6 +74,11 @@ dfl_status dfl_data_parse_layout(const char *layout, const char *compress, dfl_h
     "  --layout L      storage of the sample datasets: contiguous (default; the loader maps the\n"                     \
     "                  file) or chunked (one chunk per sample, read through HDF5)\n"                                   \
     "  --compress K    deflate level 1-9 of the chunks (with shuffle; implies chunked; 0 = none)\n"
+/* Parse a `symmetry` attribute ("shift_x,shift_y:16,rot180", "none" or "")
+ * against a field of h x w with periodic axes px, py; DFL_EUSAGE naming
+ * `what` for an unknown token, a shift along a non-periodic axis, a step
+ * that does not divide the axis, or rot90 on a non-square field. */
+dfl_status dfl_data_parse_symmetry(const char *what, const char *text, int h, int w, int px, int py, dfl_symmetry *out);
 /* Parse "none|x|y|xy"; DFL_EUSAGE naming `what` otherwise. */
 dfl_status dfl_data_parse_periodic(const char *what, const char *text, int *px, int *py);
 

@@ -36,6 +36,13 @@ struct dfl_loader {
     perm_cache perms[2];
     int perm_evict; /* cache entry to replace next */
     void *scratch;
+    /* augmentation (cfg.augment_shift / augment_symmetry): the allowed shift
+     * steps per axis (0 = none), the declared flips and rotations, and a
+     * sample's worth of scratch */
+    int aug_step_y, aug_step_x, aug_flip_x, aug_flip_y, aug_rot;
+    int aug_py, aug_px; /* the axis is periodic and the crop spans it: mirror about grid point 0 */
+    float *aug_obs;
+    uint8_t *aug_mask;
     uint64_t bytes_read;
     int64_t next_gpos; /* stream position of the next global batch */
     int pending_slot;  /* slot with an issued fill (-1 none) */
@@ -90,6 +97,58 @@ static const int64_t *epoch_order(dfl_loader *ld, int64_t epoch) {
     return pc->order;
 }
 
+/* Mirror index j of an axis of n entries: about grid point 0 on a periodic
+ * axis, j -> (n - j) mod n (a periodic grid's points sit at j L / n, so
+ * this is x -> -x), about the centre otherwise, j -> n - 1 - j. */
+static inline int mirror(int j, int n, int periodic) { return periodic ? (n - j) % n : n - 1 - j; }
+
+/* Source coordinates in the un-augmented sample of output entry (y, x):
+ * out = roll(rot90^k(flip_y^fy(flip_x^fx(in))), (dy, dx)), np.rot90's
+ * counter-clockwise sense (with mirror() for its reversals), np.roll's
+ * out[i] = in[i - shift]. */
+static inline void augment_source(int y, int x, int h, int w, int py, int px, int dy, int dx, int k, int fx, int fy,
+                                  int *sy, int *sx) {
+    int y1 = y - dy, x1 = x - dx;
+    if (y1 < 0) y1 += h;
+    if (x1 < 0) x1 += w;
+    int y2, x2; /* rot90^k(a)[y1][x1] = a[y2][x2] (k odd: h == w) */
+    switch (k) {
+    case 1: y2 = x1, x2 = mirror(y1, w, px); break;
+    case 2: y2 = mirror(y1, h, py), x2 = mirror(x1, w, px); break;
+    case 3: y2 = mirror(x1, h, py), x2 = y1; break;
+    default: y2 = y1, x2 = x1; break;
+    }
+    *sy = fy ? mirror(y2, h, py) : y2;
+    *sx = fx ? mirror(x2, w, px) : x2;
+}
+
+/* Apply the augmentation drawn for stream position (epoch, pos) to one
+ * sample in place: obs [c, ph, pw], mask [mc, ph, pw]. */
+static void augment_sample(dfl_loader *ld, int64_t epoch, int64_t pos, float *obs, uint8_t *mask) {
+    const int h = ld->ph, w = ld->pw, c = ld->ds->info.c, mc = ld->ds->info.mask_c;
+    dfl_philox_u4 b =
+        dfl_rng_bits(ld->cfg.seed, dfl_rng_stream(DFL_RNG_PURPOSE_AUGMENT, (uint32_t)epoch, 0), (uint64_t)pos);
+    dfl_philox_u4 by = {{b.v[0], b.v[1], 0, 0}}, bx = {{b.v[2], b.v[3], 0, 0}};
+    const int dy = ld->aug_step_y ? ld->aug_step_y * (int)uniform_below(by, (uint64_t)(h / ld->aug_step_y)) : 0;
+    const int dx = ld->aug_step_x ? ld->aug_step_x * (int)uniform_below(bx, (uint64_t)(w / ld->aug_step_x)) : 0;
+    const uint32_t g =
+        dfl_rng_bits(ld->cfg.seed, dfl_rng_stream(DFL_RNG_PURPOSE_AUGMENT, (uint32_t)epoch, 1), (uint64_t)pos).v[0];
+    const int fx = ld->aug_flip_x ? (int)(g & 1u) : 0, fy = ld->aug_flip_y ? (int)((g >> 1) & 1u) : 0;
+    const int k = ld->aug_rot == 1 ? (int)((g >> 2) & 3u) : ld->aug_rot == 2 ? (int)((g >> 2) & 1u) * 2 : 0;
+    if (!dy && !dx && !fx && !fy && !k) return;
+    const size_t plane = (size_t)h * w;
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            int sy, sx;
+            augment_source(y, x, h, w, ld->aug_py, ld->aug_px, dy, dx, k, fx, fy, &sy, &sx);
+            const size_t o = (size_t)y * w + x, si = (size_t)sy * w + sx;
+            for (int ch = 0; ch < c; ++ch) ld->aug_obs[ch * plane + o] = obs[ch * plane + si];
+            for (int ch = 0; ch < mc; ++ch) ld->aug_mask[ch * plane + o] = mask[ch * plane + si];
+        }
+    memcpy(obs, ld->aug_obs, sizeof(float) * plane * (size_t)c);
+    memcpy(mask, ld->aug_mask, plane * (size_t)mc);
+}
+
 /* Fill slot `s` with this rank's part of the global batch at `gpos`. */
 static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
     const dfl_dataset *ds = ld->ds;
@@ -121,6 +180,7 @@ static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
             return;
         }
         dfl_dataset_normalise_masked(ds, 1, ld->ph, ld->pw, obs, mask);
+        if (ld->aug_obs) augment_sample(ld, epoch, pos, obs, mask);
         s->index[j] = idx;
         s->crop_y[j] = cy;
         s->crop_x[j] = cx;
@@ -195,6 +255,23 @@ dfl_status dfl_loader_create(const dfl_dataset *ds, const dfl_loader_config *cfg
         ld->perms[k].epoch = -1;
     }
     ld->scratch = dfl_xmalloc(dfl_dataset_crop_scratch_bytes(ds, ld->ph));
+    if (cfg->augment_shift) {
+        /* only along periodic axes the crop spans whole (a crop's edges are not neighbours) */
+        const dfl_symmetry *sym = &in->sym;
+        if (in->periodic_y && ld->ph == in->h) ld->aug_step_y = in->has_symmetry ? sym->shift_y : 1;
+        if (in->periodic_x && ld->pw == in->w) ld->aug_step_x = in->has_symmetry ? sym->shift_x : 1;
+    }
+    ld->aug_py = in->periodic_y && ld->ph == in->h;
+    ld->aug_px = in->periodic_x && ld->pw == in->w;
+    if (cfg->augment_symmetry) {
+        ld->aug_flip_x = in->sym.flip_x;
+        ld->aug_flip_y = in->sym.flip_y;
+        ld->aug_rot = in->sym.rot90 && ld->ph == ld->pw ? 1 : in->sym.rot180 || in->sym.rot90 ? 2 : 0;
+    }
+    if (ld->aug_step_y || ld->aug_step_x || ld->aug_flip_x || ld->aug_flip_y || ld->aug_rot) {
+        ld->aug_obs = dfl_xmalloc(sizeof(float) * ld->per_obs);
+        ld->aug_mask = dfl_xmalloc(ld->per_mask);
+    }
     ld->pending_slot = -1;
     /* HDF5 reads from a second thread need a thread-safe HDF5 build; the
      * direct pread path needs nothing. */
@@ -288,5 +365,7 @@ void dfl_loader_destroy(dfl_loader *ld) {
         free(ld->perms[k].order);
     }
     free(ld->scratch);
+    free(ld->aug_obs);
+    free(ld->aug_mask);
     free(ld);
 }

@@ -44,6 +44,7 @@ typedef struct {
     int have_fill;
     double fill;
     int as_truth;
+    const char *symmetry; /* --symmetry: the `symmetry` attribute to write (NULL: none) */
     dfl_h5_layout layout; /* of /obs and /mask (or /truth); zero: contiguous */
 } dfl_import_options;
 

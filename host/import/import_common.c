@@ -140,6 +140,11 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
     const int C = src->c, H = src->h, W = src->w;
     const int64_t T = src->t;
     const size_t plane = (size_t)H * (size_t)W, per = (size_t)C * plane;
+    if (o->symmetry) { /* checked before anything is read or written */
+        dfl_symmetry sym;
+        DFL_TRY(
+            dfl_data_parse_symmetry("--symmetry", o->symmetry, H, W, dfl_import_lon_is_global(src->lon, W), 0, &sym));
+    }
     double *tmp = dfl_xmalloc(sizeof(double) * plane);
     float *x = dfl_xmalloc(sizeof(float) * per);
     uint8_t *valid = dfl_xmalloc(per);
@@ -227,6 +232,7 @@ dfl_status dfl_import_write(dfl_import_source *src, const dfl_import_options *o)
         at.c = C;
         at.channels = (const char *const *)src->channels;
         at.periodic = dfl_import_lon_is_global(src->lon, W) ? "x" : "none";
+        at.symmetry = o->symmetry;
         at.source = source;
         at.lat = src->lat;
         at.lon = src->lon;

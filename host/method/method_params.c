@@ -1,6 +1,7 @@
 /* Strategy parameters of the method (docs/design.md, "The method", config [method]):
  * defaults, parsing, validation (include/dynfill/method_ops.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "dynfill/config.h"
 #include "dynfill/method.h"
 #include "shared/mask_strategy.h"
+#include "shared/schedule.h"
 
 static const char *const k_strategy_names[DFL_STRATEGY_COUNT] = {"pixel", "block", "empirical", "missdiff", "ambient"};
 
@@ -21,6 +23,38 @@ void dfl_method_params_default(dfl_method_params *p) {
     p->grid_w = 3;
     p->hide = 1;
     p->delta = 0.1f;
+    p->t_sampling = DFL_T_UNIFORM;
+    p->t_low_share = 0.5f;
+}
+
+static const char *const k_t_sampling_names[DFL_T_SAMPLING_COUNT] = {"uniform", "low_share", "log_uniform"};
+
+const char *dfl_method_t_sampling_name(dfl_t_sampling s) {
+    return (unsigned)s < DFL_T_SAMPLING_COUNT ? k_t_sampling_names[s] : "?";
+}
+
+dfl_status dfl_method_parse_t_sampling(const char *name, dfl_t_sampling *out) {
+    for (int s = 0; s < DFL_T_SAMPLING_COUNT; ++s)
+        if (!strcmp(name, k_t_sampling_names[s])) {
+            *out = (dfl_t_sampling)s;
+            return DFL_OK;
+        }
+    return dfl_fail(DFL_EUSAGE, "method.t_sampling: unknown distribution '%s' (uniform|low_share|log_uniform)", name);
+}
+
+float dfl_method_time(const dfl_method_params *p, float t_eps, float u, float v) {
+    switch (p->t_sampling) {
+    case DFL_T_LOW_SHARE:
+        if (v < p->t_low_share) return t_eps;
+        break;
+    case DFL_T_LOG_UNIFORM: {
+        /* t = t_eps^(1 - u): log t uniform on [log t_eps, 0] */
+        float t = expf((1.0f - u) * logf(t_eps));
+        return t < t_eps ? t_eps : t > 1.0f ? 1.0f : t;
+    }
+    default: break;
+    }
+    return dfl_vp_time_from_uniform(u, t_eps);
 }
 
 const char *dfl_method_strategy_name(dfl_strategy s) {
@@ -105,6 +139,8 @@ dfl_status dfl_method_params_set(dfl_method_params *p, const char *key, const ch
     if (!strcmp(key, "query_ratio")) return parse_float(key, value, &p->query_ratio);
     if (!strcmp(key, "delta")) return parse_float(key, value, &p->delta);
     if (!strcmp(key, "grid")) return dfl_method_parse_grid(value, &p->grid_h, &p->grid_w);
+    if (!strcmp(key, "t_sampling")) return dfl_method_parse_t_sampling(value, &p->t_sampling);
+    if (!strcmp(key, "t_low_share")) return parse_float(key, value, &p->t_low_share);
     if (!strcmp(key, "hide")) {
         const char *e = NULL;
         int v = 0;
@@ -114,7 +150,9 @@ dfl_status dfl_method_params_set(dfl_method_params *p, const char *key, const ch
         return DFL_OK;
     }
     return dfl_fail(DFL_EUSAGE,
-                    "method.%s: unknown key (strategy, context_ratio, query_ratio, query, grid, hide, delta)", key);
+                    "method.%s: unknown key (strategy, context_ratio, query_ratio, query, grid, hide, delta, "
+                    "t_sampling, t_low_share)",
+                    key);
 }
 
 dfl_status dfl_method_params_from_config(const struct dfl_config_s *cfg, dfl_method_params *out) {
@@ -128,6 +166,8 @@ dfl_status dfl_method_params_from_config(const struct dfl_config_s *cfg, dfl_met
     p.grid_w = cfg->grid_w;
     p.hide = cfg->hide;
     p.delta = (float)cfg->delta;
+    DFL_TRY(dfl_method_parse_t_sampling(cfg->t_sampling, &p.t_sampling));
+    p.t_low_share = (float)cfg->t_low_share;
     DFL_TRY(dfl_method_params_validate(&p, 0, 0));
     *out = p;
     return DFL_OK;
@@ -147,6 +187,7 @@ void dfl_method_params_unused(const dfl_method_params *p, char *buf, size_t size
         {"grid", !block && (p->grid_h != d.grid_h || p->grid_w != d.grid_w)},
         {"hide", !block && p->hide != d.hide},
         {"delta", !ambient && p->delta != d.delta},
+        {"t_low_share", p->t_sampling != DFL_T_LOW_SHARE && p->t_low_share != d.t_low_share},
     };
     size_t len = 0;
     if (size) buf[0] = 0;
@@ -168,6 +209,10 @@ dfl_status dfl_method_params_validate(const dfl_method_params *p, int h, int w) 
         return dfl_fail(DFL_EUSAGE, "method.query_ratio = %g: must be in (0, 1]", p->query_ratio);
     if (!(p->delta >= 0.0f && p->delta < 1.0f))
         return dfl_fail(DFL_EUSAGE, "method.delta = %g: must be in [0, 1)", p->delta);
+    if ((unsigned)p->t_sampling >= DFL_T_SAMPLING_COUNT)
+        return dfl_fail(DFL_EUSAGE, "method.t_sampling: invalid id %d", (int)p->t_sampling);
+    if (!(p->t_low_share >= 0.0f && p->t_low_share <= 1.0f))
+        return dfl_fail(DFL_EUSAGE, "method.t_low_share = %g: must be in [0, 1]", p->t_low_share);
     if (p->grid_h < 1 || p->grid_w < 1)
         return dfl_fail(DFL_EUSAGE, "method.grid = %dx%d: needs at least one block each way", p->grid_h, p->grid_w);
     if (p->strategy == DFL_STRATEGY_BLOCK) {
@@ -199,7 +244,18 @@ dfl_mask_rule dfl_method_rule(const dfl_method_params *p) {
     return dfl_mask_rule_make(p->strategy, p->query, p->context_ratio, p->query_ratio, p->delta, p->grid_h, p->grid_w);
 }
 
+static void describe_strategy(const dfl_method_params *p, char *buf, size_t len);
+
 void dfl_method_params_describe(const dfl_method_params *p, char *buf, size_t len) {
+    describe_strategy(p, buf, len);
+    size_t n = strlen(buf);
+    if (p->t_sampling == DFL_T_LOW_SHARE && n < len)
+        snprintf(buf + n, len - n, ", t low_share %g", p->t_low_share);
+    else if (p->t_sampling != DFL_T_UNIFORM && n < len)
+        snprintf(buf + n, len - n, ", t %s", dfl_method_t_sampling_name(p->t_sampling));
+}
+
+static void describe_strategy(const dfl_method_params *p, char *buf, size_t len) {
     const char *q = dfl_method_query_name((dfl_query_mode)dfl_query_resolve(p->strategy, p->query));
     switch (p->strategy) {
     case DFL_STRATEGY_PIXEL:

@@ -169,9 +169,14 @@ dfl_status dfl_context_plan_make(dfl_context_plan *plan, const dfl_method_params
         uint64_t stream = dfl_rng_stream(DFL_RNG_METHOD_TIME, rq->step, rq->sample_offset + (uint32_t)i);
         for (int j = 0; j < rq->k; ++j) {
             int64_t s = (int64_t)i * rq->k + j;
-            plan->t[s] = rq->t > 0.0f
-                             ? rq->t
-                             : dfl_vp_time_from_uniform(dfl_rng_uniform(rq->seed, stream, (uint64_t)j), rq->t_eps);
+            if (rq->t > 0.0f) {
+                plan->t[s] = rq->t;
+            } else {
+                /* lane 0 picks t (uniform: exactly the draw of dfl_vp_time_from_uniform), lane 1 decides
+                 * low_share's t = t_eps */
+                dfl_philox_u4 b = dfl_rng_bits(rq->seed, stream, (uint64_t)j);
+                plan->t[s] = dfl_method_time(mp, rq->t_eps, dfl_bits_to_u01(b.v[0]), dfl_bits_to_u01(b.v[1]));
+            }
             plan->partner[s] = -1;
         }
     }

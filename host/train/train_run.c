@@ -318,8 +318,16 @@ static dfl_status setup(train_run *r) {
     lc.val_fraction = r->cfg.val_fraction;
     lc.split = DFL_SPLIT_TRAIN;
     lc.seed = r->cfg.seed;
+    lc.augment_shift = r->cfg.augment_shift;
+    lc.augment_symmetry = r->cfg.augment_symmetry;
+    if (s == DFL_OK && r->cfg.lat_weight && (lc.augment_symmetry || (lc.augment_shift && r->info->periodic_y)) &&
+        (r->info->sym.flip_y || r->info->sym.rot90 || r->info->sym.rot180 || r->info->sym.shift_y ||
+         (!r->info->has_symmetry && r->info->periodic_y)))
+        s = dfl_fail(DFL_EUSAGE, "method.lat_weight: the augmentation of %s moves rows (turn data.augment_* off)",
+                     r->cfg.data_path);
     if (s == DFL_OK) s = dfl_loader_create(r->ds, &lc, &r->loader);
     if (s == DFL_OK && r->cfg.val_fraction > 0 && r->comm->rank == 0) {
+        lc.augment_shift = lc.augment_symmetry = 0; /* validation sees the samples as they are */
         lc.split = DFL_SPLIT_VAL;
         lc.shuffle = 0;
         lc.prefetch = 0;
@@ -356,6 +364,10 @@ static dfl_status setup(train_run *r) {
         dfl_method_params_describe(&r->method, desc, sizeof desc);
         dfl_info("train: %s (%lld samples, %d channels, %dx%d), training on %dx%d, strategy %s", r->cfg.data_path,
                  (long long)r->info->n, r->info->c, r->info->h, r->info->w, r->field_h, r->field_w, desc);
+        if (r->cfg.augment_shift || r->cfg.augment_symmetry)
+            dfl_info("train: augmentation%s%s (dataset symmetry '%s', periodic %s)",
+                     r->cfg.augment_shift ? " shift" : "", r->cfg.augment_symmetry ? " symmetry" : "",
+                     r->info->has_symmetry ? r->info->symmetry : "(none declared)", r->info->periodic);
         char length[96];
         if (r->cfg.time_budget > 0)
             snprintf(length, sizeof length, "a time budget of %.6gs (%.6gs spent)", r->cfg.time_budget,

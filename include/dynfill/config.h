@@ -19,8 +19,10 @@ extern "C" {
 typedef struct dfl_config_s {
     /* [data] */
     char data_path[DFL_PATH_MAX];
-    double val_fraction; /* held-out fraction of samples (incomplete, query-only loss) */
-    int patch;           /* training crop size (0 = whole field) */
+    double val_fraction;  /* held-out fraction of samples (incomplete, query-only loss) */
+    int patch;            /* training crop size (0 = whole field) */
+    int augment_shift;    /* random circular shifts along periodic axes (dfl_loader_config) */
+    int augment_symmetry; /* random flips/rotations the dataset's `symmetry` attribute declares */
 
     /* [model] dfl-unet v1, docs/design.md, "The network: dfl-unet v1" */
     int base;
@@ -37,7 +39,9 @@ typedef struct dfl_config_s {
     int grid_h, grid_w; /* block grid, "3x3" */
     int hide;
     double delta;
-    int lat_weight; /* method.lat_weight: cos(latitude) row weights in the loss (needs the data's lat) */
+    int lat_weight;      /* method.lat_weight: cos(latitude) row weights in the loss (needs the data's lat) */
+    char t_sampling[16]; /* uniform|low_share|log_uniform: training-time distribution (uniform [ref]) */
+    double t_low_share;  /* low_share: share of samples trained at t = t_eps */
 
     /* [train] */
     long steps;

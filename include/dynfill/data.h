@@ -7,7 +7,7 @@
  *   /mask  uint8   [N, 1|C, H, W] 1 = observed; one channel is shared by all
  *   attributes: channels (names), mean, std (per channel, observed entries
  *   only), periodic (none|x|y|xy), mask_pattern, source, optional lat (H
- *   values, degrees) and lon (W values).
+ *   values, degrees) and lon (W values), optional symmetry (dfl_symmetry).
  * Rank-3 /obs [N, H, W] and /mask [N, H, W] are accepted as C = 1.
  *
  * The training path reads only /obs and /mask: nothing in this API names
@@ -40,6 +40,7 @@ enum {
     DFL_RNG_PURPOSE_STATIONS = 0xD2, /* fixed station cells of stations:n */
     DFL_RNG_PURPOSE_SHUFFLE = 0xD3,  /* loader: per-epoch permutation */
     DFL_RNG_PURPOSE_CROP = 0xD4,     /* loader: random crop corners */
+    DFL_RNG_PURPOSE_AUGMENT = 0xD5,  /* loader: symmetry augmentation (shifts, flips, rotations) */
     DFL_RNG_PURPOSE_BENCH = 0xDF     /* bench io synthetic data */
 };
 
@@ -48,6 +49,19 @@ enum {
 /* ------------------------------------------------------------------ */
 
 typedef struct dfl_dataset dfl_dataset;
+
+/* The symmetries a dataset declares (attribute `symmetry`, a comma list;
+ * docs/data.md): transformations that map a sample of the data's
+ * distribution to another one, values unchanged (so not a reflection of a
+ * pseudo-scalar such as 2D vorticity, nor a rotation of vector components):
+ *   shift_x, shift_y   circular shifts along that axis (needs it periodic);
+ *                      shift_y:P only by multiples of P pixels (P divides H)
+ *   flip_x, flip_y     mirror x -> W-1-x, y -> H-1-y
+ *   rot90, rot180      rotations by multiples of 90 (square fields) / 180 degrees */
+typedef struct {
+    int shift_x, shift_y; /* 0: no shift; P >= 1: shifts by multiples of P pixels */
+    int flip_x, flip_y, rot90, rot180;
+} dfl_symmetry;
 
 typedef struct {
     const char *path;
@@ -64,6 +78,9 @@ typedef struct {
     const char *source;              /* "" when absent */
     const double *lat;               /* h values (degrees) or NULL */
     const double *lon;               /* w values (degrees) or NULL */
+    const char *symmetry;            /* the `symmetry` attribute, "" when absent */
+    int has_symmetry;                /* 1: the attribute is present (possibly "none") */
+    dfl_symmetry sym;                /* parsed `symmetry` (all 0 when absent) */
 } dfl_dataset_info;
 
 /* Open and validate a dataset. One streaming pass (bounded memory) checks:
@@ -124,6 +141,16 @@ typedef struct {
     uint64_t seed;       /* shuffle and crop seed (train.seed) */
     int shuffle;         /* 1: Philox permutation per epoch; 0: file order */
     int prefetch;        /* 1: a background thread fills the next batch (double buffering) */
+    /* data.augment_shift: a random circular shift of each sample (obs and
+     * mask together) along each periodic axis the crop spans whole; when
+     * the dataset has a `symmetry` attribute only along the axes it lists
+     * (shift_x, shift_y, in multiples of their P), otherwise along every
+     * periodic axis. */
+    int augment_shift;
+    /* data.augment_symmetry: a random element of the flips and rotations the
+     * dataset's `symmetry` attribute declares (none without it; rot90 only
+     * on square crops). */
+    int augment_symmetry;
 } dfl_loader_config;
 
 /* batch 16, patch 0, rank 0, world 1, val_fraction 0, split TRAIN, seed 0,
@@ -155,7 +182,8 @@ typedef struct {
  * Global batch k covers stream positions [k*batch*world, (k+1)*batch*world);
  * rank r takes the r-th run of `batch` positions in it. A crop corner is
  * drawn from Philox keyed by (seed, epoch, position), so it does not depend
- * on rank or world size. Returns DFL_EUSAGE if patch exceeds the field,
+ * on rank or world size; so are the augmentation's shift, flips and
+ * rotation (purpose AUGMENT), applied after the crop. Returns DFL_EUSAGE if patch exceeds the field,
  * batch < 1, rank/world invalid, or the split is empty. */
 dfl_status dfl_loader_create(const dfl_dataset *ds, const dfl_loader_config *cfg, dfl_loader **out);
 /* (The dataset must stay open until the loader is destroyed.) */

@@ -41,23 +41,40 @@ extern "C" {
 /* Strategy parameters (config section [method])                      */
 /* ------------------------------------------------------------------ */
 
+/* How training draws the diffusion time t of each sample (method.t_sampling;
+ * docs/method.md, "Training times"). Imputation runs its single step at
+ * t = t_eps; the paper [ref] trains on t ~ U(t_eps, 1). */
+typedef enum {
+    DFL_T_UNIFORM = 0,     /* t ~ U(t_eps, 1) [ref] */
+    DFL_T_LOW_SHARE = 1,   /* with probability t_low_share t = t_eps exactly, otherwise U(t_eps, 1) */
+    DFL_T_LOG_UNIFORM = 2, /* log t ~ U(log t_eps, 0): t = t_eps^(1 - u) */
+    DFL_T_SAMPLING_COUNT
+} dfl_t_sampling;
+
 typedef struct dfl_method_params {
-    dfl_strategy strategy; /* method.strategy: pixel|block|empirical|missdiff|ambient */
-    dfl_query_mode query;  /* method.query: independent|complement|observed ("" or auto: strategy default) */
-    float context_ratio;   /* method.context_ratio rho_c (pixel), in (0, 1] */
-    float query_ratio;     /* method.query_ratio rho_q (pixel, query independent), in (0, 1] */
-    int grid_h, grid_w;    /* method.grid "GHxGW" (block) */
-    int hide;              /* method.hide: observed blocks hidden per context (block), >= 1 */
-    float delta;           /* method.delta: ambient further-corruption rate, in [0, 1) */
+    dfl_strategy strategy;     /* method.strategy: pixel|block|empirical|missdiff|ambient */
+    dfl_query_mode query;      /* method.query: independent|complement|observed ("" or auto: strategy default) */
+    float context_ratio;       /* method.context_ratio rho_c (pixel), in (0, 1] */
+    float query_ratio;         /* method.query_ratio rho_q (pixel, query independent), in (0, 1] */
+    int grid_h, grid_w;        /* method.grid "GHxGW" (block) */
+    int hide;                  /* method.hide: observed blocks hidden per context (block), >= 1 */
+    float delta;               /* method.delta: ambient further-corruption rate, in [0, 1) */
+    dfl_t_sampling t_sampling; /* method.t_sampling: training-time distribution (uniform [ref]) */
+    float t_low_share;         /* method.t_low_share: share of samples at t = t_eps (low_share), in [0, 1] */
 } dfl_method_params;
 
 /* Defaults [ref]: pixel, query auto (= independent), rho_c = rho_q = 0.7,
- * grid 3x3, hide 1, delta 0.1. */
+ * grid 3x3, hide 1, delta 0.1, t_sampling uniform (t_low_share 0.5, used by low_share only). */
 void dfl_method_params_default(dfl_method_params *p);
 /* Name parsers: DFL_EUSAGE with a message listing the accepted names. */
 dfl_status dfl_method_parse_strategy(const char *name, dfl_strategy *out);
-dfl_status dfl_method_parse_query(const char *name, dfl_query_mode *out);     /* "" and "auto" -> AUTO */
-dfl_status dfl_method_parse_grid(const char *text, int *grid_h, int *grid_w); /* "3x3", "4X2", "3" */
+dfl_status dfl_method_parse_query(const char *name, dfl_query_mode *out);      /* "" and "auto" -> AUTO */
+dfl_status dfl_method_parse_grid(const char *text, int *grid_h, int *grid_w);  /* "3x3", "4X2", "3" */
+dfl_status dfl_method_parse_t_sampling(const char *name, dfl_t_sampling *out); /* uniform|low_share|log_uniform */
+const char *dfl_method_t_sampling_name(dfl_t_sampling s);
+/* The training time of one slot from the two uniforms (0, 1) of its Philox
+ * draw (lanes 0 and 1): u picks t, v decides low_share's t = t_eps. */
+float dfl_method_time(const dfl_method_params *p, float t_eps, float u, float v);
 const char *dfl_method_strategy_name(dfl_strategy s);
 const char *dfl_method_query_name(dfl_query_mode q);
 /* Set one [method] key from its INI text ("strategy", "context_ratio",
@@ -123,17 +140,19 @@ typedef struct dfl_plan_request {
      * partner), -1 when not in the pool. NULL: sample i is pool entry i
      * when the pool is the batch, otherwise no exclusion. */
     const int64_t *self_in_pool;
-    float t;                /* > 0: every slot gets this t (imputation: t_eps); <= 0: t ~ U(t_eps, 1) per slot */
-    float t_eps;            /* lower end of the training times (DFL_T_EPS) */
-    uint64_t seed;          /* run seed */
-    uint32_t step;          /* optimiser step (training) or sampler step (imputation) */
+    float t;       /* > 0: every slot gets this t (imputation: t_eps); <= 0: drawn per slot (method.t_sampling) */
+    float t_eps;   /* lower end of the training times (DFL_T_EPS) */
+    uint64_t seed; /* run seed */
+    uint32_t step; /* optimiser step (training) or sampler step (imputation) */
     uint32_t sample_offset; /* global index of sample 0 (rank * per-rank batch, or the file row) */
 } dfl_plan_request;
 
 void dfl_context_plan_init(dfl_context_plan *plan);
 void dfl_context_plan_free(dfl_context_plan *plan);
 /* Compute the plan for request `rq` (slots n*k, slot = i*k + j):
- *   t[s]       = rq->t, or t_eps + (1 - t_eps) U(seed, stream(TIME, step, sample_offset+i), j);
+ *   t[s]       = rq->t, or dfl_method_time(mp, t_eps, u, v) with (u, v) lanes 0 and 1 of
+ *              Philox(seed, stream(TIME, step, sample_offset+i), j) as uniforms in (0, 1)
+ *              (uniform: t_eps + (1 - t_eps) u, lane 0 alone, as before the key existed);
  *   block      hidden[s] = min(hide, #observed blocks) observed blocks (a block is observed
  *              when it holds at least one observed entry), uniformly without replacement
  *              (Philox stream BLOCK); with hide >= #observed blocks the context is empty [ref];
