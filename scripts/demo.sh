@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash scripts/build.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
-D=$PWD/build/dynfill
+ROOT=$PWD
+D=$ROOT/build/dynfill
 OUT=${DEMO_OUT:-demo_out}
 STEPS=${DEMO_STEPS:-1400}
 mkdir -p "$OUT"
@@ -25,7 +26,7 @@ echo "== 1. data: Navier-Stokes (Kolmogorov, Re 1000) 64x64, 20 % pixel observat
 
 echo "== 2. train on the incomplete training set only ($STEPS steps)"
 rm -rf run
-"$D" train --config ../configs/demo_ns_pixel.ini --data train_obs.h5 --set train.steps="$STEPS" --out run
+"$D" train --config "$ROOT/configs/demo_ns_pixel.ini" --data train_obs.h5 --set train.steps="$STEPS" --out run
 
 echo "== 3. impute the test set"
 "$D" impute --ckpt run/ckpt.h5 --in test_obs.h5 --out pred_diffusion.h5 -K 10

@@ -168,7 +168,8 @@ def worker(args):
         env["device"] = torch.cuda.get_device_name(0)
     else:
         inp, t, _ = trainer.method_inputs(x_obs, mask)
-        env["onednn_conv"] = first_conv_kernel(torch, model, inp, t)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            env["onednn_conv"] = first_conv_kernel(torch, model, inp, t)
     compile_s = 0.0
     if args.mode == "compile":
         trainer.model = torch.compile(model)
