@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dfl_unet_torch as dut  # noqa: E402
+from train_throughput import find_dynfill  # noqa: E402 (the same binary search as the benchmark)
 
 import h5py  # noqa: E402
 import torch  # noqa: E402
@@ -42,19 +43,6 @@ CONFIGS = {
     "issue7_b": (2, 32, 64, 2, 64, "1,2,2,2", 2, 0, "x"),
 }
 DEFAULT = ["small", "attn_periodic_x", "periodic_xy_odd", "periodic_y_attn_odd", "issue7_a", "issue7_b"]
-
-
-def find_dynfill(arg):
-    if arg:
-        return arg
-    if os.environ.get("DYNFILL"):
-        return os.environ["DYNFILL"]
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for cand in ("build/dynfill", "build-peers/dynfill"):
-        p = os.path.join(root, cand)
-        if os.access(p, os.X_OK):
-            return p
-    return shutil.which("dynfill")
 
 
 def run(cmd):
