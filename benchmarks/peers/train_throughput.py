@@ -264,7 +264,7 @@ def run_dynfill(dynfill, cfg, args, gpu):
     if r.returncode != 0:
         raise RuntimeError("dynfill failed (exit %d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr.strip()))
     out = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1])
-    out["command"] = " ".join(cmd)
+    out["command"] = repo_relative(cmd)
     return out
 
 
@@ -278,8 +278,15 @@ def run_worker(python, side, name, args, gpu, env):
     if r.returncode != 0 or not lines:
         raise RuntimeError("%s failed (exit %d): %s\n%s" % (side, r.returncode, " ".join(cmd), r.stderr.strip()[-3000:]))
     out = json.loads(lines[-1])
-    out["command"] = " ".join(cmd)
+    out["command"] = repo_relative(cmd)
     return out
+
+
+def repo_relative(cmd):
+    """A command line with paths inside the repository written relative to
+    its root, so that recorded results do not name one machine's paths."""
+    return " ".join(os.path.relpath(a, ROOT) if os.path.isabs(a) and a.startswith(ROOT + os.sep) else a
+                    for a in cmd)
 
 
 def spread(values):
@@ -369,7 +376,7 @@ def main():
           "%d interleaved round(s)" % (machine["cpu"], machine["isa"], machine["cores"],
                                         "GPU, bf16" if gpu else "CPU, %s, %d threads" % (args.precision, args.threads),
                                         args.warmup, args.steps, args.rounds))
-    print("sides: %s; PyPI PyTorch from %s" % (", ".join(sides), tpy), flush=True)
+    print("sides: %s; PyPI PyTorch from %s" % (", ".join(sides), repo_relative([tpy])), flush=True)
     la0 = os.getloadavg()
     results = []
     peer_envs = {}
