@@ -17,10 +17,9 @@ dfl_status dfl_precision_parse(const char *what, const char *name, dfl_precision
     return DFL_OK;
 }
 
-/* The CPU backend at `precision`; NULL (dfl_fail set) where the CPU lacks it. */
-static dfl_backend *cpu_backend_at(int threads, dfl_precision precision) {
+dfl_backend *dfl_backend_cpu_create_at(int threads, dfl_precision precision, const char *what) {
     dfl_backend *be = dfl_backend_cpu_create(threads);
-    if (dfl_backend_cpu_set_precision(be, precision, "precision") != DFL_OK) {
+    if (dfl_backend_cpu_set_precision(be, precision, what) != DFL_OK) {
         dfl_backend_destroy(be);
         return NULL;
     }
@@ -28,11 +27,11 @@ static dfl_backend *cpu_backend_at(int threads, dfl_precision precision) {
 }
 
 dfl_backend *dfl_backend_create(const char *name, dfl_precision precision) {
-    if (!name || !strcmp(name, "cpu")) return cpu_backend_at(0, precision);
+    if (!name || !strcmp(name, "cpu")) return dfl_backend_cpu_create_at(0, precision, "precision");
     if (!strcmp(name, "cuda")) return dfl_backend_cuda_create(0, precision);
     if (!strcmp(name, "auto")) {
         if (dfl_cuda_available()) return dfl_backend_cuda_create(0, precision);
-        return cpu_backend_at(0, precision);
+        return dfl_backend_cpu_create_at(0, precision, "precision");
     }
     dfl_fail(DFL_EUSAGE, "unknown backend '%s' (expected cpu, cuda or auto)", name);
     return NULL;

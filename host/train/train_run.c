@@ -250,13 +250,9 @@ static dfl_status setup(train_run *r) {
     }
     if (!strcmp(r->cfg.backend, "cuda") || (!strcmp(r->cfg.backend, "auto") && dfl_cuda_available()))
         r->be = dfl_backend_cuda_create(dfl_comm_cuda_device(r->comm), prec); /* one GPU per rank */
-    else if (!strcmp(r->cfg.backend, "cpu") || !strcmp(r->cfg.backend, "auto")) {
-        r->be = dfl_backend_cpu_create(r->cfg.threads); /* train.threads: 0 = the OpenMP default */
-        if (dfl_backend_cpu_set_precision(r->be, prec, "train.precision") != DFL_OK) {
-            dfl_backend_destroy(r->be);
-            r->be = NULL;
-        }
-    } else
+    else if (!strcmp(r->cfg.backend, "cpu") || !strcmp(r->cfg.backend, "auto"))
+        r->be = dfl_backend_cpu_create_at(r->cfg.threads, prec, "train.precision"); /* threads 0: OpenMP default */
+    else
         r->be = dfl_backend_create(r->cfg.backend, prec); /* reports the unknown name */
     if (!r->be) {
         dfl_ckpt_meta_free(&meta);

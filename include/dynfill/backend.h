@@ -161,6 +161,9 @@ dfl_backend *dfl_backend_cpu_create(int threads);
  * needs AVX512_BF16 or AMX: DFL_EUSAGE with a message naming `what` on a
  * CPU without them. */
 dfl_status dfl_backend_cpu_set_precision(dfl_backend *be, dfl_precision precision, const char *what);
+/* dfl_backend_cpu_create then dfl_backend_cpu_set_precision: NULL (dfl_fail
+ * set, naming `what`) where the CPU lacks the precision. */
+dfl_backend *dfl_backend_cpu_create_at(int threads, dfl_precision precision, const char *what);
 /* The instruction set oneDNN dispatches on this CPU ("avx512_core_amx", ...). */
 const char *dfl_cpu_isa_name(void);
 /* GFLOP/s of oneDNN's matrix multiply on this CPU with the current OpenMP

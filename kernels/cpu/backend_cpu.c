@@ -122,6 +122,16 @@ const char *dfl_cpu_isa_name(void) {
     }
 }
 
+int dfl_cpu_isa_avx512(void) {
+    static int avx512 = -1;
+    if (avx512 < 0) {
+        const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+        avx512 = isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni ||
+                 isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+    }
+    return avx512;
+}
+
 dfl_status dfl_backend_cpu_set_precision(dfl_backend *be, dfl_precision precision, const char *what) {
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();

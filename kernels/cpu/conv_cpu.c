@@ -207,17 +207,6 @@ static void conv_op_desc(const dfl_conv_desc *d, int dir, int has_bias, int bf16
     }
 }
 
-/* oneDNN dispatches AVX-512 (avx512_core or newer) on this CPU. */
-static int cpu_isa_avx512(void) {
-    static int avx512 = -1;
-    if (avx512 < 0) {
-        const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-        avx512 = isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni ||
-                 isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
-    }
-    return avx512;
-}
-
 /* The layout rule, from bench_ops --unet (docs/cpu-backend.md).
  * AVX-512 (Xeon with AMX): oneDNN's NHWC kernels beat its blocked ones in
  * every direction of every dfl-unet shape, by 1.1-1.7x counting the
@@ -230,7 +219,7 @@ static int cpu_isa_avx512(void) {
  * gets padded to a block (the stem's input, the head's output) NHWC wins
  * where that side is the primitive's input. */
 static dfl_cpu_conv_layout conv_auto_layout(const dfl_conv_desc *d, int dir) {
-    if (cpu_isa_avx512()) return DFL_CPU_CONV_NHWC;
+    if (dfl_cpu_isa_avx512()) return DFL_CPU_CONV_NHWC;
     if (d->k == 1) return DFL_CPU_CONV_NHWC;
     if (dir == DFL_CPU_CONV_FWD && d->cin < 8) return DFL_CPU_CONV_NHWC;
     if (dir == DFL_CPU_CONV_BWD_DATA && d->cout < 8) return DFL_CPU_CONV_NHWC;
@@ -485,7 +474,7 @@ static void cpu_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, co
 static int use_direct_bwd_weights(const dfl_cpu_ctx *ctx, const dfl_conv_desc *d) {
     check_desc(d);
     const dfl_cpu_conv_layout l = ctx->conv_layout[DFL_CPU_CONV_BWD_WEIGHTS];
-    return (l == DFL_CPU_CONV_DIRECT || (l == DFL_CPU_CONV_AUTO && !cpu_isa_avx512())) &&
+    return (l == DFL_CPU_CONV_DIRECT || (l == DFL_CPU_CONV_AUTO && !dfl_cpu_isa_avx512())) &&
            dfl_cpu_conv_bwd_weights_direct_supported(d);
 }
 

@@ -94,6 +94,9 @@ int dfl_cpu_conv_bwd_weights_direct_supported(const dfl_conv_desc *d);
 void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, const float *xs, int hs, int ws, int py,
                                      int px, const float *dy, float *dw, float *db);
 
+/* oneDNN dispatches AVX-512 (avx512_core or newer) on this CPU (backend_cpu.c). */
+int dfl_cpu_isa_avx512(void);
+
 /* Frees the cached convolution primitives (conv_cpu.c). */
 void dfl_cpu_conv_cache_destroy(dfl_cpu_ctx *ctx);
 
