@@ -231,9 +231,10 @@ static conv_entry *entry_create(dfl_cpu_ctx *ctx, const dfl_conv_desc *d, int di
     e->d = *d;
     e->dir = dir;
     e->has_bias = has_bias;
-    e->layout = ctx->conv_layout[dir] == DFL_CPU_CONV_AUTO     ? conv_auto_layout(d, dir)
-                : ctx->conv_layout[dir] == DFL_CPU_CONV_DIRECT ? DFL_CPU_CONV_NHWC
-                                                               : ctx->conv_layout[dir];
+    e->layout = ctx->conv_layout[dir] == DFL_CPU_CONV_AUTO ? conv_auto_layout(d, dir)
+                : ctx->conv_layout[dir] == DFL_CPU_CONV_DIRECT || ctx->conv_layout[dir] == DFL_CPU_CONV_TRANSPOSED
+                    ? DFL_CPU_CONV_NHWC
+                    : ctx->conv_layout[dir];
     const dnnl_format_tag_t act_tag = e->layout == DFL_CPU_CONV_BLOCKED ? dnnl_format_tag_any : dnnl_nhwc;
 
     dnnl_convolution_desc_t cd;
@@ -450,9 +451,47 @@ static void cpu_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const fl
     dnnlCheck(dnnl_stream_wait(ctx->stream));
 }
 
+/* Backward-data of a stride-1 3x3 convolution as a forward convolution.
+ * With y[p] = sum_k W[co, ci, k] x[p + k - 1] (k = (ky, kx), zero or
+ * circular padding of 1), the adjoint is
+ *   dx[q, ci] = sum_{k, co} W[co, ci, k] dy[q - k + 1]
+ *             = sum_{k', co} Wt[ci, co, k'] dy[q + k' - 1],  Wt[ci, co, k'] = W[co, ci, 2 - k'],
+ * a forward convolution of dy (cout -> cin channels, the same padding) with
+ * the spatially flipped, transposed weights. oneDNN 2.6's forward kernels
+ * on AVX-512 (brgconv) run these shapes 10-25 % faster than its
+ * backward-data kernels (bench_ops --unet, docs/cpu-backend.md); AUTO takes
+ * this path there, except with fewer than 8 output channels (the head: a
+ * forward convolution from 1-7 channels is the slower one). The weights are flipped into the op-local workspace on
+ * every call (cout cin 9 floats: nothing next to the convolution). */
+static int use_transposed_bwd_data(const dfl_cpu_ctx *ctx, const dfl_conv_desc *d) {
+    check_desc(d);
+    const dfl_cpu_conv_layout l = ctx->conv_layout[DFL_CPU_CONV_BWD_DATA];
+    return (l == DFL_CPU_CONV_TRANSPOSED || (l == DFL_CPU_CONV_AUTO && dfl_cpu_isa_avx512() && d->cout >= 8)) &&
+           d->stride == 1 && d->k == 3;
+}
+
+static dfl_conv_desc transposed_desc(const dfl_conv_desc *d) {
+    dfl_conv_desc t = *d;
+    t.cin = d->cout;
+    t.cout = d->cin;
+    return t;
+}
+
 static void cpu_conv2d_backward_data(dfl_backend *be, const dfl_conv_desc *d, const float *dy, const float *w,
                                      float *dx) {
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    if (use_transposed_bwd_data(ctx, d)) {
+        const int co_n = d->cout, ci_n = d->cin;
+        float *wt = dfl_cpu_ws(be, DFL_CPU_WS_TMP, (size_t)co_n * ci_n * 9 * sizeof(float));
+#pragma omp parallel for schedule(static)
+        for (int ci = 0; ci < ci_n; ++ci)
+            for (int co = 0; co < co_n; ++co)
+                for (int k = 0; k < 9; ++k)
+                    wt[((size_t)ci * co_n + co) * 9 + k] = w[((size_t)co * ci_n + ci) * 9 + 8 - k];
+        const dfl_conv_desc t = transposed_desc(d);
+        be->conv2d_forward(be, &t, dy, wt, NULL, dx);
+        return;
+    }
     conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_BWD_DATA, 0);
     conv_geometry g = geometry_of(d);
     const int haloed = g.px || g.py;
@@ -507,6 +546,8 @@ void dfl_cpu_set_conv_layout(dfl_backend *be, int direction, dfl_cpu_conv_layout
     if (direction < 0 || direction >= DFL_CPU_CONV_NDIR) DFL_PANIC("conv layout: bad direction %d", direction);
     if (layout == DFL_CPU_CONV_DIRECT && direction != DFL_CPU_CONV_BWD_WEIGHTS)
         DFL_PANIC("conv layout: the direct kernel exists for backward-weights only");
+    if (layout == DFL_CPU_CONV_TRANSPOSED && direction != DFL_CPU_CONV_BWD_DATA)
+        DFL_PANIC("conv layout: the transposed forward exists for backward-data only");
     ctx->conv_layout[direction] = layout;
     dfl_cpu_conv_cache_destroy(ctx);
 }
@@ -514,6 +555,13 @@ void dfl_cpu_set_conv_layout(dfl_backend *be, int direction, dfl_cpu_conv_layout
 const char *dfl_cpu_conv_impl_name(dfl_backend *be, const dfl_conv_desc *d, int direction) {
     if (direction < 0 || direction >= DFL_CPU_CONV_NDIR) DFL_PANIC("conv impl: bad direction %d", direction);
     if (direction == DFL_CPU_CONV_BWD_WEIGHTS && use_direct_bwd_weights(dfl_cpu_ctx_of(be), d)) return "direct:avx2";
+    if (direction == DFL_CPU_CONV_BWD_DATA && use_transposed_bwd_data(dfl_cpu_ctx_of(be), d)) {
+        const dfl_conv_desc t = transposed_desc(d);
+        conv_entry *e = entry_get(dfl_cpu_ctx_of(be), &t, DFL_CPU_CONV_FWD, 0);
+        static _Thread_local char name[sizeof e->impl + 16];
+        snprintf(name, sizeof name, "transposed-fwd:%s", e->impl);
+        return name;
+    }
     conv_entry *e = entry_get(dfl_cpu_ctx_of(be), d, direction, 1);
     return e->impl;
 }

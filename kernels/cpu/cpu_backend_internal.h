@@ -44,7 +44,9 @@ typedef enum {
     DFL_CPU_CONV_NHWC = 0,
     DFL_CPU_CONV_BLOCKED = 1,
     DFL_CPU_CONV_AUTO = 2,
-    DFL_CPU_CONV_DIRECT = 3 /* backward-weights only: the direct AVX2 kernel where it supports the shape, else NHWC */
+    DFL_CPU_CONV_DIRECT = 3, /* backward-weights only: the direct AVX2 kernel where it supports the shape, else NHWC */
+    DFL_CPU_CONV_TRANSPOSED = 4 /* backward-data only: a forward convolution with the flipped, transposed weights
+                                   for stride-1 3x3 shapes (conv_cpu.c), else NHWC */
 } dfl_cpu_conv_layout;
 enum { DFL_CPU_CONV_FWD = 0, DFL_CPU_CONV_BWD_DATA = 1, DFL_CPU_CONV_BWD_WEIGHTS = 2, DFL_CPU_CONV_NDIR = 3 };
 

@@ -2,8 +2,8 @@
  * forward, backward-data and backward-weights (with and without bias) for
  * cin != cout, k = 1 and 3, stride 1 and 2, odd sizes, n > 1 and periodic
  * none / x / y / xy, under the default and both forced activation-layout
- * policies; and each op run
- * twice gives identical bits. */
+ * policies, the direct backward-weights kernel and the transposed-forward
+ * backward-data; and each op run twice gives identical bits. */
 #include <omp.h>
 
 #include "cpu/cpu_backend_internal.h"
@@ -137,6 +137,22 @@ int main(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         CHECK_MSG(direct_checked == 9, "direct backward-weights kernel ran on %d shapes, expected 9", direct_checked);
 #endif
+    /* backward-data as a forward convolution with flipped, transposed
+     * weights (AUTO's choice on AVX-512 CPUs), forced here so that it is
+     * checked on every CPU */
+    for (int dir = 0; dir < DFL_CPU_CONV_NDIR; ++dir) dfl_cpu_set_conv_layout(be, dir, DFL_CPU_CONV_NHWC);
+    dfl_cpu_set_conv_layout(be, DFL_CPU_CONV_BWD_DATA, DFL_CPU_CONV_TRANSPOSED);
+    int transposed_checked = 0;
+    for (int s = 0; s < nshapes; ++s) {
+        check_conv(be, shapes[s], "transposed");
+        transposed_checked += !strncmp(dfl_cpu_conv_impl_name(be, &shapes[s], DFL_CPU_CONV_BWD_DATA), "transposed-fwd",
+                                       strlen("transposed-fwd"));
+    }
+    int stride1_k3 = 0;
+    for (int s = 0; s < nshapes; ++s) stride1_k3 += shapes[s].stride == 1 && shapes[s].k == 3;
+    CHECK_MSG(transposed_checked == stride1_k3 && stride1_k3 > 0,
+              "transposed backward-data ran on %d shapes, expected the %d stride-1 3x3 ones", transposed_checked,
+              stride1_k3);
     /* precision bf16 (where the CPU has AVX512_BF16 or AMX): the same shapes
      * and policies within bf16's rounding, still the same bits run to run;
      * elsewhere asking for it is a usage error */
