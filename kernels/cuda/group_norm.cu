@@ -18,6 +18,16 @@
 //
 // Each thread keeps one channel slot (VEC consecutive channels of the
 // group) for the whole block: blockDim is a multiple of c/groups/VEC.
+//
+// Few (sample, group) pairs on a large field (a 721x1440 ERA5 grid at batch
+// 1 has 8 pairs for 132 SMs) would leave most of the GPU idle, so each pair's
+// pixels are split into `splits` ranges, one block each (gn_splits: enough
+// blocks for two per SM, at least GN_MIN_SPLIT_PIXELS pixels a range). With
+// splits > 1 a pass runs as two kernels: GN_PARTIAL writes each range's sums
+// (double) to scratch, GN_APPLY combines a pair's ranges in range order and
+// sweeps its own range again. splits = 1 is the single fused kernel
+// (GN_FUSED). splits depends on the shape and the SM count only, so the
+// result is the same run after run on a device.
 #include <math.h>
 
 #include "cuda/cuda_backend_internal.cuh"
@@ -25,8 +35,11 @@
 #include "shared/activation.h"
 #include "shared/group_norm.h"
 
-#define GN_FWD_THREADS 1024
-#define GN_BWD_THREADS 512
+#define GN_FWD_THREADS      1024
+#define GN_BWD_THREADS      512
+#define GN_MIN_SPLIT_PIXELS 2048
+
+enum { GN_FUSED = 0, GN_PARTIAL = 1, GN_APPLY = 2 };
 
 template <int VEC> struct gn_vec;
 template <> struct gn_vec<1> {
@@ -51,15 +64,26 @@ template <> struct gn_vec<4> {
     }
 };
 
+// Pixel range [*lo, *hi) of split s of `splits` over hw pixels.
+__device__ __forceinline__ void gn_range(int hw, int splits, int s, int *lo, int *hi) {
+    const int per = (hw + splits - 1) / splits;
+    *lo = s * per < hw ? s * per : hw;
+    *hi = *lo + per < hw ? *lo + per : hw;
+}
+
+// Block (pair ig = i * groups + g, range s) = blockIdx.x = ig * splits + s.
+// part (GN_PARTIAL / GN_APPLY): [n * groups * splits, 2] doubles, the sum
+// and sum of squares of each range.
 template <int VEC>
 __global__ void __launch_bounds__(GN_FWD_THREADS, 1)
-    dfl_gn_fwd_kernel(int hw, int c, int groups, float eps, const float *__restrict__ x,
+    dfl_gn_fwd_kernel(int hw, int c, int groups, int splits, int mode, float eps, const float *__restrict__ x,
                       const float *__restrict__ gamma, const float *__restrict__ beta, float *__restrict__ y,
-                      float *__restrict__ mean, float *__restrict__ rstd, int apply_silu) {
+                      float *__restrict__ mean, float *__restrict__ rstd, double *__restrict__ part, int apply_silu) {
     typedef typename gn_vec<VEC>::type vec_t;
     __shared__ double sh[33];
     __shared__ float stats[2];
-    const int i = blockIdx.x / groups, g = blockIdx.x % groups;
+    const int ig = blockIdx.x / splits, sp = blockIdx.x % splits;
+    const int i = ig / groups, g = ig % groups;
     const int cg = c / groups, cgv = cg / VEC;
     const int cv = threadIdx.x % cgv, p0 = threadIdx.x / cgv, pstep = blockDim.x / cgv;
     const size_t cstride = (size_t)c / VEC; // one pixel, in vec_t
@@ -67,25 +91,43 @@ __global__ void __launch_bounds__(GN_FWD_THREADS, 1)
     const vec_t *xv = (const vec_t *)x;
     vec_t *yv = (vec_t *)y;
     const bool active = threadIdx.x < pstep * cgv; // whole pixel rows only
+    int lo, hi;
+    gn_range(hw, splits, sp, &lo, &hi);
 
-    double s = 0.0, ss = 0.0;
-    if (active) {
-        for (int p = p0; p < hw; p += pstep) {
-            const vec_t v = xv[base + (size_t)p * cstride];
+    if (mode != GN_APPLY) {
+        double s = 0.0, ss = 0.0;
+        if (active) {
+            for (int p = lo + p0; p < hi; p += pstep) {
+                const vec_t v = xv[base + (size_t)p * cstride];
 #pragma unroll
-            for (int k = 0; k < VEC; ++k) {
-                const double d = gn_vec<VEC>::get(v, k);
-                s += d;
-                ss += d * d;
+                for (int k = 0; k < VEC; ++k) {
+                    const double d = gn_vec<VEC>::get(v, k);
+                    s += d;
+                    ss += d * d;
+                }
             }
         }
-    }
-    s = dfl_block_sum(s, sh);
-    ss = dfl_block_sum(ss, sh);
-    if (threadIdx.x == 0) {
+        s = dfl_block_sum(s, sh);
+        ss = dfl_block_sum(ss, sh);
+        if (mode == GN_PARTIAL) {
+            if (threadIdx.x == 0) {
+                part[2 * (size_t)blockIdx.x] = s;
+                part[2 * (size_t)blockIdx.x + 1] = ss;
+            }
+            return;
+        }
+        if (threadIdx.x == 0) dfl_gn_stats(s, ss, (double)hw * cg, eps, &stats[0], &stats[1]);
+    } else if (threadIdx.x == 0) { // the pair's ranges in order
+        double s = 0.0, ss = 0.0;
+        for (int r = 0; r < splits; ++r) {
+            s += part[2 * ((size_t)ig * splits + r)];
+            ss += part[2 * ((size_t)ig * splits + r) + 1];
+        }
         dfl_gn_stats(s, ss, (double)hw * cg, eps, &stats[0], &stats[1]);
-        mean[blockIdx.x] = stats[0];
-        rstd[blockIdx.x] = stats[1];
+    }
+    if (threadIdx.x == 0 && sp == 0) {
+        mean[ig] = stats[0];
+        rstd[ig] = stats[1];
     }
     __syncthreads();
     if (!active) return;
@@ -97,7 +139,7 @@ __global__ void __launch_bounds__(GN_FWD_THREADS, 1)
         sc[k] = dfl_gn_scale(r, dfl_gn_gamma(gamma, ch));
         sb[k] = dfl_gn_beta(beta, ch);
     }
-    for (int p = p0; p < hw; p += pstep) {
+    for (int p = lo + p0; p < hi; p += pstep) {
         const size_t off = base + (size_t)p * cstride;
         const vec_t v = xv[off];
         vec_t o;
@@ -110,16 +152,19 @@ __global__ void __launch_bounds__(GN_FWD_THREADS, 1)
     }
 }
 
-// part: [n, 2, c] doubles: sum da (dbeta) | sum da xhat (dgamma), per sample.
+// part: [n, splits, 2, c] doubles: sum da (dbeta) | sum da xhat (dgamma),
+// per sample and pixel range. Block (ig, s) = blockIdx.x = ig * splits + s.
 template <int VEC>
 __global__ void __launch_bounds__(GN_BWD_THREADS)
-    dfl_gn_bwd_kernel(int hw, int c, int groups, const float *__restrict__ x, const float *__restrict__ gamma,
-                      const float *__restrict__ beta, const float *__restrict__ mean, const float *__restrict__ rstd,
-                      const float *__restrict__ dy, float *__restrict__ dx, double *__restrict__ part, int apply_silu) {
+    dfl_gn_bwd_kernel(int hw, int c, int groups, int splits, int mode, const float *__restrict__ x,
+                      const float *__restrict__ gamma, const float *__restrict__ beta, const float *__restrict__ mean,
+                      const float *__restrict__ rstd, const float *__restrict__ dy, float *__restrict__ dx,
+                      double *__restrict__ part, int apply_silu) {
     typedef typename gn_vec<VEC>::type vec_t;
     __shared__ double sd[GN_BWD_THREADS * VEC], sdx[GN_BWD_THREADS * VEC];
     __shared__ double coef[2];
-    const int i = blockIdx.x / groups, g = blockIdx.x % groups;
+    const int ig = blockIdx.x / splits, sp = blockIdx.x % splits;
+    const int i = ig / groups, g = ig % groups;
     const int cg = c / groups, cgv = cg / VEC;
     const int cv = threadIdx.x % cgv, p0 = threadIdx.x / cgv, pstep = blockDim.x / cgv;
     const size_t cstride = (size_t)c / VEC;
@@ -127,7 +172,9 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
     const vec_t *xv = (const vec_t *)x, *dyv = (const vec_t *)dy;
     vec_t *dxv = (vec_t *)dx;
     const bool active = threadIdx.x < pstep * cgv;
-    const float m = mean[blockIdx.x], r = rstd[blockIdx.x];
+    const float m = mean[ig], r = rstd[ig];
+    int lo, hi;
+    gn_range(hw, splits, sp, &lo, &hi);
     float gm[VEC], sc[VEC], sb[VEC];
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
@@ -141,8 +188,8 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
     double ad[VEC], adx[VEC];
 #pragma unroll
     for (int k = 0; k < VEC; ++k) ad[k] = adx[k] = 0.0;
-    if (active) {
-        for (int p = p0; p < hw; p += pstep) {
+    if (active && mode != GN_APPLY) {
+        for (int p = lo + p0; p < hi; p += pstep) {
             const size_t off = base + (size_t)p * cstride;
             const vec_t v = xv[off], gv = dyv[off];
 #pragma unroll
@@ -161,18 +208,27 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
         sdx[threadIdx.x * VEC + k] = active ? adx[k] : 0.0;
     }
     __syncthreads();
-    // per-channel totals: channel cc of the group gathers the threads that
-    // held it (t = cc/VEC, cc/VEC + cgv, ...), in order
+    // per-channel totals of the range: channel cc of the group gathers the
+    // threads that held it (t = cc/VEC, cc/VEC + cgv, ...), in order
     double tot_d = 0.0, tot_dx = 0.0;
-    if (threadIdx.x < cg) {
+    if (threadIdx.x < cg && mode != GN_APPLY) {
         const int cc = threadIdx.x, slot = cc / VEC, k = cc % VEC;
         for (int t = slot; t < pstep * cgv; t += cgv) {
             tot_d += sd[t * VEC + k];
             tot_dx += sdx[t * VEC + k];
         }
-        const size_t ch = (size_t)g * cg + cc;
-        part[(size_t)i * 2 * c + ch] = tot_d;
-        part[(size_t)i * 2 * c + c + ch] = tot_dx;
+        const size_t ch = (size_t)g * cg + cc, row = (size_t)i * splits + sp;
+        part[row * 2 * c + ch] = tot_d;
+        part[row * 2 * c + c + ch] = tot_dx;
+    }
+    if (mode == GN_PARTIAL) return;
+    if (threadIdx.x < cg && mode == GN_APPLY) { // the pair's ranges in order
+        const size_t ch = (size_t)g * cg + threadIdx.x;
+        for (int r = 0; r < splits; ++r) {
+            const size_t row = (size_t)i * splits + r;
+            tot_d += part[row * 2 * c + ch];
+            tot_dx += part[row * 2 * c + c + ch];
+        }
     }
     __syncthreads();
     if (threadIdx.x < cg) {
@@ -200,7 +256,7 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
     for (int k = 0; k < VEC; ++k) P[k] = dfl_gn_bwd_p(rd, gm[k]);
 
     // sweep 2: dx
-    for (int p = p0; p < hw; p += pstep) {
+    for (int p = lo + p0; p < hi; p += pstep) {
         const size_t off = base + (size_t)p * cstride;
         const vec_t v = xv[off], gv = dyv[off];
         vec_t o;
@@ -215,7 +271,8 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
     }
 }
 
-// dgamma[ch] = sum_i part[i, 1, ch], dbeta[ch] = sum_i part[i, 0, ch].
+// dgamma[ch] = sum_i part[i, 1, ch], dbeta[ch] = sum_i part[i, 0, ch] over
+// the n = samples * splits rows of part, in row order.
 __global__ void dfl_gn_bwd_params_kernel(int n, int c, const double *__restrict__ part, float *__restrict__ dgamma,
                                          float *__restrict__ dbeta) {
     for (int ch = blockIdx.x * blockDim.x + threadIdx.x; ch < c; ch += gridDim.x * blockDim.x) {
@@ -237,6 +294,17 @@ static void check_shape(int n, int hw, int c, int groups) {
     if ((size_t)n * groups > 0x7fffffffu) DFL_PANIC("group_norm: too many (sample, group) pairs");
 }
 
+// Pixel ranges per (sample, group) pair: enough blocks for two per SM, at
+// least GN_MIN_SPLIT_PIXELS pixels a range, 1 when the pairs fill the GPU.
+static int gn_splits(dfl_backend *be, int n, int hw, int groups) {
+    const long long pairs = (long long)n * groups, want = 2LL * dfl_cuda_ctx_of(be)->sm_count;
+    if (pairs >= want) return 1;
+    long long s = (want + pairs - 1) / pairs;
+    const long long most = hw / GN_MIN_SPLIT_PIXELS;
+    if (s > most) s = most;
+    return s < 1 ? 1 : (int)s;
+}
+
 static int use_vec4(int c, int groups, const void *a, const void *b, const void *d) {
     return (c / groups) % 4 == 0 && dfl_cuda_aligned16(a) && dfl_cuda_aligned16(b) && dfl_cuda_aligned16(d);
 }
@@ -246,16 +314,23 @@ static void cuda_group_norm_forward(dfl_backend *be, int n, int hw, int c, int g
                                     int apply_silu) {
     check_shape(n, hw, c, groups);
     cudaStream_t s = dfl_cuda_stream(be);
-    const unsigned blocks = (unsigned)(n * groups);
+    const int splits = gn_splits(be, n, hw, groups);
+    const unsigned blocks = (unsigned)((long long)n * groups * splits);
     const int cg = c / groups;
-    if (use_vec4(c, groups, x, y, y)) {
-        const int cgv = cg / 4, threads = (GN_FWD_THREADS / cgv) * cgv;
-        dfl_gn_fwd_kernel<4><<<blocks, threads, 0, s>>>(hw, c, groups, eps, x, gamma, beta, y, mean, rstd, apply_silu);
-    } else {
-        const int threads = (GN_FWD_THREADS / cg) * cg;
-        dfl_gn_fwd_kernel<1><<<blocks, threads, 0, s>>>(hw, c, groups, eps, x, gamma, beta, y, mean, rstd, apply_silu);
+    double *part = NULL;
+    if (splits > 1) part = (double *)dfl_cuda_scratch(be, DFL_CUDA_SCR_TMP, (size_t)blocks * 2 * sizeof(double));
+    const int vec4 = use_vec4(c, groups, x, y, y);
+    const int threads = vec4 ? (GN_FWD_THREADS / (cg / 4)) * (cg / 4) : (GN_FWD_THREADS / cg) * cg;
+    const int modes[2] = {splits > 1 ? GN_PARTIAL : GN_FUSED, GN_APPLY};
+    for (int k = 0; k < (splits > 1 ? 2 : 1); ++k) {
+        if (vec4)
+            dfl_gn_fwd_kernel<4><<<blocks, threads, 0, s>>>(hw, c, groups, splits, modes[k], eps, x, gamma, beta, y,
+                                                            mean, rstd, part, apply_silu);
+        else
+            dfl_gn_fwd_kernel<1><<<blocks, threads, 0, s>>>(hw, c, groups, splits, modes[k], eps, x, gamma, beta, y,
+                                                            mean, rstd, part, apply_silu);
+        cudaCheckLaunch();
     }
-    cudaCheckLaunch();
 }
 
 static void cuda_group_norm_backward(dfl_backend *be, int n, int hw, int c, int groups, const float *x,
@@ -263,21 +338,25 @@ static void cuda_group_norm_backward(dfl_backend *be, int n, int hw, int c, int 
                                      const float *dy, float *dx, float *dgamma, float *dbeta, int apply_silu) {
     check_shape(n, hw, c, groups);
     cudaStream_t s = dfl_cuda_stream(be);
-    double *part = (double *)dfl_cuda_scratch(be, DFL_CUDA_SCR_TMP, (size_t)n * 2 * c * sizeof(double));
-    const unsigned blocks = (unsigned)(n * groups);
+    const int splits = gn_splits(be, n, hw, groups);
+    const size_t rows = (size_t)n * splits; // rows of part
+    double *part = (double *)dfl_cuda_scratch(be, DFL_CUDA_SCR_TMP, rows * 2 * c * sizeof(double));
+    const unsigned blocks = (unsigned)((long long)n * groups * splits);
     const int cg = c / groups;
-    if (use_vec4(c, groups, x, dy, dx)) {
-        const int cgv = cg / 4, threads = (GN_BWD_THREADS / cgv) * cgv;
-        dfl_gn_bwd_kernel<4>
-            <<<blocks, threads, 0, s>>>(hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, part, apply_silu);
-    } else {
-        const int threads = (GN_BWD_THREADS / cg) * cg;
-        dfl_gn_bwd_kernel<1>
-            <<<blocks, threads, 0, s>>>(hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, part, apply_silu);
+    const int vec4 = use_vec4(c, groups, x, dy, dx);
+    const int threads = vec4 ? (GN_BWD_THREADS / (cg / 4)) * (cg / 4) : (GN_BWD_THREADS / cg) * cg;
+    const int modes[2] = {splits > 1 ? GN_PARTIAL : GN_FUSED, GN_APPLY};
+    for (int k = 0; k < (splits > 1 ? 2 : 1); ++k) {
+        if (vec4)
+            dfl_gn_bwd_kernel<4><<<blocks, threads, 0, s>>>(hw, c, groups, splits, modes[k], x, gamma, beta, mean, rstd,
+                                                            dy, dx, part, apply_silu);
+        else
+            dfl_gn_bwd_kernel<1><<<blocks, threads, 0, s>>>(hw, c, groups, splits, modes[k], x, gamma, beta, mean, rstd,
+                                                            dy, dx, part, apply_silu);
+        cudaCheckLaunch();
     }
-    cudaCheckLaunch();
     if (dgamma || dbeta) {
-        dfl_gn_bwd_params_kernel<<<dfl_cuda_blocks((size_t)c, 128), 128, 0, s>>>(n, c, part, dgamma, dbeta);
+        dfl_gn_bwd_params_kernel<<<dfl_cuda_blocks((size_t)c, 128), 128, 0, s>>>((int)rows, c, part, dgamma, dbeta);
         cudaCheckLaunch();
     }
 }

@@ -766,6 +766,12 @@ static const op_case op_cases[] = {
     {"gn+silu c128 g8", case_group_norm, {2, 256, 128, 8, 1, 1, 0}},
     {"gn no affine", case_group_norm, {2, 64, 16, 8, 1, 0, 1}},
     {"gn c8 g8 (1 ch/group)", case_group_norm, {2, 100, 8, 8, 1, 1, 1}},
+    /* few (sample, group) pairs on a large field: each pair's pixels split
+     * into ranges (group_norm.cu, gn_splits: 32 ranges of 2048 pixels on a
+     * GPU with >= 128 SMs; 5 ranges, the last one short; the scalar path) */
+    {"gn+silu c32 g8 split over space", case_group_norm, {1, 65536, 32, 8, 1, 1, 1}},
+    {"gn+silu c64 g8 split, short last range", case_group_norm, {1, 2048 * 5 + 7, 64, 8, 1, 1, 1}},
+    {"gn c24 g8 split (scalar path)", case_group_norm, {1, 10000, 24, 8, 0, 1, 1}},
     /* elementwise: n offset */
     {"elementwise n=4096", case_elementwise, {4096, 0}},
     {"elementwise n=1001 unaligned", case_elementwise, {1001, 1}},
