@@ -33,9 +33,9 @@ static const char k_usage[] =
     "  --raw           use the raw weights instead of the EMA weights\n"
     "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale)\n"
     "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last (t_eps)\n"
-    "                  ensemble pass, in the data's units, observed entries the observations; their mean is\n"
-    "                  /pred and `dynfill eval` scores their ensemble CRPS. The file grows K + 3 times /pred's\n"
-    "                  size and a pass holds K times /pred on the host (diffusion only)\n"
+    "                  ensemble pass, in the data's units, observed entries the observations, std_scale not\n"
+    "                  applied; their mean is /pred and `dynfill eval` scores their ensemble CRPS. K times\n"
+    "                  the size of /pred, in the file and per pass in host memory (diffusion only)\n"
     "  --quiet         no progress output\n"
     "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
     "                  (Laplace interpolation, periodic along the data's periodic axes)\n";
