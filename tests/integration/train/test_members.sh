@@ -2,8 +2,9 @@
 # impute --members (docs/design.md, "Files"; docs/eval.md, "Uncertainty"): /members [N, K, C, H, W]
 # holds the K single-draw predictions of the last ensemble pass in the data's units, observed
 # entries the observations; their mean is /pred; /pred is the same with and without --members;
-# eval reports their ensemble CRPS (null without /members); the baselines refuse --members; the
-# members' host memory counts in impute's memory check.
+# eval reports their ensemble CRPS (null without /members); a last pass of one sample (strategy
+# empirical) keeps its own members; the baselines refuse --members; the members' host memory
+# counts in impute's memory check.
 source "$(dirname "$0")/common.sh"
 # two channels (consecutive frames), so that the network's NHWC rows must be transposed right
 "$DYNFILL" gen --kind advection --n 24 --size 16 --frames 2 --seed 3 --out truth.h5 >/dev/null 2>&1
@@ -68,6 +69,25 @@ ds = xr.open_dataset("members.h5", engine="h5netcdf")
 assert ds["members"].dims == ("sample", "member", "channel", "y", "x"), ds["members"].dims
 assert list(ds["member"].values) == [0, 1, 2, 3]
 print("ensemble CRPS %.4f (fair %.4f), Gaussian CRPS %.4f" % (crps, fair, j["crps_missing"]))
+PY
+# strategy empirical: a last pass of one sample runs with its predecessor and keeps only its own
+# row (--batch 92, K 4: passes of 23 samples, then sample 23 alone); its members are its own
+"$DYNFILL" train --config tiny.ini --set method.strategy=empirical --out run_emp --quiet 2> err.txt \
+  || { cat err.txt; fail "empirical train failed"; }
+"$DYNFILL" impute --ckpt run_emp/ckpt.h5 --in obs.h5 --out emp.h5 -K 4 --batch 92 --members --quiet
+$PY - <<'PY'
+import h5py, numpy as np
+obs = h5py.File("obs.h5", "r")["obs"][:]
+f = h5py.File("emp.h5", "r")
+pred, mask, members = f["pred"][:], f["mask"][:], f["members"][:]
+assert pred.shape[0] == 24 and members.shape == (24, 4) + pred.shape[1:], members.shape
+observed = np.broadcast_to(mask != 0, pred.shape)
+mean = members.astype(np.float64).mean(axis=1)
+for i in (22, 23):
+    miss = ~observed[i]
+    err = np.abs(mean[i] - pred[i])[miss].max() / np.abs(pred[i][miss]).max()
+    assert err < 1e-5, (i, err)
+    assert all((members[i, k][~miss] == obs[i][~miss]).all() for k in range(4)), i
 PY
 # the baselines have no members: exit 2 naming the option, nothing written
 for m in harmonic mean; do
