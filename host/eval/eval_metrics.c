@@ -102,7 +102,16 @@ static int compare_doubles(const void *a, const void *b) {
 
 void dfl_eval_crps_ensemble(double y, double *x, int k, double *crps, double *fair) {
     DFL_ASSERT(k >= 1);
-    qsort(x, (size_t)k, sizeof *x, compare_doubles);
+    if (k <= 32) { /* the usual ensemble sizes: insertion sort, no call per comparison */
+        for (int i = 1; i < k; ++i) {
+            const double v = x[i];
+            int j = i;
+            for (; j > 0 && x[j - 1] > v; --j) x[j] = x[j - 1];
+            x[j] = v;
+        }
+    } else {
+        qsort(x, (size_t)k, sizeof *x, compare_doubles);
+    }
     /* over the sorted members x_(0) <= ... <= x_(k-1), member i is larger than i others and
      * smaller than k-1-i: Σ_{i,j} |x_i − x_j| = 2 Σ_i (2i − k + 1) x_(i) */
     double abs_err = 0.0, pairs = 0.0;
