@@ -242,7 +242,7 @@ int dfl_bench_impute(int argc, char **argv) {
     double *times = dfl_xmalloc((size_t)a.reps * sizeof(double));
     for (long i = 0; i < a.warm + a.reps && s == DFL_OK; ++i) {
         const double t0 = dfl_clock_seconds();
-        s = dfl_imputer_run(im, &o, (int)a.n, (int)a.C, (int)a.H, (int)a.W, 1, obs, mask, 0, pred, spread);
+        s = dfl_imputer_run(im, &o, (int)a.n, (int)a.C, (int)a.H, (int)a.W, 1, obs, mask, 0, pred, spread, NULL);
         be->synchronize(be);
         if (i >= a.warm) times[i - a.warm] = dfl_clock_seconds() - t0;
     }

@@ -1,6 +1,7 @@
 /* `dynfill eval --pred pred.h5 --truth truth.h5 [--json]` (docs/design.md, "Command line",
  * docs/eval.md): MSE / RMSE of a prediction on missing and on all entries,
- * per channel and overall, latitude-weighted when latitudes are present. */
+ * per channel and overall, latitude-weighted when latitudes are present;
+ * CRPS of the missing entries from /std (Gaussian) and /members (ensemble). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,13 @@ static const char k_usage[] =
     "(mask 0) and on all entries, per channel and pooled over channels, in the\n"
     "data's units. With latitudes (attribute `lat`, one per row, in the truth or\n"
     "prediction file) also the latitude-weighted RMSE (weights cos(lat), mean 1).\n"
+    "With /std, the uncertainty of the missing entries: Gaussian CRPS of N(pred, std^2)\n"
+    "(crps_missing), spread-skill and +-1/2 std coverage; with /members (impute --members),\n"
+    "the ensemble CRPS (1/K) sum|x_i - y| - 1/(2K^2) sum|x_i - x_j| (crps_ensemble_missing)\n"
+    "and its fair variant with 1/(2K(K-1)) (crps_ensemble_fair_missing).\n"
     "\n"
-    "  --pred FILE    prediction: /pred [N,C,H,W], /mask [N,1|C,H,W] (from `dynfill impute`)\n"
+    "  --pred FILE    prediction: /pred [N,C,H,W], /mask [N,1|C,H,W], optional /std [N,C,H,W]\n"
+    "                 and /members [N,K,C,H,W] (from `dynfill impute`)\n"
     "  --truth FILE   ground truth: /truth [N,C,H,W] (from `dynfill gen`)\n"
     "  --json         print one JSON object instead of a table\n";
 

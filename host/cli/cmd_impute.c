@@ -1,6 +1,7 @@
 /* `dynfill impute`: fill the missing entries of a dataset with a trained
  * model (K-ensemble, single or multi-step) or a classical baseline, and
- * write /pred, /std and /mask (docs/design.md, "Files" and "Command line"). */
+ * write /pred, /std and /mask, and with --members the K ensemble members
+ * /members (docs/design.md, "Files" and "Command line"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 static const char k_usage[] =
     "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K 10] [--steps 1]\n"
     "                      [--update ddim|x0] [--seed S] [--batch ROWS] [--backend cpu|cuda|auto] [--raw]\n"
-    "                      [--raw-std]\n"
+    "                      [--raw-std] [--members]\n"
     "       dynfill impute --method mean|harmonic --in OBS.h5 --out PRED.h5\n"
     "Fills the unobserved entries of OBS.h5; observed entries are kept exactly.\n"
     "  -K K            context masks per sample; the prediction is their mean, /std their spread\n"
@@ -31,6 +32,10 @@ static const char k_usage[] =
     "                  come from the pass); ROWS < K runs forwards of fewer rows (a divisor of K)\n"
     "  --raw           use the raw weights instead of the EMA weights\n"
     "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale)\n"
+    "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last (t_eps)\n"
+    "                  ensemble pass, in the data's units, observed entries the observations, std_scale not\n"
+    "                  applied; their mean is /pred and `dynfill eval` scores their ensemble CRPS. K times\n"
+    "                  the size of /pred, in the file and per pass in host memory (diffusion only)\n"
     "  --quiet         no progress output\n"
     "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
     "                  (Laplace interpolation, periodic along the data's periodic axes)\n";
@@ -47,7 +52,8 @@ enum {
     OPT_SEED,
     OPT_RAW,
     OPT_QUIET,
-    OPT_RAW_STD
+    OPT_RAW_STD,
+    OPT_MEMBERS
 };
 static const char k_short[] = "hK:";
 static const struct option k_options[] = {
@@ -63,6 +69,7 @@ static const struct option k_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"raw", no_argument, NULL, OPT_RAW},
     {"raw-std", no_argument, NULL, OPT_RAW_STD},
+    {"members", no_argument, NULL, OPT_MEMBERS},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -71,7 +78,7 @@ static const struct option k_options[] = {
 typedef struct {
     const char *ckpt, *in, *out, *method, *backend, *update;
     long K, steps, batch, seed;
-    int raw, quiet, raw_std;
+    int raw, quiet, raw_std, members;
 } impute_args;
 
 /* Fills a from argv; *help is set (and nothing else checked) on -h/--help. */
@@ -101,6 +108,7 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
         case OPT_SEED: s = dfl_cli_parse_int(name, optarg, 0, 1L << 62, &a->seed); break;
         case OPT_RAW: a->raw = 1; break;
         case OPT_RAW_STD: a->raw_std = 1; break;
+        case OPT_MEMBERS: a->members = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
@@ -112,6 +120,9 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
         return dfl_fail(DFL_EUSAGE, "--method '%s' is not one of diffusion, mean, harmonic", a->method);
     if (!strcmp(a->method, "diffusion") && !a->ckpt)
         return dfl_fail(DFL_EUSAGE, "--ckpt is required for --method diffusion");
+    if (a->members && strcmp(a->method, "diffusion"))
+        return dfl_fail(DFL_EUSAGE, "--members needs --method diffusion: the %s baseline has no ensemble members",
+                        a->method);
     if (a->update && strcmp(a->update, "ddim") && strcmp(a->update, "x0"))
         return dfl_fail(DFL_EUSAGE, "--update '%s' is not one of ddim, x0", a->update);
     return DFL_OK;
@@ -142,10 +153,25 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
     if (a->batch > 0 && rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
     const char *src = NULL;
     size_t avail = dfl_backend_memory_available(be, &src), need = 0;
-    /* this command's host buffers: obs, pred, spread, mask */
-    size_t extra = (size_t)h * w * (3 * (size_t)c * sizeof(float) + (size_t)mc);
-    DFL_TRY(dfl_imputer_fit(im, o, a->batch <= 0, &chunk, least, c, h, w, mc, extra, avail, src,
-                            a->batch > 0 ? "--batch (rows per pass) or -K" : "-K", &need));
+    /* this command's host buffers: obs, pred, spread, mask, and with --members K times pred */
+    size_t extra = (size_t)h * w * ((3 + (a->members ? (size_t)o->K : 0)) * (size_t)c * sizeof(float) + (size_t)mc);
+    const char *knobs = a->batch > 0 ? (a->members ? "--batch (rows per pass) or -K, or leave out --members"
+                                                   : "--batch (rows per pass) or -K")
+                                     : (a->members ? "-K, or leave out --members" : "-K");
+    DFL_TRY(dfl_imputer_fit(im, o, a->batch <= 0, &chunk, least, c, h, w, mc, extra, avail, src, knobs, &need));
+    if (be->memory_info) {
+        /* a device backend: dfl_imputer_fit checked the device; the host buffers are checked here */
+        const char *host_src = NULL;
+        size_t host_avail = dfl_memory_available(&host_src);
+        if (a->batch <= 0 && host_avail && (size_t)chunk * extra > host_avail) {
+            size_t fit = host_avail / extra;
+            chunk = fit > (size_t)least ? (int)fit : least;
+        }
+        char what[96];
+        snprintf(what, sizeof what, "the host buffers of %d sample%s per pass%s", chunk, chunk > 1 ? "s" : "",
+                 a->members ? " with --members" : "");
+        DFL_TRY(dfl_memory_check((size_t)chunk * extra, host_avail, host_src, what, knobs));
+    }
     int fwd = o->fwd_rows > 0 ? o->fwd_rows : o->K;
     if (a->batch <= 0 && (chunk < (int)(64 / o->K) || fwd < o->K))
         dfl_info("impute: %d sample%s per pass, %d network rows per forward fit the available memory", chunk,
@@ -205,14 +231,16 @@ static dfl_status run_impute(const impute_args *a) {
         else
             snprintf(desc, sizeof desc, "%s", a->method);
         s = dfl_pred_set_method(pw, desc, diffusion);
+        if (s == DFL_OK && a->members) s = dfl_pred_add_members(pw, o.K);
     }
-    float *obs = NULL, *pred = NULL, *spread = NULL;
+    float *obs = NULL, *pred = NULL, *spread = NULL, *members = NULL;
     uint8_t *mask = NULL;
     if (s == DFL_OK) {
         obs = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         pred = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         mask = dfl_xmalloc((size_t)chunk * mc * px);
+        if (a->members) members = dfl_xmalloc((size_t)chunk * o.K * c * px * sizeof(float));
     }
     char label[64];
     snprintf(label, sizeof label, "impute %s", a->method);
@@ -237,9 +265,11 @@ static dfl_status run_impute(const impute_args *a) {
                     for (size_t p = 0; p < px; ++p)
                         if (!mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p])
                             obs[((size_t)i * c + ch) * px + p] = 0.0f;
-            if ((s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread)) != DFL_OK)
-                break;
+            s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread, members);
+            if (s != DFL_OK) break;
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
+            /* members [nb, K, c, h, w]: nb * K fields renormalised as pred */
+            if (members) renormalise(members, nb * o.K, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             if (meta.std_scale && !a->raw_std) /* docs/design.md, "Calibrated spread" */
                 for (int i = 0; i < nb; ++i)
                     for (int ch = 0; ch < c; ++ch)
@@ -247,13 +277,14 @@ static dfl_status run_impute(const impute_args *a) {
                             spread[((size_t)i * c + ch) * px + p] *= (float)meta.std_scale[ch];
             renormalise(spread, nb, c, px, ck_mean, ck_std, info->mean, info->std, 0);
             size_t off = (size_t)skip * c * px;
-            s = dfl_pred_write(pw, i0, nb - skip, pred + off, spread + off);
+            s = dfl_pred_write(pw, i0, nb - skip, pred + off, spread + off,
+                               members ? members + (size_t)skip * o.K * c * px : NULL);
         } else {
             if (!strcmp(a->method, "mean"))
                 dfl_baseline_mean(nb, c, h, w, mc, obs, mask, pred);
             else
                 dfl_baseline_harmonic(nb, c, h, w, mc, obs, mask, info->periodic_x, info->periodic_y, pred);
-            s = dfl_pred_write(pw, i0, nb, pred, NULL);
+            s = dfl_pred_write(pw, i0, nb, pred, NULL, NULL);
         }
         dfl_progress_update(pg, first + nb);
     }
@@ -266,14 +297,16 @@ static dfl_status run_impute(const impute_args *a) {
     }
     if (s == DFL_OK && !a->quiet) {
         if (diffusion)
-            dfl_info("impute: wrote %s (%lld samples, K %d, %d step%s%s)", a->out, (long long)info->n, o.K, o.steps,
-                     o.steps > 1 ? "s, " : "", o.steps > 1 ? (o.ddim ? "ddim" : "x0 update") : "");
+            dfl_info("impute: wrote %s (%lld samples, K %d, %d step%s%s%s)", a->out, (long long)info->n, o.K, o.steps,
+                     o.steps > 1 ? "s, " : "", o.steps > 1 ? (o.ddim ? "ddim" : "x0 update") : "",
+                     a->members ? ", with /members" : "");
         else
             dfl_info("impute: wrote %s (%lld samples, %s baseline)", a->out, (long long)info->n, a->method);
     }
     free(obs);
     free(pred);
     free(spread);
+    free(members);
     free(mask);
     dfl_ckpt_meta_free(&meta);
     dfl_imputer_destroy(im);

@@ -156,6 +156,19 @@ static dfl_status open_checked(const char *pred_path, const char *truth_path, df
         }
     }
 
+    /* /members [N, K, C, H, W]: the ensemble members (impute --members) */
+    if (dfl_h5_has(in->pred, "/members")) {
+        int rank;
+        DFL_TRY(dfl_h5_dataset_shape(in->pred, pred_path, "/members", &rank, d));
+        format_shape(s, sizeof s, rank, d);
+        if (rank != 5 || d[0] != pd[0] || d[1] < 1 || d[1] > 65536 || d[2] != pd[1] || d[3] != pd[2] || d[4] != pd[3])
+            return dfl_fail(DFL_EUSAGE,
+                            "%s: dataset /members has shape %s, expected [%llu,K,%llu,%llu,%llu] with 1 <= K <= 65536 "
+                            "to match /pred %s",
+                            pred_path, s, pd[0], pd[1], pd[2], pd[3], ps);
+        in->members = (int)d[1];
+    }
+
     if (truth_path) {
         DFL_TRY(dfl_h5_open_read(truth_path, &in->truth));
         DFL_TRY(shape4(in->truth, truth_path, "/truth", d));
@@ -235,4 +248,10 @@ dfl_status dfl_pred_input_read_std(const dfl_pred_input *in, int start, int rows
 dfl_status dfl_pred_input_read_mask(const dfl_pred_input *in, int start, int rows, unsigned char *out) {
     return dfl_h5_read_u8_rows(in->pred, in->pred_path, "/mask", (unsigned long long)start, (unsigned long long)rows,
                                out);
+}
+
+dfl_status dfl_pred_input_read_members(const dfl_pred_input *in, int start, int rows, float *out) {
+    DFL_ASSERT(in->members > 0);
+    return dfl_h5_read_float_rows(in->pred, in->pred_path, "/members", (unsigned long long)start,
+                                  (unsigned long long)rows, out);
 }

@@ -1,5 +1,5 @@
 /* The files `dynfill eval` and `dynfill plot` read (layout in docs/eval.md):
- * a prediction file (/pred, /mask, optional /std, attributes) and a ground
+ * a prediction file (/pred, /mask, optional /std and /members, attributes) and a ground
  * truth file (/truth). Opening checks every shape once, so later reads
  * cannot fail on a mismatch; every problem is DFL_EUSAGE naming the file
  * and dataset or attribute. */
@@ -16,6 +16,7 @@ typedef struct {
     int n, c, h, w;                     /* /pred [n, c, h, w] */
     int mask_channels;                  /* /mask [n, 1|c, h, w] */
     int has_std;                        /* /std present (same shape as /pred) */
+    int members;                        /* K of /members [n, K, c, h, w], 0 when absent */
     double *lat;                        /* h latitudes in degrees, or NULL */
     const char *lat_from;               /* the file lat came from */
     char **names;                       /* c channel names (attribute `channels`, else "0", "1", ...) */
@@ -33,6 +34,8 @@ dfl_status dfl_pred_input_read_pred(const dfl_pred_input *in, int start, int row
 dfl_status dfl_pred_input_read_truth(const dfl_pred_input *in, int start, int rows, float *out);
 dfl_status dfl_pred_input_read_std(const dfl_pred_input *in, int start, int rows, float *out);
 dfl_status dfl_pred_input_read_mask(const dfl_pred_input *in, int start, int rows, unsigned char *out);
+/* Samples [start, start + rows) of /members: [rows, members, c, h, w] floats. */
+dfl_status dfl_pred_input_read_members(const dfl_pred_input *in, int start, int rows, float *out);
 
 /* Names from a string attribute that is a scalar ("u,v" or "u v" splits on
  * commas/whitespace) or a 1-D array of fixed- or variable-length strings.

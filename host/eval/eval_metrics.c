@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 dfl_status dfl_eval_lat_weights(int h, const double *lat_deg, const char *what, double *weights) {
@@ -94,6 +95,64 @@ void dfl_eval_accumulate_std(int n, int c, int h, int w, int mask_channels, cons
         }
 }
 
+static int compare_doubles(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void dfl_eval_crps_ensemble(double y, double *x, int k, double *crps, double *fair) {
+    DFL_ASSERT(k >= 1);
+    if (k <= 32) { /* the usual ensemble sizes: insertion sort, no call per comparison */
+        for (int i = 1; i < k; ++i) {
+            const double v = x[i];
+            int j = i;
+            for (; j > 0 && x[j - 1] > v; --j) x[j] = x[j - 1];
+            x[j] = v;
+        }
+    } else {
+        qsort(x, (size_t)k, sizeof *x, compare_doubles);
+    }
+    /* over the sorted members x_(0) <= ... <= x_(k-1), member i is larger than i others and
+     * smaller than k-1-i: Σ_{i,j} |x_i − x_j| = 2 Σ_i (2i − k + 1) x_(i) */
+    double abs_err = 0.0, pairs = 0.0;
+    for (int i = 0; i < k; ++i) {
+        abs_err += fabs(x[i] - y);
+        pairs += (double)(2 * i - k + 1) * x[i];
+    }
+    pairs *= 2.0;
+    const double kk = (double)k;
+    *crps = abs_err / kk - pairs / (2.0 * kk * kk);
+    if (fair) *fair = k > 1 ? abs_err / kk - pairs / (2.0 * kk * (kk - 1.0)) : NAN;
+}
+
+void dfl_eval_accumulate_members(int n, int k, int c, int h, int w, int mask_channels, const float *members,
+                                 const float *truth, const unsigned char *mask, double *scratch,
+                                 dfl_eval_sums *per_channel) {
+    const size_t plane = (size_t)h * (size_t)w, per_sample = (size_t)c * plane;
+    for (int s = 0; s < n; ++s)
+        for (int ch = 0; ch < c; ++ch) {
+            const unsigned char *m = mask + ((size_t)s * mask_channels + (mask_channels == 1 ? 0 : ch)) * plane;
+            const float *t = truth + (size_t)s * per_sample + (size_t)ch * plane;
+            /* member j of sample s, channel ch */
+            const float *first = members + (size_t)s * k * per_sample + (size_t)ch * plane;
+            dfl_eval_sums *acc = &per_channel[ch];
+            for (size_t i = 0; i < plane; ++i) {
+                if (m[i] || !isfinite(t[i])) continue;
+                int finite = 1;
+                for (int j = 0; j < k; ++j) {
+                    scratch[j] = first[(size_t)j * per_sample + i];
+                    finite &= isfinite(scratch[j]) != 0;
+                }
+                if (!finite) continue;
+                double crps, fair;
+                dfl_eval_crps_ensemble(t[i], scratch, k, &crps, &fair);
+                acc->n_members++;
+                acc->crps_members += crps;
+                acc->crps_members_fair += fair;
+            }
+        }
+}
+
 void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s) {
     into->sse_missing += s->sse_missing;
     into->sse_all += s->sse_all;
@@ -110,6 +169,9 @@ void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s) {
     into->crps += s->crps;
     into->in1 += s->in1;
     into->in2 += s->in2;
+    into->n_members += s->n_members;
+    into->crps_members += s->crps_members;
+    into->crps_members_fair += s->crps_members_fair;
 }
 
 static double ratio(double num, double den) { return den > 0.0 ? num / den : NAN; }
@@ -129,5 +191,7 @@ dfl_eval_scores dfl_eval_scores_of(const dfl_eval_sums *s, int weighted) {
     r.spread_skill_missing = sqrt(ratio(s->ssq_std, s->sse_std));
     r.cover1_missing = ratio((double)s->in1, nstd);
     r.cover2_missing = ratio((double)s->in2, nstd);
+    r.crps_ensemble_missing = ratio(s->crps_members, (double)s->n_members);
+    r.crps_ensemble_fair_missing = ratio(s->crps_members_fair, (double)s->n_members); /* NaN sums for K = 1 */
     return r;
 }

@@ -23,6 +23,9 @@ typedef struct {
     long long n_std;               /* missing entries scored with a std */
     double sse_std, ssq_std, crps; /* Σ e², Σ σ², Σ CRPS of N(pred, σ²) */
     long long in1, in2;            /* entries with |e| <= σ, <= 2σ */
+    /* ensemble CRPS on the missing entries, from /members (dfl_eval_accumulate_members) */
+    long long n_members;                    /* missing entries scored with members */
+    double crps_members, crps_members_fair; /* Σ CRPS of the ensemble: standard and fair estimator */
 } dfl_eval_sums;
 
 typedef struct {
@@ -33,6 +36,9 @@ typedef struct {
     double crps_missing;                   /* mean CRPS of N(pred, std²) */
     double spread_skill_missing;           /* RMS(std) / RMSE */
     double cover1_missing, cover2_missing; /* share of entries with |error| <= std, <= 2 std */
+    /* missing entries against /members; NaN without it (docs/eval.md, "Uncertainty") */
+    double crps_ensemble_missing;      /* mean ensemble CRPS, standard estimator 1/(2K²) */
+    double crps_ensemble_fair_missing; /* mean ensemble CRPS, fair estimator 1/(2K(K-1)); NaN for K = 1 */
 } dfl_eval_scores;
 
 /* Row weights from latitudes in degrees: cos(lat) normalised to mean 1.
@@ -54,6 +60,20 @@ double dfl_eval_crps_gaussian(double y, double mu, double sigma);
 void dfl_eval_accumulate_std(int n, int c, int h, int w, int mask_channels, const float *pred, const float *truth,
                              const float *std, const unsigned char *mask, dfl_eval_sums *per_channel);
 
+/* CRPS at y of the ensemble x[0..k-1] (k >= 1), the empirical distribution of the members:
+ *   (1/k) Σ_i |x_i − y| − 1/(2k²) Σ_i Σ_j |x_i − x_j|
+ * into *crps and the fair (unbiased for the ensemble's parent distribution) estimator with
+ * 1/(2k(k−1)) into *fair (NaN for k = 1; fair may be NULL). Sorts x in place: the pair sum is
+ * 2 Σ_i (2i − k + 1) x_(i) over the sorted members, O(k log k). */
+void dfl_eval_crps_ensemble(double y, double *x, int k, double *crps, double *fair);
+
+/* Add the ensemble CRPS of the missing entries of n samples: members is
+ * [n, k, c, h, w] (the /members layout), truth [n, c, h, w]; scratch holds
+ * k doubles. Entries whose truth or any member is not finite are skipped. */
+void dfl_eval_accumulate_members(int n, int k, int c, int h, int w, int mask_channels, const float *members,
+                                 const float *truth, const unsigned char *mask, double *scratch,
+                                 dfl_eval_sums *per_channel);
+
 void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s);
 
 /* MSE/RMSE from sums; a set with no entries scores NaN. */
@@ -65,5 +85,9 @@ dfl_eval_scores dfl_eval_scores_of(const dfl_eval_sums *s, int weighted);
  * DFL_EUSAGE naming the file and sample. */
 dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_channel, dfl_eval_scores *overall,
                                 int *weighted);
+/* The same, reading blocks of about block_values values per array (at least
+ * one sample; dfl_eval_score_files: 16 M), /members in sub-blocks of as many. */
+dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_values, dfl_eval_scores *per_channel,
+                                        dfl_eval_scores *overall, int *weighted);
 
 #endif

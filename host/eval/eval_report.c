@@ -24,6 +24,9 @@ static void json_scores(cJSON *o, const dfl_eval_scores *s, int weighted) {
     dfl_json_add_number(o, "spread_skill_missing", s->spread_skill_missing, 9);
     dfl_json_add_number(o, "coverage_1std_missing", s->cover1_missing, 9);
     dfl_json_add_number(o, "coverage_2std_missing", s->cover2_missing, 9);
+    /* null without /members */
+    dfl_json_add_number(o, "crps_ensemble_missing", s->crps_ensemble_missing, 9);
+    dfl_json_add_number(o, "crps_ensemble_fair_missing", s->crps_ensemble_fair_missing, 9);
 }
 
 dfl_status dfl_eval_print_json(FILE *f, const dfl_eval_report *r) {
@@ -83,17 +86,29 @@ void dfl_eval_print_text(FILE *f, const dfl_eval_report *r) {
     fputc('\n', f);
     for (int ch = 0; ch < in->c; ++ch) text_row(f, in->names[ch], &r->per_channel[ch], r->weighted);
     if (in->c > 1) text_row(f, "overall", o, r->weighted);
-    if (!in->has_std) return;
-    fprintf(f, "uncertainty of the missing entries (from /std)\n");
-    fprintf(f, "%-14s %12s %12s %12s %12s\n", "channel", "crps", "spread_skill", "cover_1std", "cover_2std");
+    if (!in->has_std && !in->members) return;
+    fprintf(f, "uncertainty of the missing entries (from %s)\n",
+            in->has_std && in->members ? "/std and /members"
+            : in->has_std              ? "/std"
+                                       : "/members");
+    fprintf(f, "%-14s", "channel");
+    if (in->has_std) fprintf(f, " %12s %12s %12s %12s", "crps", "spread_skill", "cover_1std", "cover_2std");
+    if (in->members) fprintf(f, " %12s %12s", "crps_ens", "crps_ens_fair");
+    fputc('\n', f);
     for (int ch = 0; ch <= in->c; ++ch) {
         if (ch == in->c && in->c == 1) break;
         const dfl_eval_scores *s = ch < in->c ? &r->per_channel[ch] : o;
         fprintf(f, "%-14.14s", ch < in->c ? in->names[ch] : "overall");
-        cell(f, s->crps_missing);
-        cell(f, s->spread_skill_missing);
-        cell(f, s->cover1_missing);
-        cell(f, s->cover2_missing);
+        if (in->has_std) {
+            cell(f, s->crps_missing);
+            cell(f, s->spread_skill_missing);
+            cell(f, s->cover1_missing);
+            cell(f, s->cover2_missing);
+        }
+        if (in->members) {
+            cell(f, s->crps_ensemble_missing);
+            cell(f, s->crps_ensemble_fair_missing);
+        }
         fputc('\n', f);
     }
 }

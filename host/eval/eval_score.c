@@ -19,6 +19,12 @@ static dfl_status check_finite(const float *x, size_t count, const char *path, c
 
 dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_channel, dfl_eval_scores *overall,
                                 int *weighted) {
+    /* blocks of about 16 M values per array keep memory bounded for big files */
+    return dfl_eval_score_files_blocked(in, (size_t)16 << 20, per_channel, overall, weighted);
+}
+
+dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_values, dfl_eval_scores *per_channel,
+                                        dfl_eval_scores *overall, int *weighted) {
     DFL_ASSERT(in->truth >= 0);
     double *weights = NULL;
     dfl_status st = DFL_OK;
@@ -28,14 +34,20 @@ dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_c
     }
     const size_t per_sample = (size_t)in->c * in->h * in->w;
     const size_t mask_per_sample = (size_t)in->mask_channels * in->h * in->w;
-    /* Blocks of about 16 M values per array keep memory bounded for big files. */
-    size_t block = (size_t)(16u << 20) / per_sample;
+    size_t block = block_values / per_sample;
     if (block < 1) block = 1;
     if (block > (size_t)in->n) block = (size_t)in->n;
     float *pred = dfl_xmalloc(block * per_sample * sizeof *pred);
     float *truth = dfl_xmalloc(block * per_sample * sizeof *truth);
     unsigned char *mask = dfl_xmalloc(block * mask_per_sample);
     float *std = in->has_std ? dfl_xmalloc(block * per_sample * sizeof *std) : NULL;
+    /* /members is K times /pred: read in sub-blocks of as many values (at least one sample) */
+    const size_t member_values = (size_t)in->members * per_sample;
+    size_t member_block = in->members ? block_values / member_values : 0;
+    if (in->members && member_block < 1) member_block = 1;
+    if (member_block > block) member_block = block;
+    float *members = in->members ? dfl_xmalloc(member_block * member_values * sizeof *members) : NULL;
+    double *scratch = in->members ? dfl_xmalloc((size_t)in->members * sizeof *scratch) : NULL;
     dfl_eval_sums *sums = dfl_xcalloc((size_t)in->c, sizeof *sums);
     for (int start = 0; st == DFL_OK && start < in->n; start += (int)block) {
         const int rows = in->n - start < (int)block ? in->n - start : (int)block;
@@ -50,6 +62,16 @@ dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_c
             if ((st = dfl_pred_input_read_std(in, start, rows, std)) != DFL_OK) break;
             dfl_eval_accumulate_std(rows, in->c, in->h, in->w, in->mask_channels, pred, truth, std, mask, sums);
         }
+        for (int sub = 0; members && st == DFL_OK && sub < rows; sub += (int)member_block) {
+            const int sub_rows = rows - sub < (int)member_block ? rows - sub : (int)member_block;
+            if ((st = dfl_pred_input_read_members(in, start + sub, sub_rows, members)) != DFL_OK) break;
+            st = check_finite(members, (size_t)sub_rows * member_values, in->pred_path, "/members", start + sub,
+                              member_values);
+            if (st != DFL_OK) break;
+            dfl_eval_accumulate_members(sub_rows, in->members, in->c, in->h, in->w, in->mask_channels, members,
+                                        truth + (size_t)sub * per_sample, mask + (size_t)sub * mask_per_sample, scratch,
+                                        sums);
+        }
     }
     if (st == DFL_OK) {
         dfl_eval_sums total;
@@ -62,6 +84,8 @@ dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_c
         *weighted = weights != NULL;
     }
     free(sums);
+    free(scratch);
+    free(members);
     free(std);
     free(mask);
     free(truth);

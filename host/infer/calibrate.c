@@ -68,7 +68,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (int ch = 0; ch < c; ++ch)
                 for (size_t p = 0; p < px; ++p)
                     if (!kept[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p]) in[((size_t)i * c + ch) * px + p] = 0.0f;
-        s = dfl_imputer_run(im, o, nb, c, h, w, mc, in, kept, (uint32_t)(start + i0), pred, spread);
+        s = dfl_imputer_run(im, o, nb, c, h, w, mc, in, kept, (uint32_t)(start + i0), pred, spread, NULL);
         if (s != DFL_OK) break;
         for (int i = 0; i < nb; ++i)
             for (int ch = 0; ch < c; ++ch)

@@ -217,8 +217,25 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
     return dfl_memory_check(*need, avail, source, what, knobs);
 }
 
+/* The members of the last ensemble pass: d_pred holds n*K network rows [h, w, c] (NHWC, row
+ * i*K + k is draw k of sample i); members gets them as [n, K, c, h, w]. Downloaded into place,
+ * then each row is transposed through one row of scratch. */
+static void download_members(dfl_imputer *im, int n, int K, int c, int h, int w, float *members) {
+    const size_t hw = (size_t)h * w, row = hw * c, rows = (size_t)n * K;
+    im->be->download(im->be, members, im->d_pred, rows * row * sizeof(float));
+    float *nhwc = dfl_xmalloc(row * sizeof(float));
+    for (size_t r = 0; r < rows; ++r) {
+        float *m = members + r * row;
+        memcpy(nhwc, m, row * sizeof(float));
+        for (size_t p = 0; p < hw; ++p)
+            for (int ch = 0; ch < c; ++ch) m[(size_t)ch * hw + p] = nhwc[p * c + ch];
+    }
+    free(nhwc);
+}
+
 dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
-                           const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread) {
+                           const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread,
+                           float *members) {
     dfl_backend *be = im->be;
     if (c != im->meta.channels)
         return dfl_fail(DFL_EUSAGE, "the data has %d channels, the model was trained on %d", c, im->meta.channels);
@@ -267,5 +284,6 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
     }
     be->download(be, pred, im->d_mean, numel * sizeof(float));
     if (spread) be->download(be, spread, im->d_std, numel * sizeof(float));
+    if (members) download_members(im, n, K, c, h, w, members);
     return DFL_OK;
 }

@@ -214,12 +214,19 @@ typedef struct dfl_pred_writer dfl_pred_writer;
  * open until the writer is closed). */
 dfl_status dfl_pred_create(const char *path, const dfl_dataset *src, int64_t start, int64_t count,
                            dfl_pred_writer **out);
+/* Add /members float32 [count, K, C, H, W] (the K ensemble members, named
+ * dimensions sample/time, member, channel, lat/y, lon/x). Call before the
+ * first dfl_pred_write. */
+dfl_status dfl_pred_add_members(dfl_pred_writer *w, int members);
 /* Rows [row, row+rows) (relative to start). `pred` and `spread` are
- * normalised [rows, C, H, W] (spread may be NULL: written as 0). Written
- * values: pred * std + mean and spread * std per channel, except that
- * observed entries of /pred hold the source's observed value exactly
- * (docs/design.md, "The method": output = M * x_obs + (1 - M) * x_hat) and /std is 0 there. */
-dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const float *pred, const float *spread);
+ * normalised [rows, C, H, W] (spread may be NULL: written as 0), `members`
+ * normalised [rows, K, C, H, W], given exactly when the file has /members
+ * (else NULL). Written values: x * std + mean (pred, members) and
+ * spread * std per channel, except that observed entries of /pred and
+ * /members hold the source's observed value exactly (docs/design.md, "The
+ * method": output = M * x_obs + (1 - M) * x_hat) and /std is 0 there. */
+dfl_status dfl_pred_write(dfl_pred_writer *w, int64_t row, int64_t rows, const float *pred, const float *spread,
+                          const float *members);
 /* Record how the prediction was made (root attribute `method`, e.g.
  * "diffusion K=10 steps=1" or "harmonic"); has_spread = 0 drops /std (a
  * baseline has no uncertainty). Call before the first dfl_pred_write. */

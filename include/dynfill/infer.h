@@ -41,10 +41,13 @@ const dfl_config *dfl_imputer_config(const dfl_imputer *im);
 /* Impute n samples: obs normalised with the CHECKPOINT's statistics
  * ([n, c, h, w], 0 where unobserved), mask [n, mc, h, w]; writes the
  * normalised prediction (ensemble mean; observed entries are whatever the
- * network says — callers keep the observations) and spread.
+ * network says — callers keep the observations), spread (may be NULL) and
+ * members (may be NULL): the K single-draw x0 predictions of the final
+ * (t_eps) ensemble pass, [n, K, c, h, w], whose mean (in double) is pred.
  * sample_offset keys the random draws (the file row of sample 0). */
 dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
-                           const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread);
+                           const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread,
+                           float *members);
 
 /* Memory one dfl_imputer_run of n samples holds (docs/scaling.md,
  * "Memory"): the model's parameters, its inference plan for the n*K rows

@@ -1,6 +1,6 @@
-/* Prediction files (include/dynfill/data.h): /pred, /std, /mask in the
- * data's units with the source attributes; observed entries keep the
- * observed values exactly; incomplete files are never committed. */
+/* Prediction files (include/dynfill/data.h): /pred, /std, /mask and
+ * /members in the data's units with the source attributes; observed entries
+ * keep the observed values exactly; incomplete files are never committed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +43,8 @@ int main(void) {
     }
     dfl_pred_writer *w;
     CHECK(dfl_pred_create(out, ds, start, count, &w) == DFL_OK);
-    CHECK(dfl_pred_write(w, 2, 2, pred + 2 * per, spread + 2 * per) == DFL_OK);
-    CHECK(dfl_pred_write(w, 0, 2, pred, spread) == DFL_OK);
+    CHECK(dfl_pred_write(w, 2, 2, pred + 2 * per, spread + 2 * per, NULL) == DFL_OK);
+    CHECK(dfl_pred_write(w, 0, 2, pred, spread, NULL) == DFL_OK);
     CHECK(access(out, F_OK) != 0); /* not visible before close */
     CHECK(dfl_pred_close(w) == DFL_OK);
 
@@ -90,10 +90,62 @@ int main(void) {
     CHECK_MSG(exact_obs, "observed entries hold the observed values exactly, spread 0");
     CHECK_MSG(denorm, "missing entries hold pred * std + mean and spread * std");
 
+    /* /members [count, K, C, H, W]: member k of row r is the normalised 0.1 * index + k,
+     * written as pred; observed entries hold the observations exactly */
+    enum { K = 3 };
+    float *members = malloc(sizeof(float) * count * K * per), *got = malloc(sizeof(float) * count * K * per);
+    for (int r = 0; r < count; ++r)
+        for (int k = 0; k < K; ++k)
+            for (int i = 0; i < per; ++i) members[((size_t)r * K + k) * per + i] = 0.1f * (float)(r * per + i) + k;
+    snprintf(out, sizeof out, "%s/members.h5", dir);
+    CHECK(dfl_pred_create(out, ds, start, count, &w) == DFL_OK);
+    CHECK(dfl_pred_add_members(w, K) == DFL_OK);
+    CHECK(dfl_pred_write(w, 0, 1, pred, spread, NULL) == DFL_EINTERNAL); /* the file has /members */
+    dfl_clear_error();
+    CHECK(dfl_pred_write(w, 1, 3, pred + per, spread + per, members + (size_t)K * per) == DFL_OK);
+    CHECK(dfl_pred_write(w, 0, 1, pred, spread, members) == DFL_OK);
+    CHECK(dfl_pred_close(w) == DFL_OK);
+    f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(f >= 0);
+    d = H5Dopen2(f, "/members", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[5] = {0};
+    CHECK(H5Sget_simple_extent_ndims(sp) == 5 && H5Sget_simple_extent_dims(sp, dims, NULL) == 5);
+    CHECK(dims[0] == (hsize_t)count && dims[1] == K && dims[2] == C && dims[3] == H && dims[4] == W);
+    H5Sclose(sp);
+    CHECK(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0);
+    H5Dclose(d);
+    CHECK(H5Lexists(f, "/member", H5P_DEFAULT) > 0); /* the member dimension */
+    H5Fclose(f);
+    int member_obs = 1, member_denorm = 1;
+    for (int r = 0; r < count; ++r)
+        for (int k = 0; k < K; ++k)
+            for (int ch = 0; ch < C; ++ch)
+                for (int i = 0; i < H * W; ++i) {
+                    const size_t at = (((size_t)r * K + k) * C + ch) * H * W + i;
+                    const int observed = mask[((size_t)(start + r) * MC + ch) * H * W + i];
+                    const float o = obs[((size_t)(start + r) * C + ch) * H * W + i];
+                    if (observed)
+                        member_obs &= got[at] == o;
+                    else
+                        member_denorm &= fabs(got[at] - (members[at] * sd[ch] + mean[ch])) < 1e-4;
+                }
+    CHECK_MSG(member_obs, "observed entries of /members hold the observed values exactly");
+    CHECK_MSG(member_denorm, "missing entries of /members hold member * std + mean");
+    /* members given to a file without /members are refused */
+    snprintf(out, sizeof out, "%s/no_members.h5", dir);
+    CHECK(dfl_pred_create(out, ds, start, 1, &w) == DFL_OK);
+    CHECK(dfl_pred_write(w, 0, 1, pred, spread, members) == DFL_EINTERNAL);
+    dfl_clear_error();
+    dfl_pred_abort(w);
+    CHECK(access(out, F_OK) != 0);
+    free(members);
+    free(got);
+
     /* Missing rows: close fails and leaves no file. */
     snprintf(out, sizeof out, "%s/partial.h5", dir);
     CHECK(dfl_pred_create(out, ds, 0, 3, &w) == DFL_OK);
-    CHECK(dfl_pred_write(w, 0, 1, pred, NULL) == DFL_OK);
+    CHECK(dfl_pred_write(w, 0, 1, pred, NULL, NULL) == DFL_OK);
     CHECK(dfl_pred_close(w) == DFL_EINTERNAL);
     dfl_clear_error();
     CHECK(access(out, F_OK) != 0);

@@ -1,7 +1,8 @@
 /* `dynfill eval` scoring: metrics against hand-computed values on tiny
  * files written with the h5util helpers, latitude weighting, per-channel
- * masks, channel names, the --json writer (null for non-finite scores), and
- * bad inputs failing with exit 2 and a message naming the file and dataset. */
+ * masks, channel names, the --json writer (null for non-finite scores), the
+ * ensemble CRPS of /members, and bad inputs failing with exit 2 and a
+ * message naming the file and dataset. */
 #include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -94,6 +95,126 @@ static void test_hand_values(void) {
     CHECK(isnan(all.lat_rmse_all));
 }
 
+static const cJSON *key(const cJSON *obj, const char *name) { return cJSON_GetObjectItemCaseSensitive(obj, name); }
+
+/* k_pred with /members of K 2: k_pred − 1 and k_pred + 1 (written in blocks of one sample
+ * whatever the read block). Truth 0: an entry with prediction p scores
+ * (|p − 1| + |p + 1|)/2 − 2·2/8 = max(|p|, 1) − 0.5, fair max(|p|, 1) − 1. */
+static void write_pred_members(const char *name, const unsigned long long *dims, const float *members) {
+    hid_t f;
+    DFL_ASSERT(dfl_h5_create(path_of(name), &f) == DFL_OK);
+    const unsigned long long d[4] = {2, 2, 2, 2}, md[4] = {2, 1, 2, 2};
+    CHECK(dfl_h5_write_float(f, "/pred", 4, d, k_pred) == DFL_OK);
+    CHECK(dfl_h5_write_u8(f, "/mask", 4, md, k_mask) == DFL_OK);
+    CHECK(dfl_h5_write_float(f, "/members", dims[4] ? 5 : 4, dims, members) == DFL_OK);
+    CHECK(dfl_h5_attr_write_string(f, "method", "test") == DFL_OK);
+    H5Fclose(f);
+}
+
+static void test_members(void) {
+    float members[32];
+    for (int s = 0; s < 2; ++s)
+        for (int j = 0; j < 2; ++j)
+            for (int i = 0; i < 8; ++i) members[(s * 2 + j) * 8 + i] = k_pred[s * 8 + i] + (j ? 1.0f : -1.0f);
+    const unsigned long long md[5] = {2, 2, 2, 2, 2};
+    write_pred_members("pred_members.h5", md, members);
+    dfl_eval_scores pc[2], all;
+    int weighted = -1;
+    CHECK(score("pred_members.h5", "truth.h5", pc, &all, &weighted) == DFL_OK);
+    /* missing p: channel 0 2, 3, -1, 0 -> 1.5, 2.5, 0.5, 0.5; channel 1 1, 0, 2, 2 -> 0.5, 0.5, 1.5, 1.5 */
+    CHECK_CLOSE(pc[0].crps_ensemble_missing, 1.25, 1e-12);
+    CHECK_CLOSE(pc[1].crps_ensemble_missing, 1.0, 1e-12);
+    CHECK_CLOSE(all.crps_ensemble_missing, 1.125, 1e-12);
+    CHECK_CLOSE(pc[0].crps_ensemble_fair_missing, 0.75, 1e-12);
+    CHECK_CLOSE(pc[1].crps_ensemble_fair_missing, 0.5, 1e-12);
+    CHECK_CLOSE(all.crps_ensemble_fair_missing, 0.625, 1e-12);
+    CHECK(isnan(all.crps_missing)); /* no /std */
+    CHECK_CLOSE(all.mse_missing, 23.0 / 8, 1e-12);
+    /* against a truth that differs per entry, read whole, in blocks of 2 samples with /members in
+     * sub-blocks of 1, and in blocks of 1: the same scores */
+    hid_t f;
+    DFL_ASSERT(dfl_h5_create(path_of("truth_ramp.h5"), &f) == DFL_OK);
+    const unsigned long long d[4] = {2, 2, 2, 2};
+    float ramp[16];
+    for (int i = 0; i < 16; ++i) ramp[i] = 0.25f * (float)i - 1.0f;
+    CHECK(dfl_h5_write_float(f, "/truth", 4, d, ramp) == DFL_OK);
+    H5Fclose(f);
+    dfl_eval_scores ref[2], ref_all;
+    for (size_t values = 0; values <= 16; values += 8) {
+        dfl_pred_input in;
+        dfl_clear_error();
+        DFL_ASSERT(dfl_pred_input_open(path_of("pred_members.h5"), path_of("truth_ramp.h5"), &in) == DFL_OK);
+        dfl_eval_scores bpc[2], ball;
+        CHECK(dfl_eval_score_files_blocked(&in, values ? values : (size_t)1 << 20, values ? bpc : ref,
+                                           values ? &ball : &ref_all, &weighted) == DFL_OK);
+        dfl_pred_input_close(&in);
+        if (!values) continue;
+        for (int ch = 0; ch < 2; ++ch) {
+            CHECK_CLOSE(bpc[ch].crps_ensemble_missing, ref[ch].crps_ensemble_missing, 1e-12);
+            CHECK_CLOSE(bpc[ch].crps_ensemble_fair_missing, ref[ch].crps_ensemble_fair_missing, 1e-12);
+        }
+        CHECK_CLOSE(ball.crps_ensemble_missing, ref_all.crps_ensemble_missing, 1e-12);
+        CHECK_CLOSE(ball.mse_missing, ref_all.mse_missing, 1e-12);
+    }
+    CHECK(ref_all.crps_ensemble_missing > 0.0 && fabs(ref_all.crps_ensemble_missing - 1.125) > 0.01);
+
+    /* the JSON report: numbers with /members, null without (pred.h5 has neither /std nor /members) */
+    const char *files[2] = {"pred_members.h5", "pred.h5"};
+    for (int f = 0; f < 2; ++f) {
+        dfl_pred_input in;
+        dfl_clear_error();
+        DFL_ASSERT(dfl_pred_input_open(path_of(files[f]), path_of("truth.h5"), &in) == DFL_OK);
+        CHECK(in.members == (f == 0 ? 2 : 0));
+        dfl_eval_scores per[2];
+        dfl_eval_report rep;
+        memset(&rep, 0, sizeof rep);
+        rep.in = &in;
+        rep.per_channel = per;
+        CHECK(dfl_eval_score_files(&in, per, &rep.overall, &rep.weighted) == DFL_OK);
+        FILE *out = tmpfile();
+        DFL_ASSERT(out != NULL);
+        CHECK(dfl_eval_print_json(out, &rep) == DFL_OK);
+        const long json_end = ftell(out);
+        dfl_eval_print_text(out, &rep);
+        const long n = ftell(out);
+        rewind(out);
+        char *text = calloc((size_t)n + 1, 1);
+        DFL_ASSERT(text && fread(text, 1, (size_t)n, out) == (size_t)n);
+        fclose(out);
+        dfl_pred_input_close(&in);
+        char *table = text + json_end; /* the JSON line, then the table */
+        DFL_ASSERT(json_end > 0 && text[json_end - 1] == '\n');
+        text[json_end - 1] = 0;
+        cJSON *j = cJSON_Parse(text);
+        CHECK_MSG(j != NULL, "not JSON: %s", text);
+        if (j) {
+            const cJSON *crps = key(j, "crps_ensemble_missing"), *fair = key(j, "crps_ensemble_fair_missing");
+            const cJSON *c1 = cJSON_GetArrayItem(key(j, "per_channel"), 1);
+            if (f == 0) {
+                CHECK(cJSON_IsNumber(crps) && fabs(crps->valuedouble - 1.125) < 1e-8);
+                CHECK(cJSON_IsNumber(fair) && fabs(fair->valuedouble - 0.625) < 1e-8);
+                CHECK(c1 && cJSON_IsNumber(key(c1, "crps_ensemble_missing")) &&
+                      fabs(key(c1, "crps_ensemble_missing")->valuedouble - 1.0) < 1e-8);
+                CHECK(cJSON_IsNull(key(j, "crps_missing")));
+                CHECK_MSG(strstr(table, "crps_ens") && strstr(table, "(from /members)"), "table: %s", table);
+            } else {
+                CHECK(cJSON_IsNull(crps) && cJSON_IsNull(fair));
+                CHECK(c1 && cJSON_IsNull(key(c1, "crps_ensemble_missing")));
+                CHECK_MSG(!strstr(table, "crps_ens") && !strstr(table, "uncertainty"), "table: %s", table);
+            }
+            cJSON_Delete(j);
+        }
+        free(text);
+    }
+
+    /* K = 1: the standard estimator is the absolute error, the fair one undefined (null) */
+    const unsigned long long k1[5] = {2, 1, 2, 2, 2};
+    write_pred_members("pred_members_k1.h5", k1, k_pred);
+    CHECK(score("pred_members_k1.h5", "truth.h5", pc, &all, &weighted) == DFL_OK);
+    CHECK_CLOSE(all.crps_ensemble_missing, (2 + 3 + 1 + 0 + 1 + 0 + 2 + 2) / 8.0, 1e-12);
+    CHECK(isnan(all.crps_ensemble_fair_missing));
+}
+
 static void test_lat_weights(void) {
     /* lat 0 and 60: cos 1 and 0.5, mean 0.75 -> weights 4/3 and 2/3 */
     double w[2];
@@ -140,8 +261,6 @@ static void test_per_channel_mask(void) {
     CHECK(pc[1].n_missing == 8 && all.n_missing == 12);
     CHECK_CLOSE(all.mse_missing, (14.0 + 21.0) / 12, 1e-12);
 }
-
-static const cJSON *key(const cJSON *obj, const char *name) { return cJSON_GetObjectItemCaseSensitive(obj, name); }
 
 /* The --json writer on real scores where a set is empty: channel 1 has
  * nothing missing, so its missing-entry scores are NaN and must read back
@@ -288,6 +407,22 @@ static void test_bad_inputs(void) {
     H5Fclose(f);
     expect_exit2(path_of("pred_r3.h5"), path_of("truth.h5"), "pred_r3.h5", "4 dimensions");
 
+    /* /members of the wrong shape, rank or K = 0, and a NaN member */
+    float members[64] = {0};
+    const unsigned long long bad_c[5] = {2, 2, 3, 2, 2}, bad_n[5] = {1, 2, 2, 2, 2}, rank4[5] = {2, 2, 2, 2, 0},
+                             k0[5] = {2, 0, 2, 2, 2}, good[5] = {2, 2, 2, 2, 2};
+    write_pred_members("members_c3.h5", bad_c, members);
+    expect_exit2(path_of("members_c3.h5"), path_of("truth.h5"), "members_c3.h5", "/members has shape [2,2,3,2,2]");
+    write_pred_members("members_n1.h5", bad_n, members);
+    expect_exit2(path_of("members_n1.h5"), path_of("truth.h5"), "members_n1.h5", "/members");
+    write_pred_members("members_r4.h5", rank4, members);
+    expect_exit2(path_of("members_r4.h5"), path_of("truth.h5"), "members_r4.h5", "[2,K,2,2,2]");
+    write_pred_members("members_k0.h5", k0, members);
+    expect_exit2(path_of("members_k0.h5"), path_of("truth.h5"), "members_k0.h5", "/members");
+    members[21] = NAN;
+    write_pred_members("members_nan.h5", good, members);
+    expect_exit2(path_of("members_nan.h5"), path_of("truth.h5"), "members_nan.h5", "/members holds a non-finite");
+
     /* usage errors */
     char a0[] = "eval", a1[] = "--pred", a2[] = "x.h5", a3[] = "--bogus";
     char *argv1[] = {a0, a1, a2, NULL};
@@ -306,6 +441,7 @@ int main(void) {
     test_lat_weights();
     test_per_channel_mask();
     test_json_null();
+    test_members();
     test_bad_inputs();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
