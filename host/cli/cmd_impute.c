@@ -33,9 +33,10 @@ static const char k_usage[] =
     "  --raw           use the raw weights instead of the EMA weights\n"
     "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale)\n"
     "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last (t_eps)\n"
-    "                  ensemble pass, in the data's units, observed entries the observations, std_scale not\n"
-    "                  applied; their mean is /pred and `dynfill eval` scores their ensemble CRPS. K times\n"
-    "                  the size of /pred, in the file and per pass in host memory (diffusion only)\n"
+    "                  ensemble pass, in the data's units, observed entries the observations, their\n"
+    "                  deviations from /pred scaled by std_scale like /std (raw with --raw-std); their mean\n"
+    "                  is /pred and `dynfill eval` scores their ensemble CRPS. K times the size of /pred,\n"
+    "                  in the file and per pass in host memory (diffusion only)\n"
     "  --quiet         no progress output\n"
     "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
     "                  (Laplace interpolation, periodic along the data's periodic axes)\n";
@@ -270,11 +271,28 @@ static dfl_status run_impute(const impute_args *a) {
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             /* members [nb, K, c, h, w]: nb * K fields renormalised as pred */
             if (members) renormalise(members, nb * o.K, c, px, ck_mean, ck_std, info->mean, info->std, 1);
-            if (meta.std_scale && !a->raw_std) /* docs/design.md, "Calibrated spread" */
+            if (meta.std_scale && !a->raw_std) { /* docs/design.md, "Calibrated spread" */
                 for (int i = 0; i < nb; ++i)
                     for (int ch = 0; ch < c; ++ch)
                         for (size_t p = 0; p < px; ++p)
                             spread[((size_t)i * c + ch) * px + p] *= (float)meta.std_scale[ch];
+                /* the members' deviations from their (double) mean by the same factor, so that their
+                 * spread is the calibrated /std and their mean stays /pred (observed entries: no
+                 * deviation) */
+                if (members) {
+                    const size_t kstride = (size_t)c * px;
+                    for (int i = 0; i < nb; ++i)
+                        for (int ch = 0; ch < c; ++ch)
+                            for (size_t p = 0; p < px; ++p) {
+                                float *x = members + (size_t)i * o.K * kstride + (size_t)ch * px + p;
+                                double mu = 0.0;
+                                for (int k = 0; k < o.K; ++k) mu += (double)x[k * kstride];
+                                mu /= (double)o.K;
+                                for (int k = 0; k < o.K; ++k)
+                                    x[k * kstride] = (float)(mu + meta.std_scale[ch] * ((double)x[k * kstride] - mu));
+                            }
+                }
+            }
             renormalise(spread, nb, c, px, ck_mean, ck_std, info->mean, info->std, 0);
             size_t off = (size_t)skip * c * px;
             s = dfl_pred_write(pw, i0, nb - skip, pred + off, spread + off,

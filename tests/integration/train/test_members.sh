@@ -14,6 +14,7 @@ write_tiny_config 10
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out members.h5 -K 4 --members --quiet
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out plain.h5 -K 4 --quiet
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out steps.h5 -K 4 --steps 3 --members --quiet
+"$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out raw.h5 -K 4 --members --raw-std --quiet
 "$DYNFILL" eval --pred members.h5 --truth truth.h5 --json > members.json
 "$DYNFILL" eval --pred plain.h5 --truth truth.h5 --json > plain.json
 "$DYNFILL" eval --pred members.h5 --truth truth.h5 > members.txt
@@ -23,7 +24,7 @@ import h5py, json, math, numpy as np
 import xarray as xr
 obs = h5py.File("obs.h5", "r")["obs"][:]
 truth = h5py.File("truth.h5", "r")["truth"][:]
-for name in ("members.h5", "steps.h5"):
+for name in ("members.h5", "steps.h5", "raw.h5"):
     f = h5py.File(name, "r")
     pred, mask, members = f["pred"][:], f["mask"][:], f["members"][:]
     n, c, h, w = pred.shape
@@ -32,11 +33,27 @@ for name in ("members.h5", "steps.h5"):
     for k in range(4):
         assert (members[:, k][observed] == obs[observed]).all(), (name, k)
     mean = members.astype(np.float64).mean(axis=1)
-    err = np.abs(mean - pred)[~observed].max() / np.abs(pred[~observed]).max()
+    # to the members' float rounding (calibrated members lie std_scale times further from /pred)
+    err = np.abs(mean - pred)[~observed].max() / np.abs(members.max(axis=1)[~observed]).max()
     assert err < 1e-5, (name, err)
     assert members.std(axis=1)[~observed].max() > 0, name  # the draws differ
+    # calibrated like /std: the members' population spread is /std
+    spread = members.astype(np.float64).std(axis=1)
+    std = f["std"][:]
+    err = np.abs(spread - std)[~observed].max() / std[~observed].max()
+    assert err < 1e-4, (name, "members' spread vs /std", err)
 plain = h5py.File("plain.h5", "r")
 assert "members" not in plain
+# --raw-std: raw draws and raw spread; the checkpoint's std_scale scales the deviations from /pred
+scale = h5py.File("run/ckpt.h5", "r").attrs.get("std_scale")
+with h5py.File("members.h5", "r") as f, h5py.File("raw.h5", "r") as r:
+    assert f["pred"][:].tobytes() == r["pred"][:].tobytes()
+    if scale is not None:
+        dev_cal = f["members"][:].astype(np.float64) - f["pred"][:][:, None]
+        dev_raw = r["members"][:].astype(np.float64) - r["pred"][:][:, None]
+        want = dev_raw * np.asarray(scale, dtype=np.float64)[None, None, :, None, None]
+        assert np.abs(dev_cal - want).max() <= 1e-5 * np.abs(want).max() + 1e-30, "members not scaled by std_scale"
+        print("std_scale", list(scale))
 with h5py.File("members.h5", "r") as f:
     assert f["pred"][:].tobytes() == plain["pred"][:].tobytes()
     assert f["std"][:].tobytes() == plain["std"][:].tobytes()
@@ -85,7 +102,7 @@ observed = np.broadcast_to(mask != 0, pred.shape)
 mean = members.astype(np.float64).mean(axis=1)
 for i in (22, 23):
     miss = ~observed[i]
-    err = np.abs(mean[i] - pred[i])[miss].max() / np.abs(pred[i][miss]).max()
+    err = np.abs(mean[i] - pred[i])[miss].max() / np.abs(members[i]).max(axis=0)[miss].max()
     assert err < 1e-5, (i, err)
     assert all((members[i, k][~miss] == obs[i][~miss]).all() for k in range(4)), i
 PY
