@@ -812,7 +812,7 @@ static void resblock_backward(dfl_unet *m, layer *l, const float *dout, float *d
     be->conv2d_backward_weights(be, &d2, l->g2, dout, G(r->conv2_w), G(r->conv2_b));
     be->conv2d_backward_data(be, &d2, dout, P(r->conv2_w), m->sA);
     be->group_norm_backward(be, n, hw, l->cout, DFL_GN_GROUPS, l->hmid, P(r->norm2_gamma), P(r->norm2_beta), l->mean2,
-                            l->rstd2, m->sA, m->sB, G(r->norm2_gamma), G(r->norm2_beta), 1);
+                            l->rstd2, m->sA, NULL, m->sB, G(r->norm2_gamma), G(r->norm2_beta), 1);
     /* time-embedding projection: h += Linear(SiLU(temb)) per channel */
     be->channel_bias_backward(be, n, hw, l->cout, m->sB, m->dtproj);
     be->linear_backward(be, n, T, l->cout, m->temb_silu, P(r->temb_w), m->dtproj, m->dtmp_t, G(r->temb_w),
@@ -821,17 +821,17 @@ static void resblock_backward(dfl_unet *m, layer *l, const float *dout, float *d
     dfl_conv_desc d1 = conv_desc(m, l->h, l->w, l->cin, l->cout, 3, 1);
     be->conv2d_backward_weights(be, &d1, l->g1, m->sB, G(r->conv1_w), G(r->conv1_b));
     be->conv2d_backward_data(be, &d1, m->sB, P(r->conv1_w), m->sA);
-    be->group_norm_backward(be, n, hw, l->cin, DFL_GN_GROUPS, l->x, P(r->norm1_gamma), P(r->norm1_beta), l->mean1,
-                            l->rstd1, m->sA, dx, G(r->norm1_gamma), G(r->norm1_beta), 1);
-    size_t numel_in = (size_t)n * hw * l->cin;
+    /* the skip branch's gradient (dout, or the 1x1 skip conv's backward-data
+     * in sB, free again) is added to dx as GN1's backward writes it */
+    const float *dskip = dout;
     if (r->skip_w >= 0) {
         dfl_conv_desc ds = conv_desc(m, l->h, l->w, l->cin, l->cout, 1, 1);
         be->conv2d_backward_weights(be, &ds, l->x, dout, G(r->skip_w), G(r->skip_b));
-        be->conv2d_backward_data(be, &ds, dout, P(r->skip_w), m->sA);
-        be->add(be, numel_in, dx, m->sA, dx);
-    } else {
-        be->add(be, numel_in, dx, dout, dx);
+        be->conv2d_backward_data(be, &ds, dout, P(r->skip_w), m->sB);
+        dskip = m->sB;
     }
+    be->group_norm_backward(be, n, hw, l->cin, DFL_GN_GROUPS, l->x, P(r->norm1_gamma), P(r->norm1_beta), l->mean1,
+                            l->rstd1, m->sA, dskip, dx, G(r->norm1_gamma), G(r->norm1_beta), 1);
 }
 
 static void attention_backward(dfl_unet *m, layer *l, const float *dout, float *dx) {
@@ -842,8 +842,7 @@ static void attention_backward(dfl_unet *m, layer *l, const float *dout, float *
     be->attention_backward(be, n, hw, c, l->qkv, l->probs, m->sA, m->sB);
     be->linear_backward(be, rows, c, 3 * c, l->g1, P(a->qkv_w), m->sB, m->sA, G(a->qkv_w), G(a->qkv_b));
     be->group_norm_backward(be, n, hw, c, DFL_GN_GROUPS, l->x, P(a->norm_gamma), P(a->norm_beta), l->mean1, l->rstd1,
-                            m->sA, dx, G(a->norm_gamma), G(a->norm_beta), 0);
-    be->add(be, (size_t)rows * c, dx, dout, dx);
+                            m->sA, dout, dx, G(a->norm_gamma), G(a->norm_beta), 0);
 }
 
 static void swap(float **a, float **b) {
@@ -868,7 +867,8 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
     be->conv2d_backward_data(be, &dh, m->dout_pad, P(np->head_conv_w), m->sA);
     const float *last = m->layers[m->nlayers - 1].out;
     be->group_norm_backward(be, n, m->hp * m->wp, b, DFL_GN_GROUPS, last, P(np->head_norm_gamma), P(np->head_norm_beta),
-                            m->head_mean, m->head_rstd, m->sA, dcur, G(np->head_norm_gamma), G(np->head_norm_beta), 1);
+                            m->head_mean, m->head_rstd, m->sA, NULL, dcur, G(np->head_norm_gamma),
+                            G(np->head_norm_beta), 1);
     notify_ready(m, np->head_norm_gamma);
 
     for (int i = m->nlayers - 1; i >= 0; --i) {

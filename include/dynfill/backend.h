@@ -88,10 +88,13 @@ struct dfl_backend {
     void (*group_norm_forward)(dfl_backend *be, int n, int hw, int c, int groups, float eps, const float *x,
                                const float *gamma, const float *beta, float *y, float *mean, float *rstd,
                                int apply_silu);
-    /* dx, dgamma, dbeta overwritten; recomputes the pre-SiLU value from x. */
+    /* dx, dgamma, dbeta overwritten; recomputes the pre-SiLU value from x.
+     * dx_add (NULL: none) is added to dx as it is written: the residual
+     * branch's gradient, saving a separate add over the tensor. dx may alias
+     * dy; dx_add may not alias dx. */
     void (*group_norm_backward)(dfl_backend *be, int n, int hw, int c, int groups, const float *x, const float *gamma,
-                                const float *beta, const float *mean, const float *rstd, const float *dy, float *dx,
-                                float *dgamma, float *dbeta, int apply_silu);
+                                const float *beta, const float *mean, const float *rstd, const float *dy,
+                                const float *dx_add, float *dx, float *dgamma, float *dbeta, int apply_silu);
 
     /* ---- elementwise ---- */
     void (*silu_forward)(dfl_backend *be, size_t n, const float *x, float *y);

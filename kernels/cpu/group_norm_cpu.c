@@ -169,10 +169,12 @@ static void cpu_group_norm_forward(dfl_backend *be, int n, int hw, int c, int gr
 
 static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int groups, const float *x,
                                     const float *gamma, const float *beta, const float *mean, const float *rstd,
-                                    const float *dy, float *dx, float *dgamma, float *dbeta, int apply_silu) {
+                                    const float *dy, const float *dx_add, float *dx, float *dgamma, float *dbeta,
+                                    int apply_silu) {
     const gn_shape s = gn_shape_of(n, hw, c, groups);
     /* dx holds da between the passes and x is read in both: dx may alias dy, not x */
     if ((const float *)dx == x) DFL_PANIC("group_norm_backward: dx must not alias x");
+    if (dx_add && (const float *)dx == dx_add) DFL_PANIC("group_norm_backward: dx must not alias dx_add");
     float *partial = dfl_cpu_ws(be, DFL_CPU_WS_REDUCE, (size_t)n * s.nchunks * 2 * c * sizeof(float));
     /* per (sample, channel): mean, rstd gamma, beta, rstd (forward recompute),
      * then the dx coefficients P, Q, R of dx = P da + Q (x - mean) + R */
@@ -243,7 +245,7 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
             }
         }
 
-        /* pass 2: dx from da (stored in dx by pass 1 when SiLU is fused, else dy) */
+        /* pass 2: dx from da (stored in dx by pass 1 when SiLU is fused, else dy), plus dx_add */
 #pragma omp parallel for collapse(2) schedule(static)
         for (int i = i0; i < i1; ++i) {
             for (int k = 0; k < s.nchunks; ++k) {
@@ -253,9 +255,16 @@ static void cpu_group_norm_backward(dfl_backend *be, int n, int hw, int c, int g
                     const float *xr = x + ((size_t)i * hw + p) * c;
                     const float *dar = (apply_silu ? dx : dy) + ((size_t)i * hw + p) * c;
                     float *dxr = dx + ((size_t)i * hw + p) * c;
+                    if (dx_add) {
+                        const float *addr = dx_add + ((size_t)i * hw + p) * c;
 #pragma omp simd
-                    for (int ch = 0; ch < c; ++ch)
-                        dxr[ch] = dfl_gn_bwd_dx(P[ch], dar[ch], Q[ch], xr[ch] - m[ch], R[ch]);
+                        for (int ch = 0; ch < c; ++ch)
+                            dxr[ch] = dfl_gn_bwd_dx(P[ch], dar[ch], Q[ch], xr[ch] - m[ch], R[ch]) + addr[ch];
+                    } else {
+#pragma omp simd
+                        for (int ch = 0; ch < c; ++ch)
+                            dxr[ch] = dfl_gn_bwd_dx(P[ch], dar[ch], Q[ch], xr[ch] - m[ch], R[ch]);
+                    }
                 }
             }
         }

@@ -158,8 +158,8 @@ template <int VEC>
 __global__ void __launch_bounds__(GN_BWD_THREADS)
     dfl_gn_bwd_kernel(int hw, int c, int groups, int splits, int mode, const float *__restrict__ x,
                       const float *__restrict__ gamma, const float *__restrict__ beta, const float *__restrict__ mean,
-                      const float *__restrict__ rstd, const float *__restrict__ dy, float *__restrict__ dx,
-                      double *__restrict__ part, int apply_silu) {
+                      const float *__restrict__ rstd, const float *__restrict__ dy, const float *__restrict__ dx_add,
+                      float *__restrict__ dx, double *__restrict__ part, int apply_silu) {
     typedef typename gn_vec<VEC>::type vec_t;
     __shared__ double sd[GN_BWD_THREADS * VEC], sdx[GN_BWD_THREADS * VEC];
     __shared__ double coef[2];
@@ -169,7 +169,7 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
     const int cv = threadIdx.x % cgv, p0 = threadIdx.x / cgv, pstep = blockDim.x / cgv;
     const size_t cstride = (size_t)c / VEC;
     const size_t base = ((size_t)i * hw * c + (size_t)g * cg) / VEC + cv;
-    const vec_t *xv = (const vec_t *)x, *dyv = (const vec_t *)dy;
+    const vec_t *xv = (const vec_t *)x, *dyv = (const vec_t *)dy, *addv = (const vec_t *)dx_add;
     vec_t *dxv = (vec_t *)dx;
     const bool active = threadIdx.x < pstep * cgv;
     const float m = mean[ig], r = rstd[ig];
@@ -259,13 +259,15 @@ __global__ void __launch_bounds__(GN_BWD_THREADS)
     for (int p = lo + p0; p < hi; p += pstep) {
         const size_t off = base + (size_t)p * cstride;
         const vec_t v = xv[off], gv = dyv[off];
+        const vec_t add = addv ? addv[off] : v; // v: unused stand-in without dx_add
         vec_t o;
 #pragma unroll
         for (int k = 0; k < VEC; ++k) {
             const float xc = gn_vec<VEC>::get(v, k) - m;
             float da = gn_vec<VEC>::get(gv, k);
             if (apply_silu) da *= dfl_silu_grad(dfl_gn_affine(xc, sc[k], sb[k]));
-            gn_vec<VEC>::set(o, k, dfl_gn_bwd_dx(P[k], da, Q, xc, R));
+            const float d = dfl_gn_bwd_dx(P[k], da, Q, xc, R);
+            gn_vec<VEC>::set(o, k, addv ? d + gn_vec<VEC>::get(add, k) : d);
         }
         dxv[off] = o;
     }
@@ -335,7 +337,8 @@ static void cuda_group_norm_forward(dfl_backend *be, int n, int hw, int c, int g
 
 static void cuda_group_norm_backward(dfl_backend *be, int n, int hw, int c, int groups, const float *x,
                                      const float *gamma, const float *beta, const float *mean, const float *rstd,
-                                     const float *dy, float *dx, float *dgamma, float *dbeta, int apply_silu) {
+                                     const float *dy, const float *dx_add, float *dx, float *dgamma, float *dbeta,
+                                     int apply_silu) {
     check_shape(n, hw, c, groups);
     cudaStream_t s = dfl_cuda_stream(be);
     const int splits = gn_splits(be, n, hw, groups);
@@ -343,16 +346,17 @@ static void cuda_group_norm_backward(dfl_backend *be, int n, int hw, int c, int 
     double *part = (double *)dfl_cuda_scratch(be, DFL_CUDA_SCR_TMP, rows * 2 * c * sizeof(double));
     const unsigned blocks = (unsigned)((long long)n * groups * splits);
     const int cg = c / groups;
-    const int vec4 = use_vec4(c, groups, x, dy, dx);
+    if (dx_add && dx_add == dx) DFL_PANIC("group_norm_backward: dx must not alias dx_add");
+    const int vec4 = use_vec4(c, groups, x, dy, dx) && (!dx_add || dfl_cuda_aligned16(dx_add));
     const int threads = vec4 ? (GN_BWD_THREADS / (cg / 4)) * (cg / 4) : (GN_BWD_THREADS / cg) * cg;
     const int modes[2] = {splits > 1 ? GN_PARTIAL : GN_FUSED, GN_APPLY};
     for (int k = 0; k < (splits > 1 ? 2 : 1); ++k) {
         if (vec4)
             dfl_gn_bwd_kernel<4><<<blocks, threads, 0, s>>>(hw, c, groups, splits, modes[k], x, gamma, beta, mean, rstd,
-                                                            dy, dx, part, apply_silu);
+                                                            dy, dx_add, dx, part, apply_silu);
         else
             dfl_gn_bwd_kernel<1><<<blocks, threads, 0, s>>>(hw, c, groups, splits, modes[k], x, gamma, beta, mean, rstd,
-                                                            dy, dx, part, apply_silu);
+                                                            dy, dx_add, dx, part, apply_silu);
         cudaCheckLaunch();
     }
     if (dgamma || dbeta) {

@@ -207,11 +207,11 @@ static void case_conv(harness *H, const op_case *oc) {
 /* a: n hw c groups silu affine(0/1) want_dgamma */
 static void case_group_norm(harness *H, const op_case *oc) {
     const int n = oc->a[0], hw = oc->a[1], c = oc->a[2], g = oc->a[3], silu = oc->a[4], affine = oc->a[5];
-    const int want_dparams = oc->a[6];
+    const int want_dparams = oc->a[6], residual = oc->a[7]; /* residual: dx_add given */
     const size_t nx = (size_t)n * hw * c;
     tens x = tens_rand(H, nx, -2, 3), gam = tens_rand(H, (size_t)c, 0.5f, 1.5f),
          bet = tens_rand(H, (size_t)c, -0.5f, 0.5f);
-    tens dy = tens_rand(H, nx, -1, 1);
+    tens dy = tens_rand(H, nx, -1, 1), res = tens_rand(H, nx, -1, 1);
     tens y = tens_out(H, nx), mean = tens_out(H, (size_t)n * g), rstd = tens_out(H, (size_t)n * g);
     tens dx = tens_out(H, nx), dg = tens_out(H, (size_t)c), dbt = tens_out(H, (size_t)c);
     H->cpu->group_norm_forward(H->cpu, n, hw, c, g, 1e-5f, x.c, affine ? gam.c : NULL, affine ? bet.c : NULL, y.c,
@@ -222,15 +222,17 @@ static void case_group_norm(harness *H, const op_case *oc) {
     compare(H, oc->name, "mean", &mean, H->tol_f32);
     compare(H, oc->name, "rstd", &rstd, H->tol_f32);
     H->cpu->group_norm_backward(H->cpu, n, hw, c, g, x.c, affine ? gam.c : NULL, affine ? bet.c : NULL, mean.c, rstd.c,
-                                dy.c, dx.c, want_dparams ? dg.c : NULL, want_dparams ? dbt.c : NULL, silu);
+                                dy.c, residual ? res.c : NULL, dx.c, want_dparams ? dg.c : NULL,
+                                want_dparams ? dbt.c : NULL, silu);
     H->gpu->group_norm_backward(H->gpu, n, hw, c, g, x.g, affine ? gam.g : NULL, affine ? bet.g : NULL, mean.g, rstd.g,
-                                dy.g, dx.g, want_dparams ? dg.g : NULL, want_dparams ? dbt.g : NULL, silu);
+                                dy.g, residual ? res.g : NULL, dx.g, want_dparams ? dg.g : NULL,
+                                want_dparams ? dbt.g : NULL, silu);
     compare(H, oc->name, "dx", &dx, H->tol_f32);
     if (want_dparams) {
         compare(H, oc->name, "dgamma", &dg, H->tol_f32);
         compare(H, oc->name, "dbeta", &dbt, H->tol_f32);
     }
-    tens *all[] = {&x, &gam, &bet, &dy, &y, &mean, &rstd, &dx, &dg, &dbt};
+    tens *all[] = {&x, &gam, &bet, &dy, &res, &y, &mean, &rstd, &dx, &dg, &dbt};
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i) tens_free(H, all[i]);
 }
 
@@ -760,6 +762,7 @@ static const op_case op_cases[] = {
     {"conv3x3 64ch 32x32", case_conv, {4, 32, 32, 64, 64, 3, 1, 0, 0, 1}},
     /* group norm: n hw c groups silu affine dparams */
     {"gn+silu c32 g8", case_group_norm, {2, 64, 32, 8, 1, 1, 1}},
+    {"gn+silu c32 g8 + residual", case_group_norm, {2, 64, 32, 8, 1, 1, 1, 1}},
     {"gn c32 g8", case_group_norm, {2, 64, 32, 8, 0, 1, 1}},
     {"gn+silu c24 g8 (scalar path)", case_group_norm, {3, 49, 24, 8, 1, 1, 1}},
     {"gn+silu c64 g8 large hw", case_group_norm, {2, 1024, 64, 8, 1, 1, 1}},
@@ -769,9 +772,9 @@ static const op_case op_cases[] = {
     /* few (sample, group) pairs on a large field: each pair's pixels split
      * into ranges (group_norm.cu, gn_splits: 32 ranges of 2048 pixels on a
      * GPU with >= 128 SMs; 5 ranges, the last one short; the scalar path) */
-    {"gn+silu c32 g8 split over space", case_group_norm, {1, 65536, 32, 8, 1, 1, 1}},
+    {"gn+silu c32 g8 split over space", case_group_norm, {1, 65536, 32, 8, 1, 1, 1, 1}},
     {"gn+silu c64 g8 split, short last range", case_group_norm, {1, 2048 * 5 + 7, 64, 8, 1, 1, 1}},
-    {"gn c24 g8 split (scalar path)", case_group_norm, {1, 10000, 24, 8, 0, 1, 1}},
+    {"gn c24 g8 split (scalar path)", case_group_norm, {1, 10000, 24, 8, 0, 1, 1, 1}},
     /* elementwise: n offset */
     {"elementwise n=4096", case_elementwise, {4096, 0}},
     {"elementwise n=1001 unaligned", case_elementwise, {1001, 1}},
@@ -862,8 +865,10 @@ static void check_determinism(harness *H) {
     tens gm = tens_rand(H, 32, 0.5f, 1.5f), bt = tens_rand(H, 32, -0.5f, 0.5f), mean = tens_out(H, 32),
          rstd = tens_out(H, 32), y = tens_out(H, nx);
     g->group_norm_forward(g, d.n, d.h * d.w, 32, 8, 1e-5f, x.g, gm.g, bt.g, y.g, mean.g, rstd.g, 1);
-    g->group_norm_backward(g, d.n, d.h * d.w, 32, 8, x.g, gm.g, bt.g, mean.g, rstd.g, dy.g, dx1.g, dw1.g, db1.g, 1);
-    g->group_norm_backward(g, d.n, d.h * d.w, 32, 8, x.g, gm.g, bt.g, mean.g, rstd.g, dy.g, dx2.g, dw2.g, db2.g, 1);
+    g->group_norm_backward(g, d.n, d.h * d.w, 32, 8, x.g, gm.g, bt.g, mean.g, rstd.g, dy.g, NULL, dx1.g, dw1.g, db1.g,
+                           1);
+    g->group_norm_backward(g, d.n, d.h * d.w, 32, 8, x.g, gm.g, bt.g, mean.g, rstd.g, dy.g, NULL, dx2.g, dw2.g, db2.g,
+                           1);
     const int gn_ok =
         bits_equal(g, dx1.g, dx2.g, nx) && bits_equal(g, dw1.g, dw2.g, 32) && bits_equal(g, db1.g, db2.g, 32);
     record(H, "determinism group norm bwd", "bits", gn_ok ? 0.0 : INFINITY, 0.0, NULL);

@@ -87,7 +87,7 @@ static void bench_group_norm(dfl_backend *be, int n, int hw, int c, int groups) 
     float *dg = malloc((size_t)c * 4), *dbt = malloc((size_t)c * 4);
     double tf, tb, ts;
     TIME_BEST(tf, be->group_norm_forward(be, n, hw, c, groups, 1e-5f, x, gamma, beta, y, mean, rstd, 1));
-    TIME_BEST(tb, be->group_norm_backward(be, n, hw, c, groups, x, gamma, beta, mean, rstd, dy, dx, dg, dbt, 1));
+    TIME_BEST(tb, be->group_norm_backward(be, n, hw, c, groups, x, gamma, beta, mean, rstd, dy, NULL, dx, dg, dbt, 1));
     TIME_BEST(ts, be->silu_forward(be, ne, x, y));
     const double mb = (double)ne * 4 * 1e-6;
     /* bytes moved: forward reads x twice, writes y; backward reads x, dy twice, writes dx */

@@ -2,6 +2,7 @@
  * naive double reference: y, mean, rstd, dx, dgamma, dbeta; inputs with a
  * large offset check the statistics' precision; shapes span one and many
  * pixel chunks. Repeated runs and 1 vs 2 threads give identical bits. */
+#include <math.h>
 #include <omp.h>
 
 #include "ops_test_util.h"
@@ -30,8 +31,8 @@ static void gn_free(gn_out *o) {
 static void gn_run(dfl_backend *be, int n, int hw, int c, int groups, float eps, const float *x, const float *gamma,
                    const float *beta, const float *dy, int silu, gn_out *o) {
     be->group_norm_forward(be, n, hw, c, groups, eps, x, gamma, beta, o->y, o->mean, o->rstd, silu);
-    be->group_norm_backward(be, n, hw, c, groups, x, gamma, beta, o->mean, o->rstd, dy, o->dx, o->dgamma, o->dbeta,
-                            silu);
+    be->group_norm_backward(be, n, hw, c, groups, x, gamma, beta, o->mean, o->rstd, dy, NULL, o->dx, o->dgamma,
+                            o->dbeta, silu);
 }
 
 static int gn_same_bits(const gn_out *a, const gn_out *b, int n, int hw, int c, int groups) {
@@ -82,6 +83,24 @@ static void check_gn(dfl_backend *be, int n, int hw, int c, int groups, float of
     snprintf(what, sizeof what, "%s n%d hw%d c%d", tag, n, hw, c);
     CHECK_MSG(gn_same_bits(&a, &b, n, hw, c, groups), "%s: results differ between runs", what);
     CHECK_MSG(gn_same_bits(&a, &t1, n, hw, c, groups), "%s: results differ between 1 and %d threads", what, threads);
+
+    /* dx_add: the same dx plus the residual gradient, added as dx is written
+     * (float sum of the two; dx may alias dy as in the model) */
+    float *res = ops_new_normal(ne, seed + 4, 1.0f, 0.0f), *dx_res = ops_new_floats(ne);
+    memcpy(dx_res, dy, ne * sizeof(float));
+    be->group_norm_backward(be, n, hw, c, groups, x, gamma, beta, a.mean, a.rstd, dx_res, res, dx_res, t1.dgamma,
+                            t1.dbeta, silu);
+    double worst = 0.0, scale = 0.0;
+    for (size_t e = 0; e < ne; ++e) {
+        const double want = (double)a.dx[e] + (double)res[e];
+        worst = fmax(worst, fabs((double)dx_res[e] - want));
+        scale = fmax(scale, fabs(want));
+    }
+    CHECK_MSG(worst <= 1e-6 * scale, "%s: dx with dx_add differs from dx + dx_add by %g (max %g)", what, worst,
+              scale);
+    CHECK_MSG(!memcmp(t1.dgamma, a.dgamma, (size_t)c * 4) && !memcmp(t1.dbeta, a.dbeta, (size_t)c * 4),
+              "%s: dgamma/dbeta change with dx_add", what);
+    free(res), free(dx_res);
 
     gn_free(&a), gn_free(&b), gn_free(&t1);
     free(x), free(dy), free(gamma), free(beta), free(xd), free(dyd), free(gd), free(bd);
