@@ -17,20 +17,33 @@ and NS, float32 input with the observed mean under the mask) and scipy's
 RBFInterpolator (thin-plate spline, 50 neighbours, periodic axes wrapped by
 tiling the observed points). Everything is scored on a held-out test set
 (other generator seed, masked the same way) with `dynfill eval --json`
-(MSE on the missing entries).
+(MSE on the missing entries). Every dynfill prediction is imputed with
+`--members`, and the tables get the uncertainty of dynfill's matched
+strategy next to the MSE (CRPS from /std and from the members, spread-skill,
++-1/2 sigma coverage, flagged outside the issue-15 targets), the best
+classical peer per column and dynfill's ratio to it.
 
 Run it with the virtual environment of this folder (README.md):
   benchmarks/study/.venv/bin/python benchmarks/study/run_study.py --smoke
   ... --quick          about two hours on an idle 2-core CPU (50 trainings x 500 steps)
   ... --full           GPU (train.backend=cuda), bigger network and budget
+  ... --gpu            one 10-minute window on one H200: the matched strategy
+                       in all 11 columns, block vs pixel, peers, K = 1, 4, 16
   ... --reduced-ablation   NS 8/9 block data only: block vs pixel (+ peers, K curve)
+  ... --<mode> --dry-run   the steps still to run and their estimated wall time
+  ... --<mode> --render    RESULTS.md again from the work folder's results.json
+A mode that trains on the GPU (--full, --gpu) refuses with exit code 2
+before its first step when the binary or the machine has no CUDA device.
 
 Outputs under --work (default benchmarks/study/work/<mode>; git-ignored):
 datasets, run directories, predictions, results.json. RESULTS.md and the
 charts go to --results-dir (default benchmarks/study for quick/full/
 reduced-ablation, the work folder for smoke). A step whose output exists
 with a marker recording the same command is not run again (resume by
-re-running the same command line; --force to redo).
+re-running the same command line; --force to redo); a step also runs again
+when a step it reads from ran after it (an imputation after its training, an
+evaluation after its imputation), and a training when study.ini changed
+after it.
 """
 import argparse
 import datetime
@@ -45,6 +58,42 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
+# ----------------------------------------------------------- step costs ----
+# Expected wall times of the steps, for --dry-run's estimate and for sizing a
+# mode to a time window (window_s). Figures measured on the study's machines:
+#   CPU_2CORES: 2 cores of the AMD EPYC (AVX2), idle, the base-16 network at
+#     64x64: 4.7 steps/s x batch 8 = 37.6 samples/s (README); imputation
+#     640 network rows in 6-9 s (--quick run, RESULTS.md) -> 100 rows/s; a
+#     dynfill command costs ~0.2 s to start and read its files (mask, eval,
+#     coverage in the --smoke and --quick runs).
+#   peers and data generation (Python peers single-threaded, gen on 2
+#     threads), per 64x64 sample, from the --quick run's wall times (load
+#     average 1-4 on the 2 cores): RBF
+#     101.5 s over 5 pixel columns and 46.9 s over 6 block columns of 64
+#     samples (0.32 / 0.12 s per sample), OpenCV and harmonic 0.1-0.4 s per
+#     column, gen ns 8.9 s for 400 samples, the others < 0.6 s.
+#   H200_*: training rates of `dynfill bench train --backend cuda --precision
+#     bf16` on one H200 (docs/benchmarks.md, tests/device/results/
+#     h200-2026-11-28): config A (64x64, base 32, mult 1,2,2, nres 2, batch
+#     16) 685-1168 samples/s over three runs, config B (base 64, 4 levels,
+#     batch 32) 493-817 samples/s; the lowest is used. The end-to-end demo
+#     (1400 x 8 in 17.4 s at ~690 samples/s) leaves ~1.2 s of start-up per
+#     training. Imputation is not measured on the GPU: a forward pass is a
+#     third of a training step's work and the step is host-bound, so it is
+#     taken at the training rate (likely an overestimate of its time).
+# Peers and gen run on the host CPU in every mode; their figures scale with
+# the pixel count ((size/64)^2).
+CPU_2CORES = dict(train_samples_per_s=37.6, train_startup_s=1.5, impute_rows_per_s=100.0,
+                  command_s=0.2)
+SMOKE_CPU = dict(CPU_2CORES, train_samples_per_s=150.0)    # base 8 at 32x32: 6 x 4 in 1-2.6 s
+H200_CONFIG_A = dict(train_samples_per_s=685.0, train_startup_s=1.2, impute_rows_per_s=685.0,
+                     command_s=0.2)
+H200_CONFIG_B = dict(H200_CONFIG_A, train_samples_per_s=493.0, impute_rows_per_s=493.0)
+GEN_S_PER_SAMPLE = {"ns": 0.022, "shallow-water": 0.0015, "advection": 0.0015}
+PEER_S_PER_SAMPLE = {"harmonic": 0.005, "telea": 0.005, "cvns": 0.005,
+                     "rbf|pixel": 0.32, "rbf|block": 0.12}
+
+
 # ---------------------------------------------------------------- modes ----
 
 MODES = {
@@ -56,14 +105,14 @@ MODES = {
               "train.batch=4", "train.warmup=2", "train.log_every=2",
               "train.val_every=1000", "train.threads=2"],
         k_values=[1, 2, 4, 8, 16, 32], K=4, sections=["pixel", "block", "k", "budget"],
-        budget_steps=[6, 12], threads=2),
+        budget_steps=[6, 12], threads=2, cost=SMOKE_CPU),
     "quick": dict(
         size=64, n_train=400, n_test=64,
         pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
         block_kinds=["shallow-water", "advection", "ns"], block_ks=[8, 5],
         sets=["train.steps=500", "train.batch=8", "train.threads=2"],
         k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k", "budget"],
-        budget_steps=[500, 1000, 2000], threads=2),
+        budget_steps=[500, 1000, 2000], threads=2, cost=CPU_2CORES),
     "full": dict(
         size=64, n_train=2000, n_test=256,
         pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
@@ -74,7 +123,37 @@ MODES = {
               "train.val_every=1000", "train.ckpt_every=2000",
               "train.backend=cuda", "train.precision=bf16", "train.threads=0"],
         k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k", "budget"],
-        budget_steps=[20000, 40000], threads=0, impute_backend="cuda"),
+        budget_steps=[20000, 40000], threads=0, impute_backend="cuda", cost=H200_CONFIG_B),
+    # One 10-minute window on one H200 (the size a lent GPU allows), for
+    # everything: data, trainings, imputation, peers, eval. Same data as
+    # --quick (400/64 samples of 64x64), so its columns compare with quick's.
+    # Sizing (H200_CONFIG_A: the config-A network at 685 samples/s, the
+    # lowest of three H200 runs, and 1.2 s start-up per training):
+    #   17 trainings: the matched strategy in all 11 columns and the
+    #   mismatched pixel contexts in the 6 block columns (the context
+    #   ablation). MissDiff, AmbientDiff and empirical are left to --quick
+    #   and --full: with them (50 trainings) a training would get ~4 s,
+    #   fewer samples than --quick's.
+    #   Everything but training, by the plan (`--gpu --dry-run`): ~215 s,
+    #   of which RBF ~150 s (single-threaded on the host CPU, at the loaded
+    #   EPYC's rate); 600 s - 215 s = 385 s; keeping ~20 % of the window
+    #   for the spread of the GPU rates leaves ~275 s = 16 s per training:
+    #   1.2 s + 640 steps x batch 16 / 685 samples/s = 16.1 s (10240
+    #   samples; --quick: 4000 samples through a smaller network). Plan:
+    #   ~490 s in all.
+    # When the plan does not fit the window, the RBF peer is left out (the
+    # run says so and RESULTS.md notes it).
+    "gpu": dict(
+        size=64, n_train=400, n_test=64,
+        pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
+        block_kinds=["shallow-water", "advection", "ns"], block_ks=[8, 5],
+        pixel_strategies=["pixel"], block_strategies=["block", "pixel"],
+        sets=["model.base=32", "model.mult=1,2,2", "model.nres=2",
+              "train.steps=640", "train.batch=16", "train.log_every=40",
+              "train.val_every=1000", "train.backend=cuda", "train.precision=bf16",
+              "train.threads=0"],
+        k_values=[1, 4, 16], K=10, sections=["pixel", "block", "k"],
+        threads=0, impute_backend="cuda", cost=H200_CONFIG_A, window_s=600),
     # The budget that fitted a shared machine: NS 8/9 blocks only, block vs
     # pixel contexts (the paper's ablation), peers for reference, K curve.
     "reduced-ablation": dict(
@@ -83,7 +162,7 @@ MODES = {
         block_kinds=["ns"], block_ks=[8],
         sets=["train.steps=800", "train.batch=8", "train.threads=1"],
         k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["block", "k"],
-        block_strategies=["block", "pixel"], threads=1),
+        block_strategies=["block", "pixel"], threads=1, cost=CPU_2CORES),
 }
 
 KIND_LABEL = {"ns": "NS", "shallow-water": "Shallow water", "advection": "Advection"}
@@ -97,6 +176,23 @@ DIFFUSION_LABEL = {
 PEER_LABEL = {
     "harmonic": "Harmonic (Laplace)", "telea": "OpenCV TELEA (fast marching)",
     "cvns": "OpenCV NS inpaint", "rbf": "RBF thin-plate (50 nbrs)"}
+CLASSICAL = ("harmonic", "telea", "cvns", "rbf")
+CLASSICAL_SHORT = {"harmonic": "harmonic", "telea": "TELEA", "cvns": "NS", "rbf": "RBF"}
+PIXEL_STRATEGIES = ["pixel", "empirical", "missdiff", "ambient"]
+BLOCK_STRATEGIES = ["block", "pixel", "empirical", "missdiff", "ambient"]
+
+# `dynfill eval --json` keys of the uncertainty of the missing entries
+# (docs/eval.md, "Uncertainty"), as the study reports them
+UNCERTAINTY_ROWS = [
+    ("crps_missing", "CRPS, Gaussian N(pred, std²)"),
+    ("crps_ensemble_missing", "CRPS, ensemble of the K members"),
+    ("spread_skill_missing", "spread–skill RMS(std) / RMSE (target 0.8–1.25)"),
+    ("coverage_1std_missing", "±1σ coverage (Gaussian: 68.3 %)"),
+    ("coverage_2std_missing", "±2σ coverage (target 90–98 %)")]
+UNCERTAINTY_KEYS = [k for k, _ in UNCERTAINTY_ROWS]
+SPREAD_SKILL_TARGET = (0.8, 1.25)
+COVERAGE_2STD_TARGET = (0.90, 0.98)
+RATIO_TARGET, RATIO_TARGET_NS20 = 0.90, 0.80     # matched / best classical (issue 15)
 
 
 # --------------------------------------------------------------- runner ----
@@ -105,26 +201,56 @@ class Runner:
     """Runs commands from the repository root, records them with wall times,
     and skips a command whose marker file says it already ran."""
 
-    def __init__(self, work, force, log):
+    def __init__(self, work, force, log, dry_run=False, verbose=True):
         self.work, self.force, self.log = work, force, log
+        self.dry_run, self.verbose = dry_run, verbose
         self.records = []
+        self.planned = set()     # --dry-run: markers of the steps planned so far
 
     def rel(self, p):
         return os.path.relpath(p, ROOT)
 
-    def run(self, argv, marker, env=None, capture=False, label=""):
+    def cached(self, marker, shown, inputs):
+        """The marker of a step that already ran with this command, or None.
+        A step is stale when one of its inputs' markers (a step it reads the
+        output of) was rewritten after it."""
+        if not marker or self.force or not os.path.exists(marker):
+            return None
+        with open(marker) as f:
+            m = json.load(f)
+        if m.get("cmd") != shown:
+            return None
+        if any(i in self.planned or
+               os.path.exists(i) and os.path.getmtime(i) > os.path.getmtime(marker)
+               for i in inputs):
+            return None
+        return m
+
+    def plan(self, marker, shown, label, estimate_s):
+        """--dry-run: record the step with its estimated wall time instead
+        (once: a step the plan already holds is not planned again)."""
+        if marker in self.planned:
+            return
+        self.planned.add(marker)
+        if self.verbose:
+            print(f"[plan] {estimate_s:7.1f} s  {shown}", flush=True)
+        self.records.append(dict(cmd=shown, wall_s=estimate_s, label=label, cached=False,
+                                 planned=True, stdout="", started=None, load1=None))
+
+    def run(self, argv, marker, env=None, capture=False, label="", inputs=(), estimate_s=0.0):
         cmd = " ".join(shlex.quote(a) for a in argv)
         shown = cmd if not env else " ".join(f"{k}={v}" for k, v in env.items()) + " " + cmd
-        if marker and not self.force and os.path.exists(marker):
-            with open(marker) as f:
-                m = json.load(f)
-            if m.get("cmd") == shown:
-                self.records.append(dict(cmd=shown, wall_s=m["wall_s"], label=label,
-                                         cached=True, stdout=m.get("stdout", ""),
-                                         note=m.get("note", ""),
-                                         started=marker_start(marker, m),
-                                         load1=m.get("load1")))
-                return m.get("stdout", "")
+        m = self.cached(marker, shown, inputs)
+        if m is not None:
+            self.records.append(dict(cmd=shown, wall_s=m["wall_s"], label=label,
+                                     cached=True, stdout=m.get("stdout", ""),
+                                     note=m.get("note", ""),
+                                     started=marker_start(marker, m),
+                                     load1=m.get("load1")))
+            return m.get("stdout", "")
+        if self.dry_run:
+            self.plan(marker, shown, label, estimate_s)
+            return ""
         print(f"[study] {shown}", flush=True)
         started, load1 = time.time(), os.getloadavg()[0]
         e = dict(os.environ)
@@ -151,16 +277,17 @@ class Runner:
                                started=started, load1=load1), f)
         return out
 
-    def timed_python(self, what, fn, marker):
+    def timed_python(self, what, fn, marker, estimate_s=0.0):
         """A peer computed in this process; cached like a command."""
-        if marker and not self.force and os.path.exists(marker):
-            with open(marker) as f:
-                m = json.load(f)
-            if m.get("cmd") == what:
-                self.records.append(dict(cmd=what, wall_s=m["wall_s"], label="peer", cached=True,
-                                         started=marker_start(marker, m),
-                                         load1=m.get("load1")))
-                return
+        m = self.cached(marker, what, ())
+        if m is not None:
+            self.records.append(dict(cmd=what, wall_s=m["wall_s"], label="peer", cached=True,
+                                     started=marker_start(marker, m),
+                                     load1=m.get("load1")))
+            return
+        if self.dry_run:
+            self.plan(marker, what, "peer", estimate_s)
+            return
         print(f"[study] {what}", flush=True)
         t0, load1 = time.time(), os.getloadavg()[0]
         fn()
@@ -276,17 +403,21 @@ def peer_rbf(obs_path, out_path):
 class Study:
     def __init__(self, args, mode):
         self.a, self.mode, self.M = args, mode, MODES[mode]
-        self.work = os.path.abspath(args.work or os.path.join(HERE, "work", mode))
-        os.makedirs(self.work, exist_ok=True)
-        self.results_dir = os.path.abspath(
-            args.results_dir or (self.work if mode == "smoke" else HERE))
-        os.makedirs(self.results_dir, exist_ok=True)
+        self.dry_run = args.dry_run
+        self.work = work_dir(args, mode)
+        self.results_dir = results_dir(args, mode, self.work)
+        if not self.dry_run:
+            os.makedirs(self.work, exist_ok=True)
+            os.makedirs(self.results_dir, exist_ok=True)
         self.dyn = os.path.relpath(os.path.abspath(args.dynfill), ROOT)
         self.cfg = os.path.relpath(os.path.join(HERE, "study.ini"), ROOT)
-        self.R = Runner(self.work, args.force, os.path.join(self.work, "commands.log"))
+        self.R = Runner(self.work, args.force, os.path.join(self.work, "commands.log"),
+                        dry_run=self.dry_run)
         self.res_path = os.path.join(self.work, "results.json")
-        self.res = dict(scores={}, coverage={}, kcurve={}, train_wall={})
+        self.res = new_results()
         self.threads = self.M["threads"]
+        self.cost = self.M["cost"]
+        self.peer_methods = list(CLASSICAL)
 
     def p(self, name):
         return os.path.join(self.work, name)
@@ -297,6 +428,20 @@ class Study:
     def env(self):
         return {"OMP_NUM_THREADS": str(self.threads)} if self.threads > 0 else None
 
+    # estimated wall times (--dry-run, window_s) -----------------------
+    def pixel_scale(self):
+        return (self.M["size"] / 64) ** 2
+
+    def train_estimate(self, sets):
+        steps = int(setting_value(sets, "train.steps"))
+        batch = int(setting_value(sets, "train.batch"))
+        c = self.cost
+        return c["train_startup_s"] + steps * batch / c["train_samples_per_s"]
+
+    def impute_estimate(self, K):
+        c = self.cost
+        return c["command_s"] + self.M["n_test"] * K / c["impute_rows_per_s"]
+
     # data ------------------------------------------------------------
     def truth(self, kind, split):
         name = f"{KIND_TAG[kind]}_truth_{split}.h5"
@@ -306,7 +451,9 @@ class Study:
                 "--seed", str(seed), "--out", self.rp(name)]
         if self.threads > 0:
             argv += ["--threads", str(self.threads)] if kind == "ns" else []
-        self.R.run(argv, self.p(name + ".done"), label="gen")
+        self.R.run(argv, self.p(name + ".done"), label="gen",
+                   estimate_s=self.cost["command_s"]
+                   + n * GEN_S_PER_SAMPLE[kind] * self.pixel_scale())
         return name
 
     def masked(self, kind, pattern, tag, split):
@@ -315,53 +462,70 @@ class Study:
         seed = MASK_SEED_TRAIN if split == "train" else MASK_SEED_TEST
         self.R.run([self.dyn, "mask", "--in", self.rp(truth), "--pattern", pattern,
                     "--seed", str(seed), "--out", self.rp(name)],
-                   self.p(name + ".done"), label="mask")
+                   self.p(name + ".done"), label="mask", inputs=[self.p(truth + ".done")],
+                   estimate_s=self.cost["command_s"])
         return name
 
     # methods ---------------------------------------------------------
     def train(self, data, strategy, run, sets=None):
+        sets = self.M["sets"] if sets is None else sets
         argv = [self.dyn, "train", "--config", self.cfg, "--data", self.rp(data),
                 "--out", self.rp(run), "--set", f"method.strategy={strategy}"]
-        for s in (self.M["sets"] if sets is None else sets):
+        for s in sets:
             argv += ["--set", s]
-        self.R.run(argv, self.p(run + ".done"), label="train")
+        self.R.run(argv, self.p(run + ".done"), label="train",
+                   inputs=[self.p(data + ".done"), os.path.join(ROOT, self.cfg)],
+                   estimate_s=self.train_estimate(sets))
         w = [r for r in self.R.records if r["cmd"].find(f"--out {self.rp(run)} ") >= 0]
         self.res["train_wall"][run] = w[-1]["wall_s"]
 
     def impute(self, run, test, pred, K, seed=0):
+        """The K-ensemble prediction with its K members (/members), so that
+        eval scores the ensemble CRPS next to the Gaussian one of /std."""
         argv = [self.dyn, "impute", "--ckpt", self.rp(os.path.join(run, "ckpt.h5")),
                 "--in", self.rp(test), "--out", self.rp(pred), "-K", str(K),
-                "--seed", str(seed)]
+                "--seed", str(seed), "--members"]
         if self.M.get("impute_backend"):
             argv += ["--backend", self.M["impute_backend"]]
-        self.R.run(argv, self.p(pred + ".done"), env=self.env(), label="impute")
+        self.R.run(argv, self.p(pred + ".done"), env=self.env(), label="impute",
+                   inputs=[self.p(run + ".done")], estimate_s=self.impute_estimate(K))
 
     def evaluate(self, pred, truth):
+        """`dynfill eval --json` of a prediction: its JSON object ({} when
+        --dry-run plans it instead)."""
         out = self.R.run([self.dyn, "eval", "--pred", self.rp(pred), "--truth", self.rp(truth),
-                          "--json"], self.p(pred + ".eval.done"), capture=True, label="eval")
-        j = json.loads(out.strip().splitlines()[-1])
-        return j["mse_missing"]
+                          "--json"], self.p(pred + ".eval.done"), capture=True, label="eval",
+                         inputs=[self.p(pred + ".done")], estimate_s=self.cost["command_s"])
+        return json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
 
-    def peer(self, method, test, pred):
+    def peer(self, method, test, pred, family):
+        estimate = (self.cost["command_s"] if method == "harmonic" else 0.0) + \
+            self.M["n_test"] * self.pixel_scale() * PEER_S_PER_SAMPLE.get(
+                method, PEER_S_PER_SAMPLE.get(f"{method}|{family}"))
+        test_marker = [self.p(test + ".done")]
         if method == "harmonic":
             self.R.run([self.dyn, "impute", "--method", "harmonic", "--in", self.rp(test),
                         "--out", self.rp(pred)], self.p(pred + ".done"), env=self.env(),
-                       label="peer")
+                       label="peer", inputs=test_marker, estimate_s=estimate)
         elif method in ("telea", "cvns"):
             self.R.timed_python(
                 f"python: cv2.inpaint({'INPAINT_TELEA' if method == 'telea' else 'INPAINT_NS'}, "
                 f"radius 3, float32, observed mean under the mask) {self.rp(test)} -> {self.rp(pred)}",
-                lambda: peer_opencv(self.p(test), self.p(pred), method), self.p(pred + ".done"))
+                lambda: peer_opencv(self.p(test), self.p(pred), method), self.p(pred + ".done"),
+                estimate_s=estimate)
         elif method == "rbf":
             self.R.timed_python(
                 f"python: scipy RBFInterpolator(thin_plate_spline, neighbors=50, periodic axes tiled) "
                 f"{self.rp(test)} -> {self.rp(pred)}",
-                lambda: peer_rbf(self.p(test), self.p(pred)), self.p(pred + ".done"))
+                lambda: peer_rbf(self.p(test), self.p(pred)), self.p(pred + ".done"),
+                estimate_s=estimate)
 
     def coverage(self, data, strategy):
         out = self.R.run([self.dyn, "coverage", "--data", self.rp(data), "--config", self.cfg,
                           "--set", f"method.strategy={strategy}"],
-                         self.p(f"{data}.cov_{strategy}.done"), capture=True, label="coverage")
+                         self.p(f"{data}.cov_{strategy}.done"), capture=True, label="coverage",
+                         inputs=[self.p(data + ".done"), os.path.join(ROOT, self.cfg)],
+                         estimate_s=self.cost["command_s"])
         lines = [ln for ln in out.splitlines() if "min" in ln and "mean" in ln
                  or ln.startswith("warning")]
         return lines
@@ -372,17 +536,20 @@ class Study:
         te = self.masked(kind, pattern, tag, "test")
         truth_te = f"{KIND_TAG[kind]}_truth_test.h5"
         scores = self.res["scores"].setdefault(key, {})
+        spread = self.res["uncertainty"].setdefault(key, {})
         for s in strategies:
             run = f"{KIND_TAG[kind]}_{tag}_{s}"
             self.train(tr, s, run)
             pred = f"{run}_pred_K{self.M['K']}.h5"
             self.impute(run, te, pred, self.M["K"])
-            scores[s] = self.evaluate(pred, truth_te)
+            j = self.evaluate(pred, truth_te)
+            scores[s], spread[s] = j.get("mse_missing"), uncertainty_of(j)
             self.save()
-        for m in ("harmonic", "telea", "cvns", "rbf"):
+        family = "pixel" if pattern.startswith("pixel") else "block"
+        for m in self.peer_methods:
             pred = f"{KIND_TAG[kind]}_{tag}_{m}_pred.h5"
-            self.peer(m, te, pred)
-            scores[m] = self.evaluate(pred, truth_te)
+            self.peer(m, te, pred, family)
+            scores[m] = self.evaluate(pred, truth_te).get("mse_missing")
             self.save()
         return tr
 
@@ -407,34 +574,34 @@ class Study:
             self.train(tr, "pixel", run, sets)
             pred = f"{run}_pred_K{M['K']}.h5"
             self.impute(run, te, pred, M["K"])
-            curve[steps] = dict(mse=self.evaluate(pred, "ns_truth_test.h5"),
-                                wall_s=self.res["train_wall"].get(run))
+            j = self.evaluate(pred, "ns_truth_test.h5")
+            curve[steps] = dict(mse=j.get("mse_missing"), wall_s=self.res["train_wall"].get(run),
+                                uncertainty=uncertainty_of(j))
             self.res["budget"] = dict(model="ns|pix20|pixel", curve=curve)
             self.save()
 
     def save(self):
+        if self.R.dry_run:
+            return
         self.res["records"] = self.R.records
         with open(self.res_path, "w") as f:
             json.dump(self.res, f, indent=1)
 
-    def run(self):
+    def sections(self):
+        return self.a.sections.split(",") if self.a.sections else self.M["sections"]
+
+    def execute(self, sections):
+        """Every step of the sections, in order (planned instead of run
+        when self.R is a dry runner)."""
         M = self.M
-        self.res.update(mode=self.mode, machine=machine_info(), started=now(),
-                        argv=" ".join(shlex.quote(x) for x in sys.argv[1:]),
-                        sets=M["sets"], config=open(os.path.join(HERE, "study.ini")).read(),
-                        K=M["K"], size=M["size"], n_train=M["n_train"], n_test=M["n_test"],
-                        load_start=os.getloadavg())
-        sections = self.a.sections.split(",") if self.a.sections else M["sections"]
-        self.res["sections"] = sections
         if "pixel" in sections:
             for r in M["pixel_rates"]:
                 tag = f"pix{round(r * 100)}"
-                self.setting("ns", f"pixel:{r:g}", tag, ["pixel", "empirical", "missdiff", "ambient"],
-                             f"ns|{tag}")
+                self.setting("ns", f"pixel:{r:g}", tag,
+                             M.get("pixel_strategies", PIXEL_STRATEGIES), f"ns|{tag}")
         if "block" in sections:
             strategies = (self.a.block_strategies.split(",") if self.a.block_strategies else
-                          M.get("block_strategies",
-                                ["block", "pixel", "empirical", "missdiff", "ambient"]))
+                          M.get("block_strategies", BLOCK_STRATEGIES))
             for kind in M["block_kinds"]:
                 for k in M["block_ks"]:
                     tag = f"block{k}"
@@ -450,19 +617,137 @@ class Study:
                 run, te, key = "ns_pix20_pixel", "ns_pix20_test.h5", "ns|pix20|pixel"
             else:
                 run, te, key = "ns_block8_block", "ns_block8_test.h5", "ns|block8|block"
-            curve = {}
+            curve, spread = {}, {}
             for K in M["k_values"]:
                 pred = f"{run}_kcurve_K{K}.h5"
                 self.impute(run, te, pred, K)
-                curve[K] = self.evaluate(pred, "ns_truth_test.h5")
-                self.res["kcurve"] = dict(model=key, curve=curve)
+                j = self.evaluate(pred, "ns_truth_test.h5")
+                curve[K], spread[K] = j.get("mse_missing"), uncertainty_of(j)
+                self.res["kcurve"] = dict(model=key, curve=curve, uncertainty=spread)
                 self.save()
         if "budget" in sections and M.get("budget_steps"):
             self.budget()
+
+    def planned_seconds(self, sections):
+        """Estimated wall time of the steps still to run: a quiet dry pass
+        over the sections (steps with a valid marker count 0)."""
+        real = self.R, self.res
+        self.R = Runner(self.work, self.a.force, None, dry_run=True, verbose=False)
+        self.res = new_results()
+        try:
+            self.execute(sections)
+            return sum(r["wall_s"] for r in self.R.records if r.get("planned"))
+        finally:
+            self.R, self.res = real
+
+    def fit_window(self, sections):
+        """A mode with window_s: leave the RBF peer out when the plan does
+        not fit the window with it."""
+        window = self.M.get("window_s")
+        if not window:
+            return
+        estimate = self.planned_seconds(sections)
+        if estimate > window and "rbf" in self.peer_methods:
+            self.peer_methods.remove("rbf")
+            without = self.planned_seconds(sections)
+            note = (f"RBF peer skipped: the plan's estimate is {estimate:.0f} s with it, "
+                    f"{without:.0f} s without, for a window of {window:.0f} s")
+            self.res["notes"].append(note)
+            print(f"[study] {note}", flush=True)
+            estimate = without
+        if estimate > window:
+            print(f"[study] warning: the plan's estimate ({estimate:.0f} s) exceeds the "
+                  f"{window:.0f} s window of --{self.mode}", flush=True)
+
+    def uses_cuda(self):
+        return "train.backend=cuda" in self.M["sets"]
+
+    def require_cuda(self):
+        """Refuse (exit 2) before the first step when the binary or the
+        machine has no CUDA device, rather than failing halfway."""
+        probe = [self.dyn, "bench", "train", "--backend", "cuda", "--steps", "1",
+                 "--warmup", "1", "--size", "16", "--batch", "1", "--base", "8",
+                 "--mult", "1", "--nres", "1"]
+        p = subprocess.run(probe, cwd=ROOT, capture_output=True, text=True)
+        if p.returncode != 0:
+            said = ((p.stderr or "") + (p.stdout or "")).strip().splitlines()
+            sys.stderr.write(f"run_study: --{self.mode} trains on the GPU (train.backend=cuda) "
+                             f"and needs a CUDA device; {self.dyn} has none here"
+                             + (f" ({said[-1]})" if said else "") + "\n")
+            raise SystemExit(2)
+
+    def report_plan(self, sections):
+        recs = self.R.records
+        planned = [r for r in recs if r.get("planned")]
+        total = sum(r["wall_s"] for r in planned)
+        by_label = {}
+        for r in planned:
+            n, t = by_label.get(r["label"], (0, 0.0))
+            by_label[r["label"]] = (n + 1, t + r["wall_s"])
+        print(f"\n[plan] --{self.mode}, sections {','.join(sections)}: {len(planned)} steps to run, "
+              f"{len(recs) - len(planned)} already done (markers in {self.work})")
+        for label, (n, t) in sorted(by_label.items(), key=lambda x: -x[1][1]):
+            print(f"[plan]   {label:9s} {n:4d} steps  {t:8.1f} s")
+        print(f"[plan] estimated wall time: {total:.0f} s ({total / 60:.1f} min), from the "
+              "step costs at the top of run_study.py (rates measured on idle machines)")
+        if self.M.get("window_s"):
+            print(f"[plan] window of --{self.mode}: {self.M['window_s']} s"
+                  + ("" if "rbf" in self.peer_methods else "; RBF peer skipped to fit it"))
+        if self.uses_cuda():
+            print("[plan] needs a CUDA device (train.backend=cuda); not checked in a dry run")
+
+    def run(self):
+        M = self.M
+        sections = self.sections()
+        if self.dry_run:
+            self.fit_window(sections)
+            self.execute(sections)
+            self.report_plan(sections)
+            return
+        if self.uses_cuda():
+            self.require_cuda()
+        self.fit_window(sections)
+        self.res.update(mode=self.mode, machine=machine_info(), started=now(),
+                        argv=" ".join(shlex.quote(x) for x in sys.argv[1:]),
+                        sets=M["sets"], config=open(os.path.join(HERE, "study.ini")).read(),
+                        K=M["K"], size=M["size"], n_train=M["n_train"], n_test=M["n_test"],
+                        load_start=os.getloadavg(), sections=sections)
+        self.execute(sections)
         self.res["finished"] = now()
         self.res["load_end"] = os.getloadavg()
         self.save()
         write_results(self.res, self.results_dir, self.mode, self.a)
+
+
+def work_dir(args, mode):
+    return os.path.abspath(args.work or os.path.join(HERE, "work", mode))
+
+
+def results_dir(args, mode, work):
+    """RESULTS.md and charts: the work folder for --smoke, else this folder."""
+    return os.path.abspath(args.results_dir or (work if mode == "smoke" else HERE))
+
+
+def new_results():
+    return dict(scores={}, uncertainty={}, coverage={}, kcurve={}, train_wall={}, notes=[])
+
+
+def uncertainty_of(evaluation):
+    """The uncertainty keys of one `dynfill eval --json` object (None where
+    it has none: a prediction without /std or /members, a dry run)."""
+    return {k: evaluation.get(k) for k in UNCERTAINTY_KEYS}
+
+
+def setting_value(sets, key):
+    """The value of KEY under the --set overrides SETS, else study.ini's."""
+    for s in reversed(sets):
+        if s.startswith(key + "="):
+            return s.split("=", 1)[1]
+    import configparser
+    ini = configparser.ConfigParser(inline_comment_prefixes=("#", ";"))
+    ini.read(os.path.join(HERE, "study.ini"))
+    section, name = key.split(".", 1)
+    return ini[section][name]
 
 
 def now():
@@ -529,16 +814,109 @@ def table(scores, cols, col_labels, rows):
 def beaten_lines(scores, cols, col_labels, matched, labels):
     lines = []
     for c, cl in zip(cols, col_labels):
-        sc = scores.get(c, {})
+        sc = {k: v for k, v in scores.get(c, {}).items() if v is not None}
         s = matched(c)
         if s not in sc:
             continue
         better = sorted((v, k) for k, v in sc.items() if v < sc[s] and k != s)
         rank = 1 + len(better)
         who = ", ".join(f"{labels.get(k, k)} ({fmt(v)})" for v, k in better) or "nobody"
+        best = best_classical(sc)
+        ratio = "" if best is None else (
+            f"; dynfill {s} / best classical ({CLASSICAL_SHORT[best[1]]} {fmt(best[0])}) = "
+            f"{sc[s] / best[0]:.2f}")
         lines.append(f"- {cl}: dynfill {s} ({fmt(sc[s])}) ranks {rank} of {len(sc)}; "
-                     f"beaten by: {who}.")
+                     f"beaten by: {who}{ratio}.")
     return "\n".join(lines)
+
+
+def best_classical(column):
+    """(value, method) of the lowest classical peer of a column, or None."""
+    return min(((column[k], k) for k in CLASSICAL if column.get(k) is not None), default=None)
+
+
+def classical_rows(scores, cols, matched):
+    """Two table rows: the best classical peer per column and dynfill's
+    matched strategy divided by it."""
+    best, ratio = [], []
+    for c in cols:
+        col = scores.get(c, {})
+        b = best_classical(col)
+        m = col.get(matched(c))
+        best.append("n/a" if b is None else f"{fmt(b[0])} ({CLASSICAL_SHORT[b[1]]})")
+        ratio.append("n/a" if b is None or m is None or b[0] == 0 else f"{m / b[0]:.2f}")
+    return [f"| best classical ({', '.join(CLASSICAL_SHORT[k] for k in CLASSICAL)}) | "
+            + " | ".join(best) + " |",
+            "| dynfill matched / best classical | " + " | ".join(ratio) + " |"]
+
+
+def summary_line(scores, columns):
+    """columns = [(key, matched strategy)] of both tables: how often dynfill's
+    matched strategy is the lowest row, its ratio to the best classical
+    peer, and the NS 20 % pixel ratio against their issue-15 targets."""
+    scored = [(c, m) for c, m in columns if scores.get(c, {}).get(m) is not None]
+    n_best = n_ratio = 0
+    ns20 = None
+    for c, m in scored:
+        col = {k: v for k, v in scores[c].items() if v is not None}
+        n_best += col[m] <= min(col.values())
+        b = best_classical(col)
+        if b is not None and b[0] > 0:
+            r = col[m] / b[0]
+            n_ratio += r <= RATIO_TARGET
+            if c == "ns|pix20":
+                ns20 = r
+    y = len(scored)
+    return (f"**Summary**: dynfill matched is best in {n_best} of {y} columns (among the rows "
+            f"this run has); ratio to the best classical ≤ {RATIO_TARGET:.2f} in {n_ratio} of "
+            f"{y}; NS 20 % pixel ratio {'n/a' if ns20 is None else f'{ns20:.2f}'} (target ≤ "
+            f"{RATIO_TARGET_NS20:.2f}).\n")
+
+
+def outside(key, v):
+    """Whether an uncertainty score misses its issue-15 target."""
+    if v is None:
+        return False
+    if key == "spread_skill_missing":
+        return not SPREAD_SKILL_TARGET[0] <= v <= SPREAD_SKILL_TARGET[1]
+    if key == "coverage_2std_missing":
+        return not COVERAGE_2STD_TARGET[0] <= v <= COVERAGE_2STD_TARGET[1]
+    return False
+
+
+def fmt_uncertainty(key, v):
+    if v is None:
+        return "n/a"
+    s = f"{v * 100:.1f} %" if key.startswith("coverage") else \
+        f"{v:.3f}" if key == "spread_skill_missing" else fmt(v)
+    return s + (" ✗" if outside(key, v) else "")
+
+
+def uncertainty_table(uncertainty, cols, col_labels, matched):
+    """One row per uncertainty score of dynfill's matched strategy, the
+    table's columns; ✗ marks a score outside its target."""
+    out = ["| uncertainty of dynfill's matched strategy | " + " | ".join(col_labels) + " |",
+           "|---|" + "---:|" * len(cols)]
+    for key, label in UNCERTAINTY_ROWS:
+        cells = [fmt_uncertainty(key, uncertainty.get(c, {}).get(matched(c), {}).get(key))
+                 for c in cols]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    counts = []
+    for key, (lo, hi), what in (
+            ("spread_skill_missing", SPREAD_SKILL_TARGET, "spread–skill within {:.2f}–{:.2f}"),
+            ("coverage_2std_missing", (COVERAGE_2STD_TARGET[0] * 100, COVERAGE_2STD_TARGET[1] * 100),
+             "±2σ coverage within {:.0f}–{:.0f} %")):
+        vals = [uncertainty.get(c, {}).get(matched(c), {}).get(key) for c in cols]
+        vals = [v for v in vals if v is not None]
+        counts.append(what.format(lo, hi) + f" in {sum(not outside(key, v) for v in vals)} of "
+                      f"{len(vals)} columns")
+    out.append("")
+    out.append("✗: outside the target. From `dynfill eval` on the missing entries of the test "
+               "set: the Gaussian CRPS of N(pred, std²) with the calibrated `/std`, the ensemble "
+               "CRPS of the K calibrated members (`impute --members`), spread–skill "
+               "RMS(std)/RMSE, and the share of entries within ±1σ, ±2σ. "
+               + "; ".join(counts) + ".")
+    return "\n".join(out)
 
 
 def charts(res, outdir, prefix):
@@ -655,7 +1033,21 @@ def write_results(res, outdir, mode, args):
              "weights. Score: `dynfill eval --json` → `mse_missing` (mean squared error over the "
              "entries missing in the test observations, data units). Lower is better; the best "
              "per column is bold.\n")
+    unc = res.get("uncertainty", {})
+    if unc:
+        L.append("**Uncertainty**: every dynfill prediction is imputed with `--members`; "
+                 "`dynfill eval --json` gives the CRPS (Gaussian from `/pred` and the calibrated "
+                 "`/std`, and of the K members), the spread–skill ratio and the ±1σ/±2σ coverage "
+                 "of the missing entries (docs/eval.md, \"Uncertainty\"). The classical peers "
+                 "have no spread.\n")
+    for note in res.get("notes", []):
+        L.append(f"**Note**: {note}.\n")
     sc = res["scores"]
+    pix_matched, block_matched = (lambda c: "pixel"), (lambda c: "block")
+    summary_cols = [(k, "pixel") for k in sc if "|pix" in k] + \
+                   [(k, "block") for k in sc if "|block" in k]
+    if summary_cols:
+        L.append(summary_line(sc, summary_cols))
     pkeys = [k for k in sc if "|pix" in k]
     if pkeys:
         L.append("### Pixel observations (paper Table 1 layout), Navier–Stokes\n")
@@ -663,9 +1055,11 @@ def write_results(res, outdir, mode, args):
         rows = [(k, PEER_LABEL[k]) for k in ("harmonic", "telea", "cvns", "rbf")] + \
                [("missdiff", labels["missdiff"]), ("ambient", labels["ambient"]),
                 ("empirical", labels["empirical"]), ("pixel", "**dynfill pixel (matched)**")]
-        L.append(table(sc, pkeys, cl, rows) + "\n")
+        L.append(table(sc, pkeys, cl, rows) + "\n"
+                 + "\n".join(classical_rows(sc, pkeys, pix_matched)) + "\n")
+        L.append(uncertainty_table(unc, pkeys, cl, pix_matched) + "\n")
         L.append("Where dynfill's matched strategy stands:\n")
-        L.append(beaten_lines(sc, pkeys, cl, lambda c: "pixel", labels) + "\n")
+        L.append(beaten_lines(sc, pkeys, cl, pix_matched, labels) + "\n")
     bkeys = [k for k in sc if "|block" in k]
     if bkeys:
         L.append("### Block observations (paper Table 2 layout, with the context ablation)\n")
@@ -675,9 +1069,11 @@ def write_results(res, outdir, mode, args):
                 ("empirical", labels["empirical"]),
                 ("pixel", "dynfill pixel (mismatched contexts)"),
                 ("block", "**dynfill block (matched)**")]
-        L.append(table(sc, bkeys, cl, rows) + "\n")
+        L.append(table(sc, bkeys, cl, rows) + "\n"
+                 + "\n".join(classical_rows(sc, bkeys, block_matched)) + "\n")
+        L.append(uncertainty_table(unc, bkeys, cl, block_matched) + "\n")
         L.append("Where dynfill's matched strategy stands:\n")
-        L.append(beaten_lines(sc, bkeys, cl, lambda c: "block", labels) + "\n")
+        L.append(beaten_lines(sc, bkeys, cl, block_matched, labels) + "\n")
         abl = []
         for k in bkeys:
             s = sc[k]
@@ -703,7 +1099,13 @@ def write_results(res, outdir, mode, args):
         ks = sorted(kc, key=lambda x: int(x))
         L.append("| K | " + " | ".join(str(k) for k in ks) + " |")
         L.append("|---|" + "---:|" * len(ks))
-        L.append("| mse_missing | " + " | ".join(fmt(kc[k]) for k in ks) + " |\n")
+        L.append("| mse_missing | " + " | ".join(fmt(kc[k]) for k in ks) + " |")
+        kunc = {str(k): v for k, v in res["kcurve"].get("uncertainty", {}).items()}
+        for key, label in UNCERTAINTY_ROWS:
+            if any(kunc.get(str(k), {}).get(key) is not None for k in ks):
+                L.append(f"| {label} | " + " | ".join(
+                    fmt_uncertainty(key, kunc.get(str(k), {}).get(key)) for k in ks) + " |")
+        L.append("")
         a, b = fit_k([int(k) for k in ks], [kc[k] for k in ks])
         L.append(f"Least-squares fit mse(K) = a + b/K: a = {a:.4g} (what K → ∞ leaves: bias and "
                  f"the context/observation information gap), b = {b:.4g} (the single-context "
@@ -715,10 +1117,16 @@ def write_results(res, outdir, mode, args):
         L.append("The same network and data as the 20 % column of the pixel table, trained for "
                  "more steps (batch and every other setting unchanged; the learning-rate "
                  "schedule stretches with the steps):\n")
-        L.append("| training steps | mse_missing | training wall (s) |\n|---:|---:|---:|")
+        L.append("| training steps | mse_missing | CRPS (members) | spread–skill | ±2σ coverage "
+                 "| training wall (s) |\n|---:|---:|---:|---:|---:|---:|")
         for st in sorted(bud, key=lambda x: int(x)):
             w = bud[st].get("wall_s")
-            L.append(f"| {st} | {fmt(bud[st]['mse'])} | {'n/a' if w is None else f'{w:.0f}'} |")
+            u = bud[st].get("uncertainty", {})
+            L.append(f"| {st} | {fmt(bud[st]['mse'])} | "
+                     + " | ".join(fmt_uncertainty(k, u.get(k)) for k in
+                                  ("crps_ensemble_missing", "spread_skill_missing",
+                                   "coverage_2std_missing"))
+                     + f" | {'n/a' if w is None else f'{w:.0f}'} |")
         ref = sc.get("ns|pix20", {})
         refs = [f"{labels.get(k, k)} {fmt(ref[k])}" for k in ("harmonic", "rbf", "ambient", "missdiff")
                 if k in ref]
@@ -775,6 +1183,8 @@ def main():
     g.add_argument("--smoke", action="store_true", help="minutes: checks the script")
     g.add_argument("--quick", action="store_true", help="about two hours on a free 2-core CPU")
     g.add_argument("--full", action="store_true", help="GPU: bigger network and budget")
+    g.add_argument("--gpu", action="store_true", help="one 10-minute window on one H200: "
+                   "matched strategy (and block vs pixel) in every column, peers, K = 1, 4, 16")
     g.add_argument("--reduced-ablation", action="store_true",
                    help="NS 8/9 blocks only: block vs pixel contexts, peers, K curve")
     ap.add_argument("--dynfill", default=None, help="the binary (default: $DYNFILL, "
@@ -788,9 +1198,19 @@ def main():
     ap.add_argument("--block-strategies", help="dynfill strategies of the block table (default: "
                     "block,pixel,empirical,missdiff,ambient; --reduced-ablation: block,pixel)")
     ap.add_argument("--force", action="store_true", help="rerun steps that already ran")
+    ap.add_argument("--dry-run", action="store_true", help="print the steps still to run and "
+                    "their estimated wall time; run nothing, write nothing")
+    ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and the "
+                    "charts from the work folder's results.json")
     a = ap.parse_args()
     mode = ("smoke" if a.smoke else "quick" if a.quick else "full" if a.full
-            else "reduced-ablation")
+            else "gpu" if a.gpu else "reduced-ablation")
+    if a.render:
+        work = work_dir(a, mode)
+        with open(os.path.join(work, "results.json")) as f:
+            res = json.load(f)
+        write_results(res, results_dir(a, mode, work), mode, a)
+        return
     if a.dynfill is None:
         for c in (os.environ.get("DYNFILL"), os.path.join(ROOT, "build-study", "dynfill"),
                   os.path.join(ROOT, "build", "dynfill")):
