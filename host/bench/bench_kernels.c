@@ -281,7 +281,8 @@ static void bk_activations(bk_ctx *B, int n, int s, int ch) {
     double secs;
     BK_TIME(B, secs, be->group_norm_forward(be, n, (int)hw, ch, 8, 1e-5f, x, gamma, beta, y, mean, rstd, 1));
     bk_row(B, "group_norm+silu fwd", shape, 2 * f, secs);
-    BK_TIME(B, secs, be->group_norm_backward(be, n, (int)hw, ch, 8, x, gamma, beta, mean, rstd, dy, NULL, dx, dg, db, 1));
+    BK_TIME(B, secs,
+            be->group_norm_backward(be, n, (int)hw, ch, 8, x, gamma, beta, mean, rstd, dy, NULL, dx, dg, db, 1));
     bk_row(B, "group_norm+silu bwd", shape, 3 * f, secs);
     BK_TIME(B, secs, be->silu_forward(be, nx, x, y));
     bk_row(B, "silu fwd", shape, 2 * f, secs);

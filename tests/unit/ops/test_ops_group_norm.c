@@ -96,8 +96,7 @@ static void check_gn(dfl_backend *be, int n, int hw, int c, int groups, float of
         worst = fmax(worst, fabs((double)dx_res[e] - want));
         scale = fmax(scale, fabs(want));
     }
-    CHECK_MSG(worst <= 1e-6 * scale, "%s: dx with dx_add differs from dx + dx_add by %g (max %g)", what, worst,
-              scale);
+    CHECK_MSG(worst <= 1e-6 * scale, "%s: dx with dx_add differs from dx + dx_add by %g (max %g)", what, worst, scale);
     CHECK_MSG(!memcmp(t1.dgamma, a.dgamma, (size_t)c * 4) && !memcmp(t1.dbeta, a.dbeta, (size_t)c * 4),
               "%s: dgamma/dbeta change with dx_add", what);
     free(res), free(dx_res);
