@@ -37,22 +37,31 @@ static void usage(FILE *f) {
         fprintf(f, "  %-9s %s\n", k_commands[i].name, k_commands[i].summary);
 }
 
-/* OpenMP threads that spin while waiting (libgomp's default) collapse when
- * the machine is shared: measured on this project's 2-core machine with one
- * other busy process, a training step ran 7x slower (4.5 against 30.7
- * samples/s) than with OMP_WAIT_POLICY=PASSIVE. libgomp reads the variable
- * when it is loaded, before main, so when the user has not chosen a policy
- * dynfill sets PASSIVE and re-executes itself once. */
-static void prefer_passive_openmp_waits(char **argv) {
-    if (getenv("OMP_WAIT_POLICY") || getenv("DFL_REEXECED")) return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+/* How long OpenMP threads spin before they sleep decides a training step's
+ * speed: a step is hundreds of short parallel regions (dynfill's ops and
+ * oneDNN's, one libgomp pool). Measured on this project's 2-core Xeon,
+ * config a of benchmarks/peers, 2 threads, 3 interleaved runs each
+ * (docs/benchmarks.md, "OpenMP wait policy"):
+ *   quiet machine:        PASSIVE 23.8-24.7 samples/s, GOMP_SPINCOUNT=5000
+ *                         28.0-28.7, 20000 28.1-29.6, ACTIVE 28.9-29.9;
+ *   one other busy process: PASSIVE 12.8-13.8, 5000 12.2-12.8, 10000 11.3,
+ *                         20000 9.0-11.3, ACTIVE 10.3-10.6.
+ * A short spin (5000 rounds, tens of microseconds) keeps nearly all of the
+ * quiet machine's speed and loses about 7 % on an oversubscribed one, where
+ * long spins lose up to a quarter. libgomp reads its settings when it is
+ * loaded, before main, so when the user has chosen neither OMP_WAIT_POLICY
+ * nor GOMP_SPINCOUNT dynfill sets GOMP_SPINCOUNT=5000 and re-executes
+ * itself once. */
+static void prefer_short_openmp_spins(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || getenv("DFL_REEXECED")) return;
+    setenv("GOMP_SPINCOUNT", "5000", 1);
     setenv("DFL_REEXECED", "1", 1);
     execv("/proc/self/exe", argv);
-    /* exec failed (no /proc): carry on with the default policy */
+    /* exec failed (no /proc): carry on with libgomp's default */
 }
 
 int main(int argc, char **argv) {
-    prefer_passive_openmp_waits(argv);
+    prefer_short_openmp_spins(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
