@@ -56,6 +56,29 @@ static void write_truth(const char *name, const unsigned long long *dims, const 
     H5Fclose(f);
 }
 
+/* Everything written to the temporary file out, as a string (*n bytes);
+ * closes out. */
+static char *read_back(FILE *out, long *n) {
+    *n = ftell(out);
+    rewind(out);
+    char *text = calloc((size_t)*n + 1, 1);
+    DFL_ASSERT(text && fread(text, 1, (size_t)*n, out) == (size_t)*n);
+    fclose(out);
+    return text;
+}
+
+/* Opens pred and truth into *in and scores them into a report *rep whose
+ * per-channel scores go to per; the caller closes *in. */
+static void open_and_report(const char *pred, const char *truth, dfl_pred_input *in, dfl_eval_scores *per,
+                            dfl_eval_report *rep) {
+    dfl_clear_error();
+    DFL_ASSERT(dfl_pred_input_open(path_of(pred), path_of(truth), in) == DFL_OK);
+    memset(rep, 0, sizeof *rep);
+    rep->in = in;
+    rep->per_channel = per;
+    CHECK(dfl_eval_score_files(in, per, &rep->overall, &rep->weighted) == DFL_OK);
+}
+
 static dfl_status score(const char *pred, const char *truth, dfl_eval_scores pc[2], dfl_eval_scores *all,
                         int *weighted) {
     dfl_pred_input in;
@@ -162,25 +185,17 @@ static void test_members(void) {
     const char *files[2] = {"pred_members.h5", "pred.h5"};
     for (int f = 0; f < 2; ++f) {
         dfl_pred_input in;
-        dfl_clear_error();
-        DFL_ASSERT(dfl_pred_input_open(path_of(files[f]), path_of("truth.h5"), &in) == DFL_OK);
-        CHECK(in.members == (f == 0 ? 2 : 0));
         dfl_eval_scores per[2];
         dfl_eval_report rep;
-        memset(&rep, 0, sizeof rep);
-        rep.in = &in;
-        rep.per_channel = per;
-        CHECK(dfl_eval_score_files(&in, per, &rep.overall, &rep.weighted) == DFL_OK);
+        open_and_report(files[f], "truth.h5", &in, per, &rep);
+        CHECK(in.members == (f == 0 ? 2 : 0));
         FILE *out = tmpfile();
         DFL_ASSERT(out != NULL);
         CHECK(dfl_eval_print_json(out, &rep) == DFL_OK);
         const long json_end = ftell(out);
         dfl_eval_print_text(out, &rep);
-        const long n = ftell(out);
-        rewind(out);
-        char *text = calloc((size_t)n + 1, 1);
-        DFL_ASSERT(text && fread(text, 1, (size_t)n, out) == (size_t)n);
-        fclose(out);
+        long n;
+        char *text = read_back(out, &n);
         dfl_pred_input_close(&in);
         char *table = text + json_end; /* the JSON line, then the table */
         DFL_ASSERT(json_end > 0 && text[json_end - 1] == '\n');
@@ -282,25 +297,17 @@ static void test_json_null(void) {
     H5Fclose(f);
 
     dfl_pred_input in;
-    dfl_clear_error();
-    DFL_ASSERT(dfl_pred_input_open(path_of("pred_ch1_full.h5"), path_of("truth_names.h5"), &in) == DFL_OK);
     dfl_eval_scores pc[2];
     dfl_eval_report rep;
-    memset(&rep, 0, sizeof rep);
-    rep.in = &in;
-    rep.per_channel = pc;
-    CHECK(dfl_eval_score_files(&in, pc, &rep.overall, &rep.weighted) == DFL_OK);
+    open_and_report("pred_ch1_full.h5", "truth_names.h5", &in, pc, &rep);
     CHECK(isnan(pc[1].mse_missing) && isnan(pc[1].rmse_missing) && pc[1].n_missing == 0);
     rep.overall.mse_all = INFINITY; /* any non-finite score, not only an empty set */
 
     FILE *out = tmpfile();
     DFL_ASSERT(out != NULL);
     CHECK(dfl_eval_print_json(out, &rep) == DFL_OK);
-    const long n = ftell(out);
-    rewind(out);
-    char *text = calloc((size_t)n + 1, 1);
-    DFL_ASSERT(text && fread(text, 1, (size_t)n, out) == (size_t)n);
-    fclose(out);
+    long n;
+    char *text = read_back(out, &n);
     dfl_pred_input_close(&in);
 
     CHECK_MSG(n > 0 && strchr(text, '\n') == text + n - 1, "not one line: %s", text);
