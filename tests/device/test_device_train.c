@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "dfl_test.h"
+#include "dfl_test_train.h"
 #include "dynfill/backend.h"
 #include "dynfill/comm.h"
 #include "dynfill/config.h"
@@ -58,26 +59,11 @@ static void make_batch(long step, float *obs, uint8_t *mask) {
 static run_result train(dfl_backend *be, const char *label) {
     run_result r;
     memset(&r, 0, sizeof r);
-    dfl_config cfg;
-    dfl_config_defaults(&cfg);
-    cfg.lr = 1e-3;
-    cfg.warmup = 0;
-    cfg.steps = STEPS;
+    dfl_config cfg = dfl_test_train_config(STEPS, 7);
     cfg.clip = 1.0;
     cfg.ema = 0.999;
     cfg.weight_decay = 0.0;
-    cfg.seed = 7;
-    dfl_unet_config uc;
-    memset(&uc, 0, sizeof uc);
-    uc.channels = C;
-    uc.base = 16;
-    uc.mult[0] = 1;
-    uc.mult[1] = 2;
-    uc.levels = 2;
-    uc.nres = 1;
-    uc.attention = 1;
-    uc.periodic_x = 1;
-    uc.periodic_y = 0;
+    dfl_unet_config uc = dfl_test_unet_config(C, 16, 1);
     dfl_method_params mp;
     dfl_method_params_default(&mp);
     dfl_unet *model = NULL;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dfl_test.h"
+#include "dfl_test_train.h"
 #include "dynfill/backend.h"
 #include "dynfill/comm.h"
 #include "dynfill/config.h"
@@ -80,23 +81,10 @@ static void make_batch(long step, float *obs, uint8_t *mask) {
 static run_result train(dfl_backend *be, int micro, unsigned long long seed, int fake) {
     run_result r;
     memset(&r, 0, sizeof r);
-    dfl_config cfg;
-    dfl_config_defaults(&cfg);
-    cfg.lr = 1e-3;
-    cfg.warmup = 0;
-    cfg.steps = STEPS;
-    cfg.seed = seed;
+    dfl_config cfg = dfl_test_train_config(STEPS, seed);
     cfg.micro_batch = micro;
-    dfl_unet_config uc;
-    memset(&uc, 0, sizeof uc);
-    uc.channels = C;
-    uc.base = 16; /* 2 channels per GroupNorm group: every parameter has a real gradient */
-    uc.mult[0] = 1;
-    uc.mult[1] = 2;
-    uc.levels = 2;
-    uc.nres = 1;
-    uc.attention = 1;
-    uc.periodic_x = 1;
+    dfl_unet_config uc = dfl_test_unet_config(
+        C, 16, 1); /* base 16: 2 channels per GroupNorm group, every parameter has a real gradient */
     dfl_method_params mp;
     dfl_method_params_default(&mp);
     fake_state fs;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dfl_test.h"
+#include "dfl_test_train.h"
 #include "dynfill/backend.h"
 #include "dynfill/comm.h"
 #include "dynfill/config.h"
@@ -46,21 +47,8 @@ static run_result train(const char *mode) {
     run_result r;
     memset(&r, 0, sizeof r);
     dfl_backend *be = dfl_backend_cpu_create(1);
-    dfl_config cfg;
-    dfl_config_defaults(&cfg);
-    cfg.lr = 1e-3;
-    cfg.warmup = 0;
-    cfg.steps = STEPS;
-    cfg.seed = 7;
-    dfl_unet_config uc;
-    memset(&uc, 0, sizeof uc);
-    uc.channels = C;
-    uc.base = 8;
-    uc.mult[0] = 1;
-    uc.mult[1] = 2;
-    uc.levels = 2;
-    uc.nres = 1;
-    uc.periodic_x = 1;
+    dfl_config cfg = dfl_test_train_config(STEPS, 7);
+    dfl_unet_config uc = dfl_test_unet_config(C, 8, 0);
     dfl_method_params mp;
     dfl_method_params_default(&mp);
     dfl_unet *model = NULL;
