@@ -38,6 +38,7 @@ static const key_spec k_keys[] = {
     NUM("model", "nres", K_INT, nres, 1, 16),
     NUM("model", "attention", K_BOOL, attention, 0, 1),
     STR("model", "periodic", periodic, "none|x|y|xy|auto"),
+    STR("model", "input_fill", input_fill, "none|pyramid"),
     STR("method", "strategy", strategy, "pixel|block|empirical|missdiff|ambient"),
     NUM("method", "context_ratio", K_DOUBLE, context_ratio, 0, 1),
     NUM("method", "query_ratio", K_DOUBLE, query_ratio, 0, 1),
@@ -86,6 +87,7 @@ void dfl_config_defaults(dfl_config *c) {
     c->nres = 2;
     c->attention = 0;
     snprintf(c->periodic, sizeof c->periodic, "auto");
+    snprintf(c->input_fill, sizeof c->input_fill, "none");
     snprintf(c->strategy, sizeof c->strategy, "pixel");
     c->context_ratio = 0.7;
     c->query_ratio = 0.7;

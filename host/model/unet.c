@@ -18,6 +18,8 @@
  *   params, grads   nparams each, separate allocations; grads only once a
  *                   training plan was made (dfl_unet_plan)
  *   in_pad          P*2C        padded network input
+ *   in_fill         P*3C        [in_pad | its pyramid fill] (model.input_fill;
+ *                               else absent), fill_scratch its pyramid
  *   temb_in         n*b         [cos, sin] time features
  *   temb_h1, temb_a1, temb, temb_silu      n*T each
  *   stem_out        P*b         (skip 0)
@@ -57,6 +59,7 @@
 #include <string.h>
 
 #include "dynfill/model.h"
+#include "shared/input_fill.h"
 #include "shared/philox.h"
 
 /* snprintf into a fixed buffer; a name that does not fit is a bug. */
@@ -140,7 +143,7 @@ struct dfl_unet {
     size_t buf_max;                            /* largest single arena buffer (floats) */
     size_t ws_in_max, ws_out_max, ws_halo_max; /* backend conv workspace estimate (floats; conv_cost) */
 
-    float *in_pad, *stem_out, *temb_in, *temb_h1, *temb_a1, *temb, *temb_silu;
+    float *in_pad, *in_fill, *fill_scratch, *stem_out, *temb_in, *temb_h1, *temb_a1, *temb, *temb_silu;
     float *head_g, *head_mean, *head_rstd, *out_pad;
     void (*grads_ready)(void *user, size_t first);
     void *grads_ready_user;
@@ -228,6 +231,10 @@ static void add_resblock(dfl_unet *m, const char *prefix, int cin, int cout, int
     }
 }
 
+/* Channels the stem convolution reads: values and mask, and the pyramid
+ * fill of the values when model.input_fill is on. */
+static int stem_channels(const dfl_unet_config *c) { return (c->input_fill ? 3 : 2) * c->channels; }
+
 /* Builds the parameter list and the layer list (shapes filled at plan
  * time). The order of tensors is the order of this walk. */
 static void build_graph(dfl_unet *m) {
@@ -248,7 +255,7 @@ static void build_graph(dfl_unet *m) {
 
     add_linear(m, "temb.0", T, b, &np->temb0_w, &np->temb0_b);
     add_linear(m, "temb.2", T, T, &np->temb2_w, &np->temb2_b);
-    add_conv(m, "stem", b, 2 * c->channels, 3, &np->stem_w, &np->stem_b);
+    add_conv(m, "stem", b, stem_channels(c), 3, &np->stem_w, &np->stem_b);
 
     int nsk = 0;
     skip_ch[nsk++] = b; /* after the stem */
@@ -326,6 +333,8 @@ static dfl_status validate_config(const dfl_unet_config *cfg) {
     if (cfg->nres < 1 || cfg->nres > (INT_MAX / 12 - 64) / (2 * DFL_UNET_MAX_LEVELS + 4))
         return dfl_fail(DFL_EUSAGE, "model.nres = %d must be between 1 and %d", cfg->nres,
                         (INT_MAX / 12 - 64) / (2 * DFL_UNET_MAX_LEVELS + 4));
+    if (cfg->input_fill != 0 && cfg->input_fill != 1)
+        return dfl_fail(DFL_EUSAGE, "model.input_fill: the flag must be 0 or 1");
     if (cfg->attention != 0 && cfg->attention != 1)
         return dfl_fail(DFL_EUSAGE, "model.attention = %d must be 0 or 1", cfg->attention);
     if ((cfg->periodic_x != 0 && cfg->periodic_x != 1) || (cfg->periodic_y != 0 && cfg->periodic_y != 1))
@@ -487,6 +496,12 @@ static void assign_buffers(dfl_unet *m) {
 
     m->in_pad = take(m, px * 2 * C);
     grad_size(m, px * 2 * C);
+    const int S = stem_channels(c);
+    if (c->input_fill) {
+        m->in_fill = take(m, px * S);
+        m->fill_scratch = take(m, dfl_fill_scratch_floats(n, h, w, C));
+        grad_size(m, px * S);
+    }
     m->temb_in = take(m, (size_t)n * b);
     m->temb_h1 = take(m, (size_t)n * T);
     m->temb_a1 = take(m, (size_t)n * T);
@@ -495,7 +510,7 @@ static void assign_buffers(dfl_unet *m) {
     m->flops_fwd += 2.0 * n * b * T + 2.0 * n * T * T;
     m->stem_out = take(m, px * b);
     grad_size(m, px * b);
-    m->flops_fwd += conv_cost(m, n, h, w, h, w, 2 * C, b, 3);
+    m->flops_fwd += conv_cost(m, n, h, w, h, w, S, b, 3);
     m->skip[0] = m->stem_out;
     m->skip_numel[0] = px * b;
 
@@ -748,6 +763,9 @@ static void attention_forward(dfl_unet *m, layer *l) {
     be->add(be, (size_t)rows * c, l->out, l->x, l->out);
 }
 
+/* What the stem convolution reads: the padded input, or it and its fill. */
+static const float *stem_input(const dfl_unet *m) { return m->cfg.input_fill ? m->in_fill : m->in_pad; }
+
 void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *output) {
     dfl_backend *be = m->be;
     const dfl_unet_config *c = &m->cfg;
@@ -763,8 +781,9 @@ void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *ou
 
     /* pad to a multiple of 2^(L-1) with zeros at the end (bottom rows, right columns) */
     be->pad_end(be, n, m->h, m->w, 2 * C, m->hp, m->wp, input, m->in_pad);
-    dfl_conv_desc ds = conv_desc(m, m->hp, m->wp, 2 * C, b, 3, 1);
-    be->conv2d_forward(be, &ds, m->in_pad, P(np->stem_w), P(np->stem_b), m->stem_out);
+    if (c->input_fill) be->input_fill(be, n, m->hp, m->wp, C, m->in_pad, m->in_fill, m->fill_scratch);
+    dfl_conv_desc ds = conv_desc(m, m->hp, m->wp, stem_channels(c), b, 3, 1);
+    be->conv2d_forward(be, &ds, stem_input(m), P(np->stem_w), P(np->stem_b), m->stem_out);
 
     const float *cur = m->stem_out;
     for (int i = 0; i < m->nlayers; ++i) {
@@ -857,6 +876,7 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
     const net_params *np = &m->np;
     int n = m->n, b = c->base, T = 4 * b, C = c->channels;
     if (!m->arena || !m->training) DFL_PANIC("dfl_unet_backward needs a training plan (dfl_unet_plan)");
+    if (dinput && c->input_fill) DFL_PANIC("dfl_unet_backward: no input gradient with model.input_fill");
     float *dcur = m->dcur, *dnext = m->dnext;
 
     be->fill(be, m->dst, 0.0f, (size_t)n * T);
@@ -909,8 +929,8 @@ void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput) {
     /* stem (its output is skip 0) */
     size_t px = (size_t)n * m->hp * m->wp;
     be->add(be, px * b, dcur, m->dskip[0], dcur);
-    dfl_conv_desc ds = conv_desc(m, m->hp, m->wp, 2 * C, b, 3, 1);
-    be->conv2d_backward_weights(be, &ds, m->in_pad, dcur, G(np->stem_w), G(np->stem_b));
+    dfl_conv_desc ds = conv_desc(m, m->hp, m->wp, stem_channels(c), b, 3, 1);
+    be->conv2d_backward_weights(be, &ds, stem_input(m), dcur, G(np->stem_w), G(np->stem_b));
     notify_ready(m, np->stem_w);
     if (dinput) {
         be->conv2d_backward_data(be, &ds, dcur, P(np->stem_w), dnext);

@@ -127,6 +127,11 @@ struct dfl_backend {
      * and the inverse crop. Each is the other's backward. */
     void (*pad_end)(dfl_backend *be, int n, int h, int w, int c, int hp, int wp, const float *x, float *y);
     void (*crop_end)(dfl_backend *be, int n, int hp, int wp, int c, int h, int w, const float *x, float *y);
+    /* Network input with its pyramid fill (model.input_fill = pyramid,
+     * kernels/shared/input_fill.h): x [n, h, w, 2c] holds values | mask,
+     * y [n, h, w, 3c] gets values | mask | fill; scratch holds
+     * dfl_fill_scratch_floats(n, h, w, c) floats of backend memory. */
+    void (*input_fill)(dfl_backend *be, int n, int h, int w, int c, const float *x, float *y, float *scratch);
     /* NCHW <-> NHWC. */
     void (*nchw_to_nhwc)(dfl_backend *be, int n, int c, int h, int w, const float *x, float *y);
     void (*nhwc_to_nchw)(dfl_backend *be, int n, int c, int h, int w, const float *x, float *y);

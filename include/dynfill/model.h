@@ -38,6 +38,7 @@ typedef struct {
     int nres;
     int attention;
     int periodic_x, periodic_y;
+    int input_fill; /* 1: the stem sees [values, mask, pyramid fill], 3C channels (model.input_fill) */
 } dfl_unet_config;
 
 typedef struct dfl_unet dfl_unet;
@@ -107,7 +108,8 @@ void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *ou
 void dfl_unet_set_grads_ready(dfl_unet *m, void (*fn)(void *user, size_t first), void *user);
 
 /* doutput: NHWC [n, h, w, C]. Overwrites every parameter gradient; when
- * dinput is not NULL also writes the input gradient [n, h, w, 2C].
+ * dinput is not NULL also writes the input gradient [n, h, w, 2C] (not
+ * with model.input_fill: dinput must then be NULL).
  * Must follow a forward with the same training plan. */
 void dfl_unet_backward(dfl_unet *m, const float *doutput, float *dinput);
 
