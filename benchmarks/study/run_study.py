@@ -179,6 +179,11 @@ PEER_LABEL = {
 CLASSICAL = ("harmonic", "telea", "cvns", "rbf")
 CLASSICAL_SHORT = {"harmonic": "harmonic", "telea": "TELEA", "cvns": "NS", "rbf": "RBF"}
 PIXEL_STRATEGIES = ["pixel", "empirical", "missdiff", "ambient"]
+# Per-strategy keys on top of study.ini: the pixel strategy's loss on the
+# observed entries outside its context (the README demo's recipe); the
+# others keep their own query (block and empirical: complement already;
+# missdiff and ambient: the observed entries, by definition).
+STRATEGY_SETS = {"pixel": ["method.query=complement"]}
 BLOCK_STRATEGIES = ["block", "pixel", "empirical", "missdiff", "ambient"]
 
 # `dynfill eval --json` keys of the uncertainty of the missing entries
@@ -471,7 +476,7 @@ class Study:
         sets = self.M["sets"] if sets is None else sets
         argv = [self.dyn, "train", "--config", self.cfg, "--data", self.rp(data),
                 "--out", self.rp(run), "--set", f"method.strategy={strategy}"]
-        for s in sets:
+        for s in STRATEGY_SETS.get(strategy, []) + list(sets):
             argv += ["--set", s]
         self.R.run(argv, self.p(run + ".done"), label="train",
                    inputs=[self.p(data + ".done"), os.path.join(ROOT, self.cfg)],
@@ -521,8 +526,9 @@ class Study:
                 estimate_s=estimate)
 
     def coverage(self, data, strategy):
+        extra = [a for s in STRATEGY_SETS.get(strategy, []) for a in ("--set", s)]
         out = self.R.run([self.dyn, "coverage", "--data", self.rp(data), "--config", self.cfg,
-                          "--set", f"method.strategy={strategy}"],
+                          "--set", f"method.strategy={strategy}"] + extra,
                          self.p(f"{data}.cov_{strategy}.done"), capture=True, label="coverage",
                          inputs=[self.p(data + ".done"), os.path.join(ROOT, self.cfg)],
                          estimate_s=self.cost["command_s"])
