@@ -2,6 +2,7 @@
  * model (K-ensemble, single or multi-step) or a classical baseline, and
  * write /pred, /std and /mask, and with --members the K ensemble members
  * /members (docs/design.md, "Files" and "Command line"). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "core/progress.h"
 #include "dynfill/baseline.h"
 #include "dynfill/infer.h"
+#include "shared/philox.h"
 
 static const char k_usage[] =
     "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K 10] [--steps 1]\n"
@@ -139,6 +141,45 @@ static void renormalise(float *x, int n, int c, size_t px, const double *mean_a,
             double sc = std_a[ch] / std_b[ch], off = shift ? (mean_a[ch] - mean_b[ch]) / std_b[ch] : 0.0;
             for (size_t j = 0; j < px; ++j) p[j] = (float)(p[j] * sc + off);
         }
+}
+
+/* The checkpoint's spread calibration on the missing entries (docs/design.md, "Calibrated spread"):
+ * /std = sqrt((a spread)^2 + b^2) per channel; each member's deviation from the members' (double)
+ * mean is scaled by a and gets b sqrt(K / (K - 1)) (z_k - mean_k z), z ~ N(0, 1) from Philox
+ * (purpose 0xB2, keyed by the seed and the sample; centred, so the members' mean stays /pred, and
+ * scaled so that their population variance gains b^2 in expectation): the members' spread is the
+ * calibrated /std in expectation (K = 1: no floor term). Observed entries keep spread 0 and the
+ * observation. */
+#define DFL_RNG_PURPOSE_MEMBER_FLOOR 0xB2
+static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, size_t px, int mc, const uint8_t *mask,
+                             uint64_t seed, uint32_t first, float *spread, float *members) {
+    const size_t kstride = (size_t)c * px;
+    double *z = members ? dfl_xmalloc((size_t)K * sizeof(double)) : NULL;
+    for (int i = 0; i < nb; ++i) {
+        const uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_MEMBER_FLOOR, 0, first + (uint32_t)i);
+        for (int ch = 0; ch < c; ++ch) {
+            const double sa = meta->std_scale[ch], sb = meta->std_floor ? meta->std_floor[ch] : 0.0;
+            for (size_t p = 0; p < px; ++p) {
+                if (mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p]) continue;
+                float *sp = spread + ((size_t)i * c + ch) * px + p;
+                *sp = (float)dfl_spread_calibrated(*sp, sa, sb);
+                if (!members) continue;
+                float *x = members + (size_t)i * K * kstride + (size_t)ch * px + p;
+                double mu = 0.0, zbar = 0.0;
+                for (int k = 0; k < K; ++k) {
+                    mu += (double)x[k * kstride];
+                    z[k] = K > 1 ? dfl_rng_normal(seed, stream, (uint64_t)k * kstride + (uint64_t)ch * px + p) : 0.0;
+                    zbar += z[k];
+                }
+                mu /= (double)K;
+                zbar /= (double)K;
+                const double zs = K > 1 ? sb * sqrt((double)K / (K - 1)) : 0.0;
+                for (int k = 0; k < K; ++k)
+                    x[k * kstride] = (float)(mu + sa * ((double)x[k * kstride] - mu) + zs * (z[k] - zbar));
+            }
+        }
+    }
+    free(z);
 }
 
 /* Samples per pass and rows per forward: --batch ROWS gives ROWS / K samples (at least one) and
@@ -269,30 +310,10 @@ static dfl_status run_impute(const impute_args *a) {
             s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread, members);
             if (s != DFL_OK) break;
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
+            if (meta.std_scale && !a->raw_std) /* in the model's units, before spread and members are renormalised */
+                calibrate_spread(&meta, nb, o.K, c, px, mc, mask, (uint64_t)a->seed, (uint32_t)first, spread, members);
             /* members [nb, K, c, h, w]: nb * K fields renormalised as pred */
             if (members) renormalise(members, nb * o.K, c, px, ck_mean, ck_std, info->mean, info->std, 1);
-            if (meta.std_scale && !a->raw_std) { /* docs/design.md, "Calibrated spread" */
-                for (int i = 0; i < nb; ++i)
-                    for (int ch = 0; ch < c; ++ch)
-                        for (size_t p = 0; p < px; ++p)
-                            spread[((size_t)i * c + ch) * px + p] *= (float)meta.std_scale[ch];
-                /* the members' deviations from their (double) mean by the same factor, so that their
-                 * spread is the calibrated /std and their mean stays /pred (observed entries: no
-                 * deviation) */
-                if (members) {
-                    const size_t kstride = (size_t)c * px;
-                    for (int i = 0; i < nb; ++i)
-                        for (int ch = 0; ch < c; ++ch)
-                            for (size_t p = 0; p < px; ++p) {
-                                float *x = members + (size_t)i * o.K * kstride + (size_t)ch * px + p;
-                                double mu = 0.0;
-                                for (int k = 0; k < o.K; ++k) mu += (double)x[k * kstride];
-                                mu /= (double)o.K;
-                                for (int k = 0; k < o.K; ++k)
-                                    x[k * kstride] = (float)(mu + meta.std_scale[ch] * ((double)x[k * kstride] - mu));
-                            }
-                }
-            }
             renormalise(spread, nb, c, px, ck_mean, ck_std, info->mean, info->std, 0);
             size_t off = (size_t)skip * c * px;
             s = dfl_pred_write(pw, i0, nb - skip, pred + off, spread + off,

@@ -24,9 +24,101 @@ double dfl_spread_stats_ratio(const dfl_spread_stats *st) {
     return st->n > 0 && st->sq_err > 0 ? sqrt(st->sq_std / st->sq_err) : NAN;
 }
 
+double dfl_spread_calibrated(double spread, double a, double b) { return sqrt(a * a * spread * spread + b * b); }
+
+/* The fit's entries: squared errors and squared spreads (a stride through
+ * at most DFL_SPREAD_FIT_MAX of them), their means. */
+typedef struct {
+    double *e2, *s2;
+    size_t n;
+    double mean_e2, mean_s2;
+} fit_data;
+
+/* mean(log v + e^2 / v), v = A s^2 + B, with v kept above 1e-12 of the
+ * mean squared error (an entry of zero spread under a zero floor). */
+static double fit_nll(const fit_data *d, double A, double B) {
+    const double vmin = 1e-12 * d->mean_e2;
+    double sum = 0.0;
+    for (size_t i = 0; i < d->n; ++i) {
+        double v = A * d->s2[i] + B;
+        if (v < vmin) v = vmin;
+        sum += log(v) + d->e2[i] / v;
+    }
+    return sum / (double)d->n;
+}
+
+/* Minimum over u in [lo, hi] of f(u): a grid of `grid` points, then golden
+ * section in the bracket around the best. */
+typedef double (*fit_fn)(const fit_data *d, double u, double other);
+static double fit_min(fit_fn f, const fit_data *d, double other, double lo, double hi, int grid, double *best_f) {
+    double best_u = lo, fb = INFINITY;
+    const double step = (hi - lo) / (grid - 1);
+    for (int k = 0; k < grid; ++k) {
+        double u = lo + k * step, v = f(d, u, other);
+        if (v < fb) fb = v, best_u = u;
+    }
+    double a = best_u - step > lo ? best_u - step : lo, b = best_u + step < hi ? best_u + step : hi;
+    const double g = 0.6180339887498949;
+    double x1 = b - g * (b - a), x2 = a + g * (b - a), f1 = f(d, x1, other), f2 = f(d, x2, other);
+    for (int it = 0; it < 25; ++it) { /* the bracket shrinks to 6e-6 of a grid step */
+        if (f1 < f2)
+            b = x2, x2 = x1, f2 = f1, x1 = b - g * (b - a), f1 = f(d, x1, other);
+        else
+            a = x1, x1 = x2, f1 = f2, x2 = a + g * (b - a), f2 = f(d, x2, other);
+    }
+    double u = f1 < f2 ? x1 : x2, fu = f1 < f2 ? f1 : f2;
+    if (fb < fu) u = best_u, fu = fb; /* the grid point, should the bracket have missed */
+    *best_f = fu;
+    return u;
+}
+
+/* u = log(A / (mean e^2 / mean s^2)) at a fixed floor share phi (B = phi mean e^2) */
+static double nll_of_log_scale(const fit_data *d, double u, double phi) {
+    return fit_nll(d, exp(u) * d->mean_e2 / d->mean_s2, phi * d->mean_e2);
+}
+
+/* the best scale at floor share phi; its NLL */
+static double nll_of_floor(const fit_data *d, double phi, double unused) {
+    (void)unused;
+    double f;
+    fit_min(nll_of_log_scale, d, phi, log(1e-4), log(1e2), 13, &f);
+    return f;
+}
+
+void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, double *b) {
+    *a = 1.0;
+    *b = 0.0;
+    const size_t stride = n > DFL_SPREAD_FIT_MAX ? (n + DFL_SPREAD_FIT_MAX - 1) / DFL_SPREAD_FIT_MAX : 1;
+    fit_data d = {0};
+    d.e2 = dfl_xmalloc((n / stride + 1) * sizeof(double));
+    d.s2 = dfl_xmalloc((n / stride + 1) * sizeof(double));
+    for (size_t i = 0; i < n; i += stride) {
+        d.e2[d.n] = (double)err[i] * err[i];
+        d.s2[d.n] = (double)sd[i] * sd[i];
+        d.mean_e2 += d.e2[d.n];
+        d.mean_s2 += d.s2[d.n];
+        d.n++;
+    }
+    if (d.n > 0 && d.mean_e2 > 0) {
+        d.mean_e2 /= (double)d.n;
+        d.mean_s2 /= (double)d.n;
+        if (d.mean_s2 <= 0) {
+            *b = sqrt(d.mean_e2); /* no spread anywhere: the floor is the RMSE */
+        } else {
+            double f;
+            const double phi = fit_min(nll_of_floor, &d, 0.0, 0.0, 1.0, 11, &f);
+            const double u = fit_min(nll_of_log_scale, &d, phi, log(1e-4), log(1e2), 13, &f);
+            *a = sqrt(exp(u) * d.mean_e2 / d.mean_s2);
+            *b = sqrt(phi * d.mean_e2);
+        }
+    }
+    free(d.e2);
+    free(d.s2);
+}
+
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, double hide_fraction, double *scale, dfl_spread_stats *before,
-                                 dfl_spread_stats *after) {
+                                 int64_t count, double hide_fraction, double *scale, double *floor,
+                                 dfl_spread_stats *before, dfl_spread_stats *after) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
@@ -82,13 +174,19 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                 }
     }
     if (s == DFL_OK) {
-        /* s_c = RMSE_c / RMS(std_c); 1 where there is nothing to scale */
+        /* per channel: the hidden entries' errors and spreads, fitted (a 1, b 0 where there is nothing to fit) */
+        float *e = dfl_xmalloc((len ? len : 1) * sizeof(float)), *sd = dfl_xmalloc((len ? len : 1) * sizeof(float));
         for (int ch = 0; ch < c; ++ch) {
-            double r = dfl_spread_stats_ratio(&before[ch]);
-            scale[ch] = isfinite(r) && r > 0 ? 1.0 / r : 1.0;
+            size_t n = 0;
+            for (size_t k = 0; k < len; ++k)
+                if (ent[k].ch == ch) e[n] = ent[k].err, sd[n++] = ent[k].sd;
+            dfl_spread_fit(e, sd, n, &scale[ch], &floor[ch]);
         }
+        free(e);
+        free(sd);
         for (size_t k = 0; k < len; ++k)
-            dfl_spread_stats_add(&after[ent[k].ch], ent[k].err, ent[k].sd * scale[ent[k].ch]);
+            dfl_spread_stats_add(&after[ent[k].ch], ent[k].err,
+                                 dfl_spread_calibrated(ent[k].sd, scale[ent[k].ch], floor[ent[k].ch]));
     }
     free(obs);
     free(in);
@@ -101,7 +199,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
 }
 
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, double *scale) {
+                             int64_t count, int K, uint64_t seed, double *scale, double *floor) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
@@ -116,14 +214,15 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     o.fwd_rows = 0; /* one sample's K draws per forward, as `dynfill impute` */
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
-    dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, DFL_CALIB_HIDE_FRACTION, scale, before, after);
+    dfl_status s =
+        dfl_std_calibrate_run(im, &o, ds, start, count, DFL_CALIB_HIDE_FRACTION, scale, floor, before, after);
     for (int ch = 0; s == DFL_OK && ch < info->c; ++ch) {
         const dfl_spread_stats *b = &before[ch], *a = &after[ch];
         double n = b->n > 0 ? b->n : 1;
         dfl_info("train: spread calibration, channel %s: %.0f hidden entries of %lld held-out samples, spread-skill "
-                 "%.3f -> %.3f, +-1 std %.1f%% -> %.1f%%, +-2 std %.1f%% -> %.1f%%, std_scale %.4g",
+                 "%.3f -> %.3f, +-1 std %.1f%% -> %.1f%%, +-2 std %.1f%% -> %.1f%%, std_scale %.4g, std_floor %.4g",
                  info->channels[ch], b->n, (long long)count, dfl_spread_stats_ratio(b), dfl_spread_stats_ratio(a),
-                 100 * b->in1 / n, 100 * a->in1 / n, 100 * b->in2 / n, 100 * a->in2 / n, scale[ch]);
+                 100 * b->in1 / n, 100 * a->in1 / n, 100 * b->in2 / n, 100 * a->in2 / n, scale[ch], floor[ch]);
     }
     free(before);
     free(after);

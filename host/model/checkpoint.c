@@ -24,8 +24,9 @@ void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     free(meta->data_mean);
     free(meta->data_std);
     free(meta->std_scale);
+    free(meta->std_floor);
     meta->config_text = NULL;
-    meta->data_mean = meta->data_std = meta->std_scale = NULL;
+    meta->data_mean = meta->data_std = meta->std_scale = meta->std_floor = NULL;
 }
 
 static dfl_status write_group(hid_t f, dfl_unet *m, const char *group, const float *dev) {
@@ -72,6 +73,7 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
     DFL_TRY(dfl_h5_attr_write_doubles(f, "data_mean", meta->data_mean, (size_t)meta->channels));
     DFL_TRY(dfl_h5_attr_write_double(f, "train_seconds", meta->train_seconds));
     if (meta->std_scale) DFL_TRY(dfl_h5_attr_write_doubles(f, "std_scale", meta->std_scale, (size_t)meta->channels));
+    if (meta->std_floor) DFL_TRY(dfl_h5_attr_write_doubles(f, "std_floor", meta->std_floor, (size_t)meta->channels));
     return dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
 }
 
@@ -128,6 +130,11 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
     if (dfl_h5_attr_exists(f, "std_scale")) {
         meta->std_scale = dfl_xmalloc((size_t)meta->channels * sizeof(double));
         if ((s = dfl_h5_attr_read_doubles(f, path, "std_scale", meta->std_scale, (size_t)meta->channels)) != DFL_OK)
+            goto done;
+    }
+    if (dfl_h5_attr_exists(f, "std_floor")) {
+        meta->std_floor = dfl_xmalloc((size_t)meta->channels * sizeof(double));
+        if ((s = dfl_h5_attr_read_doubles(f, path, "std_floor", meta->std_floor, (size_t)meta->channels)) != DFL_OK)
             goto done;
     }
 done:

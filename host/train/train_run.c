@@ -68,6 +68,7 @@ typedef struct {
     double seconds_base, t0, fake_step_s; /* fake_step_s > 0: DFL_FAKE_SECONDS_PER_STEP, each step counts that */
     long run_steps;
     double *std_scale; /* calibrated spread factors (C), NULL before calibration */
+    double *std_floor; /* and floors (C) */
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
@@ -101,6 +102,8 @@ static dfl_status save_checkpoint(train_run *r) {
     if (r->std_scale) {
         meta.std_scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
         memcpy(meta.std_scale, r->std_scale, (size_t)r->info->c * sizeof(double));
+        meta.std_floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+        memcpy(meta.std_floor, r->std_floor, (size_t)r->info->c * sizeof(double));
     }
     meta.periodic_x = r->periodic_x; /* the whole field's axes: imputation pads them periodically */
     meta.periodic_y = r->periodic_y;
@@ -400,13 +403,18 @@ static dfl_status calibrate(train_run *r) {
     const int64_t cap = 8 * (int64_t)r->cfg.batch > 64 ? 8 * (int64_t)r->cfg.batch : 64;
     if (count > cap) count = cap;
     double *scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-    dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, scale);
+    double *floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+    dfl_status s =
+        r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, scale, floor);
     if (s != DFL_OK) {
         free(scale);
+        free(floor);
         return s;
     }
     free(r->std_scale);
+    free(r->std_floor);
     r->std_scale = scale;
+    r->std_floor = floor;
     return save_checkpoint(r);
 }
 
@@ -516,6 +524,7 @@ static void teardown(train_run *r) {
     dfl_dataset_close(r->ds);
     dfl_run_dir_unlock(r->lock_fd);
     free(r->std_scale);
+    free(r->std_floor);
 }
 
 dfl_status dfl_train_run(const dfl_train_run_opts *opts) {

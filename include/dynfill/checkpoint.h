@@ -34,6 +34,8 @@ typedef struct {
     double *data_mean, *data_std; /* malloc'ed, C values each (owned by the meta) */
     double train_seconds;         /* training time so far (0 in older checkpoints) */
     double *std_scale;            /* malloc'ed C factors for the ensemble spread, NULL = not calibrated */
+    double *std_floor;            /* malloc'ed C floors, /std = sqrt((std_scale spread)^2 + std_floor^2) in the
+                                     model's normalised units; NULL = 0 (checkpoints calibrated before it) */
 } dfl_ckpt_meta;
 
 /* Sets channels and copies the normalisation (mean NULL: zeros, std NULL:

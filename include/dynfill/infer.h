@@ -72,8 +72,10 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
 /* Calibrated spread (docs/design.md, "Calibrated spread"): the K-ensemble's
  * spread is too narrow, so training ends by hiding DFL_CALIB_HIDE_FRACTION of
  * each held-out sample's observed entries, imputing them (single step,
- * K draws) and fitting per channel s_c = RMSE_c / RMS(std_c) on the hidden
- * entries; `impute` multiplies /std by s_c (checkpoint attribute std_scale). */
+ * K draws) and fitting per channel a scale a_c and a floor b_c on the
+ * hidden entries (dfl_spread_fit); `impute` writes
+ * /std = sqrt((a_c spread)^2 + b_c^2) (checkpoint attributes std_scale and
+ * std_floor). */
 #define DFL_CALIB_HIDE_FRACTION 0.2
 
 /* Agreement of errors and spreads on a set of entries. */
@@ -85,17 +87,30 @@ void dfl_spread_stats_add(dfl_spread_stats *st, double err, double std);
 /* RMS(std) / RMSE (NaN without entries or error). */
 double dfl_spread_stats_ratio(const dfl_spread_stats *st);
 
+/* The calibrated standard deviation of an entry: sqrt((a spread)^2 + b^2). */
+double dfl_spread_calibrated(double spread, double a, double b);
+
+/* Fits the scale a > 0 and floor b >= 0 of sqrt((a sd)^2 + b^2) to n
+ * errors err[i] with ensemble spreads sd[i] by the Gaussian likelihood
+ * (minimum of mean(log v + err^2 / v), v = a^2 sd^2 + b^2): the spread
+ * says where the error is larger, the floor carries the error the spread
+ * does not see. Deterministic; at most DFL_SPREAD_FIT_MAX entries are used
+ * (an even stride through them). Without error (n = 0 or all err 0):
+ * a = 1, b = 0. */
+#define DFL_SPREAD_FIT_MAX 200000
+void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, double *b);
+
 /* Hides, imputes and fits on samples [start, start+count) of ds (normalised
  * as the checkpoint's training data; hidden entries keyed by o->seed and the
- * sample index): scale[c] and the statistics before / after scaling (c each). */
+ * sample index): scale[c], floor[c] and the statistics before / after (c each). */
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, double hide_fraction, double *scale, dfl_spread_stats *before,
-                                 dfl_spread_stats *after);
+                                 int64_t count, double hide_fraction, double *scale, double *floor,
+                                 dfl_spread_stats *before, dfl_spread_stats *after);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged); the signature of
  * dfl_train_calibrate_fn. */
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, double *scale);
+                             int64_t count, int K, uint64_t seed, double *scale, double *floor);
 
 #ifdef __cplusplus
 }

@@ -51,8 +51,8 @@ DFL_HD size_t dfl_fill_scratch_floats(int n, int h, int w, int c) {
  * (pixel stride `stride` floats, rows of wl pixels, hl rows), already
  * offset to channel ch; mask_values: 1 at level 0, where the values are
  * multiplied by the mask, 0 above (S is already a sum of masked values). */
-DFL_HD void dfl_fill_push(const float *s, const float *m, size_t stride, int hl, int wl, int i, int j,
-                          int mask_values, float *out_s, float *out_w) {
+DFL_HD void dfl_fill_push(const float *s, const float *m, size_t stride, int hl, int wl, int i, int j, int mask_values,
+                          float *out_s, float *out_w) {
     float ss = 0.0f, ww = 0.0f;
     for (int a = 0; a < 2; ++a) {
         const int y = 2 * i + a;

@@ -26,6 +26,7 @@
 #include "dynfill/cuda_graph.h"
 #include "dynfill/method.h"
 #include "shared/adamw.h"
+#include "shared/input_fill.h"
 #include "shared/philox.h"
 #include "shared/schedule.h"
 
@@ -353,6 +354,29 @@ static void case_pad_crop(harness *H, const op_case *oc) {
     tens_free(H, &x);
     tens_free(H, &y);
     tens_free(H, &z);
+}
+
+/* a: n h w c density-percent: the pyramid input fill (kernels/shared/input_fill.h)
+ * of values | 0/1 mask, against the CPU's */
+static void case_input_fill(harness *H, const op_case *oc) {
+    const int n = oc->a[0], h = oc->a[1], w = oc->a[2], c = oc->a[3];
+    const size_t px = (size_t)n * h * w;
+    tens x = tens_rand(H, px * 2 * c, -1, 1), y = tens_out(H, px * 3 * c);
+    tens s = tens_out(H, dfl_fill_scratch_floats(n, h, w, c));
+    for (size_t p = 0; p < px; ++p)
+        for (int ch = 0; ch < c; ++ch) {
+            const float mk = urand(99, p * c + ch, 0, 100) < (float)oc->a[4] ? 1.0f : 0.0f;
+            x.host[p * 2 * c + c + ch] = mk;
+            x.host[p * 2 * c + ch] *= mk;
+        }
+    H->cpu->upload(H->cpu, x.c, x.host, x.n * sizeof(float));
+    H->gpu->upload(H->gpu, x.g, x.host, x.n * sizeof(float));
+    H->cpu->input_fill(H->cpu, n, h, w, c, x.c, y.c, s.c);
+    H->gpu->input_fill(H->gpu, n, h, w, c, x.g, y.g, s.g);
+    compare(H, oc->name, "y", &y, 1e-5);
+    tens_free(H, &x);
+    tens_free(H, &y);
+    tens_free(H, &s);
 }
 
 /* a: n c h w */
@@ -794,6 +818,8 @@ static const op_case op_cases[] = {
     {"concat 4|4 db only", case_concat, {64, 4, 4, 0, 1}},
     {"pad/crop 13x10->16x16", case_pad_crop, {2, 13, 10, 4, 16, 16}},
     {"pad/crop c3", case_pad_crop, {1, 9, 9, 3, 12, 16}},
+    {"input_fill 13x10 c3 20%", case_input_fill, {2, 13, 10, 3, 20}},
+    {"input_fill 721x1440 c2 1%", case_input_fill, {1, 721, 1440, 2, 1}},
     {"transpose 5x7x9", case_transpose, {2, 5, 7, 9}},
     {"transpose 64x33x17", case_transpose, {2, 64, 33, 17}},
     /* attention: n hw c */

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Calibrated spread (docs/design.md, "Calibrated spread"): training ends by
-# fitting std_scale on held-out entries of the validation samples and stores
-# it in the checkpoint; impute multiplies /std by it (--raw-std does not), so
-# eval's spread-skill ratio moves towards 1; a checkpoint without it (older,
-# or data.val_fraction = 0) imputes with scale 1 and says so.
+# fitting std_scale and std_floor on held-out entries of the validation
+# samples and stores them in the checkpoint; impute writes
+# /std = sqrt((std_scale spread)^2 + std_floor^2) (--raw-std: the spread), so
+# eval's spread-skill ratio moves towards 1; a checkpoint without them (older,
+# or data.val_fraction = 0) imputes with the raw spread and says so.
 source "$(dirname "$0")/common.sh"
 make_data 48 16 pixel:0.4
 write_tiny_config 40
@@ -15,8 +16,11 @@ grep -q "spread calibration, channel" err.txt || { cat err.txt; fail "no calibra
 "$DYNFILL" eval --pred raw.h5 --truth truth.h5 --json > raw.json
 $PY - <<'PY'
 import h5py, json, math, numpy as np
-s = np.atleast_1d(h5py.File("run/ckpt.h5", "r").attrs["std_scale"])  # one channel: a scalar attribute
+ck = h5py.File("run/ckpt.h5", "r").attrs
+s = np.atleast_1d(ck["std_scale"])  # one channel: a scalar attribute
+fl = np.atleast_1d(ck["std_floor"]) * np.atleast_1d(ck["data_std"])  # in the data's units
 assert s.shape == (1,) and np.isfinite(s).all() and s[0] > 0, s
+assert fl.shape == (1,) and np.isfinite(fl).all() and fl[0] >= 0, fl
 cal, raw = h5py.File("cal.h5", "r"), h5py.File("raw.h5", "r")
 assert cal["pred"][:].tobytes() == raw["pred"][:].tobytes()
 text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
@@ -24,20 +28,22 @@ assert "calibrated" in text(cal.attrs["method"]) and "raw" in text(raw.attrs["me
 m = cal["mask"][:] == 0
 a, b = cal["std"][:][m], raw["std"][:][m]
 assert (b > 0).all()
-assert np.allclose(a / b, s[0], rtol=1e-5), (s[0], (a / b).min(), (a / b).max())
+want = np.sqrt((s[0] * b.astype(np.float64)) ** 2 + fl[0] ** 2)
+assert np.allclose(a, want, rtol=1e-5), (s[0], fl[0], np.abs(a / want - 1).max())
+assert (cal["std"][:][~m] == 0).all(), "observed entries must keep std 0"
 jc, jr = json.load(open("cal.json")), json.load(open("raw.json"))
 for k in ("crps_missing", "spread_skill_missing", "coverage_1std_missing", "coverage_2std_missing"):
     assert jc[k] is not None and jr[k] is not None, k
-assert abs(jc["spread_skill_missing"] / jr["spread_skill_missing"] - s[0]) < 1e-4 * s[0]
 assert abs(math.log(jc["spread_skill_missing"])) < abs(math.log(jr["spread_skill_missing"])), (jc, jr)
 assert jc["coverage_2std_missing"] > jr["coverage_2std_missing"]
-print("std_scale %.4g: spread-skill %.3f -> %.3f, +-2 std %.3f -> %.3f" % (s[0], jr["spread_skill_missing"],
+print("std_scale %.4g std_floor %.4g: spread-skill %.3f -> %.3f, +-2 std %.3f -> %.3f" % (s[0], fl[0], jr["spread_skill_missing"],
       jc["spread_skill_missing"], jr["coverage_2std_missing"], jc["coverage_2std_missing"]))
 # an older checkpoint: no std_scale
 import shutil
 shutil.copy("run/ckpt.h5", "old.h5")
 with h5py.File("old.h5", "a") as f:
     del f.attrs["std_scale"]
+    del f.attrs["std_floor"]
 PY
 "$DYNFILL" impute --ckpt old.h5 --in obs.h5 --out old_pred.h5 -K 8 2> err.txt
 grep -q "no spread calibration" err.txt || { cat err.txt; fail "no note for an uncalibrated checkpoint"; }

@@ -33,27 +33,37 @@ for name in ("members.h5", "steps.h5", "raw.h5"):
     for k in range(4):
         assert (members[:, k][observed] == obs[observed]).all(), (name, k)
     mean = members.astype(np.float64).mean(axis=1)
-    # to the members' float rounding (calibrated members lie std_scale times further from /pred)
+    # to the members' float rounding (calibrated members lie std_scale times further from /pred and
+    # carry the floor's centred noise)
     err = np.abs(mean - pred)[~observed].max() / np.abs(members.max(axis=1)[~observed]).max()
     assert err < 1e-5, (name, err)
     assert members.std(axis=1)[~observed].max() > 0, name  # the draws differ
-    # calibrated like /std: the members' population spread is /std
-    spread = members.astype(np.float64).std(axis=1)
-    std = f["std"][:]
-    err = np.abs(spread - std)[~observed].max() / std[~observed].max()
-    assert err < 1e-4, (name, "members' spread vs /std", err)
+    # calibrated like /std: the members' population variance is /std^2 (exactly without a floor; in
+    # expectation with one, so on average over the missing entries)
+    var = members.astype(np.float64).var(axis=1)[~observed]
+    std = f["std"][:][~observed].astype(np.float64)
+    ratio = var.mean() / (std ** 2).mean()
+    assert abs(ratio - 1) < 0.05, (name, "members' variance / std^2", ratio)
 plain = h5py.File("plain.h5", "r")
 assert "members" not in plain
-# --raw-std: raw draws and raw spread; the checkpoint's std_scale scales the deviations from /pred
-scale = h5py.File("run/ckpt.h5", "r").attrs.get("std_scale")
+# --raw-std: raw draws and raw spread; the checkpoint's std_scale scales the deviations from /pred,
+# and std_floor (in normalised units: times data_std) adds centred noise of that size
+ck = h5py.File("run/ckpt.h5", "r").attrs
+scale, floor = ck.get("std_scale"), ck.get("std_floor")
 with h5py.File("members.h5", "r") as f, h5py.File("raw.h5", "r") as r:
     assert f["pred"][:].tobytes() == r["pred"][:].tobytes()
-    if scale is not None:
-        dev_cal = f["members"][:].astype(np.float64) - f["pred"][:][:, None]
-        dev_raw = r["members"][:].astype(np.float64) - r["pred"][:][:, None]
-        want = dev_raw * np.asarray(scale, dtype=np.float64)[None, None, :, None, None]
-        assert np.abs(dev_cal - want).max() <= 1e-5 * np.abs(want).max() + 1e-30, "members not scaled by std_scale"
-        print("std_scale", list(scale))
+    assert scale is not None and floor is not None
+    miss = np.broadcast_to(f["mask"][:] == 0, f["pred"].shape)
+    dev_cal = f["members"][:].astype(np.float64) - f["pred"][:][:, None]
+    dev_raw = r["members"][:].astype(np.float64) - r["pred"][:][:, None]
+    noise = dev_cal - dev_raw * np.asarray(scale, dtype=np.float64)[None, None, :, None, None]
+    assert np.abs(noise.mean(axis=1)).max() <= 1e-4 * np.abs(dev_cal).max(), "floor noise not centred"
+    b = np.asarray(floor, dtype=np.float64) * np.asarray(ck["data_std"], dtype=np.float64)
+    for ch in range(len(b)):
+        # each member gets b sqrt(K/(K-1)) (z_k - mean z): mean square b^2
+        got = np.sqrt((noise[:, :, ch][np.broadcast_to(miss[:, None, ch], noise[:, :, ch].shape)] ** 2).mean())
+        assert abs(got - b[ch]) <= 0.05 * b[ch] + 1e-6, ("floor noise", ch, got, b[ch])
+    print("std_scale", list(scale), "std_floor", list(floor))
 with h5py.File("members.h5", "r") as f:
     assert f["pred"][:].tobytes() == plain["pred"][:].tobytes()
     assert f["std"][:].tobytes() == plain["std"][:].tobytes()

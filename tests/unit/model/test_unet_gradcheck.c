@@ -64,6 +64,10 @@ static void check_config(const char *label, dfl_unet_config uc, int n, int h, in
     c.hr = malloc(ny * sizeof(float));
     c.hy = malloc(ny * sizeof(float));
     for (size_t i = 0; i < nx; ++i) hx[i] = dfl_rng_normal(5, 1, i);
+    /* the input fill reads 0/1 mask channels (values | mask per pixel) */
+    if (uc.input_fill)
+        for (size_t i = 0; i < nx; ++i)
+            if (i % (2 * c.C) >= (size_t)c.C) hx[i] = dfl_rng_uniform(5, 4, i) < 0.3f ? 1.0f : 0.0f;
     for (size_t i = 0; i < ny; ++i) c.hr[i] = dfl_rng_normal(5, 2, i);
     for (int i = 0; i < n; ++i) ht[i] = 0.05f + 0.9f * dfl_rng_uniform(5, 3, (uint64_t)i);
     c.x = c.be->alloc(c.be, nx * sizeof(float));
@@ -76,14 +80,15 @@ static void check_config(const char *label, dfl_unet_config uc, int n, int h, in
     c.be->upload(c.be, c.t, ht, (size_t)n * sizeof(float));
 
     loss(&c);
-    dfl_unet_backward(c.m, c.dy, c.dx);
+    /* with the input fill the network has no input gradient: parameters only */
+    dfl_unet_backward(c.m, c.dy, uc.input_fill ? NULL : c.dx);
     float *hg = malloc(np * sizeof(float)), *hdx = malloc(nx * sizeof(float));
     c.be->download(c.be, hg, dfl_unet_grads(c.m), np * sizeof(float));
     c.be->download(c.be, hdx, c.dx, nx * sizeof(float));
 
     const float eps = 1e-2f;
     int tensors_checked = 0;
-    for (int ti = -1; ti < dfl_unet_num_tensors(c.m); ++ti) {
+    for (int ti = uc.input_fill ? 0 : -1; ti < dfl_unet_num_tensors(c.m); ++ti) {
         /* ti = -1 is the network input */
         const char *name = ti < 0 ? "input" : dfl_unet_tensor(c.m, ti)->name;
         size_t count = ti < 0 ? nx : dfl_unet_tensor(c.m, ti)->count;
@@ -119,7 +124,7 @@ static void check_config(const char *label, dfl_unet_config uc, int n, int h, in
                   label, name, max_err, max_an);
         tensors_checked++;
     }
-    CHECK(tensors_checked == dfl_unet_num_tensors(c.m) + 1);
+    CHECK(tensors_checked == dfl_unet_num_tensors(c.m) + !uc.input_fill);
     printf("%s: %d tensors checked (%zu parameters)\n", label, tensors_checked, np);
     free(hp);
     free(hx);
@@ -192,6 +197,9 @@ int main(void) {
      * activations (this once broke the arena plan) */
     dfl_unet_config t = {.channels = 1, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .attention = 0};
     check_config("tiny 1x4", t, 1, 1, 4);
+    /* the pyramid input fill: the stem reads 3C channels */
+    dfl_unet_config f = {.channels = 2, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .input_fill = 1};
+    check_config("input_fill", f, 2, 9, 12);
     /* smaller still (1x1 at the inner level: GroupNorm over 2 values, too
      * sharp for finite differences): plan, forward and backward must run
      * and give finite values */

@@ -72,7 +72,8 @@ static void check_case(dfl_backend *be, int n, int h, int w, int c, double densi
     float *scratch = ops_new_floats(dfl_fill_scratch_floats(n, h, w, c));
     be->input_fill(be, n, h, w, c, x, y, scratch);
 
-    double *v = ops_new_doubles((size_t)h * w), *m = ops_new_doubles((size_t)h * w), *f = ops_new_doubles((size_t)h * w);
+    double *v = ops_new_doubles((size_t)h * w), *m = ops_new_doubles((size_t)h * w),
+           *f = ops_new_doubles((size_t)h * w);
     double *ref = ops_new_doubles(px * c);
     float *got = ops_new_floats(px * c);
     int copied = 1, observed = 1;
@@ -88,7 +89,8 @@ static void check_case(dfl_backend *be, int n, int h, int w, int c, double densi
                 const size_t p = (size_t)i * h * w + k;
                 ref[p * c + ch] = f[k];
                 got[p * c + ch] = y[p * 3 * c + 2 * c + ch];
-                if (y[p * 3 * c + ch] != x[p * 2 * c + ch] || y[p * 3 * c + c + ch] != x[p * 2 * c + c + ch]) copied = 0;
+                if (y[p * 3 * c + ch] != x[p * 2 * c + ch] || y[p * 3 * c + c + ch] != x[p * 2 * c + c + ch])
+                    copied = 0;
                 if (m[k] == 1.0 && y[p * 3 * c + 2 * c + ch] != x[p * 2 * c + ch]) observed = 0;
             }
         }
