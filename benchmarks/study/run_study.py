@@ -104,14 +104,14 @@ MODES = {
         sets=["model.base=8", "model.mult=1,2", "model.nres=1", "train.steps=6",
               "train.batch=4", "train.warmup=2", "train.log_every=2",
               "train.val_every=1000", "train.threads=2"],
-        k_values=[1, 2, 4, 8, 16, 32], K=4, sections=["pixel", "block", "k", "budget"],
+        k_values=[1, 2, 4, 8, 16, 32], K=4, sections=["pixel", "block", "k", "budget", "multistep"],
         budget_steps=[6, 12], threads=2, cost=SMOKE_CPU),
     "quick": dict(
         size=64, n_train=400, n_test=64,
         pixel_rates=[0.8, 0.6, 0.2, 0.05, 0.01],
         block_kinds=["shallow-water", "advection", "ns"], block_ks=[8, 5],
         sets=["train.steps=500", "train.batch=8", "train.threads=2"],
-        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k", "budget"],
+        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k", "budget", "multistep"],
         budget_steps=[500, 1000, 2000], threads=2, cost=CPU_2CORES),
     "full": dict(
         size=64, n_train=2000, n_test=256,
@@ -122,7 +122,7 @@ MODES = {
               "train.warmup=1000", "train.ema=0.999", "train.log_every=100",
               "train.val_every=1000", "train.ckpt_every=2000",
               "train.backend=cuda", "train.precision=bf16", "train.threads=0"],
-        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k", "budget"],
+        k_values=[1, 2, 4, 8, 16, 32], K=10, sections=["pixel", "block", "k", "budget", "multistep"],
         budget_steps=[20000, 40000], threads=0, impute_backend="cuda", cost=H200_CONFIG_B),
     # One 10-minute window on one H200 (the size a lent GPU allows), for
     # everything: data, trainings, imputation, peers, eval. Same data as
@@ -198,6 +198,7 @@ UNCERTAINTY_KEYS = [k for k, _ in UNCERTAINTY_ROWS]
 SPREAD_SKILL_TARGET = (0.8, 1.25)
 COVERAGE_2STD_TARGET = (0.90, 0.98)
 RATIO_TARGET, RATIO_TARGET_NS20 = 0.90, 0.80     # matched / best classical (issue 15)
+MULTISTEP_STEPS = 5                              # the multi-step section's impute --steps
 
 
 # --------------------------------------------------------------- runner ----
@@ -484,12 +485,15 @@ class Study:
         w = [r for r in self.R.records if r["cmd"].find(f"--out {self.rp(run)} ") >= 0]
         self.res["train_wall"][run] = w[-1]["wall_s"]
 
-    def impute(self, run, test, pred, K, seed=0):
+    def impute(self, run, test, pred, K, seed=0, steps=1):
         """The K-ensemble prediction with its K members (/members), so that
-        eval scores the ensemble CRPS next to the Gaussian one of /std."""
+        eval scores the ensemble CRPS next to the Gaussian one of /std;
+        steps > 1: the multi-step sampler."""
         argv = [self.dyn, "impute", "--ckpt", self.rp(os.path.join(run, "ckpt.h5")),
                 "--in", self.rp(test), "--out", self.rp(pred), "-K", str(K),
                 "--seed", str(seed), "--members"]
+        if steps > 1:
+            argv += ["--steps", str(steps)]
         if self.M.get("impute_backend"):
             argv += ["--backend", self.M["impute_backend"]]
         self.R.run(argv, self.p(pred + ".done"), env=self.env(), label="impute",
@@ -633,6 +637,27 @@ class Study:
                 self.save()
         if "budget" in sections and M.get("budget_steps"):
             self.budget()
+        if "multistep" in sections:
+            self.multistep(sections)
+
+    def multistep(self, sections):
+        """The multi-step sampler (impute --steps MULTISTEP_STEPS, DDIM
+        update) against single step, on every column's matched model."""
+        M, out = self.M, self.res.setdefault("multistep", {})
+        cols = []
+        if "pixel" in sections:
+            cols += [("ns", f"pix{round(r * 100)}", "pixel") for r in M["pixel_rates"]]
+        if "block" in sections:
+            cols += [(KIND_TAG[kind], f"block{k}", "block") for kind in M["block_kinds"]
+                     for k in M["block_ks"]]
+        for kt, tag, s in cols:
+            run = f"{kt}_{tag}_{s}"
+            pred = f"{run}_pred_K{M['K']}_steps{MULTISTEP_STEPS}.h5"
+            self.impute(run, f"{kt}_{tag}_test.h5", pred, M["K"], steps=MULTISTEP_STEPS)
+            j = self.evaluate(pred, f"{kt}_truth_test.h5")
+            out[f"{kt}|{tag}"] = dict(strategy=s, single=self.res["scores"].get(f"{kt}|{tag}", {}).get(s),
+                                     multi=j.get("mse_missing"), uncertainty=uncertainty_of(j))
+            self.save()
 
     def planned_seconds(self, sections):
         """Estimated wall time of the steps still to run: a quiet dry pass
@@ -1117,6 +1142,19 @@ def write_results(res, outdir, mode, args):
                  f"the context/observation information gap), b = {b:.4g} (the single-context "
                  f"variance term); K = 1 → 32 removes {(kc[ks[0]] - kc[ks[-1]]) / kc[ks[0]] * 100:.1f} % "
                  "of the K = 1 error.\n")
+    ms = res.get("multistep")
+    if ms:
+        L.append("### Multi-step sampler against single step (matched models)\n")
+        L.append(f"Every column's matched model imputed again with `impute --steps {MULTISTEP_STEPS}` "
+                 "(the DDIM update, K and seed as in the tables); mse_missing:\n")
+        L.append(f"| column | strategy | single step | --steps {MULTISTEP_STEPS} | ratio | "
+                 "±2σ coverage (--steps) |\n|---|---|---:|---:|---:|---:|")
+        for key, v in ms.items():
+            r = (v["multi"] / v["single"]) if v.get("single") and v.get("multi") is not None else None
+            L.append(f"| {col_label(key)} | {v['strategy']} | {fmt(v.get('single'))} | {fmt(v.get('multi'))} | "
+                     f"{'n/a' if r is None else f'{r:.3f}'} | "
+                     f"{fmt_uncertainty('coverage_2std_missing', v.get('uncertainty', {}).get('coverage_2std_missing'))} |")
+        L.append("")
     bud = res.get("budget", {}).get("curve")
     if bud:
         L.append("### Error versus training budget (NS 20 % pixel, dynfill pixel)\n")
@@ -1200,7 +1238,7 @@ def main():
     ap.add_argument("--results-dir", help="folder for charts (default benchmarks/study; "
                     "the work folder for --smoke)")
     ap.add_argument("--results", help="RESULTS.md path (default <results-dir>/RESULTS.md)")
-    ap.add_argument("--sections", help="comma list of pixel,block,k (default: the mode's)")
+    ap.add_argument("--sections", help="comma list of pixel,block,k,budget,multistep (default: the mode's)")
     ap.add_argument("--block-strategies", help="dynfill strategies of the block table (default: "
                     "block,pixel,empirical,missdiff,ambient; --reduced-ablation: block,pixel)")
     ap.add_argument("--force", action="store_true", help="rerun steps that already ran")
