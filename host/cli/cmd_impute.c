@@ -33,11 +33,13 @@ static const char k_usage[] =
     "                  the result is the same for every ROWS >= K (strategy empirical: partner masks\n"
     "                  come from the pass); ROWS < K runs forwards of fewer rows (a divisor of K)\n"
     "  --raw           use the raw weights instead of the EMA weights\n"
-    "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale)\n"
+    "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale, "
+    "std_floor)\n"
     "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last (t_eps)\n"
     "                  ensemble pass, in the data's units, observed entries the observations, their\n"
-    "                  deviations from /pred scaled by std_scale like /std (raw with --raw-std); their mean\n"
-    "                  is /pred and `dynfill eval` scores their ensemble CRPS. K times the size of /pred,\n"
+    "                  deviations from /pred scaled by std_scale plus centred noise of size std_floor, like\n"
+    "                  /std (raw with --raw-std); their mean is /pred and `dynfill eval` scores their\n"
+    "                  ensemble CRPS. K times the size of /pred,\n"
     "                  in the file and per pass in host memory (diffusion only)\n"
     "  --quiet         no progress output\n"
     "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
@@ -257,9 +259,10 @@ static dfl_status run_impute(const impute_args *a) {
             ck_mean = meta.data_mean;
             ck_std = meta.data_std;
             if (!meta.std_scale && !a->raw_std && !a->quiet)
-                dfl_info("impute: %s holds no spread calibration (std_scale; older checkpoint): /std is the raw "
-                         "ensemble spread (scale 1)",
-                         a->ckpt);
+                dfl_info(
+                    "impute: %s holds no spread calibration (std_scale, std_floor; older checkpoint): /std is the raw "
+                    "ensemble spread (scale 1)",
+                    a->ckpt);
         }
     }
     dfl_pred_writer *pw = NULL;
