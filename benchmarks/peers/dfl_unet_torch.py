@@ -308,8 +308,8 @@ class Trainer:
     warm-up decay min(ema, (1+n)/(10+n)). Hyper-parameters default to
     dynfill's (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0, clip 1)."""
 
-    def __init__(self, model, lr=1e-3, weight_decay=0.0, clip=1.0, ema=0.999, context_ratio=0.7,
-                 query_ratio=0.7, amp_dtype=None, fused=False):
+    def __init__(self, model, lr=1e-3, weight_decay=0.0, clip=1.0, ema=0.999, context_ratio=0.8,
+                 query_ratio=0.7, amp_dtype=None, fused=False, query="complement", t_sampling="log_uniform"):
         self.model = model
         self.params = [p for p in model.parameters()]
         kw = dict(lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
@@ -325,21 +325,27 @@ class Trainer:
         self.ema_params = [p.detach().clone() for p in self.params]
         self.ema_target, self.clip = ema, clip
         self.rc, self.rq = context_ratio, query_ratio
+        self.query, self.t_sampling = query, t_sampling
         self.amp_dtype = amp_dtype
         self.step_count = 0
 
     def method_inputs(self, x_obs, mask):
         """x_obs [N, C, H, W], mask [N, 1|C, H, W] bool -> network input,
-        t, query mask (docs/design.md, "The method"; strategy pixel, query independent)."""
+        t, query mask (docs/design.md, "The method"; strategy pixel with dynfill's default query
+        complement and log-uniform times, or the paper's independent query and uniform times)."""
         n, c = x_obs.shape[:2]
         dev = x_obs.device
-        t = T_EPS + (1.0 - T_EPS) * torch.rand(n, device=dev)
+        u = torch.rand(n, device=dev)
+        t = T_EPS ** (1.0 - u) if self.t_sampling == "log_uniform" else T_EPS + (1.0 - T_EPS) * u
         alpha, sigma = vp_alpha_sigma(t)
         eps = torch.randn_like(x_obs)
         x_t = torch.where(mask, alpha[:, None, None, None] * x_obs + sigma[:, None, None, None] * eps,
                           torch.zeros((), device=dev))
         ctx = mask & (torch.rand(mask.shape, device=dev) < self.rc)
-        qry = mask & (torch.rand(mask.shape, device=dev) < self.rq)
+        if self.query == "complement":
+            qry = mask & ~ctx
+        else:
+            qry = mask & (torch.rand(mask.shape, device=dev) < self.rq)
         ctx_c = ctx.expand(n, c, *mask.shape[2:]).to(x_obs.dtype)
         qry_c = qry.expand(n, c, *mask.shape[2:]).to(x_obs.dtype)
         inp = torch.cat([ctx_c * x_t, ctx_c], dim=1)

@@ -89,12 +89,12 @@ void dfl_config_defaults(dfl_config *c) {
     snprintf(c->periodic, sizeof c->periodic, "auto");
     snprintf(c->input_fill, sizeof c->input_fill, "none");
     snprintf(c->strategy, sizeof c->strategy, "pixel");
-    c->context_ratio = 0.7;
+    c->context_ratio = 0.8;
     c->query_ratio = 0.7;
     c->grid_h = c->grid_w = 3;
     c->hide = 1;
     c->delta = 0.1;
-    snprintf(c->t_sampling, sizeof c->t_sampling, "uniform");
+    snprintf(c->t_sampling, sizeof c->t_sampling, "log_uniform");
     c->t_low_share = 0.5;
     c->steps = 2000;
     c->batch = 16;

@@ -17,13 +17,13 @@ void dfl_method_params_default(dfl_method_params *p) {
     memset(p, 0, sizeof *p);
     p->strategy = DFL_STRATEGY_PIXEL;
     p->query = DFL_QUERY_AUTO;
-    p->context_ratio = 0.7f;
+    p->context_ratio = 0.8f; /* the paper's 0.7 (docs/method.md, "Defaults") */
     p->query_ratio = 0.7f;
     p->grid_h = 3;
     p->grid_w = 3;
     p->hide = 1;
     p->delta = 0.1f;
-    p->t_sampling = DFL_T_UNIFORM;
+    p->t_sampling = DFL_T_LOG_UNIFORM; /* the paper's uniform */
     p->t_low_share = 0.5f;
 }
 
@@ -183,7 +183,9 @@ void dfl_method_params_unused(const dfl_method_params *p, char *buf, size_t size
         int unused;
     } keys[] = {
         {"context_ratio", !pixel && p->context_ratio != d.context_ratio},
-        {"query_ratio", !pixel && p->query_ratio != d.query_ratio},
+        /* query_ratio is read by the independent query only */
+        {"query_ratio", (!pixel || dfl_query_resolve(p->strategy, p->query) != DFL_QUERY_INDEPENDENT) &&
+                            p->query_ratio != d.query_ratio},
         {"grid", !block && (p->grid_h != d.grid_h || p->grid_w != d.grid_w)},
         {"hide", !block && p->hide != d.hide},
         {"delta", !ambient && p->delta != d.delta},

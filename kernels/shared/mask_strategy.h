@@ -39,7 +39,7 @@
 DFL_HD int dfl_query_resolve(int strategy, int query) {
     if (query != DFL_QUERY_AUTO) return query;
     switch (strategy) {
-    case DFL_STRATEGY_PIXEL: return DFL_QUERY_INDEPENDENT;
+    case DFL_STRATEGY_PIXEL: return DFL_QUERY_COMPLEMENT; /* the paper's is independent */
     case DFL_STRATEGY_BLOCK:
     case DFL_STRATEGY_EMPIRICAL: return DFL_QUERY_COMPLEMENT;
     default: return DFL_QUERY_OBSERVED;

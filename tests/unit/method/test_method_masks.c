@@ -115,7 +115,8 @@ static void test_pixel(int mc) {
     mp.context_ratio = 0.7f;
     mp.query_ratio = 0.4f;
 
-    /* independent query (the default) */
+    /* independent query (the paper's; the default is complement) */
+    mp.query = DFL_QUERY_INDEPENDENT;
     CHECK(draw_all(&d, &mp, mask, n, k, mc, 3) == DFL_OK);
     tally t = count(&d, mask, n, k, mc);
     CHECK(t.ctx_out == 0 && t.qry_out == 0);
@@ -352,6 +353,7 @@ static void test_baselines(void) {
 static void test_times(void) {
     dfl_method_params mp;
     dfl_method_params_default(&mp);
+    mp.t_sampling = DFL_T_UNIFORM; /* the paper's draw: mean (1 + t_eps) / 2 */
     dfl_context_plan plan;
     dfl_context_plan_init(&plan);
     dfl_plan_request rq = {
@@ -388,10 +390,10 @@ static void test_times(void) {
 static void test_params(void) {
     dfl_method_params p;
     dfl_method_params_default(&p);
-    CHECK(p.strategy == DFL_STRATEGY_PIXEL && p.context_ratio == 0.7f && p.query_ratio == 0.7f);
+    CHECK(p.strategy == DFL_STRATEGY_PIXEL && p.context_ratio == 0.8f && p.query_ratio == 0.7f);
     CHECK(p.grid_h == 3 && p.grid_w == 3 && p.hide == 1 && p.query == DFL_QUERY_AUTO);
     CHECK(dfl_method_params_validate(&p, 64, 64) == DFL_OK);
-    CHECK(dfl_query_resolve(DFL_STRATEGY_PIXEL, DFL_QUERY_AUTO) == DFL_QUERY_INDEPENDENT);
+    CHECK(dfl_query_resolve(DFL_STRATEGY_PIXEL, DFL_QUERY_AUTO) == DFL_QUERY_COMPLEMENT);
     CHECK(dfl_query_resolve(DFL_STRATEGY_BLOCK, DFL_QUERY_AUTO) == DFL_QUERY_COMPLEMENT);
     CHECK(dfl_query_resolve(DFL_STRATEGY_EMPIRICAL, DFL_QUERY_AUTO) == DFL_QUERY_COMPLEMENT);
     CHECK(dfl_query_resolve(DFL_STRATEGY_AMBIENT, DFL_QUERY_AUTO) == DFL_QUERY_OBSERVED);
@@ -443,6 +445,15 @@ static void test_unused_params(void) {
     p.strategy = DFL_STRATEGY_AMBIENT;
     dfl_method_params_unused(&p, u, sizeof u);
     CHECK_MSG(!strcmp(u, "context_ratio, grid, hide"), "ambient: '%s'", u);
+    /* query_ratio: read by pixel's independent query only (the default query is complement) */
+    dfl_method_params_default(&p);
+    p.query_ratio = 0.5f;
+    dfl_method_params_unused(&p, u, sizeof u);
+    CHECK_MSG(!strcmp(u, "query_ratio"), "pixel, complement: '%s'", u);
+    p.query = DFL_QUERY_INDEPENDENT;
+    dfl_method_params_unused(&p, u, sizeof u);
+    CHECK_MSG(u[0] == 0, "pixel, independent: '%s'", u);
+    p.strategy = DFL_STRATEGY_AMBIENT, p.query = DFL_QUERY_AUTO;
     dfl_method_params_unused(&p, u, 8); /* truncated, still terminated */
     CHECK(strlen(u) == 7);
 }

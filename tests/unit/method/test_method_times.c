@@ -40,7 +40,8 @@ static int cmp_float(const void *a, const void *b) {
 static void test_uniform_is_the_paper_draw(void) {
     dfl_method_params mp;
     dfl_method_params_default(&mp);
-    CHECK(mp.t_sampling == DFL_T_UNIFORM);
+    CHECK(mp.t_sampling == DFL_T_LOG_UNIFORM); /* the default; the paper's uniform is set below */
+    mp.t_sampling = DFL_T_UNIFORM;
     dfl_context_plan plan;
     dfl_context_plan_init(&plan);
     make(&plan, &mp, 1000, 0, 7);
@@ -82,6 +83,7 @@ static void test_low_share(float share) {
     /* the non-t_eps draws are the uniform draws of the same slots */
     dfl_method_params uni;
     dfl_method_params_default(&uni);
+    uni.t_sampling = DFL_T_UNIFORM;
     dfl_context_plan up;
     dfl_context_plan_init(&up);
     make(&up, &uni, N, 0, 3);
@@ -144,7 +146,7 @@ static void test_keys(void) {
     /* config: the keys round-trip through the checkpoint's text */
     dfl_config cfg, back;
     dfl_config_defaults(&cfg);
-    CHECK(!strcmp(cfg.t_sampling, "uniform") && cfg.t_low_share == 0.5);
+    CHECK(!strcmp(cfg.t_sampling, "log_uniform") && cfg.t_low_share == 0.5);
     CHECK(dfl_config_set(&cfg, "method.t_sampling=low_share") == DFL_OK);
     CHECK(dfl_config_set(&cfg, "method.t_low_share=0.25") == DFL_OK);
     CHECK(dfl_config_set(&cfg, "method.t_sampling=normal") == DFL_EUSAGE);
