@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "dynfill/infer.h"
+#include "dynfill/method.h"
 #include "shared/philox.h"
+#include "shared/schedule.h"
 
 /* Philox purpose tag of the entries hidden for calibration (method tags are
  * 0x01..0x0F, data 0xD0..0xDF, init 0xA0, sampler 0xB0). */
@@ -116,6 +118,65 @@ void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, doub
     free(d.s2);
 }
 
+/* The entries calibration hides, kept[i] = M_i minus them: those the
+ * training strategy queries outside its context, from one context draw per
+ * sample (plan step DFL_CALIB_PLAN_STEP, so not a training step's draw):
+ * 1 - context_ratio of the observed pixels for pixel contexts, whole blocks
+ * for block contexts, another sample's missing region for empirical ones.
+ * So the calibration sees errors of the kind the test's missing entries
+ * have (scattered pixels, or blocks far from any observation). A sample
+ * where that hides nothing or everything (missdiff, whose query is its
+ * context; a block context left empty) hides a random share
+ * hide_fraction of its observed entries instead (Philox purpose 0xB1). */
+#define DFL_CALIB_PLAN_STEP 0xFFFFFFF0u
+static void hide_like_training(const dfl_method_params *mp, uint64_t seed, int64_t first, int nb, int c, int h, int w,
+                               int mc, const uint8_t *mask, double hide_fraction, uint8_t *kept, uint8_t *ctx,
+                               uint8_t *qry) {
+    const size_t per = (size_t)mc * h * w;
+    dfl_context_plan plan;
+    dfl_context_plan_init(&plan);
+    dfl_plan_request rq = {.n = nb,
+                           .k = 1,
+                           .c = c,
+                           .h = h,
+                           .w = w,
+                           .mask_channels = mc,
+                           .mask = mask,
+                           .t = DFL_T_EPS,
+                           .t_eps = DFL_T_EPS,
+                           .seed = seed,
+                           .step = DFL_CALIB_PLAN_STEP,
+                           .sample_offset = (uint32_t)first};
+    /* an empirical context needs a second sample in the chunk: without one, random hiding */
+    const int planned = dfl_context_plan_make(&plan, mp, &rq) == DFL_OK;
+    if (!planned) dfl_clear_error();
+    for (int i = 0; i < nb; ++i) {
+        const uint8_t *m = mask + (size_t)i * per;
+        uint8_t *k = kept + (size_t)i * per;
+        size_t hidden = 0, left = 0;
+        if (planned) {
+            const int partner = plan.partner ? plan.partner[i] : -1;
+            dfl_method_sample_masks(mp, &plan, i, c, h, w, mc, m, partner >= 0 ? mask + (size_t)partner * per : NULL,
+                                    ctx, qry);
+            for (size_t j = 0; j < per; ++j) {
+                const int hide = m[j] && qry[j] && !ctx[j];
+                k[j] = m[j] && !hide;
+                hidden += hide;
+                left += k[j];
+            }
+        }
+        if (hidden && left) continue;
+        uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_CALIB_HIDE, 0, (uint32_t)(first + i));
+        left = 0;
+        for (size_t j = 0; j < per; ++j) {
+            k[j] = m[j] && dfl_rng_uniform(seed, stream, j) >= hide_fraction;
+            left += k[j];
+        }
+        if (!left) memcpy(k, m, per); /* nothing would remain: hide nothing */
+    }
+    dfl_context_plan_free(&plan);
+}
+
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
                                  int64_t count, double hide_fraction, double *scale, double *floor,
                                  dfl_spread_stats *before, dfl_spread_stats *after) {
@@ -130,6 +191,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     float *pred = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     uint8_t *mask = dfl_xmalloc((size_t)chunk * mc * px), *kept = dfl_xmalloc((size_t)chunk * mc * px);
+    uint8_t *ctx = dfl_xmalloc((size_t)mc * px), *qry = dfl_xmalloc((size_t)mc * px);
     /* the hidden entries' error and raw spread, per channel, for the after-statistics */
     typedef struct {
         float err, sd;
@@ -143,18 +205,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
         int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
         if ((s = dfl_dataset_read_samples(ds, start + i0, nb, obs, mask)) != DFL_OK) break;
-        /* hide a random share of each sample's observed entries (all of them kept if none would remain) */
-        size_t per = (size_t)mc * px;
-        for (int i = 0; i < nb; ++i) {
-            uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_CALIB_HIDE, 0, (uint32_t)(start + i0 + i));
-            size_t left = 0;
-            for (size_t j = 0; j < per; ++j) {
-                size_t q = (size_t)i * per + j;
-                kept[q] = mask[q] && dfl_rng_uniform(o->seed, stream, j) >= hide_fraction;
-                left += kept[q];
-            }
-            if (!left) memcpy(kept + (size_t)i * per, mask + (size_t)i * per, per);
-        }
+        hide_like_training(dfl_imputer_method(im), o->seed, start + i0, nb, c, h, w, mc, mask, hide_fraction, kept, ctx,
+                           qry);
         memcpy(in, obs, (size_t)nb * c * px * sizeof(float));
         for (int i = 0; i < nb; ++i)
             for (int ch = 0; ch < c; ++ch)
@@ -194,6 +246,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     free(spread);
     free(mask);
     free(kept);
+    free(ctx);
+    free(qry);
     free(ent);
     return s;
 }

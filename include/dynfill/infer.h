@@ -70,8 +70,10 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
                            int mask_c, size_t extra, size_t avail, const char *source, const char *knobs, size_t *need);
 
 /* Calibrated spread (docs/design.md, "Calibrated spread"): the K-ensemble's
- * spread is too narrow, so training ends by hiding DFL_CALIB_HIDE_FRACTION of
- * each held-out sample's observed entries, imputing them (single step,
+ * spread is too narrow, so training ends by hiding in each held-out sample
+ * the observed entries its training strategy would query outside the
+ * context (one context draw; DFL_CALIB_HIDE_FRACTION of its observed entries at random where
+ * that hides nothing or everything), imputing them (single step,
  * K draws) and fitting per channel a scale a_c and a floor b_c on the
  * hidden entries (dfl_spread_fit); `impute` writes
  * /std = sqrt((a_c spread)^2 + b_c^2) (checkpoint attributes std_scale and
