@@ -1,6 +1,7 @@
 /* Held-out calibration of the ensemble spread (include/dynfill/infer.h;
  * docs/design.md, "Calibrated spread"). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,18 +75,36 @@ static double fit_min(fit_fn f, const fit_data *d, double other, double lo, doub
     return u;
 }
 
-/* u = log(A / (mean e^2 / mean s^2)) at a fixed floor share phi (B = phi mean e^2) */
-static double nll_of_log_scale(const fit_data *d, double u, double phi) {
-    return fit_nll(d, exp(u) * d->mean_e2 / d->mean_s2, phi * d->mean_e2);
+/* The fit's family along spread-skill 1: v = A s^2 + B with
+ * A = (1 - phi) mean e^2 / mean s^2 and B = phi mean e^2, so that
+ * mean(v) = mean(e^2) for every floor share phi in [0, 1]. */
+static void fit_family(const fit_data *d, double phi, double *A, double *B) {
+    *A = (1.0 - phi) * d->mean_e2 / d->mean_s2;
+    *B = phi * d->mean_e2;
 }
 
-/* the best scale at floor share phi; its NLL */
+/* share of the entries with |e| <= 2 sqrt(v) */
+static double fit_cover2(const fit_data *d, double phi) {
+    double A, B;
+    fit_family(d, phi, &A, &B);
+    size_t in = 0;
+    for (size_t i = 0; i < d->n; ++i) in += d->e2[i] <= 4.0 * (A * d->s2[i] + B);
+    return (double)in / (double)d->n;
+}
+
 static double nll_of_floor(const fit_data *d, double phi, double unused) {
     (void)unused;
-    double f;
-    fit_min(nll_of_log_scale, d, phi, log(1e-4), log(1e2), 13, &f);
-    return f;
+    double A, B;
+    fit_family(d, phi, &A, &B);
+    return fit_nll(d, A, B);
 }
+
+/* Grid of floor shares the fit compares; the +-2 sigma coverage a floor
+ * share may be off 95.45 % by and still compete on likelihood. */
+#define FIT_PHI_GRID     201
+#define FIT_COVER_TOL    0.02
+#define FIT_COVER_SLACK  0.0025
+#define FIT_COVER_TARGET 0.9544997361036416 /* P(|z| <= 2), z ~ N(0, 1) */
 
 void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, double *b) {
     *a = 1.0;
@@ -107,11 +126,41 @@ void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, doub
         if (d.mean_s2 <= 0) {
             *b = sqrt(d.mean_e2); /* no spread anywhere: the floor is the RMSE */
         } else {
-            double f;
-            const double phi = fit_min(nll_of_floor, &d, 0.0, 0.0, 1.0, 11, &f);
-            const double u = fit_min(nll_of_log_scale, &d, phi, log(1e-4), log(1e2), 13, &f);
-            *a = sqrt(exp(u) * d.mean_e2 / d.mean_s2);
-            *b = sqrt(phi * d.mean_e2);
+            /* Spread-skill 1 fixes the mean of v; the floor share phi sets
+             * how v follows the spread. The likelihood chooses phi, among
+             * the shares whose +-2 sigma coverage is within FIT_COVER_TOL
+             * of the Gaussian's 95.45 % (or, where none is, as near as the
+             * nearest): heavy-tailed errors (a few entries far off, most
+             * close) pull the likelihood alone to a v far wider than the
+             * typical error (spread-skill 2 and +-1 sigma 90 % on the
+             * shallow-water study columns). On Gaussian errors the
+             * likelihood's choice meets both, and is the model's floor. */
+            double cover[FIT_PHI_GRID], nearest = INFINITY;
+            for (int k = 0; k < FIT_PHI_GRID; ++k) {
+                cover[k] = fabs(fit_cover2(&d, (double)k / (FIT_PHI_GRID - 1)) - FIT_COVER_TARGET);
+                if (cover[k] < nearest) nearest = cover[k];
+            }
+            const double tol = nearest <= FIT_COVER_TOL ? FIT_COVER_TOL : nearest + FIT_COVER_SLACK;
+            int best = 0;
+            double best_nll = INFINITY;
+            for (int k = 0; k < FIT_PHI_GRID; ++k) {
+                if (cover[k] > tol) continue;
+                double f = nll_of_floor(&d, (double)k / (FIT_PHI_GRID - 1), 0.0);
+                if (f < best_nll) best_nll = f, best = k;
+            }
+            /* refine on the likelihood between the neighbours that are candidates too */
+            const double step = 1.0 / (FIT_PHI_GRID - 1);
+            const int lo = best > 0 && cover[best - 1] <= tol ? best - 1 : best;
+            const int hi = best < FIT_PHI_GRID - 1 && cover[best + 1] <= tol ? best + 1 : best;
+            double phi = best * step, f;
+            if (hi > lo) {
+                double u = fit_min(nll_of_floor, &d, 0.0, lo * step, hi * step, 3, &f);
+                if (f < best_nll) phi = u;
+            }
+            double A, B;
+            fit_family(&d, phi, &A, &B);
+            *a = sqrt(A);
+            *b = sqrt(B);
         }
     }
     free(d.e2);
@@ -129,9 +178,9 @@ void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, doub
  * context; a block context left empty) hides a random share
  * hide_fraction of its observed entries instead (Philox purpose 0xB1). */
 #define DFL_CALIB_PLAN_STEP 0xFFFFFFF0u
-static void hide_like_training(const dfl_method_params *mp, uint64_t seed, int64_t first, int nb, int c, int h, int w,
-                               int mc, const uint8_t *mask, double hide_fraction, uint8_t *kept, uint8_t *ctx,
-                               uint8_t *qry) {
+static void hide_like_training(const dfl_method_params *mp, uint64_t seed, uint32_t round, int64_t first, int nb, int c,
+                               int h, int w, int mc, const uint8_t *mask, double hide_fraction, uint8_t *kept,
+                               uint8_t *ctx, uint8_t *qry) {
     const size_t per = (size_t)mc * h * w;
     dfl_context_plan plan;
     dfl_context_plan_init(&plan);
@@ -145,7 +194,7 @@ static void hide_like_training(const dfl_method_params *mp, uint64_t seed, int64
                            .t = DFL_T_EPS,
                            .t_eps = DFL_T_EPS,
                            .seed = seed,
-                           .step = DFL_CALIB_PLAN_STEP,
+                           .step = DFL_CALIB_PLAN_STEP + round,
                            .sample_offset = (uint32_t)first};
     /* an empirical context needs a second sample in the chunk: without one, random hiding */
     const int planned = dfl_context_plan_make(&plan, mp, &rq) == DFL_OK;
@@ -166,7 +215,7 @@ static void hide_like_training(const dfl_method_params *mp, uint64_t seed, int64
             }
         }
         if (hidden && left) continue;
-        uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_CALIB_HIDE, 0, (uint32_t)(first + i));
+        uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_CALIB_HIDE, round, (uint32_t)(first + i));
         left = 0;
         for (size_t j = 0; j < per; ++j) {
             k[j] = m[j] && dfl_rng_uniform(seed, stream, j) >= hide_fraction;
@@ -202,29 +251,44 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     memset(before, 0, (size_t)c * sizeof *before);
     memset(after, 0, (size_t)c * sizeof *after);
     dfl_status s = DFL_OK;
-    for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
-        int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
-        if ((s = dfl_dataset_read_samples(ds, start + i0, nb, obs, mask)) != DFL_OK) break;
-        hide_like_training(dfl_imputer_method(im), o->seed, start + i0, nb, c, h, w, mc, mask, hide_fraction, kept, ctx,
-                           qry);
-        memcpy(in, obs, (size_t)nb * c * px * sizeof(float));
-        for (int i = 0; i < nb; ++i)
-            for (int ch = 0; ch < c; ++ch)
-                for (size_t p = 0; p < px; ++p)
-                    if (!kept[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p]) in[((size_t)i * c + ch) * px + p] = 0.0f;
-        s = dfl_imputer_run(im, o, nb, c, h, w, mc, in, kept, (uint32_t)(start + i0), pred, spread, NULL);
-        if (s != DFL_OK) break;
-        for (int i = 0; i < nb; ++i)
-            for (int ch = 0; ch < c; ++ch)
-                for (size_t p = 0; p < px; ++p) {
-                    size_t m = ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p, x = ((size_t)i * c + ch) * px + p;
-                    if (!mask[m] || kept[m]) continue;
-                    double e = (double)pred[x] - obs[x];
-                    dfl_spread_stats_add(&before[ch], e, spread[x]);
-                    ent = dfl_xgrow(ent, &cap, len + 1, sizeof *ent);
-                    ent[len++] = (hidden){(float)e, spread[x], ch};
-                }
+    /* Rounds of other hidden entries (and other context draws) until every
+     * channel has DFL_CALIB_MIN_ENTRIES of them: sparse observations hide
+     * few entries per sample. */
+    size_t *per_channel = dfl_xcalloc((size_t)c, sizeof(size_t));
+    for (uint32_t round = 0; s == DFL_OK && round < DFL_CALIB_MAX_ROUNDS; ++round) {
+        size_t fewest = SIZE_MAX;
+        for (int ch = 0; ch < c; ++ch)
+            if (per_channel[ch] < fewest) fewest = per_channel[ch];
+        if (round > 0 && fewest >= DFL_CALIB_MIN_ENTRIES) break;
+        dfl_impute_opts ro = *o;
+        ro.seed = o->seed + round;
+        for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
+            int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
+            if ((s = dfl_dataset_read_samples(ds, start + i0, nb, obs, mask)) != DFL_OK) break;
+            hide_like_training(dfl_imputer_method(im), o->seed, round, start + i0, nb, c, h, w, mc, mask, hide_fraction,
+                               kept, ctx, qry);
+            memcpy(in, obs, (size_t)nb * c * px * sizeof(float));
+            for (int i = 0; i < nb; ++i)
+                for (int ch = 0; ch < c; ++ch)
+                    for (size_t p = 0; p < px; ++p)
+                        if (!kept[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p])
+                            in[((size_t)i * c + ch) * px + p] = 0.0f;
+            s = dfl_imputer_run(im, &ro, nb, c, h, w, mc, in, kept, (uint32_t)(start + i0), pred, spread, NULL);
+            if (s != DFL_OK) break;
+            for (int i = 0; i < nb; ++i)
+                for (int ch = 0; ch < c; ++ch)
+                    for (size_t p = 0; p < px; ++p) {
+                        size_t m = ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p, x = ((size_t)i * c + ch) * px + p;
+                        if (!mask[m] || kept[m]) continue;
+                        double e = (double)pred[x] - obs[x];
+                        dfl_spread_stats_add(&before[ch], e, spread[x]);
+                        ent = dfl_xgrow(ent, &cap, len + 1, sizeof *ent);
+                        ent[len++] = (hidden){(float)e, spread[x], ch};
+                        per_channel[ch]++;
+                    }
+        }
     }
+    free(per_channel);
     if (s == DFL_OK) {
         /* per channel: the hidden entries' errors and spreads, fitted (a 1, b 0 where there is nothing to fit) */
         float *e = dfl_xmalloc((len ? len : 1) * sizeof(float)), *sd = dfl_xmalloc((len ? len : 1) * sizeof(float));
