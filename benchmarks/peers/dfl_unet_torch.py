@@ -309,7 +309,8 @@ class Trainer:
     dynfill's (lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0, clip 1)."""
 
     def __init__(self, model, lr=1e-3, weight_decay=0.0, clip=1.0, ema=0.999, context_ratio=0.8,
-                 query_ratio=0.7, amp_dtype=None, fused=False, query="complement", t_sampling="log_uniform"):
+                 query_ratio=0.7, amp_dtype=None, fused=False, query="complement", t_sampling="low_share_log",
+                 t_low_share=0.9):
         self.model = model
         self.params = [p for p in model.parameters()]
         kw = dict(lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
@@ -325,18 +326,21 @@ class Trainer:
         self.ema_params = [p.detach().clone() for p in self.params]
         self.ema_target, self.clip = ema, clip
         self.rc, self.rq = context_ratio, query_ratio
-        self.query, self.t_sampling = query, t_sampling
+        self.query, self.t_sampling, self.t_low_share = query, t_sampling, t_low_share
         self.amp_dtype = amp_dtype
         self.step_count = 0
 
     def method_inputs(self, x_obs, mask):
         """x_obs [N, C, H, W], mask [N, 1|C, H, W] bool -> network input,
         t, query mask (docs/design.md, "The method"; strategy pixel with dynfill's default query
-        complement and log-uniform times, or the paper's independent query and uniform times)."""
+        complement and times at t_eps for a share t_low_share, log-uniform otherwise, or the paper's
+        independent query and uniform times)."""
         n, c = x_obs.shape[:2]
         dev = x_obs.device
         u = torch.rand(n, device=dev)
-        t = T_EPS ** (1.0 - u) if self.t_sampling == "log_uniform" else T_EPS + (1.0 - T_EPS) * u
+        t = T_EPS ** (1.0 - u) if self.t_sampling in ("log_uniform", "low_share_log") else T_EPS + (1.0 - T_EPS) * u
+        if self.t_sampling in ("low_share", "low_share_log"):
+            t = torch.where(torch.rand(n, device=dev) < self.t_low_share, torch.full_like(t, T_EPS), t)
         alpha, sigma = vp_alpha_sigma(t)
         eps = torch.randn_like(x_obs)
         x_t = torch.where(mask, alpha[:, None, None, None] * x_obs + sigma[:, None, None, None] * eps,

@@ -47,7 +47,7 @@ static const key_spec k_keys[] = {
     NUM("method", "hide", K_INT, hide, 0, 1 << 20),
     NUM("method", "delta", K_DOUBLE, delta, 0, 1),
     NUM("method", "lat_weight", K_BOOL, lat_weight, 0, 1),
-    STR("method", "t_sampling", t_sampling, "uniform|low_share|log_uniform"),
+    STR("method", "t_sampling", t_sampling, "uniform|low_share|log_uniform|low_share_log"),
     NUM("method", "t_low_share", K_DOUBLE, t_low_share, 0, 1),
     NUM("train", "steps", K_LONG, steps, 0, 1e15),
     NUM("train", "time_budget", K_DURATION, time_budget, 0, 1e9),
@@ -94,8 +94,8 @@ void dfl_config_defaults(dfl_config *c) {
     c->grid_h = c->grid_w = 3;
     c->hide = 1;
     c->delta = 0.1;
-    snprintf(c->t_sampling, sizeof c->t_sampling, "log_uniform");
-    c->t_low_share = 0.5;
+    snprintf(c->t_sampling, sizeof c->t_sampling, "low_share_log");
+    c->t_low_share = 0.9;
     c->steps = 2000;
     c->batch = 16;
     c->micro_batch = 0;

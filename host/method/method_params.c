@@ -23,11 +23,12 @@ void dfl_method_params_default(dfl_method_params *p) {
     p->grid_w = 3;
     p->hide = 1;
     p->delta = 0.1f;
-    p->t_sampling = DFL_T_LOG_UNIFORM; /* the paper's uniform */
-    p->t_low_share = 0.5f;
+    p->t_sampling = DFL_T_LOW_SHARE_LOG; /* the paper's uniform */
+    p->t_low_share = 0.9f;
 }
 
-static const char *const k_t_sampling_names[DFL_T_SAMPLING_COUNT] = {"uniform", "low_share", "log_uniform"};
+static const char *const k_t_sampling_names[DFL_T_SAMPLING_COUNT] = {"uniform", "low_share", "log_uniform",
+                                                                     "low_share_log"};
 
 const char *dfl_method_t_sampling_name(dfl_t_sampling s) {
     return (unsigned)s < DFL_T_SAMPLING_COUNT ? k_t_sampling_names[s] : "?";
@@ -39,7 +40,14 @@ dfl_status dfl_method_parse_t_sampling(const char *name, dfl_t_sampling *out) {
             *out = (dfl_t_sampling)s;
             return DFL_OK;
         }
-    return dfl_fail(DFL_EUSAGE, "method.t_sampling: unknown distribution '%s' (uniform|low_share|log_uniform)", name);
+    return dfl_fail(DFL_EUSAGE,
+                    "method.t_sampling: unknown distribution '%s' (uniform|low_share|log_uniform|low_share_log)", name);
+}
+
+/* t = t_eps^(1 - u): log t uniform on [log t_eps, 0] */
+static float log_uniform_time(float t_eps, float u) {
+    float t = expf((1.0f - u) * logf(t_eps));
+    return t < t_eps ? t_eps : t > 1.0f ? 1.0f : t;
 }
 
 float dfl_method_time(const dfl_method_params *p, float t_eps, float u, float v) {
@@ -47,11 +55,8 @@ float dfl_method_time(const dfl_method_params *p, float t_eps, float u, float v)
     case DFL_T_LOW_SHARE:
         if (v < p->t_low_share) return t_eps;
         break;
-    case DFL_T_LOG_UNIFORM: {
-        /* t = t_eps^(1 - u): log t uniform on [log t_eps, 0] */
-        float t = expf((1.0f - u) * logf(t_eps));
-        return t < t_eps ? t_eps : t > 1.0f ? 1.0f : t;
-    }
+    case DFL_T_LOW_SHARE_LOG: return v < p->t_low_share ? t_eps : log_uniform_time(t_eps, u);
+    case DFL_T_LOG_UNIFORM: return log_uniform_time(t_eps, u);
     default: break;
     }
     return dfl_vp_time_from_uniform(u, t_eps);
@@ -189,7 +194,8 @@ void dfl_method_params_unused(const dfl_method_params *p, char *buf, size_t size
         {"grid", !block && (p->grid_h != d.grid_h || p->grid_w != d.grid_w)},
         {"hide", !block && p->hide != d.hide},
         {"delta", !ambient && p->delta != d.delta},
-        {"t_low_share", p->t_sampling != DFL_T_LOW_SHARE && p->t_low_share != d.t_low_share},
+        {"t_low_share",
+         p->t_sampling != DFL_T_LOW_SHARE && p->t_sampling != DFL_T_LOW_SHARE_LOG && p->t_low_share != d.t_low_share},
     };
     size_t len = 0;
     if (size) buf[0] = 0;
@@ -251,8 +257,8 @@ static void describe_strategy(const dfl_method_params *p, char *buf, size_t len)
 void dfl_method_params_describe(const dfl_method_params *p, char *buf, size_t len) {
     describe_strategy(p, buf, len);
     size_t n = strlen(buf);
-    if (p->t_sampling == DFL_T_LOW_SHARE && n < len)
-        snprintf(buf + n, len - n, ", t low_share %g", p->t_low_share);
+    if ((p->t_sampling == DFL_T_LOW_SHARE || p->t_sampling == DFL_T_LOW_SHARE_LOG) && n < len)
+        snprintf(buf + n, len - n, ", t %s %g", dfl_method_t_sampling_name(p->t_sampling), p->t_low_share);
     else if (p->t_sampling != DFL_T_UNIFORM && n < len)
         snprintf(buf + n, len - n, ", t %s", dfl_method_t_sampling_name(p->t_sampling));
 }

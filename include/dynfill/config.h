@@ -42,8 +42,8 @@ typedef struct dfl_config_s {
     int hide;
     double delta;
     int lat_weight;      /* method.lat_weight: cos(latitude) row weights in the loss (needs the data's lat) */
-    char t_sampling[16]; /* uniform|low_share|log_uniform: training-time distribution (uniform [ref]) */
-    double t_low_share;  /* low_share: share of samples trained at t = t_eps */
+    char t_sampling[16]; /* uniform|low_share|log_uniform|low_share_log: training-time distribution (uniform [ref]) */
+    double t_low_share;  /* low_share, low_share_log: share of samples trained at t = t_eps */
 
     /* [train] */
     long steps;

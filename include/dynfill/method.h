@@ -45,9 +45,10 @@ extern "C" {
  * docs/method.md, "Training times"). Imputation runs its single step at
  * t = t_eps; the paper [ref] trains on t ~ U(t_eps, 1). */
 typedef enum {
-    DFL_T_UNIFORM = 0,     /* t ~ U(t_eps, 1) [ref] */
-    DFL_T_LOW_SHARE = 1,   /* with probability t_low_share t = t_eps exactly, otherwise U(t_eps, 1) */
-    DFL_T_LOG_UNIFORM = 2, /* log t ~ U(log t_eps, 0): t = t_eps^(1 - u) */
+    DFL_T_UNIFORM = 0,       /* t ~ U(t_eps, 1) [ref] */
+    DFL_T_LOW_SHARE = 1,     /* with probability t_low_share t = t_eps exactly, otherwise U(t_eps, 1) */
+    DFL_T_LOG_UNIFORM = 2,   /* log t ~ U(log t_eps, 0): t = t_eps^(1 - u) */
+    DFL_T_LOW_SHARE_LOG = 3, /* with probability t_low_share t = t_eps exactly, otherwise log-uniform */
     DFL_T_SAMPLING_COUNT
 } dfl_t_sampling;
 
@@ -60,17 +61,21 @@ typedef struct dfl_method_params {
     int hide;                  /* method.hide: observed blocks hidden per context (block), >= 1 */
     float delta;               /* method.delta: ambient further-corruption rate, in [0, 1) */
     dfl_t_sampling t_sampling; /* method.t_sampling: training-time distribution (uniform [ref]) */
-    float t_low_share;         /* method.t_low_share: share of samples at t = t_eps (low_share), in [0, 1] */
+    float t_low_share;         /* method.t_low_share: share at t = t_eps (low_share, low_share_log), [0, 1] */
 } dfl_method_params;
 
-/* Defaults [ref]: pixel, query auto (= independent), rho_c = rho_q = 0.7,
- * grid 3x3, hide 1, delta 0.1, t_sampling uniform (t_low_share 0.5, used by low_share only). */
+/* Defaults: pixel, query auto (pixel: complement), context_ratio 0.8,
+ * query_ratio 0.7, grid 3x3, hide 1, delta 0.1, t_sampling low_share_log
+ * with t_low_share 0.9 (docs/method.md, "Defaults": the query, the context
+ * ratio and the times are measured choices, the paper's [ref] are
+ * independent, 0.7 and uniform). */
 void dfl_method_params_default(dfl_method_params *p);
 /* Name parsers: DFL_EUSAGE with a message listing the accepted names. */
 dfl_status dfl_method_parse_strategy(const char *name, dfl_strategy *out);
-dfl_status dfl_method_parse_query(const char *name, dfl_query_mode *out);      /* "" and "auto" -> AUTO */
-dfl_status dfl_method_parse_grid(const char *text, int *grid_h, int *grid_w);  /* "3x3", "4X2", "3" */
-dfl_status dfl_method_parse_t_sampling(const char *name, dfl_t_sampling *out); /* uniform|low_share|log_uniform */
+dfl_status dfl_method_parse_query(const char *name, dfl_query_mode *out);     /* "" and "auto" -> AUTO */
+dfl_status dfl_method_parse_grid(const char *text, int *grid_h, int *grid_w); /* "3x3", "4X2", "3" */
+dfl_status dfl_method_parse_t_sampling(const char *name,
+                                       dfl_t_sampling *out); /* uniform|low_share|log_uniform|low_share_log */
 const char *dfl_method_t_sampling_name(dfl_t_sampling s);
 /* The training time of one slot from the two uniforms (0, 1) of its Philox
  * draw (lanes 0 and 1): u picks t, v decides low_share's t = t_eps. */

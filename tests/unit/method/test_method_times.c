@@ -3,7 +3,8 @@
  * t_eps + (1 - t_eps) U from lane 0 of the TIME stream; low_share puts a
  * Binomial(n, share) count of samples at exactly t_eps and the rest
  * uniform; log_uniform has log t uniform on [log t_eps, 0] (quantiles
- * checked); draws are deterministic, rank-split invariant, and the keys
+ * checked); low_share_log (the default) puts its share at t_eps and the
+ * rest on log_uniform's draws of the same slots; draws are deterministic, rank-split invariant, and the keys
  * parse, validate and describe. */
 #include <math.h>
 #include <stdint.h>
@@ -40,7 +41,7 @@ static int cmp_float(const void *a, const void *b) {
 static void test_uniform_is_the_paper_draw(void) {
     dfl_method_params mp;
     dfl_method_params_default(&mp);
-    CHECK(mp.t_sampling == DFL_T_LOG_UNIFORM); /* the default; the paper's uniform is set below */
+    CHECK(mp.t_sampling == DFL_T_LOW_SHARE_LOG && mp.t_low_share == 0.9f); /* the default; the paper's uniform below */
     mp.t_sampling = DFL_T_UNIFORM;
     dfl_context_plan plan;
     dfl_context_plan_init(&plan);
@@ -125,6 +126,33 @@ static void test_log_uniform(void) {
     dfl_context_plan_free(&plan);
 }
 
+static void test_low_share_log(float share) {
+    dfl_method_params mp, lu;
+    dfl_method_params_default(&mp);
+    mp.t_low_share = share;
+    dfl_method_params_default(&lu);
+    lu.t_sampling = DFL_T_LOG_UNIFORM;
+    dfl_context_plan plan, lp;
+    dfl_context_plan_init(&plan);
+    dfl_context_plan_init(&lp);
+    make(&plan, &mp, N, 0, 9);
+    make(&lp, &lu, N, 0, 9);
+    long at_eps = 0, lu_at_eps = 0;
+    int same = 1;
+    for (int i = 0; i < N; ++i) {
+        at_eps += plan.t[i] == DFL_T_EPS;
+        lu_at_eps += lp.t[i] == DFL_T_EPS;
+        same &= plan.t[i] == DFL_T_EPS || plan.t[i] == lp.t[i];
+    }
+    /* the rest are log_uniform's draws of the same slots (which reach t_eps itself almost never) */
+    CHECK(same);
+    const double sd = sqrt(N * share * (1.0 - share));
+    CHECK_MSG(fabs((double)(at_eps - lu_at_eps) - N * share) <= 5 * sd + 1 + lu_at_eps,
+              "low_share_log %g: %ld of %d at t_eps (expect %g +- %g)", share, at_eps, N, N * share, 5 * sd);
+    dfl_context_plan_free(&lp);
+    dfl_context_plan_free(&plan);
+}
+
 static void test_keys(void) {
     dfl_method_params p;
     dfl_method_params_default(&p);
@@ -146,7 +174,7 @@ static void test_keys(void) {
     /* config: the keys round-trip through the checkpoint's text */
     dfl_config cfg, back;
     dfl_config_defaults(&cfg);
-    CHECK(!strcmp(cfg.t_sampling, "log_uniform") && cfg.t_low_share == 0.5);
+    CHECK(!strcmp(cfg.t_sampling, "low_share_log") && cfg.t_low_share == 0.9);
     CHECK(dfl_config_set(&cfg, "method.t_sampling=low_share") == DFL_OK);
     CHECK(dfl_config_set(&cfg, "method.t_low_share=0.25") == DFL_OK);
     CHECK(dfl_config_set(&cfg, "method.t_sampling=normal") == DFL_EUSAGE);
@@ -167,6 +195,8 @@ int main(void) {
     test_low_share(0.5f);
     test_low_share(1.0f);
     test_log_uniform();
+    test_low_share_log(0.9f);
+    test_low_share_log(0.0f);
     test_keys();
     return dfl_test_finish("method_times");
 }
