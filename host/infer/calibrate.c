@@ -135,23 +135,23 @@ void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, doub
              * typical error (spread-skill 2 and +-1 sigma 90 % on the
              * shallow-water study columns). On Gaussian errors the
              * likelihood's choice meets both, and is the model's floor. */
-            double cover[FIT_PHI_GRID], nearest = INFINITY;
+            double off[FIT_PHI_GRID], nearest = INFINITY; /* |coverage - 95.45 %| per grid point */
             for (int k = 0; k < FIT_PHI_GRID; ++k) {
-                cover[k] = fabs(fit_cover2(&d, (double)k / (FIT_PHI_GRID - 1)) - FIT_COVER_TARGET);
-                if (cover[k] < nearest) nearest = cover[k];
+                off[k] = fabs(fit_cover2(&d, (double)k / (FIT_PHI_GRID - 1)) - FIT_COVER_TARGET);
+                if (off[k] < nearest) nearest = off[k];
             }
             const double tol = nearest <= FIT_COVER_TOL ? FIT_COVER_TOL : nearest + FIT_COVER_SLACK;
             int best = 0;
             double best_nll = INFINITY;
             for (int k = 0; k < FIT_PHI_GRID; ++k) {
-                if (cover[k] > tol) continue;
+                if (off[k] > tol) continue;
                 double f = nll_of_floor(&d, (double)k / (FIT_PHI_GRID - 1), 0.0);
                 if (f < best_nll) best_nll = f, best = k;
             }
             /* refine on the likelihood between the neighbours that are candidates too */
             const double step = 1.0 / (FIT_PHI_GRID - 1);
-            const int lo = best > 0 && cover[best - 1] <= tol ? best - 1 : best;
-            const int hi = best < FIT_PHI_GRID - 1 && cover[best + 1] <= tol ? best + 1 : best;
+            const int lo = best > 0 && off[best - 1] <= tol ? best - 1 : best;
+            const int hi = best < FIT_PHI_GRID - 1 && off[best + 1] <= tol ? best + 1 : best;
             double phi = best * step, f;
             if (hi > lo) {
                 double u = fit_min(nll_of_floor, &d, 0.0, lo * step, hi * step, 3, &f);
