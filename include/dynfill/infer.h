@@ -73,16 +73,20 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
  * spread is too narrow, so training ends by hiding in each held-out sample
  * the observed entries its training strategy would query outside the
  * context (one context draw; DFL_CALIB_HIDE_FRACTION of its observed entries at random where
- * that hides nothing or everything), imputing them (single step,
+ * that hides nothing or everything; for pixel contexts a smaller share at random, down to
+ * DFL_CALIB_PIXEL_HIDE_MIN, so that the input stays nearly as dense as at imputation), imputing
+ * them (single step,
  * K draws) and fitting per channel a scale a_c and a floor b_c on the
  * hidden entries (dfl_spread_fit); `impute` writes
  * /std = sqrt((a_c spread)^2 + b_c^2) (checkpoint attributes std_scale and
  * std_floor). Rounds of other draws (hidden entries and contexts) repeat
  * until every channel has DFL_CALIB_MIN_ENTRIES hidden entries, at most
  * DFL_CALIB_MAX_ROUNDS rounds. */
-#define DFL_CALIB_HIDE_FRACTION 0.2
-#define DFL_CALIB_MIN_ENTRIES   20000
-#define DFL_CALIB_MAX_ROUNDS    8
+#define DFL_CALIB_HIDE_FRACTION  0.2
+#define DFL_CALIB_PIXEL_HIDE_MIN 0.01
+#define DFL_CALIB_PIXEL_ROUNDS   24
+#define DFL_CALIB_MIN_ENTRIES    20000
+#define DFL_CALIB_MAX_ROUNDS     32
 
 /* Agreement of errors and spreads on a set of entries. */
 typedef struct {
@@ -101,9 +105,9 @@ double dfl_spread_calibrated(double spread, double a, double b);
  * error is larger, the floor carries the error the spread does not see.
  * Two conditions, as a calibrated Gaussian meets them: mean(v) =
  * mean(err^2) (spread-skill 1), and the share of |err| <= 2 sqrt(v)
- * nearest 95.45 %; among the floor shares within 0.25 % of that
- * coverage, the Gaussian likelihood's best (on Gaussian errors the
- * model's a and b). Deterministic; at most DFL_SPREAD_FIT_MAX entries are
+ * near 95.45 %: among the floor shares whose coverage is within 2 points
+ * of it (where none is, within 0.25 points of the nearest), the Gaussian
+ * likelihood's best (on Gaussian errors the model's a and b). Deterministic; at most DFL_SPREAD_FIT_MAX entries are
  * used (an even stride through them). Without error (n = 0 or all err 0):
  * a = 1, b = 0; without spread: a = 1, b = RMSE. */
 #define DFL_SPREAD_FIT_MAX 200000
