@@ -237,9 +237,9 @@ static void hide_like_training(const dfl_method_params *mp, uint64_t seed, uint3
  * hide_fraction]. Where the observation is dense the error grows steeply
  * as the input thins: on the study's NS at 80 % of the pixels, hiding 20 %
  * of them gave a /std 1.45 times the test error (99.4 % inside +-2 std),
- * hiding 1.3 % (this rule there) gave 1.06 (97.1 %). Sparse observations keep
- * the larger share
- * (their error changes little with a few percent fewer inputs). */
+ * hiding 1.3 % (this rule there) gave 1.06 (97.1 %). Sparse observations
+ * keep the larger share (their error changes little with a few percent
+ * fewer inputs). */
 static dfl_status pixel_hide_fraction(const dfl_dataset *ds, int64_t start, int64_t count, int chunk, float *obs,
                                       uint8_t *mask, double hide_fraction, double *share) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
