@@ -92,7 +92,7 @@ void dfl_config_defaults(dfl_config *c) {
     c->context_ratio = 0.8;
     c->query_ratio = 0.7;
     c->grid_h = c->grid_w = 3;
-    c->hide = 1;
+    c->hide = 2; /* the paper's 1 (docs/method.md, "Defaults") */
     c->delta = 0.1;
     snprintf(c->t_sampling, sizeof c->t_sampling, "low_share_log");
     c->t_low_share = 0.9;

@@ -27,7 +27,8 @@ struct dfl_imputer {
     float *d_x, *d_input, *d_pred, *d_mean, *d_std;
     uint8_t *d_mask;
     size_t cap_x, cap_rows_px, cap_mask;
-    int fwd_rows; /* of the current dfl_imputer_run (dfl_impute_opts.fwd_rows) */
+    int fwd_rows;   /* of the current dfl_imputer_run (dfl_impute_opts.fwd_rows) */
+    int block_hide; /* of the current dfl_imputer_run (dfl_impute_opts.block_hide) */
 };
 
 int dfl_impute_fwd_rows(int K, int cap) {
@@ -125,7 +126,9 @@ static dfl_status ensemble_x0(dfl_imputer *im, int n, int k, int c, int h, int w
     rq.seed = seed;
     rq.step = step;
     rq.sample_offset = sample_offset;
-    DFL_TRY(dfl_context_plan_make(&im->plan, &im->method, &rq));
+    dfl_method_params mp = im->method;
+    if (im->block_hide > 0) mp.hide = im->block_hide;
+    DFL_TRY(dfl_context_plan_make(&im->plan, &mp, &rq));
     if (im->plan.bytes > im->d_plan_bytes) {
         release(be, im->d_plan);
         im->d_plan = be->alloc(be, im->plan.capacity);
@@ -244,6 +247,8 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
     if (o->fwd_rows < 0 || (o->fwd_rows > 0 && K % o->fwd_rows))
         return dfl_fail(DFL_EUSAGE, "%d network rows per forward do not divide K = %d", o->fwd_rows, K);
     im->fwd_rows = o->fwd_rows;
+    if (o->block_hide < 0) return dfl_fail(DFL_EUSAGE, "block_hide = %d: must be >= 0", o->block_hide);
+    im->block_hide = o->block_hide;
     ensure(im, n, K, c, h, w, mask_c);
     size_t numel = (size_t)n * c * h * w;
     be->upload(be, im->d_mask, mask, (size_t)n * mask_c * h * w);

@@ -21,7 +21,7 @@ void dfl_method_params_default(dfl_method_params *p) {
     p->query_ratio = 0.7f;
     p->grid_h = 3;
     p->grid_w = 3;
-    p->hide = 1;
+    p->hide = 2; /* the paper's 1 (docs/method.md, "Defaults") */
     p->delta = 0.1f;
     p->t_sampling = DFL_T_LOW_SHARE_LOG; /* the paper's uniform */
     p->t_low_share = 0.9f;

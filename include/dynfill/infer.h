@@ -21,10 +21,12 @@ typedef struct {
     int ddim;  /* multi-step update: 1 DDIM, 0 the reference's x0 update */
     float t_eps;
     uint64_t seed;
-    int fwd_rows; /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
+    int fwd_rows;   /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
                        passes); else a divisor of K (fewer rows when K do not fit the memory). Every
                        forward has the same shape, so the result does not depend on how many samples
                        a dfl_imputer_run call holds */
+    int block_hide; /* block contexts: observed blocks each draw hides; 0 = the checkpoint's method.hide
+                       (calibration, which has hidden one block itself, hides one fewer) */
 } dfl_impute_opts;
 
 /* The largest divisor of K that is at most cap (cap >= 1). */

@@ -65,10 +65,10 @@ typedef struct dfl_method_params {
 } dfl_method_params;
 
 /* Defaults: pixel, query auto (pixel: complement), context_ratio 0.8,
- * query_ratio 0.7, grid 3x3, hide 1, delta 0.1, t_sampling low_share_log
+ * query_ratio 0.7, grid 3x3, hide 2, delta 0.1, t_sampling low_share_log
  * with t_low_share 0.9 (docs/method.md, "Defaults": the query, the context
- * ratio and the times are measured choices, the paper's [ref] are
- * independent, 0.7 and uniform). */
+ * ratio, the times and hide are measured choices, the paper's [ref] are
+ * independent, 0.7, uniform and 1). */
 void dfl_method_params_default(dfl_method_params *p);
 /* Name parsers: DFL_EUSAGE with a message listing the accepted names. */
 dfl_status dfl_method_parse_strategy(const char *name, dfl_strategy *out);

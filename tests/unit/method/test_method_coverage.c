@@ -61,14 +61,22 @@ int main(void) {
     CHECK(pix.map[11 * S + 8] > 0.01f);
     dfl_coverage_result_free(&pix);
 
+    /* A block position is missing from a context either in the data
+     * (probability 1/9) or hidden (8/9 * hide/8): queried in hide/(hide + 1)
+     * of those contexts; hide 1 [ref] and the default 2. */
     mp.strategy = DFL_STRATEGY_BLOCK;
-    dfl_coverage_result blk = estimate(&mp, masks, 1, 600);
-    CHECK(blk.below == 0 && blk.zero == 0 && blk.unobservable == 0);
-    CHECK_MSG(blk.min > 0.3 && fabs(blk.mean - 0.5) < 0.05, "min %g mean %g", blk.min, blk.mean);
-    dfl_coverage_warning(&blk, &mp, 1e-3, warning, sizeof warning);
-    CHECK(warning[0] == 0);
-    CHECK(blk.p_bin[0] > 0.4 && blk.p_bin[0] < 0.6);
-    dfl_coverage_result_free(&blk);
+    for (int hide = 1; hide <= 2; ++hide) {
+        mp.hide = hide;
+        const double want = hide / (hide + 1.0);
+        dfl_coverage_result blk = estimate(&mp, masks, 1, 600);
+        CHECK(blk.below == 0 && blk.zero == 0 && blk.unobservable == 0);
+        CHECK_MSG(blk.min > want - 0.2 && fabs(blk.mean - want) < 0.05, "hide %d: min %g mean %g", hide, blk.min,
+                  blk.mean);
+        dfl_coverage_warning(&blk, &mp, 1e-3, warning, sizeof warning);
+        CHECK(warning[0] == 0);
+        CHECK_MSG(fabs(blk.p_bin[0] - want) < 0.1, "hide %d: p_bin[0] %g", hide, blk.p_bin[0]);
+        dfl_coverage_result_free(&blk);
+    }
 
     /* pixel complement on pixel masks (2 mask channels, p = 0.3): the closed form */
     for (size_t e = 0; e < (size_t)NS * 2 * S * S; ++e) masks[e] = dfl_rng_uniform(6, 0xE1, e) < 0.3f;

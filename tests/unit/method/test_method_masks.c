@@ -391,7 +391,7 @@ static void test_params(void) {
     dfl_method_params p;
     dfl_method_params_default(&p);
     CHECK(p.strategy == DFL_STRATEGY_PIXEL && p.context_ratio == 0.8f && p.query_ratio == 0.7f);
-    CHECK(p.grid_h == 3 && p.grid_w == 3 && p.hide == 1 && p.query == DFL_QUERY_AUTO);
+    CHECK(p.grid_h == 3 && p.grid_w == 3 && p.hide == 2 && p.query == DFL_QUERY_AUTO);
     CHECK(dfl_method_params_validate(&p, 64, 64) == DFL_OK);
     CHECK(dfl_query_resolve(DFL_STRATEGY_PIXEL, DFL_QUERY_AUTO) == DFL_QUERY_COMPLEMENT);
     CHECK(dfl_query_resolve(DFL_STRATEGY_BLOCK, DFL_QUERY_AUTO) == DFL_QUERY_COMPLEMENT);
@@ -436,7 +436,7 @@ static void test_unused_params(void) {
     dfl_method_params_default(&p);
     dfl_method_params_unused(&p, u, sizeof u);
     CHECK_MSG(u[0] == 0, "defaults reported unused: '%s'", u);
-    p.grid_h = 2, p.hide = 2, p.delta = 0.3f; /* pixel reads none of these */
+    p.grid_h = 2, p.hide = 3, p.delta = 0.3f; /* pixel reads none of these */
     dfl_method_params_unused(&p, u, sizeof u);
     CHECK_MSG(!strcmp(u, "grid, hide, delta"), "pixel: '%s'", u);
     p.strategy = DFL_STRATEGY_BLOCK, p.context_ratio = 0.5f; /* block reads grid and hide */

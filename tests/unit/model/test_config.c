@@ -25,7 +25,7 @@ static dfl_status load_text(const char *text, dfl_config *cfg) {
 int main(void) {
     dfl_config c;
     dfl_config_defaults(&c);
-    CHECK(c.context_ratio == 0.8 && c.query_ratio == 0.7 && c.grid_h == 3 && c.grid_w == 3 && c.hide == 1);
+    CHECK(c.context_ratio == 0.8 && c.query_ratio == 0.7 && c.grid_h == 3 && c.grid_w == 3 && c.hide == 2);
     CHECK(c.infer_K == 10 && c.infer_t_eps == 1e-3 && !strcmp(c.infer_update, "ddim"));
 
     CHECK(load_text("[model]\nbase = 16\nmult = 1, 2, 4\n\n[method]\nstrategy = block\ngrid = 4x2\n"
