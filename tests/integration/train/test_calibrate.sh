@@ -60,4 +60,24 @@ assert r['crps_missing'] is None and r['spread_skill_missing'] is None, r"
 "$DYNFILL" train --config tiny.ini --set data.val_fraction=0 --set train.steps=5 --out noval 2> err.txt
 grep -q "not calibrated" err.txt || { cat err.txt; fail "no note without validation samples"; }
 $PY -c "import h5py; assert 'std_scale' not in h5py.File('noval/ckpt.h5','r').attrs"
+# a block model (the default hide 2) calibrates on ONE hidden observed block per
+# sample and round: 24x24 fields on a 3x3 grid have 8x8 blocks, so rounds x
+# samples x 64 hidden entries (hiding method.hide = 2 blocks would give twice
+# as many per round, and with the rounds' cap of 32 a different total)
+mkdir blk && cd blk
+make_data 48 24 block:3x3:8
+write_tiny_config 10
+"$DYNFILL" train --config tiny.ini --set method.strategy=block --out run 2> err.txt || { cat err.txt; fail "block train failed"; }
+grep "spread calibration, channel" err.txt > cal_line.txt || { cat err.txt; fail "no block calibration line"; }
+$PY - <<'PY'
+import math, re
+line = open("cal_line.txt").read()
+m = re.search(r"([0-9]+) hidden entries of ([0-9]+) held-out samples", line)
+assert m, line
+n, s = int(m.group(1)), int(m.group(2))
+rounds = min(32, math.ceil(20000 / (s * 64)))
+assert n == rounds * s * 64, (line, rounds)
+print("block calibration: %d hidden entries = %d rounds x %d samples x one 8x8 block" % (n, rounds, s))
+PY
+cd ..
 echo ok
