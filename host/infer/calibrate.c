@@ -170,9 +170,9 @@ void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, doub
 /* The entries calibration hides, kept[i] = M_i minus them: those the
  * training strategy queries outside its context, from one context draw per
  * sample (plan step DFL_CALIB_PLAN_STEP, so not a training step's draw):
- * 1 - context_ratio of the observed pixels for pixel contexts, one whole
- * observed block for block contexts, another sample's missing region for
- * empirical ones.
+ * 1 - context_ratio of the observed pixels for pixel contexts, mp->hide
+ * whole observed blocks for block contexts (calibration passes hide 1),
+ * another sample's missing region for empirical ones.
  * So the calibration sees errors of the kind the test's missing entries
  * have (scattered pixels, or blocks far from any observation). A sample
  * where that hides nothing or everything (missdiff, whose query is its
@@ -202,14 +202,8 @@ static void hide_like_training(const dfl_method_params *mp, uint64_t seed, uint3
                            .seed = seed,
                            .step = DFL_CALIB_PLAN_STEP + round,
                            .sample_offset = (uint32_t)first};
-    /* Block contexts hide one observed block, whatever method.hide is:
-     * the held-out sample's input is thinner than the test's by the blocks
-     * calibration hides (on the study's advection 5/9 with hide 2, hiding
-     * two gave a /std 2.3 times the test error). */
-    dfl_method_params one = *mp;
-    if (one.strategy == DFL_STRATEGY_BLOCK) one.hide = 1;
     /* an empirical context needs a second sample in the chunk: without one, random hiding */
-    const int planned = mp->strategy != DFL_STRATEGY_PIXEL && dfl_context_plan_make(&plan, &one, &rq) == DFL_OK;
+    const int planned = mp->strategy != DFL_STRATEGY_PIXEL && dfl_context_plan_make(&plan, mp, &rq) == DFL_OK;
     if (!planned) dfl_clear_error();
     for (int i = 0; i < nb; ++i) {
         const uint8_t *m = mask + (size_t)i * per;
@@ -217,7 +211,7 @@ static void hide_like_training(const dfl_method_params *mp, uint64_t seed, uint3
         size_t hidden = 0, left = 0;
         if (planned) {
             const int partner = plan.partner ? plan.partner[i] : -1;
-            dfl_method_sample_masks(&one, &plan, i, c, h, w, mc, m, partner >= 0 ? mask + (size_t)partner * per : NULL,
+            dfl_method_sample_masks(mp, &plan, i, c, h, w, mc, m, partner >= 0 ? mask + (size_t)partner * per : NULL,
                                     ctx, qry);
             for (size_t j = 0; j < per; ++j) {
                 const int hide = m[j] && qry[j] && !ctx[j];
@@ -302,7 +296,22 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
      * few entries per sample. */
     size_t *per_channel = dfl_xcalloc((size_t)c, sizeof(size_t));
     double share = hide_fraction;
-    if (dfl_imputer_method(im)->strategy == DFL_STRATEGY_PIXEL)
+    /* What calibration hides, and the contexts it imputes with. Block
+     * contexts: one observed block is hidden, whatever method.hide is, and
+     * the imputation's draws hide method.hide - 1 more (at least one), so
+     * the network sees as many blocks as a test context does. Hiding
+     * method.hide blocks and imputing with method.hide more made the input
+     * two blocks thinner than the test's at hide 2 (study, advection 5/9:
+     * spread-skill 2.31; one and one: 0.96). At least one, because a
+     * context of every kept block gives K identical members, a spread
+     * unlike the test's. */
+    dfl_method_params hide_mp = *dfl_imputer_method(im);
+    int context_hide = 0; /* dfl_impute_opts.block_hide: 0 = the checkpoint's */
+    if (hide_mp.strategy == DFL_STRATEGY_BLOCK) {
+        context_hide = hide_mp.hide > 1 ? hide_mp.hide - 1 : 1;
+        hide_mp.hide = 1;
+    }
+    if (hide_mp.strategy == DFL_STRATEGY_PIXEL)
         s = pixel_hide_fraction(ds, start, count, chunk, obs, mask, hide_fraction, &share);
     for (uint32_t round = 0; s == DFL_OK && round < DFL_CALIB_MAX_ROUNDS; ++round) {
         size_t fewest = SIZE_MAX;
@@ -311,19 +320,11 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         if (round > 0 && fewest >= DFL_CALIB_MIN_ENTRIES) break;
         dfl_impute_opts ro = *o;
         ro.seed = o->seed + round;
-        /* Block contexts: calibration has hidden one observed block, so
-         * the imputation's draws hide one fewer than method.hide and the
-         * network sees as many blocks as a test context does (study,
-         * hide 2: advection 5/9 spread-skill 1.33 -> 0.96). With hide 1
-         * the draws still hide one: a context of every kept block would
-         * give K identical members, a spread unlike the test's. */
-        const dfl_method_params *mp = dfl_imputer_method(im);
-        if (mp->strategy == DFL_STRATEGY_BLOCK && mp->hide > 1) ro.block_hide = mp->hide - 1;
+        ro.block_hide = context_hide;
         for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
             int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
             if ((s = dfl_dataset_read_samples(ds, start + i0, nb, obs, mask)) != DFL_OK) break;
-            hide_like_training(dfl_imputer_method(im), o->seed, round, start + i0, nb, c, h, w, mc, mask, share, kept,
-                               ctx, qry);
+            hide_like_training(&hide_mp, o->seed, round, start + i0, nb, c, h, w, mc, mask, share, kept, ctx, qry);
             memcpy(in, obs, (size_t)nb * c * px * sizeof(float));
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch)
