@@ -95,8 +95,12 @@ def main():
         pred, sd, mask = p["pred"][:], p["std"][:], p["mask"][:] > 0
         first = int(p.attrs.get("source_start", 0))
         truth = t["truth"][first : first + pred.shape[0]]
+        names = [[n.decode() if isinstance(n, bytes) else str(n) for n in np.atleast_1d(f.attrs.get("channels", []))]
+                 for f in (p, t)]
     if truth.shape != pred.shape:
         ap.error(f"{a.truth}: /truth {truth.shape} does not match /pred {pred.shape} of {a.pred}")
+    if all(names) and names[0] != names[1]:
+        ap.error(f"{a.truth}: channels {names[1]} differ from {a.pred}'s {names[0]}: is this the truth of that prediction?")
     if mask.shape[1] == 1 and pred.shape[1] > 1:
         mask = np.broadcast_to(mask, pred.shape)
     miss = ~mask

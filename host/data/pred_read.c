@@ -125,6 +125,27 @@ static dfl_status shape4(hid_t f, const char *path, const char *name, unsigned l
     return DFL_OK;
 }
 
+/* Where both files name their C channels, the names agree in order: the
+ * shapes alone let a prediction be scored against another data set's truth
+ * (or channels in another order) without a word. */
+static dfl_status same_channels(const char *truth_path, hid_t truth, const char *pred_path, char *const *pred_names,
+                                int c) {
+    char **names = dfl_xcalloc((size_t)c + 1, sizeof *names);
+    const int found = dfl_pred_read_name_list(truth, "channels", names, c + 1);
+    int differ = -1;
+    for (int i = 0; found == c && differ < 0 && i < c; ++i)
+        if (strcmp(names[i], pred_names[i])) differ = i;
+    dfl_status st = DFL_OK;
+    if (differ >= 0)
+        st = dfl_fail(DFL_EUSAGE,
+                      "%s: attribute channels names channel %d '%s', but %s names it '%s': is this the truth of that "
+                      "prediction?",
+                      truth_path, differ, names[differ], pred_path, pred_names[differ]);
+    for (int i = 0; i < found; ++i) free(names[i]);
+    free(names);
+    return st;
+}
+
 static dfl_status open_checked(const char *pred_path, const char *truth_path, dfl_pred_input *in) {
     DFL_TRY(dfl_h5_open_read(pred_path, &in->pred));
     unsigned long long pd[8], md[8], d[8];
@@ -197,6 +218,14 @@ static dfl_status open_checked(const char *pred_path, const char *truth_path, df
     in->names = dfl_xcalloc((size_t)in->c, sizeof *in->names);
     char **tmp = dfl_xcalloc((size_t)in->c + 1, sizeof *tmp);
     int found = dfl_pred_read_name_list(in->pred, "channels", tmp, in->c + 1);
+    if (found == in->c && in->truth >= 0) {
+        dfl_status st = same_channels(truth_path, in->truth, pred_path, tmp, in->c);
+        if (st != DFL_OK) {
+            for (int i = 0; i < found; ++i) free(tmp[i]);
+            free(tmp);
+            return st;
+        }
+    }
     if (found != in->c && in->truth >= 0) {
         for (int i = 0; i < found; ++i) free(tmp[i]);
         found = dfl_pred_read_name_list(in->truth, "channels", tmp, in->c + 1);

@@ -40,6 +40,9 @@ with h5py.File('truth_nolat.h5', 'w') as f:
     f['truth'] = t
 with h5py.File('truth_bad.h5', 'w') as f:
     f['truth'] = t[:, :, :, :15]
+with h5py.File('truth_swapped.h5', 'w') as f:  # the right shape, the channels in another order
+    f['truth'] = t
+    f.attrs['channels'] = ['v', 'u']
 with h5py.File('pred_nomask.h5', 'w') as f:
     f['pred'] = p
 # expected values
@@ -115,6 +118,8 @@ check 'grep -q "^overall" table.txt && grep -q "^u " table.txt' "text table rows
 check '[ $code -eq 2 ] && grep -q "truth_bad.h5" bad.err && grep -q "/truth" bad.err && [ $(wc -l < bad.err) -eq 1 ]' "shape mismatch exit 2 ($code: $(cat bad.err))"
 "$DYNFILL" eval --pred pred_nomask.h5 --truth truth.h5 > /dev/null 2> bad2.err; code=$?
 check '[ $code -eq 2 ] && grep -q "pred_nomask.h5: dataset /mask is missing" bad2.err' "missing /mask exit 2 ($code: $(cat bad2.err))"
+"$DYNFILL" eval --pred pred.h5 --truth truth_swapped.h5 > swapped.out 2> swapped.err; code=$?
+check '[ $code -eq 2 ] && grep -q "truth_swapped.h5: attribute channels names channel 0 .v., but pred.h5 names it .u." swapped.err && [ $(wc -l < swapped.err) -eq 1 ] && [ ! -s swapped.out ]' "channel names differ: exit 2 ($code: $(cat swapped.err))"
 "$DYNFILL" eval --pred pred.h5 > /dev/null 2> bad3.err; code=$?
 check '[ $code -eq 2 ]' "missing --truth exit 2"
 "$DYNFILL" eval --help > help.txt; code=$?
