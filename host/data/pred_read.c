@@ -125,27 +125,6 @@ static dfl_status shape4(hid_t f, const char *path, const char *name, unsigned l
     return DFL_OK;
 }
 
-/* Where both files name their C channels, the names agree in order: the
- * shapes alone let a prediction be scored against another data set's truth
- * (or channels in another order) without a word. */
-static dfl_status same_channels(const char *truth_path, hid_t truth, const char *pred_path, char *const *pred_names,
-                                int c) {
-    char **names = dfl_xcalloc((size_t)c + 1, sizeof *names);
-    const int found = dfl_pred_read_name_list(truth, "channels", names, c + 1);
-    int differ = -1;
-    for (int i = 0; found == c && differ < 0 && i < c; ++i)
-        if (strcmp(names[i], pred_names[i])) differ = i;
-    dfl_status st = DFL_OK;
-    if (differ >= 0)
-        st = dfl_fail(DFL_EUSAGE,
-                      "%s: attribute channels names channel %d '%s', but %s names it '%s': is this the truth of that "
-                      "prediction?",
-                      truth_path, differ, names[differ], pred_path, pred_names[differ]);
-    for (int i = 0; i < found; ++i) free(names[i]);
-    free(names);
-    return st;
-}
-
 static dfl_status open_checked(const char *pred_path, const char *truth_path, dfl_pred_input *in) {
     DFL_TRY(dfl_h5_open_read(pred_path, &in->pred));
     unsigned long long pd[8], md[8], d[8];
@@ -214,33 +193,33 @@ static dfl_status open_checked(const char *pred_path, const char *truth_path, df
         DFL_TRY(dfl_h5_attr_read_doubles(lat_file, in->lat_from, "lat", in->lat, (size_t)in->h));
     }
 
-    /* Channel names: prediction's attribute, else truth's, else indices. */
+    /* Channel names: the prediction's attribute, else the truth's, else
+     * indices. Where both files name their C channels, the names agree in
+     * order: the shapes alone would let a prediction be scored against
+     * another data set's truth (or its channels in another order). */
+    char **pred_names = dfl_xcalloc((size_t)in->c + 1, sizeof *pred_names);
+    char **truth_names = dfl_xcalloc((size_t)in->c + 1, sizeof *truth_names);
+    const int n_pred = dfl_pred_read_name_list(in->pred, "channels", pred_names, in->c + 1);
+    const int n_truth = in->truth >= 0 ? dfl_pred_read_name_list(in->truth, "channels", truth_names, in->c + 1) : 0;
+    dfl_status st = DFL_OK;
+    for (int i = 0; n_pred == in->c && n_truth == in->c && st == DFL_OK && i < in->c; ++i)
+        if (strcmp(truth_names[i], pred_names[i]))
+            st = dfl_fail(DFL_EUSAGE,
+                          "%s: attribute channels names channel %d '%s', but %s names it '%s': is this the truth of "
+                          "that prediction?",
+                          truth_path, i, truth_names[i], pred_path, pred_names[i]);
+    char **names = n_pred == in->c ? pred_names : n_truth == in->c ? truth_names : NULL;
     in->names = dfl_xcalloc((size_t)in->c, sizeof *in->names);
-    char **tmp = dfl_xcalloc((size_t)in->c + 1, sizeof *tmp);
-    int found = dfl_pred_read_name_list(in->pred, "channels", tmp, in->c + 1);
-    if (found == in->c && in->truth >= 0) {
-        dfl_status st = same_channels(truth_path, in->truth, pred_path, tmp, in->c);
-        if (st != DFL_OK) {
-            for (int i = 0; i < found; ++i) free(tmp[i]);
-            free(tmp);
-            return st;
-        }
+    for (int i = 0; i < in->c; ++i) {
+        char b[16];
+        snprintf(b, sizeof b, "%d", i);
+        in->names[i] = strdup(names ? names[i] : b);
     }
-    if (found != in->c && in->truth >= 0) {
-        for (int i = 0; i < found; ++i) free(tmp[i]);
-        found = dfl_pred_read_name_list(in->truth, "channels", tmp, in->c + 1);
-    }
-    if (found == in->c) {
-        for (int i = 0; i < in->c; ++i) in->names[i] = tmp[i];
-    } else {
-        for (int i = 0; i < found; ++i) free(tmp[i]);
-        for (int i = 0; i < in->c; ++i) {
-            char b[16];
-            snprintf(b, sizeof b, "%d", i);
-            in->names[i] = strdup(b);
-        }
-    }
-    free(tmp);
+    for (int i = 0; i < n_pred; ++i) free(pred_names[i]);
+    for (int i = 0; i < n_truth; ++i) free(truth_names[i]);
+    free(pred_names);
+    free(truth_names);
+    DFL_TRY(st);
     char *method[1] = {NULL};
     if (attr_is_scalar(in->pred, "method") && read_strings(in->pred, "method", method, 1, 0) == 1)
         in->method = method[0];
