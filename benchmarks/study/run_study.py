@@ -756,7 +756,7 @@ class Study:
         if self.uses_cuda():
             self.require_cuda()
         self.fit_window(sections)
-        self.res.update(mode=self.mode, machine=machine_info(), started=now(),
+        self.res.update(mode=self.mode, machine=machine_info(self.dyn), started=now(),
                         argv=" ".join(shlex.quote(x) for x in sys.argv[1:]),
                         sets=M["sets"], config=open(os.path.join(HERE, "study.ini")).read(),
                         K=M["K"], size=M["size"], n_train=M["n_train"], n_test=M["n_test"],
@@ -826,7 +826,21 @@ def now():
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def machine_info():
+def cpu_precision(dyn):
+    """oneDNN's ISA on this CPU and what train.precision = auto resolves to
+    there (the CPU backend decides; a one-step bench asks it)."""
+    try:
+        out = subprocess.run([os.path.join(ROOT, dyn), "bench", "train", "--precision", "auto", "--steps",
+                              "1", "--warmup", "0", "--size", "16", "--base", "8", "--batch", "1", "--json"],
+                             capture_output=True, text=True, timeout=120).stdout
+        j = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+        return j.get("isa", "?"), j.get("precision", "?")
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return "?", "?"
+
+
+def machine_info(dyn):
+    isa, auto_precision = cpu_precision(dyn)
     model = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -851,7 +865,8 @@ def machine_info():
     import cv2
     import numpy
     import scipy
-    return dict(nproc=os.cpu_count(), cpu=model, mem=mem, gpu=gpu or "none",
+    return dict(nproc=os.cpu_count(), cpu=model, isa=isa, auto_precision=auto_precision,
+                mem=mem, gpu=gpu or "none",
                 python=platform.python_version(), opencv=cv2.__version__,
                 numpy=numpy.__version__, scipy=scipy.__version__,
                 git=subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -1087,7 +1102,9 @@ def write_results(res, outdir, mode, args):
              f"at {res['finished']} (repository HEAD `{m['git']}`); its steps ran between "
              f"{iso(t0)} and {iso(t1)} (a step that ran in an earlier invocation is reused, "
              "with its first wall time).\n")
-    L.append("**Machine**: " + f"{m['nproc']} CPUs (`nproc`), {m['cpu']}, {m['mem']} RAM, GPU: "
+    isa = (f" (oneDNN ISA `{m['isa']}`: `train.precision = auto` runs the CPU's convolutions in "
+           f"{m['auto_precision']})") if m.get("isa") else ""
+    L.append("**Machine**: " + f"{m['nproc']} CPUs (`nproc`), {m['cpu']}{isa}, {m['mem']} RAM, GPU: "
              f"{m['gpu']}. 1-minute load average at the start of the steps that recorded it "
              f"({len(loads)} of {len(recs)}): "
              + (f"{min(loads):.1f} – {max(loads):.1f}" if loads else "none")

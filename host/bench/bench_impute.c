@@ -30,7 +30,7 @@ static const char k_usage[] =
     "usage: dynfill bench impute [--ckpt RUN/ckpt.h5 | --C 1 --base 32 --mult 1,2,2 --nres 2\n"
     "                            --attention 0|1 --periodic none|x|y|xy] [--size 64 | --size HxW]\n"
     "                            [--n 6] [-K 10] [--steps 1] [--reps 5] [--warmup 1] [--seed S]\n"
-    "                            [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
+    "                            [--backend cpu|cuda|auto] [--precision auto|fp32|tf32|bf16] [--json]\n"
     "Times the imputer on random 20 %-observed fields: per call, K context masks for each of the\n"
     "--n samples, one forward pass over the n*K rows (--steps S > 1: S - 1 passes over the n rows,\n"
     "then the n*K) and the ensemble mean and spread. Prints the memory plan first (exit 2 when it\n"
@@ -258,7 +258,7 @@ int dfl_bench_impute(int argc, char **argv) {
         if (a.json) {
             cJSON *o = dfl_json_object();
             dfl_json_add_string(o, "backend", be->name);
-            dfl_json_add_string(o, "precision", a.precision);
+            dfl_json_add_string(o, "precision", dfl_precision_name(be->precision));
             dfl_json_add_int(o, "C", a.C);
             dfl_json_add_int(o, "H", a.H);
             dfl_json_add_int(o, "W", a.W);
@@ -280,8 +280,9 @@ int dfl_bench_impute(int argc, char **argv) {
                    "forward %.3f GFLOP/row\n"
                    "  median call %.4f s (min %.4f, max %.4f over %ld calls)  %.3g samples/s  %.3g rows/s  "
                    "%.1f GFLOP/s\n",
-                   be->name, a.precision, a.C, a.H, a.W, a.n, a.K, a.steps, a.steps > 1 ? "s" : "", flops_row / 1e9,
-                   med, times[0], times[a.reps - 1], a.reps, a.n / med, rows / med, gflops);
+                   be->name, dfl_precision_name(be->precision), a.C, a.H, a.W, a.n, a.K, a.steps,
+                   a.steps > 1 ? "s" : "", flops_row / 1e9, med, times[0], times[a.reps - 1], a.reps, a.n / med,
+                   rows / med, gflops);
         }
     }
     free(times);

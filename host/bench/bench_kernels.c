@@ -31,7 +31,7 @@
 #define BK_MAX_REPS 64
 
 static const char k_usage[] =
-    "usage: dynfill bench kernels [--backend cuda|cpu] [--precision fp32|tf32|bf16] [--n N] [--C C]\n"
+    "usage: dynfill bench kernels [--backend cuda|cpu] [--precision auto|fp32|tf32|bf16] [--n N] [--C C]\n"
     "                             [--size S] [--channels CH] [--params P] [--K K] [--iters I] [--reps R] [--json]\n"
     "Achieved bandwidth (GB/s) of each fused kernel, with the least bytes it must move, against the\n"
     "device-to-device copy bandwidth measured first (bytes read + written). Defaults (cuda): method ops\n"

@@ -26,7 +26,7 @@
 static const char k_usage[] =
     "usage: dynfill bench train [--C 1] [--size 64 | --size HxW] [--batch 16] [--base 32] [--mult 1,2,2]\n"
     "                           [--nres 2] [--attention 0|1] [--periodic none|x|y|xy] [--steps 10]\n"
-    "                           [--warmup 2] [--backend cpu|cuda|auto] [--precision fp32|tf32|bf16] [--json]\n"
+    "                           [--warmup 2] [--backend cpu|cuda|auto] [--precision auto|fp32|tf32|bf16] [--json]\n"
     "                           [--seed S] [--save-ckpt PATH]\n"
     "Times training steps of dfl-unet v1 (forward + backward + AdamW) on random data after warm-up;\n"
     "prints the memory plan first (exit 2 when it does not fit), then the median step time, samples/s\n"

@@ -64,7 +64,7 @@ static const key_spec k_keys[] = {
     NUM("train", "log_every", K_LONG, log_every, 1, 1e15),
     NUM("train", "val_every", K_LONG, val_every, 0, 1e15),
     STR("train", "backend", backend, "cpu|cuda|auto"),
-    STR("train", "precision", precision, "fp32|tf32|bf16"),
+    STR("train", "precision", precision, "auto|fp32|tf32|bf16"),
     NUM("train", "threads", K_INT, threads, 0, 4096),
     NUM("infer", "K", K_INT, infer_K, 1, 1 << 16),
     NUM("infer", "steps", K_INT, infer_steps, 1, 1 << 16),
@@ -110,7 +110,7 @@ void dfl_config_defaults(dfl_config *c) {
     c->log_every = 20;
     c->val_every = 200;
     snprintf(c->backend, sizeof c->backend, "cpu");
-    snprintf(c->precision, sizeof c->precision, "fp32");
+    snprintf(c->precision, sizeof c->precision, "auto");
     c->infer_K = 10;
     c->infer_steps = 1;
     snprintf(c->infer_update, sizeof c->infer_update, "ddim");

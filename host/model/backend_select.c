@@ -12,9 +12,21 @@ dfl_status dfl_precision_parse(const char *what, const char *name, dfl_precision
         *out = DFL_PRECISION_TF32;
     else if (!strcmp(name, "bf16"))
         *out = DFL_PRECISION_BF16;
+    else if (!strcmp(name, "auto"))
+        *out = DFL_PRECISION_AUTO;
     else
-        return dfl_fail(DFL_EUSAGE, "%s: '%s' is not fp32, tf32 or bf16", what, name);
+        return dfl_fail(DFL_EUSAGE, "%s: '%s' is not auto, fp32, tf32 or bf16", what, name);
     return DFL_OK;
+}
+
+const char *dfl_precision_name(dfl_precision precision) {
+    switch (precision) {
+    case DFL_PRECISION_FP32: return "fp32";
+    case DFL_PRECISION_TF32: return "tf32";
+    case DFL_PRECISION_BF16: return "bf16";
+    case DFL_PRECISION_AUTO: return "auto";
+    }
+    return "unknown";
 }
 
 dfl_backend *dfl_backend_cpu_create_at(int threads, dfl_precision precision, const char *what) {

@@ -43,7 +43,15 @@ typedef struct {
 static inline int dfl_conv_out_h(const dfl_conv_desc *d) { return (d->h + 2 * (d->k / 2) - d->k) / d->stride + 1; }
 static inline int dfl_conv_out_w(const dfl_conv_desc *d) { return (d->w + 2 * (d->k / 2) - d->k) / d->stride + 1; }
 
-typedef enum { DFL_PRECISION_FP32 = 0, DFL_PRECISION_TF32 = 1, DFL_PRECISION_BF16 = 2 } dfl_precision;
+/* AUTO is a request, never a backend's state: each backend resolves it to
+ * the fastest precision measured to train as well as fp32 on its hardware
+ * (CPU: bf16 where oneDNN dispatches AMX, else fp32; CUDA: fp32). */
+typedef enum {
+    DFL_PRECISION_FP32 = 0,
+    DFL_PRECISION_TF32 = 1,
+    DFL_PRECISION_BF16 = 2,
+    DFL_PRECISION_AUTO = 3
+} dfl_precision;
 
 /* AdamW hyper-parameters for one update (kernels/shared/adamw.h). */
 struct dfl_adamw_hparams_s; /* == dfl_adamw_hparams */
@@ -179,9 +187,11 @@ const char *dfl_cpu_isa_name(void);
 double dfl_cpu_gemm_peak_gflops(dfl_precision precision);
 /* Returns NULL (with dfl_fail set) when CUDA was not built or no device. */
 dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precision);
-/* "fp32", "tf32" or "bf16" into *out; DFL_EUSAGE naming `what` (the option
- * or key) for anything else. */
+/* "auto", "fp32", "tf32" or "bf16" into *out; DFL_EUSAGE naming `what`
+ * (the option or key) for anything else. */
 dfl_status dfl_precision_parse(const char *what, const char *name, dfl_precision *out);
+/* The name dfl_precision_parse reads ("auto" for DFL_PRECISION_AUTO). */
+const char *dfl_precision_name(dfl_precision precision);
 /* "cpu", "cuda" or "auto" (CUDA when a device exists, else CPU). */
 dfl_backend *dfl_backend_create(const char *name, dfl_precision precision);
 void dfl_backend_destroy(dfl_backend *be);

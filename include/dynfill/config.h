@@ -61,7 +61,7 @@ typedef struct dfl_config_s {
     long log_every;
     long val_every;
     char backend[8];   /* cpu|cuda|auto */
-    char precision[8]; /* fp32|tf32|bf16 */
+    char precision[8]; /* auto|fp32|tf32|bf16 */
     int threads;       /* CPU threads, 0 = OpenMP default */
 
     /* [infer] */

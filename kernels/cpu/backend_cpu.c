@@ -136,6 +136,10 @@ dfl_status dfl_backend_cpu_set_precision(dfl_backend *be, dfl_precision precisio
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     const int has_bf16 = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+    /* auto: bf16 only on AMX. oneDNN 2.6's AVX512_BF16 (non-AMX) kernels are
+     * slower than its fp32 AVX-512 ones (docs/cpu-backend.md, "Precision"). */
+    if (precision == DFL_PRECISION_AUTO)
+        precision = isa == dnnl_cpu_isa_avx512_core_amx ? DFL_PRECISION_BF16 : DFL_PRECISION_FP32;
     if (precision == DFL_PRECISION_BF16 && !has_bf16)
         return dfl_fail(DFL_EUSAGE,
                         "%s: bf16 on the CPU backend needs AVX512_BF16 or AMX; this CPU dispatches %s (use fp32)", what,

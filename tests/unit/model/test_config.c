@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dfl_test.h"
+#include "dynfill/backend.h"
 #include "dynfill/config.h"
 #include "dynfill/optim.h"
 
@@ -27,6 +28,21 @@ int main(void) {
     dfl_config_defaults(&c);
     CHECK(c.context_ratio == 0.8 && c.query_ratio == 0.7 && c.grid_h == 3 && c.grid_w == 3 && c.hide == 2);
     CHECK(c.infer_K == 10 && c.infer_t_eps == 1e-3 && !strcmp(c.infer_update, "ddim"));
+    /* train.precision: auto by default (each backend resolves it), the four names parse, others fail */
+    CHECK(!strcmp(c.precision, "auto"));
+    const char *prec_names[4] = {"auto", "fp32", "tf32", "bf16"};
+    for (int i = 0; i < 4; ++i) {
+        dfl_precision p = DFL_PRECISION_FP32;
+        CHECK(dfl_precision_parse("train.precision", prec_names[i], &p) == DFL_OK);
+        CHECK_MSG(!strcmp(dfl_precision_name(p), prec_names[i]), "%s parsed to %s", prec_names[i],
+                  dfl_precision_name(p));
+    }
+    dfl_precision unused;
+    CHECK(dfl_precision_parse("train.precision", "fp16", &unused) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), "train.precision: 'fp16' is not auto, fp32, tf32 or bf16") != NULL, "%s",
+              dfl_last_error());
+    CHECK(load_text("[train]\nprecision = fp16\n", &c) == DFL_EUSAGE);
+    dfl_config_defaults(&c);
 
     CHECK(load_text("[model]\nbase = 16\nmult = 1, 2, 4\n\n[method]\nstrategy = block\ngrid = 4x2\n"
                     "[train]\nsteps = 123\nlr = 2e-4\nseed = 18446744073709551615\n",

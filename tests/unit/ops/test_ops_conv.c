@@ -180,6 +180,17 @@ int main(void) {
     } else {
         printf("ops_conv: bf16 not checked: %s\n", dfl_last_error());
     }
+    /* auto resolves to bf16 exactly where oneDNN dispatches AMX, to fp32
+     * elsewhere (also on AVX512_BF16 without AMX, whose kernels are slower) */
+    CHECK(dfl_backend_cpu_set_precision(be, DFL_PRECISION_AUTO, "test") == DFL_OK);
+    const dfl_precision want = strcmp(dfl_cpu_isa_name(), "avx512_core_amx") ? DFL_PRECISION_FP32 : DFL_PRECISION_BF16;
+    CHECK_MSG(be->precision == want, "precision auto on %s resolved to %s, not %s", dfl_cpu_isa_name(),
+              dfl_precision_name(be->precision), dfl_precision_name(want));
+    if (want == DFL_PRECISION_BF16) {
+        const char *impl = dfl_cpu_conv_impl_name(be, &shapes[12], DFL_CPU_CONV_FWD);
+        CHECK_MSG(strstr(impl, "bf16") != NULL, "precision auto on AMX: forward runs %s, not a bf16 kernel", impl);
+    }
+    CHECK(dfl_backend_cpu_set_precision(be, DFL_PRECISION_FP32, "test") == DFL_OK);
     dfl_backend_destroy(be);
     return dfl_test_finish("ops_conv");
 }
