@@ -161,9 +161,7 @@ int dfl_bench_train(int argc, char **argv) {
      * peak at this precision, measured now with the same threads */
     const int on_cpu = !strcmp(be->name, "cpu");
     const double peak = on_cpu ? dfl_cpu_gemm_peak_gflops(be->precision) : 0.0;
-    const char *prec_name = be->precision == DFL_PRECISION_BF16   ? "bf16"
-                            : be->precision == DFL_PRECISION_TF32 ? "tf32"
-                                                                  : "fp32";
+    const char *prec_name = dfl_precision_name(be->precision);
     if (json) {
         cJSON *o = dfl_json_object();
         dfl_json_add_string(o, "backend", be->name);

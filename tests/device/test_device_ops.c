@@ -1017,10 +1017,6 @@ static void check_param_set(harness *H) {
 
 /* ------------------------------------------------------------------ */
 
-static const char *prec_name(dfl_precision p) {
-    return p == DFL_PRECISION_BF16 ? "bf16" : p == DFL_PRECISION_TF32 ? "tf32" : "fp32";
-}
-
 static void run_table(dfl_backend *cpu, dfl_backend *gpu, int gpu_is_cuda, dfl_precision prec, int *compared,
                       int *failed) {
     harness H;
@@ -1028,7 +1024,7 @@ static void run_table(dfl_backend *cpu, dfl_backend *gpu, int gpu_is_cuda, dfl_p
     H.cpu = cpu;
     H.gpu = gpu;
     H.gpu_is_cuda = gpu_is_cuda;
-    H.prec = gpu_is_cuda ? prec_name(prec) : "cpu-cpu";
+    H.prec = gpu_is_cuda ? dfl_precision_name(prec) : "cpu-cpu";
     H.tol_prec = prec == DFL_PRECISION_BF16 ? 1e-2 : prec == DFL_PRECISION_TF32 ? 2e-3 : 1e-5;
     H.tol_f32 = 1e-5;
     if (gpu_is_cuda) {
@@ -1079,10 +1075,10 @@ int main(int argc, char **argv) {
         }
         const dfl_precision precs[3] = {DFL_PRECISION_FP32, DFL_PRECISION_TF32, DFL_PRECISION_BF16};
         for (int k = 0; k < 3; ++k) {
-            if (strcmp(which, "all") && strcmp(which, prec_name(precs[k]))) continue;
+            if (strcmp(which, "all") && strcmp(which, dfl_precision_name(precs[k]))) continue;
             dfl_backend *gpu = dfl_backend_cuda_create(0, precs[k]);
             if (!gpu) {
-                fprintf(stderr, "device_ops: cannot create the CUDA backend (%s): %s\n", prec_name(precs[k]),
+                fprintf(stderr, "device_ops: cannot create the CUDA backend (%s): %s\n", dfl_precision_name(precs[k]),
                         dfl_last_error());
                 ++failed;
                 dfl_clear_error();
