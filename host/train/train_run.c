@@ -375,7 +375,7 @@ static dfl_status setup(train_run *r) {
             snprintf(length, sizeof length, "%ld steps", r->cfg.steps);
         dfl_info("train: %zu parameters, backend %s (%s%s), %d rank(s) x batch %d (gradients: %s), %s%s",
                  dfl_unet_num_params(r->model), r->be->name, dfl_precision_name(r->be->precision),
-                 strcmp(r->cfg.precision, "auto") ? "" : " by train.precision = auto", r->comm->world, r->cfg.batch,
+                 prec == DFL_PRECISION_AUTO ? " by train.precision = auto" : "", r->comm->world, r->cfg.batch,
                  r->comm->name, length, a->resume ? " (resumed)" : "");
         if (r->cfg.micro_batch > 0 && r->cfg.micro_batch < r->cfg.batch)
             dfl_info("train: micro-batches of %d, %d passes per step", r->cfg.micro_batch,
