@@ -20,11 +20,16 @@ calibration, refitted), 1.5 and 2, and four splits (even/odd samples,
 first/second half, each way round). s is the calibrated /std, a monotone
 function of the raw spread.
 
+With --groups G, how sure the spread-skill figure is: the samples in runs
+of G consecutive ones (one trajectory each, as `dynfill gen
+--samples-per-run`), each group's own spread-skill, and a 90 % interval
+from resampling whole groups with replacement (4000 draws, seed 0).
+
 RESULTS.md ("Why shallow water 8/9 stays too narrow") cites it: a feature
 that a variance model v = a s^2 + b + c f could use has to follow the
 error where the spread does not.
 
-    error_tail.py --pred P.h5 --truth TRUTH.h5 [--top 8] [--split-fit]
+    error_tail.py --pred P.h5 --truth TRUTH.h5 [--top 8] [--split-fit] [--groups G]
 """
 import argparse
 
@@ -82,12 +87,33 @@ def split_fit(e2, sd, miss):
         print(f"{name:25s}" + "".join(cells))
 
 
+def group_bootstrap(per_sample, group, draws=4000):
+    """Spread-skill per group of `group` consecutive samples, and its 90 % bootstrap interval over groups."""
+    groups = {}
+    for i, se, ss, _ in per_sample:
+        g = groups.setdefault(i // group, [0.0, 0.0])
+        g[0] += se
+        g[1] += ss
+    keys = sorted(groups)
+    se = np.array([groups[k][0] for k in keys])
+    ss = np.array([groups[k][1] for k in keys])
+    own = ", ".join(f"{np.sqrt(s / e):.2f}" for e, s in zip(se, ss) if e > 0)
+    print(f"{len(keys)} groups of {group} samples; spread-skill per group: {own}")
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, len(keys), size=(draws, len(keys)))
+    boot = np.sqrt(ss[pick].sum(1) / se[pick].sum(1))
+    lo, med, hi = np.percentile(boot, [5, 50, 95])
+    print(f"bootstrap over groups ({draws} draws): median {med:.3f}, 90 % interval {lo:.3f} - {hi:.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pred", required=True, help="prediction file of dynfill impute (/pred, /std, /mask)")
     ap.add_argument("--truth", required=True, help="truth file of dynfill gen (/truth)")
     ap.add_argument("--top", type=int, default=8, help="samples to list (default 8)")
     ap.add_argument("--split-fit", action="store_true", help="also fit a power of the spread on half the samples")
+    ap.add_argument("--groups", type=int, default=0,
+                    help="samples per trajectory: bootstrap the spread-skill over whole trajectories")
     a = ap.parse_args()
     with h5py.File(a.pred, "r") as p, h5py.File(a.truth, "r") as t:
         if "std" not in p:
@@ -141,6 +167,8 @@ def main():
         print(f"{name:15s}  {pe:15.3f}  {lg:23.3f}")
     if a.split_fit:
         split_fit(e2, sd, miss)
+    if a.groups > 0:
+        group_bootstrap(per_sample, a.groups)
 
 
 if __name__ == "__main__":
