@@ -89,18 +89,14 @@ def split_fit(e2, sd, miss):
 
 def group_bootstrap(per_sample, group, draws=4000):
     """Spread-skill per group of `group` consecutive samples, and its 90 % bootstrap interval over groups."""
-    groups = {}
-    for i, se, ss, _ in per_sample:
-        g = groups.setdefault(i // group, [0.0, 0.0])
-        g[0] += se
-        g[1] += ss
-    keys = sorted(groups)
-    se = np.array([groups[k][0] for k in keys])
-    ss = np.array([groups[k][1] for k in keys])
-    own = ", ".join(f"{np.sqrt(s / e):.2f}" for e, s in zip(se, ss) if e > 0)
-    print(f"{len(keys)} groups of {group} samples; spread-skill per group: {own}")
-    rng = np.random.default_rng(0)
-    pick = rng.integers(0, len(keys), size=(draws, len(keys)))
+    idx = np.array([r[0] for r in per_sample]) // group
+    se = np.bincount(idx, weights=[r[1] for r in per_sample])
+    ss = np.bincount(idx, weights=[r[2] for r in per_sample])
+    keep = se > 0  # groups with missing entries and some error
+    se, ss = se[keep], ss[keep]
+    print(f"{len(se)} groups of up to {group} samples; spread-skill per group: "
+          + ", ".join(f"{x:.2f}" for x in np.sqrt(ss / se)))
+    pick = np.random.default_rng(0).integers(0, len(se), size=(draws, len(se)))
     boot = np.sqrt(ss[pick].sum(1) / se[pick].sum(1))
     lo, med, hi = np.percentile(boot, [5, 50, 95])
     print(f"bootstrap over groups ({draws} draws): median {med:.3f}, 90 % interval {lo:.3f} - {hi:.3f}")
