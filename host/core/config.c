@@ -38,7 +38,7 @@ static const key_spec k_keys[] = {
     NUM("model", "nres", K_INT, nres, 1, 16),
     NUM("model", "attention", K_BOOL, attention, 0, 1),
     STR("model", "periodic", periodic, "none|x|y|xy|auto"),
-    STR("model", "input_fill", input_fill, "none|pyramid"),
+    STR("model", "input_fill", input_fill, "none|pyramid|spline"),
     STR("method", "strategy", strategy, "pixel|block|empirical|missdiff|ambient"),
     NUM("method", "context_ratio", K_DOUBLE, context_ratio, 0, 1),
     NUM("method", "query_ratio", K_DOUBLE, query_ratio, 0, 1),

@@ -14,7 +14,9 @@ void dfl_unet_config_from(const dfl_config *cfg, int channels, int data_periodic
     memcpy(out->mult, cfg->mult, sizeof(int) * (size_t)cfg->levels);
     out->nres = cfg->nres;
     out->attention = cfg->attention;
-    out->input_fill = !strcmp(cfg->input_fill, "pyramid");
+    out->input_fill = !strcmp(cfg->input_fill, "pyramid")  ? DFL_FILL_PYRAMID
+                      : !strcmp(cfg->input_fill, "spline") ? DFL_FILL_SPLINE
+                                                           : DFL_FILL_NONE;
     if (!strcmp(cfg->periodic, "auto")) {
         out->periodic_x = data_periodic_x;
         out->periodic_y = data_periodic_y;

@@ -18,8 +18,9 @@
  *   params, grads   nparams each, separate allocations; grads only once a
  *                   training plan was made (dfl_unet_plan)
  *   in_pad          P*2C        padded network input
- *   in_fill         P*3C        [in_pad | its pyramid fill] (model.input_fill;
- *                               else absent), fill_scratch its pyramid
+ *   in_fill         P*3C        [in_pad | its fill] (model.input_fill; else
+ *                               absent), fill_scratch the pyramid's levels
+ *                               or the spline's planes
  *   temb_in         n*b         [cos, sin] time features
  *   temb_h1, temb_a1, temb, temb_silu      n*T each
  *   stem_out        P*b         (skip 0)
@@ -59,6 +60,7 @@
 #include <string.h>
 
 #include "dynfill/model.h"
+#include "shared/fill_spline.h"
 #include "shared/input_fill.h"
 #include "shared/philox.h"
 
@@ -333,8 +335,9 @@ static dfl_status validate_config(const dfl_unet_config *cfg) {
     if (cfg->nres < 1 || cfg->nres > (INT_MAX / 12 - 64) / (2 * DFL_UNET_MAX_LEVELS + 4))
         return dfl_fail(DFL_EUSAGE, "model.nres = %d must be between 1 and %d", cfg->nres,
                         (INT_MAX / 12 - 64) / (2 * DFL_UNET_MAX_LEVELS + 4));
-    if (cfg->input_fill != 0 && cfg->input_fill != 1)
-        return dfl_fail(DFL_EUSAGE, "model.input_fill: the flag must be 0 or 1");
+    if (cfg->input_fill != DFL_FILL_NONE && cfg->input_fill != DFL_FILL_PYRAMID && cfg->input_fill != DFL_FILL_SPLINE)
+        return dfl_fail(DFL_EUSAGE, "model.input_fill = %d: must be none (0), pyramid (1) or spline (2)",
+                        cfg->input_fill);
     if (cfg->attention != 0 && cfg->attention != 1)
         return dfl_fail(DFL_EUSAGE, "model.attention = %d must be 0 or 1", cfg->attention);
     if ((cfg->periodic_x != 0 && cfg->periodic_x != 1) || (cfg->periodic_y != 0 && cfg->periodic_y != 1))
@@ -499,7 +502,8 @@ static void assign_buffers(dfl_unet *m) {
     const int S = stem_channels(c);
     if (c->input_fill) {
         m->in_fill = take(m, px * S);
-        m->fill_scratch = take(m, dfl_fill_scratch_floats(n, h, w, C));
+        m->fill_scratch = take(m, c->input_fill == DFL_FILL_SPLINE ? dfl_spline_scratch_floats(n, h, w, C)
+                                                                   : dfl_fill_scratch_floats(n, h, w, C));
         grad_size(m, px * S);
     }
     m->temb_in = take(m, (size_t)n * b);
@@ -782,6 +786,9 @@ void dfl_unet_forward(dfl_unet *m, const float *input, const float *t, float *ou
     /* pad to a multiple of 2^(L-1) with zeros at the end (bottom rows, right columns) */
     be->pad_end(be, n, m->h, m->w, 2 * C, m->hp, m->wp, input, m->in_pad);
     if (c->input_fill) be->input_fill(be, n, m->hp, m->wp, C, m->in_pad, m->in_fill, m->fill_scratch);
+    if (c->input_fill == DFL_FILL_SPLINE)
+        be->input_fill_spline(be, n, m->hp, m->wp, C, c->periodic_x, c->periodic_y, DFL_SPLINE_ITERS, m->in_fill,
+                              m->fill_scratch);
     dfl_conv_desc ds = conv_desc(m, m->hp, m->wp, stem_channels(c), b, 3, 1);
     be->conv2d_forward(be, &ds, stem_input(m), P(np->stem_w), P(np->stem_b), m->stem_out);
 

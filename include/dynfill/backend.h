@@ -140,6 +140,15 @@ struct dfl_backend {
      * y [n, h, w, 3c] gets values | mask | fill; scratch holds
      * dfl_fill_scratch_floats(n, h, w, c) floats of backend memory. */
     void (*input_fill)(dfl_backend *be, int n, int h, int w, int c, const float *x, float *y, float *scratch);
+    /* The spline fill (model.input_fill = spline, kernels/shared/fill_spline.h):
+     * moves the fill channels of y [n, h, w, 3c], written by input_fill,
+     * towards the thin-plate spline through the entries with mask > 0.5,
+     * in at most `iters` conjugate-gradient steps per sample channel;
+     * periodic_x/y wrap the axes. scratch holds
+     * dfl_spline_scratch_floats(n, h, w, c) floats (input_fill's may be
+     * the same memory). */
+    void (*input_fill_spline)(dfl_backend *be, int n, int h, int w, int c, int periodic_x, int periodic_y, int iters,
+                              float *y, float *scratch);
     /* NCHW <-> NHWC. */
     void (*nchw_to_nhwc)(dfl_backend *be, int n, int c, int h, int w, const float *x, float *y);
     void (*nhwc_to_nchw)(dfl_backend *be, int n, int c, int h, int w, const float *x, float *y);

@@ -32,7 +32,7 @@ typedef struct dfl_config_s {
     int attention;
     char periodic[8]; /* none|x|y|xy|auto (auto: from the dataset's attribute) */
     char input_fill
-        [16]; /* none|pyramid: the stem also sees a pyramid fill of the context (kernels/shared/input_fill.h) */
+        [16]; /* none|pyramid|spline: the stem also sees a fill of the context (docs/design.md, "Input fill") */
 
     /* [method] docs/design.md, "The method" */
     char strategy[16]; /* pixel|block|empirical|missdiff|ambient */

@@ -30,6 +30,9 @@ extern "C" {
  * in an int. */
 #define DFL_UNET_MAX_WIDTH  (INT_MAX / 32)
 
+/* model.input_fill (docs/design.md, "Input fill"). */
+enum { DFL_FILL_NONE = 0, DFL_FILL_PYRAMID = 1, DFL_FILL_SPLINE = 2 };
+
 typedef struct {
     int channels; /* C: data channels (network input 2C, output C) */
     int base;
@@ -38,7 +41,7 @@ typedef struct {
     int nres;
     int attention;
     int periodic_x, periodic_y;
-    int input_fill; /* 1: the stem sees [values, mask, pyramid fill], 3C channels (model.input_fill) */
+    int input_fill; /* model.input_fill: DFL_FILL_NONE, or the stem sees [values, mask, fill], 3C channels */
 } dfl_unet_config;
 
 typedef struct dfl_unet dfl_unet;

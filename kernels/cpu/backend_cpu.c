@@ -180,6 +180,7 @@ dfl_backend *dfl_backend_cpu_create(int threads) {
     dfl_cpu_register_elementwise_ops(be);
     dfl_cpu_register_layout_ops(be);
     dfl_cpu_register_input_fill_op(be);
+    dfl_cpu_register_input_fill_spline_op(be);
     dfl_cpu_register_dense_ops(be);
     dfl_cpu_register_optimizer_ops(be);
     dfl_cpu_register_method_ops(be);

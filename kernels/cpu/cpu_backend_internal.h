@@ -85,6 +85,7 @@ void dfl_cpu_register_group_norm_ops(dfl_backend *be);
 void dfl_cpu_register_elementwise_ops(dfl_backend *be);
 void dfl_cpu_register_layout_ops(dfl_backend *be);
 void dfl_cpu_register_input_fill_op(dfl_backend *be);
+void dfl_cpu_register_input_fill_spline_op(dfl_backend *be);
 void dfl_cpu_register_dense_ops(dfl_backend *be);
 void dfl_cpu_register_optimizer_ops(dfl_backend *be);
 /* The fused method ops (kernels/cpu/method_ops_cpu.c). */

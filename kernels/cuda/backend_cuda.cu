@@ -240,6 +240,7 @@ extern "C" dfl_backend *dfl_backend_cuda_create(int device, dfl_precision precis
     dfl_cuda_register_elementwise_ops(be);
     dfl_cuda_register_layout_ops(be);
     dfl_cuda_register_input_fill_op(be);
+    dfl_cuda_register_input_fill_spline_op(be);
     dfl_cuda_register_time_embedding_op(be);
     dfl_cuda_register_dense_ops(be);
     dfl_cuda_register_attention_ops(be);

@@ -127,6 +127,7 @@ void dfl_cuda_register_group_norm_ops(dfl_backend *be);
 void dfl_cuda_register_elementwise_ops(dfl_backend *be);
 void dfl_cuda_register_layout_ops(dfl_backend *be);
 void dfl_cuda_register_input_fill_op(dfl_backend *be);
+void dfl_cuda_register_input_fill_spline_op(dfl_backend *be);
 void dfl_cuda_register_time_embedding_op(dfl_backend *be);
 void dfl_cuda_register_dense_ops(dfl_backend *be);
 void dfl_cuda_register_attention_ops(dfl_backend *be);

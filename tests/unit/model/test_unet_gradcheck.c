@@ -198,8 +198,18 @@ int main(void) {
     dfl_unet_config t = {.channels = 1, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .attention = 0};
     check_config("tiny 1x4", t, 1, 1, 4);
     /* the pyramid input fill: the stem reads 3C channels */
-    dfl_unet_config f = {.channels = 2, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .input_fill = 1};
+    dfl_unet_config f = {
+        .channels = 2, .base = 8, .mult = {1, 2}, .levels = 2, .nres = 1, .input_fill = DFL_FILL_PYRAMID};
     check_config("input_fill", f, 2, 9, 12);
+    /* the spline fill on top of it, periodic along x (padded to 10x12) */
+    dfl_unet_config sf = {.channels = 2,
+                          .base = 8,
+                          .mult = {1, 2},
+                          .levels = 2,
+                          .nres = 1,
+                          .periodic_x = 1,
+                          .input_fill = DFL_FILL_SPLINE};
+    check_config("input_fill spline", sf, 2, 9, 12);
     /* smaller still (1x1 at the inner level: GroupNorm over 2 values, too
      * sharp for finite differences): plan, forward and backward must run
      * and give finite values */

@@ -1,0 +1,84 @@
+/* The spline fill of the network input on the CPU (kernels/shared/fill_spline.h):
+ * the pyramid fill, then conjugate gradients on each sample channel's plane,
+ * one plane per OpenMP task (the result does not depend on the thread
+ * count). Interior rows use the 13-point stencil in a loop the compiler
+ * vectorises; the two rows and columns at a non-periodic border take the
+ * general per-entry form. */
+#include "cpu/cpu_backend_internal.h"
+#include "shared/fill_spline.h"
+
+/* q = fr .* (A p) over one h x w plane. */
+static void spline_apply_plane(const float *p, int h, int w, int px, int py, const float *fr, float *q) {
+    for (int y = 0; y < h; ++y) {
+        float *qr = q + (size_t)y * w;
+        const float *fy = fr + (size_t)y * w;
+        const int fast_row = h >= 5 && w >= 5 && (py || (y >= 2 && y <= h - 3));
+        if (!fast_row) {
+            for (int x = 0; x < w; ++x) qr[x] = fy[x] * dfl_spline_apply_at(p, h, w, px, py, y, x);
+            continue;
+        }
+        const float *u2 = p + (size_t)dfl_spline_wrap(y - 2, h) * w, *u1 = p + (size_t)dfl_spline_wrap(y - 1, h) * w;
+        const float *r0 = p + (size_t)y * w, *d1 = p + (size_t)dfl_spline_wrap(y + 1, h) * w,
+                    *d2 = p + (size_t)dfl_spline_wrap(y + 2, h) * w;
+#pragma omp simd
+        for (int x = 2; x < w - 2; ++x) qr[x] = fy[x] * dfl_spline_apply_interior(u2, u1, r0, d1, d2, x);
+        const int edge[4] = {0, 1, w - 2, w - 1};
+        for (int e = 0; e < 4; ++e)
+            qr[edge[e]] = fy[edge[e]] * dfl_spline_apply_at(p, h, w, px, py, y, edge[e]);
+    }
+}
+
+static double dot(size_t n, const float *a, const float *b) {
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (size_t k = 0; k < n; ++k) s += (double)a[k] * b[k];
+    return s;
+}
+
+/* Conjugate gradients on one plane: u (in: the pyramid fill, out: the
+ * spline fill), fr 1 on the missing entries; r, p, q scratch planes. */
+static void spline_solve_plane(int h, int w, int px, int py, int iters, float *u, const float *fr, float *r, float *p,
+                               float *q) {
+    const size_t hw = (size_t)h * w;
+    spline_apply_plane(u, h, w, px, py, fr, q);
+    for (size_t k = 0; k < hw; ++k) r[k] = p[k] = -q[k];
+    double rr = dot(hw, r, r);
+    const double stop = rr * DFL_SPLINE_RTOL2;
+    for (int it = 0; it < iters && rr > stop && rr > 0.0; ++it) {
+        spline_apply_plane(p, h, w, px, py, fr, q);
+        const double pq = dot(hw, p, q);
+        if (!(pq > 0.0)) break;
+        const float alpha = (float)(rr / pq);
+#pragma omp simd
+        for (size_t k = 0; k < hw; ++k) {
+            u[k] += alpha * p[k];
+            r[k] -= alpha * q[k];
+        }
+        const double rr_next = dot(hw, r, r);
+        const float beta = (float)(rr_next / rr);
+#pragma omp simd
+        for (size_t k = 0; k < hw; ++k) p[k] = r[k] + beta * p[k];
+        rr = rr_next;
+    }
+}
+
+static void cpu_input_fill_spline(dfl_backend *be, int n, int h, int w, int c, int periodic_x, int periodic_y,
+                                  int iters, float *y, float *scratch) {
+    (void)be;
+    const size_t hw = (size_t)h * w, planes = (size_t)n * c;
+#pragma omp parallel for schedule(static) if (planes > 1 && hw * planes > 4096)
+    for (size_t k = 0; k < planes; ++k) {
+        const size_t i = k / (size_t)c;
+        const int ch = (int)(k % (size_t)c);
+        float *u = scratch + k * DFL_SPLINE_PLANES * hw, *fr = u + hw, *r = fr + hw, *p = r + hw, *q = p + hw;
+        float *ys = y + i * hw * 3 * c;
+        for (size_t e = 0; e < hw; ++e) {
+            u[e] = ys[e * 3 * c + 2 * c + ch];
+            fr[e] = ys[e * 3 * c + c + ch] > 0.5f ? 0.0f : 1.0f;
+        }
+        spline_solve_plane(h, w, periodic_x, periodic_y, iters, u, fr, r, p, q);
+        for (size_t e = 0; e < hw; ++e) ys[e * 3 * c + 2 * c + ch] = u[e];
+    }
+}
+
+void dfl_cpu_register_input_fill_spline_op(dfl_backend *be) { be->input_fill_spline = cpu_input_fill_spline; }
