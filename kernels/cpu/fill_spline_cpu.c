@@ -23,8 +23,7 @@ static void spline_apply_plane(const float *p, int h, int w, int px, int py, con
 #pragma omp simd
         for (int x = 2; x < w - 2; ++x) qr[x] = fy[x] * dfl_spline_apply_interior(u2, u1, r0, d1, d2, x);
         const int edge[4] = {0, 1, w - 2, w - 1};
-        for (int e = 0; e < 4; ++e)
-            qr[edge[e]] = fy[edge[e]] * dfl_spline_apply_at(p, h, w, px, py, y, edge[e]);
+        for (int e = 0; e < 4; ++e) qr[edge[e]] = fy[edge[e]] * dfl_spline_apply_at(p, h, w, px, py, y, edge[e]);
     }
 }
 

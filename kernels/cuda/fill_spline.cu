@@ -73,8 +73,8 @@ static void cuda_input_fill_spline(dfl_backend *be, int n, int h, int w, int c, 
                                    int iters, float *y, float *scratch) {
     const unsigned planes = (unsigned)n * (unsigned)c;
     if (planes == 0) return;
-    dfl_spline_kernel<<<planes, DFL_SPLINE_THREADS, 0, dfl_cuda_stream(be)>>>(c, h, w, periodic_x, periodic_y, iters,
-                                                                             y, scratch);
+    dfl_spline_kernel<<<planes, DFL_SPLINE_THREADS, 0, dfl_cuda_stream(be)>>>(c, h, w, periodic_x, periodic_y, iters, y,
+                                                                              scratch);
     cudaCheckLaunch();
 }
 

@@ -73,14 +73,14 @@ DFL_HD float dfl_spline_apply_at(const float *p, int h, int w, int periodic_x, i
     /* Dxx'Dxx: columns k = x-1, x, x+1, weight 1, -2, 1 of their difference */
     for (int k = x - 1; k <= x + 1; ++k) {
         if (!periodic_x && (k < 1 || k > w - 2)) continue;
-        const float d = dfl_spline_at(p, h, w, y, k - 1) - 2.0f * dfl_spline_at(p, h, w, y, k) +
-                        dfl_spline_at(p, h, w, y, k + 1);
+        const float d =
+            dfl_spline_at(p, h, w, y, k - 1) - 2.0f * dfl_spline_at(p, h, w, y, k) + dfl_spline_at(p, h, w, y, k + 1);
         acc += (k == x ? -2.0f : 1.0f) * d;
     }
     for (int k = y - 1; k <= y + 1; ++k) {
         if (!periodic_y && (k < 1 || k > h - 2)) continue;
-        const float d = dfl_spline_at(p, h, w, k - 1, x) - 2.0f * dfl_spline_at(p, h, w, k, x) +
-                        dfl_spline_at(p, h, w, k + 1, x);
+        const float d =
+            dfl_spline_at(p, h, w, k - 1, x) - 2.0f * dfl_spline_at(p, h, w, k, x) + dfl_spline_at(p, h, w, k + 1, x);
         acc += (k == y ? -2.0f : 1.0f) * d;
     }
     /* 2 Dxy'Dxy: the (up to) four 2x2 cells (a, b) with corner (y, x) */

@@ -178,8 +178,7 @@ static void check_case(dfl_backend *be, int n, int h, int w, int c, int px, int 
                 const size_t p = (size_t)i * hw + k;
                 ref[p * c + ch] = u[k];
                 got[p * c + ch] = y[p * 3 * c + 2 * c + ch];
-                if (y[p * 3 * c + ch] != x[p * 2 * c + ch] || y[p * 3 * c + c + ch] != x[p * 2 * c + c + ch])
-                    kept = 0;
+                if (y[p * 3 * c + ch] != x[p * 2 * c + ch] || y[p * 3 * c + c + ch] != x[p * 2 * c + c + ch]) kept = 0;
                 if (obs[k] && y[p * 3 * c + 2 * c + ch] != x[p * 2 * c + ch]) kept = 0;
             }
         }
