@@ -17,7 +17,10 @@
  * o s .. o s + 2, i.e. input rows o s - 1 .. o s + 1 wrapped. Backward-data
  * computes the gradient of the haloed input and folds the halo back: the
  * gradient of haloed row 0 (a copy of row h-1) adds into row h-1, that of
- * haloed row h+1 (a copy of row 0) into row 0; likewise for columns. */
+ * haloed row h+1 (a copy of row 0) into row 0; likewise for columns.
+ * Where the primitive's input needs a reorder anyway (bf16 operands, the
+ * blocked layout), the halo is written straight into the primitive's
+ * layout instead of a separate NHWC copy (halo_in_prim_init). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,12 @@ typedef struct {
     dnnl_memory_t reorder_scratch_mem; /* NULL when the reorder needs none */
     size_t prim_bytes;
     int ws_slot;
+    /* Circular padding written straight into the primitive's layout (see
+     * halo_in_prim_init): the reorder of the unhaloed input into the
+     * interior of prim_mem, then the halo copied inside prim_mem. */
+    dnnl_primitive_t halo_reorder; /* NULL: the haloed NHWC copy is made first */
+    dnnl_memory_t halo_user_mem, halo_interior_mem, halo_scratch_mem;
+    size_t halo_planes, halo_plane_stride, halo_row_stride, halo_col_stride, halo_vec, halo_esize;
 } conv_operand;
 
 typedef struct dfl_cpu_conv_entry {
@@ -128,6 +137,10 @@ static void operand_destroy(conv_operand *op) {
     if (op->user_mem) dnnlCheck(dnnl_memory_destroy(op->user_mem));
     if (op->prim_mem) dnnlCheck(dnnl_memory_destroy(op->prim_mem));
     if (op->reorder_scratch_mem) dnnlCheck(dnnl_memory_destroy(op->reorder_scratch_mem));
+    if (op->halo_reorder) dnnlCheck(dnnl_primitive_destroy(op->halo_reorder));
+    if (op->halo_user_mem) dnnlCheck(dnnl_memory_destroy(op->halo_user_mem));
+    if (op->halo_interior_mem) dnnlCheck(dnnl_memory_destroy(op->halo_interior_mem));
+    if (op->halo_scratch_mem) dnnlCheck(dnnl_memory_destroy(op->halo_scratch_mem));
 }
 
 static void run_reorder(dfl_cpu_ctx *ctx, conv_operand *op, dnnl_memory_t from, dnnl_memory_t to) {
@@ -168,6 +181,102 @@ static void operand_bind_output(dfl_cpu_ctx *ctx, conv_operand *op, void *user_p
 
 static void operand_finish_output(dfl_cpu_ctx *ctx, conv_operand *op) {
     if (op->reorder) run_reorder(ctx, op, op->prim_mem, op->user_mem);
+}
+
+/* Circular padding in the primitive's layout. When the haloed input would
+ * be reordered anyway (bf16 operands, or the blocked layout), the halo is
+ * not built as a separate NHWC copy: the unhaloed input is reordered into
+ * the interior of the primitive's haloed buffer (a oneDNN submemory view at
+ * offset (py, px)), and the halo rows and columns are then copied inside
+ * that buffer. This saves one full pass over the activation; the values
+ * are the same bits as reordering the NHWC haloed copy (the same
+ * conversion, applied to the same elements). Only for layouts whose pixel
+ * is one contiguous vector of elements per plane: channels innermost
+ * (NHWC) or one channel block innermost (nChw8c, nChw16c) without padded
+ * channels; other layouts keep the NHWC copy. */
+static void halo_in_prim_init(dfl_cpu_ctx *ctx, conv_operand *op, const dfl_conv_desc *d, size_t *scratch_bytes) {
+    const conv_geometry g = geometry_of(d);
+    const dnnl_memory_desc_t *md = &op->prim_md;
+    if (!op->reorder || !(g.px || g.py) || md->format_kind != dnnl_blocked || md->offset0 != 0 ||
+        md->padded_dims[1] != md->dims[1])
+        return;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    size_t vec, planes;
+    if (b->inner_nblks == 0 && b->strides[1] == 1) {
+        vec = (size_t)d->cin;
+        planes = (size_t)d->n;
+    } else if (b->inner_nblks == 1 && b->inner_idxs[0] == 1 && d->cin % b->inner_blks[0] == 0 &&
+               b->strides[0] >= b->strides[1]) {
+        vec = (size_t)b->inner_blks[0];
+        planes = (size_t)d->n * (size_t)(d->cin / b->inner_blks[0]);
+    } else {
+        return;
+    }
+    /* planes must be evenly strided: n x cblocks with stride[0] = cblocks * stride[1] */
+    if (b->inner_nblks == 1 && b->strides[0] != b->strides[1] * (d->cin / b->inner_blks[0])) return;
+    if ((size_t)b->strides[3] != vec || b->strides[2] != b->strides[3] * g.wh) return;
+
+    dnnl_dims_t dims = {d->n, d->cin, d->h, d->w}, offsets = {0, 0, g.py, g.px};
+    dnnl_memory_desc_t user_md, interior_md;
+    md_init(&user_md, 4, dims, dnnl_nhwc);
+    dnnlCheck(dnnl_memory_desc_init_submemory(&interior_md, md, dims, offsets));
+    dnnl_primitive_desc_t rpd;
+    dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &user_md, ctx->engine, &interior_md, ctx->engine, ctx->attr));
+    const size_t rs = scratchpad_size(rpd);
+    if (rs > 0) {
+        op->halo_scratch_mem = memory_none(ctx, dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0));
+        if (rs > *scratch_bytes) *scratch_bytes = rs;
+    }
+    dnnlCheck(dnnl_primitive_create(&op->halo_reorder, rpd));
+    dnnlCheck(dnnl_primitive_desc_destroy(rpd));
+    op->halo_user_mem = memory_none(ctx, &user_md);
+    op->halo_interior_mem = memory_none(ctx, &interior_md);
+    op->halo_planes = planes;
+    op->halo_vec = vec;
+    op->halo_esize = dnnl_data_type_size(md->data_type);
+    op->halo_col_stride = (size_t)b->strides[3];
+    op->halo_row_stride = (size_t)b->strides[2];
+    op->halo_plane_stride = b->inner_nblks == 0 ? (size_t)b->strides[0] : (size_t)b->strides[1];
+}
+
+/* Binds an input operand set up by halo_in_prim_init: x [n, h, w, c]
+ * reordered into the interior of the haloed buffer, then the halo rows
+ * (haloed row 0 = row h, row hh - 1 = row 1) and, over every haloed row,
+ * the halo columns (column 0 = column w, column wh - 1 = column 1). */
+static void operand_bind_input_haloed(dfl_cpu_ctx *ctx, conv_operand *op, const dfl_conv_desc *d, const float *x) {
+    const conv_geometry g = geometry_of(d);
+    char *buf = dfl_cpu_buffer_reserve(&ctx->ws[op->ws_slot], op->prim_bytes);
+    dnnlCheck(dnnl_memory_set_data_handle(op->prim_mem, buf));
+    dnnlCheck(dnnl_memory_set_data_handle(op->halo_interior_mem, buf));
+    dnnlCheck(dnnl_memory_set_data_handle(op->halo_user_mem, (void *)x));
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, op->halo_user_mem}, {DNNL_ARG_TO, op->halo_interior_mem}, {0, NULL}};
+    int nargs = 2;
+    if (op->halo_scratch_mem) {
+        dnnlCheck(dnnl_memory_set_data_handle(op->halo_scratch_mem, ctx->ws[DFL_CPU_WS_SCRATCHPAD].ptr));
+        args[2] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, op->halo_scratch_mem};
+        nargs = 3;
+    }
+    dnnlCheck(dnnl_primitive_execute(op->halo_reorder, ctx->stream, nargs, args));
+    dnnlCheck(dnnl_stream_wait(ctx->stream));
+
+    const size_t es = op->halo_esize, pix = op->halo_vec * es;
+    const size_t row_bytes = op->halo_row_stride * es, col_bytes = op->halo_col_stride * es;
+    const long planes = (long)op->halo_planes;
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; ++p) {
+        char *plane = buf + (size_t)p * op->halo_plane_stride * es;
+        if (g.py) {
+            memcpy(plane, plane + (size_t)d->h * row_bytes, row_bytes);
+            memcpy(plane + (size_t)(g.hh - 1) * row_bytes, plane + row_bytes, row_bytes);
+        }
+        if (g.px) {
+            for (int yh = 0; yh < g.hh; ++yh) {
+                char *row = plane + (size_t)yh * row_bytes;
+                memcpy(row, row + (size_t)d->w * col_bytes, pix);
+                memcpy(row + (size_t)(g.wh - 1) * col_bytes, row + col_bytes, pix);
+            }
+        }
+    }
 }
 
 /* Op descriptor of one direction; activations in `act_tag` (nhwc or any).
@@ -293,6 +402,7 @@ static conv_entry *entry_create(dfl_cpu_ctx *ctx, const dfl_conv_desc *d, int di
                      DFL_CPU_WS_WEIGHTS, &e->scratch_bytes);
         break;
     }
+    if (dir != DFL_CPU_CONV_BWD_DATA) halo_in_prim_init(ctx, &e->act_in, d, &e->scratch_bytes);
     if (has_bias) e->bias_mem = memory_none(ctx, &b_md);
     if (scratchpad_size(pd) > 0)
         e->scratch_mem = memory_none(ctx, dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
@@ -431,19 +541,32 @@ static void fold_halo(const dfl_conv_desc *d, const conv_geometry *g, const floa
     }
 }
 
+/* x, or its haloed NHWC copy (in the workspace) when an axis is periodic. */
+static const float *haloed_copy(dfl_backend *be, const dfl_conv_desc *d, const float *x) {
+    const conv_geometry g = geometry_of(d);
+    if (!g.px && !g.py) return x;
+    float *xh = dfl_cpu_ws(be, DFL_CPU_WS_HALO, (size_t)d->n * g.hh * g.wh * d->cin * sizeof(float));
+    build_halo(d, &g, x, xh);
+    return xh;
+}
+
+/* Binds the activation input of a forward or backward-weights entry:
+ * haloed in the primitive's layout directly where halo_in_prim_init set
+ * that up, else through the haloed NHWC copy. */
+static void bind_haloed_input(dfl_backend *be, conv_entry *e, const float *x) {
+    dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    if (e->act_in.halo_reorder)
+        operand_bind_input_haloed(ctx, &e->act_in, &e->d, x);
+    else
+        operand_bind_input(ctx, &e->act_in, haloed_copy(be, &e->d, x));
+}
+
 static void cpu_conv2d_forward(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *w, const float *b,
                                float *y) {
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
     conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_FWD, b != NULL);
-    conv_geometry g = geometry_of(d);
-    const float *src = x;
-    if (g.px || g.py) {
-        float *xh = dfl_cpu_ws(be, DFL_CPU_WS_HALO, (size_t)d->n * g.hh * g.wh * d->cin * sizeof(float));
-        build_halo(d, &g, x, xh);
-        src = xh;
-    }
     void *scratch = dfl_cpu_ws(be, DFL_CPU_WS_SCRATCHPAD, e->scratch_bytes);
-    operand_bind_input(ctx, &e->act_in, src);
+    bind_haloed_input(be, e, x);
     operand_bind_input(ctx, &e->weights, w);
     operand_bind_output(ctx, &e->act_out, y);
     run_primitive(ctx, e, scratch, b);
@@ -520,20 +643,14 @@ static int use_direct_bwd_weights(const dfl_cpu_ctx *ctx, const dfl_conv_desc *d
 static void cpu_conv2d_backward_weights(dfl_backend *be, const dfl_conv_desc *d, const float *x, const float *dy,
                                         float *dw, float *db) {
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
-    conv_geometry g = geometry_of(d);
-    const float *src = x;
-    if (g.px || g.py) {
-        float *xh = dfl_cpu_ws(be, DFL_CPU_WS_HALO, (size_t)d->n * g.hh * g.wh * d->cin * sizeof(float));
-        build_halo(d, &g, x, xh);
-        src = xh;
-    }
     if (use_direct_bwd_weights(ctx, d)) {
-        dfl_cpu_conv_bwd_weights_direct(be, d, src, g.hh, g.wh, g.pad_y, g.pad_x, dy, dw, db);
+        conv_geometry g = geometry_of(d);
+        dfl_cpu_conv_bwd_weights_direct(be, d, haloed_copy(be, d, x), g.hh, g.wh, g.pad_y, g.pad_x, dy, dw, db);
         return;
     }
     conv_entry *e = entry_get(ctx, d, DFL_CPU_CONV_BWD_WEIGHTS, db != NULL);
     void *scratch = dfl_cpu_ws(be, DFL_CPU_WS_SCRATCHPAD, e->scratch_bytes);
-    operand_bind_input(ctx, &e->act_in, src);
+    bind_haloed_input(be, e, x);
     operand_bind_input(ctx, &e->act_out, dy);
     operand_bind_output(ctx, &e->weights, dw);
     run_primitive(ctx, e, scratch, db);
