@@ -106,6 +106,39 @@ static size_t scratchpad_size(const_dnnl_primitive_desc_t pd) {
     return md ? dnnl_memory_desc_get_size(md) : 0;
 }
 
+/* A reorder primitive from `from_md` to `to_md`; *scratch_mem gets its
+ * user-managed scratchpad (NULL when it needs none), sized into
+ * *scratch_bytes. */
+static dnnl_primitive_t reorder_create(dfl_cpu_ctx *ctx, const dnnl_memory_desc_t *from_md,
+                                       const dnnl_memory_desc_t *to_md, dnnl_memory_t *scratch_mem,
+                                       size_t *scratch_bytes) {
+    dnnl_primitive_desc_t rpd;
+    dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, from_md, ctx->engine, to_md, ctx->engine, ctx->attr));
+    const size_t rs = scratchpad_size(rpd);
+    *scratch_mem = NULL;
+    if (rs > 0) {
+        *scratch_mem = memory_none(ctx, dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0));
+        if (rs > *scratch_bytes) *scratch_bytes = rs;
+    }
+    dnnl_primitive_t reorder;
+    dnnlCheck(dnnl_primitive_create(&reorder, rpd));
+    dnnlCheck(dnnl_primitive_desc_destroy(rpd));
+    return reorder;
+}
+
+/* Runs a reorder of reorder_create, its scratchpad in the workspace. */
+static void reorder_run(dfl_cpu_ctx *ctx, dnnl_primitive_t reorder, dnnl_memory_t scratch_mem, dnnl_memory_t from,
+                        dnnl_memory_t to) {
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, NULL}};
+    int nargs = 2;
+    if (scratch_mem) {
+        dnnlCheck(dnnl_memory_set_data_handle(scratch_mem, ctx->ws[DFL_CPU_WS_SCRATCHPAD].ptr));
+        args[2].memory = scratch_mem;
+        nargs = 3;
+    }
+    dnnlCheck(dnnl_primitive_execute(reorder, ctx->stream, nargs, args));
+}
+
 /* Sets up an operand whose primitive-side layout is `prim_md`; `to_prim`
  * says which way data moves (input: user -> prim; output: prim -> user). */
 static void operand_init(dfl_cpu_ctx *ctx, conv_operand *op, const dnnl_memory_desc_t *user_md,
@@ -118,18 +151,8 @@ static void operand_init(dfl_cpu_ctx *ctx, conv_operand *op, const dnnl_memory_d
     op->prim_mem = memory_none(ctx, prim_md);
     if (dnnl_memory_desc_equal(user_md, prim_md)) return;
     op->user_mem = memory_none(ctx, user_md);
-    dnnl_primitive_desc_t rpd;
-    if (to_prim)
-        dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, user_md, ctx->engine, prim_md, ctx->engine, ctx->attr));
-    else
-        dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, prim_md, ctx->engine, user_md, ctx->engine, ctx->attr));
-    size_t rs = scratchpad_size(rpd);
-    if (rs > 0) {
-        op->reorder_scratch_mem = memory_none(ctx, dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0));
-        if (rs > *scratch_bytes) *scratch_bytes = rs;
-    }
-    dnnlCheck(dnnl_primitive_create(&op->reorder, rpd));
-    dnnlCheck(dnnl_primitive_desc_destroy(rpd));
+    op->reorder = to_prim ? reorder_create(ctx, user_md, prim_md, &op->reorder_scratch_mem, scratch_bytes)
+                          : reorder_create(ctx, prim_md, user_md, &op->reorder_scratch_mem, scratch_bytes);
 }
 
 static void operand_destroy(conv_operand *op) {
@@ -143,17 +166,6 @@ static void operand_destroy(conv_operand *op) {
     if (op->halo_scratch_mem) dnnlCheck(dnnl_memory_destroy(op->halo_scratch_mem));
 }
 
-static void run_reorder(dfl_cpu_ctx *ctx, conv_operand *op, dnnl_memory_t from, dnnl_memory_t to) {
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, NULL}};
-    int nargs = 2;
-    if (op->reorder_scratch_mem) {
-        dnnlCheck(dnnl_memory_set_data_handle(op->reorder_scratch_mem, ctx->ws[DFL_CPU_WS_SCRATCHPAD].ptr));
-        args[2].memory = op->reorder_scratch_mem;
-        nargs = 3;
-    }
-    dnnlCheck(dnnl_primitive_execute(op->reorder, ctx->stream, nargs, args));
-}
-
 /* Makes an input operand ready: its prim_mem holds the data in the
  * primitive's layout (reordered into the workspace when needed). */
 static void operand_bind_input(dfl_cpu_ctx *ctx, conv_operand *op, const void *user_ptr) {
@@ -164,7 +176,7 @@ static void operand_bind_input(dfl_cpu_ctx *ctx, conv_operand *op, const void *u
     void *buf = dfl_cpu_buffer_reserve(&ctx->ws[op->ws_slot], op->prim_bytes);
     dnnlCheck(dnnl_memory_set_data_handle(op->user_mem, (void *)user_ptr));
     dnnlCheck(dnnl_memory_set_data_handle(op->prim_mem, buf));
-    run_reorder(ctx, op, op->user_mem, op->prim_mem);
+    reorder_run(ctx, op->reorder, op->reorder_scratch_mem, op->user_mem, op->prim_mem);
 }
 
 /* Points an output operand's prim_mem at the user buffer, or at the
@@ -180,7 +192,7 @@ static void operand_bind_output(dfl_cpu_ctx *ctx, conv_operand *op, void *user_p
 }
 
 static void operand_finish_output(dfl_cpu_ctx *ctx, conv_operand *op) {
-    if (op->reorder) run_reorder(ctx, op, op->prim_mem, op->user_mem);
+    if (op->reorder) reorder_run(ctx, op->reorder, op->reorder_scratch_mem, op->prim_mem, op->user_mem);
 }
 
 /* Circular padding in the primitive's layout. When the haloed input would
@@ -206,29 +218,20 @@ static void halo_in_prim_init(dfl_cpu_ctx *ctx, conv_operand *op, const dfl_conv
         vec = (size_t)d->cin;
         planes = (size_t)d->n;
     } else if (b->inner_nblks == 1 && b->inner_idxs[0] == 1 && d->cin % b->inner_blks[0] == 0 &&
-               b->strides[0] >= b->strides[1]) {
+               b->strides[0] == b->strides[1] * (d->cin / b->inner_blks[0])) {
+        /* planes (sample, channel block) evenly strided */
         vec = (size_t)b->inner_blks[0];
         planes = (size_t)d->n * (size_t)(d->cin / b->inner_blks[0]);
     } else {
         return;
     }
-    /* planes must be evenly strided: n x cblocks with stride[0] = cblocks * stride[1] */
-    if (b->inner_nblks == 1 && b->strides[0] != b->strides[1] * (d->cin / b->inner_blks[0])) return;
     if ((size_t)b->strides[3] != vec || b->strides[2] != b->strides[3] * g.wh) return;
 
     dnnl_dims_t dims = {d->n, d->cin, d->h, d->w}, offsets = {0, 0, g.py, g.px};
     dnnl_memory_desc_t user_md, interior_md;
     md_init(&user_md, 4, dims, dnnl_nhwc);
     dnnlCheck(dnnl_memory_desc_init_submemory(&interior_md, md, dims, offsets));
-    dnnl_primitive_desc_t rpd;
-    dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &user_md, ctx->engine, &interior_md, ctx->engine, ctx->attr));
-    const size_t rs = scratchpad_size(rpd);
-    if (rs > 0) {
-        op->halo_scratch_mem = memory_none(ctx, dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0));
-        if (rs > *scratch_bytes) *scratch_bytes = rs;
-    }
-    dnnlCheck(dnnl_primitive_create(&op->halo_reorder, rpd));
-    dnnlCheck(dnnl_primitive_desc_destroy(rpd));
+    op->halo_reorder = reorder_create(ctx, &user_md, &interior_md, &op->halo_scratch_mem, scratch_bytes);
     op->halo_user_mem = memory_none(ctx, &user_md);
     op->halo_interior_mem = memory_none(ctx, &interior_md);
     op->halo_planes = planes;
@@ -249,14 +252,7 @@ static void operand_bind_input_haloed(dfl_cpu_ctx *ctx, conv_operand *op, const 
     dnnlCheck(dnnl_memory_set_data_handle(op->prim_mem, buf));
     dnnlCheck(dnnl_memory_set_data_handle(op->halo_interior_mem, buf));
     dnnlCheck(dnnl_memory_set_data_handle(op->halo_user_mem, (void *)x));
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, op->halo_user_mem}, {DNNL_ARG_TO, op->halo_interior_mem}, {0, NULL}};
-    int nargs = 2;
-    if (op->halo_scratch_mem) {
-        dnnlCheck(dnnl_memory_set_data_handle(op->halo_scratch_mem, ctx->ws[DFL_CPU_WS_SCRATCHPAD].ptr));
-        args[2] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, op->halo_scratch_mem};
-        nargs = 3;
-    }
-    dnnlCheck(dnnl_primitive_execute(op->halo_reorder, ctx->stream, nargs, args));
+    reorder_run(ctx, op->halo_reorder, op->halo_scratch_mem, op->halo_user_mem, op->halo_interior_mem);
     dnnlCheck(dnnl_stream_wait(ctx->stream));
 
     const size_t es = op->halo_esize, pix = op->halo_vec * es;
