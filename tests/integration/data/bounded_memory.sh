@@ -41,7 +41,11 @@ file_mb=$((CAP_MB * 4))
 
 # a dataset file of 4 x CAP, written outside the cgroup
 "$DYNFILL" bench io --gb "$(echo "scale=3; $file_mb / 1000" | bc)" --size 64 --seconds 0.1 --keep >mk.txt 2>&1 || fail "bench io: $(cat mk.txt)"
-mv "$(ls -t ./*.h5 "${TMPDIR:-/tmp}"/dynfill_bench_io_*.h5 2>/dev/null | head -1)" big.h5
+# the file bench io names (not the newest *.h5 in TMPDIR: tests running
+# alongside write their own there)
+made=$(sed -n 's/^bench io: \([^,]*\.h5\), .*/\1/p' mk.txt | head -1)
+[ -n "$made" ] && [ -f "$made" ] || fail "bench io did not name the file it kept: $(cat mk.txt)"
+mv "$made" big.h5
 size=$(stat -c %s big.h5)
 [ "$size" -gt $((CAP_MB * 3 * 1048576)) ] || fail "test file of $size bytes is not several times the cap"
 
