@@ -42,7 +42,7 @@ static dfl_status run_forward(const char *ckpt, const char *in, const char *out,
         dfl_backend_destroy(be);
         return s;
     }
-    int C = meta.channels;
+    int C = dfl_unet_get_config(m)->channels; /* the network's (1 under model.channels = shared) */
     hid_t f = -1;
     float *x = NULL, *t = NULL, *y = NULL;
     int rank;

@@ -39,6 +39,7 @@ static const key_spec k_keys[] = {
     NUM("model", "attention", K_BOOL, attention, 0, 1),
     STR("model", "periodic", periodic, "none|x|y|xy|auto"),
     STR("model", "input_fill", input_fill, "none|pyramid|spline"),
+    STR("model", "channels", channels, "joint|shared"),
     STR("method", "strategy", strategy, "pixel|block|empirical|missdiff|ambient"),
     NUM("method", "context_ratio", K_DOUBLE, context_ratio, 0, 1),
     NUM("method", "query_ratio", K_DOUBLE, query_ratio, 0, 1),
@@ -88,6 +89,7 @@ void dfl_config_defaults(dfl_config *c) {
     c->attention = 0;
     snprintf(c->periodic, sizeof c->periodic, "auto");
     snprintf(c->input_fill, sizeof c->input_fill, "none");
+    snprintf(c->channels, sizeof c->channels, "joint");
     snprintf(c->strategy, sizeof c->strategy, "pixel");
     c->context_ratio = 0.8;
     c->query_ratio = 0.7;

@@ -211,8 +211,8 @@ static int observed_finite(const float *restrict x, const uint8_t *restrict m, s
     return !bad;
 }
 
-static dfl_status check_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, const float *obs,
-                             const uint8_t *mask);
+static dfl_status check_crop(const dfl_dataset *ds, int64_t sample, int c0, int c, int y0, int x0, int ph, int pw,
+                             const float *obs, const uint8_t *mask);
 
 /* One pass over every sample: mask values, finiteness, non-empty samples,
  * observed fractions and (when absent) mean/std. */
@@ -264,7 +264,7 @@ static dfl_status scan(dfl_dataset *ds, int mask_is_u8, int have_stats) {
             const float *x = obs + (size_t)s * per_obs;
             const uint8_t *m = mask + (size_t)s * per_mask;
             /* the same checks a lazily opened dataset makes on each read */
-            st = check_crop(ds, s0 + s, 0, 0, ds->info.h, ds->info.w, x, m);
+            st = check_crop(ds, s0 + s, 0, ds->info.c, 0, 0, ds->info.h, ds->info.w, x, m);
             for (int ch = 0; ch < c && st == DFL_OK; ++ch) {
                 const float *xc = x + (size_t)ch * hw;
                 const uint8_t *mch = m + (size_t)(mc == 1 ? 0 : ch) * hw;
@@ -426,13 +426,14 @@ static dfl_status pread_full(const dfl_dataset *ds, void *buf, size_t bytes, int
     return DFL_OK;
 }
 
-/* Rows [y0, y0+ph) of `nch` channel planes of sample `sample`, element
- * size `es`, dataset at `base`; columns [x0, x0+pw) copied to out. */
-static dfl_status direct_crop(const dfl_dataset *ds, int64_t base, size_t es, int nch, int64_t sample, int y0, int x0,
-                              int ph, int pw, void *out, void *scratch) {
+/* Rows [y0, y0+ph) of channel planes [c0, c0+nch) of sample `sample` (of
+ * c_all planes), element size `es`, dataset at `base`; columns [x0, x0+pw)
+ * copied to out. */
+static dfl_status direct_crop(const dfl_dataset *ds, int64_t base, size_t es, int c_all, int c0, int nch,
+                              int64_t sample, int y0, int x0, int ph, int pw, void *out, void *scratch) {
     const size_t W = (size_t)ds->info.w, H = (size_t)ds->info.h;
     const size_t plane = H * W * es;
-    const int64_t sample_off = base + (int64_t)((size_t)sample * (size_t)nch * plane);
+    const int64_t sample_off = base + (int64_t)(((size_t)sample * (size_t)c_all + (size_t)c0) * plane);
     if (y0 == 0 && x0 == 0 && (size_t)ph == H && (size_t)pw == W)
         return pread_full(ds, out, plane * (size_t)nch, sample_off);
     char *o = out;
@@ -461,13 +462,15 @@ static dfl_status direct_crop(const dfl_dataset *ds, int64_t base, size_t es, in
     return DFL_OK;
 }
 
-/* The checks of the full pass (scan) on one crop read by a lazily opened
- * dataset: mask values, finite observed values, and, for a whole field,
- * at least one observed entry. */
-static dfl_status check_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, const float *obs,
-                             const uint8_t *mask) {
+/* The checks of the full pass (scan) on one crop of channels [c0, c0+c)
+ * read by a lazily opened dataset (mask: the shared plane, or those c
+ * channels'): mask values, finite observed values, and, for a whole field
+ * of every channel or of the shared mask, at least one observed entry. */
+static dfl_status check_crop(const dfl_dataset *ds, int64_t sample, int c0, int c, int y0, int x0, int ph, int pw,
+                             const float *obs, const uint8_t *mask) {
     const size_t hw = (size_t)ph * (size_t)pw;
-    const int c = ds->info.c, mc = ds->info.mask_c;
+    const int shared_mask = ds->info.mask_c == 1;
+    const int mc = shared_mask ? 1 : c, mask_c0 = shared_mask ? 0 : c0;
     uint8_t mmax;
     const size_t nobs = count_mask(mask, (size_t)mc * hw, &mmax);
     if (mmax > 1)
@@ -476,9 +479,9 @@ static dfl_status check_crop(const dfl_dataset *ds, int64_t sample, int y0, int 
                 return dfl_fail(DFL_EUSAGE,
                                 "%s: /mask has value %d at sample %lld, channel %zu, row %zu, column %zu; mask values "
                                 "must be 0 or 1",
-                                ds->path, mask[i], (long long)sample, i / hw, (size_t)y0 + (i % hw) / (size_t)pw,
-                                (size_t)x0 + i % (size_t)pw);
-    if (nobs == 0 && ph == ds->info.h && pw == ds->info.w)
+                                ds->path, mask[i], (long long)sample, (size_t)mask_c0 + i / hw,
+                                (size_t)y0 + (i % hw) / (size_t)pw, (size_t)x0 + i % (size_t)pw);
+    if (nobs == 0 && ph == ds->info.h && pw == ds->info.w && (shared_mask || c == ds->info.c))
         return dfl_fail(DFL_EUSAGE, "%s: sample %lld has no observed entry (its /mask is all 0)", ds->path,
                         (long long)sample);
     if (!obs) return DFL_OK;
@@ -491,30 +494,44 @@ static dfl_status check_crop(const dfl_dataset *ds, int64_t sample, int y0, int 
                 return dfl_fail(DFL_EUSAGE,
                                 "%s: /obs has a non-finite value (%g) at observed entry: sample %lld, channel %d, row "
                                 "%zu, column %zu",
-                                ds->path, (double)xc[i], (long long)sample, ch, (size_t)y0 + i / (size_t)pw,
+                                ds->path, (double)xc[i], (long long)sample, c0 + ch, (size_t)y0 + i / (size_t)pw,
                                 (size_t)x0 + i % (size_t)pw);
     }
     return DFL_OK;
 }
 
-static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, float *obs,
-                            uint8_t *mask, void *scratch);
+static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int c0, int nch, int y0, int x0, int ph, int pw,
+                            float *obs, uint8_t *mask, void *scratch);
 
 dfl_status dfl_dataset_read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, float *obs,
                                  uint8_t *mask, void *scratch) {
-    DFL_TRY(read_crop(ds, sample, y0, x0, ph, pw, obs, mask, scratch));
-    if (ds->check_on_read && mask) DFL_TRY(check_crop(ds, sample, y0, x0, ph, pw, obs, mask));
+    DFL_TRY(read_crop(ds, sample, 0, ds->info.c, y0, x0, ph, pw, obs, mask, scratch));
+    if (ds->check_on_read && mask) DFL_TRY(check_crop(ds, sample, 0, ds->info.c, y0, x0, ph, pw, obs, mask));
     return DFL_OK;
 }
 
-static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, float *obs,
-                            uint8_t *mask, void *scratch) {
+dfl_status dfl_dataset_read_crop_channel(const dfl_dataset *ds, int64_t sample, int ch, int y0, int x0, int ph, int pw,
+                                         float *obs, uint8_t *mask, void *scratch) {
+    DFL_ASSERT(ch >= 0 && ch < ds->info.c);
+    DFL_TRY(read_crop(ds, sample, ch, 1, y0, x0, ph, pw, obs, mask, scratch));
+    if (ds->check_on_read && mask) DFL_TRY(check_crop(ds, sample, ch, 1, y0, x0, ph, pw, obs, mask));
+    return DFL_OK;
+}
+
+/* Channels [c0, c0+nch) of /obs; of /mask the shared plane, or the same channels. */
+static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int c0, int nch, int y0, int x0, int ph, int pw,
+                            float *obs, uint8_t *mask, void *scratch) {
     DFL_ASSERT(sample >= 0 && sample < ds->info.n && y0 >= 0 && x0 >= 0 && y0 + ph <= ds->info.h &&
-               x0 + pw <= ds->info.w);
+               x0 + pw <= ds->info.w && c0 >= 0 && nch >= 1 && c0 + nch <= ds->info.c);
+    const int shared_mask = ds->info.mask_c == 1;
+    const int mask_c0 = shared_mask ? 0 : c0, mask_nch = shared_mask ? 1 : nch;
     if (dfl_dataset_direct(ds) && ds->fd >= 0) {
         if (obs)
-            DFL_TRY(direct_crop(ds, ds->obs_offset, sizeof(float), ds->info.c, sample, y0, x0, ph, pw, obs, scratch));
-        if (mask) DFL_TRY(direct_crop(ds, ds->mask_offset, 1, ds->info.mask_c, sample, y0, x0, ph, pw, mask, scratch));
+            DFL_TRY(direct_crop(ds, ds->obs_offset, sizeof(float), ds->info.c, c0, nch, sample, y0, x0, ph, pw, obs,
+                                scratch));
+        if (mask)
+            DFL_TRY(direct_crop(ds, ds->mask_offset, 1, ds->info.mask_c, mask_c0, mask_nch, sample, y0, x0, ph, pw,
+                                mask, scratch));
         return DFL_OK;
     }
     unsigned long long start[4], count[4];
@@ -522,8 +539,8 @@ static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x
     start[0] = (unsigned long long)sample;
     count[0] = 1;
     if (r == 4) {
-        start[1] = 0;
-        count[1] = (unsigned long long)ds->info.c;
+        start[1] = (unsigned long long)c0;
+        count[1] = (unsigned long long)nch;
     }
     start[r - 2] = (unsigned long long)y0;
     count[r - 2] = (unsigned long long)ph;
@@ -532,7 +549,10 @@ static dfl_status read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x
     if (obs)
         DFL_TRY(dfl_h5_read_box_dset(ds->obs_dset, ds->path, DFL_OBS_NAME, H5T_NATIVE_FLOAT, r, start, count, obs));
     if (mask) {
-        if (r == 4) count[1] = (unsigned long long)ds->info.mask_c;
+        if (r == 4) {
+            start[1] = (unsigned long long)mask_c0;
+            count[1] = (unsigned long long)mask_nch;
+        }
         DFL_TRY(dfl_h5_read_box_dset(ds->mask_dset, ds->path, DFL_MASK_NAME, ds->mask_memtype, r, start, count, mask));
     }
     return DFL_OK;
@@ -550,6 +570,10 @@ static void normalise_plane(float *restrict x, const uint8_t *restrict m, size_t
         bits &= 0u - (uint32_t)(m[i] != 0);
         memcpy(&x[i], &bits, 4);
     }
+}
+
+void dfl_dataset_normalise_channel(const dfl_dataset *ds, int ch, int ph, int pw, float *obs, const uint8_t *mask) {
+    normalise_plane(obs, mask, (size_t)ph * (size_t)pw, ds->mean_f[ch], ds->inv_std_f[ch]);
 }
 
 void dfl_dataset_normalise_masked(const dfl_dataset *ds, int64_t count, int ph, int pw, float *obs,

@@ -41,6 +41,14 @@ size_t dfl_dataset_crop_scratch_bytes(const dfl_dataset *ds, int ph);
  * HDF5 when it is thread-safe). */
 dfl_status dfl_dataset_read_crop(const dfl_dataset *ds, int64_t sample, int y0, int x0, int ph, int pw, float *obs,
                                  uint8_t *mask, void *scratch);
+/* As dfl_dataset_read_crop, channel `ch` alone: obs [1, ph, pw] and mask
+ * [1, ph, pw] (the shared mask, or channel ch's). A lazily opened dataset
+ * checks what was read; a whole-field plane of a per-channel mask may
+ * observe nothing (another channel of the sample may). */
+dfl_status dfl_dataset_read_crop_channel(const dfl_dataset *ds, int64_t sample, int ch, int y0, int x0, int ph, int pw,
+                                         float *obs, uint8_t *mask, void *scratch);
+/* In place over one plane of channel ch: obs[i] = mask ? (obs[i] - mean[ch]) * (1/std[ch]) : 0. */
+void dfl_dataset_normalise_channel(const dfl_dataset *ds, int ch, int ph, int pw, float *obs, const uint8_t *mask);
 /* In place: obs[i] = mask ? (obs[i] - mean[c]) * (1/std[c]) : 0 for
  * `count` samples of [C, ph, pw] with masks [mask_c, ph, pw]. */
 void dfl_dataset_normalise_masked(const dfl_dataset *ds, int64_t count, int ph, int pw, float *obs,

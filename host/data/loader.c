@@ -1,8 +1,9 @@
 /* Streaming training loader (include/dynfill/data.h, docs/design.md, "Distributed training"): a
- * rank's shard of a Philox-shuffled stream of samples, random crops, and a
- * prefetch thread that fills the next batch while the caller trains on the
- * current one (two buffers). Samples are read one at a time (pread of a
- * contiguous dataset, or an HDF5 hyperslab), so memory stays at two
+ * rank's shard of a Philox-shuffled stream of samples (or of (sample,
+ * channel) pairs with fold_channels), random crops, and a prefetch thread
+ * that fills the next batch while the caller trains on the current one (two
+ * buffers). Samples (or one channel of one) are read one at a time (pread
+ * of a contiguous dataset, or an HDF5 hyperslab), so memory stays at two
  * batches whatever the file size. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ typedef struct {
     float *obs;
     uint8_t *mask;
     int64_t *index;
+    int *channel;
     int *crop_y, *crop_x;
     int ready;
     dfl_status status;
@@ -29,9 +31,10 @@ typedef struct {
 struct dfl_loader {
     const dfl_dataset *ds;
     dfl_loader_config cfg;
-    int64_t split_start, split_n;
+    int64_t split_start, split_n; /* split_n: stream elements (samples, or samples x units) */
+    int units;                    /* stream elements per sample: C with fold_channels, else 1 */
     int ph, pw;
-    size_t per_obs, per_mask;
+    size_t per_obs, per_mask; /* one element's floats and mask bytes in a batch */
     batch_slot slots[2];
     perm_cache perms[2];
     int perm_evict; /* cache entry to replace next */
@@ -123,9 +126,9 @@ static inline void augment_source(int y, int x, int h, int w, int py, int px, in
 }
 
 /* Apply the augmentation drawn for stream position (epoch, pos) to one
- * sample in place: obs [c, ph, pw], mask [mc, ph, pw]. */
-static void augment_sample(dfl_loader *ld, int64_t epoch, int64_t pos, float *obs, uint8_t *mask) {
-    const int h = ld->ph, w = ld->pw, c = ld->ds->info.c, mc = ld->ds->info.mask_c;
+ * element in place: obs [c, ph, pw], mask [mc, ph, pw]. */
+static void augment_sample(dfl_loader *ld, int64_t epoch, int64_t pos, int c, int mc, float *obs, uint8_t *mask) {
+    const int h = ld->ph, w = ld->pw;
     dfl_philox_u4 b =
         dfl_rng_bits(ld->cfg.seed, dfl_rng_stream(DFL_RNG_PURPOSE_AUGMENT, (uint32_t)epoch, 0), (uint64_t)pos);
     dfl_philox_u4 by = {{b.v[0], b.v[1], 0, 0}}, bx = {{b.v[2], b.v[3], 0, 0}};
@@ -161,7 +164,8 @@ static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
         const int64_t epoch = p / ld->split_n, pos = p % ld->split_n;
         int64_t local = pos;
         if (ld->cfg.shuffle) local = epoch_order(ld, epoch)[pos];
-        const int64_t idx = ld->split_start + local;
+        const int64_t idx = ld->split_start + local / ld->units;
+        const int ch = (int)(local % ld->units);
         int cy = 0, cx = 0;
         if (ld->ph < H || ld->pw < W) {
             dfl_philox_u4 b =
@@ -172,16 +176,23 @@ static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
         }
         float *obs = s->obs + (size_t)j * ld->per_obs;
         uint8_t *mask = s->mask + (size_t)j * ld->per_mask;
-        dfl_status st = dfl_dataset_read_crop(ds, idx, cy, cx, ld->ph, ld->pw, obs, mask, ld->scratch);
+        const int fold = ld->cfg.fold_channels;
+        dfl_status st = fold
+                            ? dfl_dataset_read_crop_channel(ds, idx, ch, cy, cx, ld->ph, ld->pw, obs, mask, ld->scratch)
+                            : dfl_dataset_read_crop(ds, idx, cy, cx, ld->ph, ld->pw, obs, mask, ld->scratch);
         if (st != DFL_OK) {
             s->status = st;
             snprintf(s->error, sizeof s->error, "%s", dfl_last_error());
             dfl_clear_error();
             return;
         }
-        dfl_dataset_normalise_masked(ds, 1, ld->ph, ld->pw, obs, mask);
-        if (ld->aug_obs) augment_sample(ld, epoch, pos, obs, mask);
+        if (fold)
+            dfl_dataset_normalise_channel(ds, ch, ld->ph, ld->pw, obs, mask);
+        else
+            dfl_dataset_normalise_masked(ds, 1, ld->ph, ld->pw, obs, mask);
+        if (ld->aug_obs) augment_sample(ld, epoch, pos, fold ? 1 : ds->info.c, fold ? 1 : ds->info.mask_c, obs, mask);
         s->index[j] = idx;
+        s->channel[j] = ch;
         s->crop_y[j] = cy;
         s->crop_x[j] = cx;
         __atomic_fetch_add(&ld->bytes_read, (uint64_t)(ld->per_obs * sizeof(float) + ld->per_mask), __ATOMIC_RELAXED);
@@ -239,17 +250,20 @@ dfl_status dfl_loader_create(const dfl_dataset *ds, const dfl_loader_config *cfg
     dfl_loader *ld = dfl_xcalloc(1, sizeof *ld);
     ld->ds = ds;
     ld->cfg = *cfg;
+    ld->units = cfg->fold_channels ? in->c : 1;
     ld->split_start = start;
-    ld->split_n = count;
+    ld->split_n = count * ld->units;
     ld->ph = cfg->patch ? cfg->patch : in->h;
     ld->pw = cfg->patch ? cfg->patch : in->w;
-    ld->per_obs = (size_t)in->c * (size_t)ld->ph * (size_t)ld->pw;
-    ld->per_mask = (size_t)in->mask_c * (size_t)ld->ph * (size_t)ld->pw;
+    const size_t hw = (size_t)ld->ph * (size_t)ld->pw;
+    ld->per_obs = (size_t)(cfg->fold_channels ? 1 : in->c) * hw;
+    ld->per_mask = (size_t)(cfg->fold_channels ? 1 : in->mask_c) * hw;
     for (int k = 0; k < 2; ++k) {
         batch_slot *s = &ld->slots[k];
         s->obs = dfl_xmalloc(sizeof(float) * ld->per_obs * (size_t)cfg->batch);
         s->mask = dfl_xmalloc(ld->per_mask * (size_t)cfg->batch);
         s->index = dfl_xcalloc((size_t)cfg->batch, sizeof(int64_t));
+        s->channel = dfl_xcalloc((size_t)cfg->batch, sizeof(int));
         s->crop_y = dfl_xcalloc((size_t)cfg->batch, sizeof(int));
         s->crop_x = dfl_xcalloc((size_t)cfg->batch, sizeof(int));
         ld->perms[k].epoch = -1;
@@ -287,13 +301,14 @@ dfl_status dfl_loader_create(const dfl_dataset *ds, const dfl_loader_config *cfg
 
 static void export_slot(const dfl_loader *ld, const batch_slot *s, dfl_batch *out) {
     out->b = ld->cfg.batch;
-    out->c = ld->ds->info.c;
+    out->c = ld->cfg.fold_channels ? 1 : ld->ds->info.c;
     out->h = ld->ph;
     out->w = ld->pw;
-    out->mask_c = ld->ds->info.mask_c;
+    out->mask_c = ld->cfg.fold_channels ? 1 : ld->ds->info.mask_c;
     out->obs = s->obs;
     out->mask = s->mask;
     out->index = s->index;
+    out->channel = s->channel;
     out->crop_y = s->crop_y;
     out->crop_x = s->crop_x;
 }
@@ -360,6 +375,7 @@ void dfl_loader_destroy(dfl_loader *ld) {
         free(ld->slots[k].obs);
         free(ld->slots[k].mask);
         free(ld->slots[k].index);
+        free(ld->slots[k].channel);
         free(ld->slots[k].crop_y);
         free(ld->slots[k].crop_x);
         free(ld->perms[k].order);

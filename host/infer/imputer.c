@@ -165,10 +165,23 @@ static dfl_status ensemble_x0(dfl_imputer *im, int n, int k, int c, int h, int w
     return DFL_OK;
 }
 
+/* model.channels = shared: the network has one channel and the data C > 1; each channel of a sample is
+ * then imputed as a one-channel sample of its own (docs/design.md, "Shared channels"). */
+static int folds_channels(const dfl_imputer *im, int c) { return c > 1 && dfl_config_shares_channels(&im->cfg); }
+
 /* A pass's bytes on the backend (parameters, plan, workspace, ensure()'s buffers) and on the host
- * (the multi-step sampler's state), and its largest single buffer. */
+ * (the multi-step sampler's state, the shared-channel masks), and its largest single buffer. */
 static dfl_status pass_split(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
                              size_t *backend_bytes, size_t *host_bytes, size_t *largest) {
+    size_t fold_host = 0;
+    if (folds_channels(im, c)) {
+        if ((long long)n * c > INT_MAX) return dfl_fail(DFL_EUSAGE, "%d samples x %d channels are too many", n, c);
+        /* a shared mask repeated per channel (members, when asked for, pass through a copy of the
+         * caller's buffer: not counted) */
+        fold_host = mask_c == 1 ? (size_t)n * c * h * w : 0;
+        n *= c;
+        c = mask_c = 1;
+    }
     long long rows = (long long)n * o->K;
     if (rows > INT_MAX) return dfl_fail(DFL_EUSAGE, "%d samples x K %d network rows are too many", n, o->K);
     if (o->fwd_rows < 0 || (o->fwd_rows > 0 && o->K % o->fwd_rows))
@@ -180,7 +193,7 @@ static dfl_status pass_split(dfl_imputer *im, const dfl_impute_opts *o, int n, i
     /* ensure(): d_x, d_mean, d_std; d_input, d_pred; d_mask */
     size_t buf = 3 * x + row_px * 2 * c * fl + row_px * c * fl + (size_t)n * mask_c * px;
     *backend_bytes = dfl_unet_num_params(im->model) * fl + ps.arena_bytes + ps.workspace_bytes + buf;
-    *host_bytes = o->steps > 1 ? 2 * x : 0; /* the sampler's host state x, x0 */
+    *host_bytes = (o->steps > 1 ? 2 * x : 0) + fold_host; /* the sampler's host state x, x0 */
     size_t big = ps.largest_bytes > row_px * 2 * c * fl ? ps.largest_bytes : row_px * 2 * c * fl;
     if (largest) *largest = big;
     return DFL_OK;
@@ -236,12 +249,11 @@ static void download_members(dfl_imputer *im, int n, int K, int c, int h, int w,
     free(nhwc);
 }
 
-dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
-                           const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread,
-                           float *members) {
+/* dfl_imputer_run on the network's own channels. */
+static dfl_status run_network(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
+                              const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread,
+                              float *members) {
     dfl_backend *be = im->be;
-    if (c != im->meta.channels)
-        return dfl_fail(DFL_EUSAGE, "the data has %d channels, the model was trained on %d", c, im->meta.channels);
     DFL_TRY(dfl_method_params_validate(&im->method, h, w));
     int K = o->K;
     if (o->fwd_rows < 0 || (o->fwd_rows > 0 && K % o->fwd_rows))
@@ -291,4 +303,33 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
     if (spread) be->download(be, spread, im->d_std, numel * sizeof(float));
     if (members) download_members(im, n, K, c, h, w, members);
     return DFL_OK;
+}
+
+dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int c, int h, int w, int mask_c,
+                           const float *obs, const uint8_t *mask, uint32_t sample_offset, float *pred, float *spread,
+                           float *members) {
+    if (c != im->meta.channels)
+        return dfl_fail(DFL_EUSAGE, "the data has %d channels, the model was trained on %d", c, im->meta.channels);
+    if (!folds_channels(im, c))
+        return run_network(im, o, n, c, h, w, mask_c, obs, mask, sample_offset, pred, spread, members);
+    /* [n, C, h, w] is [n*C, 1, h, w] in memory: obs, pred and spread as they are; sample i's channel ch is
+     * network sample i*C + ch, so its draws are those of that sample of a one-channel file */
+    if ((long long)n * c > INT_MAX) return dfl_fail(DFL_EUSAGE, "%d samples x %d channels are too many", n, c);
+    const size_t hw = (size_t)h * w, fields = (size_t)n * c;
+    uint8_t *mask1 = NULL;
+    if (mask_c == 1) {
+        mask1 = dfl_xmalloc(fields * hw);
+        for (size_t f = 0; f < fields; ++f) memcpy(mask1 + f * hw, mask + f / (size_t)c * hw, hw);
+    }
+    float *rows = members ? dfl_xmalloc(fields * (size_t)o->K * hw * sizeof(float)) : NULL;
+    dfl_status s = run_network(im, o, n * c, 1, h, w, 1, obs, mask1 ? mask1 : mask, sample_offset * (uint32_t)c, pred,
+                               spread, rows);
+    if (s == DFL_OK && members) /* [n*C, K, h, w] -> [n, K, C, h, w] */
+        for (size_t f = 0; f < fields; ++f)
+            for (int k = 0; k < o->K; ++k)
+                memcpy(members + (((f / (size_t)c) * (size_t)o->K + (size_t)k) * (size_t)c + f % (size_t)c) * hw,
+                       rows + (f * (size_t)o->K + (size_t)k) * hw, hw * sizeof(float));
+    free(mask1);
+    free(rows);
+    return s;
 }

@@ -5,10 +5,12 @@
 #include "dynfill/config.h"
 #include "dynfill/model.h"
 
+int dfl_config_shares_channels(const dfl_config *cfg) { return !strcmp(cfg->channels, "shared"); }
+
 void dfl_unet_config_from(const dfl_config *cfg, int channels, int data_periodic_x, int data_periodic_y,
                           dfl_unet_config *out) {
     memset(out, 0, sizeof *out);
-    out->channels = channels;
+    out->channels = dfl_config_shares_channels(cfg) ? 1 : channels;
     out->base = cfg->base;
     out->levels = cfg->levels;
     memcpy(out->mult, cfg->mult, sizeof(int) * (size_t)cfg->levels);

@@ -272,14 +272,17 @@ static dfl_status setup(train_run *r) {
     r->periodic_y = uc.periodic_y;
     dfl_train_crop_periodic(r->field_h, r->field_w, r->info->h, r->info->w, &uc.periodic_x, &uc.periodic_y);
     s = dfl_unet_create(r->be, &uc, &r->model);
+    /* model.channels = shared: the network and the trainer see one-channel fields, the loader folds the
+     * channels into the batch */
+    const int shared = dfl_config_shares_channels(&r->cfg);
+    const int net_c = shared ? 1 : r->info->c, net_mask_c = shared ? 1 : r->info->mask_c;
     /* the memory plan, checked before the trainer allocates it (--dry-run prints it and stops) */
     dfl_train_memory mem;
     if (s == DFL_OK)
-        s = dfl_trainer_memory(r->model, &r->cfg, r->cfg.batch, r->info->c, r->field_h, r->field_w, r->info->mask_c, 2,
-                               &mem);
+        s = dfl_trainer_memory(r->model, &r->cfg, r->cfg.batch, net_c, r->field_h, r->field_w, net_mask_c, 2, &mem);
     if (s == DFL_OK && a->dry_run && r->comm->rank == 0) {
-        printf("train: %s, %d channels, %dx%d fields, training on %dx%d, backend %s\n", r->cfg.data_path, r->info->c,
-               r->info->h, r->info->w, r->field_h, r->field_w, r->be->name);
+        printf("train: %s, %d channels%s, %dx%d fields, training on %dx%d, backend %s\n", r->cfg.data_path, r->info->c,
+               shared ? " (model.channels = shared)" : "", r->info->h, r->info->w, r->field_h, r->field_w, r->be->name);
         dfl_train_memory_print(stdout, &mem, r->cfg.batch, r->field_h, r->field_w);
         const char *src;
         size_t avail = dfl_backend_memory_available(r->be, &src);
@@ -298,8 +301,8 @@ static dfl_status setup(train_run *r) {
     }
     if (s == DFL_OK) {
         dfl_unet_init_params(r->model, r->cfg.seed);
-        s = dfl_trainer_create(r->be, r->model, r->comm, &r->cfg, &r->method, r->cfg.batch, r->info->c, r->field_h,
-                               r->field_w, r->info->mask_c, &r->tr);
+        s = dfl_trainer_create(r->be, r->model, r->comm, &r->cfg, &r->method, r->cfg.batch, net_c, r->field_h,
+                               r->field_w, net_mask_c, &r->tr);
     }
     if (s == DFL_OK && r->cfg.lat_weight) {
         if (!r->info->lat)
@@ -319,6 +322,7 @@ static dfl_status setup(train_run *r) {
     lc.seed = r->cfg.seed;
     lc.augment_shift = r->cfg.augment_shift;
     lc.augment_symmetry = r->cfg.augment_symmetry;
+    lc.fold_channels = shared;
     if (s == DFL_OK && r->cfg.lat_weight && (lc.augment_symmetry || (lc.augment_shift && r->info->periodic_y)) &&
         (r->info->sym.flip_y || r->info->sym.rot90 || r->info->sym.rot180 || r->info->sym.shift_y ||
          (!r->info->has_symmetry && r->info->periodic_y)))
@@ -363,6 +367,10 @@ static dfl_status setup(train_run *r) {
         dfl_method_params_describe(&r->method, desc, sizeof desc);
         dfl_info("train: %s (%lld samples, %d channels, %dx%d), training on %dx%d, strategy %s", r->cfg.data_path,
                  (long long)r->info->n, r->info->c, r->info->h, r->info->w, r->field_h, r->field_w, desc);
+        if (dfl_config_shares_channels(&r->cfg) && r->info->c > 1)
+            dfl_info("train: model.channels = shared: one one-channel network for the %d channels, each channel of "
+                     "a sample a field of its own (%lld per epoch)",
+                     r->info->c, (long long)dfl_loader_split_size(r->loader));
         if (r->cfg.augment_shift || r->cfg.augment_symmetry)
             dfl_info("train: augmentation%s%s (dataset symmetry '%s', periodic %s)",
                      r->cfg.augment_shift ? " shift" : "", r->cfg.augment_symmetry ? " symmetry" : "",

@@ -151,10 +151,15 @@ typedef struct {
      * dataset's `symmetry` attribute declares (none without it; rot90 only
      * on square crops). */
     int augment_symmetry;
+    /* model.channels = shared: the stream's elements are (sample, channel)
+     * pairs, N*C of them, and a batch holds `batch` one-channel fields
+     * (c = mask_c = 1; a shared mask is each channel's mask). Each element
+     * reads its one channel plane and mask plane. */
+    int fold_channels;
 } dfl_loader_config;
 
 /* batch 16, patch 0, rank 0, world 1, val_fraction 0, split TRAIN, seed 0,
- * shuffle 1, prefetch 1. */
+ * shuffle 1, prefetch 1, no augmentation, fold_channels 0. */
 void dfl_loader_config_default(dfl_loader_config *cfg);
 
 /* One batch. Pointers are owned by the loader and stay valid until the
@@ -164,12 +169,13 @@ typedef struct {
     float *obs;             /* [b, c, h, w] normalised, 0 where unobserved */
     uint8_t *mask;          /* [b, mask_c, h, w], 1 = observed */
     int64_t *index;         /* [b] sample index in the file */
+    int *channel;           /* [b] the data channel of each field (fold_channels; 0 otherwise) */
     int *crop_y, *crop_x;   /* [b] top-left corner of each crop in the field */
 } dfl_batch;
 
 /* The loader's place in its stream: the next batch starts at `position`
  * of epoch `epoch` (positions count samples of the split in the epoch's
- * shuffled order). The cursor is global (the same on every rank); store it
+ * shuffled order; (sample, channel) pairs with fold_channels). The cursor is global (the same on every rank); store it
  * in checkpoints and restore it to continue bit-exactly. */
 typedef struct {
     int64_t epoch;
@@ -193,7 +199,8 @@ dfl_status dfl_loader_next(dfl_loader *ld, dfl_batch *out);
 dfl_loader_cursor dfl_loader_get_cursor(const dfl_loader *ld);
 /* Continue from a saved cursor (position must be < the split size). */
 dfl_status dfl_loader_set_cursor(dfl_loader *ld, dfl_loader_cursor cursor);
-/* Samples in the loader's split (all ranks together). */
+/* Stream elements in the loader's split (all ranks together): samples,
+ * or samples x C with fold_channels. */
 int64_t dfl_loader_split_size(const dfl_loader *ld);
 /* Bytes of file data read so far (obs + mask), for throughput reports. */
 uint64_t dfl_loader_bytes_read(const dfl_loader *ld);

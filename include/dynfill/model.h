@@ -47,9 +47,13 @@ typedef struct {
 typedef struct dfl_unet dfl_unet;
 
 /* The network shape of an experiment config for data with `channels`
- * channels; periodic axes from model.periodic, or from the dataset
- * (data_periodic_x/y) when model.periodic = auto. */
+ * channels (one network channel under model.channels = shared); periodic
+ * axes from model.periodic, or from the dataset (data_periodic_x/y) when
+ * model.periodic = auto. */
 struct dfl_config_s;
+/* 1 when model.channels = shared: one one-channel network serves every data
+ * channel, each channel of a sample is a network sample of its own. */
+int dfl_config_shares_channels(const struct dfl_config_s *cfg);
 void dfl_unet_config_from(const struct dfl_config_s *cfg, int channels, int data_periodic_x, int data_periodic_y,
                           dfl_unet_config *out);
 

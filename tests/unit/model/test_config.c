@@ -79,6 +79,12 @@ int main(void) {
     CHECK(dfl_config_set(&c, "train.micro_batch=-2") == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), "train.micro_batch = -2 is outside") != NULL, "%s", dfl_last_error());
     CHECK(dfl_config_set(&c, "model.periodic=xy") == DFL_OK && !strcmp(c.periodic, "xy"));
+    /* model.channels: joint by default, or shared; nothing else */
+    CHECK(!strcmp(c.channels, "joint"));
+    CHECK(dfl_config_set(&c, "model.channels=shared") == DFL_OK && !strcmp(c.channels, "shared"));
+    dfl_clear_error();
+    CHECK(dfl_config_set(&c, "model.channels=separate") == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), "model.channels = 'separate' is not one of") != NULL, "%s", dfl_last_error());
     dfl_clear_error();
     CHECK(dfl_config_set(&c, "train.nothing=4") == DFL_EUSAGE);
     CHECK(strstr(dfl_last_error(), "unknown key 'nothing'") != NULL);
@@ -95,7 +101,7 @@ int main(void) {
     char *text2 = dfl_config_to_text(&d);
     CHECK(strcmp(text, text2) == 0);
     CHECK(d.levels == 4 && d.mult[3] == 5 && !strcmp(d.data_path, "/data/x y.h5") && d.batch == 4 &&
-          d.micro_batch == 2);
+          d.micro_batch == 2 && !strcmp(d.channels, "shared"));
     free(text);
     free(text2);
 
