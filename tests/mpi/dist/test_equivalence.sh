@@ -40,4 +40,22 @@ train --data "$WORK/data.h5" --set train.batch=2 --out "$WORK/half"
 if compare "$WORK/two/ckpt.h5" "$WORK/half/ckpt.h5" 1e-5; then
   fail "control: a run with half the global batch matched the 2-rank run"
 fi
-echo "PASS: 2 ranks x batch 2 == 1 rank x batch 4"
+
+# model.channels = shared: the ranks split the stream of (sample, channel) pairs the same way
+# (the 18 fields as 6 samples of 3 channels, a mask per channel; epoch boundary inside a batch again)
+"$PY" - "$WORK/data.h5" "$WORK/data3.h5" <<'PYEOF'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "w") as g:
+    for name in ("obs", "mask"):
+        a = f[name][:]
+        g.create_dataset(name, data=a.reshape(a.shape[0] // 3, 3, *a.shape[2:]))
+    for k, v in f.attrs.items():
+        g.attrs[k] = v
+PYEOF
+mpi 2 "$DYNFILL" train --config "$HERE/tiny.ini" --quiet --data "$WORK/data3.h5" --set train.batch=2 \
+  --set model.channels=shared --out "$WORK/two_shared" || fail "2-rank shared run exited $?"
+train --data "$WORK/data3.h5" --set train.batch=4 --set model.channels=shared --out "$WORK/one_shared" ||
+  fail "1-rank shared run exited $?"
+compare "$WORK/two_shared/ckpt.h5" "$WORK/one_shared/ckpt.h5" 1e-5 step=6 world_size=2 data_epoch=1 data_position=6 \
+  || fail "shared channels: 2 ranks x batch 2 differ from 1 rank x batch 4"
+echo "PASS: 2 ranks x batch 2 == 1 rank x batch 4 (joint and shared channels)"
