@@ -1,6 +1,5 @@
 /* The pyramid fill of the network input on the CPU (kernels/shared/input_fill.h):
  * one parallel pass per level, over all samples and rows. */
-#include <string.h>
 
 #include "cpu/cpu_backend_internal.h"
 #include "shared/input_fill.h"
@@ -70,16 +69,16 @@ static void cpu_input_fill(dfl_backend *be, int n, int h, int w, int c, const fl
 #pragma omp parallel for collapse(2) schedule(static) if (total > FILL_PARALLEL_MIN)
     for (int i = 0; i < n; ++i) {
         for (int yy = 0; yy < h; ++yy) {
-            const float *in = x + ((size_t)i * h + yy) * w * 2 * c;
-            float *out = y + ((size_t)i * h + yy) * w * 3 * c;
             const float *up = L > 0 ? lv[1].s + (size_t)i * lv[1].h * lv[1].w * c : NULL;
             for (int xx = 0; xx < w; ++xx) {
-                const float *p = in + (size_t)xx * 2 * c;
-                float *q = out + (size_t)xx * 3 * c;
-                memcpy(q, p, 2 * (size_t)c * sizeof(float));
+                const size_t pix = ((size_t)i * h + yy) * w + xx;
+                const float *p = x + pix * 2 * c; /* [values, mask] */
                 for (int ch = 0; ch < c; ++ch) {
                     const float u = up ? dfl_fill_upsample(up, lv[1].h, lv[1].w, c, yy, xx, ch) : 0.0f;
-                    q[2 * c + ch] = dfl_fill_pull(p[ch] * p[c + ch], p[c + ch], u);
+                    y[dfl_fill_input_index(pix, c, DFL_FILL_PART_VALUE, ch)] = p[ch];
+                    y[dfl_fill_input_index(pix, c, DFL_FILL_PART_MASK, ch)] = p[c + ch];
+                    y[dfl_fill_input_index(pix, c, DFL_FILL_PART_FILL, ch)] =
+                        dfl_fill_pull(p[ch] * p[c + ch], p[c + ch], u);
                 }
             }
         }

@@ -57,9 +57,9 @@ __global__ void dfl_fill_out_kernel(int n, int h, int w, int c, const float *__r
         const size_t pix = (i * h + yy) * w + xx;
         const float v = x[pix * 2 * c + ch], mk = x[pix * 2 * c + c + ch];
         const float u = up ? dfl_fill_upsample(up + i * (size_t)ph * pw * c, ph, pw, c, yy, xx, ch) : 0.0f;
-        y[pix * 3 * c + ch] = v;
-        y[pix * 3 * c + c + ch] = mk;
-        y[pix * 3 * c + 2 * c + ch] = dfl_fill_pull(v * mk, mk, u);
+        y[dfl_fill_input_index(pix, c, DFL_FILL_PART_VALUE, ch)] = v;
+        y[dfl_fill_input_index(pix, c, DFL_FILL_PART_MASK, ch)] = mk;
+        y[dfl_fill_input_index(pix, c, DFL_FILL_PART_FILL, ch)] = dfl_fill_pull(v * mk, mk, u);
     }
 }
 

@@ -54,13 +54,11 @@ DFL_HD size_t dfl_spline_scratch_floats(int n, int h, int w, int c) {
     return planes > pyr ? planes : pyr;
 }
 
-/* The network input the fill works on, y [h w, 3c] of one sample (values,
- * context mask, fill): where entry e's fill of channel ch lies, and 1 when
- * that entry is free to move (context mask <= 0.5), 0 when observed. */
-DFL_HD size_t dfl_spline_fill_index(size_t e, int c, int ch) { return e * 3 * (size_t)c + 2 * (size_t)c + ch; }
-
+/* Of the network input the fill works on, ys [h w, 3c] of one sample
+ * (dfl_fill_input_index): 1 when entry e of channel ch is free to move
+ * (context mask <= 0.5), 0 when observed. */
 DFL_HD float dfl_spline_free(const float *ys, size_t e, int c, int ch) {
-    return ys[e * 3 * (size_t)c + (size_t)c + ch] > 0.5f ? 0.0f : 1.0f;
+    return ys[dfl_fill_input_index(e, c, DFL_FILL_PART_MASK, ch)] > 0.5f ? 0.0f : 1.0f;
 }
 
 /* k modulo n in [0, n). */
