@@ -252,6 +252,15 @@ def read_dynfill_config(text):
     )
 
 
+def network_channels(text, data_channels):
+    """The network's channels: the data's, or 1 under [model] channels = shared
+    (one one-channel network for every data channel, docs/design.md)."""
+    cp = configparser.ConfigParser()
+    cp.read_string(text)
+    shared = cp["model"].get("channels", "joint").strip() == "shared"
+    return 1 if shared else data_channels
+
+
 def _attr_str(v):
     if isinstance(v, bytes):
         return v.decode()
@@ -271,8 +280,9 @@ def load_dynfill_checkpoint(path, use_ema=False, device="cpu"):
     import h5py
 
     with h5py.File(path, "r") as f:
-        cfg = read_dynfill_config(_attr_str(f.attrs["config"]))
-        channels = int(f.attrs["channels"])
+        text = _attr_str(f.attrs["config"])
+        cfg = read_dynfill_config(text)
+        channels = network_channels(text, int(f.attrs["channels"]))
         periodic = _attr_str(f.attrs["periodic"]) if "periodic" in f.attrs else "none"
         model = DflUNet(channels=channels, periodic=periodic, **cfg)
         group = f["ema" if use_ema else "params"]
