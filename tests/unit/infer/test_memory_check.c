@@ -23,8 +23,8 @@
 #include "dynfill/checkpoint.h"
 #include "dynfill/infer.h"
 #include "dynfill/model.h"
-#include "dynfill/optim.h"
 #include "dynfill/status.h"
+#include "infer_test_ckpt.h"
 
 #define GIB ((size_t)1 << 30)
 
@@ -34,33 +34,6 @@ static void fake_memory_info(dfl_backend *be, size_t *free_bytes, size_t *total_
     (void)be;
     *free_bytes = fake_free;
     *total_bytes = 2 * fake_free;
-}
-
-/* A small checkpoint of C channels (base 8, mult 1,2, one res block). */
-static void make_ckpt(const char *path, int c) {
-    dfl_backend *be = dfl_backend_cpu_create(0);
-    dfl_config cfg;
-    dfl_config_defaults(&cfg);
-    CHECK(dfl_config_set(&cfg, "model.base=8") == DFL_OK);
-    CHECK(dfl_config_set(&cfg, "model.mult=1,2") == DFL_OK);
-    CHECK(dfl_config_set(&cfg, "model.nres=1") == DFL_OK);
-    dfl_unet_config uc;
-    dfl_unet_config_from(&cfg, c, 0, 0, &uc);
-    dfl_unet *m = NULL;
-    CHECK(dfl_unet_create(be, &uc, &m) == DFL_OK);
-    dfl_unet_init_params(m, 3);
-    dfl_optim_config oc;
-    dfl_optim_config_defaults(&oc);
-    dfl_optimizer *opt = dfl_optimizer_create(be, dfl_unet_num_params(m), &oc, dfl_unet_params(m));
-    dfl_ckpt_meta meta = {0};
-    meta.world_size = 1;
-    meta.config_text = dfl_config_to_text(&cfg);
-    dfl_ckpt_meta_set_norm(&meta, c, NULL, NULL);
-    CHECK(dfl_checkpoint_save(path, m, opt, &meta) == DFL_OK);
-    dfl_ckpt_meta_free(&meta);
-    dfl_optimizer_destroy(opt);
-    dfl_unet_destroy(m);
-    dfl_backend_destroy(be);
 }
 
 static void backend_functions(void) {
@@ -104,7 +77,7 @@ int main(void) {
     CHECK(mkdtemp(dir) != NULL);
     char path[256];
     snprintf(path, sizeof path, "%s/ckpt.h5", dir);
-    make_ckpt(path, C);
+    infer_test_write_ckpt(path, C, "joint");
 
     dfl_backend *be = dfl_backend_cpu_create(0);
     dfl_imputer *im = NULL;

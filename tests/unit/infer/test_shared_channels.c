@@ -19,36 +19,10 @@
 #include "dynfill/infer.h"
 #include "dynfill/model.h"
 #include "dynfill/status.h"
+#include "infer_test_ckpt.h"
 #include "shared/philox.h"
 
 enum { N = 2, C = 3, H = 16, W = 16, HW = H * W, K = 4 };
-
-/* A small checkpoint (base 8, mult 1,2, one res block, init seed 3) of `data_c` data channels. */
-static void make_ckpt(const char *path, const char *channels, int data_c) {
-    dfl_backend *be = dfl_backend_cpu_create(0);
-    dfl_config cfg;
-    dfl_config_defaults(&cfg);
-    CHECK(dfl_config_set(&cfg, "model.base=8") == DFL_OK);
-    CHECK(dfl_config_set(&cfg, "model.mult=1,2") == DFL_OK);
-    CHECK(dfl_config_set(&cfg, "model.nres=1") == DFL_OK);
-    char kv[64];
-    snprintf(kv, sizeof kv, "model.channels=%s", channels);
-    CHECK(dfl_config_set(&cfg, kv) == DFL_OK);
-    dfl_unet_config uc;
-    dfl_unet_config_from(&cfg, data_c, 0, 0, &uc);
-    CHECK(uc.channels == 1);
-    dfl_unet *m = NULL;
-    CHECK(dfl_unet_create(be, &uc, &m) == DFL_OK);
-    dfl_unet_init_params(m, 3);
-    dfl_ckpt_meta meta = {0};
-    meta.world_size = 1;
-    meta.config_text = dfl_config_to_text(&cfg);
-    dfl_ckpt_meta_set_norm(&meta, data_c, NULL, NULL);
-    CHECK(dfl_checkpoint_save(path, m, NULL, &meta) == DFL_OK);
-    dfl_ckpt_meta_free(&meta);
-    dfl_unet_destroy(m);
-    dfl_backend_destroy(be);
-}
 
 static void compare(dfl_imputer *shared, dfl_imputer *single, int mc, int steps) {
     static float obs[N * C * HW];
@@ -102,8 +76,8 @@ int main(void) {
     char path_shared[256], path_single[256];
     snprintf(path_shared, sizeof path_shared, "%s/shared.h5", dir);
     snprintf(path_single, sizeof path_single, "%s/single.h5", dir);
-    make_ckpt(path_shared, "shared", C);
-    make_ckpt(path_single, "joint", 1);
+    infer_test_write_ckpt(path_shared, C, "shared");
+    infer_test_write_ckpt(path_single, 1, "joint");
 
     dfl_backend *be = dfl_backend_cpu_create(0);
     dfl_imputer *shared = NULL, *single = NULL;
