@@ -176,8 +176,7 @@ static dfl_status pass_split(dfl_imputer *im, const dfl_impute_opts *o, int n, i
     size_t fold_host = 0;
     if (folds_channels(im, c)) {
         if ((long long)n * c > INT_MAX) return dfl_fail(DFL_EUSAGE, "%d samples x %d channels are too many", n, c);
-        /* a shared mask repeated per channel (members, when asked for, pass through a copy of the
-         * caller's buffer: not counted) */
+        /* a shared mask repeated per channel */
         fold_host = mask_c == 1 ? (size_t)n * c * h * w : 0;
         n *= c;
         c = mask_c = 1;
@@ -321,15 +320,20 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
         mask1 = dfl_xmalloc(fields * hw);
         for (size_t f = 0; f < fields; ++f) memcpy(mask1 + f * hw, mask + f / (size_t)c * hw, hw);
     }
-    float *rows = members ? dfl_xmalloc(fields * (size_t)o->K * hw * sizeof(float)) : NULL;
     dfl_status s = run_network(im, o, n * c, 1, h, w, 1, obs, mask1 ? mask1 : mask, sample_offset * (uint32_t)c, pred,
-                               spread, rows);
-    if (s == DFL_OK && members) /* [n*C, K, h, w] -> [n, K, C, h, w] */
-        for (size_t f = 0; f < fields; ++f)
-            for (int k = 0; k < o->K; ++k)
-                memcpy(members + (((f / (size_t)c) * (size_t)o->K + (size_t)k) * (size_t)c + f % (size_t)c) * hw,
-                       rows + (f * (size_t)o->K + (size_t)k) * hw, hw * sizeof(float));
+                               spread, members);
+    if (s == DFL_OK && members) { /* each sample's [C, K, h, w] -> [K, C, h, w], through one sample of scratch */
+        const size_t K = (size_t)o->K, block = (size_t)c * K * hw;
+        float *one = dfl_xmalloc(block * sizeof(float));
+        for (int i = 0; i < n; ++i) {
+            float *m = members + (size_t)i * block;
+            memcpy(one, m, block * sizeof(float));
+            for (size_t ch = 0; ch < (size_t)c; ++ch)
+                for (size_t k = 0; k < K; ++k)
+                    memcpy(m + (k * c + ch) * hw, one + (ch * K + k) * hw, hw * sizeof(float));
+        }
+        free(one);
+    }
     free(mask1);
-    free(rows);
     return s;
 }
