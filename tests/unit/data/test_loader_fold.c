@@ -29,7 +29,7 @@ enum { N = 11, C = 3, H = 6, W = 6, HW = H * W };
 static char dir[256];
 
 static dfl_loader *make(const dfl_dataset *ds, int batch, int patch, int shuffle, double val, dfl_split split,
-                        int shift) {
+                        int shift, int prefetch) {
     dfl_loader_config cfg;
     dfl_loader_config_default(&cfg);
     cfg.batch = batch;
@@ -40,6 +40,7 @@ static dfl_loader *make(const dfl_dataset *ds, int batch, int patch, int shuffle
     cfg.seed = 7;
     cfg.augment_shift = shift;
     cfg.fold_channels = 1;
+    cfg.prefetch = prefetch;
     dfl_loader *ld = NULL;
     CHECK(dfl_loader_create(ds, &cfg, &ld) == DFL_OK);
     return ld;
@@ -75,8 +76,9 @@ static void one_file(int mc, int chunked) {
     CHECK(dfl_dataset_open(path, &ds) == DFL_OK);
     CHECK(dfl_dataset_read_samples(ds, 0, N, norm, NULL) == DFL_OK);
 
-    /* file order, batch 1: element k is (k / C, k % C) */
-    dfl_loader *ld = make(ds, 1, 0, 0, 0.0, DFL_SPLIT_ALL, 0);
+    /* file order, batch 1: element k is (k / C, k % C); no prefetch, so that the bytes read are those of
+     * the batches taken (a prefetching loader may have read the next one already) */
+    dfl_loader *ld = make(ds, 1, 0, 0, 0.0, DFL_SPLIT_ALL, 0, 0);
     CHECK(dfl_loader_split_size(ld) == N * C);
     int order = 1, match = 1, shape = 1;
     for (int k = 0; k < N * C; ++k) {
@@ -97,7 +99,7 @@ static void one_file(int mc, int chunked) {
     dfl_loader_destroy(ld);
 
     /* shuffled, 3 per batch, 5 x 5 crops: one epoch visits every pair once */
-    ld = make(ds, 3, 5, 1, 0.0, DFL_SPLIT_ALL, 0);
+    ld = make(ds, 3, 5, 1, 0.0, DFL_SPLIT_ALL, 0, 1);
     int seen[N * C] = {0}, sorted = 1;
     match = 1;
     for (int k = 0; k < N * C / 3; ++k) {
@@ -118,7 +120,7 @@ static void one_file(int mc, int chunked) {
     dfl_loader_destroy(ld);
 
     /* validation split 0.2: the last round(0.2 * 11) = 2 samples, 6 fields */
-    ld = make(ds, 6, 0, 0, 0.2, DFL_SPLIT_VAL, 0);
+    ld = make(ds, 6, 0, 0, 0.2, DFL_SPLIT_VAL, 0, 1);
     CHECK(dfl_loader_split_size(ld) == 2 * C);
     dfl_batch b;
     CHECK(dfl_loader_next(ld, &b) == DFL_OK);
@@ -128,7 +130,7 @@ static void one_file(int mc, int chunked) {
     dfl_loader_destroy(ld);
 
     /* periodic shifts move each plane and its mask together */
-    ld = make(ds, 4, 0, 1, 0.0, DFL_SPLIT_ALL, 1);
+    ld = make(ds, 4, 0, 1, 0.0, DFL_SPLIT_ALL, 1, 1);
     int rolled = 1, moved = 0;
     for (int k = 0; k < 6; ++k) {
         CHECK(dfl_loader_next(ld, &b) == DFL_OK);
@@ -180,7 +182,7 @@ static void lazy_checks(void) {
     H5Fclose(f);
     dfl_dataset *ds;
     CHECK(dfl_dataset_open_lazy(path, &ds) == DFL_OK);
-    dfl_loader *ld = make(ds, 1, 0, 0, 0.0, DFL_SPLIT_ALL, 0);
+    dfl_loader *ld = make(ds, 1, 0, 0, 0.0, DFL_SPLIT_ALL, 0, 1);
     dfl_batch b;
     int empty_ok = 1;
     for (int k = 0; k < 4 * C + 2; ++k) { /* up to sample 4, channel 2 */
