@@ -72,11 +72,11 @@ static void cpu_input_fill_spline(dfl_backend *be, int n, int h, int w, int c, i
         float *u = scratch + k * DFL_SPLINE_PLANES * hw, *fr = u + hw, *r = fr + hw, *p = r + hw, *q = p + hw;
         float *ys = y + i * hw * 3 * c;
         for (size_t e = 0; e < hw; ++e) {
-            u[e] = ys[dfl_fill_input_index(e, c, DFL_FILL_PART_FILL, ch)];
+            u[e] = ys[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)];
             fr[e] = dfl_spline_free(ys, e, c, ch);
         }
         spline_solve_plane(h, w, periodic_x, periodic_y, iters, u, fr, r, p, q);
-        for (size_t e = 0; e < hw; ++e) ys[dfl_fill_input_index(e, c, DFL_FILL_PART_FILL, ch)] = u[e];
+        for (size_t e = 0; e < hw; ++e) ys[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)] = u[e];
     }
 }
 

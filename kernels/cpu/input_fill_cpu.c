@@ -72,13 +72,13 @@ static void cpu_input_fill(dfl_backend *be, int n, int h, int w, int c, const fl
             const float *up = L > 0 ? lv[1].s + (size_t)i * lv[1].h * lv[1].w * c : NULL;
             for (int xx = 0; xx < w; ++xx) {
                 const size_t pix = ((size_t)i * h + yy) * w + xx;
-                const float *p = x + pix * 2 * c; /* [values, mask] */
                 for (int ch = 0; ch < c; ++ch) {
                     const float u = up ? dfl_fill_upsample(up, lv[1].h, lv[1].w, c, yy, xx, ch) : 0.0f;
-                    y[dfl_fill_input_index(pix, c, DFL_FILL_PART_VALUE, ch)] = p[ch];
-                    y[dfl_fill_input_index(pix, c, DFL_FILL_PART_MASK, ch)] = p[c + ch];
-                    y[dfl_fill_input_index(pix, c, DFL_FILL_PART_FILL, ch)] =
-                        dfl_fill_pull(p[ch] * p[c + ch], p[c + ch], u);
+                    const float v = x[dfl_net_input_index(pix, 2, c, DFL_INPUT_PART_VALUE, ch)];
+                    const float mk = x[dfl_net_input_index(pix, 2, c, DFL_INPUT_PART_MASK, ch)];
+                    y[dfl_net_input_index(pix, 3, c, DFL_INPUT_PART_VALUE, ch)] = v;
+                    y[dfl_net_input_index(pix, 3, c, DFL_INPUT_PART_MASK, ch)] = mk;
+                    y[dfl_net_input_index(pix, 3, c, DFL_INPUT_PART_FILL, ch)] = dfl_fill_pull(v * mk, mk, u);
                 }
             }
         }

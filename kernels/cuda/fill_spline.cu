@@ -35,7 +35,7 @@ __global__ void __launch_bounds__(DFL_SPLINE_THREADS)
     float *u = scratch + k * DFL_SPLINE_PLANES * hw, *fr = u + hw, *r = fr + hw, *p = r + hw, *q = p + hw;
     float *ys = y + i * hw * 3 * c;
     for (size_t e = threadIdx.x; e < hw; e += blockDim.x) {
-        u[e] = ys[dfl_fill_input_index(e, c, DFL_FILL_PART_FILL, ch)];
+        u[e] = ys[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)];
         fr[e] = dfl_spline_free(ys, e, c, ch);
     }
     __syncthreads();
@@ -66,7 +66,8 @@ __global__ void __launch_bounds__(DFL_SPLINE_THREADS)
         __syncthreads();
         rr = rr_next;
     }
-    for (size_t e = threadIdx.x; e < hw; e += blockDim.x) ys[dfl_fill_input_index(e, c, DFL_FILL_PART_FILL, ch)] = u[e];
+    for (size_t e = threadIdx.x; e < hw; e += blockDim.x)
+        ys[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)] = u[e];
 }
 
 static void cuda_input_fill_spline(dfl_backend *be, int n, int h, int w, int c, int periodic_x, int periodic_y,

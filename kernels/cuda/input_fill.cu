@@ -55,11 +55,12 @@ __global__ void dfl_fill_out_kernel(int n, int h, int w, int c, const float *__r
         const int yy = (int)(p % h);
         const size_t i = p / h;
         const size_t pix = (i * h + yy) * w + xx;
-        const float v = x[pix * 2 * c + ch], mk = x[pix * 2 * c + c + ch];
+        const float v = x[dfl_net_input_index(pix, 2, c, DFL_INPUT_PART_VALUE, ch)];
+        const float mk = x[dfl_net_input_index(pix, 2, c, DFL_INPUT_PART_MASK, ch)];
         const float u = up ? dfl_fill_upsample(up + i * (size_t)ph * pw * c, ph, pw, c, yy, xx, ch) : 0.0f;
-        y[dfl_fill_input_index(pix, c, DFL_FILL_PART_VALUE, ch)] = v;
-        y[dfl_fill_input_index(pix, c, DFL_FILL_PART_MASK, ch)] = mk;
-        y[dfl_fill_input_index(pix, c, DFL_FILL_PART_FILL, ch)] = dfl_fill_pull(v * mk, mk, u);
+        y[dfl_net_input_index(pix, 3, c, DFL_INPUT_PART_VALUE, ch)] = v;
+        y[dfl_net_input_index(pix, 3, c, DFL_INPUT_PART_MASK, ch)] = mk;
+        y[dfl_net_input_index(pix, 3, c, DFL_INPUT_PART_FILL, ch)] = dfl_fill_pull(v * mk, mk, u);
     }
 }
 

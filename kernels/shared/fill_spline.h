@@ -55,10 +55,10 @@ DFL_HD size_t dfl_spline_scratch_floats(int n, int h, int w, int c) {
 }
 
 /* Of the network input the fill works on, ys [h w, 3c] of one sample
- * (dfl_fill_input_index): 1 when entry e of channel ch is free to move
+ * (dfl_net_input_index): 1 when entry e of channel ch is free to move
  * (context mask <= 0.5), 0 when observed. */
 DFL_HD float dfl_spline_free(const float *ys, size_t e, int c, int ch) {
-    return ys[dfl_fill_input_index(e, c, DFL_FILL_PART_MASK, ch)] > 0.5f ? 0.0f : 1.0f;
+    return ys[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_MASK, ch)] > 0.5f ? 0.0f : 1.0f;
 }
 
 /* k modulo n in [0, n). */

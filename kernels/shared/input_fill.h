@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "dfl_hd.h"
+#include "net_input.h"
 
 /* Levels above the field, until 1x1 (0 for a 1x1 field). */
 DFL_HD int dfl_fill_levels(int h, int w) {
@@ -33,15 +34,6 @@ DFL_HD int dfl_fill_levels(int h, int w) {
         ++l;
     }
     return l;
-}
-
-/* The stem's input with a fill, [pixels, 3c] (NHWC): each pixel holds its
- * c values, then its c context-mask entries, then its c fills. The index
- * of channel ch of `part` at pixel e; the one place that layout is
- * written (the pyramid and spline fills, CPU and CUDA). */
-enum { DFL_FILL_PART_VALUE = 0, DFL_FILL_PART_MASK = 1, DFL_FILL_PART_FILL = 2 };
-DFL_HD size_t dfl_fill_input_index(size_t e, int c, int part, int ch) {
-    return (e * 3 + (size_t)part) * (size_t)c + (size_t)ch;
 }
 
 /* Floats of scratch for n samples of h x w x c: S and W of levels 1..L. */

@@ -18,6 +18,7 @@
 #include "context_plan.h"
 #include "dfl_hd.h"
 #include "mask_strategy.h"
+#include "net_input.h"
 #include "philox.h"
 #include "schedule.h"
 
@@ -108,8 +109,8 @@ DFL_HD int dfl_context_pixel(const dfl_mask_rule *r, const dfl_context_slot *s, 
                 v = dfl_noised_obs(s->x[e], 1, s->alpha, s->sigma,
                                    dfl_rng_normal(s->seed, s->noise_stream, s->index_base + (uint64_t)e));
         }
-        in_px[ch] = v;
-        in_px[c + ch] = cb ? 1.0f : 0.0f;
+        in_px[dfl_net_input_index(0, 2, c, DFL_INPUT_PART_VALUE, ch)] = v;
+        in_px[dfl_net_input_index(0, 2, c, DFL_INPUT_PART_MASK, ch)] = cb ? 1.0f : 0.0f;
         if (qry_sample) {
             qry_sample[e] = qb;
             count += qb;
