@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mask_window.h"
 #include "shared/schedule.h"
 
 /* Context-density bin of an entry with k context entries among the a
@@ -17,25 +18,6 @@ static int density_bin(int k, int a) {
     if (k <= 0 || a <= 0) return 0;
     int b = 1 + (7 * k) / a;
     return b > DFL_COVERAGE_BINS - 1 ? DFL_COVERAGE_BINS - 1 : b;
-}
-
-/* Summed-area table of one [h, w] 0/1 plane: s[(y+1)*(w+1) + x+1] = Σ plane[0..y][0..x]. */
-static void integral_image(const uint8_t *plane, int h, int w, int32_t *s) {
-    memset(s, 0, sizeof(int32_t) * (size_t)(w + 1));
-    for (int y = 0; y < h; ++y) {
-        int32_t row = 0;
-        s[(size_t)(y + 1) * (w + 1)] = 0;
-        for (int x = 0; x < w; ++x) {
-            row += plane[(size_t)y * w + x];
-            s[(size_t)(y + 1) * (w + 1) + x + 1] = s[(size_t)y * (w + 1) + x + 1] + row;
-        }
-    }
-}
-
-static int32_t window_sum(const int32_t *s, int w, int y0, int x0, int y1, int x1) {
-    /* rows [y0, y1), columns [x0, x1) */
-    return s[(size_t)y1 * (w + 1) + x1] - s[(size_t)y0 * (w + 1) + x1] - s[(size_t)y1 * (w + 1) + x0] +
-           s[(size_t)y0 * (w + 1) + x0];
 }
 
 dfl_status dfl_coverage_estimate(const dfl_coverage_request *rq, dfl_coverage_result *out) {
@@ -90,7 +72,7 @@ dfl_status dfl_coverage_estimate(const dfl_coverage_request *rq, dfl_coverage_re
         dfl_method_sample_masks(rq->method, &plan, 0, rq->c, h, w, mc, m, partner, ctx, qry);
         for (int ch = 0; ch < mc; ++ch) {
             const size_t base = (size_t)ch * plane;
-            integral_image(ctx + base, h, w, sat);
+            dfl_mask_integral_image(ctx + base, h, w, sat);
             for (int y = 0; y < h; ++y) {
                 const int y0 = y - r < 0 ? 0 : y - r, y1 = y + r + 1 > h ? h : y + r + 1;
                 for (int x = 0; x < w; ++x) {
@@ -98,7 +80,7 @@ dfl_status dfl_coverage_estimate(const dfl_coverage_request *rq, dfl_coverage_re
                     if (ctx[e]) continue; /* only entries outside the context matter */
                     const int x0 = x - r < 0 ? 0 : x - r, x1 = x + r + 1 > w ? w : x + r + 1;
                     const int area = (y1 - y0) * (x1 - x0) - 1;
-                    const int b = density_bin(window_sum(sat, w, y0, x0, y1, x1), area);
+                    const int b = density_bin(dfl_mask_window_sum(sat, w, y0, x0, y1, x1), area);
                     seen[ch * DFL_COVERAGE_BINS + b] += 1.0;
                     queried[ch * DFL_COVERAGE_BINS + b] += qry[e];
                     query_count[e] += qry[e];

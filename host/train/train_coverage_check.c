@@ -2,11 +2,11 @@
  * (train/train_coverage_check.h), on the estimator of method/coverage.h. */
 #include "train_coverage_check.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "method/coverage.h"
+#include "train_mask_sample.h"
 
 /* Budgets that keep the check to about a second: masks read and element draws. */
 #define DFL_COVERAGE_CHECK_MASK_BYTES   ((size_t)64 << 20)
@@ -15,20 +15,9 @@
 void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *method, uint64_t seed) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t entries = (size_t)info->mask_c * (size_t)info->h * (size_t)info->w;
-    int64_t n = info->n;
-    int64_t cap = (int64_t)(DFL_COVERAGE_CHECK_MASK_BYTES / (entries ? entries : 1));
-    if (cap < 1) cap = 1;
-    if (n > cap) n = cap;
-    if (n > INT_MAX) n = INT_MAX;
-    uint8_t *masks = dfl_xmalloc((size_t)n * entries);
-    for (int64_t i = 0; i < n; ++i) { /* evenly spread over the file */
-        int64_t src = n == info->n ? i : i * info->n / n;
-        if (dfl_dataset_read_samples(ds, src, 1, NULL, masks + (size_t)i * entries) != DFL_OK) {
-            dfl_clear_error();
-            free(masks);
-            return; /* the training loader will report a read error itself */
-        }
-    }
+    int64_t n = 0;
+    uint8_t *masks = dfl_train_mask_sample(ds, DFL_COVERAGE_CHECK_MASK_BYTES, &n);
+    if (!masks) return; /* the training loader will report a read error itself */
     int64_t draws = (int64_t)(DFL_COVERAGE_CHECK_DRAW_ENTRIES / (double)entries);
     if (draws > 400) draws = 400;
     if (draws < 20) draws = 20;
