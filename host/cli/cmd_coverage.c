@@ -11,6 +11,7 @@
 #include "dynfill/data.h"
 #include "io/h5_util.h"
 #include "method/coverage.h"
+#include "method/strategy_choice.h"
 
 static const char k_usage[] =
     "usage: dynfill coverage --data obs.h5 [--config run.ini] [--set method.key=value ...]\n"
@@ -124,8 +125,6 @@ static dfl_status write_map(const char *path, const char *data_path, const dfl_c
 static dfl_status run(const options *o) {
     dfl_config cfg;
     DFL_TRY(dfl_config_load(o->config, o->nsets, o->sets, &cfg));
-    dfl_method_params mp;
-    DFL_TRY(dfl_method_params_from_config(&cfg, &mp));
     const char *data = o->data ? o->data : (cfg.data_path[0] ? cfg.data_path : NULL);
     if (!data) return dfl_fail(DFL_EUSAGE, "--data is required (or data.path in the config)");
 
@@ -139,13 +138,22 @@ static dfl_status run(const options *o) {
     else if ((double)info->n * (double)entries > 16e9)
         st = dfl_fail(DFL_EUSAGE, "%s: the masks (%.1f GB) do not fit the coverage estimate's memory", data,
                       (double)info->n * (double)entries / 1e9);
-    else if (dfl_method_params_validate(&mp, info->h, info->w) != DFL_OK)
-        st = DFL_EUSAGE;
     uint8_t *masks = NULL;
     if (st == DFL_OK) {
         masks = dfl_xmalloc((size_t)info->n * entries);
         st = dfl_dataset_read_samples(ds, 0, info->n, NULL, masks);
     }
+    char why[256] = "";
+    if (st == DFL_OK && !strcmp(cfg.strategy, "auto")) {
+        dfl_strategy_choice choice =
+            dfl_strategy_choose(masks, info->n, info->mask_c, info->h, info->w, cfg.grid_h, cfg.grid_w);
+        dfl_strategy_choice_describe(&choice, why, sizeof why);
+        snprintf(cfg.strategy, sizeof cfg.strategy, "%s", dfl_method_strategy_name(choice.strategy));
+    }
+    dfl_method_params mp;
+    dfl_method_params_default(&mp);
+    if (st == DFL_OK) st = dfl_method_params_from_config(&cfg, &mp);
+    if (st == DFL_OK && dfl_method_params_validate(&mp, info->h, info->w) != DFL_OK) st = DFL_EUSAGE;
     char desc[256];
     dfl_method_params_describe(&mp, desc, sizeof desc);
     dfl_coverage_request rq = {.method = &mp,
@@ -163,6 +171,7 @@ static dfl_status run(const options *o) {
     if (st == DFL_OK) {
         printf("coverage: %s: %lld samples, mask %d x %d x %d%s%s\n", data, (long long)info->n, info->mask_c, info->h,
                info->w, info->mask_pattern[0] ? ", mask_pattern " : "", info->mask_pattern);
+        if (why[0]) printf("coverage: method.strategy = auto: %s\n", why);
         printf("coverage: strategy %s; %ld context draws, radius %ld, seed %llu\n", desc, o->samples, o->radius,
                (unsigned long long)rq.seed);
         fflush(stdout);

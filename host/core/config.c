@@ -40,7 +40,7 @@ static const key_spec k_keys[] = {
     STR("model", "periodic", periodic, "none|x|y|xy|auto"),
     STR("model", "input_fill", input_fill, "none|pyramid|spline"),
     STR("model", "channels", channels, "joint|shared"),
-    STR("method", "strategy", strategy, "pixel|block|empirical|missdiff|ambient"),
+    STR("method", "strategy", strategy, "auto|pixel|block|empirical|missdiff|ambient"),
     NUM("method", "context_ratio", K_DOUBLE, context_ratio, 0, 1),
     NUM("method", "query_ratio", K_DOUBLE, query_ratio, 0, 1),
     STR("method", "query", query, "|auto|independent|complement|observed"),
@@ -90,7 +90,7 @@ void dfl_config_defaults(dfl_config *c) {
     snprintf(c->periodic, sizeof c->periodic, "auto");
     snprintf(c->input_fill, sizeof c->input_fill, "none");
     snprintf(c->channels, sizeof c->channels, "joint");
-    snprintf(c->strategy, sizeof c->strategy, "pixel");
+    snprintf(c->strategy, sizeof c->strategy, "auto"); /* chosen from the masks (method/strategy_choice.h) */
     c->context_ratio = 0.8;
     c->query_ratio = 0.7;
     c->grid_h = c->grid_w = 3;

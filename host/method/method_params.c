@@ -82,7 +82,11 @@ dfl_status dfl_method_parse_strategy(const char *name, dfl_strategy *out) {
             *out = (dfl_strategy)s;
             return DFL_OK;
         }
-    return dfl_fail(DFL_EUSAGE, "method.strategy: unknown strategy '%s' (pixel|block|empirical|missdiff|ambient)",
+    if (!strcmp(name, "auto")) { /* train and coverage choose from the masks first; with no masks read: pixel */
+        *out = DFL_STRATEGY_PIXEL;
+        return DFL_OK;
+    }
+    return dfl_fail(DFL_EUSAGE, "method.strategy: unknown strategy '%s' (auto|pixel|block|empirical|missdiff|ambient)",
                     name);
 }
 

@@ -24,6 +24,7 @@
 #include "train_coverage_check.h"
 #include "train_memory.h"
 #include "train_run.h"
+#include "train_strategy_auto.h"
 
 static volatile sig_atomic_t g_stop_signal;
 
@@ -215,6 +216,8 @@ static dfl_status setup(train_run *r) {
         s = dfl_run_dir_lock(a->out_dir, &r->lock_fd);
         if (s == DFL_OK && !a->resume) s = dfl_run_dir_fresh(a->out_dir, r->ckpt_path, a->force);
     }
+    if (s == DFL_OK) s = dfl_dataset_open_lazy(r->cfg.data_path, &r->ds); /* samples checked as they are read */
+    if (s == DFL_OK) dfl_train_resolve_strategy(r->ds, &r->cfg, r->comm->rank == 0);
     if (s == DFL_OK) s = dfl_method_params_from_config(&r->cfg, &r->method);
     if (s == DFL_OK) {
         char unused[128];
@@ -223,7 +226,6 @@ static dfl_status setup(train_run *r) {
             dfl_warn("[method] %s: set but not used by strategy '%s'", unused,
                      dfl_method_strategy_name(r->method.strategy));
     }
-    if (s == DFL_OK) s = dfl_dataset_open_lazy(r->cfg.data_path, &r->ds); /* samples checked as they are read */
     if (s != DFL_OK) {
         dfl_ckpt_meta_free(&meta);
         return s;

@@ -37,7 +37,7 @@ typedef struct dfl_config_s {
     char channels[8];
 
     /* [method] docs/design.md, "The method" */
-    char strategy[16]; /* pixel|block|empirical|missdiff|ambient */
+    char strategy[16]; /* auto (resolved by train from the masks)|pixel|block|empirical|missdiff|ambient */
     double context_ratio, query_ratio;
     char query[16];     /* independent|complement|observed ("" = strategy default) */
     int grid_h, grid_w; /* block grid, "3x3" */

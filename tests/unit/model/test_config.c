@@ -79,6 +79,14 @@ int main(void) {
     CHECK(dfl_config_set(&c, "train.micro_batch=-2") == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), "train.micro_batch = -2 is outside") != NULL, "%s", dfl_last_error());
     CHECK(dfl_config_set(&c, "model.periodic=xy") == DFL_OK && !strcmp(c.periodic, "xy"));
+    /* method.strategy: auto by default (train chooses from the masks), a named strategy, nothing else */
+    CHECK(!strcmp(c.strategy, "auto"));
+    CHECK(dfl_config_set(&c, "method.strategy=empirical") == DFL_OK && !strcmp(c.strategy, "empirical"));
+    dfl_clear_error();
+    CHECK(dfl_config_set(&c, "method.strategy=swath") == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), "method.strategy = 'swath' is not one of") != NULL, "%s", dfl_last_error());
+    dfl_clear_error();
+    CHECK(dfl_config_set(&c, "method.strategy=auto") == DFL_OK);
     /* model.channels: joint by default, or shared; nothing else */
     CHECK(!strcmp(c.channels, "joint"));
     CHECK(dfl_config_set(&c, "model.channels=shared") == DFL_OK && !strcmp(c.channels, "shared"));
