@@ -24,8 +24,7 @@ static int plane_on_grid(const uint8_t *m, int h, int w, int gh, int gw, int *mi
     return 1;
 }
 
-dfl_strategy_choice dfl_strategy_choose(const uint8_t *masks, int64_t n, int mc, int h, int w, int grid_h,
-                                        int grid_w) {
+dfl_strategy_choice dfl_strategy_choose(const uint8_t *masks, int64_t n, int mc, int h, int w, int grid_h, int grid_w) {
     dfl_strategy_choice c = {.strategy = DFL_STRATEGY_PIXEL};
     const int r = DFL_STRATEGY_AUTO_RADIUS;
     const size_t plane = (size_t)h * (size_t)w;
@@ -67,11 +66,13 @@ void dfl_strategy_choice_describe(const dfl_strategy_choice *c, char *buf, size_
     if (c->fields == 0)
         snprintf(buf, len, "%s: no mask has both observed and missing entries", name);
     else if (c->on_grid)
-        snprintf(buf, len, "%s: every mask is a union of the grid's blocks (neighbour correlation %.2f over %lld fields)",
-                 name, c->correlation, (long long)c->fields);
+        snprintf(buf, len,
+                 "%s: every mask is a union of the grid's blocks (neighbour correlation %.2f over %lld fields)", name,
+                 c->correlation, (long long)c->fields);
     else if (c->strategy == DFL_STRATEGY_EMPIRICAL)
-        snprintf(buf, len, "%s: the missing entries come in patches (neighbour correlation %.2f >= %.2g over %lld fields)",
-                 name, c->correlation, DFL_STRATEGY_AUTO_CORRELATION, (long long)c->fields);
+        snprintf(buf, len,
+                 "%s: the missing entries come in patches (neighbour correlation %.2f >= %.2g over %lld fields)", name,
+                 c->correlation, DFL_STRATEGY_AUTO_CORRELATION, (long long)c->fields);
     else
         snprintf(buf, len, "%s: the missing entries are scattered (neighbour correlation %.2f < %.2g over %lld fields)",
                  name, c->correlation, DFL_STRATEGY_AUTO_CORRELATION, (long long)c->fields);

@@ -25,7 +25,7 @@
 /* Neighbour correlation from which the missing entries count as patches. */
 #define DFL_STRATEGY_AUTO_CORRELATION 0.3
 /* Window radius of the statistic (the coverage estimate's default). */
-#define DFL_STRATEGY_AUTO_RADIUS 2
+#define DFL_STRATEGY_AUTO_RADIUS      2
 
 typedef struct {
     dfl_strategy strategy; /* the choice */
@@ -37,8 +37,7 @@ typedef struct {
 /* masks: [n, mc, h, w] observation masks (nonzero = observed); grid_h x
  * grid_w: the block grid of method.grid (a grid larger than the field is
  * never matched). Returns the choice; never fails. */
-dfl_strategy_choice dfl_strategy_choose(const uint8_t *masks, int64_t n, int mc, int h, int w, int grid_h,
-                                        int grid_w);
+dfl_strategy_choice dfl_strategy_choose(const uint8_t *masks, int64_t n, int mc, int h, int w, int grid_h, int grid_w);
 
 /* One line saying what was chosen and why, e.g. "empirical: the missing
  * entries come in patches (neighbour correlation 0.71 >= 0.3 over 400

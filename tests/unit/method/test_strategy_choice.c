@@ -79,8 +79,7 @@ static void block_masks(uint8_t *m, int gh, int gw) {
     for (int i = 0; i < N; ++i) {
         const int missing = i % (gh * gw);
         for (int y = 0; y < H; ++y)
-            for (int x = 0; x < W; ++x)
-                m[((size_t)i * H + y) * W + x] = dfl_block_index(y, x, H, W, gh, gw) != missing;
+            for (int x = 0; x < W; ++x) m[((size_t)i * H + y) * W + x] = dfl_block_index(y, x, H, W, gh, gw) != missing;
     }
 }
 
