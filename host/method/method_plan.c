@@ -38,6 +38,7 @@ static void plan_layout(dfl_context_plan *plan, int64_t slots, int blocks) {
     plan->header = (dfl_plan_header *)base;
     plan->t = (float *)(base + dfl_plan_t_offset(slots));
     plan->partner = (int32_t *)(base + dfl_plan_partner_offset(slots));
+    plan->shift = (uint32_t *)(base + dfl_plan_shift_offset(slots));
     plan->hidden = blocks > 0 ? (uint8_t *)(base + dfl_plan_hidden_offset(slots)) : NULL;
 }
 
@@ -70,6 +71,38 @@ static int masks_intersect(const uint8_t *a, const uint8_t *b, size_t n) {
     for (size_t i = 0; i < n; ++i)
         if (a[i] && b[i]) return 1;
     return 0;
+}
+
+/* 1 when mask a ([mc, h, w], NULL = all observed) meets b read at (y + dy mod h, x + dx mod w). */
+static int masks_intersect_shifted(const uint8_t *a, const uint8_t *b, int mc, int h, int w, int dy, int dx) {
+    for (int ch = 0; ch < mc; ++ch)
+        for (int y = 0; y < h; ++y) {
+            const int py = y + dy >= h ? y + dy - h : y + dy;
+            const uint8_t *arow = a ? a + ((size_t)ch * h + y) * w : NULL;
+            const uint8_t *brow = b + ((size_t)ch * h + py) * w;
+            for (int x = 0; x < w; ++x) {
+                const int px = x + dx >= w ? x + dx - w : x + dx;
+                if ((!arow || arow[x]) && brow[px]) return 1;
+            }
+        }
+    return 0;
+}
+
+/* A sample alone in its pool pairs with its own mask, shifted: draws
+ * (dy, dx) uniformly (lanes 2 and 3 of the partner stream, (0, 0) skipped)
+ * until the shifted mask meets the sample's. */
+static uint32_t own_mask_shift(const dfl_plan_request *rq, const uint8_t *own, const uint8_t *mi, uint64_t stream,
+                               int j) {
+    uint32_t first = 0;
+    for (int a = 0; a < DFL_PLAN_PARTNER_TRIES; ++a) {
+        dfl_philox_u4 b = dfl_rng_bits(rq->seed, stream, (uint64_t)j * DFL_PLAN_PARTNER_TRIES + (uint64_t)a);
+        const int dy = (int)bounded(b.v[2], (uint32_t)rq->h), dx = (int)bounded(b.v[3], (uint32_t)rq->w);
+        if (!dy && !dx) continue;
+        const uint32_t shift = (uint32_t)dy << 16 | (uint32_t)dx;
+        if (!first) first = shift;
+        if (masks_intersect_shifted(mi, own, rq->mask_channels, rq->h, rq->w, dy, dx)) return shift;
+    }
+    return first;
 }
 
 static void plan_blocks(dfl_context_plan *plan, const dfl_method_params *mp, const dfl_plan_request *rq) {
@@ -114,13 +147,20 @@ static dfl_status plan_partners(dfl_context_plan *plan, const dfl_plan_request *
         int64_t self = rq->self_in_pool ? rq->self_in_pool[i] : (rq->pool ? -1 : i);
         if (self >= pool_n) self = -1;
         int candidates = pool_n - (self >= 0 ? 1 : 0);
-        if (candidates < 1)
-            return dfl_fail(DFL_EUSAGE,
-                            "strategy empirical: sample %d has no other mask to pair with (batch of 1: use a larger "
-                            "batch or pool)",
-                            i);
         const uint8_t *mi = rq->mask ? rq->mask + (size_t)i * mhw : NULL;
         uint64_t stream = dfl_rng_stream(DFL_RNG_METHOD_PARTNER, rq->step, rq->sample_offset + (uint32_t)i);
+        if (candidates < 1) { /* no other mask: its own, shifted */
+            if (rq->h > 0xFFFF || rq->w > 0xFFFF)
+                return dfl_fail(DFL_EUSAGE,
+                                "strategy empirical: a %dx%d field is too large to shift sample %d's "
+                                "own mask (at most 65535 a side); use a batch of two or more",
+                                rq->h, rq->w, i);
+            for (int j = 0; j < rq->k; ++j) {
+                plan->partner[(int64_t)i * rq->k + j] = (int32_t)self;
+                plan->shift[(int64_t)i * rq->k + j] = own_mask_shift(rq, pool + (size_t)self * mhw, mi, stream, j);
+            }
+            continue;
+        }
         for (int j = 0; j < rq->k; ++j) {
             int chosen = -1;
             for (int a = 0; a < DFL_PLAN_PARTNER_TRIES; ++a) {

@@ -124,6 +124,7 @@ typedef struct dfl_context_plan {
     struct dfl_plan_header *header;
     float *t;         /* [slots] */
     int32_t *partner; /* [slots], -1 unless empirical */
+    uint32_t *shift;  /* [slots] partner shift dy << 16 | dx (shared/context_plan.h) */
     uint8_t *hidden;  /* [slots * blocks] or NULL (not block) */
 } dfl_context_plan;
 
@@ -164,9 +165,14 @@ void dfl_context_plan_free(dfl_context_plan *plan);
  *   empirical  partner[s] = a pool entry other than the sample itself whose mask intersects
  *              M_i, drawn uniformly (Philox stream PARTNER) and redrawn while the intersection
  *              is empty, up to DFL_PLAN_PARTNER_TRIES draws (then the first draw is kept and
- *              that context is empty).
- * DFL_EUSAGE: invalid params for this shape, empirical with no pool entry
- * other than the sample itself, or sample_offset + n > 2^24 (the sample
+ *              that context is empty). A sample with no other pool entry (a batch of one,
+ *              a one-sample file) pairs with its own mask shifted circularly by a uniform
+ *              offset other than (0, 0), shift[s] = dy << 16 | dx, redrawn the same way
+ *              while the shifted mask misses M_i: a mask of the same kind elsewhere in
+ *              the field.
+ * DFL_EUSAGE: invalid params for this shape, empirical with no pool at all,
+ * a field wider or taller than 65535 for a shifted partner,
+ * or sample_offset + n > 2^24 (the sample
  * field of a Philox stream; split larger jobs by step). */
 #define DFL_PLAN_PARTNER_TRIES 64
 dfl_status dfl_context_plan_make(dfl_context_plan *plan, const dfl_method_params *mp, const dfl_plan_request *rq);

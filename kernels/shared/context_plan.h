@@ -8,6 +8,8 @@
  *   offset 0                   dfl_plan_header (32 bytes)
  *   dfl_plan_t_offset          float   t[slots]        diffusion time per slot
  *   dfl_plan_partner_offset    int32_t partner[slots]  pool index of the empirical partner, -1 if none
+ *   dfl_plan_shift_offset      uint32_t shift[slots]   circular shift of the partner mask, dy << 16 | dx
+ *                                                      (0 but for a sample paired with its own mask)
  *   dfl_plan_hidden_offset     uint8_t hidden[slots * blocks]  1 = block hidden from the context
  *   dfl_plan_bytes             total, a multiple of 8
  * Slot s = i * k + j is context draw j of sample i (k = 1 in training). */
@@ -31,7 +33,8 @@ DFL_HD uint64_t dfl_plan_t_offset(int64_t slots) {
     return (uint64_t)sizeof(dfl_plan_header);
 }
 DFL_HD uint64_t dfl_plan_partner_offset(int64_t slots) { return dfl_plan_t_offset(slots) + 4u * (uint64_t)slots; }
-DFL_HD uint64_t dfl_plan_hidden_offset(int64_t slots) { return dfl_plan_partner_offset(slots) + 4u * (uint64_t)slots; }
+DFL_HD uint64_t dfl_plan_shift_offset(int64_t slots) { return dfl_plan_partner_offset(slots) + 4u * (uint64_t)slots; }
+DFL_HD uint64_t dfl_plan_hidden_offset(int64_t slots) { return dfl_plan_shift_offset(slots) + 4u * (uint64_t)slots; }
 DFL_HD uint64_t dfl_plan_bytes(int64_t slots, int64_t blocks) {
     uint64_t end = dfl_plan_hidden_offset(slots) + (uint64_t)slots * (uint64_t)blocks;
     return (end + 7u) & ~(uint64_t)7u;
@@ -43,6 +46,9 @@ DFL_HD const float *dfl_plan_get_t(const void *plan) {
 }
 DFL_HD const int32_t *dfl_plan_get_partner(const void *plan) {
     return (const int32_t *)((const char *)plan + dfl_plan_partner_offset(dfl_plan_get_header(plan)->slots));
+}
+DFL_HD const uint32_t *dfl_plan_get_shift(const void *plan) {
+    return (const uint32_t *)((const char *)plan + dfl_plan_shift_offset(dfl_plan_get_header(plan)->slots));
 }
 /* Hidden flags of slot s ([blocks]), or NULL when the plan has no blocks. */
 DFL_HD const uint8_t *dfl_plan_get_hidden(const void *plan, int64_t s) {

@@ -25,12 +25,13 @@
 /* Everything one context draw (a plan slot) needs; pointers address the
  * slot's own sample. */
 typedef struct dfl_context_slot {
-    int c, h, w, mc;        /* channels, rows, columns, mask channels (1 or c) */
-    const float *x;         /* [c, h, w]: x_obs, or the state when x_is_state */
-    const uint8_t *mask;    /* [mc, h, w] observation mask; NULL = all observed */
-    const uint8_t *partner; /* [mc, h, w] partner mask (empirical) or NULL */
-    const uint8_t *hidden;  /* [grid_h * grid_w] hidden blocks (block) or NULL */
-    float alpha, sigma;     /* schedule at the slot's t */
+    int c, h, w, mc;            /* channels, rows, columns, mask channels (1 or c) */
+    const float *x;             /* [c, h, w]: x_obs, or the state when x_is_state */
+    const uint8_t *mask;        /* [mc, h, w] observation mask; NULL = all observed */
+    const uint8_t *partner;     /* [mc, h, w] partner mask (empirical) or NULL */
+    int partner_dy, partner_dx; /* entry (y, x) reads the partner at (y + dy mod h, x + dx mod w) */
+    const uint8_t *hidden;      /* [grid_h * grid_w] hidden blocks (block) or NULL */
+    float alpha, sigma;         /* schedule at the slot's t */
     uint64_t seed, noise_stream, ctx_stream, qry_stream;
     uint64_t index_base; /* member j * c*h*w: draw j of an ensemble */
     int x_is_state, context_full;
@@ -54,6 +55,9 @@ DFL_HD dfl_context_slot dfl_context_slot_make(const void *plan, int64_t slot, in
     s.mask = mask ? mask + i * mhw : 0;
     int32_t p = dfl_plan_get_partner(plan)[slot];
     s.partner = (strategy == DFL_STRATEGY_EMPIRICAL && partner_masks && p >= 0) ? partner_masks + p * mhw : 0;
+    uint32_t shift = strategy == DFL_STRATEGY_EMPIRICAL ? dfl_plan_get_shift(plan)[slot] : 0u;
+    s.partner_dy = (int)(shift >> 16);
+    s.partner_dx = (int)(shift & 0xFFFFu);
     s.hidden = strategy == DFL_STRATEGY_BLOCK ? dfl_plan_get_hidden(plan, slot) : 0;
     float t = dfl_plan_get_t(plan)[slot];
     s.alpha = dfl_vp_alpha(t);
@@ -76,7 +80,13 @@ DFL_HD void dfl_context_mask_entry(const dfl_mask_rule *r, const dfl_context_slo
     int64_t mi = ((int64_t)mch * s->h + y) * s->w + x;
     int m = s->mask ? s->mask[mi] != 0 : 1;
     int hidden = s->hidden ? s->hidden[dfl_block_index(y, x, s->h, s->w, r->grid_h, r->grid_w)] != 0 : 0;
-    int pm = s->partner ? s->partner[mi] != 0 : 0;
+    int pm = 0;
+    if (s->partner) {
+        int py = y + s->partner_dy, px = x + s->partner_dx;
+        if (py >= s->h) py -= s->h;
+        if (px >= s->w) px -= s->w;
+        pm = s->partner[((int64_t)mch * s->h + py) * s->w + px] != 0;
+    }
     dfl_mask_element(r, s->seed, s->ctx_stream, s->qry_stream, s->index_base + (uint64_t)mi, s->context_full ? 1 : m,
                      hidden, pm, ctx, qry);
     *observed = m;

@@ -4,7 +4,9 @@
 # checkpoint; `dynfill coverage` makes the same choice:
 #   pixel:0.3 and stations -> pixel, swath strips -> empirical,
 #   block:3x3:8 -> block (on a 4x4 grid: empirical);
-# a named strategy is kept (no choice logged); impute reads the stored one.
+# a named strategy is kept (no choice logged); impute reads the stored one;
+# empirical contexts work for a one-sample file and a batch of one (the
+# sample's own mask, shifted).
 set -uo pipefail
 : "${DYNFILL:?}"
 work=$(mktemp -d)
@@ -70,4 +72,22 @@ grep -q "method.strategy = auto" "$work/named.log" && fail "named strategy: auto
 # impute uses the stored choice: empirical needs two samples per batch, and says so for one
 "$DYNFILL" impute --ckpt "$work/run_swath_4_0_3_empirical/ckpt.h5" --in "$work/swath_4_0_3.h5" --out "$work/pred.h5" -K 2 \
     --quiet >/dev/null 2>&1 || fail "impute with the chosen empirical strategy"
+# a one-sample file: its empirical contexts pair its mask with itself, shifted
+"$DYNFILL" gen --kind advection --n 1 --size 24 --seed 9 --out "$work/one_truth.h5" >/dev/null 2>&1 || fail "gen one"
+"$DYNFILL" mask --in "$work/one_truth.h5" --pattern swath:4:0.3 --seed 3 --out "$work/one.h5" >/dev/null 2>&1 ||
+    fail "mask one"
+"$DYNFILL" impute --ckpt "$work/run_swath_4_0_3_empirical/ckpt.h5" --in "$work/one.h5" --out "$work/one_pred.h5" -K 4 \
+    --quiet >"$work/one.log" 2>&1 || { cat "$work/one.log"; fail "impute of a one-sample file with empirical contexts"; }
+$PY - "$work/one_pred.h5" "$work/one.h5" <<'PYEOF' || fail "one-sample prediction"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "r") as g:
+    pred, std, m, obs = f["pred"][...], f["std"][...], g["mask"][...] != 0, g["obs"][...]
+assert pred.shape == (1, 1, 24, 24) and np.isfinite(pred).all() and np.isfinite(std).all()
+assert (pred[m] == obs[m]).all()            # observed entries returned exactly
+assert (std[~m] > 0).all()                  # the K shifted contexts differ
+PYEOF
+# training with a batch of one: each sample pairs with its own shifted mask
+"$DYNFILL" train --config "$work/tiny.ini" --data "$work/swath_4_0_3.h5" --out "$work/batch1" --set train.batch=1 \
+    >"$work/batch1.log" 2>&1 || { cat "$work/batch1.log"; fail "empirical training with a batch of one"; }
+grep -q "method.strategy = auto: empirical" "$work/batch1.log" || fail "batch 1: not empirical"
 echo "strategy_auto: ok"

@@ -3,7 +3,7 @@
  * runs the same per-element code as the fused ops: ratios within binomial
  * error, subset relations M_ctx ⊆ M and M_qry ⊆ M, complement
  * disjointness, block structure (whole blocks, remainder blocks, uniform
- * choice), empirical ⊆ partner, t range, determinism. */
+ * choice), empirical ⊆ partner (a batch of one: its own mask shifted), t range, determinism. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -297,9 +297,41 @@ static void test_empirical(void) {
     CHECK(in_range && not_self && exact && nonempty);
     CHECK(distinct > n); /* the K draws of a sample pick different partners */
 
-    /* batch of one: no partner */
-    CHECK(draw_all(&d, &mp, mask, 1, 1, mc, 2) == DFL_EUSAGE);
-    dfl_clear_error();
+    /* batch of one: its own mask, shifted circularly by (dy, dx) != (0, 0): ctx = M ∧ M(y + dy, x + dx) */
+    CHECK(draw_all(&d, &mp, mask, 1, k, mc, 2) == DFL_OK);
+    int own = 1, shifted = 1, own_exact = 1, own_nonempty = 1, shifts_differ = 0;
+    for (int s = 0; s < k; ++s) {
+        const uint32_t sh = d.plan.shift[s];
+        const int dy = (int)(sh >> 16), dx = (int)(sh & 0xFFFFu);
+        own &= d.plan.partner[s] == 0;
+        shifted &= (dy || dx) && dy < H && dx < W;
+        if (s && sh != d.plan.shift[s - 1]) ++shifts_differ;
+        int any = 0;
+        for (int y = 0; y < H; ++y)
+            for (int x = 0; x < W; ++x) {
+                const int want = mask[y * W + x] && mask[((y + dy) % H) * W + (x + dx) % W];
+                if (d.ctx[(size_t)s * mhw + (size_t)y * W + x] != want) own_exact = 0;
+                any += want;
+            }
+        own_nonempty &= any > 0;
+    }
+    CHECK(own && shifted && own_exact && own_nonempty);
+    CHECK_MSG(shifts_differ >= k - 2, "%d of %d consecutive draws moved the shift", shifts_differ, k - 1);
+    t = count(&d, mask, 1, k, mc);
+    CHECK(t.both == 0 && t.ctx_out == 0 && t.qry_out == 0 && t.ctx + t.qry == t.obs);
+    /* the other slots of a batch of two keep shift 0 */
+    CHECK(draw_all(&d, &mp, mask, 2, k, mc, 2) == DFL_OK);
+    int unshifted = 1;
+    for (int s = 0; s < 2 * k; ++s) unshifted &= d.plan.shift[s] == 0;
+    CHECK(unshifted);
+    /* one observed entry: no shift can meet it, the context is empty and the query is that entry */
+    uint8_t *single = calloc(mhw, 1);
+    single[7 * W + 11] = 1;
+    CHECK(draw_all(&d, &mp, single, 1, 2, mc, 2) == DFL_OK);
+    int empty = 1;
+    for (size_t e = 0; e < 2 * mhw; ++e) empty &= d.ctx[e] == 0 && d.qry[e] == (e % mhw == 7 * W + 11);
+    CHECK(empty && d.plan.shift[0] != 0);
+    free(single);
     /* an explicit pool with the sample excluded by index */
     dfl_plan_request rq = d.rq;
     int64_t self[2] = {0, 1};
