@@ -334,6 +334,7 @@ static void test_empirical(void) {
     free(single);
     /* an explicit pool with the sample excluded by index */
     dfl_plan_request rq = d.rq;
+    rq.mask = mask;
     int64_t self[2] = {0, 1};
     rq.n = 2;
     rq.k = 16;
