@@ -1,6 +1,7 @@
 /* method.strategy = auto from the data's masks (method/strategy_choice.h). */
 #include "strategy_choice.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -63,17 +64,18 @@ dfl_strategy_choice dfl_strategy_choose(const uint8_t *masks, int64_t n, int mc,
 
 void dfl_strategy_choice_describe(const dfl_strategy_choice *c, char *buf, size_t len) {
     const char *name = dfl_method_strategy_name(c->strategy);
+    const double corr = fabs(c->correlation) < 0.005 ? 0.0 : c->correlation; /* no "-0.00" */
     if (c->fields == 0)
         snprintf(buf, len, "%s: no mask has both observed and missing entries", name);
     else if (c->on_grid)
         snprintf(buf, len,
                  "%s: every mask is a union of the grid's blocks (neighbour correlation %.2f over %lld fields)", name,
-                 c->correlation, (long long)c->fields);
+                 corr, (long long)c->fields);
     else if (c->strategy == DFL_STRATEGY_EMPIRICAL)
         snprintf(buf, len,
                  "%s: the missing entries come in patches (neighbour correlation %.2f >= %.2g over %lld fields)", name,
-                 c->correlation, DFL_STRATEGY_AUTO_CORRELATION, (long long)c->fields);
+                 corr, DFL_STRATEGY_AUTO_CORRELATION, (long long)c->fields);
     else
         snprintf(buf, len, "%s: the missing entries are scattered (neighbour correlation %.2f < %.2g over %lld fields)",
-                 name, c->correlation, DFL_STRATEGY_AUTO_CORRELATION, (long long)c->fields);
+                 name, corr, DFL_STRATEGY_AUTO_CORRELATION, (long long)c->fields);
 }
