@@ -62,19 +62,8 @@ static int observed_blocks(const dfl_method_params *mp, const uint8_t *mask, int
     return n;
 }
 
-static int masks_intersect(const uint8_t *a, const uint8_t *b, size_t n) {
-    if (!a) {
-        for (size_t i = 0; i < n; ++i)
-            if (b[i]) return 1;
-        return 0;
-    }
-    for (size_t i = 0; i < n; ++i)
-        if (a[i] && b[i]) return 1;
-    return 0;
-}
-
 /* 1 when mask a ([mc, h, w], NULL = all observed) meets b read at (y + dy mod h, x + dx mod w). */
-static int masks_intersect_shifted(const uint8_t *a, const uint8_t *b, int mc, int h, int w, int dy, int dx) {
+static int masks_intersect(const uint8_t *a, const uint8_t *b, int mc, int h, int w, int dy, int dx) {
     for (int ch = 0; ch < mc; ++ch)
         for (int y = 0; y < h; ++y) {
             const int py = y + dy >= h ? y + dy - h : y + dy;
@@ -100,7 +89,7 @@ static uint32_t own_mask_shift(const dfl_plan_request *rq, const uint8_t *own, c
         if (!dy && !dx) continue;
         const uint32_t shift = (uint32_t)dy << 16 | (uint32_t)dx;
         if (!first) first = shift;
-        if (masks_intersect_shifted(mi, own, rq->mask_channels, rq->h, rq->w, dy, dx)) return shift;
+        if (masks_intersect(mi, own, rq->mask_channels, rq->h, rq->w, dy, dx)) return shift;
     }
     return first;
 }
@@ -168,7 +157,7 @@ static dfl_status plan_partners(dfl_context_plan *plan, const dfl_plan_request *
                 int pick = (int)bounded(dfl_rng_bits(rq->seed, stream, idx).v[0], (uint32_t)candidates);
                 if (self >= 0 && pick >= self) ++pick; /* skip the sample itself */
                 if (a == 0) chosen = pick;
-                if (masks_intersect(mi, pool + (size_t)pick * mhw, mhw)) {
+                if (masks_intersect(mi, pool + (size_t)pick * mhw, rq->mask_channels, rq->h, rq->w, 0, 0)) {
                     chosen = pick;
                     break;
                 }

@@ -4,24 +4,29 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dynfill/status.h"
 #include "mask_window.h"
+#include "shared/mask_strategy.h"
 
-/* 1 when each block of the grid is all observed or all missing in this plane;
- * *missing_block is set when one is all missing. */
-static int plane_on_grid(const uint8_t *m, int h, int w, int gh, int gw, int *missing_block) {
-    for (int by = 0; by < gh; ++by) {
-        const int y0 = by * (h / gh), y1 = by == gh - 1 ? h : y0 + h / gh;
-        for (int bx = 0; bx < gw; ++bx) {
-            const int x0 = bx * (w / gw), x1 = bx == gw - 1 ? w : x0 + w / gw;
-            const uint8_t first = m[(size_t)y0 * w + x0] != 0;
-            for (int y = y0; y < y1; ++y)
-                for (int x = x0; x < x1; ++x)
-                    if ((m[(size_t)y * w + x] != 0) != first) return 0;
-            if (!first) *missing_block = 1;
+/* 1 when each block of the grid (shared/mask_strategy.h, dfl_block_index) is
+ * all observed or all missing in this plane; *missing_block is set when one
+ * is all missing. state: gh * gw bytes of scratch. */
+static int plane_on_grid(const uint8_t *m, int h, int w, int gh, int gw, uint8_t *state, int *missing_block) {
+    enum { UNSEEN = 0, MISSING = 1, OBSERVED = 2 };
+    memset(state, UNSEEN, (size_t)gh * (size_t)gw);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            uint8_t *b = &state[dfl_block_index(y, x, h, w, gh, gw)];
+            const uint8_t v = m[(size_t)y * w + x] ? OBSERVED : MISSING;
+            if (*b == UNSEEN)
+                *b = v;
+            else if (*b != v)
+                return 0;
         }
-    }
+    for (int b = 0; b < gh * gw; ++b)
+        if (state[b] == MISSING) *missing_block = 1;
     return 1;
 }
 
@@ -31,6 +36,7 @@ dfl_strategy_choice dfl_strategy_choose(const uint8_t *masks, int64_t n, int mc,
     const size_t plane = (size_t)h * (size_t)w;
     int32_t *sat = dfl_xmalloc(sizeof(int32_t) * (size_t)(h + 1) * (size_t)(w + 1));
     int grid = grid_h >= 1 && grid_w >= 1 && grid_h <= h && grid_w <= w, missing_block = 0;
+    uint8_t *block_state = grid ? dfl_xmalloc((size_t)grid_h * (size_t)grid_w) : NULL;
     double cov_sum = 0.0, var_sum = 0.0;
     for (int64_t f = 0; f < n * mc; ++f) {
         const uint8_t *m = masks + (size_t)f * plane;
@@ -49,9 +55,10 @@ dfl_strategy_choice dfl_strategy_choose(const uint8_t *masks, int64_t n, int mc,
         }
         cov_sum += pairs / total - p * p;
         var_sum += p * (1.0 - p);
-        if (grid && !plane_on_grid(m, h, w, grid_h, grid_w, &missing_block)) grid = 0;
+        if (grid && !plane_on_grid(m, h, w, grid_h, grid_w, block_state, &missing_block)) grid = 0;
     }
     free(sat);
+    free(block_state);
     if (c.fields == 0) return c;
     c.correlation = cov_sum / var_sum;
     c.on_grid = grid && missing_block;
