@@ -383,10 +383,13 @@ static dfl_status setup(train_run *r) {
                      r->seconds_base);
         else
             snprintf(length, sizeof length, "%ld steps", r->cfg.steps);
+        char why[192] = "", note[160];
+        if (prec == DFL_PRECISION_AUTO)
+            snprintf(why, sizeof why, " by train.precision = auto%s%s", strcmp(r->be->name, "cpu") ? "" : " on ",
+                     strcmp(r->be->name, "cpu") ? "" : dfl_backend_cpu_auto_precision_note(r->be, note, sizeof note));
         dfl_info("train: %zu parameters, backend %s (%s%s), %d rank(s) x batch %d (gradients: %s), %s%s",
-                 dfl_unet_num_params(r->model), r->be->name, dfl_precision_name(r->be->precision),
-                 prec == DFL_PRECISION_AUTO ? " by train.precision = auto" : "", r->comm->world, r->cfg.batch,
-                 r->comm->name, length, a->resume ? " (resumed)" : "");
+                 dfl_unet_num_params(r->model), r->be->name, dfl_precision_name(r->be->precision), why, r->comm->world,
+                 r->cfg.batch, r->comm->name, length, a->resume ? " (resumed)" : "");
         if (r->cfg.micro_batch > 0 && r->cfg.micro_batch < r->cfg.batch)
             dfl_info("train: micro-batches of %d, %d passes per step", r->cfg.micro_batch,
                      r->cfg.batch / r->cfg.micro_batch);

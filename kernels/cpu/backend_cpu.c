@@ -3,6 +3,7 @@
  * group_norm_cpu.c, elementwise_cpu.c, layout_cpu.c, dense_cpu.c,
  * optimizer_cpu.c) and register themselves into the vtable here. */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,14 +133,38 @@ int dfl_cpu_isa_avx512(void) {
     return avx512;
 }
 
+dfl_precision dfl_cpu_auto_precision(int has_amx, int has_avx512_bf16, double sgemm_gflops, double bf16_gflops) {
+    if (has_amx) return DFL_PRECISION_BF16;
+    if (has_avx512_bf16 && sgemm_gflops > 0.0 && bf16_gflops >= DFL_CPU_AUTO_BF16_GAIN * sgemm_gflops)
+        return DFL_PRECISION_BF16;
+    return DFL_PRECISION_FP32;
+}
+
+const char *dfl_backend_cpu_auto_precision_note(dfl_backend *be, char *buf, size_t len) {
+    const dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    if (ctx->auto_sgemm_gflops > 0.0)
+        snprintf(buf, len, "%s: bf16 matrix multiply %.0f GFLOP/s, %.2fx sgemm's %.0f", dfl_cpu_isa_name(),
+                 ctx->auto_bf16_gflops, ctx->auto_bf16_gflops / ctx->auto_sgemm_gflops, ctx->auto_sgemm_gflops);
+    else
+        snprintf(buf, len, "%s", dfl_cpu_isa_name());
+    return buf;
+}
+
 dfl_status dfl_backend_cpu_set_precision(dfl_backend *be, dfl_precision precision, const char *what) {
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     const int has_bf16 = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
-    /* auto: bf16 only on AMX. oneDNN 2.6's AVX512_BF16 (non-AMX) kernels are
-     * slower than its fp32 AVX-512 ones (docs/cpu-backend.md, "Precision"). */
-    if (precision == DFL_PRECISION_AUTO)
-        precision = isa == dnnl_cpu_isa_avx512_core_amx ? DFL_PRECISION_BF16 : DFL_PRECISION_FP32;
+    /* auto: bf16 on AMX; on AVX512_BF16 without AMX, measured here
+     * (docs/cpu-backend.md, "Precision") */
+    if (precision == DFL_PRECISION_AUTO) {
+        const int amx = isa == dnnl_cpu_isa_avx512_core_amx;
+        ctx->auto_sgemm_gflops = ctx->auto_bf16_gflops = 0.0;
+        if (has_bf16 && !amx) {
+            ctx->auto_sgemm_gflops = dfl_cpu_gemm_peak_gflops(DFL_PRECISION_FP32);
+            ctx->auto_bf16_gflops = dfl_cpu_gemm_peak_gflops(DFL_PRECISION_BF16);
+        }
+        precision = dfl_cpu_auto_precision(amx, has_bf16, ctx->auto_sgemm_gflops, ctx->auto_bf16_gflops);
+    }
     if (precision == DFL_PRECISION_BF16 && !has_bf16)
         return dfl_fail(DFL_EUSAGE,
                         "%s: bf16 on the CPU backend needs AVX512_BF16 or AMX; this CPU dispatches %s (use fp32)", what,

@@ -180,15 +180,33 @@ int main(void) {
     } else {
         printf("ops_conv: bf16 not checked: %s\n", dfl_last_error());
     }
-    /* auto resolves to bf16 exactly where oneDNN dispatches AMX, to fp32
-     * elsewhere (also on AVX512_BF16 without AMX, whose kernels are slower) */
+    /* the rule of auto: bf16 on AMX; on AVX512_BF16 alone only where the
+     * bf16 matrix multiply measured at least 1.5x sgemm; fp32 elsewhere */
+    CHECK(dfl_cpu_auto_precision(1, 1, 0.0, 0.0) == DFL_PRECISION_BF16);
+    CHECK(dfl_cpu_auto_precision(0, 1, 204.0, 453.0) == DFL_PRECISION_BF16); /* AMD EPYC Zen 4 */
+    CHECK(dfl_cpu_auto_precision(0, 1, 200.0, 300.0) == DFL_PRECISION_BF16); /* exactly the gain */
+    CHECK(dfl_cpu_auto_precision(0, 1, 200.0, 299.0) == DFL_PRECISION_FP32);
+    CHECK(dfl_cpu_auto_precision(0, 1, 0.0, 0.0) == DFL_PRECISION_FP32);     /* not measured */
+    CHECK(dfl_cpu_auto_precision(0, 0, 200.0, 900.0) == DFL_PRECISION_FP32); /* no bf16 kernels */
+    /* auto on this CPU: the rule applied to what it measured here, and the
+     * note names the ISA (and the figures where it measured) */
     CHECK(dfl_backend_cpu_set_precision(be, DFL_PRECISION_AUTO, "test") == DFL_OK);
-    const dfl_precision want = strcmp(dfl_cpu_isa_name(), "avx512_core_amx") ? DFL_PRECISION_FP32 : DFL_PRECISION_BF16;
-    CHECK_MSG(be->precision == want, "precision auto on %s resolved to %s, not %s", dfl_cpu_isa_name(),
+    const dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
+    const char *isa = dfl_cpu_isa_name();
+    const int amx = strcmp(isa, "avx512_core_amx") == 0, avx512_bf16 = amx || !strcmp(isa, "avx512_core_bf16");
+    const dfl_precision want = dfl_cpu_auto_precision(amx, avx512_bf16, ctx->auto_sgemm_gflops, ctx->auto_bf16_gflops);
+    CHECK_MSG(be->precision == want, "precision auto on %s resolved to %s, not %s", isa,
               dfl_precision_name(be->precision), dfl_precision_name(want));
+    CHECK_MSG((ctx->auto_sgemm_gflops > 0.0) == (avx512_bf16 && !amx), "precision auto on %s measured %.1f GFLOP/s",
+              isa, ctx->auto_sgemm_gflops);
+    char note[160];
+    dfl_backend_cpu_auto_precision_note(be, note, sizeof note);
+    CHECK_MSG(strncmp(note, isa, strlen(isa)) == 0, "auto precision note '%s' does not start with %s", note, isa);
+    printf("ops_conv: precision auto resolved to %s on %s\n", dfl_precision_name(be->precision), note);
     if (want == DFL_PRECISION_BF16) {
         const char *impl = dfl_cpu_conv_impl_name(be, &shapes[12], DFL_CPU_CONV_FWD);
-        CHECK_MSG(strstr(impl, "bf16") != NULL, "precision auto on AMX: forward runs %s, not a bf16 kernel", impl);
+        CHECK_MSG(strstr(impl, "bf16") != NULL, "precision auto resolved to bf16: forward runs %s, not a bf16 kernel",
+                  impl);
     }
     CHECK(dfl_backend_cpu_set_precision(be, DFL_PRECISION_FP32, "test") == DFL_OK);
     dfl_backend_destroy(be);
