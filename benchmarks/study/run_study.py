@@ -623,10 +623,11 @@ class Study:
         when self.R is a dry runner)."""
         M = self.M
         if "pixel" in sections:
+            strategies = (self.a.pixel_strategies.split(",") if self.a.pixel_strategies else
+                          M.get("pixel_strategies", PIXEL_STRATEGIES))
             for r in M["pixel_rates"]:
                 tag = f"pix{round(r * 100)}"
-                self.setting("ns", f"pixel:{r:g}", tag,
-                             M.get("pixel_strategies", PIXEL_STRATEGIES), f"ns|{tag}")
+                self.setting("ns", f"pixel:{r:g}", tag, strategies, f"ns|{tag}")
         if "block" in sections:
             strategies = (self.a.block_strategies.split(",") if self.a.block_strategies else
                           M.get("block_strategies", BLOCK_STRATEGIES))
@@ -1304,6 +1305,8 @@ def main():
                     "the work folder for --smoke)")
     ap.add_argument("--results", help="RESULTS.md path (default <results-dir>/RESULTS.md)")
     ap.add_argument("--sections", help="comma list of pixel,block,k,budget,multistep (default: the mode's)")
+    ap.add_argument("--pixel-strategies", help="dynfill strategies of the pixel table (default: "
+                    "pixel,empirical,missdiff,ambient; --gpu: pixel)")
     ap.add_argument("--block-strategies", help="dynfill strategies of the block table (default: "
                     "block,pixel,empirical,missdiff,ambient; --reduced-ablation: block,pixel)")
     ap.add_argument("--force", action="store_true", help="rerun steps that already ran")
@@ -1312,6 +1315,10 @@ def main():
     ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and the "
                     "charts from the work folder's results.json")
     a = ap.parse_args()
+    for opt, known in (("pixel_strategies", PIXEL_STRATEGIES), ("block_strategies", BLOCK_STRATEGIES)):
+        for s in (getattr(a, opt) or "").split(",") if getattr(a, opt) else []:
+            if s not in known:
+                ap.error(f"--{opt.replace('_', '-')}: unknown strategy '{s}' (one of {','.join(known)})")
     mode = ("smoke" if a.smoke else "quick" if a.quick else "full" if a.full
             else "gpu" if a.gpu else "reduced-ablation")
     if a.render:
