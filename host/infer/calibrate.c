@@ -2,11 +2,13 @@
  * docs/design.md, "Calibrated spread"). */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dynfill/infer.h"
 #include "dynfill/method.h"
+#include "method/mask_gap_distance.h"
 #include "shared/philox.h"
 #include "shared/schedule.h"
 
@@ -15,12 +17,16 @@
 #define DFL_RNG_PURPOSE_CALIB_HIDE 0xB1
 
 void dfl_spread_stats_add(dfl_spread_stats *st, double err, double std) {
+    dfl_spread_stats_add_weighted(st, err, std, 1.0);
+}
+
+void dfl_spread_stats_add_weighted(dfl_spread_stats *st, double err, double std, double weight) {
     double a = fabs(err);
-    st->n += 1;
-    st->sq_err += err * err;
-    st->sq_std += std * std;
-    st->in1 += a <= std;
-    st->in2 += a <= 2 * std;
+    st->n += weight;
+    st->sq_err += weight * err * err;
+    st->sq_std += weight * std * std;
+    st->in1 += a <= std ? weight : 0.0;
+    st->in2 += a <= 2 * std ? weight : 0.0;
 }
 
 double dfl_spread_stats_ratio(const dfl_spread_stats *st) {
@@ -29,12 +35,12 @@ double dfl_spread_stats_ratio(const dfl_spread_stats *st) {
 
 double dfl_spread_calibrated(double spread, double a, double b) { return sqrt(a * a * spread * spread + b * b); }
 
-/* The fit's entries: squared errors and squared spreads (a stride through
- * at most DFL_SPREAD_FIT_MAX of them), their means. */
+/* The fit's entries: squared errors, squared spreads and weights (a stride
+ * through at most DFL_SPREAD_FIT_MAX of them), their weighted means. */
 typedef struct {
-    double *e2, *s2;
+    double *e2, *s2, *wt;
     size_t n;
-    double mean_e2, mean_s2;
+    double wsum, mean_e2, mean_s2;
 } fit_data;
 
 /* mean(log v + e^2 / v), v = A s^2 + B, with v kept above 1e-12 of the
@@ -45,9 +51,9 @@ static double fit_nll(const fit_data *d, double A, double B) {
     for (size_t i = 0; i < d->n; ++i) {
         double v = A * d->s2[i] + B;
         if (v < vmin) v = vmin;
-        sum += log(v) + d->e2[i] / v;
+        sum += d->wt[i] * (log(v) + d->e2[i] / v);
     }
-    return sum / (double)d->n;
+    return sum / d->wsum;
 }
 
 /* Minimum over u in [lo, hi] of f(u): a grid of `grid` points, then golden
@@ -87,9 +93,9 @@ static void fit_family(const fit_data *d, double phi, double *A, double *B) {
 static double fit_cover2(const fit_data *d, double phi) {
     double A, B;
     fit_family(d, phi, &A, &B);
-    size_t in = 0;
-    for (size_t i = 0; i < d->n; ++i) in += d->e2[i] <= 4.0 * (A * d->s2[i] + B);
-    return (double)in / (double)d->n;
+    double in = 0.0;
+    for (size_t i = 0; i < d->n; ++i) in += d->e2[i] <= 4.0 * (A * d->s2[i] + B) ? d->wt[i] : 0.0;
+    return in / d->wsum;
 }
 
 static double nll_of_floor(const fit_data *d, double phi, double unused) {
@@ -107,22 +113,31 @@ static double nll_of_floor(const fit_data *d, double phi, double unused) {
 #define FIT_COVER_TARGET 0.9544997361036416 /* P(|z| <= 2), z ~ N(0, 1) */
 
 void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, double *b) {
+    dfl_spread_fit_weighted(err, sd, NULL, n, a, b);
+}
+
+void dfl_spread_fit_weighted(const float *err, const float *sd, const float *wt, size_t n, double *a, double *b) {
     *a = 1.0;
     *b = 0.0;
     const size_t stride = n > DFL_SPREAD_FIT_MAX ? (n + DFL_SPREAD_FIT_MAX - 1) / DFL_SPREAD_FIT_MAX : 1;
     fit_data d = {0};
     d.e2 = dfl_xmalloc((n / stride + 1) * sizeof(double));
     d.s2 = dfl_xmalloc((n / stride + 1) * sizeof(double));
+    d.wt = dfl_xmalloc((n / stride + 1) * sizeof(double));
     for (size_t i = 0; i < n; i += stride) {
+        const double wi = wt ? wt[i] : 1.0;
+        if (!(wi > 0.0)) continue;
         d.e2[d.n] = (double)err[i] * err[i];
         d.s2[d.n] = (double)sd[i] * sd[i];
-        d.mean_e2 += d.e2[d.n];
-        d.mean_s2 += d.s2[d.n];
+        d.wt[d.n] = wi;
+        d.wsum += wi;
+        d.mean_e2 += wi * d.e2[d.n];
+        d.mean_s2 += wi * d.s2[d.n];
         d.n++;
     }
     if (d.n > 0 && d.mean_e2 > 0) {
-        d.mean_e2 /= (double)d.n;
-        d.mean_s2 /= (double)d.n;
+        d.mean_e2 /= d.wsum;
+        d.mean_s2 /= d.wsum;
         if (d.mean_s2 <= 0) {
             *b = sqrt(d.mean_e2); /* no spread anywhere: the floor is the RMSE */
         } else {
@@ -165,6 +180,58 @@ void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, doub
     }
     free(d.e2);
     free(d.s2);
+    free(d.wt);
+}
+
+/* The gap bin of every entry of a mask plane that is not known (known
+ * entries get bin 0; only unknown ones are read). */
+static void gap_bins(const uint8_t *known, int h, int w, uint16_t *bin) {
+    dfl_mask_gap_distance(known, h, w, bin);
+    for (size_t p = 0; p < (size_t)h * w; ++p) bin[p] = known[p] ? 0 : (uint16_t)dfl_gap_bin(bin[p]);
+}
+
+/* include/dynfill/infer.h */
+void dfl_spread_gap_weights(const double *missing, const double *hidden, double *w) {
+    double all_missing = 0.0, all_hidden = 0.0;
+    for (int b = 0; b < DFL_GAP_BINS; ++b) all_missing += missing[b], all_hidden += hidden[b], w[b] = 1.0;
+    if (all_missing <= 0.0 || all_hidden <= 0.0) return;
+    int group[DFL_GAP_BINS], g = 0;
+    double count = 0.0;
+    for (int b = 0; b < DFL_GAP_BINS; ++b) {
+        group[b] = g;
+        count += hidden[b];
+        if (count >= DFL_CALIB_GAP_MIN_ENTRIES && b < DFL_GAP_BINS - 1) ++g, count = 0.0;
+    }
+    if (count < DFL_CALIB_GAP_MIN_ENTRIES && g > 0) /* the widest group is short: join it to the one before */
+        for (int b = 0; b < DFL_GAP_BINS; ++b)
+            if (group[b] == g) group[b] = g - 1;
+    double want[DFL_GAP_BINS] = {0}, have[DFL_GAP_BINS] = {0};
+    for (int b = 0; b < DFL_GAP_BINS; ++b)
+        want[group[b]] += missing[b] / all_missing, have[group[b]] += hidden[b] / all_hidden;
+    for (int b = 0; b < DFL_GAP_BINS; ++b) w[b] = have[group[b]] > 0.0 ? want[group[b]] / have[group[b]] : 0.0;
+    /* Truncated: no entry weighs more than DFL_CALIB_GAP_MAX_WEIGHT, the
+     * others scaled so that the weights still sum to the hidden count
+     * (a few hidden entries of a rare gap width would otherwise decide the
+     * fit). Each pass caps the bins above it; at most one pass per bin. */
+    int capped[DFL_GAP_BINS] = {0};
+    for (int pass = 0; pass < DFL_GAP_BINS; ++pass) {
+        double fixed = 0.0, free_sum = 0.0;
+        for (int b = 0; b < DFL_GAP_BINS; ++b) {
+            const double share = hidden[b] / all_hidden;
+            if (capped[b])
+                fixed += DFL_CALIB_GAP_MAX_WEIGHT * share;
+            else
+                free_sum += w[b] * share;
+        }
+        if (free_sum <= 0.0) break;
+        int more = 0;
+        for (int b = 0; b < DFL_GAP_BINS; ++b) {
+            if (capped[b]) continue;
+            w[b] *= (1.0 - fixed) / free_sum;
+            if (w[b] > DFL_CALIB_GAP_MAX_WEIGHT) w[b] = DFL_CALIB_GAP_MAX_WEIGHT, capped[b] = 1, more = 1;
+        }
+        if (!more) break;
+    }
 }
 
 /* The entries calibration hides, kept[i] = M_i minus them: those the
@@ -182,11 +249,14 @@ void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, doub
  * pixel_hide_fraction makes small, not the 1 - context_ratio a training
  * step leaves out: the hidden entries are scattered pixels either way, and
  * the network then imputes them from an input nearly as dense as the test
- * observation's. */
+ * observation's. With square > 1 (pixel contexts on data whose gaps are
+ * wider than scattered pixels reach, see gap_square_side) they hide
+ * squares of that side instead, centred on random entries, about as many
+ * entries as the random share would. */
 #define DFL_CALIB_PLAN_STEP 0xFFFFFFF0u
 static void hide_like_training(const dfl_method_params *mp, uint64_t seed, uint32_t round, int64_t first, int nb, int c,
-                               int h, int w, int mc, const uint8_t *mask, double hide_fraction, uint8_t *kept,
-                               uint8_t *ctx, uint8_t *qry) {
+                               int h, int w, int mc, const uint8_t *mask, double hide_fraction, int square,
+                               uint8_t *kept, uint8_t *ctx, uint8_t *qry) {
     const size_t per = (size_t)mc * h * w;
     dfl_context_plan plan;
     dfl_context_plan_init(&plan);
@@ -223,13 +293,66 @@ static void hide_like_training(const dfl_method_params *mp, uint64_t seed, uint3
         if (hidden && left) continue;
         uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_CALIB_HIDE, round, (uint32_t)(first + i));
         left = 0;
-        for (size_t j = 0; j < per; ++j) {
-            k[j] = m[j] && dfl_rng_uniform(seed, stream, j) >= hide_fraction;
-            left += k[j];
+        if (square > 1) {
+            size_t observed = 0;
+            for (size_t j = 0; j < per; ++j) observed += m[j] != 0;
+            memcpy(k, m, per);
+            const size_t squares = (size_t)(hide_fraction * (double)observed / ((double)square * square) + 0.5);
+            for (size_t q = 0; q < (squares ? squares : 1); ++q) {
+                const size_t at = (size_t)(dfl_rng_uniform(seed, stream, q) * (double)per) % per;
+                const size_t plane = at / ((size_t)h * w), yx = at % ((size_t)h * w);
+                const int y0 = (int)(yx / w) - square / 2, x0 = (int)(yx % w) - square / 2;
+                for (int y = y0 < 0 ? 0 : y0; y < y0 + square && y < h; ++y)
+                    for (int x = x0 < 0 ? 0 : x0; x < x0 + square && x < w; ++x) k[(plane * h + y) * w + x] = 0;
+            }
+            for (size_t j = 0; j < per; ++j) left += k[j];
+        } else {
+            for (size_t j = 0; j < per; ++j) {
+                k[j] = m[j] && dfl_rng_uniform(seed, stream, j) >= hide_fraction;
+                left += k[j];
+            }
         }
         if (!left) memcpy(k, m, per); /* nothing would remain: hide nothing */
     }
     dfl_context_plan_free(&plan);
+}
+
+/* The side of the squares pixel-context calibration hides after its first
+ * round (1: none). Scattered hidden pixels sit next to kept ones; where
+ * more than DFL_CALIB_GAP_UNREACHED of the held-out samples' missing
+ * entries (in some channel) lie in gaps wider than the widest bin that
+ * holds 1 % of the first round's hidden entries, the squares are
+ * as wide as a gap that holds DFL_CALIB_GAP_REACH of the missing entries:
+ * side 2 D - 1 for the bin's top distance D (at most 31). Strips 3 wide
+ * of swath data: side 3; independent pixels: none, their hidden pixels
+ * have the missing entries' gaps already. The weights of
+ * dfl_spread_gap_weights then count each gap as the data has it. */
+#define DFL_CALIB_GAP_UNREACHED 0.05
+#define DFL_CALIB_GAP_REACH     0.95
+static int gap_square_side(const double *missing, const double *hidden, int c) {
+    int side = 1;
+    for (int ch = 0; ch < c; ++ch) {
+        const double *mis = missing + (size_t)ch * DFL_GAP_BINS, *hid = hidden + (size_t)ch * DFL_GAP_BINS;
+        double all = 0.0, all_hidden = 0.0;
+        for (int b = 0; b < DFL_GAP_BINS; ++b) all += mis[b], all_hidden += hid[b];
+        if (all <= 0.0 || all_hidden <= 0.0) continue;
+        int reached = 0;
+        for (int b = 0; b < DFL_GAP_BINS; ++b)
+            if (hid[b] >= 0.01 * all_hidden) reached = b;
+        double within = 0.0, beyond = 0.0;
+        for (int b = 0; b < DFL_GAP_BINS; ++b) beyond += b > reached ? mis[b] : 0.0;
+        if (beyond <= DFL_CALIB_GAP_UNREACHED * all) continue;
+        for (int b = 0; b < DFL_GAP_BINS; ++b) {
+            within += mis[b];
+            if (within >= DFL_CALIB_GAP_REACH * all || b == DFL_GAP_BINS - 2) {
+                const int top = 1 << b; /* the bin's widest distance: 1, 2, 4, ..., 32 */
+                const int want = 2 * (top < 16 ? top : 16) - 1;
+                if (want > side) side = want;
+                break;
+            }
+        }
+    }
+    return side;
 }
 
 /* The share of the observed entries calibration hides for pixel contexts:
@@ -281,10 +404,16 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     float *spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     uint8_t *mask = dfl_xmalloc((size_t)chunk * mc * px), *kept = dfl_xmalloc((size_t)chunk * mc * px);
     uint8_t *ctx = dfl_xmalloc((size_t)mc * px), *qry = dfl_xmalloc((size_t)mc * px);
-    /* the hidden entries' error and raw spread, per channel, for the after-statistics */
+    uint16_t *gap_bin = dfl_xmalloc(px * sizeof(uint16_t));
+    /* Gap distances (mask_gap_distance.h), per channel and bin: of the
+     * entries missing in the held-out samples (what imputation will fill)
+     * and of the hidden entries (from the entries kept). */
+    double *gap_missing = dfl_xcalloc((size_t)c * DFL_GAP_BINS, sizeof(double));
+    double *gap_hidden = dfl_xcalloc((size_t)c * DFL_GAP_BINS, sizeof(double));
+    /* the hidden entries' error, raw spread and gap bin, per channel, for the after-statistics */
     typedef struct {
         float err, sd;
-        int ch;
+        int ch, bin;
     } hidden;
     size_t cap = 0, len = 0;
     hidden *ent = NULL;
@@ -313,6 +442,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     }
     if (hide_mp.strategy == DFL_STRATEGY_PIXEL)
         s = pixel_hide_fraction(ds, start, count, chunk, obs, mask, hide_fraction, &share);
+    int square = 1; /* pixel contexts: squares of this side in every second round after the first */
     for (uint32_t round = 0; s == DFL_OK && round < DFL_CALIB_MAX_ROUNDS; ++round) {
         size_t fewest = SIZE_MAX;
         for (int ch = 0; ch < c; ++ch)
@@ -324,7 +454,17 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
             int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
             if ((s = dfl_dataset_read_samples(ds, start + i0, nb, obs, mask)) != DFL_OK) break;
-            hide_like_training(&hide_mp, o->seed, round, start + i0, nb, c, h, w, mc, mask, share, kept, ctx, qry);
+            hide_like_training(&hide_mp, o->seed, round, start + i0, nb, c, h, w, mc, mask, share,
+                               round % 2 ? square : 1, kept, ctx, qry);
+            for (int i = 0; round == 0 && i < nb; ++i) /* the held-out masks' own gaps, once */
+                for (int ch = 0; ch < mc; ++ch) {
+                    const uint8_t *m = mask + ((size_t)i * mc + ch) * px;
+                    gap_bins(m, h, w, gap_bin);
+                    for (size_t p = 0; p < px; ++p)
+                        if (!m[p])
+                            for (int cc = mc == 1 ? 0 : ch; cc < (mc == 1 ? c : ch + 1); ++cc)
+                                gap_missing[(size_t)cc * DFL_GAP_BINS + gap_bin[p]] += 1.0;
+                }
             memcpy(in, obs, (size_t)nb * c * px * sizeof(float));
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch)
@@ -334,33 +474,60 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             s = dfl_imputer_run(im, &ro, nb, c, h, w, mc, in, kept, (uint32_t)(start + i0), pred, spread, NULL);
             if (s != DFL_OK) break;
             for (int i = 0; i < nb; ++i)
-                for (int ch = 0; ch < c; ++ch)
+                for (int ch = 0; ch < c; ++ch) {
+                    const uint8_t *k = kept + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
+                    gap_bins(k, h, w, gap_bin);
                     for (size_t p = 0; p < px; ++p) {
                         size_t m = ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p, x = ((size_t)i * c + ch) * px + p;
                         if (!mask[m] || kept[m]) continue;
                         double e = (double)pred[x] - obs[x];
-                        dfl_spread_stats_add(&before[ch], e, spread[x]);
+                        const int bin = gap_bin[p];
                         ent = dfl_xgrow(ent, &cap, len + 1, sizeof *ent);
-                        ent[len++] = (hidden){(float)e, spread[x], ch};
+                        ent[len++] = (hidden){(float)e, spread[x], ch, bin};
+                        gap_hidden[(size_t)ch * DFL_GAP_BINS + bin] += 1.0;
                         per_channel[ch]++;
                     }
+                }
         }
+        if (round == 0 && hide_mp.strategy == DFL_STRATEGY_PIXEL) square = gap_square_side(gap_missing, gap_hidden, c);
     }
     free(per_channel);
     if (s == DFL_OK) {
         /* per channel: the hidden entries' errors and spreads, fitted (a 1, b 0 where there is nothing to fit) */
         float *e = dfl_xmalloc((len ? len : 1) * sizeof(float)), *sd = dfl_xmalloc((len ? len : 1) * sizeof(float));
+        float *wt = dfl_xmalloc((len ? len : 1) * sizeof(float));
         for (int ch = 0; ch < c; ++ch) {
+            double bin_weight[DFL_GAP_BINS];
+            dfl_spread_gap_weights(gap_missing + (size_t)ch * DFL_GAP_BINS, gap_hidden + (size_t)ch * DFL_GAP_BINS,
+                                   bin_weight);
             size_t n = 0;
             for (size_t k = 0; k < len; ++k)
-                if (ent[k].ch == ch) e[n] = ent[k].err, sd[n++] = ent[k].sd;
-            dfl_spread_fit(e, sd, n, &scale[ch], &floor[ch]);
+                if (ent[k].ch == ch) e[n] = ent[k].err, sd[n] = ent[k].sd, wt[n++] = (float)bin_weight[ent[k].bin];
+            dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
+            for (size_t k = 0; k < len; ++k) /* both as the fit weighs them */
+                if (ent[k].ch == ch) {
+                    const double wk = bin_weight[ent[k].bin];
+                    dfl_spread_stats_add_weighted(&before[ch], ent[k].err, ent[k].sd, wk);
+                    dfl_spread_stats_add_weighted(&after[ch], ent[k].err,
+                                                  dfl_spread_calibrated(ent[k].sd, scale[ch], floor[ch]), wk);
+                }
+            char gaps[2][96];
+            for (int which = 0; which < 2; ++which) {
+                const double *hist = (which ? gap_hidden : gap_missing) + (size_t)ch * DFL_GAP_BINS;
+                double all = 0.0;
+                for (int b = 0; b < DFL_GAP_BINS; ++b) all += hist[b];
+                int at = 0;
+                for (int b = 0; b < DFL_GAP_BINS; ++b)
+                    at += snprintf(gaps[which] + at, sizeof gaps[which] - (size_t)at, "%s%.0f", b ? "/" : "",
+                                   all > 0 ? 100.0 * hist[b] / all : 0.0);
+            }
+            dfl_info("train: spread calibration, channel %s: gap distance 1/2/3-4/5-8/9-16/17-32/33+ of the "
+                     "held-out missing entries %s %%, of the hidden entries %s %%",
+                     info->channels[ch], gaps[0], gaps[1]);
         }
         free(e);
         free(sd);
-        for (size_t k = 0; k < len; ++k)
-            dfl_spread_stats_add(&after[ent[k].ch], ent[k].err,
-                                 dfl_spread_calibrated(ent[k].sd, scale[ent[k].ch], floor[ent[k].ch]));
+        free(wt);
     }
     free(obs);
     free(in);
@@ -371,6 +538,9 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     free(ctx);
     free(qry);
     free(ent);
+    free(gap_bin);
+    free(gap_missing);
+    free(gap_hidden);
     return s;
 }
 

@@ -79,16 +79,21 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
  * DFL_CALIB_PIXEL_HIDE_MIN, so that the input stays nearly as dense as at imputation), imputing
  * them (single step,
  * K draws) and fitting per channel a scale a_c and a floor b_c on the
- * hidden entries (dfl_spread_fit); `impute` writes
+ * hidden entries, weighted by gap width so that they count as the
+ * held-out samples' missing entries do (dfl_spread_gap_weights,
+ * dfl_spread_fit_weighted; pixel contexts also hide squares where the
+ * data's gaps are wider than scattered pixels); `impute` writes
  * /std = sqrt((a_c spread)^2 + b_c^2) (checkpoint attributes std_scale and
  * std_floor). Rounds of other draws (hidden entries and contexts) repeat
  * until every channel has DFL_CALIB_MIN_ENTRIES hidden entries, at most
  * DFL_CALIB_MAX_ROUNDS rounds. */
-#define DFL_CALIB_HIDE_FRACTION  0.2
-#define DFL_CALIB_PIXEL_HIDE_MIN 0.01
-#define DFL_CALIB_PIXEL_ROUNDS   24
-#define DFL_CALIB_MIN_ENTRIES    20000
-#define DFL_CALIB_MAX_ROUNDS     32
+#define DFL_CALIB_HIDE_FRACTION   0.2
+#define DFL_CALIB_PIXEL_HIDE_MIN  0.01
+#define DFL_CALIB_PIXEL_ROUNDS    24
+#define DFL_CALIB_MIN_ENTRIES     20000
+#define DFL_CALIB_MAX_ROUNDS      32
+#define DFL_CALIB_GAP_MIN_ENTRIES 500
+#define DFL_CALIB_GAP_MAX_WEIGHT  3.0
 
 /* Agreement of errors and spreads on a set of entries. */
 typedef struct {
@@ -96,6 +101,8 @@ typedef struct {
     double in1, in2;          /* entries with |err| <= std, <= 2 std */
 } dfl_spread_stats;
 void dfl_spread_stats_add(dfl_spread_stats *st, double err, double std);
+/* The same, the entry counting `weight` times (n the sum of the weights). */
+void dfl_spread_stats_add_weighted(dfl_spread_stats *st, double err, double std, double weight);
 /* RMS(std) / RMSE (NaN without entries or error). */
 double dfl_spread_stats_ratio(const dfl_spread_stats *st);
 
@@ -114,6 +121,22 @@ double dfl_spread_calibrated(double spread, double a, double b);
  * a = 1, b = 0; without spread: a = 1, b = RMSE. */
 #define DFL_SPREAD_FIT_MAX 200000
 void dfl_spread_fit(const float *err, const float *sd, size_t n, double *a, double *b);
+/* The same fit with a weight wt[i] >= 0 per entry (weighted means, a
+ * weighted likelihood and coverage; entries of weight 0 are left out);
+ * wt NULL: every weight 1, dfl_spread_fit. */
+void dfl_spread_fit_weighted(const float *err, const float *sd, const float *wt, size_t n, double *a, double *b);
+
+/* Weights per gap-distance bin (host/method/mask_gap_distance.h: 1, 2,
+ * 3-4, ..., 33+) that make calibration's hidden entries count as the
+ * held-out samples' missing entries are distributed over gap distances:
+ * bins are joined, from the narrowest, into groups of at least
+ * DFL_CALIB_GAP_MIN_ENTRIES hidden entries (a short widest group joins the
+ * one before), and w[b] = (share of the missing entries in b's group) /
+ * (share of the hidden entries in it). Missing entries wider than any
+ * hidden gap count in the widest group. All 1 where either histogram is
+ * empty. */
+/* missing, hidden and w hold DFL_GAP_BINS (7) values each. */
+void dfl_spread_gap_weights(const double *missing, const double *hidden, double *w);
 
 /* Hides, imputes and fits on samples [start, start+count) of ds (normalised
  * as the checkpoint's training data; hidden entries keyed by o->seed and the

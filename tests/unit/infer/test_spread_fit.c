@@ -9,6 +9,7 @@
 
 #include "dfl_test.h"
 #include "dynfill/infer.h"
+#include "method/mask_gap_distance.h"
 #include "shared/philox.h"
 
 /* n entries with spreads uniform in [lo, hi] and errors from the model */
@@ -53,7 +54,79 @@ static void check_heavy_tails(size_t n) {
     free(sd);
 }
 
+/* Integer weights count an entry that many times: the weighted fit on n
+ * entries equals the plain fit on the entries repeated. Weight 0 leaves an
+ * entry out, and all weights 1 are the plain fit. */
+static void check_weighted(void) {
+    const size_t n = 20000;
+    float *err = malloc(n * sizeof(float)), *sd = malloc(n * sizeof(float)), *wt = malloc(n * sizeof(float));
+    float *err_rep = malloc(3 * n * sizeof(float)), *sd_rep = malloc(3 * n * sizeof(float));
+    draw(n, 1.2, 0.5, 0.05f, 2.0f, 11, err, sd);
+    size_t m = 0;
+    for (size_t i = 0; i < n; ++i) {
+        wt[i] = (float)(i % 4);                       /* 0, 1, 2, 3 */
+        if (i % 4 == 1) wt[i] = 1.0f, err[i] *= 3.0f; /* the weight-1 entries differ from the rest */
+        for (int r = 0; r < (int)wt[i]; ++r) err_rep[m] = err[i], sd_rep[m++] = sd[i];
+    }
+    double wa, wb, ra, rb, pa, pb, oa, ob;
+    dfl_spread_fit_weighted(err, sd, wt, n, &wa, &wb);
+    dfl_spread_fit(err_rep, sd_rep, m, &ra, &rb);
+    CHECK_MSG(fabs(wa - ra) <= 1e-6 * ra && fabs(wb - rb) <= 1e-6 * rb + 1e-9,
+              "weighted fit a %.6g b %.6g, repeated entries a %.6g b %.6g", wa, wb, ra, rb);
+    for (size_t i = 0; i < n; ++i) wt[i] = 1.0f;
+    dfl_spread_fit_weighted(err, sd, wt, n, &oa, &ob);
+    dfl_spread_fit(err, sd, n, &pa, &pb);
+    CHECK_MSG(oa == pa && ob == pb, "weights 1: a %.6g b %.6g, plain a %.6g b %.6g", oa, ob, pa, pb);
+    dfl_spread_stats st = {0}, st_rep = {0};
+    for (size_t i = 0; i < n; ++i) dfl_spread_stats_add_weighted(&st, err[i], sd[i], (double)(i % 4));
+    for (size_t i = 0; i < n; ++i)
+        for (size_t r = 0; r < i % 4; ++r) dfl_spread_stats_add(&st_rep, err[i], sd[i]);
+    CHECK(st.n == st_rep.n && st.in1 == st_rep.in1 && st.in2 == st_rep.in2);
+    CHECK(fabs(dfl_spread_stats_ratio(&st) - dfl_spread_stats_ratio(&st_rep)) < 1e-9);
+    free(err), free(sd), free(wt), free(err_rep), free(sd_rep);
+}
+
+/* Gap-bin weights: the hidden entries reweighted to the missing entries'
+ * gap distances, with thin bins joined. */
+static void check_gap_weights(void) {
+    double w[DFL_GAP_BINS];
+    const double same[DFL_GAP_BINS] = {700, 300, 0, 0, 0, 0, 0};
+    dfl_spread_gap_weights(same, same, w);
+    for (int b = 0; b < DFL_GAP_BINS; ++b) CHECK_MSG(fabs(w[b] - 1.0) < 1e-12, "same shares: w[%d] = %g", b, w[b]);
+    /* hidden 50/50 in gaps 1 and 2, missing 30/70: 0.6 and 1.4 */
+    const double hid[DFL_GAP_BINS] = {1000, 1000, 0, 0, 0, 0, 0}, mis[DFL_GAP_BINS] = {300, 700, 0, 0, 0, 0, 0};
+    dfl_spread_gap_weights(mis, hid, w);
+    CHECK_MSG(fabs(w[0] - 0.6) < 1e-12 && fabs(w[1] - 1.4) < 1e-12, "w %g %g, expected 0.6 1.4", w[0], w[1]);
+    /* missing entries in gaps wider than any hidden (3-4, 9-16) count in the widest group */
+    const double wide[DFL_GAP_BINS] = {200, 200, 400, 0, 200, 0, 0};
+    dfl_spread_gap_weights(wide, hid, w);
+    CHECK_MSG(fabs(w[0] - 0.4) < 1e-12 && fabs(w[1] - 1.6) < 1e-12, "wide gaps: w %g %g, expected 0.4 1.6", w[0], w[1]);
+    /* a bin with fewer hidden entries than DFL_CALIB_GAP_MIN_ENTRIES joins its neighbour */
+    const double thin[DFL_GAP_BINS] = {1000, 100, 0, 0, 0, 0, 0}, mis2[DFL_GAP_BINS] = {500, 500, 0, 0, 0, 0, 0};
+    dfl_spread_gap_weights(mis2, thin, w);
+    CHECK_MSG(fabs(w[0] - 1.0) < 1e-12 && fabs(w[1] - 1.0) < 1e-12, "thin bin: w %g %g, expected 1 1", w[0], w[1]);
+    /* nothing missing (a complete held-out set), or nothing hidden: all 1 */
+    const double none[DFL_GAP_BINS] = {0};
+    dfl_spread_gap_weights(none, hid, w);
+    CHECK(w[0] == 1.0 && w[1] == 1.0 && w[6] == 1.0);
+    dfl_spread_gap_weights(mis, none, w);
+    CHECK(w[0] == 1.0 && w[6] == 1.0);
+    /* a rare hidden gap width weighs at most DFL_CALIB_GAP_MAX_WEIGHT: 9 capped to 3, the rest scaled to 7/9 */
+    const double hcap[DFL_GAP_BINS] = {9000, 1000, 0, 0, 0, 0, 0}, mcap[DFL_GAP_BINS] = {100, 900, 0, 0, 0, 0, 0};
+    dfl_spread_gap_weights(mcap, hcap, w);
+    CHECK_MSG(fabs(w[1] - DFL_CALIB_GAP_MAX_WEIGHT) < 1e-12 && fabs(w[0] - 7.0 / 9.0) < 1e-12,
+              "capped: w %g %g, expected 7/9 and 3", w[0], w[1]);
+    /* the weights keep the hidden count: sum over entries of w = hidden total */
+    const double h3[DFL_GAP_BINS] = {5000, 2000, 900, 600, 0, 0, 0}, m3[DFL_GAP_BINS] = {100, 300, 900, 50, 10, 5, 1};
+    dfl_spread_gap_weights(m3, h3, w);
+    double total = 0.0;
+    for (int b = 0; b < DFL_GAP_BINS; ++b) total += h3[b] * w[b];
+    CHECK_MSG(fabs(total - 8500.0) < 1e-6, "reweighted hidden total %g, expected 8500", total);
+}
+
 int main(void) {
+    check_weighted();
+    check_gap_weights();
     CHECK(fabs(dfl_spread_calibrated(3.0, 2.0, 8.0) - 10.0) < 1e-12);
     CHECK(dfl_spread_calibrated(0.0, 5.0, 0.0) == 0.0);
     check_recovers(0.7, 1.3, 100000);
