@@ -1245,7 +1245,10 @@ def write_results(res, outdir, mode, args):
         L.append("Charts: " + ", ".join(f"[`{n}`]({n})" for n in made) + "\n")
         for n in made:
             L.append(f"![{n}]({n})\n")
-    notes = os.path.join(HERE, f"notes_{mode}.md")
+    # the hand-written reading of the run whose charts and RESULTS.md live in
+    # outdir (benchmarks/study's notes describe the committed run, not one
+    # written elsewhere, on another machine)
+    notes = os.path.join(outdir, f"notes_{mode}.md")
     if os.path.exists(notes):
         L.append(open(notes).read().rstrip() + "\n")
     tw = res["train_wall"]
