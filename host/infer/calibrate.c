@@ -326,7 +326,11 @@ static void hide_like_training(const dfl_method_params *mp, uint64_t seed, uint3
  * side 2 D - 1 for the bin's top distance D (at most 31). Strips 3 wide
  * of swath data: side 3; independent pixels: none, their hidden pixels
  * have the missing entries' gaps already. The weights of
- * dfl_spread_gap_weights then count each gap as the data has it. */
+ * dfl_spread_gap_weights then count each gap as the data has it. The
+ * squares replace the scattered pixels (rather than alternate with them):
+ * their edges, next to other hidden entries, are also how the entries 1
+ * from a kept one look along a strip (NS swath:3:0.5:20: spread-skill
+ * 0.755 alternating, 0.942 squares alone). */
 #define DFL_CALIB_GAP_UNREACHED 0.05
 #define DFL_CALIB_GAP_REACH     0.95
 static int gap_square_side(const double *missing, const double *hidden, int c) {
@@ -442,7 +446,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     }
     if (hide_mp.strategy == DFL_STRATEGY_PIXEL)
         s = pixel_hide_fraction(ds, start, count, chunk, obs, mask, hide_fraction, &share);
-    int square = 1; /* pixel contexts: squares of this side in every second round after the first */
+    int square = 1; /* pixel contexts: squares of this side in every round after the first */
     for (uint32_t round = 0; s == DFL_OK && round < DFL_CALIB_MAX_ROUNDS; ++round) {
         size_t fewest = SIZE_MAX;
         for (int ch = 0; ch < c; ++ch)
@@ -454,8 +458,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
             int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
             if ((s = dfl_dataset_read_samples(ds, start + i0, nb, obs, mask)) != DFL_OK) break;
-            hide_like_training(&hide_mp, o->seed, round, start + i0, nb, c, h, w, mc, mask, share,
-                               round % 2 ? square : 1, kept, ctx, qry);
+            hide_like_training(&hide_mp, o->seed, round, start + i0, nb, c, h, w, mc, mask, share, round ? square : 1,
+                               kept, ctx, qry);
             for (int i = 0; round == 0 && i < nb; ++i) /* the held-out masks' own gaps, once */
                 for (int ch = 0; ch < mc; ++ch) {
                     const uint8_t *m = mask + ((size_t)i * mc + ch) * px;
