@@ -330,7 +330,7 @@ static void hide_like_training(const dfl_method_params *mp, uint64_t seed, uint3
  * squares replace the scattered pixels (rather than alternate with them):
  * their edges, next to other hidden entries, are also how the entries 1
  * from a kept one look along a strip (NS swath:3:0.5:20: spread-skill
- * 0.755 alternating, 0.942 squares alone). */
+ * 0.755 alternating, 0.943 squares alone). */
 #define DFL_CALIB_GAP_UNREACHED 0.05
 #define DFL_CALIB_GAP_REACH     0.95
 static int gap_square_side(const double *missing, const double *hidden, int c) {
