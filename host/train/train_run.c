@@ -386,7 +386,7 @@ static dfl_status setup(train_run *r) {
         char why[192] = "", note[160];
         if (prec == DFL_PRECISION_AUTO)
             snprintf(why, sizeof why, " by train.precision = auto%s%s", strcmp(r->be->name, "cpu") ? "" : " on ",
-                     strcmp(r->be->name, "cpu") ? "" : dfl_backend_cpu_auto_precision_note(r->be, note, sizeof note));
+                     strcmp(r->be->name, "cpu") ? "" : dfl_cpu_auto_precision_note(note, sizeof note));
         dfl_info("train: %zu parameters, backend %s (%s%s), %d rank(s) x batch %d (gradients: %s), %s%s",
                  dfl_unet_num_params(r->model), r->be->name, dfl_precision_name(r->be->precision), why, r->comm->world,
                  r->cfg.batch, r->comm->name, length, a->resume ? " (resumed)" : "");

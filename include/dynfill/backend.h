@@ -45,8 +45,8 @@ static inline int dfl_conv_out_w(const dfl_conv_desc *d) { return (d->w + 2 * (d
 
 /* AUTO is a request, never a backend's state: each backend resolves it to
  * the fastest precision measured to train as well as fp32 on its hardware
- * (CPU: bf16 where oneDNN dispatches AMX, and on AVX512_BF16 where its bf16
- * matrix multiply is measured 1.5x its sgemm; else fp32; CUDA: fp32). */
+ * (CPU: bf16 where oneDNN dispatches AMX, and on AVX512_BF16 on an AMD CPU;
+ * else fp32; CUDA: fp32). */
 typedef enum {
     DFL_PRECISION_FP32 = 0,
     DFL_PRECISION_TF32 = 1,
@@ -187,9 +187,9 @@ dfl_backend *dfl_backend_cpu_create(int threads);
  * needs AVX512_BF16 or AMX: DFL_EUSAGE with a message naming `what` on a
  * CPU without them. */
 dfl_status dfl_backend_cpu_set_precision(dfl_backend *be, dfl_precision precision, const char *what);
-/* Why train.precision = auto chose what it did, into buf: the ISA, and the
- * two matrix-multiply figures where it measured them. */
-const char *dfl_backend_cpu_auto_precision_note(dfl_backend *be, char *buf, size_t len);
+/* What train.precision = auto reads on this CPU, into buf: the ISA oneDNN
+ * dispatches and whether the CPU is an AMD one. */
+const char *dfl_cpu_auto_precision_note(char *buf, size_t len);
 /* dfl_backend_cpu_create then dfl_backend_cpu_set_precision: NULL (dfl_fail
  * set, naming `what`) where the CPU lacks the precision. */
 dfl_backend *dfl_backend_cpu_create_at(int threads, dfl_precision precision, const char *what);

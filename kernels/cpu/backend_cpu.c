@@ -2,6 +2,9 @@
  * (docs/design.md, "Backend interface"). The ops live in one file per family (conv_cpu.c,
  * group_norm_cpu.c, elementwise_cpu.c, layout_cpu.c, dense_cpu.c,
  * optimizer_cpu.c) and register themselves into the vtable here. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,20 +136,26 @@ int dfl_cpu_isa_avx512(void) {
     return avx512;
 }
 
-dfl_precision dfl_cpu_auto_precision(int has_amx, int has_avx512_bf16, double sgemm_gflops, double bf16_gflops) {
+dfl_precision dfl_cpu_auto_precision(int has_amx, int has_avx512_bf16, int vendor_amd) {
     if (has_amx) return DFL_PRECISION_BF16;
-    if (has_avx512_bf16 && sgemm_gflops > 0.0 && bf16_gflops >= DFL_CPU_AUTO_BF16_GAIN * sgemm_gflops)
-        return DFL_PRECISION_BF16;
-    return DFL_PRECISION_FP32;
+    return has_avx512_bf16 && vendor_amd ? DFL_PRECISION_BF16 : DFL_PRECISION_FP32;
 }
 
-const char *dfl_backend_cpu_auto_precision_note(dfl_backend *be, char *buf, size_t len) {
-    const dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
-    if (ctx->auto_sgemm_gflops > 0.0)
-        snprintf(buf, len, "%s: bf16 matrix multiply %.0f GFLOP/s, %.2fx sgemm's %.0f", dfl_cpu_isa_name(),
-                 ctx->auto_bf16_gflops, ctx->auto_bf16_gflops / ctx->auto_sgemm_gflops, ctx->auto_sgemm_gflops);
-    else
-        snprintf(buf, len, "%s", dfl_cpu_isa_name());
+int dfl_cpu_vendor_amd(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    char vendor[13];
+    memcpy(vendor, &b, 4), memcpy(vendor + 4, &d, 4), memcpy(vendor + 8, &c, 4);
+    vendor[12] = '\0';
+    return strcmp(vendor, "AuthenticAMD") == 0;
+#else
+    return 0;
+#endif
+}
+
+const char *dfl_cpu_auto_precision_note(char *buf, size_t len) {
+    snprintf(buf, len, "%s, %s CPU", dfl_cpu_isa_name(), dfl_cpu_vendor_amd() ? "an AMD" : "a non-AMD");
     return buf;
 }
 
@@ -154,17 +163,9 @@ dfl_status dfl_backend_cpu_set_precision(dfl_backend *be, dfl_precision precisio
     dfl_cpu_ctx *ctx = dfl_cpu_ctx_of(be);
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     const int has_bf16 = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
-    /* auto: bf16 on AMX; on AVX512_BF16 without AMX, measured here
-     * (docs/cpu-backend.md, "Precision") */
-    if (precision == DFL_PRECISION_AUTO) {
-        const int amx = isa == dnnl_cpu_isa_avx512_core_amx;
-        ctx->auto_sgemm_gflops = ctx->auto_bf16_gflops = 0.0;
-        if (has_bf16 && !amx) {
-            ctx->auto_sgemm_gflops = dfl_cpu_gemm_peak_gflops(DFL_PRECISION_FP32);
-            ctx->auto_bf16_gflops = dfl_cpu_gemm_peak_gflops(DFL_PRECISION_BF16);
-        }
-        precision = dfl_cpu_auto_precision(amx, has_bf16, ctx->auto_sgemm_gflops, ctx->auto_bf16_gflops);
-    }
+    /* auto: docs/cpu-backend.md, "Precision" */
+    if (precision == DFL_PRECISION_AUTO)
+        precision = dfl_cpu_auto_precision(isa == dnnl_cpu_isa_avx512_core_amx, has_bf16, dfl_cpu_vendor_amd());
     if (precision == DFL_PRECISION_BF16 && !has_bf16)
         return dfl_fail(DFL_EUSAGE,
                         "%s: bf16 on the CPU backend needs AVX512_BF16 or AMX; this CPU dispatches %s (use fp32)", what,

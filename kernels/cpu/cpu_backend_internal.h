@@ -70,9 +70,6 @@ typedef struct {
     dnnl_primitive_attr_t attr; /* user-managed scratchpad */
     dfl_cpu_conv_layout conv_layout[DFL_CPU_CONV_NDIR];
     int conv_bf16; /* precision bf16: convolution inputs and weights in bfloat16 */
-    /* what train.precision = auto measured (dfl_cpu_auto_precision): the
-     * matrix-multiply peaks in GFLOP/s, 0 where it did not measure */
-    double auto_sgemm_gflops, auto_bf16_gflops;
     struct dfl_cpu_conv_entry *conv_cache;
     dfl_cpu_buffer ws[DFL_CPU_WS_COUNT];
 } dfl_cpu_ctx;
@@ -103,13 +100,15 @@ void dfl_cpu_conv_bwd_weights_direct(dfl_backend *be, const dfl_conv_desc *d, co
 
 /* oneDNN dispatches AVX-512 (avx512_core or newer) on this CPU (backend_cpu.c). */
 int dfl_cpu_isa_avx512(void);
-/* train.precision = auto on the CPU: bf16 on AMX; on AVX512_BF16 without
- * AMX, bf16 where oneDNN's bf16 matrix multiply runs at least
- * DFL_CPU_AUTO_BF16_GAIN times its sgemm on this machine (an AMD EPYC
- * Zen 4 measures 2.2x and trains 1.5x faster; a Xeon's AVX512_BF16 kernels
- * are slower than its fp32 ones); fp32 everywhere else. */
-#define DFL_CPU_AUTO_BF16_GAIN 1.5
-dfl_precision dfl_cpu_auto_precision(int has_amx, int has_avx512_bf16, double sgemm_gflops, double bf16_gflops);
+/* train.precision = auto on the CPU: bf16 on AMX, and on AVX512_BF16
+ * without AMX where the CPU is an AMD one (EPYC Zen 4: oneDNN's bf16
+ * kernels train 1.5x faster than fp32 there; on a Xeon capped to them they
+ * were slower); fp32 everywhere else. A pure function of the machine, not
+ * of a timing: two runs on one machine (a resume, a comparison) always
+ * train in the same precision. */
+dfl_precision dfl_cpu_auto_precision(int has_amx, int has_avx512_bf16, int vendor_amd);
+/* 1 where CPUID's vendor is AuthenticAMD (0 elsewhere and off x86). */
+int dfl_cpu_vendor_amd(void);
 
 /* Frees the cached convolution primitives (conv_cpu.c). */
 void dfl_cpu_conv_cache_destroy(dfl_cpu_ctx *ctx);
