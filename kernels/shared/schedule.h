@@ -23,7 +23,10 @@ DFL_HD float dfl_vp_sigma(float t) {
     return dfl_sqrtf(-expm1f(la2));
 }
 
-/* t ~ U(t_eps, 1) from a uniform u in (0,1). */
-DFL_HD float dfl_vp_time_from_uniform(float u, float t_eps) { return t_eps + (1.0f - t_eps) * u; }
+/* t ~ U(t_eps, 1) from a uniform u in (0,1), as one fused multiply-add:
+ * written as t_eps + (1 - t_eps) u, GCC with -march=native fuses it at some
+ * call sites and not at others (a different last bit on an AMD EPYC Zen 4),
+ * while fmaf rounds once on every compiler, CPU and GPU. */
+DFL_HD float dfl_vp_time_from_uniform(float u, float t_eps) { return fmaf(1.0f - t_eps, u, t_eps); }
 
 #endif
