@@ -480,7 +480,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch) {
                     const uint8_t *k = kept + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
-                    gap_bins(k, h, w, gap_bin);
+                    if (mc > 1 || ch == 0) gap_bins(k, h, w, gap_bin); /* once per mask plane, not per channel */
                     for (size_t p = 0; p < px; ++p) {
                         size_t m = ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p, x = ((size_t)i * c + ch) * px + p;
                         if (!mask[m] || kept[m]) continue;
