@@ -1319,7 +1319,8 @@ def main():
                     "charts from the work folder's results.json")
     a = ap.parse_args()
     for opt, known in (("pixel_strategies", PIXEL_STRATEGIES), ("block_strategies", BLOCK_STRATEGIES)):
-        for s in (getattr(a, opt) or "").split(",") if getattr(a, opt) else []:
+        chosen = getattr(a, opt)
+        for s in chosen.split(",") if chosen is not None else []:
             if s not in known:
                 ap.error(f"--{opt.replace('_', '-')}: unknown strategy '{s}' (one of {','.join(known)})")
     mode = ("smoke" if a.smoke else "quick" if a.quick else "full" if a.full
