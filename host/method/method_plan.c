@@ -77,21 +77,21 @@ static int masks_intersect(const uint8_t *a, const uint8_t *b, int mc, int h, in
     return 0;
 }
 
-/* A sample alone in its pool pairs with its own mask, shifted: draws
- * (dy, dx) uniformly (lanes 2 and 3 of the partner stream, (0, 0) skipped)
- * until the shifted mask meets the sample's. */
-static uint32_t own_mask_shift(const dfl_plan_request *rq, const uint8_t *own, const uint8_t *mi, uint64_t stream,
-                               int j) {
-    uint32_t first = 0;
+/* Its own mask, shifted: draws (dy, dx) uniformly (lanes 2 and 3 of the
+ * partner stream, (0, 0) skipped) until the shifted mask meets the
+ * sample's. Returns 1 and that shift in *shift, or 0 when no draw met it. */
+static int own_mask_shift(const dfl_plan_request *rq, const uint8_t *own, const uint8_t *mi, uint64_t stream, int j,
+                          uint32_t *shift) {
     for (int a = 0; a < DFL_PLAN_PARTNER_TRIES; ++a) {
         dfl_philox_u4 b = dfl_rng_bits(rq->seed, stream, (uint64_t)j * DFL_PLAN_PARTNER_TRIES + (uint64_t)a);
         const int dy = (int)bounded(b.v[2], (uint32_t)rq->h), dx = (int)bounded(b.v[3], (uint32_t)rq->w);
         if (!dy && !dx) continue;
-        const uint32_t shift = (uint32_t)dy << 16 | (uint32_t)dx;
-        if (!first) first = shift;
-        if (masks_intersect(mi, own, rq->mask_channels, rq->h, rq->w, dy, dx)) return shift;
+        if (masks_intersect(mi, own, rq->mask_channels, rq->h, rq->w, dy, dx)) {
+            *shift = (uint32_t)dy << 16 | (uint32_t)dx;
+            return 1;
+        }
     }
-    return first;
+    return 0;
 }
 
 static void plan_blocks(dfl_context_plan *plan, const dfl_method_params *mp, const dfl_plan_request *rq) {
@@ -138,31 +138,35 @@ static dfl_status plan_partners(dfl_context_plan *plan, const dfl_plan_request *
         int candidates = pool_n - (self >= 0 ? 1 : 0);
         const uint8_t *mi = rq->mask ? rq->mask + (size_t)i * mhw : NULL;
         uint64_t stream = dfl_rng_stream(DFL_RNG_METHOD_PARTNER, rq->step, rq->sample_offset + (uint32_t)i);
-        if (candidates < 1) { /* no other mask: its own, shifted */
-            if (rq->h > 0xFFFF || rq->w > 0xFFFF)
-                return dfl_fail(DFL_EUSAGE,
-                                "strategy empirical: a %dx%d field is too large to shift sample %d's "
-                                "own mask (at most 65535 a side); use a batch of two or more",
-                                rq->h, rq->w, i);
-            for (int j = 0; j < rq->k; ++j) {
-                plan->partner[(int64_t)i * rq->k + j] = (int32_t)self;
-                plan->shift[(int64_t)i * rq->k + j] = own_mask_shift(rq, pool + (size_t)self * mhw, mi, stream, j);
-            }
-            continue;
-        }
+        if (candidates < 1 && (rq->h > 0xFFFF || rq->w > 0xFFFF))
+            return dfl_fail(DFL_EUSAGE,
+                            "strategy empirical: a %dx%d field is too large to shift sample %d's "
+                            "own mask (at most 65535 a side); use a batch of two or more",
+                            rq->h, rq->w, i);
         for (int j = 0; j < rq->k; ++j) {
-            int chosen = -1;
-            for (int a = 0; a < DFL_PLAN_PARTNER_TRIES; ++a) {
+            int chosen = -1, met = 0;
+            for (int a = 0; candidates > 0 && a < DFL_PLAN_PARTNER_TRIES; ++a) {
                 uint64_t idx = (uint64_t)j * DFL_PLAN_PARTNER_TRIES + (uint64_t)a;
                 int pick = (int)bounded(dfl_rng_bits(rq->seed, stream, idx).v[0], (uint32_t)candidates);
                 if (self >= 0 && pick >= self) ++pick; /* skip the sample itself */
                 if (a == 0) chosen = pick;
                 if (masks_intersect(mi, pool + (size_t)pick * mhw, rq->mask_channels, rq->h, rq->w, 0, 0)) {
                     chosen = pick;
+                    met = 1;
                     break;
                 }
             }
             plan->partner[(int64_t)i * rq->k + j] = chosen;
+            if (met || self < 0) continue;
+            /* No other mask meets this one (a sample alone; masks of parallel
+             * strips whose phases all miss it): its own mask shifted, else the
+             * whole observation (shift 0), rather than an empty context that
+             * predicts from nothing. */
+            uint32_t shift = 0;
+            if (rq->h <= 0xFFFF && rq->w <= 0xFFFF)
+                own_mask_shift(rq, pool + (size_t)self * mhw, mi, stream, j, &shift);
+            plan->partner[(int64_t)i * rq->k + j] = (int32_t)self;
+            plan->shift[(int64_t)i * rq->k + j] = shift;
         }
     }
     return DFL_OK;

@@ -164,12 +164,15 @@ void dfl_context_plan_free(dfl_context_plan *plan);
  *              (Philox stream BLOCK); with hide >= #observed blocks the context is empty [ref];
  *   empirical  partner[s] = a pool entry other than the sample itself whose mask intersects
  *              M_i, drawn uniformly (Philox stream PARTNER) and redrawn while the intersection
- *              is empty, up to DFL_PLAN_PARTNER_TRIES draws (then the first draw is kept and
- *              that context is empty). A sample with no other pool entry (a batch of one,
- *              a one-sample file) pairs with its own mask shifted circularly by a uniform
- *              offset other than (0, 0), shift[s] = dy << 16 | dx, redrawn the same way
- *              while the shifted mask misses M_i: a mask of the same kind elsewhere in
- *              the field.
+ *              is empty, up to DFL_PLAN_PARTNER_TRIES draws. A sample with no other pool entry
+ *              (a batch of one, a one-sample file), or whose mask none of those draws meets
+ *              (parallel strips whose phases miss it), pairs with its own mask shifted
+ *              circularly by a uniform offset other than (0, 0), shift[s] = dy << 16 | dx,
+ *              redrawn the same way while the shifted mask misses M_i: a mask of the same
+ *              kind elsewhere in the field. Where no shift meets it either (a single
+ *              observed entry), shift[s] = 0: the context is the whole observation, never
+ *              an empty one. With a pool that excludes the sample (self_in_pool -1) a
+ *              partner no draw meets is kept and that context is empty.
  * DFL_EUSAGE: invalid params for this shape, empirical with no pool at all,
  * a field wider or taller than 65535 for a shifted partner,
  * or sample_offset + n > 2^24 (the sample

@@ -3,7 +3,8 @@
  * runs the same per-element code as the fused ops: ratios within binomial
  * error, subset relations M_ctx ⊆ M and M_qry ⊆ M, complement
  * disjointness, block structure (whole blocks, remainder blocks, uniform
- * choice), empirical ⊆ partner (a batch of one: its own mask shifted), t range, determinism. */
+ * choice), empirical ⊆ partner (a batch of one, or no other mask meeting the sample's: its own mask
+ * shifted, else the whole observation), t range, determinism. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -324,14 +325,37 @@ static void test_empirical(void) {
     int unshifted = 1;
     for (int s = 0; s < 2 * k; ++s) unshifted &= d.plan.shift[s] == 0;
     CHECK(unshifted);
-    /* one observed entry: no shift can meet it, the context is empty and the query is that entry */
+    /* one observed entry: no shift can meet it, so the context is the whole observation (shift 0), not empty */
     uint8_t *single = calloc(mhw, 1);
     single[7 * W + 11] = 1;
     CHECK(draw_all(&d, &mp, single, 1, 2, mc, 2) == DFL_OK);
-    int empty = 1;
-    for (size_t e = 0; e < 2 * mhw; ++e) empty &= d.ctx[e] == 0 && d.qry[e] == (e % mhw == 7 * W + 11);
-    CHECK(empty && d.plan.shift[0] != 0);
+    int whole = 1;
+    for (size_t e = 0; e < 2 * mhw; ++e) whole &= d.ctx[e] == (e % mhw == 7 * W + 11) && d.qry[e] == 0;
+    CHECK(whole && d.plan.shift[0] == 0 && d.plan.shift[1] == 0 && d.plan.partner[0] == 0);
     free(single);
+    /* parallel strips whose phases miss one another (columns 0-1, 4-5, 8-9 mod 13): no other mask
+     * meets a sample's, so each pairs with its own mask, shifted to meet it (a strip elsewhere) */
+    uint8_t *strips = calloc(3 * mhw, 1);
+    for (int i = 0; i < 3; ++i)
+        for (int y = 0; y < H; ++y)
+            for (int x = 0; x < W; ++x) strips[(size_t)i * mhw + (size_t)y * W + x] = (x - 4 * i + 13) % 13 < 2;
+    CHECK(draw_all(&d, &mp, strips, 3, k, mc, 2) == DFL_OK);
+    int own_strip = 1, strip_exact = 1, strip_nonempty = 1;
+    for (int s = 0; s < 3 * k; ++s) {
+        const int i = s / k, dy = (int)(d.plan.shift[s] >> 16), dx = (int)(d.plan.shift[s] & 0xFFFFu);
+        const uint8_t *m = strips + (size_t)i * mhw;
+        own_strip &= d.plan.partner[s] == i && (dy || dx);
+        int any = 0;
+        for (int y = 0; y < H; ++y)
+            for (int x = 0; x < W; ++x) {
+                const int want = m[y * W + x] && m[((y + dy) % H) * W + (x + dx) % W];
+                strip_exact &= d.ctx[(size_t)s * mhw + (size_t)y * W + x] == want;
+                any += want;
+            }
+        strip_nonempty &= any > 0;
+    }
+    CHECK(own_strip && strip_exact && strip_nonempty);
+    free(strips);
     /* an explicit pool with the sample excluded by index */
     dfl_plan_request rq = d.rq;
     rq.mask = mask;
