@@ -409,6 +409,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     uint8_t *mask = dfl_xmalloc((size_t)chunk * mc * px), *kept = dfl_xmalloc((size_t)chunk * mc * px);
     uint8_t *ctx = dfl_xmalloc((size_t)mc * px), *qry = dfl_xmalloc((size_t)mc * px);
     uint16_t *gap_bin = dfl_xmalloc(px * sizeof(uint16_t));
+    int *fixed = dfl_xcalloc((size_t)chunk, sizeof(int)); /* per sample of a pass: its K contexts are one */
+    int64_t fixed_samples = 0;                            /* of the held-out samples, in the first round */
     /* Gap distances (mask_gap_distance.h), per channel and bin: of the
      * entries missing in the held-out samples (what imputation will fill)
      * and of the hidden entries (from the entries kept). */
@@ -418,6 +420,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     typedef struct {
         float err, sd;
         int ch, bin;
+        int fixed; /* from a sample whose K contexts are one (block: a single observed block kept) */
     } hidden;
     size_t cap = 0, len = 0;
     hidden *ent = NULL;
@@ -469,6 +472,11 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                             for (int cc = mc == 1 ? 0 : ch; cc < (mc == 1 ? c : ch + 1); ++cc)
                                 gap_missing[(size_t)cc * DFL_GAP_BINS + gap_bin[p]] += 1.0;
                 }
+            for (int i = 0; i < nb; ++i) {
+                fixed[i] = hide_mp.strategy == DFL_STRATEGY_BLOCK &&
+                           dfl_method_observed_blocks(&hide_mp, kept + (size_t)i * mc * px, mc, h, w) <= 1;
+                fixed_samples += round == 0 && fixed[i];
+            }
             memcpy(in, obs, (size_t)nb * c * px * sizeof(float));
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch)
@@ -487,7 +495,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                         double e = (double)pred[x] - obs[x];
                         const int bin = gap_bin[p];
                         ent = dfl_xgrow(ent, &cap, len + 1, sizeof *ent);
-                        ent[len++] = (hidden){(float)e, spread[x], ch, bin};
+                        ent[len++] = (hidden){(float)e, spread[x], ch, bin, fixed[i]};
                         gap_hidden[(size_t)ch * DFL_GAP_BINS + bin] += 1.0;
                         per_channel[ch]++;
                     }
@@ -501,20 +509,40 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         float *e = dfl_xmalloc((len ? len : 1) * sizeof(float)), *sd = dfl_xmalloc((len ? len : 1) * sizeof(float));
         float *wt = dfl_xmalloc((len ? len : 1) * sizeof(float));
         for (int ch = 0; ch < c; ++ch) {
-            double bin_weight[DFL_GAP_BINS];
-            dfl_spread_gap_weights(gap_missing + (size_t)ch * DFL_GAP_BINS, gap_hidden + (size_t)ch * DFL_GAP_BINS,
-                                   bin_weight);
+            /* A sample whose K contexts are one (block contexts with a single
+             * observed block left once one is hidden: two observed blocks)
+             * shows no spread, where the test's contexts of that sample
+             * differ. The fit leaves such entries out where the others are
+             * enough to fit; where they are not, it fits the floor alone
+             * (scale 0): a scale fitted to spreads near 0 multiplied the
+             * test's spread 32-fold (block:3x3:2 masks, spread-skill 5.4). */
+            size_t all = 0, varying = 0;
+            for (size_t k = 0; k < len; ++k)
+                if (ent[k].ch == ch) all++, varying += !ent[k].fixed;
+            const int floor_only = varying < all && varying < DFL_CALIB_GAP_MIN_ENTRIES;
+            double fit_hist[DFL_GAP_BINS] = {0}, bin_weight[DFL_GAP_BINS];
+            for (size_t k = 0; k < len; ++k)
+                if (ent[k].ch == ch && (floor_only || !ent[k].fixed)) fit_hist[ent[k].bin] += 1.0;
+            dfl_spread_gap_weights(gap_missing + (size_t)ch * DFL_GAP_BINS, fit_hist, bin_weight);
             size_t n = 0;
             for (size_t k = 0; k < len; ++k)
-                if (ent[k].ch == ch) e[n] = ent[k].err, sd[n] = ent[k].sd, wt[n++] = (float)bin_weight[ent[k].bin];
+                if (ent[k].ch == ch && (floor_only || !ent[k].fixed))
+                    e[n] = ent[k].err, sd[n] = floor_only ? 0.0f : ent[k].sd, wt[n++] = (float)bin_weight[ent[k].bin];
             dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
+            if (floor_only) scale[ch] = 0.0;
             for (size_t k = 0; k < len; ++k) /* both as the fit weighs them */
-                if (ent[k].ch == ch) {
+                if (ent[k].ch == ch && (floor_only || !ent[k].fixed)) {
                     const double wk = bin_weight[ent[k].bin];
                     dfl_spread_stats_add_weighted(&before[ch], ent[k].err, ent[k].sd, wk);
                     dfl_spread_stats_add_weighted(&after[ch], ent[k].err,
                                                   dfl_spread_calibrated(ent[k].sd, scale[ch], floor[ch]), wk);
                 }
+            if (varying < all)
+                dfl_info("train: spread calibration, channel %s: %lld of %lld held-out samples keep a single observed "
+                         "block once one is hidden, so their %d contexts are one; %s",
+                         info->channels[ch], (long long)fixed_samples, (long long)count, o->K,
+                         floor_only ? "too few others to fit a scale: the floor alone (std_scale 0)"
+                                    : "the fit leaves their entries out");
             char gaps[2][96];
             for (int which = 0; which < 2; ++which) {
                 const double *hist = (which ? gap_hidden : gap_missing) + (size_t)ch * DFL_GAP_BINS;
@@ -543,6 +571,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     free(qry);
     free(ent);
     free(gap_bin);
+    free(fixed);
     free(gap_missing);
     free(gap_hidden);
     return s;

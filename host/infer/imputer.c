@@ -126,6 +126,7 @@ static dfl_status ensemble_x0(dfl_imputer *im, int n, int k, int c, int h, int w
     rq.seed = seed;
     rq.step = step;
     rq.sample_offset = sample_offset;
+    rq.inference = 1;
     dfl_method_params mp = im->method;
     if (im->block_hide > 0) mp.hide = im->block_hide;
     DFL_TRY(dfl_context_plan_make(&im->plan, &mp, &rq));

@@ -94,6 +94,13 @@ static int own_mask_shift(const dfl_plan_request *rq, const uint8_t *own, const 
     return 0;
 }
 
+int dfl_method_observed_blocks(const dfl_method_params *mp, const uint8_t *mask, int mc, int h, int w) {
+    uint8_t *observed = dfl_xmalloc((size_t)mp->grid_h * (size_t)mp->grid_w);
+    const int n = observed_blocks(mp, mask, mc, h, w, observed);
+    free(observed);
+    return n;
+}
+
 static void plan_blocks(dfl_context_plan *plan, const dfl_method_params *mp, const dfl_plan_request *rq) {
     const int blocks = mp->grid_h * mp->grid_w;
     const size_t mhw = (size_t)rq->mask_channels * rq->h * rq->w;
@@ -102,7 +109,13 @@ static void plan_blocks(dfl_context_plan *plan, const dfl_method_params *mp, con
     for (int i = 0; i < rq->n; ++i) {
         const uint8_t *m = rq->mask ? rq->mask + (size_t)i * mhw : NULL;
         int nobs = observed_blocks(mp, m, rq->mask_channels, rq->h, rq->w, observed);
+        /* The context keeps at least one observed block: one of none
+         * predicts from nothing. Only a training draw of a sample with a
+         * single observed block hides it (the one query that sample has, the
+         * reference's rule); an imputation's draw keeps it. */
         int hide = mp->hide < nobs ? mp->hide : nobs;
+        if (hide == nobs && nobs > 1) hide = nobs - 1;
+        if (hide == nobs && rq->inference) hide = 0;
         uint64_t stream = dfl_rng_stream(DFL_RNG_METHOD_BLOCK, rq->step, rq->sample_offset + (uint32_t)i);
         for (int j = 0; j < rq->k; ++j) {
             int64_t s = (int64_t)i * rq->k + j;

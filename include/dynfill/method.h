@@ -151,6 +151,7 @@ typedef struct dfl_plan_request {
     uint64_t seed; /* run seed */
     uint32_t step; /* optimiser step (training) or sampler step (imputation) */
     uint32_t sample_offset; /* global index of sample 0 (rank * per-rank batch, or the file row) */
+    int inference;          /* 1: an imputation's draws (block: a sample's only observed block stays in the context) */
 } dfl_plan_request;
 
 void dfl_context_plan_init(dfl_context_plan *plan);
@@ -159,9 +160,11 @@ void dfl_context_plan_free(dfl_context_plan *plan);
  *   t[s]       = rq->t, or dfl_method_time(mp, t_eps, u, v) with (u, v) lanes 0 and 1 of
  *              Philox(seed, stream(TIME, step, sample_offset+i), j) as uniforms in (0, 1)
  *              (uniform: t_eps + (1 - t_eps) u, lane 0 alone, as before the key existed);
- *   block      hidden[s] = min(hide, #observed blocks) observed blocks (a block is observed
+ *   block      hidden[s] = min(hide, #observed blocks - 1) observed blocks (a block is observed
  *              when it holds at least one observed entry), uniformly without replacement
- *              (Philox stream BLOCK); with hide >= #observed blocks the context is empty [ref];
+ *              (Philox stream BLOCK): the context keeps at least one observed block. A sample
+ *              with a single observed block hides it in training (empty context, the block
+ *              queried [ref]) and keeps it with rq->inference (the context is M);
  *   empirical  partner[s] = a pool entry other than the sample itself whose mask intersects
  *              M_i, drawn uniformly (Philox stream PARTNER) and redrawn while the intersection
  *              is empty, up to DFL_PLAN_PARTNER_TRIES draws. A sample with no other pool entry
@@ -178,6 +181,10 @@ void dfl_context_plan_free(dfl_context_plan *plan);
  * or sample_offset + n > 2^24 (the sample
  * field of a Philox stream; split larger jobs by step). */
 #define DFL_PLAN_PARTNER_TRIES 64
+
+/* Blocks of mp's grid that hold an observed entry of mask ([mc, h, w], any
+ * channel; NULL: every block), as the block strategy counts them. */
+int dfl_method_observed_blocks(const dfl_method_params *mp, const uint8_t *mask, int mc, int h, int w);
 dfl_status dfl_context_plan_make(dfl_context_plan *plan, const dfl_method_params *mp, const dfl_plan_request *rq);
 
 /* Host sampler: context and query masks of plan slot `slot`, at mask

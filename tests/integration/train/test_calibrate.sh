@@ -80,4 +80,18 @@ assert n == rounds * s * 64, (line, rounds)
 print("block calibration: %d hidden entries = %d rounds x %d samples x one 8x8 block" % (n, rounds, s))
 PY
 cd ..
+# two observed blocks per field (block:3x3:2): hiding one for calibration leaves one, so a sample's K
+# contexts are one and show no spread, while the test's contexts (either block) differ; the floor alone
+# is fitted (std_scale 0), not a scale blown up from spreads near 0
+mkdir blk2 && cd blk2
+make_data 48 24 block:3x3:2
+write_tiny_config 10
+"$DYNFILL" train --config tiny.ini --set method.strategy=block --out run 2> err.txt || { cat err.txt; fail "block:3x3:2 train failed"; }
+grep -q "keep a single observed block once one is hidden.*the floor alone (std_scale 0)" err.txt ||
+    { cat err.txt; fail "no floor-only note for two observed blocks"; }
+$PY -c "
+import h5py, numpy as np
+a = h5py.File('run/ckpt.h5', 'r').attrs
+assert np.atleast_1d(a['std_scale'])[0] == 0 and np.atleast_1d(a['std_floor'])[0] > 0, (a['std_scale'], a['std_floor'])"
+cd ..
 echo ok
