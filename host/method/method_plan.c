@@ -62,31 +62,41 @@ static int observed_blocks(const dfl_method_params *mp, const uint8_t *mask, int
     return n;
 }
 
-/* 1 when mask a ([mc, h, w], NULL = all observed) meets b read at (y + dy mod h, x + dx mod w). */
-static int masks_intersect(const uint8_t *a, const uint8_t *b, int mc, int h, int w, int dy, int dx) {
+/* 1 when mask b read at (y + dy mod h, x + dx mod w) splits mask a ([mc,
+ * h, w], NULL = all observed): a context a AND b that holds an entry of a
+ * and leaves one out, so that it has both something to read and something
+ * to query. A partner whose mask covers all of a (the same mask, as with a
+ * land-sea or a fixed radar mask) leaves nothing to query. */
+static int mask_splits(const uint8_t *a, const uint8_t *b, int mc, int h, int w, int dy, int dx) {
+    int meets = 0, misses = 0;
     for (int ch = 0; ch < mc; ++ch)
         for (int y = 0; y < h; ++y) {
             const int py = y + dy >= h ? y + dy - h : y + dy;
             const uint8_t *arow = a ? a + ((size_t)ch * h + y) * w : NULL;
             const uint8_t *brow = b + ((size_t)ch * h + py) * w;
             for (int x = 0; x < w; ++x) {
+                if (arow && !arow[x]) continue;
                 const int px = x + dx >= w ? x + dx - w : x + dx;
-                if ((!arow || arow[x]) && brow[px]) return 1;
+                if (brow[px])
+                    meets = 1;
+                else
+                    misses = 1;
+                if (meets && misses) return 1;
             }
         }
     return 0;
 }
 
 /* Its own mask, shifted: draws (dy, dx) uniformly (lanes 2 and 3 of the
- * partner stream, (0, 0) skipped) until the shifted mask meets the
- * sample's. Returns 1 and that shift in *shift, or 0 when no draw met it. */
+ * partner stream, (0, 0) skipped) until the shifted mask splits the
+ * sample's. Returns 1 and that shift in *shift, or 0 when no draw did. */
 static int own_mask_shift(const dfl_plan_request *rq, const uint8_t *own, const uint8_t *mi, uint64_t stream, int j,
                           uint32_t *shift) {
     for (int a = 0; a < DFL_PLAN_PARTNER_TRIES; ++a) {
         dfl_philox_u4 b = dfl_rng_bits(rq->seed, stream, (uint64_t)j * DFL_PLAN_PARTNER_TRIES + (uint64_t)a);
         const int dy = (int)bounded(b.v[2], (uint32_t)rq->h), dx = (int)bounded(b.v[3], (uint32_t)rq->w);
         if (!dy && !dx) continue;
-        if (masks_intersect(mi, own, rq->mask_channels, rq->h, rq->w, dy, dx)) {
+        if (mask_splits(mi, own, rq->mask_channels, rq->h, rq->w, dy, dx)) {
             *shift = (uint32_t)dy << 16 | (uint32_t)dx;
             return 1;
         }
@@ -163,7 +173,7 @@ static dfl_status plan_partners(dfl_context_plan *plan, const dfl_plan_request *
                 int pick = (int)bounded(dfl_rng_bits(rq->seed, stream, idx).v[0], (uint32_t)candidates);
                 if (self >= 0 && pick >= self) ++pick; /* skip the sample itself */
                 if (a == 0) chosen = pick;
-                if (masks_intersect(mi, pool + (size_t)pick * mhw, rq->mask_channels, rq->h, rq->w, 0, 0)) {
+                if (mask_splits(mi, pool + (size_t)pick * mhw, rq->mask_channels, rq->h, rq->w, 0, 0)) {
                     chosen = pick;
                     met = 1;
                     break;
@@ -171,10 +181,10 @@ static dfl_status plan_partners(dfl_context_plan *plan, const dfl_plan_request *
             }
             plan->partner[(int64_t)i * rq->k + j] = chosen;
             if (met || self < 0) continue;
-            /* No other mask meets this one (a sample alone; masks of parallel
-             * strips whose phases all miss it): its own mask shifted, else the
-             * whole observation (shift 0), rather than an empty context that
-             * predicts from nothing. */
+            /* No other mask splits this one (a sample alone; masks of parallel
+             * strips whose phases all miss it; the same mask in every sample):
+             * its own mask shifted, else the whole observation (shift 0), rather
+             * than an empty context that predicts from nothing. */
             uint32_t shift = 0;
             if (rq->h <= 0xFFFF && rq->w <= 0xFFFF)
                 own_mask_shift(rq, pool + (size_t)self * mhw, mi, stream, j, &shift);

@@ -3,8 +3,8 @@
  * runs the same per-element code as the fused ops: ratios within binomial
  * error, subset relations M_ctx ⊆ M and M_qry ⊆ M, complement
  * disjointness, block structure (whole blocks, remainder blocks, uniform
- * choice), empirical ⊆ partner (a batch of one, or no other mask meeting the sample's: its own mask
- * shifted, else the whole observation), t range, determinism. */
+ * choice), empirical ⊆ partner (a batch of one, or no other mask splitting the sample's into a context
+ * and a query: its own mask shifted, else the whole observation), t range, determinism. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -301,25 +301,42 @@ static void test_empirical(void) {
     CHECK(draw_all(&d, &mp, mask, n, k, mc, 2) == DFL_OK);
     tally t = count(&d, mask, n, k, mc);
     CHECK(t.both == 0 && t.ctx_out == 0 && t.qry_out == 0 && t.ctx + t.qry == t.obs);
-    int exact = 1, nonempty = 1, not_self = 1, in_range = 1, distinct = 0;
+    /* split[i]: another sample's mask splits M_i (M_i ∧ M_j holds some of M_i, not all) */
+    int split[NS] = {0}, self_pairs = 0;
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) {
+            size_t both = 0, obs = 0;
+            for (size_t e = 0; e < mhw; ++e) both += mask[i * mhw + e] && mask[j * mhw + e], obs += mask[i * mhw + e];
+            split[i] |= j != i && both > 0 && both < obs;
+        }
+    CHECK(split[0] && !split[5] && !split[6]); /* one observed block: others hold all of it or none */
+    int exact = 1, splits = 1, not_self = 1, in_range = 1, distinct = 0;
     for (int s = 0; s < n * k; ++s) {
         int i = s / k, j = d.plan.partner[s];
         if (j < 0 || j >= n) {
             in_range = 0;
             continue;
         }
-        if (j == i) not_self = 0;
+        const int dy = (int)(d.plan.shift[s] >> 16), dx = (int)(d.plan.shift[s] & 0xFFFFu);
+        if (j == i) { /* only where no other mask splits M_i: its own, shifted */
+            not_self &= !split[i] && (dy || dx);
+            ++self_pairs;
+        }
         if (s % k && j != d.plan.partner[s - 1]) ++distinct;
         const uint8_t *m = mask + i * mhw, *mj = mask + j * mhw, *c = d.ctx + s * mhw;
-        int any = 0;
-        for (size_t e = 0; e < mhw; ++e) {
-            if (c[e] != (m[e] && mj[e])) exact = 0; /* ctx = M ∧ M_j, so ctx ⊆ M_j */
-            any += c[e];
-        }
-        if (!any) nonempty = 0; /* redrawn while the intersection is empty */
+        size_t any = 0, obs = 0;
+        for (int y = 0; y < H; ++y)
+            for (int x = 0; x < W; ++x) {
+                const size_t e = (size_t)y * W + x;
+                if (c[e] != (m[e] && mj[((y + dy) % H) * W + (x + dx) % W])) exact = 0; /* ctx = M ∧ M_j */
+                any += c[e];
+                obs += m[e];
+            }
+        if (!any || any == obs) splits = 0; /* redrawn while nothing is read or nothing is queried */
     }
-    CHECK(in_range && not_self && exact && nonempty);
-    CHECK(distinct > n); /* the K draws of a sample pick different partners */
+    CHECK(in_range && not_self && exact && splits);
+    CHECK(self_pairs == 2 * k); /* samples 5 and 6 */
+    CHECK(distinct > n);        /* the K draws of a sample pick different partners */
 
     /* batch of one: its own mask, shifted circularly by (dy, dx) != (0, 0): ctx = M ∧ M(y + dy, x + dx) */
     CHECK(draw_all(&d, &mp, mask, 1, k, mc, 2) == DFL_OK);
@@ -379,6 +396,20 @@ static void test_empirical(void) {
     }
     CHECK(own_strip && strip_exact && strip_nonempty);
     free(strips);
+    /* the same patchy mask in every sample (a land-sea mask): another sample's mask would leave nothing to
+     * query (ctx = M), so each pairs with its own mask shifted, which hides part of M */
+    uint8_t *same = malloc(4 * mhw);
+    for (int i = 0; i < 4; ++i) memcpy(same + (size_t)i * mhw, mask, mhw);
+    CHECK(draw_all(&d, &mp, same, 4, k, mc, 2) == DFL_OK);
+    int own_same = 1, same_splits = 1;
+    for (int s = 0; s < 4 * k; ++s) {
+        own_same &= d.plan.partner[s] == s / k && d.plan.shift[s] != 0;
+        size_t in_ctx = 0, in_qry = 0, obs = 0;
+        for (size_t e = 0; e < mhw; ++e) in_ctx += d.ctx[s * mhw + e], in_qry += d.qry[s * mhw + e], obs += mask[e];
+        same_splits &= in_ctx > 0 && in_qry > 0 && in_ctx + in_qry == obs;
+    }
+    CHECK(own_same && same_splits);
+    free(same);
     /* an explicit pool with the sample excluded by index */
     dfl_plan_request rq = d.rq;
     rq.mask = mask;
