@@ -165,18 +165,19 @@ void dfl_context_plan_free(dfl_context_plan *plan);
  *              (Philox stream BLOCK): the context keeps at least one observed block. A sample
  *              with a single observed block hides it in training (empty context, the block
  *              queried [ref]) and keeps it with rq->inference (the context is M);
- *   empirical  partner[s] = a pool entry other than the sample itself whose mask splits
- *              M_i (M_i AND M_j holds an entry of M_i and leaves one out: something to read
- *              and something to query), drawn uniformly (Philox stream PARTNER) and redrawn
- *              while it does not, up to DFL_PLAN_PARTNER_TRIES draws. A sample with no other
- *              pool entry (a batch of one, a one-sample file), or whose mask none of those
- *              draws splits (parallel strips whose phases miss it; the same mask in every
- *              sample), pairs with its own mask shifted circularly by a uniform offset other
- *              than (0, 0), shift[s] = dy << 16 | dx, redrawn the same way while the shifted
- *              mask does not split M_i: a mask of the same kind elsewhere in the field.
- *              Where no shift does either (a single observed entry), shift[s] = 0: the
- *              context is the whole observation, never an empty one. With a pool that
- *              excludes the sample (self_in_pool -1) the first draw is kept then.
+ *   empirical  partner[s] = a pool entry other than the sample itself whose mask makes a
+ *              context of M_i: M_i AND M_j holds an entry of M_i (something to read) and, in
+ *              training (not rq->inference), leaves one out (something to query); drawn
+ *              uniformly (Philox stream PARTNER) and redrawn while it does not, up to
+ *              DFL_PLAN_PARTNER_TRIES draws. A sample with no other pool entry (a batch of
+ *              one, a one-sample file), or for which none of those draws does (parallel
+ *              strips whose phases miss it; in training, the same mask in every sample),
+ *              pairs with its own mask shifted circularly by a uniform offset other than
+ *              (0, 0), shift[s] = dy << 16 | dx, redrawn the same way while the shifted mask
+ *              does not: a mask of the same kind elsewhere in the field. Where no shift does
+ *              either (a single observed entry), shift[s] = 0: the context is the whole
+ *              observation, never an empty one. With a pool that excludes the sample
+ *              (self_in_pool -1) the first draw is kept then.
  * DFL_EUSAGE: invalid params for this shape, empirical with no pool at all,
  * a field wider or taller than 65535 for a shifted partner,
  * or sample_offset + n > 2^24 (the sample

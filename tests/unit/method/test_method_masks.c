@@ -409,6 +409,16 @@ static void test_empirical(void) {
         same_splits &= in_ctx > 0 && in_qry > 0 && in_ctx + in_qry == obs;
     }
     CHECK(own_same && same_splits);
+    /* an imputation's member may read all of M: another sample's (same) mask, the context M */
+    d.rq.inference = 1;
+    CHECK(draw_all(&d, &mp, same, 4, k, mc, 2) == DFL_OK);
+    d.rq.inference = 0;
+    int other_whole = 1;
+    for (int s = 0; s < 4 * k; ++s) {
+        other_whole &= d.plan.partner[s] != s / k && d.plan.shift[s] == 0;
+        for (size_t e = 0; e < mhw; ++e) other_whole &= d.ctx[s * mhw + e] == mask[e];
+    }
+    CHECK(other_whole);
     free(same);
     /* an explicit pool with the sample excluded by index */
     dfl_plan_request rq = d.rq;
