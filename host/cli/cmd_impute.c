@@ -28,10 +28,12 @@ static const char k_usage[] =
     "  --update U      multi-step update: ddim (x_t = a_t x0 + s_t eps, default) or x0 (x_t = a_t x0,\n"
     "                  as the reference code)\n"
     "  --seed S        key of the context masks and noise (default 0)\n"
-    "  --batch ROWS    network rows (samples x K) per pass (default: 64 rows, fewer when that does not\n"
-    "                  fit the available memory); the network runs one sample's K draws at a time, so\n"
-    "                  the result is the same for every ROWS >= K (strategy empirical: partner masks\n"
-    "                  come from the pass); ROWS < K runs forwards of fewer rows (a divisor of K)\n"
+    "  --batch ROWS    network rows (samples x K) per pass (default: 64 rows, strategy empirical 64\n"
+    "                  samples, fewer when that does not fit the available memory); the network runs\n"
+    "                  one sample's K draws at a time, so the result is the same for every ROWS >= K\n"
+    "                  (strategy empirical: partner masks come from the pass, so more samples per\n"
+    "                  pass give more distinct contexts); ROWS < K runs forwards of fewer rows (a\n"
+    "                  divisor of K)\n"
     "  --raw           use the raw weights instead of the EMA weights\n"
     "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale, "
     "std_floor)\n"
@@ -186,12 +188,16 @@ static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, si
 
 /* Samples per pass and rows per forward: --batch ROWS gives ROWS / K samples (at least one) and
  * forwards of one sample's K draws (of the largest divisor of K up to ROWS when ROWS < K); without
- * it, 64 rows lowered until a pass fits the available memory (docs/scaling.md, "Memory"). */
+ * it, 64 rows (strategy empirical: DFL_EMPIRICAL_PASS_SAMPLES samples) lowered until a pass fits the
+ * available memory (docs/scaling.md, "Memory"). */
 static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute_opts *o, dfl_backend *be, int c, int h,
                                int w, int mc, int *chunk_out) {
-    /* empirical contexts intersect with another sample's mask: the pool is the chunk */
-    int least = dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL ? 2 : 1;
-    long rows = a->batch > 0 ? a->batch : 64;
+    /* empirical contexts intersect with another sample's mask: the pool is the chunk, by default
+     * DFL_EMPIRICAL_PASS_SAMPLES samples */
+    const int empirical = dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL;
+    int least = empirical ? 2 : 1;
+    const long default_rows = empirical ? (long)DFL_EMPIRICAL_PASS_SAMPLES * o->K : 64;
+    long rows = a->batch > 0 ? a->batch : default_rows;
     int chunk = (int)(rows / o->K);
     if (chunk < least) chunk = least;
     if (a->batch > 0 && rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
@@ -217,7 +223,7 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
         DFL_TRY(dfl_memory_check((size_t)chunk * extra, host_avail, host_src, what, knobs));
     }
     int fwd = o->fwd_rows > 0 ? o->fwd_rows : o->K;
-    if (a->batch <= 0 && (chunk < (int)(64 / o->K) || fwd < o->K))
+    if (a->batch <= 0 && (chunk < (int)(default_rows / o->K) || fwd < o->K))
         dfl_info("impute: %d sample%s per pass, %d network rows per forward fit the available memory", chunk,
                  chunk > 1 ? "s" : "", fwd);
     *chunk_out = chunk;

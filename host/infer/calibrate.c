@@ -400,7 +400,13 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
     int chunk = 64 / (o->K > 0 ? o->K : 1); /* samples per pass, as `dynfill impute`'s default 64 rows */
-    if (chunk < 2) chunk = 2;               /* an empirical context needs another sample's mask */
+    if (dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL) {
+        /* as `dynfill impute`: partners from up to DFL_EMPIRICAL_PASS_SAMPLES samples, within a host budget */
+        const size_t fit = DFL_CALIB_EMPIRICAL_PASS_BYTES / ((size_t)4 * c * px * sizeof(float));
+        const int want = fit < DFL_EMPIRICAL_PASS_SAMPLES ? (int)fit : DFL_EMPIRICAL_PASS_SAMPLES;
+        if (want > chunk) chunk = want;
+    }
+    if (chunk < 2) chunk = 2; /* an empirical context needs another sample's mask */
     if (chunk > count) chunk = (int)count;
     float *obs = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *in = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));

@@ -82,6 +82,19 @@ grep -q "method.strategy = auto" "$work/named.log" && fail "named strategy: auto
 # impute uses the stored choice: empirical needs two samples per batch, and says so for one
 "$DYNFILL" impute --ckpt "$work/run_swath_4_0_3_empirical/ckpt.h5" --in "$work/swath_4_0_3.h5" --out "$work/pred.h5" -K 2 \
     --quiet >/dev/null 2>&1 || fail "impute with the chosen empirical strategy"
+# by default an empirical pass holds 64 samples (partners from all 24 here), not 64 rows (6 samples at
+# K 10): the same as --batch 640, not as passes of two samples
+for b in default 640 20; do
+    opt=(); [ "$b" = default ] || opt=(--batch "$b")
+    "$DYNFILL" impute --ckpt "$work/run_swath_4_0_3_empirical/ckpt.h5" --in "$work/swath_4_0_3.h5" \
+        --out "$work/pool_$b.h5" -K 10 "${opt[@]}" --quiet >/dev/null 2>&1 || fail "impute --batch $b"
+done
+$PY - "$work" <<'PYEOF' || fail "an empirical pass of 64 samples by default"
+import sys, h5py
+p = lambda b: h5py.File(f"{sys.argv[1]}/pool_{b}.h5", "r")["pred"][...].tobytes()
+assert p("default") == p("640"), "default pass differs from 64 samples per pass"
+assert p("default") != p("20"), "passes of two samples gave the same partners"
+PYEOF
 # a one-sample file: its empirical contexts pair its mask with itself, shifted
 "$DYNFILL" gen --kind advection --n 1 --size 24 --seed 9 --out "$work/one_truth.h5" >/dev/null 2>&1 || fail "gen one"
 "$DYNFILL" mask --in "$work/one_truth.h5" --pattern swath:4:0.3 --seed 3 --out "$work/one.h5" >/dev/null 2>&1 ||
