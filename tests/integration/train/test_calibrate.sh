@@ -93,5 +93,30 @@ $PY -c "
 import h5py, numpy as np
 a = h5py.File('run/ckpt.h5', 'r').attrs
 assert np.atleast_1d(a['std_scale'])[0] == 0 and np.atleast_1d(a['std_floor'])[0] > 0, (a['std_scale'], a['std_floor'])"
+# every other field with eight observed blocks: the fit leaves the two-block fields out and fits the rest
+"$DYNFILL" mask --in truth.h5 --pattern block:3x3:8 --seed 5 --out obs8.h5 >/dev/null 2>&1
+$PY - <<'PY'
+import h5py, shutil
+shutil.copy("obs.h5", "mixed.h5")
+with h5py.File("mixed.h5", "a") as f, h5py.File("obs8.h5", "r") as g:
+    for k in ("obs", "mask"):
+        d = f[k][...]
+        d[1::2] = g[k][1::2]
+        f[k][...] = d
+PY
+"$DYNFILL" train --config tiny.ini --set method.strategy=block --set data.path=mixed.h5 --out run_mixed 2> err.txt ||
+    { cat err.txt; fail "mixed block train failed"; }
+grep -q "keep a single observed block once one is hidden.*the fit leaves their entries out" err.txt ||
+    { cat err.txt; fail "no note that the two-block fields are left out"; }
+grep "spread calibration, channel" err.txt > cal_line.txt
+$PY - <<'PY'
+import math, re
+text = open("cal_line.txt").read()
+fixed, samples = map(int, re.search(r"([0-9]+) of ([0-9]+) held-out samples keep", text).groups())
+n = int(re.search(r"([0-9]+) hidden entries of", text).group(1))
+rounds = min(32, math.ceil(20000 / (samples * 64)))  # every field hides one 8x8 block a round
+assert 0 < fixed < samples and n == rounds * (samples - fixed) * 64, (text, rounds)
+print("mixed blocks: %d hidden entries fitted = %d rounds x %d eight-block fields x 64" % (n, rounds, samples - fixed))
+PY
 cd ..
 echo ok
