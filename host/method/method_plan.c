@@ -187,10 +187,10 @@ static dfl_status plan_partners(dfl_context_plan *plan, const dfl_plan_request *
             plan->partner[(int64_t)i * rq->k + j] = chosen;
             if (met || self < 0) continue;
             /* No other mask makes a context of this one (a sample alone; masks
-             * of parallel strips whose phases all miss it; in training, the same
-             * mask in every sample):
-             * its own mask shifted, else the whole observation (shift 0), rather
-             * than an empty context that predicts from nothing. */
+             * of parallel strips whose phases all miss it; in training, the
+             * same mask in every sample): its own mask shifted, else the whole
+             * observation (shift 0), rather than an empty context that predicts
+             * from nothing. */
             uint32_t shift = 0;
             if (rq->h <= 0xFFFF && rq->w <= 0xFFFF)
                 own_mask_shift(rq, pool + (size_t)self * mhw, mi, stream, j, &shift);
