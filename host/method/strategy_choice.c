@@ -12,8 +12,10 @@
 
 /* 1 when each block of the grid (shared/mask_strategy.h, dfl_block_index) is
  * all observed or all missing in this plane; *missing_block is set when one
- * is all missing. state: gh * gw bytes of scratch. */
-static int plane_on_grid(const uint8_t *m, int h, int w, int gh, int gw, uint8_t *state, int *missing_block) {
+ * is all missing, *observed_blocks counts the observed ones. state: gh * gw
+ * bytes of scratch. */
+static int plane_on_grid(const uint8_t *m, int h, int w, int gh, int gw, uint8_t *state, int *missing_block,
+                         int *observed_blocks) {
     enum { UNSEEN = 0, MISSING = 1, OBSERVED = 2 };
     memset(state, UNSEEN, (size_t)gh * (size_t)gw);
     for (int y = 0; y < h; ++y)
@@ -25,8 +27,11 @@ static int plane_on_grid(const uint8_t *m, int h, int w, int gh, int gw, uint8_t
             else if (*b != v)
                 return 0;
         }
-    for (int b = 0; b < gh * gw; ++b)
+    *observed_blocks = 0;
+    for (int b = 0; b < gh * gw; ++b) {
         if (state[b] == MISSING) *missing_block = 1;
+        *observed_blocks += state[b] == OBSERVED;
+    }
     return 1;
 }
 
@@ -55,14 +60,17 @@ dfl_strategy_choice dfl_strategy_choose(const uint8_t *masks, int64_t n, int mc,
         }
         cov_sum += pairs / total - p * p;
         var_sum += p * (1.0 - p);
-        if (grid && !plane_on_grid(m, h, w, grid_h, grid_w, block_state, &missing_block)) grid = 0;
+        int blocks = 0;
+        if (grid && !plane_on_grid(m, h, w, grid_h, grid_w, block_state, &missing_block, &blocks)) grid = 0;
+        c.few_blocks += grid && blocks < DFL_STRATEGY_AUTO_MIN_BLOCKS;
     }
     free(sat);
     free(block_state);
     if (c.fields == 0) return c;
     c.correlation = cov_sum / var_sum;
     c.on_grid = grid && missing_block;
-    if (c.on_grid)
+    /* block contexts need two observed blocks, one to read and one to query */
+    if (c.on_grid && 2 * c.few_blocks <= c.fields)
         c.strategy = DFL_STRATEGY_BLOCK;
     else if (c.correlation >= DFL_STRATEGY_AUTO_CORRELATION)
         c.strategy = DFL_STRATEGY_EMPIRICAL;
@@ -74,10 +82,15 @@ void dfl_strategy_choice_describe(const dfl_strategy_choice *c, char *buf, size_
     const double corr = fabs(c->correlation) < 0.005 ? 0.0 : c->correlation; /* no "-0.00" */
     if (c->fields == 0)
         snprintf(buf, len, "%s: no mask has both observed and missing entries", name);
-    else if (c->on_grid)
+    else if (c->on_grid && c->strategy == DFL_STRATEGY_BLOCK)
         snprintf(buf, len,
                  "%s: every mask is a union of the grid's blocks (neighbour correlation %.2f over %lld fields)", name,
                  corr, (long long)c->fields);
+    else if (c->on_grid)
+        snprintf(buf, len,
+                 "%s: every mask is a union of the grid's blocks, but %lld of %lld fields observe fewer than %d, "
+                 "which block contexts cannot split into a context and a query (neighbour correlation %.2f)",
+                 name, (long long)c->few_blocks, (long long)c->fields, DFL_STRATEGY_AUTO_MIN_BLOCKS, corr);
     else if (c->strategy == DFL_STRATEGY_EMPIRICAL)
         snprintf(buf, len,
                  "%s: the missing entries come in patches (neighbour correlation %.2f >= %.2g over %lld fields)", name,

@@ -139,6 +139,27 @@ int main(void) {
     c = dfl_strategy_choose(m, N, 1, H, W, 4, 4); /* another grid than the data's */
     CHECK_MSG(!c.on_grid && c.strategy == DFL_STRATEGY_EMPIRICAL, "3x3 blocks on a 4x4 grid: %s",
               dfl_method_strategy_name(c.strategy));
+    /* mostly a single observed block per field: block contexts cannot split it, the correlation rule chooses */
+    for (int i = 0; i < N; ++i)
+        for (int y = 0; y < H; ++y)
+            for (int x = 0; x < W; ++x)
+                m[((size_t)i * H + y) * W + x] = dfl_block_index(y, x, H, W, 3, 3) == i % 9 ||
+                                                 (i % 3 == 0 && dfl_block_index(y, x, H, W, 3, 3) == (i + 1) % 9);
+    c = dfl_strategy_choose(m, N, 1, H, W, 3, 3); /* one field in three observes two blocks */
+    CHECK_MSG(c.on_grid && c.few_blocks > c.fields / 2 && c.strategy == DFL_STRATEGY_EMPIRICAL,
+              "one block: %s, %lld of %lld", dfl_method_strategy_name(c.strategy), (long long)c.few_blocks,
+              (long long)c.fields);
+    dfl_strategy_choice_describe(&c, line, sizeof line);
+    CHECK_MSG(strstr(line, "empirical: every mask is a union of the grid's blocks, but") == line, "%s", line);
+    for (int i = 0; i < N; ++i) /* two fields in three observe two blocks: block */
+        if (i % 3 == 1)
+            for (int y = 0; y < H; ++y)
+                for (int x = 0; x < W; ++x)
+                    m[((size_t)i * H + y) * W + x] |= dfl_block_index(y, x, H, W, 3, 3) == (i + 1) % 9;
+    c = dfl_strategy_choose(m, N, 1, H, W, 3, 3);
+    CHECK_MSG(c.on_grid && c.few_blocks < c.fields / 2 && c.strategy == DFL_STRATEGY_BLOCK, "two blocks: %s",
+              dfl_method_strategy_name(c.strategy));
+    block_masks(m, 3, 3);
     m[(size_t)5 * H * W + 3 * W + 3] ^= 1; /* one pixel off the grid */
     c = dfl_strategy_choose(m, N, 1, H, W, 3, 3);
     CHECK_MSG(!c.on_grid && c.strategy == DFL_STRATEGY_EMPIRICAL, "one pixel off: %s",
