@@ -393,20 +393,37 @@ static dfl_status pixel_hide_fraction(const dfl_dataset *ds, int64_t start, int6
     return s;
 }
 
+/* Samples per calibration pass, chosen as `dynfill impute` chooses them:
+ * 64 rows (at least two samples: an empirical context needs another
+ * sample's mask); with empirical contexts, whose partners come from the
+ * pass, up to DFL_EMPIRICAL_PASS_SAMPLES as long as the pass fits the
+ * available memory (dfl_imputer_fit with this function's host buffers per
+ * sample: obs, input, prediction, spread, mask, kept), else the 64 rows. */
+static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_backend *be, const dfl_dataset_info *info,
+                              int64_t count) {
+    int least = 64 / (o->K > 0 ? o->K : 1);
+    if (least < 2) least = 2;
+    int n = DFL_EMPIRICAL_PASS_SAMPLES < count ? DFL_EMPIRICAL_PASS_SAMPLES : (int)count;
+    if (dfl_imputer_method(im)->strategy != DFL_STRATEGY_EMPIRICAL || n <= least) return least;
+    const size_t extra = (size_t)info->h * info->w * (4 * (size_t)info->c * sizeof(float) + 2 * (size_t)info->mask_c);
+    const char *src = NULL;
+    size_t need = 0, avail = dfl_backend_memory_available(be, &src);
+    dfl_impute_opts t = *o;
+    if (dfl_imputer_fit(im, &t, 1, &n, least, info->c, info->h, info->w, info->mask_c, extra, avail, src, "-K",
+                        &need) != DFL_OK) {
+        dfl_clear_error();
+        return least;
+    }
+    return t.fwd_rows == o->fwd_rows ? n : least; /* not at the price of fewer rows per forward */
+}
+
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, double hide_fraction, double *scale, double *floor,
+                                 int64_t count, int pass, double hide_fraction, double *scale, double *floor,
                                  dfl_spread_stats *before, dfl_spread_stats *after) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
-    int chunk = 64 / (o->K > 0 ? o->K : 1); /* samples per pass, as `dynfill impute`'s default 64 rows */
-    if (dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL) {
-        /* as `dynfill impute`: partners from up to DFL_EMPIRICAL_PASS_SAMPLES samples, within a host budget */
-        const size_t fit = DFL_CALIB_EMPIRICAL_PASS_BYTES / ((size_t)4 * c * px * sizeof(float));
-        const int want = fit < DFL_EMPIRICAL_PASS_SAMPLES ? (int)fit : DFL_EMPIRICAL_PASS_SAMPLES;
-        if (want > chunk) chunk = want;
-    }
-    if (chunk < 2) chunk = 2; /* an empirical context needs another sample's mask */
+    int chunk = pass >= 2 ? pass : 2; /* an empirical context needs another sample's mask */
     if (chunk > count) chunk = (int)count;
     float *obs = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *in = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
@@ -599,8 +616,8 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     o.fwd_rows = 0; /* one sample's K draws per forward, as `dynfill impute` */
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
-    dfl_status s =
-        dfl_std_calibrate_run(im, &o, ds, start, count, DFL_CALIB_HIDE_FRACTION, scale, floor, before, after);
+    dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, calib_pass_samples(im, &o, be, info, count),
+                                         DFL_CALIB_HIDE_FRACTION, scale, floor, before, after);
     for (int ch = 0; s == DFL_OK && ch < info->c; ++ch) {
         const dfl_spread_stats *b = &before[ch], *a = &after[ch];
         double n = b->n > 0 ? b->n : 1;

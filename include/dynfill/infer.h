@@ -92,17 +92,14 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
  * pass, and with the 6 samples of 64 rows at K = 10 strips of swath masks
  * often found few partners that meet them (advection swath:6:0.3: MSE
  * 0.0481 with 6, 0.0412 with 64). Fewer where memory does not allow. */
-#define DFL_EMPIRICAL_PASS_SAMPLES     64
-/* host bytes calibration may hold for an empirical pass's four float fields */
-#define DFL_CALIB_EMPIRICAL_PASS_BYTES ((size_t)1 << 30)
-
-#define DFL_CALIB_HIDE_FRACTION   0.2
-#define DFL_CALIB_PIXEL_HIDE_MIN  0.01
-#define DFL_CALIB_PIXEL_ROUNDS    24
-#define DFL_CALIB_MIN_ENTRIES     20000
-#define DFL_CALIB_MAX_ROUNDS      32
-#define DFL_CALIB_GAP_MIN_ENTRIES 500
-#define DFL_CALIB_GAP_MAX_WEIGHT  3.0
+#define DFL_EMPIRICAL_PASS_SAMPLES 64
+#define DFL_CALIB_HIDE_FRACTION    0.2
+#define DFL_CALIB_PIXEL_HIDE_MIN   0.01
+#define DFL_CALIB_PIXEL_ROUNDS     24
+#define DFL_CALIB_MIN_ENTRIES      20000
+#define DFL_CALIB_MAX_ROUNDS       32
+#define DFL_CALIB_GAP_MIN_ENTRIES  500
+#define DFL_CALIB_GAP_MAX_WEIGHT   3.0
 
 /* Agreement of errors and spreads on a set of entries. */
 typedef struct {
@@ -149,9 +146,10 @@ void dfl_spread_gap_weights(const double *missing, const double *hidden, double 
 
 /* Hides, imputes and fits on samples [start, start+count) of ds (normalised
  * as the checkpoint's training data; hidden entries keyed by o->seed and the
- * sample index): scale[c], floor[c] and the statistics before / after (c each). */
+ * sample index), `pass` samples per imputation pass (at least 2): scale[c],
+ * floor[c] and the statistics before / after (c each). */
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, double hide_fraction, double *scale, double *floor,
+                                 int64_t count, int pass, double hide_fraction, double *scale, double *floor,
                                  dfl_spread_stats *before, dfl_spread_stats *after);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged); the signature of
