@@ -18,7 +18,7 @@
 static const char k_usage[] =
     "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K 10] [--steps 1]\n"
     "                      [--update ddim|x0] [--seed S] [--batch ROWS] [--backend cpu|cuda|auto] [--raw]\n"
-    "                      [--raw-std] [--members]\n"
+    "                      [--raw-std] [--raw-pred] [--members]\n"
     "       dynfill impute --method mean|harmonic --in OBS.h5 --out PRED.h5\n"
     "Fills the unobserved entries of OBS.h5; observed entries are kept exactly.\n"
     "  -K K            context masks per sample; the prediction is their mean, /std their spread\n"
@@ -37,6 +37,10 @@ static const char k_usage[] =
     "  --raw           use the raw weights instead of the EMA weights\n"
     "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale, "
     "std_floor)\n"
+    "  --raw-pred      write the network's ensemble mean as it is, without the checkpoint's spline\n"
+    "                  correction (spline_weight: /pred moved by that share towards the thin-plate spline\n"
+    "                  through the observed entries, fitted on held-out samples at the end of training;\n"
+    "                  the calibrated /std was fitted to the corrected errors)\n"
     "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last (t_eps)\n"
     "                  ensemble pass, in the data's units, observed entries the observations, their\n"
     "                  deviations from /pred scaled by std_scale plus centred noise of size std_floor, like\n"
@@ -60,6 +64,7 @@ enum {
     OPT_RAW,
     OPT_QUIET,
     OPT_RAW_STD,
+    OPT_RAW_PRED,
     OPT_MEMBERS
 };
 static const char k_short[] = "hK:";
@@ -76,6 +81,7 @@ static const struct option k_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"raw", no_argument, NULL, OPT_RAW},
     {"raw-std", no_argument, NULL, OPT_RAW_STD},
+    {"raw-pred", no_argument, NULL, OPT_RAW_PRED},
     {"members", no_argument, NULL, OPT_MEMBERS},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
@@ -85,7 +91,7 @@ static const struct option k_options[] = {
 typedef struct {
     const char *ckpt, *in, *out, *method, *backend, *update;
     long K, steps, batch, seed;
-    int raw, quiet, raw_std, members;
+    int raw, quiet, raw_std, raw_pred, members;
 } impute_args;
 
 /* Fills a from argv; *help is set (and nothing else checked) on -h/--help. */
@@ -115,6 +121,7 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
         case OPT_SEED: s = dfl_cli_parse_int(name, optarg, 0, 1L << 62, &a->seed); break;
         case OPT_RAW: a->raw = 1; break;
         case OPT_RAW_STD: a->raw_std = 1; break;
+        case OPT_RAW_PRED: a->raw_pred = 1; break;
         case OPT_MEMBERS: a->members = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
@@ -203,8 +210,9 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
     if (a->batch > 0 && rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
     const char *src = NULL;
     size_t avail = dfl_backend_memory_available(be, &src), need = 0;
-    /* this command's host buffers: obs, pred, spread, mask, and with --members K times pred */
-    size_t extra = (size_t)h * w * ((3 + (a->members ? (size_t)o->K : 0)) * (size_t)c * sizeof(float) + (size_t)mc);
+    /* this command's host buffers: obs, pred, spread, the spline correction's S - P, mask, and with
+     * --members K times pred (the correction's solve holds one sample's 8 fields besides) */
+    size_t extra = (size_t)h * w * ((4 + (a->members ? (size_t)o->K : 0)) * (size_t)c * sizeof(float) + (size_t)mc);
     const char *knobs = a->batch > 0 ? (a->members ? "--batch (rows per pass) or -K, or leave out --members"
                                                    : "--batch (rows per pass) or -K")
                                      : (a->members ? "-K, or leave out --members" : "-K");
@@ -276,21 +284,24 @@ static dfl_status run_impute(const impute_args *a) {
     if (s == DFL_OK) {
         char desc[160];
         if (diffusion)
-            snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s%s", o.K, o.steps,
+            snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s%s%s", o.K, o.steps,
                      o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "",
+                     meta.spline_weight && !a->raw_pred ? " pred=spline-corrected" : "",
                      meta.std_scale && !a->raw_std ? " std=calibrated" : " std=raw");
         else
             snprintf(desc, sizeof desc, "%s", a->method);
         s = dfl_pred_set_method(pw, desc, diffusion);
         if (s == DFL_OK && a->members) s = dfl_pred_add_members(pw, o.K);
     }
-    float *obs = NULL, *pred = NULL, *spread = NULL, *members = NULL;
+    float *obs = NULL, *pred = NULL, *spread = NULL, *members = NULL, *toward = NULL;
+    const int correct = diffusion && meta.spline_weight && !a->raw_pred;
     uint8_t *mask = NULL;
     if (s == DFL_OK) {
         obs = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         pred = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         mask = dfl_xmalloc((size_t)chunk * mc * px);
+        if (correct) toward = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         if (a->members) members = dfl_xmalloc((size_t)chunk * o.K * c * px * sizeof(float));
     }
     char label[64];
@@ -318,6 +329,10 @@ static dfl_status run_impute(const impute_args *a) {
                             obs[((size_t)i * c + ch) * px + p] = 0.0f;
             s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread, members);
             if (s != DFL_OK) break;
+            if (correct) { /* docs/design.md, "Spline correction"; pred and members in the model's units */
+                dfl_spline_toward(be, nb, c, h, w, mc, obs, mask, pred, meta.periodic_x, meta.periodic_y, toward);
+                dfl_spline_correct(meta.spline_weight, nb, o.K, c, px, toward, pred, members);
+            }
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             if (meta.std_scale && !a->raw_std) /* in the model's units, before spread and members are renormalised */
                 calibrate_spread(&meta, nb, o.K, c, px, mc, mask, (uint64_t)a->seed, (uint32_t)first, spread, members);
@@ -355,6 +370,7 @@ static dfl_status run_impute(const impute_args *a) {
     free(pred);
     free(spread);
     free(members);
+    free(toward);
     free(mask);
     dfl_ckpt_meta_free(&meta);
     dfl_imputer_destroy(im);

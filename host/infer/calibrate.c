@@ -418,8 +418,8 @@ static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_bac
 }
 
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, int pass, double hide_fraction, double *scale, double *floor,
-                                 dfl_spread_stats *before, dfl_spread_stats *after) {
+                                 int64_t count, int pass, double hide_fraction, double *weight, double *scale,
+                                 double *floor, dfl_spread_stats *before, dfl_spread_stats *after) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
@@ -429,6 +429,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     float *in = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *pred = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
+    float *toward = dfl_xcalloc((size_t)chunk * c * px, sizeof(float)); /* S - P of the spline correction */
+    const dfl_ckpt_meta *meta = dfl_imputer_meta(im);
     uint8_t *mask = dfl_xmalloc((size_t)chunk * mc * px), *kept = dfl_xmalloc((size_t)chunk * mc * px);
     uint8_t *ctx = dfl_xmalloc((size_t)mc * px), *qry = dfl_xmalloc((size_t)mc * px);
     uint16_t *gap_bin = dfl_xmalloc(px * sizeof(uint16_t));
@@ -441,7 +443,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     double *gap_hidden = dfl_xcalloc((size_t)c * DFL_GAP_BINS, sizeof(double));
     /* the hidden entries' error, raw spread and gap bin, per channel, for the after-statistics */
     typedef struct {
-        float err, sd;
+        float err, sd, toward; /* P - truth, raw spread, S - P */
         int ch, bin;
         int fixed; /* from a sample whose K contexts are one (block: a single observed block kept) */
     } hidden;
@@ -508,6 +510,9 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                             in[((size_t)i * c + ch) * px + p] = 0.0f;
             s = dfl_imputer_run(im, &ro, nb, c, h, w, mc, in, kept, (uint32_t)(start + i0), pred, spread, NULL);
             if (s != DFL_OK) break;
+            if (weight) /* the spline through each sample's kept entries, from its prediction */
+                dfl_spline_toward(dfl_imputer_backend(im), nb, c, h, w, mc, in, kept, pred, meta->periodic_x,
+                                  meta->periodic_y, toward);
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch) {
                     const uint8_t *k = kept + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
@@ -518,7 +523,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                         double e = (double)pred[x] - obs[x];
                         const int bin = gap_bin[p];
                         ent = dfl_xgrow(ent, &cap, len + 1, sizeof *ent);
-                        ent[len++] = (hidden){(float)e, spread[x], ch, bin, fixed[i]};
+                        ent[len++] = (hidden){(float)e, spread[x], toward[x], ch, bin, fixed[i]};
                         gap_hidden[(size_t)ch * DFL_GAP_BINS + bin] += 1.0;
                         per_channel[ch]++;
                     }
@@ -531,6 +536,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         /* per channel: the hidden entries' errors and spreads, fitted (a 1, b 0 where there is nothing to fit) */
         float *e = dfl_xmalloc((len ? len : 1) * sizeof(float)), *sd = dfl_xmalloc((len ? len : 1) * sizeof(float));
         float *wt = dfl_xmalloc((len ? len : 1) * sizeof(float));
+        float *tw = dfl_xmalloc((len ? len : 1) * sizeof(float));
         for (int ch = 0; ch < c; ++ch) {
             /* A sample whose K contexts are one (block contexts with a single
              * observed block left once one is hidden: two observed blocks)
@@ -550,14 +556,31 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             size_t n = 0;
             for (size_t k = 0; k < len; ++k)
                 if (ent[k].ch == ch && (floor_only || !ent[k].fixed))
-                    e[n] = ent[k].err, sd[n] = floor_only ? 0.0f : ent[k].sd, wt[n++] = (float)bin_weight[ent[k].bin];
+                    e[n] = ent[k].err, sd[n] = floor_only ? 0.0f : ent[k].sd, tw[n] = ent[k].toward,
+                    wt[n++] = (float)bin_weight[ent[k].bin];
+            /* the spline correction first, on the entries and weights of the spread's fit; the spread
+             * is then fitted to the corrected errors */
+            const double beta = weight ? dfl_spline_weight_fit(e, tw, wt, n) : 0.0;
+            double mse_net = 0.0, mse_fix = 0.0, wsum = 0.0;
+            for (size_t k = 0; k < n; ++k) {
+                mse_net += (double)wt[k] * e[k] * e[k];
+                e[k] += (float)(beta * tw[k]);
+                mse_fix += (double)wt[k] * e[k] * e[k];
+                wsum += wt[k];
+            }
+            if (weight) {
+                weight[ch] = beta;
+                dfl_info("train: spline correction, channel %s: weight %.3f, hidden-entry MSE %.4g -> %.4g "
+                         "(normalised units)",
+                         info->channels[ch], beta, wsum > 0 ? mse_net / wsum : 0.0, wsum > 0 ? mse_fix / wsum : 0.0);
+            }
             dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
             if (floor_only) scale[ch] = 0.0;
             for (size_t k = 0; k < len; ++k) /* both as the fit weighs them */
                 if (ent[k].ch == ch && (floor_only || !ent[k].fixed)) {
                     const double wk = bin_weight[ent[k].bin];
                     dfl_spread_stats_add_weighted(&before[ch], ent[k].err, ent[k].sd, wk);
-                    dfl_spread_stats_add_weighted(&after[ch], ent[k].err,
+                    dfl_spread_stats_add_weighted(&after[ch], ent[k].err + beta * ent[k].toward,
                                                   dfl_spread_calibrated(ent[k].sd, scale[ch], floor[ch]), wk);
                 }
             if (varying < all)
@@ -583,8 +606,10 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         free(e);
         free(sd);
         free(wt);
+        free(tw);
     }
     free(obs);
+    free(toward);
     free(in);
     free(pred);
     free(spread);
@@ -601,7 +626,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
 }
 
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, double *scale, double *floor) {
+                             int64_t count, int K, uint64_t seed, double *weight, double *scale, double *floor) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
@@ -617,7 +642,7 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
     dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, calib_pass_samples(im, &o, be, info, count),
-                                         DFL_CALIB_HIDE_FRACTION, scale, floor, before, after);
+                                         DFL_CALIB_HIDE_FRACTION, weight, scale, floor, before, after);
     for (int ch = 0; s == DFL_OK && ch < info->c; ++ch) {
         const dfl_spread_stats *b = &before[ch], *a = &after[ch];
         double n = b->n > 0 ? b->n : 1;

@@ -77,6 +77,8 @@ void dfl_imputer_destroy(dfl_imputer *im) {
 
 const dfl_method_params *dfl_imputer_method(const dfl_imputer *im) { return &im->method; }
 const dfl_config *dfl_imputer_config(const dfl_imputer *im) { return &im->cfg; }
+const dfl_ckpt_meta *dfl_imputer_meta(const dfl_imputer *im) { return &im->meta; }
+dfl_backend *dfl_imputer_backend(const dfl_imputer *im) { return im->be; }
 
 static void ensure(dfl_imputer *im, int n, int k, int c, int h, int w, int mc) {
     dfl_backend *be = im->be;

@@ -68,8 +68,9 @@ typedef struct {
     /* training time (train.time_budget): seconds_base from the checkpoint plus this process's elapsed time */
     double seconds_base, t0, fake_step_s; /* fake_step_s > 0: DFL_FAKE_SECONDS_PER_STEP, each step counts that */
     long run_steps;
-    double *std_scale; /* calibrated spread factors (C), NULL before calibration */
-    double *std_floor; /* and floors (C) */
+    double *std_scale;     /* calibrated spread factors (C), NULL before calibration */
+    double *std_floor;     /* and floors (C) */
+    double *spline_weight; /* spline correction weights (C), NULL before calibration */
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
@@ -105,6 +106,8 @@ static dfl_status save_checkpoint(train_run *r) {
         memcpy(meta.std_scale, r->std_scale, (size_t)r->info->c * sizeof(double));
         meta.std_floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
         memcpy(meta.std_floor, r->std_floor, (size_t)r->info->c * sizeof(double));
+        meta.spline_weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+        memcpy(meta.spline_weight, r->spline_weight, (size_t)r->info->c * sizeof(double));
     }
     meta.periodic_x = r->periodic_x; /* the whole field's axes: imputation pads them periodically */
     meta.periodic_y = r->periodic_y;
@@ -418,17 +421,21 @@ static dfl_status calibrate(train_run *r) {
     if (count > cap) count = cap;
     double *scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
     double *floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+    double *weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
     dfl_status s =
-        r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, scale, floor);
+        r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, weight, scale, floor);
     if (s != DFL_OK) {
         free(scale);
         free(floor);
+        free(weight);
         return s;
     }
     free(r->std_scale);
     free(r->std_floor);
+    free(r->spline_weight);
     r->std_scale = scale;
     r->std_floor = floor;
+    r->spline_weight = weight;
     return save_checkpoint(r);
 }
 
@@ -539,6 +546,7 @@ static void teardown(train_run *r) {
     dfl_run_dir_unlock(r->lock_fd);
     free(r->std_scale);
     free(r->std_floor);
+    free(r->spline_weight);
 }
 
 dfl_status dfl_train_run(const dfl_train_run_opts *opts) {

@@ -36,6 +36,8 @@ typedef struct {
     double *std_scale;            /* malloc'ed C factors for the ensemble spread, NULL = not calibrated */
     double *std_floor;            /* malloc'ed C floors, /std = sqrt((std_scale spread)^2 + std_floor^2) in the
                                      model's normalised units; NULL = 0 (checkpoints calibrated before it) */
+    double *spline_weight;        /* malloc'ed C weights of the spline correction (include/dynfill/infer.h);
+                                     NULL = none (checkpoints calibrated before it) */
 } dfl_ckpt_meta;
 
 /* Sets channels and copies the normalisation (mean NULL: zeros, std NULL:

@@ -3,8 +3,9 @@
 # fitting std_scale and std_floor on held-out entries of the validation
 # samples and stores them in the checkpoint; impute writes
 # /std = sqrt((std_scale spread)^2 + std_floor^2) (--raw-std: the spread), so
-# eval's spread-skill ratio moves towards 1; a checkpoint without them (older,
-# or data.val_fraction = 0) imputes with the raw spread and says so.
+# eval's spread-skill ratio moves towards 1 from that of the network's own
+# prediction and spread (--raw-pred --raw-std); a checkpoint without them
+# (older, or data.val_fraction = 0) imputes with the raw spread and says so.
 source "$(dirname "$0")/common.sh"
 make_data 48 16 pixel:0.4
 write_tiny_config 40
@@ -12,8 +13,9 @@ write_tiny_config 40
 grep -q "spread calibration, channel" err.txt || { cat err.txt; fail "no calibration line"; }
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out cal.h5 -K 8 --quiet
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out raw.h5 -K 8 --raw-std --quiet
+"$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out net.h5 -K 8 --raw-std --raw-pred --quiet
 "$DYNFILL" eval --pred cal.h5 --truth truth.h5 --json > cal.json
-"$DYNFILL" eval --pred raw.h5 --truth truth.h5 --json > raw.json
+"$DYNFILL" eval --pred net.h5 --truth truth.h5 --json > raw.json
 $PY - <<'PY'
 import h5py, json, math, numpy as np
 ck = h5py.File("run/ckpt.h5", "r").attrs
