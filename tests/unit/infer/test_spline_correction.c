@@ -119,7 +119,8 @@ int main(void) {
         *(wrap ? &err_wrap : &err_free) = sq;
     }
     CHECK_MSG(err_wrap < 0.01 * err_pred && err_wrap < 0.5 * err_free,
-              "periodic: squared error %g wrapped, %g with free borders, %g of the start", err_wrap, err_free, err_pred);
+              "periodic: squared error %g wrapped, %g with free borders, %g of the start", err_wrap, err_free,
+              err_pred);
 
     /* the correction of pred and members */
     float *members = malloc((size_t)K * all * sizeof(float)), *before = malloc(all * sizeof(float));
