@@ -38,9 +38,10 @@ static const char k_usage[] =
     "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale, "
     "std_floor)\n"
     "  --raw-pred      write the network's ensemble mean as it is, without the checkpoint's spline\n"
-    "                  correction (spline_weight: /pred moved by that share towards the thin-plate spline\n"
-    "                  through the observed entries, fitted on held-out samples at the end of training;\n"
-    "                  the calibrated /std was fitted to the corrected errors)\n"
+    "                  correction (spline_weight, spline3_weight: /pred moved by those shares towards\n"
+    "                  the order-2 (thin-plate) and order-3 grid splines through the observed entries,\n"
+    "                  fitted on held-out samples at the end of training; the calibrated /std was\n"
+    "                  fitted to the corrected errors)\n"
     "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last (t_eps)\n"
     "                  ensemble pass, in the data's units, observed entries the observations, their\n"
     "                  deviations from /pred scaled by std_scale plus centred noise of size std_floor, like\n"
@@ -210,9 +211,10 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
     if (a->batch > 0 && rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
     const char *src = NULL;
     size_t avail = dfl_backend_memory_available(be, &src), need = 0;
-    /* this command's host buffers: obs, pred, spread, the spline correction's S - P, mask, and with
-     * --members K times pred (the correction's solve holds one sample's 8 fields besides) */
-    size_t extra = (size_t)h * w * ((4 + (a->members ? (size_t)o->K : 0)) * (size_t)c * sizeof(float) + (size_t)mc);
+    /* this command's host buffers: obs, pred, spread, the spline correction's S2 - P and S3 - P, mask,
+     * and with --members K times pred (the correction's solves hold one sample's 8 fields and a
+     * plane of doubles per thread besides) */
+    size_t extra = (size_t)h * w * ((5 + (a->members ? (size_t)o->K : 0)) * (size_t)c * sizeof(float) + (size_t)mc);
     const char *knobs = a->batch > 0 ? (a->members ? "--batch (rows per pass) or -K, or leave out --members"
                                                    : "--batch (rows per pass) or -K")
                                      : (a->members ? "-K, or leave out --members" : "-K");
@@ -293,7 +295,7 @@ static dfl_status run_impute(const impute_args *a) {
         s = dfl_pred_set_method(pw, desc, diffusion);
         if (s == DFL_OK && a->members) s = dfl_pred_add_members(pw, o.K);
     }
-    float *obs = NULL, *pred = NULL, *spread = NULL, *members = NULL, *toward = NULL;
+    float *obs = NULL, *pred = NULL, *spread = NULL, *members = NULL, *toward = NULL, *toward3 = NULL;
     const int correct = diffusion && meta.spline_weight && !a->raw_pred;
     uint8_t *mask = NULL;
     if (s == DFL_OK) {
@@ -302,6 +304,9 @@ static dfl_status run_impute(const impute_args *a) {
         spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         mask = dfl_xmalloc((size_t)chunk * mc * px);
         if (correct) toward = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
+        int order3 = 0; /* the order-3 solve only where some channel takes a share of it */
+        for (int ch = 0; correct && meta.spline3_weight && ch < c; ++ch) order3 |= meta.spline3_weight[ch] > 0.0;
+        if (order3) toward3 = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         if (a->members) members = dfl_xmalloc((size_t)chunk * o.K * c * px * sizeof(float));
     }
     char label[64];
@@ -330,8 +335,10 @@ static dfl_status run_impute(const impute_args *a) {
             s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread, members);
             if (s != DFL_OK) break;
             if (correct) { /* docs/design.md, "Spline correction"; pred and members in the model's units */
-                dfl_spline_toward(be, nb, c, h, w, mc, obs, mask, pred, meta.periodic_x, meta.periodic_y, toward);
-                dfl_spline_correct(meta.spline_weight, nb, o.K, c, px, toward, pred, members);
+                dfl_spline_toward(be, nb, c, h, w, mc, obs, mask, pred, meta.periodic_x, meta.periodic_y, toward,
+                                  toward3);
+                dfl_spline_correct(meta.spline_weight, meta.spline3_weight, nb, o.K, c, px, toward, toward3, pred,
+                                   members);
             }
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             if (meta.std_scale && !a->raw_std) /* in the model's units, before spread and members are renormalised */
@@ -371,6 +378,7 @@ static dfl_status run_impute(const impute_args *a) {
     free(spread);
     free(members);
     free(toward);
+    free(toward3);
     free(mask);
     dfl_ckpt_meta_free(&meta);
     dfl_imputer_destroy(im);

@@ -418,8 +418,8 @@ static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_bac
 }
 
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, int pass, double hide_fraction, double *weight, double *scale,
-                                 double *floor, dfl_spread_stats *before, dfl_spread_stats *after) {
+                                 int64_t count, int pass, double hide_fraction, double *weight, double *weight3,
+                                 double *scale, double *floor, dfl_spread_stats *before, dfl_spread_stats *after) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
@@ -429,7 +429,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     float *in = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *pred = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
-    float *toward = dfl_xcalloc((size_t)chunk * c * px, sizeof(float)); /* S - P of the spline correction */
+    float *toward = dfl_xcalloc((size_t)chunk * c * px, sizeof(float));  /* S2 - P of the spline correction */
+    float *toward3 = dfl_xcalloc((size_t)chunk * c * px, sizeof(float)); /* S3 - P */
     const dfl_ckpt_meta *meta = dfl_imputer_meta(im);
     uint8_t *mask = dfl_xmalloc((size_t)chunk * mc * px), *kept = dfl_xmalloc((size_t)chunk * mc * px);
     uint8_t *ctx = dfl_xmalloc((size_t)mc * px), *qry = dfl_xmalloc((size_t)mc * px);
@@ -443,7 +444,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     double *gap_hidden = dfl_xcalloc((size_t)c * DFL_GAP_BINS, sizeof(double));
     /* the hidden entries' error, raw spread and gap bin, per channel, for the after-statistics */
     typedef struct {
-        float err, sd, toward; /* P - truth, raw spread, S - P */
+        float err, sd, toward, toward3; /* P - truth, raw spread, S2 - P, S3 - P */
         int ch, bin;
         int fixed; /* from a sample whose K contexts are one (block: a single observed block kept) */
     } hidden;
@@ -512,7 +513,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             if (s != DFL_OK) break;
             if (weight) /* the spline through each sample's kept entries, from its prediction */
                 dfl_spline_toward(dfl_imputer_backend(im), nb, c, h, w, mc, in, kept, pred, meta->periodic_x,
-                                  meta->periodic_y, toward);
+                                  meta->periodic_y, toward, weight3 ? toward3 : NULL);
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch) {
                     const uint8_t *k = kept + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
@@ -523,7 +524,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                         double e = (double)pred[x] - obs[x];
                         const int bin = gap_bin[p];
                         ent = dfl_xgrow(ent, &cap, len + 1, sizeof *ent);
-                        ent[len++] = (hidden){(float)e, spread[x], toward[x], ch, bin, fixed[i]};
+                        ent[len++] = (hidden){(float)e, spread[x], toward[x], toward3[x], ch, bin, fixed[i]};
                         gap_hidden[(size_t)ch * DFL_GAP_BINS + bin] += 1.0;
                         per_channel[ch]++;
                     }
@@ -536,7 +537,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         /* per channel: the hidden entries' errors and spreads, fitted (a 1, b 0 where there is nothing to fit) */
         float *e = dfl_xmalloc((len ? len : 1) * sizeof(float)), *sd = dfl_xmalloc((len ? len : 1) * sizeof(float));
         float *wt = dfl_xmalloc((len ? len : 1) * sizeof(float));
-        float *tw = dfl_xmalloc((len ? len : 1) * sizeof(float));
+        float *tw = dfl_xmalloc((len ? len : 1) * sizeof(float)), *tw3 = dfl_xmalloc((len ? len : 1) * sizeof(float));
         for (int ch = 0; ch < c; ++ch) {
             /* A sample whose K contexts are one (block contexts with a single
              * observed block left once one is hidden: two observed blocks)
@@ -557,22 +558,25 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (size_t k = 0; k < len; ++k)
                 if (ent[k].ch == ch && (floor_only || !ent[k].fixed))
                     e[n] = ent[k].err, sd[n] = floor_only ? 0.0f : ent[k].sd, tw[n] = ent[k].toward,
-                    wt[n++] = (float)bin_weight[ent[k].bin];
+                    tw3[n] = ent[k].toward3, wt[n++] = (float)bin_weight[ent[k].bin];
             /* the spline correction first, on the entries and weights of the spread's fit; the spread
              * is then fitted to the corrected errors */
-            const double beta = weight ? dfl_spline_weight_fit(e, tw, wt, n) : 0.0;
+            double beta = 0.0, beta3 = 0.0;
+            if (weight) dfl_spline_weights_fit(e, tw, weight3 ? tw3 : NULL, wt, n, &beta, &beta3);
             double mse_net = 0.0, mse_fix = 0.0, wsum = 0.0;
             for (size_t k = 0; k < n; ++k) {
                 mse_net += (double)wt[k] * e[k] * e[k];
-                e[k] += (float)(beta * tw[k]);
+                e[k] += (float)(beta * tw[k] + beta3 * tw3[k]);
                 mse_fix += (double)wt[k] * e[k] * e[k];
                 wsum += wt[k];
             }
             if (weight) {
                 weight[ch] = beta;
-                dfl_info("train: spline correction, channel %s: weight %.3f, hidden-entry MSE %.4g -> %.4g "
-                         "(normalised units)",
-                         info->channels[ch], beta, wsum > 0 ? mse_net / wsum : 0.0, wsum > 0 ? mse_fix / wsum : 0.0);
+                if (weight3) weight3[ch] = beta3;
+                dfl_info("train: spline correction, channel %s: weight %.3f (order 2), %.3f (order 3), hidden-entry "
+                         "MSE %.4g -> %.4g (normalised units)",
+                         info->channels[ch], beta, beta3, wsum > 0 ? mse_net / wsum : 0.0,
+                         wsum > 0 ? mse_fix / wsum : 0.0);
             }
             dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
             if (floor_only) scale[ch] = 0.0;
@@ -580,7 +584,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                 if (ent[k].ch == ch && (floor_only || !ent[k].fixed)) {
                     const double wk = bin_weight[ent[k].bin];
                     dfl_spread_stats_add_weighted(&before[ch], ent[k].err, ent[k].sd, wk);
-                    dfl_spread_stats_add_weighted(&after[ch], ent[k].err + beta * ent[k].toward,
+                    dfl_spread_stats_add_weighted(&after[ch],
+                                                  ent[k].err + beta * ent[k].toward + beta3 * ent[k].toward3,
                                                   dfl_spread_calibrated(ent[k].sd, scale[ch], floor[ch]), wk);
                 }
             if (varying < all)
@@ -607,9 +612,11 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         free(sd);
         free(wt);
         free(tw);
+        free(tw3);
     }
     free(obs);
     free(toward);
+    free(toward3);
     free(in);
     free(pred);
     free(spread);
@@ -626,7 +633,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
 }
 
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, double *weight, double *scale, double *floor) {
+                             int64_t count, int K, uint64_t seed, double *weight, double *weight3, double *scale,
+                             double *floor) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
@@ -642,7 +650,7 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
     dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, calib_pass_samples(im, &o, be, info, count),
-                                         DFL_CALIB_HIDE_FRACTION, weight, scale, floor, before, after);
+                                         DFL_CALIB_HIDE_FRACTION, weight, weight3, scale, floor, before, after);
     for (int ch = 0; s == DFL_OK && ch < info->c; ++ch) {
         const dfl_spread_stats *b = &before[ch], *a = &after[ch];
         double n = b->n > 0 ? b->n : 1;

@@ -5,9 +5,27 @@
 #include "dynfill/infer.h"
 #include "dynfill/status.h"
 #include "shared/fill_spline.h"
+#include "spline_order3.h"
+
+/* toward3: S3, from S2 = P + toward, on every sample channel's plane (in parallel). */
+static void toward_order3(int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask, const float *pred,
+                          const float *toward, int periodic_x, int periodic_y, float *toward3) {
+    const size_t px = (size_t)h * w;
+#pragma omp parallel for schedule(dynamic) if ((size_t)n * c > 1)
+    for (long k = 0; k < (long)n * c; ++k) {
+        const int i = (int)(k / c), ch = (int)(k % c);
+        const uint8_t *m = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
+        const size_t at = (size_t)k * px;
+        double *u = dfl_xmalloc(px * sizeof(double));
+        for (size_t e = 0; e < px; ++e) u[e] = m[e] ? (double)obs[at + e] : (double)pred[at + e] + toward[at + e];
+        dfl_spline3_solve_plane(h, w, periodic_x, periodic_y, DFL_SPLINE3_ITERS, m, u);
+        for (size_t e = 0; e < px; ++e) toward3[at + e] = m[e] ? 0.0f : (float)(u[e] - pred[at + e]);
+        free(u);
+    }
+}
 
 void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask,
-                       const float *pred, int periodic_x, int periodic_y, float *toward) {
+                       const float *pred, int periodic_x, int periodic_y, float *toward, float *toward3) {
     const size_t px = (size_t)h * w, floats = px * 3 * (size_t)c;
     /* one sample at a time: the solve holds 8 fields of it (input, 5 scratch planes) */
     float *host = dfl_xmalloc(floats * sizeof(float));
@@ -38,33 +56,64 @@ void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, cons
     be->free(be, y);
     be->free(be, scratch);
     free(host);
+    if (toward3) toward_order3(n, c, h, w, mc, obs, mask, pred, toward, periodic_x, periodic_y, toward3);
 }
 
-void dfl_spline_correct(const double *weight, int n, int K, int c, size_t px, const float *toward, float *pred,
-                        float *members) {
+void dfl_spline_correct(const double *weight, const double *weight3, int n, int K, int c, size_t px,
+                        const float *toward, const float *toward3, float *pred, float *members) {
     for (int i = 0; i < n; ++i)
         for (int ch = 0; ch < c; ++ch) {
-            const float wt = (float)weight[ch];
-            if (wt == 0.0f) continue;
-            const float *t = toward + ((size_t)i * c + ch) * px;
-            float *p = pred + ((size_t)i * c + ch) * px;
-            for (size_t e = 0; e < px; ++e) p[e] += wt * t[e];
-            for (int k = 0; members && k < K; ++k) {
-                float *x = members + (((size_t)i * K + k) * c + ch) * px;
-                for (size_t e = 0; e < px; ++e) x[e] += wt * t[e];
+            const float a = (float)weight[ch], b = weight3 && toward3 ? (float)weight3[ch] : 0.0f;
+            if (a == 0.0f && b == 0.0f) continue;
+            const float *t2 = toward + ((size_t)i * c + ch) * px;
+            const float *t3 = b != 0.0f ? toward3 + ((size_t)i * c + ch) * px : NULL;
+            for (int k = -1; k < (members ? K : 0); ++k) { /* k = -1: pred, then the members */
+                float *x = k < 0 ? pred + ((size_t)i * c + ch) * px : members + (((size_t)i * K + k) * c + ch) * px;
+                for (size_t e = 0; e < px; ++e) x[e] += a * t2[e] + (t3 ? b * t3[e] : 0.0f);
             }
         }
 }
 
-double dfl_spline_weight_fit(const float *err, const float *toward, const float *wt, size_t n) {
-    /* the weight minimising sum wt (err + beta toward)^2 */
-    double num = 0.0, den = 0.0;
+/* sum wt (err + a d2 + b d3)^2 from the sums of the normal equations */
+typedef struct {
+    double ee, e2, e3, d22, d23, d33;
+} fit_sums;
+
+static double objective(const fit_sums *s, double a, double b) {
+    return s->ee + 2.0 * (a * s->e2 + b * s->e3) + a * a * s->d22 + 2.0 * a * b * s->d23 + b * b * s->d33;
+}
+
+static double clamp01(double x) { return x < 0.0 ? 0.0 : (x > 1.0 ? 1.0 : x); }
+
+void dfl_spline_weights_fit(const float *err, const float *d2, const float *d3, const float *wt, size_t n, double *a,
+                            double *b) {
+    fit_sums s = {0};
     for (size_t k = 0; k < n; ++k) {
-        const double v = wt ? wt[k] : 1.0;
-        num -= v * (double)err[k] * toward[k];
-        den += v * (double)toward[k] * toward[k];
+        const double v = wt ? wt[k] : 1.0, e = err[k], x = d2[k], z = d3 ? d3[k] : 0.0;
+        s.ee += v * e * e, s.e2 += v * e * x, s.e3 += v * e * z;
+        s.d22 += v * x * x, s.d23 += v * x * z, s.d33 += v * z * z;
     }
-    if (!(den > 0.0)) return 0.0;
-    const double beta = num / den;
-    return beta < 0.0 ? 0.0 : (beta > 1.0 ? 1.0 : beta);
+    /* the minimum over the triangle a, b >= 0, a + b <= 1: inside (the normal
+     * equations), or on an edge (one variable, clamped), or at a corner */
+    double cand[5][2] = {{0, 0}};
+    int nc = 1;
+    const double det = s.d22 * s.d33 - s.d23 * s.d23;
+    if (det > 1e-12 * (s.d22 * s.d33 + 1e-300)) {
+        const double ua = (-s.e2 * s.d33 + s.e3 * s.d23) / det, ub = (-s.e3 * s.d22 + s.e2 * s.d23) / det;
+        if (ua >= 0.0 && ub >= 0.0 && ua + ub <= 1.0) cand[nc][0] = ua, cand[nc][1] = ub, ++nc;
+    }
+    if (s.d22 > 0.0) cand[nc][0] = clamp01(-s.e2 / s.d22), cand[nc][1] = 0.0, ++nc; /* b = 0 */
+    if (s.d33 > 0.0) cand[nc][0] = 0.0, cand[nc][1] = clamp01(-s.e3 / s.d33), ++nc; /* a = 0 */
+    /* a + b = 1: b = t, a = 1 - t */
+    const double qq = s.d22 - 2.0 * s.d23 + s.d33;
+    if (qq > 0.0) {
+        const double t = clamp01((s.d22 - s.d23 + s.e2 - s.e3) / qq);
+        cand[nc][0] = 1.0 - t, cand[nc][1] = t, ++nc;
+    }
+    int best = 0;
+    for (int k = 1; k < nc; ++k)
+        if (objective(&s, cand[k][0], cand[k][1]) < objective(&s, cand[best][0], cand[best][1])) best = k;
+    /* a step that is 0 everywhere takes no weight (any weight fits it equally) */
+    *a = s.d22 > 0.0 ? cand[best][0] : 0.0;
+    *b = s.d33 > 0.0 ? cand[best][1] : 0.0;
 }

@@ -26,8 +26,10 @@ void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     free(meta->std_scale);
     free(meta->std_floor);
     free(meta->spline_weight);
+    free(meta->spline3_weight);
     meta->config_text = NULL;
-    meta->data_mean = meta->data_std = meta->std_scale = meta->std_floor = meta->spline_weight = NULL;
+    meta->data_mean = meta->data_std = meta->std_scale = meta->std_floor = NULL;
+    meta->spline_weight = meta->spline3_weight = NULL;
 }
 
 static dfl_status write_group(hid_t f, dfl_unet *m, const char *group, const float *dev) {
@@ -77,6 +79,8 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
     if (meta->std_floor) DFL_TRY(dfl_h5_attr_write_doubles(f, "std_floor", meta->std_floor, (size_t)meta->channels));
     if (meta->spline_weight)
         DFL_TRY(dfl_h5_attr_write_doubles(f, "spline_weight", meta->spline_weight, (size_t)meta->channels));
+    if (meta->spline3_weight)
+        DFL_TRY(dfl_h5_attr_write_doubles(f, "spline3_weight", meta->spline3_weight, (size_t)meta->channels));
     return dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
 }
 
@@ -143,6 +147,12 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
     if (dfl_h5_attr_exists(f, "spline_weight")) {
         meta->spline_weight = dfl_xmalloc((size_t)meta->channels * sizeof(double));
         if ((s = dfl_h5_attr_read_doubles(f, path, "spline_weight", meta->spline_weight, (size_t)meta->channels)) !=
+            DFL_OK)
+            goto done;
+    }
+    if (dfl_h5_attr_exists(f, "spline3_weight")) {
+        meta->spline3_weight = dfl_xmalloc((size_t)meta->channels * sizeof(double));
+        if ((s = dfl_h5_attr_read_doubles(f, path, "spline3_weight", meta->spline3_weight, (size_t)meta->channels)) !=
             DFL_OK)
             goto done;
     }

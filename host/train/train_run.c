@@ -68,9 +68,10 @@ typedef struct {
     /* training time (train.time_budget): seconds_base from the checkpoint plus this process's elapsed time */
     double seconds_base, t0, fake_step_s; /* fake_step_s > 0: DFL_FAKE_SECONDS_PER_STEP, each step counts that */
     long run_steps;
-    double *std_scale;     /* calibrated spread factors (C), NULL before calibration */
-    double *std_floor;     /* and floors (C) */
-    double *spline_weight; /* spline correction weights (C), NULL before calibration */
+    double *std_scale;      /* calibrated spread factors (C), NULL before calibration */
+    double *std_floor;      /* and floors (C) */
+    double *spline_weight;  /* spline correction weights (C), NULL before calibration */
+    double *spline3_weight; /* and its order-3 weights (C) */
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
@@ -108,6 +109,8 @@ static dfl_status save_checkpoint(train_run *r) {
         memcpy(meta.std_floor, r->std_floor, (size_t)r->info->c * sizeof(double));
         meta.spline_weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
         memcpy(meta.spline_weight, r->spline_weight, (size_t)r->info->c * sizeof(double));
+        meta.spline3_weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+        memcpy(meta.spline3_weight, r->spline3_weight, (size_t)r->info->c * sizeof(double));
     }
     meta.periodic_x = r->periodic_x; /* the whole field's axes: imputation pads them periodically */
     meta.periodic_y = r->periodic_y;
@@ -422,20 +425,24 @@ static dfl_status calibrate(train_run *r) {
     double *scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
     double *floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
     double *weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-    dfl_status s =
-        r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, weight, scale, floor);
+    double *weight3 = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+    dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, weight,
+                                     weight3, scale, floor);
     if (s != DFL_OK) {
         free(scale);
         free(floor);
         free(weight);
+        free(weight3);
         return s;
     }
     free(r->std_scale);
     free(r->std_floor);
     free(r->spline_weight);
+    free(r->spline3_weight);
     r->std_scale = scale;
     r->std_floor = floor;
     r->spline_weight = weight;
+    r->spline3_weight = weight3;
     return save_checkpoint(r);
 }
 
@@ -547,6 +554,7 @@ static void teardown(train_run *r) {
     free(r->std_scale);
     free(r->std_floor);
     free(r->spline_weight);
+    free(r->spline3_weight);
 }
 
 dfl_status dfl_train_run(const dfl_train_run_opts *opts) {

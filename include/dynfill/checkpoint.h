@@ -38,6 +38,7 @@ typedef struct {
                                      model's normalised units; NULL = 0 (checkpoints calibrated before it) */
     double *spline_weight;        /* malloc'ed C weights of the spline correction (include/dynfill/infer.h);
                                      NULL = none (checkpoints calibrated before it) */
+    double *spline3_weight;       /* malloc'ed C order-3 weights of the same; NULL = none */
 } dfl_ckpt_meta;
 
 /* Sets channels and copies the normalisation (mean NULL: zeros, std NULL:

@@ -149,44 +149,53 @@ void dfl_spread_fit_weighted(const float *err, const float *sd, const float *wt,
 void dfl_spread_gap_weights(const double *missing, const double *hidden, double *w);
 
 /* Spline correction (docs/design.md, "Spline correction"): the network's
- * ensemble mean P is moved towards S, the discrete thin-plate spline
- * through the observed entries (shared/fill_spline.h) that DFL_SPLINE_ITERS
- * conjugate-gradient steps reach from P itself:
+ * ensemble mean P is moved towards two grid splines through the observed
+ * entries: S2, the thin-plate (order-2) spline of shared/fill_spline.h that
+ * DFL_SPLINE_ITERS conjugate-gradient steps reach from P itself, and S3,
+ * the order-3 spline (infer/spline_order3.h) that DFL_SPLINE3_ITERS steps
+ * reach from S2:
  *
- *   /pred = P + w_c (S - P) on the missing entries, w_c in [0, 1],
+ *   /pred = P + a_c (S2 - P) + b_c (S3 - P) on the missing entries,
+ *   a_c, b_c >= 0, a_c + b_c <= 1 (a convex mix of P, S2, S3),
  *
- * and every member by the same amount. w_c is fitted per channel by least
- * squares on calibration's hidden entries (checkpoint attribute
- * spline_weight). Where the fields are smooth at the spacing of the
- * observations S is the better estimate and w_c is near 1; where the network
- * sees what a spline cannot (vortices, fronts) w_c is near 0. Inside wide
- * gaps 64 steps do not reach the spline: S there is P smoothed. */
-/* toward [n, c, h, w]: S - P on the entries mask leaves missing, 0 on the
- * observed ones; obs, pred normalised [n, c, h, w], mask [n, mc, h, w]; the
- * solve runs on be (host or device buffers it allocates, one sample at a
- * time), wrapping along the periodic axes. */
+ * and every member by the same amount. a_c and b_c are fitted per channel
+ * by least squares on calibration's hidden entries (checkpoint attributes
+ * spline_weight and spline3_weight). Where the fields are smooth at the
+ * spacing of the observations a spline is the better estimate (the
+ * smoother the field, the higher the order); where the network sees what
+ * a spline cannot (vortices, fronts) both are near 0. Inside wide gaps the
+ * steps do not reach the splines: S2 there is P smoothed. */
+/* toward [n, c, h, w]: S2 - P on the entries mask leaves missing, 0 on the
+ * observed ones; toward3 (NULL: not computed) S3 - P alike; obs, pred
+ * normalised [n, c, h, w], mask [n, mc, h, w]; S2 is solved on be (host
+ * or device buffers it allocates, one sample at a time), S3 on the host
+ * (its planes in parallel), both wrapping along the periodic axes. */
 void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask,
-                       const float *pred, int periodic_x, int periodic_y, float *toward);
-/* pred [n, c, px] (and members [n, K, c, px] when not NULL) += weight[ch] toward. */
-void dfl_spline_correct(const double *weight, int n, int K, int c, size_t px, const float *toward, float *pred,
-                        float *members);
-/* The weight in [0, 1] that minimises sum wt (err + w toward)^2 over n
- * entries (err = P - truth; wt NULL: all 1); 0 where toward is all 0. */
-double dfl_spline_weight_fit(const float *err, const float *toward, const float *wt, size_t n);
+                       const float *pred, int periodic_x, int periodic_y, float *toward, float *toward3);
+/* pred [n, c, px] (and members [n, K, c, px] when not NULL) += weight[ch]
+ * toward + weight3[ch] toward3 (weight3 NULL: none). */
+void dfl_spline_correct(const double *weight, const double *weight3, int n, int K, int c, size_t px,
+                        const float *toward, const float *toward3, float *pred, float *members);
+/* The weights a, b >= 0, a + b <= 1 that minimise sum wt (err + a d2 + b d3)^2
+ * over n entries (err = P - truth; wt NULL: all 1; d3 NULL: b = 0); 0
+ * where the steps are all 0. */
+void dfl_spline_weights_fit(const float *err, const float *d2, const float *d3, const float *wt, size_t n, double *a,
+                            double *b);
 /* Hides, imputes and fits on samples [start, start+count) of ds (normalised
  * as the checkpoint's training data; hidden entries keyed by o->seed and the
  * sample index), `pass` samples per imputation pass (at least 2): weight[c]
- * of the spline correction (NULL: none, the spread fitted to the network's
- * own errors), then scale[c], floor[c] on the corrected errors, and the
- * statistics before / after (c each). */
+ * and weight3[c] of the spline correction (NULL: none, the spread fitted to
+ * the network's own errors), then scale[c], floor[c] on the corrected
+ * errors, and the statistics before / after (c each). */
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, int pass, double hide_fraction, double *weight, double *scale,
-                                 double *floor, dfl_spread_stats *before, dfl_spread_stats *after);
+                                 int64_t count, int pass, double hide_fraction, double *weight, double *weight3,
+                                 double *scale, double *floor, dfl_spread_stats *before, dfl_spread_stats *after);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged); the signature of
  * dfl_train_calibrate_fn. */
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, double *weight, double *scale, double *floor);
+                             int64_t count, int K, uint64_t seed, double *weight, double *weight3, double *scale,
+                             double *floor);
 
 #ifdef __cplusplus
 }

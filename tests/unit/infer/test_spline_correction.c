@@ -1,17 +1,18 @@
 /* The spline correction of an imputation (include/dynfill/infer.h,
  * docs/design.md, "Spline correction"):
- *   - dfl_spline_weight_fit: errors that are exactly -b times the step to
- *     the spline give b; a step that only adds error gives 0, one that
- *     overshoots gives 1 (clamped); entries of weight 0 do not count; no
- *     step at all gives 0;
+ *   - dfl_spline_weights_fit: errors that are exactly -(a d2 + b d3) give a
+ *     and b inside the triangle a, b >= 0, a + b <= 1; outside it the best
+ *     point of its border (the edge a + b = 1, a clamped single weight);
+ *     steps that only add error give 0; entries of weight 0 do not count;
+ *     no step at all gives 0;
  *   - dfl_spline_toward: on an affine field with free borders (no bending
- *     energy) S is the field itself, whatever the start, so S - P on the
- *     missing entries is field - P; 0 on the observed ones; two channels
- *     under one mask, and a mask per channel;
+ *     energy) S2 is the field itself, whatever the start; on a quadratic
+ *     field S3 is (no third differences) and S2 is not; 0 on the observed
+ *     entries; two channels under one mask, and a mask per channel;
  *   - on a periodic field the solve wraps: a field smooth across the seam
  *     is recovered better than with free borders;
- *   - dfl_spline_correct moves pred and every member by w (S - P), so the
- *     members' mean stays pred. */
+ *   - dfl_spline_correct moves pred and every member by a (S2 - P) +
+ *     b (S3 - P), so the members' mean stays pred. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,27 +34,42 @@ static double uniform(void) { /* xorshift64*, [0, 1) */
 
 int main(void) {
     /* the weight fit */
-    enum { M = 200 };
-    float err[M], tw[M], wt[M];
-    for (int k = 0; k < M; ++k) tw[k] = (float)(uniform() - 0.5), err[k] = -0.3f * tw[k], wt[k] = 1.0f;
-    CHECK_CLOSE(dfl_spline_weight_fit(err, tw, NULL, M), 0.3, 1e-6);
-    for (int k = 0; k < M; ++k) err[k] = tw[k];
-    CHECK(dfl_spline_weight_fit(err, tw, wt, M) == 0.0);
-    for (int k = 0; k < M; ++k) err[k] = -2.0f * tw[k];
-    CHECK(dfl_spline_weight_fit(err, tw, wt, M) == 1.0);
+    enum { M = 400 };
+    float err[M], d2[M], d3[M], wt[M];
+    double a, b;
+    for (int k = 0; k < M; ++k) d2[k] = (float)(uniform() - 0.5), d3[k] = (float)(uniform() - 0.5), wt[k] = 1.0f;
+    for (int k = 0; k < M; ++k) err[k] = -0.3f * d2[k];
+    dfl_spline_weights_fit(err, d2, NULL, NULL, M, &a, &b);
+    CHECK_MSG(fabs(a - 0.3) < 1e-6 && b == 0.0, "one step: %g %g", a, b);
+    for (int k = 0; k < M; ++k) err[k] = -(0.2f * d2[k] + 0.5f * d3[k]);
+    dfl_spline_weights_fit(err, d2, d3, wt, M, &a, &b);
+    CHECK_MSG(fabs(a - 0.2) < 1e-5 && fabs(b - 0.5) < 1e-5, "inside: %g %g", a, b);
+    for (int k = 0; k < M; ++k) err[k] = -(0.9f * d2[k] + 0.9f * d3[k]); /* beyond a + b = 1 */
+    dfl_spline_weights_fit(err, d2, d3, wt, M, &a, &b);
+    CHECK_MSG(fabs(a + b - 1.0) < 1e-9 && fabs(a - 0.5) < 0.1, "edge a + b = 1: %g %g", a, b);
+    for (int k = 0; k < M; ++k) err[k] = -(-0.5f * d2[k] + 0.4f * d3[k]); /* a < 0: the edge a = 0 */
+    dfl_spline_weights_fit(err, d2, d3, wt, M, &a, &b);
+    CHECK_MSG(a == 0.0 && fabs(b - 0.4) < 0.05, "edge a = 0: %g %g", a, b);
+    for (int k = 0; k < M; ++k) err[k] = d2[k] + d3[k]; /* steps that only add error */
+    dfl_spline_weights_fit(err, d2, d3, wt, M, &a, &b);
+    CHECK_MSG(a == 0.0 && b == 0.0, "adding error: %g %g", a, b);
     for (int k = 0; k < M; ++k) { /* half the entries say 0.3, the other half (weight 0) say 0.9 */
-        err[k] = (k % 2 ? -0.9f : -0.3f) * tw[k];
+        err[k] = (k % 2 ? -0.9f : -0.3f) * d2[k];
         wt[k] = k % 2 ? 0.0f : 2.0f;
     }
-    CHECK_CLOSE(dfl_spline_weight_fit(err, tw, wt, M), 0.3, 1e-6);
-    memset(tw, 0, sizeof tw);
-    CHECK(dfl_spline_weight_fit(err, tw, NULL, M) == 0.0);
+    dfl_spline_weights_fit(err, d2, NULL, wt, M, &a, &b);
+    CHECK_MSG(fabs(a - 0.3) < 1e-6, "weights: %g", a);
+    memset(d2, 0, sizeof d2);
+    memset(d3, 0, sizeof d3);
+    dfl_spline_weights_fit(err, d2, d3, NULL, M, &a, &b);
+    CHECK(a == 0.0 && b == 0.0);
 
     /* the step to the spline on affine fields, free borders */
     dfl_backend *be = dfl_backend_cpu_create(1);
     const size_t px = (size_t)H * W, all = (size_t)N * C * px;
     float *truth = malloc(all * sizeof(float)), *obs = malloc(all * sizeof(float));
     float *pred = malloc(all * sizeof(float)), *toward = malloc(all * sizeof(float));
+    float *toward3 = malloc(all * sizeof(float));
     uint8_t *mask = malloc((size_t)N * C * px);
     for (int i = 0; i < N; ++i)
         for (int ch = 0; ch < C; ++ch) {
@@ -72,20 +88,51 @@ int main(void) {
                     obs[x] = m ? truth[x] : 0.0f;
                     pred[x] = truth[x] + (float)(0.5 * (uniform() - 0.5)); /* a network's error */
                 }
-        dfl_spline_toward(be, N, C, H, W, mc, obs, mask, pred, 0, 0, toward);
+        dfl_spline_toward(be, N, C, H, W, mc, obs, mask, pred, 0, 0, toward, toward3);
         double worst = 0.0, observed_step = 0.0;
         for (int i = 0; i < N; ++i)
             for (int ch = 0; ch < C; ++ch)
                 for (size_t e = 0; e < px; ++e) {
                     const size_t x = ((size_t)i * C + ch) * px + e;
                     if (mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + e])
-                        observed_step = fmax(observed_step, fabs(toward[x]));
+                        observed_step = fmax(observed_step, fabs(toward[x]) + fabs(toward3[x]));
                     else
-                        worst = fmax(worst, fabs((double)pred[x] + toward[x] - truth[x]));
+                        worst = fmax(worst, fmax(fabs((double)pred[x] + toward[x] - truth[x]),
+                                                 fabs((double)pred[x] + toward3[x] - truth[x])));
                 }
-        CHECK_MSG(worst < 2e-3, "affine, mask channels %d: S is off the field by %g", mc, worst);
+        CHECK_MSG(worst < 2e-3, "affine, mask channels %d: S2 or S3 is off the field by %g", mc, worst);
         CHECK(observed_step == 0.0);
     }
+
+    /* a quadratic field, free borders: S3 reproduces it, S2 does not */
+    for (int i = 0; i < N; ++i)
+        for (int ch = 0; ch < C; ++ch) {
+            const double q1 = uniform() - 0.5, q2 = uniform() - 0.5, q3 = uniform() - 0.5;
+            for (size_t e = 0; e < px; ++e) {
+                const double x = (double)(e % W) / W, y = (double)(e / W) / H;
+                const size_t k = ((size_t)i * C + ch) * px + e;
+                truth[k] = (float)(q1 * x * x + q2 * x * y + q3 * y * y + 0.1 * x);
+            }
+        }
+    for (size_t k = 0; k < (size_t)N * px; ++k) mask[k] = uniform() < 0.5;
+    for (int i = 0; i < N; ++i)
+        for (int ch = 0; ch < C; ++ch)
+            for (size_t e = 0; e < px; ++e) {
+                const size_t x = ((size_t)i * C + ch) * px + e;
+                obs[x] = mask[(size_t)i * px + e] ? truth[x] : 0.0f;
+                pred[x] = truth[x] + (float)(0.2 * (uniform() - 0.5));
+            }
+    dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 0, 0, toward, toward3);
+    double worst2 = 0.0, worst3 = 0.0;
+    for (int i = 0; i < N; ++i)
+        for (int ch = 0; ch < C; ++ch)
+            for (size_t e = 0; e < px; ++e) {
+                const size_t x = ((size_t)i * C + ch) * px + e;
+                if (mask[(size_t)i * px + e]) continue;
+                worst2 = fmax(worst2, fabs((double)pred[x] + toward[x] - truth[x]));
+                worst3 = fmax(worst3, fabs((double)pred[x] + toward3[x] - truth[x]));
+            }
+    CHECK_MSG(worst3 < 2e-4 && worst2 > 10.0 * worst3, "quadratic: S3 off by %g, S2 by %g", worst3, worst2);
 
     /* a periodic field: wrapping the solve knows the seam */
     for (int i = 0; i < N; ++i)
@@ -103,21 +150,26 @@ int main(void) {
                 obs[x] = mask[(size_t)i * px + e] ? truth[x] : 0.0f;
                 pred[x] = 0.0f; /* a network that knows nothing */
             }
-    double err_free = 0.0, err_wrap = 0.0, err_pred = 0.0;
+    double err_free = 0.0, err_wrap = 0.0, err_pred = 0.0, err3_free = 0.0, err3_wrap = 0.0;
     for (int wrap = 0; wrap < 2; ++wrap) {
-        dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, wrap, wrap, toward);
-        double sq = 0.0;
+        dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, wrap, wrap, toward, toward3);
+        double sq = 0.0, sq3 = 0.0;
         for (int i = 0; i < N; ++i)
             for (int ch = 0; ch < C; ++ch)
                 for (size_t e = 0; e < px; ++e) {
                     const size_t x = ((size_t)i * C + ch) * px + e;
                     if (mask[(size_t)i * px + e]) continue;
                     const double d = (double)pred[x] + toward[x] - truth[x];
+                    const double d3 = (double)pred[x] + toward3[x] - truth[x];
                     sq += d * d;
+                    sq3 += d3 * d3;
                     if (!wrap) err_pred += (double)truth[x] * truth[x];
                 }
         *(wrap ? &err_wrap : &err_free) = sq;
+        *(wrap ? &err3_wrap : &err3_free) = sq3;
     }
+    CHECK_MSG(err3_wrap < 0.01 * err_pred && err3_wrap < 0.5 * err3_free,
+              "periodic, order 3: squared error %g wrapped, %g with free borders", err3_wrap, err3_free);
     CHECK_MSG(err_wrap < 0.01 * err_pred && err_wrap < 0.5 * err_free,
               "periodic: squared error %g wrapped, %g with free borders, %g of the start", err_wrap, err_free,
               err_pred);
@@ -136,14 +188,16 @@ int main(void) {
                 pred[((size_t)i * C + ch) * px + e] = (float)(mean / K);
             }
     memcpy(before, pred, all * sizeof(float));
-    const double weight[C] = {0.25, 1.0};
-    dfl_spline_correct(weight, N, K, C, px, toward, pred, members);
+    for (size_t k = 0; k < all; ++k) toward3[k] = (float)(uniform() - 0.5);
+    const double weight[C] = {0.25, 0.0}, weight3[C] = {0.5, 1.0};
+    dfl_spline_correct(weight, weight3, N, K, C, px, toward, toward3, pred, members);
     double worst_pred = 0.0, worst_mean = 0.0;
     for (int i = 0; i < N; ++i)
         for (int ch = 0; ch < C; ++ch)
             for (size_t e = 0; e < px; ++e) {
                 const size_t x = ((size_t)i * C + ch) * px + e;
-                worst_pred = fmax(worst_pred, fabs(pred[x] - (before[x] + weight[ch] * toward[x])));
+                worst_pred =
+                    fmax(worst_pred, fabs(pred[x] - (before[x] + weight[ch] * toward[x] + weight3[ch] * toward3[x])));
                 double mean = 0.0;
                 for (int k = 0; k < K; ++k) mean += members[(((size_t)i * K + k) * C + ch) * px + e];
                 worst_mean = fmax(worst_mean, fabs(mean / K - pred[x]));
@@ -151,7 +205,7 @@ int main(void) {
     CHECK_MSG(worst_pred < 1e-6 && worst_mean < 1e-5, "correct: pred off by %g, members' mean by %g", worst_pred,
               worst_mean);
 
-    free(truth), free(obs), free(pred), free(toward), free(mask), free(members), free(before);
+    free(truth), free(obs), free(pred), free(toward), free(toward3), free(mask), free(members), free(before);
     dfl_backend_destroy(be);
     return dfl_test_finish("spline_correction");
 }
