@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dynfill/status.h"
+#include "shared/fill_spline.h"
 
 /* A third difference: taps at anchor + (dy, dx) with coefficients c; the
  * stencil spans ey + 1 rows and ex + 1 columns. */
@@ -24,11 +25,6 @@ static const third_difference k_third[4] = {
     {6, 2, 1, 3.0, {0, 1, 2, 0, 1, 2}, {0, 0, 0, 1, 1, 1}, {1, -2, 1, -1, 2, -1}}, /* xyy */
     {4, 3, 0, 1.0, {0, 1, 2, 3}, {0, 0, 0, 0}, {-1, 3, -3, 1}},                    /* yyy */
 };
-
-static int wrap(int k, int n) {
-    k %= n;
-    return k < 0 ? k + n : k;
-}
 
 /* The padded difference plane: d(y, x) at d[(y + 3) (w + 3) + x + 3], three
  * rows and columns of padding above and left for the anchors a tap reaches
@@ -62,16 +58,18 @@ static void apply_difference(const third_difference *t, int h, int w, int px, in
         for (int x = xf; x < fx; ++x) { /* wrapped */
             double v = 0.0;
             for (int k = 0; k < t->taps; ++k)
-                v += t->c[k] * p[(size_t)wrap(y + t->dy[k], h) * w + (size_t)wrap(x + t->dx[k], w)];
+                v += t->c[k] *
+                     p[(size_t)dfl_spline_wrap(y + t->dy[k], h) * w + (size_t)dfl_spline_wrap(x + t->dx[k], w)];
             dr[x] = t->weight * v;
         }
     }
     if (px)
         for (int y = 0; y < h; ++y)
-            for (int x = -PAD; x < 0; ++x) d[padded(w, y, x)] = d[padded(w, y, wrap(x, w))];
+            for (int x = -PAD; x < 0; ++x) d[padded(w, y, x)] = d[padded(w, y, dfl_spline_wrap(x, w))];
     if (py)
         for (int y = -PAD; y < 0; ++y)
-            memcpy(d + padded(w, y, -PAD), d + padded(w, wrap(y, h), -PAD), sizeof(double) * (size_t)(w + PAD));
+            memcpy(d + padded(w, y, -PAD), d + padded(w, dfl_spline_wrap(y, h), -PAD),
+                   sizeof(double) * (size_t)(w + PAD));
     for (int y = 0; y < h; ++y) {
         double *qr = q + (size_t)y * w;
         for (int k = 0; k < t->taps; ++k) {
