@@ -5,58 +5,61 @@
 #include "dynfill/infer.h"
 #include "dynfill/status.h"
 #include "shared/fill_spline.h"
-#include "spline_order3.h"
+#include "shared/fill_spline3.h"
 
-/* toward3: S3, from S2 = P + toward, on every sample channel's plane (in parallel). */
-static void toward_order3(int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask, const float *pred,
-                          const float *toward, int periodic_x, int periodic_y, float *toward3) {
-    const size_t px = (size_t)h * w;
-#pragma omp parallel for schedule(dynamic) if ((size_t)n * c > 1)
-    for (long k = 0; k < (long)n * c; ++k) {
-        const int i = (int)(k / c), ch = (int)(k % c);
-        const uint8_t *m = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
-        const size_t at = (size_t)k * px;
-        double *u = dfl_xmalloc(px * sizeof(double));
-        for (size_t e = 0; e < px; ++e) u[e] = m[e] ? (double)obs[at + e] : (double)pred[at + e] + toward[at + e];
-        dfl_spline3_solve_plane(h, w, periodic_x, periodic_y, DFL_SPLINE3_ITERS, m, u);
-        for (size_t e = 0; e < px; ++e) toward3[at + e] = m[e] ? 0.0f : (float)(u[e] - pred[at + e]);
-        free(u);
-    }
-}
+/* Samples per backend call: as many as fit in this much input and scratch
+ * (the solve holds 8 floats per entry: the input's 3 and 5 scratch
+ * planes), at least one. */
+#define SPLINE_CHUNK_BYTES ((size_t)256 << 20)
 
 void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask,
                        const float *pred, int periodic_x, int periodic_y, float *toward, float *toward3) {
-    const size_t px = (size_t)h * w, floats = px * 3 * (size_t)c;
-    /* one sample at a time: the solve holds 8 fields of it (input, 5 scratch planes) */
-    float *host = dfl_xmalloc(floats * sizeof(float));
-    float *y = be->alloc(be, floats * sizeof(float));
-    float *scratch = be->alloc(be, dfl_spline_scratch_floats(1, h, w, c) * sizeof(float));
-    for (int i = 0; i < n; ++i) {
-        for (int ch = 0; ch < c; ++ch) {
-            const uint8_t *m = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
-            const float *o = obs + ((size_t)i * c + ch) * px, *p = pred + ((size_t)i * c + ch) * px;
-            for (size_t e = 0; e < px; ++e) {
-                /* the solve keeps the entries whose mask part is set, and starts the others from pred */
-                host[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_VALUE, ch)] = m[e] ? o[e] : 0.0f;
-                host[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_MASK, ch)] = m[e] ? 1.0f : 0.0f;
-                host[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)] = m[e] ? o[e] : p[e];
+    const size_t px = (size_t)h * w, per_sample = px * 3 * (size_t)c;
+    const size_t bytes = (per_sample + dfl_spline_scratch_floats(1, h, w, c)) * sizeof(float);
+    const int chunk = (int)(SPLINE_CHUNK_BYTES / bytes < 1           ? 1
+                            : SPLINE_CHUNK_BYTES / bytes < (size_t)n ? SPLINE_CHUNK_BYTES / bytes
+                                                                     : (size_t)n);
+    float *host = dfl_xmalloc((size_t)chunk * per_sample * sizeof(float));
+    float *y = be->alloc(be, (size_t)chunk * per_sample * sizeof(float));
+    float *scratch = be->alloc(be, dfl_spline_scratch_floats(chunk, h, w, c) * sizeof(float));
+    for (int i0 = 0; i0 < n; i0 += chunk) {
+        const int m = n - i0 < chunk ? n - i0 : chunk;
+        for (int i = i0; i < i0 + m; ++i) {
+            float *hs = host + (size_t)(i - i0) * per_sample;
+            for (int ch = 0; ch < c; ++ch) {
+                const uint8_t *mk = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
+                const float *o = obs + ((size_t)i * c + ch) * px, *p = pred + ((size_t)i * c + ch) * px;
+                for (size_t e = 0; e < px; ++e) {
+                    /* the solve keeps the entries whose mask part is set, and starts the others from pred */
+                    hs[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_VALUE, ch)] = mk[e] ? o[e] : 0.0f;
+                    hs[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_MASK, ch)] = mk[e] ? 1.0f : 0.0f;
+                    hs[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)] = mk[e] ? o[e] : p[e];
+                }
             }
         }
+        const size_t floats = (size_t)m * per_sample;
         be->upload(be, y, host, floats * sizeof(float));
-        be->input_fill_spline(be, 1, h, w, c, periodic_x, periodic_y, DFL_SPLINE_ITERS, y, scratch);
-        be->download(be, host, y, floats * sizeof(float));
-        for (int ch = 0; ch < c; ++ch) {
-            const uint8_t *m = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
-            const float *p = pred + ((size_t)i * c + ch) * px;
-            float *t = toward + ((size_t)i * c + ch) * px;
-            for (size_t e = 0; e < px; ++e)
-                t[e] = m[e] ? 0.0f : host[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)] - p[e];
+        for (int order = 2; order <= (toward3 ? 3 : 2); ++order) {
+            /* S3 starts from S2, which the fill channels now hold */
+            if (order == 2)
+                be->input_fill_spline(be, m, h, w, c, periodic_x, periodic_y, DFL_SPLINE_ITERS, y, scratch);
+            else
+                be->input_fill_spline3(be, m, h, w, c, periodic_x, periodic_y, DFL_SPLINE3_ITERS, y, scratch);
+            be->download(be, host, y, floats * sizeof(float));
+            float *out = order == 2 ? toward : toward3;
+            for (int i = i0; i < i0 + m; ++i)
+                for (int ch = 0; ch < c; ++ch) {
+                    const uint8_t *mk = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
+                    const float *p = pred + ((size_t)i * c + ch) * px, *hs = host + (size_t)(i - i0) * per_sample;
+                    float *t = out + ((size_t)i * c + ch) * px;
+                    for (size_t e = 0; e < px; ++e)
+                        t[e] = mk[e] ? 0.0f : hs[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)] - p[e];
+                }
         }
     }
     be->free(be, y);
     be->free(be, scratch);
     free(host);
-    if (toward3) toward_order3(n, c, h, w, mc, obs, mask, pred, toward, periodic_x, periodic_y, toward3);
 }
 
 void dfl_spline_correct(const double *weight, const double *weight3, int n, int K, int c, size_t px,

@@ -150,6 +150,11 @@ struct dfl_backend {
      * the same memory). */
     void (*input_fill_spline)(dfl_backend *be, int n, int h, int w, int c, int periodic_x, int periodic_y, int iters,
                               float *y, float *scratch);
+    /* The same on the order-3 spline (kernels/shared/fill_spline3.h), from
+     * whatever the fill channels hold: the spline correction's S3, started
+     * from the thin-plate spline. Same layout and scratch. */
+    void (*input_fill_spline3)(dfl_backend *be, int n, int h, int w, int c, int periodic_x, int periodic_y, int iters,
+                               float *y, float *scratch);
     /* NCHW <-> NHWC. */
     void (*nchw_to_nhwc)(dfl_backend *be, int n, int c, int h, int w, const float *x, float *y);
     void (*nhwc_to_nchw)(dfl_backend *be, int n, int c, int h, int w, const float *x, float *y);

@@ -152,7 +152,7 @@ void dfl_spread_gap_weights(const double *missing, const double *hidden, double 
  * ensemble mean P is moved towards two grid splines through the observed
  * entries: S2, the thin-plate (order-2) spline of shared/fill_spline.h that
  * DFL_SPLINE_ITERS conjugate-gradient steps reach from P itself, and S3,
- * the order-3 spline (infer/spline_order3.h) that DFL_SPLINE3_ITERS steps
+ * the order-3 spline of shared/fill_spline3.h that DFL_SPLINE3_ITERS steps
  * reach from S2:
  *
  *   /pred = P + a_c (S2 - P) + b_c (S3 - P) on the missing entries,
@@ -167,9 +167,10 @@ void dfl_spread_gap_weights(const double *missing, const double *hidden, double 
  * steps do not reach the splines: S2 there is P smoothed. */
 /* toward [n, c, h, w]: S2 - P on the entries mask leaves missing, 0 on the
  * observed ones; toward3 (NULL: not computed) S3 - P alike; obs, pred
- * normalised [n, c, h, w], mask [n, mc, h, w]; S2 is solved on be (host
- * or device buffers it allocates, one sample at a time), S3 on the host
- * (its planes in parallel), both wrapping along the periodic axes. */
+ * normalised [n, c, h, w], mask [n, mc, h, w]; both are solved on be
+ * (input_fill_spline, then input_fill_spline3 from its result, in buffers
+ * it allocates for up to 256 MiB of samples at a time), both wrapping
+ * along the periodic axes. */
 void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask,
                        const float *pred, int periodic_x, int periodic_y, float *toward, float *toward3);
 /* pred [n, c, px] (and members [n, K, c, px] when not NULL) += weight[ch]

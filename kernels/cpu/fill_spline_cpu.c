@@ -1,11 +1,13 @@
-/* The spline fill of the network input on the CPU (kernels/shared/fill_spline.h):
- * the pyramid fill, then conjugate gradients on each sample channel's plane,
- * one plane per OpenMP task (the result does not depend on the thread
- * count). Interior rows use the 13-point stencil in a loop the compiler
- * vectorises; the two rows and columns at a non-periodic border take the
- * general per-entry form. */
+/* The grid spline fills on the CPU: the thin-plate spline of the network
+ * input (kernels/shared/fill_spline.h) and the order-3 spline of the spline
+ * correction (kernels/shared/fill_spline3.h). Conjugate gradients on each
+ * sample channel's plane, one plane per OpenMP task (the result does not
+ * depend on the thread count). Interior rows use the 13-point (order 2) or
+ * 25-point (order 3) stencil in a loop the compiler vectorises; the rows
+ * and columns near a non-periodic border take the general per-entry form. */
 #include "cpu/cpu_backend_internal.h"
 #include "shared/fill_spline.h"
+#include "shared/fill_spline3.h"
 
 /* q = fr .* (A p) over one h x w plane. */
 static void spline_apply_plane(const float *p, int h, int w, int px, int py, const float *fr, float *q) {
@@ -27,6 +29,27 @@ static void spline_apply_plane(const float *p, int h, int w, int px, int py, con
     }
 }
 
+/* q = fr .* (A p) over one h x w plane, order 3. */
+static void spline3_apply_plane(const float *p, int h, int w, int px, int py, const float *fr, float *q) {
+    const int reach = DFL_SPLINE3_REACH, fast_cols = w >= 2 * reach + 1;
+    for (int y = 0; y < h; ++y) {
+        float *qr = q + (size_t)y * w;
+        const float *fy = fr + (size_t)y * w;
+        if (!fast_cols || !(py || (y >= reach && y < h - reach)) || h < 2 * reach + 1) {
+            for (int x = 0; x < w; ++x) qr[x] = fy[x] * dfl_spline3_apply_at(p, h, w, px, py, y, x);
+            continue;
+        }
+        const float *rows[7];
+        for (int k = 0; k < 7; ++k) rows[k] = p + (size_t)dfl_spline_wrap(y + k - reach, h) * w;
+#pragma omp simd
+        for (int x = reach; x < w - reach; ++x) qr[x] = fy[x] * dfl_spline3_apply_interior(rows, x);
+        for (int e = 0; e < 2 * reach; ++e) { /* the columns within reach of the row's ends */
+            const int x = e < reach ? e : w - 2 * reach + e;
+            qr[x] = fy[x] * (px ? dfl_spline3_apply_wrapped(rows, w, x) : dfl_spline3_apply_at(p, h, w, px, py, y, x));
+        }
+    }
+}
+
 static double dot(size_t n, const float *a, const float *b) {
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
@@ -34,26 +57,29 @@ static double dot(size_t n, const float *a, const float *b) {
     return s;
 }
 
-/* Conjugate gradients on one plane: u (in: the pyramid fill, out: the
- * spline fill), fr 1 on the missing entries; r, p, q scratch planes. */
-static void spline_solve_plane(int h, int w, int px, int py, int iters, float *u, const float *fr, float *r, float *p,
-                               float *q) {
+typedef void (*apply_plane_fn)(const float *p, int h, int w, int px, int py, const float *fr, float *q);
+
+/* Conjugate gradients on one plane: u (in: the start, out: the spline
+ * fill), fr 1 on the missing entries; r, p, q scratch planes. */
+static void spline_solve_plane(apply_plane_fn apply, int h, int w, int px, int py, int iters, float *u, const float *fr,
+                               float *r, float *p, float *q) {
     const size_t hw = (size_t)h * w;
-    spline_apply_plane(u, h, w, px, py, fr, q);
+    apply(u, h, w, px, py, fr, q);
     for (size_t k = 0; k < hw; ++k) r[k] = p[k] = -q[k];
     double rr = dot(hw, r, r);
     const double stop = rr * DFL_SPLINE_RTOL2;
     for (int it = 0; it < iters && rr > stop && rr > 0.0; ++it) {
-        spline_apply_plane(p, h, w, px, py, fr, q);
+        apply(p, h, w, px, py, fr, q);
         const double pq = dot(hw, p, q);
         if (!(pq > 0.0)) break;
         const float alpha = (float)(rr / pq);
-#pragma omp simd
+        double rr_next = 0.0; /* r . r, in the same pass */
+#pragma omp simd reduction(+ : rr_next)
         for (size_t k = 0; k < hw; ++k) {
             u[k] += alpha * p[k];
             r[k] -= alpha * q[k];
+            rr_next += (double)r[k] * r[k];
         }
-        const double rr_next = dot(hw, r, r);
         const float beta = (float)(rr_next / rr);
 #pragma omp simd
         for (size_t k = 0; k < hw; ++k) p[k] = r[k] + beta * p[k];
@@ -61,9 +87,8 @@ static void spline_solve_plane(int h, int w, int px, int py, int iters, float *u
     }
 }
 
-static void cpu_input_fill_spline(dfl_backend *be, int n, int h, int w, int c, int periodic_x, int periodic_y,
-                                  int iters, float *y, float *scratch) {
-    (void)be;
+static void spline_fill(apply_plane_fn apply, int n, int h, int w, int c, int periodic_x, int periodic_y, int iters,
+                        float *y, float *scratch) {
     const size_t hw = (size_t)h * w, planes = (size_t)n * c;
 #pragma omp parallel for schedule(static) if (planes > 1 && hw * planes > 4096)
     for (size_t k = 0; k < planes; ++k) {
@@ -75,9 +100,24 @@ static void cpu_input_fill_spline(dfl_backend *be, int n, int h, int w, int c, i
             u[e] = ys[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)];
             fr[e] = dfl_spline_free(ys, e, c, ch);
         }
-        spline_solve_plane(h, w, periodic_x, periodic_y, iters, u, fr, r, p, q);
+        spline_solve_plane(apply, h, w, periodic_x, periodic_y, iters, u, fr, r, p, q);
         for (size_t e = 0; e < hw; ++e) ys[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_FILL, ch)] = u[e];
     }
 }
 
-void dfl_cpu_register_input_fill_spline_op(dfl_backend *be) { be->input_fill_spline = cpu_input_fill_spline; }
+static void cpu_input_fill_spline(dfl_backend *be, int n, int h, int w, int c, int periodic_x, int periodic_y,
+                                  int iters, float *y, float *scratch) {
+    (void)be;
+    spline_fill(spline_apply_plane, n, h, w, c, periodic_x, periodic_y, iters, y, scratch);
+}
+
+static void cpu_input_fill_spline3(dfl_backend *be, int n, int h, int w, int c, int periodic_x, int periodic_y,
+                                   int iters, float *y, float *scratch) {
+    (void)be;
+    spline_fill(spline3_apply_plane, n, h, w, c, periodic_x, periodic_y, iters, y, scratch);
+}
+
+void dfl_cpu_register_input_fill_spline_op(dfl_backend *be) {
+    be->input_fill_spline = cpu_input_fill_spline;
+    be->input_fill_spline3 = cpu_input_fill_spline3;
+}

@@ -61,8 +61,9 @@ DFL_HD float dfl_spline_free(const float *ys, size_t e, int c, int ch) {
     return ys[dfl_net_input_index(e, 3, c, DFL_INPUT_PART_MASK, ch)] > 0.5f ? 0.0f : 1.0f;
 }
 
-/* k modulo n in [0, n). */
+/* k modulo n in [0, n) (no division where k is already inside). */
 DFL_HD int dfl_spline_wrap(int k, int n) {
+    if (k >= 0 && k < n) return k;
     k %= n;
     return k < 0 ? k + n : k;
 }

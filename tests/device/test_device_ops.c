@@ -357,13 +357,18 @@ static void case_pad_crop(harness *H, const op_case *oc) {
     tens_free(H, &z);
 }
 
-/* a: n h w c density-percent [periodic_x periodic_y iters]: the pyramid
- * input fill (kernels/shared/input_fill.h) of values | 0/1 mask, against
- * the CPU's; with iters > 0 the spline fill (kernels/shared/fill_spline.h)
- * on top of each backend's pyramid. Conjugate gradients in float are not
- * bit-stable across summation orders, so the spline's tolerance is looser. */
+/* a: n h w c density-percent [periodic_x periodic_y iters iters3]: the
+ * pyramid input fill (kernels/shared/input_fill.h) of values | 0/1 mask,
+ * against the CPU's; with iters > 0 the spline fill
+ * (kernels/shared/fill_spline.h) on top of each backend's pyramid, and with
+ * iters3 > 0 then the order-3 spline (kernels/shared/fill_spline3.h), as
+ * the spline correction runs them. Conjugate gradients in float are not
+ * bit-stable across summation orders, so the splines' tolerances are
+ * looser; the order-3 system is the worse conditioned: after 128 steps the
+ * CPU's float iterations sit 0.3-0.5 % from the same steps in double
+ * (tests/unit/ops/test_ops_fill_spline.c's reference, 48 x 48 planes). */
 static void case_input_fill(harness *H, const op_case *oc) {
-    const int n = oc->a[0], h = oc->a[1], w = oc->a[2], c = oc->a[3], iters = oc->a[7];
+    const int n = oc->a[0], h = oc->a[1], w = oc->a[2], c = oc->a[3], iters = oc->a[7], iters3 = oc->a[8];
     const size_t px = (size_t)n * h * w;
     tens x = tens_rand(H, px * 2 * c, -1, 1), y = tens_out(H, px * 3 * c);
     tens s = tens_out(H, iters ? dfl_spline_scratch_floats(n, h, w, c) : dfl_fill_scratch_floats(n, h, w, c));
@@ -381,7 +386,11 @@ static void case_input_fill(harness *H, const op_case *oc) {
         H->cpu->input_fill_spline(H->cpu, n, h, w, c, oc->a[5], oc->a[6], iters, y.c, s.c);
         H->gpu->input_fill_spline(H->gpu, n, h, w, c, oc->a[5], oc->a[6], iters, y.g, s.g);
     }
-    compare(H, oc->name, "y", &y, iters ? 1e-3 : 1e-5);
+    if (iters3) {
+        H->cpu->input_fill_spline3(H->cpu, n, h, w, c, oc->a[5], oc->a[6], iters3, y.c, s.c);
+        H->gpu->input_fill_spline3(H->gpu, n, h, w, c, oc->a[5], oc->a[6], iters3, y.g, s.g);
+    }
+    compare(H, oc->name, "y", &y, iters3 ? 2e-2 : iters ? 1e-3 : 1e-5);
     tens_free(H, &x);
     tens_free(H, &y);
     tens_free(H, &s);
@@ -832,6 +841,10 @@ static const op_case op_cases[] = {
     {"input_fill_spline 64x64 c1 10% xy", case_input_fill, {8, 64, 64, 1, 10, 1, 1, 64}},
     {"input_fill_spline 4x3 c1 50% x", case_input_fill, {1, 4, 3, 1, 50, 1, 0, 64}},
     {"input_fill_spline 721x1440 c2 1% x", case_input_fill, {1, 721, 1440, 2, 1, 1, 0, 64}},
+    {"input_fill_spline3 13x10 c3 20% free", case_input_fill, {2, 13, 10, 3, 20, 0, 0, 64, 128}},
+    {"input_fill_spline3 64x64 c1 10% xy", case_input_fill, {8, 64, 64, 1, 10, 1, 1, 64, 128}},
+    {"input_fill_spline3 5x4 c1 50% x", case_input_fill, {1, 5, 4, 1, 50, 1, 0, 64, 128}},
+    {"input_fill_spline3 721x1440 c2 1% x", case_input_fill, {1, 721, 1440, 2, 1, 1, 0, 64, 128}},
     {"transpose 5x7x9", case_transpose, {2, 5, 7, 9}},
     {"transpose 64x33x17", case_transpose, {2, 64, 33, 17}},
     /* attention: n hw c */

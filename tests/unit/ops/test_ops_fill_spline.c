@@ -1,18 +1,23 @@
-/* The CPU backend's spline input fill (model.input_fill = spline,
- * kernels/shared/fill_spline.h) against a double reference written
- * separately: the bending-energy matrix A = Dxx'Dxx + 2 Dxy'Dxy + Dyy'Dyy
- * assembled densely from explicit difference matrices, then
+/* The CPU backend's grid spline fills, the thin-plate spline of the
+ * network input (model.input_fill = spline, kernels/shared/fill_spline.h)
+ * and the order-3 spline of the spline correction
+ * (kernels/shared/fill_spline3.h), against a double reference written
+ * separately: the energy matrix (order 2: A = Dxx'Dxx + 2 Dxy'Dxy +
+ * Dyy'Dyy; order 3: A = Dxxx'Dxxx + 3 Dxxy'Dxxy + 3 Dxyy'Dxyy +
+ * Dyyy'Dyyy) assembled densely from explicit difference matrices, then
  *   - solved exactly (Cholesky on the missing entries): the converged fill;
  *   - run for a few conjugate-gradient steps in double from the same start:
  *     the op's iterations one for one.
  * And the properties a fill must keep: observed entries and the values |
  * mask channels are untouched, an affine field (free borders) or a
- * constant one (periodic) is reproduced, full and empty masks change
- * nothing, and the result does not depend on the thread count. */
+ * constant one (periodic) is reproduced, and for order 3 a quadratic one
+ * (free borders), full and empty masks change nothing, and the result does
+ * not depend on the thread count. */
 #include <omp.h>
 
 #include "ops_test_util.h"
 #include "shared/fill_spline.h"
+#include "shared/fill_spline3.h"
 
 /* Adds s * D'D to the dense A [hw x hw] for one difference operator row
  * set: each row is `taps` entries (index, weight). */
@@ -23,10 +28,44 @@ static void add_outer(double *A, int hw, const int *idx, const double *wt, int t
 
 static int wrap(int k, int n) { return ((k % n) + n) % n; }
 
-/* The dense A of an h x w plane. */
-static double *ref_matrix(int h, int w, int px, int py) {
+/* The third differences of order 3 at anchor (y, x): Dxxx and Dyyy are
+ * (-1, 3, -3, 1) along their axis, Dxxy is the second difference along x
+ * of the first along y, Dxyy the reverse; weights 1, 3, 3, 1. Each is
+ * added where its stencil fits, or wrapped along a periodic axis. */
+static void add_order3(double *A, int h, int w, int px, int py, int y, int x) {
+    const int hw = h * w;
+    const double d3[4] = {-1, 3, -3, 1}, d21[6] = {1, -2, 1, -1, 2, -1};
+    if (px || x + 3 <= w - 1) { /* Dxxx */
+        int idx[4];
+        for (int k = 0; k < 4; ++k) idx[k] = y * w + wrap(x + k, w);
+        add_outer(A, hw, idx, d3, 4, 1.0);
+    }
+    if (py || y + 3 <= h - 1) { /* Dyyy */
+        int idx[4];
+        for (int k = 0; k < 4; ++k) idx[k] = wrap(y + k, h) * w + x;
+        add_outer(A, hw, idx, d3, 4, 1.0);
+    }
+    if ((px || x + 2 <= w - 1) && (py || y + 1 <= h - 1)) { /* Dxxy: rows y, y+1; columns x .. x+2 */
+        int idx[6];
+        for (int k = 0; k < 6; ++k) idx[k] = wrap(y + k / 3, h) * w + wrap(x + k % 3, w);
+        add_outer(A, hw, idx, d21, 6, 3.0);
+    }
+    if ((px || x + 1 <= w - 1) && (py || y + 2 <= h - 1)) { /* Dxyy: columns x, x+1; rows y .. y+2 */
+        int idx[6];
+        for (int k = 0; k < 6; ++k) idx[k] = wrap(y + k % 3, h) * w + wrap(x + k / 3, w);
+        add_outer(A, hw, idx, d21, 6, 3.0);
+    }
+}
+
+/* The dense A of an h x w plane, of order 2 or 3. */
+static double *ref_matrix(int order, int h, int w, int px, int py) {
     const int hw = h * w;
     double *A = ops_new_doubles((size_t)hw * hw);
+    if (order == 3) {
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x) add_order3(A, h, w, px, py, y, x);
+        return A;
+    }
     const double d2[3] = {1, -2, 1}, dxy[4] = {1, -1, -1, 1};
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
@@ -135,26 +174,30 @@ static float *make_input(int n, int h, int w, int c, double density, uint64_t se
     return x;
 }
 
-/* The pyramid fill then the spline fill, into y [n, h, w, 3c]. */
-static void run_fill(dfl_backend *be, int n, int h, int w, int c, int px, int py, int iters, const float *x, float *y) {
+/* The pyramid fill then the spline fill of the order, into y [n, h, w, 3c]. */
+static void run_fill(dfl_backend *be, int order, int n, int h, int w, int c, int px, int py, int iters, const float *x,
+                     float *y) {
     float *scratch = ops_new_floats(dfl_spline_scratch_floats(n, h, w, c));
     be->input_fill(be, n, h, w, c, x, y, scratch);
-    be->input_fill_spline(be, n, h, w, c, px, py, iters, y, scratch);
+    if (order == 3)
+        be->input_fill_spline3(be, n, h, w, c, px, py, iters, y, scratch);
+    else
+        be->input_fill_spline(be, n, h, w, c, px, py, iters, y, scratch);
     free(scratch);
 }
 
 /* Against the reference: iters = 0 means converged (many steps, against the
  * exact solve); otherwise that many steps against the double CG. */
-static void check_case(dfl_backend *be, int n, int h, int w, int c, int px, int py, double density, int iters,
-                       double tol) {
+static void check_case(dfl_backend *be, int order, int n, int h, int w, int c, int px, int py, double density,
+                       int iters, double tol) {
     const size_t px_n = (size_t)n * h * w, hw = (size_t)h * w;
     float *x = make_input(n, h, w, c, density, (uint64_t)(h * 1000 + w * 10 + c + 7 * px + 3 * py), NULL);
     float *y = ops_new_floats(px_n * 3 * c), *y0 = ops_new_floats(px_n * 3 * c);
     float *scratch = ops_new_floats(dfl_fill_scratch_floats(n, h, w, c));
     be->input_fill(be, n, h, w, c, x, y0, scratch); /* the start: the pyramid fill */
-    run_fill(be, n, h, w, c, px, py, iters ? iters : 20 * (int)hw, x, y);
+    run_fill(be, order, n, h, w, c, px, py, iters ? iters : 20 * (int)hw, x, y);
 
-    double *A = ref_matrix(h, w, px, py), *fill0 = ops_new_doubles(hw), *u = ops_new_doubles(hw);
+    double *A = ref_matrix(order, h, w, px, py), *fill0 = ops_new_doubles(hw), *u = ops_new_doubles(hw);
     int *obs = malloc(sizeof(int) * hw);
     double *ref = ops_new_doubles(px_n * c);
     float *got = ops_new_floats(px_n * c);
@@ -183,15 +226,15 @@ static void check_case(dfl_backend *be, int n, int h, int w, int c, int px, int 
             }
         }
     char what[128];
-    snprintf(what, sizeof what, "spline n=%d %dx%d c=%d periodic %d%d density %.2f %s", n, h, w, c, px, py, density,
-             iters ? "few steps" : "converged");
+    snprintf(what, sizeof what, "spline order %d n=%d %dx%d c=%d periodic %d%d density %.2f %s", order, n, h, w, c, px,
+             py, density, iters ? "few steps" : "converged");
     OPS_CHECK_REL(what, got, ref, px_n * c, tol);
     CHECK_MSG(kept, "%s: values, mask or an observed entry changed", what);
 
     float *y1 = ops_new_floats(px_n * 3 * c);
     const int th = omp_get_max_threads();
     omp_set_num_threads(1);
-    run_fill(be, n, h, w, c, px, py, iters ? iters : 20 * (int)hw, x, y1);
+    run_fill(be, order, n, h, w, c, px, py, iters ? iters : 20 * (int)hw, x, y1);
     omp_set_num_threads(th);
     OPS_CHECK_BITS(what, y, y1, px_n * 3 * c);
     free(x), free(y), free(y0), free(y1), free(scratch), free(A), free(fill0), free(u), free(obs), free(ref), free(got);
@@ -203,25 +246,31 @@ static double constant(int i, int y, int x, int ch) {
     return 3.0 - i + ch;
 }
 
+static double quadratic(int i, int y, int x, int ch) {
+    const double u = x / 30.0, v = y / 24.0;
+    return 0.5 * u * u - 0.75 * u * v + (0.25 + 0.5 * ch) * v * v + 0.1 * i * u;
+}
+
 /* A field the spline has no energy for comes back everywhere it is
- * missing: affine with free borders, constant on a torus. */
-static void check_reproduces(dfl_backend *be, int px, int py, field_fn v, const char *what) {
+ * missing: affine with free borders, constant on a torus, and for order 3
+ * quadratic with free borders. */
+static void check_reproduces(dfl_backend *be, int order, int px, int py, field_fn v, const char *what) {
     const int n = 2, h = 24, w = 31, c = 2;
     const size_t np = (size_t)n * h * w;
     float *x = make_input(n, h, w, c, 0.15, 21, v), *y = ops_new_floats(np * 3 * c);
-    run_fill(be, n, h, w, c, px, py, 4000, x, y);
+    run_fill(be, order, n, h, w, c, px, py, 4000, x, y);
     double worst = 0.0;
     for (size_t p = 0; p < np; ++p)
         for (int ch = 0; ch < c; ++ch) {
             const int i = (int)(p / ((size_t)h * w)), yy = (int)(p / w % h), xx = (int)(p % w);
             worst = fmax(worst, fabs(y[p * 3 * c + 2 * c + ch] - v(i, yy, xx, ch)));
         }
-    CHECK_MSG(worst < 1e-3, "%s field: the spline fill is off by %.3g", what, worst);
+    CHECK_MSG(worst < 1e-3, "%s field, order %d: the spline fill is off by %.3g", what, order, worst);
     free(x), free(y);
 }
 
 /* A full mask and an empty one: the spline step changes nothing. */
-static void check_trivial_masks(dfl_backend *be) {
+static void check_trivial_masks(dfl_backend *be, int order) {
     const int n = 2, h = 9, w = 12, c = 3;
     const size_t np = (size_t)n * h * w;
     float *x = make_input(n, h, w, c, 1.0, 4, NULL), *y = ops_new_floats(np * 3 * c), *y0 = ops_new_floats(np * 3 * c);
@@ -229,9 +278,9 @@ static void check_trivial_masks(dfl_backend *be) {
     for (int empty = 0; empty < 2; ++empty) {
         if (empty) memset(x, 0, np * 2 * c * sizeof(float));
         be->input_fill(be, n, h, w, c, x, y0, scratch);
-        run_fill(be, n, h, w, c, 1, 0, 64, x, y);
-        CHECK_MSG(!memcmp(y, y0, np * 3 * c * sizeof(float)), "%s mask: the spline step changed the fill",
-                  empty ? "empty" : "full");
+        run_fill(be, order, n, h, w, c, 1, 0, 64, x, y);
+        CHECK_MSG(!memcmp(y, y0, np * 3 * c * sizeof(float)), "%s mask: the order-%d spline step changed the fill",
+                  empty ? "empty" : "full", order);
     }
     free(x), free(y), free(y0), free(scratch);
 }
@@ -240,18 +289,22 @@ int main(void) {
     dfl_backend *be = dfl_backend_cpu_create(0);
     CHECK(dfl_spline_scratch_floats(2, 64, 64, 3) == (size_t)DFL_SPLINE_PLANES * 2 * 64 * 64 * 3);
     CHECK(dfl_spline_scratch_floats(1, 1, 1, 1) >= dfl_fill_scratch_floats(1, 1, 1, 1));
-    /* converged, against the exact solve: free borders, each periodic axis, both */
-    check_case(be, 2, 9, 11, 2, 0, 0, 0.3, 0, 2e-4);
-    check_case(be, 1, 12, 10, 1, 1, 1, 0.2, 0, 2e-4);
-    check_case(be, 2, 8, 13, 1, 1, 0, 0.25, 0, 2e-4);
-    check_case(be, 1, 10, 6, 3, 0, 1, 0.3, 0, 2e-4);
-    check_case(be, 1, 3, 4, 1, 0, 0, 0.5, 0, 2e-4); /* too small for the interior stencil */
-    /* a few steps, one for one against the double iterations */
-    check_case(be, 2, 14, 15, 2, 0, 0, 0.1, 5, 1e-4);
-    check_case(be, 1, 16, 16, 1, 1, 1, 0.05, 8, 1e-4);
-    check_reproduces(be, 0, 0, affine, "affine");
-    check_reproduces(be, 1, 1, constant, "constant");
-    check_trivial_masks(be);
+    for (int order = 2; order <= 3; ++order) {
+        /* converged, against the exact solve: free borders, each periodic axis, both */
+        check_case(be, order, 2, 9, 11, 2, 0, 0, 0.3, 0, 2e-4);
+        check_case(be, order, 1, 12, 10, 1, 1, 1, 0.2, 0, 2e-4);
+        check_case(be, order, 2, 8, 13, 1, 1, 0, 0.25, 0, 2e-4);
+        check_case(be, order, 1, 10, 6, 3, 0, 1, 0.3, 0, 2e-4);
+        check_case(be, order, 1, 3, 4, 1, 0, 0, 0.5, 0, 2e-4); /* too small for the interior stencil */
+        /* a few steps, one for one against the double iterations */
+        check_case(be, order, 2, 14, 15, 2, 0, 0, 0.1, 5, 1e-4);
+        check_case(be, order, 1, 16, 16, 1, 1, 1, 0.05, 8, 1e-4);
+        check_case(be, order, 1, 17, 19, 1, 1, 0, 0.2, 8, 1e-4);
+        check_reproduces(be, order, 0, 0, affine, "affine");
+        check_reproduces(be, order, 1, 1, constant, "constant");
+        check_trivial_masks(be, order);
+    }
+    check_reproduces(be, 3, 0, 0, quadratic, "quadratic");
     dfl_backend_destroy(be);
     return dfl_test_finish("ops_fill_spline");
 }
