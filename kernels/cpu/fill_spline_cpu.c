@@ -4,7 +4,10 @@
  * sample channel's plane, one plane per OpenMP task (the result does not
  * depend on the thread count). Interior rows use the 13-point (order 2) or
  * 25-point (order 3) stencil in a loop the compiler vectorises; the rows
- * and columns near a non-periodic border take the general per-entry form. */
+ * and columns near a non-periodic border take the general form (order 2:
+ * per entry; order 3: the differences one by one along a span of the row). */
+#include <stdlib.h>
+
 #include "cpu/cpu_backend_internal.h"
 #include "shared/fill_spline.h"
 #include "shared/fill_spline3.h"
@@ -29,25 +32,68 @@ static void spline_apply_plane(const float *p, int h, int w, int px, int py, con
     }
 }
 
+/* qr[x] = (A p)[y, x] of order 3 for x in [xa, xb), the four differences
+ * one by one: d at every anchor a tap can come from (0 where the stencil
+ * does not fit), then each tap on row y from its anchor. Any row and
+ * columns; for the rows and columns near a free border, where the 25-point
+ * stencil does not hold. d: scratch of xb - xa + 3 floats. */
+static void spline3_apply_span(const float *p, int h, int w, int px, int py, int y, int xa, int xb, float *qr,
+                               float *d) {
+    for (int x = xa; x < xb; ++x) qr[x] = 0.0f;
+    for (int o = 0; o < 4; ++o) {
+        const dfl_spline3_difference t = dfl_spline3_difference_of(o);
+        const int a0 = xa - t.ex, na = xb - a0; /* anchor columns a0 .. xb - 1 */
+        for (int ay = y - t.ey; ay <= y; ++ay) {
+            if (!py && (ay < 0 || ay + t.ey > h - 1)) continue;
+            const float *rows[4];
+            for (int k = 0; k <= t.ey; ++k) rows[k] = p + (size_t)dfl_spline_wrap(ay + k, h) * w;
+            for (int i = 0; i < na; ++i) {
+                const int ax = a0 + i;
+                float v = 0.0f;
+                if (px)
+                    for (int k = 0; k < t.taps; ++k) v += t.c[k] * rows[t.dy[k]][dfl_spline_wrap(ax + t.dx[k], w)];
+                else if (ax >= 0 && ax + t.ex <= w - 1)
+                    for (int k = 0; k < t.taps; ++k) v += t.c[k] * rows[t.dy[k]][ax + t.dx[k]];
+                d[i] = t.weight * v;
+            }
+            for (int j = 0; j < t.taps; ++j) {
+                if (t.dy[j] != y - ay) continue;
+                const float cj = t.c[j];
+                const float *dj = d - a0 - t.dx[j];
+                for (int x = xa; x < xb; ++x) qr[x] += cj * dj[x];
+            }
+        }
+    }
+}
+
 /* q = fr .* (A p) over one h x w plane, order 3. */
 static void spline3_apply_plane(const float *p, int h, int w, int px, int py, const float *fr, float *q) {
     const int reach = DFL_SPLINE3_REACH, fast_cols = w >= 2 * reach + 1;
+    float *d = dfl_xmalloc(((size_t)w + reach) * sizeof(float));
     for (int y = 0; y < h; ++y) {
         float *qr = q + (size_t)y * w;
         const float *fy = fr + (size_t)y * w;
         if (!fast_cols || !(py || (y >= reach && y < h - reach)) || h < 2 * reach + 1) {
-            for (int x = 0; x < w; ++x) qr[x] = fy[x] * dfl_spline3_apply_at(p, h, w, px, py, y, x);
+            spline3_apply_span(p, h, w, px, py, y, 0, w, qr, d);
+            for (int x = 0; x < w; ++x) qr[x] *= fy[x];
             continue;
         }
         const float *rows[7];
         for (int k = 0; k < 7; ++k) rows[k] = p + (size_t)dfl_spline_wrap(y + k - reach, h) * w;
 #pragma omp simd
         for (int x = reach; x < w - reach; ++x) qr[x] = fy[x] * dfl_spline3_apply_interior(rows, x);
-        for (int e = 0; e < 2 * reach; ++e) { /* the columns within reach of the row's ends */
-            const int x = e < reach ? e : w - 2 * reach + e;
-            qr[x] = fy[x] * (px ? dfl_spline3_apply_wrapped(rows, w, x) : dfl_spline3_apply_at(p, h, w, px, py, y, x));
+        if (px) {
+            for (int e = 0; e < 2 * reach; ++e) { /* the columns within reach of the seam */
+                const int x = e < reach ? e : w - 2 * reach + e;
+                qr[x] = fy[x] * dfl_spline3_apply_wrapped(rows, w, x);
+            }
+        } else {
+            spline3_apply_span(p, h, w, px, py, y, 0, reach, qr, d);
+            spline3_apply_span(p, h, w, px, py, y, w - reach, w, qr, d);
+            for (int e = 0; e < reach; ++e) qr[e] *= fy[e], qr[w - 1 - e] *= fy[w - 1 - e];
         }
     }
+    free(d);
 }
 
 static double dot(size_t n, const float *a, const float *b) {
