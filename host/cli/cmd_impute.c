@@ -36,7 +36,8 @@ static const char k_usage[] =
     "                  divisor of K)\n"
     "  --raw           use the raw weights instead of the EMA weights\n"
     "  --raw-std       write the ensemble spread as it is, without the checkpoint's calibration (std_scale, "
-    "std_floor)\n"
+    "std_floor,\n                  std_gap_factor: a scale, a floor and a factor by the distance to the nearest\n"
+    "                  observation, fitted on held-out samples at the end of training)\n"
     "  --raw-pred      write the network's ensemble mean as it is, without the checkpoint's spline\n"
     "                  correction (spline_weight, spline3_weight: /pred moved by those shares towards\n"
     "                  the order-2 (thin-plate) and order-3 grid splines through the observed entries,\n"
@@ -44,7 +45,8 @@ static const char k_usage[] =
     "                  fitted to the corrected errors)\n"
     "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last (t_eps)\n"
     "                  ensemble pass, in the data's units, observed entries the observations, their\n"
-    "                  deviations from /pred scaled by std_scale plus centred noise of size std_floor, like\n"
+    "                  deviations from /pred scaled by std_scale plus centred noise of size std_floor (both\n"
+    "                  times the entry's std_gap_factor), like\n"
     "                  /std (raw with --raw-std); their mean is /pred and `dynfill eval` scores their\n"
     "                  ensemble CRPS. K times the size of /pred,\n"
     "                  in the file and per pass in host memory (diffusion only)\n"
@@ -156,23 +158,30 @@ static void renormalise(float *x, int n, int c, size_t px, const double *mean_a,
 }
 
 /* The checkpoint's spread calibration on the missing entries (docs/design.md, "Calibrated spread"):
- * /std = sqrt((a spread)^2 + b^2) per channel; each member's deviation from the members' (double)
+ * /std = sqrt((a spread)^2 + b^2) per channel, a and b times the factor of the entry's gap bin
+ * (std_gap_factor, 1 without it); each member's deviation from the members' (double)
  * mean is scaled by a and gets b sqrt(K / (K - 1)) (z_k - mean_k z), z ~ N(0, 1) from Philox
  * (purpose 0xB2, keyed by the seed and the sample; centred, so the members' mean stays /pred, and
  * scaled so that their population variance gains b^2 in expectation): the members' spread is the
  * calibrated /std in expectation (K = 1: no floor term). Observed entries keep spread 0 and the
  * observation. */
 #define DFL_RNG_PURPOSE_MEMBER_FLOOR 0xB2
-static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, size_t px, int mc, const uint8_t *mask,
+static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, int h, int w, int mc, const uint8_t *mask,
                              uint64_t seed, uint32_t first, float *spread, float *members) {
+    const size_t px = (size_t)h * w;
     const size_t kstride = (size_t)c * px;
     double *z = members ? dfl_xmalloc((size_t)K * sizeof(double)) : NULL;
+    uint16_t *bin = dfl_xcalloc(px, sizeof(uint16_t));
     for (int i = 0; i < nb; ++i) {
         const uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_MEMBER_FLOOR, 0, first + (uint32_t)i);
         for (int ch = 0; ch < c; ++ch) {
-            const double sa = meta->std_scale[ch], sb = meta->std_floor ? meta->std_floor[ch] : 0.0;
+            const uint8_t *m = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
+            if (meta->std_gap_factor && (mc > 1 || ch == 0)) dfl_gap_bins(m, h, w, bin); /* once per mask plane */
+            const double *factor = meta->std_gap_factor ? meta->std_gap_factor + (size_t)ch * DFL_CKPT_GAP_BINS : NULL;
             for (size_t p = 0; p < px; ++p) {
-                if (mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p]) continue;
+                if (m[p]) continue;
+                const double f = factor ? factor[bin[p]] : 1.0;
+                const double sa = f * meta->std_scale[ch], sb = f * (meta->std_floor ? meta->std_floor[ch] : 0.0);
                 float *sp = spread + ((size_t)i * c + ch) * px + p;
                 *sp = (float)dfl_spread_calibrated(*sp, sa, sb);
                 if (!members) continue;
@@ -192,6 +201,7 @@ static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, si
         }
     }
     free(z);
+    free(bin);
 }
 
 /* Samples per pass and rows per forward: --batch ROWS gives ROWS / K samples (at least one) and
@@ -342,7 +352,8 @@ static dfl_status run_impute(const impute_args *a) {
             }
             renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             if (meta.std_scale && !a->raw_std) /* in the model's units, before spread and members are renormalised */
-                calibrate_spread(&meta, nb, o.K, c, px, mc, mask, (uint64_t)a->seed, (uint32_t)first, spread, members);
+                calibrate_spread(&meta, nb, o.K, c, h, w, mc, mask, (uint64_t)a->seed, (uint32_t)first, spread,
+                                 members);
             /* members [nb, K, c, h, w]: nb * K fields renormalised as pred */
             if (members) renormalise(members, nb * o.K, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             renormalise(spread, nb, c, px, ck_mean, ck_std, info->mean, info->std, 0);

@@ -183,11 +183,41 @@ void dfl_spread_fit_weighted(const float *err, const float *sd, const float *wt,
     free(d.wt);
 }
 
-/* The gap bin of every entry of a mask plane that is not known (known
- * entries get bin 0; only unknown ones are read). */
-static void gap_bins(const uint8_t *known, int h, int w, uint16_t *bin) {
+_Static_assert(DFL_CKPT_GAP_BINS == DFL_GAP_BINS, "the checkpoint's gap factors are one per gap bin");
+
+/* include/dynfill/infer.h */
+void dfl_gap_bins(const uint8_t *known, int h, int w, uint16_t *bin) {
     dfl_mask_gap_distance(known, h, w, bin);
     for (size_t p = 0; p < (size_t)h * w; ++p) bin[p] = known[p] ? 0 : (uint16_t)dfl_gap_bin(bin[p]);
+}
+
+/* include/dynfill/infer.h */
+void dfl_spread_gap_factors(const double *err2, const double *std2, const double *n, double *factor) {
+    int fitted[DFL_GAP_BINS], any = 0;
+    for (int b = 0; b < DFL_GAP_BINS; ++b) {
+        fitted[b] = n[b] >= DFL_CALIB_GAP_MIN_ENTRIES && std2[b] > 0.0;
+        factor[b] = 1.0;
+        if (!fitted[b]) continue;
+        any = 1;
+        const double f = sqrt(err2[b] / std2[b]);
+        factor[b] = f > DFL_CALIB_GAP_FACTOR_MAX         ? DFL_CALIB_GAP_FACTOR_MAX
+                    : f < 1.0 / DFL_CALIB_GAP_FACTOR_MAX ? 1.0 / DFL_CALIB_GAP_FACTOR_MAX
+                                                         : f;
+    }
+    if (!any) return;
+    for (int b = 0; b < DFL_GAP_BINS; ++b) {
+        if (fitted[b]) continue;
+        for (int d = 1; d < DFL_GAP_BINS; ++d) { /* the nearest fitted bin, the wider first */
+            if (b + d < DFL_GAP_BINS && fitted[b + d]) {
+                factor[b] = factor[b + d];
+                break;
+            }
+            if (b - d >= 0 && fitted[b - d]) {
+                factor[b] = factor[b - d];
+                break;
+            }
+        }
+    }
 }
 
 /* include/dynfill/infer.h */
@@ -419,7 +449,8 @@ static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_bac
 
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
                                  int64_t count, int pass, double hide_fraction, double *weight, double *weight3,
-                                 double *scale, double *floor, dfl_spread_stats *before, dfl_spread_stats *after) {
+                                 double *scale, double *floor, double *gap_factor, dfl_spread_stats *before,
+                                 dfl_spread_stats *after) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
@@ -492,7 +523,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (int i = 0; round == 0 && i < nb; ++i) /* the held-out masks' own gaps, once */
                 for (int ch = 0; ch < mc; ++ch) {
                     const uint8_t *m = mask + ((size_t)i * mc + ch) * px;
-                    gap_bins(m, h, w, gap_bin);
+                    dfl_gap_bins(m, h, w, gap_bin);
                     for (size_t p = 0; p < px; ++p)
                         if (!m[p])
                             for (int cc = mc == 1 ? 0 : ch; cc < (mc == 1 ? c : ch + 1); ++cc)
@@ -517,7 +548,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch) {
                     const uint8_t *k = kept + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
-                    if (mc > 1 || ch == 0) gap_bins(k, h, w, gap_bin); /* once per mask plane, not per channel */
+                    if (mc > 1 || ch == 0) dfl_gap_bins(k, h, w, gap_bin); /* once per mask plane, not per channel */
                     for (size_t p = 0; p < px; ++p) {
                         size_t m = ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p, x = ((size_t)i * c + ch) * px + p;
                         if (!mask[m] || kept[m]) continue;
@@ -580,14 +611,33 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             }
             dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
             if (floor_only) scale[ch] = 0.0;
+            /* then a factor per gap bin, on the same entries */
+            double bin_e2[DFL_GAP_BINS] = {0}, bin_s2[DFL_GAP_BINS] = {0}, bin_n[DFL_GAP_BINS] = {0};
+            double factor[DFL_GAP_BINS];
+            for (size_t k = 0; k < len; ++k)
+                if (ent[k].ch == ch && (floor_only || !ent[k].fixed)) {
+                    const double ek = ent[k].err + beta * ent[k].toward + beta3 * ent[k].toward3;
+                    const double sk = dfl_spread_calibrated(floor_only ? 0.0 : ent[k].sd, scale[ch], floor[ch]);
+                    bin_e2[ent[k].bin] += ek * ek, bin_s2[ent[k].bin] += sk * sk, bin_n[ent[k].bin] += 1.0;
+                }
+            dfl_spread_gap_factors(bin_e2, bin_s2, bin_n, factor);
+            if (!gap_factor)
+                for (int b = 0; b < DFL_GAP_BINS; ++b) factor[b] = 1.0;
+            else
+                memcpy(gap_factor + (size_t)ch * DFL_GAP_BINS, factor, sizeof factor);
             for (size_t k = 0; k < len; ++k) /* both as the fit weighs them */
                 if (ent[k].ch == ch && (floor_only || !ent[k].fixed)) {
                     const double wk = bin_weight[ent[k].bin];
                     dfl_spread_stats_add_weighted(&before[ch], ent[k].err, ent[k].sd, wk);
-                    dfl_spread_stats_add_weighted(&after[ch],
-                                                  ent[k].err + beta * ent[k].toward + beta3 * ent[k].toward3,
-                                                  dfl_spread_calibrated(ent[k].sd, scale[ch], floor[ch]), wk);
+                    dfl_spread_stats_add_weighted(
+                        &after[ch], ent[k].err + beta * ent[k].toward + beta3 * ent[k].toward3,
+                        factor[ent[k].bin] * dfl_spread_calibrated(ent[k].sd, scale[ch], floor[ch]), wk);
                 }
+            if (gap_factor)
+                dfl_info("train: spread calibration, channel %s: factors by gap distance 1/2/3-4/5-8/9-16/17-32/33+ "
+                         "%.2f/%.2f/%.2f/%.2f/%.2f/%.2f/%.2f",
+                         info->channels[ch], factor[0], factor[1], factor[2], factor[3], factor[4], factor[5],
+                         factor[6]);
             if (varying < all)
                 dfl_info("train: spread calibration, channel %s: %lld of %lld held-out samples keep a single observed "
                          "block once one is hidden, so their %d contexts are one; %s",
@@ -634,7 +684,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
 
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
                              int64_t count, int K, uint64_t seed, double *weight, double *weight3, double *scale,
-                             double *floor) {
+                             double *floor, double *gap_factor) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
@@ -649,8 +699,9 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     o.fwd_rows = 0; /* one sample's K draws per forward, as `dynfill impute` */
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
-    dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, calib_pass_samples(im, &o, be, info, count),
-                                         DFL_CALIB_HIDE_FRACTION, weight, weight3, scale, floor, before, after);
+    dfl_status s =
+        dfl_std_calibrate_run(im, &o, ds, start, count, calib_pass_samples(im, &o, be, info, count),
+                              DFL_CALIB_HIDE_FRACTION, weight, weight3, scale, floor, gap_factor, before, after);
     for (int ch = 0; s == DFL_OK && ch < info->c; ++ch) {
         const dfl_spread_stats *b = &before[ch], *a = &after[ch];
         double n = b->n > 0 ? b->n : 1;

@@ -25,10 +25,11 @@ void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     free(meta->data_std);
     free(meta->std_scale);
     free(meta->std_floor);
+    free(meta->std_gap_factor);
     free(meta->spline_weight);
     free(meta->spline3_weight);
     meta->config_text = NULL;
-    meta->data_mean = meta->data_std = meta->std_scale = meta->std_floor = NULL;
+    meta->data_mean = meta->data_std = meta->std_scale = meta->std_floor = meta->std_gap_factor = NULL;
     meta->spline_weight = meta->spline3_weight = NULL;
 }
 
@@ -77,6 +78,9 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
     DFL_TRY(dfl_h5_attr_write_double(f, "train_seconds", meta->train_seconds));
     if (meta->std_scale) DFL_TRY(dfl_h5_attr_write_doubles(f, "std_scale", meta->std_scale, (size_t)meta->channels));
     if (meta->std_floor) DFL_TRY(dfl_h5_attr_write_doubles(f, "std_floor", meta->std_floor, (size_t)meta->channels));
+    if (meta->std_gap_factor)
+        DFL_TRY(dfl_h5_attr_write_doubles(f, "std_gap_factor", meta->std_gap_factor,
+                                          (size_t)meta->channels * DFL_CKPT_GAP_BINS));
     if (meta->spline_weight)
         DFL_TRY(dfl_h5_attr_write_doubles(f, "spline_weight", meta->spline_weight, (size_t)meta->channels));
     if (meta->spline3_weight)
@@ -143,6 +147,11 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
         meta->std_floor = dfl_xmalloc((size_t)meta->channels * sizeof(double));
         if ((s = dfl_h5_attr_read_doubles(f, path, "std_floor", meta->std_floor, (size_t)meta->channels)) != DFL_OK)
             goto done;
+    }
+    if (dfl_h5_attr_exists(f, "std_gap_factor")) {
+        const size_t n = (size_t)meta->channels * DFL_CKPT_GAP_BINS;
+        meta->std_gap_factor = dfl_xmalloc(n * sizeof(double));
+        if ((s = dfl_h5_attr_read_doubles(f, path, "std_gap_factor", meta->std_gap_factor, n)) != DFL_OK) goto done;
     }
     if (dfl_h5_attr_exists(f, "spline_weight")) {
         meta->spline_weight = dfl_xmalloc((size_t)meta->channels * sizeof(double));

@@ -70,6 +70,7 @@ typedef struct {
     long run_steps;
     double *std_scale;      /* calibrated spread factors (C), NULL before calibration */
     double *std_floor;      /* and floors (C) */
+    double *std_gap_factor; /* and factors by gap bin (C x DFL_CKPT_GAP_BINS) */
     double *spline_weight;  /* spline correction weights (C), NULL before calibration */
     double *spline3_weight; /* and its order-3 weights (C) */
 } train_run;
@@ -107,6 +108,8 @@ static dfl_status save_checkpoint(train_run *r) {
         memcpy(meta.std_scale, r->std_scale, (size_t)r->info->c * sizeof(double));
         meta.std_floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
         memcpy(meta.std_floor, r->std_floor, (size_t)r->info->c * sizeof(double));
+        meta.std_gap_factor = dfl_xmalloc((size_t)r->info->c * DFL_CKPT_GAP_BINS * sizeof(double));
+        memcpy(meta.std_gap_factor, r->std_gap_factor, (size_t)r->info->c * DFL_CKPT_GAP_BINS * sizeof(double));
         meta.spline_weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
         memcpy(meta.spline_weight, r->spline_weight, (size_t)r->info->c * sizeof(double));
         meta.spline3_weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
@@ -426,21 +429,25 @@ static dfl_status calibrate(train_run *r) {
     double *floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
     double *weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
     double *weight3 = dfl_xmalloc((size_t)r->info->c * sizeof(double));
+    double *gap_factor = dfl_xmalloc((size_t)r->info->c * DFL_CKPT_GAP_BINS * sizeof(double));
     dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, weight,
-                                     weight3, scale, floor);
+                                     weight3, scale, floor, gap_factor);
     if (s != DFL_OK) {
         free(scale);
         free(floor);
+        free(gap_factor);
         free(weight);
         free(weight3);
         return s;
     }
     free(r->std_scale);
     free(r->std_floor);
+    free(r->std_gap_factor);
     free(r->spline_weight);
     free(r->spline3_weight);
     r->std_scale = scale;
     r->std_floor = floor;
+    r->std_gap_factor = gap_factor;
     r->spline_weight = weight;
     r->spline3_weight = weight3;
     return save_checkpoint(r);
@@ -553,6 +560,7 @@ static void teardown(train_run *r) {
     dfl_run_dir_unlock(r->lock_fd);
     free(r->std_scale);
     free(r->std_floor);
+    free(r->std_gap_factor);
     free(r->spline_weight);
     free(r->spline3_weight);
 }

@@ -16,11 +16,12 @@
  * spread"): given the final checkpoint, the backend and the held-out
  * samples [start, start+count) of ds, fills weight[c] and weight3[c] (the spline
  * correction), scale[c] and floor[c] (per channel, /std = sqrt((scale
- * spread)^2 + floor^2)). The imputation code lives above this layer, so
- * `dynfill train` passes it in. */
+ * spread)^2 + floor^2)) and gap_factor[c x DFL_CKPT_GAP_BINS] (that /std's
+ * factor by the entry's gap bin). The imputation code lives above this
+ * layer, so `dynfill train` passes it in. */
 typedef dfl_status (*dfl_train_calibrate_fn)(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds,
                                              int64_t start, int64_t count, int K, uint64_t seed, double *weight,
-                                             double *weight3, double *scale, double *floor);
+                                             double *weight3, double *scale, double *floor, double *gap_factor);
 
 typedef struct {
     const char *config_path; /* INI file; NULL with resume (the checkpoint's config) */

@@ -13,6 +13,9 @@
 
 #include <stdint.h>
 
+/* Gap-distance bins of std_gap_factor (method/mask_gap_distance.h, DFL_GAP_BINS). */
+#define DFL_CKPT_GAP_BINS 7
+
 #include "dynfill/config.h"
 #include "dynfill/model.h"
 #include "dynfill/optim.h"
@@ -36,6 +39,9 @@ typedef struct {
     double *std_scale;            /* malloc'ed C factors for the ensemble spread, NULL = not calibrated */
     double *std_floor;            /* malloc'ed C floors, /std = sqrt((std_scale spread)^2 + std_floor^2) in the
                                      model's normalised units; NULL = 0 (checkpoints calibrated before it) */
+    double *std_gap_factor;       /* malloc'ed C x DFL_CKPT_GAP_BINS factors on that /std by the gap bin of the
+                                     entry (docs/design.md, "Calibrated spread"), a row per channel; NULL = all 1
+                                     (checkpoints calibrated before it) */
     double *spline_weight;        /* malloc'ed C weights of the spline correction (include/dynfill/infer.h);
                                      NULL = none (checkpoints calibrated before it) */
     double *spline3_weight;       /* malloc'ed C order-3 weights of the same; NULL = none */

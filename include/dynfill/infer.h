@@ -88,7 +88,9 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
  * dfl_spread_fit_weighted; pixel contexts also hide squares where the
  * data's gaps are wider than scattered pixels); `impute` writes
  * /std = sqrt((a_c spread)^2 + b_c^2) (checkpoint attributes std_scale and
- * std_floor). Rounds of other draws (hidden entries and contexts) repeat
+ * std_floor), times a factor f_c,g by the entry's gap bin g so that the
+ * hidden entries of each bin get spread-skill 1 (std_gap_factor,
+ * dfl_spread_gap_factors). Rounds of other draws (hidden entries and contexts) repeat
  * until every channel has DFL_CALIB_MIN_ENTRIES hidden entries, at most
  * DFL_CALIB_MAX_ROUNDS rounds. */
 /* Samples per pass of an empirical imputation (and calibration) by
@@ -104,6 +106,7 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
 #define DFL_CALIB_MAX_ROUNDS       32
 #define DFL_CALIB_GAP_MIN_ENTRIES  500
 #define DFL_CALIB_GAP_MAX_WEIGHT   3.0
+#define DFL_CALIB_GAP_FACTOR_MAX   10.0
 
 /* Agreement of errors and spreads on a set of entries. */
 typedef struct {
@@ -147,6 +150,23 @@ void dfl_spread_fit_weighted(const float *err, const float *sd, const float *wt,
  * empty. */
 /* missing, hidden and w hold DFL_GAP_BINS (7) values each. */
 void dfl_spread_gap_weights(const double *missing, const double *hidden, double *w);
+/* The factors on the calibrated /std by gap bin: err2[b] and std2[b] are
+ * the sums of the squared (corrected) errors and squared calibrated
+ * spreads of the n[b] hidden entries in bin b. Where n[b] >=
+ * DFL_CALIB_GAP_MIN_ENTRIES, factor[b] = sqrt(err2[b] / std2[b]) (the
+ * bin's spread-skill becomes 1), clamped to [1/DFL_CALIB_GAP_FACTOR_MAX,
+ * DFL_CALIB_GAP_FACTOR_MAX]; another bin takes the factor of the nearest
+ * such bin (the wider at a tie), so missing entries wider than any hidden
+ * gap take the widest bin's; all 1 where no bin has enough. The spread of
+ * the ensemble varies too little with the distance to the nearest
+ * observation where the spline correction carries the prediction
+ * (advection 5/9 blocks: spread-skill 15.6 at distance 1 and 0.75 at 9-16
+ * with one factor for all). Each array holds DFL_GAP_BINS values. */
+void dfl_spread_gap_factors(const double *err2, const double *std2, const double *n, double *factor);
+/* The gap bin (method/mask_gap_distance.h: chessboard distance to the
+ * nearest known entry, binned 1, 2, 3-4, 5-8, 9-16, 17-32, 33+) of every
+ * entry of an h x w mask plane that is not known; known entries get 0. */
+void dfl_gap_bins(const uint8_t *known, int h, int w, uint16_t *bin);
 
 /* Spline correction (docs/design.md, "Spline correction"): the network's
  * ensemble mean P is moved towards two grid splines through the observed
@@ -187,16 +207,18 @@ void dfl_spline_weights_fit(const float *err, const float *d2, const float *d3, 
  * sample index), `pass` samples per imputation pass (at least 2): weight[c]
  * and weight3[c] of the spline correction (NULL: none, the spread fitted to
  * the network's own errors), then scale[c], floor[c] on the corrected
- * errors, and the statistics before / after (c each). */
+ * errors, gap_factor[c x DFL_GAP_BINS] (NULL: none) on those, and the
+ * statistics before / after (c each). */
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
                                  int64_t count, int pass, double hide_fraction, double *weight, double *weight3,
-                                 double *scale, double *floor, dfl_spread_stats *before, dfl_spread_stats *after);
+                                 double *scale, double *floor, double *gap_factor, dfl_spread_stats *before,
+                                 dfl_spread_stats *after);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged); the signature of
  * dfl_train_calibrate_fn. */
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
                              int64_t count, int K, uint64_t seed, double *weight, double *weight3, double *scale,
-                             double *floor);
+                             double *floor, double *gap_factor);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Calibrated spread (docs/design.md, "Calibrated spread"): training ends by
-# fitting std_scale and std_floor on held-out entries of the validation
-# samples and stores them in the checkpoint; impute writes
-# /std = sqrt((std_scale spread)^2 + std_floor^2) (--raw-std: the spread), so
+# fitting std_scale, std_floor and std_gap_factor on held-out entries of the
+# validation samples and stores them in the checkpoint; impute writes
+# /std = f_g sqrt((std_scale spread)^2 + std_floor^2), f_g the factor of the
+# entry's gap bin (a checkpoint without factors: 1; --raw-std: the spread), so
 # eval's spread-skill ratio moves towards 1 from that of the network's own
 # prediction and spread (--raw-pred --raw-std); a checkpoint without them
 # (older, or data.val_fraction = 0) imputes with the raw spread and says so.
@@ -16,8 +17,22 @@ grep -q "spread calibration, channel" err.txt || { cat err.txt; fail "no calibra
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out net.h5 -K 8 --raw-std --raw-pred --quiet
 "$DYNFILL" eval --pred cal.h5 --truth truth.h5 --json > cal.json
 "$DYNFILL" eval --pred net.h5 --truth truth.h5 --json > raw.json
+cat > gap_bins.py <<'PY'
+import numpy as np
+def gap_bins(known):
+    """the gap bin of every entry: chessboard distance d to the nearest known entry (free borders), bins 1, 2, 3-4,
+    5-8, 9-16, 17-32, 33+ as 0..6"""
+    dist = np.where(known, 0, 10**6)
+    H, W = dist.shape[-2:]
+    for _ in range(max(H, W)):
+        pad = np.pad(dist, [(0, 0)] * (dist.ndim - 2) + [(1, 1), (1, 1)], constant_values=10**6)
+        nb = np.min([pad[..., 1 + dy:1 + dy + H, 1 + dx:1 + dx + W] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+        dist = np.minimum(dist, nb + 1)
+    return np.minimum(np.ceil(np.log2(np.maximum(dist, 1))).astype(int), 6)
+PY
 $PY - <<'PY'
 import h5py, json, math, numpy as np
+from gap_bins import gap_bins
 ck = h5py.File("run/ckpt.h5", "r").attrs
 s = np.atleast_1d(ck["std_scale"])  # one channel: a scalar attribute
 fl = np.atleast_1d(ck["std_floor"]) * np.atleast_1d(ck["data_std"])  # in the data's units
@@ -31,7 +46,10 @@ assert "calibrated" in text(cal.attrs["method"]) and "raw" in text(raw.attrs["me
 m = cal["mask"][:] == 0
 a, b = cal["std"][:][m], raw["std"][:][m]
 assert (b > 0).all()
-want = np.sqrt((s[0] * b.astype(np.float64)) ** 2 + fl[0] ** 2)
+gf = np.atleast_1d(ck["std_gap_factor"])
+assert gf.shape == (7,) and (gf > 0).all(), gf
+f = gf[gap_bins(cal["mask"][:] != 0)[m]]
+want = f * np.sqrt((s[0] * b.astype(np.float64)) ** 2 + fl[0] ** 2)
 assert np.allclose(a, want, rtol=1e-5), (s[0], fl[0], np.abs(a / want - 1).max())
 assert (cal["std"][:][~m] == 0).all(), "observed entries must keep std 0"
 jc, jr = json.load(open("cal.json")), json.load(open("raw.json"))
@@ -39,15 +57,56 @@ for k in ("crps_missing", "spread_skill_missing", "coverage_1std_missing", "cove
     assert jc[k] is not None and jr[k] is not None, k
 assert abs(math.log(jc["spread_skill_missing"])) < abs(math.log(jr["spread_skill_missing"])), (jc, jr)
 assert jc["coverage_2std_missing"] > jr["coverage_2std_missing"]
-print("std_scale %.4g std_floor %.4g: spread-skill %.3f -> %.3f, +-2 std %.3f -> %.3f" % (s[0], fl[0], jr["spread_skill_missing"],
-      jc["spread_skill_missing"], jr["coverage_2std_missing"], jc["coverage_2std_missing"]))
-# an older checkpoint: no std_scale
+print("std_scale %.4g std_floor %.4g gap factors %s: spread-skill %.3f -> %.3f, +-2 std %.3f -> %.3f" % (s[0], fl[0],
+      np.round(gf, 2), jr["spread_skill_missing"], jc["spread_skill_missing"], jr["coverage_2std_missing"],
+      jc["coverage_2std_missing"]))
+# an older checkpoint: no std_scale; one calibrated before the gap factors: none
 import shutil
+shutil.copy("run/ckpt.h5", "nogap.h5")
+with h5py.File("nogap.h5", "a") as f:
+    del f.attrs["std_gap_factor"]
 shutil.copy("run/ckpt.h5", "old.h5")
 with h5py.File("old.h5", "a") as f:
     del f.attrs["std_scale"]
     del f.attrs["std_floor"]
 PY
+# factors that differ by bin, on a mask with wide gaps (every other 4 x 4 tile hidden)
+$PY - <<'PY'
+import h5py, numpy as np, shutil
+shutil.copy("run/ckpt.h5", "gaps.h5")
+with h5py.File("gaps.h5", "a") as f:
+    f.attrs["std_gap_factor"] = np.arange(1.0, 8.0)
+shutil.copy("obs.h5", "tiles.h5")
+with h5py.File("tiles.h5", "a") as f:
+    m = f["mask"][:]
+    y, x = np.indices(m.shape[-2:])
+    m[...] = (((y // 4) + (x // 4)) % 2 == 0) | ((y % 13 == 0) & (x % 11 == 0))
+    f["mask"][...] = m
+    f["obs"][...] = f["obs"][:] * m
+PY
+"$DYNFILL" impute --ckpt gaps.h5 --in tiles.h5 --out gaps_pred.h5 -K 8 --quiet
+"$DYNFILL" impute --ckpt run/ckpt.h5 --in tiles.h5 --out tiles_raw.h5 -K 8 --raw-std --quiet
+$PY - <<'PY'
+import h5py, numpy as np
+from gap_bins import gap_bins
+ck = h5py.File("run/ckpt.h5", "r").attrs
+s, fl = np.atleast_1d(ck["std_scale"])[0], np.atleast_1d(ck["std_floor"])[0] * np.atleast_1d(ck["data_std"])[0]
+p, r = h5py.File("gaps_pred.h5", "r"), h5py.File("tiles_raw.h5", "r")
+known = p["mask"][:] != 0
+m, bins = ~known, gap_bins(known)
+assert len(set(bins[m].tolist())) >= 2, "the tiles make more than one gap bin"
+want = (bins[m] + 1.0) * np.sqrt((s * r["std"][:][m].astype(np.float64)) ** 2 + fl ** 2)
+assert np.allclose(p["std"][:][m], want, rtol=1e-5), np.abs(p["std"][:][m] / want - 1).max()
+PY
+"$DYNFILL" impute --ckpt nogap.h5 --in obs.h5 --out nogap_pred.h5 -K 8 --quiet
+$PY -c "
+import h5py, numpy as np
+ck = h5py.File('run/ckpt.h5', 'r').attrs
+s, fl = np.atleast_1d(ck['std_scale'])[0], np.atleast_1d(ck['std_floor'])[0] * np.atleast_1d(ck['data_std'])[0]
+p, r = h5py.File('nogap_pred.h5', 'r'), h5py.File('raw.h5', 'r')
+m = p['mask'][:] == 0
+want = np.sqrt((s * r['std'][:][m].astype(np.float64)) ** 2 + fl ** 2)
+assert np.allclose(p['std'][:][m], want, rtol=1e-5), 'without std_gap_factor the factor is 1'"
 "$DYNFILL" impute --ckpt old.h5 --in obs.h5 --out old_pred.h5 -K 8 2> err.txt
 grep -q "no spread calibration" err.txt || { cat err.txt; fail "no note for an uncalibrated checkpoint"; }
 $PY -c "

@@ -124,7 +124,48 @@ static void check_gap_weights(void) {
     CHECK_MSG(fabs(total - 8500.0) < 1e-6, "reweighted hidden total %g, expected 8500", total);
 }
 
+/* The factors by gap bin (dfl_spread_gap_factors): sqrt(err2 / std2) where
+ * a bin has enough entries, clamped; elsewhere the nearest fitted bin's,
+ * the wider at a tie; all 1 with none fitted. And the bins themselves
+ * (dfl_gap_bins): chessboard distance to the nearest known entry. */
+static void check_gap_factors(void) {
+    enum { B = DFL_GAP_BINS };
+    const double many = DFL_CALIB_GAP_MIN_ENTRIES, few = DFL_CALIB_GAP_MIN_ENTRIES - 1;
+    double f[B];
+    /* fitted: 0 (0.25), 2 (4), 4 (1e4: clamped); 1 is between 0 and 2 (tie: the wider, 2), 3 between 2 and 4
+     * (the wider, 4), 5 and 6 beyond 4 */
+    const double e2[B] = {1, 1, 16, 1, 1e8, 1, 1}, s2[B] = {16, 1, 1, 1, 1, 1, 1};
+    const double n[B] = {many, few, many, 0, many, few, 0};
+    dfl_spread_gap_factors(e2, s2, n, f);
+    const double want[B] = {0.25,
+                            4,
+                            4,
+                            DFL_CALIB_GAP_FACTOR_MAX,
+                            DFL_CALIB_GAP_FACTOR_MAX,
+                            DFL_CALIB_GAP_FACTOR_MAX,
+                            DFL_CALIB_GAP_FACTOR_MAX};
+    for (int b = 0; b < B; ++b) CHECK_MSG(fabs(f[b] - want[b]) < 1e-12, "gap factor %d: %g, want %g", b, f[b], want[b]);
+    const double tiny[B] = {1e-8, 1, 1, 1, 1, 1, 1}, one[B] = {many, 0, 0, 0, 0, 0, 0};
+    dfl_spread_gap_factors(tiny, s2, one, f); /* clamped below; every other bin takes bin 0's */
+    for (int b = 0; b < B; ++b) CHECK(fabs(f[b] - 1.0 / DFL_CALIB_GAP_FACTOR_MAX) < 1e-12);
+    const double none[B] = {few, few, 0, 0, 0, 0, 0};
+    dfl_spread_gap_factors(e2, s2, none, f);
+    for (int b = 0; b < B; ++b) CHECK(f[b] == 1.0);
+    const double zero_std[B] = {0, 0, 0, 0, 0, 0, 0}, all[B] = {many, many, many, many, many, many, many};
+    dfl_spread_gap_factors(e2, zero_std, all, f); /* no spread to scale: nothing fitted */
+    for (int b = 0; b < B; ++b) CHECK(f[b] == 1.0);
+
+    /* a 1 x 12 row known at x = 0 only: distances 1, 2, ..., 11 */
+    enum { W = 12 };
+    uint8_t known[W] = {1};
+    uint16_t bin[W];
+    dfl_gap_bins(known, 1, W, bin);
+    const uint16_t want_bin[W] = {0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4};
+    for (int x = 0; x < W; ++x) CHECK_MSG(bin[x] == want_bin[x], "gap bin at %d: %u, want %u", x, bin[x], want_bin[x]);
+}
+
 int main(void) {
+    check_gap_factors();
     check_weighted();
     check_gap_weights();
     CHECK(fabs(dfl_spread_calibrated(3.0, 2.0, 8.0) - 10.0) < 1e-12);
