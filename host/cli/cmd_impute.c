@@ -222,8 +222,8 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
     const char *src = NULL;
     size_t avail = dfl_backend_memory_available(be, &src), need = 0;
     /* this command's host buffers: obs, pred, spread, the spline correction's S2 - P and S3 - P, mask,
-     * and with --members K times pred (the correction's solves hold one sample's 8 fields and a
-     * plane of doubles per thread besides) */
+     * and with --members K times pred (the correction's solves hold up to 256 MiB of samples, at
+     * least one sample's 8 fields, besides) */
     size_t extra = (size_t)h * w * ((5 + (a->members ? (size_t)o->K : 0)) * (size_t)c * sizeof(float) + (size_t)mc);
     const char *knobs = a->batch > 0 ? (a->members ? "--batch (rows per pass) or -K, or leave out --members"
                                                    : "--batch (rows per pass) or -K")
