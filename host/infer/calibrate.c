@@ -460,8 +460,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     float *in = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *pred = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
-    float *toward = dfl_xcalloc((size_t)chunk * c * px, sizeof(float));  /* S2 - P of the spline correction */
-    float *toward3 = dfl_xcalloc((size_t)chunk * c * px, sizeof(float)); /* S3 - P */
+    float *toward = dfl_xcalloc((size_t)chunk * c * px, sizeof(float)); /* S2 - P of the spline correction */
+    float *toward3 = weight3 ? dfl_xcalloc((size_t)chunk * c * px, sizeof(float)) : NULL; /* S3 - P */
     const dfl_ckpt_meta *meta = dfl_imputer_meta(im);
     uint8_t *mask = dfl_xmalloc((size_t)chunk * mc * px), *kept = dfl_xmalloc((size_t)chunk * mc * px);
     uint8_t *ctx = dfl_xmalloc((size_t)mc * px), *qry = dfl_xmalloc((size_t)mc * px);
@@ -544,7 +544,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             if (s != DFL_OK) break;
             if (weight) /* the spline through each sample's kept entries, from its prediction */
                 dfl_spline_toward(dfl_imputer_backend(im), nb, c, h, w, mc, in, kept, pred, meta->periodic_x,
-                                  meta->periodic_y, toward, weight3 ? toward3 : NULL);
+                                  meta->periodic_y, toward, toward3);
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch) {
                     const uint8_t *k = kept + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
@@ -555,7 +555,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                         double e = (double)pred[x] - obs[x];
                         const int bin = gap_bin[p];
                         ent = dfl_xgrow(ent, &cap, len + 1, sizeof *ent);
-                        ent[len++] = (hidden){(float)e, spread[x], toward[x], toward3[x], ch, bin, fixed[i]};
+                        ent[len++] =
+                            (hidden){(float)e, spread[x], toward[x], toward3 ? toward3[x] : 0.0f, ch, bin, fixed[i]};
                         gap_hidden[(size_t)ch * DFL_GAP_BINS + bin] += 1.0;
                         per_channel[ch]++;
                     }
