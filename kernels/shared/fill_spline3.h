@@ -33,11 +33,11 @@
 
 /* Conjugate-gradient steps of the order-3 solve in the spline correction.
  * Inside a gap g entries wide the system's condition number grows like
- * g^6, so wide gaps need many steps: on the
- * study's advection, 128 steps left MSE 20-49 % above 512 (8/9 and 5/9
- * blocks, 6-wide swaths); 1024 was better again on the swaths and worse on
- * 8/9 blocks (benchmarks/study/RESULTS.md, "The order-3 spline as a backend
- * op"). */
+ * g^6, so wide gaps need many steps: on the study's advection, 512 steps
+ * instead of 128 cut the MSE by 20-21 % (8/9 and 5/9 blocks) and 46-49 %
+ * (6-wide swaths); 1024 was better again on the swaths and worse on 8/9
+ * blocks (benchmarks/study/RESULTS.md, "The order-3 spline as a backend
+ * op, and 512 steps"). */
 #define DFL_SPLINE3_ITERS 512
 
 /* Stencil rows and columns beyond the centre: the interior starts here. */
