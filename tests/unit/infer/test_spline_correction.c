@@ -32,6 +32,22 @@ static double uniform(void) { /* xorshift64*, [0, 1) */
     return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
 }
 
+/* One mask for both channels, observed with the given density (mask
+ * [N, 1, H, W]); obs the truth there, 0 elsewhere; pred the truth plus a
+ * uniform error of width `error` (error < 0: pred 0, a network that knows
+ * nothing). */
+static void observe(const float *truth, double density, double error, uint8_t *mask, float *obs, float *pred) {
+    const size_t px = (size_t)H * W;
+    for (size_t k = 0; k < (size_t)N * px; ++k) mask[k] = uniform() < density;
+    for (int i = 0; i < N; ++i)
+        for (int ch = 0; ch < C; ++ch)
+            for (size_t e = 0; e < px; ++e) {
+                const size_t x = ((size_t)i * C + ch) * px + e;
+                obs[x] = mask[(size_t)i * px + e] ? truth[x] : 0.0f;
+                pred[x] = error < 0.0 ? 0.0f : truth[x] + (float)(error * (uniform() - 0.5));
+            }
+}
+
 int main(void) {
     /* the weight fit */
     enum { M = 400 };
@@ -114,14 +130,7 @@ int main(void) {
                 truth[k] = (float)(q1 * x * x + q2 * x * y + q3 * y * y + 0.1 * x);
             }
         }
-    for (size_t k = 0; k < (size_t)N * px; ++k) mask[k] = uniform() < 0.5;
-    for (int i = 0; i < N; ++i)
-        for (int ch = 0; ch < C; ++ch)
-            for (size_t e = 0; e < px; ++e) {
-                const size_t x = ((size_t)i * C + ch) * px + e;
-                obs[x] = mask[(size_t)i * px + e] ? truth[x] : 0.0f;
-                pred[x] = truth[x] + (float)(0.2 * (uniform() - 0.5));
-            }
+    observe(truth, 0.5, 0.2, mask, obs, pred);
     dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 0, 0, toward, toward3);
     double worst2 = 0.0, worst3 = 0.0;
     for (int i = 0; i < N; ++i)
@@ -142,14 +151,7 @@ int main(void) {
                 truth[x] = (float)(sin(6.283185307179586 * (double)(e % W) / W + ch) +
                                    cos(6.283185307179586 * (double)(e / W) / H + i));
             }
-    for (size_t k = 0; k < (size_t)N * px; ++k) mask[k] = uniform() < 0.3;
-    for (int i = 0; i < N; ++i)
-        for (int ch = 0; ch < C; ++ch)
-            for (size_t e = 0; e < px; ++e) {
-                const size_t x = ((size_t)i * C + ch) * px + e;
-                obs[x] = mask[(size_t)i * px + e] ? truth[x] : 0.0f;
-                pred[x] = 0.0f; /* a network that knows nothing */
-            }
+    observe(truth, 0.3, -1.0, mask, obs, pred); /* a network that knows nothing */
     double err_free = 0.0, err_wrap = 0.0, err_pred = 0.0, err3_free = 0.0, err3_wrap = 0.0;
     for (int wrap = 0; wrap < 2; ++wrap) {
         dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, wrap, wrap, toward, toward3);
