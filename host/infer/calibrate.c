@@ -570,6 +570,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         float *e = dfl_xmalloc((len ? len : 1) * sizeof(float)), *sd = dfl_xmalloc((len ? len : 1) * sizeof(float));
         float *wt = dfl_xmalloc((len ? len : 1) * sizeof(float));
         float *tw = dfl_xmalloc((len ? len : 1) * sizeof(float)), *tw3 = dfl_xmalloc((len ? len : 1) * sizeof(float));
+        int *bn = dfl_xmalloc((len ? len : 1) * sizeof(int)); /* the entries' gap bins */
         for (int ch = 0; ch < c; ++ch) {
             /* A sample whose K contexts are one (block contexts with a single
              * observed block left once one is hidden: two observed blocks)
@@ -590,7 +591,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (size_t k = 0; k < len; ++k)
                 if (ent[k].ch == ch && (floor_only || !ent[k].fixed))
                     e[n] = ent[k].err, sd[n] = floor_only ? 0.0f : ent[k].sd, tw[n] = ent[k].toward,
-                    tw3[n] = ent[k].toward3, wt[n++] = (float)bin_weight[ent[k].bin];
+                    tw3[n] = ent[k].toward3, bn[n] = ent[k].bin, wt[n++] = (float)bin_weight[ent[k].bin];
             /* the spline correction first, on the entries and weights of the spread's fit; the spread
              * is then fitted to the corrected errors */
             double beta = 0.0, beta3 = 0.0;
@@ -612,28 +613,25 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             }
             dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
             if (floor_only) scale[ch] = 0.0;
-            /* then a factor per gap bin, on the same entries */
+            /* then a factor per gap bin, on the same entries (e now the corrected errors) */
             double bin_e2[DFL_GAP_BINS] = {0}, bin_s2[DFL_GAP_BINS] = {0}, bin_n[DFL_GAP_BINS] = {0};
             double factor[DFL_GAP_BINS];
-            for (size_t k = 0; k < len; ++k)
-                if (ent[k].ch == ch && (floor_only || !ent[k].fixed)) {
-                    const double ek = ent[k].err + beta * ent[k].toward + beta3 * ent[k].toward3;
-                    const double sk = dfl_spread_calibrated(floor_only ? 0.0 : ent[k].sd, scale[ch], floor[ch]);
-                    bin_e2[ent[k].bin] += ek * ek, bin_s2[ent[k].bin] += sk * sk, bin_n[ent[k].bin] += 1.0;
-                }
+            for (size_t k = 0; k < n; ++k) {
+                const double sk = dfl_spread_calibrated(sd[k], scale[ch], floor[ch]);
+                bin_e2[bn[k]] += (double)e[k] * e[k], bin_s2[bn[k]] += sk * sk, bin_n[bn[k]] += 1.0;
+            }
             dfl_spread_gap_factors(bin_e2, bin_s2, bin_n, factor);
             if (!gap_factor)
                 for (int b = 0; b < DFL_GAP_BINS; ++b) factor[b] = 1.0;
             else
                 memcpy(gap_factor + (size_t)ch * DFL_GAP_BINS, factor, sizeof factor);
-            for (size_t k = 0; k < len; ++k) /* both as the fit weighs them */
-                if (ent[k].ch == ch && (floor_only || !ent[k].fixed)) {
-                    const double wk = bin_weight[ent[k].bin];
-                    dfl_spread_stats_add_weighted(&before[ch], ent[k].err, ent[k].sd, wk);
-                    dfl_spread_stats_add_weighted(
-                        &after[ch], ent[k].err + beta * ent[k].toward + beta3 * ent[k].toward3,
-                        factor[ent[k].bin] * dfl_spread_calibrated(ent[k].sd, scale[ch], floor[ch]), wk);
-                }
+            /* both as the fit weighs them: before, the network's errors and raw spread */
+            for (size_t k = 0; k < len; ++k)
+                if (ent[k].ch == ch && (floor_only || !ent[k].fixed))
+                    dfl_spread_stats_add_weighted(&before[ch], ent[k].err, ent[k].sd, bin_weight[ent[k].bin]);
+            for (size_t k = 0; k < n; ++k)
+                dfl_spread_stats_add_weighted(
+                    &after[ch], e[k], factor[bn[k]] * dfl_spread_calibrated(sd[k], scale[ch], floor[ch]), wt[k]);
             if (gap_factor)
                 dfl_info("train: spread calibration, channel %s: factors by gap distance 1/2/3-4/5-8/9-16/17-32/33+ "
                          "%.2f/%.2f/%.2f/%.2f/%.2f/%.2f/%.2f",
@@ -664,6 +662,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         free(wt);
         free(tw);
         free(tw3);
+        free(bn);
     }
     free(obs);
     free(toward);
