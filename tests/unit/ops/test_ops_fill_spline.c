@@ -285,6 +285,25 @@ static void check_trivial_masks(dfl_backend *be, int order) {
     free(x), free(y), free(y0), free(scratch);
 }
 
+/* The order-3 per-entry form (dfl_spline3_apply_at, the CUDA kernel's
+ * border path; the CPU takes spans instead) against the dense A: every
+ * entry of a random plane, free borders and each periodic axis. */
+static void check_apply_at(int h, int w, int px, int py) {
+    const int hw = h * w;
+    double *A = ref_matrix(3, h, w, px, py);
+    float *p = ops_new_floats((size_t)hw), *got = ops_new_floats((size_t)hw);
+    double *want = ops_new_doubles((size_t)hw);
+    for (int k = 0; k < hw; ++k) p[k] = (float)dfl_rng_normal((uint64_t)(h * 100 + w), 9, (uint64_t)k);
+    for (int k = 0; k < hw; ++k) {
+        for (int j = 0; j < hw; ++j) want[k] += A[(size_t)k * hw + j] * p[j];
+        got[k] = dfl_spline3_apply_at(p, h, w, px, py, k / w, k % w);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "order-3 apply_at %dx%d periodic %d%d", h, w, px, py);
+    OPS_CHECK_REL(what, got, want, (size_t)hw, 1e-5);
+    free(A), free(p), free(got), free(want);
+}
+
 int main(void) {
     dfl_backend *be = dfl_backend_cpu_create(0);
     CHECK(dfl_spline_scratch_floats(2, 64, 64, 3) == (size_t)DFL_SPLINE_PLANES * 2 * 64 * 64 * 3);
@@ -305,6 +324,10 @@ int main(void) {
         check_trivial_masks(be, order);
     }
     check_reproduces(be, 3, 0, 0, quadratic, "quadratic");
+    for (int per = 0; per < 4; ++per) {
+        check_apply_at(11, 13, per & 1, per >> 1);
+        check_apply_at(5, 4, per & 1, per >> 1);
+    }
     dfl_backend_destroy(be);
     return dfl_test_finish("ops_fill_spline");
 }
