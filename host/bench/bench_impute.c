@@ -220,7 +220,7 @@ int dfl_bench_impute(int argc, char **argv) {
         const char *src;
         size_t avail = dfl_backend_memory_available(be, &src);
         int n = (int)a.n;
-        s = dfl_imputer_fit(im, &o, 1, &n, n, (int)a.C, (int)a.H, (int)a.W, 1, hw * (3 * a.C * sizeof(float) + 1),
+        s = dfl_imputer_fit(im, &o, 1, &n, n, (int)a.C, (int)a.H, (int)a.W, 1, hw * (3 * a.C * sizeof(float) + 1), 0,
                             avail, avail ? src : NULL, "--n or -K", &need);
         char b1[32], b2[32];
         if (!a.json)

@@ -176,7 +176,8 @@ static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, in
         const uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_MEMBER_FLOOR, 0, first + (uint32_t)i);
         for (int ch = 0; ch < c; ++ch) {
             const uint8_t *m = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
-            if (meta->std_gap_factor && (mc > 1 || ch == 0)) dfl_gap_bins(m, h, w, bin); /* once per mask plane */
+            if (meta->std_gap_factor && (mc > 1 || ch == 0)) /* once per mask plane */
+                dfl_gap_bins(m, h, w, meta->periodic_x, meta->periodic_y, bin);
             const double *factor = meta->std_gap_factor ? meta->std_gap_factor + (size_t)ch * DFL_CKPT_GAP_BINS : NULL;
             for (size_t p = 0; p < px; ++p) {
                 if (m[p]) continue;
@@ -204,6 +205,16 @@ static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, in
     free(bin);
 }
 
+/* Which of the spline correction's solves `impute` runs (docs/design.md, "Spline correction"):
+ * order 2 where the checkpoint has the weights and --raw-pred is not given, order 3 besides where
+ * some channel takes a share of it. */
+static int correction_orders(const impute_args *a, const dfl_ckpt_meta *meta, int c, int *order3) {
+    const int correct = meta->spline_weight && !a->raw_pred;
+    *order3 = 0;
+    for (int ch = 0; correct && meta->spline3_weight && ch < c; ++ch) *order3 |= meta->spline3_weight[ch] > 0.0;
+    return correct;
+}
+
 /* Samples per pass and rows per forward: --batch ROWS gives ROWS / K samples (at least one) and
  * forwards of one sample's K draws (of the largest divisor of K up to ROWS when ROWS < K); without
  * it, 64 rows (strategy empirical: DFL_EMPIRICAL_PASS_SAMPLES samples) lowered until a pass fits the
@@ -221,26 +232,34 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
     if (a->batch > 0 && rows < o->K) o->fwd_rows = dfl_impute_fwd_rows(o->K, (int)rows);
     const char *src = NULL;
     size_t avail = dfl_backend_memory_available(be, &src), need = 0;
-    /* this command's host buffers: obs, pred, spread, the spline correction's S2 - P and S3 - P, mask,
-     * and with --members K times pred (the correction's solves hold up to 256 MiB of samples, at
-     * least one sample's 8 fields, besides) */
-    size_t extra = (size_t)h * w * ((5 + (a->members ? (size_t)o->K : 0)) * (size_t)c * sizeof(float) + (size_t)mc);
+    /* this command's host buffers: obs, pred, spread, the spline correction's S2 - P and S3 - P where
+     * it runs them, mask, and with --members K times pred; besides, the correction's solves
+     * (dfl_spline_toward: up to 256 MiB of samples, at least one sample's 8 fields, on the backend,
+     * and a staging copy of 3 on the host) */
+    int order3 = 0;
+    const int correct = correction_orders(a, dfl_imputer_meta(im), c, &order3);
+    const size_t fields = 3 + (size_t)correct + (size_t)order3 + (a->members ? (size_t)o->K : 0);
+    size_t extra = (size_t)h * w * (fields * (size_t)c * sizeof(float) + (size_t)mc);
+    size_t spline_backend = 0, spline_host = 0;
+    if (correct) dfl_spline_toward_bytes(chunk, c, h, w, &spline_backend, &spline_host);
+    /* on the CPU backend the solves' buffers are host memory too */
+    const size_t fixed = spline_backend + (be->memory_info ? 0 : spline_host);
     const char *knobs = a->batch > 0 ? (a->members ? "--batch (rows per pass) or -K, or leave out --members"
                                                    : "--batch (rows per pass) or -K")
                                      : (a->members ? "-K, or leave out --members" : "-K");
-    DFL_TRY(dfl_imputer_fit(im, o, a->batch <= 0, &chunk, least, c, h, w, mc, extra, avail, src, knobs, &need));
+    DFL_TRY(dfl_imputer_fit(im, o, a->batch <= 0, &chunk, least, c, h, w, mc, extra, fixed, avail, src, knobs, &need));
     if (be->memory_info) {
         /* a device backend: dfl_imputer_fit checked the device; the host buffers are checked here */
         const char *host_src = NULL;
         size_t host_avail = dfl_memory_available(&host_src);
-        if (a->batch <= 0 && host_avail && (size_t)chunk * extra > host_avail) {
-            size_t fit = host_avail / extra;
+        if (a->batch <= 0 && host_avail && (size_t)chunk * extra + spline_host > host_avail) {
+            size_t fit = host_avail > spline_host ? (host_avail - spline_host) / extra : 0;
             chunk = fit > (size_t)least ? (int)fit : least;
         }
         char what[96];
         snprintf(what, sizeof what, "the host buffers of %d sample%s per pass%s", chunk, chunk > 1 ? "s" : "",
                  a->members ? " with --members" : "");
-        DFL_TRY(dfl_memory_check((size_t)chunk * extra, host_avail, host_src, what, knobs));
+        DFL_TRY(dfl_memory_check((size_t)chunk * extra + spline_host, host_avail, host_src, what, knobs));
     }
     int fwd = o->fwd_rows > 0 ? o->fwd_rows : o->K;
     if (a->batch <= 0 && (chunk < (int)(default_rows / o->K) || fwd < o->K))
@@ -306,7 +325,8 @@ static dfl_status run_impute(const impute_args *a) {
         if (s == DFL_OK && a->members) s = dfl_pred_add_members(pw, o.K);
     }
     float *obs = NULL, *pred = NULL, *spread = NULL, *members = NULL, *toward = NULL, *toward3 = NULL;
-    const int correct = diffusion && meta.spline_weight && !a->raw_pred;
+    int order3 = 0;
+    const int correct = diffusion && correction_orders(a, &meta, c, &order3);
     uint8_t *mask = NULL;
     if (s == DFL_OK) {
         obs = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
@@ -314,9 +334,7 @@ static dfl_status run_impute(const impute_args *a) {
         spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         mask = dfl_xmalloc((size_t)chunk * mc * px);
         if (correct) toward = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
-        int order3 = 0; /* the order-3 solve only where some channel takes a share of it */
-        for (int ch = 0; correct && meta.spline3_weight && ch < c; ++ch) order3 |= meta.spline3_weight[ch] > 0.0;
-        if (order3) toward3 = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
+        if (correct && order3) toward3 = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
         if (a->members) members = dfl_xmalloc((size_t)chunk * o.K * c * px * sizeof(float));
     }
     char label[64];
@@ -345,7 +363,7 @@ static dfl_status run_impute(const impute_args *a) {
             s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread, members);
             if (s != DFL_OK) break;
             if (correct) { /* docs/design.md, "Spline correction"; pred and members in the model's units */
-                dfl_spline_toward(be, nb, c, h, w, mc, obs, mask, pred, meta.periodic_x, meta.periodic_y, toward,
+                dfl_spline_toward(be, nb, c, h, w, mc, obs, mask, pred, meta.periodic_x, meta.periodic_y, 0, toward,
                                   toward3);
                 dfl_spline_correct(meta.spline_weight, meta.spline3_weight, nb, o.K, c, px, toward, toward3, pred,
                                    members);

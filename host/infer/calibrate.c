@@ -13,7 +13,7 @@
 #include "shared/schedule.h"
 
 /* Philox purpose tag of the entries hidden for calibration (method tags are
- * 0x01..0x0F, data 0xD0..0xDF, init 0xA0, sampler 0xB0). */
+ * 0x10..0x15, data 0xD0..0xDF, init 0xA0, sampler 0xB0). */
 #define DFL_RNG_PURPOSE_CALIB_HIDE 0xB1
 
 void dfl_spread_stats_add(dfl_spread_stats *st, double err, double std) {
@@ -186,8 +186,8 @@ void dfl_spread_fit_weighted(const float *err, const float *sd, const float *wt,
 _Static_assert(DFL_CKPT_GAP_BINS == DFL_GAP_BINS, "the checkpoint's gap factors are one per gap bin");
 
 /* include/dynfill/infer.h */
-void dfl_gap_bins(const uint8_t *known, int h, int w, uint16_t *bin) {
-    dfl_mask_gap_distance(known, h, w, bin);
+void dfl_gap_bins(const uint8_t *known, int h, int w, int periodic_x, int periodic_y, uint16_t *bin) {
+    dfl_mask_gap_distance(known, h, w, periodic_x, periodic_y, bin);
     for (size_t p = 0; p < (size_t)h * w; ++p) bin[p] = known[p] ? 0 : (uint16_t)dfl_gap_bin(bin[p]);
 }
 
@@ -428,19 +428,22 @@ static dfl_status pixel_hide_fraction(const dfl_dataset *ds, int64_t start, int6
  * sample's mask); with empirical contexts, whose partners come from the
  * pass, up to DFL_EMPIRICAL_PASS_SAMPLES as long as the pass fits the
  * available memory (dfl_imputer_fit with this function's host buffers per
- * sample: obs, input, prediction, spread, mask, kept), else the 64 rows. */
+ * sample: obs, input, prediction, spread, the spline correction's two
+ * differences, mask, kept; and the correction's solves), else the 64 rows. */
 static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_backend *be, const dfl_dataset_info *info,
                               int64_t count) {
     int least = 64 / (o->K > 0 ? o->K : 1);
     if (least < 2) least = 2;
     int n = DFL_EMPIRICAL_PASS_SAMPLES < count ? DFL_EMPIRICAL_PASS_SAMPLES : (int)count;
     if (dfl_imputer_method(im)->strategy != DFL_STRATEGY_EMPIRICAL || n <= least) return least;
-    const size_t extra = (size_t)info->h * info->w * (4 * (size_t)info->c * sizeof(float) + 2 * (size_t)info->mask_c);
+    const size_t extra = (size_t)info->h * info->w * (6 * (size_t)info->c * sizeof(float) + 2 * (size_t)info->mask_c);
+    size_t spline_backend = 0, spline_host = 0;
+    dfl_spline_toward_bytes(n, info->c, info->h, info->w, &spline_backend, &spline_host);
     const char *src = NULL;
     size_t need = 0, avail = dfl_backend_memory_available(be, &src);
     dfl_impute_opts t = *o;
-    if (dfl_imputer_fit(im, &t, 1, &n, least, info->c, info->h, info->w, info->mask_c, extra, avail, src, "-K",
-                        &need) != DFL_OK) {
+    if (dfl_imputer_fit(im, &t, 1, &n, least, info->c, info->h, info->w, info->mask_c, extra,
+                        spline_backend + (be->memory_info ? 0 : spline_host), avail, src, "-K", &need) != DFL_OK) {
         dfl_clear_error();
         return least;
     }
@@ -461,7 +464,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     float *pred = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *spread = dfl_xmalloc((size_t)chunk * c * px * sizeof(float));
     float *toward = dfl_xcalloc((size_t)chunk * c * px, sizeof(float)); /* S2 - P of the spline correction */
-    float *toward3 = weight3 ? dfl_xcalloc((size_t)chunk * c * px, sizeof(float)) : NULL; /* S3 - P */
+    float *toward3 = weight && weight3 ? dfl_xcalloc((size_t)chunk * c * px, sizeof(float)) : NULL; /* S3 - P */
     const dfl_ckpt_meta *meta = dfl_imputer_meta(im);
     uint8_t *mask = dfl_xmalloc((size_t)chunk * mc * px), *kept = dfl_xmalloc((size_t)chunk * mc * px);
     uint8_t *ctx = dfl_xmalloc((size_t)mc * px), *qry = dfl_xmalloc((size_t)mc * px);
@@ -523,7 +526,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (int i = 0; round == 0 && i < nb; ++i) /* the held-out masks' own gaps, once */
                 for (int ch = 0; ch < mc; ++ch) {
                     const uint8_t *m = mask + ((size_t)i * mc + ch) * px;
-                    dfl_gap_bins(m, h, w, gap_bin);
+                    dfl_gap_bins(m, h, w, meta->periodic_x, meta->periodic_y, gap_bin);
                     for (size_t p = 0; p < px; ++p)
                         if (!m[p])
                             for (int cc = mc == 1 ? 0 : ch; cc < (mc == 1 ? c : ch + 1); ++cc)
@@ -544,11 +547,12 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             if (s != DFL_OK) break;
             if (weight) /* the spline through each sample's kept entries, from its prediction */
                 dfl_spline_toward(dfl_imputer_backend(im), nb, c, h, w, mc, in, kept, pred, meta->periodic_x,
-                                  meta->periodic_y, toward, toward3);
+                                  meta->periodic_y, 0, toward, toward3);
             for (int i = 0; i < nb; ++i)
                 for (int ch = 0; ch < c; ++ch) {
                     const uint8_t *k = kept + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
-                    if (mc > 1 || ch == 0) dfl_gap_bins(k, h, w, gap_bin); /* once per mask plane, not per channel */
+                    if (mc > 1 || ch == 0) /* once per mask plane, not per channel */
+                        dfl_gap_bins(k, h, w, meta->periodic_x, meta->periodic_y, gap_bin);
                     for (size_t p = 0; p < px; ++p) {
                         size_t m = ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p, x = ((size_t)i * c + ch) * px + p;
                         if (!mask[m] || kept[m]) continue;
@@ -610,6 +614,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                          "MSE %.4g -> %.4g (normalised units)",
                          info->channels[ch], beta, beta3, wsum > 0 ? mse_net / wsum : 0.0,
                          wsum > 0 ? mse_fix / wsum : 0.0);
+            } else if (weight3) {
+                weight3[ch] = 0.0; /* no correction fitted: none of either order */
             }
             dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
             if (floor_only) scale[ch] = 0.0;

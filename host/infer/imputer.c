@@ -210,7 +210,7 @@ dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int
 }
 
 dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int *n, int n_least, int c, int h, int w,
-                           int mask_c, size_t extra, size_t avail, const char *source, const char *knobs,
+                           int mask_c, size_t extra, size_t fixed, size_t avail, const char *source, const char *knobs,
                            size_t *need) {
     int r = o->fwd_rows > 0 ? o->fwd_rows : o->K;
     dfl_impute_opts t = *o;
@@ -219,7 +219,8 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
         size_t dev = 0, host = 0, big = 0;
         DFL_TRY(pass_split(im, &t, *n, c, h, w, mask_c, &dev, &host, &big));
         /* host memory: everything; a device: its own buffers (backend_select.c, the CUDA estimate) */
-        *need = im->be->memory_info ? dfl_backend_plan_need(im->be, dev, big) : dev + host + (size_t)*n * extra;
+        *need = im->be->memory_info ? dfl_backend_plan_need(im->be, dev + fixed, big)
+                                    : dev + host + (size_t)*n * extra + fixed;
         if (!shrink || !avail || *need <= avail) break;
         if (*n > n_least)
             --*n;

@@ -7,18 +7,31 @@
 #include "shared/fill_spline.h"
 #include "shared/fill_spline3.h"
 
-/* Samples per backend call: as many as fit in this much input and scratch
- * (the solve holds 8 floats per entry: the input's 3 and 5 scratch
- * planes), at least one. */
-#define SPLINE_CHUNK_BYTES ((size_t)256 << 20)
+/* Samples per backend call: as many as fit in chunk_bytes of input and
+ * scratch (the solve holds 8 floats per entry: the input's 3 and 5 scratch
+ * planes), at least one, at most n. */
+static int spline_chunk(int n, int c, int h, int w, size_t chunk_bytes, size_t *per_sample) {
+    *per_sample = (size_t)h * w * 3 * (size_t)c;
+    const size_t bytes = (*per_sample + dfl_spline_scratch_floats(1, h, w, c)) * sizeof(float);
+    if (!chunk_bytes) chunk_bytes = DFL_SPLINE_CHUNK_BYTES;
+    const size_t fit = chunk_bytes / bytes;
+    return fit < 1 ? 1 : fit < (size_t)n ? (int)fit : n;
+}
+
+void dfl_spline_toward_bytes(int n, int c, int h, int w, size_t *backend_bytes, size_t *host_bytes) {
+    size_t per_sample = 0;
+    const int chunk = n > 0 ? spline_chunk(n, c, h, w, 0, &per_sample) : 0;
+    *backend_bytes = ((size_t)chunk * per_sample + dfl_spline_scratch_floats(chunk, h, w, c)) * sizeof(float);
+    *host_bytes = (size_t)chunk * per_sample * sizeof(float);
+}
 
 void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask,
-                       const float *pred, int periodic_x, int periodic_y, float *toward, float *toward3) {
-    const size_t px = (size_t)h * w, per_sample = px * 3 * (size_t)c;
-    const size_t bytes = (per_sample + dfl_spline_scratch_floats(1, h, w, c)) * sizeof(float);
-    const int chunk = (int)(SPLINE_CHUNK_BYTES / bytes < 1           ? 1
-                            : SPLINE_CHUNK_BYTES / bytes < (size_t)n ? SPLINE_CHUNK_BYTES / bytes
-                                                                     : (size_t)n);
+                       const float *pred, int periodic_x, int periodic_y, size_t chunk_bytes, float *toward,
+                       float *toward3) {
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0) return;
+    const size_t px = (size_t)h * w;
+    size_t per_sample = 0;
+    const int chunk = spline_chunk(n, c, h, w, chunk_bytes, &per_sample);
     float *host = dfl_xmalloc((size_t)chunk * per_sample * sizeof(float));
     float *y = be->alloc(be, (size_t)chunk * per_sample * sizeof(float));
     float *scratch = be->alloc(be, dfl_spline_scratch_floats(chunk, h, w, c) * sizeof(float));

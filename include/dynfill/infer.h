@@ -68,12 +68,14 @@ dfl_status dfl_imputer_pass_bytes(dfl_imputer *im, const dfl_impute_opts *o, int
  * memory on the CPU backend, the device's free memory on CUDA). With shrink, lowers the
  * samples per pass from *n down to n_least, then the rows per forward (divisors of K below
  * o->fwd_rows, or K when 0) down to 1, until the pass fits; without, only checks. extra: the
- * caller's own host bytes per sample. On host memory the need is the whole pass plus extra; on a
- * device backend (memory_info) the pass's backend buffers with the CUDA estimate
+ * caller's own host bytes per sample; fixed: the caller's own bytes on the backend besides (the
+ * spline correction's solves). On host memory the need is the whole pass plus extra and fixed;
+ * on a device backend (memory_info) the pass's backend buffers and fixed with the CUDA estimate
  * (dfl_backend_plan_need), host buffers left out. Sets *n, o->fwd_rows and *need; DFL_EUSAGE
  * naming `knobs` when the smallest pass does not fit. */
 dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int *n, int n_least, int c, int h, int w,
-                           int mask_c, size_t extra, size_t avail, const char *source, const char *knobs, size_t *need);
+                           int mask_c, size_t extra, size_t fixed, size_t avail, const char *source, const char *knobs,
+                           size_t *need);
 
 /* Calibrated spread (docs/design.md, "Calibrated spread"): the K-ensemble's
  * spread is too narrow, so training ends by hiding in each held-out sample
@@ -164,9 +166,10 @@ void dfl_spread_gap_weights(const double *missing, const double *hidden, double 
  * with one factor for all). Each array holds DFL_GAP_BINS values. */
 void dfl_spread_gap_factors(const double *err2, const double *std2, const double *n, double *factor);
 /* The gap bin (method/mask_gap_distance.h: chessboard distance to the
- * nearest known entry, binned 1, 2, 3-4, 5-8, 9-16, 17-32, 33+) of every
- * entry of an h x w mask plane that is not known; known entries get 0. */
-void dfl_gap_bins(const uint8_t *known, int h, int w, uint16_t *bin);
+ * nearest known entry, the shorter way round along a periodic axis,
+ * binned 1, 2, 3-4, 5-8, 9-16, 17-32, 33+) of every entry of an h x w
+ * mask plane that is not known; known entries get 0. */
+void dfl_gap_bins(const uint8_t *known, int h, int w, int periodic_x, int periodic_y, uint16_t *bin);
 
 /* Spline correction (docs/design.md, "Spline correction"): the network's
  * ensemble mean P is moved towards two grid splines through the observed
@@ -189,10 +192,16 @@ void dfl_gap_bins(const uint8_t *known, int h, int w, uint16_t *bin);
  * observed ones; toward3 (NULL: not computed) S3 - P alike; obs, pred
  * normalised [n, c, h, w], mask [n, mc, h, w]; both are solved on be
  * (input_fill_spline, then input_fill_spline3 from its result, in buffers
- * it allocates for up to 256 MiB of samples at a time), both wrapping
- * along the periodic axes. */
+ * it allocates for as many samples at a time as fit in chunk_bytes of
+ * input and scratch, at least one; 0: DFL_SPLINE_CHUNK_BYTES), both
+ * wrapping along the periodic axes. */
+#define DFL_SPLINE_CHUNK_BYTES ((size_t)256 << 20)
 void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask,
-                       const float *pred, int periodic_x, int periodic_y, float *toward, float *toward3);
+                       const float *pred, int periodic_x, int periodic_y, size_t chunk_bytes, float *toward,
+                       float *toward3);
+/* The memory dfl_spline_toward (chunk_bytes 0) holds for n samples: on its
+ * backend (input and scratch) and on the host (the staging copy). */
+void dfl_spline_toward_bytes(int n, int c, int h, int w, size_t *backend_bytes, size_t *host_bytes);
 /* pred [n, c, px] (and members [n, K, c, px] when not NULL) += weight[ch]
  * toward + weight3[ch] toward3 (weight3 NULL: none). */
 void dfl_spline_correct(const double *weight, const double *weight3, int n, int K, int c, size_t px,

@@ -59,8 +59,8 @@ static void spline3_apply_span(const float *p, int h, int w, int px, int py, int
             for (int j = 0; j < t.taps; ++j) {
                 if (t.dy[j] != y - ay) continue;
                 const float cj = t.c[j];
-                const float *dj = d - a0 - t.dx[j];
-                for (int x = xa; x < xb; ++x) qr[x] += cj * dj[x];
+                const int off = a0 + t.dx[j]; /* d[i] is the difference at anchor a0 + i */
+                for (int x = xa; x < xb; ++x) qr[x] += cj * d[x - off];
             }
         }
     }

@@ -371,7 +371,7 @@ static void case_input_fill(harness *H, const op_case *oc) {
     const int n = oc->a[0], h = oc->a[1], w = oc->a[2], c = oc->a[3], iters = oc->a[7], iters3 = oc->a[8];
     const size_t px = (size_t)n * h * w;
     tens x = tens_rand(H, px * 2 * c, -1, 1), y = tens_out(H, px * 3 * c);
-    tens s = tens_out(H, iters ? dfl_spline_scratch_floats(n, h, w, c) : dfl_fill_scratch_floats(n, h, w, c));
+    tens s = tens_out(H, iters || iters3 ? dfl_spline_scratch_floats(n, h, w, c) : dfl_fill_scratch_floats(n, h, w, c));
     for (size_t p = 0; p < px; ++p)
         for (int ch = 0; ch < c; ++ch) {
             const float mk = urand(99, p * c + ch, 0, 100) < (float)oc->a[4] ? 1.0f : 0.0f;

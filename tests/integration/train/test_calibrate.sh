@@ -19,13 +19,17 @@ grep -q "spread calibration, channel" err.txt || { cat err.txt; fail "no calibra
 "$DYNFILL" eval --pred net.h5 --truth truth.h5 --json > raw.json
 cat > gap_bins.py <<'PY'
 import numpy as np
-def gap_bins(known):
-    """the gap bin of every entry: chessboard distance d to the nearest known entry (free borders), bins 1, 2, 3-4,
-    5-8, 9-16, 17-32, 33+ as 0..6"""
+def gap_bins(known, periodic=""):
+    """the gap bin of every entry: chessboard distance d to the nearest known entry (the shorter way round along the
+    axes in `periodic`, the checkpoint's attribute: "x", "y", "xy"; free borders elsewhere), bins 1, 2, 3-4, 5-8,
+    9-16, 17-32, 33+ as 0..6"""
     dist = np.where(known, 0, 10**6)
     H, W = dist.shape[-2:]
+    lead = [(0, 0)] * (dist.ndim - 2)
     for _ in range(max(H, W)):
-        pad = np.pad(dist, [(0, 0)] * (dist.ndim - 2) + [(1, 1), (1, 1)], constant_values=10**6)
+        edge = lambda axis: {"mode": "wrap"} if axis in periodic else {"constant_values": 10**6}
+        pad = np.pad(dist, lead + [(0, 0), (1, 1)], **edge("x"))
+        pad = np.pad(pad, lead + [(1, 1), (0, 0)], **edge("y"))
         nb = np.min([pad[..., 1 + dy:1 + dy + H, 1 + dx:1 + dx + W] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
         dist = np.minimum(dist, nb + 1)
     return np.minimum(np.ceil(np.log2(np.maximum(dist, 1))).astype(int), 6)
@@ -48,7 +52,7 @@ a, b = cal["std"][:][m], raw["std"][:][m]
 assert (b > 0).all()
 gf = np.atleast_1d(ck["std_gap_factor"])
 assert gf.shape == (7,) and (gf > 0).all(), gf
-f = gf[gap_bins(cal["mask"][:] != 0)[m]]
+f = gf[gap_bins(cal["mask"][:] != 0, text(ck["periodic"]))[m]]
 want = f * np.sqrt((s[0] * b.astype(np.float64)) ** 2 + fl[0] ** 2)
 assert np.allclose(a, want, rtol=1e-5), (s[0], fl[0], np.abs(a / want - 1).max())
 assert (cal["std"][:][~m] == 0).all(), "observed entries must keep std 0"
@@ -93,7 +97,8 @@ ck = h5py.File("run/ckpt.h5", "r").attrs
 s, fl = np.atleast_1d(ck["std_scale"])[0], np.atleast_1d(ck["std_floor"])[0] * np.atleast_1d(ck["data_std"])[0]
 p, r = h5py.File("gaps_pred.h5", "r"), h5py.File("tiles_raw.h5", "r")
 known = p["mask"][:] != 0
-m, bins = ~known, gap_bins(known)
+periodic = ck["periodic"].decode() if isinstance(ck["periodic"], bytes) else str(ck["periodic"])
+m, bins = ~known, gap_bins(known, periodic)
 assert len(set(bins[m].tolist())) >= 2, "the tiles make more than one gap bin"
 want = (bins[m] + 1.0) * np.sqrt((s * r["std"][:][m].astype(np.float64)) ** 2 + fl ** 2)
 assert np.allclose(p["std"][:][m], want, rtol=1e-5), np.abs(p["std"][:][m] / want - 1).max()

@@ -100,8 +100,12 @@ int main(void) {
     int n = 2;
     size_t need = 0;
     dfl_clear_error();
-    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, 0, NULL, "-K", &need) == DFL_OK);
+    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, 0, 0, NULL, "-K", &need) == DFL_OK);
     CHECK(need == host_bytes + 2 * extra);
+    /* the caller's fixed backend bytes (the spline correction's solves) count once */
+    const size_t fixed = 777;
+    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, fixed, 0, NULL, "-K", &need) == DFL_OK);
+    CHECK(need == host_bytes + 2 * extra + fixed);
 
     /* the same backend reporting device memory, the way the CUDA backend does */
     be->memory_info = fake_memory_info;
@@ -110,8 +114,10 @@ int main(void) {
     const size_t dev_need = one_step_bytes + largest + GIB;
     n = 2;
     dfl_clear_error();
-    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, 0, NULL, "-K", &need) == DFL_OK);
+    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, 0, 0, NULL, "-K", &need) == DFL_OK);
     CHECK_MSG(need == dev_need, "device need %zu, expected %zu", need, dev_need);
+    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, fixed, 0, NULL, "-K", &need) == DFL_OK);
+    CHECK_MSG(need == dev_need + fixed, "device need with fixed bytes %zu, expected %zu", need, dev_need + fixed);
 
     /* fits the device's free memory */
     fake_free = dev_need;
@@ -120,7 +126,7 @@ int main(void) {
     CHECK(avail == dev_need);
     n = 2;
     dfl_clear_error();
-    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, avail, src, "--batch (rows per pass) or -K", &need) ==
+    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, 0, avail, src, "--batch (rows per pass) or -K", &need) ==
           DFL_OK);
 
     /* one byte short: exit 2 naming the device and the knobs */
@@ -128,7 +134,7 @@ int main(void) {
     avail = dfl_backend_memory_available(be, &src);
     n = 2;
     dfl_clear_error();
-    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, avail, src, "--batch (rows per pass) or -K", &need) ==
+    CHECK(dfl_imputer_fit(im, &o, 0, &n, 1, C, H, W, 1, extra, 0, avail, src, "--batch (rows per pass) or -K", &need) ==
           DFL_EUSAGE);
     const char *msg = dfl_last_error();
     CHECK_MSG(msg && strstr(msg, "imputing 2 samples x K 4") && strstr(msg, "CUDA device") &&
@@ -138,7 +144,7 @@ int main(void) {
     /* automatic passes (shrink): one sample per pass fits where two do not */
     n = 2;
     dfl_clear_error();
-    CHECK(dfl_imputer_fit(im, &o, 1, &n, 1, C, H, W, 1, extra, avail, src, "-K", &need) == DFL_OK);
+    CHECK(dfl_imputer_fit(im, &o, 1, &n, 1, C, H, W, 1, extra, 0, avail, src, "-K", &need) == DFL_OK);
     CHECK(n == 1 && need <= avail && o.fwd_rows == 0);
 
     /* DFL_MEMORY_LIMIT_BYTES caps the device figure: a tiny one refuses even the smallest pass */
@@ -148,7 +154,7 @@ int main(void) {
     CHECK(avail == 1000);
     n = 2;
     dfl_clear_error();
-    CHECK(dfl_imputer_fit(im, &o, 1, &n, 1, C, H, W, 1, extra, avail, src, "-K", &need) == DFL_EUSAGE);
+    CHECK(dfl_imputer_fit(im, &o, 1, &n, 1, C, H, W, 1, extra, 0, avail, src, "-K", &need) == DFL_EUSAGE);
     msg = dfl_last_error();
     CHECK_MSG(msg && strstr(msg, "DFL_MEMORY_LIMIT_BYTES") && strstr(msg, "lower -K"), "message: %s",
               msg ? msg : "(none)");

@@ -11,6 +11,8 @@
  *     entries; two channels under one mask, and a mask per channel;
  *   - on a periodic field the solve wraps: a field smooth across the seam
  *     is recovered better than with free borders;
+ *   - solved one sample per backend call (a small chunk_bytes), the same
+ *     floats as in one call; dfl_spline_toward_bytes counts per sample;
  *   - dfl_spline_correct moves pred and every member by a (S2 - P) +
  *     b (S3 - P), so the members' mean stays pred. */
 #include <math.h>
@@ -104,7 +106,7 @@ int main(void) {
                     obs[x] = m ? truth[x] : 0.0f;
                     pred[x] = truth[x] + (float)(0.5 * (uniform() - 0.5)); /* a network's error */
                 }
-        dfl_spline_toward(be, N, C, H, W, mc, obs, mask, pred, 0, 0, toward, toward3);
+        dfl_spline_toward(be, N, C, H, W, mc, obs, mask, pred, 0, 0, 0, toward, toward3);
         double worst = 0.0, observed_step = 0.0;
         for (int i = 0; i < N; ++i)
             for (int ch = 0; ch < C; ++ch)
@@ -131,7 +133,7 @@ int main(void) {
             }
         }
     observe(truth, 0.5, 0.2, mask, obs, pred);
-    dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 0, 0, toward, toward3);
+    dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 0, 0, 0, toward, toward3);
     double worst2 = 0.0, worst3 = 0.0;
     for (int i = 0; i < N; ++i)
         for (int ch = 0; ch < C; ++ch)
@@ -154,7 +156,7 @@ int main(void) {
     observe(truth, 0.3, -1.0, mask, obs, pred); /* a network that knows nothing */
     double err_free = 0.0, err_wrap = 0.0, err_pred = 0.0, err3_free = 0.0, err3_wrap = 0.0;
     for (int wrap = 0; wrap < 2; ++wrap) {
-        dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, wrap, wrap, toward, toward3);
+        dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, wrap, wrap, 0, toward, toward3);
         double sq = 0.0, sq3 = 0.0;
         for (int i = 0; i < N; ++i)
             for (int ch = 0; ch < C; ++ch)
@@ -175,6 +177,23 @@ int main(void) {
     CHECK_MSG(err_wrap < 0.01 * err_pred && err_wrap < 0.5 * err_free,
               "periodic: squared error %g wrapped, %g with free borders, %g of the start", err_wrap, err_free,
               err_pred);
+
+    /* in calls of one sample each (chunk_bytes below two samples' solve): the same floats */
+    {
+        size_t one = 0, staging = 0, both = 0;
+        dfl_spline_toward_bytes(1, C, H, W, &one, &staging);
+        dfl_spline_toward_bytes(N, C, H, W, &both, &staging);
+        CHECK_MSG(both == N * one && staging == N * (size_t)3 * C * px * sizeof(float),
+                  "solve bytes: %zu for %d samples, %zu for one; staging %zu", both, N, one, staging);
+        float *whole = malloc(all * sizeof(float)), *whole3 = malloc(all * sizeof(float));
+        dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 1, 1, 0, whole, whole3);
+        dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 1, 1, one + one / 2, toward, toward3);
+        size_t differ = 0;
+        for (size_t k = 0; k < all; ++k) differ += whole[k] != toward[k] || whole3[k] != toward3[k];
+        CHECK_MSG(differ == 0, "one sample per call: %zu of %zu entries differ from one call", differ, all);
+        free(whole);
+        free(whole3);
+    }
 
     /* the correction of pred and members */
     float *members = malloc((size_t)K * all * sizeof(float)), *before = malloc(all * sizeof(float));

@@ -159,9 +159,14 @@ static void check_gap_factors(void) {
     enum { W = 12 };
     uint8_t known[W] = {1};
     uint16_t bin[W];
-    dfl_gap_bins(known, 1, W, bin);
+    dfl_gap_bins(known, 1, W, 0, 0, bin);
     const uint16_t want_bin[W] = {0, 0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4};
     for (int x = 0; x < W; ++x) CHECK_MSG(bin[x] == want_bin[x], "gap bin at %d: %u, want %u", x, bin[x], want_bin[x]);
+    /* periodic along x (a global longitude): the far end is 1 from x = 0 the other way round */
+    dfl_gap_bins(known, 1, W, 1, 0, bin);
+    const uint16_t want_wrap[W] = {0, 0, 1, 2, 2, 3, 3, 3, 2, 2, 1, 0};
+    for (int x = 0; x < W; ++x)
+        CHECK_MSG(bin[x] == want_wrap[x], "periodic gap bin at %d: %u, want %u", x, bin[x], want_wrap[x]);
 }
 
 int main(void) {

@@ -1,7 +1,7 @@
 /* Gap distances of a mask plane (host/method/mask_gap_distance.h) against a
  * brute-force search over every known entry, on random planes of several
- * densities and shapes (with no known entry, one, all; strips), and the
- * bins they fall in. */
+ * densities and shapes (with no known entry, one, all; strips), without
+ * and with wrap-around along each axis, and the bins they fall in. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -9,28 +9,39 @@
 #include "method/mask_gap_distance.h"
 #include "shared/philox.h"
 
-static unsigned brute(const uint8_t *known, int h, int w, int y, int x) {
+/* |a - b| along an axis of n entries, the shorter way round when it wraps */
+static unsigned axis_distance(int a, int b, int n, int wrap) {
+    const unsigned d = (unsigned)abs(a - b);
+    return wrap && (unsigned)n - d < d ? (unsigned)n - d : d;
+}
+
+static unsigned brute(const uint8_t *known, int h, int w, int px, int py, int y, int x) {
     unsigned best = DFL_GAP_DISTANCE_NONE;
     for (int v = 0; v < h; ++v)
         for (int u = 0; u < w; ++u)
             if (known[(size_t)v * w + u]) {
-                unsigned dy = (unsigned)abs(v - y), dx = (unsigned)abs(u - x), d = dy > dx ? dy : dx;
+                unsigned dy = axis_distance(v, y, h, py), dx = axis_distance(u, x, w, px), d = dy > dx ? dy : dx;
                 if (d < best) best = d;
             }
     return best;
 }
 
+/* the plane without wrap-around, and wrapped along x, y and both */
 static void check_plane(const uint8_t *known, int h, int w, const char *what) {
     uint16_t *d = malloc((size_t)h * w * sizeof *d);
-    dfl_mask_gap_distance(known, h, w, d);
-    int bad = 0;
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-            unsigned want = brute(known, h, w, y, x), got = d[(size_t)y * w + x];
-            if (got != want && bad++ < 3)
-                CHECK_MSG(0, "%s %dx%d: d(%d, %d) = %u, brute force %u", what, h, w, y, x, got, want);
-        }
-    CHECK_MSG(bad == 0, "%s %dx%d: %d entries differ", what, h, w, bad);
+    for (int wrap = 0; wrap < 4; ++wrap) {
+        const int px = wrap & 1, py = wrap >> 1;
+        dfl_mask_gap_distance(known, h, w, px, py, d);
+        int bad = 0;
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x) {
+                unsigned want = brute(known, h, w, px, py, y, x), got = d[(size_t)y * w + x];
+                if (got != want && bad++ < 3)
+                    CHECK_MSG(0, "%s %dx%d periodic x %d y %d: d(%d, %d) = %u, brute force %u", what, h, w, px, py, y,
+                              x, got, want);
+            }
+        CHECK_MSG(bad == 0, "%s %dx%d periodic x %d y %d: %d entries differ", what, h, w, px, py, bad);
+    }
     free(d);
 }
 
@@ -43,9 +54,11 @@ int main(void) {
             uint8_t *m = malloc((size_t)h * w);
             for (size_t p = 0; p < (size_t)h * w; ++p) m[p] = dfl_rng_uniform(9, s * 10 + k, p) < density[k];
             check_plane(m, h, w, "random");
-            if (h * w > 1) { /* a single known entry in a corner */
+            if (h * w > 1) { /* a single known entry in a corner, then in the middle */
                 for (size_t p = 0; p < (size_t)h * w; ++p) m[p] = p == (size_t)h * w - 1;
                 check_plane(m, h, w, "one known");
+                for (size_t p = 0; p < (size_t)h * w; ++p) m[p] = p == (size_t)(h / 2) * w + w / 2;
+                check_plane(m, h, w, "one known, middle");
             }
             free(m);
         }
@@ -57,7 +70,7 @@ int main(void) {
     for (int y = 0; y < 32; ++y) /* upright: the middle column of a gap is 2 from both edges */
         for (int x = 0; x < 32; ++x) strips[y * 32 + x] = (x % 6) < 3;
     uint16_t d[32 * 32];
-    dfl_mask_gap_distance(strips, 32, 32, d);
+    dfl_mask_gap_distance(strips, 32, 32, 0, 0, d);
     unsigned widest = 0;
     for (int p = 0; p < 32 * 32; ++p) widest = d[p] > widest ? d[p] : widest;
     CHECK_MSG(widest == 2, "upright strips 3 wide: widest gap distance %u, expected 2", widest);
