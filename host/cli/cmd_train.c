@@ -13,7 +13,8 @@
 static const char k_usage[] =
     "usage: dynfill train --config RUN.ini [--data OBS.h5] [--set section.key=value ...] --out RUN_DIR\n"
     "                     [--minutes M] [--resume | --force] [--quiet] [--dry-run]\n"
-    "Trains dfl-unet v1 on incomplete observations (docs/design.md, 'The method'): only /obs and /mask are read.\n"
+    "Trains dfl-unet v1 on incomplete observations (docs/design.md, 'The method'); only /obs and /mask\n"
+    "are read.\n"
     "  --config FILE   INI experiment file (sections [data] [model] [method] [train] [infer] [dist])\n"
     "  --data FILE     dataset (overrides data.path)\n"
     "  --set K=V       override any config key, e.g. --set train.steps=500 (repeatable)\n"
