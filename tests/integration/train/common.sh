@@ -4,6 +4,8 @@
 set -euo pipefail
 : "${DYNFILL:?DYNFILL must point at the dynfill binary}"
 PY=/usr/bin/python3
+# the tests' shared Python helpers (gap_bins.py), importable from the temporary directory
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export DFL_PROGRESS=off
 WORK=$(mktemp -d /tmp/dfl_train_test.XXXXXX)

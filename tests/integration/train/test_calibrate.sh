@@ -17,23 +17,6 @@ grep -q "spread calibration, channel" err.txt || { cat err.txt; fail "no calibra
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out net.h5 -K 8 --raw-std --raw-pred --quiet
 "$DYNFILL" eval --pred cal.h5 --truth truth.h5 --json > cal.json
 "$DYNFILL" eval --pred net.h5 --truth truth.h5 --json > raw.json
-cat > gap_bins.py <<'PY'
-import numpy as np
-def gap_bins(known, periodic=""):
-    """the gap bin of every entry: chessboard distance d to the nearest known entry (the shorter way round along the
-    axes in `periodic`, the checkpoint's attribute: "x", "y", "xy"; free borders elsewhere), bins 1, 2, 3-4, 5-8,
-    9-16, 17-32, 33+ as 0..6"""
-    dist = np.where(known, 0, 10**6)
-    H, W = dist.shape[-2:]
-    lead = [(0, 0)] * (dist.ndim - 2)
-    for _ in range(max(H, W)):
-        edge = lambda axis: {"mode": "wrap"} if axis in periodic else {"constant_values": 10**6}
-        pad = np.pad(dist, lead + [(0, 0), (1, 1)], **edge("x"))
-        pad = np.pad(pad, lead + [(1, 1), (0, 0)], **edge("y"))
-        nb = np.min([pad[..., 1 + dy:1 + dy + H, 1 + dx:1 + dx + W] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
-        dist = np.minimum(dist, nb + 1)
-    return np.minimum(np.ceil(np.log2(np.maximum(dist, 1))).astype(int), 6)
-PY
 $PY - <<'PY'
 import h5py, json, math, numpy as np
 from gap_bins import gap_bins

@@ -47,21 +47,28 @@ for name in ("members.h5", "steps.h5", "raw.h5"):
 plain = h5py.File("plain.h5", "r")
 assert "members" not in plain
 # --raw-std: raw draws and raw spread; the checkpoint's std_scale scales the deviations from /pred,
-# and std_floor (in normalised units: times data_std) adds centred noise of that size
+# and std_floor (in normalised units: times data_std) adds centred noise of that size, both times
+# the factor std_gap_factor of the entry's gap bin (wrapping along the checkpoint's periodic axes)
+from gap_bins import gap_bins
 ck = h5py.File("run/ckpt.h5", "r").attrs
-scale, floor = ck.get("std_scale"), ck.get("std_floor")
+scale, floor, factor = ck.get("std_scale"), ck.get("std_floor"), ck.get("std_gap_factor")
+periodic = ck["periodic"].decode() if isinstance(ck["periodic"], bytes) else str(ck["periodic"])
 with h5py.File("members.h5", "r") as f, h5py.File("raw.h5", "r") as r:
     assert f["pred"][:].tobytes() == r["pred"][:].tobytes()
-    assert scale is not None and floor is not None
+    assert scale is not None and floor is not None and factor is not None
+    n, c = f["pred"].shape[:2]
     miss = np.broadcast_to(f["mask"][:] == 0, f["pred"].shape)
+    bins = np.broadcast_to(gap_bins(f["mask"][:] != 0, periodic), f["pred"].shape)
+    fg = np.asarray(factor, dtype=np.float64).reshape(c, 7)[np.arange(c)[None, :, None, None], bins]
     dev_cal = f["members"][:].astype(np.float64) - f["pred"][:][:, None]
     dev_raw = r["members"][:].astype(np.float64) - r["pred"][:][:, None]
-    noise = dev_cal - dev_raw * np.asarray(scale, dtype=np.float64)[None, None, :, None, None]
+    noise = dev_cal - dev_raw * (fg * np.asarray(scale, dtype=np.float64)[None, :, None, None])[:, None]
     assert np.abs(noise.mean(axis=1)).max() <= 1e-4 * np.abs(dev_cal).max(), "floor noise not centred"
     b = np.asarray(floor, dtype=np.float64) * np.asarray(ck["data_std"], dtype=np.float64)
+    unit = noise / fg[:, None]  # the floor's noise before the gap factor
     for ch in range(len(b)):
         # each member gets b sqrt(K/(K-1)) (z_k - mean z): mean square b^2
-        got = np.sqrt((noise[:, :, ch][np.broadcast_to(miss[:, None, ch], noise[:, :, ch].shape)] ** 2).mean())
+        got = np.sqrt((unit[:, :, ch][np.broadcast_to(miss[:, None, ch], unit[:, :, ch].shape)] ** 2).mean())
         assert abs(got - b[ch]) <= 0.05 * b[ch] + 1e-6, ("floor noise", ch, got, b[ch])
     print("std_scale", list(scale), "std_floor", list(floor))
 with h5py.File("members.h5", "r") as f:
