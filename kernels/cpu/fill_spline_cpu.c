@@ -13,7 +13,8 @@
 #include "shared/fill_spline3.h"
 
 /* q = fr .* (A p) over one h x w plane. */
-static void spline_apply_plane(const float *p, int h, int w, int px, int py, const float *fr, float *q) {
+static void spline_apply_plane(const float *p, int h, int w, int px, int py, const float *fr, float *q, float *row) {
+    (void)row;
     for (int y = 0; y < h; ++y) {
         float *qr = q + (size_t)y * w;
         const float *fy = fr + (size_t)y * w;
@@ -66,10 +67,10 @@ static void spline3_apply_span(const float *p, int h, int w, int px, int py, int
     }
 }
 
-/* q = fr .* (A p) over one h x w plane, order 3. */
-static void spline3_apply_plane(const float *p, int h, int w, int px, int py, const float *fr, float *q) {
+/* q = fr .* (A p) over one h x w plane, order 3. d: scratch of
+ * APPLY_ROW_FLOATS(w) floats (the span form's differences). */
+static void spline3_apply_plane(const float *p, int h, int w, int px, int py, const float *fr, float *q, float *d) {
     const int reach = DFL_SPLINE3_REACH, fast_cols = w >= 2 * reach + 1;
-    float *d = dfl_xmalloc(((size_t)w + reach) * sizeof(float));
     for (int y = 0; y < h; ++y) {
         float *qr = q + (size_t)y * w;
         const float *fy = fr + (size_t)y * w;
@@ -93,7 +94,6 @@ static void spline3_apply_plane(const float *p, int h, int w, int px, int py, co
             for (int e = 0; e < reach; ++e) qr[e] *= fy[e], qr[w - 1 - e] *= fy[w - 1 - e];
         }
     }
-    free(d);
 }
 
 static double dot(size_t n, const float *a, const float *b) {
@@ -103,19 +103,23 @@ static double dot(size_t n, const float *a, const float *b) {
     return s;
 }
 
-typedef void (*apply_plane_fn)(const float *p, int h, int w, int px, int py, const float *fr, float *q);
+/* q = fr .* (A p) over one plane; row: a scratch row of APPLY_ROW_FLOATS(w) floats, allocated once
+ * per solve rather than once per step */
+typedef void (*apply_plane_fn)(const float *p, int h, int w, int px, int py, const float *fr, float *q, float *row);
+#define APPLY_ROW_FLOATS(w) ((size_t)(w) + DFL_SPLINE3_REACH)
 
 /* Conjugate gradients on one plane: u (in: the start, out: the spline
  * fill), fr 1 on the missing entries; r, p, q scratch planes. */
 static void spline_solve_plane(apply_plane_fn apply, int h, int w, int px, int py, int iters, float *u, const float *fr,
                                float *r, float *p, float *q) {
     const size_t hw = (size_t)h * w;
-    apply(u, h, w, px, py, fr, q);
+    float *row = dfl_xmalloc(APPLY_ROW_FLOATS(w) * sizeof(float));
+    apply(u, h, w, px, py, fr, q, row);
     for (size_t k = 0; k < hw; ++k) r[k] = p[k] = -q[k];
     double rr = dot(hw, r, r);
     const double stop = rr * DFL_SPLINE_RTOL2;
     for (int it = 0; it < iters && rr > stop && rr > 0.0; ++it) {
-        apply(p, h, w, px, py, fr, q);
+        apply(p, h, w, px, py, fr, q, row);
         const double pq = dot(hw, p, q);
         if (!(pq > 0.0)) break;
         const float alpha = (float)(rr / pq);
@@ -131,6 +135,7 @@ static void spline_solve_plane(apply_plane_fn apply, int h, int w, int px, int p
         for (size_t k = 0; k < hw; ++k) p[k] = r[k] + beta * p[k];
         rr = rr_next;
     }
+    free(row);
 }
 
 static void spline_fill(apply_plane_fn apply, int n, int h, int w, int c, int periodic_x, int periodic_y, int iters,
