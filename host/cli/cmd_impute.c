@@ -241,10 +241,8 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, dfl_impute
     const int correct = correction_orders(a, dfl_imputer_meta(im), c, &order3);
     const size_t fields = 3 + (size_t)correct + (size_t)order3 + (a->members ? (size_t)o->K : 0);
     size_t extra = (size_t)h * w * (fields * (size_t)c * sizeof(float) + (size_t)mc);
-    size_t spline_backend = 0, spline_host = 0;
-    if (correct) dfl_spline_toward_bytes(chunk, c, h, w, &spline_backend, &spline_host);
-    /* on the CPU backend the solves' buffers are host memory too */
-    const size_t fixed = spline_backend + (be->memory_info ? 0 : spline_host);
+    size_t fixed = 0, spline_host = 0;
+    if (correct) dfl_spline_toward_bytes(be, chunk, c, h, w, &fixed, &spline_host);
     const char *knobs = a->batch > 0 ? (a->members ? "--batch (rows per pass) or -K, or leave out --members"
                                                    : "--batch (rows per pass) or -K")
                                      : (a->members ? "-K, or leave out --members" : "-K");

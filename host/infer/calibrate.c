@@ -437,13 +437,13 @@ static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_bac
     int n = DFL_EMPIRICAL_PASS_SAMPLES < count ? DFL_EMPIRICAL_PASS_SAMPLES : (int)count;
     if (dfl_imputer_method(im)->strategy != DFL_STRATEGY_EMPIRICAL || n <= least) return least;
     const size_t extra = (size_t)info->h * info->w * (6 * (size_t)info->c * sizeof(float) + 2 * (size_t)info->mask_c);
-    size_t spline_backend = 0, spline_host = 0;
-    dfl_spline_toward_bytes(n, info->c, info->h, info->w, &spline_backend, &spline_host);
+    size_t spline_plan = 0, spline_host = 0; /* the host part of a device backend is left out, as impute does */
+    dfl_spline_toward_bytes(be, n, info->c, info->h, info->w, &spline_plan, &spline_host);
     const char *src = NULL;
     size_t need = 0, avail = dfl_backend_memory_available(be, &src);
     dfl_impute_opts t = *o;
-    if (dfl_imputer_fit(im, &t, 1, &n, least, info->c, info->h, info->w, info->mask_c, extra,
-                        spline_backend + (be->memory_info ? 0 : spline_host), avail, src, "-K", &need) != DFL_OK) {
+    if (dfl_imputer_fit(im, &t, 1, &n, least, info->c, info->h, info->w, info->mask_c, extra, spline_plan, avail, src,
+                        "-K", &need) != DFL_OK) {
         dfl_clear_error();
         return least;
     }

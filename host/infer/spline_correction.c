@@ -18,11 +18,15 @@ static int spline_chunk(int n, int c, int h, int w, size_t chunk_bytes, size_t *
     return fit < 1 ? 1 : fit < (size_t)n ? (int)fit : n;
 }
 
-void dfl_spline_toward_bytes(int n, int c, int h, int w, size_t *backend_bytes, size_t *host_bytes) {
+void dfl_spline_toward_bytes(const dfl_backend *be, int n, int c, int h, int w, size_t *plan_bytes,
+                             size_t *host_bytes) {
     size_t per_sample = 0;
     const int chunk = n > 0 ? spline_chunk(n, c, h, w, 0, &per_sample) : 0;
-    *backend_bytes = ((size_t)chunk * per_sample + dfl_spline_scratch_floats(chunk, h, w, c)) * sizeof(float);
-    *host_bytes = (size_t)chunk * per_sample * sizeof(float);
+    const size_t on_backend = ((size_t)chunk * per_sample + dfl_spline_scratch_floats(chunk, h, w, c)) * sizeof(float);
+    const size_t staging = (size_t)chunk * per_sample * sizeof(float);
+    const int device = be->memory_info != NULL; /* a device reports its own memory (dfl_backend_memory_available) */
+    *plan_bytes = on_backend + (device ? 0 : staging);
+    *host_bytes = device ? staging : 0;
 }
 
 void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask,

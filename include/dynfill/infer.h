@@ -199,9 +199,12 @@ void dfl_gap_bins(const uint8_t *known, int h, int w, int periodic_x, int period
 void dfl_spline_toward(dfl_backend *be, int n, int c, int h, int w, int mc, const float *obs, const uint8_t *mask,
                        const float *pred, int periodic_x, int periodic_y, size_t chunk_bytes, float *toward,
                        float *toward3);
-/* The memory dfl_spline_toward (chunk_bytes 0) holds for n samples: on its
- * backend (input and scratch) and on the host (the staging copy). */
-void dfl_spline_toward_bytes(int n, int c, int h, int w, size_t *backend_bytes, size_t *host_bytes);
+/* The memory dfl_spline_toward (chunk_bytes 0) holds on be for n samples,
+ * as a memory plan counts it: *plan_bytes with the backend's own buffers
+ * (input and scratch, and on a host backend the staging copy too),
+ * *host_bytes on the host besides (a device backend's staging copy; 0 on
+ * a host backend). */
+void dfl_spline_toward_bytes(const dfl_backend *be, int n, int c, int h, int w, size_t *plan_bytes, size_t *host_bytes);
 /* pred [n, c, px] (and members [n, K, c, px] when not NULL) += weight[ch]
  * toward + weight3[ch] toward3 (weight3 NULL: none). */
 void dfl_spline_correct(const double *weight, const double *weight3, int n, int K, int c, size_t px,

@@ -26,6 +26,12 @@
 
 enum { H = 24, W = 30, C = 2, N = 2, K = 3 };
 
+/* a device backend's memory report (its presence is what counts here) */
+static void fake_memory_info(dfl_backend *be, size_t *free_bytes, size_t *total_bytes) {
+    (void)be;
+    *free_bytes = *total_bytes = (size_t)1 << 30;
+}
+
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 static double uniform(void) { /* xorshift64*, [0, 1) */
     rng_state ^= rng_state >> 12;
@@ -178,16 +184,25 @@ int main(void) {
               "periodic: squared error %g wrapped, %g with free borders, %g of the start", err_wrap, err_free,
               err_pred);
 
-    /* in calls of one sample each (chunk_bytes below two samples' solve): the same floats */
+    /* the solves' memory: per sample; on the CPU backend all of it in the plan, on a device (a backend
+     * with memory_info) the staging copy of 3 fields per channel on the host besides */
     {
-        size_t one = 0, staging = 0, both = 0;
-        dfl_spline_toward_bytes(1, C, H, W, &one, &staging);
-        dfl_spline_toward_bytes(N, C, H, W, &both, &staging);
-        CHECK_MSG(both == N * one && staging == N * (size_t)3 * C * px * sizeof(float),
-                  "solve bytes: %zu for %d samples, %zu for one; staging %zu", both, N, one, staging);
+        size_t one = 0, host_one = 0, both = 0, host_both = 0, dev_both = 0, staging = 0;
+        dfl_spline_toward_bytes(be, 1, C, H, W, &one, &host_one);
+        dfl_spline_toward_bytes(be, N, C, H, W, &both, &host_both);
+        CHECK_MSG(both == N * one && host_one == 0 && host_both == 0,
+                  "CPU solve bytes: %zu for %d samples, %zu for one; host besides %zu", both, N, one, host_both);
+        be->memory_info = fake_memory_info;
+        dfl_spline_toward_bytes(be, N, C, H, W, &dev_both, &staging);
+        be->memory_info = NULL;
+        CHECK_MSG(staging == N * (size_t)3 * C * px * sizeof(float) && dev_both + staging == both,
+                  "device solve bytes %zu, staging %zu (CPU plan %zu)", dev_both, staging, both);
+    }
+    /* in calls of one sample each (chunk_bytes below one sample's solve: at least one): the same floats */
+    {
         float *whole = malloc(all * sizeof(float)), *whole3 = malloc(all * sizeof(float));
         dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 1, 1, 0, whole, whole3);
-        dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 1, 1, one + one / 2, toward, toward3);
+        dfl_spline_toward(be, N, C, H, W, 1, obs, mask, pred, 1, 1, 1, toward, toward3);
         size_t differ = 0;
         for (size_t k = 0; k < all; ++k) differ += whole[k] != toward[k] || whole3[k] != toward3[k];
         CHECK_MSG(differ == 0, "one sample per call: %zu of %zu entries differ from one call", differ, all);
