@@ -10,14 +10,16 @@
 #include "core/args.h"
 #include "data/data_write.h"
 #include "io/h5_util_data.h"
+#include "train/train_channels_auto.h"
 #include "train/train_strategy_auto.h"
 
 static const char k_usage[] = "usage: dynfill info FILE.h5\n\n"
                               "Print the datasets (shape, type) and attributes of a dynfill file. For an observed\n"
                               "dataset (/obs, /mask) also validate it as training would and print the observed\n"
                               "fraction, mean and std per channel, and the context strategy method.strategy = auto\n"
-                              "would train with (for the default 3x3 block grid); an invalid dataset exits 2 naming\n"
-                              "the problem.\n"
+                              "would train with (for the default 3x3 block grid) and whether model.channels = auto\n"
+                              "would read the channels jointly or with one shared network; an invalid dataset exits 2\n"
+                              "naming the problem.\n"
                               "For /truth and /pred print per-channel mean, std, min, max.\n";
 
 static const char k_short[] = "h";
@@ -227,6 +229,8 @@ static dfl_status describe(const char *path) {
     char why[384];
     dfl_train_choose_strategy(ds, 3, 3, why, sizeof why); /* the default method.grid */
     printf("method.strategy = auto would train with %s\n", why);
+    dfl_train_choose_channels(ds, why, sizeof why);
+    printf("model.channels = auto would train %s\n", why);
     dfl_dataset_close(ds);
     return DFL_OK;
 }

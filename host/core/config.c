@@ -39,7 +39,7 @@ static const key_spec k_keys[] = {
     NUM("model", "attention", K_BOOL, attention, 0, 1),
     STR("model", "periodic", periodic, "none|x|y|xy|auto"),
     STR("model", "input_fill", input_fill, "none|pyramid|spline"),
-    STR("model", "channels", channels, "joint|shared"),
+    STR("model", "channels", channels, "auto|joint|shared"),
     STR("method", "strategy", strategy, "auto|pixel|block|empirical|missdiff|ambient"),
     NUM("method", "context_ratio", K_DOUBLE, context_ratio, 0, 1),
     NUM("method", "query_ratio", K_DOUBLE, query_ratio, 0, 1),
@@ -89,7 +89,7 @@ void dfl_config_defaults(dfl_config *c) {
     c->attention = 0;
     snprintf(c->periodic, sizeof c->periodic, "auto");
     snprintf(c->input_fill, sizeof c->input_fill, "none");
-    snprintf(c->channels, sizeof c->channels, "joint");
+    snprintf(c->channels, sizeof c->channels, "auto"); /* chosen from the data (model/channel_choice.h) */
     snprintf(c->strategy, sizeof c->strategy, "auto"); /* chosen from the masks (method/strategy_choice.h) */
     c->context_ratio = 0.8;
     c->query_ratio = 0.7;

@@ -21,6 +21,7 @@
 #include "dynfill/data.h"
 #include "dynfill/train.h"
 #include "run_dir.h"
+#include "train_channels_auto.h"
 #include "train_coverage_check.h"
 #include "train_memory.h"
 #include "train_run.h"
@@ -186,6 +187,8 @@ static dfl_status setup(train_run *r) {
         DFL_TRY(dfl_checkpoint_read_meta(r->ckpt_path, &meta));
         dfl_config_defaults(&r->cfg);
         dfl_status s = dfl_config_parse_text(meta.config_text, r->ckpt_path, &r->cfg);
+        /* checkpoints from before model.channels was stored trained a joint network */
+        if (s == DFL_OK && !strcmp(r->cfg.channels, "auto")) snprintf(r->cfg.channels, sizeof r->cfg.channels, "joint");
         for (int i = 0; s == DFL_OK && i < a->nsets; ++i) s = dfl_config_set(&r->cfg, a->sets[i]);
         if (s != DFL_OK) {
             dfl_ckpt_meta_free(&meta);
@@ -227,6 +230,7 @@ static dfl_status setup(train_run *r) {
     }
     if (s == DFL_OK) s = dfl_dataset_open_lazy(r->cfg.data_path, &r->ds); /* samples checked as they are read */
     if (s == DFL_OK) dfl_train_resolve_strategy(r->ds, &r->cfg, r->comm->rank == 0);
+    if (s == DFL_OK) dfl_train_resolve_channels(r->ds, &r->cfg, r->comm->rank == 0);
     if (s == DFL_OK) s = dfl_method_params_from_config(&r->cfg, &r->method);
     if (s == DFL_OK) {
         char unused[128];

@@ -33,7 +33,8 @@ typedef struct dfl_config_s {
     char periodic[8]; /* none|x|y|xy|auto (auto: from the dataset's attribute) */
     char input_fill
         [16]; /* none|pyramid|spline: the stem also sees a fill of the context (docs/design.md, "Input fill") */
-    /* joint|shared: shared = one one-channel network for every data channel (docs/design.md, "Shared channels") */
+    /* auto|joint|shared: shared = one one-channel network for every data channel, auto = chosen by `train` from
+     * the data (docs/design.md, "Shared channels") */
     char channels[8];
 
     /* [method] docs/design.md, "The method" */

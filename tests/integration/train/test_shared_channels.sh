@@ -8,7 +8,10 @@
 #  - the network has one channel (stem 2 -> base) and the checkpoint keeps C;
 #  - --resume continues the stream of (sample, channel) pairs bit-exactly;
 #  - impute writes [N, C, H, W], keeps the observations, --members
-#    [N, K, C, H, W], and beats mean filling on the missing entries.
+#    [N, K, C, H, W], and beats mean filling on the missing entries;
+#  - model.channels = auto (the default) trains shared on channels drawn
+#    from different samples and joint on a channel with its affine copies,
+#    says so, stores the choice, and `info` names it.
 source "$(dirname "$0")/common.sh"
 "$DYNFILL" gen --kind advection --frames 3 --n 48 --size 16 --seed 3 --out truth.h5 >/dev/null
 "$DYNFILL" gen --kind advection --frames 3 --n 8 --size 16 --seed 103 --out test_truth.h5 >/dev/null
@@ -93,4 +96,36 @@ m_model=$(mse_missing_vs test_truth.h5 pred_long.h5); m_mean=$(mse_missing_vs te
 echo "mse_missing shared $m_model mean-fill $m_mean"
 $PY -c "import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if a < 0.8*b else 1)" "$m_model" "$m_mean" \
   || fail "shared model ($m_model) does not beat mean filling ($m_mean)"
+# model.channels = auto: unrelated channels -> shared, a channel and its affine copies -> joint
+$PY - <<'PY'
+import h5py, numpy as np
+with h5py.File("obs.h5", "r") as f:
+    obs, mask, attrs = f["/obs"][:], f["/mask"][:], dict(f.attrs)
+n = obs.shape[0]
+for name in ("weak", "strong"):
+    o = obs.copy()
+    for k in (1, 2):
+        if name == "weak":  # channel k of sample i: channel 0 of sample i + 7k
+            o[:, k] = obs[(np.arange(n) + 7 * k) % n, 0]
+        else:               # 2 x channel 0 + 1, and minus channel 0
+            o[:, k] = 2.0 * obs[:, 0] + 1.0 if k == 1 else -obs[:, 0]
+    with h5py.File(name + ".h5", "w") as g:
+        g.create_dataset("/obs", data=o)
+        g.create_dataset("/mask", data=mask[:, :1])  # one mask for the channels
+        for key, v in attrs.items():
+            if key not in ("mean", "std"):
+                g.attrs[key] = v
+PY
+write_tiny_config 2
+for case in weak:shared strong:joint; do
+  file=${case%%:*} want=${case##*:}
+  "$DYNFILL" train --config tiny.ini --data "$file.h5" --out "auto_$file" > "auto_$file.log" 2>&1 ||
+    fail "auto on $file: $(cat "auto_$file.log")"
+  grep -q "model.channels = auto: $want: " "auto_$file.log" || fail "auto on $file is not $want: $(cat "auto_$file.log")"
+  grep -q "^channels = $want" "auto_$file/config.ini" || fail "auto on $file: config.ini does not store $want"
+  "$DYNFILL" info "$file.h5" | grep -q "model.channels = auto would train $want: " || fail "info on $file is not $want"
+done
+"$DYNFILL" train --config tiny.ini --data weak.h5 --set model.channels=joint --out named > named.log 2>&1 ||
+  fail "named joint: $(cat named.log)"
+grep -q "model.channels = auto" named.log && fail "a named model.channels was chosen again"
 echo ok

@@ -87,8 +87,9 @@ int main(void) {
     CHECK_MSG(strstr(dfl_last_error(), "method.strategy = 'swath' is not one of") != NULL, "%s", dfl_last_error());
     dfl_clear_error();
     CHECK(dfl_config_set(&c, "method.strategy=auto") == DFL_OK);
-    /* model.channels: joint by default, or shared; nothing else */
-    CHECK(!strcmp(c.channels, "joint"));
+    /* model.channels: auto by default (train chooses), joint or shared; nothing else */
+    CHECK(!strcmp(c.channels, "auto"));
+    CHECK(dfl_config_set(&c, "model.channels=joint") == DFL_OK && !strcmp(c.channels, "joint"));
     CHECK(dfl_config_set(&c, "model.channels=shared") == DFL_OK && !strcmp(c.channels, "shared"));
     dfl_clear_error();
     CHECK(dfl_config_set(&c, "model.channels=separate") == DFL_EUSAGE);
