@@ -5,6 +5,7 @@
 #define DYNFILL_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
 static int dfl_test_failures;
@@ -42,6 +43,21 @@ static int dfl_test_checks;
                     ca_, #b, cb_, ct_);                                                                                \
         }                                                                                                              \
     } while (0)
+
+/* The tests' own random numbers: xorshift64* in [0, 1), one stream per
+ * test program, reproducible from dfl_test_seed's value. */
+static inline uint64_t *dfl_test_rng_state(void) {
+    static uint64_t state = 0x2545F4914F6CDD1Dull;
+    return &state;
+}
+static inline void dfl_test_seed(uint64_t seed) { *dfl_test_rng_state() = seed; }
+static inline double dfl_test_uniform(void) {
+    uint64_t *s = dfl_test_rng_state();
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return (double)((*s * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
 
 static inline int dfl_test_finish(const char *name) {
     printf("%s: %d checks, %d failed\n", name, dfl_test_checks, dfl_test_failures);

@@ -32,36 +32,30 @@ static void fake_memory_info(dfl_backend *be, size_t *free_bytes, size_t *total_
     *free_bytes = *total_bytes = (size_t)1 << 30;
 }
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static double uniform(void) { /* xorshift64*, [0, 1) */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
-
 /* One mask for both channels, observed with the given density (mask
  * [N, 1, H, W]); obs the truth there, 0 elsewhere; pred the truth plus a
  * uniform error of width `error` (error < 0: pred 0, a network that knows
  * nothing). */
 static void observe(const float *truth, double density, double error, uint8_t *mask, float *obs, float *pred) {
     const size_t px = (size_t)H * W;
-    for (size_t k = 0; k < (size_t)N * px; ++k) mask[k] = uniform() < density;
+    for (size_t k = 0; k < (size_t)N * px; ++k) mask[k] = dfl_test_uniform() < density;
     for (int i = 0; i < N; ++i)
         for (int ch = 0; ch < C; ++ch)
             for (size_t e = 0; e < px; ++e) {
                 const size_t x = ((size_t)i * C + ch) * px + e;
                 obs[x] = mask[(size_t)i * px + e] ? truth[x] : 0.0f;
-                pred[x] = error < 0.0 ? 0.0f : truth[x] + (float)(error * (uniform() - 0.5));
+                pred[x] = error < 0.0 ? 0.0f : truth[x] + (float)(error * (dfl_test_uniform() - 0.5));
             }
 }
 
 int main(void) {
+    dfl_test_seed(0x2545F4914F6CDD1Dull);
     /* the weight fit */
     enum { M = 400 };
     float err[M], d2[M], d3[M], wt[M];
     double a, b;
-    for (int k = 0; k < M; ++k) d2[k] = (float)(uniform() - 0.5), d3[k] = (float)(uniform() - 0.5), wt[k] = 1.0f;
+    for (int k = 0; k < M; ++k)
+        d2[k] = (float)(dfl_test_uniform() - 0.5), d3[k] = (float)(dfl_test_uniform() - 0.5), wt[k] = 1.0f;
     for (int k = 0; k < M; ++k) err[k] = -0.3f * d2[k];
     dfl_spline_weights_fit(err, d2, NULL, NULL, M, &a, &b);
     CHECK_MSG(fabs(a - 0.3) < 1e-6 && b == 0.0, "one step: %g %g", a, b);
@@ -97,20 +91,20 @@ int main(void) {
     uint8_t *mask = malloc((size_t)N * C * px);
     for (int i = 0; i < N; ++i)
         for (int ch = 0; ch < C; ++ch) {
-            const double a = uniform(), bx = uniform() - 0.5, by = uniform() - 0.5;
+            const double a = dfl_test_uniform(), bx = dfl_test_uniform() - 0.5, by = dfl_test_uniform() - 0.5;
             for (size_t e = 0; e < px; ++e)
                 truth[((size_t)i * C + ch) * px + e] = (float)(a + 0.1 * (bx * (double)(e % W) + by * (double)(e / W)));
         }
     for (int per_channel = 0; per_channel < 2; ++per_channel) {
         const int mc = per_channel ? C : 1;
-        for (size_t k = 0; k < (size_t)N * mc * px; ++k) mask[k] = uniform() < 0.5;
+        for (size_t k = 0; k < (size_t)N * mc * px; ++k) mask[k] = dfl_test_uniform() < 0.5;
         for (int i = 0; i < N; ++i)
             for (int ch = 0; ch < C; ++ch)
                 for (size_t e = 0; e < px; ++e) {
                     const size_t x = ((size_t)i * C + ch) * px + e;
                     const int m = mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + e];
                     obs[x] = m ? truth[x] : 0.0f;
-                    pred[x] = truth[x] + (float)(0.5 * (uniform() - 0.5)); /* a network's error */
+                    pred[x] = truth[x] + (float)(0.5 * (dfl_test_uniform() - 0.5)); /* a network's error */
                 }
         dfl_spline_toward(be, N, C, H, W, mc, obs, mask, pred, 0, 0, 0, toward, toward3);
         double worst = 0.0, observed_step = 0.0;
@@ -131,7 +125,7 @@ int main(void) {
     /* a quadratic field, free borders: S3 reproduces it, S2 does not */
     for (int i = 0; i < N; ++i)
         for (int ch = 0; ch < C; ++ch) {
-            const double q1 = uniform() - 0.5, q2 = uniform() - 0.5, q3 = uniform() - 0.5;
+            const double q1 = dfl_test_uniform() - 0.5, q2 = dfl_test_uniform() - 0.5, q3 = dfl_test_uniform() - 0.5;
             for (size_t e = 0; e < px; ++e) {
                 const double x = (double)(e % W) / W, y = (double)(e / W) / H;
                 const size_t k = ((size_t)i * C + ch) * px + e;
@@ -218,13 +212,13 @@ int main(void) {
                 double mean = 0.0;
                 for (int k = 0; k < K; ++k) {
                     float *m = &members[(((size_t)i * K + k) * C + ch) * px + e];
-                    *m = (float)(uniform() - 0.5);
+                    *m = (float)(dfl_test_uniform() - 0.5);
                     mean += *m;
                 }
                 pred[((size_t)i * C + ch) * px + e] = (float)(mean / K);
             }
     memcpy(before, pred, all * sizeof(float));
-    for (size_t k = 0; k < all; ++k) toward3[k] = (float)(uniform() - 0.5);
+    for (size_t k = 0; k < all; ++k) toward3[k] = (float)(dfl_test_uniform() - 0.5);
     const double weight[C] = {0.25, 0.0}, weight3[C] = {0.5, 1.0};
     dfl_spline_correct(weight, weight3, N, K, C, px, toward, toward3, pred, members);
     double worst_pred = 0.0, worst_mean = 0.0;

@@ -21,14 +21,6 @@
 
 enum { N = 24, H = 48, W = 40 };
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double uniform(void) { /* xorshift64*, [0, 1) */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
-
 /* The statistic by its definition: every ordered pair (i, j != i) of each
  * clipped (2r+1)^2 window, per field centred by its own observed fraction. */
 static double naive_correlation(const uint8_t *m, int fields, int h, int w, int r) {
@@ -56,20 +48,20 @@ static double naive_correlation(const uint8_t *m, int fields, int h, int w, int 
 }
 
 static void pixel_masks(uint8_t *m, double p) {
-    for (size_t i = 0; i < (size_t)N * H * W; ++i) m[i] = uniform() < p;
+    for (size_t i = 0; i < (size_t)N * H * W; ++i) m[i] = dfl_test_uniform() < p;
 }
 
 static void station_masks(uint8_t *m, int stations, double dropout) {
     uint8_t *cell = calloc((size_t)H * W, 1);
-    for (int s = 0; s < stations; ++s) cell[(size_t)(uniform() * H * W)] = 1;
+    for (int s = 0; s < stations; ++s) cell[(size_t)(dfl_test_uniform() * H * W)] = 1;
     for (int i = 0; i < N; ++i)
-        for (int e = 0; e < H * W; ++e) m[(size_t)i * H * W + e] = cell[e] && uniform() >= dropout;
+        for (int e = 0; e < H * W; ++e) m[(size_t)i * H * W + e] = cell[e] && dfl_test_uniform() >= dropout;
     free(cell);
 }
 
 static void swath_masks(uint8_t *m, int width, int period) {
     for (int i = 0; i < N; ++i) {
-        const int phase = (int)(uniform() * period);
+        const int phase = (int)(dfl_test_uniform() * period);
         for (int y = 0; y < H; ++y)
             for (int x = 0; x < W; ++x) m[((size_t)i * H + y) * W + x] = (x + phase) % period < width;
     }
@@ -87,9 +79,9 @@ static void block_masks(uint8_t *m, int gh, int gw) {
 static void patch_masks(uint8_t *m, int fields) {
     for (int f = 0; f < fields; ++f) {
         uint8_t *a = m + (size_t)f * H * W;
-        for (int e = 0; e < H * W; ++e) a[e] = uniform() < 0.9;
+        for (int e = 0; e < H * W; ++e) a[e] = dfl_test_uniform() < 0.9;
         for (int d = 0; d < 4; ++d) {
-            const double cy = uniform() * H, cx = uniform() * W, rad = 2.0 + 6.0 * uniform();
+            const double cy = dfl_test_uniform() * H, cx = dfl_test_uniform() * W, rad = 2.0 + 6.0 * dfl_test_uniform();
             for (int y = 0; y < H; ++y)
                 for (int x = 0; x < W; ++x)
                     if ((y - cy) * (y - cy) + (x - cx) * (x - cx) < rad * rad) a[y * W + x] = 0;
@@ -98,6 +90,7 @@ static void patch_masks(uint8_t *m, int fields) {
 }
 
 int main(void) {
+    dfl_test_seed(0x9E3779B97F4A7C15ull);
     uint8_t *m = malloc((size_t)N * 2 * H * W);
 
     /* the fast statistic against its definition, two mask channels */

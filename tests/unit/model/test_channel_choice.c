@@ -23,14 +23,9 @@
 enum { N = 16, C = 6, H = 24, W = 20 };
 #define PLANE ((size_t)H * W)
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static double uniform(void) { /* xorshift64*, [0, 1) */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+static double gaussian(void) {
+    return sqrt(-2.0 * log(1.0 - dfl_test_uniform())) * cos(6.283185307179586 * dfl_test_uniform());
 }
-static double gaussian(void) { return sqrt(-2.0 * log(1.0 - uniform())) * cos(6.283185307179586 * uniform()); }
 
 /* x[n, c] = rho x[n, c-1] + sqrt(1 - rho^2) e, plus 3 so that the centring matters */
 static void chain(float *x, int c, double rho) {
@@ -109,6 +104,7 @@ static double naive(const float *x, const uint8_t *m, int c, int stride) {
 }
 
 int main(void) {
+    dfl_test_seed(0x2545F4914F6CDD1Dull);
     const size_t entries = (size_t)N * C * PLANE;
     float *x = malloc(entries * sizeof(float)), *y = malloc(entries * sizeof(float));
     uint8_t *m = malloc(entries), *ones = malloc(entries);
@@ -116,7 +112,7 @@ int main(void) {
 
     /* the statistic against its definition, a mask per channel, every third pixel */
     chain(x, C, 0.6);
-    for (size_t i = 0; i < entries; ++i) m[i] = uniform() < 0.5;
+    for (size_t i = 0; i < entries; ++i) m[i] = dfl_test_uniform() < 0.5;
     dfl_channel_choice ch = dfl_channels_choose(x, m, N, C, C, H, W, 3);
     const double want = naive(x, m, C, 3);
     CHECK_MSG(fabs(ch.correlation - want) < 1e-9, "per-channel masks: %.15g against the naive %.15g", ch.correlation,
