@@ -42,6 +42,10 @@ int dfl_train_choose_channels(const dfl_dataset *ds, char *why, size_t len) {
 
 void dfl_train_resolve_channels(const dfl_dataset *ds, dfl_config *cfg, int log) {
     if (strcmp(cfg->channels, "auto")) return;
+    if (dfl_dataset_get_info(ds)->c < 2) { /* nothing to choose: the networks are the same */
+        snprintf(cfg->channels, sizeof cfg->channels, "joint");
+        return;
+    }
     char why[384];
     const int shared = dfl_train_choose_channels(ds, why, sizeof why);
     snprintf(cfg->channels, sizeof cfg->channels, "%s", shared ? "shared" : "joint");

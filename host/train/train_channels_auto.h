@@ -15,7 +15,8 @@
 int dfl_train_choose_channels(const dfl_dataset *ds, char *why, size_t len);
 
 /* Leaves a config whose model.channels is not `auto` as it is. Every rank
- * reads the same samples and makes the same choice; `log` prints it. */
+ * reads the same samples and makes the same choice; `log` prints it (a
+ * one-channel file becomes `joint` without a line). */
 void dfl_train_resolve_channels(const dfl_dataset *ds, dfl_config *cfg, int log);
 
 #endif
