@@ -9,8 +9,9 @@
 #include "model/channel_choice.h"
 #include "train_mask_sample.h"
 
-/* Samples read for the choice, and the (position, channel pair) products
- * it sums: about a second on one core at 721x1440 with 69 channels. */
+/* Samples read for the choice (at least one), and the feature-pair
+ * products it sums: `dynfill info`, which makes this choice, took 0.55 s
+ * on one 721x1440 sample of 69 channels read from the page cache (Zen 4). */
 #define DFL_CHANNELS_AUTO_BYTES    ((size_t)64 << 20)
 #define DFL_CHANNELS_AUTO_PRODUCTS 2.0e8
 
