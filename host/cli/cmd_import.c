@@ -32,6 +32,8 @@ static const char k_usage[] =
     "                  (HDF5) to import, in channel order\n"
     "  --out PATH      output file\n"
     "  --time a:b      time steps a (included) to b (excluded); a:, :b, or one index a\n"
+    "  --sample-dim D  NetCDF: take dimension D (e.g. month, number, member) as the time axis,\n"
+    "                  one sample per index, where the file has no time axis\n"
     "  --fill V        a value that marks missing entries (besides NaN, _FillValue,\n"
     "                  missing_value, the NetCDF default fill and GRIB bitmaps)\n"
     "  --truth         write a truth file (/truth, for dynfill mask / eval); every entry must\n"
@@ -52,7 +54,8 @@ enum {
     OPT_FORMAT,
     OPT_LAYOUT,
     OPT_COMPRESS,
-    OPT_SYMMETRY
+    OPT_SYMMETRY,
+    OPT_SAMPLE_DIM
 };
 static const char k_short[] = "h";
 static const struct option k_options[] = {
@@ -67,6 +70,7 @@ static const struct option k_options[] = {
     {"layout", required_argument, NULL, OPT_LAYOUT},
     {"compress", required_argument, NULL, OPT_COMPRESS},
     {"symmetry", required_argument, NULL, OPT_SYMMETRY},
+    {"sample-dim", required_argument, NULL, OPT_SAMPLE_DIM},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -122,6 +126,7 @@ int dfl_cmd_import(int argc, char **argv) {
         case OPT_LAYOUT: layout = optarg; break;
         case OPT_COMPRESS: compress = optarg; break;
         case OPT_SYMMETRY: o.symmetry = optarg; break;
+        case OPT_SAMPLE_DIM: o.sample_dim = optarg; break;
         default: st = DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
     }

@@ -44,8 +44,9 @@ typedef struct {
     int have_fill;
     double fill;
     int as_truth;
-    const char *symmetry; /* --symmetry: the `symmetry` attribute to write (NULL: none) */
-    dfl_h5_layout layout; /* of /obs and /mask (or /truth); zero: contiguous */
+    const char *symmetry;   /* --symmetry: the `symmetry` attribute to write (NULL: none) */
+    const char *sample_dim; /* --sample-dim: a NetCDF dimension to take as the time (sample) axis, or NULL */
+    dfl_h5_layout layout;   /* of /obs and /mask (or /truth); zero: contiguous */
 } dfl_import_options;
 
 /* Frees what every source owns (channel names, units, long names, lat,

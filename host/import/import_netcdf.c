@@ -1,7 +1,8 @@
 /* NetCDF source for `dynfill import` (import/import.h): classic and
  * NetCDF-4 files through libnetcdf. The axes of a variable are recognised by
  * CF conventions (docs/data.md): latitude and longitude last, an optional
- * time axis (none: one sample) and an optional vertical axis (one channel
+ * time axis (none: one sample; --sample-dim names another dimension to take
+ * as it) and an optional vertical axis (one channel
  * per level, named var@level); values are unpacked with scale_factor /
  * add_offset; _FillValue, missing_value, the NetCDF default fill and NaN
  * mark missing entries. */
@@ -295,6 +296,23 @@ dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o,
         /* Axes by CF conventions, not by position: exactly one latitude and
          * one longitude axis, the last two; at most one time and one
          * vertical axis; any other dimension must have length 1. */
+        if (o->sample_dim) { /* the named dimension first, so that its absence is the error reported */
+            char list[512] = "";
+            size_t used = 0;
+            int found = 0;
+            for (int d = 0; d < ndims; ++d) {
+                char dname[NC_MAX_NAME + 1];
+                nc_inq_dimname(ncid, dimids[d], dname);
+                found |= !strcmp(dname, o->sample_dim);
+                if (used < sizeof list - 80)
+                    used += (size_t)snprintf(list + used, sizeof list - used, "%s%.64s", d ? ", " : "", dname);
+            }
+            if (!found) {
+                st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' has no dimension '%s' (--sample-dim; its dimensions: %s)",
+                              path, vars[v], o->sample_dim, list);
+                break;
+            }
+        }
         char axes[NC_MAX_VAR_DIMS];
         int dt = -1, dz = -1, dy = -1, dx = -1;
         for (int d = 0; d < ndims && st == DFL_OK; ++d) {
@@ -303,6 +321,13 @@ dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o,
             nc_inq_dimname(ncid, dimids[d], dname);
             nc_inq_dimlen(ncid, dimids[d], &len);
             axes[d] = dim_axis(ncid, dimids[d]);
+            if (o->sample_dim && !strcmp(dname, o->sample_dim)) {
+                axes[d] = 'T';
+            } else if (o->sample_dim && axes[d] == 'T') {
+                st = dfl_fail(DFL_EUSAGE, "%s: variable '%s' has the time axis '%s' besides --sample-dim '%s'", path,
+                              vars[v], dname, o->sample_dim);
+                break;
+            }
             int *slot = axes[d] == 'T'   ? &dt
                         : axes[d] == 'Z' ? &dz
                         : axes[d] == 'Y' ? &dy
@@ -316,8 +341,9 @@ dfl_status dfl_import_open_netcdf(const char *path, const dfl_import_options *o,
             else if (len != 1)
                 st = dfl_fail(DFL_EUSAGE,
                               "%s: variable '%s': dimension '%s' (length %zu) is neither time, vertical, latitude nor "
-                              "longitude by its CF attributes (axis, standard_name, units, positive)",
-                              path, vars[v], dname, len);
+                              "longitude by its CF attributes (axis, standard_name, units, positive); "
+                              "--sample-dim %s takes it as the time (sample) axis",
+                              path, vars[v], dname, len, dname);
         }
         if (st != DFL_OK) break;
         if (dy < 0 || dx < 0 || dy != ndims - 2 || dx != ndims - 1) {

@@ -59,6 +59,9 @@ static dfl_status open_one(const char *path, const dfl_import_options *o, dfl_im
         DFL_TRY(detect_format(path, &fmt));
     else
         return dfl_fail(DFL_EUSAGE, "--format '%s' is unknown (auto, nc, h5, grib)", format);
+    if (o->sample_dim && fmt != FMT_NETCDF)
+        return dfl_fail(DFL_EUSAGE, "%s: --sample-dim names a NetCDF dimension, and this file is %s", path,
+                        fmt == FMT_GRIB ? "GRIB" : "HDF5");
     if (fmt == FMT_GRIB) return dfl_import_open_grib(path, o, out);
     return fmt == FMT_NETCDF ? dfl_import_open_netcdf(path, o, out) : dfl_import_open_hdf5(path, o, out);
 }

@@ -1,7 +1,8 @@
 /* `dynfill import` on files this test writes itself: a NetCDF classic file
  * (float with _FillValue, packed short with scale/offset and
  * missing_value, a global longitude axis), a NetCDF-4 file with a level
- * axis and NaN, and a plain HDF5 array with a fill_value attribute. */
+ * axis and NaN, a plain HDF5 array with a fill_value attribute, and a
+ * NetCDF file whose samples run along a `month` dimension (--sample-dim). */
 #include <math.h>
 #include <netcdf.h>
 #include <stdio.h>
@@ -114,6 +115,37 @@ static void write_netcdf4(const char *path) {
     NCK(nc_close(nc));
 }
 
+/* A file shaped like ERA-Interim monthly means as distributed with xarray's
+ * tutorial data: u(month, level, latitude, longitude), packed shorts, and a
+ * `month` dimension without a coordinate variable or CF attributes. */
+static double uval(int m, int l, int y, int x) { return -20.0 + 3.0 * m + 5.0 * l + 0.5 * y - 0.25 * x; }
+
+static void write_months(const char *path) {
+    int nc, dm, dl, dy, dx, vu, vlev;
+    NCK(nc_create(path, NC_CLOBBER | NC_64BIT_OFFSET, &nc));
+    NCK(nc_def_dim(nc, "month", 2, &dm));
+    NCK(nc_def_dim(nc, "level", NLEV, &dl));
+    NCK(nc_def_dim(nc, "latitude", NLAT, &dy));
+    NCK(nc_def_dim(nc, "longitude", NLON, &dx));
+    NCK(nc_def_var(nc, "level", NC_INT, 1, &dl, &vlev));
+    NCK(nc_put_att_text(nc, vlev, "units", 9, "millibars"));
+    int dims[4] = {dm, dl, dy, dx};
+    NCK(nc_def_var(nc, "u", NC_SHORT, 4, dims, &vu));
+    double scale = -0.0015, offset = 27.0;
+    NCK(nc_put_att_double(nc, vu, "scale_factor", NC_DOUBLE, 1, &scale));
+    NCK(nc_put_att_double(nc, vu, "add_offset", NC_DOUBLE, 1, &offset));
+    NCK(nc_enddef(nc));
+    int lev[NLEV] = {500, 850};
+    NCK(nc_put_var_int(nc, vlev, lev));
+    static short u[2][NLEV][NLAT][NLON];
+    for (int m = 0; m < 2; ++m)
+        for (int l = 0; l < NLEV; ++l)
+            for (int y = 0; y < NLAT; ++y)
+                for (int x = 0; x < NLON; ++x) u[m][l][y][x] = (short)lround((uval(m, l, y, x) - offset) / scale);
+    NCK(nc_put_var_short(nc, vu, &u[0][0][0][0]));
+    NCK(nc_close(nc));
+}
+
 static void read_obs(const char *path, const char *name, void *out, hid_t type) {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
@@ -221,6 +253,55 @@ static void netcdf4_levels(void) {
     dfl_dataset_close(ds);
 }
 
+/* --sample-dim takes a dimension the CF attributes do not name as the time
+ * axis; without it that dimension is an error that names the option. */
+static void sample_dim(void) {
+    char in[300], out[300], classic_in[300];
+    snprintf(in, sizeof in, "%s/months.nc", dir);
+    snprintf(out, sizeof out, "%s/months.h5", dir);
+    snprintf(classic_in, sizeof classic_in, "%s/era.nc", dir); /* written by classic() */
+    write_months(in);
+    const char *plain[] = {"--in", in, "--var", "u", "--out", out, NULL};
+    CHECK(run_import(plain) == 2);
+    CHECK_MSG(strstr(dfl_last_error(), "dimension 'month' (length 2)") &&
+                  strstr(dfl_last_error(), "--sample-dim month"),
+              "%s", dfl_last_error());
+    CHECK(access(out, F_OK) != 0);
+    const char *args[] = {"--in", in, "--var", "u", "--sample-dim", "month", "--out", out, NULL};
+    CHECK(run_import(args) == 0);
+    dfl_dataset *ds;
+    CHECK(dfl_dataset_open(out, &ds) == DFL_OK);
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    CHECK(info->n == 2 && info->c == NLEV && info->h == NLAT && info->w == NLON);
+    CHECK_MSG(!strcmp(info->channels[0], "u@500") && !strcmp(info->channels[1], "u@850"), "%s %s", info->channels[0],
+              info->channels[1]);
+    dfl_dataset_close(ds);
+    static float o[2][NLEV][NLAT][NLON];
+    read_obs(out, "/obs", o, H5T_NATIVE_FLOAT);
+    int values = 1;
+    for (int t = 0; t < 2; ++t)
+        for (int l = 0; l < NLEV; ++l)
+            for (int y = 0; y < NLAT; ++y)
+                for (int x = 0; x < NLON; ++x) values &= fabs(o[t][l][y][x] - uval(t, l, y, x)) < 1e-3;
+    CHECK_MSG(values, "sample t holds month t, unpacked");
+    /* A name the variable lacks, a file that has a time axis as well, and a
+     * non-NetCDF input: exit 2 naming the file. */
+    const char *b1[] = {"--in", in, "--var", "u", "--sample-dim", "number", "--out", out, NULL};
+    CHECK(run_import(b1) == 2);
+    CHECK(strstr(dfl_last_error(),
+                 "has no dimension 'number' (--sample-dim; its dimensions: month, level, latitude, longitude)") &&
+          strstr(dfl_last_error(), in));
+    const char *b2[] = {"--in", classic_in, "--var", "z", "--sample-dim", "latitude", "--out", out, NULL};
+    CHECK(run_import(b2) == 2);
+    CHECK_MSG(strstr(dfl_last_error(), "time axis 'time' besides --sample-dim 'latitude'"), "%s", dfl_last_error());
+    char h5in[300];
+    snprintf(h5in, sizeof h5in, "%s/arrays.h5", dir); /* written by hdf5_arrays() */
+    const char *b3[] = {"--in", h5in, "--var", "sst", "--sample-dim", "month", "--out", out, NULL};
+    CHECK(run_import(b3) == 2);
+    CHECK(strstr(dfl_last_error(), "--sample-dim names a NetCDF dimension, and this file is HDF5") != NULL);
+    dfl_clear_error();
+}
+
 static void hdf5_arrays(void) {
     char in[300], out[300];
     snprintf(in, sizeof in, "%s/arrays.h5", dir);
@@ -275,6 +356,7 @@ int main(void) {
     classic();
     netcdf4_levels();
     hdf5_arrays();
+    sample_dim();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
