@@ -16,6 +16,33 @@
  * 0x10..0x15, data 0xD0..0xDF, init 0xA0, sampler 0xB0). */
 #define DFL_RNG_PURPOSE_CALIB_HIDE 0xB1
 
+/* What the calibration samples are, in the log lines of `who`: train
+ * calibrates on its held-out samples, impute --calibrate on its input. */
+static const char *samples_of(const char *who) { return strcmp(who, "train") ? "input" : "held-out"; }
+
+/* Sample i < count of the calibration set: count samples spread evenly over the span samples from
+ * start (span == count: the samples start + i). */
+static int64_t calib_sample(int64_t start, int64_t count, int64_t span, int64_t i) { return start + i * span / count; }
+
+/* Samples [first, first + nb) of the calibration set into obs and mask, in the checkpoint's
+ * normalisation (the dataset's own when it is the training data: then the factors are 1 and 0 and
+ * the values stay bit for bit). */
+static dfl_status read_calib_samples(const dfl_dataset *ds, const dfl_ckpt_meta *meta, int64_t start, int64_t count,
+                                     int64_t span, int64_t first, int nb, float *obs, uint8_t *mask) {
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    const size_t px = (size_t)info->h * info->w;
+    if (span == count) {
+        DFL_TRY(dfl_dataset_read_samples(ds, start + first, nb, obs, mask));
+    } else {
+        for (int i = 0; i < nb; ++i)
+            DFL_TRY(dfl_dataset_read_samples(ds, calib_sample(start, count, span, first + i), 1,
+                                             obs + (size_t)i * info->c * px, mask + (size_t)i * info->mask_c * px));
+    }
+    if (meta->data_mean && meta->data_std)
+        dfl_renormalise(obs, nb, info->c, px, info->mean, info->std, meta->data_mean, meta->data_std, 1);
+    return DFL_OK;
+}
+
 void dfl_spread_stats_add(dfl_spread_stats *st, double err, double std) {
     dfl_spread_stats_add_weighted(st, err, std, 1.0);
 }
@@ -398,15 +425,16 @@ static int gap_square_side(const double *missing, const double *hidden, int c) {
  * hiding 1.3 % (this rule there) gave 1.06 (97.1 %). Sparse observations
  * keep the larger share (their error changes little with a few percent
  * fewer inputs). */
-static dfl_status pixel_hide_fraction(const dfl_dataset *ds, int64_t start, int64_t count, int chunk, float *obs,
-                                      uint8_t *mask, double hide_fraction, double *share) {
+static dfl_status pixel_hide_fraction(const dfl_dataset *ds, const dfl_ckpt_meta *meta, int64_t start, int64_t count,
+                                      int64_t span, int chunk, float *obs, uint8_t *mask, double hide_fraction,
+                                      double *share) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t px = (size_t)info->h * info->w;
     double *observed = dfl_xcalloc((size_t)info->c, sizeof(double)); /* per channel, in the samples */
     dfl_status s = DFL_OK;
     for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
         int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
-        if ((s = dfl_dataset_read_samples(ds, start + i0, nb, obs, mask)) != DFL_OK) break;
+        if ((s = read_calib_samples(ds, meta, start, count, span, i0, nb, obs, mask)) != DFL_OK) break;
         for (int i = 0; i < nb; ++i)
             for (int ch = 0; ch < info->c; ++ch) {
                 const uint8_t *m = mask + ((size_t)i * info->mask_c + (info->mask_c == 1 ? 0 : ch)) * px;
@@ -451,9 +479,9 @@ static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_bac
 }
 
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, int pass, double hide_fraction, double *weight, double *weight3,
-                                 double *scale, double *floor, double *gap_factor, dfl_spread_stats *before,
-                                 dfl_spread_stats *after) {
+                                 int64_t count, int64_t span, int pass, double hide_fraction, const char *who,
+                                 double *weight, double *weight3, double *scale, double *floor, double *gap_factor,
+                                 dfl_spread_stats *before, dfl_spread_stats *after) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
@@ -508,7 +536,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         hide_mp.hide = 1;
     }
     if (hide_mp.strategy == DFL_STRATEGY_PIXEL)
-        s = pixel_hide_fraction(ds, start, count, chunk, obs, mask, hide_fraction, &share);
+        s = pixel_hide_fraction(ds, meta, start, count, span, chunk, obs, mask, hide_fraction, &share);
     int square = 1; /* pixel contexts: squares of this side in every round after the first */
     for (uint32_t round = 0; s == DFL_OK && round < DFL_CALIB_MAX_ROUNDS; ++round) {
         size_t fewest = SIZE_MAX;
@@ -520,9 +548,10 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         ro.block_hide = context_hide;
         for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
             int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
-            if ((s = dfl_dataset_read_samples(ds, start + i0, nb, obs, mask)) != DFL_OK) break;
-            hide_like_training(&hide_mp, o->seed, round, start + i0, nb, c, h, w, mc, mask, share, round ? square : 1,
-                               kept, ctx, qry);
+            if ((s = read_calib_samples(ds, meta, start, count, span, i0, nb, obs, mask)) != DFL_OK) break;
+            const int64_t key = calib_sample(start, count, span, i0); /* the first sample's index keys the pass */
+            hide_like_training(&hide_mp, o->seed, round, key, nb, c, h, w, mc, mask, share, round ? square : 1, kept,
+                               ctx, qry);
             for (int i = 0; round == 0 && i < nb; ++i) /* the held-out masks' own gaps, once */
                 for (int ch = 0; ch < mc; ++ch) {
                     const uint8_t *m = mask + ((size_t)i * mc + ch) * px;
@@ -543,7 +572,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                     for (size_t p = 0; p < px; ++p)
                         if (!kept[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p])
                             in[((size_t)i * c + ch) * px + p] = 0.0f;
-            s = dfl_imputer_run(im, &ro, nb, c, h, w, mc, in, kept, (uint32_t)(start + i0), pred, spread, NULL);
+            s = dfl_imputer_run(im, &ro, nb, c, h, w, mc, in, kept, (uint32_t)key, pred, spread, NULL);
             if (s != DFL_OK) break;
             if (weight) /* the spline through each sample's kept entries, from its prediction */
                 dfl_spline_toward(dfl_imputer_backend(im), nb, c, h, w, mc, in, kept, pred, meta->periodic_x,
@@ -610,9 +639,9 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             if (weight) {
                 weight[ch] = beta;
                 if (weight3) weight3[ch] = beta3;
-                dfl_info("train: spline correction, channel %s: weight %.3f (order 2), %.3f (order 3), hidden-entry "
+                dfl_info("%s: spline correction, channel %s: weight %.3f (order 2), %.3f (order 3), hidden-entry "
                          "MSE %.4g -> %.4g (normalised units)",
-                         info->channels[ch], beta, beta3, wsum > 0 ? mse_net / wsum : 0.0,
+                         who, info->channels[ch], beta, beta3, wsum > 0 ? mse_net / wsum : 0.0,
                          wsum > 0 ? mse_fix / wsum : 0.0);
             } else if (weight3) {
                 weight3[ch] = 0.0; /* no correction fitted: none of either order */
@@ -639,14 +668,14 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                 dfl_spread_stats_add_weighted(
                     &after[ch], e[k], factor[bn[k]] * dfl_spread_calibrated(sd[k], scale[ch], floor[ch]), wt[k]);
             if (gap_factor)
-                dfl_info("train: spread calibration, channel %s: factors by gap distance 1/2/3-4/5-8/9-16/17-32/33+ "
+                dfl_info("%s: spread calibration, channel %s: factors by gap distance 1/2/3-4/5-8/9-16/17-32/33+ "
                          "%.2f/%.2f/%.2f/%.2f/%.2f/%.2f/%.2f",
-                         info->channels[ch], factor[0], factor[1], factor[2], factor[3], factor[4], factor[5],
+                         who, info->channels[ch], factor[0], factor[1], factor[2], factor[3], factor[4], factor[5],
                          factor[6]);
             if (varying < all)
-                dfl_info("train: spread calibration, channel %s: %lld of %lld held-out samples keep a single observed "
+                dfl_info("%s: spread calibration, channel %s: %lld of %lld %s samples keep a single observed "
                          "block once one is hidden, so their %d contexts are one; %s",
-                         info->channels[ch], (long long)fixed_samples, (long long)count, o->K,
+                         who, info->channels[ch], (long long)fixed_samples, (long long)count, samples_of(who), o->K,
                          floor_only ? "too few others to fit a scale: the floor alone (std_scale 0)"
                                     : "the fit leaves their entries out");
             char gaps[2][96];
@@ -659,9 +688,9 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                     at += snprintf(gaps[which] + at, sizeof gaps[which] - (size_t)at, "%s%.0f", b ? "/" : "",
                                    all > 0 ? 100.0 * hist[b] / all : 0.0);
             }
-            dfl_info("train: spread calibration, channel %s: gap distance 1/2/3-4/5-8/9-16/17-32/33+ of the "
-                     "held-out missing entries %s %%, of the hidden entries %s %%",
-                     info->channels[ch], gaps[0], gaps[1]);
+            dfl_info("%s: spread calibration, channel %s: gap distance 1/2/3-4/5-8/9-16/17-32/33+ of the "
+                     "%s missing entries %s %%, of the hidden entries %s %%",
+                     who, info->channels[ch], samples_of(who), gaps[0], gaps[1]);
         }
         free(e);
         free(sd);
@@ -688,11 +717,9 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     return s;
 }
 
-dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, double *weight, double *weight3, double *scale,
-                             double *floor, double *gap_factor) {
-    dfl_imputer *im = NULL;
-    DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
+dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
+                                     int K, uint64_t seed, const char *who, double *weight, double *weight3,
+                                     double *scale, double *floor, double *gap_factor) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const dfl_config *cfg = dfl_imputer_config(im);
     dfl_impute_opts o;
@@ -705,19 +732,30 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     o.fwd_rows = 0; /* one sample's K draws per forward, as `dynfill impute` */
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
-    dfl_status s =
-        dfl_std_calibrate_run(im, &o, ds, start, count, calib_pass_samples(im, &o, be, info, count),
-                              DFL_CALIB_HIDE_FRACTION, weight, weight3, scale, floor, gap_factor, before, after);
+    dfl_status s = dfl_std_calibrate_run(
+        im, &o, ds, start, count, span, calib_pass_samples(im, &o, dfl_imputer_backend(im), info, count),
+        DFL_CALIB_HIDE_FRACTION, who, weight, weight3, scale, floor, gap_factor, before, after);
     for (int ch = 0; s == DFL_OK && ch < info->c; ++ch) {
         const dfl_spread_stats *b = &before[ch], *a = &after[ch];
         double n = b->n > 0 ? b->n : 1;
-        dfl_info("train: spread calibration, channel %s: %.0f hidden entries of %lld held-out samples, spread-skill "
+        dfl_info("%s: spread calibration, channel %s: %.0f hidden entries of %lld %s samples, spread-skill "
                  "%.3f -> %.3f, +-1 std %.1f%% -> %.1f%%, +-2 std %.1f%% -> %.1f%%, std_scale %.4g, std_floor %.4g",
-                 info->channels[ch], b->n, (long long)count, dfl_spread_stats_ratio(b), dfl_spread_stats_ratio(a),
-                 100 * b->in1 / n, 100 * a->in1 / n, 100 * b->in2 / n, 100 * a->in2 / n, scale[ch], floor[ch]);
+                 who, info->channels[ch], b->n, (long long)count, samples_of(who), dfl_spread_stats_ratio(b),
+                 dfl_spread_stats_ratio(a), 100 * b->in1 / n, 100 * a->in1 / n, 100 * b->in2 / n, 100 * a->in2 / n,
+                 scale[ch], floor[ch]);
     }
     free(before);
     free(after);
+    return s;
+}
+
+dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
+                             int64_t count, int K, uint64_t seed, double *weight, double *weight3, double *scale,
+                             double *floor, double *gap_factor) {
+    dfl_imputer *im = NULL;
+    DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", weight, weight3, scale,
+                                             floor, gap_factor);
     dfl_imputer_destroy(im);
     return s;
 }

@@ -341,3 +341,13 @@ dfl_status dfl_imputer_run(dfl_imputer *im, const dfl_impute_opts *o, int n, int
     free(mask1);
     return s;
 }
+
+void dfl_renormalise(float *x, int n, int c, size_t px, const double *mean_a, const double *std_a, const double *mean_b,
+                     const double *std_b, int shift) {
+    for (int i = 0; i < n; ++i)
+        for (int ch = 0; ch < c; ++ch) {
+            float *p = x + ((size_t)i * c + ch) * px;
+            double sc = std_a[ch] / std_b[ch], off = shift ? (mean_a[ch] - mean_b[ch]) / std_b[ch] : 0.0;
+            for (size_t j = 0; j < px; ++j) p[j] = (float)(p[j] * sc + off);
+        }
+}

@@ -39,6 +39,12 @@ dfl_status dfl_imputer_create(const char *ckpt_path, dfl_backend *be, int use_ra
 void dfl_imputer_destroy(dfl_imputer *im);
 const dfl_method_params *dfl_imputer_method(const dfl_imputer *im);
 const dfl_config *dfl_imputer_config(const dfl_imputer *im);
+/* Re-expresses normalised values from one normalisation to another:
+ * ((x std_a + mean_a) - mean_b) / std_b per channel (shift 0: x std_a /
+ * std_b, for spreads); x is [n, c, px], the normalisations [c]. Where a
+ * equals b the values stay bit for bit. */
+void dfl_renormalise(float *x, int n, int c, size_t px, const double *mean_a, const double *std_a, const double *mean_b,
+                     const double *std_b, int shift);
 /* The checkpoint's metadata (periodic axes, normalisation, calibration). */
 const dfl_ckpt_meta *dfl_imputer_meta(const dfl_imputer *im);
 /* The backend the imputer runs on. */
@@ -214,17 +220,27 @@ void dfl_spline_correct(const double *weight, const double *weight3, int n, int 
  * where the steps are all 0. */
 void dfl_spline_weights_fit(const float *err, const float *d2, const float *d3, const float *wt, size_t n, double *a,
                             double *b);
-/* Hides, imputes and fits on samples [start, start+count) of ds (normalised
- * as the checkpoint's training data; hidden entries keyed by o->seed and the
- * sample index), `pass` samples per imputation pass (at least 2): weight[c]
- * and weight3[c] of the spline correction (NULL: none, the spread fitted to
+/* Hides, imputes and fits on count samples of ds spread evenly over the
+ * span samples from start (sample start + i span / count; span = count:
+ * samples [start, start + count)), re-expressed in the checkpoint's
+ * normalisation (hidden entries keyed by o->seed and the sample's
+ * position; log lines prefixed `who`), `pass` samples per imputation pass
+ * (at least 2): weight[c] and weight3[c] of the spline correction (NULL: none, the spread fitted to
  * the network's own errors), then scale[c], floor[c] on the corrected
  * errors, gap_factor[c x DFL_GAP_BINS] (NULL: none) on those, and the
  * statistics before / after (c each). */
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
-                                 int64_t count, int pass, double hide_fraction, double *weight, double *weight3,
-                                 double *scale, double *floor, double *gap_factor, dfl_spread_stats *before,
-                                 dfl_spread_stats *after);
+                                 int64_t count, int64_t span, int pass, double hide_fraction, const char *who,
+                                 double *weight, double *weight3, double *scale, double *floor, double *gap_factor,
+                                 dfl_spread_stats *before, dfl_spread_stats *after);
+/* dfl_std_calibrate_run with K draws and `seed` on count samples spread
+ * over the span samples from start, in whatever normalisation ds has (they are
+ * re-expressed in the checkpoint's), the before/after figures logged as
+ * `who` ("train": held-out samples; "impute": `impute --calibrate` on its
+ * own input). */
+dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
+                                     int K, uint64_t seed, const char *who, double *weight, double *weight3,
+                                     double *scale, double *floor, double *gap_factor);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged); the signature of
  * dfl_train_calibrate_fn. */
