@@ -275,7 +275,8 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, const dfl_
 }
 
 /* --calibrate: the spline weights and the spread calibration fitted again, as `train` fits them on its
- * held-out samples, on up to DFL_IMPUTE_CALIB_SAMPLES samples of the input spread evenly over it (sample i n / count), with this run's K and seed; they replace the checkpoint's in meta. Only
+ * held-out samples, on up to DFL_IMPUTE_CALIB_SAMPLES samples of the input spread evenly over it
+ * (sample i n / count), with this run's K and seed; they replace the checkpoint's in meta. Only
  * what the checkpoint holds is refitted: without spline weights (an older checkpoint) or with --raw-pred
  * the spread is fitted to the network's own errors, and an order-2-only checkpoint stays order 2. */
 #define DFL_IMPUTE_CALIB_SAMPLES 64
