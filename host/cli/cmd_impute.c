@@ -183,13 +183,15 @@ static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, in
         const uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_MEMBER_FLOOR, 0, first + (uint32_t)i);
         for (int ch = 0; ch < c; ++ch) {
             const uint8_t *m = mask + ((size_t)i * mc + (mc == 1 ? 0 : ch)) * px;
-            if (meta->std_gap_factor && (mc > 1 || ch == 0)) /* once per mask plane */
+            if (meta->calib.std_gap_factor && (mc > 1 || ch == 0)) /* once per mask plane */
                 dfl_gap_bins(m, h, w, meta->periodic_x, meta->periodic_y, bin);
-            const double *factor = meta->std_gap_factor ? meta->std_gap_factor + (size_t)ch * DFL_CKPT_GAP_BINS : NULL;
+            const double *factor =
+                meta->calib.std_gap_factor ? meta->calib.std_gap_factor + (size_t)ch * DFL_CKPT_GAP_BINS : NULL;
             for (size_t p = 0; p < px; ++p) {
                 if (m[p]) continue;
                 const double f = factor ? factor[bin[p]] : 1.0;
-                const double sa = f * meta->std_scale[ch], sb = f * (meta->std_floor ? meta->std_floor[ch] : 0.0);
+                const double sa = f * meta->calib.std_scale[ch],
+                             sb = f * (meta->calib.std_floor ? meta->calib.std_floor[ch] : 0.0);
                 float *sp = spread + ((size_t)i * c + ch) * px + p;
                 *sp = (float)dfl_spread_calibrated(*sp, sa, sb);
                 if (!members) continue;
@@ -216,9 +218,10 @@ static void calibrate_spread(const dfl_ckpt_meta *meta, int nb, int K, int c, in
  * order 2 where the checkpoint has the weights and --raw-pred is not given, order 3 besides where
  * some channel takes a share of it. */
 static int correction_orders(const impute_args *a, const dfl_ckpt_meta *meta, int c, int *order3) {
-    const int correct = meta->spline_weight && !a->raw_pred;
+    const int correct = meta->calib.spline_weight && !a->raw_pred;
     *order3 = 0;
-    for (int ch = 0; correct && meta->spline3_weight && ch < c; ++ch) *order3 |= meta->spline3_weight[ch] > 0.0;
+    for (int ch = 0; correct && meta->calib.spline3_weight && ch < c; ++ch)
+        *order3 |= meta->calib.spline3_weight[ch] > 0.0;
     return correct;
 }
 
@@ -285,40 +288,29 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const int c = info->c;
     const int64_t count = info->n < DFL_IMPUTE_CALIB_SAMPLES ? info->n : DFL_IMPUTE_CALIB_SAMPLES;
-    const int correct = meta->spline_weight && !a->raw_pred;
-    double *scale = dfl_xmalloc((size_t)c * sizeof(double)), *floor = dfl_xmalloc((size_t)c * sizeof(double));
-    double *gap_factor = dfl_xmalloc((size_t)c * DFL_CKPT_GAP_BINS * sizeof(double));
-    double *weight = correct ? dfl_xmalloc((size_t)c * sizeof(double)) : NULL;
-    double *weight3 = correct && meta->spline3_weight ? dfl_xmalloc((size_t)c * sizeof(double)) : NULL;
+    const int correct = meta->calib.spline_weight && !a->raw_pred;
+    dfl_ckpt_calib cal;
+    dfl_ckpt_calib_alloc(&cal, c, correct, meta->calib.spline3_weight != NULL);
     if (!a->quiet)
         dfl_info("impute: --calibrate: fitting on %lld of the %lld samples of %s, spread evenly", (long long)count,
                  (long long)info->n, a->in);
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, 0, count, info->n, o->K, o->seed, "impute", weight, weight3, scale,
-                                             floor, gap_factor);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, 0, count, info->n, o->K, o->seed, "impute", &cal);
     for (int ch = 0; s == DFL_OK && !a->quiet && ch < c; ++ch)
         dfl_info("impute: --calibrate, channel %s: std_scale %.4g, std_floor %.4g (the checkpoint's: %.4g, %.4g)%s",
-                 info->channels[ch], scale[ch], floor[ch], meta->std_scale ? meta->std_scale[ch] : 1.0,
-                 meta->std_floor ? meta->std_floor[ch] : 0.0, weight ? "" : "; no spline correction");
+                 info->channels[ch], cal.std_scale[ch], cal.std_floor[ch],
+                 meta->calib.std_scale ? meta->calib.std_scale[ch] : 1.0,
+                 meta->calib.std_floor ? meta->calib.std_floor[ch] : 0.0, correct ? "" : "; no spline correction");
     if (s != DFL_OK) {
-        free(scale);
-        free(floor);
-        free(gap_factor);
-        free(weight);
-        free(weight3);
+        dfl_ckpt_calib_free(&cal);
         return s;
     }
-    free(meta->std_scale);
-    free(meta->std_floor);
-    free(meta->std_gap_factor);
-    meta->std_scale = scale;
-    meta->std_floor = floor;
-    meta->std_gap_factor = gap_factor;
-    if (weight) {
-        free(meta->spline_weight);
-        free(meta->spline3_weight);
-        meta->spline_weight = weight;
-        meta->spline3_weight = weight3;
+    if (!correct) { /* the checkpoint's correction stays (none, or --raw-pred's, unused) */
+        cal.spline_weight = meta->calib.spline_weight;
+        cal.spline3_weight = meta->calib.spline3_weight;
+        meta->calib.spline_weight = meta->calib.spline3_weight = NULL;
     }
+    dfl_ckpt_calib_free(&meta->calib);
+    meta->calib = cal;
     return DFL_OK;
 }
 
@@ -357,7 +349,7 @@ static dfl_status run_impute(const impute_args *a) {
             if (s == DFL_OK) s = choose_chunk(a, im, &meta, &o, be, c, h, w, mc, &chunk);
             ck_mean = meta.data_mean;
             ck_std = meta.data_std;
-            if (!meta.std_scale && !a->raw_std && !a->quiet)
+            if (!meta.calib.std_scale && !a->raw_std && !a->quiet)
                 dfl_info(
                     "impute: %s holds no spread calibration (std_scale, std_floor; older checkpoint): /std is the raw "
                     "ensemble spread (scale 1)",
@@ -371,8 +363,8 @@ static dfl_status run_impute(const impute_args *a) {
         if (diffusion)
             snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s%s%s%s", o.K, o.steps,
                      o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "",
-                     meta.spline_weight && !a->raw_pred ? " pred=spline-corrected" : "",
-                     meta.std_scale && !a->raw_std ? " std=calibrated" : " std=raw",
+                     meta.calib.spline_weight && !a->raw_pred ? " pred=spline-corrected" : "",
+                     meta.calib.std_scale && !a->raw_std ? " std=calibrated" : " std=raw",
                      a->calibrate ? " calibrated-on=input" : "");
         else
             snprintf(desc, sizeof desc, "%s", a->method);
@@ -420,11 +412,12 @@ static dfl_status run_impute(const impute_args *a) {
             if (correct) { /* docs/design.md, "Spline correction"; pred and members in the model's units */
                 dfl_spline_toward(be, nb, c, h, w, mc, obs, mask, pred, meta.periodic_x, meta.periodic_y, 0, toward,
                                   toward3);
-                dfl_spline_correct(meta.spline_weight, meta.spline3_weight, nb, o.K, c, px, toward, toward3, pred,
-                                   members);
+                dfl_spline_correct(meta.calib.spline_weight, meta.calib.spline3_weight, nb, o.K, c, px, toward, toward3,
+                                   pred, members);
             }
             dfl_renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
-            if (meta.std_scale && !a->raw_std) /* in the model's units, before spread and members are renormalised */
+            if (meta.calib.std_scale &&
+                !a->raw_std) /* in the model's units, before spread and members are renormalised */
                 calibrate_spread(&meta, nb, o.K, c, h, w, mc, mask, (uint64_t)a->seed, (uint32_t)first, spread,
                                  members);
             /* members [nb, K, c, h, w]: nb * K fields renormalised as pred */

@@ -480,8 +480,9 @@ static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_bac
 
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
                                  int64_t count, int64_t span, int pass, double hide_fraction, const char *who,
-                                 double *weight, double *weight3, double *scale, double *floor, double *gap_factor,
-                                 dfl_spread_stats *before, dfl_spread_stats *after) {
+                                 dfl_ckpt_calib *cal, dfl_spread_stats *before, dfl_spread_stats *after) {
+    double *weight = cal->spline_weight, *weight3 = cal->spline3_weight;
+    double *scale = cal->std_scale, *floor = cal->std_floor, *gap_factor = cal->std_gap_factor;
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     int c = info->c, h = info->h, w = info->w, mc = info->mask_c;
     size_t px = (size_t)h * w;
@@ -718,8 +719,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
 }
 
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, const char *who, double *weight, double *weight3,
-                                     double *scale, double *floor, double *gap_factor) {
+                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const dfl_config *cfg = dfl_imputer_config(im);
     dfl_impute_opts o;
@@ -732,9 +732,9 @@ dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int
     o.fwd_rows = 0; /* one sample's K draws per forward, as `dynfill impute` */
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
-    dfl_status s = dfl_std_calibrate_run(
-        im, &o, ds, start, count, span, calib_pass_samples(im, &o, dfl_imputer_backend(im), info, count),
-        DFL_CALIB_HIDE_FRACTION, who, weight, weight3, scale, floor, gap_factor, before, after);
+    dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, span,
+                                         calib_pass_samples(im, &o, dfl_imputer_backend(im), info, count),
+                                         DFL_CALIB_HIDE_FRACTION, who, cal, before, after);
     for (int ch = 0; s == DFL_OK && ch < info->c; ++ch) {
         const dfl_spread_stats *b = &before[ch], *a = &after[ch];
         double n = b->n > 0 ? b->n : 1;
@@ -742,7 +742,7 @@ dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int
                  "%.3f -> %.3f, +-1 std %.1f%% -> %.1f%%, +-2 std %.1f%% -> %.1f%%, std_scale %.4g, std_floor %.4g",
                  who, info->channels[ch], b->n, (long long)count, samples_of(who), dfl_spread_stats_ratio(b),
                  dfl_spread_stats_ratio(a), 100 * b->in1 / n, 100 * a->in1 / n, 100 * b->in2 / n, 100 * a->in2 / n,
-                 scale[ch], floor[ch]);
+                 cal->std_scale[ch], cal->std_floor[ch]);
     }
     free(before);
     free(after);
@@ -750,12 +750,10 @@ dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int
 }
 
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, double *weight, double *weight3, double *scale,
-                             double *floor, double *gap_factor) {
+                             int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", weight, weight3, scale,
-                                             floor, gap_factor);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal);
     dfl_imputer_destroy(im);
     return s;
 }

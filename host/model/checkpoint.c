@@ -1,11 +1,60 @@
 /* HDF5 checkpoints (include/dynfill/checkpoint.h). */
 #include "dynfill/checkpoint.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/h5_util.h"
+
+/* The calibration's arrays as checkpoint attributes: the name, the member
+ * and the values per channel. */
+typedef struct {
+    const char *name;
+    size_t offset;
+    size_t per_channel;
+} calib_attr;
+static const calib_attr calib_attrs[] = {
+    {"std_scale", offsetof(dfl_ckpt_calib, std_scale), 1},
+    {"std_floor", offsetof(dfl_ckpt_calib, std_floor), 1},
+    {"std_gap_factor", offsetof(dfl_ckpt_calib, std_gap_factor), DFL_CKPT_GAP_BINS},
+    {"spline_weight", offsetof(dfl_ckpt_calib, spline_weight), 1},
+    {"spline3_weight", offsetof(dfl_ckpt_calib, spline3_weight), 1},
+};
+#define CALIB_ATTRS ((int)(sizeof calib_attrs / sizeof calib_attrs[0]))
+static double **calib_array(dfl_ckpt_calib *cal, int i) { return (double **)((char *)cal + calib_attrs[i].offset); }
+static const double *calib_values(const dfl_ckpt_calib *cal, int i) {
+    return *(double *const *)((const char *)cal + calib_attrs[i].offset);
+}
+
+void dfl_ckpt_calib_alloc(dfl_ckpt_calib *cal, int channels, int spline, int spline3) {
+    memset(cal, 0, sizeof *cal);
+    for (int i = 0; i < CALIB_ATTRS; ++i) {
+        double **a = calib_array(cal, i);
+        if ((a == &cal->spline_weight && !spline) || (a == &cal->spline3_weight && !(spline && spline3))) continue;
+        *a = dfl_xmalloc((size_t)channels * calib_attrs[i].per_channel * sizeof(double));
+    }
+}
+
+void dfl_ckpt_calib_copy(dfl_ckpt_calib *dst, const dfl_ckpt_calib *src, int channels) {
+    memset(dst, 0, sizeof *dst);
+    for (int i = 0; i < CALIB_ATTRS; ++i) {
+        const double *from = calib_values(src, i);
+        if (!from) continue;
+        const size_t bytes = (size_t)channels * calib_attrs[i].per_channel * sizeof(double);
+        double **to = calib_array(dst, i);
+        *to = dfl_xmalloc(bytes);
+        memcpy(*to, from, bytes);
+    }
+}
+
+void dfl_ckpt_calib_free(dfl_ckpt_calib *cal) {
+    for (int i = 0; i < CALIB_ATTRS; ++i) {
+        free(*calib_array(cal, i));
+        *calib_array(cal, i) = NULL;
+    }
+}
 
 void dfl_ckpt_meta_set_norm(dfl_ckpt_meta *meta, int channels, const double *mean, const double *std) {
     free(meta->data_mean);
@@ -23,14 +72,9 @@ void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     free(meta->config_text);
     free(meta->data_mean);
     free(meta->data_std);
-    free(meta->std_scale);
-    free(meta->std_floor);
-    free(meta->std_gap_factor);
-    free(meta->spline_weight);
-    free(meta->spline3_weight);
+    dfl_ckpt_calib_free(&meta->calib);
     meta->config_text = NULL;
-    meta->data_mean = meta->data_std = meta->std_scale = meta->std_floor = meta->std_gap_factor = NULL;
-    meta->spline_weight = meta->spline3_weight = NULL;
+    meta->data_mean = meta->data_std = NULL;
 }
 
 static dfl_status write_group(hid_t f, dfl_unet *m, const char *group, const float *dev) {
@@ -76,15 +120,12 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
     DFL_TRY(dfl_h5_attr_write_string(f, "periodic", per));
     DFL_TRY(dfl_h5_attr_write_doubles(f, "data_mean", meta->data_mean, (size_t)meta->channels));
     DFL_TRY(dfl_h5_attr_write_double(f, "train_seconds", meta->train_seconds));
-    if (meta->std_scale) DFL_TRY(dfl_h5_attr_write_doubles(f, "std_scale", meta->std_scale, (size_t)meta->channels));
-    if (meta->std_floor) DFL_TRY(dfl_h5_attr_write_doubles(f, "std_floor", meta->std_floor, (size_t)meta->channels));
-    if (meta->std_gap_factor)
-        DFL_TRY(dfl_h5_attr_write_doubles(f, "std_gap_factor", meta->std_gap_factor,
-                                          (size_t)meta->channels * DFL_CKPT_GAP_BINS));
-    if (meta->spline_weight)
-        DFL_TRY(dfl_h5_attr_write_doubles(f, "spline_weight", meta->spline_weight, (size_t)meta->channels));
-    if (meta->spline3_weight)
-        DFL_TRY(dfl_h5_attr_write_doubles(f, "spline3_weight", meta->spline3_weight, (size_t)meta->channels));
+    for (int i = 0; i < CALIB_ATTRS; ++i) {
+        const double *a = calib_values(&meta->calib, i);
+        if (a)
+            DFL_TRY(dfl_h5_attr_write_doubles(f, calib_attrs[i].name, a,
+                                              (size_t)meta->channels * calib_attrs[i].per_channel));
+    }
     return dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
 }
 
@@ -138,32 +179,12 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
     if (dfl_h5_attr_exists(f, "train_seconds") &&
         (s = dfl_h5_attr_read_doubles(f, path, "train_seconds", &meta->train_seconds, 1)) != DFL_OK)
         goto done;
-    if (dfl_h5_attr_exists(f, "std_scale")) {
-        meta->std_scale = dfl_xmalloc((size_t)meta->channels * sizeof(double));
-        if ((s = dfl_h5_attr_read_doubles(f, path, "std_scale", meta->std_scale, (size_t)meta->channels)) != DFL_OK)
-            goto done;
-    }
-    if (dfl_h5_attr_exists(f, "std_floor")) {
-        meta->std_floor = dfl_xmalloc((size_t)meta->channels * sizeof(double));
-        if ((s = dfl_h5_attr_read_doubles(f, path, "std_floor", meta->std_floor, (size_t)meta->channels)) != DFL_OK)
-            goto done;
-    }
-    if (dfl_h5_attr_exists(f, "std_gap_factor")) {
-        const size_t n = (size_t)meta->channels * DFL_CKPT_GAP_BINS;
-        meta->std_gap_factor = dfl_xmalloc(n * sizeof(double));
-        if ((s = dfl_h5_attr_read_doubles(f, path, "std_gap_factor", meta->std_gap_factor, n)) != DFL_OK) goto done;
-    }
-    if (dfl_h5_attr_exists(f, "spline_weight")) {
-        meta->spline_weight = dfl_xmalloc((size_t)meta->channels * sizeof(double));
-        if ((s = dfl_h5_attr_read_doubles(f, path, "spline_weight", meta->spline_weight, (size_t)meta->channels)) !=
-            DFL_OK)
-            goto done;
-    }
-    if (dfl_h5_attr_exists(f, "spline3_weight")) {
-        meta->spline3_weight = dfl_xmalloc((size_t)meta->channels * sizeof(double));
-        if ((s = dfl_h5_attr_read_doubles(f, path, "spline3_weight", meta->spline3_weight, (size_t)meta->channels)) !=
-            DFL_OK)
-            goto done;
+    for (int i = 0; i < CALIB_ATTRS; ++i) {
+        if (!dfl_h5_attr_exists(f, calib_attrs[i].name)) continue;
+        const size_t n = (size_t)meta->channels * calib_attrs[i].per_channel;
+        double **a = calib_array(&meta->calib, i);
+        *a = dfl_xmalloc(n * sizeof(double));
+        if ((s = dfl_h5_attr_read_doubles(f, path, calib_attrs[i].name, *a, n)) != DFL_OK) goto done;
     }
 done:
     H5Fclose(f);

@@ -69,11 +69,7 @@ typedef struct {
     /* training time (train.time_budget): seconds_base from the checkpoint plus this process's elapsed time */
     double seconds_base, t0, fake_step_s; /* fake_step_s > 0: DFL_FAKE_SECONDS_PER_STEP, each step counts that */
     long run_steps;
-    double *std_scale;      /* calibrated spread factors (C), NULL before calibration */
-    double *std_floor;      /* and floors (C) */
-    double *std_gap_factor; /* and factors by gap bin (C x DFL_CKPT_GAP_BINS) */
-    double *spline_weight;  /* spline correction weights (C), NULL before calibration */
-    double *spline3_weight; /* and its order-3 weights (C) */
+    dfl_ckpt_calib calib; /* the spread's calibration and spline correction, all NULL before calibration */
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
@@ -104,18 +100,7 @@ static dfl_status save_checkpoint(train_run *r) {
     meta.config_text = dfl_config_to_text(&r->cfg);
     dfl_ckpt_meta_set_norm(&meta, r->info->c, r->info->mean, r->info->std);
     meta.train_seconds = train_seconds(r);
-    if (r->std_scale) {
-        meta.std_scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-        memcpy(meta.std_scale, r->std_scale, (size_t)r->info->c * sizeof(double));
-        meta.std_floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-        memcpy(meta.std_floor, r->std_floor, (size_t)r->info->c * sizeof(double));
-        meta.std_gap_factor = dfl_xmalloc((size_t)r->info->c * DFL_CKPT_GAP_BINS * sizeof(double));
-        memcpy(meta.std_gap_factor, r->std_gap_factor, (size_t)r->info->c * DFL_CKPT_GAP_BINS * sizeof(double));
-        meta.spline_weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-        memcpy(meta.spline_weight, r->spline_weight, (size_t)r->info->c * sizeof(double));
-        meta.spline3_weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-        memcpy(meta.spline3_weight, r->spline3_weight, (size_t)r->info->c * sizeof(double));
-    }
+    dfl_ckpt_calib_copy(&meta.calib, &r->calib, r->info->c);
     meta.periodic_x = r->periodic_x; /* the whole field's axes: imputation pads them periodically */
     meta.periodic_y = r->periodic_y;
     dfl_status s = dfl_checkpoint_save(r->ckpt_path, r->model, dfl_trainer_optimizer(r->tr), &meta);
@@ -429,31 +414,15 @@ static dfl_status calibrate(train_run *r) {
     /* at most as many samples as validation reads (8 batches, at least 64): a bounded cost on any split */
     const int64_t cap = 8 * (int64_t)r->cfg.batch > 64 ? 8 * (int64_t)r->cfg.batch : 64;
     if (count > cap) count = cap;
-    double *scale = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-    double *floor = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-    double *weight = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-    double *weight3 = dfl_xmalloc((size_t)r->info->c * sizeof(double));
-    double *gap_factor = dfl_xmalloc((size_t)r->info->c * DFL_CKPT_GAP_BINS * sizeof(double));
-    dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, weight,
-                                     weight3, scale, floor, gap_factor);
+    dfl_ckpt_calib cal;
+    dfl_ckpt_calib_alloc(&cal, r->info->c, 1, 1);
+    dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, &cal);
     if (s != DFL_OK) {
-        free(scale);
-        free(floor);
-        free(gap_factor);
-        free(weight);
-        free(weight3);
+        dfl_ckpt_calib_free(&cal);
         return s;
     }
-    free(r->std_scale);
-    free(r->std_floor);
-    free(r->std_gap_factor);
-    free(r->spline_weight);
-    free(r->spline3_weight);
-    r->std_scale = scale;
-    r->std_floor = floor;
-    r->std_gap_factor = gap_factor;
-    r->spline_weight = weight;
-    r->spline3_weight = weight3;
+    dfl_ckpt_calib_free(&r->calib);
+    r->calib = cal;
     return save_checkpoint(r);
 }
 
@@ -562,11 +531,7 @@ static void teardown(train_run *r) {
     dfl_comm_destroy(r->comm);
     dfl_dataset_close(r->ds);
     dfl_run_dir_unlock(r->lock_fd);
-    free(r->std_scale);
-    free(r->std_floor);
-    free(r->std_gap_factor);
-    free(r->spline_weight);
-    free(r->spline3_weight);
+    dfl_ckpt_calib_free(&r->calib);
 }
 
 dfl_status dfl_train_run(const dfl_train_run_opts *opts) {

@@ -14,14 +14,14 @@
 
 /* Calibration (docs/design.md, "Spline correction" and "Calibrated
  * spread"): given the final checkpoint, the backend and the held-out
- * samples [start, start+count) of ds, fills weight[c] and weight3[c] (the spline
- * correction), scale[c] and floor[c] (per channel, /std = sqrt((scale
- * spread)^2 + floor^2)) and gap_factor[c x DFL_CKPT_GAP_BINS] (that /std's
- * factor by the entry's gap bin). The imputation code lives above this
- * layer, so `dynfill train` passes it in. */
+ * samples [start, start+count) of ds, fills the arrays of cal (allocated
+ * by the caller with dfl_ckpt_calib_alloc): the spline correction's
+ * weights, the spread's scale and floor per channel (/std = sqrt((scale
+ * spread)^2 + floor^2)) and that /std's factor by the entry's gap bin.
+ * The imputation code lives above this layer, so `dynfill train` passes
+ * it in. */
 typedef dfl_status (*dfl_train_calibrate_fn)(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds,
-                                             int64_t start, int64_t count, int K, uint64_t seed, double *weight,
-                                             double *weight3, double *scale, double *floor, double *gap_factor);
+                                             int64_t start, int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal);
 
 typedef struct {
     const char *config_path; /* INI file; NULL with resume (the checkpoint's config) */

@@ -26,6 +26,28 @@ extern "C" {
 
 #define DFL_CKPT_FORMAT_VERSION 1
 
+/* What the calibration of the ensemble spread fits (docs/design.md,
+ * "Calibrated spread"): `dynfill train` on held-out samples, or `impute
+ * --calibrate` on its input. Each array malloc'ed and owned, NULL = absent
+ * (a checkpoint calibrated before it, or not calibrated). */
+typedef struct {
+    double *std_scale;      /* C factors for the ensemble spread, NULL = not calibrated */
+    double *std_floor;      /* C floors, /std = sqrt((std_scale spread)^2 + std_floor^2) in the model's
+                               normalised units; NULL = 0 */
+    double *std_gap_factor; /* C x DFL_CKPT_GAP_BINS factors on that /std by the gap bin of the entry, a row
+                               per channel; NULL = all 1 */
+    double *spline_weight;  /* C weights of the spline correction (include/dynfill/infer.h); NULL = none */
+    double *spline3_weight; /* C order-3 weights of the same; NULL = none */
+} dfl_ckpt_calib;
+
+/* Allocates the spread's three arrays for `channels`, the spline weights
+ * when `spline` (the order-3 ones too when `spline3`); the others NULL. */
+void dfl_ckpt_calib_alloc(dfl_ckpt_calib *cal, int channels, int spline, int spline3);
+/* A copy of src's arrays (NULL stays NULL) into dst, which owns nothing before. */
+void dfl_ckpt_calib_copy(dfl_ckpt_calib *dst, const dfl_ckpt_calib *src, int channels);
+/* Frees the arrays and sets them NULL. */
+void dfl_ckpt_calib_free(dfl_ckpt_calib *cal);
+
 typedef struct {
     long step;
     uint64_t seed;
@@ -36,15 +58,7 @@ typedef struct {
     int periodic_x, periodic_y;
     double *data_mean, *data_std; /* malloc'ed, C values each (owned by the meta) */
     double train_seconds;         /* training time so far (0 in older checkpoints) */
-    double *std_scale;            /* malloc'ed C factors for the ensemble spread, NULL = not calibrated */
-    double *std_floor;            /* malloc'ed C floors, /std = sqrt((std_scale spread)^2 + std_floor^2) in the
-                                     model's normalised units; NULL = 0 (checkpoints calibrated before it) */
-    double *std_gap_factor;       /* malloc'ed C x DFL_CKPT_GAP_BINS factors on that /std by the gap bin of the
-                                     entry (docs/design.md, "Calibrated spread"), a row per channel; NULL = all 1
-                                     (checkpoints calibrated before it) */
-    double *spline_weight;        /* malloc'ed C weights of the spline correction (include/dynfill/infer.h);
-                                     NULL = none (checkpoints calibrated before it) */
-    double *spline3_weight;       /* malloc'ed C order-3 weights of the same; NULL = none */
+    dfl_ckpt_calib calib;         /* the spread's calibration and spline correction (all NULL before it) */
 } dfl_ckpt_meta;
 
 /* Sets channels and copies the normalisation (mean NULL: zeros, std NULL:

@@ -225,28 +225,26 @@ void dfl_spline_weights_fit(const float *err, const float *d2, const float *d3, 
  * samples [start, start + count)), re-expressed in the checkpoint's
  * normalisation (hidden entries keyed by o->seed and the sample's
  * position; log lines prefixed `who`), `pass` samples per imputation pass
- * (at least 2): weight[c] and weight3[c] of the spline correction (NULL: none, the spread fitted to
- * the network's own errors), then scale[c], floor[c] on the corrected
- * errors, gap_factor[c x DFL_GAP_BINS] (NULL: none) on those, and the
- * statistics before / after (c each). */
+ * (at least 2). Fills cal's arrays: the spline correction's weights
+ * (spline_weight NULL: none, the spread fitted to the network's own
+ * errors; spline3_weight NULL: order 2 alone), then std_scale and
+ * std_floor on the corrected errors, std_gap_factor (NULL: none) on
+ * those, and the statistics before / after (c each). */
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
                                  int64_t count, int64_t span, int pass, double hide_fraction, const char *who,
-                                 double *weight, double *weight3, double *scale, double *floor, double *gap_factor,
-                                 dfl_spread_stats *before, dfl_spread_stats *after);
+                                 dfl_ckpt_calib *cal, dfl_spread_stats *before, dfl_spread_stats *after);
 /* dfl_std_calibrate_run with K draws and `seed` on count samples spread
  * over the span samples from start, in whatever normalisation ds has (they are
  * re-expressed in the checkpoint's), the before/after figures logged as
  * `who` ("train": held-out samples; "impute": `impute --calibrate` on its
  * own input). */
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, const char *who, double *weight, double *weight3,
-                                     double *scale, double *floor, double *gap_factor);
+                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged); the signature of
  * dfl_train_calibrate_fn. */
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, double *weight, double *weight3, double *scale,
-                             double *floor, double *gap_factor);
+                             int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal);
 
 #ifdef __cplusplus
 }
