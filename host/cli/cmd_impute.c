@@ -18,7 +18,7 @@
 static const char k_usage[] =
     "usage: dynfill impute --ckpt RUN_DIR/ckpt.h5 --in OBS.h5 --out PRED.h5 [-K K] [--steps S]\n"
     "                      [--update ddim|x0] [--seed S] [--batch ROWS] [--backend cpu|cuda|auto] [--raw]\n"
-    "                      [--raw-std] [--raw-pred] [--members] [--calibrate]\n"
+    "                      [--raw-std] [--raw-pred] [--members] [--calibrate] [--context RULE]\n"
     "       dynfill impute --method mean|harmonic --in OBS.h5 --out PRED.h5\n"
     "Fills the unobserved entries of OBS.h5; observed entries are kept exactly.\n"
     "  -K K            context masks per sample; the prediction is their mean, /std their spread\n"
@@ -53,6 +53,17 @@ static const char k_usage[] =
     "                  sparse files (37 s against 3 s for 144 fields of 33x49 at 10 % pixels;\n"
     "                  723 s against 27 s for 64 samples of ten 64x64 channels, model.channels =\n"
     "                  shared)\n"
+    "  --context RULE  how the K contexts are drawn from the observation: trained (default: the\n"
+    "                  checkpoint's method.strategy), pixel[:RATIO] (each context a random RATIO of the\n"
+    "                  observed entries, default the checkpoint's method.context_ratio, 0.8) or auto\n"
+    "                  (with --calibrate: the calibration runs with both, at twice its cost, and\n"
+    "                  switches to pixel contexts only where their hidden entries come out with an\n"
+    "                  error more than 4 % lower; a checkpoint trained on pixel contexts keeps\n"
+    "                  them). An empirical context reads the entries this sample shares with another\n"
+    "                  sample's mask, far fewer than it has where the masks are narrow swaths; pixel\n"
+    "                  contexts read more of them but are a density such a network never trained\n"
+    "                  on, so pick them by measurement: without --calibrate the checkpoint's spread\n"
+    "                  and spline weights were fitted with its trained contexts\n"
     "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last\n"
     "                  (t_eps) ensemble pass, in the data's units, observed entries the observations,\n"
     "                  their deviations from /pred scaled by std_scale plus centred noise of size\n"
@@ -79,7 +90,8 @@ enum {
     OPT_RAW_STD,
     OPT_RAW_PRED,
     OPT_MEMBERS,
-    OPT_CALIBRATE
+    OPT_CALIBRATE,
+    OPT_CONTEXT
 };
 static const char k_short[] = "hK:";
 static const struct option k_options[] = {
@@ -98,16 +110,38 @@ static const struct option k_options[] = {
     {"raw-pred", no_argument, NULL, OPT_RAW_PRED},
     {"members", no_argument, NULL, OPT_MEMBERS},
     {"calibrate", no_argument, NULL, OPT_CALIBRATE},
+    {"context", required_argument, NULL, OPT_CONTEXT},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
+/* --context */
+typedef enum { CONTEXT_TRAINED, CONTEXT_PIXEL, CONTEXT_AUTO } context_rule;
+
 typedef struct {
     const char *ckpt, *in, *out, *method, *backend, *update;
     long K, steps, batch, seed;
     int raw, quiet, raw_std, raw_pred, members, calibrate;
+    context_rule context;
+    double context_ratio; /* --context pixel:RATIO; 0 = the checkpoint's method.context_ratio */
 } impute_args;
+
+/* --context trained | pixel[:RATIO] | auto */
+static dfl_status parse_context(const char *text, impute_args *a) {
+    if (!strcmp(text, "trained")) return a->context = CONTEXT_TRAINED, DFL_OK;
+    if (!strcmp(text, "auto")) return a->context = CONTEXT_AUTO, DFL_OK;
+    if (!strncmp(text, "pixel", 5) && (text[5] == '\0' || text[5] == ':')) {
+        a->context = CONTEXT_PIXEL;
+        a->context_ratio = 0.0;
+        if (text[5] == '\0') return DFL_OK;
+        char *end = NULL;
+        const double r = strtod(text + 6, &end);
+        if (end != text + 6 && *end == '\0' && r > 0.0 && r <= 1.0) return a->context_ratio = r, DFL_OK;
+        return dfl_fail(DFL_EUSAGE, "--context '%s': the ratio after pixel: must be a number in (0, 1]", text);
+    }
+    return dfl_fail(DFL_EUSAGE, "--context '%s' is not one of trained, pixel, pixel:RATIO, auto", text);
+}
 
 /* Fills a from argv; *help is set (and nothing else checked) on -h/--help. */
 static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
@@ -139,6 +173,7 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
         case OPT_RAW_PRED: a->raw_pred = 1; break;
         case OPT_MEMBERS: a->members = 1; break;
         case OPT_CALIBRATE: a->calibrate = 1; break;
+        case OPT_CONTEXT: s = parse_context(optarg, a); break;
         case OPT_QUIET: a->quiet = 1; break;
         default: return DFL_EUSAGE; /* '?': dfl_opt_next recorded the message */
         }
@@ -159,6 +194,11 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
     if (a->calibrate && a->raw_std)
         return dfl_fail(DFL_EUSAGE, "--calibrate and --raw-std exclude each other: --raw-std writes the uncalibrated "
                                     "spread");
+    if (a->context != CONTEXT_TRAINED && strcmp(a->method, "diffusion"))
+        return dfl_fail(DFL_EUSAGE, "--context needs --method diffusion: the %s baseline draws no contexts", a->method);
+    if (a->context == CONTEXT_AUTO && !a->calibrate)
+        return dfl_fail(DFL_EUSAGE, "--context auto needs --calibrate: the rules are scored on entries the "
+                                    "calibration hides in the input");
     if (a->update && strcmp(a->update, "ddim") && strcmp(a->update, "x0"))
         return dfl_fail(DFL_EUSAGE, "--update '%s' is not one of ddim, x0", a->update);
     return DFL_OK;
@@ -277,11 +317,85 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, const dfl_
     return DFL_OK;
 }
 
+/* The contexts of --context pixel[:RATIO] and auto: the checkpoint's [method] with strategy pixel,
+ * the query pixel's own (only the contexts matter at imputation) and RATIO (default the checkpoint's
+ * method.context_ratio). */
+static dfl_method_params pixel_contexts(const impute_args *a, const dfl_imputer *im) {
+    dfl_method_params mp = *dfl_imputer_trained_method(im);
+    mp.strategy = DFL_STRATEGY_PIXEL;
+    mp.query = DFL_QUERY_AUTO;
+    if (a->context_ratio > 0.0) mp.context_ratio = (float)a->context_ratio;
+    return mp;
+}
+
+/* One calibration on the input (dfl_std_calibrate_imputer as `train` runs it, on count samples spread
+ * over the file) with the imputer's current contexts: the arrays of what the checkpoint holds
+ * allocated in *cal, the hidden entries' error in *score. */
+static dfl_status calibrate_once(const impute_args *a, dfl_imputer *im, const dfl_dataset *ds, const dfl_impute_opts *o,
+                                 const dfl_ckpt_meta *meta, int64_t count, dfl_ckpt_calib *cal, double *score) {
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    const int correct = meta->calib.spline_weight && !a->raw_pred;
+    dfl_ckpt_calib_alloc(cal, info->c, correct, meta->calib.spline3_weight != NULL);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, 0, count, info->n, o->K, o->seed, "impute", cal, score);
+    if (s != DFL_OK) dfl_ckpt_calib_free(cal);
+    return s;
+}
+
+/* --context auto, after the calibration with the trained contexts (*cal, score): a second with pixel
+ * contexts on the same hidden entries (they follow the trained rule, the seed and the samples). Pixel
+ * contexts are kept (set on the imputer, their calibration in *cal) only where their hidden-entry
+ * error is lower by more than DFL_CONTEXT_AUTO_MARGIN: they are a density the network never trained
+ * on, and the hidden entries are scored on an input sparser than the test's (for empirical models
+ * the sample's mask intersected with another's), so small differences do not carry over. Measured on
+ * three swath models (benchmarks/study/RESULTS.md, "Contexts at imputation"): hidden-entry
+ * differences of -5.1 %, -2.9 % and -1.8 % came out -8.6 %, +6.8 % and -0.3 % on the missing
+ * entries. A checkpoint trained on pixel contexts keeps them. */
+#define DFL_CONTEXT_AUTO_MARGIN 0.04
+static dfl_status choose_contexts(const impute_args *a, dfl_imputer *im, const dfl_dataset *ds,
+                                  const dfl_impute_opts *o, const dfl_ckpt_meta *meta, int64_t count,
+                                  dfl_ckpt_calib *cal, double score) {
+    const dfl_method_params *trained = dfl_imputer_trained_method(im);
+    const char *name = dfl_method_strategy_name(trained->strategy);
+    if (trained->strategy == DFL_STRATEGY_PIXEL) {
+        if (!a->quiet) dfl_info("impute: --context auto: the checkpoint trained on pixel contexts, which stay");
+        return DFL_OK;
+    }
+    const dfl_method_params pixel = pixel_contexts(a, im);
+    if (!a->quiet)
+        dfl_info("impute: --context auto: calibrating again with pixel contexts (%.2f of the observed entries) on "
+                 "the same hidden entries",
+                 pixel.context_ratio);
+    dfl_imputer_set_contexts(im, &pixel);
+    dfl_ckpt_calib alt;
+    double alt_score = 0.0;
+    dfl_status s = calibrate_once(a, im, ds, o, meta, count, &alt, &alt_score);
+    if (s != DFL_OK) {
+        dfl_imputer_set_contexts(im, NULL);
+        return s;
+    }
+    const int pixel_wins = alt_score < (1.0 - DFL_CONTEXT_AUTO_MARGIN) * score;
+    if (!a->quiet)
+        dfl_info("impute: --context auto: hidden-entry MSE %.4g with %s contexts (as trained), %.4g with pixel "
+                 "contexts (%+.1f %%; pixel needs below %.0f %%): imputing with %s contexts",
+                 score, name, alt_score, score > 0 ? 100.0 * (alt_score / score - 1.0) : 0.0,
+                 -100.0 * DFL_CONTEXT_AUTO_MARGIN, pixel_wins ? "pixel" : name);
+    if (pixel_wins) {
+        const dfl_ckpt_calib kept = *cal;
+        *cal = alt;
+        alt = kept;
+    } else {
+        dfl_imputer_set_contexts(im, NULL);
+    }
+    dfl_ckpt_calib_free(&alt);
+    return DFL_OK;
+}
+
 /* --calibrate: the spline weights and the spread calibration fitted again, as `train` fits them on its
  * held-out samples, on up to DFL_IMPUTE_CALIB_SAMPLES samples of the input spread evenly over it
  * (sample i n / count), with this run's K and seed; they replace the checkpoint's in meta. Only
  * what the checkpoint holds is refitted: without spline weights (an older checkpoint) or with --raw-pred
- * the spread is fitted to the network's own errors, and an order-2-only checkpoint stays order 2. */
+ * the spread is fitted to the network's own errors, and an order-2-only checkpoint stays order 2.
+ * With --context auto the context rule is chosen on the way (choose_contexts). */
 #define DFL_IMPUTE_CALIB_SAMPLES 64
 static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, const dfl_dataset *ds,
                                      const dfl_impute_opts *o, dfl_ckpt_meta *meta) {
@@ -289,21 +403,22 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
     const int c = info->c;
     const int64_t count = info->n < DFL_IMPUTE_CALIB_SAMPLES ? info->n : DFL_IMPUTE_CALIB_SAMPLES;
     const int correct = meta->calib.spline_weight && !a->raw_pred;
-    dfl_ckpt_calib cal;
-    dfl_ckpt_calib_alloc(&cal, c, correct, meta->calib.spline3_weight != NULL);
     if (!a->quiet)
         dfl_info("impute: --calibrate: fitting on %lld of the %lld samples of %s, spread evenly", (long long)count,
                  (long long)info->n, a->in);
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, 0, count, info->n, o->K, o->seed, "impute", &cal);
-    for (int ch = 0; s == DFL_OK && !a->quiet && ch < c; ++ch)
-        dfl_info("impute: --calibrate, channel %s: std_scale %.4g, std_floor %.4g (the checkpoint's: %.4g, %.4g)%s",
-                 info->channels[ch], cal.std_scale[ch], cal.std_floor[ch],
-                 meta->calib.std_scale ? meta->calib.std_scale[ch] : 1.0,
-                 meta->calib.std_floor ? meta->calib.std_floor[ch] : 0.0, correct ? "" : "; no spline correction");
+    dfl_ckpt_calib cal;
+    double score = 0.0;
+    DFL_TRY(calibrate_once(a, im, ds, o, meta, count, &cal, &score));
+    dfl_status s = a->context == CONTEXT_AUTO ? choose_contexts(a, im, ds, o, meta, count, &cal, score) : DFL_OK;
     if (s != DFL_OK) {
         dfl_ckpt_calib_free(&cal);
         return s;
     }
+    for (int ch = 0; !a->quiet && ch < c; ++ch)
+        dfl_info("impute: --calibrate, channel %s: std_scale %.4g, std_floor %.4g (the checkpoint's: %.4g, %.4g)%s",
+                 info->channels[ch], cal.std_scale[ch], cal.std_floor[ch],
+                 meta->calib.std_scale ? meta->calib.std_scale[ch] : 1.0,
+                 meta->calib.std_floor ? meta->calib.std_floor[ch] : 0.0, correct ? "" : "; no spline correction");
     if (!correct) { /* the checkpoint's correction stays (none, or --raw-pred's, unused) */
         cal.spline_weight = meta->calib.spline_weight;
         cal.spline3_weight = meta->calib.spline3_weight;
@@ -335,6 +450,14 @@ static dfl_status run_impute(const impute_args *a) {
         if (!be) s = DFL_EUSAGE;
         if (s == DFL_OK) s = dfl_imputer_create(a->ckpt, be, a->raw, &im);
         if (s == DFL_OK) s = dfl_checkpoint_read_meta(a->ckpt, &meta);
+        if (s == DFL_OK && a->context == CONTEXT_PIXEL) {
+            const dfl_method_params pixel = pixel_contexts(a, im);
+            dfl_imputer_set_contexts(im, &pixel);
+            if (!a->calibrate && !a->quiet)
+                dfl_info("impute: --context pixel without --calibrate: the checkpoint's spread calibration and "
+                         "spline weights were fitted with its trained (%s) contexts",
+                         dfl_method_strategy_name(dfl_imputer_trained_method(im)->strategy));
+        }
         if (s == DFL_OK && meta.channels != c)
             s = dfl_fail(DFL_EUSAGE, "%s has %d channels, the model in %s was trained on %d", a->in, c, a->ckpt,
                          meta.channels);
@@ -359,13 +482,20 @@ static dfl_status run_impute(const impute_args *a) {
     dfl_pred_writer *pw = NULL;
     if (s == DFL_OK) s = dfl_pred_create(a->out, ds, 0, info->n, &pw);
     if (s == DFL_OK) {
-        char desc[160];
+        char desc[200], context[48] = "";
+        if (diffusion && a->context != CONTEXT_TRAINED) {
+            const dfl_method_params *mp = dfl_imputer_method(im);
+            if (mp->strategy == DFL_STRATEGY_PIXEL)
+                snprintf(context, sizeof context, " context=pixel:%.2g", mp->context_ratio);
+            else
+                snprintf(context, sizeof context, " context=%s", dfl_method_strategy_name(mp->strategy));
+        }
         if (diffusion)
-            snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s%s%s%s", o.K, o.steps,
+            snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s%s%s%s%s", o.K, o.steps,
                      o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "",
                      meta.calib.spline_weight && !a->raw_pred ? " pred=spline-corrected" : "",
                      meta.calib.std_scale && !a->raw_std ? " std=calibrated" : " std=raw",
-                     a->calibrate ? " calibrated-on=input" : "");
+                     a->calibrate ? " calibrated-on=input" : "", context);
         else
             snprintf(desc, sizeof desc, "%s", a->method);
         s = dfl_pred_set_method(pw, desc, diffusion);

@@ -454,7 +454,9 @@ static dfl_status pixel_hide_fraction(const dfl_dataset *ds, const dfl_ckpt_meta
 /* Samples per calibration pass, chosen as `dynfill impute` chooses them:
  * 64 rows (at least two samples: an empirical context needs another
  * sample's mask); with empirical contexts, whose partners come from the
- * pass, up to DFL_EMPIRICAL_PASS_SAMPLES as long as the pass fits the
+ * pass, or an empirical-trained checkpoint, whose hidden entries come from
+ * partners in the pass (so that every context rule is scored on the same
+ * hidden entries), up to DFL_EMPIRICAL_PASS_SAMPLES as long as the pass fits the
  * available memory (dfl_imputer_fit with this function's host buffers per
  * sample: obs, input, prediction, spread, the spline correction's two
  * differences, mask, kept; and the correction's solves), else the 64 rows. */
@@ -463,7 +465,9 @@ static int calib_pass_samples(dfl_imputer *im, const dfl_impute_opts *o, dfl_bac
     int least = 64 / (o->K > 0 ? o->K : 1);
     if (least < 2) least = 2;
     int n = DFL_EMPIRICAL_PASS_SAMPLES < count ? DFL_EMPIRICAL_PASS_SAMPLES : (int)count;
-    if (dfl_imputer_method(im)->strategy != DFL_STRATEGY_EMPIRICAL || n <= least) return least;
+    const int empirical = dfl_imputer_method(im)->strategy == DFL_STRATEGY_EMPIRICAL ||
+                          dfl_imputer_trained_method(im)->strategy == DFL_STRATEGY_EMPIRICAL;
+    if (!empirical || n <= least) return least;
     const size_t extra = (size_t)info->h * info->w * (6 * (size_t)info->c * sizeof(float) + 2 * (size_t)info->mask_c);
     size_t spline_plan = 0, spline_host = 0; /* the host part of a device backend is left out, as impute does */
     dfl_spline_toward_bytes(be, n, info->c, info->h, info->w, &spline_plan, &spline_host);
@@ -530,7 +534,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
      * spread-skill 2.31; one and one: 0.96). At least one, because a
      * context of every kept block gives K identical members, a spread
      * unlike the test's. */
-    dfl_method_params hide_mp = *dfl_imputer_method(im);
+    dfl_method_params hide_mp = *dfl_imputer_trained_method(im);
     int context_hide = 0; /* dfl_impute_opts.block_hide: 0 = the checkpoint's */
     if (hide_mp.strategy == DFL_STRATEGY_BLOCK) {
         context_hide = hide_mp.hide > 1 ? hide_mp.hide - 1 : 1;
@@ -719,7 +723,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
 }
 
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal) {
+                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal, double *score) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const dfl_config *cfg = dfl_imputer_config(im);
     dfl_impute_opts o;
@@ -744,6 +748,10 @@ dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int
                  dfl_spread_stats_ratio(a), 100 * b->in1 / n, 100 * a->in1 / n, 100 * b->in2 / n, 100 * a->in2 / n,
                  cal->std_scale[ch], cal->std_floor[ch]);
     }
+    if (score) {
+        *score = 0.0;
+        for (int ch = 0; ch < info->c; ++ch) *score += after[ch].n > 0 ? after[ch].sq_err / after[ch].n / info->c : 0.0;
+    }
     free(before);
     free(after);
     return s;
@@ -753,7 +761,7 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
                              int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal, NULL);
     dfl_imputer_destroy(im);
     return s;
 }

@@ -19,7 +19,8 @@ struct dfl_imputer {
     dfl_unet *model;
     dfl_config cfg;
     dfl_ckpt_meta meta;
-    dfl_method_params method;
+    dfl_method_params trained; /* the checkpoint's [method] */
+    dfl_method_params method;  /* the contexts imputation draws: trained, or dfl_imputer_set_contexts's */
     dfl_context_plan plan;
     /* backend buffers, grown as needed */
     void *d_plan;
@@ -41,7 +42,8 @@ dfl_status dfl_imputer_create(const char *ckpt_path, dfl_backend *be, int use_ra
     dfl_imputer *im = dfl_xcalloc(1, sizeof *im);
     im->be = be;
     dfl_status s = dfl_checkpoint_build_model(ckpt_path, be, !use_raw, &im->cfg, &im->meta, &im->model);
-    if (s == DFL_OK) s = dfl_method_params_from_config(&im->cfg, &im->method);
+    if (s == DFL_OK) s = dfl_method_params_from_config(&im->cfg, &im->trained);
+    im->method = im->trained;
     if (s != DFL_OK) {
         if (im->model) {
             dfl_unet_destroy(im->model);
@@ -76,6 +78,8 @@ void dfl_imputer_destroy(dfl_imputer *im) {
 }
 
 const dfl_method_params *dfl_imputer_method(const dfl_imputer *im) { return &im->method; }
+const dfl_method_params *dfl_imputer_trained_method(const dfl_imputer *im) { return &im->trained; }
+void dfl_imputer_set_contexts(dfl_imputer *im, const dfl_method_params *mp) { im->method = mp ? *mp : im->trained; }
 const dfl_config *dfl_imputer_config(const dfl_imputer *im) { return &im->cfg; }
 const dfl_ckpt_meta *dfl_imputer_meta(const dfl_imputer *im) { return &im->meta; }
 dfl_backend *dfl_imputer_backend(const dfl_imputer *im) { return im->be; }

@@ -37,7 +37,15 @@ typedef struct dfl_imputer dfl_imputer;
 /* A model loaded from a checkpoint (EMA weights unless use_raw). */
 dfl_status dfl_imputer_create(const char *ckpt_path, dfl_backend *be, int use_raw, dfl_imputer **out);
 void dfl_imputer_destroy(dfl_imputer *im);
+/* The context rule imputation draws its K contexts with: the checkpoint's
+ * [method] unless dfl_imputer_set_contexts changed it. */
 const dfl_method_params *dfl_imputer_method(const dfl_imputer *im);
+/* The checkpoint's [method], the rule the network trained with (what
+ * calibration hides follows it, whatever the contexts are). */
+const dfl_method_params *dfl_imputer_trained_method(const dfl_imputer *im);
+/* Draws the contexts with mp instead (`impute --context`; NULL: the
+ * trained rule again). Checked against the field's shape when it runs. */
+void dfl_imputer_set_contexts(dfl_imputer *im, const dfl_method_params *mp);
 const dfl_config *dfl_imputer_config(const dfl_imputer *im);
 /* Re-expresses normalised values from one normalisation to another:
  * ((x std_a + mean_a) - mean_b) / std_b per channel (shift 0: x std_a /
@@ -237,9 +245,13 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
  * over the span samples from start, in whatever normalisation ds has (they are
  * re-expressed in the checkpoint's), the before/after figures logged as
  * `who` ("train": held-out samples; "impute": `impute --calibrate` on its
- * own input). */
+ * own input). score (may be NULL): the hidden entries' mean squared error
+ * after the fitted spline correction, weighted as the fit weighs them, in
+ * the checkpoint's normalised units, averaged over the channels. The
+ * hidden entries depend on the trained rule, seed and samples only, so two
+ * context rules (dfl_imputer_set_contexts) are scored on the same ones. */
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal);
+                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal, double *score);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged); the signature of
  * dfl_train_calibrate_fn. */

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# impute --context (docs/design.md, "Contexts at imputation"): a model
+# trained on empirical contexts (swath masks) imputes with the contexts it
+# trained on, with pixel contexts (--context pixel[:RATIO]), or with the
+# rule whose hidden entries come out better in --calibrate (--context
+# auto). Checked: pixel contexts change the prediction and are recorded in
+# /pred's method attribute; auto's two calibrations hide the same entries
+# (their counts and the trained rule's figures equal those of the explicit
+# runs, so the hidden entries follow the trained rule, not the contexts);
+# auto writes exactly what the explicit run of the rule it reports writes;
+# bad rules and combinations exit 2, name --context and write nothing.
+source "$(dirname "$0")/common.sh"
+make_data 64 16 swath:3:0.4
+write_tiny_config 200
+sed -i 's/^strategy = pixel/strategy = empirical/' tiny.ini
+"$DYNFILL" train --config tiny.ini --out run 2> err.txt || { cat err.txt; fail "train failed"; }
+"$DYNFILL" gen --kind advection --n 24 --size 16 --seed 5 --out test_truth.h5 >/dev/null 2>&1
+"$DYNFILL" mask --in test_truth.h5 --pattern swath:3:0.4 --seed 6 --out test.h5 >/dev/null 2>&1
+run() { # run NAME ARGS...: impute test.h5 into NAME.h5, the log in NAME.txt
+  local name=$1
+  shift
+  "$DYNFILL" impute --ckpt run/ckpt.h5 --in test.h5 --out "$name.h5" -K 4 "$@" 2> "$name.txt" ||
+    { cat "$name.txt"; fail "impute $* failed"; }
+}
+run trained --raw-pred
+run pixel --context pixel:0.7 --raw-pred
+grep -q "context pixel without --calibrate" pixel.txt || { cat pixel.txt; fail "no warning for pixel contexts"; }
+run trained_cal --calibrate
+run pixel_cal --calibrate --context pixel
+run auto_cal --calibrate --context auto
+grep -q "impute: --context auto: hidden-entry MSE" auto_cal.txt || { cat auto_cal.txt; fail "no choice line"; }
+chosen=$(sed -n 's/.*--context auto: .*imputing with \([a-z]*\) contexts.*/\1/p' auto_cal.txt)
+[ "$chosen" = empirical ] || [ "$chosen" = pixel ] || { cat auto_cal.txt; fail "auto chose '$chosen'"; }
+echo "auto chose $chosen contexts: $(grep -- '--context auto: hidden-entry' auto_cal.txt | sed 's/.*auto: //')"
+# the calibrations' figures (hidden entries, spread-skill, spline weights) line by line
+figures() { grep -E "impute: (spread calibration|spline correction), channel" "$1" | sed 's/^.*impute: /impute: /'; }
+figures trained_cal.txt > f_trained.txt
+figures pixel_cal.txt > f_pixel.txt
+figures auto_cal.txt > f_auto.txt
+cat f_trained.txt f_pixel.txt | cmp -s - f_auto.txt ||
+  { diff <(cat f_trained.txt f_pixel.txt) f_auto.txt; fail "auto's calibrations are not the explicit runs'"; }
+count() { sed -n 's/.*: \([0-9]*\) hidden entries of.*/\1/p' "$1"; }
+[ -n "$(count f_trained.txt)" ] && [ "$(count f_trained.txt)" = "$(count f_pixel.txt)" ] ||
+  fail "the two rules hid $(count f_trained.txt) and $(count f_pixel.txt) entries"
+[ "$chosen" = empirical ] && same=trained_cal || same=pixel_cal
+$PY - "$same" "$chosen" <<'PY'
+import sys, h5py, numpy as np
+same, chosen = sys.argv[1], sys.argv[2]
+attr = lambda f: (lambda v: v.decode() if isinstance(v, bytes) else str(v))(h5py.File(f, "r").attrs["method"])
+for k in ("pred", "std"):
+    a, b = h5py.File("auto_cal.h5", "r")[k][:], h5py.File(same + ".h5", "r")[k][:]
+    assert np.array_equal(a, b), (k, float(np.abs(a - b).max()))
+t, p = h5py.File("trained.h5", "r")["pred"][:], h5py.File("pixel.h5", "r")["pred"][:]
+m = h5py.File("test.h5", "r")["mask"][:] == 0
+print("pixel:0.7 against trained contexts: largest change %.3g on the missing entries" % np.abs(t - p)[m].max())
+assert np.abs(t - p)[m].max() > 1e-4
+assert "context=pixel:0.7" in attr("pixel.h5"), attr("pixel.h5")
+assert "context=" not in attr("trained.h5"), attr("trained.h5")
+assert ("context=pixel:0.8" if chosen == "pixel" else "context=empirical") in attr("auto_cal.h5"), attr("auto_cal.h5")
+PY
+for bad in "--context auto" "--context pixel:1.5" "--context pixel:" "--context blocks" \
+  "--method harmonic --context pixel"; do
+  set +e
+  # shellcheck disable=SC2086
+  "$DYNFILL" impute --ckpt run/ckpt.h5 --in test.h5 --out bad.h5 $bad 2> bad_err.txt
+  rc=$?
+  set -e
+  [ "$rc" = 2 ] || { cat bad_err.txt; fail "impute $bad: exit $rc, want 2"; }
+  grep -q -- "--context" bad_err.txt || { cat bad_err.txt; fail "impute $bad: message does not name --context"; }
+  [ ! -e bad.h5 ] || fail "impute $bad wrote bad.h5"
+done
+echo "PASS"
