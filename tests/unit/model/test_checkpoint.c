@@ -130,6 +130,11 @@ int main(void) {
     meta.config_text = dfl_config_to_text(&cfg);
     dfl_ckpt_meta_set_norm(&meta, C, (const double[]){0.25}, (const double[]){2.5});
     meta.periodic_x = 1;
+    /* a calibration without order-3 spline weights: the four arrays it has, and NULL for the fifth */
+    dfl_ckpt_calib_alloc(&meta.calib, C, 1, 0);
+    CHECK(meta.calib.spline_weight && !meta.calib.spline3_weight);
+    meta.calib.std_scale[0] = 1.5, meta.calib.std_floor[0] = 0.125, meta.calib.spline_weight[0] = 0.375;
+    for (int b = 0; b < DFL_CKPT_GAP_BINS; ++b) meta.calib.std_gap_factor[b] = 0.5 + b;
     CHECK(dfl_checkpoint_save(path, a.m, a.opt, &meta) == DFL_OK);
     for (int s = 3; s < 5; ++s) train_step(&a, s);
 
@@ -155,6 +160,15 @@ int main(void) {
     CHECK(back.channels == C && back.periodic_x == 1 && back.periodic_y == 0);
     CHECK(back.data_mean[0] == 0.25 && back.data_std[0] == 2.5);
     CHECK(back.config_text && strcmp(back.config_text, meta.config_text) == 0);
+    CHECK(back.calib.std_scale && back.calib.std_scale[0] == 1.5 && back.calib.std_floor[0] == 0.125);
+    CHECK(back.calib.spline_weight && back.calib.spline_weight[0] == 0.375 && !back.calib.spline3_weight);
+    for (int b = 0; b < DFL_CKPT_GAP_BINS; ++b) CHECK(back.calib.std_gap_factor[b] == 0.5 + b);
+    dfl_ckpt_calib copy;
+    dfl_ckpt_calib_copy(&copy, &back.calib, C);
+    CHECK(copy.std_scale != back.calib.std_scale && copy.std_scale[0] == 1.5 && !copy.spline3_weight);
+    CHECK(copy.std_gap_factor[DFL_CKPT_GAP_BINS - 1] == 0.5 + DFL_CKPT_GAP_BINS - 1);
+    dfl_ckpt_calib_free(&copy);
+    CHECK(!copy.std_scale && !copy.std_gap_factor);
     dfl_ckpt_meta_free(&back);
     /* building the model from the checkpoint gives the saved weights */
     dfl_config cfg2;
