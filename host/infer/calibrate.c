@@ -534,7 +534,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
      * spread-skill 2.31; one and one: 0.96). At least one, because a
      * context of every kept block gives K identical members, a spread
      * unlike the test's. */
-    dfl_method_params hide_mp = *dfl_imputer_trained_method(im);
+    /* the rule whose queries are hidden: the contexts', or the checkpoint's with hide_trained */
+    dfl_method_params hide_mp = o->hide_trained ? *dfl_imputer_trained_method(im) : *dfl_imputer_method(im);
     int context_hide = 0; /* dfl_impute_opts.block_hide: 0 = the checkpoint's */
     if (hide_mp.strategy == DFL_STRATEGY_BLOCK) {
         context_hide = hide_mp.hide > 1 ? hide_mp.hide - 1 : 1;
@@ -723,7 +724,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
 }
 
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal, double *score) {
+                                     int K, uint64_t seed, int hide_trained, const char *who, dfl_ckpt_calib *cal,
+                                     double *score) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const dfl_config *cfg = dfl_imputer_config(im);
     dfl_impute_opts o;
@@ -733,6 +735,7 @@ dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int
     o.ddim = 1;
     o.t_eps = (float)cfg->infer_t_eps;
     o.seed = seed;
+    o.hide_trained = hide_trained;
     o.fwd_rows = 0; /* one sample's K draws per forward, as `dynfill impute` */
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
@@ -761,7 +764,7 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
                              int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal, NULL);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, 0, "train", cal, NULL);
     dfl_imputer_destroy(im);
     return s;
 }
