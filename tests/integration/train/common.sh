@@ -47,6 +47,20 @@ seed = 11
 INI
 }
 
+# impute_refuses INPUT NEEDLE ARGS...: impute with run/ckpt.h5 on INPUT and ARGS exits 2, its
+# message names NEEDLE and it writes nothing
+impute_refuses() {
+  local in=$1 needle=$2 rc
+  shift 2
+  set +e
+  "$DYNFILL" impute --ckpt run/ckpt.h5 --in "$in" --out bad.h5 "$@" 2> bad_err.txt
+  rc=$?
+  set -e
+  [ "$rc" = 2 ] || { cat bad_err.txt; fail "impute $*: exit $rc, want 2"; }
+  grep -q -- "$needle" bad_err.txt || { cat bad_err.txt; fail "impute $*: message does not name $needle"; }
+  [ ! -e bad.h5 ] || fail "impute $* wrote bad.h5"
+}
+
 # h5attr FILE NAME: print a root attribute
 h5attr() { $PY -c "import h5py,sys; v=h5py.File(sys.argv[1],'r').attrs[sys.argv[2]]; print(v.decode() if isinstance(v,bytes) else v)" "$1" "$2"; }
 
