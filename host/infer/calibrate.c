@@ -534,8 +534,10 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
      * spread-skill 2.31; one and one: 0.96). At least one, because a
      * context of every kept block gives K identical members, a spread
      * unlike the test's. */
-    /* the rule whose queries are hidden: the contexts', or the checkpoint's with hide_trained */
-    dfl_method_params hide_mp = o->hide_trained ? *dfl_imputer_trained_method(im) : *dfl_imputer_method(im);
+    /* the rule whose queries are hidden: the contexts', or with score_only pixel contexts' (the
+     * checkpoint's rule with strategy pixel), whatever the contexts are */
+    dfl_method_params hide_mp = o->score_only ? *dfl_imputer_trained_method(im) : *dfl_imputer_method(im);
+    if (o->score_only) hide_mp.strategy = DFL_STRATEGY_PIXEL, hide_mp.query = DFL_QUERY_AUTO;
     int context_hide = 0; /* dfl_impute_opts.block_hide: 0 = the checkpoint's */
     if (hide_mp.strategy == DFL_STRATEGY_BLOCK) {
         context_hide = hide_mp.hide > 1 ? hide_mp.hide - 1 : 1;
@@ -634,7 +636,10 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             /* the spline correction first, on the entries and weights of the spread's fit; the spread
              * is then fitted to the corrected errors */
             double beta = 0.0, beta3 = 0.0;
-            if (weight) dfl_spline_weights_fit(e, tw, weight3 ? tw3 : NULL, wt, n, &beta, &beta3);
+            if (o->score_only) /* cal as it is */
+                beta = weight ? weight[ch] : 0.0, beta3 = weight && weight3 ? weight3[ch] : 0.0;
+            else if (weight)
+                dfl_spline_weights_fit(e, tw, weight3 ? tw3 : NULL, wt, n, &beta, &beta3);
             double mse_net = 0.0, mse_fix = 0.0, wsum = 0.0;
             for (size_t k = 0; k < n; ++k) {
                 mse_net += (double)wt[k] * e[k] * e[k];
@@ -642,7 +647,9 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                 mse_fix += (double)wt[k] * e[k] * e[k];
                 wsum += wt[k];
             }
-            if (weight) {
+            if (o->score_only) {
+                /* nothing fitted: the spread below is cal's */
+            } else if (weight) {
                 weight[ch] = beta;
                 if (weight3) weight3[ch] = beta3;
                 dfl_info("%s: spline correction, channel %s: weight %.3f (order 2), %.3f (order 3), hidden-entry "
@@ -652,8 +659,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             } else if (weight3) {
                 weight3[ch] = 0.0; /* no correction fitted: none of either order */
             }
-            dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
-            if (floor_only) scale[ch] = 0.0;
+            if (!o->score_only) dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
+            if (floor_only && !o->score_only) scale[ch] = 0.0;
             /* then a factor per gap bin, on the same entries (e now the corrected errors) */
             double bin_e2[DFL_GAP_BINS] = {0}, bin_s2[DFL_GAP_BINS] = {0}, bin_n[DFL_GAP_BINS] = {0};
             double factor[DFL_GAP_BINS];
@@ -664,6 +671,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             dfl_spread_gap_factors(bin_e2, bin_s2, bin_n, factor);
             if (!gap_factor)
                 for (int b = 0; b < DFL_GAP_BINS; ++b) factor[b] = 1.0;
+            else if (o->score_only)
+                memcpy(factor, gap_factor + (size_t)ch * DFL_GAP_BINS, sizeof factor);
             else
                 memcpy(gap_factor + (size_t)ch * DFL_GAP_BINS, factor, sizeof factor);
             /* both as the fit weighs them: before, the network's errors and raw spread */
@@ -673,6 +682,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (size_t k = 0; k < n; ++k)
                 dfl_spread_stats_add_weighted(
                     &after[ch], e[k], factor[bn[k]] * dfl_spread_calibrated(sd[k], scale[ch], floor[ch]), wt[k]);
+            if (o->score_only) continue; /* the fit's log lines */
             if (gap_factor)
                 dfl_info("%s: spread calibration, channel %s: factors by gap distance 1/2/3-4/5-8/9-16/17-32/33+ "
                          "%.2f/%.2f/%.2f/%.2f/%.2f/%.2f/%.2f",
@@ -723,20 +733,23 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     return s;
 }
 
-dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, int hide_trained, const char *who, dfl_ckpt_calib *cal,
-                                     double *score) {
-    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
-    const dfl_config *cfg = dfl_imputer_config(im);
+/* The options of a calibration pass: single step at the config's t_eps, K draws. */
+static dfl_impute_opts calib_opts(const dfl_imputer *im, int K, uint64_t seed) {
     dfl_impute_opts o;
     memset(&o, 0, sizeof o);
     o.K = K;
     o.steps = 1;
     o.ddim = 1;
-    o.t_eps = (float)cfg->infer_t_eps;
+    o.t_eps = (float)dfl_imputer_config(im)->infer_t_eps;
     o.seed = seed;
-    o.hide_trained = hide_trained;
     o.fwd_rows = 0; /* one sample's K draws per forward, as `dynfill impute` */
+    return o;
+}
+
+dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
+                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal) {
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    dfl_impute_opts o = calib_opts(im, K, seed);
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
     dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, span,
@@ -751,10 +764,32 @@ dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int
                  dfl_spread_stats_ratio(a), 100 * b->in1 / n, 100 * a->in1 / n, 100 * b->in2 / n, 100 * a->in2 / n,
                  cal->std_scale[ch], cal->std_floor[ch]);
     }
-    if (score) {
-        *score = 0.0;
-        for (int ch = 0; ch < info->c; ++ch) *score += after[ch].n > 0 ? after[ch].sq_err / after[ch].n / info->c : 0.0;
+    free(before);
+    free(after);
+    return s;
+}
+
+dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
+                                 int K, uint64_t seed, const dfl_ckpt_calib *cal, dfl_calib_score *score) {
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    dfl_impute_opts o = calib_opts(im, K, seed + DFL_CALIB_SCORE_SEED);
+    o.score_only = 1;
+    dfl_ckpt_calib use; /* dfl_std_calibrate_run only reads it with score_only */
+    dfl_ckpt_calib_copy(&use, cal, info->c);
+    dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
+    dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
+    dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, span,
+                                         calib_pass_samples(im, &o, dfl_imputer_backend(im), info, count),
+                                         DFL_CALIB_HIDE_FRACTION, "impute", &use, before, after);
+    dfl_spread_stats all = {0};
+    memset(score, 0, sizeof *score);
+    for (int ch = 0; ch < info->c; ++ch) {
+        score->mse += after[ch].n > 0 ? after[ch].sq_err / after[ch].n / info->c : 0.0;
+        score->entries += before[ch].n;
+        all.n += after[ch].n, all.sq_err += after[ch].sq_err, all.sq_std += after[ch].sq_std;
     }
+    score->spread_skill = dfl_spread_stats_ratio(&all);
+    dfl_ckpt_calib_free(&use);
     free(before);
     free(after);
     return s;
@@ -764,7 +799,7 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
                              int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, 0, "train", cal, NULL);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal);
     dfl_imputer_destroy(im);
     return s;
 }

@@ -21,14 +21,14 @@ typedef struct {
     int ddim;  /* multi-step update: 1 DDIM, 0 the reference's x0 update */
     float t_eps;
     uint64_t seed;
-    int fwd_rows;     /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
+    int fwd_rows;   /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
                        passes); else a divisor of K (fewer rows when K do not fit the memory). Every
                        forward has the same shape, so the result does not depend on how many samples
                        a dfl_imputer_run call holds */
-    int hide_trained; /* calibration (dfl_std_calibrate_run): hide what the checkpoint's rule queries even
-                         where the contexts are another rule (dfl_imputer_set_contexts), so that two context
-                         rules are scored on the same entries; 0: hide what the contexts' rule queries */
-    int block_hide;   /* block contexts: observed blocks each draw hides; 0 = the checkpoint's method.hide
+    int score_only; /* calibration (dfl_std_calibrate_run): hide as pixel contexts hide, whatever the
+                       contexts' rule, and score the hidden entries with the calibration passed in (its
+                       spline weights, scale, floor and gap factors applied), fitting and changing nothing */
+    int block_hide; /* block contexts: observed blocks each draw hides; 0 = the checkpoint's method.hide
                        (calibration, which has hidden one block itself, hides one fewer) */
 } dfl_impute_opts;
 
@@ -247,15 +247,27 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
  * over the span samples from start, in whatever normalisation ds has (they are
  * re-expressed in the checkpoint's), the before/after figures logged as
  * `who` ("train": held-out samples; "impute": `impute --calibrate` on its
- * own input); hide_trained as in dfl_impute_opts. score (may be NULL):
- * the hidden entries' mean squared error after the fitted spline
- * correction, weighted as the fit weighs them, in the checkpoint's
- * normalised units, averaged over the channels. With hide_trained the
- * hidden entries depend on the trained rule, seed and samples only, so two
- * context rules (dfl_imputer_set_contexts) are scored on the same ones. */
+ * own input). */
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, int hide_trained, const char *who, dfl_ckpt_calib *cal,
-                                     double *score);
+                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal);
+/* How a context rule with its calibration does on entries hidden as pixel
+ * contexts hide them (dfl_impute_opts.score_only), drawn with seed +
+ * DFL_CALIB_SCORE_SEED, which no calibration round of that seed draws. */
+typedef struct {
+    double mse;          /* the hidden entries' error after cal's spline correction, weighted by gap
+                            distance as the fit weighs them, in the checkpoint's normalised units,
+                            averaged over the channels */
+    double spread_skill; /* their RMS calibrated spread over their RMSE, all channels */
+    double entries;      /* hidden entries, all channels */
+} dfl_calib_score;
+#define DFL_CALIB_SCORE_SEED 0x5C0E
+/* Scores the imputer's contexts with cal (fitted on other entries) on the
+ * samples dfl_std_calibrate_imputer would fit on. The hidden entries
+ * depend on the checkpoint's rule, seed and samples only, so two context
+ * rules (dfl_imputer_set_contexts), each with its own calibration, are
+ * scored on the same entries (`impute --context auto`). */
+dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
+                                 int K, uint64_t seed, const dfl_ckpt_calib *cal, dfl_calib_score *score);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged); the signature of
  * dfl_train_calibrate_fn. */

@@ -2,15 +2,16 @@
 # impute --context (docs/design.md, "Contexts at imputation"): a model
 # trained on empirical contexts (swath masks) imputes with the contexts it
 # trained on, with pixel contexts (--context pixel[:RATIO]), or with the
-# rule whose hidden entries come out better in --calibrate (--context
-# auto). Checked: pixel contexts change the prediction and are recorded in
-# /pred's method attribute; --calibrate with pixel contexts hides what
-# pixel contexts query (other entries than the trained rule's); auto's
-# first two calibrations hide the same entries, the trained rule's (the
-# first equals the explicit trained run's figures, the second hides as
-# many); auto writes exactly what the explicit run of the rule it reports
-# writes; bad rules and combinations exit 2, name --context and write
-# nothing.
+# rule that scores better in --calibrate (--context auto). Checked: pixel
+# contexts change the prediction and are recorded in /pred's method
+# attribute; --calibrate with pixel contexts hides what pixel contexts
+# query (other entries than the trained rule's); auto's two calibrations
+# are those of the explicit runs (--calibrate, then --calibrate --context
+# pixel) line for line, and it scores both rules on one third set of
+# hidden entries (as many for each, other than either calibration's);
+# auto writes exactly what the explicit run of the rule it reports
+# writes, on this model and on a block-trained one; bad rules and
+# combinations exit 2, name --context and write nothing.
 source "$(dirname "$0")/common.sh"
 make_data 64 16 swath:3:0.4
 write_tiny_config 200
@@ -42,11 +43,15 @@ figures auto_cal.txt > f_auto.txt
 n=$(wc -l < f_trained.txt)
 head -n "$n" f_auto.txt | cmp -s - f_trained.txt ||
   { diff <(head -n "$n" f_auto.txt) f_trained.txt; fail "auto's first calibration is not the trained run's"; }
+tail -n +"$((n + 1))" f_auto.txt | cmp -s - f_pixel.txt ||
+  { diff <(tail -n +"$((n + 1))" f_auto.txt) f_pixel.txt; fail "auto's second calibration is not the pixel run's"; }
 count() { sed -n 's/.*: \([0-9]*\) hidden entries of.*/\1/p' "$@"; }
-t=$(count f_trained.txt) p=$(count f_pixel.txt) s=$(tail -n +"$((n + 1))" f_auto.txt | head -n "$n" | count)
-echo "hidden entries: trained rule $t, pixel contexts hidden as the trained rule $s, as pixel contexts $p"
-[ -n "$t" ] && [ "$t" = "$s" ] || fail "auto's two rules hid $t and $s entries"
+t=$(count f_trained.txt) p=$(count f_pixel.txt)
+read -r st sp < <(sed -n 's/.*auto: hidden-entry MSE .*, \([0-9]*\) entries) with .*, \([0-9]*\) entries) with pixel.*/\1 \2/p' auto_cal.txt)
+echo "hidden entries: trained rule $t, pixel contexts $p; scored on $st (trained contexts) and $sp (pixel contexts)"
 [ "$t" != "$p" ] || fail "--context pixel --calibrate hid as many entries as the trained rule ($t)"
+[ -n "$st" ] && [ "$st" = "$sp" ] || fail "auto scored the two rules on $st and $sp entries"
+[ "$st" != "$t" ] && [ "$st" != "$p" ] || fail "auto scored on as many entries ($st) as a calibration hid ($t, $p)"
 [ "$chosen" = empirical ] && same=trained_cal || same=pixel_cal
 $PY - "$same" "$chosen" <<'PY'
 import sys, h5py, numpy as np
@@ -63,6 +68,29 @@ assert "context=pixel:0.7" in attr("pixel.h5"), attr("pixel.h5")
 assert "context=" not in attr("trained.h5"), attr("trained.h5")
 assert ("context=pixel:0.8" if chosen == "pixel" else "context=empirical") in attr("auto_cal.h5"), attr("auto_cal.h5")
 PY
+# a block-trained model: the score hides as pixel contexts hide, the contexts still block
+mkdir -p block && (
+  cd block || exit 1
+  make_data 64 16 block:4x4:3
+  write_tiny_config 200
+  sed -i 's/^strategy = pixel/strategy = block/' tiny.ini
+  "$DYNFILL" train --config tiny.ini --out run 2> err.txt || { cat err.txt; fail "block train failed"; }
+  for v in "trained|" "pixel|--context pixel" "auto|--context auto"; do
+    # shellcheck disable=SC2086
+    "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out "${v%%|*}.h5" -K 4 --calibrate ${v#*|} 2> "${v%%|*}.txt" ||
+      { cat "${v%%|*}.txt"; fail "block impute ${v#*|} failed"; }
+  done
+  chosen=$(sed -n 's/.*--context auto: .*imputing with \([a-z]*\) contexts.*/\1/p' auto.txt)
+  echo "block model: auto chose $chosen contexts"
+  [ "$chosen" = block ] && same=trained || same=pixel
+  [ "$chosen" = block ] || [ "$chosen" = pixel ] || { cat auto.txt; fail "auto chose '$chosen' on a block model"; }
+  $PY - "$same" <<'PY'
+import sys, h5py, numpy as np
+for k in ("pred", "std"):
+    a, b = h5py.File("auto.h5", "r")[k][:], h5py.File(sys.argv[1] + ".h5", "r")[k][:]
+    assert np.array_equal(a, b), (k, float(np.abs(a - b).max()))
+PY
+) || exit 1
 for bad in "--context auto" "--context pixel:1.5" "--context pixel:" "--context blocks" \
   "--method harmonic --context pixel"; do
   # shellcheck disable=SC2086
