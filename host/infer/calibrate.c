@@ -8,6 +8,7 @@
 
 #include "dynfill/infer.h"
 #include "dynfill/method.h"
+#include "eval/eval_metrics.h"
 #include "method/mask_gap_distance.h"
 #include "shared/philox.h"
 #include "shared/schedule.h"
@@ -54,6 +55,7 @@ void dfl_spread_stats_add_weighted(dfl_spread_stats *st, double err, double std,
     st->sq_std += weight * std * std;
     st->in1 += a <= std ? weight : 0.0;
     st->in2 += a <= 2 * std ? weight : 0.0;
+    st->crps += weight * dfl_eval_crps_gaussian(0.0, err, std);
 }
 
 double dfl_spread_stats_ratio(const dfl_spread_stats *st) {
@@ -785,6 +787,7 @@ dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t
     memset(score, 0, sizeof *score);
     for (int ch = 0; ch < info->c; ++ch) {
         score->mse += after[ch].n > 0 ? after[ch].sq_err / after[ch].n / info->c : 0.0;
+        score->crps += after[ch].n > 0 ? after[ch].crps / after[ch].n / info->c : 0.0;
         score->entries += before[ch].n;
         all.n += after[ch].n, all.sq_err += after[ch].sq_err, all.sq_std += after[ch].sq_std;
     }

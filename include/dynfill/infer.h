@@ -130,6 +130,7 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
 typedef struct {
     double n, sq_err, sq_std; /* entries, sums of err^2 and std^2 */
     double in1, in2;          /* entries with |err| <= std, <= 2 std */
+    double crps;              /* sum of the CRPS of N(0, std^2) at err (eval_metrics.h) */
 } dfl_spread_stats;
 void dfl_spread_stats_add(dfl_spread_stats *st, double err, double std);
 /* The same, the entry counting `weight` times (n the sum of the weights). */
@@ -257,6 +258,8 @@ typedef struct {
     double mse;          /* the hidden entries' error after cal's spline correction, weighted by gap
                             distance as the fit weighs them, in the checkpoint's normalised units,
                             averaged over the channels */
+    double crps;         /* their CRPS under N(corrected prediction, calibrated std^2), weighted and
+                            averaged as mse */
     double spread_skill; /* their RMS calibrated spread over their RMSE, all channels */
     double entries;      /* hidden entries, all channels */
 } dfl_calib_score;

@@ -31,7 +31,7 @@ grep -q "context pixel without --calibrate" pixel.txt || { cat pixel.txt; fail "
 run trained_cal --calibrate
 run pixel_cal --calibrate --context pixel
 run auto_cal --calibrate --context auto
-grep -q "impute: --context auto: hidden-entry MSE" auto_cal.txt || { cat auto_cal.txt; fail "no choice line"; }
+grep -q "impute: --context auto: hidden-entry CRPS" auto_cal.txt || { cat auto_cal.txt; fail "no choice line"; }
 chosen=$(sed -n 's/.*--context auto: .*imputing with \([a-z]*\) contexts.*/\1/p' auto_cal.txt)
 [ "$chosen" = empirical ] || [ "$chosen" = pixel ] || { cat auto_cal.txt; fail "auto chose '$chosen'"; }
 echo "auto chose $chosen contexts: $(grep -- '--context auto: hidden-entry' auto_cal.txt | sed 's/.*auto: //')"
@@ -47,7 +47,7 @@ tail -n +"$((n + 1))" f_auto.txt | cmp -s - f_pixel.txt ||
   { diff <(tail -n +"$((n + 1))" f_auto.txt) f_pixel.txt; fail "auto's second calibration is not the pixel run's"; }
 count() { sed -n 's/.*: \([0-9]*\) hidden entries of.*/\1/p' "$@"; }
 t=$(count f_trained.txt) p=$(count f_pixel.txt)
-read -r st sp < <(sed -n 's/.*auto: hidden-entry MSE .*, \([0-9]*\) entries) with .*, \([0-9]*\) entries) with pixel.*/\1 \2/p' auto_cal.txt)
+read -r st sp < <(sed -n 's/.*auto: hidden-entry CRPS .*, \([0-9]*\) entries) with .*, \([0-9]*\) entries) with pixel.*/\1 \2/p' auto_cal.txt)
 echo "hidden entries: trained rule $t, pixel contexts $p; scored on $st (trained contexts) and $sp (pixel contexts)"
 [ "$t" != "$p" ] || fail "--context pixel --calibrate hid as many entries as the trained rule ($t)"
 [ -n "$st" ] && [ "$st" = "$sp" ] || fail "auto scored the two rules on $st and $sp entries"

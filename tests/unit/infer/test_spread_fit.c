@@ -83,7 +83,20 @@ static void check_weighted(void) {
         for (size_t r = 0; r < i % 4; ++r) dfl_spread_stats_add(&st_rep, err[i], sd[i]);
     CHECK(st.n == st_rep.n && st.in1 == st_rep.in1 && st.in2 == st_rep.in2);
     CHECK(fabs(dfl_spread_stats_ratio(&st) - dfl_spread_stats_ratio(&st_rep)) < 1e-9);
+    CHECK_MSG(fabs(st.crps - st_rep.crps) <= 1e-9 * st_rep.crps, "crps weighted %.9g, repeated %.9g", st.crps,
+              st_rep.crps);
     free(err), free(sd), free(wt), free(err_rep), free(sd_rep);
+}
+
+/* The stats' CRPS in closed form: at err 0 a Gaussian of std s has CRPS
+ * s (sqrt 2 - 1) / sqrt pi; with std 0 it is |err|. */
+static void check_stats_crps(void) {
+    dfl_spread_stats st = {0};
+    dfl_spread_stats_add_weighted(&st, 0.0, 2.0, 3.0);
+    const double want = 3.0 * 2.0 * (sqrt(2.0) - 1.0) / sqrt(M_PI);
+    CHECK_MSG(fabs(st.crps - want) < 1e-12, "err 0, std 2, weight 3: crps %.12g, want %.12g", st.crps, want);
+    dfl_spread_stats_add(&st, -1.5, 0.0);
+    CHECK_MSG(fabs(st.crps - want - 1.5) < 1e-12, "err -1.5, std 0: crps %.12g more", st.crps - want);
 }
 
 /* Gap-bin weights: the hidden entries reweighted to the missing entries'
@@ -172,6 +185,7 @@ static void check_gap_factors(void) {
 int main(void) {
     check_gap_factors();
     check_weighted();
+    check_stats_crps();
     check_gap_weights();
     CHECK(fabs(dfl_spread_calibrated(3.0, 2.0, 8.0) - 10.0) < 1e-12);
     CHECK(dfl_spread_calibrated(0.0, 5.0, 0.0) == 0.0);
