@@ -53,18 +53,19 @@ static const char k_usage[] =
     "                  sparse files (37 s against 3 s for 144 fields of 33x49 at 10 % pixels;\n"
     "                  723 s against 27 s for 64 samples of ten 64x64 channels, model.channels =\n"
     "                  shared)\n"
-    "  --context RULE  how the K contexts are drawn from the observation: trained (default: the\n"
-    "                  checkpoint's method.strategy), pixel[:RATIO] (each context a random RATIO of the\n"
-    "                  observed entries, default the checkpoint's method.context_ratio, 0.8) or auto\n"
-    "                  (with --calibrate: both rules are calibrated as their explicit runs are, then\n"
-    "                  scored, each with its own calibration, on other entries hidden as pixel\n"
-    "                  contexts hide; the lower CRPS is kept: two calibrations and two scoring\n"
-    "                  passes; a checkpoint trained on pixel contexts keeps them). An empirical\n"
+    "  --context RULE  how the K contexts are drawn from the observation. Default: those the\n"
+    "                  checkpoint's calibration was fitted with, which `train` chose (infer.context =\n"
+    "                  auto: pixel contexts in place of an empirical or block model's own where they\n"
+    "                  score 4 % lower on its held-out samples). trained: the checkpoint's\n"
+    "                  method.strategy; pixel[:RATIO]: each context a random RATIO of the observed\n"
+    "                  entries (default method.context_ratio, 0.8); auto (with --calibrate): the\n"
+    "                  choice made again on the input: both rules calibrated as their explicit runs\n"
+    "                  are, then scored, each with its own calibration, on other entries hidden as\n"
+    "                  pixel contexts hide (two calibrations and two scoring passes). An empirical\n"
     "                  context reads the entries this sample shares with another sample's mask, far\n"
     "                  fewer than it has where the masks are narrow swaths; pixel contexts read more\n"
-    "                  of them but are a density such a network never trained on, so pick them by\n"
-    "                  measurement: without --calibrate the checkpoint's spread and spline weights\n"
-    "                  were fitted with its trained contexts\n"
+    "                  of them at a density such a network never trained on. Without --calibrate a\n"
+    "                  rule other than the checkpoint's keeps its calibration, which is said\n"
     "  --members       also write /members [N, K, C, H, W]: the K single-draw predictions of the last\n"
     "                  (t_eps) ensemble pass, in the data's units, observed entries the observations,\n"
     "                  their deviations from /pred scaled by std_scale plus centred noise of size\n"
@@ -117,8 +118,8 @@ static const struct option k_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* --context */
-typedef enum { CONTEXT_TRAINED, CONTEXT_PIXEL, CONTEXT_AUTO } context_rule;
+/* --context; CONTEXT_CHECKPOINT (no --context): those the checkpoint's calibration was fitted with */
+typedef enum { CONTEXT_CHECKPOINT, CONTEXT_TRAINED, CONTEXT_PIXEL, CONTEXT_AUTO } context_rule;
 
 typedef struct {
     const char *ckpt, *in, *out, *method, *backend, *update;
@@ -195,7 +196,7 @@ static dfl_status parse(int argc, char **argv, impute_args *a, int *help) {
     if (a->calibrate && a->raw_std)
         return dfl_fail(DFL_EUSAGE, "--calibrate and --raw-std exclude each other: --raw-std writes the uncalibrated "
                                     "spread");
-    if (a->context != CONTEXT_TRAINED && strcmp(a->method, "diffusion"))
+    if (a->context != CONTEXT_CHECKPOINT && strcmp(a->method, "diffusion"))
         return dfl_fail(DFL_EUSAGE, "--context needs --method diffusion: the %s baseline draws no contexts", a->method);
     if (a->context == CONTEXT_AUTO && !a->calibrate)
         return dfl_fail(DFL_EUSAGE, "--context auto needs --calibrate: the rules are scored on entries the "
@@ -318,93 +319,43 @@ static dfl_status choose_chunk(const impute_args *a, dfl_imputer *im, const dfl_
     return DFL_OK;
 }
 
-/* The contexts of --context pixel[:RATIO] and auto: the checkpoint's [method] with strategy pixel,
- * the query pixel's own (only the contexts matter at imputation) and RATIO (default the checkpoint's
- * method.context_ratio). */
-static dfl_method_params pixel_contexts(const impute_args *a, const dfl_imputer *im) {
-    dfl_method_params mp = *dfl_imputer_trained_method(im);
-    mp.strategy = DFL_STRATEGY_PIXEL;
-    mp.query = DFL_QUERY_AUTO;
-    if (a->context_ratio > 0.0) mp.context_ratio = (float)a->context_ratio;
-    return mp;
+/* The ratio of --context pixel[:RATIO]'s contexts: RATIO, default the checkpoint's method.context_ratio. */
+static double pixel_ratio(const impute_args *a, const dfl_imputer *im) {
+    return a->context_ratio > 0.0 ? a->context_ratio : dfl_imputer_config(im)->context_ratio;
 }
 
-/* One calibration on the input (dfl_std_calibrate_imputer as `train` runs it, on count samples spread
- * over the file) with the imputer's current contexts, hiding what they query: the arrays of what the
- * checkpoint holds allocated in *cal. */
-static dfl_status calibrate_once(const impute_args *a, dfl_imputer *im, const dfl_dataset *ds, const dfl_impute_opts *o,
-                                 const dfl_ckpt_meta *meta, int64_t count, dfl_ckpt_calib *cal) {
-    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
-    const int correct = meta->calib.spline_weight && !a->raw_pred;
-    dfl_ckpt_calib_alloc(cal, info->c, correct, meta->calib.spline3_weight != NULL);
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, 0, count, info->n, o->K, o->seed, "impute", cal);
-    if (s != DFL_OK) dfl_ckpt_calib_free(cal);
-    return s;
+/* The share of the observed entries each context reads under pixel contexts of `ratio` (0: the
+ * trained rule), or -1 where the trained rule is not pixel: equal for the same contexts. */
+static double context_share(const dfl_imputer *im, double ratio) {
+    const int pixel_trained = dfl_imputer_trained_method(im)->strategy == DFL_STRATEGY_PIXEL;
+    return ratio > 0 ? ratio : pixel_trained ? dfl_imputer_config(im)->context_ratio : -1.0;
 }
 
-/* --context auto, after the calibration of the trained contexts (*cal): pixel contexts are calibrated
- * as `--context pixel --calibrate` calibrates them, then both rules, each with its own calibration, are
- * scored on the same third set of hidden entries (dfl_std_score_imputer): hidden as pixel contexts
- * hide (scattered entries, then squares as wide as the input's gaps), which thins the input least.
- * The rule with the lower CRPS there (its spline-corrected prediction and calibrated spread as a
- * Gaussian: the error and how well the spread says it) is kept: set on the imputer, its calibration in
- * *cal. On MSE alone the rules tied where the spline correction carries the prediction (advection
- * 3-wide swaths, --seed 1: equal to four digits), and the choice fell on trained contexts whose spread
- * was 4.9 times too wide on the test.
- * Scored instead on entries the trained (empirical) rule hides, another sample's missing region, the
- * input is thinned to the intersection of two masks and the ranking came out wrong on real swaths
- * (ERA5 t2m: pixel +17 % and +33 % on the score, -36 % and -35 % on the test; benchmarks/study/
- * RESULTS.md, "Contexts at imputation"). A checkpoint trained on pixel contexts keeps them. */
-static dfl_status choose_contexts(const impute_args *a, dfl_imputer *im, const dfl_dataset *ds,
-                                  const dfl_impute_opts *o, const dfl_ckpt_meta *meta, int64_t count,
-                                  dfl_ckpt_calib *cal) {
-    const dfl_method_params *trained = dfl_imputer_trained_method(im);
-    const char *name = dfl_method_strategy_name(trained->strategy);
-    if (trained->strategy == DFL_STRATEGY_PIXEL) {
-        if (!a->quiet) dfl_info("impute: --context auto: the checkpoint trained on pixel contexts, which stay");
-        return DFL_OK;
-    }
-    const dfl_method_params pixel = pixel_contexts(a, im);
-    if (!a->quiet)
-        dfl_info("impute: --context auto: calibrating pixel contexts (%.2f of the observed entries), hiding what "
-                 "they query",
-                 pixel.context_ratio);
-    dfl_imputer_set_contexts(im, &pixel);
-    dfl_ckpt_calib alt;
-    dfl_status s = calibrate_once(a, im, ds, o, meta, count, &alt);
-    if (s != DFL_OK) {
-        dfl_imputer_set_contexts(im, NULL);
-        return s;
-    }
-    if (!a->quiet)
-        dfl_info("impute: --context auto: scoring both rules, each with its own calibration, on other entries "
-                 "hidden as pixel contexts hide");
-    const int64_t n = dfl_dataset_get_info(ds)->n;
-    dfl_calib_score own, alt_score;
-    s = dfl_std_score_imputer(im, ds, 0, count, n, o->K, o->seed, &alt, &alt_score);
-    dfl_imputer_set_contexts(im, NULL);
-    if (s == DFL_OK) s = dfl_std_score_imputer(im, ds, 0, count, n, o->K, o->seed, cal, &own);
-    if (s != DFL_OK) {
-        dfl_ckpt_calib_free(&alt);
-        return s;
-    }
-    const int pixel_wins = alt_score.crps < own.crps;
-    if (!a->quiet)
-        dfl_info("impute: --context auto: hidden-entry CRPS %.4g (MSE %.4g, spread-skill %.3f, %.0f entries) with %s "
-                 "contexts (as trained), %.4g (%.4g, %.3f, %.0f entries) with pixel contexts (CRPS %+.1f %%, MSE "
-                 "%+.1f %%): imputing with %s contexts",
-                 own.crps, own.mse, own.spread_skill, own.entries, name, alt_score.crps, alt_score.mse,
-                 alt_score.spread_skill, alt_score.entries,
-                 own.crps > 0 ? 100.0 * (alt_score.crps / own.crps - 1.0) : 0.0,
-                 own.mse > 0 ? 100.0 * (alt_score.mse / own.mse - 1.0) : 0.0, pixel_wins ? "pixel" : name);
-    if (!pixel_wins) {
-        dfl_ckpt_calib_free(&alt);
-        return DFL_OK;
-    }
-    dfl_imputer_set_contexts(im, &pixel);
-    dfl_ckpt_calib_free(cal);
-    *cal = alt;
-    return DFL_OK;
+/* The contexts of --context: without it those the checkpoint's calibration was fitted with (pixel
+ * contexts where `train` chose them, infer.context), trained or pixel[:RATIO] as named, and for auto
+ * the trained ones to start from. Without --calibrate the checkpoint's calibration serves other
+ * contexts than it was fitted with, which is said. */
+static void set_contexts(const impute_args *a, dfl_imputer *im, const dfl_ckpt_meta *meta) {
+    const double fitted = meta->calib.context_ratio;
+    const double ratio = a->context == CONTEXT_CHECKPOINT ? fitted
+                         : a->context == CONTEXT_PIXEL    ? pixel_ratio(a, im)
+                                                          : 0.0;
+    dfl_imputer_set_pixel_contexts(im, ratio);
+    if (a->quiet) return;
+    const char *trained = dfl_method_strategy_name(dfl_imputer_trained_method(im)->strategy);
+    if (a->context == CONTEXT_CHECKPOINT && fitted > 0)
+        dfl_info("impute: pixel contexts (%.2f of the observed entries), which the checkpoint's calibration was "
+                 "fitted with in place of the trained (%s) ones (infer.context; --context trained overrides)",
+                 fitted, trained);
+    if (a->context == CONTEXT_AUTO || a->calibrate || context_share(im, fitted) == context_share(im, ratio)) return;
+    char was[64];
+    if (fitted > 0)
+        snprintf(was, sizeof was, "pixel contexts (%.2f)", fitted);
+    else
+        snprintf(was, sizeof was, "its trained (%s) contexts", trained);
+    dfl_info("impute: --context %s without --calibrate: the checkpoint's spread calibration and spline weights "
+             "were fitted with %s",
+             a->context == CONTEXT_PIXEL ? "pixel" : "trained", was);
 }
 
 /* --calibrate: the spline weights and the spread calibration fitted again, as `train` fits them on its
@@ -412,7 +363,8 @@ static dfl_status choose_contexts(const impute_args *a, dfl_imputer *im, const d
  * (sample i n / count), with this run's K and seed; they replace the checkpoint's in meta. Only
  * what the checkpoint holds is refitted: without spline weights (an older checkpoint) or with --raw-pred
  * the spread is fitted to the network's own errors, and an order-2-only checkpoint stays order 2.
- * With --context auto the context rule is chosen on the way (choose_contexts). */
+ * With --context auto the context rule is chosen on the way (dfl_std_choose_contexts, from the
+ * trained contexts, as `train` chooses with infer.context = auto). */
 #define DFL_IMPUTE_CALIB_SAMPLES 64
 static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, const dfl_dataset *ds,
                                      const dfl_impute_opts *o, dfl_ckpt_meta *meta) {
@@ -423,9 +375,13 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
     if (!a->quiet)
         dfl_info("impute: --calibrate: fitting on %lld of the %lld samples of %s, spread evenly", (long long)count,
                  (long long)info->n, a->in);
-    dfl_ckpt_calib cal;
-    DFL_TRY(calibrate_once(a, im, ds, o, meta, count, &cal));
-    dfl_status s = a->context == CONTEXT_AUTO ? choose_contexts(a, im, ds, o, meta, count, &cal) : DFL_OK;
+    dfl_ckpt_calib cal; /* the arrays of what the checkpoint holds */
+    dfl_ckpt_calib_alloc(&cal, c, correct, meta->calib.spline3_weight != NULL);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, 0, count, info->n, o->K, o->seed, "impute", &cal);
+    if (s == DFL_OK)
+        s = a->context == CONTEXT_AUTO
+                ? dfl_std_choose_contexts(im, ds, 0, count, info->n, o->K, o->seed, pixel_ratio(a, im), "impute", &cal)
+                : DFL_OK;
     if (s != DFL_OK) {
         dfl_ckpt_calib_free(&cal);
         return s;
@@ -466,14 +422,7 @@ static dfl_status run_impute(const impute_args *a) {
         if (!be) s = DFL_EUSAGE;
         if (s == DFL_OK) s = dfl_imputer_create(a->ckpt, be, a->raw, &im);
         if (s == DFL_OK) s = dfl_checkpoint_read_meta(a->ckpt, &meta);
-        if (s == DFL_OK && a->context == CONTEXT_PIXEL) {
-            const dfl_method_params pixel = pixel_contexts(a, im);
-            dfl_imputer_set_contexts(im, &pixel);
-            if (!a->calibrate && !a->quiet)
-                dfl_info("impute: --context pixel without --calibrate: the checkpoint's spread calibration and "
-                         "spline weights were fitted with its trained (%s) contexts",
-                         dfl_method_strategy_name(dfl_imputer_trained_method(im)->strategy));
-        }
+        if (s == DFL_OK) set_contexts(a, im, &meta);
         if (s == DFL_OK && meta.channels != c)
             s = dfl_fail(DFL_EUSAGE, "%s has %d channels, the model in %s was trained on %d", a->in, c, a->ckpt,
                          meta.channels);
@@ -499,13 +448,11 @@ static dfl_status run_impute(const impute_args *a) {
     if (s == DFL_OK) s = dfl_pred_create(a->out, ds, 0, info->n, &pw);
     if (s == DFL_OK) {
         char desc[200], context[48] = "";
-        if (diffusion && a->context != CONTEXT_TRAINED) {
-            const dfl_method_params *mp = dfl_imputer_method(im);
-            if (mp->strategy == DFL_STRATEGY_PIXEL)
-                snprintf(context, sizeof context, " context=pixel:%.2g", mp->context_ratio);
-            else
-                snprintf(context, sizeof context, " context=%s", dfl_method_strategy_name(mp->strategy));
-        }
+        if (diffusion && dfl_imputer_pixel_ratio(im) > 0)
+            snprintf(context, sizeof context, " context=pixel:%.2g", dfl_imputer_pixel_ratio(im));
+        else if (diffusion && a->context == CONTEXT_AUTO)
+            snprintf(context, sizeof context, " context=%s",
+                     dfl_method_strategy_name(dfl_imputer_trained_method(im)->strategy));
         if (diffusion)
             snprintf(desc, sizeof desc, "diffusion K=%d steps=%d%s%s%s%s%s", o.K, o.steps,
                      o.steps > 1 ? (o.ddim ? " update=ddim" : " update=x0") : "",

@@ -71,6 +71,7 @@ static const key_spec k_keys[] = {
     NUM("infer", "steps", K_INT, infer_steps, 1, 1 << 16),
     STR("infer", "update", infer_update, "ddim|x0"),
     NUM("infer", "t_eps", K_DOUBLE, infer_t_eps, 1e-6, 1),
+    STR("infer", "context", infer_context, "auto|trained|pixel"),
     STR("dist", "comm", dist_comm, "auto|mpi|nccl|none"),
     NUM("dist", "bucket_mb", K_DOUBLE, dist_bucket_mb, 0.001, 4096),
 };
@@ -117,6 +118,7 @@ void dfl_config_defaults(dfl_config *c) {
     c->infer_steps = 1;
     snprintf(c->infer_update, sizeof c->infer_update, "ddim");
     c->infer_t_eps = 1e-3;
+    snprintf(c->infer_context, sizeof c->infer_context, "auto");
     snprintf(c->dist_comm, sizeof c->dist_comm, "auto");
     c->dist_bucket_mb = 25.0;
 }

@@ -757,6 +757,7 @@ dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int
     dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, span,
                                          calib_pass_samples(im, &o, dfl_imputer_backend(im), info, count),
                                          DFL_CALIB_HIDE_FRACTION, who, cal, before, after);
+    cal->context_ratio = dfl_imputer_pixel_ratio(im);
     for (int ch = 0; s == DFL_OK && ch < info->c; ++ch) {
         const dfl_spread_stats *b = &before[ch], *a = &after[ch];
         double n = b->n > 0 ? b->n : 1;
@@ -802,7 +803,13 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
                              int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
+    const char *rule = dfl_imputer_config(im)->infer_context;
+    const int pixel_trained = dfl_imputer_trained_method(im)->strategy == DFL_STRATEGY_PIXEL;
+    if (!strcmp(rule, "pixel") && !pixel_trained)
+        dfl_imputer_set_pixel_contexts(im, dfl_imputer_config(im)->context_ratio);
     dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal);
+    if (s == DFL_OK && !strcmp(rule, "auto") && !pixel_trained)
+        s = dfl_std_choose_contexts(im, ds, start, count, count, K, seed, 0.0, "train", cal);
     dfl_imputer_destroy(im);
     return s;
 }

@@ -20,7 +20,8 @@ struct dfl_imputer {
     dfl_config cfg;
     dfl_ckpt_meta meta;
     dfl_method_params trained; /* the checkpoint's [method] */
-    dfl_method_params method;  /* the contexts imputation draws: trained, or dfl_imputer_set_contexts's */
+    dfl_method_params method;  /* the contexts imputation draws: trained, or dfl_imputer_set_pixel_contexts's */
+    double pixel_ratio;        /* of dfl_imputer_set_pixel_contexts, 0 = the trained contexts */
     dfl_context_plan plan;
     /* backend buffers, grown as needed */
     void *d_plan;
@@ -79,7 +80,16 @@ void dfl_imputer_destroy(dfl_imputer *im) {
 
 const dfl_method_params *dfl_imputer_method(const dfl_imputer *im) { return &im->method; }
 const dfl_method_params *dfl_imputer_trained_method(const dfl_imputer *im) { return &im->trained; }
-void dfl_imputer_set_contexts(dfl_imputer *im, const dfl_method_params *mp) { im->method = mp ? *mp : im->trained; }
+void dfl_imputer_set_pixel_contexts(dfl_imputer *im, double ratio) {
+    im->method = im->trained;
+    im->pixel_ratio = ratio > 0 ? ratio : 0.0;
+    if (ratio <= 0) return;
+    /* the query is pixel's own: only the contexts matter at imputation */
+    im->method.strategy = DFL_STRATEGY_PIXEL;
+    im->method.query = DFL_QUERY_AUTO;
+    im->method.context_ratio = (float)ratio;
+}
+double dfl_imputer_pixel_ratio(const dfl_imputer *im) { return im->pixel_ratio; }
 const dfl_config *dfl_imputer_config(const dfl_imputer *im) { return &im->cfg; }
 const dfl_ckpt_meta *dfl_imputer_meta(const dfl_imputer *im) { return &im->meta; }
 dfl_backend *dfl_imputer_backend(const dfl_imputer *im) { return im->be; }

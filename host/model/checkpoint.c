@@ -39,6 +39,7 @@ void dfl_ckpt_calib_alloc(dfl_ckpt_calib *cal, int channels, int spline, int spl
 
 void dfl_ckpt_calib_copy(dfl_ckpt_calib *dst, const dfl_ckpt_calib *src, int channels) {
     memset(dst, 0, sizeof *dst);
+    dst->context_ratio = src->context_ratio;
     for (int i = 0; i < CALIB_ATTRS; ++i) {
         const double *from = calib_values(src, i);
         if (!from) continue;
@@ -54,6 +55,7 @@ void dfl_ckpt_calib_free(dfl_ckpt_calib *cal) {
         free(*calib_array(cal, i));
         *calib_array(cal, i) = NULL;
     }
+    cal->context_ratio = 0.0;
 }
 
 void dfl_ckpt_meta_set_norm(dfl_ckpt_meta *meta, int channels, const double *mean, const double *std) {
@@ -126,6 +128,8 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
             DFL_TRY(dfl_h5_attr_write_doubles(f, calib_attrs[i].name, a,
                                               (size_t)meta->channels * calib_attrs[i].per_channel));
     }
+    if (meta->calib.context_ratio > 0)
+        DFL_TRY(dfl_h5_attr_write_double(f, "calib_context_ratio", meta->calib.context_ratio));
     return dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
 }
 
@@ -185,6 +189,15 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
         double **a = calib_array(&meta->calib, i);
         *a = dfl_xmalloc(n * sizeof(double));
         if ((s = dfl_h5_attr_read_doubles(f, path, calib_attrs[i].name, *a, n)) != DFL_OK) goto done;
+    }
+    if (dfl_h5_attr_exists(f, "calib_context_ratio")) {
+        if ((s = dfl_h5_attr_read_doubles(f, path, "calib_context_ratio", &meta->calib.context_ratio, 1)) != DFL_OK)
+            goto done;
+        if (!(meta->calib.context_ratio > 0 && meta->calib.context_ratio <= 1)) {
+            s = dfl_fail(DFL_EUSAGE, "%s: attribute 'calib_context_ratio' = %g is not in (0, 1]", path,
+                         meta->calib.context_ratio);
+            goto done;
+        }
     }
 done:
     H5Fclose(f);

@@ -38,14 +38,18 @@ typedef struct {
                                per channel; NULL = all 1 */
     double *spline_weight;  /* C weights of the spline correction (include/dynfill/infer.h); NULL = none */
     double *spline3_weight; /* C order-3 weights of the same; NULL = none */
+    double context_ratio;   /* the contexts it was fitted with, which impute draws by default: 0 = the
+                               trained [method]'s, > 0 = pixel contexts, each this share of the observed
+                               entries (infer.context; attribute calib_context_ratio, absent = 0) */
 } dfl_ckpt_calib;
 
 /* Allocates the spread's three arrays for `channels`, the spline weights
- * when `spline` (the order-3 ones too when `spline3`); the others NULL. */
+ * when `spline` (the order-3 ones too when `spline3`); the others NULL,
+ * context_ratio 0. */
 void dfl_ckpt_calib_alloc(dfl_ckpt_calib *cal, int channels, int spline, int spline3);
-/* A copy of src's arrays (NULL stays NULL) into dst, which owns nothing before. */
+/* A copy of src (its arrays: NULL stays NULL) into dst, which owns nothing before. */
 void dfl_ckpt_calib_copy(dfl_ckpt_calib *dst, const dfl_ckpt_calib *src, int channels);
-/* Frees the arrays and sets them NULL. */
+/* Frees the arrays and sets them NULL (context_ratio 0). */
 void dfl_ckpt_calib_free(dfl_ckpt_calib *cal);
 
 typedef struct {

@@ -72,6 +72,7 @@ typedef struct dfl_config_s {
     int infer_steps;
     char infer_update[8]; /* ddim|x0 */
     double infer_t_eps;
+    char infer_context[8]; /* auto|trained|pixel: the contexts train calibrates, which impute then draws */
 
     /* [dist] */
     char dist_comm[8]; /* auto|mpi|nccl|none */

@@ -41,13 +41,17 @@ typedef struct dfl_imputer dfl_imputer;
 dfl_status dfl_imputer_create(const char *ckpt_path, dfl_backend *be, int use_raw, dfl_imputer **out);
 void dfl_imputer_destroy(dfl_imputer *im);
 /* The context rule imputation draws its K contexts with: the checkpoint's
- * [method] unless dfl_imputer_set_contexts changed it. */
+ * [method] unless dfl_imputer_set_pixel_contexts changed it. */
 const dfl_method_params *dfl_imputer_method(const dfl_imputer *im);
 /* The checkpoint's [method], the rule the network trained with. */
 const dfl_method_params *dfl_imputer_trained_method(const dfl_imputer *im);
-/* Draws the contexts with mp instead (`impute --context`; NULL: the
- * trained rule again). Checked against the field's shape when it runs. */
-void dfl_imputer_set_contexts(dfl_imputer *im, const dfl_method_params *mp);
+/* Draws pixel contexts instead (`impute --context pixel`, infer.context):
+ * the checkpoint's [method] with strategy pixel, its query pixel's own,
+ * each context `ratio` of the observed entries; ratio 0: the trained rule
+ * again. dfl_imputer_create leaves the trained rule in place. */
+void dfl_imputer_set_pixel_contexts(dfl_imputer *im, double ratio);
+/* The ratio of the pixel contexts set, 0 = the trained rule. */
+double dfl_imputer_pixel_ratio(const dfl_imputer *im);
 const dfl_config *dfl_imputer_config(const dfl_imputer *im);
 /* Re-expresses normalised values from one normalisation to another:
  * ((x std_a + mean_a) - mean_b) / std_b per channel (shift 0: x std_a /
@@ -248,7 +252,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
  * over the span samples from start, in whatever normalisation ds has (they are
  * re-expressed in the checkpoint's), the before/after figures logged as
  * `who` ("train": held-out samples; "impute": `impute --calibrate` on its
- * own input). */
+ * own input); cal->context_ratio says which contexts it was fitted with. */
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
                                      int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal);
 /* How a context rule with its calibration does on entries hidden as pixel
@@ -267,13 +271,29 @@ typedef struct {
 /* Scores the imputer's contexts with cal (fitted on other entries) on the
  * samples dfl_std_calibrate_imputer would fit on. The hidden entries
  * depend on the checkpoint's rule, seed and samples only, so two context
- * rules (dfl_imputer_set_contexts), each with its own calibration, are
+ * rules (dfl_imputer_set_pixel_contexts), each with its own calibration, are
  * scored on the same entries (`impute --context auto`). */
 dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
                                  int K, uint64_t seed, const dfl_ckpt_calib *cal, dfl_calib_score *score);
+/* The choice between the imputer's trained contexts, calibrated in *cal
+ * (dfl_std_calibrate_imputer on the same samples), and pixel contexts of
+ * pixel_ratio (0: the checkpoint's method.context_ratio): the pixel
+ * contexts are calibrated on those samples too, both rules are scored, each
+ * with its own calibration, on one third set of hidden entries
+ * (dfl_std_score_imputer), and pixel contexts win where their Gaussian
+ * CRPS there is DFL_CONTEXT_PIXEL_MARGIN lower than the trained rule's.
+ * The winner is left set on the imputer and its calibration in *cal
+ * (context_ratio saying which); the choice is logged as `who`. A checkpoint
+ * trained on pixel contexts keeps them, with nothing run. `train` runs it
+ * on its held-out samples (infer.context = auto), `impute --calibrate
+ * --context auto` on its input. */
+#define DFL_CONTEXT_PIXEL_MARGIN 0.04
+dfl_status dfl_std_choose_contexts(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
+                                   int K, uint64_t seed, double pixel_ratio, const char *who, dfl_ckpt_calib *cal);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
- * K draws, seed; the before/after figures logged); the signature of
- * dfl_train_calibrate_fn. */
+ * K draws, seed; the before/after figures logged) with the contexts of
+ * infer.context (trained, pixel, or auto: dfl_std_choose_contexts); the
+ * signature of dfl_train_calibrate_fn. */
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
                              int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal);
 

@@ -26,6 +26,9 @@ steps = 2
 batch = 4
 threads = 1
 val_every = 0
+[infer]
+# the impute checks below draw the empirical contexts: train keeps them (no context choice)
+context = trained
 INI
 
 stored() { # the strategy in a checkpoint's stored config

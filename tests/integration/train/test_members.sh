@@ -106,7 +106,7 @@ print("ensemble CRPS %.4f (fair %.4f), Gaussian CRPS %.4f" % (crps, fair, j["crp
 PY
 # strategy empirical: a last pass of one sample runs with its predecessor and keeps only its own
 # row (--batch 92, K 4: passes of 23 samples, then sample 23 alone); its members are its own
-"$DYNFILL" train --config tiny.ini --set method.strategy=empirical --out run_emp --quiet 2> err.txt \
+"$DYNFILL" train --config tiny.ini --set method.strategy=empirical --set infer.context=trained --out run_emp --quiet 2> err.txt \
   || { cat err.txt; fail "empirical train failed"; }
 "$DYNFILL" impute --ckpt run_emp/ckpt.h5 --in obs.h5 --out emp.h5 -K 4 --batch 92 --members --quiet
 $PY - <<'PY'

@@ -135,6 +135,7 @@ int main(void) {
     CHECK(meta.calib.spline_weight && !meta.calib.spline3_weight);
     meta.calib.std_scale[0] = 1.5, meta.calib.std_floor[0] = 0.125, meta.calib.spline_weight[0] = 0.375;
     for (int b = 0; b < DFL_CKPT_GAP_BINS; ++b) meta.calib.std_gap_factor[b] = 0.5 + b;
+    meta.calib.context_ratio = 0.7; /* fitted with pixel contexts of 0.7 */
     CHECK(dfl_checkpoint_save(path, a.m, a.opt, &meta) == DFL_OK);
     for (int s = 3; s < 5; ++s) train_step(&a, s);
 
@@ -163,12 +164,14 @@ int main(void) {
     CHECK(back.calib.std_scale && back.calib.std_scale[0] == 1.5 && back.calib.std_floor[0] == 0.125);
     CHECK(back.calib.spline_weight && back.calib.spline_weight[0] == 0.375 && !back.calib.spline3_weight);
     for (int b = 0; b < DFL_CKPT_GAP_BINS; ++b) CHECK(back.calib.std_gap_factor[b] == 0.5 + b);
+    CHECK(back.calib.context_ratio == 0.7);
     dfl_ckpt_calib copy;
     dfl_ckpt_calib_copy(&copy, &back.calib, C);
     CHECK(copy.std_scale != back.calib.std_scale && copy.std_scale[0] == 1.5 && !copy.spline3_weight);
+    CHECK(copy.context_ratio == 0.7);
     CHECK(copy.std_gap_factor[DFL_CKPT_GAP_BINS - 1] == 0.5 + DFL_CKPT_GAP_BINS - 1);
     dfl_ckpt_calib_free(&copy);
-    CHECK(!copy.std_scale && !copy.std_gap_factor);
+    CHECK(!copy.std_scale && !copy.std_gap_factor && copy.context_ratio == 0.0);
     dfl_ckpt_meta_free(&back);
     /* building the model from the checkpoint gives the saved weights */
     dfl_config cfg2;

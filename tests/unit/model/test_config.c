@@ -28,6 +28,7 @@ int main(void) {
     dfl_config_defaults(&c);
     CHECK(c.context_ratio == 0.8 && c.query_ratio == 0.7 && c.grid_h == 3 && c.grid_w == 3 && c.hide == 2);
     CHECK(c.infer_K == 10 && c.infer_t_eps == 1e-3 && !strcmp(c.infer_update, "ddim"));
+    CHECK(!strcmp(c.infer_context, "auto"));
     /* train.precision: auto by default (each backend resolves it), the four names parse, others fail */
     CHECK(!strcmp(c.precision, "auto"));
     const char *prec_names[4] = {"auto", "fp32", "tf32", "bf16"};
@@ -58,6 +59,8 @@ int main(void) {
     CHECK_MSG(strstr(dfl_last_error(), ":3: train.batch = 'zero' is not an integer") != NULL, "%s", dfl_last_error());
     CHECK(load_text("[method]\nstrategy = magic\n", &c) == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), ":2: method.strategy = 'magic' is not one of") != NULL, "%s", dfl_last_error());
+    CHECK(load_text("[infer]\ncontext = pixels\n", &c) == DFL_EUSAGE);
+    CHECK_MSG(strstr(dfl_last_error(), ":2: infer.context = 'pixels' is not one of") != NULL, "%s", dfl_last_error());
     CHECK(load_text("[method]\ncontext_ratio = 1.5\n", &c) == DFL_EUSAGE);
     CHECK_MSG(strstr(dfl_last_error(), "outside") != NULL, "%s", dfl_last_error());
     /* an unknown section is an error at its header line, even with no keys */
