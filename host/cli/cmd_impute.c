@@ -55,7 +55,7 @@ static const char k_usage[] =
     "                  shared)\n"
     "  --context RULE  how the K contexts are drawn from the observation. Default: those the\n"
     "                  checkpoint's calibration was fitted with, which `train` chose (infer.context =\n"
-    "                  auto: pixel contexts in place of an empirical or block model's own where they\n"
+    "                  auto: pixel contexts in place of an empirical model's own where they\n"
     "                  score 4 % lower on its held-out samples). trained: the checkpoint's\n"
     "                  method.strategy; pixel[:RATIO]: each context a random RATIO of the observed\n"
     "                  entries (default method.context_ratio, 0.8); auto (with --calibrate): the\n"

@@ -26,6 +26,10 @@ static const char k_usage[] =
     "  --dry-run       print the memory plan (parameters, activations per sample, optimizer state,\n"
     "                  largest buffer, total fp32 and a bf16 estimate) and exit; exit 2 naming the\n"
     "                  knob to turn when it does not fit the available memory (--out not needed)\n"
+    "A finished run calibrates the ensemble spread on the held-out samples (data.val_fraction) and, for\n"
+    "a model trained on empirical contexts, chooses the contexts impute draws by default\n"
+    "(infer.context = auto: pixel contexts where they score 4 % lower; trained: no choice); --resume of a\n"
+    "finished run does only that again.\n"
     "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n";
 
 enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_FORCE, OPT_QUIET, OPT_DRY_RUN, OPT_MINUTES };

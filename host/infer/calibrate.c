@@ -637,8 +637,9 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                     tw3[n] = ent[k].toward3, bn[n] = ent[k].bin, wt[n++] = (float)bin_weight[ent[k].bin];
             /* the spline correction first, on the entries and weights of the spread's fit; the spread
              * is then fitted to the corrected errors */
+            const int fit = !o->score_only; /* score_only: cal's weights, scale, floor and factors as they are */
             double beta = 0.0, beta3 = 0.0;
-            if (o->score_only) /* cal as it is */
+            if (!fit)
                 beta = weight ? weight[ch] : 0.0, beta3 = weight && weight3 ? weight3[ch] : 0.0;
             else if (weight)
                 dfl_spline_weights_fit(e, tw, weight3 ? tw3 : NULL, wt, n, &beta, &beta3);
@@ -649,34 +650,35 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                 mse_fix += (double)wt[k] * e[k] * e[k];
                 wsum += wt[k];
             }
-            if (o->score_only) {
-                /* nothing fitted: the spread below is cal's */
-            } else if (weight) {
+            if (fit && weight) {
                 weight[ch] = beta;
                 if (weight3) weight3[ch] = beta3;
                 dfl_info("%s: spline correction, channel %s: weight %.3f (order 2), %.3f (order 3), hidden-entry "
                          "MSE %.4g -> %.4g (normalised units)",
                          who, info->channels[ch], beta, beta3, wsum > 0 ? mse_net / wsum : 0.0,
                          wsum > 0 ? mse_fix / wsum : 0.0);
-            } else if (weight3) {
+            } else if (fit && weight3) {
                 weight3[ch] = 0.0; /* no correction fitted: none of either order */
             }
-            if (!o->score_only) dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
-            if (floor_only && !o->score_only) scale[ch] = 0.0;
-            /* then a factor per gap bin, on the same entries (e now the corrected errors) */
-            double bin_e2[DFL_GAP_BINS] = {0}, bin_s2[DFL_GAP_BINS] = {0}, bin_n[DFL_GAP_BINS] = {0};
-            double factor[DFL_GAP_BINS];
-            for (size_t k = 0; k < n; ++k) {
-                const double sk = dfl_spread_calibrated(sd[k], scale[ch], floor[ch]);
-                bin_e2[bn[k]] += (double)e[k] * e[k], bin_s2[bn[k]] += sk * sk, bin_n[bn[k]] += 1.0;
+            if (fit) {
+                dfl_spread_fit_weighted(e, sd, wt, n, &scale[ch], &floor[ch]);
+                if (floor_only) scale[ch] = 0.0;
             }
-            dfl_spread_gap_factors(bin_e2, bin_s2, bin_n, factor);
-            if (!gap_factor)
+            /* then a factor per gap bin, on the same entries (e now the corrected errors) */
+            double factor[DFL_GAP_BINS];
+            if (!gap_factor) {
                 for (int b = 0; b < DFL_GAP_BINS; ++b) factor[b] = 1.0;
-            else if (o->score_only)
+            } else if (!fit) {
                 memcpy(factor, gap_factor + (size_t)ch * DFL_GAP_BINS, sizeof factor);
-            else
+            } else {
+                double bin_e2[DFL_GAP_BINS] = {0}, bin_s2[DFL_GAP_BINS] = {0}, bin_n[DFL_GAP_BINS] = {0};
+                for (size_t k = 0; k < n; ++k) {
+                    const double sk = dfl_spread_calibrated(sd[k], scale[ch], floor[ch]);
+                    bin_e2[bn[k]] += (double)e[k] * e[k], bin_s2[bn[k]] += sk * sk, bin_n[bn[k]] += 1.0;
+                }
+                dfl_spread_gap_factors(bin_e2, bin_s2, bin_n, factor);
                 memcpy(gap_factor + (size_t)ch * DFL_GAP_BINS, factor, sizeof factor);
+            }
             /* both as the fit weighs them: before, the network's errors and raw spread */
             for (size_t k = 0; k < len; ++k)
                 if (ent[k].ch == ch && (floor_only || !ent[k].fixed))
@@ -684,7 +686,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             for (size_t k = 0; k < n; ++k)
                 dfl_spread_stats_add_weighted(
                     &after[ch], e[k], factor[bn[k]] * dfl_spread_calibrated(sd[k], scale[ch], floor[ch]), wt[k]);
-            if (o->score_only) continue; /* the fit's log lines */
+            if (!fit) continue; /* the fit's log lines */
             if (gap_factor)
                 dfl_info("%s: spread calibration, channel %s: factors by gap distance 1/2/3-4/5-8/9-16/17-32/33+ "
                          "%.2f/%.2f/%.2f/%.2f/%.2f/%.2f/%.2f",
@@ -804,11 +806,11 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
     const char *rule = dfl_imputer_config(im)->infer_context;
-    const int pixel_trained = dfl_imputer_trained_method(im)->strategy == DFL_STRATEGY_PIXEL;
-    if (!strcmp(rule, "pixel") && !pixel_trained)
+    const dfl_strategy strategy = dfl_imputer_trained_method(im)->strategy;
+    if (!strcmp(rule, "pixel") && strategy != DFL_STRATEGY_PIXEL)
         dfl_imputer_set_pixel_contexts(im, dfl_imputer_config(im)->context_ratio);
     dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal);
-    if (s == DFL_OK && !strcmp(rule, "auto") && !pixel_trained)
+    if (s == DFL_OK && !strcmp(rule, "auto") && strategy == DFL_STRATEGY_EMPIRICAL)
         s = dfl_std_choose_contexts(im, ds, start, count, count, K, seed, 0.0, "train", cal);
     dfl_imputer_destroy(im);
     return s;

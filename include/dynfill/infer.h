@@ -283,8 +283,9 @@ dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t
  * (dfl_std_score_imputer), and pixel contexts win where their Gaussian
  * CRPS there is DFL_CONTEXT_PIXEL_MARGIN lower than the trained rule's.
  * The winner is left set on the imputer and its calibration in *cal
- * (context_ratio saying which); the choice is logged as `who`. A checkpoint
- * trained on pixel contexts keeps them, with nothing run. `train` runs it
+ * (context_ratio saying which); the choice is logged as `who`. Only an
+ * empirical model is offered it: one trained on other contexts keeps them,
+ * with nothing run. `train` runs it
  * on its held-out samples (infer.context = auto), `impute --calibrate
  * --context auto` on its input. */
 #define DFL_CONTEXT_PIXEL_MARGIN 0.04
