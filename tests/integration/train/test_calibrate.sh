@@ -117,7 +117,7 @@ $PY -c "import h5py; assert 'std_scale' not in h5py.File('noval/ckpt.h5','r').at
 mkdir blk && cd blk
 make_data 48 24 block:3x3:8
 write_tiny_config 10
-"$DYNFILL" train --config tiny.ini --set method.strategy=block --set infer.context=trained --out run 2> err.txt || { cat err.txt; fail "block train failed"; }
+"$DYNFILL" train --config tiny.ini --set method.strategy=block --out run 2> err.txt || { cat err.txt; fail "block train failed"; }
 grep "spread calibration, channel" err.txt > cal_line.txt || { cat err.txt; fail "no block calibration line"; }
 $PY - <<'PY'
 import math, re
@@ -136,7 +136,7 @@ cd ..
 mkdir blk2 && cd blk2
 make_data 48 24 block:3x3:2
 write_tiny_config 10
-"$DYNFILL" train --config tiny.ini --set method.strategy=block --set infer.context=trained --out run 2> err.txt || { cat err.txt; fail "block:3x3:2 train failed"; }
+"$DYNFILL" train --config tiny.ini --set method.strategy=block --out run 2> err.txt || { cat err.txt; fail "block:3x3:2 train failed"; }
 grep -q "keep a single observed block once one is hidden.*the floor alone (std_scale 0)" err.txt ||
     { cat err.txt; fail "no floor-only note for two observed blocks"; }
 $PY -c "
@@ -154,7 +154,7 @@ with h5py.File("mixed.h5", "a") as f, h5py.File("obs8.h5", "r") as g:
         d[1::2] = g[k][1::2]
         f[k][...] = d
 PY
-"$DYNFILL" train --config tiny.ini --set method.strategy=block --set infer.context=trained --set data.path=mixed.h5 --out run_mixed 2> err.txt ||
+"$DYNFILL" train --config tiny.ini --set method.strategy=block --set data.path=mixed.h5 --out run_mixed 2> err.txt ||
     { cat err.txt; fail "mixed block train failed"; }
 grep -q "keep a single observed block once one is hidden.*the fit leaves their entries out" err.txt ||
     { cat err.txt; fail "no note that the two-block fields are left out"; }
