@@ -775,7 +775,8 @@ dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int
 }
 
 dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                 int K, uint64_t seed, const dfl_ckpt_calib *cal, dfl_calib_score *score) {
+                                 int K, uint64_t seed, const char *who, const dfl_ckpt_calib *cal,
+                                 dfl_calib_score *score) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     dfl_impute_opts o = calib_opts(im, K, seed + DFL_CALIB_SCORE_SEED);
     o.score_only = 1;
@@ -785,7 +786,7 @@ dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
     dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, span,
                                          calib_pass_samples(im, &o, dfl_imputer_backend(im), info, count),
-                                         DFL_CALIB_HIDE_FRACTION, "impute", &use, before, after);
+                                         DFL_CALIB_HIDE_FRACTION, who, &use, before, after);
     dfl_spread_stats all = {0};
     memset(score, 0, sizeof *score);
     for (int ch = 0; ch < info->c; ++ch) {
@@ -805,13 +806,12 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
                              int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
-    const char *rule = dfl_imputer_config(im)->infer_context;
-    const dfl_strategy strategy = dfl_imputer_trained_method(im)->strategy;
-    if (!strcmp(rule, "pixel") && strategy != DFL_STRATEGY_PIXEL)
-        dfl_imputer_set_pixel_contexts(im, dfl_imputer_config(im)->context_ratio);
+    const dfl_config *cfg = dfl_imputer_config(im);
+    if (!strcmp(cfg->infer_context, "pixel") && dfl_imputer_trained_method(im)->strategy != DFL_STRATEGY_PIXEL)
+        dfl_imputer_set_pixel_contexts(im, cfg->context_ratio);
     dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal);
-    if (s == DFL_OK && !strcmp(rule, "auto") && strategy == DFL_STRATEGY_EMPIRICAL)
-        s = dfl_std_choose_contexts(im, ds, start, count, count, K, seed, 0.0, "train", cal);
+    if (s == DFL_OK && !strcmp(cfg->infer_context, "auto")) /* it says which models it offers the choice */
+        s = dfl_std_choose_contexts(im, ds, start, count, count, K, seed, cfg->context_ratio, "train", cal);
     dfl_imputer_destroy(im);
     return s;
 }

@@ -35,23 +35,22 @@ dfl_status dfl_std_choose_contexts(dfl_imputer *im, const dfl_dataset *ds, int64
                  who, name);
         return DFL_OK;
     }
-    const double ratio = pixel_ratio > 0 ? pixel_ratio : dfl_imputer_config(im)->context_ratio;
     dfl_info("%s: context choice: calibrating pixel contexts (%.2f of the observed entries), hiding what they query",
-             who, ratio);
+             who, pixel_ratio);
     const int c = dfl_dataset_get_info(ds)->c;
     dfl_ckpt_calib alt;
     dfl_ckpt_calib_alloc(&alt, c, cal->spline_weight != NULL, cal->spline3_weight != NULL);
-    dfl_imputer_set_pixel_contexts(im, ratio);
+    dfl_imputer_set_pixel_contexts(im, pixel_ratio);
     dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, span, K, seed, who, &alt);
     dfl_calib_score own, pix;
     if (s == DFL_OK) {
         dfl_info("%s: context choice: scoring both rules, each with its own calibration, on other entries hidden "
                  "as pixel contexts hide",
                  who);
-        s = dfl_std_score_imputer(im, ds, start, count, span, K, seed, &alt, &pix);
+        s = dfl_std_score_imputer(im, ds, start, count, span, K, seed, who, &alt, &pix);
     }
     dfl_imputer_set_pixel_contexts(im, 0.0);
-    if (s == DFL_OK) s = dfl_std_score_imputer(im, ds, start, count, span, K, seed, cal, &own);
+    if (s == DFL_OK) s = dfl_std_score_imputer(im, ds, start, count, span, K, seed, who, cal, &own);
     if (s != DFL_OK) {
         dfl_ckpt_calib_free(&alt);
         return s;
@@ -68,7 +67,7 @@ dfl_status dfl_std_choose_contexts(dfl_imputer *im, const dfl_dataset *ds, int64
         dfl_ckpt_calib_free(&alt);
         return DFL_OK;
     }
-    dfl_imputer_set_pixel_contexts(im, ratio);
+    dfl_imputer_set_pixel_contexts(im, pixel_ratio);
     dfl_ckpt_calib_free(cal);
     *cal = alt;
     return DFL_OK;

@@ -272,12 +272,14 @@ typedef struct {
  * samples dfl_std_calibrate_imputer would fit on. The hidden entries
  * depend on the checkpoint's rule, seed and samples only, so two context
  * rules (dfl_imputer_set_pixel_contexts), each with its own calibration, are
- * scored on the same entries (`impute --context auto`). */
+ * scored on the same entries (`impute --context auto`); `who` as for
+ * dfl_std_calibrate_imputer (nothing is logged; messages name it). */
 dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                 int K, uint64_t seed, const dfl_ckpt_calib *cal, dfl_calib_score *score);
+                                 int K, uint64_t seed, const char *who, const dfl_ckpt_calib *cal,
+                                 dfl_calib_score *score);
 /* The choice between the imputer's trained contexts, calibrated in *cal
  * (dfl_std_calibrate_imputer on the same samples), and pixel contexts of
- * pixel_ratio (0: the checkpoint's method.context_ratio): the pixel
+ * pixel_ratio (> 0, a share of the observed entries): the pixel
  * contexts are calibrated on those samples too, both rules are scored, each
  * with its own calibration, on one third set of hidden entries
  * (dfl_std_score_imputer), and pixel contexts win where their Gaussian
