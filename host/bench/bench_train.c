@@ -14,6 +14,7 @@
 #include "bench_model.h"
 #include "core/args.h"
 #include "core/clock.h"
+#include "core/cpu_share.h"
 #include "core/json_util.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/config.h"
@@ -147,13 +148,18 @@ int dfl_bench_train(int argc, char **argv) {
         obs[i] = mask[(i / ((size_t)C * H * W)) * H * W + i % ((size_t)H * W)] ? dfl_rng_normal(7, 2, i) : 0.0f;
 
     double *times = dfl_xmalloc((size_t)steps * sizeof(double));
+    dfl_cpu_share_sample share0, share1; /* the others' load on our CPUs during the timed steps */
     for (long i = 0; i < warm + steps && s == DFL_OK; ++i) {
+        if (i == warm) dfl_cpu_share_sample_now(&share0);
         double t0 = dfl_clock_seconds();
         s = dfl_trainer_step(tr, obs, mask, i, NULL);
         be->synchronize(be);
         if (i >= warm) times[i - warm] = dfl_clock_seconds() - t0;
     }
     if (s != DFL_OK) goto done;
+    dfl_cpu_share_sample_now(&share1);
+    /* a figure taken next to other busy processes is not the machine's (docs/cpu-backend.md) */
+    const double others = dfl_cpu_share_others(&share0, &share1, 0.5);
     double med = dfl_clock_median(times, (size_t)steps);
     double gflop = 3.0 * dfl_unet_forward_flops_per_sample(m) * batch / 1e9;
     double sps = batch / med;
@@ -180,6 +186,7 @@ int dfl_bench_train(int argc, char **argv) {
             dfl_json_add_string(o, "isa", dfl_cpu_isa_name());
             dfl_json_add_number(o, "gemm_peak_gflops", peak, 6);
             dfl_json_add_number(o, "peak_fraction", gflop / med / peak, 4);
+            if (others >= 0) dfl_json_add_number(o, "other_cpu_load", others, 3);
         }
         dfl_json_write_line(stdout, o);
         cJSON_Delete(o);
@@ -193,6 +200,8 @@ int dfl_bench_train(int argc, char **argv) {
                    "of it\n",
                    prec_name, dfl_cpu_isa_name(), be->precision == DFL_PRECISION_BF16 ? "bf16" : "sgemm", peak,
                    100.0 * gflop / med / peak);
+        if (on_cpu && others >= 0)
+            printf("  other processes kept %.2f of the %d CPUs busy during the timed steps\n", others, share1.cpus);
     }
 done:
     free(times);

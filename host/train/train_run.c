@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/cpu_share.h"
 #include "core/json_util.h"
 #include "core/memory.h"
 #include "core/progress.h"
@@ -70,6 +72,9 @@ typedef struct {
     double seconds_base, t0, fake_step_s; /* fake_step_s > 0: DFL_FAKE_SECONDS_PER_STEP, each step counts that */
     long run_steps;
     dfl_ckpt_calib calib; /* the spread's calibration and spline correction, all NULL before calibration */
+    /* CPU backend: the others' load on this rank's CPUs since share_mark (check_cpu_share) */
+    dfl_cpu_share_sample share_mark;
+    int share_warned;
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
@@ -152,6 +157,36 @@ static dfl_status validate(train_run *r, double *val_loss) {
     }
     *val_loss = count > 0 ? sum / count : NAN;
     return DFL_OK;
+}
+
+/* CPU backend, at a log line: adds the other processes' load on this
+ * rank's CPUs since the last measure ("other_cpu_load", in CPUs) to the
+ * record, at least 2 s after it, and says once when the run has more
+ * threads than the cores they leave. Then every parallel region waits on
+ * threads the system has descheduled: on 2 cores next to two busy
+ * processes a 16x16 step took 6-204 ms with 2 threads and 7 ms with 1
+ * (docs/cpu-backend.md, "Threads on a shared machine"). */
+static void check_cpu_share(train_run *r, cJSON *rec) {
+    if (strcmp(r->be->name, "cpu") != 0) return;
+    dfl_cpu_share_sample now;
+    dfl_cpu_share_sample_now(&now);
+    const double others = dfl_cpu_share_others(&r->share_mark, &now, 2.0);
+    if (others < 0) {
+        if (!r->share_mark.ok) r->share_mark = now;
+        return;
+    }
+    dfl_json_add_number(rec, "other_cpu_load", others, 3);
+    const int threads = omp_get_max_threads(), fit = dfl_cpu_share_fitting_threads(now.cpus, others);
+    if (!r->share_warned && threads > 1 && threads > fit) {
+        char who[32] = "train";
+        if (r->comm->world > 1) snprintf(who, sizeof who, "train (rank %d)", r->comm->rank);
+        dfl_warn("%s: other processes kept %.1f of the %d CPUs this run may use busy over the last %.0f s; with %d "
+                 "threads every parallel region waits for threads the system has descheduled (steps measured 1.3-30x "
+                 "slower, docs/cpu-backend.md); give the run free cores or set train.threads = %d",
+                 who, others, now.cpus, now.wall_s - r->share_mark.wall_s, threads, fit);
+        r->share_warned = 1;
+    }
+    r->share_mark = now;
 }
 
 static const char *periodic_name(int x, int y) { return x && y ? "xy" : x ? "x" : y ? "y" : "none"; }
@@ -437,6 +472,7 @@ static dfl_status loop(train_run *r) {
                    : dfl_progress_begin("train", total, "steps");
     r->t0 = dfl_clock_seconds();
     r->run_steps = 0;
+    dfl_cpu_share_sample_now(&r->share_mark);
     double elapsed = agreed_seconds(r);
     if (pg) dfl_progress_update(pg, timed ? (int64_t)elapsed : r->step);
     double t_log = dfl_clock_seconds(), loss_acc = 0;
@@ -485,6 +521,7 @@ static dfl_status loop(train_run *r) {
             dfl_json_add_number(rec, "grad_norm", st.grad_norm, 6);
             dfl_json_add_number(rec, "samples_per_s", sps, 4);
             if (timed) dfl_json_add_number(rec, "train_seconds", train_seconds(r), 6);
+            check_cpu_share(r, rec);
             metrics_line(r, rec);
             t_log = t;
             loss_acc = 0;
