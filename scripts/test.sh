@@ -12,9 +12,10 @@ CUDA_MODE=${DYNFILL_CUDA:-$([ "${CI:-}" = true ] && echo ON || echo AUTO)}
 BUILD_DIR=build bash scripts/build.sh -DDYNFILL_CUDA="$CUDA_MODE"
 # Layout (clang-format, .clang-format) and cppcheck on the host code: zero findings.
 bash scripts/lint.sh
-# Two at a time, then the cluster label alone (each of its tests runs a Slurm of its own and builds the image).
-(cd build && ctest -LE 'device|cluster' --output-on-failure --timeout 900 -j2)
+# As many at a time as the cores hold (each test declares its 2 threads, tests/CMakeLists.txt), then the
+# cluster label alone (each of its tests runs a Slurm of its own and builds the image).
+(cd build && ctest -LE 'device|cluster' --output-on-failure --timeout 900 -j"$(nproc)")
 (cd build && ctest -L cluster --output-on-failure --timeout 1800 -j1)
 # Sanitizer build: CPU only, unit label (oneDNN's JIT code is not instrumented).
 BUILD_DIR=build-asan BUILD_TYPE=Debug bash scripts/build.sh -DDYNFILL_SANITIZE=ON -DDYNFILL_CUDA=OFF
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp ctest -L unit --output-on-failure --timeout 900 -j2)
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp ctest -L unit --output-on-failure --timeout 900 -j"$(nproc)")
