@@ -3,12 +3,14 @@
  * write /pred, /std and /mask, and with --members the K ensemble members
  * /members (docs/design.md, "Files" and "Command line"). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "core/args.h"
+#include "core/cpu_share.h"
 #include "core/memory.h"
 #include "core/progress.h"
 #include "dynfill/baseline.h"
@@ -480,6 +482,10 @@ static dfl_status run_impute(const impute_args *a) {
     char label[64];
     snprintf(label, sizeof label, "impute %s", a->method);
     dfl_progress *pg = s == DFL_OK && !a->quiet ? dfl_progress_begin(label, info->n, "samples") : NULL;
+    /* on the CPU: warn once when other processes leave fewer cores than the threads (host/core/cpu_share.h) */
+    const int watch_cpus = diffusion && be && !strcmp(be->name, "cpu");
+    dfl_cpu_share_watch watch;
+    if (watch_cpus) dfl_cpu_share_watch_start(&watch);
     for (int64_t i0 = 0; s == DFL_OK && i0 < info->n; i0 += chunk) {
         int nb = (int)(info->n - i0 < chunk ? info->n - i0 : chunk);
         /* an empirical context needs another sample's mask: a last chunk of one
@@ -527,6 +533,7 @@ static dfl_status run_impute(const impute_args *a) {
             s = dfl_pred_write(pw, i0, nb, pred, NULL, NULL);
         }
         dfl_progress_update(pg, first + nb);
+        if (watch_cpus) dfl_cpu_share_watch_check(&watch, 2.0, omp_get_max_threads(), "impute", "OMP_NUM_THREADS");
     }
     dfl_progress_end(pg);
     if (pw) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "dynfill/status.h"
 
 /* /proc/stat's text, NUL-terminated (malloc'd; NULL when unreadable). */
 static char *read_proc_stat(void) {
@@ -92,4 +93,30 @@ double dfl_cpu_share_others(const dfl_cpu_share_sample *a, const dfl_cpu_share_s
 int dfl_cpu_share_fitting_threads(int cpus, double others) {
     const long fit = lround((double)cpus - others);
     return fit < 1 ? 1 : (int)fit;
+}
+
+void dfl_cpu_share_watch_start(dfl_cpu_share_watch *w) {
+    dfl_cpu_share_sample_now(&w->mark);
+    w->warned = 0;
+}
+
+double dfl_cpu_share_watch_check(dfl_cpu_share_watch *w, double min_wall_s, int threads, const char *who,
+                                 const char *threads_key) {
+    dfl_cpu_share_sample now;
+    dfl_cpu_share_sample_now(&now);
+    const double others = dfl_cpu_share_others(&w->mark, &now, min_wall_s);
+    if (others < 0) {
+        if (!w->mark.ok) w->mark = now;
+        return -1;
+    }
+    const int fit = dfl_cpu_share_fitting_threads(now.cpus, others);
+    if (!w->warned && threads > 1 && threads > fit) {
+        dfl_warn("%s: other processes kept %.1f of the %d CPUs this run may use busy over the last %.0f s; with %d "
+                 "threads every parallel region waits for threads the system has descheduled (measured 1.3-30x "
+                 "slower, docs/cpu-backend.md); give the run free cores or set %s = %d",
+                 who, others, now.cpus, now.wall_s - w->mark.wall_s, threads, threads_key, fit);
+        w->warned = 1;
+    }
+    w->mark = now;
+    return others;
 }

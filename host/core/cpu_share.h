@@ -37,4 +37,19 @@ double dfl_cpu_share_others(const dfl_cpu_share_sample *a, const dfl_cpu_share_s
  * at least 1. */
 int dfl_cpu_share_fitting_threads(int cpus, double others);
 
+/* A long CPU run's watch: check() at its progress points measures the
+ * others' load since the last measure (once at least min_wall_s passed;
+ * -1 before) and warns once, naming `who` and the setting (`threads_key`)
+ * that fits, when `threads` exceed the cores that load leaves. Every
+ * parallel region then waits for threads the system has descheduled
+ * (docs/cpu-backend.md, "Threads on a shared machine"). */
+typedef struct {
+    dfl_cpu_share_sample mark;
+    int warned;
+} dfl_cpu_share_watch;
+
+void dfl_cpu_share_watch_start(dfl_cpu_share_watch *w);
+double dfl_cpu_share_watch_check(dfl_cpu_share_watch *w, double min_wall_s, int threads, const char *who,
+                                 const char *threads_key);
+
 #endif

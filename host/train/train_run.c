@@ -71,10 +71,8 @@ typedef struct {
     /* training time (train.time_budget): seconds_base from the checkpoint plus this process's elapsed time */
     double seconds_base, t0, fake_step_s; /* fake_step_s > 0: DFL_FAKE_SECONDS_PER_STEP, each step counts that */
     long run_steps;
-    dfl_ckpt_calib calib; /* the spread's calibration and spline correction, all NULL before calibration */
-    /* CPU backend: the others' load on this rank's CPUs since share_mark (check_cpu_share) */
-    dfl_cpu_share_sample share_mark;
-    int share_warned;
+    dfl_ckpt_calib calib;          /* the spread's calibration and spline correction, all NULL before calibration */
+    dfl_cpu_share_watch cpu_share; /* the others' load on this rank's CPUs (check_cpu_share) */
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
@@ -159,34 +157,18 @@ static dfl_status validate(train_run *r, double *val_loss) {
     return DFL_OK;
 }
 
-/* CPU backend, at a log line: adds the other processes' load on this
- * rank's CPUs since the last measure ("other_cpu_load", in CPUs) to the
- * record, at least 2 s after it, and says once when the run has more
- * threads than the cores they leave. Then every parallel region waits on
- * threads the system has descheduled: on 2 cores next to two busy
- * processes a 16x16 step took 6-204 ms with 2 threads and 7 ms with 1
+/* CPU backend, at a log line: the other processes' load on this rank's
+ * CPUs since the last measure, 2 s or more ago, goes into the record
+ * ("other_cpu_load", in CPUs), and the watch warns once when the run has
+ * more threads than the cores that load leaves: on 2 cores next to one busy
+ * process a small run took 5.8-6.8 s with 2 threads and 1.3-1.7 s with 1
  * (docs/cpu-backend.md, "Threads on a shared machine"). */
 static void check_cpu_share(train_run *r, cJSON *rec) {
     if (strcmp(r->be->name, "cpu") != 0) return;
-    dfl_cpu_share_sample now;
-    dfl_cpu_share_sample_now(&now);
-    const double others = dfl_cpu_share_others(&r->share_mark, &now, 2.0);
-    if (others < 0) {
-        if (!r->share_mark.ok) r->share_mark = now;
-        return;
-    }
-    dfl_json_add_number(rec, "other_cpu_load", others, 3);
-    const int threads = omp_get_max_threads(), fit = dfl_cpu_share_fitting_threads(now.cpus, others);
-    if (!r->share_warned && threads > 1 && threads > fit) {
-        char who[32] = "train";
-        if (r->comm->world > 1) snprintf(who, sizeof who, "train (rank %d)", r->comm->rank);
-        dfl_warn("%s: other processes kept %.1f of the %d CPUs this run may use busy over the last %.0f s; with %d "
-                 "threads every parallel region waits for threads the system has descheduled (steps measured 1.3-30x "
-                 "slower, docs/cpu-backend.md); give the run free cores or set train.threads = %d",
-                 who, others, now.cpus, now.wall_s - r->share_mark.wall_s, threads, fit);
-        r->share_warned = 1;
-    }
-    r->share_mark = now;
+    char who[32] = "train";
+    if (r->comm->world > 1) snprintf(who, sizeof who, "train (rank %d)", r->comm->rank);
+    const double others = dfl_cpu_share_watch_check(&r->cpu_share, 2.0, omp_get_max_threads(), who, "train.threads");
+    if (others >= 0) dfl_json_add_number(rec, "other_cpu_load", others, 3);
 }
 
 static const char *periodic_name(int x, int y) { return x && y ? "xy" : x ? "x" : y ? "y" : "none"; }
@@ -472,7 +454,7 @@ static dfl_status loop(train_run *r) {
                    : dfl_progress_begin("train", total, "steps");
     r->t0 = dfl_clock_seconds();
     r->run_steps = 0;
-    dfl_cpu_share_sample_now(&r->share_mark);
+    dfl_cpu_share_watch_start(&r->cpu_share);
     double elapsed = agreed_seconds(r);
     if (pg) dfl_progress_update(pg, timed ? (int64_t)elapsed : r->step);
     double t_log = dfl_clock_seconds(), loss_acc = 0;

@@ -4,8 +4,9 @@
 # the others' load on its CPUs ("other_cpu_load" in metrics.jsonl) and warns
 # once that it has more threads than the cores left to it, naming the
 # train.threads that fit; with train.threads = 1 it measures the same load
-# and does not warn. Each run trains for 6 s (two measures at least) and
-# has no held-out split (no calibration to wait for).
+# and does not warn. impute (768 samples, K 10, a thread per CPU) warns
+# once too, naming OMP_NUM_THREADS. Each training run trains for 6 s (two
+# measures at least) and has no held-out split (no calibration to wait for).
 source "$(dirname "$0")/common.sh"
 cpus=$(nproc)
 [ "$cpus" -ge 2 ] || { echo "one CPU: no thread count to warn about"; exit 77; }
@@ -22,7 +23,14 @@ OMP_NUM_THREADS=$cpus "$DYNFILL" train --config tiny.ini --out run_all --set dat
   { cat all.txt; fail "train with $cpus threads failed"; }
 OMP_NUM_THREADS=$cpus "$DYNFILL" train --config tiny.ini --out run_one --set data.val_fraction=0 --set train.threads=1 2> one.txt ||
   { cat one.txt; fail "train with one thread failed"; }
+"$DYNFILL" gen --kind advection --n 768 --size 16 --seed 5 --out test_truth.h5 > /dev/null 2>&1
+"$DYNFILL" mask --in test_truth.h5 --pattern swath:3:0.4 --seed 6 --out test.h5 > /dev/null 2>&1
+OMP_NUM_THREADS=$cpus "$DYNFILL" impute --ckpt run_all/ckpt.h5 --in test.h5 --out pred.h5 -K 10 2> impute.txt ||
+  { cat impute.txt; fail "impute failed"; }
 kill "${busy[@]}"
+grep "impute: other processes kept .* set OMP_NUM_THREADS = [0-9]" impute.txt ||
+  { cat impute.txt; fail "impute did not warn"; }
+[ "$(grep -c "other processes kept" impute.txt)" = 1 ] || fail "impute warned more than once"
 grep "other processes kept" all.txt || { cat all.txt; fail "no warning with $cpus threads next to $cpus busy processes"; }
 [ "$(grep -c "other processes kept" all.txt)" = 1 ] || fail "warned more than once"
 grep -q "with $cpus threads .*set train.threads = [0-9]" all.txt || fail "the warning names no thread counts"

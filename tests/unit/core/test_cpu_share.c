@@ -1,10 +1,12 @@
 /* core/cpu_share: /proc/stat's busy ticks summed over the listed CPUs only,
  * the others' load from two samples (this process's own time taken off,
- * clamped, refused on too short a window), the threads that fit, and two
- * live measures: a busy child process counts as another's load while the
- * parent sleeps, and the parent's own busy time does not. */
+ * clamped, refused on too short a window), the threads that fit, two live
+ * measures (a busy child process counts as another's load while the parent
+ * sleeps, and the parent's own busy time does not), and the watch's one
+ * warning. */
 #define _GNU_SOURCE
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -12,8 +14,8 @@
 
 #include "core/clock.h"
 #include "core/cpu_share.h"
-#include "dynfill/status.h"
 #include "dfl_test.h"
+#include "dynfill/status.h"
 
 static void test_busy_seconds(void) {
     /* user nice system idle iowait irq softirq steal guest guest_nice; the aggregate "cpu" line is skipped */
@@ -41,7 +43,7 @@ static void test_others(void) {
     dfl_cpu_share_sample b = sample(14, 106, 7); /* 6 busy seconds in 4, 2 of them ours */
     CHECK_CLOSE(dfl_cpu_share_others(&a, &b, 2.0), 1.0, 1e-12);
     CHECK(dfl_cpu_share_others(&a, &b, 5.0) == -1); /* a window shorter than asked */
-    dfl_cpu_share_sample c = sample(14, 101, 9);     /* ours counted more than the ticks: 0 */
+    dfl_cpu_share_sample c = sample(14, 101, 9);    /* ours counted more than the ticks: 0 */
     CHECK(dfl_cpu_share_others(&a, &c, 1.0) == 0);
     dfl_cpu_share_sample d = sample(14, 120, 5); /* 5 CPUs' worth on 2 CPUs: the ticks' noise, clamped */
     CHECK(dfl_cpu_share_others(&a, &d, 1.0) == 2);
@@ -99,9 +101,31 @@ static void test_live(void) {
            b.cpus);
 }
 
+/* The watch: nothing before its window, then the load, and one warning for
+ * a thread per CPU next to a busy child per CPU (none for one thread). */
+static void test_watch(void) {
+    dfl_cpu_share_watch w, single;
+    dfl_cpu_share_watch_start(&w);
+    dfl_cpu_share_watch_start(&single);
+    if (!w.mark.ok || w.mark.cpus < 2) return;
+    const int cpus = w.mark.cpus;
+    CHECK(dfl_cpu_share_watch_check(&w, 60.0, cpus, "test", "threads") == -1 && !w.warned);
+    pid_t children[CPU_SETSIZE];
+    for (int i = 0; i < cpus; ++i) children[i] = busy_child();
+    nanosleep(&(struct timespec){1, 0}, NULL);
+    const double others = dfl_cpu_share_watch_check(&w, 0.5, cpus, "test", "threads");
+    const double others1 = dfl_cpu_share_watch_check(&single, 0.5, 1, "test", "threads");
+    for (int i = 0; i < cpus; ++i) stop(children[i]);
+    CHECK_MSG(others >= 0.5 * cpus && w.warned, "%d busy children: others' load %.2f, warned %d", cpus, others,
+              w.warned);
+    CHECK_MSG(others1 >= 0.5 * cpus && !single.warned, "one thread: others' load %.2f, warned %d", others1,
+              single.warned);
+}
+
 int main(void) {
     test_busy_seconds();
     test_others();
     test_live();
+    test_watch();
     return dfl_test_finish("core_cpu_share");
 }
