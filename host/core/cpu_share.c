@@ -112,8 +112,8 @@ double dfl_cpu_share_watch_check(dfl_cpu_share_watch *w, double min_wall_s, int 
     const int fit = dfl_cpu_share_fitting_threads(now.cpus, others);
     if (!w->warned && threads > 1 && threads > fit) {
         dfl_warn("%s: other processes kept %.1f of the %d CPUs this run may use busy over the last %.0f s; with %d "
-                 "threads every parallel region waits for threads the system has descheduled (measured 1.3-30x "
-                 "slower, docs/cpu-backend.md); give the run free cores or set %s = %d",
+                 "threads every parallel region waits for threads the system has descheduled (steps measured 1.3-30x "
+                 "slower than with the threads that fit, docs/cpu-backend.md); give the run free cores or set %s = %d",
                  who, others, now.cpus, now.wall_s - w->mark.wall_s, threads, threads_key, fit);
         w->warned = 1;
     }
