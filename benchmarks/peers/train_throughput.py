@@ -395,7 +395,9 @@ def main():
                 rounds[side].append(out)
                 if "env" in out:
                     peer_envs[side] = out["env"]
-                print("  %s round %d: %-13s %.2f samples/s" % (name, r + 1, side, out["samples_per_s"]), flush=True)
+                others = (", other processes %.2f CPUs" % out["other_cpu_load"]) if "other_cpu_load" in out else ""
+                print("  %s round %d: %-13s %.2f samples/s%s" % (name, r + 1, side, out["samples_per_s"], others),
+                      flush=True)
         row = dict(config=name, flags=" ".join(dynfill_args(cfg)), sides={})
         for side in sides:
             sps = [o["samples_per_s"] for o in rounds[side]]
@@ -419,6 +421,9 @@ def main():
         print("- dynfill: precision %s, oneDNN ISA %s, matrix-multiply peak measured in its runs %.0f–%.0f GFLOP/s"
               % (dyn_env[0].get("precision"), dyn_env[0]["isa"], min(o["gemm_peak_gflops"] for o in dyn_env),
                  max(o["gemm_peak_gflops"] for o in dyn_env)))
+    busy = [o["other_cpu_load"] for o in dyn_env if "other_cpu_load" in o]
+    if busy:  # a figure taken next to other work is not the machine's (docs/cpu-backend.md)
+        print("- other processes' load on the CPUs during dynfill's timed steps: %.2f–%.2f CPUs" % (min(busy), max(busy)))
     print()
     head = "| config | " + " | ".join("%s samples/s (spread)" % s for s in sides)
     head += " | dynfill / strongest peer (spread) |"
