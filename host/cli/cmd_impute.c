@@ -77,7 +77,9 @@ static const char k_usage[] =
     "                  only)\n"
     "  --quiet         no progress output\n"
     "  --method M      diffusion (default, needs --ckpt), mean (per-sample channel mean) or harmonic\n"
-    "                  (Laplace interpolation, periodic along the data's periodic axes)\n";
+    "                  (Laplace interpolation, periodic along the data's periodic axes)\n"
+    "On the CPU, a warning names the OMP_NUM_THREADS that fit when other processes leave fewer cores\n"
+    "than the threads.\n";
 
 enum {
     OPT_CKPT = 256,

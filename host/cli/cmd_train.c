@@ -30,7 +30,9 @@ static const char k_usage[] =
     "a model trained on empirical contexts, chooses the contexts impute draws by default\n"
     "(infer.context = auto: pixel contexts where they score 4 % lower; trained: no choice); --resume of a\n"
     "finished run does only that again.\n"
-    "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n";
+    "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n"
+    "On the CPU, other processes' load on the run's CPUs goes into metrics.jsonl (other_cpu_load), and\n"
+    "a warning names the train.threads that fit when the threads exceed the cores left.\n";
 
 enum { OPT_CONFIG = 256, OPT_DATA, OPT_SET, OPT_OUT, OPT_RESUME, OPT_FORCE, OPT_QUIET, OPT_DRY_RUN, OPT_MINUTES };
 static const char k_short[] = "h";
