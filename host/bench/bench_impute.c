@@ -18,6 +18,7 @@
 #include "bench_model.h"
 #include "core/args.h"
 #include "core/clock.h"
+#include "core/cpu_share.h"
 #include "core/json_util.h"
 #include "core/memory.h"
 #include "dynfill/checkpoint.h"
@@ -240,12 +241,17 @@ int dfl_bench_impute(int argc, char **argv) {
     for (size_t i = 0; i < n_px; ++i) mask[i] = dfl_rng_uniform(9, 1, i) < 0.2f;
     for (size_t i = 0; i < n_obs; ++i) obs[i] = mask[(i / chw) * hw + i % hw] ? dfl_rng_normal(9, 2, i) : 0.0f;
     double *times = dfl_xmalloc((size_t)a.reps * sizeof(double));
+    dfl_cpu_share_sample share0 = {0}, share1 = {0}; /* the others' load on our CPUs during the timed calls */
     for (long i = 0; i < a.warm + a.reps && s == DFL_OK; ++i) {
+        if (i == a.warm) dfl_cpu_share_sample_now(&share0);
         const double t0 = dfl_clock_seconds();
         s = dfl_imputer_run(im, &o, (int)a.n, (int)a.C, (int)a.H, (int)a.W, 1, obs, mask, 0, pred, spread, NULL);
         be->synchronize(be);
         if (i >= a.warm) times[i - a.warm] = dfl_clock_seconds() - t0;
     }
+    dfl_cpu_share_sample_now(&share1);
+    const int on_cpu = !strcmp(be->name, "cpu");
+    const double others = on_cpu ? dfl_cpu_share_others(&share0, &share1, 0.5) : -1;
     size_t nonfinite = 0;
     for (size_t i = 0; i < n_obs && s == DFL_OK; ++i) nonfinite += !isfinite(pred[i]) || !isfinite(spread[i]);
     if (s == DFL_OK && nonfinite) s = dfl_fail(DFL_EINTERNAL, "%zu non-finite predicted values", nonfinite);
@@ -273,6 +279,7 @@ int dfl_bench_impute(int argc, char **argv) {
             dfl_json_add_int(o, "memory_plan_bytes", (long long)need);
             dfl_json_add_int(o, "fwd_rows", (long long)fwd);
             dfl_json_add_number(o, "fwd_gflop_per_row", flops_row / 1e9, 6);
+            if (others >= 0) dfl_json_add_number(o, "other_cpu_load", others, 3);
             dfl_json_write_line(stdout, o);
             cJSON_Delete(o);
         } else {
@@ -283,6 +290,8 @@ int dfl_bench_impute(int argc, char **argv) {
                    be->name, dfl_precision_name(be->precision), a.C, a.H, a.W, a.n, a.K, a.steps,
                    a.steps > 1 ? "s" : "", flops_row / 1e9, med, times[0], times[a.reps - 1], a.reps, a.n / med,
                    rows / med, gflops);
+            if (others >= 0)
+                printf("  other processes kept %.2f of the %d CPUs busy during the timed calls\n", others, share1.cpus);
         }
     }
     free(times);

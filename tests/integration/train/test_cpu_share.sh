@@ -5,7 +5,8 @@
 # once that it has more threads than the cores left to it, naming the
 # train.threads that fit; with train.threads = 1 it measures the same load
 # and does not warn. impute (768 samples, K 10, a thread per CPU) warns
-# once too, naming OMP_NUM_THREADS. Each training run trains for 6 s (two
+# once too, naming OMP_NUM_THREADS, and bench train and bench impute report
+# the load during their timed steps. Each training run trains for 6 s (two
 # measures at least) and has no held-out split (no calibration to wait for).
 source "$(dirname "$0")/common.sh"
 cpus=$(nproc)
@@ -27,6 +28,10 @@ OMP_NUM_THREADS=$cpus "$DYNFILL" train --config tiny.ini --out run_one --set dat
 "$DYNFILL" mask --in test_truth.h5 --pattern swath:3:0.4 --seed 6 --out test.h5 > /dev/null 2>&1
 OMP_NUM_THREADS=$cpus "$DYNFILL" impute --ckpt run_all/ckpt.h5 --in test.h5 --out pred.h5 -K 10 2> impute.txt ||
   { cat impute.txt; fail "impute failed"; }
+OMP_NUM_THREADS=$cpus "$DYNFILL" bench train --size 16 --batch 8 --base 8 --mult 1,2 --nres 1 --steps 200 \
+  --json > bench_train.json 2> /dev/null || fail "bench train failed"
+OMP_NUM_THREADS=$cpus "$DYNFILL" bench impute --size 16 --base 8 --mult 1,2 --nres 1 --n 8 -K 4 --reps 200 \
+  --json > bench_impute.json 2> /dev/null || fail "bench impute failed"
 kill "${busy[@]}"
 grep "impute: other processes kept .* set OMP_NUM_THREADS = [0-9]" impute.txt ||
   { cat impute.txt; fail "impute did not warn"; }
@@ -42,5 +47,9 @@ for run in ("run_all", "run_one"):
     print(run, "other_cpu_load", loads)
     assert loads, run + ": no other_cpu_load measured"
     assert min(loads) >= 0.5, (run, loads)
+for bench in ("bench_train", "bench_impute"):
+    load = json.loads(open(bench + ".json").read().strip().splitlines()[-1]).get("other_cpu_load")
+    print(bench, "other_cpu_load", load)
+    assert load is not None and load >= 0.5, (bench, load)
 PY
 echo "ok"
