@@ -12,8 +12,9 @@ $PY - <<'PY'
 import json
 def constant(c): raise ValueError("metrics.jsonl holds " + c)  # JSON has no NaN
 rows = [json.loads(l, parse_constant=constant) for l in open("run/metrics.jsonl")]
-for r in rows:  # the record layout docs/eval.md describes
-    assert set(r) in ({"step", "loss", "lr", "grad_norm", "samples_per_s"}, {"step", "val_loss"}), r
+for r in rows:  # the record layout docs/eval.md describes; other_cpu_load once 2 s or more have passed
+    assert set(r) - {"other_cpu_load"} in ({"step", "loss", "lr", "grad_norm", "samples_per_s"}, {"step", "val_loss"}), r
+    assert "other_cpu_load" not in r or ("loss" in r and 0 <= r["other_cpu_load"]), r
     assert type(r["step"]) is int, r
 loss = [r["loss"] for r in rows if "loss" in r]
 val = [r["val_loss"] for r in rows if "val_loss" in r]
