@@ -102,6 +102,8 @@ void dfl_cpu_share_watch_start(dfl_cpu_share_watch *w) {
 
 double dfl_cpu_share_watch_check(dfl_cpu_share_watch *w, double min_wall_s, int threads, const char *who,
                                  const char *threads_key) {
+    /* no /proc/stat read (13.6 us on 2 CPUs, more on large machines) at progress points inside the window */
+    if (w->mark.ok && dfl_clock_seconds() - w->mark.wall_s < min_wall_s) return -1;
     dfl_cpu_share_sample now;
     dfl_cpu_share_sample_now(&now);
     const double others = dfl_cpu_share_others(&w->mark, &now, min_wall_s);
