@@ -14,6 +14,7 @@
 #include "core/memory.h"
 #include "core/progress.h"
 #include "dynfill/baseline.h"
+#include "dynfill/climatology.h"
 #include "dynfill/infer.h"
 #include "shared/philox.h"
 
@@ -430,6 +431,11 @@ static dfl_status run_impute(const impute_args *a) {
         if (s == DFL_OK && meta.channels != c)
             s = dfl_fail(DFL_EUSAGE, "%s has %d channels, the model in %s was trained on %d", a->in, c, a->ckpt,
                          meta.channels);
+        if (s == DFL_OK && meta.climatology && (meta.clim_h != h || meta.clim_w != w))
+            s = dfl_fail(DFL_EUSAGE,
+                         "%s has %dx%d fields, and the model in %s works on anomalies from a %dx%d mean field "
+                         "(/climatology, data.climatology)",
+                         a->in, h, w, a->ckpt, meta.clim_h, meta.clim_w);
         if (s == DFL_OK) {
             const dfl_config *cfg = dfl_imputer_config(im);
             o.K = a->K > 0 ? (int)a->K : cfg->infer_K;
@@ -469,6 +475,11 @@ static dfl_status run_impute(const impute_args *a) {
         if (s == DFL_OK && a->members) s = dfl_pred_add_members(pw, o.K);
     }
     float *obs = NULL, *pred = NULL, *spread = NULL, *members = NULL, *toward = NULL, *toward3 = NULL;
+    float *clim_offset = NULL; /* a model of anomalies: the mean field in its units (docs/design.md, "Climatology") */
+    if (s == DFL_OK && diffusion && meta.climatology) {
+        clim_offset = dfl_xmalloc((size_t)c * px * sizeof(float));
+        dfl_climatology_offsets(meta.climatology, c, px, meta.data_mean, meta.data_std, clim_offset);
+    }
     int order3 = 0;
     const int correct = diffusion && correction_orders(a, &meta, c, &order3);
     uint8_t *mask = NULL;
@@ -508,6 +519,7 @@ static dfl_status run_impute(const impute_args *a) {
                     for (size_t p = 0; p < px; ++p)
                         if (!mask[((size_t)i * mc + (mc == 1 ? 0 : ch)) * px + p])
                             obs[((size_t)i * c + ch) * px + p] = 0.0f;
+            if (clim_offset) dfl_climatology_remove(clim_offset, NULL, 0, h, w, 0, 0, h, w, nb, c, mc, obs, mask);
             s = dfl_imputer_run(im, &o, nb, c, h, w, mc, obs, mask, (uint32_t)first, pred, spread, members);
             if (s != DFL_OK) break;
             if (correct) { /* docs/design.md, "Spline correction"; pred and members in the model's units */
@@ -515,6 +527,10 @@ static dfl_status run_impute(const impute_args *a) {
                                   toward3);
                 dfl_spline_correct(meta.calib.spline_weight, meta.calib.spline3_weight, nb, o.K, c, px, toward, toward3,
                                    pred, members);
+            }
+            if (clim_offset) { /* anomalies back to values, still in the model's units */
+                dfl_climatology_restore(clim_offset, nb, c, px, pred);
+                if (members) dfl_climatology_restore(clim_offset, nb * o.K, c, px, members);
             }
             dfl_renormalise(pred, nb, c, px, ck_mean, ck_std, info->mean, info->std, 1);
             if (meta.calib.std_scale &&
@@ -553,6 +569,7 @@ static dfl_status run_impute(const impute_args *a) {
             dfl_info("impute: wrote %s (%lld samples, %s baseline)", a->out, (long long)info->n, a->method);
     }
     free(obs);
+    free(clim_offset);
     free(pred);
     free(spread);
     free(members);

@@ -54,6 +54,7 @@ static const struct option k_options[] = {
 static dfl_status parse_args(int argc, char **argv, dfl_train_run_opts *a, int *help) {
     memset(a, 0, sizeof *a);
     a->calibrate = dfl_std_calibrate; /* the spread calibration at the end (docs/design.md, "Calibrated spread") */
+    a->climatology = dfl_climatology_estimate; /* data.climatology (docs/design.md, "Climatology") */
     a->sets = dfl_xcalloc((size_t)argc, sizeof(char *));
     *help = 0;
     dfl_opt_begin();

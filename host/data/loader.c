@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "data_internal.h"
+#include "dynfill/climatology.h"
 #include "shared/philox.h"
 
 typedef struct {
@@ -190,6 +191,9 @@ static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
             dfl_dataset_normalise_channel(ds, ch, ld->ph, ld->pw, obs, mask);
         else
             dfl_dataset_normalise_masked(ds, 1, ld->ph, ld->pw, obs, mask);
+        if (ld->cfg.clim_offset) /* anomalies, taken where the crop sits in the field */
+            dfl_climatology_remove(ld->cfg.clim_offset, ld->cfg.clim_gain, fold ? ch : 0, H, W, cy, cx, ld->ph, ld->pw,
+                                   1, fold ? 1 : ds->info.c, fold ? 1 : ds->info.mask_c, obs, mask);
         if (ld->aug_obs) augment_sample(ld, epoch, pos, fold ? 1 : ds->info.c, fold ? 1 : ds->info.mask_c, obs, mask);
         s->index[j] = idx;
         s->channel[j] = ch;

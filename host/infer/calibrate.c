@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynfill/climatology.h"
 #include "dynfill/infer.h"
 #include "dynfill/method.h"
 #include "eval/eval_metrics.h"
@@ -41,6 +42,16 @@ static dfl_status read_calib_samples(const dfl_dataset *ds, const dfl_ckpt_meta 
     }
     if (meta->data_mean && meta->data_std)
         dfl_renormalise(obs, nb, info->c, px, info->mean, info->std, meta->data_mean, meta->data_std, 1);
+    if (meta->climatology) { /* a model of anomalies (docs/design.md, "Climatology") */
+        if (meta->clim_h != info->h || meta->clim_w != info->w)
+            return dfl_fail(DFL_EUSAGE, "%s: the checkpoint's climatology is %dx%d and the fields are %dx%d",
+                            info->path, meta->clim_h, meta->clim_w, info->h, info->w);
+        float *offset = dfl_xmalloc((size_t)info->c * px * sizeof(float));
+        dfl_climatology_offsets(meta->climatology, info->c, px, meta->data_mean, meta->data_std, offset);
+        dfl_climatology_remove(offset, NULL, 0, info->h, info->w, 0, 0, info->h, info->w, nb, info->c, info->mask_c,
+                               obs, mask);
+        free(offset);
+    }
     return DFL_OK;
 }
 

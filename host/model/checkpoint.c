@@ -70,8 +70,23 @@ void dfl_ckpt_meta_set_norm(dfl_ckpt_meta *meta, int channels, const double *mea
     }
 }
 
+void dfl_ckpt_meta_set_climatology(dfl_ckpt_meta *meta, const float *field, int h, int w) {
+    free(meta->climatology);
+    meta->climatology = NULL;
+    meta->clim_h = meta->clim_w = 0;
+    if (!field) return;
+    const size_t n = (size_t)meta->channels * (size_t)h * (size_t)w;
+    meta->climatology = dfl_xmalloc(n * sizeof(float));
+    memcpy(meta->climatology, field, n * sizeof(float));
+    meta->clim_h = h;
+    meta->clim_w = w;
+}
+
 void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     free(meta->config_text);
+    free(meta->climatology);
+    meta->climatology = NULL;
+    meta->clim_h = meta->clim_w = 0;
     free(meta->data_mean);
     free(meta->data_std);
     dfl_ckpt_calib_free(&meta->calib);
@@ -130,6 +145,11 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
     }
     if (meta->calib.context_ratio > 0)
         DFL_TRY(dfl_h5_attr_write_double(f, "calib_context_ratio", meta->calib.context_ratio));
+    if (meta->climatology) {
+        const unsigned long long dims[3] = {(unsigned long long)meta->channels, (unsigned long long)meta->clim_h,
+                                            (unsigned long long)meta->clim_w};
+        DFL_TRY(dfl_h5_write_float(f, "/climatology", 3, dims, meta->climatology));
+    }
     return dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
 }
 
@@ -198,6 +218,21 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
                          meta->calib.context_ratio);
             goto done;
         }
+    }
+    if (dfl_h5_has(f, "/climatology")) {
+        int rank;
+        unsigned long long dims[8];
+        if ((s = dfl_h5_dataset_shape(f, path, "/climatology", &rank, dims)) != DFL_OK) goto done;
+        if (rank != 3 || dims[0] != (unsigned long long)meta->channels || dims[1] < 1 || dims[2] < 1 ||
+            dims[1] > 1u << 20 || dims[2] > 1u << 20) {
+            s = dfl_fail(DFL_EUSAGE, "%s: /climatology must be [channels %d, H, W]", path, meta->channels);
+            goto done;
+        }
+        meta->clim_h = (int)dims[1];
+        meta->clim_w = (int)dims[2];
+        const size_t n = (size_t)meta->channels * dims[1] * dims[2];
+        meta->climatology = dfl_xmalloc(n * sizeof(float));
+        if ((s = dfl_h5_read_float(f, path, "/climatology", meta->climatology, n)) != DFL_OK) goto done;
     }
 done:
     H5Fclose(f);

@@ -20,6 +20,7 @@
 #include "core/memory.h"
 #include "core/progress.h"
 #include "dynfill/checkpoint.h"
+#include "dynfill/climatology.h"
 #include "dynfill/data.h"
 #include "dynfill/train.h"
 #include "run_dir.h"
@@ -73,6 +74,10 @@ typedef struct {
     long run_steps;
     dfl_ckpt_calib calib;          /* the spread's calibration and spline correction, all NULL before calibration */
     dfl_cpu_share_watch cpu_share; /* the others' load on this rank's CPUs (check_cpu_share) */
+    /* data.climatology (setup_climatology): the mean field (data units, [C, H, W]) or NULL, the model's
+     * std per channel (the anomalies' where a channel uses the field), and the loader's offsets and gains */
+    float *clim_field, *clim_offset, *clim_gain;
+    double *model_std;
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
@@ -101,7 +106,8 @@ static dfl_status save_checkpoint(train_run *r) {
     meta.data_position = cur.position;
     meta.world_size = r->comm->world;
     meta.config_text = dfl_config_to_text(&r->cfg);
-    dfl_ckpt_meta_set_norm(&meta, r->info->c, r->info->mean, r->info->std);
+    dfl_ckpt_meta_set_norm(&meta, r->info->c, r->info->mean, r->model_std);
+    dfl_ckpt_meta_set_climatology(&meta, r->clim_field, r->info->h, r->info->w);
     meta.train_seconds = train_seconds(r);
     dfl_ckpt_calib_copy(&meta.calib, &r->calib, r->info->c);
     meta.periodic_x = r->periodic_x; /* the whole field's axes: imputation pads them periodically */
@@ -154,6 +160,70 @@ static dfl_status validate(train_run *r, double *val_loss) {
         count += c;
     }
     *val_loss = count > 0 ? sum / count : NAN;
+    return DFL_OK;
+}
+
+/* data.climatology (include/dynfill/climatology.h): the mean field the model's units are anomalies of.
+ * A resumed run keeps its checkpoint's (or none); a new one has rank 0 estimate it from the training
+ * split and send it to the others. Sets model_std and, when a channel uses the field, the loader's
+ * offsets and gains. */
+static dfl_status setup_climatology(train_run *r, const dfl_ckpt_meta *resumed) {
+    const int c = r->info->c, h = r->info->h, w = r->info->w;
+    const size_t px = (size_t)h * (size_t)w;
+    r->model_std = dfl_xmalloc((size_t)c * sizeof(double));
+    memcpy(r->model_std, r->info->std, (size_t)c * sizeof(double));
+    if (r->args.resume) {
+        if (!resumed->climatology) return DFL_OK;
+        if (resumed->clim_h != h || resumed->clim_w != w)
+            return dfl_fail(DFL_EUSAGE, "%s: the checkpoint's climatology is %dx%d and %s has %dx%d fields",
+                            r->ckpt_path, resumed->clim_h, resumed->clim_w, r->cfg.data_path, h, w);
+        r->clim_field = dfl_xmalloc((size_t)c * px * sizeof(float));
+        memcpy(r->clim_field, resumed->climatology, (size_t)c * px * sizeof(float));
+        memcpy(r->model_std, resumed->data_std, (size_t)c * sizeof(double));
+    } else if (strcmp(r->cfg.climatology, "none") && r->args.climatology) {
+        int any = 0;
+        if (r->comm->rank == 0) {
+            int64_t start, count;
+            DFL_TRY(dfl_dataset_split_range(r->ds, r->cfg.val_fraction, DFL_SPLIT_TRAIN, &start, &count));
+            const double t0 = dfl_clock_seconds();
+            dfl_climatology cl;
+            DFL_TRY(r->args.climatology(r->ds, start, count, r->cfg.climatology, &cl));
+            int used = 0;
+            for (int ch = 0; ch < c; ++ch) used += cl.used[ch];
+            dfl_info("train: data.climatology = %s: anomalies from the mean field of %lld training samples in %d of "
+                     "%d channel(s) (%.1f s)",
+                     r->cfg.climatology, (long long)cl.samples, used, c, dfl_clock_seconds() - t0);
+            for (int ch = 0; ch < c && ch < 8; ++ch)
+                dfl_info("train:   channel %s: %s; the two halves' mean fields correlate %.3f%s", r->info->channels[ch],
+                         cl.used[ch] ? "anomalies" : "values", cl.agreement[ch],
+                         cl.used[ch] ? "" : " (data.climatology = auto needs 0.5)");
+            for (int ch = 0; ch < c && ch < 8; ++ch)
+                if (cl.used[ch])
+                    dfl_info("train:   channel %s: std %.4g about its channel mean, %.4g about the mean field",
+                             r->info->channels[ch], r->info->std[ch], cl.anomaly_std[ch]);
+            any = cl.any_used;
+            if (any) {
+                r->clim_field = cl.mean_field;
+                cl.mean_field = NULL;
+                memcpy(r->model_std, cl.anomaly_std, (size_t)c * sizeof(double));
+            }
+            dfl_climatology_free(&cl);
+        }
+        if (r->comm->world > 1) {
+            r->comm->broadcast_host(r->comm, &any, sizeof any, 0);
+            if (any) {
+                if (!r->clim_field) r->clim_field = dfl_xmalloc((size_t)c * px * sizeof(float));
+                r->comm->broadcast_host(r->comm, r->clim_field, (size_t)c * px * sizeof(float), 0);
+                r->comm->broadcast_host(r->comm, r->model_std, (size_t)c * sizeof(double), 0);
+            }
+        }
+    }
+    if (!r->clim_field) return DFL_OK;
+    r->clim_offset = dfl_xmalloc((size_t)c * px * sizeof(float));
+    r->clim_gain = dfl_xmalloc((size_t)c * sizeof(float));
+    /* the loader's values are (x - mean) / std of the dataset; the model's (x - field) / model_std */
+    dfl_climatology_offsets(r->clim_field, c, px, r->info->mean, r->model_std, r->clim_offset);
+    for (int ch = 0; ch < c; ++ch) r->clim_gain[ch] = (float)(r->info->std[ch] / r->model_std[ch]);
     return DFL_OK;
 }
 
@@ -328,8 +398,11 @@ static dfl_status setup(train_run *r) {
         else
             s = dfl_trainer_set_latitudes(r->tr, r->info->lat, r->info->h);
     }
+    if (s == DFL_OK) s = setup_climatology(r, &meta);
     dfl_loader_config lc;
     dfl_loader_config_default(&lc);
+    lc.clim_offset = r->clim_offset;
+    lc.clim_gain = r->clim_gain;
     lc.batch = r->cfg.batch;
     lc.patch = r->cfg.patch;
     lc.rank = r->comm->rank;
@@ -551,6 +624,10 @@ static void teardown(train_run *r) {
     dfl_dataset_close(r->ds);
     dfl_run_dir_unlock(r->lock_fd);
     dfl_ckpt_calib_free(&r->calib);
+    free(r->clim_field);
+    free(r->clim_offset);
+    free(r->clim_gain);
+    free(r->model_std);
 }
 
 dfl_status dfl_train_run(const dfl_train_run_opts *opts) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "dynfill/backend.h"
+#include "dynfill/climatology.h"
 #include "dynfill/data.h"
 #include "dynfill/status.h"
 
@@ -23,6 +24,11 @@
 typedef dfl_status (*dfl_train_calibrate_fn)(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds,
                                              int64_t start, int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal);
 
+/* The training data's mean field for data.climatology (include/dynfill/climatology.h); it fills gaps with
+ * the harmonic baseline, which lives above this layer, so `dynfill train` passes it in. */
+typedef dfl_status (*dfl_train_climatology_fn)(const dfl_dataset *ds, int64_t start, int64_t count, const char *mode,
+                                               dfl_climatology *out);
+
 typedef struct {
     const char *config_path; /* INI file; NULL with resume (the checkpoint's config) */
     const char *data_path;   /* overrides data.path, or NULL */
@@ -34,7 +40,8 @@ typedef struct {
     int quiet;
     int dry_run;    /* print the memory plan (exit 2 when it does not fit) and stop: nothing written */
     double minutes; /* > 0: train.time_budget in minutes (--minutes) */
-    dfl_train_calibrate_fn calibrate; /* NULL: the spread is not calibrated */
+    dfl_train_calibrate_fn calibrate;     /* NULL: the spread is not calibrated */
+    dfl_train_climatology_fn climatology; /* NULL: data.climatology is not available */
 } dfl_train_run_opts;
 
 /* Runs to the end (DFL_OK), or stops on a signal after a checkpoint

@@ -5,6 +5,9 @@
  * data_mean/data_std (normalisation of the training data), train_seconds
  * (training time spent, what train.time_budget counts) and, once training
  * has calibrated the ensemble spread, std_scale (C factors for /std).
+ * A model trained on anomalies (data.climatology) also has /climatology,
+ * float32 [C, H, W]: the training data's mean field in data units, which
+ * the model's inputs are taken from (docs/design.md, "Climatology").
  * Written to a
  * temporary name, fsynced and renamed, so a crash never damages the last
  * good checkpoint. Loading validates version, names and shapes. */
@@ -63,12 +66,18 @@ typedef struct {
     double *data_mean, *data_std; /* malloc'ed, C values each (owned by the meta) */
     double train_seconds;         /* training time so far (0 in older checkpoints) */
     dfl_ckpt_calib calib;         /* the spread's calibration and spline correction (all NULL before it) */
+    /* /climatology: channels x clim_h x clim_w floats, malloc'ed and owned; NULL = the model works on the
+     * values themselves. Model units are then (x - climatology[c, y, x]) / data_std[c]. */
+    float *climatology;
+    int clim_h, clim_w;
 } dfl_ckpt_meta;
 
 /* Sets channels and copies the normalisation (mean NULL: zeros, std NULL:
  * ones) into arrays the meta owns. */
 void dfl_ckpt_meta_set_norm(dfl_ckpt_meta *meta, int channels, const double *mean, const double *std);
 void dfl_ckpt_meta_free(dfl_ckpt_meta *meta);
+/* Copies a channels x h x w mean field into the meta (NULL: none). */
+void dfl_ckpt_meta_set_climatology(dfl_ckpt_meta *meta, const float *field, int h, int w);
 
 /* opt may be NULL (then /ema holds the raw weights and adam moments are zero).
  * Written to a temporary file, fsynced and renamed over `path`; a write the

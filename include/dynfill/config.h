@@ -23,6 +23,9 @@ typedef struct dfl_config_s {
     int patch;            /* training crop size (0 = whole field) */
     int augment_shift;    /* random circular shifts along periodic axes (dfl_loader_config) */
     int augment_symmetry; /* random flips/rotations the dataset's `symmetry` attribute declares */
+    /* auto|mean|none: the model works on anomalies from the training data's per-pixel mean field
+     * (docs/design.md, "Climatology"); auto = per channel, where two halves of the data agree on it */
+    char climatology[8];
 
     /* [model] dfl-unet v1, docs/design.md, "The network: dfl-unet v1" */
     int base;

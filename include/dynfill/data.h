@@ -156,10 +156,16 @@ typedef struct {
      * (c = mask_c = 1; a shared mask is each channel's mask). Each element
      * reads its one channel plane and mask plane. */
     int fold_channels;
+    /* data.climatology (include/dynfill/climatology.h): NULL, or model-unit
+     * offsets [C, H, W] of the whole field and C gains, owned by the caller
+     * and alive as long as the loader: each observed entry becomes
+     * value * gain[c] - offset[c, y, x] at its place in the field, before
+     * any augmentation moves it. */
+    const float *clim_offset, *clim_gain;
 } dfl_loader_config;
 
 /* batch 16, patch 0, rank 0, world 1, val_fraction 0, split TRAIN, seed 0,
- * shuffle 1, prefetch 1, no augmentation, fold_channels 0. */
+ * shuffle 1, prefetch 1, no augmentation, fold_channels 0, no climatology. */
 void dfl_loader_config_default(dfl_loader_config *cfg);
 
 /* One batch. Pointers are owned by the loader and stay valid until the

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "dynfill/checkpoint.h"
+#include "dynfill/climatology.h"
 #include "dynfill/data.h"
 #include "dynfill/method.h"
 
@@ -299,6 +300,15 @@ dfl_status dfl_std_choose_contexts(dfl_imputer *im, const dfl_dataset *ds, int64
  * signature of dfl_train_calibrate_fn. */
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
                              int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal);
+
+/* data.climatology (include/dynfill/climatology.h): the mean field of the observed entries of samples
+ * [start, start + count) of ds (at most DFL_CLIMATOLOGY_MAX_SAMPLES of them, evenly spaced), in one pass,
+ * filled by harmonic interpolation (dfl_baseline_harmonic) where a pixel has fewer than
+ * DFL_CLIMATOLOGY_MIN_COUNT observations. mode "mean": every channel that some pixel observes that often
+ * uses it; "auto": the channels whose two halves agree (DFL_CLIMATOLOGY_MIN_AGREEMENT). The signature of
+ * dfl_train_climatology_fn. */
+dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_t count, const char *mode,
+                                    dfl_climatology *out);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,7 @@ OWNERS = {
     "tensor.h": "base", "mask_rule.h": "base", "method_ops.h": "base",
     "backend.h": "kernels", "cuda_graph.h": "kernels", "comm.h": "kernels",
     "model.h": "model", "checkpoint.h": "model", "optim.h": "model",
-    "method.h": "method", "data.h": "data",
+    "method.h": "method", "data.h": "data", "climatology.h": "data",
     "train.h": "train", "infer.h": "infer", "baseline.h": "infer",
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
