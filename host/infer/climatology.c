@@ -127,9 +127,11 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
             const int wanted = force || out->agreement[ch] >= DFL_CLIMATOLOGY_MIN_AGREEMENT;
             out->used[ch] = wanted && mean_field(&sums[ch], h, w, in->periodic_x, in->periodic_y, f, &var);
             if (out->used[ch]) {
-                /* back to data units: x = mean + std u; a field that is its own climatology keeps a tiny scale */
+                /* back to data units: x = mean + std u. A channel that is (nearly) its own mean field, such as
+                 * a land-sea mask or the orography stored as a channel, keeps a scale of DFL_CLIMATOLOGY_MIN_SCALE
+                 * of its std, so the float rounding of x - field is not blown up into the model's input */
                 for (size_t p = 0; p < px; ++p) f[p] = (float)(in->mean[ch] + in->std[ch] * f[p]);
-                out->anomaly_std[ch] = in->std[ch] * sqrt(fmax(var, 1e-12));
+                out->anomaly_std[ch] = in->std[ch] * fmax(sqrt(var), DFL_CLIMATOLOGY_MIN_SCALE);
                 out->any_used = 1;
             } else {
                 for (size_t p = 0; p < px; ++p) f[p] = (float)in->mean[ch];

@@ -43,6 +43,9 @@ extern "C" {
 #define DFL_CLIMATOLOGY_MAX_SAMPLES   1024
 #define DFL_CLIMATOLOGY_MAX_BYTES     (4ull << 30)
 #define DFL_CLIMATOLOGY_MIN_SAMPLES   16
+/* The anomalies' std is at least this share of the channel's std (a static channel: its anomalies are
+ * float rounding, which must not be scaled up). */
+#define DFL_CLIMATOLOGY_MIN_SCALE     0.01
 
 typedef struct {
     int c, h, w;

@@ -1,6 +1,7 @@
 /* data.climatology (include/dynfill/climatology.h) on a file with a known
  * mean field: channel 0 is a fixed pattern plus unit noise, channel 1 noise
- * about a constant. The estimate must find the pattern (and fill a block no
+ * about a constant, channel 2 the pattern alone (a static field such as
+ * the orography; its anomalies keep 1 % of its std as their scale). The estimate must find the pattern (and fill a block no
  * sample observes smoothly), measure the noise as the anomaly std, take the
  * pattern channel under `auto` and leave the noise channel alone (exactly
  * its channel mean and std), read only the samples it is given, and the
@@ -17,7 +18,7 @@
 #include "dynfill/infer.h"
 #include "shared/philox.h"
 
-enum { N = 80, C = 2, H = 12, W = 16 };
+enum { N = 80, C = 3, H = 12, W = 16 };
 
 static double pattern(int y, int x) { return 3.0 * sin(0.5 * x) + 0.25 * y; }
 
@@ -34,6 +35,7 @@ static void write_file(const char *path) {
                 mask[k] = !hole(y, x) && dfl_rng_uniform(7, 1, k) < 0.5f;
                 obs[((size_t)i * C + 0) * H * W + p] = (float)(pattern(y, x) + dfl_rng_normal(7, 2, k));
                 obs[((size_t)i * C + 1) * H * W + p] = (float)(5.0 + 2.0 * dfl_rng_normal(7, 3, k));
+                obs[((size_t)i * C + 2) * H * W + p] = (float)(100.0 + pattern(y, x));
             }
     tf_dataset(path, N, C, 1, H, W, obs, mask, 0);
     free(obs);
@@ -45,7 +47,10 @@ static void check_estimate(const dfl_dataset *ds) {
     dfl_climatology cl;
     CHECK(dfl_climatology_estimate(ds, 0, N, "auto", &cl) == DFL_OK);
     CHECK(cl.samples == N && cl.c == C && cl.h == H && cl.w == W);
-    CHECK_MSG(cl.used[0] && !cl.used[1] && cl.any_used, "auto used %d %d", cl.used[0], cl.used[1]);
+    CHECK_MSG(cl.used[0] && !cl.used[1] && cl.used[2] && cl.any_used, "auto used %d %d %d", cl.used[0], cl.used[1],
+              cl.used[2]);
+    CHECK_MSG(fabs(cl.anomaly_std[2] - DFL_CLIMATOLOGY_MIN_SCALE * in->std[2]) < 1e-9 * in->std[2],
+              "static channel: anomaly std %.3g, channel std %.3g", cl.anomaly_std[2], in->std[2]);
     CHECK_MSG(cl.agreement[0] > 0.95, "pattern channel: halves agree %.3f", cl.agreement[0]);
     CHECK_MSG(fabs(cl.agreement[1]) < 0.3, "noise channel: halves agree %.3f", cl.agreement[1]);
     /* about 40 observations a pixel: the mean is off by about 1/sqrt(40) = 0.16 */
@@ -69,7 +74,7 @@ static void check_estimate(const dfl_dataset *ds) {
 
     /* mean: every channel; a span of the file reads only that span */
     CHECK(dfl_climatology_estimate(ds, 10, 20, "mean", &cl) == DFL_OK);
-    CHECK(cl.used[0] && cl.used[1] && cl.samples == 20);
+    CHECK(cl.used[0] && cl.used[1] && cl.used[2] && cl.samples == 20);
     CHECK_MSG(fabs(cl.anomaly_std[1] - 2.0) < 0.2, "noise channel about its own field: %.3f", cl.anomaly_std[1]);
     dfl_climatology_free(&cl);
 }
