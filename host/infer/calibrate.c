@@ -28,9 +28,11 @@ static int64_t calib_sample(int64_t start, int64_t count, int64_t span, int64_t 
 
 /* Samples [first, first + nb) of the calibration set into obs and mask, in the checkpoint's
  * normalisation (the dataset's own when it is the training data: then the factors are 1 and 0 and
- * the values stay bit for bit). */
-static dfl_status read_calib_samples(const dfl_dataset *ds, const dfl_ckpt_meta *meta, int64_t start, int64_t count,
-                                     int64_t span, int64_t first, int nb, float *obs, uint8_t *mask) {
+ * the values stay bit for bit), as anomalies where clim_offset is not NULL (calib_climatology).
+ * obs NULL: the masks alone. */
+static dfl_status read_calib_samples(const dfl_dataset *ds, const dfl_ckpt_meta *meta, const float *clim_offset,
+                                     int64_t start, int64_t count, int64_t span, int64_t first, int nb, float *obs,
+                                     uint8_t *mask) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t px = (size_t)info->h * info->w;
     if (span == count) {
@@ -38,20 +40,30 @@ static dfl_status read_calib_samples(const dfl_dataset *ds, const dfl_ckpt_meta 
     } else {
         for (int i = 0; i < nb; ++i)
             DFL_TRY(dfl_dataset_read_samples(ds, calib_sample(start, count, span, first + i), 1,
-                                             obs + (size_t)i * info->c * px, mask + (size_t)i * info->mask_c * px));
+                                             obs ? obs + (size_t)i * info->c * px : NULL,
+                                             mask + (size_t)i * info->mask_c * px));
     }
+    if (!obs) return DFL_OK;
     if (meta->data_mean && meta->data_std)
         dfl_renormalise(obs, nb, info->c, px, info->mean, info->std, meta->data_mean, meta->data_std, 1);
-    if (meta->climatology) { /* a model of anomalies (docs/design.md, "Climatology") */
-        if (meta->clim_h != info->h || meta->clim_w != info->w)
-            return dfl_fail(DFL_EUSAGE, "%s: the checkpoint's climatology is %dx%d and the fields are %dx%d",
-                            info->path, meta->clim_h, meta->clim_w, info->h, info->w);
-        float *offset = dfl_xmalloc((size_t)info->c * px * sizeof(float));
-        dfl_climatology_offsets(meta->climatology, info->c, px, meta->data_mean, meta->data_std, offset);
-        dfl_climatology_remove(offset, NULL, 0, info->h, info->w, 0, 0, info->h, info->w, nb, info->c, info->mask_c,
-                               obs, mask);
-        free(offset);
-    }
+    if (clim_offset)
+        dfl_climatology_remove(clim_offset, NULL, 0, info->h, info->w, 0, 0, info->h, info->w, nb, info->c,
+                               info->mask_c, obs, mask);
+    return DFL_OK;
+}
+
+/* A model of anomalies (docs/design.md, "Climatology"): its mean field in the model's units, computed once
+ * per calibration, into *offset (NULL for a model of values); DFL_EUSAGE for fields of another size. */
+static dfl_status calib_climatology(const dfl_dataset *ds, const dfl_ckpt_meta *meta, float **offset) {
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    *offset = NULL;
+    if (!meta->climatology) return DFL_OK;
+    if (meta->clim_h != info->h || meta->clim_w != info->w)
+        return dfl_fail(DFL_EUSAGE, "%s: the checkpoint's climatology is %dx%d and the fields are %dx%d", info->path,
+                        meta->clim_h, meta->clim_w, info->h, info->w);
+    const size_t px = (size_t)info->h * info->w;
+    *offset = dfl_xmalloc((size_t)info->c * px * sizeof(float));
+    dfl_climatology_offsets(meta->climatology, info->c, px, meta->data_mean, meta->data_std, *offset);
     return DFL_OK;
 }
 
@@ -439,15 +451,14 @@ static int gap_square_side(const double *missing, const double *hidden, int c) {
  * keep the larger share (their error changes little with a few percent
  * fewer inputs). */
 static dfl_status pixel_hide_fraction(const dfl_dataset *ds, const dfl_ckpt_meta *meta, int64_t start, int64_t count,
-                                      int64_t span, int chunk, float *obs, uint8_t *mask, double hide_fraction,
-                                      double *share) {
+                                      int64_t span, int chunk, uint8_t *mask, double hide_fraction, double *share) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t px = (size_t)info->h * info->w;
     double *observed = dfl_xcalloc((size_t)info->c, sizeof(double)); /* per channel, in the samples */
     dfl_status s = DFL_OK;
     for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
         int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
-        if ((s = read_calib_samples(ds, meta, start, count, span, i0, nb, obs, mask)) != DFL_OK) break;
+        if ((s = read_calib_samples(ds, meta, NULL, start, count, span, i0, nb, NULL, mask)) != DFL_OK) break;
         for (int i = 0; i < nb; ++i)
             for (int ch = 0; ch < info->c; ++ch) {
                 const uint8_t *m = mask + ((size_t)i * info->mask_c + (info->mask_c == 1 ? 0 : ch)) * px;
@@ -532,7 +543,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     hidden *ent = NULL;
     memset(before, 0, (size_t)c * sizeof *before);
     memset(after, 0, (size_t)c * sizeof *after);
-    dfl_status s = DFL_OK;
+    float *clim_offset;
+    dfl_status s = calib_climatology(ds, meta, &clim_offset);
     /* Rounds of other hidden entries (and other context draws) until every
      * channel has DFL_CALIB_MIN_ENTRIES of them: sparse observations hide
      * few entries per sample. */
@@ -556,8 +568,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         context_hide = hide_mp.hide > 1 ? hide_mp.hide - 1 : 1;
         hide_mp.hide = 1;
     }
-    if (hide_mp.strategy == DFL_STRATEGY_PIXEL)
-        s = pixel_hide_fraction(ds, meta, start, count, span, chunk, obs, mask, hide_fraction, &share);
+    if (s == DFL_OK && hide_mp.strategy == DFL_STRATEGY_PIXEL)
+        s = pixel_hide_fraction(ds, meta, start, count, span, chunk, mask, hide_fraction, &share);
     int square = 1; /* pixel contexts: squares of this side in every round after the first */
     for (uint32_t round = 0; s == DFL_OK && round < DFL_CALIB_MAX_ROUNDS; ++round) {
         size_t fewest = SIZE_MAX;
@@ -569,7 +581,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         ro.block_hide = context_hide;
         for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
             int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
-            if ((s = read_calib_samples(ds, meta, start, count, span, i0, nb, obs, mask)) != DFL_OK) break;
+            if ((s = read_calib_samples(ds, meta, clim_offset, start, count, span, i0, nb, obs, mask)) != DFL_OK) break;
             const int64_t key = calib_sample(start, count, span, i0); /* the first sample's index keys the pass */
             hide_like_training(&hide_mp, o->seed, round, key, nb, c, h, w, mc, mask, share, round ? square : 1, kept,
                                ctx, qry);
@@ -731,6 +743,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         free(bn);
     }
     free(obs);
+    free(clim_offset);
     free(toward);
     free(toward3);
     free(in);
