@@ -30,9 +30,10 @@ static const char k_usage[] =
     "a model trained on empirical contexts, chooses the contexts impute draws by default\n"
     "(infer.context = auto: pixel contexts where they score 4 % lower; trained: no choice); --resume of a\n"
     "finished run does only that again.\n"
-    "data.climatology = mean (or auto: per channel, where two halves of the data agree) trains on anomalies\n"
-    "from the training data's per-pixel mean field, kept in the checkpoint as /climatology; impute then needs\n"
-    "fields of the same size (docs/design.md, 'Climatology').\n"
+    "data.climatology = mean (or auto: per channel, where the field explains a tenth of the variance held\n"
+    "out) trains on anomalies from the training data's per-pixel mean field, smoothed as cross-validation\n"
+    "says, kept in the checkpoint as /climatology; impute then needs fields of the same size\n"
+    "(docs/design.md, 'Climatology').\n"
     "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n"
     "On the CPU, other processes' load on the run's CPUs goes into metrics.jsonl (other_cpu_load), and\n"
     "a warning names the train.threads that fit when the threads exceed the cores left.\n";

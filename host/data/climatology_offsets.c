@@ -44,7 +44,9 @@ void dfl_climatology_restore(const float *offset, int n, int c, size_t px, float
 void dfl_climatology_free(dfl_climatology *cl) {
     free(cl->mean_field);
     free(cl->anomaly_std);
-    free(cl->agreement);
+    free(cl->explained);
+    free(cl->smooth_width);
+    free(cl->gain);
     free(cl->used);
     memset(cl, 0, sizeof *cl);
 }

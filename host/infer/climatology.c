@@ -1,8 +1,9 @@
 /* The training data's mean field (include/dynfill/climatology.h): one pass
  * over evenly spaced samples of the training split, per-entry sums of the
- * observed values (each half of the samples apart, for the agreement),
- * harmonic filling where a pixel is observed too rarely, and the spread of
- * the observed entries about the field. */
+ * observed values (each half of the samples apart, for the cross-validation
+ * of its smoothing and of the choice of `auto`), harmonic filling where a
+ * pixel is observed too rarely, and the spread of the observed entries
+ * about the field. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,48 +13,158 @@
 
 /* Per-entry sums of one channel plane over the samples read, each half apart. */
 typedef struct {
-    double *sum[2]; /* sum of the normalised observed values */
-    double *sum_sq; /* sum of their squares, both halves */
+    double *sum[2];        /* sum of the normalised observed values */
+    double *offset_sum[2]; /* sum, over the samples observing the entry, of the sample's own observed mean */
+    double *sum_sq;        /* sum of the squares of the values, both halves */
     int32_t *count[2];
+    double within_sq[2]; /* sum over the observed entries of (value - its sample's observed mean)^2 */
 } plane_sums;
 
-/* Pearson correlation over pixels both halves observe DFL_CLIMATOLOGY_MIN_COUNT times; NaN below 16. */
-static double halves_agreement(const plane_sums *s, size_t px) {
-    double n = 0, ma = 0, mb = 0, saa = 0, sbb = 0, sab = 0;
-    for (size_t p = 0; p < px; ++p) {
-        if (s->count[0][p] < DFL_CLIMATOLOGY_MIN_COUNT || s->count[1][p] < DFL_CLIMATOLOGY_MIN_COUNT) continue;
-        const double a = s->sum[0][p] / s->count[0][p], b = s->sum[1][p] / s->count[1][p];
-        n += 1; /* Welford-style co-moments */
-        const double da = a - ma, db = b - mb;
-        ma += da / n;
-        mb += db / n;
-        saa += da * (a - ma);
-        sbb += db * (b - mb);
-        sab += da * (b - mb);
+_Static_assert(5 * sizeof(double) + 2 * sizeof(int32_t) == DFL_CLIMATOLOGY_ESTIMATE_BYTES_PER_ENTRY,
+               "plane_sums' per-entry arrays are what the dry run's plan counts");
+
+/* Gaussian widths (std in pixels) the smoothing is chosen from; 0: none. */
+static const double smooth_widths[] = {0.0, 0.5, 1.0, 2.0, 4.0};
+#define N_SMOOTH_WIDTHS (int)(sizeof smooth_widths / sizeof smooth_widths[0])
+
+/* One axis of a separable Gaussian of std s (taps to 3 s) over n lines of len entries, stride step between
+ * neighbours and line_step between lines; periodic: the axis wraps, else taps past the end are left out. */
+static void blur_axis(const double *in, double *out, int n, int len, size_t step, size_t line_step, double s,
+                      int periodic) {
+    const int r = (int)ceil(3.0 * s);
+    double *tap = dfl_xmalloc((size_t)(2 * r + 1) * sizeof(double));
+    for (int d = -r; d <= r; ++d) tap[d + r] = exp(-0.5 * d * d / (s * s));
+    for (int l = 0; l < n; ++l) {
+        const double *a = in + (size_t)l * line_step;
+        double *b = out + (size_t)l * line_step;
+        for (int i = 0; i < len; ++i) {
+            double acc = 0;
+            for (int d = -r; d <= r; ++d) {
+                int j = i + d;
+                if (j < 0 || j >= len) {
+                    if (!periodic) continue;
+                    j = ((j % len) + len) % len;
+                }
+                acc += tap[d + r] * a[(size_t)j * step];
+            }
+            b[(size_t)i * step] = acc;
+        }
     }
-    if (n < 16 || !(saa > 0) || !(sbb > 0)) return NAN;
-    return sab / sqrt(saa * sbb);
+    free(tap);
 }
 
-/* The channel's mean field in normalised units (harmonic fill where fewer than DFL_CLIMATOLOGY_MIN_COUNT
- * observations) into field, and the variance of the observed entries about it; 0 if no pixel is known. */
-static int mean_field(const plane_sums *s, int h, int w, int periodic_x, int periodic_y, float *field,
-                      double *anomaly_var) {
+/* Normalised Gaussian smoothing of an h x w plane: out = G*(v k) / G*(k) with k the weight (1: known, 0:
+ * not), so gaps and borders do not pull the field towards 0; out = 0 where no known pixel lies within 3 s.
+ * s = 0: out = v where known, else 0. */
+static void smooth_known(const double *v, const unsigned char *known, int h, int w, int periodic_x, int periodic_y,
+                         double s, double *out) {
+    const size_t px = (size_t)h * (size_t)w;
+    if (s <= 0) {
+        for (size_t p = 0; p < px; ++p) out[p] = known[p] ? v[p] : 0.0;
+        return;
+    }
+    double *num = dfl_xmalloc(px * sizeof(double)), *den = dfl_xmalloc(px * sizeof(double));
+    double *tmp = dfl_xmalloc(px * sizeof(double));
+    for (size_t p = 0; p < px; ++p) num[p] = known[p] ? v[p] : 0.0, den[p] = known[p];
+    blur_axis(num, tmp, h, w, 1, (size_t)w, s, periodic_x);
+    blur_axis(tmp, num, w, h, (size_t)w, 1, s, periodic_y);
+    blur_axis(den, tmp, h, w, 1, (size_t)w, s, periodic_x);
+    blur_axis(tmp, den, w, h, (size_t)w, 1, s, periodic_y);
+    for (size_t p = 0; p < px; ++p) out[p] = den[p] > 1e-9 ? num[p] / den[p] : 0.0;
+    free(num);
+    free(den);
+    free(tmp);
+}
+
+/* Choose the smoothing width and gain of a channel's field by cross-validation between the halves: each
+ * half's field, centred and smoothed, times a gain, predicts the other half's observed values less their
+ * sample's own mean (what a field can tell inside one sample). The gain is the least-squares one over both
+ * directions (at least 0); the width the one that leaves the least squared error. Returns the share of the
+ * halves' within-sample variance the chosen field explains held out (NaN: a half observes no pixel
+ * DFL_CLIMATOLOGY_MIN_COUNT times or has no variance). */
+static double choose_smoothing(const plane_sums *s, int h, int w, int periodic_x, int periodic_y, double *width,
+                               double *gain) {
+    const size_t px = (size_t)h * (size_t)w;
+    *width = 0;
+    *gain = 1;
+    const double within = s->within_sq[0] + s->within_sq[1];
+    double *centred[2], *smoothed = dfl_xmalloc(px * sizeof(double));
+    unsigned char *known[2];
+    int ok = within > 0;
+    for (int k = 0; k < 2; ++k) {
+        centred[k] = dfl_xmalloc(px * sizeof(double));
+        known[k] = dfl_xmalloc(px);
+        double total = 0, n = 0;
+        size_t n_known = 0;
+        for (size_t p = 0; p < px; ++p) total += s->sum[k][p], n += s->count[k][p];
+        const double mu = n > 0 ? total / n : 0.0;
+        for (size_t p = 0; p < px; ++p) {
+            known[k][p] = s->count[k][p] >= DFL_CLIMATOLOGY_MIN_COUNT;
+            centred[k][p] = known[k][p] ? s->sum[k][p] / s->count[k][p] - mu : 0.0;
+            n_known += known[k][p];
+        }
+        ok = ok && n_known > 0;
+    }
+    double best_explained = NAN;
+    for (int i = 0; ok && i < N_SMOOTH_WIDTHS; ++i) {
+        /* the squared error of gain * g_a against the other half, summed over its observed entries, is
+         * within_b - 2 gain cross + gain^2 quad */
+        double cross = 0, quad = 0;
+        for (int a = 0; a < 2; ++a) {
+            const int b = 1 - a;
+            smooth_known(centred[a], known[a], h, w, periodic_x, periodic_y, smooth_widths[i], smoothed);
+            for (size_t p = 0; p < px; ++p) {
+                cross += smoothed[p] * (s->sum[b][p] - s->offset_sum[b][p]);
+                quad += smoothed[p] * smoothed[p] * s->count[b][p];
+            }
+        }
+        const double g = quad > 0 ? fmax(cross / quad, 0.0) : 0.0;
+        const double explained = 1.0 - (within - 2.0 * g * cross + g * g * quad) / within;
+        if (isnan(best_explained) || explained > best_explained) {
+            best_explained = explained;
+            *width = smooth_widths[i];
+            *gain = g;
+        }
+    }
+    for (int k = 0; k < 2; ++k) {
+        free(centred[k]);
+        free(known[k]);
+    }
+    free(smoothed);
+    return best_explained;
+}
+
+/* The channel's mean field in normalised units into field: the per-pixel mean (harmonic fill where fewer
+ * than DFL_CLIMATOLOGY_MIN_COUNT observations), smoothed by width and scaled about the channel's observed
+ * mean by gain; and the variance of the observed entries about it. Returns 0 if no pixel is known. */
+static int mean_field(const plane_sums *s, int h, int w, int periodic_x, int periodic_y, double width, double gain,
+                      float *field, double *anomaly_var) {
     const size_t px = (size_t)h * (size_t)w;
     unsigned char *known = dfl_xmalloc(px);
     float *known_mean = dfl_xmalloc(px * sizeof(float));
     size_t n_known = 0;
+    double total = 0, n_total = 0;
     for (size_t p = 0; p < px; ++p) {
         const int32_t n = s->count[0][p] + s->count[1][p];
         known[p] = n >= DFL_CLIMATOLOGY_MIN_COUNT;
         known_mean[p] = known[p] ? (float)((s->sum[0][p] + s->sum[1][p]) / n) : 0.0f;
         n_known += known[p];
+        total += s->sum[0][p] + s->sum[1][p];
+        n_total += n;
     }
     if (n_known) {
         if (n_known < px)
             dfl_baseline_harmonic(1, 1, h, w, 1, known_mean, known, periodic_x, periodic_y, field);
         else
             memcpy(field, known_mean, px * sizeof(float));
+        const double mu = total / n_total;
+        double *v = dfl_xmalloc(px * sizeof(double)), *smoothed = dfl_xmalloc(px * sizeof(double));
+        memset(known, 1, px);
+        for (size_t p = 0; p < px; ++p) v[p] = field[p];
+        smooth_known(v, known, h, w, periodic_x, periodic_y, width, smoothed);
+        for (size_t p = 0; p < px; ++p) field[p] = (float)(mu + gain * (smoothed[p] - mu));
+        free(v);
+        free(smoothed);
         /* sum over observed entries of (u - f)^2 = sum u^2 - 2 f sum u + n f^2 */
         double sq = 0, n_obs = 0;
         for (size_t p = 0; p < px; ++p) {
@@ -86,6 +197,7 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
     for (int ch = 0; ch < c; ++ch) {
         for (int k = 0; k < 2; ++k) {
             sums[ch].sum[k] = dfl_xcalloc(px, sizeof(double));
+            sums[ch].offset_sum[k] = dfl_xcalloc(px, sizeof(double));
             sums[ch].count[k] = dfl_xcalloc(px, sizeof(int32_t));
         }
         sums[ch].sum_sq = dfl_xcalloc(px, sizeof(double));
@@ -101,11 +213,17 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
             const float *u = obs + (size_t)ch * px;
             const uint8_t *m = mask + (size_t)(mc == 1 ? 0 : ch) * px;
             plane_sums *ps = &sums[ch];
+            double sample_sum = 0, sample_n = 0;
+            for (size_t p = 0; p < px; ++p)
+                if (m[p]) sample_sum += u[p], sample_n += 1;
+            const double sample_mean = sample_n > 0 ? sample_sum / sample_n : 0.0;
             for (size_t p = 0; p < px; ++p)
                 if (m[p]) {
                     ps->sum[half][p] += u[p];
+                    ps->offset_sum[half][p] += sample_mean;
                     ps->sum_sq[p] += (double)u[p] * u[p];
                     ps->count[half][p] += 1;
+                    ps->within_sq[half] += (u[p] - sample_mean) * (u[p] - sample_mean);
                 }
         }
     }
@@ -118,14 +236,20 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
         out->samples = n_read;
         out->mean_field = dfl_xmalloc((size_t)c * px * sizeof(float));
         out->anomaly_std = dfl_xmalloc((size_t)c * sizeof(double));
-        out->agreement = dfl_xmalloc((size_t)c * sizeof(double));
+        out->explained = dfl_xmalloc((size_t)c * sizeof(double));
+        out->smooth_width = dfl_xmalloc((size_t)c * sizeof(double));
+        out->gain = dfl_xmalloc((size_t)c * sizeof(double));
         out->used = dfl_xcalloc((size_t)c, sizeof(int));
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int ch = 0; ch < c; ++ch)
+            out->explained[ch] = choose_smoothing(&sums[ch], h, w, in->periodic_x, in->periodic_y,
+                                                  &out->smooth_width[ch], &out->gain[ch]);
         for (int ch = 0; ch < c; ++ch) {
             float *f = out->mean_field + (size_t)ch * px;
             double var = 0;
-            out->agreement[ch] = halves_agreement(&sums[ch], px);
-            const int wanted = force || out->agreement[ch] >= DFL_CLIMATOLOGY_MIN_AGREEMENT;
-            out->used[ch] = wanted && mean_field(&sums[ch], h, w, in->periodic_x, in->periodic_y, f, &var);
+            const int wanted = force || out->explained[ch] >= DFL_CLIMATOLOGY_MIN_EXPLAINED;
+            out->used[ch] = wanted && mean_field(&sums[ch], h, w, in->periodic_x, in->periodic_y, out->smooth_width[ch],
+                                                 out->gain[ch], f, &var);
             if (out->used[ch]) {
                 /* back to data units: x = mean + std u. A channel that is (nearly) its own mean field, such as
                  * a land-sea mask or the orography stored as a channel, keeps a scale of DFL_CLIMATOLOGY_MIN_SCALE
@@ -142,6 +266,7 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
     for (int ch = 0; ch < c; ++ch) {
         for (int k = 0; k < 2; ++k) {
             free(sums[ch].sum[k]);
+            free(sums[ch].offset_sum[k]);
             free(sums[ch].count[k]);
         }
         free(sums[ch].sum_sq);

@@ -193,10 +193,15 @@ static dfl_status setup_climatology(train_run *r, const dfl_ckpt_meta *resumed) 
             dfl_info("train: data.climatology = %s: anomalies from the mean field of %lld training samples in %d of "
                      "%d channel(s) (%.1f s)",
                      r->cfg.climatology, (long long)cl.samples, used, c, dfl_clock_seconds() - t0);
-            for (int ch = 0; ch < c && ch < 8; ++ch)
-                dfl_info("train:   channel %s: %s; the two halves' mean fields correlate %.3f%s", r->info->channels[ch],
-                         cl.used[ch] ? "anomalies" : "values", cl.agreement[ch],
-                         cl.used[ch] ? "" : " (data.climatology = auto needs 0.5)");
+            for (int ch = 0; ch < c && ch < 8; ++ch) {
+                char needs[64] = "";
+                if (!cl.used[ch])
+                    snprintf(needs, sizeof needs, " (data.climatology = auto needs %g)", DFL_CLIMATOLOGY_MIN_EXPLAINED);
+                dfl_info("train:   channel %s: %s; the field explains %.3f of the within-sample variance held out "
+                         "(smoothed %.1f px, gain %.2f)%s",
+                         r->info->channels[ch], cl.used[ch] ? "anomalies" : "values", cl.explained[ch],
+                         cl.smooth_width[ch], cl.gain[ch], needs);
+            }
             for (int ch = 0; ch < c && ch < 8; ++ch)
                 if (cl.used[ch])
                     dfl_info("train:   channel %s: std %.4g about its channel mean, %.4g about the mean field",
@@ -261,7 +266,15 @@ static dfl_status setup(train_run *r) {
         dfl_status s = dfl_config_parse_text(meta.config_text, r->ckpt_path, &r->cfg);
         /* checkpoints from before model.channels was stored trained a joint network */
         if (s == DFL_OK && !strcmp(r->cfg.channels, "auto")) snprintf(r->cfg.channels, sizeof r->cfg.channels, "joint");
+        char stored_climatology[sizeof r->cfg.climatology];
+        memcpy(stored_climatology, r->cfg.climatology, sizeof stored_climatology);
         for (int i = 0; s == DFL_OK && i < a->nsets; ++i) s = dfl_config_set(&r->cfg, a->sets[i]);
+        /* the model's units are anomalies of the checkpoint's field (or values): a resumed run cannot change them */
+        if (s == DFL_OK && strcmp(stored_climatology, r->cfg.climatology))
+            s = dfl_fail(DFL_EUSAGE,
+                         "--set data.climatology=%s: %s was trained with data.climatology = %s, and a resumed run "
+                         "keeps its units (start a new run to change it)",
+                         r->cfg.climatology, r->ckpt_path, stored_climatology);
         if (s != DFL_OK) {
             dfl_ckpt_meta_free(&meta);
             return s;
@@ -371,6 +384,13 @@ static dfl_status setup(train_run *r) {
         printf("train: %s, %d channels%s, %dx%d fields, training on %dx%d, backend %s\n", r->cfg.data_path, r->info->c,
                shared ? " (model.channels = shared)" : "", r->info->h, r->info->w, r->field_h, r->field_w, r->be->name);
         dfl_train_memory_print(stdout, &mem, r->cfg.batch, r->field_h, r->field_w);
+        if (strcmp(r->cfg.climatology, "none") && !a->resume) {
+            char cb[32];
+            const size_t entries = (size_t)r->info->c * (size_t)r->info->h * (size_t)r->info->w;
+            printf("  climatology estimate  %s host, rank 0, before training (data.climatology = %s)\n",
+                   dfl_memory_format(entries * DFL_CLIMATOLOGY_ESTIMATE_BYTES_PER_ENTRY, cb, sizeof cb),
+                   r->cfg.climatology);
+        }
         const char *src;
         size_t avail = dfl_backend_memory_available(r->be, &src);
         char b[32];

@@ -24,7 +24,7 @@ typedef struct dfl_config_s {
     int augment_shift;    /* random circular shifts along periodic axes (dfl_loader_config) */
     int augment_symmetry; /* random flips/rotations the dataset's `symmetry` attribute declares */
     /* auto|mean|none: the model works on anomalies from the training data's per-pixel mean field
-     * (docs/design.md, "Climatology"); auto = per channel, where two halves of the data agree on it */
+     * (docs/design.md, "Climatology"); auto = per channel, where it explains a tenth of the within-sample variance held out */
     char climatology[8];
 
     /* [model] dfl-unet v1, docs/design.md, "The network: dfl-unet v1" */

@@ -304,8 +304,9 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
 /* data.climatology (include/dynfill/climatology.h): the mean field of the observed entries of samples
  * [start, start + count) of ds (at most DFL_CLIMATOLOGY_MAX_SAMPLES of them, evenly spaced), in one pass,
  * filled by harmonic interpolation (dfl_baseline_harmonic) where a pixel has fewer than
- * DFL_CLIMATOLOGY_MIN_COUNT observations. mode "mean": every channel that some pixel observes that often
- * uses it; "auto": the channels whose two halves agree (DFL_CLIMATOLOGY_MIN_AGREEMENT). The signature of
+ * DFL_CLIMATOLOGY_MIN_COUNT observations, smoothed and shrunk as the halves' cross-validation chooses.
+ * mode "mean": every channel that some pixel observes that often uses it; "auto": the channels whose field
+ * explains DFL_CLIMATOLOGY_MIN_EXPLAINED of the within-sample variance held out. The signature of
  * dfl_train_climatology_fn. */
 dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_t count, const char *mode,
                                     dfl_climatology *out);

@@ -6,9 +6,11 @@
 #    and its data_std is the anomalies' (below the file's std);
 #  - impute puts the field back: the missing-entry MSE on other fields is
 #    under 0.3 of the pattern's variance (without it, at least the variance);
+#  - `train --dry-run` names the estimate's memory (not with `none`);
 #  - with augmentation and 8x8 crops the run trains on it too (finite losses);
 #  - impute on fields of another size exits 2 naming the climatology, and
 #    writes nothing;
+#  - --resume with another data.climatology exits 2 and leaves the checkpoint;
 #  - 30 steps, stop, --resume to 60 equals 60 in one go bit for bit, and the
 #    field is kept byte for byte;
 #  - on the plain advection fields `auto` leaves it out: no /climatology and
@@ -61,6 +63,13 @@ v = np.load('pattern.npy').var(); m = float(sys.argv[1])
 assert m < 0.3 * v, f'missing-entry MSE {m:.3f} against the pattern variance {v:.3f}'
 print(f'missing-entry MSE {m:.3f}, pattern variance {v:.3f}')" "$mse"
 
+# the dry run's plan names the estimate's memory (48 bytes an entry), only where there is one
+"$DYNFILL" train --config tiny.ini --data pobs.h5 --set data.climatology=mean --out dry --dry-run > dry.txt ||
+  fail "--dry-run with data.climatology"
+grep -q "climatology estimate" dry.txt || { cat dry.txt; fail "the plan lacks the climatology estimate"; }
+"$DYNFILL" train --config tiny.ini --data pobs.h5 --out dry --dry-run > dry_none.txt || fail "--dry-run"
+! grep -q "climatology" dry_none.txt || { cat dry_none.txt; fail "data.climatology = none: the plan names an estimate"; }
+
 # crops and augmentation
 "$DYNFILL" train --config tiny.ini --data pobs.h5 --set data.climatology=mean --set data.patch=8 \
   --set data.augment_shift=true --set data.augment_symmetry=true --out r_crop --quiet || fail "crops"
@@ -78,6 +87,13 @@ impute_refuses small_obs.h5 "climatology"
 
 # resume: bit for bit, the field kept
 "$DYNFILL" train --config tiny.ini --data pobs.h5 --set data.climatology=mean --set train.steps=30 --out r_split --quiet
+# a resumed run cannot change its units: exit 2 naming the key, the checkpoint untouched
+sum_before=$(md5sum r_split/ckpt.h5)
+rc=0
+"$DYNFILL" train --resume --set train.steps=60 --set data.climatology=none --out r_split 2> resume_none.txt || rc=$?
+[ "$rc" = 2 ] || { cat resume_none.txt; fail "resume with another data.climatology: exit $rc, want 2"; }
+grep -q "data.climatology" resume_none.txt || { cat resume_none.txt; fail "the refusal does not name data.climatology"; }
+[ "$(md5sum r_split/ckpt.h5)" = "$sum_before" ] || fail "the refused resume changed the checkpoint"
 "$DYNFILL" train --resume --set train.steps=60 --out r_split --quiet
 $PY - <<'PY'
 import h5py

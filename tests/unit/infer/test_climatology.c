@@ -1,12 +1,16 @@
 /* data.climatology (include/dynfill/climatology.h) on a file with a known
  * mean field: channel 0 is a fixed pattern plus unit noise, channel 1 noise
  * about a constant, channel 2 the pattern alone (a static field such as
- * the orography; its anomalies keep 1 % of its std as their scale). The estimate must find the pattern (and fill a block no
- * sample observes smoothly), measure the noise as the anomaly std, take the
- * pattern channel under `auto` and leave the noise channel alone (exactly
- * its channel mean and std), read only the samples it is given, and the
- * offsets must turn values into anomalies (on crops and folded channels)
- * and back. */
+ * the orography; its anomalies keep 1 % of its std as their scale),
+ * channel 3 the pattern plus noise of std 4 (a per-pixel mean of about 40
+ * values is then off by about 0.63: smoothing must take most of that off).
+ * The estimate must find the pattern (and fill a block no sample observes
+ * smoothly), measure the noise as the anomaly std, say how much of each
+ * channel the field explains, take the pattern channels under `auto` and
+ * leave the noise channel alone (exactly its channel mean and std), read
+ * only the samples it is given, and the offsets must turn values into
+ * anomalies (on crops and folded channels) and back. Under `mean` a noise
+ * channel's field is shrunk to nearly flat. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +22,7 @@
 #include "dynfill/infer.h"
 #include "shared/philox.h"
 
-enum { N = 80, C = 3, H = 12, W = 16 };
+enum { N = 80, C = 4, H = 12, W = 16 };
 
 static double pattern(int y, int x) { return 3.0 * sin(0.5 * x) + 0.25 * y; }
 
@@ -36,6 +40,7 @@ static void write_file(const char *path) {
                 obs[((size_t)i * C + 0) * H * W + p] = (float)(pattern(y, x) + dfl_rng_normal(7, 2, k));
                 obs[((size_t)i * C + 1) * H * W + p] = (float)(5.0 + 2.0 * dfl_rng_normal(7, 3, k));
                 obs[((size_t)i * C + 2) * H * W + p] = (float)(100.0 + pattern(y, x));
+                obs[((size_t)i * C + 3) * H * W + p] = (float)(pattern(y, x) + 4.0 * dfl_rng_normal(7, 4, k));
             }
     tf_dataset(path, N, C, 1, H, W, obs, mask, 0);
     free(obs);
@@ -47,12 +52,27 @@ static void check_estimate(const dfl_dataset *ds) {
     dfl_climatology cl;
     CHECK(dfl_climatology_estimate(ds, 0, N, "auto", &cl) == DFL_OK);
     CHECK(cl.samples == N && cl.c == C && cl.h == H && cl.w == W);
-    CHECK_MSG(cl.used[0] && !cl.used[1] && cl.used[2] && cl.any_used, "auto used %d %d %d", cl.used[0], cl.used[1],
-              cl.used[2]);
+    CHECK_MSG(cl.used[0] && !cl.used[1] && cl.used[2] && cl.used[3] && cl.any_used, "auto used %d %d %d %d", cl.used[0],
+              cl.used[1], cl.used[2], cl.used[3]);
     CHECK_MSG(fabs(cl.anomaly_std[2] - DFL_CLIMATOLOGY_MIN_SCALE * in->std[2]) < 1e-9 * in->std[2],
               "static channel: anomaly std %.3g, channel std %.3g", cl.anomaly_std[2], in->std[2]);
-    CHECK_MSG(cl.agreement[0] > 0.95, "pattern channel: halves agree %.3f", cl.agreement[0]);
-    CHECK_MSG(fabs(cl.agreement[1]) < 0.3, "noise channel: halves agree %.3f", cl.agreement[1]);
+    /* the pattern's variance is about 5.3 (a sine of amplitude 3 and a ramp): against unit noise the field
+     * explains about 0.84 of a sample's variance, against noise of std 4 about 0.25, static 1, noise 0 */
+    CHECK_MSG(cl.explained[0] > 0.75 && cl.explained[0] < 0.9, "pattern channel explains %.3f", cl.explained[0]);
+    CHECK_MSG(cl.explained[1] < 0.02, "noise channel explains %.3f", cl.explained[1]);
+    CHECK_MSG(cl.explained[2] > 0.99, "static channel explains %.3f", cl.explained[2]);
+    CHECK_MSG(cl.explained[3] > 0.17 && cl.explained[3] < 0.33, "noisy pattern explains %.3f", cl.explained[3]);
+    CHECK_MSG(cl.smooth_width[3] > 0 && cl.smooth_width[2] == 0, "smoothing widths %.1f (noisy), %.1f (static)",
+              cl.smooth_width[3], cl.smooth_width[2]);
+    double sq3 = 0, n3 = 0;
+    for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x)
+            if (!hole(y, x)) {
+                const double e = cl.mean_field[(size_t)3 * H * W + (size_t)y * W + x] - pattern(y, x);
+                sq3 += e * e, n3 += 1;
+            }
+    CHECK_MSG(sqrt(sq3 / n3) < 0.45, "noisy pattern: smoothed field RMS error %.3f (unsmoothed about 0.63)",
+              sqrt(sq3 / n3));
     /* about 40 observations a pixel: the mean is off by about 1/sqrt(40) = 0.16 */
     double sq = 0, n = 0, worst_hole = 0;
     for (int y = 0; y < H; ++y)
@@ -76,6 +96,16 @@ static void check_estimate(const dfl_dataset *ds) {
     CHECK(dfl_climatology_estimate(ds, 10, 20, "mean", &cl) == DFL_OK);
     CHECK(cl.used[0] && cl.used[1] && cl.used[2] && cl.samples == 20);
     CHECK_MSG(fabs(cl.anomaly_std[1] - 2.0) < 0.2, "noise channel about its own field: %.3f", cl.anomaly_std[1]);
+    /* the noise channel's per-pixel means (about 10 values each) are noise alone: cross-validation gives them a
+     * gain near 0, so the field stays nearly flat (gain 1 with the chosen smoothing: std about 0.1) */
+    double sum1 = 0, sq1 = 0;
+    for (size_t p = 0; p < (size_t)H * W; ++p) {
+        const double f = cl.mean_field[(size_t)H * W + p];
+        sum1 += f, sq1 += f * f;
+    }
+    const double spread1 = sqrt(fmax(sq1 / (H * W) - (sum1 / (H * W)) * (sum1 / (H * W)), 0.0));
+    CHECK_MSG(cl.gain[1] < 0.3 && spread1 < 0.05, "noise channel under mean: gain %.3f, field std %.3f", cl.gain[1],
+              spread1);
     dfl_climatology_free(&cl);
 }
 
