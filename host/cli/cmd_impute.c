@@ -553,6 +553,9 @@ static dfl_status run_impute(const impute_args *a) {
         dfl_progress_update(pg, first + nb);
         if (watch_cpus) dfl_cpu_share_watch_check(&watch, 2.0, omp_get_max_threads(), "impute", "OMP_NUM_THREADS");
     }
+    /* a run shorter than the 2 s window, or whose chunks all ended inside it, is measured once at its end */
+    if (watch_cpus && s == DFL_OK)
+        dfl_cpu_share_watch_check(&watch, 0.5, omp_get_max_threads(), "impute", "OMP_NUM_THREADS");
     dfl_progress_end(pg);
     if (pw) {
         if (s == DFL_OK)
