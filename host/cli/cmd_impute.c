@@ -421,6 +421,7 @@ static dfl_status run_impute(const impute_args *a) {
     const double *ck_mean = NULL, *ck_std = NULL;
     dfl_ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
+    float *clim_offset = NULL; /* a model of anomalies: its mean field in the model's units, or NULL */
     int chunk = 16;
     if (diffusion) {
         be = dfl_backend_create(a->backend, DFL_PRECISION_FP32);
@@ -431,11 +432,8 @@ static dfl_status run_impute(const impute_args *a) {
         if (s == DFL_OK && meta.channels != c)
             s = dfl_fail(DFL_EUSAGE, "%s has %d channels, the model in %s was trained on %d", a->in, c, a->ckpt,
                          meta.channels);
-        if (s == DFL_OK && meta.climatology && (meta.clim_h != h || meta.clim_w != w))
-            s = dfl_fail(DFL_EUSAGE,
-                         "%s has %dx%d fields, and the model in %s works on anomalies from a %dx%d mean field "
-                         "(/climatology, data.climatology)",
-                         a->in, h, w, a->ckpt, meta.clim_h, meta.clim_w);
+        /* a model of anomalies: the mean field in its units (docs/design.md, "Climatology") */
+        if (s == DFL_OK) s = dfl_ckpt_climatology_offsets(&meta, a->ckpt, a->in, c, h, w, &clim_offset);
         if (s == DFL_OK) {
             const dfl_config *cfg = dfl_imputer_config(im);
             o.K = a->K > 0 ? (int)a->K : cfg->infer_K;
@@ -475,11 +473,6 @@ static dfl_status run_impute(const impute_args *a) {
         if (s == DFL_OK && a->members) s = dfl_pred_add_members(pw, o.K);
     }
     float *obs = NULL, *pred = NULL, *spread = NULL, *members = NULL, *toward = NULL, *toward3 = NULL;
-    float *clim_offset = NULL; /* a model of anomalies: the mean field in its units (docs/design.md, "Climatology") */
-    if (s == DFL_OK && diffusion && meta.climatology) {
-        clim_offset = dfl_xmalloc((size_t)c * px * sizeof(float));
-        dfl_climatology_offsets(meta.climatology, c, px, meta.data_mean, meta.data_std, clim_offset);
-    }
     int order3 = 0;
     const int correct = diffusion && correction_orders(a, &meta, c, &order3);
     uint8_t *mask = NULL;

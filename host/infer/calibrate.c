@@ -28,7 +28,7 @@ static int64_t calib_sample(int64_t start, int64_t count, int64_t span, int64_t 
 
 /* Samples [first, first + nb) of the calibration set into obs and mask, in the checkpoint's
  * normalisation (the dataset's own when it is the training data: then the factors are 1 and 0 and
- * the values stay bit for bit), as anomalies where clim_offset is not NULL (calib_climatology).
+ * the values stay bit for bit), as anomalies where clim_offset is not NULL (dfl_ckpt_climatology_offsets).
  * obs NULL: the masks alone. */
 static dfl_status read_calib_samples(const dfl_dataset *ds, const dfl_ckpt_meta *meta, const float *clim_offset,
                                      int64_t start, int64_t count, int64_t span, int64_t first, int nb, float *obs,
@@ -49,21 +49,6 @@ static dfl_status read_calib_samples(const dfl_dataset *ds, const dfl_ckpt_meta 
     if (clim_offset)
         dfl_climatology_remove(clim_offset, NULL, 0, info->h, info->w, 0, 0, info->h, info->w, nb, info->c,
                                info->mask_c, obs, mask);
-    return DFL_OK;
-}
-
-/* A model of anomalies (docs/design.md, "Climatology"): its mean field in the model's units, computed once
- * per calibration, into *offset (NULL for a model of values); DFL_EUSAGE for fields of another size. */
-static dfl_status calib_climatology(const dfl_dataset *ds, const dfl_ckpt_meta *meta, float **offset) {
-    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
-    *offset = NULL;
-    if (!meta->climatology) return DFL_OK;
-    if (meta->clim_h != info->h || meta->clim_w != info->w)
-        return dfl_fail(DFL_EUSAGE, "%s: the checkpoint's climatology is %dx%d and the fields are %dx%d", info->path,
-                        meta->clim_h, meta->clim_w, info->h, info->w);
-    const size_t px = (size_t)info->h * info->w;
-    *offset = dfl_xmalloc((size_t)info->c * px * sizeof(float));
-    dfl_climatology_offsets(meta->climatology, info->c, px, meta->data_mean, meta->data_std, *offset);
     return DFL_OK;
 }
 
@@ -544,7 +529,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
     memset(before, 0, (size_t)c * sizeof *before);
     memset(after, 0, (size_t)c * sizeof *after);
     float *clim_offset;
-    dfl_status s = calib_climatology(ds, meta, &clim_offset);
+    /* a model of anomalies: its mean field in the model's units, once per calibration */
+    dfl_status s = dfl_ckpt_climatology_offsets(meta, "the checkpoint", info->path, c, h, w, &clim_offset);
     /* Rounds of other hidden entries (and other context draws) until every
      * channel has DFL_CALIB_MIN_ENTRIES of them: sparse observations hide
      * few entries per sample. */

@@ -274,3 +274,18 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
     free(sums);
     return s;
 }
+
+dfl_status dfl_ckpt_climatology_offsets(const dfl_ckpt_meta *meta, const char *ckpt, const char *fields, int c, int h,
+                                        int w, float **offset) {
+    *offset = NULL;
+    if (!meta->climatology) return DFL_OK;
+    if (meta->clim_h != h || meta->clim_w != w)
+        return dfl_fail(DFL_EUSAGE,
+                        "%s has %dx%d fields, and the model in %s works on anomalies from a %dx%d mean field "
+                        "(/climatology, data.climatology)",
+                        fields, h, w, ckpt, meta->clim_h, meta->clim_w);
+    const size_t px = (size_t)h * w;
+    *offset = dfl_xmalloc((size_t)c * px * sizeof(float));
+    dfl_climatology_offsets(meta->climatology, c, px, meta->data_mean, meta->data_std, *offset);
+    return DFL_OK;
+}

@@ -308,6 +308,12 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
  * mode "mean": every channel that some pixel observes that often uses it; "auto": the channels whose field
  * explains DFL_CLIMATOLOGY_MIN_EXPLAINED of the within-sample variance held out. The signature of
  * dfl_train_climatology_fn. */
+/* A checkpoint's climatology (docs/design.md, "Climatology") for the h x w fields of the file `fields`: the
+ * mean field in the model's units, [c, h, w] (malloc'ed), into *offset; NULL for a model of values.
+ * DFL_EUSAGE naming both files and sizes when the fields are of another size. */
+dfl_status dfl_ckpt_climatology_offsets(const dfl_ckpt_meta *meta, const char *ckpt, const char *fields, int c, int h,
+                                        int w, float **offset);
+
 dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_t count, const char *mode,
                                     dfl_climatology *out);
 
