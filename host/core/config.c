@@ -34,6 +34,7 @@ static const key_spec k_keys[] = {
     NUM("data", "augment_shift", K_BOOL, augment_shift, 0, 1),
     NUM("data", "augment_symmetry", K_BOOL, augment_symmetry, 0, 1),
     STR("data", "climatology", climatology, "auto|mean|none"),
+    STR("data", "withhold_cells", withhold_cells, "auto|none"),
     NUM("model", "base", K_INT, base, 8, 4096),
     {"model", "mult", K_MULT, F(mult), 0, NULL, 1, 64},
     NUM("model", "nres", K_INT, nres, 1, 16),
@@ -92,6 +93,7 @@ void dfl_config_defaults(dfl_config *c) {
     snprintf(c->periodic, sizeof c->periodic, "auto");
     snprintf(c->input_fill, sizeof c->input_fill, "none");
     snprintf(c->climatology, sizeof c->climatology, "none");
+    snprintf(c->withhold_cells, sizeof c->withhold_cells, "auto");
     snprintf(c->channels, sizeof c->channels, "auto"); /* chosen from the data (model/channel_choice.h) */
     snprintf(c->strategy, sizeof c->strategy, "auto"); /* chosen from the masks (method/strategy_choice.h) */
     c->context_ratio = 0.8;

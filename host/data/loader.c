@@ -153,6 +153,20 @@ static void augment_sample(dfl_loader *ld, int64_t epoch, int64_t pos, int c, in
     memcpy(mask, ld->aug_mask, plane * (size_t)mc);
 }
 
+/* data.withhold_cells: the crop's cells that `withheld` ([H, W] of the
+ * field, row length w) sets become unobserved in every mask plane. */
+static void withhold_cells(const uint8_t *withheld, int w, int cy, int cx, int ph, int pw, int c, int mc, float *obs,
+                           uint8_t *mask) {
+    const size_t plane = (size_t)ph * pw;
+    for (int y = 0; y < ph; ++y)
+        for (int x = 0; x < pw; ++x) {
+            if (!withheld[(size_t)(cy + y) * w + cx + x]) continue;
+            const size_t o = (size_t)y * pw + x;
+            for (int ch = 0; ch < mc; ++ch) mask[ch * plane + o] = 0;
+            for (int ch = 0; ch < c; ++ch) obs[ch * plane + o] = 0.0f;
+        }
+}
+
 /* Fill slot `s` with this rank's part of the global batch at `gpos`. */
 static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
     const dfl_dataset *ds = ld->ds;
@@ -187,6 +201,9 @@ static void fill_slot(dfl_loader *ld, batch_slot *s, int64_t gpos) {
             dfl_clear_error();
             return;
         }
+        if (ld->cfg.withheld)
+            withhold_cells(ld->cfg.withheld, W, cy, cx, ld->ph, ld->pw, fold ? 1 : ds->info.c,
+                           fold ? 1 : ds->info.mask_c, obs, mask);
         if (fold)
             dfl_dataset_normalise_channel(ds, ch, ld->ph, ld->pw, obs, mask);
         else

@@ -179,8 +179,8 @@ static int mean_field(const plane_sums *s, int h, int w, int periodic_x, int per
     return n_known > 0;
 }
 
-dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_t count, const char *mode,
-                                    dfl_climatology *out) {
+dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_t count, const uint8_t *withheld,
+                                    const char *mode, dfl_climatology *out) {
     memset(out, 0, sizeof *out);
     const dfl_dataset_info *in = dfl_dataset_get_info(ds);
     const int c = in->c, h = in->h, w = in->w, mc = in->mask_c;
@@ -208,6 +208,8 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
     for (int64_t i = 0; s == DFL_OK && i < n_read; ++i) {
         const int64_t idx = start + i * count / n_read;
         if ((s = dfl_dataset_read_samples(ds, idx, 1, obs, mask)) != DFL_OK) break;
+        if (withheld) /* data.withhold_cells: what training does not read, the field does not hold either */
+            for (size_t j = 0; j < (size_t)mc * px; ++j) mask[j] = mask[j] && !withheld[j % px];
         const int half = i >= n_read / 2; /* file order: for a time series, an earlier and a later period */
         for (int ch = 0; ch < c; ++ch) {
             const float *u = obs + (size_t)ch * px;

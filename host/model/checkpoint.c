@@ -82,8 +82,20 @@ void dfl_ckpt_meta_set_climatology(dfl_ckpt_meta *meta, const float *field, int 
     meta->clim_w = w;
 }
 
+void dfl_ckpt_meta_set_withheld(dfl_ckpt_meta *meta, const uint8_t *plane, int h, int w) {
+    free(meta->withheld_cells);
+    meta->withheld_cells = NULL;
+    meta->withheld_h = meta->withheld_w = 0;
+    if (!plane) return;
+    meta->withheld_cells = dfl_xmalloc((size_t)h * (size_t)w);
+    memcpy(meta->withheld_cells, plane, (size_t)h * (size_t)w);
+    meta->withheld_h = h;
+    meta->withheld_w = w;
+}
+
 void dfl_ckpt_meta_free(dfl_ckpt_meta *meta) {
     free(meta->config_text);
+    dfl_ckpt_meta_set_withheld(meta, NULL, 0, 0);
     free(meta->climatology);
     meta->climatology = NULL;
     meta->clim_h = meta->clim_w = 0;
@@ -149,6 +161,10 @@ static dfl_status write_all(hid_t f, dfl_unet *m, const dfl_optimizer *opt, cons
         const unsigned long long dims[3] = {(unsigned long long)meta->channels, (unsigned long long)meta->clim_h,
                                             (unsigned long long)meta->clim_w};
         DFL_TRY(dfl_h5_write_float(f, "/climatology", 3, dims, meta->climatology));
+    }
+    if (meta->withheld_cells) {
+        const unsigned long long dims[2] = {(unsigned long long)meta->withheld_h, (unsigned long long)meta->withheld_w};
+        DFL_TRY(dfl_h5_write_u8(f, "/withheld_cells", 2, dims, meta->withheld_cells));
     }
     return dfl_h5_attr_write_doubles(f, "data_std", meta->data_std, (size_t)meta->channels);
 }
@@ -233,6 +249,20 @@ dfl_status dfl_checkpoint_read_meta(const char *path, dfl_ckpt_meta *meta) {
         const size_t n = (size_t)meta->channels * dims[1] * dims[2];
         meta->climatology = dfl_xmalloc(n * sizeof(float));
         if ((s = dfl_h5_read_float(f, path, "/climatology", meta->climatology, n)) != DFL_OK) goto done;
+    }
+    if (dfl_h5_has(f, "/withheld_cells")) {
+        int rank;
+        unsigned long long dims[8];
+        if ((s = dfl_h5_dataset_shape(f, path, "/withheld_cells", &rank, dims)) != DFL_OK) goto done;
+        if (rank != 2 || dims[0] < 1 || dims[1] < 1 || dims[0] > 1u << 20 || dims[1] > 1u << 20) {
+            s = dfl_fail(DFL_EUSAGE, "%s: /withheld_cells must be [H, W]", path);
+            goto done;
+        }
+        meta->withheld_h = (int)dims[0];
+        meta->withheld_w = (int)dims[1];
+        meta->withheld_cells = dfl_xmalloc((size_t)dims[0] * dims[1]);
+        if ((s = dfl_h5_read_u8(f, path, "/withheld_cells", meta->withheld_cells, (size_t)dims[0] * dims[1])) != DFL_OK)
+            goto done;
     }
 done:
     H5Fclose(f);

@@ -29,6 +29,7 @@
 #include "train_memory.h"
 #include "train_run.h"
 #include "train_strategy_auto.h"
+#include "train_withheld_cells.h"
 
 static volatile sig_atomic_t g_stop_signal;
 
@@ -78,6 +79,7 @@ typedef struct {
      * std per channel (the anomalies' where a channel uses the field), and the loader's offsets and gains */
     float *clim_field, *clim_offset, *clim_gain;
     double *model_std;
+    dfl_withheld_cells withheld; /* data.withhold_cells (setup_withheld): plane NULL when none */
 } train_run;
 
 /* Training seconds so far on this rank's clock (the fake one under
@@ -108,6 +110,7 @@ static dfl_status save_checkpoint(train_run *r) {
     meta.config_text = dfl_config_to_text(&r->cfg);
     dfl_ckpt_meta_set_norm(&meta, r->info->c, r->info->mean, r->model_std);
     dfl_ckpt_meta_set_climatology(&meta, r->clim_field, r->info->h, r->info->w);
+    dfl_ckpt_meta_set_withheld(&meta, r->withheld.plane, r->info->h, r->info->w);
     meta.train_seconds = train_seconds(r);
     dfl_ckpt_calib_copy(&meta.calib, &r->calib, r->info->c);
     meta.periodic_x = r->periodic_x; /* the whole field's axes: imputation pads them periodically */
@@ -163,6 +166,33 @@ static dfl_status validate(train_run *r, double *val_loss) {
     return DFL_OK;
 }
 
+/* data.withhold_cells (train/train_withheld_cells.h): the cells training
+ * keeps out and the calibration hides. A resumed run keeps its
+ * checkpoint's (or none); a new one chooses them from the masks (every
+ * rank the same: the same file and seed). */
+static dfl_status setup_withheld(train_run *r, const dfl_ckpt_meta *resumed) {
+    const int h = r->info->h, w = r->info->w;
+    memset(&r->withheld, 0, sizeof r->withheld);
+    if (r->args.resume) {
+        if (!resumed->withheld_cells) return DFL_OK;
+        if (resumed->withheld_h != h || resumed->withheld_w != w)
+            return dfl_fail(DFL_EUSAGE, "%s: the checkpoint's withheld cells are %dx%d and %s has %dx%d fields",
+                            r->ckpt_path, resumed->withheld_h, resumed->withheld_w, r->cfg.data_path, h, w);
+        r->withheld.plane = dfl_xmalloc((size_t)h * w);
+        memcpy(r->withheld.plane, resumed->withheld_cells, (size_t)h * w);
+        for (size_t p = 0; p < (size_t)h * w; ++p) r->withheld.withheld += r->withheld.plane[p] != 0;
+        return DFL_OK;
+    }
+    DFL_TRY(dfl_train_withheld_cells(r->ds, r->cfg.withhold_cells, r->cfg.seed, &r->withheld));
+    if (r->withheld.plane && r->comm->rank == 0)
+        dfl_info("train: data.withhold_cells = %s: %lld of the %lld cells that some sample observes are kept out of "
+                 "training, for the calibration to hide (%.1f%% of the %lld cells are observed in none of the %lld "
+                 "samples read)",
+                 r->cfg.withhold_cells, (long long)r->withheld.withheld, (long long)r->withheld.observed_cells,
+                 100.0 * r->withheld.never_share, (long long)r->withheld.cells, (long long)r->withheld.samples);
+    return DFL_OK;
+}
+
 /* data.climatology (include/dynfill/climatology.h): the mean field the model's units are anomalies of.
  * A resumed run keeps its checkpoint's (or none); a new one has rank 0 estimate it from the training
  * split and send it to the others. Sets model_std and, when a channel uses the field, the loader's
@@ -187,7 +217,7 @@ static dfl_status setup_climatology(train_run *r, const dfl_ckpt_meta *resumed) 
             DFL_TRY(dfl_dataset_split_range(r->ds, r->cfg.val_fraction, DFL_SPLIT_TRAIN, &start, &count));
             const double t0 = dfl_clock_seconds();
             dfl_climatology cl;
-            DFL_TRY(r->args.climatology(r->ds, start, count, r->cfg.climatology, &cl));
+            DFL_TRY(r->args.climatology(r->ds, start, count, r->withheld.plane, r->cfg.climatology, &cl));
             int used = 0;
             for (int ch = 0; ch < c; ++ch) used += cl.used[ch];
             dfl_info("train: data.climatology = %s: anomalies from the mean field of %lld training samples in %d of "
@@ -266,15 +296,22 @@ static dfl_status setup(train_run *r) {
         dfl_status s = dfl_config_parse_text(meta.config_text, r->ckpt_path, &r->cfg);
         /* checkpoints from before model.channels was stored trained a joint network */
         if (s == DFL_OK && !strcmp(r->cfg.channels, "auto")) snprintf(r->cfg.channels, sizeof r->cfg.channels, "joint");
-        char stored_climatology[sizeof r->cfg.climatology];
+        char stored_climatology[sizeof r->cfg.climatology], stored_withhold[sizeof r->cfg.withhold_cells];
         memcpy(stored_climatology, r->cfg.climatology, sizeof stored_climatology);
+        memcpy(stored_withhold, r->cfg.withhold_cells, sizeof stored_withhold);
         for (int i = 0; s == DFL_OK && i < a->nsets; ++i) s = dfl_config_set(&r->cfg, a->sets[i]);
-        /* the model's units are anomalies of the checkpoint's field (or values): a resumed run cannot change them */
+        /* the model's units are anomalies of the checkpoint's field (or values), and the cells it never read are
+         * the checkpoint's: a resumed run cannot change either */
         if (s == DFL_OK && strcmp(stored_climatology, r->cfg.climatology))
             s = dfl_fail(DFL_EUSAGE,
                          "--set data.climatology=%s: %s was trained with data.climatology = %s, and a resumed run "
                          "keeps its units (start a new run to change it)",
                          r->cfg.climatology, r->ckpt_path, stored_climatology);
+        if (s == DFL_OK && strcmp(stored_withhold, r->cfg.withhold_cells))
+            s = dfl_fail(DFL_EUSAGE,
+                         "--set data.withhold_cells=%s: %s was trained with data.withhold_cells = %s, and a resumed "
+                         "run keeps the cells it withheld (start a new run to change it)",
+                         r->cfg.withhold_cells, r->ckpt_path, stored_withhold);
         if (s != DFL_OK) {
             dfl_ckpt_meta_free(&meta);
             return s;
@@ -418,9 +455,11 @@ static dfl_status setup(train_run *r) {
         else
             s = dfl_trainer_set_latitudes(r->tr, r->info->lat, r->info->h);
     }
+    if (s == DFL_OK) s = setup_withheld(r, &meta);
     if (s == DFL_OK) s = setup_climatology(r, &meta);
     dfl_loader_config lc;
     dfl_loader_config_default(&lc);
+    lc.withheld = r->withheld.plane;
     lc.clim_offset = r->clim_offset;
     lc.clim_gain = r->clim_gain;
     lc.batch = r->cfg.batch;
@@ -441,6 +480,7 @@ static dfl_status setup(train_run *r) {
     if (s == DFL_OK) s = dfl_loader_create(r->ds, &lc, &r->loader);
     if (s == DFL_OK && r->cfg.val_fraction > 0 && r->comm->rank == 0) {
         lc.augment_shift = lc.augment_symmetry = 0; /* validation sees the samples as they are */
+        lc.withheld = NULL;
         lc.split = DFL_SPLIT_VAL;
         lc.shuffle = 0;
         lc.prefetch = 0;
@@ -644,6 +684,7 @@ static void teardown(train_run *r) {
     dfl_dataset_close(r->ds);
     dfl_run_dir_unlock(r->lock_fd);
     dfl_ckpt_calib_free(&r->calib);
+    dfl_withheld_cells_free(&r->withheld);
     free(r->clim_field);
     free(r->clim_offset);
     free(r->clim_gain);

@@ -26,8 +26,8 @@ typedef dfl_status (*dfl_train_calibrate_fn)(const char *ckpt_path, dfl_backend 
 
 /* The training data's mean field for data.climatology (include/dynfill/climatology.h); it fills gaps with
  * the harmonic baseline, which lives above this layer, so `dynfill train` passes it in. */
-typedef dfl_status (*dfl_train_climatology_fn)(const dfl_dataset *ds, int64_t start, int64_t count, const char *mode,
-                                               dfl_climatology *out);
+typedef dfl_status (*dfl_train_climatology_fn)(const dfl_dataset *ds, int64_t start, int64_t count,
+                                               const uint8_t *withheld, const char *mode, dfl_climatology *out);
 
 typedef struct {
     const char *config_path; /* INI file; NULL with resume (the checkpoint's config) */

@@ -8,6 +8,9 @@
  * A model trained on anomalies (data.climatology) also has /climatology,
  * float32 [C, H, W]: the training data's mean field in data units, which
  * the model's inputs are taken from (docs/design.md, "Climatology").
+ * A model trained with withheld cells (data.withhold_cells) has
+ * /withheld_cells, uint8 [H, W], 1 where training read nothing and the
+ * calibration hides (docs/design.md, "Withheld cells").
  * Written to a
  * temporary name, fsynced and renamed, so a crash never damages the last
  * good checkpoint. Loading validates version, names and shapes. */
@@ -70,6 +73,9 @@ typedef struct {
      * values themselves. Model units are then (x - climatology[c, y, x]) / data_std[c]. */
     float *climatology;
     int clim_h, clim_w;
+    /* /withheld_cells: withheld_h x withheld_w bytes, malloc'ed and owned; NULL = none withheld */
+    uint8_t *withheld_cells;
+    int withheld_h, withheld_w;
 } dfl_ckpt_meta;
 
 /* Sets channels and copies the normalisation (mean NULL: zeros, std NULL:
@@ -78,6 +84,8 @@ void dfl_ckpt_meta_set_norm(dfl_ckpt_meta *meta, int channels, const double *mea
 void dfl_ckpt_meta_free(dfl_ckpt_meta *meta);
 /* Copies a channels x h x w mean field into the meta (NULL: none). */
 void dfl_ckpt_meta_set_climatology(dfl_ckpt_meta *meta, const float *field, int h, int w);
+/* Copies an h x w plane of withheld cells into the meta (NULL: none). */
+void dfl_ckpt_meta_set_withheld(dfl_ckpt_meta *meta, const uint8_t *plane, int h, int w);
 
 /* opt may be NULL (then /ema holds the raw weights and adam moments are zero).
  * Written to a temporary file, fsynced and renamed over `path`; a write the

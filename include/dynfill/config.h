@@ -26,6 +26,9 @@ typedef struct dfl_config_s {
     /* auto|mean|none: the model works on anomalies from the training data's per-pixel mean field
      * (docs/design.md, "Climatology"); auto = per channel, where it explains a tenth of the within-sample variance held out */
     char climatology[8];
+    /* auto|none: on data whose observations sit at the same few cells in every sample, a tenth of the observed
+     * cells is kept out of training and the held-out calibration hides those (docs/design.md, "Withheld cells") */
+    char withhold_cells[8];
 
     /* [model] dfl-unet v1, docs/design.md, "The network: dfl-unet v1" */
     int base;

@@ -41,6 +41,7 @@ enum {
     DFL_RNG_PURPOSE_SHUFFLE = 0xD3,  /* loader: per-epoch permutation */
     DFL_RNG_PURPOSE_CROP = 0xD4,     /* loader: random crop corners */
     DFL_RNG_PURPOSE_AUGMENT = 0xD5,  /* loader: symmetry augmentation (shifts, flips, rotations) */
+    DFL_RNG_PURPOSE_WITHHOLD = 0xD6, /* train: the cells data.withhold_cells keeps out of training */
     DFL_RNG_PURPOSE_BENCH = 0xDF     /* bench io synthetic data */
 };
 
@@ -162,6 +163,11 @@ typedef struct {
      * value * gain[c] - offset[c, y, x] at its place in the field, before
      * any augmentation moves it. */
     const float *clim_offset, *clim_gain;
+    /* data.withhold_cells (docs/design.md, "Withheld cells"): NULL, or an
+     * [H, W] plane of the whole field, owned by the caller and alive as long
+     * as the loader: where it is set every mask plane reads 0 (and the
+     * observation 0), as if the file had never observed the cell. */
+    const uint8_t *withheld;
 } dfl_loader_config;
 
 /* batch 16, patch 0, rank 0, world 1, val_fraction 0, split TRAIN, seed 0,

@@ -127,6 +127,9 @@ dfl_status dfl_imputer_fit(dfl_imputer *im, dfl_impute_opts *o, int shrink, int 
 #define DFL_CALIB_PIXEL_ROUNDS     24
 #define DFL_CALIB_MIN_ENTRIES      20000
 #define DFL_CALIB_MAX_ROUNDS       32
+/* with withheld cells (data.withhold_cells) the hidden entries are the same in every round; the rounds
+ * draw other contexts */
+#define DFL_CALIB_WITHHELD_ROUNDS  4
 #define DFL_CALIB_GAP_MIN_ENTRIES  500
 #define DFL_CALIB_GAP_MAX_WEIGHT   3.0
 #define DFL_CALIB_GAP_FACTOR_MAX   10.0
@@ -307,6 +310,7 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
  * DFL_CLIMATOLOGY_MIN_COUNT observations, smoothed and shrunk as the halves' cross-validation chooses.
  * mode "mean": every channel that some pixel observes that often uses it; "auto": the channels whose field
  * explains DFL_CLIMATOLOGY_MIN_EXPLAINED of the within-sample variance held out. The signature of
+ * withheld: NULL, or an [H, W] plane of cells read as unobserved (data.withhold_cells). The signature of
  * dfl_train_climatology_fn. */
 /* A checkpoint's climatology (docs/design.md, "Climatology") for the h x w fields of the file `fields`: the
  * mean field in the model's units, [c, h, w] (malloc'ed), into *offset; NULL for a model of values.
@@ -314,8 +318,8 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
 dfl_status dfl_ckpt_climatology_offsets(const dfl_ckpt_meta *meta, const char *ckpt, const char *fields, int c, int h,
                                         int w, float **offset);
 
-dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_t count, const char *mode,
-                                    dfl_climatology *out);
+dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_t count, const uint8_t *withheld,
+                                    const char *mode, dfl_climatology *out);
 
 #ifdef __cplusplus
 }

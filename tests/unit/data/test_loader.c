@@ -7,7 +7,9 @@
  *  - prefetching, the HDF5 read path and the direct pread path agree;
  *  - crops are windows of the whole field;
  *  - a saved cursor continues the stream bit-exactly;
- *  - the validation split holds the last samples. */
+ *  - the validation split holds the last samples;
+ *  - withheld cells (data.withhold_cells) read as unobserved, 0, in every
+ *    crop, and every other entry as the file has it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +272,41 @@ static void cursor_resume(const dfl_dataset *ds) {
     dfl_loader_destroy(v);
 }
 
+static void withheld_cells_read_as_unobserved(const dfl_dataset *ds) {
+    const dfl_dataset_info *in = dfl_dataset_get_info(ds);
+    uint8_t withheld[H * W] = {0};
+    withheld[0] = withheld[3 * W + 5] = withheld[7 * W + 7] = withheld[4 * W + 1] = 1;
+    dfl_loader_config cfg;
+    dfl_loader_config_default(&cfg);
+    cfg.batch = 6;
+    cfg.patch = 5;
+    cfg.seed = 3;
+    cfg.withheld = withheld;
+    dfl_loader *ld = NULL;
+    CHECK(dfl_loader_create(ds, &cfg, &ld) == DFL_OK);
+    int ok = 1, covered = 0, observed_elsewhere = 0;
+    for (int k = 0; k < 12; ++k) {
+        dfl_batch b;
+        CHECK(dfl_loader_next(ld, &b) == DFL_OK);
+        for (int j = 0; j < b.b; ++j)
+            for (int y = 0; y < b.h; ++y)
+                for (int x = 0; x < b.w; ++x) {
+                    const int64_t s = b.index[j];
+                    const int fy = y + b.crop_y[j], fx = x + b.crop_x[j];
+                    const int gone = withheld[fy * W + fx];
+                    const uint8_t m = b.mask[(j * b.h + y) * b.w + x];
+                    covered += gone && g_mask[s * MC * H * W + fy * W + fx];
+                    observed_elsewhere += !gone && m;
+                    ok &= m == (gone ? 0 : g_mask[s * MC * H * W + fy * W + fx]);
+                    for (int ch = 0; ch < C; ++ch)
+                        ok &= b.obs[((j * C + ch) * b.h + y) * b.w + x] == (gone ? 0.0f : expected(in, s, ch, fy, fx));
+                }
+    }
+    CHECK_MSG(ok, "withheld cells read as unobserved, every other entry as the file has it");
+    CHECK_MSG(covered > 0 && observed_elsewhere > 0, "the crops met withheld cells the file observes");
+    dfl_loader_destroy(ld);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/dfl_data_loader_%d", (int)getpid());
     mkdir(dir, 0755);
@@ -293,6 +330,7 @@ int main(void) {
     epochs_are_permutations(ds);
     ranks_partition_the_global_batch(ds);
     cursor_resume(ds);
+    withheld_cells_read_as_unobserved(ds);
     dfl_dataset_close(ds);
     paths_and_prefetch_agree();
     char cmd[300];

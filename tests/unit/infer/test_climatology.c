@@ -50,7 +50,7 @@ static void write_file(const char *path) {
 static void check_estimate(const dfl_dataset *ds) {
     const dfl_dataset_info *in = dfl_dataset_get_info(ds);
     dfl_climatology cl;
-    CHECK(dfl_climatology_estimate(ds, 0, N, "auto", &cl) == DFL_OK);
+    CHECK(dfl_climatology_estimate(ds, 0, N, NULL, "auto", &cl) == DFL_OK);
     CHECK(cl.samples == N && cl.c == C && cl.h == H && cl.w == W);
     CHECK_MSG(cl.used[0] && !cl.used[1] && cl.used[2] && cl.used[3] && cl.any_used, "auto used %d %d %d %d", cl.used[0],
               cl.used[1], cl.used[2], cl.used[3]);
@@ -93,7 +93,7 @@ static void check_estimate(const dfl_dataset *ds) {
     dfl_climatology_free(&cl);
 
     /* mean: every channel; a span of the file reads only that span */
-    CHECK(dfl_climatology_estimate(ds, 10, 20, "mean", &cl) == DFL_OK);
+    CHECK(dfl_climatology_estimate(ds, 10, 20, NULL, "mean", &cl) == DFL_OK);
     CHECK(cl.used[0] && cl.used[1] && cl.used[2] && cl.samples == 20);
     CHECK_MSG(fabs(cl.anomaly_std[1] - 2.0) < 0.2, "noise channel about its own field: %.3f", cl.anomaly_std[1]);
     /* the noise channel's per-pixel means (about 10 values each) are noise alone: cross-validation gives them a

@@ -1,0 +1,71 @@
+/* data.withhold_cells (train/train_withheld_cells.h). */
+#include "train_withheld_cells.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dynfill/status.h"
+#include "shared/philox.h"
+
+void dfl_withheld_cells_choose(const uint8_t *ever, int h, int w, const char *mode, uint64_t seed,
+                               dfl_withheld_cells *out) {
+    const size_t px = (size_t)h * w;
+    const int64_t samples = out->samples;
+    memset(out, 0, sizeof *out);
+    out->samples = samples;
+    out->cells = (int64_t)px;
+    int64_t *cell = dfl_xmalloc((px ? px : 1) * sizeof(int64_t)); /* the observed cells, in order */
+    for (size_t p = 0; p < px; ++p)
+        if (ever[p]) cell[out->observed_cells++] = (int64_t)p;
+    out->never_share = px ? 1.0 - (double)out->observed_cells / (double)px : 0.0;
+    if (strcmp(mode, "auto") || out->never_share < DFL_WITHHOLD_AUTO_MIN_NEVER ||
+        out->observed_cells < DFL_WITHHOLD_MIN_OBSERVED) {
+        free(cell);
+        return;
+    }
+    int64_t k = (int64_t)(DFL_WITHHOLD_SHARE * (double)out->observed_cells + 0.5);
+    if (k < 1) k = 1;
+    /* the first k of a Fisher-Yates shuffle of the observed cells */
+    const uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_WITHHOLD, 0, 0);
+    for (int64_t i = 0; i < k; ++i) {
+        const int64_t left = out->observed_cells - i;
+        int64_t j = i + (int64_t)(dfl_rng_uniform(seed, stream, (uint64_t)i) * (double)left);
+        if (j >= out->observed_cells) j = out->observed_cells - 1;
+        const int64_t t = cell[i];
+        cell[i] = cell[j], cell[j] = t;
+    }
+    out->plane = dfl_xcalloc(px, 1);
+    for (int64_t i = 0; i < k; ++i) out->plane[cell[i]] = 1;
+    out->withheld = k;
+    free(cell);
+}
+
+dfl_status dfl_train_withheld_cells(const dfl_dataset *ds, const char *mode, uint64_t seed, dfl_withheld_cells *out) {
+    memset(out, 0, sizeof *out);
+    if (strcmp(mode, "auto")) return DFL_OK;
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    const size_t px = (size_t)info->h * info->w, per = (size_t)info->mask_c * px;
+    const int64_t n = info->n < DFL_WITHHOLD_MAX_SAMPLES ? info->n : DFL_WITHHOLD_MAX_SAMPLES;
+    uint8_t *mask = dfl_xmalloc(per ? per : 1), *ever = dfl_xcalloc(px ? px : 1, 1);
+    size_t observed = 0;
+    dfl_status s = DFL_OK;
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t src = n == info->n ? i : i * info->n / n;
+        if ((s = dfl_dataset_read_samples(ds, src, 1, NULL, mask)) != DFL_OK) break;
+        for (size_t j = 0; j < per; ++j)
+            if (mask[j] && !ever[j % px]) ever[j % px] = 1, ++observed;
+        out->samples = i + 1;
+        /* observed cells only grow: past this share auto withholds nothing, whatever the other samples hold */
+        if ((double)observed > (1.0 - DFL_WITHHOLD_AUTO_MIN_NEVER) * (double)px) break;
+    }
+    if (s == DFL_OK) dfl_withheld_cells_choose(ever, info->h, info->w, mode, seed, out);
+    free(mask);
+    free(ever);
+    return s;
+}
+
+void dfl_withheld_cells_free(dfl_withheld_cells *wc) {
+    free(wc->plane);
+    wc->plane = NULL;
+    wc->withheld = 0;
+}

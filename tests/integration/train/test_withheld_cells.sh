@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# data.withhold_cells (docs/design.md, "Withheld cells"): on a station
+# network (80 fixed cells of 16x16, 69 % of the cells never observed)
+#  - `auto` (the default) keeps 8 of the 80 out of training, says so, and
+#    stores them as /withheld_cells, all at station cells;
+#  - the calibration hides the held-out samples' entries at those cells
+#    (20 samples x 8) and says so; `impute --calibrate` on a file with the
+#    same stations does the same, on one whose stations sit elsewhere it
+#    hides as training does;
+#  - `none`, and `auto` on scattered pixels, withhold nothing (auto there
+#    trains the weights of none bit for bit);
+#  - --resume with another data.withhold_cells exits 2 and leaves the
+#    checkpoint; 30 steps, stop, --resume to 60 equals 60 in one go bit for
+#    bit, the cells kept.
+source "$(dirname "$0")/common.sh"
+make_data 200 16 stations:80
+"$DYNFILL" mask --in truth.h5 --pattern pixel:0.3 --seed 4 --out pixel_obs.h5 >/dev/null 2>&1
+"$DYNFILL" gen --kind advection --n 24 --size 16 --seed 9 --out test_truth.h5 >/dev/null 2>&1
+"$DYNFILL" mask --in test_truth.h5 --pattern stations:80 --seed 4 --out test_same.h5 >/dev/null 2>&1
+"$DYNFILL" mask --in test_truth.h5 --pattern stations:80 --seed 5 --out test_other.h5 >/dev/null 2>&1
+write_tiny_config 60
+
+"$DYNFILL" train --config tiny.ini --out r_auto 2> auto.txt || { cat auto.txt; fail "train, withhold auto"; }
+grep -q "data.withhold_cells = auto: 8 of the 80 cells that some sample observes are kept out of training" auto.txt ||
+  { cat auto.txt; fail "no withheld-cells line"; }
+grep -q "calibration hides the 160 observed entries of the held-out samples at the cells training withheld" auto.txt ||
+  { cat auto.txt; fail "the calibration did not hide the withheld cells"; }
+$PY - <<'PY'
+import h5py, numpy as np
+f = h5py.File("r_auto/ckpt.h5", "r")
+assert "withheld_cells" in f, "no /withheld_cells"
+wc = f["withheld_cells"][:]
+assert wc.shape == (16, 16) and wc.dtype == np.uint8, (wc.shape, wc.dtype)
+stations = h5py.File("obs.h5", "r")["mask"][:].any(axis=(0, 1))
+assert wc.sum() == 8 and stations[wc != 0].all(), (wc.sum(), stations[wc != 0])
+print("8 withheld cells, all stations")
+PY
+
+# impute --calibrate: the same stations -> the withheld cells; other stations -> as training hides
+"$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_same.h5 --out p_same.h5 -K 4 --calibrate 2> cal_same.txt ||
+  { cat cal_same.txt; fail "impute --calibrate, same stations"; }
+grep -q "calibration hides the 192 observed entries of the input samples at the cells training withheld" \
+  cal_same.txt || { cat cal_same.txt; fail "impute --calibrate did not hide the withheld cells"; }
+"$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_other.h5 --out p_other.h5 -K 4 --calibrate 2> cal_other.txt ||
+  { cat cal_other.txt; fail "impute --calibrate, other stations"; }
+grep -q "calibration hides entries as training does" cal_other.txt ||
+  { cat cal_other.txt; fail "impute --calibrate on other stations did not fall back"; }
+
+# none, and scattered pixels: nothing withheld
+"$DYNFILL" train --config tiny.ini --set data.withhold_cells=none --out r_none 2> none.txt ||
+  { cat none.txt; fail "train, withhold none"; }
+"$DYNFILL" train --config tiny.ini --data pixel_obs.h5 --out r_pixel 2> pixel.txt ||
+  { cat pixel.txt; fail "train, pixels"; }
+! grep -q "withh" none.txt pixel.txt || { grep withh none.txt pixel.txt; fail "cells withheld without a station network"; }
+"$DYNFILL" train --config tiny.ini --data pixel_obs.h5 --set data.withhold_cells=none --out r_pixel_none --quiet
+$PY - <<'PY'
+import h5py
+for run in ("r_none", "r_pixel"):
+    assert "withheld_cells" not in h5py.File(run + "/ckpt.h5", "r"), run
+a, b = h5py.File("r_pixel/ckpt.h5", "r"), h5py.File("r_pixel_none/ckpt.h5", "r")
+for g in ("params", "ema"):
+    for k in a[g]:
+        assert a[g][k][:].tobytes() == b[g][k][:].tobytes(), (g, k)
+print("none and pixels: no /withheld_cells; auto on pixels = none bit for bit")
+PY
+
+# resume: another value refused, the checkpoint untouched; 30 + 30 = 60 bit for bit
+"$DYNFILL" train --config tiny.ini --set train.steps=30 --out r_split --quiet
+sum_before=$(md5sum r_split/ckpt.h5)
+rc=0
+"$DYNFILL" train --resume --set train.steps=60 --set data.withhold_cells=none --out r_split 2> resume_none.txt || rc=$?
+[ "$rc" = 2 ] || { cat resume_none.txt; fail "resume with another data.withhold_cells: exit $rc, want 2"; }
+grep -q "data.withhold_cells" resume_none.txt || { cat resume_none.txt; fail "the refusal does not name the key"; }
+[ "$(md5sum r_split/ckpt.h5)" = "$sum_before" ] || fail "the refused resume changed the checkpoint"
+"$DYNFILL" train --resume --set train.steps=60 --out r_split --quiet
+$PY - <<'PY'
+import h5py
+a, b = h5py.File("r_auto/ckpt.h5", "r"), h5py.File("r_split/ckpt.h5", "r")
+assert a["withheld_cells"][:].tobytes() == b["withheld_cells"][:].tobytes(), "resume changed the cells"
+for g in ("params", "ema"):
+    for k in a[g]:
+        assert a[g][k][:].tobytes() == b[g][k][:].tobytes(), (g, k)
+print("resumed run bit-identical")
+PY
+echo ok
