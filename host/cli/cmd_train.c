@@ -35,8 +35,9 @@ static const char k_usage[] =
     "says, kept in the checkpoint as /climatology; impute then needs fields of the same size\n"
     "(docs/design.md, 'Climatology').\n"
     "data.withhold_cells = auto (the default): on a station network (half the cells or more observed in no\n"
-    "sample) a tenth of the stations is kept out of training, stored as /withheld_cells, and the calibration\n"
-    "hides those (docs/design.md, 'Withheld cells'); none trains on every station.\n"
+    "sample, the others in most samples, scattered) a tenth of the stations is kept out of training, stored\n"
+    "as /withheld_cells, and the calibration hides those (docs/design.md, 'Withheld cells'); none trains on\n"
+    "every station.\n"
     "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n"
     "On the CPU, other processes' load on the run's CPUs goes into metrics.jsonl (other_cpu_load), and\n"
     "a warning names the train.threads that fit when the threads exceed the cores left.\n";
