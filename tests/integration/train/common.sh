@@ -61,6 +61,17 @@ impute_refuses() {
   [ ! -e bad.h5 ] || fail "impute $* wrote bad.h5"
 }
 
+# resume_refuses RUN_DIR KEY VALUE: `train --resume --set KEY=VALUE` on RUN_DIR exits 2, its message
+# names KEY, and the checkpoint is byte for byte what it was (a resumed run cannot change KEY)
+resume_refuses() {
+  local dir=$1 key=$2 value=$3 rc=0 before
+  before=$(md5sum "$dir/ckpt.h5")
+  "$DYNFILL" train --resume --set train.steps=60 --set "$key=$value" --out "$dir" 2> resume_refused.txt || rc=$?
+  [ "$rc" = 2 ] || { cat resume_refused.txt; fail "resume with another $key: exit $rc, want 2"; }
+  grep -q -- "$key" resume_refused.txt || { cat resume_refused.txt; fail "the refusal does not name $key"; }
+  [ "$(md5sum "$dir/ckpt.h5")" = "$before" ] || fail "the refused resume with another $key changed the checkpoint"
+}
+
 # h5attr FILE NAME: print a root attribute
 h5attr() { $PY -c "import h5py,sys; v=h5py.File(sys.argv[1],'r').attrs[sys.argv[2]]; print(v.decode() if isinstance(v,bytes) else v)" "$1" "$2"; }
 
