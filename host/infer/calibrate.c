@@ -880,15 +880,15 @@ dfl_status dfl_std_score_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t
 }
 
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal) {
+                             int64_t count, int64_t span, int K, uint64_t seed, dfl_ckpt_calib *cal) {
     dfl_imputer *im = NULL;
     DFL_TRY(dfl_imputer_create(ckpt_path, be, 0, &im));
     const dfl_config *cfg = dfl_imputer_config(im);
     if (!strcmp(cfg->infer_context, "pixel") && dfl_imputer_trained_method(im)->strategy != DFL_STRATEGY_PIXEL)
         dfl_imputer_set_pixel_contexts(im, cfg->context_ratio);
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, count, K, seed, "train", cal);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, span, K, seed, "train", cal);
     if (s == DFL_OK && !strcmp(cfg->infer_context, "auto")) /* it says which models it offers the choice */
-        s = dfl_std_choose_contexts(im, ds, start, count, count, K, seed, cfg->context_ratio, "train", cal);
+        s = dfl_std_choose_contexts(im, ds, start, count, span, K, seed, cfg->context_ratio, "train", cal);
     dfl_imputer_destroy(im);
     return s;
 }

@@ -559,14 +559,26 @@ static dfl_status calibrate(train_run *r) {
         dfl_info("train: data.val_fraction = 0, so the ensemble spread is not calibrated (impute uses scale 1)");
         return DFL_OK;
     }
-    int64_t start, count;
+    int64_t start, count, span;
     DFL_TRY(dfl_dataset_split_range(r->ds, r->cfg.val_fraction, DFL_SPLIT_VAL, &start, &count));
     /* at most as many samples as validation reads (8 batches, at least 64): a bounded cost on any split */
     const int64_t cap = 8 * (int64_t)r->cfg.batch > 64 ? 8 * (int64_t)r->cfg.batch : 64;
     if (count > cap) count = cap;
+    span = count;
+    if (r->withheld.plane) {
+        /* data.withhold_cells: training read those cells in no sample, so every sample is held out there;
+         * spread over the whole file, the calibration sees more hours than the last few (ERA5 stations:
+         * spline weights 0.60-0.66 in three runs, against 0.22-0.93 from the 30 held-out hours) */
+        start = 0;
+        span = r->info->n;
+        count = span < cap ? span : cap;
+        dfl_info("train: calibration on %lld samples spread over the whole file: the withheld cells are unseen "
+                 "in every one of them",
+                 (long long)count);
+    }
     dfl_ckpt_calib cal;
     dfl_ckpt_calib_alloc(&cal, r->info->c, 1, 1);
-    dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, r->cfg.infer_K, r->cfg.seed, &cal);
+    dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, span, r->cfg.infer_K, r->cfg.seed, &cal);
     if (s != DFL_OK) {
         dfl_ckpt_calib_free(&cal);
         return s;

@@ -22,7 +22,8 @@
  * The imputation code lives above this layer, so `dynfill train` passes
  * it in. */
 typedef dfl_status (*dfl_train_calibrate_fn)(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds,
-                                             int64_t start, int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal);
+                                             int64_t start, int64_t count, int64_t span, int K, uint64_t seed,
+                                             dfl_ckpt_calib *cal);
 
 /* The training data's mean field for data.climatology (include/dynfill/climatology.h); it fills gaps with
  * the harmonic baseline, which lives above this layer, so `dynfill train` passes it in. */

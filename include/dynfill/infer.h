@@ -299,10 +299,11 @@ dfl_status dfl_std_choose_contexts(dfl_imputer *im, const dfl_dataset *ds, int64
                                    int K, uint64_t seed, double pixel_ratio, const char *who, dfl_ckpt_calib *cal);
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged) with the contexts of
- * infer.context (trained, pixel, or auto: dfl_std_choose_contexts); the
- * signature of dfl_train_calibrate_fn. */
+ * infer.context (trained, pixel, or auto: dfl_std_choose_contexts), on
+ * count samples spread evenly over the span from start (span == count:
+ * the samples start + i); the signature of dfl_train_calibrate_fn. */
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
-                             int64_t count, int K, uint64_t seed, dfl_ckpt_calib *cal);
+                             int64_t count, int64_t span, int K, uint64_t seed, dfl_ckpt_calib *cal);
 
 /* data.climatology (include/dynfill/climatology.h): the mean field of the observed entries of samples
  * [start, start + count) of ds (at most DFL_CLIMATOLOGY_MAX_SAMPLES of them, evenly spaced), in one pass,

@@ -3,8 +3,9 @@
 # network (80 fixed cells of 16x16, 69 % of the cells never observed)
 #  - `auto` (the default) keeps 8 of the 80 out of training, says so, and
 #    stores them as /withheld_cells, all at station cells;
-#  - the calibration hides the held-out samples' entries at those cells
-#    (20 samples x 8) and says so; `impute --calibrate` on a file with the
+#  - the calibration hides the entries at those cells of 64 samples spread
+#    over the whole file (64 x 8; every sample is held out there) and says
+#    so; `impute --calibrate` on a file with the
 #    same stations does the same, on one whose stations sit elsewhere it
 #    hides as training does;
 #  - `none`, and `auto` on scattered pixels, withhold nothing (auto there
@@ -23,7 +24,9 @@ write_tiny_config 60
 "$DYNFILL" train --config tiny.ini --out r_auto 2> auto.txt || { cat auto.txt; fail "train, withhold auto"; }
 grep -q "data.withhold_cells = auto: 8 of the 80 cells that some sample observes are kept out of training" auto.txt ||
   { cat auto.txt; fail "no withheld-cells line"; }
-grep -q "calibration hides the 160 observed entries of the held-out samples at the cells training withheld" auto.txt ||
+grep -q "calibration on 64 samples spread over the whole file" auto.txt ||
+  { cat auto.txt; fail "the calibration did not spread over the file"; }
+grep -q "calibration hides the 512 observed entries of the held-out samples at the cells training withheld" auto.txt ||
   { cat auto.txt; fail "the calibration did not hide the withheld cells"; }
 $PY - <<'PY'
 import h5py, numpy as np
