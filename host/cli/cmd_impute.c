@@ -406,6 +406,25 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
     return DFL_OK;
 }
 
+/* A station checkpoint (data.withhold_cells) whose calibration was fitted on the training's network,
+ * given an input whose stations sit elsewhere: the network's spread grows where its inputs are cells
+ * it never read, its error much less (ERA5 stations at other cells: spread-skill 1.25-1.70 with the
+ * checkpoint's calibration, 1.01 with --calibrate), so a plain run says so. */
+static dfl_status warn_other_network(const impute_args *a, const dfl_dataset *ds, const dfl_ckpt_meta *meta) {
+    const dfl_dataset_info *info = dfl_dataset_get_info(ds);
+    if (a->calibrate || a->raw_std || !meta->withheld_cells || !meta->calib.std_scale) return DFL_OK;
+    const int64_t count = info->n < DFL_IMPUTE_CALIB_SAMPLES ? info->n : DFL_IMPUTE_CALIB_SAMPLES;
+    dfl_withheld_seen seen;
+    DFL_TRY(dfl_calib_withheld_seen(ds, meta, 0, count, info->n, &seen));
+    if (!seen.enough && seen.cells > 0)
+        dfl_warn(
+            "impute: %s observes %zu of the %zu cells the training kept out of its stations (data.withhold_cells): "
+            "its stations are not the training's, and the checkpoint's /std, fitted on those, may be too wide "
+            "or too narrow here; --calibrate fits it on this input",
+            a->in, seen.cells_seen, seen.cells);
+    return DFL_OK;
+}
+
 static dfl_status run_impute(const impute_args *a) {
     dfl_dataset *ds = NULL;
     DFL_TRY(dfl_dataset_open(a->in, &ds));
@@ -442,6 +461,7 @@ static dfl_status run_impute(const impute_args *a) {
             o.t_eps = (float)cfg->infer_t_eps;
             o.seed = (uint64_t)a->seed;
             if (a->calibrate) s = calibrate_on_input(a, im, ds, &o, &meta);
+            if (s == DFL_OK) s = warn_other_network(a, ds, &meta);
             if (s == DFL_OK) s = choose_chunk(a, im, &meta, &o, be, c, h, w, mc, &chunk);
             ck_mean = meta.data_mean;
             ck_std = meta.data_std;

@@ -7,7 +7,8 @@
 #    over the whole file (64 x 8; every sample is held out there) and says
 #    so; `impute --calibrate` on a file with the
 #    same stations does the same, on one whose stations sit elsewhere it
-#    hides as training does;
+#    hides as training does, keeping the checkpoint's spline weights and
+#    fitting the spread; a plain impute warns on that file, not on the other;
 #  - `none`, and `auto` on scattered pixels, withhold nothing (auto there
 #    trains the weights of none bit for bit);
 #  - --resume with another data.withhold_cells exits 2 and leaves the
@@ -48,6 +49,27 @@ grep -q "calibration hides the 192 observed entries of the input samples at the 
   { cat cal_other.txt; fail "impute --calibrate, other stations"; }
 grep -q "calibration hides entries as training does" cal_other.txt ||
   { cat cal_other.txt; fail "impute --calibrate on other stations did not fall back"; }
+# there the spline weights stay the checkpoint's (fitted on the withheld cells), the spread is fitted
+grep -q "the spline weights stay the checkpoint's" cal_other.txt ||
+  { cat cal_other.txt; fail "impute --calibrate on other stations refitted the spline weights"; }
+! grep -q "stay the checkpoint's" cal_same.txt || { cat cal_same.txt; fail "same stations kept the weights"; }
+$PY - <<'PY'
+import h5py, re, numpy as np
+a = {k: np.atleast_1d(v)[0] for k, v in h5py.File("r_auto/ckpt.h5", "r").attrs.items() if k.startswith(("spline", "std_s"))}
+want = "weight %.3f (order 2), %.3f (order 3) (the checkpoint's)" % (a["spline_weight"], a["spline3_weight"])
+assert want in open("cal_other.txt").read(), (want, open("cal_other.txt").read())
+scale = re.search(r"std_scale ([0-9.e+-]+), std_floor [0-9.e+-]+ \(the checkpoint's", open("cal_other.txt").read())
+assert scale and abs(float(scale.group(1)) - a["std_scale"]) > 1e-3 * a["std_scale"], "spread not refitted"
+print("other stations: the checkpoint's spline weights, the spread refitted")
+PY
+# a plain impute warns where the input's stations are not the training's, and only there
+"$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_other.h5 --out p_other_plain.h5 -K 4 2> plain_other.txt ||
+  { cat plain_other.txt; fail "impute, other stations"; }
+grep -q "warning: impute: test_other.h5 observes [0-9]* of the 8 cells the training kept out of its stations" \
+  plain_other.txt || { cat plain_other.txt; fail "no warning for other stations"; }
+"$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_same.h5 --out p_same_plain.h5 -K 4 2> plain_same.txt ||
+  { cat plain_same.txt; fail "impute, same stations"; }
+! grep -q "kept out of its stations" plain_same.txt || { cat plain_same.txt; fail "warned on the same stations"; }
 
 # none, and scattered pixels: nothing withheld
 "$DYNFILL" train --config tiny.ini --set data.withhold_cells=none --out r_none 2> none.txt ||
