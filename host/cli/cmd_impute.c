@@ -410,7 +410,7 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
 /* A station checkpoint (data.withhold_cells) whose calibration was fitted on the training's network,
  * given an input whose stations sit elsewhere: the network's spread grows where its inputs are cells
  * it never read, its error much less (ERA5 stations at other cells: spread-skill 1.25-1.70 with the
- * checkpoint's calibration, 1.01 with --calibrate), so a plain run says so. */
+ * checkpoint's calibration, 1.02-1.03 with --calibrate), so a plain run says so. */
 static dfl_status warn_other_network(const impute_args *a, const dfl_dataset *ds, const dfl_ckpt_meta *meta) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     if (a->calibrate || a->raw_std || !meta->withheld_cells || !meta->calib.std_scale) return DFL_OK;
