@@ -8,7 +8,8 @@
 #    so; `impute --calibrate` on a file with the
 #    same stations does the same, on one whose stations sit elsewhere it
 #    hides as training does, keeping the checkpoint's spline weights and
-#    fitting the spread; a plain impute warns on that file, not on the other;
+#    fitting the spread; a plain impute does the same on that file (bit for
+#    bit), not on the other;
 #  - `none`, and `auto` on scattered pixels, withhold nothing (auto there
 #    trains the weights of none bit for bit);
 #  - --resume with another data.withhold_cells exits 2 and leaves the
@@ -62,14 +63,25 @@ scale = re.search(r"std_scale ([0-9.e+-]+), std_floor [0-9.e+-]+ \(the checkpoin
 assert scale and abs(float(scale.group(1)) - a["std_scale"]) > 1e-3 * a["std_scale"], "spread not refitted"
 print("other stations: the checkpoint's spline weights, the spread refitted")
 PY
-# a plain impute warns where the input's stations are not the training's, and only there
+# a plain impute fits the spread on the input where its stations are not the training's, exactly as
+# --calibrate does there, and only there
 "$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_other.h5 --out p_other_plain.h5 -K 4 2> plain_other.txt ||
   { cat plain_other.txt; fail "impute, other stations"; }
-grep -q "warning: impute: test_other.h5 observes [0-9]* of the 8 cells the training kept out of its stations" \
-  plain_other.txt || { cat plain_other.txt; fail "no warning for other stations"; }
+grep -q "impute: test_other.h5 observes [0-9]* of the 8 cells the training kept out of its stations" \
+  plain_other.txt || { cat plain_other.txt; fail "a plain impute did not see other stations"; }
 "$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_same.h5 --out p_same_plain.h5 -K 4 2> plain_same.txt ||
   { cat plain_same.txt; fail "impute, same stations"; }
-! grep -q "kept out of its stations" plain_same.txt || { cat plain_same.txt; fail "warned on the same stations"; }
+! grep -q "kept out of its stations\|calibration on the input" plain_same.txt ||
+  { cat plain_same.txt; fail "a plain impute calibrated on the same stations"; }
+$PY - <<'PY'
+import h5py, numpy as np
+plain, cal = h5py.File("p_other_plain.h5", "r"), h5py.File("p_other.h5", "r")
+for k in ("pred", "std"):
+    assert np.array_equal(plain[k][:], cal[k][:]), k
+same, same_cal = h5py.File("p_same_plain.h5", "r"), h5py.File("p_same.h5", "r")
+assert not np.array_equal(same["std"][:], same_cal["std"][:]), "same stations: the checkpoint's spread expected"
+print("other stations: a plain impute = --calibrate bit for bit; same stations: the checkpoint's calibration")
+PY
 
 # none, and scattered pixels: nothing withheld
 "$DYNFILL" train --config tiny.ini --set data.withhold_cells=none --out r_none 2> none.txt ||
