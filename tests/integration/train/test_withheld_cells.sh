@@ -21,6 +21,8 @@ make_data 200 16 stations:80
 "$DYNFILL" gen --kind advection --n 24 --size 16 --seed 9 --out test_truth.h5 >/dev/null 2>&1
 "$DYNFILL" mask --in test_truth.h5 --pattern stations:80 --seed 4 --out test_same.h5 >/dev/null 2>&1
 "$DYNFILL" mask --in test_truth.h5 --pattern stations:80 --seed 5 --out test_other.h5 >/dev/null 2>&1
+"$DYNFILL" gen --kind advection --n 2 --size 16 --seed 10 --out few_truth.h5 >/dev/null 2>&1
+"$DYNFILL" mask --in few_truth.h5 --pattern stations:80 --seed 4 --out test_few.h5 >/dev/null 2>&1
 write_tiny_config 60
 
 "$DYNFILL" train --config tiny.ini --out r_auto 2> auto.txt || { cat auto.txt; fail "train, withhold auto"; }
@@ -73,6 +75,11 @@ grep -q "impute: test_other.h5 observes [0-9]* of the 8 cells the training kept 
   { cat plain_same.txt; fail "impute, same stations"; }
 ! grep -q "kept out of its stations\|calibration on the input" plain_same.txt ||
   { cat plain_same.txt; fail "a plain impute calibrated on the same stations"; }
+# two hours of the training's stations: most withheld cells, too few entries to fit on; not another network
+"$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_few.h5 --out p_few.h5 -K 4 2> plain_few.txt ||
+  { cat plain_few.txt; fail "impute, two samples of the same stations"; }
+! grep -q "kept out of its stations\|calibration on the input" plain_few.txt ||
+  { cat plain_few.txt; fail "a plain impute calibrated on two samples of the same stations"; }
 $PY - <<'PY'
 import h5py, numpy as np
 plain, cal = h5py.File("p_other_plain.h5", "r"), h5py.File("p_other.h5", "r")
