@@ -57,7 +57,8 @@ static const char k_usage[] =
     "                  723 s against 27 s for 64 samples of ten 64x64 channels, model.channels =\n"
     "                  shared). A station checkpoint (data.withhold_cells) given other stations\n"
     "                  keeps its spline weights and fits the spread alone; a plain run does this\n"
-    "                  too there (its spread fitted on the training's stations would be too wide)\n"
+    "                  too there (its spread fitted on the training's stations would be too wide);\n"
+    "                  given a few hours of the training's stations it keeps its calibration\n"
     "  --context RULE  how the K contexts are drawn from the observation. Default: those the\n"
     "                  checkpoint's calibration was fitted with, which `train` chose (infer.context =\n"
     "                  auto: pixel contexts in place of an empirical model's own where they\n"
@@ -409,29 +410,41 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
     return DFL_OK;
 }
 
-/* A station checkpoint (data.withhold_cells) whose calibration was fitted on the training's network,
- * given an input whose stations sit elsewhere (it observes fewer than half of the withheld cells): the
- * network's spread grows where its inputs are cells it never read, its error much less (ERA5 stations
- * at other cells: spread-skill 1.39 and 1.60 with the checkpoint's calibration, 1.02 and 1.03 fitted
- * on the input), so a plain run fits the spread on the input's own stations as --calibrate does (the
- * checkpoint's spline weights kept, dfl_std_calibrate_run) and says so. *other: 1 there. */
-static dfl_status other_station_network(const impute_args *a, const dfl_dataset *ds, const dfl_ckpt_meta *meta,
-                                        int *other) {
+/* Whether the calibration is fitted on the input (*on_input): with --calibrate, except on a station
+ * checkpoint (data.withhold_cells) given a few hours of the training's own stations; without it, on a
+ * station checkpoint given other stations. The checkpoint's calibration was fitted on the training's
+ * network: where the input's stations sit elsewhere (it observes fewer than half of the withheld
+ * cells) the network's spread grows where its inputs are cells it never read, its error much less
+ * (ERA5 stations at other cells: spread-skill 1.39 and 1.60 with the checkpoint's calibration, 1.02
+ * and 1.03 fitted on the input, the checkpoint's spline weights kept by dfl_std_calibrate_run). Where
+ * they are the training's but observe fewer entries at the withheld cells than a fit on them needs,
+ * the calibration would hide stations the network trained on, whose spread is too narrow for the
+ * cells between (six ERA5 hours, three windows: spread-skill 0.64-0.74 against the checkpoint's
+ * 0.84-0.94, CRPS 0.5-2.4 % worse), so the checkpoint's stays. Either is said. */
+static dfl_status choose_input_calibration(const impute_args *a, const dfl_dataset *ds, const dfl_ckpt_meta *meta,
+                                           int *on_input) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
-    *other = 0;
-    if (a->calibrate || a->raw_std || !meta->withheld_cells || !meta->calib.std_scale) return DFL_OK;
+    *on_input = a->calibrate;
+    if (a->raw_std || !meta->withheld_cells || !meta->calib.std_scale) return DFL_OK;
     const int64_t count = info->n < DFL_IMPUTE_CALIB_SAMPLES ? info->n : DFL_IMPUTE_CALIB_SAMPLES;
     dfl_withheld_seen seen;
     DFL_TRY(dfl_calib_withheld_seen(ds, meta, 0, count, info->n, &seen));
-    /* by the cells alone: a few hours of the training's stations observe most withheld cells, but fewer
-     * entries than a calibration on them needs, and hiding their stations would make the spread far too
-     * narrow (spread-skill 0.46 on ERA5 stations) */
-    *other = seen.cells > 0 && 2 * seen.cells_seen < seen.cells;
-    if (*other && !a->quiet)
-        dfl_info("impute: %s observes %zu of the %zu cells the training kept out of its stations "
-                 "(data.withhold_cells): its stations are not the training's, so the spread is fitted on its own "
-                 "stations, as --calibrate does (not with --raw-std)",
-                 a->in, seen.cells_seen, seen.cells);
+    if (seen.cells == 0) return DFL_OK;
+    const int other = 2 * seen.cells_seen < seen.cells; /* by the cells alone: few hours see most of them */
+    if (!a->calibrate && other) {
+        *on_input = 1;
+        if (!a->quiet)
+            dfl_info("impute: %s observes %zu of the %zu cells the training kept out of its stations "
+                     "(data.withhold_cells): its stations are not the training's, so the spread is fitted on its "
+                     "own stations, as --calibrate does (not with --raw-std)",
+                     a->in, seen.cells_seen, seen.cells);
+    } else if (a->calibrate && !other && !seen.enough) {
+        *on_input = 0;
+        dfl_info("impute: --calibrate: %s observes the training's stations (%zu of the %zu withheld cells) but "
+                 "%zu entries there, fewer than the %d a fit on them needs; one on its hidden stations would be too "
+                 "narrow between them, so the checkpoint's calibration and contexts stay",
+                 a->in, seen.cells_seen, seen.cells, seen.entries, DFL_CALIB_WITHHELD_MIN_ENTRIES);
+    }
     return DFL_OK;
 }
 
@@ -452,7 +465,7 @@ static dfl_status run_impute(const impute_args *a) {
     memset(&meta, 0, sizeof meta);
     float *clim_offset = NULL; /* a model of anomalies: its mean field in the model's units, or NULL */
     int chunk = 16;
-    int on_input = a->calibrate; /* the calibration fitted on the input: --calibrate, or other stations */
+    int on_input = 0; /* the calibration fitted on the input (choose_input_calibration) */
     if (diffusion) {
         be = dfl_backend_create(a->backend, DFL_PRECISION_FP32);
         if (!be) s = DFL_EUSAGE;
@@ -471,7 +484,7 @@ static dfl_status run_impute(const impute_args *a) {
             o.ddim = a->update ? !strcmp(a->update, "ddim") : !strcmp(cfg->infer_update, "ddim");
             o.t_eps = (float)cfg->infer_t_eps;
             o.seed = (uint64_t)a->seed;
-            if (!a->calibrate) s = other_station_network(a, ds, &meta, &on_input);
+            s = choose_input_calibration(a, ds, &meta, &on_input);
             if (s == DFL_OK && on_input) s = calibrate_on_input(a, im, ds, &o, &meta);
             if (s == DFL_OK) s = choose_chunk(a, im, &meta, &o, be, c, h, w, mc, &chunk);
             ck_mean = meta.data_mean;

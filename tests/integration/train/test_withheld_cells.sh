@@ -9,7 +9,8 @@
 #    same stations does the same, on one whose stations sit elsewhere it
 #    hides as training does, keeping the checkpoint's spline weights and
 #    fitting the spread; a plain impute does the same on that file (bit for
-#    bit), not on the other;
+#    bit), not on the other, nor on two samples of the training's stations,
+#    where --calibrate keeps the checkpoint's calibration (too few entries);
 #  - `none`, and `auto` on scattered pixels, withhold nothing (auto there
 #    trains the weights of none bit for bit);
 #  - --resume with another data.withhold_cells exits 2 and leaves the
@@ -80,6 +81,18 @@ grep -q "impute: test_other.h5 observes [0-9]* of the 8 cells the training kept 
   { cat plain_few.txt; fail "impute, two samples of the same stations"; }
 ! grep -q "kept out of its stations\|calibration on the input" plain_few.txt ||
   { cat plain_few.txt; fail "a plain impute calibrated on two samples of the same stations"; }
+# and --calibrate there keeps the checkpoint's calibration too (too few entries at the withheld cells)
+"$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_few.h5 --out p_few_cal.h5 -K 4 --calibrate 2> cal_few.txt ||
+  { cat cal_few.txt; fail "impute --calibrate, two samples of the same stations"; }
+grep -q "observes the training's stations (.* of the 8 withheld cells) but .* the checkpoint's calibration" \
+  cal_few.txt || { cat cal_few.txt; fail "--calibrate on two samples of the same stations fitted"; }
+$PY - <<'PY'
+import h5py, numpy as np
+a, b = h5py.File("p_few.h5", "r"), h5py.File("p_few_cal.h5", "r")
+for k in ("pred", "std"):
+    assert np.array_equal(a[k][:], b[k][:]), k
+print("two samples of the same stations: --calibrate = the checkpoint's calibration bit for bit")
+PY
 $PY - <<'PY'
 import h5py, numpy as np
 plain, cal = h5py.File("p_other_plain.h5", "r"), h5py.File("p_other.h5", "r")
