@@ -610,9 +610,11 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
      * observed, between stations as dense as the input's, like the cells imputation fills. Where the
      * input's stations are elsewhere (it observes too few of those cells), the entries hidden below
      * are stations taken out of a thinner network, and the weights fitted there were worse on the
-     * cells between (ERA5 stations at other cells: 0.64-0.65 MSE against 0.60-0.61 with the
-     * checkpoint's, four checkpoints). So they stay the checkpoint's there, and only the spread,
-     * which the input's stations do change, is fitted again. */
+     * cells between at 160 ERA5 stations (0.64-0.65 MSE against 0.60-0.61 with the checkpoint's,
+     * five checkpoints) but better at 320 (0.2749 against 0.3153, one checkpoint: the refit took an
+     * order-3 weight the withheld cells' fit did not). So they stay the checkpoint's there, and only
+     * the spread, which the input's stations do change, is fitted again; a rule that holds at one
+     * density of two, open (RESULTS.md, "A denser network"). */
     const int keep_spline = !o->score_only && weight && !withheld && meta->withheld_cells &&
                             meta->calib.spline_weight && (!weight3 || meta->calib.spline3_weight);
     if (s == DFL_OK && keep_spline)
