@@ -56,9 +56,10 @@ static const char k_usage[] =
     "                  sparse files (37 s against 3 s for 144 fields of 33x49 at 10 % pixels;\n"
     "                  723 s against 27 s for 64 samples of ten 64x64 channels, model.channels =\n"
     "                  shared). A station checkpoint (data.withhold_cells) given other stations\n"
-    "                  keeps its spline weights and fits the spread alone; a plain run does this\n"
-    "                  too there (its spread fitted on the training's stations would be too wide);\n"
-    "                  given a few hours of the training's stations it keeps its calibration\n"
+    "                  hides stations as training does; a plain run there fits the spread alone\n"
+    "                  (its spread fitted on the training's stations would be too wide; /pred stays\n"
+    "                  the checkpoint's); given a few hours of the training's stations --calibrate\n"
+    "                  keeps the checkpoint's calibration\n"
     "  --context RULE  how the K contexts are drawn from the observation. Default: those the\n"
     "                  checkpoint's calibration was fitted with, which `train` chose (infer.context =\n"
     "                  auto: pixel contexts in place of an empirical model's own where they\n"
@@ -386,7 +387,15 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
                  a->in);
     dfl_ckpt_calib cal; /* the arrays of what the checkpoint holds */
     dfl_ckpt_calib_alloc(&cal, c, correct, meta->calib.spline3_weight != NULL);
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, 0, count, info->n, o->K, o->seed, "impute", &cal);
+    /* the plain run (choose_input_calibration) fits the spread alone: its prediction is the checkpoint's */
+    const int spread_only = !a->calibrate && correct;
+    if (spread_only) {
+        memcpy(cal.spline_weight, meta->calib.spline_weight, (size_t)c * sizeof *cal.spline_weight);
+        if (cal.spline3_weight)
+            memcpy(cal.spline3_weight, meta->calib.spline3_weight, (size_t)c * sizeof *cal.spline3_weight);
+        if (!a->quiet) dfl_info("impute: the spline weights stay the checkpoint's; the spread is fitted on the input");
+    }
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, 0, count, info->n, o->K, o->seed, spread_only, "impute", &cal);
     if (s == DFL_OK)
         s = a->context == CONTEXT_AUTO
                 ? dfl_std_choose_contexts(im, ds, 0, count, info->n, o->K, o->seed, pixel_ratio(a, im), "impute", &cal)
@@ -412,15 +421,18 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
 
 /* Whether the calibration is fitted on the input (*on_input): with --calibrate, except on a station
  * checkpoint (data.withhold_cells) given a few hours of the training's own stations; without it, on a
- * station checkpoint given other stations. The checkpoint's calibration was fitted on the training's
- * network: where the input's stations sit elsewhere (it observes fewer than half of the withheld
- * cells) the network's spread grows where its inputs are cells it never read, its error much less
- * (ERA5 stations at other cells: spread-skill 1.39 and 1.60 with the checkpoint's calibration, 1.02
- * and 1.03 fitted on the input, the checkpoint's spline weights kept by dfl_std_calibrate_run). Where
- * they are the training's but observe fewer entries at the withheld cells than a fit on them needs,
- * the calibration would hide stations the network trained on, whose spread is too narrow for the
- * cells between (six ERA5 hours, three windows: spread-skill 0.64-0.74 against the checkpoint's
- * 0.84-0.94, CRPS 0.5-2.4 % worse), so the checkpoint's stays. Either is said. */
+ * station checkpoint given other stations, the spread alone (calibrate_on_input). The checkpoint's
+ * calibration was fitted on the training's network: where the input's stations sit elsewhere (it
+ * observes fewer than half of the withheld cells) the network's spread grows where its inputs are
+ * cells it never read, its error much less (ERA5 stations at other cells: spread-skill 1.39 and 1.60
+ * with the checkpoint's calibration, 1.02 and 1.03 with the spread fitted on the input). The plain run
+ * keeps the checkpoint's spline weights, so its prediction is the checkpoint's; --calibrate refits
+ * them on the input's hidden stations, which won at 320 ERA5 stations and lost at 160 (RESULTS.md,
+ * "Withheld stations"). Where the stations are the training's but observe fewer entries at the
+ * withheld cells than a fit on them needs, the calibration would hide stations the network trained
+ * on, whose spread is too narrow for the cells between (six ERA5 hours, three windows: spread-skill
+ * 0.64-0.74 against the checkpoint's 0.84-0.94, CRPS 0.5-2.4 % worse), so the checkpoint's stays.
+ * Either is said. */
 static dfl_status choose_input_calibration(const impute_args *a, const dfl_dataset *ds, const dfl_ckpt_meta *meta,
                                            int *on_input) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
@@ -436,7 +448,7 @@ static dfl_status choose_input_calibration(const impute_args *a, const dfl_datas
         if (!a->quiet)
             dfl_info("impute: %s observes %zu of the %zu cells the training kept out of its stations "
                      "(data.withhold_cells): its stations are not the training's, so the spread is fitted on its "
-                     "own stations, as --calibrate does (not with --raw-std)",
+                     "own stations (not with --raw-std; --calibrate fits the spline weights too)",
                      a->in, seen.cells_seen, seen.cells);
     } else if (a->calibrate && !other && !seen.enough) {
         *on_input = 0;

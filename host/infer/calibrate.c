@@ -606,21 +606,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         dfl_info("%s: the %s samples observe %zu entries at %zu of the %zu cells training withheld (it takes %d at "
                  "half of them): calibration hides entries as training does",
                  who, samples_of(who), seen.entries, seen.cells_seen, seen.cells, DFL_CALIB_WITHHELD_MIN_ENTRIES);
-    /* A station checkpoint's spline weights were fitted on its withheld cells: cells no training sample
-     * observed, between stations as dense as the input's, like the cells imputation fills. Where the
-     * input's stations are elsewhere (it observes too few of those cells), the entries hidden below
-     * are stations taken out of a thinner network, and the weights fitted there were worse on the
-     * cells between at 160 ERA5 stations (0.64-0.65 MSE against 0.60-0.61 with the checkpoint's,
-     * five checkpoints) but better at 320 (0.2749 against 0.3153, one checkpoint: the refit took an
-     * order-3 weight the withheld cells' fit did not). So they stay the checkpoint's there, and only
-     * the spread, which the input's stations do change, is fitted again; a rule that holds at one
-     * density of two, open (RESULTS.md, "A denser network"). */
-    const int keep_spline = !o->score_only && weight && !withheld && meta->withheld_cells &&
-                            meta->calib.spline_weight && (!weight3 || meta->calib.spline3_weight);
-    if (s == DFL_OK && keep_spline)
-        dfl_info("%s: the spline weights stay the checkpoint's, fitted on the cells training withheld; the "
-                 "spread is fitted again",
-                 who);
+    const int keep_spline = o->spread_only && weight; /* dfl_impute_opts.spread_only */
     if (s == DFL_OK && hide_mp.strategy == DFL_STRATEGY_PIXEL && !withheld)
         s = pixel_hide_fraction(ds, meta, start, count, span, chunk, mask, hide_fraction, &share);
     int square = 1; /* pixel contexts: squares of this side in every round after the first */
@@ -723,7 +709,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
             if (!fit)
                 beta = weight ? weight[ch] : 0.0, beta3 = weight && weight3 ? weight3[ch] : 0.0;
             else if (keep_spline)
-                beta = meta->calib.spline_weight[ch], beta3 = weight3 ? meta->calib.spline3_weight[ch] : 0.0;
+                beta = weight[ch], beta3 = weight3 ? weight3[ch] : 0.0;
             else if (weight)
                 dfl_spline_weights_fit(e, tw, weight3 ? tw3 : NULL, wt, n, &beta, &beta3);
             double mse_net = 0.0, mse_fix = 0.0, wsum = 0.0;
@@ -738,7 +724,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                 if (weight3) weight3[ch] = beta3;
                 dfl_info("%s: spline correction, channel %s: weight %.3f (order 2), %.3f (order 3)%s, hidden-entry "
                          "MSE %.4g -> %.4g (normalised units)",
-                         who, info->channels[ch], beta, beta3, keep_spline ? " (the checkpoint's)" : "",
+                         who, info->channels[ch], beta, beta3, keep_spline ? " (kept)" : "",
                          wsum > 0 ? mse_net / wsum : 0.0, wsum > 0 ? mse_fix / wsum : 0.0);
             } else if (fit && weight3) {
                 weight3[ch] = 0.0; /* no correction fitted: none of either order */
@@ -835,9 +821,10 @@ static dfl_impute_opts calib_opts(const dfl_imputer *im, int K, uint64_t seed) {
 }
 
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal) {
+                                     int K, uint64_t seed, int spread_only, const char *who, dfl_ckpt_calib *cal) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     dfl_impute_opts o = calib_opts(im, K, seed);
+    o.spread_only = spread_only;
     dfl_spread_stats *before = dfl_xcalloc((size_t)info->c, sizeof *before);
     dfl_spread_stats *after = dfl_xcalloc((size_t)info->c, sizeof *after);
     dfl_status s = dfl_std_calibrate_run(im, &o, ds, start, count, span,
@@ -893,7 +880,7 @@ dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_d
     const dfl_config *cfg = dfl_imputer_config(im);
     if (!strcmp(cfg->infer_context, "pixel") && dfl_imputer_trained_method(im)->strategy != DFL_STRATEGY_PIXEL)
         dfl_imputer_set_pixel_contexts(im, cfg->context_ratio);
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, span, K, seed, "train", cal);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, span, K, seed, 0, "train", cal);
     if (s == DFL_OK && !strcmp(cfg->infer_context, "auto")) /* it says which models it offers the choice */
         s = dfl_std_choose_contexts(im, ds, start, count, span, K, seed, cfg->context_ratio, "train", cal);
     dfl_imputer_destroy(im);

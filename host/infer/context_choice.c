@@ -41,7 +41,7 @@ dfl_status dfl_std_choose_contexts(dfl_imputer *im, const dfl_dataset *ds, int64
     dfl_ckpt_calib alt;
     dfl_ckpt_calib_alloc(&alt, c, cal->spline_weight != NULL, cal->spline3_weight != NULL);
     dfl_imputer_set_pixel_contexts(im, pixel_ratio);
-    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, span, K, seed, who, &alt);
+    dfl_status s = dfl_std_calibrate_imputer(im, ds, start, count, span, K, seed, 0, who, &alt);
     dfl_calib_score own, pix;
     if (s == DFL_OK) {
         dfl_info("%s: context choice: scoring both rules, each with its own calibration, on other entries hidden "

@@ -22,14 +22,17 @@ typedef struct {
     int ddim;  /* multi-step update: 1 DDIM, 0 the reference's x0 update */
     float t_eps;
     uint64_t seed;
-    int fwd_rows;   /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
+    int fwd_rows;    /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
                        passes); else a divisor of K (fewer rows when K do not fit the memory). Every
                        forward has the same shape, so the result does not depend on how many samples
                        a dfl_imputer_run call holds */
-    int score_only; /* calibration (dfl_std_calibrate_run): hide as pixel contexts hide, whatever the
+    int score_only;  /* calibration (dfl_std_calibrate_run): hide as pixel contexts hide, whatever the
                        contexts' rule, and score the hidden entries with the calibration passed in (its
                        spline weights, scale, floor and gap factors applied), fitting and changing nothing */
-    int block_hide; /* block contexts: observed blocks each draw hides; 0 = the checkpoint's method.hide
+    int spread_only; /* calibration: the spline weights in the calibration passed in (the caller's) are
+                        applied as they are, and the spread, floor and gap factors are fitted to the
+                        errors they leave (impute's plain run on a station checkpoint given other stations) */
+    int block_hide;  /* block contexts: observed blocks each draw hides; 0 = the checkpoint's method.hide
                        (calibration, which has hidden one block itself, hides one fewer) */
 } dfl_impute_opts;
 
@@ -263,7 +266,8 @@ void dfl_spline_weights_fit(const float *err, const float *d2, const float *d3, 
  * position; log lines prefixed `who`), `pass` samples per imputation pass
  * (at least 2). Fills cal's arrays: the spline correction's weights
  * (spline_weight NULL: none, the spread fitted to the network's own
- * errors; spline3_weight NULL: order 2 alone), then std_scale and
+ * errors; spline3_weight NULL: order 2 alone; o->spread_only: the weights
+ * cal holds are applied, not fitted), then std_scale and
  * std_floor on the corrected errors, std_gap_factor (NULL: none) on
  * those, and the statistics before / after (c each). */
 dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, const dfl_dataset *ds, int64_t start,
@@ -273,9 +277,11 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
  * over the span samples from start, in whatever normalisation ds has (they are
  * re-expressed in the checkpoint's), the before/after figures logged as
  * `who` ("train": held-out samples; "impute": `impute --calibrate` on its
- * own input); cal->context_ratio says which contexts it was fitted with. */
+ * own input); cal->context_ratio says which contexts it was fitted with.
+ * spread_only: cal's spline weights, filled by the caller, stay
+ * (dfl_impute_opts.spread_only). */
 dfl_status dfl_std_calibrate_imputer(dfl_imputer *im, const dfl_dataset *ds, int64_t start, int64_t count, int64_t span,
-                                     int K, uint64_t seed, const char *who, dfl_ckpt_calib *cal);
+                                     int K, uint64_t seed, int spread_only, const char *who, dfl_ckpt_calib *cal);
 /* How a context rule with its calibration does on entries hidden as pixel
  * contexts hide them (dfl_impute_opts.score_only), drawn with seed +
  * DFL_CALIB_SCORE_SEED, which no calibration round of that seed draws. */

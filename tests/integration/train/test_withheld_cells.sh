@@ -7,10 +7,11 @@
 #    over the whole file (64 x 8; every sample is held out there) and says
 #    so; `impute --calibrate` on a file with the
 #    same stations does the same, on one whose stations sit elsewhere it
-#    hides as training does, keeping the checkpoint's spline weights and
-#    fitting the spread; a plain impute does the same on that file (bit for
-#    bit), not on the other, nor on two samples of the training's stations,
-#    where --calibrate keeps the checkpoint's calibration (too few entries);
+#    hides as training does and refits the spline weights and the spread;
+#    a plain impute on that file fits the spread alone (its /pred is the
+#    checkpoint's: that of --raw-std, bit for bit), not on the other file,
+#    nor on two samples of the training's stations, where --calibrate
+#    keeps the checkpoint's calibration (too few entries);
 #  - `none`, and `auto` on scattered pixels, withhold nothing (auto there
 #    trains the weights of none bit for bit);
 #  - --resume with another data.withhold_cells exits 2 and leaves the
@@ -44,34 +45,60 @@ assert wc.sum() == 8 and stations[wc != 0].all(), (wc.sum(), stations[wc != 0])
 print("8 withheld cells, all stations")
 PY
 
-# impute --calibrate: the same stations -> the withheld cells; other stations -> as training hides
+# impute --calibrate: the same stations -> the withheld cells; other stations -> as training hides.
+# The tiny run's spline weights sit at a bound (order 2: 0, order 3: 1), where a refit on other
+# stations lands too; a copy with other weights tells kept weights from refitted ones.
+mkdir -p r_moved && cp r_auto/ckpt.h5 r_moved/ckpt.h5
+$PY - <<'PY'
+import h5py
+f = h5py.File("r_moved/ckpt.h5", "r+")
+f.attrs["spline_weight"], f.attrs["spline3_weight"] = 0.5, 0.2
+PY
 "$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_same.h5 --out p_same.h5 -K 4 --calibrate 2> cal_same.txt ||
   { cat cal_same.txt; fail "impute --calibrate, same stations"; }
 grep -q "calibration hides the 192 observed entries of the input samples at the cells training withheld" \
   cal_same.txt || { cat cal_same.txt; fail "impute --calibrate did not hide the withheld cells"; }
-"$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_other.h5 --out p_other.h5 -K 4 --calibrate 2> cal_other.txt ||
+"$DYNFILL" impute --ckpt r_moved/ckpt.h5 --in test_other.h5 --out p_other.h5 -K 4 --calibrate 2> cal_other.txt ||
   { cat cal_other.txt; fail "impute --calibrate, other stations"; }
 grep -q "calibration hides entries as training does" cal_other.txt ||
   { cat cal_other.txt; fail "impute --calibrate on other stations did not fall back"; }
-# there the spline weights stay the checkpoint's (fitted on the withheld cells), the spread is fitted
-grep -q "the spline weights stay the checkpoint's" cal_other.txt ||
-  { cat cal_other.txt; fail "impute --calibrate on other stations refitted the spline weights"; }
-! grep -q "stay the checkpoint's" cal_same.txt || { cat cal_same.txt; fail "same stations kept the weights"; }
+# there both the spline weights and the spread are refitted on the input's hidden stations
+! grep -q "weights stay the checkpoint's\|(kept)" cal_other.txt ||
+  { cat cal_other.txt; fail "impute --calibrate on other stations kept the spline weights"; }
 $PY - <<'PY'
 import h5py, re, numpy as np
-a = {k: np.atleast_1d(v)[0] for k, v in h5py.File("r_auto/ckpt.h5", "r").attrs.items() if k.startswith(("spline", "std_s"))}
-want = "weight %.3f (order 2), %.3f (order 3) (the checkpoint's)" % (a["spline_weight"], a["spline3_weight"])
-assert want in open("cal_other.txt").read(), (want, open("cal_other.txt").read())
-scale = re.search(r"std_scale ([0-9.e+-]+), std_floor [0-9.e+-]+ \(the checkpoint's", open("cal_other.txt").read())
-assert scale and abs(float(scale.group(1)) - a["std_scale"]) > 1e-3 * a["std_scale"], "spread not refitted"
-print("other stations: the checkpoint's spline weights, the spread refitted")
+a = {k: np.atleast_1d(v)[0] for k, v in h5py.File("r_moved/ckpt.h5", "r").attrs.items() if k.startswith(("spline", "std_s"))}
+w = re.search(r"weight ([0-9.e+-]+) \(order 2\), ([0-9.e+-]+) \(order 3\), hidden", open("cal_other.txt").read())
+assert w, open("cal_other.txt").read()
+assert "%.3f %.3f" % (float(w.group(1)), float(w.group(2))) != "%.3f %.3f" % (a["spline_weight"], a["spline3_weight"]), \
+    ("--calibrate kept the checkpoint's weights", w.groups())
+print("other stations, --calibrate: spline weights refitted", w.groups())
 PY
-# a plain impute fits the spread on the input where its stations are not the training's, exactly as
-# --calibrate does there, and only there
-"$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_other.h5 --out p_other_plain.h5 -K 4 2> plain_other.txt ||
+# a plain impute fits the spread alone on the input where its stations are not the training's, and
+# only there
+"$DYNFILL" impute --ckpt r_moved/ckpt.h5 --in test_other.h5 --out p_other_plain.h5 -K 4 2> plain_other.txt ||
   { cat plain_other.txt; fail "impute, other stations"; }
 grep -q "impute: test_other.h5 observes [0-9]* of the 8 cells the training kept out of its stations" \
   plain_other.txt || { cat plain_other.txt; fail "a plain impute did not see other stations"; }
+grep -q "the spline weights stay the checkpoint's" plain_other.txt ||
+  { cat plain_other.txt; fail "a plain impute on other stations did not keep the spline weights"; }
+"$DYNFILL" impute --ckpt r_moved/ckpt.h5 --in test_other.h5 --out p_other_raw.h5 -K 4 --raw-std 2> raw_other.txt ||
+  { cat raw_other.txt; fail "impute --raw-std, other stations"; }
+! grep -q "kept out of its stations" raw_other.txt || { cat raw_other.txt; fail "--raw-std calibrated"; }
+$PY - <<'PY'
+import h5py, re, numpy as np
+a = {k: np.atleast_1d(v)[0] for k, v in h5py.File("r_moved/ckpt.h5", "r").attrs.items() if k.startswith(("spline", "std_s"))}
+log = open("plain_other.txt").read()
+want = "weight %.3f (order 2), %.3f (order 3) (kept)" % (a["spline_weight"], a["spline3_weight"])
+assert want in log, (want, log)
+scale = re.search(r"std_scale ([0-9.e+-]+), std_floor [0-9.e+-]+ \(the checkpoint's", log)
+assert scale and abs(float(scale.group(1)) - a["std_scale"]) > 1e-3 * a["std_scale"], "spread not refitted"
+plain, raw, cal = (h5py.File(f, "r") for f in ("p_other_plain.h5", "p_other_raw.h5", "p_other.h5"))
+assert np.array_equal(plain["pred"][:], raw["pred"][:]), "the plain run's /pred is not the checkpoint's"
+assert not np.array_equal(plain["std"][:], raw["std"][:]), "the plain run's /std is the raw spread"
+assert not np.array_equal(plain["pred"][:], cal["pred"][:]), "--calibrate's /pred is the checkpoint's"
+print("other stations, plain: the checkpoint's spline weights and /pred, the spread refitted")
+PY
 "$DYNFILL" impute --ckpt r_auto/ckpt.h5 --in test_same.h5 --out p_same_plain.h5 -K 4 2> plain_same.txt ||
   { cat plain_same.txt; fail "impute, same stations"; }
 ! grep -q "kept out of its stations\|calibration on the input" plain_same.txt ||
@@ -95,12 +122,9 @@ print("two samples of the same stations: --calibrate = the checkpoint's calibrat
 PY
 $PY - <<'PY'
 import h5py, numpy as np
-plain, cal = h5py.File("p_other_plain.h5", "r"), h5py.File("p_other.h5", "r")
-for k in ("pred", "std"):
-    assert np.array_equal(plain[k][:], cal[k][:]), k
 same, same_cal = h5py.File("p_same_plain.h5", "r"), h5py.File("p_same.h5", "r")
 assert not np.array_equal(same["std"][:], same_cal["std"][:]), "same stations: the checkpoint's spread expected"
-print("other stations: a plain impute = --calibrate bit for bit; same stations: the checkpoint's calibration")
+print("same stations: a plain impute keeps the checkpoint's calibration")
 PY
 
 # none, and scattered pixels: nothing withheld
