@@ -201,6 +201,9 @@ UNCERTAINTY_ROWS = [
     ("crps_missing", "CRPS, Gaussian N(pred, std²)"),
     ("crps_ensemble_missing", "CRPS, ensemble of the K members"),
     ("spread_skill_missing", "spread–skill RMS(std) / RMSE (target 0.8–1.25)"),
+    ("spread_skill_p05_missing", "spread–skill, 5th percentile of a bootstrap over the test's trajectories"),
+    ("spread_skill_p95_missing", "spread–skill, 95th percentile"),
+    ("largest_sample_share_missing", "the largest test sample's share of the squared error"),
     ("coverage_1std_missing", "±1σ coverage (Gaussian: 68.3 %)"),
     ("coverage_2std_missing", "±2σ coverage (target 90–98 %)")]
 UNCERTAINTY_KEYS = [k for k, _ in UNCERTAINTY_ROWS]
@@ -975,8 +978,8 @@ def outside(key, v):
 def fmt_uncertainty(key, v):
     if v is None:
         return "n/a"
-    s = f"{v * 100:.1f} %" if key.startswith("coverage") else \
-        f"{v:.3f}" if key == "spread_skill_missing" else fmt(v)
+    s = f"{v * 100:.1f} %" if key.startswith(("coverage", "largest")) else \
+        f"{v:.3f}" if key.startswith("spread_skill") else fmt(v)
     return s + (" ✗" if outside(key, v) else "")
 
 
@@ -998,11 +1001,21 @@ def uncertainty_table(uncertainty, cols, col_labels, matched):
         vals = [v for v in vals if v is not None]
         counts.append(what.format(lo, hi) + f" in {sum(not outside(key, v) for v in vals)} of "
                       f"{len(vals)} columns")
+    spans = [(uncertainty.get(c, {}).get(matched(c), {}).get("spread_skill_p05_missing"),
+              uncertainty.get(c, {}).get(matched(c), {}).get("spread_skill_p95_missing")) for c in cols]
+    spans = [(lo, hi) for lo, hi in spans if lo is not None and hi is not None]
+    if spans:
+        counts.append(f"the spread–skill's 90 % bootstrap interval reaches the band in "
+                      f"{sum(lo <= SPREAD_SKILL_TARGET[1] and hi >= SPREAD_SKILL_TARGET[0] for lo, hi in spans)}"
+                      f" of {len(spans)} columns")
     out.append("")
     out.append("✗: outside the target. From `dynfill eval` on the missing entries of the test "
                "set: the Gaussian CRPS of N(pred, std²) with the calibrated `/std`, the ensemble "
                "CRPS of the K calibrated members (`impute --members`), spread–skill "
-               "RMS(std)/RMSE, and the share of entries within ±1σ, ±2σ. "
+               "RMS(std)/RMSE with its 5th and 95th percentiles over 2000 resamples of the test's "
+               "trajectories, each drawn whole (its `gen --samples-per-run` frames), the share of "
+               "the squared error in the sample that holds most, and the share of entries within "
+               "±1σ, ±2σ. "
                + "; ".join(counts) + ".")
     return "\n".join(out)
 

@@ -2,6 +2,7 @@
 #include "pred_read.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,17 @@ static dfl_status open_checked(const char *pred_path, const char *truth_path, df
     if (lat_file >= 0) {
         in->lat = dfl_xmalloc((size_t)in->h * sizeof *in->lat);
         DFL_TRY(dfl_h5_attr_read_doubles(lat_file, in->lat_from, "lat", in->lat, (size_t)in->h));
+    }
+
+    /* Runs of consecutive samples from one trajectory (`dynfill gen --samples-per-run`) */
+    in->samples_per_run = 1;
+    if (in->truth >= 0 && dfl_h5_attr_exists(in->truth, "gen_samples_per_run")) {
+        long long k = 0;
+        DFL_TRY(dfl_h5_attr_read_long(in->truth, truth_path, "gen_samples_per_run", &k));
+        if (k < 1 || k > INT_MAX)
+            return dfl_fail(DFL_EUSAGE, "%s: attribute gen_samples_per_run %lld is not a positive count", truth_path,
+                            k);
+        in->samples_per_run = (int)k;
     }
 
     /* Channel names: the prediction's attribute, else the truth's, else

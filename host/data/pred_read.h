@@ -21,6 +21,7 @@ typedef struct {
     const char *lat_from;               /* the file lat came from */
     char **names;                       /* c channel names (attribute `channels`, else "0", "1", ...) */
     char *method;                       /* attribute `method` of the prediction file, or NULL */
+    int samples_per_run; /* the truth's gen_samples_per_run (consecutive samples of one trajectory), else 1 */
 } dfl_pred_input;
 
 /* Open and validate. truth_path may be NULL (plot without truth). On

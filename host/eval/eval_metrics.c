@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/philox.h"
+
 dfl_status dfl_eval_lat_weights(int h, const double *lat_deg, const char *what, double *weights) {
     double sum = 0.0;
     for (int j = 0; j < h; ++j) {
@@ -176,6 +178,37 @@ void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s) {
 
 static double ratio(double num, double den) { return den > 0.0 ? num / den : NAN; }
 
+void dfl_eval_spread_skill_bootstrap(const double *sse_sample, const double *ssq_sample, int64_t samples, int64_t run,
+                                     double *p05, double *p95) {
+    *p05 = *p95 = NAN;
+    if (run < 1) run = 1;
+    const int64_t n = (samples + run - 1) / run; /* runs, each drawn whole */
+    if (n < 2) return;
+    double *sse = dfl_xcalloc((size_t)n, sizeof *sse), *ssq = dfl_xcalloc((size_t)n, sizeof *ssq);
+    for (int64_t i = 0; i < samples; ++i) sse[i / run] += sse_sample[i], ssq[i / run] += ssq_sample[i];
+    double *r = dfl_xmalloc(DFL_EVAL_BOOTSTRAP_ROUNDS * sizeof *r);
+    int valid = 0;
+    for (uint32_t b = 0; b < DFL_EVAL_BOOTSTRAP_ROUNDS; ++b) {
+        const uint64_t stream = dfl_rng_stream(DFL_RNG_PURPOSE_EVAL_BOOTSTRAP, b, 0);
+        double e = 0.0, q = 0.0;
+        dfl_philox_u4 bits = {{0, 0, 0, 0}};
+        for (int64_t i = 0; i < n; ++i) {
+            if (i % 4 == 0) bits = dfl_rng_bits(0, stream, (uint64_t)(i / 4));
+            const int64_t j = (int64_t)(((uint64_t)bits.v[i % 4] * (uint64_t)n) >> 32); /* uniform in [0, n) */
+            e += sse[j], q += ssq[j];
+        }
+        if (e > 0.0) r[valid++] = sqrt(q / e);
+    }
+    if (valid >= 2) {
+        qsort(r, (size_t)valid, sizeof *r, compare_doubles);
+        *p05 = r[(size_t)floor(0.05 * (valid - 1) + 0.5)];
+        *p95 = r[(size_t)floor(0.95 * (valid - 1) + 0.5)];
+    }
+    free(r);
+    free(ssq);
+    free(sse);
+}
+
 dfl_eval_scores dfl_eval_scores_of(const dfl_eval_sums *s, int weighted) {
     dfl_eval_scores r;
     r.n_missing = s->n_missing;
@@ -193,5 +226,6 @@ dfl_eval_scores dfl_eval_scores_of(const dfl_eval_sums *s, int weighted) {
     r.cover2_missing = ratio((double)s->in2, nstd);
     r.crps_ensemble_missing = ratio(s->crps_members, (double)s->n_members);
     r.crps_ensemble_fair_missing = ratio(s->crps_members_fair, (double)s->n_members); /* NaN sums for K = 1 */
+    r.spread_skill_p05_missing = r.spread_skill_p95_missing = r.largest_sample_share_missing = NAN;
     return r;
 }

@@ -10,6 +10,8 @@
 #ifndef DYNFILL_HOST_EVAL_METRICS_H
 #define DYNFILL_HOST_EVAL_METRICS_H
 
+#include <stdint.h>
+
 #include "data/pred_read.h"
 #include "dynfill/status.h"
 
@@ -39,6 +41,9 @@ typedef struct {
     /* missing entries against /members; NaN without it (docs/eval.md, "Uncertainty") */
     double crps_ensemble_missing;      /* mean ensemble CRPS, standard estimator 1/(2K²) */
     double crps_ensemble_fair_missing; /* mean ensemble CRPS, fair estimator 1/(2K(K-1)); NaN for K = 1 */
+    /* how far the scores rest on a few samples (dfl_eval_score_files; NaN from dfl_eval_scores_of) */
+    double spread_skill_p05_missing, spread_skill_p95_missing; /* bootstrap over samples (/std) */
+    double largest_sample_share_missing; /* share of the squared error in the sample that holds most */
 } dfl_eval_scores;
 
 /* Row weights from latitudes in degrees: cos(lat) normalised to mean 1.
@@ -79,6 +84,19 @@ void dfl_eval_sums_add(dfl_eval_sums *into, const dfl_eval_sums *s);
 /* MSE/RMSE from sums; a set with no entries scores NaN. */
 dfl_eval_scores dfl_eval_scores_of(const dfl_eval_sums *s, int weighted);
 
+/* The spread-skill ratio's sampling spread: the 5th and 95th percentiles of
+ * sqrt(sum ssq / sum sse) over DFL_EVAL_BOOTSTRAP_ROUNDS resamples, with
+ * replacement, of the n samples in runs of `run` consecutive ones (the last
+ * run may be shorter; sse[i], ssq[i]: sample i's sums of squared error and
+ * of squared std), drawn by Philox from a fixed key, so a file scores the
+ * same each time. Whole runs are drawn because the frames of one
+ * trajectory are not independent: drawing them one by one makes the
+ * interval too narrow. NaN for fewer than 2 runs or no error. */
+#define DFL_EVAL_BOOTSTRAP_ROUNDS      2000
+#define DFL_RNG_PURPOSE_EVAL_BOOTSTRAP 0xE0
+void dfl_eval_spread_skill_bootstrap(const double *sse, const double *ssq, int64_t n, int64_t run, double *p05,
+                                     double *p95);
+
 /* Score every sample of an opened prediction/truth pair (truth required):
  * per_channel has in->c entries, overall pools all channels; *weighted is
  * set when latitudes were found. Non-finite values in /pred or /truth are
@@ -86,7 +104,10 @@ dfl_eval_scores dfl_eval_scores_of(const dfl_eval_sums *s, int weighted);
 dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_channel, dfl_eval_scores *overall,
                                 int *weighted);
 /* The same, reading blocks of about block_values values per array (at least
- * one sample; dfl_eval_score_files: 16 M), /members in sub-blocks of as many. */
+ * one sample; dfl_eval_score_files: 16 M), /members in sub-blocks of as many.
+ * Both keep per sample and channel the sums the bootstrap (in runs of
+ * in->samples_per_run samples) and the largest sample's share need (3
+ * doubles each). */
 dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_values, dfl_eval_scores *per_channel,
                                         dfl_eval_scores *overall, int *weighted);
 

@@ -24,6 +24,9 @@ static void json_scores(cJSON *o, const dfl_eval_scores *s, int weighted) {
     dfl_json_add_number(o, "spread_skill_missing", s->spread_skill_missing, 9);
     dfl_json_add_number(o, "coverage_1std_missing", s->cover1_missing, 9);
     dfl_json_add_number(o, "coverage_2std_missing", s->cover2_missing, 9);
+    dfl_json_add_number(o, "spread_skill_p05_missing", s->spread_skill_p05_missing, 9);
+    dfl_json_add_number(o, "spread_skill_p95_missing", s->spread_skill_p95_missing, 9);
+    dfl_json_add_number(o, "largest_sample_share_missing", s->largest_sample_share_missing, 9);
     /* null without /members */
     dfl_json_add_number(o, "crps_ensemble_missing", s->crps_ensemble_missing, 9);
     dfl_json_add_number(o, "crps_ensemble_fair_missing", s->crps_ensemble_fair_missing, 9);
@@ -40,6 +43,7 @@ dfl_status dfl_eval_print_json(FILE *f, const dfl_eval_report *r) {
     dfl_json_add_int(root, "height", in->h);
     dfl_json_add_int(root, "width", in->w);
     dfl_json_add_bool(root, "lat_weighted", r->weighted);
+    dfl_json_add_int(root, "samples_per_run", in->samples_per_run); /* the spread-skill bootstrap's runs */
     json_scores(root, &r->overall, r->weighted);
     cJSON *channels = dfl_json_add_array(root, "per_channel");
     for (int ch = 0; ch < in->c; ++ch) {
@@ -87,12 +91,18 @@ void dfl_eval_print_text(FILE *f, const dfl_eval_report *r) {
     for (int ch = 0; ch < in->c; ++ch) text_row(f, in->names[ch], &r->per_channel[ch], r->weighted);
     if (in->c > 1) text_row(f, "overall", o, r->weighted);
     if (!in->has_std && !in->members) return;
-    fprintf(f, "uncertainty of the missing entries (from %s)\n",
+    fprintf(f, "uncertainty of the missing entries (from %s)",
             in->has_std && in->members ? "/std and /members"
             : in->has_std              ? "/std"
                                        : "/members");
+    if (in->has_std)
+        fprintf(f, "; ss_p05, ss_p95: spread_skill's 90 %% bootstrap interval over runs of %d sample(s)",
+                in->samples_per_run);
+    fputc('\n', f);
     fprintf(f, "%-14s", "channel");
-    if (in->has_std) fprintf(f, " %12s %12s %12s %12s", "crps", "spread_skill", "cover_1std", "cover_2std");
+    if (in->has_std)
+        fprintf(f, " %12s %12s %12s %12s %12s %12s %12s", "crps", "spread_skill", "ss_p05", "ss_p95", "cover_1std",
+                "cover_2std", "top_sample");
     if (in->members) fprintf(f, " %12s %12s", "crps_ens", "crps_ens_fair");
     fputc('\n', f);
     for (int ch = 0; ch <= in->c; ++ch) {
@@ -102,8 +112,11 @@ void dfl_eval_print_text(FILE *f, const dfl_eval_report *r) {
         if (in->has_std) {
             cell(f, s->crps_missing);
             cell(f, s->spread_skill_missing);
+            cell(f, s->spread_skill_p05_missing);
+            cell(f, s->spread_skill_p95_missing);
             cell(f, s->cover1_missing);
             cell(f, s->cover2_missing);
+            cell(f, s->largest_sample_share_missing);
         }
         if (in->members) {
             cell(f, s->crps_ensemble_missing);

@@ -17,6 +17,21 @@ static dfl_status check_finite(const float *x, size_t count, const char *path, c
     return DFL_OK;
 }
 
+/* The scores that rest on per-sample sums: the largest sample's share of the squared error and, with /std,
+ * the spread-skill ratio's bootstrap interval over runs of `run` samples. */
+static void sample_shares(const double *sse, const double *sse_std, const double *ssq_std, int64_t n, int64_t run,
+                          int has_std, dfl_eval_scores *s) {
+    double total = 0.0, largest = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        total += sse[i];
+        if (sse[i] > largest) largest = sse[i];
+    }
+    s->largest_sample_share_missing = total > 0.0 ? largest / total : NAN;
+    if (has_std)
+        dfl_eval_spread_skill_bootstrap(sse_std, ssq_std, n, run, &s->spread_skill_p05_missing,
+                                        &s->spread_skill_p95_missing);
+}
+
 dfl_status dfl_eval_score_files(const dfl_pred_input *in, dfl_eval_scores *per_channel, dfl_eval_scores *overall,
                                 int *weighted) {
     /* blocks of about 16 M values per array keep memory bounded for big files */
@@ -49,6 +64,11 @@ dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_v
     float *members = in->members ? dfl_xmalloc(member_block * member_values * sizeof *members) : NULL;
     double *scratch = in->members ? dfl_xmalloc((size_t)in->members * sizeof *scratch) : NULL;
     dfl_eval_sums *sums = dfl_xcalloc((size_t)in->c, sizeof *sums);
+    /* per sample and channel: Σ e² of the missing entries, and with /std those scored and Σ σ² */
+    const size_t nc = (size_t)in->n * in->c;
+    double *sample_sse = dfl_xcalloc(nc, sizeof(double)), *sample_sse_std = dfl_xcalloc(nc, sizeof(double));
+    double *sample_ssq_std = dfl_xcalloc(nc, sizeof(double));
+    dfl_eval_sums *one = dfl_xmalloc((size_t)in->c * sizeof *one); /* one sample's sums */
     for (int start = 0; st == DFL_OK && start < in->n; start += (int)block) {
         const int rows = in->n - start < (int)block ? in->n - start : (int)block;
         const size_t count = (size_t)rows * per_sample;
@@ -57,10 +77,23 @@ dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_v
         if ((st = dfl_pred_input_read_mask(in, start, rows, mask)) != DFL_OK) break;
         if ((st = check_finite(pred, count, in->pred_path, "/pred", start, per_sample)) != DFL_OK) break;
         if ((st = check_finite(truth, count, in->truth_path, "/truth", start, per_sample)) != DFL_OK) break;
-        dfl_eval_accumulate(rows, in->c, in->h, in->w, in->mask_channels, pred, truth, mask, weights, sums);
-        if (std) {
-            if ((st = dfl_pred_input_read_std(in, start, rows, std)) != DFL_OK) break;
-            dfl_eval_accumulate_std(rows, in->c, in->h, in->w, in->mask_channels, pred, truth, std, mask, sums);
+        if (std && (st = dfl_pred_input_read_std(in, start, rows, std)) != DFL_OK) break;
+        for (int r = 0; r < rows; ++r) { /* sample by sample, for the per-sample sums */
+            const size_t at = (size_t)r * per_sample, mat = (size_t)r * mask_per_sample;
+            memset(one, 0, (size_t)in->c * sizeof *one);
+            dfl_eval_accumulate(1, in->c, in->h, in->w, in->mask_channels, pred + at, truth + at, mask + mat, weights,
+                                one);
+            if (std)
+                dfl_eval_accumulate_std(1, in->c, in->h, in->w, in->mask_channels, pred + at, truth + at, std + at,
+                                        mask + mat, one);
+            for (int ch = 0; ch < in->c; ++ch) {
+                const size_t k =
+                    (size_t)ch * in->n + (size_t)start + r; /* channel-major: a channel's samples in a row */
+                sample_sse[k] = one[ch].sse_missing;
+                sample_sse_std[k] = one[ch].sse_std;
+                sample_ssq_std[k] = one[ch].ssq_std;
+                dfl_eval_sums_add(&sums[ch], &one[ch]);
+            }
         }
         for (int sub = 0; members && st == DFL_OK && sub < rows; sub += (int)member_block) {
             const int sub_rows = rows - sub < (int)member_block ? rows - sub : (int)member_block;
@@ -82,7 +115,23 @@ dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_v
         }
         *overall = dfl_eval_scores_of(&total, weights != NULL);
         *weighted = weights != NULL;
+        /* pooled over channels: each sample's sums over its channels, into the first channel's row */
+        const int64_t n = in->n;
+        for (int ch = 0; ch < in->c; ++ch)
+            sample_shares(sample_sse + (size_t)ch * n, sample_sse_std + (size_t)ch * n, sample_ssq_std + (size_t)ch * n,
+                          n, in->samples_per_run, std != NULL, &per_channel[ch]);
+        for (int ch = 1; ch < in->c; ++ch)
+            for (int64_t i = 0; i < n; ++i) {
+                sample_sse[i] += sample_sse[(size_t)ch * n + i];
+                sample_sse_std[i] += sample_sse_std[(size_t)ch * n + i];
+                sample_ssq_std[i] += sample_ssq_std[(size_t)ch * n + i];
+            }
+        sample_shares(sample_sse, sample_sse_std, sample_ssq_std, n, in->samples_per_run, std != NULL, overall);
     }
+    free(one);
+    free(sample_ssq_std);
+    free(sample_sse_std);
+    free(sample_sse);
     free(sums);
     free(scratch);
     free(members);

@@ -113,6 +113,49 @@ PY
 "$DYNFILL" eval --pred pred.h5 --truth truth.h5 > table.txt
 check 'grep -q "^overall" table.txt && grep -q "^u " table.txt' "text table rows"
 
+# --- the spread-skill interval: runs of the truth's gen_samples_per_run drawn whole, --samples-per-run
+# overriding; the largest sample's share against numpy
+$PY - <<'PY'
+import h5py, numpy as np
+rng = np.random.default_rng(3)
+N, H, W = 40, 8, 8
+t = np.zeros((N, 1, H, W), 'f4')
+# runs of 10 samples share one error scale (one trajectory each): correlated within a run
+scale = np.repeat(rng.uniform(0.2, 2.0, N // 10), 10)[:, None, None, None]
+p = (scale * rng.normal(size=t.shape)).astype('f4')
+for name, spr in (('truth_runs.h5', 10), ('truth_one.h5', None)):
+    with h5py.File(name, 'w') as f:
+        f['truth'] = t
+        if spr: f.attrs['gen_samples_per_run'] = spr
+with h5py.File('pred_runs.h5', 'w') as f:
+    f['pred'] = p; f['std'] = np.ones_like(p); f['mask'] = np.zeros((N, 1, H, W), 'u1')
+se = (p.astype('f8') ** 2).sum(axis=(1, 2, 3))
+open('share.txt', 'w').write('%.9g' % (se.max() / se.sum()))
+PY
+"$DYNFILL" eval --pred pred_runs.h5 --truth truth_runs.h5 --json > runs.json
+"$DYNFILL" eval --pred pred_runs.h5 --truth truth_one.h5 --json > one.json
+"$DYNFILL" eval --pred pred_runs.h5 --truth truth_runs.h5 --json --samples-per-run 1 > runs1.json
+"$DYNFILL" eval --pred pred_runs.h5 --truth truth_one.h5 --json --samples-per-run 10 > one10.json
+$PY - <<'PY' || fail=1
+import json
+r, o, r1, o10 = (json.load(open(f)) for f in ('runs.json', 'one.json', 'runs1.json', 'one10.json'))
+assert (r['samples_per_run'], o['samples_per_run'], r1['samples_per_run'], o10['samples_per_run']) == (10, 1, 1, 10), 'FAIL: runs'
+w = lambda d: d['spread_skill_p95_missing'] - d['spread_skill_p05_missing']
+assert r['spread_skill_p05_missing'] < r['spread_skill_missing'] < r['spread_skill_p95_missing'], 'FAIL: %r' % r
+assert w(r) > 1.5 * w(o), 'FAIL: whole runs of correlated samples should widen the interval: %g %g' % (w(r), w(o))
+assert w(r1) == w(o) and w(o10) == w(r), 'FAIL: --samples-per-run overrides the attribute'
+share = float(open('share.txt').read())
+assert abs(r['largest_sample_share_missing'] - share) < 1e-6 * share, 'FAIL: share %r %r' % (r['largest_sample_share_missing'], share)
+PY
+"$DYNFILL" eval --pred pred_runs.h5 --truth truth_runs.h5 > runs.txt
+check 'grep -q "bootstrap interval over runs of 10 sample(s)" runs.txt && grep -q "ss_p05" runs.txt' "text: the interval's runs"
+"$DYNFILL" eval --pred pred_runs.h5 --truth truth_runs.h5 --samples-per-run 0 > /dev/null 2> spr.err; code=$?
+check '[ $code -eq 2 ] && grep -q -- "--samples-per-run" spr.err' "--samples-per-run 0: exit 2 ($code: $(cat spr.err))"
+$PY -c "
+import h5py; f = h5py.File('truth_runs.h5', 'a'); f.attrs['gen_samples_per_run'] = 0"
+"$DYNFILL" eval --pred pred_runs.h5 --truth truth_runs.h5 > /dev/null 2> spr0.err; code=$?
+check '[ $code -eq 2 ] && grep -q "truth_runs.h5: attribute gen_samples_per_run 0" spr0.err' "gen_samples_per_run 0: exit 2 ($code: $(cat spr0.err))"
+
 # --- bad input: exit 2, one message naming file and dataset
 "$DYNFILL" eval --pred pred.h5 --truth truth_bad.h5 > /dev/null 2> bad.err; code=$?
 check '[ $code -eq 2 ] && grep -q "truth_bad.h5" bad.err && grep -q "/truth" bad.err && [ $(wc -l < bad.err) -eq 1 ]' "shape mismatch exit 2 ($code: $(cat bad.err))"

@@ -1,7 +1,8 @@
 /* `dynfill eval` scoring: metrics against hand-computed values on tiny
  * files written with the h5util helpers, latitude weighting, per-channel
  * masks, channel names, the --json writer (null for non-finite scores), the
- * ensemble CRPS of /members, and bad inputs failing with exit 2 and a
+ * ensemble CRPS of /members, the largest sample's share of the squared
+ * error, and bad inputs failing with exit 2 and a
  * message naming the file and dataset. */
 #include <cJSON.h>
 #include <math.h>
@@ -116,6 +117,12 @@ static void test_hand_values(void) {
     CHECK_CLOSE(all.rmse_missing, sqrt(23.0 / 8), 1e-12);
     CHECK(all.n_missing == 8 && all.n_all == 16);
     CHECK(isnan(all.lat_rmse_all));
+    /* the largest sample's share of the squared error: channel 0 13 of 14 (s0), channel 1 8 of 9 (s1),
+     * pooled 14 of 23 (s0); no /std, no spread-skill interval */
+    CHECK_CLOSE(pc[0].largest_sample_share_missing, 13.0 / 14, 1e-12);
+    CHECK_CLOSE(pc[1].largest_sample_share_missing, 8.0 / 9, 1e-12);
+    CHECK_CLOSE(all.largest_sample_share_missing, 14.0 / 23, 1e-12);
+    CHECK(isnan(all.spread_skill_p05_missing) && isnan(pc[0].spread_skill_p95_missing));
 }
 
 static const cJSON *key(const cJSON *obj, const char *name) { return cJSON_GetObjectItemCaseSensitive(obj, name); }

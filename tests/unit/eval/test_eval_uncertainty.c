@@ -7,7 +7,11 @@
  * /members: K = 1 and equal members give |x - y|, K = 2 by hand, a large
  * Gaussian ensemble matches the closed form, the sorted O(K log K) pair sum
  * equals the O(K²) double sum, and the [n, K, c, h, w] accumulation skips
- * observed entries per channel. */
+ * observed entries per channel. The spread-skill bootstrap over samples:
+ * a point for identical samples, NaN for one, the delta method's width
+ * (shrinking as 1/sqrt(n)), a wide interval where one sample holds most
+ * of the error, and runs drawn whole (as their sums drawn one by one;
+ * sqrt(run) times as wide for perfectly correlated runs). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +243,60 @@ static void test_accumulate_members(void) {
     CHECK(isnan(r.crps_missing));
 }
 
+/* 90 % bootstrap interval width of sqrt(Σq / Σe) with q_i = 1 and e_i alternately 0.5 and 1.5 (mean 1,
+ * sd 0.5): by the delta method sd(R) = 0.5 sd(e) / sqrt(n), width 2 · 1.645 sd(R). */
+static void check_bootstrap_width(int64_t n) {
+    double *e = malloc((size_t)n * sizeof *e), *q = malloc((size_t)n * sizeof *q);
+    for (int64_t i = 0; i < n; ++i) e[i] = i % 2 ? 1.5 : 0.5, q[i] = 1.0;
+    double lo, hi;
+    dfl_eval_spread_skill_bootstrap(e, q, n, 1, &lo, &hi);
+    const double want = 2.0 * 1.645 * 0.5 * 0.5 / sqrt((double)n);
+    CHECK(lo < 1.0 && hi > 1.0);
+    CHECK_CLOSE((hi - lo) / want, 1.0, 0.15);
+    free(e);
+    free(q);
+}
+
+static void test_spread_skill_bootstrap(void) {
+    double e[64], q[64], lo, hi;
+    for (int i = 0; i < 64; ++i) e[i] = 2.0, q[i] = 0.5;
+    dfl_eval_spread_skill_bootstrap(e, q, 64, 1, &lo, &hi); /* every resample is the file: a point */
+    CHECK_CLOSE(lo, 0.5, 1e-12);
+    CHECK_CLOSE(hi, 0.5, 1e-12);
+    dfl_eval_spread_skill_bootstrap(e, q, 1, 1, &lo, &hi);
+    CHECK(isnan(lo) && isnan(hi));
+    check_bootstrap_width(100);
+    check_bootstrap_width(400);
+    /* one sample of 64 holds 100 of 163: the ratio is sqrt(64 / 163) = 0.63; a third of the resamples
+     * miss it (ratio 1), others hold it twice (0.49) */
+    for (int i = 0; i < 64; ++i) e[i] = i == 17 ? 100.0 : 1.0, q[i] = 1.0;
+    dfl_eval_spread_skill_bootstrap(e, q, 64, 1, &lo, &hi);
+    CHECK(lo < 0.55 && hi > 0.95 && hi <= 1.0 + 1e-12);
+    /* the same key: the same interval */
+    double lo2, hi2;
+    dfl_eval_spread_skill_bootstrap(e, q, 64, 1, &lo2, &hi2);
+    CHECK(lo2 == lo && hi2 == hi);
+    /* runs of 10 (the last of 4) drawn whole: the same interval as their sums drawn one by one; one run
+     * (64 samples in runs of 64) is too few */
+    double run_e[7] = {0}, run_q[7] = {0};
+    for (int i = 0; i < 64; ++i)
+        e[i] = 0.5 + (i * 7 % 11) * 0.1, q[i] = 1.0, run_e[i / 10] += e[i], run_q[i / 10] += q[i];
+    dfl_eval_spread_skill_bootstrap(e, q, 64, 10, &lo, &hi);
+    dfl_eval_spread_skill_bootstrap(run_e, run_q, 7, 1, &lo2, &hi2);
+    CHECK(lo == lo2 && hi == hi2 && lo < hi);
+    dfl_eval_spread_skill_bootstrap(e, q, 64, 64, &lo, &hi);
+    CHECK(isnan(lo) && isnan(hi));
+    /* perfectly correlated runs of 10 equal samples: drawn whole, the interval is that of 40 samples, about
+     * sqrt(10) times as wide as drawing the 400 one by one */
+    double *ce = malloc(400 * sizeof *ce), *cq = malloc(400 * sizeof *cq);
+    for (int i = 0; i < 400; ++i) ce[i] = (i / 10) % 2 ? 1.5 : 0.5, cq[i] = 1.0;
+    dfl_eval_spread_skill_bootstrap(ce, cq, 400, 10, &lo, &hi);
+    dfl_eval_spread_skill_bootstrap(ce, cq, 400, 1, &lo2, &hi2);
+    CHECK_CLOSE((hi - lo) / (hi2 - lo2), sqrt(10.0), 0.2 * sqrt(10.0));
+    free(ce);
+    free(cq);
+}
+
 static void test_no_std(void) {
     dfl_eval_sums sums;
     memset(&sums, 0, sizeof sums);
@@ -254,6 +312,7 @@ int main(void) {
     test_crps_ensemble_gaussian_limit();
     test_crps_ensemble_sorted_sum();
     test_accumulate_members();
+    test_spread_skill_bootstrap();
     test_no_std();
     return dfl_test_finish("eval_uncertainty_test");
 }
