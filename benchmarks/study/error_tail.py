@@ -20,6 +20,13 @@ calibration, refitted), 1.5 and 2, and four splits (even/odd samples,
 first/second half, each way round). s is the calibrated /std, a monotone
 function of the raw spread.
 
+With --scale-scan, whether the Gaussian /std's width is the one its own
+CRPS prefers: the mean CRPS of N(pred, (f /std)^2) for f from 0.4 to 2
+(81 steps, geometric), the best f with the spread-skill, +-1 sigma and
++-2 sigma coverage there, and the kurtosis of the standardised error
+e / std (3 for a Gaussian; heavier tails make a spread matched to the RMS
+error too wide for most entries). Needs scipy.
+
 With --groups G, how sure the spread-skill figure is: the samples in runs
 of G consecutive ones (one trajectory each, as `dynfill gen
 --samples-per-run`), each group's own spread-skill, and a 90 % interval
@@ -29,7 +36,7 @@ RESULTS.md ("Why shallow water 8/9 stays too narrow") cites it: a feature
 that a variance model v = a s^2 + b + c f could use has to follow the
 error where the spread does not.
 
-    error_tail.py --pred P.h5 --truth TRUTH.h5 [--top 8] [--split-fit] [--groups G]
+    error_tail.py --pred P.h5 --truth TRUTH.h5 [--top 8] [--split-fit] [--scale-scan] [--groups G]
 """
 import argparse
 
@@ -102,12 +109,37 @@ def group_bootstrap(per_sample, group, draws=4000):
     print(f"bootstrap over groups ({draws} draws): median {med:.3f}, 90 % interval {lo:.3f} - {hi:.3f}")
 
 
+def scale_scan(e, sd):
+    """The CRPS of N(pred, (f sd)^2) over f; e = pred - truth, sd = /std, on the missing entries."""
+    from scipy.special import erf
+    sd = np.maximum(sd.astype(np.float64), 1e-30)
+    e = e.astype(np.float64)
+
+    def crps(f):
+        z = e / (f * sd)
+        return float(np.mean(f * sd * (z * erf(z / np.sqrt(2)) + 2 * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+                                        - 1 / np.sqrt(np.pi))))
+
+    fs = np.exp(np.linspace(np.log(0.4), np.log(2.0), 81))
+    c = np.array([crps(f) for f in fs])
+    k = int(c.argmin())
+    z = e / sd
+    ss = np.sqrt(np.mean(sd**2) / np.mean(e**2))
+    print(f"kurtosis of e / std {np.mean(z**4) / np.mean(z**2) ** 2:.1f} (Gaussian 3); at f = 1: spread-skill {ss:.3f}, "
+          f"+-1 sigma {np.mean(np.abs(z) <= 1):.1%}, +-2 sigma {np.mean(np.abs(z) <= 2):.1%}, CRPS {crps(1.0):.4g}")
+    f = fs[k]
+    print(f"CRPS-optimal width f = {f:.2f}: CRPS {c[k] / crps(1.0):.3f} x that at f = 1, spread-skill {f * ss:.3f}, "
+          f"+-1 sigma {np.mean(np.abs(z) <= f):.1%}, +-2 sigma {np.mean(np.abs(z) <= 2 * f):.1%}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pred", required=True, help="prediction file of dynfill impute (/pred, /std, /mask)")
     ap.add_argument("--truth", required=True, help="truth file of dynfill gen (/truth)")
     ap.add_argument("--top", type=int, default=8, help="samples to list (default 8)")
     ap.add_argument("--split-fit", action="store_true", help="also fit a power of the spread on half the samples")
+    ap.add_argument("--scale-scan", action="store_true",
+                    help="the CRPS over widths f x /std, its optimum and the error's kurtosis (needs scipy)")
     ap.add_argument("--groups", type=int, default=0,
                     help="samples per trajectory: bootstrap the spread-skill over whole trajectories")
     a = ap.parse_args()
@@ -163,6 +195,8 @@ def main():
         print(f"{name:15s}  {pe:15.3f}  {lg:23.3f}")
     if a.split_fit:
         split_fit(e2, sd, miss)
+    if a.scale_scan:
+        scale_scan((pred - truth)[miss], sd[miss])
     if a.groups > 0:
         group_bootstrap(per_sample, a.groups)
 
