@@ -42,7 +42,7 @@ typedef struct {
     double crps_ensemble_missing;      /* mean ensemble CRPS, standard estimator 1/(2K²) */
     double crps_ensemble_fair_missing; /* mean ensemble CRPS, fair estimator 1/(2K(K-1)); NaN for K = 1 */
     /* how far the scores rest on a few samples (dfl_eval_score_files; NaN from dfl_eval_scores_of) */
-    double spread_skill_p05_missing, spread_skill_p95_missing; /* bootstrap over samples (/std) */
+    double spread_skill_p05_missing, spread_skill_p95_missing; /* bootstrap over runs of samples (/std) */
     double largest_sample_share_missing; /* share of the squared error in the sample that holds most */
 } dfl_eval_scores;
 
