@@ -427,12 +427,12 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
  * cells it never read, its error much less (ERA5 stations at other cells: spread-skill 1.39 and 1.60
  * with the checkpoint's calibration, 1.02 and 1.03 with the spread fitted on the input). The plain run
  * keeps the checkpoint's spline weights, so its prediction is the checkpoint's; --calibrate refits
- * them on the input's hidden stations, which won at 320 ERA5 stations and lost at 160 (RESULTS.md,
- * "Withheld stations"). Where the stations are the training's but observe fewer entries at the
- * withheld cells than a fit on them needs, the calibration would hide stations the network trained
- * on, whose spread is too narrow for the cells between (six ERA5 hours, three windows: spread-skill
- * 0.64-0.74 against the checkpoint's 0.84-0.94, CRPS 0.5-2.4 % worse), so the checkpoint's stays.
- * Either is said. */
+ * them on the input's hidden stations, which gained 13 % and 1.4 % MSE at 320 ERA5 stations, lost 6-7 %
+ * at 160 and 3.5 % at 240, tied at 80: no rule (RESULTS.md, "Withheld stations"). Where the stations
+ * are the training's but observe fewer entries at the withheld cells than a fit on them needs, the
+ * calibration would hide stations the network trained on, whose spread is too narrow for the cells
+ * between (six ERA5 hours, three windows: spread-skill 0.64-0.74 against the checkpoint's 0.84-0.94,
+ * CRPS 0.5-2.4 % worse), so the checkpoint's stays. Either is said. */
 static dfl_status choose_input_calibration(const impute_args *a, const dfl_dataset *ds, const dfl_ckpt_meta *meta,
                                            int *on_input) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
