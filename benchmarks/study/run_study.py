@@ -1001,8 +1001,9 @@ def uncertainty_table(uncertainty, cols, col_labels, matched):
         vals = [v for v in vals if v is not None]
         counts.append(what.format(lo, hi) + f" in {sum(not outside(key, v) for v in vals)} of "
                       f"{len(vals)} columns")
-    spans = [(uncertainty.get(c, {}).get(matched(c), {}).get("spread_skill_p05_missing"),
-              uncertainty.get(c, {}).get(matched(c), {}).get("spread_skill_p95_missing")) for c in cols]
+    def score(c, key):
+        return uncertainty.get(c, {}).get(matched(c), {}).get(key)
+    spans = [(score(c, "spread_skill_p05_missing"), score(c, "spread_skill_p95_missing")) for c in cols]
     spans = [(lo, hi) for lo, hi in spans if lo is not None and hi is not None]
     if spans:
         counts.append(f"the spread–skill's 90 % bootstrap interval reaches the band in "

@@ -64,10 +64,11 @@ dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_v
     float *members = in->members ? dfl_xmalloc(member_block * member_values * sizeof *members) : NULL;
     double *scratch = in->members ? dfl_xmalloc((size_t)in->members * sizeof *scratch) : NULL;
     dfl_eval_sums *sums = dfl_xcalloc((size_t)in->c, sizeof *sums);
-    /* per sample and channel: Σ e² of the missing entries, and with /std those scored and Σ σ² */
-    const size_t nc = (size_t)in->n * in->c;
-    double *sample_sse = dfl_xcalloc(nc, sizeof(double)), *sample_sse_std = dfl_xcalloc(nc, sizeof(double));
-    double *sample_ssq_std = dfl_xcalloc(nc, sizeof(double));
+    /* per channel and sample, then pooled over channels (row c): Σ e² of the missing entries, and with
+     * /std those scored and Σ σ²; row-major, a channel's samples in a row */
+    const size_t rows_n = (size_t)(in->c + 1) * in->n;
+    double *sample_sse = dfl_xcalloc(rows_n, sizeof(double)), *sample_sse_std = dfl_xcalloc(rows_n, sizeof(double));
+    double *sample_ssq_std = dfl_xcalloc(rows_n, sizeof(double));
     dfl_eval_sums *one = dfl_xmalloc((size_t)in->c * sizeof *one); /* one sample's sums */
     for (int start = 0; st == DFL_OK && start < in->n; start += (int)block) {
         const int rows = in->n - start < (int)block ? in->n - start : (int)block;
@@ -87,11 +88,10 @@ dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_v
                 dfl_eval_accumulate_std(1, in->c, in->h, in->w, in->mask_channels, pred + at, truth + at, std + at,
                                         mask + mat, one);
             for (int ch = 0; ch < in->c; ++ch) {
-                const size_t k =
-                    (size_t)ch * in->n + (size_t)start + r; /* channel-major: a channel's samples in a row */
-                sample_sse[k] = one[ch].sse_missing;
-                sample_sse_std[k] = one[ch].sse_std;
-                sample_ssq_std[k] = one[ch].ssq_std;
+                const size_t k = (size_t)ch * in->n + (size_t)start + r, pooled = (size_t)in->c * in->n + start + r;
+                sample_sse[k] = one[ch].sse_missing, sample_sse[pooled] += one[ch].sse_missing;
+                sample_sse_std[k] = one[ch].sse_std, sample_sse_std[pooled] += one[ch].sse_std;
+                sample_ssq_std[k] = one[ch].ssq_std, sample_ssq_std[pooled] += one[ch].ssq_std;
                 dfl_eval_sums_add(&sums[ch], &one[ch]);
             }
         }
@@ -115,18 +115,10 @@ dfl_status dfl_eval_score_files_blocked(const dfl_pred_input *in, size_t block_v
         }
         *overall = dfl_eval_scores_of(&total, weights != NULL);
         *weighted = weights != NULL;
-        /* pooled over channels: each sample's sums over its channels, into the first channel's row */
         const int64_t n = in->n;
-        for (int ch = 0; ch < in->c; ++ch)
+        for (int ch = 0; ch <= in->c; ++ch) /* row c: pooled */
             sample_shares(sample_sse + (size_t)ch * n, sample_sse_std + (size_t)ch * n, sample_ssq_std + (size_t)ch * n,
-                          n, in->samples_per_run, std != NULL, &per_channel[ch]);
-        for (int ch = 1; ch < in->c; ++ch)
-            for (int64_t i = 0; i < n; ++i) {
-                sample_sse[i] += sample_sse[(size_t)ch * n + i];
-                sample_sse_std[i] += sample_sse_std[(size_t)ch * n + i];
-                sample_ssq_std[i] += sample_ssq_std[(size_t)ch * n + i];
-            }
-        sample_shares(sample_sse, sample_sse_std, sample_ssq_std, n, in->samples_per_run, std != NULL, overall);
+                          n, in->samples_per_run, std != NULL, ch < in->c ? &per_channel[ch] : overall);
     }
     free(one);
     free(sample_ssq_std);

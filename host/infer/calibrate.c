@@ -706,10 +706,8 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
              * is then fitted to the corrected errors */
             const int fit = !o->score_only; /* score_only: cal's weights, scale, floor and factors as they are */
             double beta = 0.0, beta3 = 0.0;
-            if (!fit)
+            if (!fit || keep_spline) /* the weights cal holds, applied */
                 beta = weight ? weight[ch] : 0.0, beta3 = weight && weight3 ? weight3[ch] : 0.0;
-            else if (keep_spline)
-                beta = weight[ch], beta3 = weight3 ? weight3[ch] : 0.0;
             else if (weight)
                 dfl_spline_weights_fit(e, tw, weight3 ? tw3 : NULL, wt, n, &beta, &beta3);
             double mse_net = 0.0, mse_fix = 0.0, wsum = 0.0;

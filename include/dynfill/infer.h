@@ -23,17 +23,17 @@ typedef struct {
     float t_eps;
     uint64_t seed;
     int fwd_rows;    /* network rows per forward: 0 = one sample's draws (K; 1 in the sampler's earlier
-                       passes); else a divisor of K (fewer rows when K do not fit the memory). Every
-                       forward has the same shape, so the result does not depend on how many samples
-                       a dfl_imputer_run call holds */
+                        passes); else a divisor of K (fewer rows when K do not fit the memory). Every
+                        forward has the same shape, so the result does not depend on how many samples
+                        a dfl_imputer_run call holds */
     int score_only;  /* calibration (dfl_std_calibrate_run): hide as pixel contexts hide, whatever the
-                       contexts' rule, and score the hidden entries with the calibration passed in (its
-                       spline weights, scale, floor and gap factors applied), fitting and changing nothing */
+                        contexts' rule, and score the hidden entries with the calibration passed in (its
+                        spline weights, scale, floor and gap factors applied), fitting and changing nothing */
     int spread_only; /* calibration: the spline weights in the calibration passed in (the caller's) are
                         applied as they are, and the spread, floor and gap factors are fitted to the
                         errors they leave (impute's plain run on a station checkpoint given other stations) */
     int block_hide;  /* block contexts: observed blocks each draw hides; 0 = the checkpoint's method.hide
-                       (calibration, which has hidden one block itself, hides one fewer) */
+                        (calibration, which has hidden one block itself, hides one fewer) */
 } dfl_impute_opts;
 
 /* The largest divisor of K that is at most cap (cap >= 1). */
