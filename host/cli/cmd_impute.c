@@ -49,17 +49,19 @@ static const char k_usage[] =
     "                  fitted to the corrected errors)\n"
     "  --calibrate     refit the spline correction and the spread calibration on this input's own\n"
     "                  observations before imputing (entries hidden and imputed as at the end of\n"
-    "                  training, on up to 64 samples spread over the file; no truth is read), for\n"
-    "                  data unlike the training run's held-out samples (another season, another\n"
-    "                  observing network); costs one calibration, rounds of those samples until\n"
-    "                  20000 entries are hidden: more time than the imputation itself on small,\n"
-    "                  sparse files (37 s against 3 s for 144 fields of 33x49 at 10 % pixels;\n"
-    "                  723 s against 27 s for 64 samples of ten 64x64 channels, model.channels =\n"
-    "                  shared). A station checkpoint (data.withhold_cells) given other stations\n"
-    "                  hides stations as training does; a plain run there fits the spread alone\n"
-    "                  (its spread fitted on the training's stations would be too wide; /pred stays\n"
-    "                  the checkpoint's); given a few hours of the training's stations --calibrate\n"
-    "                  keeps the checkpoint's calibration\n"
+    "                  training, on up to 64 samples, one drawn from each of 64 equal stretches of\n"
+    "                  the file, so that a period in the data is not read at one phase; no truth\n"
+    "                  is read), for data unlike the training run's held-out samples (another\n"
+    "                  season, another observing network); costs one calibration, rounds of\n"
+    "                  those samples until 20000 entries are hidden: more time than the\n"
+    "                  imputation itself on small, sparse files (37 s against 3 s for 144 fields\n"
+    "                  of 33x49 at 10 % pixels; 723 s against 27 s for 64 samples of ten 64x64\n"
+    "                  channels, model.channels = shared). A station checkpoint\n"
+    "                  (data.withhold_cells) given other stations hides stations as training does;\n"
+    "                  a plain run there fits the spread alone (its spread fitted on the\n"
+    "                  training's stations would be too wide; /pred stays the checkpoint's); given\n"
+    "                  a few hours of the training's stations --calibrate keeps the checkpoint's\n"
+    "                  calibration\n"
     "  --context RULE  how the K contexts are drawn from the observation. Default: those the\n"
     "                  checkpoint's calibration was fitted with, which `train` chose (infer.context =\n"
     "                  auto: pixel contexts in place of an empirical model's own where they\n"
@@ -368,8 +370,8 @@ static void set_contexts(const impute_args *a, dfl_imputer *im, const dfl_ckpt_m
 }
 
 /* --calibrate: the spline weights and the spread calibration fitted again, as `train` fits them on its
- * held-out samples, on up to DFL_IMPUTE_CALIB_SAMPLES samples of the input spread evenly over it
- * (sample i n / count), with this run's K and seed; they replace the checkpoint's in meta. Only
+ * held-out samples, on up to DFL_IMPUTE_CALIB_SAMPLES samples of the input, one from each of as many
+ * equal stretches of it (dfl_calib_sample), with this run's K and seed; they replace the checkpoint's in meta. Only
  * what the checkpoint holds is refitted: without spline weights (an older checkpoint) or with --raw-pred
  * the spread is fitted to the network's own errors, and an order-2-only checkpoint stays order 2.
  * With --context auto the context rule is chosen on the way (dfl_std_choose_contexts, from the
@@ -382,7 +384,7 @@ static dfl_status calibrate_on_input(const impute_args *a, dfl_imputer *im, cons
     const int64_t count = info->n < DFL_IMPUTE_CALIB_SAMPLES ? info->n : DFL_IMPUTE_CALIB_SAMPLES;
     const int correct = meta->calib.spline_weight && !a->raw_pred;
     if (!a->quiet)
-        dfl_info("impute: %s: fitting on %lld of the %lld samples of %s, spread evenly",
+        dfl_info("impute: %s: fitting on %lld of the %lld samples of %s, one from each of as many equal stretches",
                  a->calibrate ? "--calibrate" : "calibration on the input", (long long)count, (long long)info->n,
                  a->in);
     dfl_ckpt_calib cal; /* the arrays of what the checkpoint holds */
