@@ -371,7 +371,7 @@ static void set_contexts(const impute_args *a, dfl_imputer *im, const dfl_ckpt_m
 
 /* --calibrate: the spline weights and the spread calibration fitted again, as `train` fits them on its
  * held-out samples, on up to DFL_IMPUTE_CALIB_SAMPLES samples of the input, one from each of as many
- * equal stretches of it (dfl_calib_sample), with this run's K and seed; they replace the checkpoint's in meta. Only
+ * equal stretches of it (dfl_sample_spread), with this run's K and seed; they replace the checkpoint's in meta. Only
  * what the checkpoint holds is refitted: without spline weights (an older checkpoint) or with --raw-pred
  * the spread is fitted to the network's own errors, and an order-2-only checkpoint stays order 2.
  * With --context auto the context rule is chosen on the way (dfl_std_choose_contexts, from the

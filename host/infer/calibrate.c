@@ -17,20 +17,10 @@
 /* Philox purpose tag of the entries hidden for calibration (method tags are
  * 0x10..0x15, data 0xD0..0xDF, init 0xA0, sampler 0xB0). */
 #define DFL_RNG_PURPOSE_CALIB_HIDE 0xB1
-/* ... and of the samples it picks from a longer span (dfl_calib_sample) */
-#define DFL_RNG_PURPOSE_CALIB_PICK 0xB3
 
 /* What the calibration samples are, in the log lines of `who`: train
  * calibrates on its held-out samples, impute --calibrate on its input. */
 static const char *samples_of(const char *who) { return strcmp(who, "train") ? "input" : "held-out"; }
-
-int64_t dfl_calib_sample(int64_t start, int64_t count, int64_t span, int64_t i) {
-    if (count >= span) return start + i;
-    const int64_t lo = i * span / count, hi = (i + 1) * span / count; /* hi > lo: span > count */
-    const double u = dfl_rng_uniform(0, dfl_rng_stream(DFL_RNG_PURPOSE_CALIB_PICK, 0, 0), (uint64_t)i);
-    int64_t k = lo + (int64_t)(u * (double)(hi - lo));
-    return start + (k < hi ? k : hi - 1);
-}
 
 /* Samples [first, first + nb) of the calibration set into obs and mask, in the checkpoint's
  * normalisation (the dataset's own when it is the training data: then the factors are 1 and 0 and
@@ -45,7 +35,7 @@ static dfl_status read_calib_samples(const dfl_dataset *ds, const dfl_ckpt_meta 
         DFL_TRY(dfl_dataset_read_samples(ds, start + first, nb, obs, mask));
     } else {
         for (int i = 0; i < nb; ++i)
-            DFL_TRY(dfl_dataset_read_samples(ds, dfl_calib_sample(start, count, span, first + i), 1,
+            DFL_TRY(dfl_dataset_read_samples(ds, dfl_sample_spread(start, count, span, first + i), 1,
                                              obs ? obs + (size_t)i * info->c * px : NULL,
                                              mask + (size_t)i * info->mask_c * px));
     }
@@ -628,7 +618,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
             int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
             if ((s = read_calib_samples(ds, meta, clim_offset, start, count, span, i0, nb, obs, mask)) != DFL_OK) break;
-            const int64_t key = dfl_calib_sample(start, count, span, i0); /* the first sample's index keys the pass */
+            const int64_t key = dfl_sample_spread(start, count, span, i0); /* the first sample's index keys the pass */
             if (withheld)
                 hide_withheld(withheld, nb, mc, px, mask, kept);
             else

@@ -1,5 +1,5 @@
 /* The training data's mean field (include/dynfill/climatology.h): one pass
- * over evenly spaced samples of the training split, per-entry sums of the
+ * over samples spread over the training split (dfl_sample_spread), per-entry sums of the
  * observed values (each half of the samples apart, for the cross-validation
  * of its smoothing and of the choice of `auto`), harmonic filling where a
  * pixel is observed too rarely, and the spread of the observed entries
@@ -186,7 +186,7 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
     const int c = in->c, h = in->h, w = in->w, mc = in->mask_c;
     const size_t px = (size_t)h * (size_t)w;
     const int force = !strcmp(mode, "mean");
-    /* samples read: evenly spaced, capped in number and in bytes */
+    /* samples read: one per equal stretch (dfl_sample_spread), capped in number and in bytes */
     const size_t sample_bytes = (size_t)c * px * sizeof(float);
     int64_t n_read = count < DFL_CLIMATOLOGY_MAX_SAMPLES ? count : DFL_CLIMATOLOGY_MAX_SAMPLES;
     const int64_t by_bytes = (int64_t)(DFL_CLIMATOLOGY_MAX_BYTES / (sample_bytes ? sample_bytes : 1));
@@ -206,7 +206,7 @@ dfl_status dfl_climatology_estimate(const dfl_dataset *ds, int64_t start, int64_
     uint8_t *mask = dfl_xmalloc((size_t)mc * px);
     dfl_status s = DFL_OK;
     for (int64_t i = 0; s == DFL_OK && i < n_read; ++i) {
-        const int64_t idx = start + i * count / n_read;
+        const int64_t idx = dfl_sample_spread(start, n_read, count, i);
         if ((s = dfl_dataset_read_samples(ds, idx, 1, obs, mask)) != DFL_OK) break;
         if (withheld) /* data.withhold_cells: what training does not read, the field does not hold either */
             for (size_t j = 0; j < (size_t)mc * px; ++j) mask[j] = mask[j] && !withheld[j % px];

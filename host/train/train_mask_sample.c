@@ -14,13 +14,14 @@ static int64_t samples_within(const dfl_dataset_info *info, size_t max_bytes, si
     return n;
 }
 
-/* Reads sample i * N / n (all in order when n = N) into obs (may be NULL) and masks. */
+/* Reads n of the N samples, one per equal stretch (dfl_sample_spread; all in order when n = N), into obs
+ * (may be NULL) and masks. */
 static int read_spread(const dfl_dataset *ds, int64_t n, float *obs, uint8_t *masks) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t mask_entries = (size_t)info->mask_c * (size_t)info->h * (size_t)info->w;
     const size_t obs_entries = (size_t)info->c * (size_t)info->h * (size_t)info->w;
     for (int64_t i = 0; i < n; ++i) {
-        int64_t src = n == info->n ? i : i * info->n / n;
+        const int64_t src = dfl_sample_spread(0, n, info->n, i);
         if (dfl_dataset_read_samples(ds, src, 1, obs ? obs + (size_t)i * obs_entries : NULL,
                                      masks + (size_t)i * mask_entries) != DFL_OK) {
             dfl_clear_error();

@@ -71,7 +71,7 @@ dfl_status dfl_train_withheld_cells(const dfl_dataset *ds, const char *mode, uin
     int64_t read = 0;
     dfl_status s = DFL_OK;
     for (int64_t i = 0; i < n; ++i) {
-        const int64_t src = n == info->n ? i : i * info->n / n;
+        const int64_t src = dfl_sample_spread(0, n, info->n, i);
         if ((s = dfl_dataset_read_samples(ds, src, 1, NULL, mask)) != DFL_OK) break;
         memset(here, 0, px);
         for (size_t j = 0; j < per; ++j) here[j % px] |= mask[j] != 0;

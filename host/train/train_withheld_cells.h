@@ -30,7 +30,7 @@
 #define DFL_WITHHOLD_SHARE               0.1
 /* fewer observed cells than this: nothing is withheld (too few to spare) */
 #define DFL_WITHHOLD_MIN_OBSERVED        10
-/* samples read for the choice, spread evenly over the file: up to 64, within 256 MiB of masks
+/* samples read for the choice, one per equal stretch of the file (dfl_sample_spread): up to 64, within 256 MiB of masks
  * but never fewer than 8 (the frequencies need a few) */
 #define DFL_WITHHOLD_MAX_SAMPLES         64
 #define DFL_WITHHOLD_MIN_SAMPLES         8

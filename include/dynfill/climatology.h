@@ -40,7 +40,7 @@ extern "C" {
  * about their own sample's mean. A field that tells less buys little: the study's Navier-Stokes fields
  * (0.05) scored the same with the smoothed field as without, and 8 % worse with the unsmoothed one. */
 #define DFL_CLIMATOLOGY_MIN_EXPLAINED            0.1
-/* At most this many samples, evenly spaced over the training split, and at most this many bytes of /obs
+/* At most this many samples, one per equal stretch of the training split, and at most this many bytes of /obs
  * (but at least DFL_CLIMATOLOGY_MIN_SAMPLES samples) are read for the estimate. */
 #define DFL_CLIMATOLOGY_MAX_SAMPLES              1024
 #define DFL_CLIMATOLOGY_MAX_BYTES                (4ull << 30)

@@ -42,7 +42,10 @@ enum {
     DFL_RNG_PURPOSE_CROP = 0xD4,     /* loader: random crop corners */
     DFL_RNG_PURPOSE_AUGMENT = 0xD5,  /* loader: symmetry augmentation (shifts, flips, rotations) */
     DFL_RNG_PURPOSE_WITHHOLD = 0xD6, /* train: the cells data.withhold_cells keeps out of training */
-    DFL_RNG_PURPOSE_BENCH = 0xDF     /* bench io synthetic data */
+    DFL_RNG_PURPOSE_BENCH = 0xDF,    /* bench io synthetic data */
+    /* dfl_sample_spread: 0xB3, outside this range, the value the calibration's pick used when it was
+     * the only reader of it, kept so that the calibrations measured then pick the same samples */
+    DFL_RNG_PURPOSE_SPREAD = 0xB3
 };
 
 /* ------------------------------------------------------------------ */
@@ -111,6 +114,18 @@ const char *dfl_dataset_read_mode(const dfl_dataset *ds);
  * [count, C, H, W] (0 at unobserved entries) and mask uint8
  * [count, mask_c, H, W]. Either output may be NULL. Thread-safe. */
 dfl_status dfl_dataset_read_samples(const dfl_dataset *ds, int64_t start, int64_t count, float *obs, uint8_t *mask);
+
+/* Sample i < count of a set of count samples spread over the span samples
+ * from start (host/data/sample_spread.c): span <= count, the sample
+ * start + i; else one drawn from each of count equal stretches (stretch
+ * i: [i span / count, (i + 1) span / count) from start), by a fixed
+ * Philox key (DFL_RNG_PURPOSE_SPREAD), so every reader of the set picks
+ * the same samples, in increasing order. A fixed stride reads a period of
+ * the data at one phase: 64 of 640 frames of 10-frame trajectories were
+ * all first frames, 64 of 1536 hourly fields would all be one hour of the
+ * day. What the calibration, the climatology and the start-of-training
+ * checks read. */
+int64_t dfl_sample_spread(int64_t start, int64_t count, int64_t span, int64_t i);
 
 /* Normalise / denormalise values of channel layout [count, C, H, W] in
  * place with the dataset's mean/std (no masking). */

@@ -259,17 +259,8 @@ void dfl_spline_correct(const double *weight, const double *weight3, int n, int 
  * where the steps are all 0. */
 void dfl_spline_weights_fit(const float *err, const float *d2, const float *d3, const float *wt, size_t n, double *a,
                             double *b);
-/* Sample i < count of a calibration set of count samples from the span
- * samples from start: span <= count, the sample start + i; else one drawn
- * from each of count equal stretches (stretch i: [i span / count,
- * (i + 1) span / count) from start), by a fixed Philox key, so every
- * reader of the set picks the same samples. A fixed stride reads a period
- * of the data at one phase: 64 of 640 frames of 10-frame trajectories
- * were all first frames, 64 of 1536 hourly fields would all be one hour
- * of the day. */
-int64_t dfl_calib_sample(int64_t start, int64_t count, int64_t span, int64_t i);
 /* Hides, imputes and fits on count samples of ds spread over the span
- * samples from start (dfl_calib_sample; span = count: samples
+ * samples from start (dfl_sample_spread; span = count: samples
  * [start, start + count)), re-expressed in the checkpoint's
  * normalisation (hidden entries keyed by o->seed and the sample's
  * position; log lines prefixed `who`), `pass` samples per imputation pass
@@ -332,13 +323,13 @@ dfl_status dfl_std_choose_contexts(dfl_imputer *im, const dfl_dataset *ds, int64
 /* The calibration `dynfill train` runs on its final checkpoint (EMA weights,
  * K draws, seed; the before/after figures logged) with the contexts of
  * infer.context (trained, pixel, or auto: dfl_std_choose_contexts), on
- * count samples spread over the span from start (dfl_calib_sample); the
+ * count samples spread over the span from start (dfl_sample_spread); the
  * signature of dfl_train_calibrate_fn. */
 dfl_status dfl_std_calibrate(const char *ckpt_path, dfl_backend *be, const dfl_dataset *ds, int64_t start,
                              int64_t count, int64_t span, int K, uint64_t seed, dfl_ckpt_calib *cal);
 
 /* data.climatology (include/dynfill/climatology.h): the mean field of the observed entries of samples
- * [start, start + count) of ds (at most DFL_CLIMATOLOGY_MAX_SAMPLES of them, evenly spaced), in one pass,
+ * [start, start + count) of ds (at most DFL_CLIMATOLOGY_MAX_SAMPLES of them, one per equal stretch), in one pass,
  * filled by harmonic interpolation (dfl_baseline_harmonic) where a pixel has fewer than
  * DFL_CLIMATOLOGY_MIN_COUNT observations, smoothed and shrunk as the halves' cross-validation chooses.
  * mode "mean": every channel that some pixel observes that often uses it; "auto": the channels whose field
