@@ -23,7 +23,8 @@ static const char k_usage[] =
     "  --data PATH        dataset (/obs, /mask); default: data.path of the config\n"
     "  --config FILE      INI experiment file (only [method], data.path and train.seed are used)\n"
     "  --set S.K=V        override a config key (repeatable), e.g. --set method.strategy=block\n"
-    "  --samples S        context draws, cycling over the samples (default 1000)\n"
+    "  --samples S        context draws (default 1000), cycling over the samples; fewer than the\n"
+    "                     samples: one drawn from each of S equal stretches of them\n"
     "  --out FILE         write /coverage and /query_rate, float32 [mask channels, H, W]\n"
     "  --threshold T      report entries whose query probability is below T (default 1e-3)\n"
     "  --radius R         neighbourhood radius of the context feature (default 2)\n"
@@ -150,6 +151,19 @@ static dfl_status run(const options *o) {
         dfl_strategy_choice_describe(&choice, why, sizeof why);
         snprintf(cfg.strategy, sizeof cfg.strategy, "%s", dfl_method_strategy_name(choice.strategy));
     }
+    /* The draws cycle over the masks, so with fewer draws than samples only a
+     * set of them is drawn: one per equal stretch (dfl_sample_spread), moved to
+     * the front in place (pick i >= i, increasing). A fixed stride reads a
+     * period of the data at one phase (1000 draws of 24 000 hourly masks:
+     * one hour of the day). */
+    int64_t drawn = info->n;
+    if (st == DFL_OK && o->samples < info->n) {
+        drawn = o->samples;
+        for (int64_t i = 0; i < drawn; ++i) {
+            const int64_t src = dfl_sample_spread(0, drawn, info->n, i);
+            if (src != i) memmove(masks + (size_t)i * entries, masks + (size_t)src * entries, entries);
+        }
+    }
     dfl_method_params mp;
     dfl_method_params_default(&mp);
     if (st == DFL_OK) st = dfl_method_params_from_config(&cfg, &mp);
@@ -158,7 +172,7 @@ static dfl_status run(const options *o) {
     dfl_method_params_describe(&mp, desc, sizeof desc);
     dfl_coverage_request rq = {.method = &mp,
                                .masks = masks,
-                               .n = (int)info->n,
+                               .n = (int)drawn,
                                .c = info->c,
                                .mc = info->mask_c,
                                .h = info->h,
@@ -171,6 +185,9 @@ static dfl_status run(const options *o) {
     if (st == DFL_OK) {
         printf("coverage: %s: %lld samples, mask %d x %d x %d%s%s\n", data, (long long)info->n, info->mask_c, info->h,
                info->w, info->mask_pattern[0] ? ", mask_pattern " : "", info->mask_pattern);
+        if (drawn < info->n)
+            printf("coverage: the draws read %lld of the %lld masks, one from each of as many equal stretches\n",
+                   (long long)drawn, (long long)info->n);
         if (why[0]) printf("coverage: method.strategy = auto: %s\n", why);
         printf("coverage: strategy %s; %ld context draws, radius %ld, seed %llu\n", desc, o->samples, o->radius,
                (unsigned long long)rq.seed);

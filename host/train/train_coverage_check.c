@@ -15,12 +15,15 @@
 void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *method, uint64_t seed) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t entries = (size_t)info->mask_c * (size_t)info->h * (size_t)info->w;
-    int64_t n = 0;
-    uint8_t *masks = dfl_train_mask_sample(ds, DFL_COVERAGE_CHECK_MASK_BYTES, &n);
-    if (!masks) return; /* the training loader will report a read error itself */
     int64_t draws = (int64_t)(DFL_COVERAGE_CHECK_DRAW_ENTRIES / (double)entries);
     if (draws > 400) draws = 400;
     if (draws < 20) draws = 20;
+    /* at most as many masks as draws, spread over the file (the draws cycle over them) */
+    size_t bytes = DFL_COVERAGE_CHECK_MASK_BYTES;
+    if ((size_t)draws * entries < bytes) bytes = (size_t)draws * entries;
+    int64_t n = 0;
+    uint8_t *masks = dfl_train_mask_sample(ds, bytes, &n);
+    if (!masks) return; /* the training loader will report a read error itself */
     dfl_coverage_request rq = {.method = method,
                                .masks = masks,
                                .n = (int)n,

@@ -52,6 +52,16 @@ with h5py.File(sys.argv[2], "r") as f:
 print("maps ok: pixel min %.3g mean %.3g, block min %.3g mean %.3g" % (p.min(), p.mean(), b.min(), b.mean()))
 PYEOF
 
+# fewer draws than samples read one mask per equal stretch: on masks of period two (even samples miss
+# one block, odd ones another), 20 draws of 40 samples see both blocks missing (a stride of two saw one)
+$PY "$DFL_SOURCE_DIR/tests/integration/coverage/make_block_data.py" "$work/alt.h5" alternating 40 24 ||
+    fail "could not write the alternating dataset"
+"$DYNFILL" coverage --data "$work/alt.h5" --set method.strategy=block --samples 20 >"$work/alt.out" 2>&1 ||
+    { cat "$work/alt.out"; fail "alternating: exit $?"; }
+cat "$work/alt.out"
+grep -q 'the draws read 20 of the 40 masks' "$work/alt.out" || fail "alternating: the draws' masks are not said"
+grep -q 'over 128 of 576 entries' "$work/alt.out" || fail "alternating: the draws did not see both missing blocks"
+
 # with the data helper's `dynfill mask`, when present: the same verdicts on its block:3x3:8 output
 if "$DYNFILL" gen --help >/dev/null 2>&1 && "$DYNFILL" mask --help >/dev/null 2>&1; then
     if "$DYNFILL" gen --kind advection --n 24 --size 24 --seed 1 --out "$work/truth.h5" >/dev/null 2>&1 &&
