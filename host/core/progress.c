@@ -18,6 +18,7 @@ struct dfl_progress {
     char unit[32];
     char note[96];
     int64_t total, done;
+    int64_t done_before; /* dfl_progress_start_at: done before this run, not in the rate */
     int mode;
     double t_start, t_last_print;
     double interval; /* seconds between plain lines */
@@ -25,6 +26,7 @@ struct dfl_progress {
 };
 
 static int choose_mode(void) {
+    if (dfl_quiet()) return MODE_OFF;
     const char *env = getenv("DFL_PROGRESS");
     if (env && !strcmp(env, "off")) return MODE_OFF;
     if (env && !strcmp(env, "bar")) return MODE_BAR;
@@ -66,7 +68,7 @@ static void format_duration(double s, char *buf, size_t len) {
 /* "label [bar] done/total unit  rate unit/s  ETA x  note" */
 static void format_status(const dfl_progress *p, double t, int with_bar, int final, char *buf, size_t len) {
     double elapsed = t - p->t_start;
-    double rate = elapsed > 0 ? (double)p->done / elapsed : 0.0;
+    double rate = elapsed > 0 ? (double)(p->done - p->done_before) / elapsed : 0.0;
     size_t off = 0;
     off += (size_t)snprintf(buf + off, len - off, "%s", p->label);
     if (with_bar && p->total > 0) {
@@ -117,6 +119,14 @@ static void maybe_print(dfl_progress *p, int force) {
         fprintf(stderr, "%s\n", line);
     }
     fflush(stderr);
+}
+
+void dfl_progress_set_total(dfl_progress *p, int64_t total) {
+    if (p) p->total = total;
+}
+
+void dfl_progress_start_at(dfl_progress *p, int64_t done) {
+    if (p) p->done = p->done_before = done;
 }
 
 void dfl_progress_update(dfl_progress *p, int64_t done) {

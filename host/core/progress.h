@@ -9,7 +9,8 @@
  * Terminal: "gen ns [########......]  120/300 samples  41.2 samples/s  ETA 4s"
  * redrawn at most 10 times a second. Not a terminal: the same text as one
  * line every DFL_PROGRESS_INTERVAL seconds (environment, default 10), plus a
- * final line. DFL_PROGRESS=off silences it, =bar / =lines force a mode.
+ * final line. DFL_PROGRESS=off silences it, =bar / =lines force a mode; so
+ * does dfl_set_quiet (--quiet).
  * Not thread-safe: call it from one thread. */
 #ifndef DYNFILL_HOST_PROGRESS_H
 #define DYNFILL_HOST_PROGRESS_H
@@ -20,6 +21,12 @@ typedef struct dfl_progress dfl_progress;
 
 /* total <= 0: unknown total (no bar, no ETA). unit: e.g. "samples", "steps". */
 dfl_progress *dfl_progress_begin(const char *label, int64_t total, const char *unit);
+/* A new estimate of the total (<= 0: unknown), e.g. once the first round of
+ * work says how many rounds there will be. */
+void dfl_progress_set_total(dfl_progress *p, int64_t total);
+/* Work done before this run (a resumed one): counted in `done`, left out of
+ * the rate and so of the ETA. Call before the first update. */
+void dfl_progress_start_at(dfl_progress *p, int64_t done);
 /* Report `done` units completed in total (absolute, not a delta). */
 void dfl_progress_update(dfl_progress *p, int64_t done);
 /* Add `delta` units to the count. */

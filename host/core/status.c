@@ -61,6 +61,8 @@ void *dfl_xgrow(void *items, size_t *capacity, size_t need, size_t elem) {
 
 void dfl_set_quiet(int quiet) { g_quiet = quiet; }
 
+int dfl_quiet(void) { return g_quiet; }
+
 void dfl_info(const char *fmt, ...) {
     if (g_quiet) return;
     va_list ap;

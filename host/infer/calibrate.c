@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/progress.h"
 #include "dynfill/climatology.h"
 #include "dynfill/infer.h"
 #include "dynfill/method.h"
@@ -607,11 +608,31 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         s = pixel_hide_fraction(ds, meta, start, count, span, chunk, mask, hide_fraction, &share);
     int square = 1; /* pixel contexts: squares of this side in every round after the first */
     const uint32_t rounds = withheld ? DFL_CALIB_WITHHELD_ROUNDS : DFL_CALIB_MAX_ROUNDS;
+    /* Progress in samples imputed (K contexts each): the rounds a calibration
+     * takes are known once the first says how many hidden entries a round
+     * gives (on a large network and few observations, several times the
+     * training budget: it is not part of it). */
+    char label[96];
+    snprintf(label, sizeof label, "%s %s", who, o->score_only ? "context scoring" : "calibration");
+    dfl_progress *pg = dfl_progress_begin(label, withheld ? (int64_t)rounds * count : count, "samples");
     for (uint32_t round = 0; s == DFL_OK && round < rounds; ++round) {
         size_t fewest = SIZE_MAX;
         for (int ch = 0; ch < c; ++ch)
             if (per_channel[ch] < fewest) fewest = per_channel[ch];
+        if (round > 0) { /* the rounds it takes: these once enough entries are hidden, else at the rate so far */
+            const double per_round = (double)fewest / round;
+            int64_t need = rounds;
+            if (fewest >= DFL_CALIB_MIN_ENTRIES)
+                need = round;
+            else if (!withheld && per_round > 0)
+                need = (int64_t)ceil(DFL_CALIB_MIN_ENTRIES / per_round);
+            if (need < round) need = round;
+            if (need > (int64_t)rounds) need = rounds;
+            dfl_progress_set_total(pg, need * count);
+        }
         if (round > 0 && fewest >= DFL_CALIB_MIN_ENTRIES) break;
+        dfl_progress_note(pg, "round %u, hidden entries %zu of %d", round + 1, round ? fewest : 0,
+                          DFL_CALIB_MIN_ENTRIES);
         dfl_impute_opts ro = *o;
         ro.seed = o->seed + round;
         ro.block_hide = context_hide;
@@ -646,6 +667,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
                             in[((size_t)i * c + ch) * px + p] = 0.0f;
             s = dfl_imputer_run(im, &ro, nb, c, h, w, mc, in, kept, (uint32_t)key, pred, spread, NULL);
             if (s != DFL_OK) break;
+            dfl_progress_add(pg, nb);
             if (weight) /* the spline through each sample's kept entries, from its prediction */
                 dfl_spline_toward(dfl_imputer_backend(im), nb, c, h, w, mc, in, kept, pred, meta->periodic_x,
                                   meta->periodic_y, 0, toward, toward3);
@@ -670,6 +692,7 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         if (round == 0 && hide_mp.strategy == DFL_STRATEGY_PIXEL && !withheld)
             square = gap_square_side(gap_missing, gap_hidden, c);
     }
+    dfl_progress_end(pg);
     free(per_channel);
     if (s == DFL_OK) {
         /* per channel: the hidden entries' errors and spreads, fitted (a 1, b 0 where there is nothing to fit) */

@@ -601,7 +601,7 @@ static dfl_status loop(train_run *r) {
     r->run_steps = 0;
     dfl_cpu_share_watch_start(&r->cpu_share);
     double elapsed = agreed_seconds(r);
-    if (pg) dfl_progress_update(pg, timed ? (int64_t)elapsed : r->step);
+    dfl_progress_start_at(pg, timed ? (int64_t)elapsed : r->step); /* a resumed run's time or steps */
     double t_log = dfl_clock_seconds(), loss_acc = 0;
     long acc_n = 0, steps_since_log = 0;
     dfl_status s = DFL_OK;

@@ -52,6 +52,7 @@ void *dfl_xgrow(void *items, size_t *capacity, size_t need, size_t elem);
 
 /* Logging: info goes to stderr unless quiet; warnings always. */
 void dfl_set_quiet(int quiet);
+int dfl_quiet(void); /* what dfl_set_quiet set: progress bars stay off too */
 void dfl_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void dfl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

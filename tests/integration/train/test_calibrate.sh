@@ -10,8 +10,13 @@
 source "$(dirname "$0")/common.sh"
 make_data 48 16 pixel:0.4
 write_tiny_config 40
-"$DYNFILL" train --config tiny.ini --out run 2> err.txt || { cat err.txt; fail "train failed"; }
+DFL_PROGRESS=lines DFL_PROGRESS_INTERVAL=0.001 "$DYNFILL" train --config tiny.ini --out run 2> err.txt ||
+    { cat err.txt; fail "train failed"; }
 grep -q "spread calibration, channel" err.txt || { cat err.txt; fail "no calibration line"; }
+# the calibration's rounds show progress (samples imputed of those its rounds will take) and end in one line
+grep -qE "^train calibration [0-9]+/[0-9]+ samples .* round [0-9]+, hidden entries" err.txt ||
+    { cat err.txt; fail "no calibration progress line"; }
+grep -qE "^train calibration ([0-9]+)/\1 samples .* done in" err.txt || { cat err.txt; fail "no final calibration line"; }
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out cal.h5 -K 8 --quiet
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out raw.h5 -K 8 --raw-std --quiet
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out net.h5 -K 8 --raw-std --raw-pred --quiet

@@ -8,6 +8,7 @@
 
 #include "core/progress.h"
 #include "dfl_test.h"
+#include "dynfill/status.h"
 
 int main(void) {
     char path[200];
@@ -28,6 +29,25 @@ int main(void) {
     dfl_progress *q = dfl_progress_begin("scan", 0, "steps"); /* unknown total */
     dfl_progress_add(q, 5);
     dfl_progress_end(q);
+    /* a resumed run: the work done before is counted, not in the rate (which
+     * was 1e9 units over milliseconds) */
+    dfl_progress *r = dfl_progress_begin("resumed", 2000000000LL, "s");
+    dfl_progress_start_at(r, 1000000000LL);
+    struct timespec pause = {0, 30 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    dfl_progress_update(r, 1000000001LL);
+    dfl_progress_end(r);
+    /* a total known later (the calibration's rounds) */
+    dfl_progress *t = dfl_progress_begin("rounds", 4, "samples");
+    dfl_progress_add(t, 4);
+    dfl_progress_set_total(t, 12);
+    dfl_progress_add(t, 8);
+    dfl_progress_end(t);
+    dfl_set_quiet(1); /* --quiet: no progress either */
+    dfl_progress *u = dfl_progress_begin("silenced", 3, "x");
+    dfl_progress_update(u, 3);
+    dfl_progress_end(u);
+    dfl_set_quiet(0);
     fflush(stderr);
     dup2(saved, fileno(stderr));
     FILE *f = fopen(path, "r");
@@ -47,6 +67,14 @@ int main(void) {
     CHECK(strstr(text, "gen ns 10/10 samples") != NULL && strstr(text, "done in") != NULL);
     CHECK(strstr(text, "loss 0.10") != NULL);
     CHECK(strstr(text, "scan 5 steps") != NULL);
+    const char *resumed = strstr(text, "resumed 1000000001/2000000000 s  ");
+    CHECK_MSG(resumed != NULL, "the resumed run's final line");
+    if (resumed) {
+        double rate = atof(resumed + strlen("resumed 1000000001/2000000000 s  "));
+        CHECK_MSG(rate < 1e3, "the resumed run's rate counts this run's work only (%g s/s)", rate);
+    }
+    CHECK(strstr(text, "rounds 12/12 samples") != NULL);
+    CHECK(strstr(text, "silenced") == NULL);
     CHECK(strchr(text, '\r') == NULL && strstr(text, "\033[") == NULL); /* no terminal codes in logs */
     setenv("DFL_PROGRESS", "off", 1);
     p = dfl_progress_begin("quiet", 3, "x");
