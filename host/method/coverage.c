@@ -183,6 +183,7 @@ void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_param
         snprintf(buf + used, len - used,
                  "warning: %lld of %lld entries that are missing in the data (%.1f%%) are observed in no sample: no "
                  "strategy ever queries them, the model fills them only by generalising from other positions "
-                 "(Theorem 1).\n",
+                 "(Theorem 1), and the spread calibration, which hides observed entries, cannot measure the error "
+                 "there: /std is too narrow at them.\n",
                  (long long)res->unobservable, (long long)res->scored, 100.0 * (double)res->unobservable / scored);
 }

@@ -101,6 +101,7 @@ int main(void) {
     CHECK(un.map[5 * S + 0] == 0.0f && isnan(un.map[5 * S + 1]));
     dfl_coverage_warning(&un, &mp, 1e-3, warning, sizeof warning);
     CHECK(strstr(warning, "observed in no sample") != NULL);
+    CHECK(strstr(warning, "/std is too narrow") != NULL);
     dfl_coverage_result_free(&un);
 
     /* invalid parameters are usage errors */
