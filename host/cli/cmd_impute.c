@@ -504,10 +504,10 @@ static dfl_status run_impute(const impute_args *a) {
             ck_mean = meta.data_mean;
             ck_std = meta.data_std;
             if (!meta.calib.std_scale && !a->raw_std && !a->quiet)
-                dfl_info(
-                    "impute: %s holds no spread calibration (std_scale, std_floor; older checkpoint): /std is the raw "
-                    "ensemble spread (scale 1)",
-                    a->ckpt);
+                dfl_info("impute: %s holds no spread calibration (std_scale, std_floor: an older checkpoint, or a run "
+                         "stopped during its calibration, which `dynfill train --resume` completes): /std is the raw "
+                         "ensemble spread (scale 1)",
+                         a->ckpt);
         }
     }
     dfl_pred_writer *pw = NULL;

@@ -38,7 +38,8 @@ static const char k_usage[] =
     "sample, the others in most samples, scattered) a tenth of the stations is kept out of training, stored\n"
     "as /withheld_cells, and the calibration hides those (docs/design.md, 'Withheld cells'); none trains on\n"
     "every station.\n"
-    "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume.\n"
+    "SIGTERM, SIGINT or SIGUSR1 write DIR/ckpt.h5 and exit 0; resume with --resume. During the calibration\n"
+    "after training they stop it (DIR/ckpt.h5 holds the model uncalibrated; --resume calibrates it).\n"
     "On the CPU, other processes' load on the run's CPUs goes into metrics.jsonl (other_cpu_load), and\n"
     "a warning names the train.threads that fit when the threads exceed the cores left.\n";
 

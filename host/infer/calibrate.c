@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/progress.h"
+#include "core/stop_signal.h"
 #include "dynfill/climatology.h"
 #include "dynfill/infer.h"
 #include "dynfill/method.h"
@@ -638,6 +639,10 @@ dfl_status dfl_std_calibrate_run(dfl_imputer *im, const dfl_impute_opts *o, cons
         ro.block_hide = context_hide;
         for (int64_t i0 = 0; s == DFL_OK && i0 < count; i0 += chunk) {
             int nb = (int)(count - i0 < chunk ? count - i0 : chunk);
+            if (dfl_stop_signal()) {
+                s = dfl_fail(DFL_EINTERRUPTED, "%s: calibration stopped by signal %d", who, dfl_stop_signal());
+                break;
+            }
             if ((s = read_calib_samples(ds, meta, clim_offset, start, count, span, i0, nb, obs, mask)) != DFL_OK) break;
             const int64_t key = dfl_sample_spread(start, count, span, i0); /* the first sample's index keys the pass */
             if (withheld)

@@ -19,6 +19,7 @@
 #include "core/json_util.h"
 #include "core/memory.h"
 #include "core/progress.h"
+#include "core/stop_signal.h"
 #include "dynfill/checkpoint.h"
 #include "dynfill/climatology.h"
 #include "dynfill/data.h"
@@ -31,9 +32,7 @@
 #include "train_strategy_auto.h"
 #include "train_withheld_cells.h"
 
-static volatile sig_atomic_t g_stop_signal;
-
-static void on_stop_signal(int sig) { g_stop_signal = sig; }
+static void on_stop_signal(int sig) { dfl_stop_signal_set(sig); }
 
 static void install_signal_handlers(void) {
     struct sigaction sa;
@@ -579,10 +578,16 @@ static dfl_status calibrate(train_run *r) {
     dfl_ckpt_calib cal;
     dfl_ckpt_calib_alloc(&cal, r->info->c, 1, 1);
     dfl_status s = r->args.calibrate(r->ckpt_path, r->be, r->ds, start, count, span, r->cfg.infer_K, r->cfg.seed, &cal);
-    if (s != DFL_OK) {
-        dfl_ckpt_calib_free(&cal);
+    if (s != DFL_OK) dfl_ckpt_calib_free(&cal);
+    if (s == DFL_EINTERRUPTED) { /* the trained model is in the checkpoint; --resume calibrates it */
+        dfl_clear_error();
+        fprintf(stderr,
+                "dynfill train: stopped by signal during the spread calibration; %s holds the trained model, "
+                "uncalibrated (continue with --resume, which calibrates it)\n",
+                r->ckpt_path);
         return s;
     }
+    if (s != DFL_OK) return s;
     dfl_ckpt_calib_free(&r->calib);
     r->calib = cal;
     return save_checkpoint(r);
@@ -621,7 +626,7 @@ static dfl_status loop(train_run *r) {
             break;
         }
         /* preemption: any rank's signal stops every rank at the same step */
-        double stop = g_stop_signal ? 1.0 : 0.0;
+        double stop = dfl_stop_signal() ? 1.0 : 0.0;
         r->comm->allreduce_sum_host(r->comm, &stop, 1);
         if (stop > 0) break;
         dfl_batch batch;
@@ -677,7 +682,9 @@ static dfl_status loop(train_run *r) {
                     r->step, r->ckpt_path);
         return DFL_OK;
     }
-    DFL_TRY(calibrate(r));
+    const dfl_status calibrated = calibrate(r);
+    if (calibrated == DFL_EINTERRUPTED) return DFL_OK;
+    DFL_TRY(calibrated);
     if (rank0 && timed)
         dfl_info("train: done, time budget of %.6gs spent at step %ld; checkpoint %s", budget, r->step, r->ckpt_path);
     else if (rank0)

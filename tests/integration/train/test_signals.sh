@@ -37,4 +37,28 @@ for name in f["params"]:
 print("checkpoint step", f.attrs["step"], "finite")
 PY
 "$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out pred.h5 -K 2 --quiet || fail "last checkpoint not loadable"
+# SIGTERM during the spread calibration after training: it stops at its next pass, exits 0 and says
+# so; the checkpoint holds the trained model, uncalibrated, and --resume calibrates it
+mkdir cal && cd cal
+make_data 400 32 pixel:0.05
+write_tiny_config 20
+DFL_PROGRESS=lines DFL_PROGRESS_INTERVAL=0.001 "$DYNFILL" train --config tiny.ini --out run 2> err.txt &
+pid=$!
+for _ in $(seq 1 1200); do
+  grep -q "^train calibration" err.txt && break
+  sleep 0.05
+done
+grep -q "^train calibration" err.txt || { cat err.txt; fail "no calibration progress"; }
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 0 ] || { cat err.txt; fail "SIGTERM in the calibration: exit code $rc"; }
+grep -q "stopped by signal during the spread calibration" err.txt || { cat err.txt; fail "calibration stop: no message"; }
+grep -q "train: done" err.txt && { cat err.txt; fail "calibration stop: said done"; }
+[ "$(h5attr run/ckpt.h5 step)" = 20 ] || fail "calibration stop: checkpoint step"
+$PY -c "import h5py, sys; sys.exit('std_scale' in h5py.File('run/ckpt.h5', 'r').attrs)" ||
+  fail "calibration stop: the checkpoint holds a calibration"
+"$DYNFILL" train --resume --out run --quiet 2> err2.txt || { cat err2.txt; fail "resume after the calibration stop"; }
+$PY -c "import h5py, sys; sys.exit('std_scale' not in h5py.File('run/ckpt.h5', 'r').attrs)" ||
+  fail "resume after the calibration stop: no calibration"
+"$DYNFILL" impute --ckpt run/ckpt.h5 --in obs.h5 --out pred.h5 -K 2 --quiet || fail "calibrated checkpoint not loadable"
 echo ok
