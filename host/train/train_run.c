@@ -593,6 +593,32 @@ static dfl_status calibrate(train_run *r) {
     return save_checkpoint(r);
 }
 
+/* One metrics record of the steps since the last: their mean loss, the last step's lr and gradient
+ * norm, samples per second since *t_log (then set to now). */
+static void log_steps(train_run *r, const dfl_step_stats *st, double mean_loss, double samples, double *t_log) {
+    double t = dfl_clock_seconds();
+    cJSON *rec = dfl_json_object();
+    dfl_json_add_int(rec, "step", r->step);
+    dfl_json_add_number(rec, "loss", mean_loss, 6);
+    dfl_json_add_number(rec, "lr", st->lr, 6);
+    dfl_json_add_number(rec, "grad_norm", st->grad_norm, 6);
+    dfl_json_add_number(rec, "samples_per_s", samples / (t - *t_log), 4);
+    if (r->cfg.time_budget > 0) dfl_json_add_number(rec, "train_seconds", train_seconds(r), 6);
+    check_cpu_share(r, rec);
+    metrics_line(r, rec);
+    *t_log = t;
+}
+
+/* The validation loss now (*vl), as a metrics record. */
+static dfl_status log_validation(train_run *r, double *vl) {
+    DFL_TRY(validate(r, vl));
+    cJSON *rec = dfl_json_object();
+    dfl_json_add_int(rec, "step", r->step);
+    dfl_json_add_number(rec, "val_loss", *vl, 6);
+    metrics_line(r, rec);
+    return DFL_OK;
+}
+
 static dfl_status loop(train_run *r) {
     int rank0 = r->comm->rank == 0;
     int timed = r->cfg.time_budget > 0; /* the schedule and the stop follow the clock, not train.steps */
@@ -611,7 +637,10 @@ static dfl_status loop(train_run *r) {
     long acc_n = 0, steps_since_log = 0;
     dfl_status s = DFL_OK;
     int global_batch = r->cfg.batch * r->comm->world;
-    int finished = 0; /* the step count or the time budget is reached */
+    int finished = 0;    /* the step count or the time budget is reached */
+    dfl_step_stats last; /* the last step's, for a record after the loop */
+    memset(&last, 0, sizeof last);
+    long validated = -1; /* the step last validated */
     dfl_optimizer *opt = dfl_trainer_optimizer(r->tr);
     for (;;) {
         if (timed) {
@@ -643,34 +672,32 @@ static dfl_status loop(train_run *r) {
             dfl_progress_note(pg, "step %ld loss %.4g", r->step, st.loss);
             dfl_progress_update(pg, timed ? (int64_t)train_seconds(r) : r->step);
         }
+        last = st;
         if (r->step % r->cfg.log_every == 0 || r->step == total) {
-            double t = dfl_clock_seconds();
-            double sps = steps_since_log * global_batch / (t - t_log);
-            cJSON *rec = dfl_json_object();
-            dfl_json_add_int(rec, "step", r->step);
-            dfl_json_add_number(rec, "loss", loss_acc / acc_n, 6);
-            dfl_json_add_number(rec, "lr", st.lr, 6);
-            dfl_json_add_number(rec, "grad_norm", st.grad_norm, 6);
-            dfl_json_add_number(rec, "samples_per_s", sps, 4);
-            if (timed) dfl_json_add_number(rec, "train_seconds", train_seconds(r), 6);
-            check_cpu_share(r, rec);
-            metrics_line(r, rec);
-            t_log = t;
+            log_steps(r, &st, loss_acc / acc_n, steps_since_log * global_batch, &t_log);
             loss_acc = 0;
             acc_n = 0;
             steps_since_log = 0;
         }
         if (r->val_loader && r->cfg.val_every > 0 && (r->step % r->cfg.val_every == 0 || r->step == total)) {
             double vl;
-            if ((s = validate(r, &vl)) != DFL_OK) break;
-            cJSON *rec = dfl_json_object();
-            dfl_json_add_int(rec, "step", r->step);
-            dfl_json_add_number(rec, "val_loss", vl, 6);
-            metrics_line(r, rec);
+            if ((s = log_validation(r, &vl)) != DFL_OK) break;
+            validated = r->step;
             if (pg) dfl_progress_note(pg, "loss %.4g val %.4g", st.loss, vl);
         }
         if (r->cfg.ckpt_every > 0 && r->step % r->cfg.ckpt_every == 0 && r->step < total)
             if ((s = save_checkpoint(r)) != DFL_OK) break;
+    }
+    /* A time budget ends at a step no one knew in advance (the step count's
+     * last step is logged and validated in the loop): its record and its
+     * validation, where log_every / val_every did not fall on it, so that a
+     * run shorter than them still leaves its losses. */
+    if (s == DFL_OK && finished && timed && steps_since_log > 0)
+        log_steps(r, &last, loss_acc / acc_n, steps_since_log * global_batch, &t_log);
+    if (s == DFL_OK && finished && timed && r->val_loader && r->cfg.val_every > 0 && validated != r->step &&
+        r->run_steps > 0) {
+        double vl;
+        s = log_validation(r, &vl);
     }
     dfl_progress_end(pg);
     if (s != DFL_OK) return s;

@@ -28,6 +28,19 @@ for r in rows:
     assert abs(r["train_seconds"] - (k + 1) * 0.5) < 1e-9, r
 print("lr over the budget as predicted; 40 steps")
 PY
+# a budget that ends before log_every and val_every come round: its last step is logged and validated
+# all the same (its metrics.jsonl was empty)
+DFL_FAKE_SECONDS_PER_STEP=0.5 "$DYNFILL" train --config tiny.ini --set train.time_budget=20s --set train.log_every=100 \
+  --set train.val_every=1000 --out c --quiet 2> err.txt || { cat err.txt; fail "budget run with sparse logging failed"; }
+$PY - <<'PY'
+import json
+rows = [json.loads(l) for l in open("c/metrics.jsonl")]
+train = [r for r in rows if "loss" in r]
+val = [r for r in rows if "val_loss" in r]
+assert [r["step"] for r in train] == [40] and abs(train[0]["train_seconds"] - 20.0) < 1e-9, rows
+assert [r["step"] for r in val] == [40] and val[0]["val_loss"] > 0, rows
+print("a budget shorter than log_every: the last step's record and validation", train[0]["loss"], val[0]["val_loss"])
+PY
 # --minutes: 0.5 min at 0.75 s per step is 40 steps too; train.steps plays no part
 DFL_FAKE_SECONDS_PER_STEP=0.75 "$DYNFILL" train --config tiny.ini --minutes 0.5 --set train.steps=3 --out b --quiet
 [ "$(h5attr b/ckpt.h5 step)" = 40 ] || fail "--minutes run stopped at step $(h5attr b/ckpt.h5 step)"
