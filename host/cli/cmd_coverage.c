@@ -12,6 +12,7 @@
 #include "io/h5_util.h"
 #include "method/coverage.h"
 #include "method/strategy_choice.h"
+#include "train/train_withheld_cells.h"
 
 static const char k_usage[] =
     "usage: dynfill coverage --data obs.h5 [--config run.ini] [--set method.key=value ...]\n"
@@ -217,7 +218,13 @@ static dfl_status run(const options *o) {
         }
         fflush(stdout);
         char line[2048];
-        dfl_coverage_warning(&res, &mp, o->threshold, line, sizeof line);
+        /* whether train would withhold station cells for the calibration (data.withhold_cells) */
+        dfl_withheld_cells wc;
+        memset(&wc, 0, sizeof wc);
+        if (res.unobservable > 0 && dfl_train_withheld_cells(ds, cfg.withhold_cells, cfg.seed, &wc) != DFL_OK)
+            dfl_clear_error();
+        dfl_coverage_warning(&res, &mp, o->threshold, wc.plane != NULL, line, sizeof line);
+        dfl_withheld_cells_free(&wc);
         fputs(line, stderr);
     }
     dfl_coverage_result_free(&res);

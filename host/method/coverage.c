@@ -157,8 +157,8 @@ void dfl_coverage_result_free(dfl_coverage_result *res) {
     memset(res, 0, sizeof *res);
 }
 
-void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_params *method, double threshold, char *buf,
-                          size_t len) {
+void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_params *method, double threshold,
+                          int unseen_withheld, char *buf, size_t len) {
     buf[0] = 0;
     size_t used = 0;
     const char *name = dfl_method_strategy_name(method->strategy);
@@ -183,7 +183,10 @@ void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_param
         snprintf(buf + used, len - used,
                  "warning: %lld of %lld entries that are missing in the data (%.1f%%) are observed in no sample: no "
                  "strategy ever queries them, the model fills them only by generalising from other positions "
-                 "(Theorem 1), and the spread calibration, which hides observed entries, cannot measure the error "
-                 "there: /std is too narrow at them.\n",
-                 (long long)res->unobservable, (long long)res->scored, 100.0 * (double)res->unobservable / scored);
+                 "(Theorem 1)%s\n",
+                 (long long)res->unobservable, (long long)res->scored, 100.0 * (double)res->unobservable / scored,
+                 unseen_withheld ? "; the spread calibration measures its error there at the station cells training "
+                                   "withholds (data.withhold_cells)."
+                                 : ", and the spread calibration, which hides observed entries, cannot measure the "
+                                   "error there: /std is too narrow at them.");
 }

@@ -66,8 +66,11 @@ void dfl_coverage_result_free(dfl_coverage_result *res);
 /* The warning lines for a result, each starting with "warning: " and
  * ending in a newline: one when entries are below the threshold because of
  * the strategy, one when entries are never observed; an empty string when
- * neither. */
-void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_params *method, double threshold, char *buf,
-                          size_t len);
+ * neither. unseen_withheld: training keeps cells of a station network out
+ * (data.withhold_cells), so the calibration measures the error at cells the
+ * network never saw; otherwise the never-observed line says /std is too
+ * narrow there. */
+void dfl_coverage_warning(const dfl_coverage_result *res, const dfl_method_params *method, double threshold,
+                          int unseen_withheld, char *buf, size_t len);
 
 #endif

@@ -12,7 +12,8 @@
 #define DFL_COVERAGE_CHECK_MASK_BYTES   ((size_t)64 << 20)
 #define DFL_COVERAGE_CHECK_DRAW_ENTRIES 3.0e7
 
-void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *method, uint64_t seed) {
+void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *method, int unseen_withheld,
+                              uint64_t seed) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t entries = (size_t)info->mask_c * (size_t)info->h * (size_t)info->w;
     int64_t draws = (int64_t)(DFL_COVERAGE_CHECK_DRAW_ENTRIES / (double)entries);
@@ -38,7 +39,7 @@ void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *me
     dfl_coverage_result res;
     if (dfl_coverage_estimate(&rq, &res) == DFL_OK) {
         char line[2048];
-        dfl_coverage_warning(&res, method, rq.threshold, line, sizeof line);
+        dfl_coverage_warning(&res, method, rq.threshold, unseen_withheld, line, sizeof line);
         if (line[0]) fprintf(stderr, "%s(dynfill coverage --data %s gives the per-entry map)\n", line, info->path);
         dfl_coverage_result_free(&res);
     } else {

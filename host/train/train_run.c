@@ -545,7 +545,7 @@ static dfl_status setup(train_run *r) {
             dfl_info("train: %dx%d crops do not wrap: periodic %s while training, %s for imputation", r->field_h,
                      r->field_w, periodic_name(mc->periodic_x, mc->periodic_y),
                      periodic_name(r->periodic_x, r->periodic_y));
-        dfl_train_coverage_check(r->ds, &r->method, r->cfg.seed);
+        dfl_train_coverage_check(r->ds, &r->method, r->withheld.plane != NULL, r->cfg.seed);
     }
     return DFL_OK;
 }

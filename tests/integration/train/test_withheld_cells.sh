@@ -34,6 +34,9 @@ grep -q "calibration on 64 samples spread over the whole file" auto.txt ||
   { cat auto.txt; fail "the calibration did not spread over the file"; }
 grep -q "calibration hides the 512 observed entries of the held-out samples at the cells training withheld" auto.txt ||
   { cat auto.txt; fail "the calibration did not hide the withheld cells"; }
+# the coverage warning of the cells no station observes: their error is measured at the withheld stations
+grep -q "observed in no sample.*the spread calibration measures its error there at the station cells" auto.txt ||
+  { cat auto.txt; fail "the coverage warning does not say the withheld stations measure the unseen cells' error"; }
 $PY - <<'PY'
 import h5py, numpy as np
 f = h5py.File("r_auto/ckpt.h5", "r")
@@ -133,6 +136,8 @@ PY
 "$DYNFILL" train --config tiny.ini --data pixel_obs.h5 --out r_pixel 2> pixel.txt ||
   { cat pixel.txt; fail "train, pixels"; }
 ! grep -q "withh" none.txt pixel.txt || { grep withh none.txt pixel.txt; fail "cells withheld without a station network"; }
+grep -q "observed in no sample.*/std is too narrow at them" none.txt ||
+  { cat none.txt; fail "withhold none: the coverage warning does not say /std is too narrow at unseen cells"; }
 "$DYNFILL" train --config tiny.ini --data pixel_obs.h5 --set data.withhold_cells=none --out r_pixel_none --quiet
 $PY - <<'PY'
 import h5py

@@ -54,7 +54,7 @@ int main(void) {
     CHECK(pix.scored == S * S && pix.unobservable == 0);
     CHECK_MSG(pix.zero >= 9 * 16, "zero %lld", (long long)pix.zero); /* at least the 4x4 cores of the 8x8 blocks */
     CHECK(pix.min == 0.0);
-    dfl_coverage_warning(&pix, &mp, 1e-3, warning, sizeof warning);
+    dfl_coverage_warning(&pix, &mp, 1e-3, 0, warning, sizeof warning);
     CHECK(strncmp(warning, "warning: ", 9) == 0 && strstr(warning, "never queried") != NULL);
     /* the core of block 4 (rows/cols 10-13) is never queried; its centre row next to block 3 is */
     CHECK(pix.map[11 * S + 11] == 0.0f);
@@ -72,7 +72,7 @@ int main(void) {
         CHECK(blk.below == 0 && blk.zero == 0 && blk.unobservable == 0);
         CHECK_MSG(blk.min > want - 0.2 && fabs(blk.mean - want) < 0.05, "hide %d: min %g mean %g", hide, blk.min,
                   blk.mean);
-        dfl_coverage_warning(&blk, &mp, 1e-3, warning, sizeof warning);
+        dfl_coverage_warning(&blk, &mp, 1e-3, 0, warning, sizeof warning);
         CHECK(warning[0] == 0);
         CHECK_MSG(fabs(blk.p_bin[0] - want) < 0.1, "hide %d: p_bin[0] %g", hide, blk.p_bin[0]);
         dfl_coverage_result_free(&blk);
@@ -99,9 +99,13 @@ int main(void) {
     CHECK(un.unobservable == S);
     CHECK(un.scored == S * S - S);
     CHECK(un.map[5 * S + 0] == 0.0f && isnan(un.map[5 * S + 1]));
-    dfl_coverage_warning(&un, &mp, 1e-3, warning, sizeof warning);
+    dfl_coverage_warning(&un, &mp, 1e-3, 0, warning, sizeof warning);
     CHECK(strstr(warning, "observed in no sample") != NULL);
     CHECK(strstr(warning, "/std is too narrow") != NULL);
+    /* a station network whose training withholds cells: the calibration measures the error there */
+    dfl_coverage_warning(&un, &mp, 1e-3, 1, warning, sizeof warning);
+    CHECK(strstr(warning, "observed in no sample") != NULL);
+    CHECK(strstr(warning, "/std is too narrow") == NULL && strstr(warning, "data.withhold_cells") != NULL);
     dfl_coverage_result_free(&un);
 
     /* invalid parameters are usage errors */
