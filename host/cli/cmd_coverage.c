@@ -152,18 +152,14 @@ static dfl_status run(const options *o) {
         dfl_strategy_choice_describe(&choice, why, sizeof why);
         snprintf(cfg.strategy, sizeof cfg.strategy, "%s", dfl_method_strategy_name(choice.strategy));
     }
-    /* The draws cycle over the masks, so with fewer draws than samples only a
-     * set of them is drawn: one per equal stretch (dfl_sample_spread), moved to
-     * the front in place (pick i >= i, increasing). A fixed stride reads a
-     * period of the data at one phase (1000 draws of 24 000 hourly masks:
-     * one hour of the day). */
-    int64_t drawn = info->n;
+    /* Fewer draws than samples: one drawn from each of as many equal
+     * stretches (dfl_sample_spread). A fixed stride reads a period of the
+     * data at one phase (1000 draws of 24 000 hourly masks: one hour of the
+     * day). Which entries some sample observes is still read from all. */
+    int64_t *picks = NULL;
     if (st == DFL_OK && o->samples < info->n) {
-        drawn = o->samples;
-        for (int64_t i = 0; i < drawn; ++i) {
-            const int64_t src = dfl_sample_spread(0, drawn, info->n, i);
-            if (src != i) memmove(masks + (size_t)i * entries, masks + (size_t)src * entries, entries);
-        }
+        picks = dfl_xmalloc((size_t)o->samples * sizeof *picks);
+        for (int64_t d = 0; d < o->samples; ++d) picks[d] = dfl_sample_spread(0, o->samples, info->n, d);
     }
     dfl_method_params mp;
     dfl_method_params_default(&mp);
@@ -173,12 +169,13 @@ static dfl_status run(const options *o) {
     dfl_method_params_describe(&mp, desc, sizeof desc);
     dfl_coverage_request rq = {.method = &mp,
                                .masks = masks,
-                               .n = (int)drawn,
+                               .n = (int)info->n,
                                .c = info->c,
                                .mc = info->mask_c,
                                .h = info->h,
                                .w = info->w,
                                .draws = o->samples,
+                               .picks = picks,
                                .radius = (int)o->radius,
                                .threshold = o->threshold,
                                .seed = o->have_seed ? o->seed : cfg.seed};
@@ -186,9 +183,9 @@ static dfl_status run(const options *o) {
     if (st == DFL_OK) {
         printf("coverage: %s: %lld samples, mask %d x %d x %d%s%s\n", data, (long long)info->n, info->mask_c, info->h,
                info->w, info->mask_pattern[0] ? ", mask_pattern " : "", info->mask_pattern);
-        if (drawn < info->n)
-            printf("coverage: the draws read %lld of the %lld masks, one from each of as many equal stretches\n",
-                   (long long)drawn, (long long)info->n);
+        if (picks)
+            printf("coverage: the draws read %ld of the %lld masks, one from each of as many equal stretches\n",
+                   o->samples, (long long)info->n);
         if (why[0]) printf("coverage: method.strategy = auto: %s\n", why);
         printf("coverage: strategy %s; %ld context draws, radius %ld, seed %llu\n", desc, o->samples, o->radius,
                (unsigned long long)rq.seed);
@@ -228,6 +225,7 @@ static dfl_status run(const options *o) {
         fputs(line, stderr);
     }
     dfl_coverage_result_free(&res);
+    free(picks);
     free(masks);
     dfl_dataset_close(ds);
     return st;

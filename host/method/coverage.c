@@ -47,8 +47,9 @@ dfl_status dfl_coverage_estimate(const dfl_coverage_request *rq, dfl_coverage_re
     dfl_status st = DFL_OK;
 
     for (int64_t d = 0; d < rq->draws && st == DFL_OK; ++d) {
-        const int i = (int)(d % rq->n);
-        const uint32_t step = (uint32_t)(d / rq->n);
+        const int every = rq->draws >= rq->n; /* each sample once per cycle, else a subset of them */
+        const int i = every ? (int)(d % rq->n) : rq->picks ? (int)rq->picks[d] : (int)(d * rq->n / rq->draws);
+        const uint32_t step = every ? (uint32_t)(d / rq->n) : 0u;
         const uint8_t *m = rq->masks + (size_t)i * entries;
         int64_t self = i;
         dfl_plan_request pr = {.n = 1,

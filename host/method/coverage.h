@@ -39,8 +39,9 @@ typedef struct {
     const uint8_t *masks; /* [n, mc, h, w] observation masks (1 = observed) */
     int n;                /* samples */
     int c, mc, h, w;      /* channels, mask channels (1 or c), field */
-    int64_t draws;        /* context draws S (>= 1): draw r reads sample r mod n (callers pass at most S
-                             samples, one per equal stretch of the data: dfl_sample_spread) */
+    int64_t draws;        /* context draws S (>= 1): draw r reads sample r mod n when S >= n */
+    const int64_t *picks; /* S < n: the sample draw r reads, picks[r] (one per equal stretch of the n:
+                             dfl_sample_spread); NULL: every (n / S)-th */
     int radius;           /* neighbourhood radius r of the context feature (>= 0; default 2) */
     double threshold;     /* entries with cov below it are counted in `below` */
     uint64_t seed;

@@ -16,15 +16,18 @@ void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *me
                               uint64_t seed) {
     const dfl_dataset_info *info = dfl_dataset_get_info(ds);
     const size_t entries = (size_t)info->mask_c * (size_t)info->h * (size_t)info->w;
+    int64_t n = 0;
+    uint8_t *masks = dfl_train_mask_sample(ds, DFL_COVERAGE_CHECK_MASK_BYTES, &n);
+    if (!masks) return; /* the training loader will report a read error itself */
     int64_t draws = (int64_t)(DFL_COVERAGE_CHECK_DRAW_ENTRIES / (double)entries);
     if (draws > 400) draws = 400;
     if (draws < 20) draws = 20;
-    /* at most as many masks as draws, spread over the file (the draws cycle over them) */
-    size_t bytes = DFL_COVERAGE_CHECK_MASK_BYTES;
-    if ((size_t)draws * entries < bytes) bytes = (size_t)draws * entries;
-    int64_t n = 0;
-    uint8_t *masks = dfl_train_mask_sample(ds, bytes, &n);
-    if (!masks) return; /* the training loader will report a read error itself */
+    /* fewer draws than masks read: one per equal stretch of them (all of them say which entries are observed) */
+    int64_t *picks = NULL;
+    if (draws < n) {
+        picks = dfl_xmalloc((size_t)draws * sizeof *picks);
+        for (int64_t d = 0; d < draws; ++d) picks[d] = dfl_sample_spread(0, draws, n, d);
+    }
     dfl_coverage_request rq = {.method = method,
                                .masks = masks,
                                .n = (int)n,
@@ -33,6 +36,7 @@ void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *me
                                .h = info->h,
                                .w = info->w,
                                .draws = draws,
+                               .picks = picks,
                                .radius = 2,
                                .threshold = 1e-3,
                                .seed = seed};
@@ -45,5 +49,6 @@ void dfl_train_coverage_check(const dfl_dataset *ds, const dfl_method_params *me
     } else {
         dfl_clear_error();
     }
+    free(picks);
     free(masks);
 }
