@@ -382,6 +382,15 @@ dfl_status dfl_config_load(const char *path, int nset, char *const *sets, dfl_co
     return DFL_OK;
 }
 
+/* The shortest of %.15g..%.17g that reads back as the same double: 0.05, not
+ * 0.050000000000000003, and still exact for a value no one typed. */
+static void format_double(char *buf, size_t len, double v, const char *suffix) {
+    for (int digits = 15; digits <= 17; ++digits) {
+        snprintf(buf, len, "%.*g%s", digits, v, suffix);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
 char *dfl_config_to_text(const dfl_config *c) {
     size_t cap = 8192, len = 0;
     char *out = dfl_xmalloc(cap);
@@ -397,8 +406,8 @@ char *dfl_config_to_text(const dfl_config *c) {
         case K_BOOL: snprintf(val, sizeof val, "%d", *(const int *)(base + k->offset)); break;
         case K_LONG: snprintf(val, sizeof val, "%ld", *(const long *)(base + k->offset)); break;
         case K_U64: snprintf(val, sizeof val, "%llu", *(const unsigned long long *)(base + k->offset)); break;
-        case K_DOUBLE: snprintf(val, sizeof val, "%.17g", *(const double *)(base + k->offset)); break;
-        case K_DURATION: snprintf(val, sizeof val, "%.17gs", *(const double *)(base + k->offset)); break;
+        case K_DOUBLE: format_double(val, sizeof val, *(const double *)(base + k->offset), ""); break;
+        case K_DURATION: format_double(val, sizeof val, *(const double *)(base + k->offset), "s"); break;
         case K_MULT: {
             size_t l = 0;
             for (int j = 0; j < c->levels; ++j)

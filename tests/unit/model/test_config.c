@@ -106,12 +106,16 @@ int main(void) {
     /* round trip through text */
     CHECK(dfl_config_set(&c, "data.path=/data/x y.h5") == DFL_OK);
     CHECK(dfl_config_set(&c, "model.mult=1,3,3,5") == DFL_OK);
+    CHECK(dfl_config_set(&c, "data.val_fraction=0.05") == DFL_OK);
+    c.lr = 0.1 + 0.2; /* 0.30000000000000004: a value no one typed, which needs 17 digits */
     char *text = dfl_config_to_text(&c);
+    CHECK_MSG(strstr(text, "val_fraction = 0.05\n") != NULL, "a typed value written as typed:\n%s", text);
     dfl_config d;
     dfl_config_defaults(&d);
     CHECK(dfl_config_parse_text(text, "roundtrip", &d) == DFL_OK);
     char *text2 = dfl_config_to_text(&d);
     CHECK(strcmp(text, text2) == 0);
+    CHECK(d.lr == c.lr && d.val_fraction == c.val_fraction); /* exact round trip */
     CHECK(d.levels == 4 && d.mult[3] == 5 && !strcmp(d.data_path, "/data/x y.h5") && d.batch == 4 &&
           d.micro_batch == 2 && !strcmp(d.channels, "shared"));
     free(text);
