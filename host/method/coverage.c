@@ -28,6 +28,8 @@ dfl_status dfl_coverage_estimate(const dfl_coverage_request *rq, dfl_coverage_re
     if (rq->draws < 1) return dfl_fail(DFL_EUSAGE, "coverage: --samples must be at least 1");
     if (rq->radius < 0) return dfl_fail(DFL_EUSAGE, "coverage: --radius must be >= 0");
     DFL_TRY(dfl_method_params_validate(rq->method, rq->h, rq->w));
+    if (rq->draws < rq->n && !rq->picks)
+        return dfl_fail(DFL_EINTERNAL, "coverage: %lld draws of %d samples without picks", (long long)rq->draws, rq->n);
 
     const int h = rq->h, w = rq->w, mc = rq->mc, r = rq->radius;
     const size_t plane = (size_t)h * w, entries = (size_t)mc * plane;
@@ -47,8 +49,8 @@ dfl_status dfl_coverage_estimate(const dfl_coverage_request *rq, dfl_coverage_re
     dfl_status st = DFL_OK;
 
     for (int64_t d = 0; d < rq->draws && st == DFL_OK; ++d) {
-        const int every = rq->draws >= rq->n; /* each sample once per cycle, else a subset of them */
-        const int i = every ? (int)(d % rq->n) : rq->picks ? (int)rq->picks[d] : (int)(d * rq->n / rq->draws);
+        const int every = rq->draws >= rq->n; /* each sample once per cycle, else the caller's picks */
+        const int i = every ? (int)(d % rq->n) : (int)rq->picks[d];
         const uint32_t step = every ? (uint32_t)(d / rq->n) : 0u;
         const uint8_t *m = rq->masks + (size_t)i * entries;
         int64_t self = i;

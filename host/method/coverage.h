@@ -40,8 +40,8 @@ typedef struct {
     int n;                /* samples */
     int c, mc, h, w;      /* channels, mask channels (1 or c), field */
     int64_t draws;        /* context draws S (>= 1): draw r reads sample r mod n when S >= n */
-    const int64_t *picks; /* S < n: the sample draw r reads, picks[r] (one per equal stretch of the n:
-                             dfl_sample_spread); NULL: every (n / S)-th */
+    const int64_t *picks; /* S < n (required then): the sample draw r reads, picks[r] (one per equal
+                             stretch of the n: dfl_sample_spread; a stride reads one phase of a period) */
     int radius;           /* neighbourhood radius r of the context feature (>= 0; default 2) */
     double threshold;     /* entries with cov below it are counted in `below` */
     uint64_t seed;

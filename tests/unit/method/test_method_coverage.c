@@ -125,6 +125,17 @@ int main(void) {
     CHECK(dfl_coverage_estimate(&rq, &bad) == DFL_EUSAGE && bad.map == NULL);
     dfl_clear_error();
 
+    /* fewer draws than samples need the caller's picks (a stride would read one phase of a period) */
+    dfl_method_params_default(&mp);
+    rq.draws = NS / 2;
+    CHECK(dfl_coverage_estimate(&rq, &bad) == DFL_EINTERNAL && bad.map == NULL);
+    dfl_clear_error();
+    int64_t picks[NS / 2];
+    for (int d = 0; d < NS / 2; ++d) picks[d] = 2 * d + 1; /* the odd samples */
+    rq.picks = picks;
+    CHECK(dfl_coverage_estimate(&rq, &bad) == DFL_OK);
+    dfl_coverage_result_free(&bad);
+
     free(masks);
     return dfl_test_finish("method_coverage");
 }
